@@ -1,0 +1,1 @@
+"""Channel adapters: each package converts its network's messages to core's model and sends replies back."""

@@ -1,0 +1,55 @@
+"""Web chat channel: sending wakes the visitor's live stream, which reads the transcript from the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import timedelta
+
+from core.channel import ChannelCapabilities, SendResult
+from core.messages import ConversationRef, OutboundMessage
+
+CHANNEL = "web"
+
+
+class LiveHub:
+    """In-process wake-ups for open event streams, keyed by visitor id."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def subscribe(self, visitor: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters[visitor].add(event)
+        return event
+
+    def unsubscribe(self, visitor: str, event: asyncio.Event) -> None:
+        waiters = self._waiters.get(visitor)
+        if waiters is not None:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[visitor]
+
+    def wake(self, visitor: str) -> None:
+        for event in self._waiters.get(visitor, ()):
+            event.set()
+
+    def listeners(self, visitor: str) -> int:
+        return len(self._waiters.get(visitor, ()))
+
+
+class WebChannel:
+    """Buttons are clickable and there is no reply window; delivery is the visitor's stream picking it up."""
+
+    name = CHANNEL
+    capabilities = ChannelCapabilities(buttons=True, max_text_length=8000, reply_window=None)
+
+    def __init__(self, hub: LiveHub) -> None:
+        self.hub = hub
+
+    async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+        self.hub.wake(ref.external_user_id)
+        return SendResult()
+
+
+KEEPALIVE = timedelta(seconds=15)

@@ -1,0 +1,1 @@
+"""kefu core: the conversation model, dialogue engine and persistence, free of any channel SDK."""

@@ -1,0 +1,103 @@
+"""The Channel protocol every adapter implements, its capabilities, and graceful degradation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from core.errors import ConfigError
+from core.messages import ConversationRef, OutboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCapabilities:
+    """What a network can show, so the engine can degrade instead of failing."""
+
+    buttons: bool = False
+    max_text_length: int = 2000
+    reply_window: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The outcome of one send: the network's id for the message, if it gives one."""
+
+    external_id: str | None = None
+
+
+class PermanentSendError(Exception):
+    """The network refused the message for good (blocked bot, closed window): do not retry."""
+
+
+class TransientSendError(Exception):
+    """The network failed this time (5xx, timeout, rate limit): retry later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Channel(Protocol):
+    """A network kefu can talk through."""
+
+    name: str
+    capabilities: ChannelCapabilities
+
+    async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult: ...
+
+
+class ChannelRegistry:
+    """Channels by name; the composition root registers the ones that are configured."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, Channel] = {}
+
+    def register(self, channel: Channel) -> None:
+        self._channels[channel.name] = channel
+
+    def get(self, name: str) -> Channel:
+        try:
+            return self._channels[name]
+        except KeyError:
+            raise ConfigError(f"channel {name!r} is not configured") from None
+
+    def capabilities(self, name: str) -> ChannelCapabilities:
+        channel = self._channels.get(name)
+        return channel.capabilities if channel else ChannelCapabilities()
+
+    def names(self) -> list[str]:
+        return sorted(self._channels)
+
+
+def degrade(
+    message: OutboundMessage, caps: ChannelCapabilities, options_line: Callable[[str], str]
+) -> OutboundMessage:
+    """Turn buttons into numbered options where the channel has none.
+
+    `options_line` frames the options ("1 咨询 · 2 投诉") in the client's language.
+    The engine accepts the number as the answer, whatever the channel.
+    """
+    if caps.buttons or not message.buttons:
+        return message
+    options = " · ".join(f"{i} {b.label}" for i, b in enumerate(message.buttons, start=1))
+    text = f"{message.text}\n{options_line(options)}" if message.text else options_line(options)
+    return OutboundMessage(text=text, attachments=message.attachments)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split text into pieces of at most `limit` characters, preferring line and sentence breaks."""
+    if limit <= 0:
+        raise ValueError("limit must be positive")
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n"), window.rfind("。"), window.rfind(". "))
+        cut = cut + 1 if cut >= limit // 2 else limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces

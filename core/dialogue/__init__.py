@@ -1,0 +1,1 @@
+"""The dialogue: classification, detail collection and the state machine."""

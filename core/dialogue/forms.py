@@ -1,0 +1,101 @@
+"""Per-category detail collection: slot specs from config/forms.yaml, validation and prompts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.errors import ConfigError
+
+CATEGORIES = ("inquiry", "complaint", "suggestion", "other")
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
+_PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{9,11}|\d{7,8})$|^\+\d{7,15}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSpec:
+    """One detail to collect: its validation, whether it may be skipped, where it may be prefilled from."""
+
+    name: str
+    required: bool = True
+    validator: str = "text"
+    min_length: int = 1
+    max_length: int = 1000
+    prefill: str | None = None
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """The result of checking one answer: the value to store, or the text key of the problem."""
+
+    value: str | None
+    error: str | None = None
+
+
+class Forms:
+    """The slot specs of every category."""
+
+    def __init__(self, specs: Mapping[str, list[SlotSpec]]) -> None:
+        for category in CATEGORIES:
+            if category not in specs:
+                raise ConfigError(f"config/forms.yaml has no form for category {category!r}")
+        self._specs = {k: list(v) for k, v in specs.items()}
+
+    @classmethod
+    def load(cls, path: Path) -> Forms:
+        with path.open(encoding="utf-8") as fh:
+            raw: dict[str, Any] = yaml.safe_load(fh) or {}
+        specs: dict[str, list[SlotSpec]] = {}
+        for category, slots in raw.items():
+            specs[category] = [
+                SlotSpec(
+                    name=str(slot["name"]),
+                    required=bool(slot.get("required", True)),
+                    validator=str(slot.get("validator", "text")),
+                    min_length=int(slot.get("min_length", 1)),
+                    max_length=int(slot.get("max_length", 1000)),
+                    prefill=slot.get("prefill"),
+                    choices=tuple(str(c) for c in slot.get("choices", ())),
+                )
+                for slot in slots
+            ]
+        return cls(specs)
+
+    def slots(self, category: str) -> list[SlotSpec]:
+        return self._specs.get(category, self._specs["other"])
+
+    def slot(self, category: str, name: str) -> SlotSpec:
+        for spec in self.slots(category):
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"category {category!r} has no slot {name!r}")
+
+    def next_missing(self, category: str, filled: Mapping[str, Any]) -> SlotSpec | None:
+        """The first slot not yet answered (skipped optional slots count as answered)."""
+        for spec in self.slots(category):
+            if spec.name not in filled:
+                return spec
+        return None
+
+
+def validate(spec: SlotSpec, answer: str, skip_words: set[str]) -> Validated:
+    """Check one answer against its slot; skip words leave optional slots empty."""
+    text = answer.strip()
+    if text.lower() in skip_words:
+        return Validated(None) if not spec.required else Validated(None, "form.required")
+    if not text:
+        return Validated(None, "form.required")
+    if spec.validator == "phone":
+        digits = _PHONE_SEPARATORS.sub("", text)
+        if not _PHONE.match(digits):
+            return Validated(None, "form.bad_phone")
+        return Validated(digits)
+    if len(text) < spec.min_length:
+        return Validated(None, "form.too_short")
+    return Validated(text[: spec.max_length])

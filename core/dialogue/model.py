@@ -1,0 +1,175 @@
+"""Types of the dialogue: states, events, the snapshot the machine reads and the effects it returns."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from core.dialogue.classifier import KeywordClassifier
+from core.dialogue.forms import Forms
+from core.messages import Attachment, Button
+from core.settings import DialogueSettings
+from core.texts import Texts
+
+
+class State(enum.StrEnum):
+    """Where a conversation stands."""
+
+    NEW = "new"
+    GREETED = "greeted"
+    CLASSIFYING = "classifying"
+    COLLECTING = "collecting"
+    CONFIRMING = "confirming"
+    TICKET_OPEN = "ticket_open"
+    HUMAN_QUEUE = "human_queue"
+    WITH_REP = "with_rep"
+    RESOLVED = "resolved"
+    AWAITING_FEEDBACK = "awaiting_feedback"
+    CLOSED = "closed"
+
+
+class EventKind(enum.StrEnum):
+    """What can happen to a conversation."""
+
+    MESSAGE = "message"
+    BUTTON = "button"
+    TIMEOUT = "timeout"
+    REP_CLAIM = "rep_claim"
+    REP_RELEASE = "rep_release"
+    RESOLVE = "resolve"
+    FEEDBACK = "feedback"
+
+
+class TimerKind(enum.StrEnum):
+    """The follow-ups the dialogue schedules for itself."""
+
+    IDLE_REMINDER = "idle_reminder"
+    IDLE_ABANDON = "idle_abandon"
+    FEEDBACK_PROMPT = "feedback_prompt"
+    FEEDBACK_TIMEOUT = "feedback_timeout"
+
+
+# States in which the client is filling in a draft, before any ticket exists.
+DRAFT_STATES = frozenset({State.GREETED, State.CLASSIFYING, State.COLLECTING, State.CONFIRMING})
+BOT_SILENT_STATES = frozenset({State.WITH_REP})
+
+CONFIRM = "confirm:yes"
+EDIT = "confirm:edit"
+CANCEL = "confirm:cancel"
+CATEGORY_PREFIX = "cat:"
+EDIT_PREFIX = "edit:"
+CHOICE_PREFIX = "choice:"
+RATE_PREFIX = "rate:"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One input to the machine: a client message or button, a timer, or a rep's action."""
+
+    kind: EventKind
+    text: str = ""
+    button: str | None = None
+    actor: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the machine knows of a conversation when an event arrives."""
+
+    state: State
+    category: str | None = None
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+    has_ticket: bool = False
+    language: str = "zh"
+    client_phone: str | None = None
+
+
+# Effects: what the engine must do after the step, in one transaction.
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Send a text (by key in config/texts.*.yaml) to the client."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTicket:
+    """Open a ticket from the collected details."""
+
+    category: str
+    details: Mapping[str, Any]
+    handoff: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TicketNote:
+    """Record something on the open ticket's audit trail (client message, handoff, reopen, rating)."""
+
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SetHolder:
+    """Give the conversation to a rep (user id) or back to the bot (None)."""
+
+    user_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Fire a TIMEOUT event at this conversation after a delay; `turn` makes older timers stale."""
+
+    timer: TimerKind
+    after: timedelta
+
+
+Effect = Say | OpenTicket | TicketNote | SetHolder | Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The machine's answer: the next state, updated slots and context, and the effects."""
+
+    state: State
+    category: str | None
+    slots: Mapping[str, Any]
+    context: Mapping[str, Any]
+    effects: tuple[Effect, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """What guards and actions may consult; all read-only."""
+
+    classifier: KeywordClassifier
+    forms: Forms
+    texts: Texts
+    settings: DialogueSettings
+
+
+@dataclass(slots=True)
+class Draft:
+    """Mutable working copy of the snapshot while an action runs."""
+
+    state: State
+    category: str | None
+    slots: dict[str, Any]
+    context: dict[str, Any]
+    effects: list[Effect]
+    lang: str
+
+    def say(self, key: str, buttons: tuple[Button, ...] = (), **params: Any) -> None:
+        self.effects.append(Say(key, params, buttons))
+        self.context["pending"] = [b.to_json() for b in buttons]
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.state, self.category, self.slots, self.context, tuple(self.effects))

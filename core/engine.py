@@ -1,0 +1,587 @@
+"""The turn engine: dedupe, serialize per conversation, step the dialogue, persist in one transaction, deliver."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import followups
+from core.channel import ChannelRegistry, degrade
+from core.clock import Clock
+from core.db.models import (
+    ChannelIdentity,
+    Client,
+    Conversation,
+    Department,
+    FollowUp,
+    Message,
+    Ticket,
+    TicketEvent,
+    User,
+)
+from core.db.session import Database
+from core.dialogue.classifier import KeywordClassifier, normalize
+from core.dialogue.forms import Forms
+from core.dialogue.machine import step
+from core.dialogue.model import (
+    CATEGORY_PREFIX,
+    RATE_PREFIX,
+    Deps,
+    Effect,
+    Event,
+    EventKind,
+    OpenTicket,
+    Outcome,
+    Say,
+    Schedule,
+    SetHolder,
+    Snapshot,
+    State,
+    TicketNote,
+    TimerKind,
+)
+from core.errors import InvalidInput, NotFound
+from core.messages import Button, ConversationRef, Direction, InboundMessage, MessageType, OutboundMessage
+from core.outbox import OutboxDispatcher, enqueue
+from core.settings import Settings
+from core.texts import Texts
+from core.tickets import TicketPolicies, TicketStatus, format_duration, next_ticket_number
+
+log = logging.getLogger(__name__)
+
+DIALOGUE_TIMEOUT = "dialogue_timeout"
+START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
+
+
+@dataclass(slots=True)
+class ReceiveResult:
+    """What became of one inbound message; `replies` are what the client will be sent, in order."""
+
+    status: Literal["accepted", "duplicate"]
+    conversation_id: int | None = None
+    message_id: int | None = None
+    replies: list[OutboundMessage] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+class DuplicateMessage(Exception):
+    """The external message id was seen before on this channel account."""
+
+
+class ClassifierHolder:
+    """The classifier in force; replaced whole when the rules change, so readers never see a half-built one."""
+
+    def __init__(self, classifier: KeywordClassifier) -> None:
+        self.current = classifier
+
+
+class Engine:
+    """Every event from clients, reps and timers goes through here; every reply leaves through the outbox."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        registry: ChannelRegistry,
+        classifier: ClassifierHolder,
+        forms: Forms,
+        texts: Texts,
+        policies: TicketPolicies,
+        settings: Settings,
+        clock: Clock,
+        dispatcher: OutboxDispatcher,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.classifier = classifier
+        self.forms = forms
+        self.texts = texts
+        self.policies = policies
+        self.settings = settings
+        self.clock = clock
+        self.dispatcher = dispatcher
+        # Per-conversation locks in this process avoid needless waits on the database's own lock.
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+    def _deps(self) -> Deps:
+        return Deps(self.classifier.current, self.forms, self.texts, self.settings.dialogue)
+
+    def _lock(self, key: tuple[str, str, str]) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    # ------------------------------------------------------------ client input
+
+    async def receive(self, msg: InboundMessage, *, deliver: bool = True) -> ReceiveResult:
+        """Handle one inbound message exactly once: a repeated external id is stored and answered once."""
+        key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
+        async with self._lock(key):
+            try:
+                async with self.db.transaction() as session:
+                    result = await self._receive_in(session, msg)
+            except DuplicateMessage:
+                log.info("duplicate %s message %s ignored", msg.channel, msg.external_id)
+                return ReceiveResult("duplicate")
+        if deliver and result.conversation_id is not None:
+            await self.dispatcher.deliver_conversation(result.conversation_id)
+        return result
+
+    async def _receive_in(self, session: AsyncSession, msg: InboundMessage) -> ReceiveResult:
+        now = self.clock.now()
+        client, identity = await self._identity(session, msg, now)
+        conversation = await self._conversation(session, client, identity, msg, now)
+        stored = await self._store_inbound(session, conversation, msg, now)
+        conversation.last_inbound_at = now
+        if msg.display_name and identity.display_name != msg.display_name:
+            identity.display_name = msg.display_name
+        if not identity.reachable:
+            identity.reachable = True
+        result = ReceiveResult("accepted", conversation.id, stored.id)
+
+        problem = self._screen(msg)
+        if problem is not None:
+            log.info("%s message %s not processed: %s", msg.channel, msg.external_id, problem)
+            await self._say(session, conversation, result, Say(problem), None, now)
+            return result
+        event = self._interpret(conversation, msg, stored.id)
+        if event is None:
+            return result
+        context = dict(conversation.context or {})
+        context["turn"] = int(context.get("turn", 0)) + 1
+        if (msg.attachments and conversation.ticket_id is None) or State(conversation.state) in START_STATES:
+            evidence = list(context.get("evidence", []))
+            evidence.extend({**a.to_json(), "message_id": stored.id} for a in msg.attachments)
+            if evidence:
+                context["evidence"] = evidence
+        conversation.context = context
+        await self._step_and_apply(session, conversation, client, event, result, now, message_id=stored.id)
+        return result
+
+    def _screen(self, msg: InboundMessage) -> str | None:
+        """Input the dialogue should not see: answered politely, stored all the same."""
+        if msg.type is MessageType.UNKNOWN:
+            return "input.unsupported"
+        if msg.type is MessageType.TEXT and not msg.text.strip() and not msg.button_id:
+            return "input.empty"
+        if len(msg.text) > self.settings.max_message_chars:
+            return "input.too_long"
+        return None
+
+    def _interpret(self, conversation: Conversation, msg: InboundMessage, message_id: int) -> Event | None:
+        """Turn a stored message into a machine event, resolving numbered and labelled answers to buttons."""
+        pending = [Button.from_json(b) for b in (conversation.context or {}).get("pending", [])]
+        state = State(conversation.state)
+        button: str | None = None
+        text = msg.text
+        if msg.button_id:
+            label = next((b.label for b in pending if b.id == msg.button_id), None)
+            if label is not None or (msg.button_id.startswith(CATEGORY_PREFIX) and state in START_STATES):
+                button = msg.button_id
+            else:
+                text = text or msg.button_id
+        elif text.strip():
+            answer = normalize(text).strip(" .。")
+            if answer.isdigit() and 1 <= int(answer) <= len(pending):
+                button = pending[int(answer) - 1].id
+            else:
+                button = next((b.id for b in pending if normalize(b.label) == answer), None)
+        elif msg.type is MessageType.EVENT and msg.payload.get("event") != "subscribe":
+            return None
+        if button is not None:
+            if button.startswith(RATE_PREFIX):
+                rating = int(button[len(RATE_PREFIX) :])
+                return Event(EventKind.FEEDBACK, text=text, button=button, data={"rating": rating})
+            return Event(EventKind.BUTTON, text=text, button=button, attachments=msg.attachments)
+        return Event(EventKind.MESSAGE, text=text, attachments=msg.attachments, data={"message_id": message_id})
+
+    # ------------------------------------------------------------ other events
+
+    async def dispatch(self, conversation_id: int, event: Event, *, deliver: bool = True) -> ReceiveResult:
+        """Feed a rep action or a timer into a conversation; raises InvalidTransition when not allowed."""
+        async with self.db.transaction() as session:
+            conversation = await self._locked_conversation(session, conversation_id)
+            if event.kind is EventKind.TIMEOUT and not self._timer_is_current(conversation, event):
+                return ReceiveResult("accepted", conversation_id)
+            client = await session.get(Client, conversation.client_id)
+            assert client is not None
+            result = ReceiveResult("accepted", conversation_id)
+            await self._step_and_apply(session, conversation, client, event, result, self.clock.now())
+        if deliver:
+            await self.dispatcher.deliver_conversation(conversation_id)
+        return result
+
+    def _timer_is_current(self, conversation: Conversation, event: Event) -> bool:
+        turn = event.data.get("turn")
+        return turn is None or int(turn) == int((conversation.context or {}).get("turn", 0))
+
+    async def claim(self, conversation_id: int, user_id: int) -> ReceiveResult:
+        async with self.db.transaction() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} does not exist")
+            name = user.display_name
+        return await self.dispatch(
+            conversation_id,
+            Event(EventKind.REP_CLAIM, actor=f"user:{user_id}", data={"user_id": user_id, "rep_name": name}),
+        )
+
+    async def resolve(self, conversation_id: int, solution: str, actor: str) -> ReceiveResult:
+        if not solution.strip():
+            raise InvalidInput("a ticket cannot be resolved without a solution text")
+        return await self.dispatch(conversation_id, Event(EventKind.RESOLVE, actor=actor, data={"solution": solution}))
+
+    async def fire_followup(self, followup: FollowUp) -> None:
+        """Handler of dialogue follow-ups: a TIMEOUT event for the conversation."""
+        data = dict(followup.payload)
+        await self.dispatch(followup.target_id, Event(EventKind.TIMEOUT, actor="scheduler", data=data))
+
+    # ------------------------------------------------------------ persistence
+
+    async def _identity(
+        self, session: AsyncSession, msg: InboundMessage, now: datetime
+    ) -> tuple[Client, ChannelIdentity]:
+        query = select(ChannelIdentity).where(
+            ChannelIdentity.channel == msg.ref.channel,
+            ChannelIdentity.account == msg.ref.account,
+            ChannelIdentity.external_id == msg.ref.external_user_id,
+        )
+        identity = (await session.execute(query)).scalar_one_or_none()
+        if identity is None:
+            try:
+                async with session.begin_nested():
+                    client = Client(name=msg.display_name or "", language=msg.language, created_at=now)
+                    session.add(client)
+                    await session.flush()
+                    identity = ChannelIdentity(
+                        client_id=client.id,
+                        channel=msg.ref.channel,
+                        account=msg.ref.account,
+                        external_id=msg.ref.external_user_id,
+                        display_name=msg.display_name,
+                        created_at=now,
+                    )
+                    session.add(identity)
+                    await session.flush()
+            except IntegrityError:
+                # Another process created the same identity a moment ago; use theirs.
+                identity = (await session.execute(query)).scalar_one()
+        client_row = await session.get(Client, identity.client_id)
+        assert client_row is not None
+        return client_row, identity
+
+    async def _conversation(
+        self, session: AsyncSession, client: Client, identity: ChannelIdentity, msg: InboundMessage, now: datetime
+    ) -> Conversation:
+        query = select(Conversation.id).where(Conversation.identity_id == identity.id)
+        conversation_id = (await session.execute(query)).scalar_one_or_none()
+        if conversation_id is None:
+            try:
+                async with session.begin_nested():
+                    language = msg.language if msg.language in self.texts.languages else self.settings.language
+                    row = Conversation(
+                        identity_id=identity.id,
+                        client_id=client.id,
+                        channel=msg.ref.channel,
+                        ref=msg.ref.to_json(),
+                        state=State.NEW.value,
+                        slots={},
+                        context={},
+                        language=language,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    session.add(row)
+                    await session.flush()
+                    conversation_id = row.id
+            except IntegrityError:
+                conversation_id = (await session.execute(query)).scalar_one()
+        conversation = await self._locked_conversation(session, conversation_id)
+        conversation.ref = msg.ref.to_json()
+        return conversation
+
+    async def _locked_conversation(self, session: AsyncSession, conversation_id: int) -> Conversation:
+        # FOR UPDATE serializes turns of one conversation across processes on PostgreSQL;
+        # SQLite's BEGIN IMMEDIATE already serializes every writer.
+        conversation = (
+            await session.execute(
+                select(Conversation)
+                .where(Conversation.id == conversation_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id} does not exist")
+        return conversation
+
+    async def _store_inbound(
+        self, session: AsyncSession, conversation: Conversation, msg: InboundMessage, now: datetime
+    ) -> Message:
+        payload: dict[str, Any] = dict(msg.payload)
+        if msg.attachments:
+            payload["attachments"] = [a.to_json() for a in msg.attachments]
+        if msg.button_id:
+            payload["button_id"] = msg.button_id
+        row = Message(
+            conversation_id=conversation.id,
+            direction=Direction.INBOUND.value,
+            channel=msg.ref.channel,
+            account=msg.ref.account,
+            external_id=msg.external_id,
+            type=msg.type.value,
+            text=msg.text,
+            payload=payload,
+            created_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(row)
+                await session.flush()
+        except IntegrityError:
+            raise DuplicateMessage(msg.external_id) from None
+        return row
+
+    async def _step_and_apply(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        client: Client,
+        event: Event,
+        result: ReceiveResult,
+        now: datetime,
+        *,
+        message_id: int | None = None,
+    ) -> None:
+        snapshot = Snapshot(
+            state=State(conversation.state),
+            category=conversation.category,
+            slots=dict(conversation.slots or {}),
+            context=dict(conversation.context or {}),
+            has_ticket=conversation.ticket_id is not None,
+            language=conversation.language,
+            client_phone=client.phone,
+        )
+        outcome = step(snapshot, event, self._deps())
+        before = conversation.state
+        conversation.state = outcome.state.value
+        conversation.category = outcome.category
+        conversation.slots = dict(outcome.slots)
+        conversation.context = dict(outcome.context)
+        conversation.updated_at = now
+        log.debug("conversation %s: %s --%s--> %s", conversation.id, before, event.kind, outcome.state)
+        await self._apply(session, conversation, client, event, outcome, result, now, message_id)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        client: Client,
+        event: Event,
+        outcome: Outcome,
+        result: ReceiveResult,
+        now: datetime,
+        message_id: int | None,
+    ) -> None:
+        ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
+        actor = event.actor or ("client" if event.kind in (EventKind.MESSAGE, EventKind.BUTTON) else "bot")
+        effects: Sequence[Effect] = outcome.effects
+        for effect in effects:
+            if isinstance(effect, OpenTicket):
+                ticket = await self._open_ticket(session, conversation, client, effect, now)
+            elif isinstance(effect, TicketNote):
+                if ticket is not None:
+                    self._note(session, ticket, effect, actor, now, message_id)
+            elif isinstance(effect, SetHolder):
+                conversation.holder_user_id = effect.user_id
+                if ticket is not None and effect.user_id is not None:
+                    ticket.assignee_id = effect.user_id
+            elif isinstance(effect, Schedule):
+                await self._schedule(session, conversation, ticket, effect, now)
+            else:
+                await self._say(session, conversation, result, effect, ticket, now)
+        if outcome.state is State.CLOSED:
+            # The issue is over for the dialogue; the ticket lives on for the rep's root-cause summary.
+            conversation.ticket_id = None
+
+    async def _open_ticket(
+        self, session: AsyncSession, conversation: Conversation, client: Client, effect: OpenTicket, now: datetime
+    ) -> Ticket:
+        text = " ".join(str(v) for v in effect.details.values() if isinstance(v, str))
+        priority = self.policies.priority(client.tier, effect.category, text)
+        department_code = self.policies.route(effect.category, text)
+        first_due, resolution_due = self.policies.deadlines(priority, now)
+        number = await next_ticket_number(session, self.policies.local_day(now))
+        title = next((v for v in effect.details.values() if isinstance(v, str) and v), "")[:200]
+        ticket = Ticket(
+            number=number,
+            conversation_id=conversation.id,
+            client_id=client.id,
+            category=effect.category,
+            priority=priority,
+            status=TicketStatus.CLASSIFIED.value,
+            channel=conversation.channel,
+            department_id=await _department_id(session, department_code),
+            title=title,
+            details=dict(effect.details),
+            handoff=effect.handoff,
+            first_response_due=first_due,
+            resolution_due=resolution_due,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(ticket)
+        await session.flush()
+        session.add_all(
+            [
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    actor="bot",
+                    kind="received",
+                    after=TicketStatus.RECEIVED.value,
+                    data={"channel": conversation.channel},
+                    created_at=now,
+                ),
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    actor="bot",
+                    kind="classified",
+                    before=TicketStatus.RECEIVED.value,
+                    after=TicketStatus.CLASSIFIED.value,
+                    data={"category": effect.category, "priority": priority, "department": department_code},
+                    created_at=now,
+                ),
+            ]
+        )
+        conversation.ticket_id = ticket.id
+        return ticket
+
+    def _note(
+        self, session: AsyncSession, ticket: Ticket, note: TicketNote, actor: str, now: datetime, message_id: int | None
+    ) -> None:
+        data = dict(note.data)
+        if message_id is not None:
+            data.setdefault("message_id", message_id)
+        before = ticket.status
+        if note.kind == "handoff":
+            ticket.handoff = True
+        elif note.kind == "claimed" and ticket.status in (TicketStatus.RECEIVED, TicketStatus.CLASSIFIED):
+            ticket.status = TicketStatus.INVESTIGATING.value
+        elif note.kind == "resolved":
+            ticket.status = TicketStatus.RESOLVED.value
+            ticket.solution = str(data.get("solution", ""))
+            ticket.resolved_at = now
+        elif note.kind == "reopened":
+            ticket.status = TicketStatus.INVESTIGATING.value
+            ticket.resolved_at = None
+        elif note.kind == "feedback":
+            ticket.satisfaction = int(data["rating"])
+        ticket.updated_at = now
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                actor=actor,
+                kind=note.kind,
+                before=before,
+                after=ticket.status,
+                data=data,
+                created_at=now,
+            )
+        )
+
+    async def _schedule(
+        self, session: AsyncSession, conversation: Conversation, ticket: Ticket | None, effect: Schedule, now: datetime
+    ) -> None:
+        turn = int((conversation.context or {}).get("turn", 0))
+        payload: dict[str, Any] = {"timer": effect.timer.value}
+        if effect.timer in (TimerKind.IDLE_REMINDER, TimerKind.IDLE_ABANDON):
+            payload["turn"] = turn
+            key = f"conv:{conversation.id}:{effect.timer.value}:turn:{turn}"
+        else:
+            key = f"conv:{conversation.id}:{effect.timer.value}:ticket:{ticket.id if ticket else 0}:{turn}"
+        await followups.schedule(
+            session,
+            kind=DIALOGUE_TIMEOUT,
+            target_id=conversation.id,
+            due_at=now + effect.after,
+            key=key,
+            payload=payload,
+            now=now,
+        )
+
+    def render(self, say: Say, conversation: Conversation, ticket: Ticket | None) -> OutboundMessage:
+        """Fill a text key with its parameters and the ticket's, in the conversation's language."""
+        lang = conversation.language
+        params: dict[str, Any] = {}
+        if ticket is not None:
+            promise = ticket.first_response_due - ticket.created_at if ticket.first_response_due else None
+            params.update(
+                ticket_no=ticket.number,
+                category=self.texts.get(f"category.{ticket.category}", lang),
+                first_response=format_duration(promise, lang) if promise else "",
+            )
+        params.update(say.params)
+        return OutboundMessage(text=self.texts.get(say.key, lang, **params), buttons=say.buttons)
+
+    async def _say(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        result: ReceiveResult,
+        say: Say,
+        ticket: Ticket | None,
+        now: datetime,
+    ) -> None:
+        message = self.render(say, conversation, ticket)
+        caps = self.registry.capabilities(conversation.channel)
+        lang = conversation.language
+        shown = degrade(message, caps, lambda options: self.texts.get("options.reply_with_number", lang, options=options))
+        await self.send_to_client(session, conversation, shown, now, result=result)
+
+    async def send_to_client(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        message: OutboundMessage,
+        now: datetime,
+        *,
+        result: ReceiveResult | None = None,
+        author_user_id: int | None = None,
+    ) -> int:
+        """Store an outbound message in the transcript and queue it in the outbox, in the caller's transaction."""
+        ref = ConversationRef.from_json(conversation.ref)
+        stored = Message(
+            conversation_id=conversation.id,
+            direction=Direction.OUTBOUND.value,
+            channel=conversation.channel,
+            account=ref.account,
+            external_id=None,
+            type=MessageType.TEXT.value,
+            text=message.text,
+            payload={"buttons": [b.to_json() for b in message.buttons]},
+            author_user_id=author_user_id,
+            created_at=now,
+        )
+        session.add(stored)
+        await session.flush()
+        row = enqueue(session, conversation_id=conversation.id, message_id=stored.id, ref=ref, message=message, now=now)
+        await session.flush()
+        if result is not None:
+            result.replies.append(message)
+            result.outbox_ids.append(row.id)
+        return row.id
+
+
+async def _department_id(session: AsyncSession, code: str) -> int | None:
+    return (await session.execute(select(Department.id).where(Department.code == code))).scalar_one_or_none()

@@ -1,0 +1,63 @@
+"""First-start data from config/: departments and the default keyword rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import Department, KeywordRule, User
+from core.dialogue.classifier import Rule
+from core.tickets import TicketPolicies
+
+
+async def seed_departments(session: AsyncSession, policies: TicketPolicies, now: datetime) -> int:
+    """Create the departments that config names and the database lacks; link heads that exist."""
+    existing = {d.code: d for d in (await session.execute(select(Department))).scalars()}
+    created = 0
+    for spec in policies.departments:
+        dept = existing.get(spec.code)
+        if dept is None:
+            dept = Department(code=spec.code, name=spec.name, created_at=now)
+            session.add(dept)
+            created += 1
+        if spec.head and dept.head_user_id is None:
+            dept.head_user_id = (
+                await session.execute(select(User.id).where(User.username == spec.head))
+            ).scalar_one_or_none()
+    await session.flush()
+    return created
+
+
+async def seed_keyword_rules(session: AsyncSession, rules: Iterable[Rule], now: datetime) -> int:
+    """Load the shipped rules into an empty rule table; once admins own the rules, config no longer overrides them."""
+    count = (await session.execute(select(func.count()).select_from(KeywordRule))).scalar_one()
+    if count:
+        return 0
+    seen: set[tuple[str, str]] = set()
+    added = 0
+    for rule in rules:
+        if (rule.phrase, rule.category) in seen:
+            continue
+        seen.add((rule.phrase, rule.category))
+        session.add(
+            KeywordRule(
+                phrase=rule.phrase,
+                category=rule.category,
+                weight=rule.weight,
+                enabled=rule.enabled,
+                language="en" if rule.phrase.isascii() else "zh",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        added += 1
+    await session.flush()
+    return added
+
+
+async def rules_from_db(session: AsyncSession) -> list[Rule]:
+    rows = await session.execute(select(KeywordRule).where(KeywordRule.enabled.is_(True)).order_by(KeywordRule.id))
+    return [Rule(r.phrase, r.category, r.weight, r.enabled) for r in rows.scalars()]

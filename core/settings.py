@@ -1,0 +1,104 @@
+"""Settings from KEFU_* environment variables, .env and config/kefu.yaml, in that order of precedence."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from core.errors import UnsafeSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
+DEFAULT_SECRET = "kefu-development-secret-do-not-use-in-production"
+
+
+def config_dir_from_env() -> Path:
+    """The config folder: KEFU_CONFIG_DIR, else the project's own config/."""
+    return Path(os.environ.get("KEFU_CONFIG_DIR") or DEFAULT_CONFIG_DIR)
+
+
+class DialogueSettings(BaseModel):
+    """Knobs of the dialogue: when to ask, when to hand off, how long to wait."""
+
+    classifier_threshold: float = 0.5
+    handoff_exact: list[str] = Field(default_factory=lambda: ["人工", "转人工", "人工客服", "human", "agent"])
+    handoff_contains: list[str] = Field(
+        default_factory=lambda: ["转人工", "人工客服", "人工服务", "找人工", "真人客服", "talk to a human"]
+    )
+    skip_words: list[str] = Field(default_factory=lambda: ["跳过", "skip", "无", "没有", "不填"])
+    reopen_words: list[str] = Field(
+        default_factory=lambda: ["没解决", "没有解决", "还是不行", "未解决", "not solved", "still not", "reopen"]
+    )
+    prefill_min_chars: int = 8
+    idle_reminder_minutes: int = 30
+    idle_abandon_hours: int = 24
+    feedback_delay_minutes: int = 0
+    feedback_timeout_hours: int = 72
+    queue_ack_interval_minutes: int = 10
+
+
+class Settings(BaseSettings):
+    """All of kefu's settings; construct once in the composition root and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEFU_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'kefu.db'}"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    config_dir: Path = Field(default_factory=config_dir_from_env)
+    media_dir: Path = PROJECT_ROOT / "var" / "media"
+    language: Literal["zh", "en"] = "zh"
+    timezone: str = "Asia/Shanghai"
+    max_message_chars: int = 4000
+    max_body_bytes: int = 256 * 1024
+    outbox_max_attempts: int = 8
+    outbox_poll_seconds: float = 1.0
+    followup_poll_seconds: float = 5.0
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    web_cookie_name: str = "kefu_web"
+    web_cookie_secure: bool = False
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = config_dir_from_env() / "kefu.yaml"
+        yaml_settings = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file, yaml_file_encoding="utf-8")
+        return (init_settings, env_settings, dotenv_settings, yaml_settings, file_secret_settings)
+
+    def check_safe(self) -> None:
+        """Refuse production with secrets anyone can read in this repository."""
+        if self.env != "production":
+            return
+        if self.secret_key.get_secret_value() in {DEFAULT_SECRET, ""} or len(self.secret_key.get_secret_value()) < 32:
+            raise UnsafeSettings(
+                "KEFU_SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

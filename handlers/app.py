@@ -1,0 +1,92 @@
+"""The composition root: create_app wires services, routes, error mapping and the background ticks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from bots.web.routes import STATIC as WEB_STATIC
+from bots.web.routes import build_router as web_router
+from core.clock import Clock
+from core.errors import KefuError
+from core.settings import Settings
+from handlers.services import Services, build_services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    background: bool = True,
+    services: Services | None = None,
+) -> FastAPI:
+    """The ASGI app. `background=False` leaves the outbox sweep and follow-up ticks to the caller (tests)."""
+    settings = settings or Settings()
+    services = services or build_services(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.start()
+        scheduler: AsyncIOScheduler | None = None
+        if background:
+            # Undelivered replies from before a restart go out first.
+            await services.dispatcher.deliver_due()
+            await services.followups.run_due()
+            scheduler = AsyncIOScheduler()
+            scheduler.add_job(
+                services.dispatcher.deliver_due,
+                "interval",
+                seconds=settings.outbox_poll_seconds,
+                id="outbox-sweep",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(
+                services.followups.run_due,
+                "interval",
+                seconds=settings.followup_poll_seconds,
+                id="followups",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.start()
+        log.info("kefu started on %s", services.db.url.split("@")[-1])
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await services.stop()
+
+    app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
+    app.state.services = services
+
+    @app.exception_handler(KefuError)
+    async def kefu_error(_request: Request, exc: KefuError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        if await services.db.ping():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "database unreachable"}, status_code=503)
+
+    app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
+    app.include_router(
+        web_router(
+            engine=services.engine,
+            db=services.db,
+            texts=services.texts,
+            settings=settings,
+            hub=services.hub,
+        )
+    )
+    return app

@@ -1,0 +1,98 @@
+"""Builds kefu's object graph from settings: database, channels, classifier, engine, outbox, follow-ups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bots.web.channel import LiveHub, WebChannel
+from core.channel import ChannelRegistry
+from core.clock import Clock, SystemClock
+from core.db.migrate import upgrade
+from core.db.session import Database
+from core.dialogue.classifier import KeywordClassifier, load_rules
+from core.dialogue.forms import Forms
+from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
+from core.followups import FollowUpRunner
+from core.outbox import OutboxDispatcher
+from core.seed import rules_from_db, seed_departments, seed_keyword_rules
+from core.settings import Settings
+from core.texts import Texts
+from core.tickets import TicketPolicies
+
+
+@dataclass
+class Services:
+    """Everything a running kefu holds; built once per process (and per test)."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    texts: Texts
+    forms: Forms
+    policies: TicketPolicies
+    registry: ChannelRegistry
+    hub: LiveHub
+    classifier: ClassifierHolder
+    dispatcher: OutboxDispatcher
+    engine: Engine
+    followups: FollowUpRunner
+
+    async def start(self, *, migrate: bool = True) -> None:
+        """Migrate, seed config into an empty database, and load the rules in force."""
+        if migrate:
+            await upgrade(self.db)
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            await seed_departments(session, self.policies, now)
+            await seed_keyword_rules(session, load_rules(self.settings.config_dir / "keywords.yaml"), now)
+        await self.reload_rules()
+
+    async def reload_rules(self) -> None:
+        async with self.db.transaction() as session:
+            rules = await rules_from_db(session)
+        threshold = self.settings.dialogue.classifier_threshold
+        self.classifier.current = KeywordClassifier(rules, threshold=threshold)
+
+    async def stop(self) -> None:
+        await self.db.dispose()
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    settings.check_safe()
+    clock = clock or SystemClock()
+    config_dir = settings.config_dir
+    db = Database(settings.database_url)
+    texts = Texts.load(config_dir, default=settings.language)
+    forms = Forms.load(config_dir / "forms.yaml")
+    policies = TicketPolicies.load(config_dir, timezone=settings.timezone)
+    hub = LiveHub()
+    registry = ChannelRegistry()
+    registry.register(WebChannel(hub))
+    classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
+    dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
+    engine = Engine(
+        db=db,
+        registry=registry,
+        classifier=classifier,
+        forms=forms,
+        texts=texts,
+        policies=policies,
+        settings=settings,
+        clock=clock,
+        dispatcher=dispatcher,
+    )
+    runner = FollowUpRunner(db, clock, {DIALOGUE_TIMEOUT: engine.fire_followup})
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        texts=texts,
+        forms=forms,
+        policies=policies,
+        registry=registry,
+        hub=hub,
+        classifier=classifier,
+        dispatcher=dispatcher,
+        engine=engine,
+        followups=runner,
+    )

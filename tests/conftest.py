@@ -1,0 +1,113 @@
+"""Test fixtures: a fresh database per test on SQLite and PostgreSQL, a manual clock, and the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from core.clock import ManualClock
+from core.db.migrate import upgrade
+from core.db.session import Database
+from core.settings import Settings
+from handlers.app import create_app
+from handlers.services import Services, build_services
+
+PG_URL = os.environ.get("KEFU_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_dsn(database: str | None = None) -> str:
+    base = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+    if database is None:
+        return base
+    return base.rsplit("/", 1)[0] + "/" + database
+
+
+async def _pg_exec(*statements: str) -> None:
+    conn = await asyncpg.connect(_pg_dsn(), timeout=5)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (migrations run once per session)."""
+    path = tmp_path_factory.mktemp("template") / "kefu.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """One migrated PostgreSQL database used as the template of each test's own database."""
+    name = f"kefu_tpl_{os.getpid()}"
+    try:
+        asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    asyncio.run(_migrate(_pg_dsn(name)))
+    yield name
+    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for this test alone."""
+    if request.param == "sqlite":
+        path = tmp_path / "kefu.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"kefu_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _pg_dsn(name)
+    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, env="test", media_dir=tmp_path / "media")
+
+
+@pytest.fixture
+async def services(settings: Settings, clock: ManualClock) -> AsyncIterator[Services]:
+    built = build_services(settings, clock)
+    await built.start(migrate=False)
+    yield built
+    await built.stop()
+
+
+@pytest.fixture
+async def web(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the real app (background ticks off: tests drive time themselves)."""
+    app = create_app(services.settings, services=services, background=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
