@@ -100,6 +100,7 @@ class FollowUpRunner:
                 .where(FollowUp.status == row.status)
                 .where(FollowUp.attempts == row.attempts)
                 .values(status=RUNNING, lease_until=now + LEASE, attempts=row.attempts + 1)
+                .execution_options(synchronize_session=False)
             )
             if getattr(claimed, "rowcount", 0) != 1:
                 return False

@@ -127,21 +127,18 @@ class OutboxDispatcher:
             if head.status == PENDING and as_utc(head.next_attempt_at) > now:
                 return None  # backing off; later rows wait so order is kept
             # The conditional UPDATE is the claim: of two workers, exactly one sees rowcount 1.
-            claimed = await session.execute(
+            attempts = head.attempts + 1
+            claim = (
                 update(OutboxMessage)
                 .where(OutboxMessage.id == head.id)
                 .where(OutboxMessage.status == head.status)
                 .where(OutboxMessage.attempts == head.attempts)
-                .values(status=SENDING, lease_until=now + LEASE, attempts=head.attempts + 1)
+                .values(status=SENDING, lease_until=now + LEASE, attempts=attempts)
+                .execution_options(synchronize_session=False)
             )
-            if getattr(claimed, "rowcount", 0) != 1:
+            if getattr(await session.execute(claim), "rowcount", 0) != 1:
                 return None
-            return (
-                head.id,
-                ConversationRef.from_json(head.ref),
-                OutboundMessage.from_json(head.payload),
-                head.attempts + 1,
-            )
+            return head.id, ConversationRef.from_json(head.ref), OutboundMessage.from_json(head.payload), attempts
 
     async def _finish(
         self, row_id: int, status: str, *, result: SendResult | None = None, error: str | None = None

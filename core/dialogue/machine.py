@@ -36,6 +36,7 @@ def _start_rows(source: State) -> list[Transition]:
         Transition(source, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
         Transition(source, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
         Transition(source, E.BUTTON, "always", S.GREETED, "greet"),
+        Transition(source, E.TIMEOUT, "always", source, "nothing"),
     ]
 
 
@@ -126,7 +127,6 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.AWAITING_FEEDBACK, E.BUTTON, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # closed: a new message starts a new issue
-    Transition(S.CLOSED, E.TIMEOUT, "always", S.CLOSED, "nothing"),
     *_start_rows(S.CLOSED),
 )
 

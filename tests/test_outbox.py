@@ -1,0 +1,103 @@
+"""Outbox delivery: order per conversation, retries with backoff, visible failures, recovery after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core.clock import ManualClock
+from core.db.models import OutboxMessage
+from handlers.services import Services, build_services
+from tests.fakes import FakeChannel, inbound
+
+
+async def _rows(services: Services) -> list[OutboxMessage]:
+    async with services.db.transaction() as session:
+        return list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+
+
+async def test_buttons_degrade_to_numbers_and_the_number_is_the_answer(services: Services) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    assert "请回复数字选择：1 咨询 · 2 投诉 · 3 建议 · 4 其他" in channel.sent[-1][1]
+    await services.engine.receive(inbound("2", "m2"))
+    assert "【投诉】" in channel.sent[-2][1] or "【投诉】" in channel.sent[-1][1]
+
+
+async def test_crash_between_commit_and_send_loses_nothing(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), deliver=False)  # the process dies here
+    assert result.status == "accepted" and channel.sent == []
+    await services.stop()
+
+    again = build_services(services.settings, clock)
+    again.registry.register(channel)
+    await again.start(migrate=False)
+    try:
+        assert await again.dispatcher.deliver_due() == 1
+        assert await again.dispatcher.deliver_due() == 0
+        assert len(channel.sent) == 1 and "您好" in channel.sent[0][1]
+        assert [r.status for r in await _rows(again)] == ["sent"]
+    finally:
+        await again.stop()
+
+
+async def test_transient_failures_retry_in_order(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel(fail_transient=2, retry_after=30)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    await services.engine.receive(inbound("1", "m2"))
+    assert channel.sent == []
+    rows = await _rows(services)
+    assert rows[0].status == "pending" and rows[0].last_error == "HTTP 502"
+    # Nothing is due before retry_after; the later rows wait behind the first.
+    clock.advance(timedelta(seconds=10))
+    assert await services.dispatcher.deliver_due() == 0
+    for _ in range(3):
+        clock.advance(timedelta(seconds=31))
+        await services.dispatcher.deliver_due()
+    texts = [text for _, text in channel.sent]
+    assert len(texts) == len(rows) and "您好" in texts[0]
+    assert [r.status for r in await _rows(services)] == ["sent"] * len(rows)
+
+
+async def test_permanent_failure_is_visible_and_not_retried(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel(fail_permanent=True)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    rows = await _rows(services)
+    assert [(r.status, r.last_error, r.attempts) for r in rows] == [("failed", "blocked by the user", 1)]
+    clock.advance(timedelta(hours=1))
+    await services.dispatcher.deliver_due()
+    assert (await _rows(services))[0].attempts == 1
+
+
+async def test_gives_up_after_max_attempts(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel(fail_transient=100)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    for _ in range(services.settings.outbox_max_attempts + 2):
+        clock.advance(timedelta(minutes=11))
+        await services.dispatcher.deliver_due()
+    row = (await _rows(services))[0]
+    assert row.status == "failed" and row.attempts == services.settings.outbox_max_attempts
+
+
+async def test_concurrent_dispatchers_send_each_row_once(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    for i in range(5):
+        await services.engine.receive(inbound("你好", f"m{i}", user=f"user{i}"), deliver=False)
+    other = build_services(services.settings, clock)
+    other.registry.register(channel)
+    try:
+        await asyncio.gather(
+            services.dispatcher.deliver_due(), other.dispatcher.deliver_due(), services.dispatcher.deliver_due()
+        )
+    finally:
+        await other.stop()
+    assert sorted(user for user, _ in channel.sent) == [f"user{i}" for i in range(5)]
