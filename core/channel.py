@@ -71,9 +71,7 @@ class ChannelRegistry:
         return sorted(self._channels)
 
 
-def degrade(
-    message: OutboundMessage, caps: ChannelCapabilities, options_line: Callable[[str], str]
-) -> OutboundMessage:
+def degrade(message: OutboundMessage, caps: ChannelCapabilities, options_line: Callable[[str], str]) -> OutboundMessage:
     """Turn buttons into numbered options where the channel has none.
 
     `options_line` frames the options ("1 咨询 · 2 投诉") in the client's language.

@@ -546,7 +546,9 @@ class Engine:
         message = self.render(say, conversation, ticket)
         caps = self.registry.capabilities(conversation.channel)
         lang = conversation.language
-        shown = degrade(message, caps, lambda options: self.texts.get("options.reply_with_number", lang, options=options))
+        shown = degrade(
+            message, caps, lambda options: self.texts.get("options.reply_with_number", lang, options=options)
+        )
         await self.send_to_client(session, conversation, shown, now, result=result)
 
     async def send_to_client(

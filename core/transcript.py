@@ -39,7 +39,9 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
-async def client_view(session: AsyncSession, conversation_id: int, after_id: int = 0, limit: int = 200) -> list[Message]:
+async def client_view(
+    session: AsyncSession, conversation_id: int, after_id: int = 0, limit: int = 200
+) -> list[Message]:
     """Messages after `after_id` in order, stopping before the first reply not yet delivered.
 
     Stopping (rather than skipping) keeps a reader that resumes from the last id it saw from

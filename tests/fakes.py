@@ -29,7 +29,9 @@ class FakeChannel:
         return SendResult(external_id=f"out-{len(self.sent)}")
 
 
-def inbound(text: str, msg_id: str, user: str = "u1", channel: str = "fake", button: str | None = None) -> InboundMessage:
+def inbound(
+    text: str, msg_id: str, user: str = "u1", channel: str = "fake", button: str | None = None
+) -> InboundMessage:
     return InboundMessage(
         ref=ConversationRef(channel=channel, external_user_id=user), external_id=msg_id, text=text, button_id=button
     )

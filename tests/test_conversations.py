@@ -161,8 +161,8 @@ async def test_repeated_external_id_is_stored_and_answered_once(web: httpx.Async
     assert first.json()["status"] == "accepted"
     assert second.json()["status"] == "duplicate"
     async with services.db.transaction() as session:
-        inbound = (await session.execute(select(func.count()).select_from(Message).where(Message.direction == "in")))
-        outbound = (await session.execute(select(func.count()).select_from(OutboxMessage)))
+        inbound = await session.execute(select(func.count()).select_from(Message).where(Message.direction == "in"))
+        outbound = await session.execute(select(func.count()).select_from(OutboxMessage))
         assert inbound.scalar_one() == 1
         assert outbound.scalar_one() == 1
 
@@ -236,7 +236,9 @@ async def test_idle_reminder_then_abandon(web: httpx.AsyncClient, services: Serv
         assert (await session.execute(select(Conversation.state))).scalar_one() == "closed"
 
 
-async def test_answering_makes_older_idle_timers_stale(web: httpx.AsyncClient, services: Services, clock: ManualClock) -> None:
+async def test_answering_makes_older_idle_timers_stale(
+    web: httpx.AsyncClient, services: Services, clock: ManualClock
+) -> None:
     chat = Chat(web)
     await chat.send("我要投诉")
     clock.advance(timedelta(minutes=20))

@@ -125,7 +125,9 @@ def test_known_phone_is_not_asked_again(deps: Deps) -> None:
 
 def test_handoff_words(deps: Deps) -> None:
     for text in ("人工", "转人工", "我要转人工客服", "HUMAN", "agent", "Can I talk to a human?"):
-        outcome = step(Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic"}), Event(EventKind.MESSAGE, text=text), deps)
+        outcome = step(
+            Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic"}), Event(EventKind.MESSAGE, text=text), deps
+        )
         assert outcome.state is State.HUMAN_QUEUE, text
     outcome = step(Snapshot(State.NEW), Event(EventKind.MESSAGE, text="人工智能广告怎么投放？请问"), deps)
     assert outcome.state is not State.HUMAN_QUEUE
