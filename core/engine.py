@@ -148,6 +148,8 @@ class Engine:
             identity.display_name = msg.display_name
         if not identity.reachable:
             identity.reachable = True
+        if msg.language in self.texts.languages and msg.language != conversation.language:
+            conversation.language = msg.language
         result = ReceiveResult("accepted", conversation.id, stored.id)
 
         problem = self._screen(msg)

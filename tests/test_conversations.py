@@ -247,3 +247,15 @@ async def test_answering_makes_older_idle_timers_stale(
     await services.followups.run_due()
     # The first reminder (due 30 min after the first message) is stale: the client answered since.
     assert await chat.replies() == []
+
+
+async def test_english_conversation(web: httpx.AsyncClient) -> None:
+    response = await web.post("/api/chat/messages", json={"client_msg_id": "e1", "text": "hello", "lang": "en"})
+    assert response.status_code == 200
+    history = (await web.get("/api/chat/history")).json()["messages"]
+    reply = history[-1]
+    assert reply["direction"] == "out" and reply["text"].startswith("Hello")
+    assert [b["label"] for b in reply["buttons"]] == ["Inquiry", "Complaint", "Suggestion", "Other"]
+    config = (await web.get("/api/chat/config", params={"lang": "en"})).json()
+    assert config["lang"] == "en" and config["texts"]["send"] == "Send"
+    assert (await web.get("/api/chat/config")).json()["texts"]["send"] == "发送"

@@ -1,0 +1,1 @@
+"""Telegram channel on aiogram 3, and the reps' group topics."""

@@ -1,0 +1,1 @@
+"""WeChat channels: Official Account webhook and WeCom customer service (微信客服)."""
