@@ -51,6 +51,7 @@ from core.dialogue.model import (
 from core.errors import InvalidInput, NotFound
 from core.messages import Button, ConversationRef, Direction, InboundMessage, MessageType, OutboundMessage
 from core.outbox import OutboxDispatcher, enqueue
+from core.sanitize import clean_inbound
 from core.settings import Settings
 from core.texts import Texts
 from core.tickets import TicketPolicies, TicketStatus, format_duration, next_ticket_number
@@ -126,6 +127,7 @@ class Engine:
 
     async def receive(self, msg: InboundMessage, *, deliver: bool = True) -> ReceiveResult:
         """Handle one inbound message exactly once: a repeated external id is stored and answered once."""
+        msg = clean_inbound(msg)
         key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
         async with self._lock(key):
             try:
@@ -155,7 +157,7 @@ class Engine:
         problem = self._screen(msg)
         if problem is not None:
             log.info("%s message %s not processed: %s", msg.channel, msg.external_id, problem)
-            await self._say(session, conversation, result, Say(problem), None, now)
+            await self._say(session, conversation, result, self.render(Say(problem), conversation, None), now)
             return result
         event = self._interpret(conversation, msg, stored.id)
         if event is None:
@@ -399,6 +401,7 @@ class Engine:
         ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
         actor = event.actor or ("client" if event.kind in (EventKind.MESSAGE, EventKind.BUTTON) else "bot")
         effects: Sequence[Effect] = outcome.effects
+        spoken: list[OutboundMessage] = []
         for effect in effects:
             if isinstance(effect, OpenTicket):
                 ticket = await self._open_ticket(session, conversation, client, effect, now)
@@ -412,7 +415,9 @@ class Engine:
             elif isinstance(effect, Schedule):
                 await self._schedule(session, conversation, ticket, effect, now)
             else:
-                await self._say(session, conversation, result, effect, ticket, now)
+                spoken.append(self.render(effect, conversation, ticket))
+        if spoken:
+            await self._say(session, conversation, result, combine(spoken), now)
         if outcome.state is State.CLOSED:
             # The issue is over for the dialogue; the ticket lives on for the rep's root-cause summary.
             conversation.ticket_id = None
@@ -541,11 +546,9 @@ class Engine:
         session: AsyncSession,
         conversation: Conversation,
         result: ReceiveResult,
-        say: Say,
-        ticket: Ticket | None,
+        message: OutboundMessage,
         now: datetime,
     ) -> None:
-        message = self.render(say, conversation, ticket)
         caps = self.registry.capabilities(conversation.channel)
         lang = conversation.language
         shown = degrade(
@@ -585,6 +588,17 @@ class Engine:
             result.replies.append(message)
             result.outbox_ids.append(row.id)
         return row.id
+
+
+def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:
+    """One turn's texts as one message (one bubble, one WeChat passive reply); the last one's buttons count."""
+    if len(messages) == 1:
+        return messages[0]
+    return OutboundMessage(
+        text="\n".join(m.text for m in messages if m.text),
+        buttons=messages[-1].buttons,
+        attachments=tuple(a for m in messages for a in m.attachments),
+    )
 
 
 async def _department_id(session: AsyncSession, code: str) -> int | None:

@@ -33,6 +33,8 @@ def serve(
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every tick at INFO; only its problems are worth a line.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

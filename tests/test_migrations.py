@@ -25,3 +25,21 @@ async def test_migrated_schema_matches_the_models(services: Services) -> None:
 async def test_healthz(web: httpx.AsyncClient) -> None:
     response = await web.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def test_downgrade_to_base_and_back(services: Services) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from core.db.migrate import alembic_config, upgrade
+
+    def down(connection: Connection) -> list[str]:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "base")
+        return [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+
+    async with services.db.engine.begin() as conn:
+        assert await conn.run_sync(down) == []
+    await upgrade(services.db)
+    assert await is_current(services.db)
