@@ -15,16 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import followups
 from core.channel import ChannelRegistry, degrade
-from core.clock import Clock
+from core.clock import Clock, as_utc
 from core.db.models import (
     ChannelIdentity,
     Client,
     Conversation,
-    Department,
     FollowUp,
     Message,
     Ticket,
-    TicketEvent,
     User,
 )
 from core.db.session import Database
@@ -49,12 +47,15 @@ from core.dialogue.model import (
     TimerKind,
 )
 from core.errors import InvalidInput, NotFound
+from core.lifecycle import TicketStatus, TransitionRequest
 from core.messages import Button, ConversationRef, Direction, InboundMessage, MessageType, OutboundMessage
 from core.outbox import OutboxDispatcher, enqueue
+from core.quiet_hours import QuietHours
 from core.sanitize import clean_inbound
 from core.settings import Settings
 from core.texts import Texts
-from core.tickets import TicketPolicies, TicketStatus, format_duration, next_ticket_number
+from core.ticketing import TicketDesk
+from core.tickets import TicketPolicies, format_duration
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Engine:
         settings: Settings,
         clock: Clock,
         dispatcher: OutboxDispatcher,
+        desk: TicketDesk,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -109,11 +111,16 @@ class Engine:
         self.settings = settings
         self.clock = clock
         self.dispatcher = dispatcher
+        self.desk = desk
+        dialogue = settings.dialogue
+        self.quiet_hours = QuietHours.parse(dialogue.quiet_hours_start, dialogue.quiet_hours_end)
         # Per-conversation locks in this process avoid needless waits on the database's own lock.
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
     def _deps(self) -> Deps:
-        return Deps(self.classifier.current, self.forms, self.texts, self.settings.dialogue)
+        return Deps(
+            self.classifier.current, self.forms, self.texts, self.settings.dialogue, self.settings.tickets.low_score
+        )
 
     def _lock(self, key: tuple[str, str, str]) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -154,6 +161,10 @@ class Engine:
             conversation.language = msg.language
         result = ReceiveResult("accepted", conversation.id, stored.id)
 
+        if conversation.ticket_id is not None:
+            ticket = await session.get(Ticket, conversation.ticket_id)
+            if ticket is not None and ticket.sla_paused_at is not None:
+                await self.desk.resume_sla(session, ticket, "client", now)
         problem = self._screen(msg)
         if problem is not None:
             log.info("%s message %s not processed: %s", msg.channel, msg.external_id, problem)
@@ -250,6 +261,49 @@ class Engine:
         """Handler of dialogue follow-ups: a TIMEOUT event for the conversation."""
         data = dict(followup.payload)
         await self.dispatch(followup.target_id, Event(EventKind.TIMEOUT, actor="scheduler", data=data))
+
+    async def record_dropped_followup(self, session: AsyncSession, followup: FollowUp, now: datetime) -> None:
+        """Leave a trace on the ticket when a follow-up was too old to fire."""
+        ticket_id = followup.target_id if followup.kind != DIALOGUE_TIMEOUT else None
+        if ticket_id is None:
+            conversation = await session.get(Conversation, followup.target_id)
+            ticket_id = conversation.ticket_id if conversation else None
+        ticket = await session.get(Ticket, ticket_id) if ticket_id else None
+        if ticket is not None:
+            data = {"kind": followup.kind, "due_at": as_utc(followup.due_at).isoformat(), **followup.payload}
+            await self.desk.record(session, ticket, "followup_dropped", "scheduler", now, **data)
+
+    async def fire_sla(self, followup: FollowUp) -> None:
+        async with self.db.transaction() as session:
+            await self.desk.on_sla(session, followup, self.clock.now())
+
+    async def fire_summary_reminder(self, followup: FollowUp) -> None:
+        async with self.db.transaction() as session:
+            await self.desk.on_summary_reminder(session, followup, self.clock.now())
+
+    async def rep_reply(
+        self, conversation_id: int, user_id: int, text: str, *, await_client: bool = False
+    ) -> ReceiveResult:
+        """A rep writes to the client on the client's own channel; the first one stops the first-response clock."""
+        if not text.strip():
+            raise InvalidInput("an empty reply cannot be sent")
+        now = self.clock.now()
+        result = ReceiveResult("accepted", conversation_id)
+        async with self.db.transaction() as session:
+            conversation = await self._locked_conversation(session, conversation_id)
+            await self.send_to_client(
+                session, conversation, OutboundMessage(text), now, result=result, author_user_id=user_id
+            )
+            ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
+            if ticket is not None:
+                actor = f"user:{user_id}"
+                if ticket.first_response_at is None:
+                    ticket.first_response_at = now
+                    await self.desk.record(session, ticket, "first_response", actor, now)
+                if await_client:
+                    await self.desk.pause_sla(session, ticket, actor, now)
+        await self.dispatcher.deliver_conversation(conversation_id)
+        return result
 
     # ------------------------------------------------------------ persistence
 
@@ -407,13 +461,13 @@ class Engine:
                 ticket = await self._open_ticket(session, conversation, client, effect, now)
             elif isinstance(effect, TicketNote):
                 if ticket is not None:
-                    self._note(session, ticket, effect, actor, now, message_id)
+                    await self._note(session, ticket, effect, actor, now, message_id)
             elif isinstance(effect, SetHolder):
                 conversation.holder_user_id = effect.user_id
                 if ticket is not None and effect.user_id is not None:
                     ticket.assignee_id = effect.user_id
             elif isinstance(effect, Schedule):
-                await self._schedule(session, conversation, ticket, effect, now)
+                await self._schedule(session, conversation, client, ticket, effect, now)
             else:
                 spoken.append(self.render(effect, conversation, ticket))
         if spoken:
@@ -425,90 +479,51 @@ class Engine:
     async def _open_ticket(
         self, session: AsyncSession, conversation: Conversation, client: Client, effect: OpenTicket, now: datetime
     ) -> Ticket:
-        text = " ".join(str(v) for v in effect.details.values() if isinstance(v, str))
-        priority = self.policies.priority(client.tier, effect.category, text)
-        department_code = self.policies.route(effect.category, text)
-        first_due, resolution_due = self.policies.deadlines(priority, now)
-        number = await next_ticket_number(session, self.policies.local_day(now))
-        title = next((v for v in effect.details.values() if isinstance(v, str) and v), "")[:200]
-        ticket = Ticket(
-            number=number,
-            conversation_id=conversation.id,
-            client_id=client.id,
-            category=effect.category,
-            priority=priority,
-            status=TicketStatus.CLASSIFIED.value,
-            channel=conversation.channel,
-            department_id=await _department_id(session, department_code),
-            title=title,
-            details=dict(effect.details),
-            handoff=effect.handoff,
-            first_response_due=first_due,
-            resolution_due=resolution_due,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(ticket)
-        await session.flush()
-        session.add_all(
-            [
-                TicketEvent(
-                    ticket_id=ticket.id,
-                    actor="bot",
-                    kind="received",
-                    after=TicketStatus.RECEIVED.value,
-                    data={"channel": conversation.channel},
-                    created_at=now,
-                ),
-                TicketEvent(
-                    ticket_id=ticket.id,
-                    actor="bot",
-                    kind="classified",
-                    before=TicketStatus.RECEIVED.value,
-                    after=TicketStatus.CLASSIFIED.value,
-                    data={"category": effect.category, "priority": priority, "department": department_code},
-                    created_at=now,
-                ),
-            ]
+        ticket = await self.desk.open(
+            session, conversation, client, effect.category, dict(effect.details), handoff=effect.handoff, now=now
         )
         conversation.ticket_id = ticket.id
         return ticket
 
-    def _note(
-        self, session: AsyncSession, ticket: Ticket, note: TicketNote, actor: str, now: datetime, message_id: int | None
+    async def _note(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        note: TicketNote,
+        actor: str,
+        now: datetime,
+        message_id: int | None,
     ) -> None:
+        """Apply a dialogue note to the ticket: lifecycle moves go through the desk and its guards."""
         data = dict(note.data)
         if message_id is not None:
             data.setdefault("message_id", message_id)
-        before = ticket.status
-        if note.kind == "handoff":
-            ticket.handoff = True
-        elif note.kind == "claimed" and ticket.status in (TicketStatus.RECEIVED, TicketStatus.CLASSIFIED):
-            ticket.status = TicketStatus.INVESTIGATING.value
-        elif note.kind == "resolved":
-            ticket.status = TicketStatus.RESOLVED.value
-            ticket.solution = str(data.get("solution", ""))
-            ticket.resolved_at = now
+        status = TicketStatus(ticket.status)
+        desk = self.desk
+        if note.kind == "resolved":
+            request = TransitionRequest(TicketStatus.RESOLVED, actor, solution=str(data.get("solution", "")))
+            await desk.move(session, ticket, request, now)
         elif note.kind == "reopened":
-            ticket.status = TicketStatus.INVESTIGATING.value
-            ticket.resolved_at = None
+            await desk.move(session, ticket, TransitionRequest(TicketStatus.INVESTIGATING, actor, reason="client"), now)
         elif note.kind == "feedback":
-            ticket.satisfaction = int(data["rating"])
-        ticket.updated_at = now
-        session.add(
-            TicketEvent(
-                ticket_id=ticket.id,
-                actor=actor,
-                kind=note.kind,
-                before=before,
-                after=ticket.status,
-                data=data,
-                created_at=now,
-            )
-        )
+            await desk.record_feedback(session, ticket, int(data["rating"]), actor, now)
+        elif note.kind == "feedback_missing":
+            await desk.record_feedback(session, ticket, None, actor, now)
+        else:
+            if note.kind == "handoff":
+                ticket.handoff = True
+            await desk.record(session, ticket, note.kind, actor, now, **data)
+            if note.kind == "claimed" and status is TicketStatus.CLASSIFIED:
+                await desk.move(session, ticket, TransitionRequest(TicketStatus.INVESTIGATING, actor), now)
 
     async def _schedule(
-        self, session: AsyncSession, conversation: Conversation, ticket: Ticket | None, effect: Schedule, now: datetime
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        client: Client,
+        ticket: Ticket | None,
+        effect: Schedule,
+        now: datetime,
     ) -> None:
         turn = int((conversation.context or {}).get("turn", 0))
         payload: dict[str, Any] = {"timer": effect.timer.value}
@@ -517,14 +532,10 @@ class Engine:
             key = f"conv:{conversation.id}:{effect.timer.value}:turn:{turn}"
         else:
             key = f"conv:{conversation.id}:{effect.timer.value}:ticket:{ticket.id if ticket else 0}:{turn}"
+        # Every dialogue timer ends in a message to the client, so none of them fires at night.
+        due = self.quiet_hours.defer(now + effect.after, client.timezone or self.settings.timezone)
         await followups.schedule(
-            session,
-            kind=DIALOGUE_TIMEOUT,
-            target_id=conversation.id,
-            due_at=now + effect.after,
-            key=key,
-            payload=payload,
-            now=now,
+            session, kind=DIALOGUE_TIMEOUT, target_id=conversation.id, due_at=due, key=key, payload=payload, now=now
         )
 
     def render(self, say: Say, conversation: Conversation, ticket: Ticket | None) -> OutboundMessage:
@@ -532,11 +543,11 @@ class Engine:
         lang = conversation.language
         params: dict[str, Any] = {}
         if ticket is not None:
-            promise = ticket.first_response_due - ticket.created_at if ticket.first_response_due else None
+            promise = self.policies.sla[ticket.priority].first_response
             params.update(
                 ticket_no=ticket.number,
                 category=self.texts.get(f"category.{ticket.category}", lang),
-                first_response=format_duration(promise, lang) if promise else "",
+                first_response=format_duration(promise, lang),
             )
         params.update(say.params)
         return OutboundMessage(text=self.texts.get(say.key, lang, **params), buttons=say.buttons)
@@ -599,7 +610,3 @@ def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:
         buttons=messages[-1].buttons,
         attachments=tuple(a for m in messages for a in m.attachments),
     )
-
-
-async def _department_id(session: AsyncSession, code: str) -> int | None:
-    return (await session.execute(select(Department.id).where(Department.code == code))).scalar_one_or_none()

@@ -1,27 +1,30 @@
-"""Durable timers: FollowUp rows claimed atomically and fired once, surviving restarts."""
+"""Durable timers: FollowUp rows claimed atomically in batches and fired once, surviving restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.clock import Clock
+from core.clock import Clock, as_utc
 from core.db.models import FollowUp
 from core.db.session import Database
 
 log = logging.getLogger(__name__)
 
-PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+PENDING, RUNNING, DONE, FAILED, DROPPED = "pending", "running", "done", "failed", "dropped"
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
+RETRY_DELAY = timedelta(minutes=1)
 
 Handler = Callable[[FollowUp], Awaitable[None]]
+DropHook = Callable[[AsyncSession, FollowUp, datetime], Awaitable[None]]
 
 
 async def schedule(
@@ -57,54 +60,97 @@ async def schedule(
 
 
 class FollowUpRunner:
-    """Fires due follow-ups through handlers by kind; jobs carry ids, never objects."""
+    """Claims due follow-ups and fires them through handlers by kind; jobs carry ids, never objects."""
 
-    def __init__(self, db: Database, clock: Clock, handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        handlers: Mapping[str, Handler],
+        *,
+        cutoff: timedelta = timedelta(hours=72),
+        on_drop: DropHook | None = None,
+        batch: int = 200,
+        concurrency: int = 8,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.handlers = dict(handlers)
+        self.cutoff = cutoff
+        self.on_drop = on_drop
+        self.batch = batch
+        self.concurrency = concurrency
 
-    async def run_due(self, limit: int = 100) -> int:
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            due = (
-                (
-                    await session.execute(
-                        select(FollowUp.id)
-                        .where(
-                            ((FollowUp.status == PENDING) & (FollowUp.due_at <= now))
-                            | ((FollowUp.status == RUNNING) & (FollowUp.lease_until < now))
-                        )
-                        .order_by(FollowUp.due_at, FollowUp.id)
-                        .limit(limit)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+    async def run_due(self) -> int:
+        """Fire everything due now, batch by batch; returns how many fired successfully."""
         fired = 0
-        for followup_id in due:
-            if await self._run_one(followup_id):
-                fired += 1
-        return fired
+        gate = asyncio.Semaphore(self.concurrency)
 
-    async def _run_one(self, followup_id: int) -> bool:
+        async def fire(row: FollowUp) -> bool:
+            async with gate:
+                return await self._fire(row)
+
+        while True:
+            claimed = await self.claim(self.batch)
+            if not claimed:
+                return fired
+            results = await asyncio.gather(*(fire(row) for row in claimed))
+            fired += sum(results)
+            if len(claimed) < self.batch:
+                return fired
+
+    async def claim(self, limit: int) -> list[FollowUp]:
+        """Atomically take up to `limit` due rows: two runners never receive the same row.
+
+        On PostgreSQL the inner SELECT skips rows another transaction has locked; SQLite has a
+        single writer (BEGIN IMMEDIATE), so the same statement is atomic there too. Rows overdue
+        past the cutoff are dropped instead: a long outage must not flood clients with stale reminders.
+        """
         now = self.clock.now()
+        due = or_(
+            (FollowUp.status == PENDING) & (FollowUp.due_at <= now),
+            (FollowUp.status == RUNNING) & (FollowUp.lease_until < now),
+        )
         async with self.db.transaction() as session:
-            row = await session.get(FollowUp, followup_id)
-            if row is None or row.status not in (PENDING, RUNNING):
-                return False
-            claimed = await session.execute(
+            await self._drop_stale(session, now)
+            ids = (
+                select(FollowUp.id)
+                .where(due)
+                .order_by(FollowUp.due_at, FollowUp.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = await session.execute(
                 update(FollowUp)
-                .where(FollowUp.id == followup_id)
-                .where(FollowUp.status == row.status)
-                .where(FollowUp.attempts == row.attempts)
-                .values(status=RUNNING, lease_until=now + LEASE, attempts=row.attempts + 1)
+                .where(FollowUp.id.in_(ids.scalar_subquery()))
+                .values(status=RUNNING, lease_until=now + LEASE, attempts=FollowUp.attempts + 1)
+                .returning(FollowUp)
                 .execution_options(synchronize_session=False)
             )
-            if getattr(claimed, "rowcount", 0) != 1:
-                return False
-            session.expunge(row)
+            claimed = list(rows.scalars())
+            for row in claimed:
+                session.expunge(row)
+        claimed.sort(key=lambda r: (as_utc(r.due_at), r.id))
+        return claimed
+
+    async def _drop_stale(self, session: AsyncSession, now: datetime) -> None:
+        stale = (
+            await session.execute(
+                select(FollowUp)
+                .where(FollowUp.status == PENDING, FollowUp.due_at < now - self.cutoff)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+        for row in stale:
+            row.status = DROPPED
+            row.done_at = now
+            row.last_error = f"overdue by more than {self.cutoff}"
+            log.warning("follow-up %s (%s) dropped: overdue since %s", row.id, row.kind, row.due_at)
+            if self.on_drop is not None:
+                await self.on_drop(session, row, now)
+
+    async def _fire(self, row: FollowUp) -> bool:
         handler = self.handlers.get(row.kind)
         status, error = DONE, None
         if handler is None:
@@ -113,19 +159,20 @@ class FollowUpRunner:
             try:
                 await handler(row)
             except Exception as exc:
-                log.exception("follow-up %s (%s) failed", followup_id, row.kind)
+                log.exception("follow-up %s (%s) failed", row.id, row.kind)
                 error = f"{type(exc).__name__}: {exc}"
-                status = FAILED if row.attempts + 1 >= MAX_ATTEMPTS else PENDING
+                status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
+        now = self.clock.now()
         async with self.db.transaction() as session:
+            values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error}
+            if status == DONE:
+                values["done_at"] = now
+            elif status == PENDING:
+                values["due_at"] = now + RETRY_DELAY * row.attempts
+            # Only the holder of the claim may finish it (its attempts count is the fencing token).
             await session.execute(
                 update(FollowUp)
-                .where(FollowUp.id == followup_id)
-                .values(
-                    status=status,
-                    lease_until=None,
-                    last_error=error,
-                    done_at=self.clock.now() if status == DONE else None,
-                    due_at=row.due_at if status != PENDING else self.clock.now() + timedelta(minutes=1),
-                )
+                .where(FollowUp.id == row.id, FollowUp.status == RUNNING, FollowUp.attempts == row.attempts)
+                .values(**values)
             )
         return status == DONE

@@ -39,11 +39,22 @@ class DialogueSettings(BaseModel):
         default_factory=lambda: ["没解决", "没有解决", "还是不行", "未解决", "not solved", "still not", "reopen"]
     )
     prefill_min_chars: int = 8
-    idle_reminder_minutes: int = 30
+    idle_reminder_minutes: int = 10
     idle_abandon_hours: int = 24
-    feedback_delay_minutes: int = 0
+    feedback_delay_minutes: int = 30
+    feedback_reminder_hours: int = 24
     feedback_timeout_hours: int = 72
-    queue_ack_interval_minutes: int = 10
+    quiet_hours_start: str = "22:00"
+    quiet_hours_end: str = "08:00"
+
+
+class TicketSettings(BaseModel):
+    """Knobs of the ticket lifecycle and its SLA clocks."""
+
+    waive_summary_for_inquiry: bool = False
+    sla_warning_ratio: float = 0.8
+    summary_reminder_hours: int = 24
+    low_score: int = 2
 
 
 class Settings(BaseSettings):
@@ -75,7 +86,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     web_cookie_name: str = "kefu_web"
     web_cookie_secure: bool = False
+    followup_cutoff_hours: int = 72
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,19 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import TicketCounter
 from core.errors import ConfigError
-
-
-class TicketStatus(enum.StrEnum):
-    """The six-step process: received, classified (head notified), investigating, resolved, closed."""
-
-    RECEIVED = "received"
-    CLASSIFIED = "classified"
-    INVESTIGATING = "investigating"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-
-OPEN_STATUSES = frozenset({TicketStatus.RECEIVED, TicketStatus.CLASSIFIED, TicketStatus.INVESTIGATING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +104,6 @@ class TicketPolicies:
         if any(cue.lower() in text.lower() for cue in self.urgent_cues):
             level = max(1, level - 1)
         return f"P{level}"
-
-    def deadlines(self, priority: str, start: datetime) -> tuple[datetime, datetime]:
-        target = self.sla[priority]
-        return start + target.first_response, start + target.resolution
 
     def local_day(self, moment: datetime) -> str:
         return moment.astimezone(ZoneInfo(self.timezone)).strftime("%Y%m%d")

@@ -6,19 +6,27 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from core.dialogue.classifier import KeywordClassifier, Rule, load_rules
 from core.settings import Settings
 
+if TYPE_CHECKING:
+    from handlers.services import Services
+
+T = TypeVar("T")
+
 app = typer.Typer(help="kefu: customer-issue assistant", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 dialogue_app = typer.Typer(help="Dialogue state machine", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(dialogue_app, name="dialogue")
+tickets_app = typer.Typer(help="Tickets: list, show, transition", no_args_is_help=True)
+app.add_typer(tickets_app, name="tickets")
 
 
 @app.command()
@@ -120,6 +128,75 @@ def dialogue_diagram() -> None:
     from core.dialogue.machine import mermaid
 
     typer.echo(mermaid(), nl=False)
+
+
+@app.command("docs")
+def docs() -> None:
+    """Regenerate the diagrams in docs/ from the code."""
+    from handlers.docgen import regenerate
+
+    for path in regenerate():
+        typer.echo(f"updated {path}")
+
+
+def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
+    from handlers.services import build_services
+
+    async def run() -> T:
+        services = build_services(Settings())
+        await services.start(migrate=False)
+        try:
+            return await work(services)
+        finally:
+            await services.stop()
+
+    return asyncio.run(run())
+
+
+@tickets_app.command("list")
+def tickets_list(
+    status: Annotated[str | None, typer.Option(help="Only tickets in this status")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+) -> None:
+    """List tickets, newest first."""
+    from handlers.ops import list_tickets
+
+    for row in _with_services(lambda s: list_tickets(s, status, limit)):
+        typer.echo(
+            f"{row.number}  {row.status:<13} {row.priority} {row.category:<10} {row.created_at[:16]}  {row.title}"
+        )
+
+
+@tickets_app.command("show")
+def tickets_show(number: str) -> None:
+    """Show one ticket with its audit trail, as JSON."""
+    from handlers.ops import show_ticket
+
+    typer.echo(json.dumps(_with_services(lambda s: show_ticket(s, number)), ensure_ascii=False, indent=2, default=str))
+
+
+@tickets_app.command("transition")
+def tickets_transition(
+    number: str,
+    to: Annotated[str, typer.Argument(help="received|classified|investigating|resolved|feedback|closed")],
+    actor: Annotated[str, typer.Option(help='Who acts, e.g. "user:3" or "ops"')] = "ops",
+    solution: Annotated[str | None, typer.Option(help="Needed to resolve")] = None,
+    root_cause: Annotated[str | None, typer.Option(help="Needed to close")] = None,
+    improvement: Annotated[str | None, typer.Option(help="Needed to close")] = None,
+    reason: Annotated[str | None, typer.Option(help="Recorded with the event")] = None,
+) -> None:
+    """Move a ticket through its lifecycle; guards apply as in the console."""
+    from core.errors import KefuError
+    from core.lifecycle import TicketStatus, TransitionRequest
+    from handlers.ops import transition_ticket
+
+    request = TransitionRequest(TicketStatus(to), actor, solution, root_cause, improvement, reason)
+    try:
+        status = _with_services(lambda s: transition_ticket(s, number, request))
+    except KefuError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{number} -> {status}")
 
 
 def main() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bots.web.channel import LiveHub, WebChannel
+from core.business_hours import BusinessCalendar
 from core.channel import ChannelRegistry
 from core.clock import Clock, SystemClock
 from core.db.migrate import upgrade
@@ -17,6 +19,7 @@ from core.outbox import OutboxDispatcher
 from core.seed import rules_from_db, seed_departments, seed_keyword_rules
 from core.settings import Settings
 from core.texts import Texts
+from core.ticketing import SLA, SUMMARY_REMINDER, TicketDesk
 from core.tickets import TicketPolicies
 
 
@@ -30,6 +33,7 @@ class Services:
     texts: Texts
     forms: Forms
     policies: TicketPolicies
+    desk: TicketDesk
     registry: ChannelRegistry
     hub: LiveHub
     classifier: ClassifierHolder
@@ -70,6 +74,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     registry.register(WebChannel(hub))
     classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
     dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
+    calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")
+    desk = TicketDesk(policies, calendar, texts, settings)
     engine = Engine(
         db=db,
         registry=registry,
@@ -80,8 +86,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings=settings,
         clock=clock,
         dispatcher=dispatcher,
+        desk=desk,
     )
-    runner = FollowUpRunner(db, clock, {DIALOGUE_TIMEOUT: engine.fire_followup})
+    runner = FollowUpRunner(
+        db,
+        clock,
+        {
+            DIALOGUE_TIMEOUT: engine.fire_followup,
+            SLA: engine.fire_sla,
+            SUMMARY_REMINDER: engine.fire_summary_reminder,
+        },
+        cutoff=timedelta(hours=settings.followup_cutoff_hours),
+        on_drop=engine.record_dropped_followup,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -89,6 +106,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         texts=texts,
         forms=forms,
         policies=policies,
+        desk=desk,
         registry=registry,
         hub=hub,
         classifier=classifier,

@@ -60,7 +60,7 @@ async def test_complaint_with_slots_correction_and_confirmation(web: httpx.Async
     opened = texts_of(replies)
     match = TICKET_NO.search(opened)
     assert match, opened
-    assert re.search(r"\d+ (小时|分钟|天)内首次回复", opened), opened
+    assert re.search(r"\d+ (小时|分钟|天)内（工作时间）首次回复", opened), opened
     ticket = await _ticket(services, match.group(0))
     assert ticket.category == "complaint"
     assert ticket.status == "classified"
@@ -145,13 +145,17 @@ async def test_rep_claim_silences_the_bot_and_resolve_starts_feedback(
     await services.engine.resolve(conversation_id, "已为您补充投放 1 万次曝光", actor=f"user:{user_id}")
     assert "已为您补充投放" in texts_of(await chat.replies())
     await services.followups.run_due()
+    assert await chat.replies() == [], "the satisfaction prompt waits 30 minutes"
+    clock.advance(timedelta(minutes=31))
+    await services.followups.run_due()
     replies = await chat.replies()
     assert "打分" in texts_of(replies)
     replies = await chat.send("5")
     assert "感谢您的评价" in texts_of(replies)
     async with services.db.transaction() as session:
         ticket = (await session.execute(select(Ticket))).scalar_one()
-        assert ticket.satisfaction == 5 and ticket.status == "resolved" and ticket.solution
+        assert ticket.satisfaction == 5 and ticket.status == "feedback" and ticket.solution
+        assert ticket.resolved_by_id == user_id
 
 
 async def test_repeated_external_id_is_stored_and_answered_once(web: httpx.AsyncClient, services: Services) -> None:
@@ -241,12 +245,15 @@ async def test_answering_makes_older_idle_timers_stale(
 ) -> None:
     chat = Chat(web)
     await chat.send("我要投诉")
-    clock.advance(timedelta(minutes=20))
+    clock.advance(timedelta(minutes=8))
     await chat.send("信息流广告一直没有曝光")
-    clock.advance(timedelta(minutes=15))
+    clock.advance(timedelta(minutes=5))
     await services.followups.run_due()
-    # The first reminder (due 30 min after the first message) is stale: the client answered since.
+    # The first reminder (due 10 min after the first message) is stale: the client answered since.
     assert await chat.replies() == []
+    clock.advance(timedelta(minutes=6))
+    await services.followups.run_due()
+    assert "您还在吗" in texts_of(await chat.replies())
 
 
 async def test_english_conversation(web: httpx.AsyncClient) -> None:

@@ -86,7 +86,9 @@ GUARDS: dict[str, Guard] = {
     "idle_reminder": lambda s, e, d: e.data.get("timer") == TimerKind.IDLE_REMINDER,
     "idle_abandon": lambda s, e, d: e.data.get("timer") == TimerKind.IDLE_ABANDON,
     "feedback_prompt": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_PROMPT,
+    "feedback_reminder": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_REMINDER,
     "feedback_timeout": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_TIMEOUT,
+    "low_score": lambda s, e, d: int(e.data.get("rating", 5)) <= d.low_score,
 }
 
 # ---------------------------------------------------------------- actions
@@ -370,7 +372,13 @@ def _rating_buttons(deps: Deps, lang: str) -> tuple[Button, ...]:
 
 def act_ask_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.say("feedback.ask", _rating_buttons(deps, draft.lang))
-    draft.effects.append(Schedule(TimerKind.FEEDBACK_TIMEOUT, timedelta(hours=deps.settings.feedback_timeout_hours)))
+    settings = deps.settings
+    draft.effects.append(Schedule(TimerKind.FEEDBACK_REMINDER, timedelta(hours=settings.feedback_reminder_hours)))
+    draft.effects.append(Schedule(TimerKind.FEEDBACK_TIMEOUT, timedelta(hours=settings.feedback_timeout_hours)))
+
+
+def act_remind_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.say("feedback.reminder", _rating_buttons(deps, draft.lang))
 
 
 def act_reask_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -380,10 +388,17 @@ def act_reask_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
 
 
 def act_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    rating = int(event.data.get("rating") or (event.button or "rate:0")[len(RATE_PREFIX) :])
+    rating = int(event.data["rating"])
     draft.effects.append(TicketNote("feedback", {"rating": rating}))
     draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
-    draft.say("feedback.thanks" if rating >= 3 else "feedback.sorry")
+    draft.say("feedback.thanks")
+
+
+def act_feedback_low(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A low score reopens the ticket (the desk does it); the client hears that someone will follow up."""
+    draft.effects.append(TicketNote("feedback", {"rating": int(event.data["rating"])}))
+    draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
+    draft.say("feedback.sorry")
 
 
 def act_feedback_timeout(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

@@ -111,6 +111,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     # resolved: the solution was told; the satisfaction prompt follows
     Transition(S.RESOLVED, E.TIMEOUT, "feedback_prompt", S.AWAITING_FEEDBACK, "ask_feedback"),
     Transition(S.RESOLVED, E.TIMEOUT, "always", S.RESOLVED, "nothing"),
+    Transition(S.RESOLVED, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
     Transition(S.RESOLVED, E.FEEDBACK, "always", S.CLOSED, "feedback"),
     Transition(S.RESOLVED, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.RESOLVED, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
@@ -118,7 +119,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.RESOLVED, E.BUTTON, "always", S.RESOLVED, "note_after_resolve"),
     Transition(S.RESOLVED, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # awaiting feedback
+    Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
     Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "always", S.CLOSED, "feedback"),
+    Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_reminder", S.AWAITING_FEEDBACK, "remind_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_timeout", S.CLOSED, "feedback_timeout"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "always", S.AWAITING_FEEDBACK, "nothing"),
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),

@@ -49,6 +49,7 @@ class TimerKind(enum.StrEnum):
     IDLE_REMINDER = "idle_reminder"
     IDLE_ABANDON = "idle_abandon"
     FEEDBACK_PROMPT = "feedback_prompt"
+    FEEDBACK_REMINDER = "feedback_reminder"
     FEEDBACK_TIMEOUT = "feedback_timeout"
 
 
@@ -154,6 +155,7 @@ class Deps:
     forms: Forms
     texts: Texts
     settings: DialogueSettings
+    low_score: int = 2
 
 
 @dataclass(slots=True)

@@ -1,0 +1,100 @@
+"""Ticket operations shared by the CLI (and later the console): list, show, transition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from core.clock import as_utc
+from core.db.models import Conversation, Ticket, TicketEvent
+from core.errors import NotFound
+from core.lifecycle import TicketStatus, TransitionRequest
+from handlers.services import Services
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """One line of `kefu tickets list`."""
+
+    number: str
+    status: str
+    priority: str
+    category: str
+    title: str
+    created_at: str
+
+
+async def list_tickets(services: Services, status: str | None = None, limit: int = 50) -> list[TicketRow]:
+    async with services.db.transaction() as session:
+        query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+        if status:
+            query = query.where(Ticket.status == status)
+        return [
+            TicketRow(t.number, t.status, t.priority, t.category, t.title, as_utc(t.created_at).isoformat())
+            for t in (await session.execute(query)).scalars()
+        ]
+
+
+async def show_ticket(services: Services, number: str) -> dict[str, Any]:
+    async with services.db.transaction() as session:
+        ticket = await _by_number(session, number)
+        events = (
+            await session.execute(
+                select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+            )
+        ).scalars()
+        fields = (
+            "number",
+            "status",
+            "priority",
+            "category",
+            "channel",
+            "title",
+            "details",
+            "solution",
+            "root_cause",
+            "improvement",
+            "satisfaction",
+            "assignee_id",
+            "resolved_by_id",
+            "reopen_count",
+        )
+        shown: dict[str, Any] = {f: getattr(ticket, f) for f in fields}
+        for f in ("first_response_due", "resolution_due", "first_response_at", "resolved_at", "closed_at"):
+            value = getattr(ticket, f)
+            shown[f] = as_utc(value).isoformat() if value else None
+        shown["events"] = [
+            {
+                "at": as_utc(e.created_at).isoformat(),
+                "actor": e.actor,
+                "kind": e.kind,
+                "before": e.before,
+                "after": e.after,
+                "data": e.data,
+            }
+            for e in events
+        ]
+        return shown
+
+
+async def transition_ticket(services: Services, number: str, request: TransitionRequest) -> str:
+    """Move a ticket; resolving through the dialogue also tells the client and starts the feedback flow."""
+    async with services.db.transaction() as session:
+        ticket = await _by_number(session, number)
+        conversation = await session.get(Conversation, ticket.conversation_id)
+        linked = conversation is not None and conversation.ticket_id == ticket.id
+        if not (request.to is TicketStatus.RESOLVED and linked):
+            await services.desk.move(session, ticket, request, services.clock.now())
+            return ticket.status
+    assert conversation is not None
+    await services.engine.resolve(conversation.id, request.solution or "", request.actor)
+    return TicketStatus.RESOLVED.value
+
+
+async def _by_number(session: Any, number: str) -> Ticket:
+    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+    if ticket is None:
+        raise NotFound(f"no ticket {number}")
+    return ticket
