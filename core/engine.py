@@ -270,8 +270,8 @@ class Engine:
             ticket_id = conversation.ticket_id if conversation else None
         ticket = await session.get(Ticket, ticket_id) if ticket_id else None
         if ticket is not None:
-            data = {"kind": followup.kind, "due_at": as_utc(followup.due_at).isoformat(), **followup.payload}
-            await self.desk.record(session, ticket, "followup_dropped", "scheduler", now, **data)
+            data = {**followup.payload, "followup": followup.kind, "due_at": as_utc(followup.due_at).isoformat()}
+            await self.desk.record(session, ticket, "followup_dropped", "scheduler", now, data)
 
     async def fire_sla(self, followup: FollowUp) -> None:
         async with self.db.transaction() as session:
@@ -512,7 +512,7 @@ class Engine:
         else:
             if note.kind == "handoff":
                 ticket.handoff = True
-            await desk.record(session, ticket, note.kind, actor, now, **data)
+            await desk.record(session, ticket, note.kind, actor, now, data)
             if note.kind == "claimed" and status is TicketStatus.CLASSIFIED:
                 await desk.move(session, ticket, TransitionRequest(TicketStatus.INVESTIGATING, actor), now)
 

@@ -175,8 +175,15 @@ class TicketDesk:
             await self.schedule_sla(session, ticket, now)
 
     async def record(
-        self, session: AsyncSession, ticket: Ticket, kind: str, actor: str, now: datetime, **data: Any
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        kind: str,
+        actor: str,
+        now: datetime,
+        data: dict[str, Any] | None = None,
     ) -> None:
+        """An audit event that does not change the status (a note, a claim, an SLA warning)."""
         session.add(
             TicketEvent(
                 ticket_id=ticket.id,
@@ -184,7 +191,7 @@ class TicketDesk:
                 kind=kind,
                 before=ticket.status,
                 after=ticket.status,
-                data=data,
+                data=data or {},
                 created_at=now,
             )
         )
@@ -203,7 +210,9 @@ class TicketDesk:
                 TransitionRequest(TicketStatus.FEEDBACK, actor, reason="no feedback" if rating is None else None),
                 now,
             )
-        await self.record(session, ticket, "feedback", actor, now, rating=rating, credited_to=ticket.resolved_by_id)
+        await self.record(
+            session, ticket, "feedback", actor, now, {"rating": rating, "credited_to": ticket.resolved_by_id}
+        )
         if rating is None or rating > self.settings.tickets.low_score:
             return False
         # A low score is a complaint about the outcome: reopen it as one and tell the supervisors.
@@ -301,7 +310,7 @@ class TicketDesk:
             ticket.resolution_due = self.calendar.add(now, left)
         ticket.sla_paused_at = None
         await self.record(
-            session, ticket, "sla_resumed", actor, now, paused_for=str(self.calendar.between(paused, now))
+            session, ticket, "sla_resumed", actor, now, {"paused_for": str(self.calendar.between(paused, now))}
         )
         await self.schedule_sla(session, ticket, now)
 
@@ -322,7 +331,7 @@ class TicketDesk:
                 await self.notify(session, ticket, "sla_warning", now, user_id=recipient, params=params)
             else:
                 await self.notify(session, ticket, "sla_warning", now, role="rep", params=params)
-            await self.record(session, ticket, "sla_warning", "scheduler", now, clock=clock)
+            await self.record(session, ticket, "sla_warning", "scheduler", now, {"clock": clock})
             return
         if clock == FIRST_RESPONSE:
             ticket.first_response_breached = True
@@ -331,7 +340,7 @@ class TicketDesk:
         before = ticket.priority
         ticket.priority = f"P{max(1, int(before[1]) - 1)}"
         await self.record(
-            session, ticket, "sla_breach", "scheduler", now, clock=clock, priority=[before, ticket.priority]
+            session, ticket, "sla_breach", "scheduler", now, {"clock": clock, "priority": [before, ticket.priority]}
         )
         head = await self._head_of(session, ticket)
         if head is not None:
