@@ -57,6 +57,18 @@ class TicketSettings(BaseModel):
     low_score: int = 2
 
 
+class SmtpSettings(BaseModel):
+    """Outgoing e-mail for notifications; off while host is empty."""
+
+    host: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "kefu@localhost"
+    starttls: bool = False
+    timeout: float = 10.0
+
+
 class Settings(BaseSettings):
     """All of kefu's settings; construct once in the composition root and pass it down."""
 
@@ -89,6 +101,7 @@ class Settings(BaseSettings):
     followup_cutoff_hours: int = 72
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     tickets: TicketSettings = Field(default_factory=TicketSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,7 @@ from bots.web.routes import build_router as web_router
 from core.clock import Clock
 from core.errors import KefuError
 from core.settings import Settings
+from handlers.email_notifier import EmailNotifier
 from handlers.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,11 @@ def create_app(
                 max_instances=1,
                 coalesce=True,
             )
+            if settings.smtp.host:
+                notifier = EmailNotifier(services.db, services.clock, settings.smtp)
+                scheduler.add_job(
+                    notifier.deliver_pending, "interval", seconds=30, id="email", max_instances=1, coalesce=True
+                )
             scheduler.start()
         log.info("kefu started on %s", services.db.url.split("@")[-1])
         try:

@@ -39,3 +39,43 @@ def test_dialogue_diagram(tmp_path: Path) -> None:
     done = _run(["dialogue", "diagram"], "", tmp_path)
     assert done.returncode == 0
     assert done.stdout.startswith("stateDiagram-v2")
+
+
+def test_tickets_list_show_and_guarded_transition(tmp_path: Path) -> None:
+    import asyncio
+
+    from core.settings import Settings
+    from handlers.services import build_services
+    from tests.fakes import inbound
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    env = {**os.environ, "KEFU_DATABASE_URL": url}
+
+    async def make_ticket() -> None:
+        services = build_services(Settings(database_url=url))
+        await services.start()
+        try:
+            await services.engine.receive(inbound("人工", "m1", channel="web"))
+        finally:
+            await services.stop()
+
+    asyncio.run(make_ticket())
+
+    def kefu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(KEFU), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
+
+    listed = kefu("tickets", "list")
+    assert listed.returncode == 0, listed.stderr
+    number = listed.stdout.split()[0]
+    assert number.startswith("KF-") and "classified" in listed.stdout
+    refused = kefu("tickets", "transition", number, "closed")
+    assert refused.returncode == 2 and "cannot go from classified to closed" in refused.stderr
+    no_solution = kefu("tickets", "transition", number, "resolved")
+    assert no_solution.returncode == 2 and "solution" in no_solution.stderr
+    done = kefu("tickets", "transition", number, "resolved", "--solution", "已电话回复客户", "--actor", "ops")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(kefu("tickets", "show", number).stdout)
+    assert shown["status"] == "resolved" and shown["solution"] == "已电话回复客户"
+    assert [e["kind"] for e in shown["events"]][:2] == ["received", "classified"]
+    resolved = [e for e in shown["events"] if e["kind"] == "resolved"]
+    assert len(resolved) == 1 and resolved[0]["actor"] == "ops" and resolved[0]["after"] == "resolved"

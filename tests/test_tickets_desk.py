@@ -193,3 +193,12 @@ async def test_client_facing_follow_ups_wait_for_the_end_of_quiet_hours(
     clock.advance(timedelta(minutes=30))
     await services.followups.run_due()
     assert await chat.replies() == []
+
+
+async def test_sla_deadline_skips_the_national_day_holiday(
+    web: httpx.AsyncClient, services: Services, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 9, 30, 9, 0, tzinfo=UTC))  # Wednesday 17:00 in Shanghai, before 国庆节
+    ticket = await _ticket(services, await _open_complaint(Chat(web)))
+    # P2, 120 business minutes: one hour on 30 September, then 1–7 October are days off → Thursday 8 Oct 10:00.
+    assert as_utc(ticket.first_response_due) == datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
