@@ -25,7 +25,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         content = envelope.content  # type: ignore[attr-defined]
         rcpt = list(envelope.rcpt_tos)  # type: ignore[attr-defined]
         self.messages.append((rcpt, email.message_from_bytes(content, policy=email.policy.default)))
