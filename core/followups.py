@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,16 +86,17 @@ class FollowUpRunner:
         fired = 0
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def fire(row: FollowUp) -> bool:
+        async def fire(row: FollowUp) -> tuple[FollowUp, str | None]:
             async with gate:
-                return await self._fire(row)
+                return row, await self._fire(row)
 
         while True:
             claimed = await self.claim(self.batch)
             if not claimed:
                 return fired
-            results = await asyncio.gather(*(fire(row) for row in claimed))
-            fired += sum(results)
+            outcomes = await asyncio.gather(*(fire(row) for row in claimed))
+            await self._settle(outcomes)
+            fired += sum(1 for _, error in outcomes if error is None)
             if len(claimed) < self.batch:
                 return fired
 
@@ -150,29 +151,41 @@ class FollowUpRunner:
             if self.on_drop is not None:
                 await self.on_drop(session, row, now)
 
-    async def _fire(self, row: FollowUp) -> bool:
+    async def _fire(self, row: FollowUp) -> str | None:
+        """Run the handler; the error text, or None on success."""
         handler = self.handlers.get(row.kind)
-        status, error = DONE, None
         if handler is None:
-            status, error = FAILED, f"no handler for kind {row.kind!r}"
-        else:
-            try:
-                await handler(row)
-            except Exception as exc:
-                log.exception("follow-up %s (%s) failed", row.id, row.kind)
-                error = f"{type(exc).__name__}: {exc}"
-                status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
+            return f"no handler for kind {row.kind!r}"
+        try:
+            await handler(row)
+        except Exception as exc:
+            log.exception("follow-up %s (%s) failed", row.id, row.kind)
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    async def _settle(self, outcomes: list[tuple[FollowUp, str | None]]) -> None:
+        """Record a batch's outcomes in one transaction; only the holder of a claim may settle it."""
         now = self.clock.now()
+        done = [(row.id, row.attempts) for row, error in outcomes if error is None]
         async with self.db.transaction() as session:
-            values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error}
-            if status == DONE:
-                values["done_at"] = now
-            elif status == PENDING:
-                values["due_at"] = now + RETRY_DELAY * row.attempts
-            # Only the holder of the claim may finish it (its attempts count is the fencing token).
-            await session.execute(
-                update(FollowUp)
-                .where(FollowUp.id == row.id, FollowUp.status == RUNNING, FollowUp.attempts == row.attempts)
-                .values(**values)
-            )
-        return status == DONE
+            if done:
+                # (id, attempts) is the fencing token: a claim that expired and was taken over is not ours.
+                await session.execute(
+                    update(FollowUp)
+                    .where(tuple_(FollowUp.id, FollowUp.attempts).in_(done), FollowUp.status == RUNNING)
+                    .values(status=DONE, lease_until=None, done_at=now, last_error=None)
+                )
+            for row, error in outcomes:
+                if error is None:
+                    continue
+                retry = row.kind in self.handlers and row.attempts < MAX_ATTEMPTS
+                await session.execute(
+                    update(FollowUp)
+                    .where(FollowUp.id == row.id, FollowUp.status == RUNNING, FollowUp.attempts == row.attempts)
+                    .values(
+                        status=PENDING if retry else FAILED,
+                        lease_until=None,
+                        last_error=error,
+                        due_at=now + RETRY_DELAY * row.attempts if retry else row.due_at,
+                    )
+                )

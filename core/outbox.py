@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -53,6 +54,16 @@ def enqueue(
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """How the last send of a row ended."""
+
+    row_id: int
+    status: str
+    result: SendResult | None = None
+    error: str | None = None
+
+
 class OutboxDispatcher:
     """Claims outbox rows atomically and sends them through their channels."""
 
@@ -86,10 +97,8 @@ class OutboxDispatcher:
     async def deliver_conversation(self, conversation_id: int) -> int:
         """Send this conversation's rows in id order; stop at the first one that must wait."""
         sent = 0
-        while True:
-            claimed = await self._claim_next(conversation_id)
-            if claimed is None:
-                return sent
+        claimed = await self._settle_and_claim(conversation_id, None)
+        while claimed is not None:
             row_id, ref, message, attempts = claimed
             try:
                 channel = self.registry.get(ref.channel)
@@ -98,19 +107,35 @@ class OutboxDispatcher:
                 await self._retry_later(row_id, attempts, str(exc), exc.retry_after)
                 return sent
             except PermanentSendError as exc:
-                await self._finish(row_id, FAILED, error=str(exc))
+                claimed = await self._settle_and_claim(conversation_id, _Settled(row_id, FAILED, error=str(exc)))
                 continue
             except Exception as exc:
                 # An adapter bug must not kill the dispatcher; treat it as transient and keep the reason.
                 log.exception("outbox send of row %s failed", row_id)
                 await self._retry_later(row_id, attempts, f"{type(exc).__name__}: {exc}", None)
                 return sent
-            await self._finish(row_id, SENT, result=result)
             sent += 1
+            claimed = await self._settle_and_claim(conversation_id, _Settled(row_id, SENT, result=result))
+        return sent
 
-    async def _claim_next(self, conversation_id: int) -> tuple[int, ConversationRef, OutboundMessage, int] | None:
+    async def _settle_and_claim(
+        self, conversation_id: int, settled: _Settled | None
+    ) -> tuple[int, ConversationRef, OutboundMessage, int] | None:
+        """Record the outcome of the last send and claim the next row, in one transaction."""
         now = self.clock.now()
         async with self.db.transaction() as session:
+            if settled is not None:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == settled.row_id)
+                    .values(
+                        status=settled.status,
+                        lease_until=None,
+                        sent_at=now if settled.status == SENT else None,
+                        external_id=settled.result.external_id if settled.result else None,
+                        last_error=settled.error,
+                    )
+                )
             head = (
                 await session.execute(
                     select(OutboxMessage)
@@ -140,27 +165,15 @@ class OutboxDispatcher:
                 return None
             return head.id, ConversationRef.from_json(head.ref), OutboundMessage.from_json(head.payload), attempts
 
-    async def _finish(
-        self, row_id: int, status: str, *, result: SendResult | None = None, error: str | None = None
-    ) -> None:
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row_id)
-                .values(
-                    status=status,
-                    lease_until=None,
-                    sent_at=now if status == SENT else None,
-                    external_id=result.external_id if result else None,
-                    last_error=error,
-                )
-            )
-
     async def _retry_later(self, row_id: int, attempts: int, error: str, retry_after: float | None) -> None:
         if attempts >= self.max_attempts:
             log.warning("outbox row %s failed after %s attempts: %s", row_id, attempts, error)
-            await self._finish(row_id, FAILED, error=error)
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row_id)
+                    .values(status=FAILED, lease_until=None, last_error=error)
+                )
             return
         now = self.clock.now()
         async with self.db.transaction() as session:
