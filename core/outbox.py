@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.channel import ChannelRegistry, PermanentSendError, SendResult, TransientSendError
 from core.clock import Clock, as_utc
@@ -55,135 +57,158 @@ def enqueue(
 
 
 @dataclass(frozen=True, slots=True)
-class _Settled:
-    """How the last send of a row ended."""
+class _Claim:
+    """A row this worker holds the lease of."""
 
     row_id: int
-    status: str
-    result: SendResult | None = None
-    error: str | None = None
+    conversation_id: int
+    ref: ConversationRef
+    message: OutboundMessage
+    attempts: int
 
 
 class OutboxDispatcher:
-    """Claims outbox rows atomically and sends them through their channels."""
+    """Claims outbox rows atomically and sends them through their channels, many conversations at a time."""
 
-    def __init__(self, db: Database, registry: ChannelRegistry, clock: Clock, max_attempts: int = 8) -> None:
+    def __init__(
+        self,
+        db: Database,
+        registry: ChannelRegistry,
+        clock: Clock,
+        max_attempts: int = 8,
+        concurrency: int = 16,
+    ) -> None:
         self.db = db
         self.registry = registry
         self.clock = clock
         self.max_attempts = max_attempts
+        self.concurrency = concurrency
 
-    async def deliver_due(self, limit: int = 100) -> int:
+    async def deliver_due(self, limit: int = 200) -> int:
         """Deliver what is due across all conversations (start-up recovery and the periodic sweep)."""
         now = self.clock.now()
         async with self.db.transaction() as session:
             rows = await session.execute(
                 select(OutboxMessage.conversation_id)
-                .where(
-                    or_(
-                        (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
-                        (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now),
-                    )
-                )
+                .where(_claimable(now))
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
             conversations = list(dict.fromkeys(rows.scalars()))
-        sent = 0
-        for conversation_id in conversations:
-            sent += await self.deliver_conversation(conversation_id)
-        return sent
+        return await self.deliver_many(conversations) if conversations else 0
 
     async def deliver_conversation(self, conversation_id: int) -> int:
-        """Send this conversation's rows in id order; stop at the first one that must wait."""
+        return await self.deliver_many([conversation_id])
+
+    async def deliver_many(self, conversation_ids: list[int]) -> int:
+        """Send each conversation's rows in id order; a conversation stops at its first row that must wait."""
         sent = 0
-        claimed = await self._settle_and_claim(conversation_id, None)
-        while claimed is not None:
-            row_id, ref, message, attempts = claimed
-            try:
-                channel = self.registry.get(ref.channel)
-                result = await channel.send(ref, message)
-            except TransientSendError as exc:
-                await self._retry_later(row_id, attempts, str(exc), exc.retry_after)
-                return sent
-            except PermanentSendError as exc:
-                claimed = await self._settle_and_claim(conversation_id, _Settled(row_id, FAILED, error=str(exc)))
-                continue
-            except Exception as exc:
-                # An adapter bug must not kill the dispatcher; treat it as transient and keep the reason.
-                log.exception("outbox send of row %s failed", row_id)
-                await self._retry_later(row_id, attempts, f"{type(exc).__name__}: {exc}", None)
-                return sent
-            sent += 1
-            claimed = await self._settle_and_claim(conversation_id, _Settled(row_id, SENT, result=result))
+        gate = asyncio.Semaphore(self.concurrency)
+        claims = await self._settle_and_claim(conversation_ids, [])
+        while claims:
+            outcomes = await asyncio.gather(*(self._send(claim, gate) for claim in claims))
+            sent += sum(1 for o in outcomes if o.status == SENT)
+            # A conversation whose head must wait (backoff) is done for now; the others go on.
+            moving = [o.claim.conversation_id for o in outcomes if o.status in (SENT, FAILED)]
+            claims = await self._settle_and_claim(moving, outcomes)
         return sent
 
-    async def _settle_and_claim(
-        self, conversation_id: int, settled: _Settled | None
-    ) -> tuple[int, ConversationRef, OutboundMessage, int] | None:
-        """Record the outcome of the last send and claim the next row, in one transaction."""
+    async def _send(self, claim: _Claim, gate: asyncio.Semaphore) -> _Outcome:
+        async with gate:
+            try:
+                result = await self.registry.get(claim.ref.channel).send(claim.ref, claim.message)
+            except TransientSendError as exc:
+                return self._transient(claim, str(exc), exc.retry_after)
+            except PermanentSendError as exc:
+                return _Outcome(claim, FAILED, error=str(exc))
+            except Exception as exc:
+                # An adapter bug must not kill the dispatcher; treat it as transient and keep the reason.
+                log.exception("outbox send of row %s failed", claim.row_id)
+                return self._transient(claim, f"{type(exc).__name__}: {exc}", None)
+            return _Outcome(claim, SENT, result=result)
+
+    def _transient(self, claim: _Claim, error: str, retry_after: float | None) -> _Outcome:
+        if claim.attempts >= self.max_attempts:
+            log.warning("outbox row %s failed after %s attempts: %s", claim.row_id, claim.attempts, error)
+            return _Outcome(claim, FAILED, error=error)
+        return _Outcome(claim, PENDING, error=error, retry_at=self.clock.now() + backoff(claim.attempts, retry_after))
+
+    async def _settle_and_claim(self, conversation_ids: list[int], outcomes: list[_Outcome]) -> list[_Claim]:
+        """Record the outcomes of the last sends and claim each conversation's next row, in one transaction."""
         now = self.clock.now()
         async with self.db.transaction() as session:
-            if settled is not None:
+            if outcomes:
                 await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == settled.row_id)
-                    .values(
-                        status=settled.status,
-                        lease_until=None,
-                        sent_at=now if settled.status == SENT else None,
-                        external_id=settled.result.external_id if settled.result else None,
-                        last_error=settled.error,
-                    )
+                    update(OutboxMessage),
+                    [
+                        {
+                            "id": o.claim.row_id,
+                            "status": o.status,
+                            "lease_until": None,
+                            "sent_at": now if o.status == SENT else None,
+                            "external_id": o.result.external_id if o.result else None,
+                            "last_error": o.error,
+                            "next_attempt_at": o.retry_at or now,
+                        }
+                        for o in outcomes
+                    ],
                 )
-            head = (
-                await session.execute(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.conversation_id == conversation_id)
-                    .where(OutboxMessage.status.in_((PENDING, SENDING)))
-                    .order_by(OutboxMessage.id)
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-            if head is None:
-                return None
-            if head.status == SENDING and head.lease_until and as_utc(head.lease_until) >= now:
-                return None  # another worker holds it
-            if head.status == PENDING and as_utc(head.next_attempt_at) > now:
-                return None  # backing off; later rows wait so order is kept
-            # The conditional UPDATE is the claim: of two workers, exactly one sees rowcount 1.
-            attempts = head.attempts + 1
-            claim = (
+            if not conversation_ids:
+                return []
+            unsent = await session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.conversation_id.in_(conversation_ids))
+                .where(OutboxMessage.status.in_((PENDING, SENDING)))
+                .order_by(OutboxMessage.conversation_id, OutboxMessage.id)
+            )
+            heads: dict[int, OutboxMessage] = {}
+            for row in unsent.scalars():
+                heads.setdefault(row.conversation_id, row)
+            # Only a conversation's oldest unsent row may go, so order holds per conversation.
+            ready = [h.id for h in heads.values() if _is_claimable(h, now)]
+            if not ready:
+                return []
+            # The conditional UPDATE is the claim: a row another worker took meanwhile no longer matches.
+            claimed = await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == head.id)
-                .where(OutboxMessage.status == head.status)
-                .where(OutboxMessage.attempts == head.attempts)
-                .values(status=SENDING, lease_until=now + LEASE, attempts=attempts)
+                .where(OutboxMessage.id.in_(ready), _claimable(now))
+                .values(status=SENDING, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.id, OutboxMessage.attempts)
                 .execution_options(synchronize_session=False)
             )
-            if getattr(await session.execute(claim), "rowcount", 0) != 1:
-                return None
-            return head.id, ConversationRef.from_json(head.ref), OutboundMessage.from_json(head.payload), attempts
+            attempts = {row_id: count for row_id, count in claimed}
+            return [
+                _Claim(
+                    h.id,
+                    h.conversation_id,
+                    ConversationRef.from_json(h.ref),
+                    OutboundMessage.from_json(h.payload),
+                    attempts[h.id],
+                )
+                for h in heads.values()
+                if h.id in attempts
+            ]
 
-    async def _retry_later(self, row_id: int, attempts: int, error: str, retry_after: float | None) -> None:
-        if attempts >= self.max_attempts:
-            log.warning("outbox row %s failed after %s attempts: %s", row_id, attempts, error)
-            async with self.db.transaction() as session:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row_id)
-                    .values(status=FAILED, lease_until=None, last_error=error)
-                )
-            return
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row_id)
-                .values(
-                    status=PENDING,
-                    lease_until=None,
-                    next_attempt_at=now + backoff(attempts, retry_after),
-                    last_error=error,
-                )
-            )
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one send ended: sent, failed for good, or pending again until retry_at."""
+
+    claim: _Claim
+    status: str
+    result: SendResult | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
+        (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now),
+    )
+
+
+def _is_claimable(row: OutboxMessage, now: datetime) -> bool:
+    if row.status == SENDING:
+        return row.lease_until is not None and as_utc(row.lease_until) < now
+    return as_utc(row.next_attempt_at) <= now
