@@ -22,13 +22,14 @@ from core.db.models import (
     Conversation,
     FollowUp,
     Message,
+    OutboxMessage,
     Ticket,
     User,
 )
 from core.db.session import Database
 from core.dialogue.classifier import KeywordClassifier, normalize
 from core.dialogue.forms import Forms
-from core.dialogue.machine import step
+from core.dialogue.machine import InvalidTransition, step
 from core.dialogue.model import (
     CATEGORY_PREFIX,
     RATE_PREFIX,
@@ -71,7 +72,12 @@ class ReceiveResult:
     conversation_id: int | None = None
     message_id: int | None = None
     replies: list[OutboundMessage] = field(default_factory=list)
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox_rows: list[OutboxMessage] = field(default_factory=list)
+
+    @property
+    def outbox_ids(self) -> list[int]:
+        """Ids of the queued replies (known once the turn's transaction has been flushed)."""
+        return [row.id for row in self.outbox_rows]
 
 
 class DuplicateMessage(Exception):
@@ -236,6 +242,56 @@ class Engine:
         if deliver:
             await self.dispatcher.deliver_conversation(conversation_id)
         return result
+
+    async def dispatch_many(self, items: Sequence[tuple[int, Event]], *, deliver: bool = True) -> int:
+        """Feed many events (timers, mostly) in one transaction, then deliver their replies together.
+
+        Conversations are locked in id order, so two batches never deadlock. An event the table does not
+        accept is skipped with a log line; a database error fails the whole batch (the caller retries).
+        """
+        now = self.clock.now()
+        touched: list[int] = []
+        async with self.db.transaction() as session:
+            ids = sorted({conversation_id for conversation_id, _ in items})
+            rows = await session.execute(
+                select(Conversation)
+                .where(Conversation.id.in_(ids))
+                .order_by(Conversation.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            conversations = {c.id: c for c in rows.scalars()}
+            client_ids = {c.client_id for c in conversations.values()}
+            clients = {
+                c.id: c for c in (await session.execute(select(Client).where(Client.id.in_(client_ids)))).scalars()
+            }
+            ticket_ids = [c.ticket_id for c in conversations.values() if c.ticket_id is not None]
+            if ticket_ids:
+                # Loaded into the session's identity map, so each turn's ticket lookup costs no query.
+                await session.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)))
+            for conversation_id, event in items:
+                conversation = conversations.get(conversation_id)
+                if conversation is None:
+                    continue
+                if event.kind is EventKind.TIMEOUT and not self._timer_is_current(conversation, event):
+                    continue
+                result = ReceiveResult("accepted", conversation_id)
+                try:
+                    client = clients[conversation.client_id]
+                    await self._step_and_apply(session, conversation, client, event, result, now)
+                except InvalidTransition as exc:
+                    log.info("conversation %s: %s", conversation_id, exc)
+                    continue
+                touched.append(conversation_id)
+        if deliver and touched:
+            await self.dispatcher.deliver_many(list(dict.fromkeys(touched)))
+        return len(touched)
+
+    async def fire_followups(self, followups: Sequence[FollowUp]) -> None:
+        """Batch handler of dialogue follow-ups."""
+        await self.dispatch_many(
+            [(f.target_id, Event(EventKind.TIMEOUT, actor="scheduler", data=dict(f.payload))) for f in followups]
+        )
 
     def _timer_is_current(self, conversation: Conversation, event: Event) -> bool:
         turn = event.data.get("turn")
@@ -576,7 +632,7 @@ class Engine:
         *,
         result: ReceiveResult | None = None,
         author_user_id: int | None = None,
-    ) -> int:
+    ) -> OutboxMessage:
         """Store an outbound message in the transcript and queue it in the outbox, in the caller's transaction."""
         ref = ConversationRef.from_json(conversation.ref)
         stored = Message(
@@ -591,14 +647,11 @@ class Engine:
             author_user_id=author_user_id,
             created_at=now,
         )
-        session.add(stored)
-        await session.flush()
-        row = enqueue(session, conversation_id=conversation.id, message_id=stored.id, ref=ref, message=message, now=now)
-        await session.flush()
+        row = enqueue(session, conversation_id=conversation.id, stored=stored, ref=ref, message=message, now=now)
         if result is not None:
             result.replies.append(message)
-            result.outbox_ids.append(row.id)
-        return row.id
+            result.outbox_rows.append(row)
+        return row
 
 
 def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:

@@ -24,6 +24,7 @@ MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(minutes=1)
 
 Handler = Callable[[FollowUp], Awaitable[None]]
+BatchHandler = Callable[[list[FollowUp]], Awaitable[None]]
 DropHook = Callable[[AsyncSession, FollowUp, datetime], Awaitable[None]]
 
 
@@ -59,6 +60,13 @@ async def schedule(
         log.debug("follow-up %s already scheduled", key)
 
 
+def _by_kind(rows: list[FollowUp]) -> dict[str, list[FollowUp]]:
+    grouped: dict[str, list[FollowUp]] = {}
+    for row in rows:
+        grouped.setdefault(row.kind, []).append(row)
+    return grouped
+
+
 class FollowUpRunner:
     """Claims due follow-ups and fires them through handlers by kind; jobs carry ids, never objects."""
 
@@ -69,6 +77,7 @@ class FollowUpRunner:
         handlers: Mapping[str, Handler],
         *,
         cutoff: timedelta = timedelta(hours=72),
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
         on_drop: DropHook | None = None,
         batch: int = 200,
         concurrency: int = 8,
@@ -76,6 +85,7 @@ class FollowUpRunner:
         self.db = db
         self.clock = clock
         self.handlers = dict(handlers)
+        self.batch_handlers = dict(batch_handlers or {})
         self.cutoff = cutoff
         self.on_drop = on_drop
         self.batch = batch
@@ -94,7 +104,19 @@ class FollowUpRunner:
             claimed = await self.claim(self.batch)
             if not claimed:
                 return fired
-            outcomes = await asyncio.gather(*(fire(row) for row in claimed))
+            outcomes: list[tuple[FollowUp, str | None]] = []
+            singles: list[FollowUp] = []
+            for kind, rows in _by_kind(claimed).items():
+                if kind in self.batch_handlers and len(rows) > 1:
+                    try:
+                        await self.batch_handlers[kind](rows)
+                        outcomes.extend((row, None) for row in rows)
+                        continue
+                    except Exception:
+                        # One bad row must not hold back the rest: retry the batch row by row.
+                        log.exception("batch of %s %s follow-ups failed; firing them one by one", len(rows), kind)
+                singles.extend(rows)
+            outcomes.extend(await asyncio.gather(*(fire(row) for row in singles)))
             await self._settle(outcomes)
             fired += sum(1 for _, error in outcomes if error is None)
             if len(claimed) < self.batch:

@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.channel import ChannelRegistry, PermanentSendError, SendResult, TransientSendError
 from core.clock import Clock, as_utc
-from core.db.models import OutboxMessage
+from core.db.models import Message, OutboxMessage
 from core.db.session import Database
 from core.messages import ConversationRef, OutboundMessage
 
@@ -35,15 +35,15 @@ def enqueue(
     session: AsyncSession,
     *,
     conversation_id: int,
-    message_id: int | None,
+    stored: Message | None,
     ref: ConversationRef,
     message: OutboundMessage,
     now: datetime,
 ) -> OutboxMessage:
-    """Add an outbox row to the caller's transaction."""
+    """Add an outbox row (and the transcript message it delivers) to the caller's transaction."""
     row = OutboxMessage(
         conversation_id=conversation_id,
-        message_id=message_id,
+        message=stored,
         channel=ref.channel,
         ref=ref.to_json(),
         payload=message.to_json(),
@@ -89,10 +89,7 @@ class OutboxDispatcher:
         now = self.clock.now()
         async with self.db.transaction() as session:
             rows = await session.execute(
-                select(OutboxMessage.conversation_id)
-                .where(_claimable(now))
-                .order_by(OutboxMessage.id)
-                .limit(limit)
+                select(OutboxMessage.conversation_id).where(_claimable(now)).order_by(OutboxMessage.id).limit(limit)
             )
             conversations = list(dict.fromkeys(rows.scalars()))
         return await self.deliver_many(conversations) if conversations else 0

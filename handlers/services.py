@@ -96,6 +96,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             SLA: engine.fire_sla,
             SUMMARY_REMINDER: engine.fire_summary_reminder,
         },
+        batch_handlers={DIALOGUE_TIMEOUT: engine.fire_followups},
         cutoff=timedelta(hours=settings.followup_cutoff_hours),
         on_drop=engine.record_dropped_followup,
     )
