@@ -79,7 +79,7 @@ async def _backlog(db: Database, pending: int, due_now: int) -> None:
         await conn.exec_driver_sql("ANALYZE followups")
 
 
-async def claim_ticks(pending: int, ticks: int = 20, batch: int = 200) -> list[float]:
+async def claim_ticks(pending: int, ticks: int = 20, batch: int = 500) -> list[float]:
     """Milliseconds of one claim tick (one transaction claiming up to `batch` due rows)."""
     url = await _fresh_database(f"kefu_bench_claim_{pending}")
     db = Database(url)
@@ -151,7 +151,7 @@ async def delivery_rate(count: int) -> float:
 
 
 async def main() -> None:
-    print("follow-ups on PostgreSQL (one claim tick = one transaction claiming 200 due rows)")
+    print("follow-ups on PostgreSQL (one claim tick = one transaction claiming 500 due rows)")
     print(f"{'pending backlog':>16} | {'claim tick median':>18} | {'p90':>8}")
     for pending in (1_000, 100_000):
         timings = await claim_ticks(pending)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import followups
+from core import followups, outbox
 from core.channel import ChannelRegistry, degrade
 from core.clock import Clock, as_utc
 from core.db.models import (
@@ -22,7 +23,6 @@ from core.db.models import (
     Conversation,
     FollowUp,
     Message,
-    OutboxMessage,
     Ticket,
     User,
 )
@@ -50,7 +50,7 @@ from core.dialogue.model import (
 from core.errors import InvalidInput, NotFound
 from core.lifecycle import TicketStatus, TransitionRequest
 from core.messages import Button, ConversationRef, Direction, InboundMessage, MessageType, OutboundMessage
-from core.outbox import OutboxDispatcher, enqueue
+from core.outbox import OutboxDispatcher, Outgoing
 from core.quiet_hours import QuietHours
 from core.sanitize import clean_inbound
 from core.settings import Settings
@@ -72,12 +72,12 @@ class ReceiveResult:
     conversation_id: int | None = None
     message_id: int | None = None
     replies: list[OutboundMessage] = field(default_factory=list)
-    outbox_rows: list[OutboxMessage] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
 
     @property
     def outbox_ids(self) -> list[int]:
-        """Ids of the queued replies (known once the turn's transaction has been flushed)."""
-        return [row.id for row in self.outbox_rows]
+        """Ids of the queued replies' outbox rows (known once the turn has committed)."""
+        return [o.outbox_id for o in self.outgoing if o.outbox_id is not None]
 
 
 class DuplicateMessage(Exception):
@@ -144,7 +144,7 @@ class Engine:
         key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
         async with self._lock(key):
             try:
-                async with self.db.transaction() as session:
+                async with self._turn() as session:
                     result = await self._receive_in(session, msg)
             except DuplicateMessage:
                 log.info("duplicate %s message %s ignored", msg.channel, msg.external_id)
@@ -231,7 +231,7 @@ class Engine:
 
     async def dispatch(self, conversation_id: int, event: Event, *, deliver: bool = True) -> ReceiveResult:
         """Feed a rep action or a timer into a conversation; raises InvalidTransition when not allowed."""
-        async with self.db.transaction() as session:
+        async with self._turn() as session:
             conversation = await self._locked_conversation(session, conversation_id)
             if event.kind is EventKind.TIMEOUT and not self._timer_is_current(conversation, event):
                 return ReceiveResult("accepted", conversation_id)
@@ -251,7 +251,7 @@ class Engine:
         """
         now = self.clock.now()
         touched: list[int] = []
-        async with self.db.transaction() as session:
+        async with self._turn() as session:
             ids = sorted({conversation_id for conversation_id, _ in items})
             rows = await session.execute(
                 select(Conversation)
@@ -345,7 +345,7 @@ class Engine:
             raise InvalidInput("an empty reply cannot be sent")
         now = self.clock.now()
         result = ReceiveResult("accepted", conversation_id)
-        async with self.db.transaction() as session:
+        async with self._turn() as session:
             conversation = await self._locked_conversation(session, conversation_id)
             await self.send_to_client(
                 session, conversation, OutboundMessage(text), now, result=result, author_user_id=user_id
@@ -632,26 +632,23 @@ class Engine:
         *,
         result: ReceiveResult | None = None,
         author_user_id: int | None = None,
-    ) -> OutboxMessage:
-        """Store an outbound message in the transcript and queue it in the outbox, in the caller's transaction."""
-        ref = ConversationRef.from_json(conversation.ref)
-        stored = Message(
-            conversation_id=conversation.id,
-            direction=Direction.OUTBOUND.value,
-            channel=conversation.channel,
-            account=ref.account,
-            external_id=None,
-            type=MessageType.TEXT.value,
-            text=message.text,
-            payload={"buttons": [b.to_json() for b in message.buttons]},
-            author_user_id=author_user_id,
-            created_at=now,
+    ) -> Outgoing:
+        """Queue an outbound message for the transcript and the outbox; written when the turn's transaction ends."""
+        outgoing = outbox.queue(
+            session,
+            Outgoing(conversation.id, ConversationRef.from_json(conversation.ref), message, now, author_user_id),
         )
-        row = enqueue(session, conversation_id=conversation.id, stored=stored, ref=ref, message=message, now=now)
         if result is not None:
             result.replies.append(message)
-            result.outbox_rows.append(row)
-        return row
+            result.outgoing.append(outgoing)
+        return outgoing
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[AsyncSession]:
+        """A transaction whose queued replies are written, all at once, before it commits."""
+        async with self.db.transaction() as session:
+            yield session
+            await outbox.write_queued(session)
 
 
 def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:

@@ -79,7 +79,7 @@ class FollowUpRunner:
         cutoff: timedelta = timedelta(hours=72),
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         on_drop: DropHook | None = None,
-        batch: int = 200,
+        batch: int = 500,
         concurrency: int = 8,
     ) -> None:
         self.db = db

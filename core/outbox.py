@@ -7,14 +7,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.channel import ChannelRegistry, PermanentSendError, SendResult, TransientSendError
 from core.clock import Clock, as_utc
 from core.db.models import Message, OutboxMessage
-from core.db.session import Database
+from core.db.session import UNWRITTEN, Database
 from core.messages import ConversationRef, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -31,29 +31,81 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     return timedelta(seconds=delay)
 
 
-def enqueue(
-    session: AsyncSession,
-    *,
-    conversation_id: int,
-    stored: Message | None,
-    ref: ConversationRef,
-    message: OutboundMessage,
-    now: datetime,
-) -> OutboxMessage:
-    """Add an outbox row (and the transcript message it delivers) to the caller's transaction."""
-    row = OutboxMessage(
-        conversation_id=conversation_id,
-        message=stored,
-        channel=ref.channel,
-        ref=ref.to_json(),
-        payload=message.to_json(),
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+OUTGOING = UNWRITTEN
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A reply queued in a transaction, written (transcript message and outbox row) when the turn ends."""
+
+    conversation_id: int
+    ref: ConversationRef
+    message: OutboundMessage
+    now: datetime
+    author_user_id: int | None = None
+    outbox_id: int | None = None
+
+
+def queue(session: AsyncSession, outgoing: Outgoing) -> Outgoing:
+    """Queue a reply in the caller's transaction; `write_queued` must run before it commits."""
+    session.info.setdefault(OUTGOING, []).append(outgoing)
+    return outgoing
+
+
+async def write_queued(session: AsyncSession) -> None:
+    """Insert every queued reply's message and outbox row with two statements, whatever their number."""
+    pending: list[Outgoing] = session.info.pop(OUTGOING, [])
+    if not pending:
+        return
+    message_ids = (
+        (
+            await session.execute(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "conversation_id": o.conversation_id,
+                        "direction": "out",
+                        "channel": o.ref.channel,
+                        "account": o.ref.account,
+                        "external_id": None,
+                        "type": "text",
+                        "text": o.message.text,
+                        "payload": {"buttons": [b.to_json() for b in o.message.buttons]},
+                        "author_user_id": o.author_user_id,
+                        "created_at": o.now,
+                    }
+                    for o in pending
+                ],
+            )
+        )
+        .scalars()
+        .all()
     )
-    session.add(row)
-    return row
+    outbox_ids = (
+        (
+            await session.execute(
+                insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "conversation_id": o.conversation_id,
+                        "message_id": message_id,
+                        "channel": o.ref.channel,
+                        "ref": o.ref.to_json(),
+                        "payload": o.message.to_json(),
+                        "status": PENDING,
+                        "attempts": 0,
+                        "next_attempt_at": o.now,
+                        "created_at": o.now,
+                    }
+                    for o, message_id in zip(pending, message_ids, strict=True)
+                ],
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for o, outbox_id in zip(pending, outbox_ids, strict=True):
+        o.outbox_id = outbox_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # An explicit naming convention keeps constraint names identical across databases and migrations.
 NAMING_CONVENTION = {
@@ -255,9 +255,6 @@ class OutboxMessage(Base):
     external_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
-
-    # Lets a turn add a message and its outbox row together and flush them once, in one batch.
-    message: Mapped[Message | None] = relationship()
 
 
 class FollowUp(Base):

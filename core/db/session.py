@@ -21,6 +21,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
+UNWRITTEN = "kefu.outgoing"
+
+
 class Database:
     """One engine and its session factory; created by the composition root, never at import time."""
 
@@ -46,6 +49,9 @@ class Database:
         """A session inside one transaction: committed on success, rolled back on any error."""
         async with self.sessions() as session, session.begin():
             yield session
+            if session.info.get(UNWRITTEN):
+                # Replies queued outside the engine's turn would be lost silently: refuse to commit.
+                raise RuntimeError("outbound messages were queued but not written before commit")
 
     async def ping(self) -> bool:
         try:
