@@ -44,6 +44,7 @@ class DialogueSettings(BaseModel):
     feedback_delay_minutes: int = 30
     feedback_reminder_hours: int = 24
     feedback_timeout_hours: int = 72
+    feedback_comment_minutes: int = 30
     quiet_hours_start: str = "22:00"
     quiet_hours_end: str = "08:00"
 

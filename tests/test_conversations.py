@@ -152,10 +152,16 @@ async def test_rep_claim_silences_the_bot_and_resolve_starts_feedback(
     assert "打分" in texts_of(replies)
     replies = await chat.send("5")
     assert "感谢您的评价" in texts_of(replies)
+    assert "已记录您的意见" in texts_of(await chat.send("服务很及时"))
     async with services.db.transaction() as session:
         ticket = (await session.execute(select(Ticket))).scalar_one()
         assert ticket.satisfaction == 5 and ticket.status == "feedback" and ticket.solution
         assert ticket.resolved_by_id == user_id
+        comments = await session.execute(
+            select(TicketEvent.data).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "feedback_comment")
+        )
+        assert [c["text"] for c in comments.scalars()] == ["服务很及时"]
+        assert (await session.execute(select(Conversation.state))).scalar_one() == "closed"
 
 
 async def test_repeated_external_id_is_stored_and_answered_once(web: httpx.AsyncClient, services: Services) -> None:

@@ -89,6 +89,7 @@ GUARDS: dict[str, Guard] = {
     "feedback_reminder": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_REMINDER,
     "feedback_timeout": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_TIMEOUT,
     "low_score": lambda s, e, d: int(e.data.get("rating", 5)) <= d.low_score,
+    "comment_timeout": lambda s, e, d: e.data.get("timer") == TimerKind.COMMENT_TIMEOUT,
 }
 
 # ---------------------------------------------------------------- actions
@@ -388,10 +389,22 @@ def act_reask_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
 
 
 def act_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Record the score, then offer room for an optional comment before the conversation closes."""
     rating = int(event.data["rating"])
     draft.effects.append(TicketNote("feedback", {"rating": rating}))
     draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
-    draft.say("feedback.thanks")
+    skip = Button("comment:skip", deps.texts.get("feedback.no_comment", draft.lang))
+    draft.say("feedback.thanks", (skip,))
+    minutes = deps.settings.feedback_comment_minutes
+    draft.effects.append(Schedule(TimerKind.COMMENT_TIMEOUT, timedelta(minutes=minutes)))
+
+
+def act_comment(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    if event.text.strip() and event.button is None and normalize(event.text) not in _skip_words(deps):
+        draft.effects.append(TicketNote("feedback_comment", {"text": event.text}))
+        draft.say("feedback.comment_thanks")
+    else:
+        draft.say("feedback.goodbye")
 
 
 def act_feedback_low(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

@@ -112,7 +112,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.RESOLVED, E.TIMEOUT, "feedback_prompt", S.AWAITING_FEEDBACK, "ask_feedback"),
     Transition(S.RESOLVED, E.TIMEOUT, "always", S.RESOLVED, "nothing"),
     Transition(S.RESOLVED, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
-    Transition(S.RESOLVED, E.FEEDBACK, "always", S.CLOSED, "feedback"),
+    Transition(S.RESOLVED, E.FEEDBACK, "always", S.FEEDBACK_COMMENT, "feedback"),
     Transition(S.RESOLVED, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.RESOLVED, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
     Transition(S.RESOLVED, E.MESSAGE, "always", S.RESOLVED, "note_after_resolve"),
@@ -120,7 +120,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.RESOLVED, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # awaiting feedback
     Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
-    Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "always", S.CLOSED, "feedback"),
+    Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "always", S.FEEDBACK_COMMENT, "feedback"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_reminder", S.AWAITING_FEEDBACK, "remind_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_timeout", S.CLOSED, "feedback_timeout"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "always", S.AWAITING_FEEDBACK, "nothing"),
@@ -129,6 +129,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.BUTTON, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
+    # rated: an optional comment, then the conversation closes
+    Transition(S.FEEDBACK_COMMENT, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.FEEDBACK_COMMENT, E.MESSAGE, "always", S.CLOSED, "comment"),
+    Transition(S.FEEDBACK_COMMENT, E.BUTTON, "always", S.CLOSED, "comment"),
+    Transition(S.FEEDBACK_COMMENT, E.TIMEOUT, "comment_timeout", S.CLOSED, "nothing"),
+    Transition(S.FEEDBACK_COMMENT, E.TIMEOUT, "always", S.FEEDBACK_COMMENT, "nothing"),
+    Transition(S.FEEDBACK_COMMENT, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # closed: a new message starts a new issue
     *_start_rows(S.CLOSED),
 )

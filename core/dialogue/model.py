@@ -28,6 +28,7 @@ class State(enum.StrEnum):
     WITH_REP = "with_rep"
     RESOLVED = "resolved"
     AWAITING_FEEDBACK = "awaiting_feedback"
+    FEEDBACK_COMMENT = "feedback_comment"
     CLOSED = "closed"
 
 
@@ -51,6 +52,7 @@ class TimerKind(enum.StrEnum):
     FEEDBACK_PROMPT = "feedback_prompt"
     FEEDBACK_REMINDER = "feedback_reminder"
     FEEDBACK_TIMEOUT = "feedback_timeout"
+    COMMENT_TIMEOUT = "comment_timeout"
 
 
 # States in which the client is filling in a draft, before any ticket exists.
