@@ -31,6 +31,10 @@ class PermanentSendError(Exception):
     """The network refused the message for good (blocked bot, closed window): do not retry."""
 
 
+class WindowClosed(PermanentSendError):
+    """The network's reply window is closed (e.g. WeChat's 48 hours): park until the client writes again."""
+
+
 class TransientSendError(Exception):
     """The network failed this time (5xx, timeout, rate limit): retry later."""
 

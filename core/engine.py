@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -138,14 +138,23 @@ class Engine:
 
     # ------------------------------------------------------------ client input
 
-    async def receive(self, msg: InboundMessage, *, deliver: bool = True) -> ReceiveResult:
-        """Handle one inbound message exactly once: a repeated external id is stored and answered once."""
+    async def receive(
+        self, msg: InboundMessage, *, deliver: bool = True, hold: timedelta | None = None
+    ) -> ReceiveResult:
+        """Handle one inbound message exactly once: a repeated external id is stored and answered once.
+
+        `hold` keeps this turn's replies from the dispatcher for that long, for a webhook that may carry
+        them in its own response (then `answered_in_response`) or hand them over (`release`).
+        """
         msg = clean_inbound(msg)
         key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
         async with self._lock(key):
             try:
                 async with self._turn() as session:
                     result = await self._receive_in(session, msg)
+                    if hold is not None:
+                        for outgoing in result.outgoing:
+                            outgoing.hold_until = self.clock.now() + hold
             except DuplicateMessage:
                 log.info("duplicate %s message %s ignored", msg.channel, msg.external_id)
                 return ReceiveResult("duplicate")
@@ -159,6 +168,8 @@ class Engine:
         conversation = await self._conversation(session, client, identity, msg, now)
         stored = await self._store_inbound(session, conversation, msg, now)
         conversation.last_inbound_at = now
+        # Replies parked while the network's window was closed can go now, ahead of this turn's.
+        await outbox.unpark(session, conversation.id, now)
         if msg.display_name and identity.display_name != msg.display_name:
             identity.display_name = msg.display_name
         if not identity.reachable:

@@ -11,7 +11,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.channel import ChannelRegistry, PermanentSendError, SendResult, TransientSendError
+from core.channel import ChannelRegistry, PermanentSendError, SendResult, TransientSendError, WindowClosed
 from core.clock import Clock, as_utc
 from core.db.models import Message, OutboxMessage
 from core.db.session import UNWRITTEN, Database
@@ -19,7 +19,7 @@ from core.messages import ConversationRef, OutboundMessage
 
 log = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+PENDING, SENDING, SENT, FAILED, PARKED = "pending", "sending", "sent", "failed", "window_closed"
 LEASE = timedelta(seconds=60)
 
 
@@ -44,6 +44,8 @@ class Outgoing:
     now: datetime
     author_user_id: int | None = None
     outbox_id: int | None = None
+    # Held rows are invisible to the dispatcher until then (a webhook may answer them in its own response).
+    hold_until: datetime | None = None
 
 
 def queue(session: AsyncSession, outgoing: Outgoing) -> Outgoing:
@@ -94,7 +96,7 @@ async def write_queued(session: AsyncSession) -> None:
                         "payload": o.message.to_json(),
                         "status": PENDING,
                         "attempts": 0,
-                        "next_attempt_at": o.now,
+                        "next_attempt_at": o.hold_until or o.now,
                         "created_at": o.now,
                     }
                     for o, message_id in zip(pending, message_ids, strict=True)
@@ -146,6 +148,47 @@ class OutboxDispatcher:
             conversations = list(dict.fromkeys(rows.scalars()))
         return await self.deliver_many(conversations) if conversations else 0
 
+    async def answered_in_response(self, outbox_ids: list[int]) -> bool:
+        """Mark held rows as sent because the webhook's own response carried them (WeChat's passive reply).
+
+        True only if every row was still unclaimed; otherwise nothing changes and the dispatcher sends them.
+        """
+        if not outbox_ids:
+            return True
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == PENDING)
+                .values(status=SENT, sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) != len(outbox_ids):
+                await session.rollback()
+                return False
+        return True
+
+    async def release(self, outbox_ids: list[int]) -> None:
+        """Make held rows due now (the webhook could not answer in time) and deliver them."""
+        if not outbox_ids:
+            return
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            conversations = (
+                (
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == PENDING)
+                        .values(next_attempt_at=now)
+                        .returning(OutboxMessage.conversation_id)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        await self.deliver_many(list(dict.fromkeys(conversations)))
+
     async def deliver_conversation(self, conversation_id: int) -> int:
         return await self.deliver_many([conversation_id])
 
@@ -158,7 +201,7 @@ class OutboxDispatcher:
             outcomes = await asyncio.gather(*(self._send(claim, gate) for claim in claims))
             sent += sum(1 for o in outcomes if o.status == SENT)
             # A conversation whose head must wait (backoff) is done for now; the others go on.
-            moving = [o.claim.conversation_id for o in outcomes if o.status in (SENT, FAILED)]
+            moving = [o.claim.conversation_id for o in outcomes if o.status in (SENT, FAILED, PARKED)]
             claims = await self._settle_and_claim(moving, outcomes)
         return sent
 
@@ -168,6 +211,8 @@ class OutboxDispatcher:
                 result = await self.registry.get(claim.ref.channel).send(claim.ref, claim.message)
             except TransientSendError as exc:
                 return self._transient(claim, str(exc), exc.retry_after)
+            except WindowClosed as exc:
+                return _Outcome(claim, PARKED, error=str(exc))
             except PermanentSendError as exc:
                 return _Outcome(claim, FAILED, error=str(exc))
             except Exception as exc:
@@ -248,6 +293,17 @@ class _Outcome:
     result: SendResult | None = None
     error: str | None = None
     retry_at: datetime | None = None
+
+
+async def unpark(session: AsyncSession, conversation_id: int, now: datetime) -> int:
+    """The client wrote again, so the reply window is open: parked rows become due, oldest first."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.conversation_id == conversation_id, OutboxMessage.status == PARKED)
+        .values(status=PENDING, next_attempt_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

@@ -101,3 +101,52 @@ async def test_concurrent_dispatchers_send_each_row_once(services: Services, clo
     finally:
         await other.stop()
     assert sorted(user for user, _ in channel.sent) == [f"user{i}" for i in range(5)]
+
+
+async def test_held_replies_answered_in_the_webhook_response_are_never_sent_again(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), deliver=False, hold=timedelta(seconds=10))
+    assert len(result.outbox_ids) == 1 and "您好" in result.replies[0].text
+    assert await services.dispatcher.deliver_due() == 0, "held rows are invisible to the sweep"
+    assert await services.dispatcher.answered_in_response(result.outbox_ids) is True
+    clock.advance(timedelta(minutes=5))
+    assert await services.dispatcher.deliver_due() == 0
+    assert channel.sent == []
+    assert [r.status for r in await _rows(services)] == ["sent"]
+
+
+async def test_held_replies_released_when_the_webhook_ran_out_of_time(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), deliver=False, hold=timedelta(seconds=10))
+    await services.dispatcher.release(result.outbox_ids)
+    assert len(channel.sent) == 1
+    assert await services.dispatcher.answered_in_response(result.outbox_ids) is False
+
+
+async def test_closed_window_parks_replies_until_the_client_writes(services: Services, clock: ManualClock) -> None:
+    from core.channel import WindowClosed
+
+    class Windowed(FakeChannel):
+        closed: bool = True
+
+        async def send(self, ref, message):  # type: ignore[no-untyped-def]
+            if self.closed:
+                raise WindowClosed("48-hour window closed")
+            return await super().send(ref, message)
+
+    channel = Windowed()
+    services.registry.register(channel)
+    await services.engine.receive(inbound("人工", "m1"))
+    rows = await _rows(services)
+    assert [(r.status, r.last_error) for r in rows] == [("window_closed", "48-hour window closed")]
+    clock.advance(timedelta(days=3))
+    assert await services.dispatcher.deliver_due() == 0, "parked rows wait for the client"
+    channel.closed = False
+    await services.engine.receive(inbound("还在吗", "m2"))
+    texts = [text for _, text in channel.sent]
+    assert len(texts) == 2 and "人工客服" in texts[0], "the parked reply goes first"
+    assert {r.status for r in await _rows(services)} == {"sent"}
