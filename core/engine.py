@@ -168,12 +168,15 @@ class Engine:
         conversation = await self._conversation(session, client, identity, msg, now)
         stored = await self._store_inbound(session, conversation, msg, now)
         conversation.last_inbound_at = now
-        # Replies parked while the network's window was closed can go now, ahead of this turn's.
-        await outbox.unpark(session, conversation.id, now)
         if msg.display_name and identity.display_name != msg.display_name:
             identity.display_name = msg.display_name
-        if not identity.reachable:
-            identity.reachable = True
+        if msg.type is MessageType.EVENT and msg.payload.get("event") == "unsubscribe":
+            # The client left (unfollowed, blocked the bot): keep the record, stop writing to them.
+            identity.reachable = False
+            return ReceiveResult("accepted", conversation.id, stored.id)
+        identity.reachable = True
+        # Replies parked while the network's window was closed can go now, ahead of this turn's.
+        await outbox.unpark(session, conversation.id, now)
         if msg.language in self.texts.languages and msg.language != conversation.language:
             conversation.language = msg.language
         result = ReceiveResult("accepted", conversation.id, stored.id)

@@ -84,3 +84,22 @@ async def test_two_engines_on_one_database_serialize_a_conversation(services: Se
         context = (await session.execute(select(Conversation.context))).scalar_one()
     # Every turn saw the previous one's state: the turn counter counted all twelve.
     assert context["turn"] == 12
+
+
+async def test_unsubscribe_marks_the_identity_unreachable_and_a_new_message_reverses_it(services: Services) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    left = InboundMessage(
+        ref=ConversationRef("fake", "u1"),
+        external_id="u1:1700000000:unsubscribe",
+        type=MessageType.EVENT,
+        payload={"event": "unsubscribe"},
+    )
+    result = await services.engine.receive(left)
+    assert result.status == "accepted" and result.replies == []
+    async with services.db.transaction() as session:
+        assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is False
+    await services.engine.receive(inbound("我又回来了", "m2"))
+    async with services.db.transaction() as session:
+        assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is True
