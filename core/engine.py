@@ -29,7 +29,7 @@ from core.db.models import (
 from core.db.session import Database
 from core.dialogue.classifier import KeywordClassifier, normalize
 from core.dialogue.forms import Forms
-from core.dialogue.machine import InvalidTransition, step
+from core.dialogue.machine import InvalidTransition, accepts, step
 from core.dialogue.model import (
     CATEGORY_PREFIX,
     RATE_PREFIX,
@@ -235,7 +235,7 @@ class Engine:
         elif msg.type is MessageType.EVENT and msg.payload.get("event") != "subscribe":
             return None
         if button is not None:
-            if button.startswith(RATE_PREFIX):
+            if button.startswith(RATE_PREFIX) and accepts(state, EventKind.FEEDBACK):
                 rating = int(button[len(RATE_PREFIX) :])
                 return Event(EventKind.FEEDBACK, text=text, button=button, data={"rating": rating})
             return Event(EventKind.BUTTON, text=text, button=button, attachments=msg.attachments)

@@ -199,18 +199,21 @@ class KeywordClassifier:
         # The hot loop: _match inlined, since a call per match costs as much as the match itself.
         new = _new
         set_phrase, set_category, set_weight, set_start, set_end = _MATCH_SLOTS
-        matched = []
+        matched: list[Match] = []
+        append = matched.append
         scores: dict[str, float] = {}
+        get = scores.get
         for start, neg_last, phrase, votes in spans:
+            end = 1 - neg_last
             for category, weight in votes:
                 match = new(Match)
                 set_phrase(match, phrase)
                 set_category(match, category)
                 set_weight(match, weight)
                 set_start(match, start)
-                set_end(match, 1 - neg_last)
-                matched.append(match)
-                scores[category] = scores.get(category, 0.0) + weight
+                set_end(match, end)
+                append(match)
+                scores[category] = get(category, 0.0) + weight
         # One pass for the winner and the runner-up; on a tie the category scored first stays on top.
         top_category = FALLBACK_CATEGORY
         top = second = 0.0
@@ -227,8 +230,7 @@ class KeywordClassifier:
         share = top / sum(positive)
         strength = min(1.0, top / self.strength_ref)
         confidence = round(share * strength, 3)
-        confident = confidence >= self.threshold and top > second
-        return _verdict(top_category, confidence, confident, scores, tuple(matched))
+        return _verdict(top_category, confidence, confidence >= self.threshold and top > second, scores, tuple(matched))
 
 
 def load_rules(path: Path) -> list[Rule]:

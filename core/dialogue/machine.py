@@ -145,6 +145,11 @@ class InvalidTransition(Conflict):
     """No row of the table accepts this event in this state."""
 
 
+def accepts(state: State, kind: EventKind) -> bool:
+    """Whether any row of the table takes this kind of event in this state."""
+    return any(row.source is state and row.event is kind for row in TRANSITIONS)
+
+
 def step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:
     """Apply one event: the first row whose source, event and guard match decides."""
     for row in TRANSITIONS:
