@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 DIALOGUE_TIMEOUT = "dialogue_timeout"
 START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
+# Where picking a category (a button, a WeChat menu click) starts or restarts the details form.
+CATEGORY_STATES = START_STATES | {State.COLLECTING, State.CONFIRMING}
 
 
 @dataclass(slots=True)
@@ -73,6 +75,7 @@ class ReceiveResult:
     message_id: int | None = None
     replies: list[OutboundMessage] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
+    unparked: int = 0
 
     @property
     def outbox_ids(self) -> list[int]:
@@ -176,10 +179,10 @@ class Engine:
             return ReceiveResult("accepted", conversation.id, stored.id)
         identity.reachable = True
         # Replies parked while the network's window was closed can go now, ahead of this turn's.
-        await outbox.unpark(session, conversation.id, now)
+        unparked = await outbox.unpark(session, conversation.id, now)
         if msg.language in self.texts.languages and msg.language != conversation.language:
             conversation.language = msg.language
-        result = ReceiveResult("accepted", conversation.id, stored.id)
+        result = ReceiveResult("accepted", conversation.id, stored.id, unparked=unparked)
 
         if conversation.ticket_id is not None:
             ticket = await session.get(Ticket, conversation.ticket_id)
@@ -222,8 +225,14 @@ class Engine:
         text = msg.text
         if msg.button_id:
             label = next((b.label for b in pending if b.id == msg.button_id), None)
-            if label is not None or (msg.button_id.startswith(CATEGORY_PREFIX) and state in START_STATES):
+            is_category = msg.button_id.startswith(CATEGORY_PREFIX)
+            if label is not None or (is_category and state in CATEGORY_STATES):
                 button = msg.button_id
+            elif is_category and self.texts.has(f"category.{msg.button_id[len(CATEGORY_PREFIX) :]}"):
+                # A menu click after the ticket is open is just something the client said.
+                text = text or self.texts.get(
+                    f"category.{msg.button_id[len(CATEGORY_PREFIX) :]}", conversation.language
+                )
             else:
                 text = text or msg.button_id
         elif text.strip():

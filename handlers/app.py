@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
+from bots.wechat.routes import WeChatWebhook
 from core.clock import Clock
 from core.errors import KefuError
 from core.settings import Settings
@@ -70,6 +71,9 @@ def create_app(
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            if wechat_webhook is not None:
+                # Turns that outlasted WeChat's passive budget finish and hand their replies to the outbox.
+                await wechat_webhook.drain()
             await services.stop()
 
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
@@ -84,6 +88,16 @@ def create_app(
         if await services.db.ping():
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unreachable"}, status_code=503)
+
+    wechat_webhook: WeChatWebhook | None = None
+    if services.wechat is not None:
+        wechat_webhook = WeChatWebhook(
+            engine=services.engine,
+            dispatcher=services.dispatcher,
+            account=services.wechat,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        app.include_router(wechat_webhook.router("/wechat"))
 
     app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
     app.include_router(

@@ -27,6 +27,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(dialogue_app, name="dialogue")
 tickets_app = typer.Typer(help="Tickets: list, show, transition", no_args_is_help=True)
 app.add_typer(tickets_app, name="tickets")
+wechat_app = typer.Typer(help="WeChat Official Account", no_args_is_help=True)
+menu_app = typer.Typer(help="The account's custom menu", no_args_is_help=True)
+wechat_app.add_typer(menu_app, name="menu")
+app.add_typer(wechat_app, name="wechat")
 
 
 @app.command()
@@ -137,6 +141,21 @@ def docs() -> None:
 
     for path in regenerate():
         typer.echo(f"updated {path}")
+
+
+@menu_app.command("push")
+def wechat_menu_push() -> None:
+    """Create the menu of config/wechat_menu.yaml on the account (KEFU_WECHAT_* settings)."""
+    from bots.wechat.channel import KefuWeChatClient
+    from bots.wechat.menu import push_menu
+    from bots.wechat.settings import default_account
+
+    account = default_account()
+    if account is None:
+        typer.echo("error: set KEFU_WECHAT_TOKEN, KEFU_WECHAT_APP_ID and KEFU_WECHAT_APP_SECRET first", err=True)
+        raise typer.Exit(2)
+    answer = push_menu(KefuWeChatClient(account), Settings().config_dir / "wechat_menu.yaml")
+    typer.echo(json.dumps(answer, ensure_ascii=False))
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:

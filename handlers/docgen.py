@@ -21,7 +21,10 @@ def regenerate() -> list[Path]:
     changed = []
     for path, diagram in DIAGRAMS.items():
         text = path.read_text(encoding="utf-8")
-        updated = BLOCK.sub(lambda _m, d=diagram: f"```mermaid\n{d()}```", text, count=1)
+        match = BLOCK.search(text)
+        if match is None:
+            continue
+        updated = text[: match.start()] + f"```mermaid\n{diagram()}```" + text[match.end() :]
         if updated != text:
             path.write_text(updated, encoding="utf-8")
             changed.append(path)

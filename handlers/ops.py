@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import as_utc
 from core.db.models import Conversation, Ticket, TicketEvent
@@ -93,7 +94,7 @@ async def transition_ticket(services: Services, number: str, request: Transition
     return TicketStatus.RESOLVED.value
 
 
-async def _by_number(session: Any, number: str) -> Ticket:
+async def _by_number(session: AsyncSession, number: str) -> Ticket:
     ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
     if ticket is None:
         raise NotFound(f"no ticket {number}")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bots.web.channel import LiveHub, WebChannel
+from bots.wechat.channel import WeChatChannel
+from bots.wechat.settings import WeChatAccount, default_account
 from core.business_hours import BusinessCalendar
 from core.channel import ChannelRegistry
 from core.clock import Clock, SystemClock
@@ -36,6 +38,7 @@ class Services:
     desk: TicketDesk
     registry: ChannelRegistry
     hub: LiveHub
+    wechat: WeChatAccount | None
     classifier: ClassifierHolder
     dispatcher: OutboxDispatcher
     engine: Engine
@@ -72,6 +75,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     hub = LiveHub()
     registry = ChannelRegistry()
     registry.register(WebChannel(hub))
+    wechat = default_account()
+    if wechat is not None:
+        registry.register(WeChatChannel(wechat))
     classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
     dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
     calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")
@@ -110,6 +116,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         desk=desk,
         registry=registry,
         hub=hub,
+        wechat=wechat,
         classifier=classifier,
         dispatcher=dispatcher,
         engine=engine,

@@ -272,3 +272,10 @@ async def test_english_conversation(web: httpx.AsyncClient) -> None:
     config = (await web.get("/api/chat/config", params={"lang": "en"})).json()
     assert config["lang"] == "en" and config["texts"]["send"] == "Send"
     assert (await web.get("/api/chat/config")).json()["texts"]["send"] == "发送"
+
+
+async def test_category_picked_mid_form_restarts_with_that_category(web: httpx.AsyncClient) -> None:
+    chat = Chat(web)
+    await chat.send("我要投诉")
+    replies = await chat.send("", button="cat:suggestion")
+    assert "【建议】" in texts_of(replies)

@@ -78,11 +78,16 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.COLLECTING, E.MESSAGE, "completes_form", S.CONFIRMING, "fill"),
     Transition(S.COLLECTING, E.MESSAGE, "always", S.COLLECTING, "fill"),
+    # a category picked mid-form (e.g. from the WeChat menu) starts that category's form afresh
+    Transition(S.COLLECTING, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
+    Transition(S.COLLECTING, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
     Transition(S.COLLECTING, E.BUTTON, "completes_form", S.CONFIRMING, "fill"),
     Transition(S.COLLECTING, E.BUTTON, "always", S.COLLECTING, "fill"),
     *_draft_timeouts(S.COLLECTING),
     # confirming: the summary with confirm / edit / cancel
     Transition(S.CONFIRMING, E.BUTTON, "confirm", S.TICKET_OPEN, "open_ticket"),
+    Transition(S.CONFIRMING, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
+    Transition(S.CONFIRMING, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
     Transition(S.CONFIRMING, E.BUTTON, "edit", S.CONFIRMING, "confirm_edit"),
     Transition(S.CONFIRMING, E.BUTTON, "edit_slot", S.COLLECTING, "edit_slot"),
     Transition(S.CONFIRMING, E.BUTTON, "cancel", S.CLOSED, "cancel"),

@@ -1,0 +1,210 @@
+"""The Official Account webhook: URL verification, signed (optionally AES-encrypted) XML in, passive replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
+
+from bots.common import BadPayload, BodyTooLarge, read_limited_body
+from bots.wechat.channel import MAX_TEXT
+from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inbound
+from bots.wechat.settings import WeChatAccount
+from core.engine import Engine, ReceiveResult
+from core.outbox import OutboxDispatcher
+
+log = logging.getLogger(__name__)
+
+# Replies stay out of the dispatcher's reach this long, so the webhook can carry them itself;
+# if the process dies meanwhile, the sweep sends them once the hold ends.
+HOLD = timedelta(seconds=10)
+# What WeChat expects when there is no passive reply: it neither shows anything nor retries.
+SUCCESS = "success"
+
+
+class BadSignature(Exception):
+    """The request was not signed with this account's token."""
+
+
+def _sign(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def _same(expected: str, given: str) -> bool:
+    # Constant time, so the signature cannot be guessed byte by byte from response times.
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+class WeChatWebhook:
+    """One account's webhook; turns that outlast the passive budget finish in the background."""
+
+    def __init__(
+        self, *, engine: Engine, dispatcher: OutboxDispatcher, account: WeChatAccount, max_body_bytes: int
+    ) -> None:
+        self.engine = engine
+        self.dispatcher = dispatcher
+        self.account = account
+        self.max_body_bytes = max_body_bytes
+        self._token = account.token.get_secret_value()
+        self._crypto = (
+            WeChatCrypto(self._token, account.aes_key.get_secret_value(), account.app_id)
+            if account.aes_key is not None and account.safe_mode
+            else None
+        )
+        # Strong references: the event loop keeps only weak ones to running tasks.
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------ checks
+
+    def _signed(self, signature: str, timestamp: str, nonce: str) -> bool:
+        return _same(_sign(self._token, timestamp, nonce), signature)
+
+    def _fresh(self, timestamp: str) -> bool:
+        if not timestamp.isdigit() or len(timestamp) > 12:
+            return False
+        now = self.engine.clock.now().timestamp()
+        return abs(now - int(timestamp)) <= self.account.max_clock_skew_seconds
+
+    def _decrypt(self, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> str:
+        assert self._crypto is not None
+        try:
+            outer = xmltodict.parse(body, disable_entities=True)
+            encrypt = outer["xml"]["Encrypt"]
+        except (ValueError, ExpatError, KeyError, TypeError) as exc:
+            raise BadMessage(f"unreadable envelope: {type(exc).__name__}") from None
+        if not isinstance(encrypt, str):
+            raise BadMessage("Encrypt missing")
+        if not _same(_sign(self._token, timestamp, nonce, encrypt), msg_signature):
+            raise BadSignature("msg_signature mismatch")
+        try:
+            return str(PrpCrypto(self._crypto.key).decrypt(encrypt, self.account.app_id))
+        # A wrong key or a forged blob fails anywhere in base64, AES, padding, length or app id checks.
+        except Exception as exc:
+            raise BadMessage(f"cannot decrypt: {type(exc).__name__}") from None
+
+    # ------------------------------------------------------------ endpoints
+
+    async def verify(self, request: Request) -> Response:
+        """GET: WeChat checks the URL by asking it to echo `echostr` under a valid signature."""
+        q = request.query_params
+        timestamp = q.get("timestamp", "")
+        if not self._signed(q.get("signature", ""), timestamp, q.get("nonce", "")) or not self._fresh(timestamp):
+            return PlainTextResponse("forbidden", status_code=403)
+        return PlainTextResponse(q.get("echostr", ""))
+
+    async def receive(self, request: Request) -> Response:
+        """POST: one pushed message; answered passively when the turn is quick, else through the outbox."""
+        q = request.query_params
+        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        if not self._signed(q.get("signature", ""), timestamp, nonce):
+            return PlainTextResponse("forbidden", status_code=403)
+        if not self._fresh(timestamp):
+            return PlainTextResponse("stale timestamp", status_code=403)
+        try:
+            body = await read_limited_body(request, self.max_body_bytes)
+        except BodyTooLarge:
+            return PlainTextResponse("body too large", status_code=413)
+        except BadPayload:
+            return PlainTextResponse("bad request", status_code=400)
+        encrypted = q.get("encrypt_type", "").lower() == "aes"
+        if encrypted != (self._crypto is not None):
+            # In safe mode a plaintext body is not covered by any signature, so it is refused.
+            return PlainTextResponse("wrong encryption mode", status_code=400)
+        try:
+            xml: str | bytes = self._decrypt(body, q.get("msg_signature", ""), timestamp, nonce) if encrypted else body
+            message = parse(xml)
+        except BadSignature:
+            return PlainTextResponse("forbidden", status_code=403)
+        except BadMessage as exc:
+            log.info("wechat %s: %s", self.account.name, exc)
+            return PlainTextResponse("bad request", status_code=400)
+        inbound = to_inbound(message, self.account.name)
+
+        turn = asyncio.create_task(self.engine.receive(inbound, deliver=False, hold=HOLD))
+        try:
+            # shield: a budget that runs out must not cancel the turn, only stop waiting for it.
+            result = await asyncio.wait_for(asyncio.shield(turn), self.account.passive_budget_seconds)
+        except TimeoutError:
+            self._spawn(self._finish_late(turn))
+            return PlainTextResponse(SUCCESS)
+        except asyncio.CancelledError:
+            self._spawn(self._finish_late(turn))
+            raise
+
+        if result.status == "duplicate" or not result.outbox_ids:
+            # A retry of a message already handled: its first delivery answered it, or the outbox will.
+            return PlainTextResponse(SUCCESS)
+        text = "\n".join(r.text for r in result.replies if r.text)
+        # Parked replies from a closed window are older: they must reach the client first, so no passive reply.
+        fits = text and len(text) <= MAX_TEXT and not result.unparked
+        if fits and await self.dispatcher.answered_in_response(result.outbox_ids):
+            self._spawn(self._deliver_rest(result))
+            return self._passive(message, text, nonce)
+        # Too long for one passive reply, behind parked ones, or already taken: the outbox sends it in order.
+        self._spawn(self.dispatcher.release(result.outbox_ids))
+        return PlainTextResponse(SUCCESS)
+
+    def _passive(self, message: Any, text: str, nonce: str) -> Response:
+        now = int(self.engine.clock.now().timestamp())
+        xml = passive_text_reply(message, text, now)
+        if self._crypto is not None:
+            xml = str(self._crypto.encrypt_message(xml, nonce, str(now)))
+        return Response(content=xml, media_type="application/xml")
+
+    # ------------------------------------------------------------ background
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("wechat background work failed", exc_info=task.exception())
+
+    async def _finish_late(self, turn: asyncio.Task[ReceiveResult]) -> None:
+        """The client got "success": once the turn commits, its replies go out as customer-service messages."""
+        result = await turn
+        if result.status == "accepted":
+            await self.dispatcher.release(result.outbox_ids)
+
+    async def _deliver_rest(self, result: ReceiveResult) -> None:
+        # Replies parked while the window was closed became due in this turn; nothing else sends them now.
+        if result.conversation_id is not None:
+            await self.dispatcher.deliver_conversation(result.conversation_id)
+
+    def router(self, path: str = "/wechat") -> APIRouter:
+        """GET verification and POST messages at `path`."""
+        router = APIRouter()
+        router.add_api_route(path, self.verify, methods=["GET"], include_in_schema=False)
+        router.add_api_route(path, self.receive, methods=["POST"], include_in_schema=False)
+        return router
+
+    async def drain(self) -> None:
+        """Wait for background work (shutdown, tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def build_router(
+    *,
+    engine: Engine,
+    dispatcher: OutboxDispatcher,
+    account: WeChatAccount,
+    max_body_bytes: int,
+    path: str = "/wechat",
+) -> APIRouter:
+    """The webhook routes of one Official Account (GET verification and POST messages at `path`)."""
+    webhook = WeChatWebhook(engine=engine, dispatcher=dispatcher, account=account, max_body_bytes=max_body_bytes)
+    return webhook.router(path)

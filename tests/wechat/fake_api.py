@@ -1,0 +1,116 @@
+"""A fake WeChat API: a real HTTP server on 127.0.0.1 in its own thread, recording every call."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    """One request the fake received."""
+
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+
+
+@dataclass
+class FakeWeChatAPI:
+    """Token, custom-service send and menu endpoints, with switches for the failures WeChat produces."""
+
+    calls: list[Call] = field(default_factory=list)
+    # Each custom/send call pops the first of these: an errcode, "5xx" or "slow" (sleeps `slow_seconds`).
+    failures: list[int | str] = field(default_factory=list)
+    slow_seconds: float = 2.0
+    tokens_issued: int = 0
+    valid_token: str | None = None
+    port: int = 0
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _runner: web.AppRunner | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/cgi-bin/"
+
+    def sends(self) -> list[Call]:
+        return [c for c in self.calls if c.path == "/cgi-bin/message/custom/send"]
+
+    def sent_texts(self) -> list[str]:
+        return [c.body["text"]["content"] for c in self.sends() if c.body and "text" in c.body]
+
+    def token_calls(self) -> list[Call]:
+        return [c for c in self.calls if c.path == "/cgi-bin/token"]
+
+    def revoke_token(self) -> None:
+        """Make the token in use invalid, as when another process refreshed it."""
+        self.valid_token = None
+
+    # ------------------------------------------------------------ handlers
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.calls.append(Call(request.path, dict(request.query), None))
+        if request.query.get("secret") != "app-secret":
+            return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
+        self.tokens_issued += 1
+        self.valid_token = f"TOKEN-{self.tokens_issued}"
+        return web.json_response({"access_token": self.valid_token, "expires_in": 7200})
+
+    async def _send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls.append(Call(request.path, dict(request.query), body))
+        failure = self.failures.pop(0) if self.failures else None
+        if failure == "5xx":
+            return web.Response(status=502, text="bad gateway")
+        if failure == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        elif isinstance(failure, int):
+            return web.json_response({"errcode": failure, "errmsg": f"fake error {failure}"})
+        if request.query.get("access_token") != self.valid_token:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": len(self.sends())})
+
+    async def _menu(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls.append(Call(request.path, dict(request.query), body))
+        if request.query.get("access_token") != self.valid_token:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_get("/cgi-bin/token", self._token)
+            app.router.add_post("/cgi-bin/message/custom/send", self._send)
+            app.router.add_post("/cgi-bin/menu/create", self._menu)
+            self._runner = web.AppRunner(app)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self.port = int(self._runner.addresses[0][1])
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-wechat-api", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake WeChat API did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
