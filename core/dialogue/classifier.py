@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import string
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -26,14 +27,16 @@ _FULL_WIDTH_PUNCTUATION = (("，", ","), ("？", "?"), ("！", "!"), ("：", ":"
 
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width), lower case, runs of whitespace as one space."""
-    if not unicodedata.is_normalized("NFKC", text):
+    # ASCII text is already in NFKC form, and str.isascii() costs nothing.
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
         for wide, narrow in _FULL_WIDTH_PUNCTUATION:
             text = text.replace(wide, narrow)
         if not unicodedata.is_normalized("NFKC", text):
             text = unicodedata.normalize("NFKC", text)
     text = text.lower()
-    # str.split() breaks on " " and on characters that are all non-printable: without either it changes nothing.
-    if " " in text or not text.isprintable():
+    # Every whitespace character but " " is non-printable, so a printable text without a leading, trailing or
+    # doubled space is what split-and-join would return.
+    if not text.isprintable() or "  " in text or text.startswith(" ") or text.endswith(" "):
         text = " ".join(text.split())
     return text
 
@@ -127,9 +130,14 @@ def _verdict(
     return verdict
 
 
-Votes = tuple[tuple[str, float], ...]
+def _round3(value: float) -> float:
+    # round() costs as much as building a match; a sure verdict (exactly 1.0) is the common case and needs none.
+    return value if value == 1.0 else round(value, 3)
+
+
+_Votes = tuple[tuple[str, float], ...]
 # (start, -last, phrase, votes): sorting these tuples orders matches by start, the longest first.
-_Span = tuple[int, int, str, Votes]
+_Span = tuple[int, int, str, _Votes]
 
 
 class KeywordClassifier:
@@ -162,14 +170,21 @@ class KeywordClassifier:
         spans: list[_Span] = []
         append = spans.append
         last = len(norm) - 1
+        # While each match starts and ends after the previous one, none can lie inside another and the list
+        # is already in order: the usual case, which then skips the sort and the containment pass.
+        nested = False
+        previous_start = previous_end = -1
         for end, (offset, phrase, votes, left, right) in self._automaton.iter(norm):
             start = end - offset
             if (left and start > 0 and norm[start - 1] in _WORD_CHARS) or (
                 right and end < last and norm[end + 1] in _WORD_CHARS
             ):
                 continue
+            if start <= previous_start or end <= previous_end:
+                nested = True
+            previous_start, previous_end = start, end
             append((start, -end, phrase, votes))
-        if len(spans) > 1:
+        if nested:
             # "不是投诉" contains "投诉": the longer phrase speaks for the span, so counter-cues work.
             spans.sort()
             kept = []
@@ -214,6 +229,12 @@ class KeywordClassifier:
                 set_end(match, end)
                 append(match)
                 scores[category] = get(category, 0.0) + weight
+        if len(scores) == 1:
+            ((top_category, top),) = scores.items()
+            if 0.0 < top < math.inf:
+                # One finite positive score: its share is exactly 1 and there is no runner-up.
+                confidence = _round3(min(1.0, top / self.strength_ref))
+                return _verdict(top_category, confidence, confidence >= self.threshold, scores, tuple(matched))
         # One pass for the winner and the runner-up; on a tie the category scored first stays on top.
         top_category = FALLBACK_CATEGORY
         top = second = 0.0
@@ -229,7 +250,7 @@ class KeywordClassifier:
             return _verdict(FALLBACK_CATEGORY, 0.0, False, scores, tuple(matched))
         share = top / sum(positive)
         strength = min(1.0, top / self.strength_ref)
-        confidence = round(share * strength, 3)
+        confidence = _round3(share * strength)
         return _verdict(top_category, confidence, confidence >= self.threshold and top > second, scores, tuple(matched))
 
 
