@@ -293,3 +293,16 @@ class Notification(Base):
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None] = mapped_column(nullable=True)
     emailed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ChannelState(Base):
+    """Small shared state of channel adapters (API tokens, sync cursors), one row per key, for every process."""
+
+    __tablename__ = "channel_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    lock_holder: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lock_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,80 @@
+"""Shared key-value state for channel adapters, with a lease-based lock so one process refreshes at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.clock import Clock, as_utc
+from core.db.models import ChannelState
+from core.db.session import Database
+
+
+class ChannelStateStore:
+    """Values by key (an access token, a sync cursor) that every process sees."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        """The value, or None when absent or expired."""
+        async with self.db.transaction() as session:
+            row = await session.get(ChannelState, key)
+            if row is None:
+                return None
+            if row.expires_at is not None and as_utc(row.expires_at) <= self.clock.now():
+                return None
+            return dict(row.value)
+
+    async def put(self, key: str, value: dict[str, Any], expires_at: datetime | None = None) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            row = await session.get(ChannelState, key, with_for_update=True)
+            if row is None:
+                session.add(ChannelState(key=key, value=value, expires_at=expires_at, updated_at=now))
+            else:
+                row.value, row.expires_at, row.updated_at = value, expires_at, now
+
+    async def try_lock(self, key: str, holder: str, ttl: timedelta) -> bool:
+        """Take the key's lock for `ttl` unless someone else holds an unexpired one; True if taken."""
+        now = self.clock.now()
+        await self._ensure_row(key, now)
+        async with self.db.transaction() as session:
+            taken = await session.execute(
+                update(ChannelState)
+                .where(
+                    ChannelState.key == key,
+                    or_(
+                        ChannelState.lock_until.is_(None),
+                        ChannelState.lock_until < now,
+                        ChannelState.lock_holder == holder,
+                    ),
+                )
+                .values(lock_holder=holder, lock_until=now + ttl)
+                .execution_options(synchronize_session=False)
+            )
+            return getattr(taken, "rowcount", 0) == 1
+
+    async def unlock(self, key: str, holder: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(ChannelState)
+                .where(ChannelState.key == key, ChannelState.lock_holder == holder)
+                .values(lock_holder=None, lock_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _ensure_row(self, key: str, now: datetime) -> None:
+        async with self.db.transaction() as session:
+            if (await session.execute(select(ChannelState.key).where(ChannelState.key == key))).first():
+                return
+            try:
+                async with session.begin_nested():
+                    session.add(ChannelState(key=key, value={}, expires_at=now, updated_at=now))
+            except IntegrityError:
+                # Another process created it first; its row serves as well.
+                return
