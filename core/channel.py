@@ -31,6 +31,10 @@ class PermanentSendError(Exception):
     """The network refused the message for good (blocked bot, closed window): do not retry."""
 
 
+class RecipientGone(PermanentSendError):
+    """The client blocked the bot or left (Telegram 403, WeChat unfollow): stop writing to them."""
+
+
 class WindowClosed(PermanentSendError):
     """The network's reply window is closed (e.g. WeChat's 48 hours): park until the client writes again."""
 

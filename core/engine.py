@@ -639,6 +639,11 @@ class Engine:
         message: OutboundMessage,
         now: datetime,
     ) -> None:
+        identity = await session.get(ChannelIdentity, conversation.identity_id)
+        if identity is not None and not identity.reachable:
+            # The client blocked the bot or left: the turn is recorded, nothing is sent.
+            log.info("conversation %s: client unreachable, reply not sent", conversation.id)
+            return
         caps = self.registry.capabilities(conversation.channel)
         lang = conversation.language
         shown = degrade(

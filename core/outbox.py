@@ -11,9 +11,16 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.channel import ChannelRegistry, PermanentSendError, SendResult, TransientSendError, WindowClosed
+from core.channel import (
+    ChannelRegistry,
+    PermanentSendError,
+    RecipientGone,
+    SendResult,
+    TransientSendError,
+    WindowClosed,
+)
 from core.clock import Clock, as_utc
-from core.db.models import Message, OutboxMessage
+from core.db.models import ChannelIdentity, Conversation, Message, OutboxMessage
 from core.db.session import UNWRITTEN, Database
 from core.messages import ConversationRef, OutboundMessage
 
@@ -213,6 +220,8 @@ class OutboxDispatcher:
                 return self._transient(claim, str(exc), exc.retry_after)
             except WindowClosed as exc:
                 return _Outcome(claim, PARKED, error=str(exc))
+            except RecipientGone as exc:
+                return _Outcome(claim, FAILED, error=str(exc), gone=True)
             except PermanentSendError as exc:
                 return _Outcome(claim, FAILED, error=str(exc))
             except Exception as exc:
@@ -246,6 +255,16 @@ class OutboxDispatcher:
                         }
                         for o in outcomes
                     ],
+                )
+            gone = [o.claim.conversation_id for o in outcomes if o.gone]
+            if gone:
+                # No endless retries toward a client who blocked us: the identity is unreachable until it writes.
+                identities = select(Conversation.identity_id).where(Conversation.id.in_(gone))
+                await session.execute(
+                    update(ChannelIdentity)
+                    .where(ChannelIdentity.id.in_(identities.scalar_subquery()))
+                    .values(reachable=False)
+                    .execution_options(synchronize_session=False)
                 )
             if not conversation_ids:
                 return []
@@ -293,6 +312,7 @@ class _Outcome:
     result: SendResult | None = None
     error: str | None = None
     retry_at: datetime | None = None
+    gone: bool = False
 
 
 async def unpark(session: AsyncSession, conversation_id: int, now: datetime) -> int:

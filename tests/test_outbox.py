@@ -150,3 +150,22 @@ async def test_closed_window_parks_replies_until_the_client_writes(services: Ser
     texts = [text for _, text in channel.sent]
     assert len(texts) == 2 and "人工客服" in texts[0], "the parked reply goes first"
     assert {r.status for r in await _rows(services)} == {"sent"}
+
+
+async def test_blocked_client_is_marked_unreachable_and_not_written_to(services: Services, clock: ManualClock) -> None:
+    from core.channel import RecipientGone
+    from core.db.models import ChannelIdentity
+
+    class Blocked(FakeChannel):
+        async def send(self, ref, message):  # type: ignore[no-untyped-def]
+            raise RecipientGone("Forbidden: bot was blocked by the user")
+
+    services.registry.register(Blocked())
+    await services.engine.receive(inbound("我要投诉", "m1"))
+    async with services.db.transaction() as session:
+        assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is False
+    before = len(await _rows(services))
+    clock.advance(timedelta(minutes=11))
+    await services.followups.run_due()  # the idle reminder: recorded, not sent
+    assert len(await _rows(services)) == before
+    assert [r.status for r in await _rows(services)] == ["failed"] * before
