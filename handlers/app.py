@@ -11,8 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
+from bots.wechat.kf_routes import WeComKfWebhook
 from bots.wechat.routes import WeChatWebhook
 from core.clock import Clock
 from core.errors import KefuError
@@ -71,9 +73,9 @@ def create_app(
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-            if wechat_webhook is not None:
-                # Turns that outlasted WeChat's passive budget finish and hand their replies to the outbox.
-                await wechat_webhook.drain()
+            for webhook in webhooks:
+                # Work the webhooks started in the background (late turns, pulls, sends) finishes first.
+                await webhook.drain()
             await services.stop()
 
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
@@ -89,7 +91,7 @@ def create_app(
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unreachable"}, status_code=503)
 
-    wechat_webhook: WeChatWebhook | None = None
+    webhooks: list[WeChatWebhook | WeComKfWebhook | TelegramWebhook] = []
     if services.wechat is not None:
         wechat_webhook = WeChatWebhook(
             engine=services.engine,
@@ -98,6 +100,23 @@ def create_app(
             max_body_bytes=settings.max_body_bytes,
         )
         app.include_router(wechat_webhook.router("/wechat"))
+        webhooks.append(wechat_webhook)
+    if services.wecom_kf is not None:
+        kf_webhook = WeComKfWebhook(
+            engine=services.engine,
+            channel=services.wecom_kf,
+            store=services.channel_state,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        app.include_router(kf_webhook.router("/wecom/kf"))
+        webhooks.append(kf_webhook)
+    secret = services.telegram.secret.get_secret_value()
+    if services.telegram_bot is not None and secret:
+        telegram_webhook = TelegramWebhook(
+            engine=services.engine, bot=services.telegram_bot, secret=secret, max_body_bytes=settings.max_body_bytes
+        )
+        app.include_router(telegram_webhook.router("/telegram"))
+        webhooks.append(telegram_webhook)
 
     app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
     app.include_router(

@@ -31,6 +31,8 @@ wechat_app = typer.Typer(help="WeChat Official Account", no_args_is_help=True)
 menu_app = typer.Typer(help="The account's custom menu", no_args_is_help=True)
 wechat_app.add_typer(menu_app, name="menu")
 app.add_typer(wechat_app, name="wechat")
+telegram_app = typer.Typer(help="Telegram bot", no_args_is_help=True)
+app.add_typer(telegram_app, name="telegram")
 
 
 @app.command()
@@ -146,16 +148,55 @@ def docs() -> None:
 @menu_app.command("push")
 def wechat_menu_push() -> None:
     """Create the menu of config/wechat_menu.yaml on the account (KEFU_WECHAT_* settings)."""
-    from bots.wechat.channel import KefuWeChatClient
-    from bots.wechat.menu import push_menu
-    from bots.wechat.settings import default_account
+    from functools import partial
 
-    account = default_account()
-    if account is None:
-        typer.echo("error: set KEFU_WECHAT_TOKEN, KEFU_WECHAT_APP_ID and KEFU_WECHAT_APP_SECRET first", err=True)
-        raise typer.Exit(2)
-    answer = push_menu(KefuWeChatClient(account), Settings().config_dir / "wechat_menu.yaml")
-    typer.echo(json.dumps(answer, ensure_ascii=False))
+    from bots.wechat.channel import WeChatChannel
+    from bots.wechat.menu import load_menu
+
+    async def push(services: Services) -> dict[str, object]:
+        if services.wechat is None:
+            typer.echo("error: set KEFU_WECHAT_TOKEN, KEFU_WECHAT_APP_ID and KEFU_WECHAT_APP_SECRET first", err=True)
+            raise typer.Exit(2)
+        channel = services.registry.get("wechat")
+        assert isinstance(channel, WeChatChannel)
+        menu = load_menu(services.settings.config_dir / "wechat_menu.yaml")
+        # Through the channel, so the access token shared by every kefu process is used, not replaced.
+        return await channel.api(partial(channel.client.post_json, "menu/create", menu))
+
+    typer.echo(json.dumps(_with_services(push), ensure_ascii=False))
+
+
+@telegram_app.command("poll")
+def telegram_poll() -> None:
+    """Long polling for development (deletes the webhook); replies and follow-ups run in the same process."""
+    from bots.telegram.poll import run_polling
+
+    async def poll(services: Services) -> None:
+        if services.telegram_bot is None:
+            typer.echo("error: set KEFU_TELEGRAM_TOKEN first", err=True)
+            raise typer.Exit(2)
+        await run_polling(
+            services.engine, services.telegram, bot=services.telegram_bot, ticks=[services.followups.run_due]
+        )
+
+    _with_services(poll)
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook(url: str) -> None:
+    """Point Telegram at URL (https://host/telegram), with KEFU_TELEGRAM_SECRET as the secret token."""
+    from bots.telegram.poll import set_webhook
+    from bots.telegram.settings import TelegramSettings
+
+    async def run() -> bool:
+        settings = TelegramSettings()
+        bot = settings.bot()
+        try:
+            return await set_webhook(bot, url, settings.secret.get_secret_value())
+        finally:
+            await bot.session.close()
+
+    typer.echo("ok" if asyncio.run(run()) else "refused")
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:

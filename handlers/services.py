@@ -5,11 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from aiogram import Bot
+
+from bots.telegram.channel import TelegramChannel
+from bots.telegram.ratelimit import RateLimiter
+from bots.telegram.settings import TelegramSettings
 from bots.web.channel import LiveHub, WebChannel
 from bots.wechat.channel import WeChatChannel
+from bots.wechat.kf_channel import WeComKfChannel
+from bots.wechat.kf_settings import default_kf_account
 from bots.wechat.settings import WeChatAccount, default_account
 from core.business_hours import BusinessCalendar
 from core.channel import ChannelRegistry
+from core.channel_state import ChannelStateStore
 from core.clock import Clock, SystemClock
 from core.db.migrate import upgrade
 from core.db.session import Database
@@ -39,6 +47,10 @@ class Services:
     registry: ChannelRegistry
     hub: LiveHub
     wechat: WeChatAccount | None
+    wecom_kf: WeComKfChannel | None
+    telegram: TelegramSettings
+    telegram_bot: Bot | None
+    channel_state: ChannelStateStore
     classifier: ClassifierHolder
     dispatcher: OutboxDispatcher
     engine: Engine
@@ -61,6 +73,8 @@ class Services:
         self.classifier.current = KeywordClassifier(rules, threshold=threshold)
 
     async def stop(self) -> None:
+        if self.telegram_bot is not None:
+            await self.telegram_bot.session.close()
         await self.db.dispose()
 
 
@@ -75,9 +89,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     hub = LiveHub()
     registry = ChannelRegistry()
     registry.register(WebChannel(hub))
+    channel_state = ChannelStateStore(db, clock)
     wechat = default_account()
     if wechat is not None:
-        registry.register(WeChatChannel(wechat))
+        registry.register(WeChatChannel(wechat, channel_state, media_dir=settings.media_dir))
+    kf_account = default_kf_account()
+    wecom_kf = WeComKfChannel(kf_account, channel_state) if kf_account is not None else None
+    if wecom_kf is not None:
+        registry.register(wecom_kf)
+    telegram = TelegramSettings()
+    telegram_bot = telegram.bot() if telegram.enabled else None
+    if telegram_bot is not None:
+        registry.register(TelegramChannel(telegram_bot, RateLimiter(clock)))
     classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
     dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
     calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")
@@ -117,6 +140,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         registry=registry,
         hub=hub,
         wechat=wechat,
+        wecom_kf=wecom_kf,
+        telegram=telegram,
+        telegram_bot=telegram_bot,
+        channel_state=channel_state,
         classifier=classifier,
         dispatcher=dispatcher,
         engine=engine,

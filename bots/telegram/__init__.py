@@ -1,1 +1,1 @@
-"""Telegram channel on aiogram 3, and the reps' group topics."""
+"""Telegram channel: Bot API webhook or long polling in, sendMessage with inline keyboards out."""

@@ -6,14 +6,20 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
 
 import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from bots.wechat.media import MediaDownloader
 from bots.wechat.settings import CHANNEL, WeChatAccount
+from bots.wechat.templates import template_data
+from bots.wechat.token import MemoryStateStore, StateStore, TokenProvider
 from core.channel import (
     ChannelCapabilities,
     PermanentSendError,
@@ -22,9 +28,11 @@ from core.channel import (
     WindowClosed,
     split_text,
 )
+from core.clock import SystemClock
 from core.messages import ConversationRef, OutboundMessage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # 45015: the client has not written for 48 hours; 45047: too many messages since they last wrote.
 WINDOW_CLOSED = frozenset({45015, 45047})
@@ -51,74 +59,114 @@ class KefuWeChatClient(WeChatClient):  # type: ignore[misc]
         self.API_BASE_URL = account.api_base
         self._token_lock = threading.Lock()
 
+    def request_token(self) -> tuple[str, int]:
+        """Ask `<api_base>token` for a new token: (access_token, expires_in); wechatpy hard-codes its URL."""
+        response = self._http.get(
+            url=f"{self.API_BASE_URL}token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            timeout=self.timeout,
+        )
+        try:
+            response.raise_for_status()
+        except requests.RequestException:
+            raise WeChatClientException(None, None, client=self, request=response.request, response=response) from None
+        result = response.json()
+        if not isinstance(result, dict) or "access_token" not in result:
+            errcode = result.get("errcode") if isinstance(result, dict) else None
+            errmsg = result.get("errmsg") if isinstance(result, dict) else "no access_token"
+            raise WeChatClientException(errcode, errmsg, client=self, request=response.request, response=response)
+        return str(result["access_token"]), int(result.get("expires_in", 7200))
+
     def fetch_access_token(self) -> dict[str, Any]:
-        """Fetch a token from `<api_base>token` (wechatpy hard-codes api.weixin.qq.com)."""
+        """The token refresh wechatpy calls itself (one-off CLI calls such as the menu push)."""
         with self._token_lock:
-            response = self._http.get(
-                url=f"{self.API_BASE_URL}token",
-                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-                timeout=self.timeout,
-            )
-            try:
-                response.raise_for_status()
-            except requests.RequestException:
-                raise WeChatClientException(
-                    None, None, client=self, request=response.request, response=response
-                ) from None
-            result = response.json()
-            if not isinstance(result, dict) or "access_token" not in result:
-                errcode = result.get("errcode") if isinstance(result, dict) else None
-                errmsg = result.get("errmsg") if isinstance(result, dict) else "no access_token"
-                raise WeChatClientException(errcode, errmsg, client=self, request=response.request, response=response)
-            expires_in = int(result.get("expires_in", 7200))
-            self.session.set(self.access_token_key, result["access_token"], expires_in)
+            token, expires_in = self.request_token()
+            self.session.set(self.access_token_key, token, expires_in)
             self.expires_at = int(time.time()) + expires_in
-            return result
+            return {"access_token": token, "expires_in": expires_in}
+
+    def post_json(self, endpoint: str, data: dict[str, Any], token: str) -> dict[str, Any]:
+        """POST `data` to `endpoint` with an explicit token, so wechatpy never fetches one of its own."""
+        result = self.post(endpoint, params={"access_token": token}, data=data)
+        if not isinstance(result, dict):
+            raise TransientSendError("wechat API answered something other than JSON")
+        return result
 
 
 class WeChatChannel:
-    """Sends text through message/custom/send; buttons arrive already degraded to numbered options."""
+    """Sends text through message/custom/send; buttons arrive already degraded to numbered options.
+
+    Out of the 48-hour window the configured template message goes instead, if there is one.
+    """
 
     name = CHANNEL
     capabilities = ChannelCapabilities(buttons=False, max_text_length=MAX_TEXT, reply_window=timedelta(hours=48))
 
-    def __init__(self, account: WeChatAccount, client: KefuWeChatClient | None = None) -> None:
+    def __init__(
+        self,
+        account: WeChatAccount,
+        store: StateStore | None = None,
+        *,
+        client: KefuWeChatClient | None = None,
+        media_dir: Path | None = None,
+    ) -> None:
         self.account = account
         self.client = client or KefuWeChatClient(account)
+        # Without a shared store (tests, one-off tools) the token lives in this process only.
+        self.tokens = TokenProvider(store or MemoryStateStore(SystemClock()), account.app_id, self._fetch_token)
+        self.media = MediaDownloader(self, media_dir, account.media_max_bytes) if media_dir is not None else None
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+        openid = ref.external_user_id
+        pieces = split_text(message.text, self.capabilities.max_text_length)
         external_id: str | None = None
-        for piece in split_text(message.text, self.capabilities.max_text_length):
-            # wechatpy is synchronous; a thread keeps the event loop free during the HTTP call.
-            external_id = await asyncio.to_thread(self._send_text, ref.external_user_id, piece)
+        for i, piece in enumerate(pieces):
+            data = {"touser": openid, "msgtype": "text", "text": {"content": piece}}
+            try:
+                result = await self.api(partial(self.client.post_json, "message/custom/send", data))
+            except WindowClosed:
+                template = self.account.templates.get("default")
+                if template is None:
+                    raise
+                # What has not gone out yet goes as one template message: it is not limited to the window.
+                return await self._send_template(openid, "".join(pieces[i:]), template.template_id, template.remark)
+            external_id = _msgid(result)
         return SendResult(external_id=external_id)
 
-    def _send_text(self, openid: str, text: str) -> str | None:
-        refreshed = False
-        while True:
-            try:
-                result = self.client.message.send_text(openid, text)
-            except WeChatClientException as exc:
-                if exc.errcode in TOKEN_INVALID and not refreshed:
-                    log.info("wechat access token rejected (%s); refreshing once", exc.errcode)
-                    refreshed = True
-                    self._refresh_token()
-                    continue
-                raise _send_error(exc) from None
-            except requests.RequestException as exc:
-                raise TransientSendError(f"wechat API unreachable: {type(exc).__name__}") from None
-            if not isinstance(result, dict):
-                raise TransientSendError("wechat API answered something other than JSON")
-            msgid = result.get("msgid")
-            return str(msgid) if msgid is not None else None
+    async def _send_template(self, openid: str, text: str, template_id: str, remark: str) -> SendResult:
+        data = {"touser": openid, "template_id": template_id, "data": template_data(text, remark)}
+        result = await self.api(partial(self.client.post_json, "message/template/send", data))
+        log.info("wechat window closed; sent template %s instead", template_id)
+        return SendResult(external_id=_msgid(result))
 
-    def _refresh_token(self) -> None:
+    async def api(self, work: Callable[[str], T]) -> T:
+        """Run `work(token)` in a thread with the shared token; a rejected token is refreshed once and retried.
+
+        Errors come out in the outbox's vocabulary (TransientSendError, WindowClosed, PermanentSendError).
+        """
         try:
-            self.client.fetch_access_token()
+            token = await self.tokens.get()
+            try:
+                # wechatpy is synchronous; a thread keeps the event loop free during the HTTP call.
+                return await asyncio.to_thread(work, token)
+            except WeChatClientException as exc:
+                if exc.errcode not in TOKEN_INVALID:
+                    raise
+                log.info("wechat access token rejected (%s); refreshing once", exc.errcode)
+            token = await self.tokens.refresh(failed=token)
+            return await asyncio.to_thread(work, token)
         except WeChatClientException as exc:
             raise _send_error(exc) from None
         except requests.RequestException as exc:
-            raise TransientSendError(f"wechat token endpoint unreachable: {type(exc).__name__}") from None
+            raise TransientSendError(f"wechat API unreachable: {type(exc).__name__}") from None
+
+    async def _fetch_token(self) -> tuple[str, int]:
+        return await asyncio.to_thread(self.client.request_token)
+
+
+def _msgid(result: dict[str, Any]) -> str | None:
+    msgid = result.get("msgid")
+    return str(msgid) if msgid is not None else None
 
 
 def _send_error(exc: WeChatClientException) -> Exception:

@@ -17,10 +17,13 @@ from fastapi.responses import PlainTextResponse, Response
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from bots.common import BadPayload, BodyTooLarge, read_limited_body
-from bots.wechat.channel import MAX_TEXT
+from bots.wechat.channel import MAX_TEXT, WeChatChannel
 from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inbound
-from bots.wechat.settings import WeChatAccount
+from bots.wechat.media import KINDS, MediaDownloader
+from bots.wechat.settings import CHANNEL, WeChatAccount
 from core.engine import Engine, ReceiveResult
+from core.errors import ConfigError
+from core.messages import InboundMessage
 from core.outbox import OutboxDispatcher
 
 log = logging.getLogger(__name__)
@@ -49,12 +52,20 @@ class WeChatWebhook:
     """One account's webhook; turns that outlast the passive budget finish in the background."""
 
     def __init__(
-        self, *, engine: Engine, dispatcher: OutboxDispatcher, account: WeChatAccount, max_body_bytes: int
+        self,
+        *,
+        engine: Engine,
+        dispatcher: OutboxDispatcher,
+        account: WeChatAccount,
+        max_body_bytes: int,
+        media: MediaDownloader | None = None,
     ) -> None:
         self.engine = engine
         self.dispatcher = dispatcher
         self.account = account
         self.max_body_bytes = max_body_bytes
+        # By default the registered channel's downloader (set when it was built with a media directory).
+        self.media = media if media is not None else _registered_media(engine)
         self._token = account.token.get_secret_value()
         self._crypto = (
             WeChatCrypto(self._token, account.aes_key.get_secret_value(), account.app_id)
@@ -135,12 +146,13 @@ class WeChatWebhook:
             # shield: a budget that runs out must not cancel the turn, only stop waiting for it.
             result = await asyncio.wait_for(asyncio.shield(turn), self.account.passive_budget_seconds)
         except TimeoutError:
-            self._spawn(self._finish_late(turn))
+            self._spawn(self._finish_late(turn, inbound))
             return PlainTextResponse(SUCCESS)
         except asyncio.CancelledError:
-            self._spawn(self._finish_late(turn))
+            self._spawn(self._finish_late(turn, inbound))
             raise
 
+        self._fetch_media(inbound, result)
         if result.status == "duplicate" or not result.outbox_ids:
             # A retry of a message already handled: its first delivery answered it, or the outbox will.
             return PlainTextResponse(SUCCESS)
@@ -173,11 +185,20 @@ class WeChatWebhook:
         if not task.cancelled() and task.exception() is not None:
             log.error("wechat background work failed", exc_info=task.exception())
 
-    async def _finish_late(self, turn: asyncio.Task[ReceiveResult]) -> None:
+    async def _finish_late(self, turn: asyncio.Task[ReceiveResult], inbound: InboundMessage) -> None:
         """The client got "success": once the turn commits, its replies go out as customer-service messages."""
         result = await turn
+        self._fetch_media(inbound, result)
         if result.status == "accepted":
             await self.dispatcher.release(result.outbox_ids)
+
+    def _fetch_media(self, inbound: InboundMessage, result: ReceiveResult) -> None:
+        """Download the message's media after its turn, in the background: never inside the passive budget."""
+        # A retried MsgId was stored by its first delivery, which fetches the media.
+        if self.media is None or result.status != "accepted":
+            return
+        if any(a.kind in KINDS and a.media_id for a in inbound.attachments):
+            self._spawn(self.media.fetch_message(self.engine.db, inbound))
 
     async def _deliver_rest(self, result: ReceiveResult) -> None:
         # Replies parked while the window was closed became due in this turn; nothing else sends them now.
@@ -195,6 +216,14 @@ class WeChatWebhook:
         """Wait for background work (shutdown, tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _registered_media(engine: Engine) -> MediaDownloader | None:
+    try:
+        channel = engine.registry.get(CHANNEL)
+    except ConfigError:
+        return None
+    return channel.media if isinstance(channel, WeChatChannel) else None
 
 
 def build_router(

@@ -13,6 +13,19 @@ DEFAULT_ACCOUNT = "default"
 DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
 
 
+class WeChatTemplate(BaseModel):
+    """A template message (模板消息) sent when the 48-hour window is closed; see bots/wechat/templates.py.
+
+    The template must have the fields first, keyword1 and remark: first gets the text's first line,
+    keyword1 the rest, remark this fixed `remark`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    template_id: str = Field(min_length=1)
+    remark: str = ""
+
+
 class WeChatAccount(BaseModel):
     """One Official Account: the webhook's token and AES key, and the credentials of its API."""
 
@@ -30,6 +43,10 @@ class WeChatAccount(BaseModel):
     # Signed requests older (or newer) than this are replays or a wrong clock.
     max_clock_skew_seconds: int = Field(default=300, gt=0)
     api_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Media the client sends are downloaded up to this size (WeChat's own limits are 10 MB and below).
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # Template messages by kind of message; only "default" is used until messages carry a kind.
+    templates: dict[str, WeChatTemplate] = Field(default_factory=dict)
 
     @field_validator("aes_key")
     @classmethod
@@ -50,13 +67,20 @@ class WeChatAccount(BaseModel):
     def _api_base_ends_with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
+    def __hash__(self) -> int:
+        # The templates dict is unhashable; an account is identified by its name and app id anyway.
+        return hash((self.name, self.app_id))
+
     @property
     def safe_mode(self) -> bool:
         return self.aes_key is not None and bool(self.aes_key.get_secret_value())
 
 
 class WeChatEnv(BaseSettings):
-    """The default account as KEFU_WECHAT_TOKEN, _APP_ID, _APP_SECRET, _AES_KEY, _API_BASE (and .env)."""
+    """The default account as KEFU_WECHAT_TOKEN, _APP_ID, _APP_SECRET, _AES_KEY, _API_BASE (and .env).
+
+    KEFU_WECHAT_TEMPLATES is JSON, e.g. {"default": {"template_id": "TPL", "remark": "回复即可继续沟通"}}.
+    """
 
     model_config = SettingsConfigDict(env_prefix="KEFU_WECHAT_", env_file=".env", extra="ignore")
 
@@ -66,6 +90,7 @@ class WeChatEnv(BaseSettings):
     aes_key: SecretStr | None = None
     api_base: str = DEFAULT_API_BASE
     passive_budget_seconds: float = Field(default=3.5, gt=0)
+    templates: dict[str, WeChatTemplate] = Field(default_factory=dict)
 
     def account(self) -> WeChatAccount | None:
         """The default account, or None when the channel is not configured."""
@@ -80,6 +105,7 @@ class WeChatEnv(BaseSettings):
             aes_key=aes_key,
             api_base=self.api_base,
             passive_budget_seconds=self.passive_budget_seconds,
+            templates=self.templates,
         )
 
 

@@ -21,6 +21,7 @@ from wechatpy.crypto import WeChatCrypto
 from bots.wechat.channel import WeChatChannel
 from bots.wechat.routes import WeChatWebhook
 from bots.wechat.settings import WeChatAccount
+from core.channel_state import ChannelStateStore
 from core.db.models import Message, OutboxMessage
 from handlers.app import create_app
 from handlers.services import Services
@@ -163,7 +164,8 @@ async def make_wechat(services: Services, fake_api: FakeWeChatAPI) -> AsyncItera
 
         async def factory(**overrides: Any) -> WeChatServer:
             account = make_account(fake_api, **overrides)
-            services.registry.register(WeChatChannel(account))
+            store = ChannelStateStore(services.db, services.clock)
+            services.registry.register(WeChatChannel(account, store, media_dir=services.settings.media_dir))
             app: FastAPI = create_app(services.settings, services=services, background=False)
             # build_router would do; the webhook is kept to wait for its background work.
             webhook = WeChatWebhook(

@@ -21,7 +21,7 @@ class Call:
 
 @dataclass
 class FakeWeChatAPI:
-    """Token, custom-service send and menu endpoints, with switches for the failures WeChat produces."""
+    """Token, custom-service and template send, media and menu endpoints, with WeChat's failures as switches."""
 
     calls: list[Call] = field(default_factory=list)
     # Each custom/send call pops the first of these: an errcode, "5xx" or "slow" (sleeps `slow_seconds`).
@@ -29,6 +29,11 @@ class FakeWeChatAPI:
     slow_seconds: float = 2.0
     tokens_issued: int = 0
     valid_token: str | None = None
+    # Seconds the token endpoint takes, so concurrent refreshers would overlap.
+    token_delay: float = 0.0
+    # media/get serves these by MediaId: (bytes, Content-Type); videos are answered with a link instead.
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    videos: dict[str, bytes] = field(default_factory=dict)
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -47,6 +52,12 @@ class FakeWeChatAPI:
     def token_calls(self) -> list[Call]:
         return [c for c in self.calls if c.path == "/cgi-bin/token"]
 
+    def template_sends(self) -> list[Call]:
+        return [c for c in self.calls if c.path == "/cgi-bin/message/template/send"]
+
+    def media_calls(self) -> list[Call]:
+        return [c for c in self.calls if c.path == "/cgi-bin/media/get"]
+
     def revoke_token(self) -> None:
         """Make the token in use invalid, as when another process refreshed it."""
         self.valid_token = None
@@ -57,6 +68,8 @@ class FakeWeChatAPI:
         self.calls.append(Call(request.path, dict(request.query), None))
         if request.query.get("secret") != "app-secret":
             return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
+        if self.token_delay:
+            await asyncio.sleep(self.token_delay)
         self.tokens_issued += 1
         self.valid_token = f"TOKEN-{self.tokens_issued}"
         return web.json_response({"access_token": self.valid_token, "expires_in": 7200})
@@ -74,6 +87,31 @@ class FakeWeChatAPI:
         if request.query.get("access_token") != self.valid_token:
             return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
         return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": len(self.sends())})
+
+    async def _template(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls.append(Call(request.path, dict(request.query), body))
+        if request.query.get("access_token") != self.valid_token:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": 9000 + len(self.template_sends())})
+
+    async def _media_get(self, request: web.Request) -> web.Response:
+        self.calls.append(Call(request.path, dict(request.query), None))
+        # WeChat labels its JSON error answers text/plain.
+        if request.query.get("access_token") != self.valid_token:
+            return web.Response(text='{"errcode":40001,"errmsg":"invalid credential"}', content_type="text/plain")
+        media_id = request.query.get("media_id", "")
+        if media_id in self.videos:
+            url = f"http://127.0.0.1:{self.port}/video/{media_id}"
+            return web.json_response({"video_url": url})
+        if media_id not in self.media:
+            return web.Response(text='{"errcode":40007,"errmsg":"invalid media_id"}', content_type="text/plain")
+        data, content_type = self.media[media_id]
+        return web.Response(body=data, content_type=content_type)
+
+    async def _video(self, request: web.Request) -> web.Response:
+        self.calls.append(Call(request.path, dict(request.query), None))
+        return web.Response(body=self.videos[request.match_info["media_id"]], content_type="video/mp4")
 
     async def _menu(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -94,6 +132,9 @@ class FakeWeChatAPI:
             app.router.add_get("/cgi-bin/token", self._token)
             app.router.add_post("/cgi-bin/message/custom/send", self._send)
             app.router.add_post("/cgi-bin/menu/create", self._menu)
+            app.router.add_post("/cgi-bin/message/template/send", self._template)
+            app.router.add_get("/cgi-bin/media/get", self._media_get)
+            app.router.add_get("/video/{media_id}", self._video)
             self._runner = web.AppRunner(app)
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)

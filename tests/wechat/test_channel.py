@@ -9,7 +9,8 @@ import pytest
 
 from bots.wechat.channel import KefuWeChatClient, WeChatChannel
 from bots.wechat.menu import load_menu, push_menu
-from bots.wechat.settings import WeChatEnv
+from bots.wechat.settings import WeChatEnv, WeChatTemplate
+from bots.wechat.templates import template_data
 from core.channel import PermanentSendError, TransientSendError, WindowClosed
 from core.errors import ConfigError
 from core.messages import ConversationRef, OutboundMessage
@@ -68,6 +69,43 @@ async def test_closed_window_is_window_closed(channel: WeChatChannel, fake_api: 
         await channel.send(REF, OutboundMessage("x"))
 
 
+@pytest.mark.parametrize("errcode", [45015, 45047])
+async def test_closed_window_sends_the_configured_template(fake_api: FakeWeChatAPI, errcode: int) -> None:
+    template = WeChatTemplate(template_id="TPL-1", remark="回复本消息即可继续沟通")
+    channel = WeChatChannel(make_account(fake_api, templates={"default": template}))
+    fake_api.failures.append(errcode)
+    result = await channel.send(REF, OutboundMessage("您的工单已处理\n工单号 KF-20261129-0001"))
+    assert result.external_id == "9001"
+    [sent] = fake_api.template_sends()
+    assert sent.body == {
+        "touser": REF.external_user_id,
+        "template_id": "TPL-1",
+        "data": {
+            "first": {"value": "您的工单已处理"},
+            "keyword1": {"value": "工单号 KF-20261129-0001"},
+            "remark": {"value": "回复本消息即可继续沟通"},
+        },
+    }
+
+
+async def test_template_send_refreshes_a_rejected_token(fake_api: FakeWeChatAPI) -> None:
+    template = WeChatTemplate(template_id="TPL-1")
+    channel = WeChatChannel(make_account(fake_api, templates={"default": template}))
+    await channel.tokens.get()
+    fake_api.failures.append(45015)
+    # The template send finds the token revoked: refreshed once, then it goes.
+    fake_api.revoke_token()
+    await channel.send(REF, OutboundMessage("x"))
+    assert [c.query["access_token"] for c in fake_api.template_sends()] == ["TOKEN-1", "TOKEN-2"]
+    assert len(fake_api.token_calls()) == 2
+
+
+def test_template_data_fields() -> None:
+    assert template_data("一行", "") == {"first": {"value": "一行"}}
+    long = template_data("标题\n" + "长" * 500, "备注")
+    assert len(long["keyword1"]["value"]) == 200 and long["remark"] == {"value": "备注"}
+
+
 @pytest.mark.parametrize("failure", ["5xx", "slow", -1, 45009])
 async def test_transient_failures(channel: WeChatChannel, fake_api: FakeWeChatAPI, failure: int | str) -> None:
     fake_api.failures.append(failure)
@@ -121,6 +159,10 @@ def test_default_account_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert account is not None and account.name == "default" and account.safe_mode
     assert account.api_base == "http://127.0.0.1:1/cgi-bin/"
     assert account.passive_budget_seconds == 3.5
+    assert account.templates == {}
+    monkeypatch.setenv("KEFU_WECHAT_TEMPLATES", '{"default": {"template_id": "TPL", "remark": "请回复"}}')
+    account = WeChatEnv().account()
+    assert account is not None and account.templates["default"] == WeChatTemplate(template_id="TPL", remark="请回复")
     monkeypatch.setenv("KEFU_WECHAT_AES_KEY", "too-short")
     with pytest.raises(ValueError):
         WeChatEnv().account()

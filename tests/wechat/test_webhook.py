@@ -9,6 +9,7 @@ import pytest
 import xmltodict
 from sqlalchemy import select
 
+from bots.wechat.settings import WeChatTemplate
 from core.clock import ManualClock
 from core.db.models import ChannelIdentity
 from handlers.services import Services
@@ -112,6 +113,20 @@ async def test_window_closed_parks_then_delivers_when_client_writes(
     assert await wechat.outbox_statuses() == ["sent", "sent"]
     texts = fake_api.sent_texts()
     assert len(texts) == 3 and texts[0] == texts[1] and "您好" in texts[1]
+
+
+async def test_window_closed_with_a_template_counts_as_sent(
+    make_wechat: WeChatFactory, fake_api: FakeWeChatAPI
+) -> None:
+    template = WeChatTemplate(template_id="TPL-1", remark="回复即可继续")
+    wechat = await make_wechat(passive_budget_seconds=0.0001, templates={"default": template})
+    fake_api.failures.append(45015)
+    assert await wechat.say("你好") is None
+    await wechat.webhook.drain()
+    assert await wechat.outbox_statuses() == ["sent"]
+    [sent] = fake_api.template_sends()
+    assert sent.body is not None and sent.body["touser"] == wechat.openid
+    assert "您好" in sent.body["data"]["first"]["value"]
 
 
 async def test_window_closed_row_is_sent_after_a_passive_answer(

@@ -1,0 +1,81 @@
+"""The aiogram Router: converts private-chat messages and button taps and hands them to the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Message
+
+from bots.telegram.convert import callback_to_inbound, message_to_inbound
+from core.engine import Engine, ReceiveResult
+from core.messages import InboundMessage
+
+log = logging.getLogger(__name__)
+
+
+class Receiver:
+    """Hands messages to the engine; replies go out inline (polling) or in the background (webhook).
+
+    In the background, the webhook can answer Telegram as soon as the turn has committed; the replies
+    are outbox rows by then, so a crash before they are sent loses nothing (the sweep sends them).
+    """
+
+    def __init__(self, engine: Engine, *, background: bool = False) -> None:
+        self.engine = engine
+        self.background = background
+        # Strong references: the event loop keeps only weak ones to running tasks.
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def __call__(self, msg: InboundMessage) -> ReceiveResult:
+        if not self.background:
+            return await self.engine.receive(msg)
+        result = await self.engine.receive(msg, deliver=False)
+        if result.conversation_id is not None:
+            task = asyncio.create_task(self.engine.dispatcher.deliver_conversation(result.conversation_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return result
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("telegram delivery failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for background deliveries (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def kefu_router(receiver: Receiver) -> Router:
+    """A fresh Router (aiogram attaches a router to one dispatcher only) bound to `receiver`."""
+    router = Router(name="kefu")
+    # Only private chats are clients; groups (the reps' group above all) are not conversations with a client.
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+
+    @router.message()
+    async def on_message(message: Message, bot: Bot) -> None:
+        inbound = message_to_inbound(message, str(bot.id))
+        if inbound is not None:
+            await receiver(inbound)
+
+    @router.callback_query()
+    async def on_callback(callback: CallbackQuery, bot: Bot) -> None:
+        # First, so the client's button stops spinning whatever the turn does; a failure here (a
+        # redelivered update answers a query Telegram already closed) must not stop the turn.
+        try:
+            await callback.answer()
+        except TelegramAPIError as exc:
+            log.info("answerCallbackQuery %s failed: %s", callback.id, exc)
+        if callback.message is not None and callback.message.chat.type != ChatType.PRIVATE:
+            return
+        inbound = callback_to_inbound(callback, str(bot.id))
+        if inbound is not None:
+            await receiver(inbound)
+
+    return router

@@ -1,0 +1,259 @@
+"""The WeCom kf callback: URL verification, encrypted kf_msg_or_event notices, and the kf/sync_msg pull they trigger."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
+
+from bots.common import BadPayload, BodyTooLarge, read_limited_body
+from bots.wechat.kf_channel import WeComKfChannel
+from bots.wechat.kf_convert import MAX_ACCOUNT, to_inbound
+from bots.wechat.token import StateStore
+from core.channel import PermanentSendError, TransientSendError
+from core.engine import Engine
+
+log = logging.getLogger(__name__)
+
+# What WeCom expects once the callback is taken: it neither shows anything nor retries.
+SUCCESS = "success"
+KF_EVENT = "kf_msg_or_event"
+# A runaway has_more (the same cursor again and again) must not pull forever.
+MAX_PAGES = 100
+
+
+class BadCallback(Exception):
+    """The body is not a WeCom callback kefu can read (malformed envelope, undecryptable, hostile XML)."""
+
+
+class BadSignature(Exception):
+    """The callback was not signed with this app's token."""
+
+
+def cursor_key(open_kfid: str) -> str:
+    """Where the next sync_msg cursor of one kf account is kept, so a restart resumes there."""
+    return f"wecom:kf:cursor:{open_kfid}"
+
+
+def _pull_lock_key(open_kfid: str) -> str:
+    return f"wecom:kf:pull:{open_kfid}"
+
+
+def _sign(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def _same(expected: str, given: str) -> bool:
+    # Constant time, so the signature cannot be guessed byte by byte from response times.
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+class WeComKfWebhook:
+    """The kf app's callback; each notice starts a background pull of the kf account's new messages."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        channel: WeComKfChannel,
+        store: StateStore,
+        max_body_bytes: int,
+        lock_ttl: timedelta = timedelta(seconds=60),
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.account = channel.account
+        self.store = store
+        self.max_body_bytes = max_body_bytes
+        self.lock_ttl = lock_ttl
+        self.poll_seconds = poll_seconds
+        self._token = self.account.token.get_secret_value()
+        self._key = WeChatCrypto(self._token, self.account.aes_key.get_secret_value(), self.account.corp_id).key
+        # Unique per webhook: the store lets a holder retake its own lock, so two processes must differ.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Pulls of one kf account queue here instead of polling the database for the same lock.
+        self._locks: dict[str, asyncio.Lock] = {}
+        # Strong references: the event loop keeps only weak ones to running tasks.
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------ checks
+
+    def _fresh(self, timestamp: str) -> bool:
+        if not timestamp.isdigit() or len(timestamp) > 12:
+            return False
+        now = self.engine.clock.now().timestamp()
+        return abs(now - int(timestamp)) <= self.account.max_clock_skew_seconds
+
+    def _decrypt(self, encrypted: str) -> str:
+        try:
+            return str(PrpCrypto(self._key).decrypt(encrypted, self.account.corp_id))
+        # A wrong key or a forged blob fails anywhere in base64, AES, padding, length or corp id checks.
+        except Exception as exc:
+            raise BadCallback(f"cannot decrypt: {type(exc).__name__}") from None
+
+    def _open(self, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> dict[str, Any]:
+        """The callback's inner XML as a dict, after the signature over its Encrypt field checked out."""
+        try:
+            outer = xmltodict.parse(body, disable_entities=True)
+            encrypted = outer["xml"]["Encrypt"]
+        # xmltodict refuses DOCTYPE entities with ValueError (XXE, billion laughs); the rest are wrong shapes.
+        except (ValueError, ExpatError, KeyError, TypeError) as exc:
+            raise BadCallback(f"unreadable envelope: {type(exc).__name__}") from None
+        if not isinstance(encrypted, str):
+            raise BadCallback("Encrypt missing")
+        if not _same(_sign(self._token, timestamp, nonce, encrypted), msg_signature):
+            raise BadSignature("msg_signature mismatch")
+        try:
+            inner = xmltodict.parse(self._decrypt(encrypted), disable_entities=True)["xml"]
+        except (ValueError, ExpatError, KeyError, TypeError) as exc:
+            raise BadCallback(f"unreadable callback: {type(exc).__name__}") from None
+        if not isinstance(inner, dict):
+            raise BadCallback("empty callback")
+        return inner
+
+    # ------------------------------------------------------------ endpoints
+
+    async def verify(self, request: Request) -> Response:
+        """GET: WeCom checks the URL by asking it to decrypt `echostr` under a valid signature."""
+        q = request.query_params
+        timestamp, echostr = q.get("timestamp", ""), q.get("echostr", "")
+        signed = _same(_sign(self._token, timestamp, q.get("nonce", ""), echostr), q.get("msg_signature", ""))
+        if not signed or not self._fresh(timestamp):
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            return PlainTextResponse(self._decrypt(echostr))
+        except BadCallback as exc:
+            log.info("wecom kf verification: %s", exc)
+            return PlainTextResponse("bad request", status_code=400)
+
+    async def receive(self, request: Request) -> Response:
+        """POST: a notice that a kf account has news; answered at once, the messages are pulled in the background."""
+        q = request.query_params
+        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        if not self._fresh(timestamp):
+            return PlainTextResponse("stale timestamp", status_code=403)
+        try:
+            body = await read_limited_body(request, self.max_body_bytes)
+        except BodyTooLarge:
+            return PlainTextResponse("body too large", status_code=413)
+        except BadPayload:
+            return PlainTextResponse("bad request", status_code=400)
+        try:
+            callback = self._open(body, q.get("msg_signature", ""), timestamp, nonce)
+        except BadSignature:
+            return PlainTextResponse("forbidden", status_code=403)
+        except BadCallback as exc:
+            log.info("wecom kf callback: %s", exc)
+            return PlainTextResponse("bad request", status_code=400)
+        if callback.get("MsgType") != "event" or callback.get("Event") != KF_EVENT:
+            # Other events of the same app (contact changes and the like) are not kefu's business.
+            return PlainTextResponse(SUCCESS)
+        open_kfid, token = callback.get("OpenKfId"), callback.get("Token")
+        if not isinstance(open_kfid, str) or not open_kfid or len(open_kfid) > MAX_ACCOUNT:
+            return PlainTextResponse("bad request", status_code=400)
+        # The callback's token lifts sync_msg's strict rate limit for 10 minutes; without one the pull still works.
+        sync_token = token if isinstance(token, str) and len(token) <= 128 else ""
+        self._spawn(self._pull_logged(open_kfid, sync_token))
+        return PlainTextResponse(SUCCESS)
+
+    # ------------------------------------------------------------ pulling
+
+    async def pull(self, open_kfid: str, sync_token: str = "") -> int:
+        """Pull every new item of one kf account into the engine; returns how many were new (not duplicates).
+
+        One pull per kf account at a time (an asyncio lock here, the store's lease across processes):
+        the cursor moves forward only, and each page's messages are handled before it is stored,
+        so a crash re-pulls them and the engine's dedupe on msgid makes them duplicates.
+        """
+        lock = self._locks.setdefault(open_kfid, asyncio.Lock())
+        async with lock:
+            lock_key = _pull_lock_key(open_kfid)
+            if not await self._take(lock_key):
+                log.warning("wecom kf %s: another process kept the pull lock; this notice's pull skipped", open_kfid)
+                return 0
+            try:
+                return await self._pull_pages(open_kfid, sync_token, lock_key)
+            finally:
+                await self.store.unlock(lock_key, self.holder)
+
+    async def _take(self, lock_key: str) -> bool:
+        # Waiting up to one lease: a holder that died frees the lock by then, a live one has finished.
+        polls = max(1, int(self.lock_ttl.total_seconds() / self.poll_seconds))
+        for _ in range(polls + 1):
+            if await self.store.try_lock(lock_key, self.holder, self.lock_ttl):
+                return True
+            await asyncio.sleep(self.poll_seconds)
+        return False
+
+    async def _pull_pages(self, open_kfid: str, sync_token: str, lock_key: str) -> int:
+        key = cursor_key(open_kfid)
+        stored = await self.store.get(key)
+        cursor = str(stored.get("cursor", "")) if stored else ""
+        received = 0
+        for _ in range(MAX_PAGES):
+            page = await self.channel.sync_page(open_kfid, cursor, sync_token)
+            items = page.get("msg_list")
+            for item in items if isinstance(items, list) else []:
+                inbound = to_inbound(item)
+                if inbound is None:
+                    continue
+                result = await self.engine.receive(inbound)
+                received += result.status == "accepted"
+            next_cursor = page.get("next_cursor")
+            advanced = isinstance(next_cursor, str) and bool(next_cursor) and next_cursor != cursor
+            if advanced:
+                cursor = str(next_cursor)
+                await self.store.put(key, {"cursor": cursor})
+            if not page.get("has_more"):
+                break
+            if not advanced:
+                log.warning("wecom kf %s: has_more without a new cursor; pull stopped", open_kfid)
+                break
+            # Renew the lease for the next page: a long backlog outlasts one lease.
+            await self.store.try_lock(lock_key, self.holder, self.lock_ttl)
+        return received
+
+    async def _pull_logged(self, open_kfid: str, sync_token: str) -> None:
+        try:
+            await self.pull(open_kfid, sync_token)
+        except (TransientSendError, PermanentSendError) as exc:
+            # The cursor stays where it was: the next notice pulls the same items again.
+            log.warning("wecom kf %s: sync_msg failed: %s", open_kfid, exc)
+
+    # ------------------------------------------------------------ background
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("wecom kf background pull failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for background pulls (shutdown, tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    def router(self, path: str = "/wecom/kf") -> APIRouter:
+        """GET verification and POST callbacks at `path`."""
+        router = APIRouter()
+        router.add_api_route(path, self.verify, methods=["GET"], include_in_schema=False)
+        router.add_api_route(path, self.receive, methods=["POST"], include_in_schema=False)
+        return router

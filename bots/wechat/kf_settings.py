@@ -1,0 +1,75 @@
+"""Configuration of WeCom 微信客服 (kf), read from KEFU_WECOM_* variables."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CHANNEL = "wecom"
+DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+
+class WeComKfAccount(BaseModel):
+    """One WeCom corp's kf app: the callback's token and AES key, and the credentials of its API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    corp_id: str
+    secret: SecretStr
+    token: SecretStr
+    # WeCom encrypts every callback, so the key is required (unlike the Official Account's plaintext mode).
+    aes_key: SecretStr
+    api_base: str = DEFAULT_API_BASE
+    # Signed callbacks older (or newer) than this are replays or a wrong clock.
+    max_clock_skew_seconds: int = Field(default=300, gt=0)
+    api_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("aes_key")
+    @classmethod
+    def _aes_key_is_43_chars_of_base64(cls, value: SecretStr) -> SecretStr:
+        # A bad EncodingAESKey would otherwise surface only as undecryptable callbacks at run time.
+        try:
+            key = base64.b64decode(value.get_secret_value() + "=", validate=True)
+        except binascii.Error:
+            raise ValueError("aes_key must be the 43-character EncodingAESKey") from None
+        if len(key) != 32:
+            raise ValueError("aes_key must be the 43-character EncodingAESKey")
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base_ends_with_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+
+class WeComKfEnv(BaseSettings):
+    """The kf app as KEFU_WECOM_CORP_ID, _SECRET, _TOKEN, _AES_KEY, _API_BASE (and .env)."""
+
+    model_config = SettingsConfigDict(env_prefix="KEFU_WECOM_", env_file=".env", extra="ignore")
+
+    corp_id: str = ""
+    secret: SecretStr = SecretStr("")
+    token: SecretStr = SecretStr("")
+    aes_key: SecretStr = SecretStr("")
+    api_base: str = DEFAULT_API_BASE
+
+    def account(self) -> WeComKfAccount | None:
+        """The configured app, or None when any of the four credentials is missing."""
+        if not (
+            self.corp_id
+            and self.secret.get_secret_value()
+            and self.token.get_secret_value()
+            and self.aes_key.get_secret_value()
+        ):
+            return None
+        return WeComKfAccount(
+            corp_id=self.corp_id, secret=self.secret, token=self.token, aes_key=self.aes_key, api_base=self.api_base
+        )
+
+
+def default_kf_account() -> WeComKfAccount | None:
+    """The kf app configured in the environment, if any."""
+    return WeComKfEnv().account()

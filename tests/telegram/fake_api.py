@@ -1,0 +1,153 @@
+"""A fake Telegram Bot API: a real HTTP server on 127.0.0.1 in its own thread, recording every call."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "42:TEST"
+BOT_ID = 42
+JSON_FIELDS = frozenset({"reply_markup", "allowed_updates"})
+
+
+@dataclass
+class Call:
+    """One request the fake received: the method and its form fields (JSON fields decoded)."""
+
+    method: str
+    data: dict[str, Any]
+
+
+@dataclass
+class FakeBotAPI:
+    """getMe, getUpdates, sendMessage, answerCallbackQuery, setWebhook, deleteWebhook; failure switches."""
+
+    calls: list[Call] = field(default_factory=list)
+    # Each sendMessage pops the first of these: 429 (with `retry_after`), 403, 400 or 502.
+    failures: list[int] = field(default_factory=list)
+    # getUpdates hands these out once each (long polling), then answers with no updates.
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    retry_after: int = 30
+    port: int = 0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _runner: web.AppRunner | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def sends(self) -> list[Call]:
+        return self.of("sendMessage")
+
+    def sent_texts(self) -> list[str]:
+        return [str(c.data["text"]) for c in self.sends()]
+
+    def last_keyboard(self) -> list[list[dict[str, Any]]]:
+        """The inline keyboard of the last sendMessage that had one."""
+        for call in reversed(self.sends()):
+            markup = call.data.get("reply_markup")
+            if markup:
+                keyboard: list[list[dict[str, Any]]] = markup["inline_keyboard"]
+                return keyboard
+        raise AssertionError("no message with an inline keyboard was sent")
+
+    # ------------------------------------------------------------ handlers
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        form = await request.post()
+        data: dict[str, Any] = {}
+        for key, value in form.items():
+            # aiogram sends nested objects as JSON strings in the form.
+            data[key] = json.loads(str(value)) if key in JSON_FIELDS else str(value)
+        self.calls.append(Call(method, data))
+        if method == "getMe":
+            return _ok({"id": BOT_ID, "is_bot": True, "first_name": "kefu", "username": "kefu_test_bot"})
+        if method == "sendMessage":
+            return self._send(data)
+        if method == "getUpdates":
+            batch, self.updates = self.updates, []
+            if not batch:
+                await asyncio.sleep(0.05)
+            return _ok(batch)
+        if method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
+            return _ok(True)
+        return _error(404, "Not Found: method not found")
+
+    def _send(self, data: dict[str, Any]) -> web.Response:
+        failure = self.failures.pop(0) if self.failures else None
+        if failure == 429:
+            return _error(429, f"Too Many Requests: retry after {self.retry_after}", {"retry_after": self.retry_after})
+        if failure == 403:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        if failure == 400:
+            return _error(400, "Bad Request: chat not found")
+        if failure is not None:
+            return _error(failure, "Bad Gateway")
+        chat_id = int(data["chat_id"])
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "kefu"},
+            "text": data["text"],
+        }
+        if "reply_markup" in data:
+            message["reply_markup"] = data["reply_markup"]
+        return _ok(message)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_post("/bot{token}/{method}", self._handle)
+            self._runner = web.AppRunner(app)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self.port = int(self._runner.addresses[0][1])
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-telegram-api", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake Bot API did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(code: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=code)
