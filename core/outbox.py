@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,8 +32,9 @@ LEASE = timedelta(seconds=60)
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    """Exponential backoff capped at 10 minutes; the network's own retry_after wins when it is longer."""
-    delay = min(600.0, 2.0 ** max(0, attempts - 1))
+    """Exponential backoff with jitter, capped at 10 minutes; the network's own retry_after wins when longer."""
+    # Jitter spreads the retries of many rows that failed together (an API outage) over time.
+    delay = min(600.0, 2.0 ** max(0, attempts - 1) * random.uniform(1.0, 1.25))
     if retry_after is not None:
         delay = max(delay, retry_after)
     return timedelta(seconds=delay)
