@@ -47,6 +47,10 @@ class TransientSendError(Exception):
         self.retry_after = retry_after
 
 
+class Throttled(TransientSendError):
+    """A rate limit (ours or the network's) said "later": wait, without using up one of the row's attempts."""
+
+
 class Channel(Protocol):
     """A network kefu can talk through."""
 

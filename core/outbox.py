@@ -17,6 +17,7 @@ from core.channel import (
     PermanentSendError,
     RecipientGone,
     SendResult,
+    Throttled,
     TransientSendError,
     WindowClosed,
 )
@@ -218,6 +219,10 @@ class OutboxDispatcher:
         async with gate:
             try:
                 result = await self.registry.get(claim.ref.channel).send(claim.ref, claim.message)
+            except Throttled as exc:
+                # Being asked to slow down is not a failure: the attempt is given back.
+                retry_at = self.clock.now() + timedelta(seconds=exc.retry_after or 1.0)
+                return _Outcome(claim, PENDING, error=str(exc), retry_at=retry_at, refund=True)
             except TransientSendError as exc:
                 return self._transient(claim, str(exc), exc.retry_after)
             except WindowClosed as exc:
@@ -254,6 +259,7 @@ class OutboxDispatcher:
                             "external_id": o.result.external_id if o.result else None,
                             "last_error": o.error,
                             "next_attempt_at": o.retry_at or now,
+                            "attempts": o.claim.attempts - 1 if o.refund else o.claim.attempts,
                         }
                         for o in outcomes
                     ],
@@ -315,6 +321,7 @@ class _Outcome:
     error: str | None = None
     retry_at: datetime | None = None
     gone: bool = False
+    refund: bool = False
 
 
 async def unpark(session: AsyncSession, conversation_id: int, now: datetime) -> int:

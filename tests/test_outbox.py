@@ -169,3 +169,26 @@ async def test_blocked_client_is_marked_unreachable_and_not_written_to(services:
     await services.followups.run_due()  # the idle reminder: recorded, not sent
     assert len(await _rows(services)) == before
     assert [r.status for r in await _rows(services)] == ["failed"] * before
+
+
+async def test_throttled_sends_wait_without_using_up_attempts(services: Services, clock: ManualClock) -> None:
+    from core.channel import Throttled
+
+    class Busy(FakeChannel):
+        waits: int = 20
+
+        async def send(self, ref, message):  # type: ignore[no-untyped-def]
+            if self.waits:
+                self.waits -= 1
+                raise Throttled("rate limit", retry_after=2)
+            return await super().send(ref, message)
+
+    channel = Busy()
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    for _ in range(25):
+        clock.advance(timedelta(seconds=3))
+        await services.dispatcher.deliver_due()
+    rows = await _rows(services)
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1)], "twenty waits cost no attempt"
+    assert len(channel.sent) == 1

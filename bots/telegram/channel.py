@@ -28,6 +28,7 @@ from core.channel import (
     PermanentSendError,
     RecipientGone,
     SendResult,
+    Throttled,
     TransientSendError,
     split_text,
 )
@@ -104,7 +105,7 @@ class TelegramChannel:
             if wait <= 0:
                 return
             if wait > self.max_inline_wait:
-                raise TransientSendError(f"telegram rate limit for chat {chat_id}", retry_after=wait)
+                raise Throttled(f"telegram rate limit for chat {chat_id}", retry_after=wait)
             await self.sleep(wait)
 
     async def _send_piece(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> str:
@@ -114,7 +115,7 @@ class TelegramChannel:
             sent = await self.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup, parse_mode=None)
         except TelegramRetryAfter as exc:
             self.limiter.block(chat_id, exc.retry_after)
-            raise TransientSendError(f"telegram flood control: {exc.message}", retry_after=exc.retry_after) from None
+            raise Throttled(f"telegram flood control: {exc.message}", retry_after=exc.retry_after) from None
         except TelegramForbiddenError as exc:
             # Blocked by the user, or the account was deleted: the outbox marks the identity unreachable.
             raise RecipientGone(f"telegram 403: {exc.message}") from None

@@ -122,7 +122,8 @@ async def test_429_leaves_the_row_pending_until_retry_after(
     assert (await telegram.post(telegram.message_update("你好"))).status_code == 200
     await telegram.webhook.drain()
     [row] = await telegram.outbox_rows()
-    assert row.status == "pending" and row.attempts == 1
+    # Flood control is a wait, not a failure: the attempt is given back.
+    assert row.status == "pending" and row.attempts == 0
     assert as_utc(row.next_attempt_at) == telegram.clock.now() + timedelta(seconds=fake_api.retry_after)
     telegram.clock.advance(timedelta(seconds=fake_api.retry_after - 1))
     assert await services.dispatcher.deliver_due() == 0
