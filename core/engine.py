@@ -11,18 +11,23 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import followups, outbox
 from core.channel import ChannelRegistry, degrade
 from core.clock import Clock, as_utc
+from core.conversations import (
+    DuplicateMessage,
+    find_or_create_conversation,
+    find_or_create_identity,
+    locked_conversation,
+    store_inbound,
+)
 from core.db.models import (
     ChannelIdentity,
     Client,
     Conversation,
     FollowUp,
-    Message,
     Ticket,
     User,
 )
@@ -49,7 +54,7 @@ from core.dialogue.model import (
 )
 from core.errors import InvalidInput, NotFound
 from core.lifecycle import TicketStatus, TransitionRequest
-from core.messages import Button, ConversationRef, Direction, InboundMessage, MessageType, OutboundMessage
+from core.messages import Button, ConversationRef, InboundMessage, MessageType, OutboundMessage
 from core.outbox import OutboxDispatcher, Outgoing
 from core.quiet_hours import QuietHours
 from core.sanitize import clean_inbound
@@ -81,10 +86,6 @@ class ReceiveResult:
     def outbox_ids(self) -> list[int]:
         """Ids of the queued replies' outbox rows (known once the turn has committed)."""
         return [o.outbox_id for o in self.outgoing if o.outbox_id is not None]
-
-
-class DuplicateMessage(Exception):
-    """The external message id was seen before on this channel account."""
 
 
 class ClassifierHolder:
@@ -167,9 +168,10 @@ class Engine:
 
     async def _receive_in(self, session: AsyncSession, msg: InboundMessage) -> ReceiveResult:
         now = self.clock.now()
-        client, identity = await self._identity(session, msg, now)
-        conversation = await self._conversation(session, client, identity, msg, now)
-        stored = await self._store_inbound(session, conversation, msg, now)
+        client, identity = await find_or_create_identity(session, msg, now)
+        language = msg.language if msg.language in self.texts.languages else self.settings.language
+        conversation = await find_or_create_conversation(session, client, identity, msg, now, language)
+        stored = await store_inbound(session, conversation, msg, now)
         conversation.last_inbound_at = now
         if msg.display_name and identity.display_name != msg.display_name:
             identity.display_name = msg.display_name
@@ -255,7 +257,7 @@ class Engine:
     async def dispatch(self, conversation_id: int, event: Event, *, deliver: bool = True) -> ReceiveResult:
         """Feed a rep action or a timer into a conversation; raises InvalidTransition when not allowed."""
         async with self._turn() as session:
-            conversation = await self._locked_conversation(session, conversation_id)
+            conversation = await locked_conversation(session, conversation_id)
             if event.kind is EventKind.TIMEOUT and not self._timer_is_current(conversation, event):
                 return ReceiveResult("accepted", conversation_id)
             client = await session.get(Client, conversation.client_id)
@@ -369,7 +371,7 @@ class Engine:
         now = self.clock.now()
         result = ReceiveResult("accepted", conversation_id)
         async with self._turn() as session:
-            conversation = await self._locked_conversation(session, conversation_id)
+            conversation = await locked_conversation(session, conversation_id)
             await self.send_to_client(
                 session, conversation, OutboundMessage(text), now, result=result, author_user_id=user_id
             )
@@ -383,112 +385,6 @@ class Engine:
                     await self.desk.pause_sla(session, ticket, actor, now)
         await self.dispatcher.deliver_conversation(conversation_id)
         return result
-
-    # ------------------------------------------------------------ persistence
-
-    async def _identity(
-        self, session: AsyncSession, msg: InboundMessage, now: datetime
-    ) -> tuple[Client, ChannelIdentity]:
-        query = select(ChannelIdentity).where(
-            ChannelIdentity.channel == msg.ref.channel,
-            ChannelIdentity.account == msg.ref.account,
-            ChannelIdentity.external_id == msg.ref.external_user_id,
-        )
-        identity = (await session.execute(query)).scalar_one_or_none()
-        if identity is None:
-            try:
-                async with session.begin_nested():
-                    client = Client(name=msg.display_name or "", language=msg.language, created_at=now)
-                    session.add(client)
-                    await session.flush()
-                    identity = ChannelIdentity(
-                        client_id=client.id,
-                        channel=msg.ref.channel,
-                        account=msg.ref.account,
-                        external_id=msg.ref.external_user_id,
-                        display_name=msg.display_name,
-                        created_at=now,
-                    )
-                    session.add(identity)
-                    await session.flush()
-            except IntegrityError:
-                # Another process created the same identity a moment ago; use theirs.
-                identity = (await session.execute(query)).scalar_one()
-        client_row = await session.get(Client, identity.client_id)
-        assert client_row is not None
-        return client_row, identity
-
-    async def _conversation(
-        self, session: AsyncSession, client: Client, identity: ChannelIdentity, msg: InboundMessage, now: datetime
-    ) -> Conversation:
-        query = select(Conversation.id).where(Conversation.identity_id == identity.id)
-        conversation_id = (await session.execute(query)).scalar_one_or_none()
-        if conversation_id is None:
-            try:
-                async with session.begin_nested():
-                    language = msg.language if msg.language in self.texts.languages else self.settings.language
-                    row = Conversation(
-                        identity_id=identity.id,
-                        client_id=client.id,
-                        channel=msg.ref.channel,
-                        ref=msg.ref.to_json(),
-                        state=State.NEW.value,
-                        slots={},
-                        context={},
-                        language=language,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    session.add(row)
-                    await session.flush()
-                    conversation_id = row.id
-            except IntegrityError:
-                conversation_id = (await session.execute(query)).scalar_one()
-        conversation = await self._locked_conversation(session, conversation_id)
-        conversation.ref = msg.ref.to_json()
-        return conversation
-
-    async def _locked_conversation(self, session: AsyncSession, conversation_id: int) -> Conversation:
-        # FOR UPDATE serializes turns of one conversation across processes on PostgreSQL;
-        # SQLite's BEGIN IMMEDIATE already serializes every writer.
-        conversation = (
-            await session.execute(
-                select(Conversation)
-                .where(Conversation.id == conversation_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
-        if conversation is None:
-            raise NotFound(f"conversation {conversation_id} does not exist")
-        return conversation
-
-    async def _store_inbound(
-        self, session: AsyncSession, conversation: Conversation, msg: InboundMessage, now: datetime
-    ) -> Message:
-        payload: dict[str, Any] = dict(msg.payload)
-        if msg.attachments:
-            payload["attachments"] = [a.to_json() for a in msg.attachments]
-        if msg.button_id:
-            payload["button_id"] = msg.button_id
-        row = Message(
-            conversation_id=conversation.id,
-            direction=Direction.INBOUND.value,
-            channel=msg.ref.channel,
-            account=msg.ref.account,
-            external_id=msg.external_id,
-            type=msg.type.value,
-            text=msg.text,
-            payload=payload,
-            created_at=now,
-        )
-        try:
-            async with session.begin_nested():
-                session.add(row)
-                await session.flush()
-        except IntegrityError:
-            raise DuplicateMessage(msg.external_id) from None
-        return row
 
     async def _step_and_apply(
         self,
