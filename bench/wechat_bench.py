@@ -1,0 +1,421 @@
+"""WeChat webhook benchmark: encrypted text messages from N concurrent users to one uvicorn worker of kefu.
+
+Beside kefu, in the same run: a bare FastAPI endpoint on the same kind of database (check, decrypt, insert
+one row, answer "success"; bench/wechat_peer.py) and a WeRoBot echo bot under gunicorn with one worker.
+Everything runs on 127.0.0.1; servers are pinned to core 0, the load generator and the fake WeChat API to
+core 1. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import asyncpg
+import httpx
+import xmltodict
+from wechatpy.crypto import WeChatCrypto
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PG_ADMIN = os.environ.get("KEFU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TOKEN = "bench-token"
+APP_ID = "wx0123456789abcdef"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+OA_ID = "gh_kefu_bench"
+LOADS = ((10, 30), (100, 10))  # (concurrent users, messages per user)
+SERVER_CORE, CLIENT_CORE = 0, 1
+TEXTS = (
+    "你好，我想咨询一下广告投放的报价",
+    "我们上个月的推广效果不好，要投诉",
+    "建议你们的报表加上每日曝光量",
+    "项目名称是双十一品牌推广",
+    "联系电话 13800138000",
+    "请问什么时候能给答复？",
+    "谢谢",
+)
+_MSG_IDS = itertools.count(int(time.time()) * 1000)
+
+
+def _sign(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pin(core: int) -> Any:
+    cores = os.sched_getaffinity(0)
+
+    def pin() -> None:
+        if len(cores) > 1 or core in cores:
+            os.sched_setaffinity(0, {core})
+
+    return pin
+
+
+# ---------------------------------------------------------------- processes
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+async def _start(name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, core: int, tmp: Path) -> Server:
+    log = tmp / f"{name}.log"
+    proc = subprocess.Popen(  # noqa: ASYNC220 - nothing else runs while a server starts
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=_pin(core),
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
+            try:
+                await http.get(ready)
+                return Server(name, proc, base, log)
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{name} did not start: {log.read_text()[-2000:]}")
+
+
+def _account_env(api_port: int, database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        KEFU_WECHAT_TOKEN=TOKEN,
+        KEFU_WECHAT_APP_ID=APP_ID,
+        KEFU_WECHAT_APP_SECRET="app-secret",
+        KEFU_WECHAT_AES_KEY=AES_KEY,
+        KEFU_WECHAT_API_BASE=f"http://127.0.0.1:{api_port}/cgi-bin/",
+        KEFU_DATABASE_URL=database_url,
+        BARE_DATABASE_URL=database_url,
+        KEFU_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+async def _pg_database(name: str, *, drop: bool = False) -> str:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+# ---------------------------------------------------------------- load
+
+
+@dataclass
+class Result:
+    users: int
+    per_user: int
+    elapsed: float
+    latencies: list[float]
+    errors: int
+    passive: int
+    success: Counter[str] = field(default_factory=Counter)
+    sends_missing: int = 0
+    sends_extra: int = 0
+    bad_replies: int = 0
+
+    @property
+    def sent(self) -> int:
+        return self.users * self.per_user
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.elapsed
+
+    def pct(self, p: float) -> float:
+        xs = sorted(self.latencies)
+        return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else float("nan")
+
+
+def _requests(tag: str, users: int, per_user: int) -> list[list[tuple[str, dict[str, str], str]]]:
+    """Each user's signed, encrypted posts, built before the clock starts: (openid, query, body)."""
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+    plan = []
+    for u in range(users):
+        openid = f"oBench{tag}{u:05d}".ljust(28, "x")
+        posts = []
+        for i in range(per_user):
+            ts = str(int(time.time()))
+            nonce = f"n{next(_MSG_IDS)}"
+            inner = (
+                f"<xml><ToUserName>{OA_ID}</ToUserName><FromUserName>{openid}</FromUserName>"
+                f"<CreateTime>{ts}</CreateTime><MsgType>text</MsgType>"
+                f"<Content>{escape(TEXTS[(u + i) % len(TEXTS)])}</Content><MsgId>{next(_MSG_IDS)}</MsgId></xml>"
+            )
+            envelope = xmltodict.parse(crypto.encrypt_message(inner, nonce, ts))["xml"]
+            query = {
+                "signature": _sign(TOKEN, ts, nonce),
+                "timestamp": ts,
+                "nonce": nonce,
+                "openid": openid,
+                "encrypt_type": "aes",
+                "msg_signature": envelope["MsgSignature"],
+            }
+            body = f"<xml><ToUserName>{OA_ID}</ToUserName><Encrypt>{envelope['Encrypt']}</Encrypt></xml>"
+            posts.append((openid, query, body))
+        plan.append(posts)
+    return plan
+
+
+async def run_load(base: str, tag: str, users: int, per_user: int) -> Result:
+    plan = _requests(tag, users, per_user)
+    latencies: list[float] = []
+    answers: list[tuple[str, int, str]] = []
+    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+
+        async def user(posts: list[tuple[str, dict[str, str], str]]) -> None:
+            for openid, query, body in posts:
+                started = time.perf_counter()
+                try:
+                    r = await http.post("/wechat", params=query, content=body, headers={"Content-Type": "text/xml"})
+                    status, text = r.status_code, r.text
+                except httpx.HTTPError as exc:
+                    status, text = 0, repr(exc)
+                latencies.append(time.perf_counter() - started)
+                answers.append((openid, status, text))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(user(posts) for posts in plan))
+        elapsed = time.perf_counter() - started
+
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+    result = Result(users, per_user, elapsed, latencies, errors=0, passive=0)
+    for openid, status, text in answers:
+        if status != 200:
+            result.errors += 1
+        elif text == "success":
+            result.success[openid] += 1
+        else:
+            try:
+                outer = xmltodict.parse(text)["xml"]
+                inner = xmltodict.parse(
+                    crypto.decrypt_message(text, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"])
+                )["xml"]
+                ok = inner["ToUserName"] == openid and inner["MsgType"] == "text" and inner.get("Content")
+            except Exception:
+                ok = False
+            if ok:
+                result.passive += 1
+            else:
+                result.bad_replies += 1
+    return result
+
+
+async def settle_sends(api: str, result: Result, before: dict[str, int], prefix: str, wait: float = 30.0) -> None:
+    """Wait for the customer-service sends owed for "success" answers; count missing and extra ones."""
+    deadline = time.monotonic() + wait
+    async with httpx.AsyncClient(base_url=api) as http:
+        last: dict[str, int] = {}
+        stable_since = time.monotonic()
+        while True:
+            sends: dict[str, int] = (await http.get("/stats")).json()["sends"]
+            delta = {k: v - before.get(k, 0) for k, v in sends.items() if v - before.get(k, 0)}
+            if delta != last:
+                last, stable_since = delta, time.monotonic()
+            owed_met = all(delta.get(o, 0) >= n for o, n in result.success.items())
+            if (owed_met and time.monotonic() - stable_since > 1.0) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.25)
+    for openid in set(result.success) | {o for o in last if o.startswith(prefix)}:
+        got, owed = last.get(openid, 0), result.success.get(openid, 0)
+        result.sends_missing += max(0, owed - got)
+        result.sends_extra += max(0, got - owed)
+
+
+async def _stats(api: str) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=api) as http:
+        sends: dict[str, int] = (await http.get("/stats")).json()["sends"]
+        return sends
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+async def measure(server: Server, api: str, tag: str, *, check_sends: bool) -> list[Result]:
+    await run_load(server.base, f"{tag}w", 5, 4)  # warm-up: imports, pools, token, first writes
+    if check_sends:
+        await settle_sends(api, Result(0, 0, 1, [], 0, 0), {}, f"oBench{tag}w", wait=5)
+    results = []
+    for users, per_user in LOADS:
+        before = await _stats(api)
+        result = await run_load(server.base, f"{tag}{users}u", users, per_user)
+        if check_sends:
+            await settle_sends(api, result, before, f"oBench{tag}{users}u")
+        results.append(result)
+    return results
+
+
+async def kefu_and_bare(kind: str, api_port: int, tmp: Path) -> tuple[list[Result], list[Result]]:
+    api = f"http://127.0.0.1:{api_port}"
+    if kind == "sqlite":
+        kefu_url = f"sqlite:///{tmp}/kefu.db"
+        bare_url = f"sqlite:///{tmp}/bare.db"
+    else:
+        kefu_url = await _pg_database("kefu_bench_wechat")
+        bare_url = await _pg_database("kefu_bench_wechat_bare")
+    try:
+        env = _account_env(api_port, kefu_url)
+        subprocess.run([str(VENV_BIN / "kefu"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: ASYNC221
+        port = _free_port()
+        kefu_cmd = [str(VENV_BIN / "kefu"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        server = await _start(f"kefu-{kind}", kefu_cmd, env, port, "/healthz", SERVER_CORE, tmp)
+        try:
+            kefu = await measure(server, api, f"K{kind[0]}", check_sends=True)
+        finally:
+            server.stop()
+
+        env = _account_env(api_port, bare_url)
+        port = _free_port()
+        bare_cmd = [
+            str(VENV_BIN / "uvicorn"), "--factory", "bench.wechat_peer:bare_app",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        server = await _start(f"bare-{kind}", bare_cmd, env, port, "/count", SERVER_CORE, tmp)
+        try:
+            bare = await measure(server, api, f"B{kind[0]}", check_sends=False)
+            async with httpx.AsyncClient(base_url=server.base) as http:
+                rows = (await http.get("/count")).json()["rows"]
+            expected = 20 + sum(u * m for u, m in LOADS)
+            if rows != expected:
+                print(f"  bare-{kind}: {rows} rows stored, {expected} expected")
+        finally:
+            server.stop()
+        return kefu, bare
+    finally:
+        if kind == "postgres":
+            await _pg_database("kefu_bench_wechat", drop=True)
+            await _pg_database("kefu_bench_wechat_bare", drop=True)
+
+
+async def werobot(api_port: int, tmp: Path) -> tuple[str, list[Result]] | tuple[str, None]:
+    try:
+        import werobot  # noqa: F401
+    except ImportError:
+        return "WeRoBot not installed (pip install werobot gunicorn into .venv): row skipped", None
+    env = _account_env(api_port, "unused")
+    port = _free_port()
+    gunicorn = VENV_BIN / "gunicorn"
+    if gunicorn.exists():
+        how = "gunicorn, 1 sync worker, safe mode"
+        app = "bench.wechat_peer:werobot_app()"
+        cmd = [str(gunicorn), "-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
+    else:
+        how = "WeRoBot's own server (wsgiref), safe mode"
+        code = "import werobot; from bench.wechat_peer import werobot_app; import bottle; "
+        code += f"bottle.run(werobot_app(), host='127.0.0.1', port={port}, quiet=True)"
+        cmd = [sys.executable, "-c", code]
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        server = await _start("werobot", cmd, env, port, "/", SERVER_CORE, tmp)
+    except RuntimeError as exc:
+        return f"WeRoBot did not start: {exc}", None
+    try:
+        return how, await measure(server, api, "W", check_sends=False)
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------- report
+
+
+def _row(name: str, r: Result) -> str:
+    answered = r.passive + sum(r.success.values())
+    return (
+        f"{name:<22} | {r.users:>5} | {r.sent:>5} | {r.rate:>8.1f}/s | {r.pct(0.5):>7.0f} ms | {r.pct(0.99):>7.0f} ms"
+        f" | {r.passive:>5} | {sum(r.success.values()):>5} | {answered - r.sends_missing:>5}"
+        f" | {r.errors + r.bad_replies:>3} | {r.sends_missing:>3}/{r.sends_extra:<3}"
+    )
+
+
+HEADER = (
+    f"{'server':<22} | {'users':>5} | {'msgs':>5} | {'msgs/s':>10} | {'p50':>10} | {'p99':>10}"
+    f" | {'pasv':>5} | {'succ':>5} | {'1 rep':>5} | {'err':>3} | miss/extra"
+)
+
+
+async def main() -> None:
+    try:
+        os.sched_setaffinity(0, {CLIENT_CORE})
+        pinned = f"load generator and fake API on core {CLIENT_CORE}, servers on core {SERVER_CORE}"
+    except (OSError, AttributeError):
+        pinned = "not pinned (single core or no sched_setaffinity)"
+    tmp = Path(tempfile.mkdtemp(prefix="kefu-wechat-bench-"))
+    api_port = _free_port()
+    api_cmd = [sys.executable, "-m", "bench.wechat_peer", "fakeapi", str(api_port)]
+    fake = await _start("fakeapi", api_cmd, _account_env(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
+    print(f"WeChat webhook, safe mode, one uvicorn worker; {pinned}; {os.cpu_count()} cores")
+    print("pasv = passive XML replies (decrypted and checked), succ = 'success' answers,")
+    print("1 rep = messages with exactly one reply (passive, or success + one custom/send on the fake API)")
+    lines: list[str] = []
+    try:
+        for kind in ("sqlite", "postgres"):
+            try:
+                kefu, bare = await kefu_and_bare(kind, api_port, tmp)
+            except (OSError, asyncpg.PostgresError) as exc:
+                lines.append(f"{kind}: skipped ({type(exc).__name__}: {exc})")
+                continue
+            for k, b in zip(kefu, bare, strict=True):
+                lines.append(_row(f"kefu {kind}", k))
+                lines.append(_row(f"bare {kind}", b))
+                ratio = f"kefu/bare: {k.rate / b.rate:.2f}x msgs/s, p99 {k.pct(0.99) / b.pct(0.99):.1f}x"
+                lines.append(f"{'':<22}   {ratio}")
+        how, results = await werobot(api_port, tmp)
+        if results is None:
+            lines.append(how)
+        else:
+            lines.append(f"WeRoBot echo: {how}")
+            lines.extend(_row("werobot echo", r) for r in results)
+    finally:
+        fake.stop()
+    print(HEADER)
+    for line in lines:
+        print(line)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
