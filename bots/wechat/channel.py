@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -16,6 +14,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from bots.wechat.api_client import ExplicitTokenMixin
 from bots.wechat.media import MediaDownloader
 from bots.wechat.settings import CHANNEL, WeChatAccount
 from bots.wechat.templates import template_data
@@ -45,7 +44,7 @@ TRANSIENT = frozenset({-1, 45009, 45011, 40013, 40125, 40164})
 MAX_TEXT = 600
 
 
-class KefuWeChatClient(WeChatClient):  # type: ignore[misc]
+class KefuWeChatClient(ExplicitTokenMixin, WeChatClient):  # type: ignore[misc]
     """wechatpy's client pointed at the configured API base, token URL included, with a request timeout."""
 
     def __init__(self, account: WeChatAccount) -> None:
@@ -56,41 +55,14 @@ class KefuWeChatClient(WeChatClient):  # type: ignore[misc]
             # Token errors are retried by WeChatChannel, once, so a bad token cannot loop.
             auto_retry=False,
         )
-        self.API_BASE_URL = account.api_base
-        self._token_lock = threading.Lock()
-
-    def request_token(self) -> tuple[str, int]:
-        """Ask `<api_base>token` for a new token: (access_token, expires_in); wechatpy hard-codes its URL."""
-        response = self._http.get(
-            url=f"{self.API_BASE_URL}token",
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-            timeout=self.timeout,
+        self._init_explicit_token(
+            account.api_base,
+            {
+                "grant_type": "client_credential",
+                "appid": account.app_id,
+                "secret": account.app_secret.get_secret_value(),
+            },
         )
-        try:
-            response.raise_for_status()
-        except requests.RequestException:
-            raise WeChatClientException(None, None, client=self, request=response.request, response=response) from None
-        result = response.json()
-        if not isinstance(result, dict) or "access_token" not in result:
-            errcode = result.get("errcode") if isinstance(result, dict) else None
-            errmsg = result.get("errmsg") if isinstance(result, dict) else "no access_token"
-            raise WeChatClientException(errcode, errmsg, client=self, request=response.request, response=response)
-        return str(result["access_token"]), int(result.get("expires_in", 7200))
-
-    def fetch_access_token(self) -> dict[str, Any]:
-        """The token refresh wechatpy calls itself (one-off CLI calls such as the menu push)."""
-        with self._token_lock:
-            token, expires_in = self.request_token()
-            self.session.set(self.access_token_key, token, expires_in)
-            self.expires_at = int(time.time()) + expires_in
-            return {"access_token": token, "expires_in": expires_in}
-
-    def post_json(self, endpoint: str, data: dict[str, Any], token: str) -> dict[str, Any]:
-        """POST `data` to `endpoint` with an explicit token, so wechatpy never fetches one of its own."""
-        result = self.post(endpoint, params={"access_token": token}, data=data)
-        if not isinstance(result, dict):
-            raise TransientSendError("wechat API answered something other than JSON")
-        return result
 
 
 class WeChatChannel:

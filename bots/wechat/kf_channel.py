@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -15,6 +13,7 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.work import WeChatClient
 
+from bots.wechat.api_client import ExplicitTokenMixin
 from bots.wechat.kf_settings import CHANNEL, WeComKfAccount
 from bots.wechat.token import MemoryStateStore, StateStore, TokenProvider
 from core.channel import (
@@ -47,8 +46,11 @@ STATE_POOL = 2
 STATE_HUMAN = 3
 
 
-class KefuWeComClient(WeChatClient):  # type: ignore[misc]
+class KefuWeComClient(ExplicitTokenMixin, WeChatClient):  # type: ignore[misc]
     """wechatpy's WeCom client pointed at the configured API base, gettoken included, with a request timeout."""
+
+    api_name = "wecom"
+    token_endpoint = "gettoken"
 
     def __init__(self, account: WeComKfAccount) -> None:
         super().__init__(
@@ -58,41 +60,9 @@ class KefuWeComClient(WeChatClient):  # type: ignore[misc]
             # Token errors are retried by WeComKfChannel, once, so a bad token cannot loop.
             auto_retry=False,
         )
-        self.API_BASE_URL = account.api_base
-        self._token_lock = threading.Lock()
-
-    def request_token(self) -> tuple[str, int]:
-        """Ask `<api_base>gettoken` for a new token: (access_token, expires_in); wechatpy hard-codes its URL."""
-        response = self._http.get(
-            url=f"{self.API_BASE_URL}gettoken",
-            params={"corpid": self.corp_id, "corpsecret": self.secret},
-            timeout=self.timeout,
+        self._init_explicit_token(
+            account.api_base, {"corpid": account.corp_id, "corpsecret": account.secret.get_secret_value()}
         )
-        try:
-            response.raise_for_status()
-        except requests.RequestException:
-            raise WeChatClientException(None, None, client=self, request=response.request, response=response) from None
-        result = response.json()
-        if not isinstance(result, dict) or "access_token" not in result:
-            errcode = result.get("errcode") if isinstance(result, dict) else None
-            errmsg = result.get("errmsg") if isinstance(result, dict) else "no access_token"
-            raise WeChatClientException(errcode, errmsg, client=self, request=response.request, response=response)
-        return str(result["access_token"]), int(result.get("expires_in", 7200))
-
-    def fetch_access_token(self) -> dict[str, Any]:
-        """Refresh the token the way wechatpy does, but through the configured base (for calls outside the channel)."""
-        with self._token_lock:
-            token, expires_in = self.request_token()
-            self.session.set(self.access_token_key, token, expires_in)
-            self.expires_at = int(time.time()) + expires_in
-            return {"access_token": token, "expires_in": expires_in}
-
-    def post_json(self, endpoint: str, data: dict[str, Any], token: str) -> dict[str, Any]:
-        """POST `data` to `endpoint` with an explicit token, so wechatpy never fetches one of its own."""
-        result = self.post(endpoint, params={"access_token": token}, data=data)
-        if not isinstance(result, dict):
-            raise TransientSendError("wecom API answered something other than JSON")
-        return result
 
 
 class WeComKfChannel:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import os
 import socket
@@ -22,6 +20,7 @@ from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 from bots.common import BadPayload, BodyTooLarge, read_limited_body
 from bots.wechat.kf_channel import WeComKfChannel
 from bots.wechat.kf_convert import MAX_ACCOUNT, to_inbound
+from bots.wechat.signing import BadSignature, same, sign
 from bots.wechat.token import StateStore
 from core.channel import PermanentSendError, TransientSendError
 from core.engine import Engine
@@ -39,10 +38,6 @@ class BadCallback(Exception):
     """The body is not a WeCom callback kefu can read (malformed envelope, undecryptable, hostile XML)."""
 
 
-class BadSignature(Exception):
-    """The callback was not signed with this app's token."""
-
-
 def cursor_key(open_kfid: str) -> str:
     """Where the next sync_msg cursor of one kf account is kept, so a restart resumes there."""
     return f"wecom:kf:cursor:{open_kfid}"
@@ -50,15 +45,6 @@ def cursor_key(open_kfid: str) -> str:
 
 def _pull_lock_key(open_kfid: str) -> str:
     return f"wecom:kf:pull:{open_kfid}"
-
-
-def _sign(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
-
-
-def _same(expected: str, given: str) -> bool:
-    # Constant time, so the signature cannot be guessed byte by byte from response times.
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
 
 
 class WeComKfWebhook:
@@ -115,7 +101,7 @@ class WeComKfWebhook:
             raise BadCallback(f"unreadable envelope: {type(exc).__name__}") from None
         if not isinstance(encrypted, str):
             raise BadCallback("Encrypt missing")
-        if not _same(_sign(self._token, timestamp, nonce, encrypted), msg_signature):
+        if not same(sign(self._token, timestamp, nonce, encrypted), msg_signature):
             raise BadSignature("msg_signature mismatch")
         try:
             inner = xmltodict.parse(self._decrypt(encrypted), disable_entities=True)["xml"]
@@ -131,7 +117,7 @@ class WeComKfWebhook:
         """GET: WeCom checks the URL by asking it to decrypt `echostr` under a valid signature."""
         q = request.query_params
         timestamp, echostr = q.get("timestamp", ""), q.get("echostr", "")
-        signed = _same(_sign(self._token, timestamp, q.get("nonce", ""), echostr), q.get("msg_signature", ""))
+        signed = same(sign(self._token, timestamp, q.get("nonce", ""), echostr), q.get("msg_signature", ""))
         if not signed or not self._fresh(timestamp):
             return PlainTextResponse("forbidden", status_code=403)
         try:

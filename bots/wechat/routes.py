@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -21,6 +19,7 @@ from bots.wechat.channel import MAX_TEXT, WeChatChannel
 from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inbound
 from bots.wechat.media import KINDS, MediaDownloader
 from bots.wechat.settings import CHANNEL, WeChatAccount
+from bots.wechat.signing import BadSignature, same, sign
 from core.engine import Engine, ReceiveResult
 from core.errors import ConfigError
 from core.messages import InboundMessage
@@ -33,19 +32,6 @@ log = logging.getLogger(__name__)
 HOLD = timedelta(seconds=10)
 # What WeChat expects when there is no passive reply: it neither shows anything nor retries.
 SUCCESS = "success"
-
-
-class BadSignature(Exception):
-    """The request was not signed with this account's token."""
-
-
-def _sign(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
-
-
-def _same(expected: str, given: str) -> bool:
-    # Constant time, so the signature cannot be guessed byte by byte from response times.
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
 
 
 class WeChatWebhook:
@@ -78,7 +64,7 @@ class WeChatWebhook:
     # ------------------------------------------------------------ checks
 
     def _signed(self, signature: str, timestamp: str, nonce: str) -> bool:
-        return _same(_sign(self._token, timestamp, nonce), signature)
+        return same(sign(self._token, timestamp, nonce), signature)
 
     def _fresh(self, timestamp: str) -> bool:
         if not timestamp.isdigit() or len(timestamp) > 12:
@@ -95,7 +81,7 @@ class WeChatWebhook:
             raise BadMessage(f"unreadable envelope: {type(exc).__name__}") from None
         if not isinstance(encrypt, str):
             raise BadMessage("Encrypt missing")
-        if not _same(_sign(self._token, timestamp, nonce, encrypt), msg_signature):
+        if not same(sign(self._token, timestamp, nonce, encrypt), msg_signature):
             raise BadSignature("msg_signature mismatch")
         try:
             return str(PrpCrypto(self._crypto.key).decrypt(encrypt, self.account.app_id))
