@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench migrate install clean
+.PHONY: run test lint typecheck pytest bench soak migrate install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy bots handlers
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not soak"
+
+# Longer fault runs: more kills, a PostgreSQL restart (it restarts the machine's PostgreSQL).
+soak: $(STAMP)
+	KEFU_SOAK=1 $(BIN)/pytest -q -m "soak" tests/reliability
+	KEFU_SOAK=1 $(BIN)/pytest -q tests/reliability/test_crash.py
 
 test: lint typecheck pytest
 
