@@ -73,7 +73,7 @@ def load_examples(path: Path = EVAL_SET, *, require_split: bool = True) -> list[
                 raise EvalSetError(f"{where}: label {label!r} is not one of {', '.join(CATEGORIES)}")
             if language not in LANGUAGES:
                 raise EvalSetError(f"{where}: language {language!r} is not one of {', '.join(LANGUAGES)}")
-            if split is None and require_split or split is not None and split not in SPLITS:
+            if (split is None and require_split) or (split is not None and split not in SPLITS):
                 raise EvalSetError(f"{where}: split {split!r} is not one of {', '.join(SPLITS)}")
             if note is not None and not isinstance(note, str):
                 raise EvalSetError(f"{where}: note must be text")
@@ -187,9 +187,7 @@ def format_report(title: str, report: Report, *, show_misses: bool = False) -> s
     lines = [f"== {title}: {report.total} messages", f"{'':{width}}precision  recall      f1  support"]
     for c in CATEGORIES:
         support = sum(report.confusion[c].values())
-        lines.append(
-            f"{c:{width}}{report.precision(c):9.3f}{report.recall(c):8.3f}{report.f1(c):8.3f}{support:9d}"
-        )
+        lines.append(f"{c:{width}}{report.precision(c):9.3f}{report.recall(c):8.3f}{report.f1(c):8.3f}{support:9d}")
     lines.append(
         f"macro-F1 {report.macro_f1:.3f}   accuracy {report.accuracy:.3f}   "
         f"not confident (bot asks) {report.unsure_rate:.3f}   accuracy when confident {report.confident_accuracy:.3f}"
