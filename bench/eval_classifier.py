@@ -127,6 +127,8 @@ class Report:
     unsure: int = 0
     confident_correct: int = 0
     misses: list[Miss] = field(default_factory=list)
+    # language -> [correct, total]
+    by_language: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -171,6 +173,9 @@ def evaluate(classifier: KeywordClassifier, examples: Iterable[Example]) -> Repo
     for example in examples:
         verdict = classifier.classify(example.text)
         report.confusion[example.label][verdict.category] += 1
+        tally = report.by_language.setdefault(example.language, [0, 0])
+        tally[0] += verdict.category == example.label
+        tally[1] += 1
         if not verdict.confident:
             report.unsure += 1
         elif verdict.category == example.label:
@@ -191,6 +196,13 @@ def format_report(title: str, report: Report, *, show_misses: bool = False) -> s
     lines.append(
         f"macro-F1 {report.macro_f1:.3f}   accuracy {report.accuracy:.3f}   "
         f"not confident (bot asks) {report.unsure_rate:.3f}   accuracy when confident {report.confident_accuracy:.3f}"
+    )
+    lines.append(
+        "accuracy by language: "
+        + ", ".join(
+            f"{language} {_ratio(correct, total):.3f} ({total})"
+            for language, (correct, total) in sorted(report.by_language.items())
+        )
     )
     lines.append("confusion (rows: expected, columns: predicted)")
     lines.append(" " * width + "".join(c.rjust(width) for c in CATEGORIES))
