@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from opencc_purepy import OpenCC
+if TYPE_CHECKING:
+    from opencc_purepy import OpenCC
 
 # Standard traditional, Taiwan and Hong Kong usage differ in a few characters (后台: 後臺 / 後台, 账户: 賬戶 / 帳户).
 _CONFIGS = ("s2t", "s2tw", "s2hk")
@@ -12,7 +14,10 @@ _CONFIGS = ("s2t", "s2tw", "s2hk")
 
 @cache
 def _converters() -> tuple[OpenCC, ...]:
-    # Loading the dictionaries takes tens of milliseconds: once per process, and only when a rule set is built.
+    # Importing the converter and loading its tables takes about half a second: once per process, and only
+    # when a rule set with Chinese phrases is built.
+    from opencc_purepy import OpenCC
+
     return tuple(OpenCC(config) for config in _CONFIGS)
 
 
