@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench soak migrate install clean
+.PHONY: run test lint typecheck pytest bench soak eval migrate install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m bench.classifier_bench
 	$(BIN)/python -m bench.followups_bench
+
+eval: $(STAMP)
+	$(BIN)/python -m bench.eval_classifier
 
 clean:
 	rm -rf $(VENV) var/kefu.db*
