@@ -51,6 +51,21 @@ class Throttled(TransientSendError):
     """A rate limit (ours or the network's) said "later": wait, without using up one of the row's attempts."""
 
 
+@dataclass(frozen=True)
+class RepInfo:
+    """The rep a conversation is handed to, as a channel with its own human service needs to know them."""
+
+    user_id: int
+    username: str
+    display_name: str
+
+
+class Handover(Protocol):
+    """A channel whose network has its own bot/human state (WeCom kf), told of claims and releases."""
+
+    async def handover(self, ref: ConversationRef, *, to_human: bool, rep: RepInfo | None) -> None: ...
+
+
 class Channel(Protocol):
     """A network kefu can talk through."""
 
@@ -93,7 +108,7 @@ def degrade(message: OutboundMessage, caps: ChannelCapabilities, options_line: C
         return message
     options = " · ".join(f"{i} {b.label}" for i, b in enumerate(message.buttons, start=1))
     text = f"{message.text}\n{options_line(options)}" if message.text else options_line(options)
-    return OutboundMessage(text=text, attachments=message.attachments)
+    return OutboundMessage(text=text, attachments=message.attachments, kind=message.kind)
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -15,7 +15,7 @@ from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
 from bots.wechat.kf_routes import WeComKfWebhook
-from bots.wechat.routes import WeChatWebhook
+from bots.wechat.routes import WeChatWebhook, WeChatWebhooks
 from core.clock import Clock
 from core.errors import KefuError
 from core.settings import Settings
@@ -91,16 +91,19 @@ def create_app(
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "database unreachable"}, status_code=503)
 
-    webhooks: list[WeChatWebhook | WeComKfWebhook | TelegramWebhook] = []
-    if services.wechat is not None:
-        wechat_webhook = WeChatWebhook(
-            engine=services.engine,
-            dispatcher=services.dispatcher,
-            account=services.wechat,
-            max_body_bytes=settings.max_body_bytes,
+    webhooks: list[WeChatWebhooks | WeComKfWebhook | TelegramWebhook] = []
+    if services.wechat_accounts:
+        wechat_webhooks = WeChatWebhooks(
+            WeChatWebhook(
+                engine=services.engine,
+                dispatcher=services.dispatcher,
+                account=account,
+                max_body_bytes=settings.max_body_bytes,
+            )
+            for account in services.wechat_accounts
         )
-        app.include_router(wechat_webhook.router("/wechat"))
-        webhooks.append(wechat_webhook)
+        app.include_router(wechat_webhooks.router("/wechat"))
+        webhooks.append(wechat_webhooks)
     if services.wecom_kf is not None:
         kf_webhook = WeComKfWebhook(
             engine=services.engine,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from datetime import timedelta
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -15,10 +15,10 @@ from fastapi.responses import PlainTextResponse, Response
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from bots.common import BadPayload, BodyTooLarge, read_limited_body
-from bots.wechat.channel import MAX_TEXT, WeChatChannel
+from bots.wechat.channel import MAX_TEXT, WeChatChannel, account_channel
 from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inbound
 from bots.wechat.media import KINDS, MediaDownloader
-from bots.wechat.settings import CHANNEL, WeChatAccount
+from bots.wechat.settings import CHANNEL, DEFAULT_ACCOUNT, WeChatAccount
 from bots.wechat.signing import BadSignature, same, sign
 from core.engine import Engine, ReceiveResult
 from core.errors import ConfigError
@@ -50,8 +50,10 @@ class WeChatWebhook:
         self.dispatcher = dispatcher
         self.account = account
         self.max_body_bytes = max_body_bytes
-        # By default the registered channel's downloader (set when it was built with a media directory).
-        self.media = media if media is not None else _registered_media(engine)
+        # The account's registered channel: its reply window learns here that the client wrote.
+        self.channel = _registered_channel(engine, account.name)
+        # By default the channel's downloader (set when it was built with a media directory).
+        self.media = media if media is not None else (self.channel.media if self.channel else None)
         self._token = account.token.get_secret_value()
         self._crypto = (
             WeChatCrypto(self._token, account.aes_key.get_secret_value(), account.app_id)
@@ -126,6 +128,9 @@ class WeChatWebhook:
             log.info("wechat %s: %s", self.account.name, exc)
             return PlainTextResponse("bad request", status_code=400)
         inbound = to_inbound(message, self.account.name)
+        if self.channel is not None:
+            # Before the turn: replies it unparks may be sent as soon as it commits.
+            await self.channel.window.opened(inbound)
 
         turn = asyncio.create_task(self.engine.receive(inbound, deliver=False, hold=HOLD))
         try:
@@ -204,12 +209,45 @@ class WeChatWebhook:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
 
-def _registered_media(engine: Engine) -> MediaDownloader | None:
+def _registered_channel(engine: Engine, account: str) -> WeChatChannel | None:
     try:
         channel = engine.registry.get(CHANNEL)
     except ConfigError:
         return None
-    return channel.media if isinstance(channel, WeChatChannel) else None
+    return account_channel(channel, account)
+
+
+class WeChatWebhooks:
+    """Every account's webhook: the default one at /wechat, each account also at /wechat/<name>."""
+
+    def __init__(self, webhooks: Iterable[WeChatWebhook]) -> None:
+        self.webhooks = {webhook.account.name: webhook for webhook in webhooks}
+
+    async def verify(self, account: str, request: Request) -> Response:
+        webhook = self.webhooks.get(account)
+        return await webhook.verify(request) if webhook else _unknown_account()
+
+    async def receive(self, account: str, request: Request) -> Response:
+        # Answered before the body is read or anything stored.
+        webhook = self.webhooks.get(account)
+        return await webhook.receive(request) if webhook else _unknown_account()
+
+    def router(self, prefix: str = "/wechat") -> APIRouter:
+        router = APIRouter()
+        default = self.webhooks.get(DEFAULT_ACCOUNT)
+        if default is not None:
+            router.include_router(default.router(prefix))
+        router.add_api_route(prefix + "/{account}", self.verify, methods=["GET"], include_in_schema=False)
+        router.add_api_route(prefix + "/{account}", self.receive, methods=["POST"], include_in_schema=False)
+        return router
+
+    async def drain(self) -> None:
+        for webhook in self.webhooks.values():
+            await webhook.drain()
+
+
+def _unknown_account() -> Response:
+    return PlainTextResponse("unknown account", status_code=404)
 
 
 def build_router(
