@@ -48,6 +48,8 @@ class KeyedRateLimiter:
     """One sliding window per key (an account, a chat); one per process, so each process has the full budget."""
 
     def __init__(self, limit: int, period: float = 1.0, clock: Clock | None = None) -> None:
+        # A bad configuration fails at start-up, not at the first send.
+        SlidingWindow(limit, period)
         self.limit = limit
         self.period = period
         self.clock = clock or SystemClock()

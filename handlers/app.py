@@ -121,6 +121,8 @@ def create_app(
         app.include_router(telegram_webhook.router("/telegram"))
         webhooks.append(telegram_webhook)
 
+    # Kept for shutdown and for tests that wait for the webhooks' background work.
+    app.state.webhooks = webhooks
     app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
     app.include_router(
         web_router(

@@ -146,6 +146,9 @@ class WeChatWebhook:
         self._fetch_media(inbound, result)
         if result.status == "duplicate" or not result.outbox_ids:
             # A retry of a message already handled: its first delivery answered it, or the outbox will.
+            # A silent turn (a rep holds the conversation) may still have unparked older replies.
+            if result.unparked:
+                self._spawn(self._deliver_rest(result))
             return PlainTextResponse(SUCCESS)
         text = "\n".join(r.text for r in result.replies if r.text)
         # Parked replies from a closed window are older: they must reach the client first, so no passive reply.
@@ -182,6 +185,8 @@ class WeChatWebhook:
         self._fetch_media(inbound, result)
         if result.status == "accepted":
             await self.dispatcher.release(result.outbox_ids)
+            if result.unparked and not result.outbox_ids:
+                await self._deliver_rest(result)
 
     def _fetch_media(self, inbound: InboundMessage, result: ReceiveResult) -> None:
         """Download the message's media after its turn, in the background: never inside the passive budget."""

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from bots.wechat.token import StateStore
 from core.messages import InboundMessage, MessageType
 
+# How long a client's record is kept: long after the window, so "closed by time" is known without asking WeChat.
+KEEP = timedelta(days=30)
 # WeChat counts a follow, a menu click and a scan as the client writing; an unfollow or a location report does not.
 OPENING_EVENTS = frozenset({"subscribe", "click", "scan", "scancode_push", "scancode_waitmsg", "enter_session"})
 
@@ -22,7 +24,8 @@ class ReplyWindow:
     """Per client: when they last wrote and how many messages went out since, kept in the shared store.
 
     Sends beyond `limit` per client message are refused here (the caller parks them until the client
-    writes). A client kefu has no record of is left to the network to judge (its 45015 / 95002 errors).
+    writes). A client kefu has no record of (none kept, or older than KEEP) is left to the network to
+    judge (its 45015 / 95002 errors).
     """
 
     def __init__(
@@ -45,7 +48,7 @@ class ReplyWindow:
         if current is not None and current.get("msg") == message.external_id:
             return
         now = self.store.clock.now()
-        await self.store.put(key, {"msg": message.external_id, "at": now.isoformat(), "sent": 0}, now + self.span)
+        await self.store.put(key, {"msg": message.external_id, "at": now.isoformat(), "sent": 0}, now + KEEP)
 
     async def remaining(self, account: str, user: str) -> int | None:
         """Sends still allowed to the client now: 0 when the window is used up or over, None when unknown."""
@@ -65,4 +68,4 @@ class ReplyWindow:
             return
         opened_at = datetime.fromisoformat(str(current["at"]))
         current["sent"] = int(current.get("sent", 0)) + count
-        await self.store.put(key, current, opened_at + self.span)
+        await self.store.put(key, current, opened_at + KEEP)
