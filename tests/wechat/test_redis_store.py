@@ -1,4 +1,4 @@
-"""The access token in a real Redis (KEFU_REDIS_URL): shared by processes, one refresher at a time, clock-driven expiry."""
+"""The access token in a real Redis (KEFU_REDIS_URL): shared by processes, one refresher, clock-driven expiry."""
 
 from __future__ import annotations
 
