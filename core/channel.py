@@ -51,9 +51,9 @@ class Throttled(TransientSendError):
     """A rate limit (ours or the network's) said "later": wait, without using up one of the row's attempts."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RepInfo:
-    """The rep a conversation is handed to, as a channel with its own human service needs to know them."""
+    """The rep a conversation is handed to, as a channel needs to know them."""
 
     user_id: int
     username: str
@@ -61,7 +61,7 @@ class RepInfo:
 
 
 class Handover(Protocol):
-    """A channel whose network has its own bot/human state (WeCom kf), told of claims and releases."""
+    """A channel that must be told when a person takes a conversation over or gives it back (WeCom kf)."""
 
     async def handover(self, ref: ConversationRef, *, to_human: bool, rep: RepInfo | None) -> None: ...
 
@@ -89,6 +89,9 @@ class ChannelRegistry:
             return self._channels[name]
         except KeyError:
             raise ConfigError(f"channel {name!r} is not configured") from None
+
+    def find(self, name: str) -> Channel | None:
+        return self._channels.get(name)
 
     def capabilities(self, name: str) -> ChannelCapabilities:
         channel = self._channels.get(name)
