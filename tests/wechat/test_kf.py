@@ -25,10 +25,12 @@ from bots.wechat.token import MemoryStateStore
 from core.channel import PermanentSendError, RepInfo, TransientSendError, WindowClosed
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
-from core.db.models import Message, OutboxMessage
+from core.db.models import Conversation, Message, OutboxMessage, TicketEvent
 from core.messages import ConversationRef, MessageType, OutboundMessage
+from core.takeover import HeldByOther
 from handlers.app import create_app
 from handlers.services import Services
+from tests.desk_setup import create_staff
 from tests.wechat.conftest import OTHER_AES_KEY, element, sign
 from tests.wechat.kf_fake_api import CORP_SECRET, FakeWeComAPI, client_item, enter_session_item
 
@@ -503,3 +505,47 @@ def test_servicers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KEFU_WECOM_DEFAULT_SERVICER")
     account = default_kf_account()
     assert account is not None and account.servicer_for("wang") is None
+
+
+async def _kf_conversation(services: Services) -> int:
+    async with services.db.transaction() as session:
+        return (await session.execute(select(Conversation.id).where(Conversation.channel == "wecom"))).scalar_one()
+
+
+async def test_claim_and_release_through_the_engine_move_the_wecom_session(
+    make_wecom: WeComFactory, wecom_api: FakeWeComAPI, services: Services
+) -> None:
+    wecom = await make_wecom(servicers={"rep0": "WeComRep0"})
+    # The handoff notice goes out through kf/send_msg.
+    assert await wecom.say("人工")
+    staff = await create_staff(services)
+    conversation_id = await _kf_conversation(services)
+    await services.engine.claim(conversation_id, staff.reps[0])
+    base = {"open_kfid": KFID, "external_userid": USER}
+    assert [c.body for c in wecom_api.of("kf/service_state/trans")] == [
+        {**base, "service_state": 3, "servicer_userid": "WeComRep0"}
+    ]
+    # The client is told who serves them, on kf as on every channel.
+    assert "客服" in wecom.new_sends()
+    await services.engine.release(conversation_id, staff.reps[0])
+    assert [c.body for c in wecom_api.of("kf/service_state/trans")][1:] == [{**base, "service_state": 1}]
+
+
+async def test_a_failed_handover_is_recorded_on_the_ticket_and_the_claim_stands(
+    make_wecom: WeComFactory, wecom_api: FakeWeComAPI, services: Services
+) -> None:
+    wecom = await make_wecom(servicers={"rep0": "WeComRep0"})
+    await wecom.say("人工")
+    staff = await create_staff(services)
+    conversation_id = await _kf_conversation(services)
+    wecom_api.trans_failures.append(95014)
+    await services.engine.claim(conversation_id, staff.reps[0])
+    async with services.db.transaction() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.ticket_id is not None
+        events = await session.execute(select(TicketEvent).where(TicketEvent.ticket_id == conversation.ticket_id))
+        failed = [e for e in events.scalars() if e.kind == "handover_failed"]
+    assert len(failed) == 1 and "95014" in failed[0].data["error"] and failed[0].data["to_human"] is True
+    # Still claimed: a second claim by someone else is refused.
+    with pytest.raises(HeldByOther):
+        await services.engine.claim(conversation_id, staff.reps[1])
