@@ -209,3 +209,37 @@ def test_accounts_from_yaml_with_their_own_settings(tmp_path: Path, monkeypatch:
     assert account.send_rate_per_second == 3 and account.templates["satisfaction"].template_id == "TPL-S"
     # Without wechat.accounts there are none beyond the default one.
     assert config_accounts(DEFAULT_CONFIG_DIR / "kefu.yaml") == []
+
+
+def test_menu_push_on_a_named_account(tmp_path: Path, fake_api: FakeWeChatAPI, shop_api: FakeWeChatAPI) -> None:
+    """`kefu wechat menu push --account shop` creates the menu through that account's API and token."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    kefu = Path(sys.executable).parent / "kefu"
+    shop = {"token": SHOP_TOKEN, "app_id": SHOP_APP_ID, "app_secret": "app-secret", "api_base": shop_api.base}
+    config = write_config(tmp_path, {"shop": shop})
+    env = {
+        **os.environ,
+        "KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+        "KEFU_CONFIG_DIR": str(config),
+        "KEFU_WECHAT_TOKEN": TOKEN,
+        "KEFU_WECHAT_APP_ID": APP_ID,
+        "KEFU_WECHAT_APP_SECRET": "app-secret",
+        "KEFU_WECHAT_API_BASE": fake_api.base,
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(kefu), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+
+    assert run("db", "upgrade").returncode == 0
+    done = run("wechat", "menu", "push", "--account", "shop")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["errcode"] == 0
+    assert [c.path for c in shop_api.calls] == ["/cgi-bin/token", "/cgi-bin/menu/create"]
+    assert fake_api.calls == []
+    unknown = run("wechat", "menu", "push", "--account", "nope")
+    assert unknown.returncode == 2 and "nope" in unknown.stderr
+    assert len(shop_api.calls) == 2 and fake_api.calls == []

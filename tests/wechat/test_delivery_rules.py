@@ -12,8 +12,9 @@ from bots.wechat.settings import WeChatTemplate
 from bots.wechat.token import MemoryStateStore
 from core.channel import Throttled, WindowClosed
 from core.clock import ManualClock
-from core.db.models import Conversation, OutboxMessage, User
+from core.db.models import Conversation, OutboxMessage, Ticket, User
 from core.messages import ConversationRef, InboundMessage, MessageKind, MessageType, OutboundMessage
+from handlers.ops import show_ticket
 from handlers.services import Services
 from tests.wechat.conftest import WeChatFactory, WeChatServer, make_account
 from tests.wechat.fake_api import FakeWeChatAPI
@@ -253,3 +254,27 @@ async def test_resolution_satisfaction_and_rep_reply_each_get_their_template(
     assert len(fake_api.template_sends()) == 2
     kinds = await _kinds(services)
     assert kinds[-3:] == [("resolution", "sent"), ("satisfaction", "sent"), ("rep_reply", "window_closed")]
+
+
+async def test_the_ticket_history_shows_parked_replies(
+    make_wechat: WeChatFactory, fake_api: FakeWeChatAPI, services: Services
+) -> None:
+    wechat = await make_wechat(passive_budget_seconds=0.0001)
+    await wechat.say("人工")
+    await wechat.webhook.drain()
+    conversation_id, rep = await _conversation(services), await _rep(services)
+    await services.engine.claim(conversation_id, rep)
+    fake_api.failures.append(45015)
+    await services.engine.rep_reply(conversation_id, rep, "请提供截图")
+    async with services.db.transaction() as session:
+        number = (await session.execute(select(Ticket.number))).scalar_one()
+    shown = await show_ticket(services, number)
+    [parked] = [m for m in shown["messages"] if m["text"] == "请提供截图"]
+    assert parked["delivery"] == "window_closed" and "45015" in parked["error"]
+    assert parked["author_user_id"] == rep
+    assert shown["messages"][0]["direction"] == "in" and "delivery" not in shown["messages"][0]
+    await wechat.say("好的")
+    await wechat.webhook.drain()
+    shown = await show_ticket(services, number)
+    [delivered] = [m for m in shown["messages"] if m["text"] == "请提供截图"]
+    assert delivered["delivery"] == "sent" and delivered["error"] is None
