@@ -101,11 +101,14 @@ class WeChatChannel:
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
         openid = ref.external_user_id
         pieces = split_text(message.text, self.capabilities.max_text_length)
+        remaining = await self.window.remaining(self.account.name, openid)
+        if remaining == 0 and self.account.template_for(message.kind) is None:
+            # Parked without using any of the account's send rate.
+            raise WindowClosed("no customer-service message left in the client's window")
         # All pieces or none: a row retried after a partial send would repeat its first pieces.
         wait = self.limiter.acquire(self.account.name, len(pieces))
         if wait > 0:
             raise Throttled(f"wechat account {self.account.name}: send rate limit", retry_after=wait)
-        remaining = await self.window.remaining(self.account.name, openid)
         external_id: str | None = None
         sent = 0
         try:

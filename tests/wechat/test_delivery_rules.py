@@ -249,11 +249,13 @@ async def test_resolution_satisfaction_and_rep_reply_each_get_their_template(
     await services.followups.run_due()
     assert [c.body and c.body["template_id"] for c in fake_api.template_sends()] == ["TPL-RESOLVED", "TPL-SCORE"]
     # A rep's reply has no template of its own and there is no default one: it waits for the client.
-    fake_api.failures.append(45015)
+    # (Replying claims the conversation again, so its notice is refused and parked too.)
+    fake_api.failures.extend([45015, 45015])
     await services.engine.rep_reply(conversation_id, rep, "还有问题吗？")
     assert len(fake_api.template_sends()) == 2
     kinds = await _kinds(services)
-    assert kinds[-3:] == [("resolution", "sent"), ("satisfaction", "sent"), ("rep_reply", "window_closed")]
+    assert ("resolution", "sent") in kinds and ("satisfaction", "sent") in kinds
+    assert [status for kind, status in kinds if kind == "rep_reply"] == ["window_closed"]
 
 
 async def test_the_ticket_history_shows_parked_replies(
