@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -136,6 +137,8 @@ class Engine:
         self.desk = desk
         dialogue = settings.dialogue
         self.quiet_hours = QuietHours.parse(dialogue.quiet_hours_start, dialogue.quiet_hours_end)
+        # Told the duration of each inbound turn (metrics); None costs nothing.
+        self.on_turn: Callable[[str, float], None] | None = None
         # Per-conversation locks in this process avoid needless waits on the database's own lock.
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
@@ -164,6 +167,7 @@ class Engine:
         """
         msg = clean_inbound(msg)
         key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
+        started = time.perf_counter()
         async with self._lock(key):
             try:
                 async with self._turn() as session:
@@ -174,6 +178,8 @@ class Engine:
             except DuplicateMessage:
                 log.info("duplicate %s message %s ignored", msg.channel, msg.external_id)
                 return ReceiveResult("duplicate")
+        if self.on_turn is not None:
+            self.on_turn(msg.ref.channel, time.perf_counter() - started)
         if deliver and result.conversation_id is not None:
             await self.dispatcher.deliver_conversation(result.conversation_id)
         return result

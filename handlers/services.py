@@ -101,7 +101,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     registry.register(WebChannel(hub))
     channel_state = ChannelStateStore(db, clock)
     token_store: StateStore = (
-        RedisStateStore.from_url(settings.redis_url, clock) if settings.redis_url else channel_state
+        RedisStateStore.from_url(settings.redis_url, clock, prefix=settings.redis_prefix)
+        if settings.redis_url
+        else channel_state
     )
     wechat_accounts = all_accounts(config_dir)
     wechat = next((a for a in wechat_accounts if a.name == DEFAULT_ACCOUNT), None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -20,39 +19,31 @@ from core.clock import ManualClock
 from core.messages import ConversationRef, OutboundMessage
 from core.settings import Settings
 from handlers.services import build_services
-from tests.conftest import IN_CI
+from tests.conftest import REDIS_URL
 from tests.wechat.conftest import APP_ID, TOKEN, make_account
 from tests.wechat.fake_api import FakeWeChatAPI
 
-REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 REF = ConversationRef(channel="wechat", external_user_id="oKefuTestOpenId0000000000001")
 
 StoreFactory = Callable[[ManualClock], RedisStateStore]
 
 
 @pytest.fixture
-def redis_stores() -> Iterator[StoreFactory]:
+def redis_stores(redis_url: str) -> Iterator[StoreFactory]:
     """Stores on a real Redis under a prefix of this test alone, each with its own client (as processes have)."""
-    probe = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        probe.ping()
-    except redis.RedisError as exc:
-        probe.close()
-        if IN_CI:
-            pytest.fail(f"Redis is required in CI but unreachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
     prefix = f"kefu-test-{uuid.uuid4().hex[:12]}"
     stores: list[RedisStateStore] = []
 
     def factory(clock: ManualClock) -> RedisStateStore:
-        store = RedisStateStore.from_url(REDIS_URL, clock, prefix=prefix)
+        store = RedisStateStore.from_url(redis_url, clock, prefix=prefix)
         stores.append(store)
         return store
 
     yield factory
-    for key in probe.scan_iter(f"{prefix}:*"):
-        probe.delete(key)
-    probe.close()
+    cleaner = redis.Redis.from_url(redis_url)
+    for key in cleaner.scan_iter(f"{prefix}:*"):
+        cleaner.delete(key)
+    cleaner.close()
     for store in stores:
         store.close()
 
@@ -135,14 +126,15 @@ async def test_with_kefu_redis_url_tokens_live_in_redis_not_the_database(
     prefix = redis_stores(ManualClock()).prefix
     clock = ManualClock()
     for redis_url in (REDIS_URL, None):
-        settings = Settings(database_url=db_url, env="test", redis_url=redis_url, media_dir=tmp_path / "media")
+        settings = Settings(
+            database_url=db_url, env="test", redis_url=redis_url, redis_prefix=prefix, media_dir=tmp_path / "media"
+        )
         services = build_services(settings, clock)
         try:
             await services.start(migrate=False)
             if redis_url:
                 assert isinstance(services.token_store, RedisStateStore)
-                services.token_store.prefix = prefix
-                services.token_store.storage.prefix = prefix
+                assert services.token_store.prefix == prefix
             else:
                 # Without Redis the database table is the shared store.
                 assert isinstance(services.token_store, ChannelStateStore)
