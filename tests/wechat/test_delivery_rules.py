@@ -175,14 +175,20 @@ async def _conversation(services: Services) -> int:
         return (await session.execute(select(Conversation.id))).scalar_one()
 
 
-async def test_sixth_message_after_one_client_message_waits_for_the_next_one(
-    make_wechat: WeChatFactory, fake_api: FakeWeChatAPI, services: Services, clock: ManualClock
-) -> None:
-    wechat = await make_wechat(passive_budget_seconds=0.0001)
+async def _handed_to_a_rep(wechat: WeChatServer, services: Services) -> tuple[int, int]:
+    """The client asks for a person and a rep claims the conversation: (conversation id, rep's user id)."""
     await wechat.say("人工")
     await wechat.webhook.drain()
     conversation_id, rep = await _conversation(services), await _rep(services)
     await services.engine.claim(conversation_id, rep)
+    return conversation_id, rep
+
+
+async def test_sixth_message_after_one_client_message_waits_for_the_next_one(
+    make_wechat: WeChatFactory, fake_api: FakeWeChatAPI, services: Services, clock: ManualClock
+) -> None:
+    wechat = await make_wechat(passive_budget_seconds=0.0001)
+    conversation_id, rep = await _handed_to_a_rep(wechat, services)
     for i in range(3):
         await services.engine.rep_reply(conversation_id, rep, f"回复{i}")
     # The handoff notice, the claim notice and three replies: five for one client message.
@@ -262,10 +268,7 @@ async def test_the_ticket_history_shows_parked_replies(
     make_wechat: WeChatFactory, fake_api: FakeWeChatAPI, services: Services
 ) -> None:
     wechat = await make_wechat(passive_budget_seconds=0.0001)
-    await wechat.say("人工")
-    await wechat.webhook.drain()
-    conversation_id, rep = await _conversation(services), await _rep(services)
-    await services.engine.claim(conversation_id, rep)
+    conversation_id, rep = await _handed_to_a_rep(wechat, services)
     fake_api.failures.append(45015)
     await services.engine.rep_reply(conversation_id, rep, "请提供截图")
     async with services.db.transaction() as session:
