@@ -776,9 +776,10 @@ class Engine:
         author_user_id: int | None = None,
     ) -> Outgoing:
         """Queue an outbound message for the transcript and the outbox; written when the turn's transaction ends."""
+        ref = ConversationRef.from_json(conversation.ref)
+        in_reply_to = result.message_id if result is not None else None
         outgoing = outbox.queue(
-            session,
-            Outgoing(conversation.id, ConversationRef.from_json(conversation.ref), message, now, author_user_id),
+            session, Outgoing(conversation.id, ref, message, now, author_user_id, in_reply_to=in_reply_to)
         )
         if result is not None:
             result.replies.append(message)
