@@ -244,6 +244,8 @@ async def test_resolution_satisfaction_and_rep_reply_each_get_their_template(
     assert await wechat.say("人工") is not None
     conversation_id, rep = await _conversation(services), await _rep(services)
     await services.engine.claim(conversation_id, rep)
+    # The webhook's own background delivery may hold the claim notice's row when the claim tries to send it.
+    await wechat.webhook.drain()
     assert len(fake_api.sends()) == 1
     fake_api.failures.append(45015)
     await services.engine.resolve(conversation_id, "已为您补充投放 1 万次曝光", actor=f"user:{rep}")
