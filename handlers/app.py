@@ -19,6 +19,7 @@ from bots.wechat.routes import WeChatWebhook
 from core.clock import Clock
 from core.errors import KefuError
 from core.settings import Settings
+from handlers.console.routes import install as install_console
 from handlers.email_notifier import EmailNotifier
 from handlers.services import Services, build_services
 
@@ -78,7 +79,8 @@ def create_app(
                 await webhook.drain()
             await services.stop()
 
-    app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
+    # No interactive docs or schema: every route but a few public ones needs a console session.
+    app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
 
     @app.exception_handler(KefuError)
@@ -128,4 +130,5 @@ def create_app(
             hub=services.hub,
         )
     )
+    install_console(app, services)
     return app
