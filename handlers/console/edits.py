@@ -4,22 +4,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import Ticket, TicketEvent
+from core.db.models import Message, Ticket, TicketEvent
 from core.dialogue.forms import CATEGORIES
 from core.errors import InvalidInput
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
-def classified_text(ticket: Ticket) -> str:
-    """The client's words the classifier judged: the first message of the issue, else the title."""
+async def classified_text(session: AsyncSession, ticket: Ticket) -> str:
+    """The client's words the classifier judged: the issue's first message, else the last text before the ticket."""
     details = ticket.details or {}
-    return str(details.get("first_message") or details.get("description") or ticket.title or "")
+    text = details.get("first_message") or details.get("description")
+    if isinstance(text, str) and text:
+        return text
+    last = await session.scalar(
+        select(Message.text)
+        .where(
+            Message.conversation_id == ticket.conversation_id,
+            Message.direction == "in",
+            Message.type == "text",
+            Message.created_at <= ticket.created_at,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return last or ticket.title or ""
 
 
-def reclassify(session: AsyncSession, ticket: Ticket, category: str, actor: str, now: datetime) -> bool:
+async def reclassify(session: AsyncSession, ticket: Ticket, category: str, actor: str, now: datetime) -> bool:
     """Change the category; recorded as "reclassified" with the text, for tuning the keyword rules."""
     if category not in CATEGORIES:
         raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}")
@@ -32,7 +47,7 @@ def reclassify(session: AsyncSession, ticket: Ticket, category: str, actor: str,
             kind="reclassified",
             before=ticket.category,
             after=category,
-            data={"text": classified_text(ticket), "status": ticket.status},
+            data={"text": await classified_text(session, ticket), "status": ticket.status},
             created_at=now,
         )
     )

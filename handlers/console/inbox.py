@@ -108,10 +108,8 @@ async def page(
         .outerjoin(assignee, assignee.id == Ticket.assignee_id)
         .outerjoin(holder, holder.id == Conversation.holder_user_id)
     )
-    if term:
-        query = query.where(_search(term[:100]))
-    else:
-        query = query.where(queue_filter(queue, principal, now, risk))
+    condition = _search(term[:100]) if term else queue_filter(queue, principal, now, risk)
+    query = query.where(condition)
     query = _scoped(query, principal).order_by(Ticket.priority, DEADLINE.asc().nulls_last(), Ticket.id)
     rows = (await session.execute(query.offset(offset).limit(limit))).all()
     conversation_ids = [row[0].conversation_id for row in rows]
@@ -122,8 +120,8 @@ async def page(
             .where(Message.conversation_id.in_(conversation_ids))
             .group_by(Message.conversation_id)
         )
-        for message in (await session.execute(select(Message).where(Message.id.in_(latest)))).scalars():
-            last[message.conversation_id] = message
+        for found in (await session.execute(select(Message).where(Message.id.in_(latest)))).scalars():
+            last[found.conversation_id] = found
     items = []
     for ticket, conversation, client, department, assignee_name, holder_name, deadline in rows:
         message = last.get(ticket.conversation_id)

@@ -9,11 +9,11 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from core.live import LiveEvent
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from core.db.models import Conversation, Ticket
+from core.live import LiveEvent
 from handlers.console.access import may_see
 from handlers.console.auth import Principal
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
 BUFFER = 200
-# What of each event's data reaches the browser: never message texts or notes, which the page fetches with access checks.
+# What of each event's data reaches the browser: never message texts or notes (the page fetches those).
 SAFE_FIELDS: dict[str, tuple[str, ...]] = {
     "message": ("direction", "channel", "type"),
     "escalated": ("reason", "ticket_number"),
@@ -75,6 +75,8 @@ def live_routes(console: Console) -> APIRouter:
                 queue.put_nowait(event)
 
         task = asyncio.create_task(pump())
+        # One turn of the loop lets the pump subscribe, so nothing after "ready" is missed.
+        await asyncio.sleep(0)
         try:
             yield "retry: 3000\n\n"
             yield "event: ready\ndata: {}\n\n"

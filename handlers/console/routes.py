@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from handlers.console.csrf import LOGIN_FIELD, LoginTokens
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
 from handlers.console.settings import ConsoleSettings
+from handlers.console.takeover import takeover_router
 from handlers.console.web import (
     PREFIX,
     STATIC,
@@ -72,7 +74,7 @@ class Console:
         app.mount("/static/console", StaticFiles(directory=STATIC), name="console-static")
         app.include_router(self.public_router())
         app.include_router(self.private_router())
-        # TEMP-BEFORE-MERGE app.include_router(takeover_router(self))
+        app.include_router(takeover_router(self))
 
     async def _not_signed_in(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith(PREFIX + "/api") or request.method != "GET":
@@ -112,10 +114,10 @@ class Console:
             result = await self.sessions.login(form.get("username", ""), form.get("password", ""))
             if result.token is None:
                 status = 429 if result.error in ("locked", "too_fast") else 401
-                response = self._login_error(request, language, result.error or "invalid", next_url, status)
+                refused = self._login_error(request, language, result.error or "invalid", next_url, status)
                 if result.retry_after:
-                    response.headers["retry-after"] = str(result.retry_after)
-                return response
+                    refused.headers["retry-after"] = str(result.retry_after)
+                return refused
             response = RedirectResponse(next_url, status_code=303)
             response.set_cookie(
                 self.settings.cookie_name,
@@ -260,10 +262,9 @@ class Console:
                 attachments = (message.payload or {}).get("attachments", [])
             if not 0 <= index < len(attachments) or not attachments[index].get("local_path"):
                 raise NotFound("no such media")
-            path = Path(attachments[index]["local_path"]).resolve()
-            root = services.settings.media_dir.resolve()
-            if not path.is_relative_to(root) or not path.is_file():
-                raise NotFound("media file missing")
+            path = await asyncio.to_thread(
+                _stored_file, Path(attachments[index]["local_path"]), services.settings.media_dir
+            )
             mime = str(attachments[index].get("mime_type") or "application/octet-stream")
             inline = mime in INLINE_TYPES
             return FileResponse(
@@ -297,7 +298,7 @@ class Console:
             async with services.db.transaction() as session:
                 ticket, _ = await ticket_for(session, principal, number)
                 await session.refresh(ticket, with_for_update=True)
-                changed = reclassify(session, ticket, chosen, principal.actor, services.clock.now())
+                changed = await reclassify(session, ticket, chosen, principal.actor, services.clock.now())
             return JSONResponse({"category": chosen, "changed": changed})
 
         @router.post("/api/tickets/{number}/priority")
@@ -436,6 +437,14 @@ class Console:
             return JSONResponse({"id": user_id, "active": active})
 
         return router
+
+
+def _stored_file(path: Path, media_dir: Path) -> Path:
+    """The file if it lies inside the media store; a record pointing elsewhere is not followed."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(media_dir.resolve()) or not resolved.is_file():
+        raise NotFound("media file missing")
+    return resolved
 
 
 def install(app: FastAPI, services: Services) -> Console:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.takeover import HeldByOther
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from core.errors import InvalidInput
 from core.lifecycle import TicketStatus, TransitionRequest
+from core.takeover import HeldByOther
 from handlers.console.access import ticket_for
 from handlers.console.auth import Principal
 from handlers.console.live import live_routes

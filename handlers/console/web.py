@@ -61,7 +61,7 @@ def text_field(data: dict[str, Any], name: str, *, required: bool = True, limit:
 
 def ui_texts(texts: Texts, language: str) -> dict[str, str]:
     """The console's strings (texts under console.) and the category names, for the page scripts."""
-    keys = [k for k in texts.keys() if k.startswith(("console.", "category."))]
+    keys = [k for k in texts.keys(language) if k.startswith(("console.", "category."))]
     return {k: texts.get(k, language) for k in sorted(keys)}
 
 

@@ -67,3 +67,68 @@ class Rep:
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         return await self.http.post(path, json=body or {}, headers={"X-CSRF-Token": self.csrf})
+
+
+async def escalate(services: Services, visitor: str, text: str = "人工", channel: str = "web") -> tuple[int, str]:
+    """A client who asks for a person at once: (conversation id, ticket number) of the waiting ticket."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from core.db.models import Ticket
+    from core.messages import ConversationRef, InboundMessage, MessageType
+
+    result = await services.engine.receive(
+        InboundMessage(
+            ref=ConversationRef(channel=channel, external_user_id=visitor),
+            external_id=uuid.uuid4().hex,
+            type=MessageType.TEXT,
+            text=text,
+        )
+    )
+    assert result.conversation_id is not None
+    async with services.db.transaction() as session:
+        number = (
+            (
+                await session.execute(
+                    select(Ticket.number)
+                    .where(Ticket.conversation_id == result.conversation_id)
+                    .order_by(Ticket.id.desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+    assert number is not None, "no ticket was opened"
+    return result.conversation_id, number
+
+
+async def say(services: Services, visitor: str, text: str, channel: str = "web") -> None:
+    """The same client writes again."""
+    import uuid
+
+    from core.messages import ConversationRef, InboundMessage, MessageType
+
+    await services.engine.receive(
+        InboundMessage(
+            ref=ConversationRef(channel=channel, external_user_id=visitor),
+            external_id=uuid.uuid4().hex,
+            type=MessageType.TEXT,
+            text=text,
+        )
+    )
+
+
+async def outbound_texts(services: Services, conversation_id: int) -> list[str]:
+    """What kefu sent (or queued for) the client, in order."""
+    from sqlalchemy import select
+
+    from core.db.models import Message
+
+    async with services.db.transaction() as session:
+        rows = await session.execute(
+            select(Message.text)
+            .where(Message.conversation_id == conversation_id, Message.direction == "out")
+            .order_by(Message.id)
+        )
+        return list(rows.scalars())
