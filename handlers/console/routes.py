@@ -24,6 +24,7 @@ from handlers.console.canned import CannedReplies
 from handlers.console.csrf import LOGIN_FIELD, LoginTokens
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
+from handlers.console.live import live_routes
 from handlers.console.settings import ConsoleSettings
 from handlers.console.takeover import takeover_router
 from handlers.console.web import (
@@ -75,6 +76,7 @@ class Console:
         app.include_router(self.public_router())
         app.include_router(self.private_router())
         app.include_router(takeover_router(self))
+        app.include_router(live_routes(self))
 
     async def _not_signed_in(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith(PREFIX + "/api") or request.method != "GET":

@@ -12,7 +12,6 @@ from core.lifecycle import TicketStatus, TransitionRequest
 from core.takeover import HeldByOther
 from handlers.console.access import ticket_for
 from handlers.console.auth import Principal
-from handlers.console.live import live_routes
 from handlers.console.web import json_body, text_field
 from handlers.ops import transition_ticket
 
@@ -118,5 +117,4 @@ def takeover_router(console: Console) -> APIRouter:
         status = await transition_ticket(services, number, request_)
         return done(ticket_status=status)
 
-    router.include_router(live_routes(console))
     return router

@@ -297,3 +297,42 @@ async def test_media_of_the_transcript_is_served_only_from_the_media_store(
     assert image.headers["content-type"] == "image/png"
     assert (await ann.get(shown["attachments"][1]["url"])).status_code == 404  # outside the store
     assert (await ann.get(f"/console/api/tickets/{number}/media/{message_id}/7")).status_code == 404
+
+
+async def test_reply_box_shows_the_wechat_window_and_what_a_reply_would_become(
+    services: Services, clock: ManualClock, signed_in: SignIn
+) -> None:
+    from pydantic import SecretStr
+
+    from bots.wechat.channel import WeChatChannel
+    from bots.wechat.settings import WeChatAccount, WeChatTemplate
+    from core.channel_state import ChannelStateStore
+
+    account = WeChatAccount(
+        token=SecretStr("t"),
+        app_id="wx0123456789abcdef",
+        app_secret=SecretStr("s"),
+        api_base="http://127.0.0.1:9/cgi-bin/",
+        api_timeout_seconds=0.2,
+    )
+    channel = WeChatChannel(account, ChannelStateStore(services.db, clock), media_dir=services.settings.media_dir)
+    services.registry.register(channel)
+    ann = await signed_in("ann")
+    _, number = await escalate(services, "oOpenId1", channel="wechat")
+    window = (await ann.get(f"/console/api/tickets/{number}")).json()["window"]
+    assert window["limited"] and window["open"] and window["outcome"] == "sent" and window["hours"] == 48
+    async with services.db.transaction() as session:
+        # The client last wrote 49 hours ago.
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.channel == "wechat")
+            .values(last_inbound_at=clock.now() - timedelta(hours=49))
+        )
+    window = (await ann.get(f"/console/api/tickets/{number}")).json()["window"]
+    assert not window["open"] and window["outcome"] == "parked"
+    templated = account.model_copy(update={"templates": {"default": WeChatTemplate(template_id="tpl", remark="r")}})
+    services.registry.register(
+        WeChatChannel(templated, ChannelStateStore(services.db, clock), media_dir=services.settings.media_dir)
+    )
+    window = (await ann.get(f"/console/api/tickets/{number}")).json()["window"]
+    assert not window["open"] and window["outcome"] == "template"

@@ -82,7 +82,7 @@ def _concrete(path: str) -> str:
 async def test_no_route_answers_without_a_session_except_the_public_ones(full_app: FastAPI) -> None:
     found = set(routes(full_app))
     assert {("POST", "/wechat"), ("POST", "/wecom/kf"), ("POST", "/telegram")} <= found, "channels not configured"
-    assert ("POST", "/console/api/tickets/{number}/claim") in found
+    assert ("POST", "/console/api/tickets/{number}/claim") in found and ("GET", "/console/api/events") in found
     private = sorted(found - PUBLIC)
     assert len(private) >= 20, private
     transport = httpx.ASGITransport(app=full_app)

@@ -126,7 +126,9 @@
     clear(history);
     for (const e of ticket.events) {
       const label = Object.prototype.hasOwnProperty.call(Console.state.texts, "console.events." + e.kind) ? t("events." + e.kind) : e.kind;
-      const change = e.before !== e.after && e.before && e.after ? ` ${e.before} → ${e.after}` : "";
+      const shown = (v) => (Object.prototype.hasOwnProperty.call(Console.state.texts, "console.status." + v) ? t("status." + v)
+        : Object.prototype.hasOwnProperty.call(Console.state.texts, "category." + v) ? t("category." + v) : v);
+      const change = e.before !== e.after && e.before && e.after ? ` ${shown(e.before)} → ${shown(e.after)}` : "";
       history.append(
         el(
           "li",
