@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from handlers.app import create_app
 from handlers.services import Services
 from tests.console.helpers import PASSWORD, add_user
 from tests.console.server import serving
-from tests.wechat.conftest import WeChatServer, fake_api, make_account  # noqa: F401 (fake_api is a fixture)
+from tests.wechat.conftest import WeChatServer, make_account
 from tests.wechat.fake_api import FakeWeChatAPI
 
 ARTIFACTS = PROJECT_ROOT / "var" / "artifacts"
@@ -32,6 +32,14 @@ HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned
 def _zh() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "config" / "texts.zh.yaml").read_text(encoding="utf-8"))
     return data
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeWeChatAPI]:
+    api = FakeWeChatAPI()
+    api.start()
+    yield api
+    api.stop()
 
 
 @pytest.fixture

@@ -37,8 +37,8 @@ class Stream:
     def kinds(self) -> list[str]:
         return [k for k, _ in self.events]
 
-    async def wait_for(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
-        for _ in range(int(timeout / 0.05)):
+    async def wait_for(self, kind: str, seconds: float = 5.0) -> dict[str, Any]:
+        for _ in range(int(seconds / 0.05)):
             for k, data in self.events:
                 if k == kind:
                     return data
