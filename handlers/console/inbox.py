@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,7 +61,16 @@ def _scoped(query: Select[Any], principal: Principal) -> Select[Any]:
     return query if scope is None else query.where(scope)
 
 
+TICKET_NUMBER = re.compile(r"^KF-\d{8}-\d{4,}$", re.IGNORECASE)
+TICKET_PREFIX = re.compile(r"^KF-[\d-]*$", re.IGNORECASE)
+
+
 def _search(term: str) -> ColumnElement[bool]:
+    """Ticket numbers by the unique index (whole) or prefix; anything else also in names and message texts."""
+    if TICKET_NUMBER.match(term):
+        return Ticket.number == term.upper()
+    if TICKET_PREFIX.match(term):
+        return Ticket.number.startswith(term.upper(), autoescape=True)
     text_hit = exists().where(
         Message.conversation_id == Ticket.conversation_id, Message.text.icontains(term, autoescape=True)
     )
