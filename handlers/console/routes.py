@@ -413,6 +413,24 @@ class Console:
                 )
                 return JSONResponse({"id": user.id, "username": user.username}, status_code=201)
 
+        @router.get("/api/admin/settings")
+        async def settings_view(principal: Principal = Depends(self.guard)) -> JSONResponse:
+            """The settings in force that a person may read: no secrets, no connection strings."""
+            require_role(principal, "admin")
+            current = services.settings
+            return JSONResponse(
+                {
+                    "language": current.language,
+                    "timezone": current.timezone,
+                    "max_message_chars": current.max_message_chars,
+                    "followup_cutoff_hours": current.followup_cutoff_hours,
+                    "channels": services.registry.names(),
+                    "dialogue": current.dialogue.model_dump(),
+                    "tickets": current.tickets.model_dump(),
+                    "console": self.settings.model_dump(),
+                }
+            )
+
         @router.post("/api/admin/users/{user_id}/active")
         async def set_active(
             user_id: int, request: Request, principal: Principal = Depends(self.guard)

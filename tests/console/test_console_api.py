@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from core.clock import ManualClock, as_utc
@@ -336,3 +338,39 @@ async def test_reply_box_shows_the_wechat_window_and_what_a_reply_would_become(
     )
     window = (await ann.get(f"/console/api/tickets/{number}")).json()["window"]
     assert not window["open"] and window["outcome"] == "template"
+
+
+async def test_contact_data_and_message_texts_stay_out_of_the_logs(
+    services: Services, signed_in: SignIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    # INFO is what kefu runs at; database drivers' DEBUG lines echo SQL parameters and are never on in production.
+    caplog.set_level(logging.INFO)
+    ann = await signed_in("ann")
+    _, number = await escalate(services, "v1", "我的电话 13912345678，邮箱 wang.fang@example.com 转人工")
+    async with services.db.transaction() as session:
+        ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
+        await session.execute(
+            update(Client)
+            .where(Client.id == ticket.client_id)
+            .values(phone="13912345678", email="wang.fang@example.com")
+        )
+    assert (await ann.get(f"/console/api/tickets/{number}")).status_code == 200
+    assert (await ann.post(f"/console/api/tickets/{number}/reveal")).json()["phone"] == "13912345678"
+    await ann.post(f"/console/api/tickets/{number}/reply", {"text": "王女士您好，已记下 13912345678"})
+    await ann.post(f"/console/api/tickets/{number}/note", {"text": "回拨 13912345678"})
+    await ann.http.post("/console/login", data={"username": "ann", "password": "13912345678", "csrf": "x"})
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "revealed" in logged  # the reveal is logged, by ids only
+    for secret in ("13912345678", "wang.fang@example.com", "王女士", "correct horse"):
+        assert secret not in logged, secret
+
+
+async def test_admin_reads_the_settings_without_secrets(signed_in: SignIn) -> None:
+    rep = await signed_in("ann")
+    admin = await signed_in("root", role="admin")
+    assert (await rep.get("/console/api/admin/settings")).status_code == 403
+    shown = await admin.get("/console/api/admin/settings")
+    assert shown.status_code == 200
+    body = shown.text
+    assert shown.json()["console"]["lock_after"] == 6 and shown.json()["language"] == "zh"
+    assert "secret" not in body.lower() and "database" not in body.lower()

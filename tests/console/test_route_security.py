@@ -144,3 +144,20 @@ def test_route_list_includes_api_routes() -> None:
     assert ("GET", "/x/y") in set(routes(app))
     assert all(not isinstance(r, Mount) or r.path for r in app.routes)
     assert APIRoute  # the import documents what the helper reads
+
+
+def test_console_scripts_never_parse_markup() -> None:
+    # Client text reaches the page only through textContent and text nodes; no script may use an HTML sink.
+    from handlers.console.web import STATIC
+
+    scripts = sorted(STATIC.glob("*.js"))
+    assert len(scripts) >= 4
+    for script in scripts:
+        source = script.read_text(encoding="utf-8")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in source, f"{script.name} uses {sink}"
+    for page in STATIC.glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "<script>" not in html and " style=" not in html and "http" not in html.replace("http-equiv", ""), (
+            page.name
+        )

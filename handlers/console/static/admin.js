@@ -61,7 +61,14 @@
       users();
     });
     await reports();
-    if (Console.state.me.role === "admin") await users();
+    if (Console.state.me.role === "admin") {
+      await users();
+      const res = await api("GET", "/console/api/admin/settings");
+      if (res.ok) {
+        document.getElementById("settings-card").hidden = false;
+        document.getElementById("settings").textContent = JSON.stringify(res.data, null, 2);
+      }
+    }
   }
 
   main();
