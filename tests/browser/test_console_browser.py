@@ -82,6 +82,7 @@ async def test_rep_works_an_escalated_wechat_conversation(
     zh = _zh()
     c = zh["console"]
     await add_user(services, "ann", "rep", ("cs",), name="安妮")
+    await add_user(services, "bob", "rep", ("cs",), name="鲍勃")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
@@ -139,9 +140,24 @@ async def test_rep_works_an_escalated_wechat_conversation(
         await expect(page.locator("#window-state")).to_have_attribute("data-open", "true")
         await expect(page.locator("#window-state")).to_contain_text(c["window"]["open"])
 
+        # A colleague has the same ticket open; he sees the claim happen live.
+        colleague_context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        colleague = await colleague_context.new_page()
+        colleague.set_default_timeout(TIMEOUT_MS)
+        await colleague.goto(f"{base}/console/login?next=/console/tickets/{number}")
+        await colleague.locator("#username").fill("bob")
+        await colleague.locator("#password").fill(PASSWORD)
+        await colleague.locator("#password").press("Enter")
+        await expect(colleague.locator("#claim")).to_be_enabled()
+        await expect(colleague.locator("#live")).to_have_attribute("data-state", "on")
+
         # Claim: the client is told who serves them, over the customer-service API.
         await page.locator("#claim").click()
         await expect(page.locator("#holder")).to_have_text("安妮")
+        await expect(colleague.locator("#holder")).to_have_text("安妮")
+        await expect(colleague.locator("#claim")).to_be_disabled()
+        await expect(colleague.locator("#reply-send")).to_be_disabled()
+        await colleague_context.close()
         await _eventually(lambda: any("客服 安妮 为您服务" in t for t in fake_api.sent_texts()), "no claim notice")
         await expect(page.locator("#ticket-status")).to_have_text(c["status"]["investigating"])
 

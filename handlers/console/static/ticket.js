@@ -79,7 +79,7 @@
     document.getElementById("holder").textContent = ticket.holder || t("ticket.nobody");
     document.getElementById("holder").dataset.holderId = ticket.holder_id || "";
     const claim = document.getElementById("claim");
-    claim.hidden = data.held_by_me || !ticket.linked;
+    claim.hidden = data.held_by_me || !ticket.linked || !OPEN.includes(ticket.status);
     claim.disabled = Boolean(heldByOther);
     document.getElementById("release").hidden = !data.held_by_me;
     document.getElementById("force-release").hidden = !(heldByOther && (me.role === "supervisor" || me.role === "admin"));
