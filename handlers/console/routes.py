@@ -11,14 +11,15 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bots.common import read_limited_body
-from core.db.models import AuditEntry, Conversation, Department, Message, Ticket, User
+from core.db.models import AuditEntry, Conversation, Department, Message, User
 from core.errors import InvalidInput, NotFound
 from handlers.console import conversation as view
 from handlers.console import inbox
 from handlers.console.access import require_role, ticket_for
+from handlers.console.admin import admin_routes
 from handlers.console.auth import Principal, Sessions
 from handlers.console.canned import CannedReplies
 from handlers.console.csrf import LOGIN_FIELD, LoginTokens
@@ -77,6 +78,7 @@ class Console:
         app.include_router(self.private_router())
         app.include_router(takeover_router(self))
         app.include_router(live_routes(self))
+        app.include_router(admin_routes(self))
 
     async def _not_signed_in(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith(PREFIX + "/api") or request.method != "GET":
@@ -331,130 +333,6 @@ class Console:
                         ],
                     }
                 )
-
-        @router.get("/api/reports")
-        async def reports(principal: Principal = Depends(self.guard)) -> JSONResponse:
-            require_role(principal, "supervisor", "admin")
-            async with services.db.transaction() as session:
-                by_status = dict(
-                    (await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status))).all()
-                )
-                by_category = dict(
-                    (await session.execute(select(Ticket.category, func.count()).group_by(Ticket.category))).all()
-                )
-                breached = await session.scalar(
-                    select(func.count()).where(Ticket.first_response_breached | Ticket.resolution_breached)
-                )
-                score = await session.scalar(
-                    select(func.avg(Ticket.satisfaction)).where(Ticket.satisfaction.is_not(None))
-                )
-            return JSONResponse(
-                {
-                    "by_status": {str(k): int(v) for k, v in by_status.items()},
-                    "by_category": {str(k): int(v) for k, v in by_category.items()},
-                    "breached": int(breached or 0),
-                    "satisfaction": round(float(score), 2) if score is not None else None,
-                }
-            )
-
-        router.include_router(self.admin_router())
-        return router
-
-    def admin_router(self) -> APIRouter:
-        router = APIRouter()
-        services = self.services
-
-        @router.get("/api/admin/users")
-        async def users(principal: Principal = Depends(self.guard)) -> JSONResponse:
-            require_role(principal, "admin")
-            async with services.db.transaction() as session:
-                rows = (
-                    await session.execute(
-                        select(User, Department.code)
-                        .outerjoin(Department, Department.id == User.department_id)
-                        .order_by(User.id)
-                    )
-                ).all()
-            return JSONResponse(
-                {
-                    "users": [
-                        {
-                            "id": u.id,
-                            "username": u.username,
-                            "name": u.display_name,
-                            "role": u.role,
-                            "department": code,
-                            "active": u.active,
-                        }
-                        for u, code in rows
-                    ]
-                }
-            )
-
-        @router.post("/api/admin/users")
-        async def add_user(request: Request, principal: Principal = Depends(self.guard)) -> JSONResponse:
-            from handlers.console.users import create_user
-
-            require_role(principal, "admin")
-            data = await json_body(request)
-            departments = data.get("departments", [])
-            if not isinstance(departments, list) or not all(isinstance(d, str) for d in departments):
-                raise InvalidInput("departments must be a list of department codes")
-            async with services.db.transaction() as session:
-                user = await create_user(
-                    session,
-                    username=text_field(data, "username", limit=64),
-                    display_name=text_field(data, "name", limit=128),
-                    role=text_field(data, "role", limit=16),
-                    password=text_field(data, "password", limit=256),
-                    departments=departments,
-                    now=services.clock.now(),
-                    actor_id=principal.user_id,
-                )
-                return JSONResponse({"id": user.id, "username": user.username}, status_code=201)
-
-        @router.get("/api/admin/settings")
-        async def settings_view(principal: Principal = Depends(self.guard)) -> JSONResponse:
-            """The settings in force that a person may read: no secrets, no connection strings."""
-            require_role(principal, "admin")
-            current = services.settings
-            return JSONResponse(
-                {
-                    "language": current.language,
-                    "timezone": current.timezone,
-                    "max_message_chars": current.max_message_chars,
-                    "followup_cutoff_hours": current.followup_cutoff_hours,
-                    "channels": services.registry.names(),
-                    "dialogue": current.dialogue.model_dump(),
-                    "tickets": current.tickets.model_dump(),
-                    "console": self.settings.model_dump(),
-                }
-            )
-
-        @router.post("/api/admin/users/{user_id}/active")
-        async def set_active(
-            user_id: int, request: Request, principal: Principal = Depends(self.guard)
-        ) -> JSONResponse:
-            require_role(principal, "admin")
-            active = (await json_body(request)).get("active")
-            if not isinstance(active, bool):
-                raise InvalidInput("active must be true or false")
-            if user_id == principal.user_id and not active:
-                raise InvalidInput("an admin cannot disable their own account")
-            async with services.db.transaction() as session:
-                user = await session.get(User, user_id)
-                if user is None:
-                    raise NotFound(f"user {user_id} does not exist")
-                user.active = active
-                session.add(
-                    AuditEntry(
-                        user_id=principal.user_id,
-                        action="user_enabled" if active else "user_disabled",
-                        target=f"user:{user_id}",
-                        created_at=services.clock.now(),
-                    )
-                )
-            return JSONResponse({"id": user_id, "active": active})
 
         return router
 

@@ -374,3 +374,14 @@ async def test_admin_reads_the_settings_without_secrets(signed_in: SignIn) -> No
     body = shown.text
     assert shown.json()["console"]["lock_after"] == 6 and shown.json()["language"] == "zh"
     assert "secret" not in body.lower() and "database" not in body.lower()
+
+
+async def test_reports_count_tickets_by_status_and_category(services: Services, signed_in: SignIn) -> None:
+    supervisor = await signed_in("sam", role="supervisor")
+    _, number = await escalate(services, "v1")
+    await escalate(services, "v2")
+    report = (await supervisor.get("/console/api/reports")).json()
+    ticket = await _ticket(services, number)
+    assert sum(report["by_status"].values()) == 2 and report["by_status"][ticket.status] >= 1
+    assert sum(report["by_category"].values()) == 2
+    assert report["breached"] == 0 and report["satisfaction"] is None
