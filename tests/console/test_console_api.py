@@ -385,3 +385,30 @@ async def test_reports_count_tickets_by_status_and_category(services: Services, 
     assert sum(report["by_status"].values()) == 2 and report["by_status"][ticket.status] >= 1
     assert sum(report["by_category"].values()) == 2
     assert report["breached"] == 0 and report["satisfaction"] is None
+
+
+async def test_transcript_spans_the_clients_channels_and_lists_earlier_tickets(
+    services: Services, signed_in: SignIn
+) -> None:
+    from core.db.models import ChannelIdentity
+
+    ann = await signed_in("ann")
+    web_conversation, older = await escalate(services, "v1", "网页上 转人工")
+    telegram_conversation, newer = await escalate(services, "4242", "telegram 上 转人工", channel="telegram")
+    async with services.db.transaction() as session:
+        # The same client, known on two channels.
+        web = await session.get(Conversation, web_conversation)
+        assert web is not None
+        other = await session.get(Conversation, telegram_conversation)
+        assert other is not None
+        await session.execute(
+            update(ChannelIdentity).where(ChannelIdentity.id == other.identity_id).values(client_id=web.client_id)
+        )
+        await session.execute(update(Conversation).where(Conversation.id == other.id).values(client_id=web.client_id))
+        await session.execute(update(Ticket).where(Ticket.number == newer).values(client_id=web.client_id))
+        await session.execute(update(Message).where(Message.conversation_id == other.id).values(channel="telegram"))
+    view = (await ann.get(f"/console/api/tickets/{newer}")).json()
+    channels = [(m["channel"], m["text"]) for m in view["messages"] if m["direction"] == "in"]
+    assert channels == [("web", "网页上 转人工"), ("telegram", "telegram 上 转人工")]
+    assert view["client"]["channels"] == ["telegram", "web"]
+    assert [t["number"] for t in view["client"]["earlier"]] == [older]
