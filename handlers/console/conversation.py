@@ -24,6 +24,7 @@ from core.db.models import (
 )
 from handlers.console.auth import Principal
 from handlers.console.masking import CONTACT_SLOTS, mask_contact, mask_email, mask_phone
+from handlers.console.voice import needs_decoding
 
 TRANSCRIPT_LIMIT = 500
 EARLIER_TICKETS = 20
@@ -56,12 +57,16 @@ def reply_window(registry: ChannelRegistry, conversation: Conversation, now: dat
 
 
 def attachment_json(number: str, message: Message, index: int, item: dict[str, Any]) -> dict[str, Any]:
+    """Where the page finds the file; voice notes browsers cannot play get a decoded copy to play."""
     stored = bool(item.get("local_path"))
+    url = f"/console/api/tickets/{number}/media/{message.id}/{index}" if stored else None
+    mime = item.get("mime_type")
     return {
         "kind": str(item.get("kind", "file")),
-        "mime_type": item.get("mime_type"),
+        "mime_type": mime,
         "name": item.get("name"),
-        "url": f"/console/api/tickets/{number}/media/{message.id}/{index}" if stored else None,
+        "url": url,
+        "play_url": f"{url}?play=wav" if url and needs_decoding(mime) else url,
     }
 
 

@@ -28,6 +28,7 @@ from handlers.console.errors import NotSignedIn
 from handlers.console.live import live_routes
 from handlers.console.settings import ConsoleSettings
 from handlers.console.takeover import takeover_router
+from handlers.console.voice import needs_decoding, playable_wav
 from handlers.console.web import (
     PREFIX,
     STATIC,
@@ -255,7 +256,7 @@ class Console:
 
         @router.get("/api/tickets/{number}/media/{message_id}/{index}")
         async def media(
-            number: str, message_id: int, index: int, principal: Principal = Depends(self.guard)
+            number: str, message_id: int, index: int, play: str = "", principal: Principal = Depends(self.guard)
         ) -> Response:
             async with services.db.transaction() as session:
                 ticket, _ = await ticket_for(session, principal, number)
@@ -270,6 +271,11 @@ class Console:
                 _stored_file, Path(attachments[index]["local_path"]), services.settings.media_dir
             )
             mime = str(attachments[index].get("mime_type") or "application/octet-stream")
+            if play == "wav" and needs_decoding(mime):
+                playable = await asyncio.to_thread(playable_wav, path, services.settings.media_dir)
+                return FileResponse(
+                    playable, media_type="audio/wav", headers={"cache-control": "private, max-age=3600"}
+                )
             inline = mime in INLINE_TYPES
             return FileResponse(
                 path,

@@ -11,14 +11,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select
 
 from bots.wechat.channel import WeChatChannel
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
+from core.db.models import Conversation, Message
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
-from tests.console.helpers import PASSWORD, add_user
+from tests.console.helpers import PASSWORD, add_user, amr_note
 from tests.console.server import serving
 from tests.wechat.conftest import WeChatServer, make_account
 from tests.wechat.fake_api import FakeWeChatAPI
@@ -132,12 +134,43 @@ async def test_rep_works_an_escalated_wechat_conversation(
         await expect(row).to_contain_text(c["inbox"]["waiting_badge"])
         await page.screenshot(path=str(ARTIFACTS / "console-inbox-1280.png"))
 
+        # A voice note the client sent (as WeChat stores them, AMR) is in the media store.
+        media_dir = services.settings.media_dir
+        media_dir.mkdir(parents=True, exist_ok=True)
+        (media_dir / "note.amr").write_bytes(amr_note(frames=100))
+        async with services.db.transaction() as session:
+            conversation_id = (
+                await session.execute(select(Conversation.id).where(Conversation.channel == "wechat"))
+            ).scalar_one()
+            attachment = {"kind": "voice", "local_path": str(media_dir / "note.amr"), "mime_type": "audio/amr"}
+            session.add(
+                Message(
+                    conversation_id=conversation_id,
+                    direction="in",
+                    channel="wechat",
+                    type="voice",
+                    text="",
+                    payload={"attachments": [attachment]},
+                    created_at=clock.now(),
+                )
+            )
+
         await row.locator("a").click()
         await expect(page).to_have_url(f"{base}/console/tickets/{number}")
         transcript = page.locator("#transcript")
         await expect(transcript.locator("li.msg.in").first).to_contain_text("人工")
         await expect(transcript.locator("li.msg.in").first).to_contain_text(c["channel"]["wechat"])
         await expect(page.locator("#window-state")).to_have_attribute("data-open", "true")
+        # The voice note plays in the browser: two seconds of decoded audio.
+        duration = await transcript.locator("audio").evaluate(
+            """audio => new Promise((resolve, reject) => {
+                audio.addEventListener("loadedmetadata", () => resolve(audio.duration));
+                audio.addEventListener("error", () => reject(new Error("audio error"))));
+                audio.preload = "auto";
+                audio.load();
+            })"""
+        )
+        assert abs(duration - 2.0) < 0.05, duration
         await expect(page.locator("#window-state")).to_contain_text(c["window"]["open"])
 
         # A colleague has the same ticket open; he sees the claim happen live.

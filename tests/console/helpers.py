@@ -132,3 +132,11 @@ async def outbound_texts(services: Services, conversation_id: int) -> list[str]:
             .order_by(Message.id)
         )
         return list(rows.scalars())
+
+
+def amr_note(frames: int = 50, seed: int = 1) -> bytes:
+    """An AMR-NB file as WeChat stores voice notes: 12.2 kbit/s frames of 20 ms (the payload bits are arbitrary)."""
+    import random
+
+    rng = random.Random(seed)
+    return b"#!AMR\n" + b"".join(b"\x3c" + bytes(rng.randrange(256) for _ in range(31)) for _ in range(frames))

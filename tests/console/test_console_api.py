@@ -412,3 +412,50 @@ async def test_transcript_spans_the_clients_channels_and_lists_earlier_tickets(
     assert channels == [("web", "网页上 转人工"), ("telegram", "telegram 上 转人工")]
     assert view["client"]["channels"] == ["telegram", "web"]
     assert [t["number"] for t in view["client"]["earlier"]] == [older]
+
+
+async def test_wechat_voice_notes_are_decoded_to_something_a_browser_plays(
+    services: Services, signed_in: SignIn
+) -> None:
+    import io
+    import wave
+
+    from tests.console.helpers import amr_note
+
+    ann = await signed_in("ann")
+    conversation_id, number = await escalate(services, "v1")
+    media_dir = services.settings.media_dir
+    media_dir.mkdir(parents=True, exist_ok=True)
+    (media_dir / "voice1.amr").write_bytes(amr_note(frames=50))
+    (media_dir / "broken.amr").write_bytes(b"#!AMR\nnot really audio")
+    async with services.db.transaction() as session:
+        message = Message(
+            conversation_id=conversation_id,
+            direction="in",
+            channel="web",
+            type="voice",
+            text="",
+            payload={
+                "attachments": [
+                    {"kind": "voice", "local_path": str(media_dir / "voice1.amr"), "mime_type": "audio/amr"},
+                    {"kind": "voice", "local_path": str(media_dir / "broken.amr"), "mime_type": "audio/amr"},
+                ]
+            },
+            created_at=services.clock.now(),
+        )
+        session.add(message)
+        await session.flush()
+        message_id = message.id
+    view = (await ann.get(f"/console/api/tickets/{number}")).json()
+    voice, broken = next(m for m in view["messages"] if m["id"] == message_id)["attachments"]
+    assert voice["play_url"] == voice["url"] + "?play=wav"
+    played = await ann.get(voice["play_url"])
+    assert played.status_code == 200 and played.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(played.content)) as decoded:
+        # 50 frames of 20 ms at 8 kHz: one second of mono audio.
+        assert (decoded.getnchannels(), decoded.getframerate(), decoded.getnframes()) == (1, 8000, 8000)
+    assert (media_dir / "playable" / "voice1.wav").is_file()  # decoded once, kept
+    original = await ann.get(voice["url"])
+    assert original.content.startswith(b"#!AMR") and original.headers["content-type"] == "audio/amr"
+    refused = await ann.get(broken["play_url"])
+    assert refused.status_code == 422 and "cannot be decoded" in refused.json()["error"]

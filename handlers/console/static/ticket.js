@@ -21,7 +21,7 @@
     if (!a.url) return el("span", { class: "delivery", text: `[${label}] ${t("ticket.media_missing")}` });
     if (a.kind === "image") return el("a", { href: a.url, target: "_blank", rel: "noopener" }, el("img", { src: a.url, alt: label, loading: "lazy" }));
     if (a.kind === "voice") {
-      return el("span", {}, el("audio", { controls: true, preload: "none", src: a.url, "aria-label": label }), " ", el("a", { href: a.url, download: "", text: t("ticket.download") }));
+      return el("span", {}, el("audio", { controls: true, preload: "none", src: a.play_url || a.url, "aria-label": label }), " ", el("a", { href: a.url, download: "", text: t("ticket.download") }));
     }
     if (a.kind === "video") return el("video", { controls: true, preload: "none", src: a.url, "aria-label": label });
     return el("a", { href: a.url, download: "", text: `${label} ${a.name || ""}` });
