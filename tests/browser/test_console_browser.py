@@ -165,7 +165,7 @@ async def test_rep_works_an_escalated_wechat_conversation(
         duration = await transcript.locator("audio").evaluate(
             """audio => new Promise((resolve, reject) => {
                 audio.addEventListener("loadedmetadata", () => resolve(audio.duration));
-                audio.addEventListener("error", () => reject(new Error("audio error"))));
+                audio.addEventListener("error", () => reject(new Error("audio error")));
                 audio.preload = "auto";
                 audio.load();
             })"""
