@@ -18,12 +18,15 @@ from handlers.app import create_app
 from handlers.services import build_services
 from tests.console.conftest import SignIn
 
-# Public by design: sign-in, health, static assets, the web chat (its visitor cookie), and the channel
-# webhooks, which check WeChat's signature, WeCom's signature and Telegram's secret header themselves.
+# Public by design: sign-in, health and readiness, metrics (their own bearer token), static assets, the web
+# chat (its visitor cookie), and the channel webhooks, which check WeChat's signature, WeCom's signature and
+# Telegram's secret header themselves.
 PUBLIC = {
     ("GET", "/console/login"),
     ("POST", "/console/login"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
     ("GET", "/"),
     ("GET", "/api/chat/config"),
     ("GET", "/api/chat/history"),
