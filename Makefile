@@ -41,6 +41,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m bench.classifier_bench
 	$(BIN)/python -m bench.followups_bench
+	$(BIN)/python -m bench.console_bench
 
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval_classifier

@@ -19,6 +19,7 @@ from core.clock import Clock
 from core.errors import KefuError
 from core.settings import Settings
 from handlers.background import BackgroundJobs
+from handlers.console.routes import install as install_console
 from handlers.email_notifier import EmailNotifier
 from handlers.health import health_router
 from handlers.metrics import Metrics
@@ -82,7 +83,8 @@ def create_app(
             await services.stop()
             log.info("kefu stopped")
 
-    app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
+    # No interactive docs or schema: every route but a few public ones needs a console session.
+    app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
     app.state.metrics = metrics
 
@@ -139,4 +141,5 @@ def create_app(
             hub=services.hub,
         )
     )
+    install_console(app, services)
     return app

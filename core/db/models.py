@@ -124,7 +124,7 @@ class Conversation(Base):
     category: Mapped[str | None] = mapped_column(String(16), nullable=True)
     slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    holder_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    holder_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
     language: Mapped[str] = mapped_column(String(8), default="zh")
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("tickets.id", use_alter=True, ondelete="SET NULL"), nullable=True
@@ -169,6 +169,12 @@ class Ticket(Base):
     """One client issue, following the agency's six-step process."""
 
     __tablename__ = "tickets"
+    # The console's queues: open tickets by department or assignee, in priority order.
+    __table_args__ = (
+        Index("ix_tickets_status_priority", "status", "priority"),
+        Index("ix_tickets_department_id_status", "department_id", "status"),
+        Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -311,3 +317,51 @@ class ChannelState(Base):
     lock_holder: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lock_until: Mapped[datetime | None] = mapped_column(nullable=True)
     updated_at: Mapped[datetime]
+
+
+class UserDepartment(Base):
+    """An extra department whose tickets a rep works, beside the one in users.department_id."""
+
+    __tablename__ = "user_departments"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ConsoleSession(Base):
+    """A signed-in console session; the cookie carries a random token, the row keeps only its hash."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per user name: the backoff and the temporary lockout they earn."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AuditEntry(Base):
+    """Who in the agency did something worth recording outside a ticket: sign-ins, revealed contact data, users."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""The rep console: sign-in, queues, conversations, takeover and resolution, in the browser."""

@@ -1,0 +1,135 @@
+"""Supervisors' reports, and for admins the users and the settings in force."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from core.db.models import AuditEntry, Department, Ticket, User
+from core.errors import InvalidInput, NotFound
+from handlers.console.access import require_role
+from handlers.console.auth import Principal
+from handlers.console.users import create_user
+from handlers.console.web import json_body, text_field
+
+if TYPE_CHECKING:
+    from handlers.console.routes import Console
+
+
+def admin_routes(console: Console) -> APIRouter:
+    router = console.private()
+    services = console.services
+
+    @router.get("/api/reports")
+    async def reports(principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "supervisor", "admin")
+        async with services.db.transaction() as session:
+            by_status = dict((await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status))).all())
+            by_category = dict(
+                (await session.execute(select(Ticket.category, func.count()).group_by(Ticket.category))).all()
+            )
+            breached = await session.scalar(
+                select(func.count()).where(Ticket.first_response_breached | Ticket.resolution_breached)
+            )
+            score = await session.scalar(select(func.avg(Ticket.satisfaction)).where(Ticket.satisfaction.is_not(None)))
+        return JSONResponse(
+            {
+                "by_status": {str(k): int(v) for k, v in by_status.items()},
+                "by_category": {str(k): int(v) for k, v in by_category.items()},
+                "breached": int(breached or 0),
+                "satisfaction": round(float(score), 2) if score is not None else None,
+            }
+        )
+
+    @router.get("/api/admin/users")
+    async def users(principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        async with services.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(User, Department.code)
+                    .outerjoin(Department, Department.id == User.department_id)
+                    .order_by(User.id)
+                )
+            ).all()
+        return JSONResponse(
+            {
+                "users": [
+                    {
+                        "id": u.id,
+                        "username": u.username,
+                        "name": u.display_name,
+                        "role": u.role,
+                        "department": code,
+                        "active": u.active,
+                    }
+                    for u, code in rows
+                ]
+            }
+        )
+
+    @router.post("/api/admin/users")
+    async def add_user(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        data = await json_body(request)
+        departments = data.get("departments", [])
+        if not isinstance(departments, list) or not all(isinstance(d, str) for d in departments):
+            raise InvalidInput("departments must be a list of department codes")
+        async with services.db.transaction() as session:
+            user = await create_user(
+                session,
+                username=text_field(data, "username", limit=64),
+                display_name=text_field(data, "name", limit=128),
+                role=text_field(data, "role", limit=16),
+                password=text_field(data, "password", limit=256),
+                departments=departments,
+                now=services.clock.now(),
+                actor_id=principal.user_id,
+            )
+            return JSONResponse({"id": user.id, "username": user.username}, status_code=201)
+
+    @router.get("/api/admin/settings")
+    async def settings_view(principal: Principal = Depends(console.guard)) -> JSONResponse:
+        """The settings in force that a person may read: no secrets, no connection strings."""
+        require_role(principal, "admin")
+        current = services.settings
+        return JSONResponse(
+            {
+                "language": current.language,
+                "timezone": current.timezone,
+                "max_message_chars": current.max_message_chars,
+                "followup_cutoff_hours": current.followup_cutoff_hours,
+                "channels": services.registry.names(),
+                "dialogue": current.dialogue.model_dump(),
+                "tickets": current.tickets.model_dump(),
+                "console": console.settings.model_dump(),
+            }
+        )
+
+    @router.post("/api/admin/users/{user_id}/active")
+    async def set_active(user_id: int, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        active = (await json_body(request)).get("active")
+        if not isinstance(active, bool):
+            raise InvalidInput("active must be true or false")
+        if user_id == principal.user_id and not active:
+            raise InvalidInput("an admin cannot disable their own account")
+        async with services.db.transaction() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} does not exist")
+            user.active = active
+            session.add(
+                AuditEntry(
+                    user_id=principal.user_id,
+                    action="user_enabled" if active else "user_disabled",
+                    target=f"user:{user_id}",
+                    created_at=services.clock.now(),
+                )
+            )
+        return JSONResponse({"id": user_id, "active": active})
+
+    return router

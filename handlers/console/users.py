@@ -1,0 +1,85 @@
+"""People of the console: roles, creating users, and the departments whose tickets a rep works."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import AuditEntry, Department, User, UserDepartment
+from core.errors import Conflict, InvalidInput
+from handlers.console.passwords import hash_password
+
+ROLES = ("rep", "supervisor", "admin")
+USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
+
+
+def normalize_username(name: str) -> str:
+    return name.strip().lower()[:64]
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    departments: Sequence[str] = (),
+    email: str | None = None,
+    now: datetime,
+    actor_id: int | None = None,
+) -> User:
+    """A new active user; the first department is the one tickets are assigned in, the rest are also visible."""
+    name = normalize_username(username)
+    if not USERNAME.match(name):
+        raise InvalidInput("a user name has 2 to 64 letters, digits, dots, dashes or underscores")
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    if not display_name.strip():
+        raise InvalidInput("a display name is needed")
+    if (await session.execute(select(User.id).where(User.username == name))).first() is not None:
+        raise Conflict(f"user {name} exists already")
+    found: list[Department] = []
+    for code in departments:
+        department = (await session.execute(select(Department).where(Department.code == code))).scalar_one_or_none()
+        if department is None:
+            raise InvalidInput(f"no department {code}")
+        found.append(department)
+    if role == "rep" and not found:
+        raise InvalidInput("a rep needs at least one department")
+    user = User(
+        username=name,
+        display_name=display_name.strip()[:128],
+        role=role,
+        password_hash=hash_password(password),
+        department_id=found[0].id if found else None,
+        email=email or None,
+        on_duty=True,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    for department in found[1:]:
+        session.add(UserDepartment(user_id=user.id, department_id=department.id))
+    session.add(
+        AuditEntry(
+            user_id=actor_id, action="user_created", target=f"user:{user.id}", data={"role": role}, created_at=now
+        )
+    )
+    return user
+
+
+async def department_ids(session: AsyncSession, user: User) -> frozenset[int]:
+    """Every department whose tickets the user works: the primary one and the extra ones."""
+    extra = (
+        await session.execute(select(UserDepartment.department_id).where(UserDepartment.user_id == user.id))
+    ).scalars()
+    ids = set(extra)
+    if user.department_id is not None:
+        ids.add(user.department_id)
+    return frozenset(ids)
