@@ -51,6 +51,7 @@ async def console_site(
     """The app with a WeChat account on the fake API, served on a real port; and a follower who writes to it."""
     account = make_account(fake_api)
     services.wechat = account
+    services.wechat_accounts = [account]
     services.registry.register(
         WeChatChannel(account, ChannelStateStore(services.db, services.clock), media_dir=services.settings.media_dir)
     )

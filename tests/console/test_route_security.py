@@ -34,6 +34,8 @@ PUBLIC = {
     ("GET", "/api/chat/events"),
     ("GET", "/wechat"),
     ("POST", "/wechat"),
+    ("GET", "/wechat/{account}"),
+    ("POST", "/wechat/{account}"),
     ("GET", "/wecom/kf"),
     ("POST", "/wecom/kf"),
     ("POST", "/telegram"),

@@ -69,8 +69,11 @@ def _xml(openid: str, text: str, msg_id: int) -> str:
 class Follower:
     """One WeChat user; posts like WeChat's servers do: 5 s to answer, then the same message again."""
 
-    def __init__(self, server: KefuProcess, openid: str, first_id: int) -> None:
+    def __init__(
+        self, server: KefuProcess, openid: str, first_id: int, script: tuple[str, ...] = SCRIPT[:MESSAGES]
+    ) -> None:
         self.server = server
+        self.script = script
         self.openid = openid
         self.first_id = first_id
         self.passive: dict[int, str | None] = {}
@@ -78,7 +81,7 @@ class Follower:
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=5) as client:
-            for i, text in enumerate(SCRIPT[:MESSAGES]):
+            for i, text in enumerate(self.script):
                 msg_id = self.first_id + i
                 self.passive[msg_id] = await self._deliver(client, _xml(self.openid, text, msg_id))
 
