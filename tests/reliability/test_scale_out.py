@@ -65,7 +65,7 @@ class Watcher:
                     self.events.append(json.loads(line[6:]))
 
     def escalated(self) -> set[str]:
-        return {e["ticket_number"] for e in self.events if e["kind"] == "escalated" and e["ticket_number"]}
+        return {e["ticket_number"] for e in self.events if e.get("kind") == "escalated" and e.get("ticket_number")}
 
 
 async def _telegram_client(base: str, user_id: int, texts: list[str]) -> None:
