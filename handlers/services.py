@@ -8,6 +8,7 @@ from datetime import timedelta
 from aiogram import Bot
 
 from bots.telegram.channel import TelegramChannel
+from bots.telegram.media import TelegramMedia
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.settings import TelegramSettings
 from bots.web.channel import LiveHub, WebChannel
@@ -25,6 +26,7 @@ from core.dialogue.classifier import KeywordClassifier, load_rules
 from core.dialogue.forms import Forms
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
+from core.media import MediaStore
 from core.outbox import OutboxDispatcher
 from core.seed import rules_from_db, seed_departments, seed_keyword_rules
 from core.settings import Settings
@@ -100,7 +102,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     telegram = TelegramSettings()
     telegram_bot = telegram.bot() if telegram.enabled else None
     if telegram_bot is not None:
-        registry.register(TelegramChannel(telegram_bot, RateLimiter(clock)))
+        media = TelegramMedia(telegram_bot, MediaStore(settings.media_dir, telegram.media_max_bytes))
+        registry.register(TelegramChannel(telegram_bot, RateLimiter(clock), media=media))
     classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
     dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
     calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiogram import Bot, Dispatcher
 
-from bots.telegram.router import Receiver, kefu_router
+from bots.telegram.router import Receiver, kefu_router, registered_media
 from bots.telegram.settings import TelegramSettings
 from core.engine import Engine
 from core.errors import ConfigError
@@ -49,7 +49,7 @@ async def run_polling(
             raise ConfigError("KEFU_TELEGRAM_TOKEN is not set")
         bot = settings.bot()
     dispatcher = Dispatcher()
-    dispatcher.include_router(kefu_router(Receiver(engine)))
+    dispatcher.include_router(kefu_router(Receiver(engine, media=registered_media(engine))))
     # getUpdates is refused (409) while a webhook is set.
     await bot.delete_webhook(drop_pending_updates=False)
     background = [asyncio.create_task(_every(tick_seconds, t)) for t in (engine.dispatcher.deliver_due, *ticks)]

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from bots.common import BadPayload, BodyTooLarge, parse_json_object, read_limited_body
-from bots.telegram.router import Receiver, kefu_router
+from bots.telegram.media import TelegramMedia
+from bots.telegram.router import Receiver, kefu_router, registered_media
 from core.engine import Engine
 from core.errors import ConfigError
 
@@ -32,6 +33,7 @@ class TelegramWebhook:
         secret: str,
         max_body_bytes: int,
         dispatcher_or_router: Dispatcher | Router | None = None,
+        media: TelegramMedia | None = None,
     ) -> None:
         if not secret:
             # Without a secret anyone who guesses the URL could speak for any Telegram user.
@@ -40,7 +42,7 @@ class TelegramWebhook:
         self.bot = bot
         self.max_body_bytes = max_body_bytes
         self._secret = secret.encode("utf-8")
-        self.receiver = Receiver(engine, background=True)
+        self.receiver = Receiver(engine, background=True, media=media or registered_media(engine))
         if isinstance(dispatcher_or_router, Dispatcher):
             self.dispatcher = dispatcher_or_router
         else:

@@ -15,11 +15,13 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bots.telegram.channel import TelegramChannel
+from bots.telegram.media import TelegramMedia
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.webhook import SECRET_HEADER, TelegramWebhook
 from core.clock import ManualClock
 from core.db.models import Message, OutboxMessage
+from core.media import MediaStore
 from handlers.app import create_app
 from handlers.services import Services
 from tests.telegram.fake_api import BOT_ID, TOKEN, FakeBotAPI
@@ -174,7 +176,8 @@ async def telegram(services: Services, fake_api: FakeBotAPI, bot: Bot) -> AsyncI
     """The app with the Telegram channel registered and the webhook at /telegram."""
     clock = services.clock
     assert isinstance(clock, ManualClock)
-    services.registry.register(TelegramChannel(bot, RateLimiter(clock), sleep=manual_sleep(clock)))
+    media = TelegramMedia(bot, MediaStore(services.settings.media_dir, 1_000_000))
+    services.registry.register(TelegramChannel(bot, RateLimiter(clock), sleep=manual_sleep(clock), media=media))
     app: FastAPI = create_app(services.settings, services=services, background=False)
     # build_router would do; the webhook object is kept to wait for its background deliveries.
     webhook = TelegramWebhook(
