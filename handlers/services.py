@@ -10,7 +10,9 @@ from aiogram import Bot
 from bots.telegram.channel import TelegramChannel
 from bots.telegram.media import TelegramMedia
 from bots.telegram.ratelimit import RateLimiter
+from bots.telegram.reps_group import RepsGroup
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.topics import TopicWriter
 from bots.web.channel import LiveHub, WebChannel
 from bots.wechat.channel import WeChatChannel
 from bots.wechat.kf_channel import WeComKfChannel
@@ -52,6 +54,7 @@ class Services:
     wecom_kf: WeComKfChannel | None
     telegram: TelegramSettings
     telegram_bot: Bot | None
+    reps: RepsGroup | None
     channel_state: ChannelStateStore
     classifier: ClassifierHolder
     dispatcher: OutboxDispatcher
@@ -101,9 +104,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         registry.register(wecom_kf)
     telegram = TelegramSettings()
     telegram_bot = telegram.bot() if telegram.enabled else None
+    reps: RepsGroup | None = None
     if telegram_bot is not None:
+        # One limiter for everything this bot sends: the 30/s overall budget is shared.
+        limiter = RateLimiter(clock)
         media = TelegramMedia(telegram_bot, MediaStore(settings.media_dir, telegram.media_max_bytes))
-        registry.register(TelegramChannel(telegram_bot, RateLimiter(clock), media=media))
+        registry.register(TelegramChannel(telegram_bot, limiter, media=media))
+        if telegram.reps_chat_id is not None:
+            writer = TopicWriter(
+                texts, language=settings.language, timezone=settings.timezone, console_url=settings.console_url
+            )
+            reps = RepsGroup(
+                db=db, bot=telegram_bot, chat_id=telegram.reps_chat_id, limiter=limiter, clock=clock, writer=writer
+            )
     classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
     dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
     calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")
@@ -146,6 +159,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         wecom_kf=wecom_kf,
         telegram=telegram,
         telegram_bot=telegram_bot,
+        reps=reps,
         channel_state=channel_state,
         classifier=classifier,
         dispatcher=dispatcher,

@@ -17,7 +17,9 @@ from sqlalchemy import func, select
 from bots.telegram.channel import TelegramChannel
 from bots.telegram.media import TelegramMedia
 from bots.telegram.ratelimit import RateLimiter
+from bots.telegram.reps_group import RepsGroup
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.topics import TopicWriter
 from bots.telegram.webhook import SECRET_HEADER, TelegramWebhook
 from core.clock import ManualClock
 from core.db.models import Message, OutboxMessage
@@ -187,3 +189,32 @@ async def telegram(services: Services, fake_api: FakeBotAPI, bot: Bot) -> AsyncI
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         yield TelegramClient(http, services, webhook, fake_api)
     await webhook.drain()
+
+
+REPS_CHAT = -1_001_234_567_890
+
+
+@pytest.fixture
+async def reps(services: Services, fake_api: FakeBotAPI, bot: Bot) -> AsyncIterator[RepsGroup]:
+    """The reps' group worker on the fake Bot API and the manual clock; the fake records that clock's time."""
+    clock = services.clock
+    assert isinstance(clock, ManualClock)
+    fake_api.now = lambda: clock.now().timestamp()
+    channel = services.registry.get("telegram") if "telegram" in services.registry.names() else None
+    limiter = channel.limiter if isinstance(channel, TelegramChannel) else RateLimiter(clock)
+    writer = TopicWriter(services.texts, language="zh", timezone=services.settings.timezone, console_url=CONSOLE)
+    group = RepsGroup(
+        db=services.db,
+        bot=bot,
+        chat_id=REPS_CHAT,
+        limiter=limiter,
+        clock=clock,
+        writer=writer,
+        sleep=manual_sleep(clock),
+    )
+    services.reps = group
+    yield group
+    await group.drain()
+
+
+CONSOLE = "https://kefu.example.com"

@@ -35,7 +35,7 @@ class FakeBotAPI:
     getFile and the file download, setWebhook, deleteWebhook; switches for 429, 403, 400 and 5xx."""
 
     calls: list[Call] = field(default_factory=list)
-    # Each sending call pops the first of these: 429 (with `retry_after`), 403, 400 or 502.
+    # Each sending call pops the first of these: 429 (with `retry_after`), 403, 400, 502, or 0 (success).
     failures: list[int] = field(default_factory=list)
     # Files getFile knows: file_id → (content, file_path); downloads are recorded as "download" calls.
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -124,6 +124,8 @@ class FakeBotAPI:
 
     def _failure(self) -> web.Response | None:
         failure = self.failures.pop(0) if self.failures else None
+        if not failure:
+            return None
         if failure == 429:
             return _error(429, f"Too Many Requests: retry after {self.retry_after}", {"retry_after": self.retry_after})
         if failure == 403:
