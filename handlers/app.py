@@ -6,11 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from aiogram import Router
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bots.telegram.commands import RepCommands
 from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
@@ -18,8 +20,10 @@ from bots.wechat.kf_routes import WeComKfWebhook
 from bots.wechat.routes import WeChatWebhook
 from core.clock import Clock
 from core.errors import KefuError
+from core.lifecycle import TicketStatus, TransitionRequest
 from core.settings import Settings
 from handlers.email_notifier import EmailNotifier
+from handlers.ops import transition_ticket
 from handlers.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,19 @@ def create_app(
                 max_instances=1,
                 coalesce=True,
             )
+            if services.reps is not None:
+                scheduler.add_job(
+                    services.reps.deliver_due, "interval", seconds=1, id="telegram-reps", max_instances=1, coalesce=True
+                )
+            if services.telegram_notifier is not None:
+                scheduler.add_job(
+                    services.telegram_notifier.deliver_pending,
+                    "interval",
+                    seconds=5,
+                    id="telegram-notify",
+                    max_instances=1,
+                    coalesce=True,
+                )
             if settings.smtp.host:
                 notifier = EmailNotifier(services.db, services.clock, settings.smtp)
                 scheduler.add_job(
@@ -76,6 +93,8 @@ def create_app(
             for webhook in webhooks:
                 # Work the webhooks started in the background (late turns, pulls, sends) finishes first.
                 await webhook.drain()
+            if services.reps is not None:
+                await services.reps.drain()
             await services.stop()
 
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
@@ -113,7 +132,11 @@ def create_app(
     secret = services.telegram.secret.get_secret_value()
     if services.telegram_bot is not None and secret:
         telegram_webhook = TelegramWebhook(
-            engine=services.engine, bot=services.telegram_bot, secret=secret, max_body_bytes=settings.max_body_bytes
+            engine=services.engine,
+            bot=services.telegram_bot,
+            secret=secret,
+            max_body_bytes=settings.max_body_bytes,
+            extra_routers=telegram_rep_routers(services),
         )
         app.include_router(telegram_webhook.router("/telegram"))
         webhooks.append(telegram_webhook)
@@ -129,3 +152,16 @@ def create_app(
         )
     )
     return app
+
+
+def telegram_rep_routers(services: Services) -> list[Router]:
+    """The reps' group router (rep replies and commands in topics), when the group is configured."""
+    if services.reps is None:
+        return []
+
+    async def close(number: str, actor: str, root_cause: str, improvement: str) -> str:
+        request = TransitionRequest(TicketStatus.CLOSED, actor, root_cause=root_cause, improvement=improvement)
+        return await transition_ticket(services, number, request)
+
+    commands = RepCommands(engine=services.engine, reps=services.reps, writer=services.reps.writer, close=close)
+    return [commands.router()]

@@ -9,6 +9,7 @@ from aiogram import Bot
 
 from bots.telegram.channel import TelegramChannel
 from bots.telegram.media import TelegramMedia
+from bots.telegram.notify import TelegramNotifier
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.reps_group import RepsGroup
 from bots.telegram.settings import TelegramSettings
@@ -57,6 +58,7 @@ class Services:
     telegram: TelegramSettings
     telegram_bot: Bot | None
     reps: RepsGroup | None
+    telegram_notifier: TelegramNotifier | None
     channel_state: ChannelStateStore
     classifier: ClassifierHolder
     dispatcher: OutboxDispatcher
@@ -107,18 +109,22 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     telegram = TelegramSettings()
     telegram_bot = telegram.bot() if telegram.enabled else None
     reps: RepsGroup | None = None
+    telegram_notifier: TelegramNotifier | None = None
     if telegram_bot is not None:
         # One limiter for everything this bot sends: the 30/s overall budget is shared.
         limiter = RateLimiter(clock)
         media = TelegramMedia(telegram_bot, MediaStore(settings.media_dir, telegram.media_max_bytes))
         registry.register(TelegramChannel(telegram_bot, limiter, media=media))
+        writer = TopicWriter(
+            texts, language=settings.language, timezone=settings.timezone, console_url=settings.console_url
+        )
+        telegram_notifier = TelegramNotifier(db=db, bot=telegram_bot, limiter=limiter, clock=clock, writer=writer)
         if telegram.reps_chat_id is not None:
-            writer = TopicWriter(
-                texts, language=settings.language, timezone=settings.timezone, console_url=settings.console_url
-            )
             reps = RepsGroup(
                 db=db, bot=telegram_bot, chat_id=telegram.reps_chat_id, limiter=limiter, clock=clock, writer=writer
             )
+            # Escalations on any channel open topics; client messages are mirrored into them.
+            db.live.add_listener(reps.on_live)
     classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
     dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
     calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")
@@ -163,6 +169,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         telegram=telegram,
         telegram_bot=telegram_bot,
         reps=reps,
+        telegram_notifier=telegram_notifier,
         channel_state=channel_state,
         classifier=classifier,
         dispatcher=dispatcher,

@@ -53,6 +53,7 @@ from bots.telegram.topics import (
 from core.clock import Clock, as_utc
 from core.db.models import Conversation, TelegramPost, TelegramTopic
 from core.db.session import Database
+from core.live import LiveEvent
 from core.outbox import backoff
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class RepsGroup:
         self.kick()
         return topic_id
 
-    async def on_live(self, event: Any) -> None:
+    async def on_live(self, event: LiveEvent) -> None:
         """A listener of core's live bus: escalations open topics, client messages are mirrored."""
         if event.conversation_id is None:
             return

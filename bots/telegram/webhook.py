@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Sequence
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.types import Update
@@ -34,6 +35,7 @@ class TelegramWebhook:
         max_body_bytes: int,
         dispatcher_or_router: Dispatcher | Router | None = None,
         media: TelegramMedia | None = None,
+        extra_routers: Sequence[Router] = (),
     ) -> None:
         if not secret:
             # Without a secret anyone who guesses the URL could speak for any Telegram user.
@@ -48,6 +50,9 @@ class TelegramWebhook:
         else:
             self.dispatcher = Dispatcher()
             self.dispatcher.include_router(dispatcher_or_router or kefu_router(self.receiver))
+        # The reps' group router (commands in topics), when the group is configured.
+        for router in extra_routers:
+            self.dispatcher.include_router(router)
 
     def _authorized(self, request: Request) -> bool:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8")
