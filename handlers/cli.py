@@ -14,6 +14,7 @@ import typer
 
 from core.dialogue.classifier import KeywordClassifier, Rule, load_rules
 from core.settings import Settings
+from handlers.user_cli import user_app
 
 if TYPE_CHECKING:
     from handlers.services import Services
@@ -33,6 +34,7 @@ wechat_app.add_typer(menu_app, name="menu")
 app.add_typer(wechat_app, name="wechat")
 telegram_app = typer.Typer(help="Telegram bot", no_args_is_help=True)
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(user_app, name="user")
 
 
 @app.command()

@@ -213,6 +213,8 @@ async def reps(services: Services, fake_api: FakeBotAPI, bot: Bot) -> AsyncItera
         sleep=manual_sleep(clock),
     )
     services.reps = group
+    # As build_services does when KEFU_TELEGRAM_REPS_CHAT_ID is set.
+    services.live.add_listener(group.on_live)
     yield group
     await group.drain()
 

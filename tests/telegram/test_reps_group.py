@@ -6,12 +6,15 @@ import asyncio
 import re
 from datetime import timedelta
 
+import httpx
+from aiogram import Bot
 from sqlalchemy import func, select
 
 from bots.telegram.reps_group import RepsGroup
 from core.db.models import Conversation, TelegramPost, TelegramTopic, Ticket
 from handlers.services import Services
-from tests.telegram.conftest import CONSOLE, REPS_CHAT, TelegramClient
+from tests.chat import Chat, texts_of
+from tests.telegram.conftest import CONSOLE, REPS_CHAT, TelegramClient, manual_sleep
 from tests.telegram.fake_api import FakeBotAPI
 from tests.telegram.test_ratelimit import most_in_window
 
@@ -24,6 +27,16 @@ async def _handoff(telegram: TelegramClient, services: Services) -> tuple[int, s
     reply = await telegram.say("/human")
     match = TICKET_NO.search(reply)
     assert match, reply
+    async with services.db.transaction() as session:
+        conversation_id = (await session.execute(select(Conversation.id))).scalar_one()
+    return conversation_id, match.group(0)
+
+
+async def _web_handoff(web: httpx.AsyncClient, services: Services) -> tuple[int, str]:
+    """A web-chat client asks for a person (its replies never touch the Bot API): conversation, ticket number."""
+    replies = texts_of(await Chat(web).send("人工"))
+    match = TICKET_NO.search(replies)
+    assert match, replies
     async with services.db.transaction() as session:
         conversation_id = (await session.execute(select(Conversation.id))).scalar_one()
     return conversation_id, match.group(0)
@@ -51,6 +64,7 @@ async def test_escalation_opens_a_topic_with_summary_and_transcript_then_mirrors
     telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
 ) -> None:
     conversation_id, number = await _handoff(telegram, services)
+    # The engine's "escalated" live event opened the topic; hearing of it again changes nothing.
     await reps.escalated(conversation_id, reason="handoff", ticket_number=number)
     await _settle(reps, services)
 
@@ -82,8 +96,7 @@ async def test_escalation_opens_a_topic_with_summary_and_transcript_then_mirrors
 async def test_a_client_photo_is_shown_as_a_photo_in_the_topic(
     telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
 ) -> None:
-    conversation_id, number = await _handoff(telegram, services)
-    await reps.escalated(conversation_id, reason="handoff", ticket_number=number)
+    await _handoff(telegram, services)
     await _settle(reps, services)
     photo = {"photo": [{"file_id": "ph-9", "file_unique_id": "u9", "width": 800, "height": 600}], "caption": "报错截图"}
     await telegram.send(telegram.message_update(**photo))
@@ -94,13 +107,29 @@ async def test_a_client_photo_is_shown_as_a_photo_in_the_topic(
 
 
 async def test_two_escalations_racing_make_one_topic(
-    telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
+    web: httpx.AsyncClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services, bot: Bot
 ) -> None:
-    conversation_id, number = await _handoff(telegram, services)
-    ids = await asyncio.gather(
-        *(reps.escalated(conversation_id, reason=r, ticket_number=number) for r in ("handoff", "sla_breach"))
+    await Chat(web).send("你好")
+    async with services.db.transaction() as session:
+        conversation_id = (await session.execute(select(Conversation.id))).scalar_one()
+    # Another process's worker on the same database and group.
+    other = RepsGroup(
+        db=services.db,
+        bot=bot,
+        chat_id=REPS_CHAT,
+        limiter=reps.limiter,
+        clock=services.clock,
+        writer=reps.writer,
+        sleep=manual_sleep(services.clock),
     )
-    assert ids[0] == ids[1]
+    ids = await asyncio.gather(
+        *(
+            group.escalated(conversation_id, reason=reason, ticket_number=None)
+            for group, reason in ((reps, "handoff"), (other, "sla_breach"), (reps, "handoff"))
+        )
+    )
+    assert len(set(ids)) == 1
+    await other.drain()
     await _settle(reps, services)
     assert len(fake_api.of("createForumTopic")) == 1
     async with services.db.transaction() as session:
@@ -108,13 +137,12 @@ async def test_two_escalations_racing_make_one_topic(
 
 
 async def test_failed_sends_are_retried_and_nothing_is_lost_or_doubled(
-    telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
+    web: httpx.AsyncClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
 ) -> None:
-    conversation_id, number = await _handoff(telegram, services)
     # The topic creation meets a 502, then a 429, then succeeds; the first post meets a 502.
     fake_api.failures = [502, 429, 0, 502]
     fake_api.retry_after = 7
-    await reps.escalated(conversation_id, reason="tier_a_complaint", ticket_number=number)
+    await _web_handoff(web, services)
     await reps.drain()
     async with services.db.transaction() as session:
         topic = (await session.execute(select(TelegramTopic))).scalar_one()
@@ -123,7 +151,7 @@ async def test_failed_sends_are_retried_and_nothing_is_lost_or_doubled(
     assert len(fake_api.of("createForumTopic")) == 3
     # The summary was tried twice (the first answered 502), the transcript once, in that order.
     texts = [c.data["text"] for c in fake_api.in_chat(REPS_CHAT)]
-    assert len(texts) == 3 and texts[0] == texts[1] and "A 类客户投诉" in texts[0]
+    assert len(texts) == 3 and texts[0] == texts[1] and "客户要求转人工" in texts[0]
     assert texts[2].startswith("对话记录")
     posts = await _posts(services)
     assert [p.status for p in posts] == ["sent", "sent"]
@@ -134,8 +162,7 @@ async def test_failed_sends_are_retried_and_nothing_is_lost_or_doubled(
 async def test_the_group_gets_at_most_twenty_messages_a_minute(
     telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
 ) -> None:
-    conversation_id, number = await _handoff(telegram, services)
-    await reps.escalated(conversation_id, reason="handoff", ticket_number=number)
+    await _handoff(telegram, services)
     await _settle(reps, services)
     async with services.db.transaction() as session:
         topic = (await session.execute(select(TelegramTopic))).scalar_one()
@@ -159,11 +186,10 @@ async def test_the_group_gets_at_most_twenty_messages_a_minute(
 
 
 async def test_a_missing_forum_right_fails_visibly_without_retrying(
-    telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
+    web: httpx.AsyncClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
 ) -> None:
-    conversation_id, number = await _handoff(telegram, services)
     fake_api.failures = [400]
-    await reps.escalated(conversation_id, reason="handoff", ticket_number=number)
+    await _web_handoff(web, services)
     await reps.drain()
     services.clock.advance(timedelta(minutes=30))  # type: ignore[attr-defined]
     await reps.deliver_due()
