@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import httpx
 from aiogram import Bot
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bots.telegram.reps_group import RepsGroup
-from core.db.models import Conversation, TelegramPost, TelegramTopic, Ticket
+from core.db.models import Client, Conversation, TelegramPost, TelegramTopic, Ticket
 from handlers.services import Services
 from tests.chat import Chat, texts_of
 from tests.telegram.conftest import CONSOLE, REPS_CHAT, TelegramClient, manual_sleep
@@ -197,3 +197,28 @@ async def test_a_missing_forum_right_fails_visibly_without_retrying(
         topic = (await session.execute(select(TelegramTopic))).scalar_one()
     assert topic.status == "failed" and "chat not found" in (topic.last_error or "")
     assert len(fake_api.of("createForumTopic")) == 1
+
+
+async def test_a_tier_a_clients_complaint_with_buttons_opens_a_topic(
+    telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
+) -> None:
+    await telegram.say("/start")
+    async with services.db.transaction() as session:
+        await session.execute(update(Client).values(tier="A", name="李总", company="星河传媒"))
+    await telegram.tap("投诉")
+    await telegram.say("信息流广告的点击量突然掉了一半，效果太差了")
+    await telegram.say("双十一信息流投放")
+    await telegram.say("跳过")
+    await telegram.say("希望补量或者退部分费用")
+    await telegram.say("13800138000")
+    opened = await telegram.tap("确认提交")
+    number = TICKET_NO.search(opened)
+    assert number, opened
+    await _settle(reps, services)
+    async with services.db.transaction() as session:
+        topic = (await session.execute(select(TelegramTopic))).scalar_one()
+    assert topic.reason == "tier_a_complaint" and topic.ticket_key == number.group(0)
+    assert topic.name == f"{number.group(0)} · 投诉 · 李总（星河传媒）"
+    summary = fake_api.in_chat(REPS_CHAT, topic.thread_id)[0].data["text"]
+    assert "【A 类客户投诉】" in summary and "A 类客户" in summary
+    assert "· 涉及项目/活动：双十一信息流投放" in summary and "· 联系电话：13800138000" in summary
