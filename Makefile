@@ -36,6 +36,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m bench.classifier_bench
 	$(BIN)/python -m bench.followups_bench
+	$(BIN)/python -m bench.telegram_bench
 
 clean:
 	rm -rf $(VENV) var/kefu.db*

@@ -5,7 +5,9 @@ table, not outbox rows: the outbox delivers one conversation's rows strictly in 
 stuck behind the group's 20/min budget or a Telegram outage would hold up the client's own replies.
 Here each topic keeps its own order, a failed send is retried with backoff (retry_after is honoured,
 and being throttled costs no attempt), a post's unique (topic, key) refuses a repeat, and mirroring
-follows a cursor over the stored client messages, so a lost live event only delays a post.
+follows a cursor over the stored client messages, so a lost "message" event only delays a post.
+An "escalated" event is turned into a topic row right after the engine's commit; a process that dies
+in between loses that escalation's topic (the ticket itself and the console are unaffected).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from core.clock import Clock, as_utc
 from core.db.models import Conversation, TelegramPost, TelegramTopic
 from core.db.session import Database
 from core.live import LiveEvent
+from core.messages import MessageType
 from core.outbox import backoff
 
 log = logging.getLogger(__name__)
@@ -363,7 +366,9 @@ class RepsGroup:
                 conversation = await session.get(Conversation, topic.conversation_id)
                 channel = conversation.channel if conversation else ""
                 messages = await unmirrored(session, topic)
-                drafts = [d for m in messages for d in self.writer.mirror(m, channel, CHANNEL)]
+                # Events (a WeChat follow, a Telegram /start) are no words of the client's; the cursor passes them.
+                said = [m for m in messages if m.type != MessageType.EVENT.value]
+                drafts = [d for m in said for d in self.writer.mirror(m, channel, CHANNEL)]
                 # Keys (msg:<id>) refuse what another process mirrored at the same moment.
                 await add_posts(session, topic_id, drafts, now)
                 if messages:
