@@ -202,6 +202,9 @@ class RepsGroup:
 
     async def say_in_general(self, reply_to_thread: int | None, text: str) -> None:
         """Answer in a thread that has no topic row (the general topic, a stray thread): best effort, now."""
+        if self.limiter.acquire(self.chat_id) > 0:
+            # Not worth queueing: the group's budget goes to the topics' posts.
+            return
         try:
             await self._call(lambda: self.bot.send_message(self.chat_id, text, message_thread_id=reply_to_thread))
         except (_Wait, _Permanent, _Transient) as exc:

@@ -222,3 +222,30 @@ async def test_a_tier_a_clients_complaint_with_buttons_opens_a_topic(
     summary = fake_api.in_chat(REPS_CHAT, topic.thread_id)[0].data["text"]
     assert "【A 类客户投诉】" in summary and "A 类客户" in summary
     assert "· 涉及项目/活动：双十一信息流投放" in summary and "· 联系电话：13800138000" in summary
+
+
+async def test_an_sla_breach_on_a_quiet_ticket_opens_a_topic(
+    telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
+) -> None:
+    await telegram.say("/start")
+    await telegram.tap("投诉")
+    await telegram.say("信息流广告的点击量突然掉了一半，效果太差了")
+    await telegram.say("双十一信息流投放")
+    await telegram.say("跳过")
+    await telegram.say("希望补量或者退部分费用")
+    await telegram.say("13800138000")
+    number = TICKET_NO.search(await telegram.tap("确认提交"))
+    assert number
+    await reps.drain()
+    async with services.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(TelegramTopic)) == 0, "a tier-C complaint waits"
+    # Nobody answers for days: the first-response clock breaches and the conversation is escalated.
+    for _ in range(6):
+        services.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+        await services.followups.run_due()
+    await _settle(reps, services)
+    async with services.db.transaction() as session:
+        topic = (await session.execute(select(TelegramTopic))).scalar_one()
+    assert topic.reason == "sla_breach" and topic.ticket_key == number.group(0)
+    summary = fake_api.in_chat(REPS_CHAT, topic.thread_id)[0].data["text"]
+    assert summary.startswith(f"【SLA 超时】工单 {number.group(0)}")
