@@ -109,7 +109,10 @@ class TelegramChannel:
             if wait <= 0:
                 return
             if wait > self.max_inline_wait:
-                raise Throttled(f"telegram rate limit for chat {chat_id}", retry_after=wait)
+                # Back when what is left can be waited here: the outbox's sweep then sends it at once rather
+                # than one tick after the chat became free.
+                remaining = wait - self.max_inline_wait
+                raise Throttled(f"telegram rate limit for chat {chat_id}", retry_after=remaining)
             await self.sleep(wait)
 
     async def _send_piece(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> str:

@@ -28,13 +28,26 @@ class Receiver:
     are outbox rows by then, so a crash before they are sent loses nothing (the sweep sends them).
     """
 
-    def __init__(self, engine: Engine, *, background: bool = False, media: TelegramMedia | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        background: bool = False,
+        media: TelegramMedia | None = None,
+        max_deliveries: int = 4,
+    ) -> None:
         self.engine = engine
         self.background = background
         # Files are fetched after the turn: the client's answer never waits for a download.
         self.media = media
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Background deliveries take database connections too; bounded, they never starve the turns
+        # (which answer Telegram) of the pool under a burst of updates.
+        self._delivery_slots = asyncio.Semaphore(max_deliveries)
+        # Conversations whose delivery waits for a slot: it reads the outbox when it starts, so a newer
+        # reply of the same conversation needs no delivery of its own.
+        self._waiting: set[int] = set()
 
     async def __call__(self, msg: InboundMessage) -> ReceiveResult:
         if not self.background:
@@ -44,12 +57,21 @@ class Receiver:
                 await self.media.fetch_message(self.engine.db, msg)
             return result
         result = await self.engine.receive(msg, deliver=False)
-        if result.conversation_id is not None:
-            self._spawn(self.engine.dispatcher.deliver_conversation(result.conversation_id))
+        if result.conversation_id is not None and result.conversation_id not in self._waiting:
+            self._waiting.add(result.conversation_id)
+            self._spawn(self._deliver(result.conversation_id))
         if self._wants_media(msg, result):
             assert self.media is not None
             self._spawn(self.media.fetch_message(self.engine.db, msg))
         return result
+
+    async def _deliver(self, conversation_id: int) -> None:
+        try:
+            async with self._delivery_slots:
+                self._waiting.discard(conversation_id)
+                await self.engine.dispatcher.deliver_conversation(conversation_id)
+        finally:
+            self._waiting.discard(conversation_id)
 
     def _wants_media(self, msg: InboundMessage, result: ReceiveResult) -> bool:
         # A redelivered update was stored by its first delivery, which fetches the file.
