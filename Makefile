@@ -45,6 +45,7 @@ bench: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval_classifier
+	$(BIN)/python -m bench.telegram_bench
 
 clean:
 	rm -rf $(VENV) var/kefu.db*

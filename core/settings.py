@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     web_cookie_name: str = "kefu_web"
     web_cookie_secure: bool = False
     followup_cutoff_hours: int = 72
+    # Base URL of the console (e.g. https://kefu.example.com); links to tickets in notifications use it.
+    console_url: str | None = None
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     tickets: TicketSettings = Field(default_factory=TicketSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)

@@ -6,10 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from aiogram import Router
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bots.telegram.commands import RepCommands
 from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
@@ -17,12 +19,14 @@ from bots.wechat.kf_routes import WeComKfWebhook
 from bots.wechat.routes import WeChatWebhook, WeChatWebhooks
 from core.clock import Clock
 from core.errors import KefuError
+from core.lifecycle import TicketStatus, TransitionRequest
 from core.settings import Settings
 from handlers.background import BackgroundJobs
 from handlers.console.routes import install as install_console
 from handlers.email_notifier import EmailNotifier
 from handlers.health import health_router
 from handlers.metrics import Metrics
+from handlers.ops import transition_ticket
 from handlers.redis_live import RedisLiveBridge
 from handlers.services import Services, build_services
 
@@ -65,6 +69,10 @@ def create_app(
             await services.followups.run_due()
             jobs.every("outbox-sweep", settings.outbox_poll_seconds, services.dispatcher.deliver_due)
             jobs.every("followups", settings.followup_poll_seconds, services.followups.run_due)
+            if services.reps is not None:
+                jobs.every("telegram-reps", 1, services.reps.deliver_due)
+            if services.telegram_notifier is not None:
+                jobs.every("telegram-notify", 5, services.telegram_notifier.deliver_pending)
             if settings.smtp.host:
                 notifier = EmailNotifier(services.db, services.clock, settings.smtp)
                 jobs.every("email", 30, notifier.deliver_pending)
@@ -78,6 +86,8 @@ def create_app(
             await jobs.stop(settings.shutdown_grace_seconds)
             for webhook in webhooks:
                 await webhook.drain()
+            if services.reps is not None:
+                await services.reps.drain()
             if bridge is not None:
                 await bridge.stop()
             await services.stop()
@@ -124,7 +134,11 @@ def create_app(
     secret = services.telegram.secret.get_secret_value()
     if services.telegram_bot is not None and secret:
         telegram_webhook = TelegramWebhook(
-            engine=services.engine, bot=services.telegram_bot, secret=secret, max_body_bytes=settings.max_body_bytes
+            engine=services.engine,
+            bot=services.telegram_bot,
+            secret=secret,
+            max_body_bytes=settings.max_body_bytes,
+            extra_routers=telegram_rep_routers(services),
         )
         app.include_router(telegram_webhook.router("/telegram"))
         webhooks.append(telegram_webhook)
@@ -143,3 +157,16 @@ def create_app(
     )
     install_console(app, services)
     return app
+
+
+def telegram_rep_routers(services: Services) -> list[Router]:
+    """The reps' group router (rep replies and commands in topics), when the group is configured."""
+    if services.reps is None:
+        return []
+
+    async def close(number: str, actor: str, root_cause: str, improvement: str) -> str:
+        request = TransitionRequest(TicketStatus.CLOSED, actor, root_cause=root_cause, improvement=improvement)
+        return await transition_ticket(services, number, request)
+
+    commands = RepCommands(engine=services.engine, reps=services.reps, writer=services.reps.writer, close=close)
+    return [commands.router()]

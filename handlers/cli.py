@@ -181,13 +181,23 @@ def wechat_menu_push(
 def telegram_poll() -> None:
     """Long polling for development (deletes the webhook); replies and follow-ups run in the same process."""
     from bots.telegram.poll import run_polling
+    from handlers.app import telegram_rep_routers
 
     async def poll(services: Services) -> None:
         if services.telegram_bot is None:
             typer.echo("error: set KEFU_TELEGRAM_TOKEN first", err=True)
             raise typer.Exit(2)
+        ticks: list[Callable[[], Awaitable[object]]] = [services.followups.run_due]
+        if services.reps is not None:
+            ticks.append(services.reps.deliver_due)
+        if services.telegram_notifier is not None:
+            ticks.append(services.telegram_notifier.deliver_pending)
         await run_polling(
-            services.engine, services.telegram, bot=services.telegram_bot, ticks=[services.followups.run_due]
+            services.engine,
+            services.telegram,
+            bot=services.telegram_bot,
+            ticks=ticks,
+            extra_routers=telegram_rep_routers(services),
         )
 
     _with_services(poll)

@@ -8,8 +8,12 @@ from datetime import timedelta
 from aiogram import Bot
 
 from bots.telegram.channel import TelegramChannel
+from bots.telegram.media import TelegramMedia
+from bots.telegram.notify import TelegramNotifier
 from bots.telegram.ratelimit import RateLimiter
+from bots.telegram.reps_group import RepsGroup
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.topics import TopicWriter
 from bots.web.channel import LiveHub, WebChannel
 from bots.wechat.channel import WeChatAccounts, WeChatChannel
 from bots.wechat.kf_channel import WeComKfChannel
@@ -28,6 +32,7 @@ from core.dialogue.forms import Forms
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
 from core.live import LiveBus
+from core.media import MediaStore
 from core.outbox import OutboxDispatcher
 from core.seed import rules_from_db, seed_departments, seed_keyword_rules
 from core.settings import Settings
@@ -56,6 +61,8 @@ class Services:
     wecom_kf: WeComKfChannel | None
     telegram: TelegramSettings
     telegram_bot: Bot | None
+    reps: RepsGroup | None
+    telegram_notifier: TelegramNotifier | None
     channel_state: ChannelStateStore
     # Where access tokens and reply windows live: Redis when KEFU_REDIS_URL is set, else channel_state.
     token_store: StateStore
@@ -120,8 +127,26 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         registry.register(wecom_kf)
     telegram = TelegramSettings()
     telegram_bot = telegram.bot() if telegram.enabled else None
+    reps: RepsGroup | None = None
+    telegram_notifier: TelegramNotifier | None = None
     if telegram_bot is not None:
-        registry.register(TelegramChannel(telegram_bot, RateLimiter(clock)))
+        # One limiter for everything this bot sends: the 30/s overall budget is shared.
+        limiter = RateLimiter(clock)
+        media = TelegramMedia(telegram_bot, MediaStore(settings.media_dir, telegram.media_max_bytes))
+        # Hardly any waiting inside a send: a reply throttled for longer goes back to the outbox until its
+        # chat may be written to, so one busy chat never holds a delivery that other chats wait for. The
+        # quarter second covers the gap between a row's due time and the once-a-second sweep that sends it.
+        registry.register(TelegramChannel(telegram_bot, limiter, media=media, max_inline_wait=0.25))
+        writer = TopicWriter(
+            texts, language=settings.language, timezone=settings.timezone, console_url=settings.console_url
+        )
+        telegram_notifier = TelegramNotifier(db=db, bot=telegram_bot, limiter=limiter, clock=clock, writer=writer)
+        if telegram.reps_chat_id is not None:
+            reps = RepsGroup(
+                db=db, bot=telegram_bot, chat_id=telegram.reps_chat_id, limiter=limiter, clock=clock, writer=writer
+            )
+            # Escalations on any channel open topics; client messages are mirrored into them.
+            db.live.add_listener(reps.on_live)
     classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
     dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
     calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")
@@ -166,6 +191,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         wecom_kf=wecom_kf,
         telegram=telegram,
         telegram_bot=telegram_bot,
+        reps=reps,
+        telegram_notifier=telegram_notifier,
         channel_state=channel_state,
         token_store=token_store,
         classifier=classifier,

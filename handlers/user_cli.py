@@ -1,4 +1,4 @@
-"""`kefu user`: the people of the console (add; more subcommands join this group)."""
+"""`kefu user`: the people of the agency: add console users, link a rep's Telegram account."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from core.db.models import User
+from core.db.session import Database
 from core.settings import Settings
 
 user_app = typer.Typer(help="Console users: reps, supervisors, admins", no_args_is_help=True)
@@ -60,3 +64,53 @@ def user_add(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"user {username.strip().lower()} ({role}) created with id {user_id}")
+
+
+class _Refused(Exception):
+    """What the command cannot do, said plainly."""
+
+
+async def link_telegram(db: Database, username: str, telegram_user_id: int) -> str:
+    """Link the kefu user to a Telegram account; the display name, for the confirmation."""
+    try:
+        async with db.transaction() as session:
+            user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
+            if user is None:
+                raise _Refused(f"no user {username!r}")
+            other = (
+                await session.execute(
+                    select(User.username).where(User.telegram_user_id == telegram_user_id, User.id != user.id)
+                )
+            ).scalar_one_or_none()
+            if other is not None:
+                raise _Refused(f"Telegram user {telegram_user_id} is already linked to {other!r}")
+            user.telegram_user_id = telegram_user_id
+            return user.display_name
+    except IntegrityError:
+        # Linked by someone else between the check and the commit.
+        raise _Refused(f"Telegram user {telegram_user_id} is already linked to another user") from None
+
+
+@user_app.command("link-telegram")
+def user_link_telegram(
+    username: Annotated[str, typer.Argument(help="The kefu user's username")],
+    telegram_user_id: Annotated[int, typer.Argument(help="The numeric Telegram user id (not the @name)")],
+) -> None:
+    """Let USERNAME act in the reps' Telegram group as TELEGRAM_USER_ID."""
+    if telegram_user_id <= 0:
+        typer.echo("error: a Telegram user id is a positive number", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> str:
+        db = Database(Settings().database_url)
+        try:
+            return await link_telegram(db, username, telegram_user_id)
+        finally:
+            await db.dispose()
+
+    try:
+        name = asyncio.run(run())
+    except _Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{username} ({name}) is linked to Telegram user {telegram_user_id}")

@@ -21,6 +21,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bots.telegram.convert import LABEL_ONLY_PREFIX
+from bots.telegram.media import TelegramMedia
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.settings import CHANNEL
 from core.channel import (
@@ -75,8 +76,11 @@ class TelegramChannel:
         *,
         max_inline_wait: float = 1.0,
         sleep: Sleep = asyncio.sleep,
+        media: TelegramMedia | None = None,
     ) -> None:
         self.bot = bot
+        # The webhook and polling take the downloader from the registered channel, like WeChat's.
+        self.media = media
         self.limiter = limiter or RateLimiter()
         # Waits up to this long happen here; longer ones go back to the outbox, so a busy chat does not
         # hold one of the dispatcher's workers.
@@ -105,7 +109,10 @@ class TelegramChannel:
             if wait <= 0:
                 return
             if wait > self.max_inline_wait:
-                raise Throttled(f"telegram rate limit for chat {chat_id}", retry_after=wait)
+                # Back when what is left can be waited here: the outbox's sweep then sends it at once rather
+                # than one tick after the chat became free.
+                remaining = wait - self.max_inline_wait
+                raise Throttled(f"telegram rate limit for chat {chat_id}", retry_after=remaining)
             await self.sleep(wait)
 
     async def _send_piece(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> str:

@@ -7,9 +7,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 
-from bots.telegram.router import Receiver, kefu_router
+from bots.telegram.router import Receiver, kefu_router, registered_media
 from bots.telegram.settings import TelegramSettings
 from core.engine import Engine
 from core.errors import ConfigError
@@ -38,6 +38,7 @@ async def run_polling(
     bot: Bot | None = None,
     ticks: Sequence[Tick] = (),
     tick_seconds: float = 1.0,
+    extra_routers: Sequence[Router] = (),
 ) -> None:
     """Poll getUpdates until interrupted; replies go out inline, and the outbox is swept every second.
 
@@ -49,7 +50,9 @@ async def run_polling(
             raise ConfigError("KEFU_TELEGRAM_TOKEN is not set")
         bot = settings.bot()
     dispatcher = Dispatcher()
-    dispatcher.include_router(kefu_router(Receiver(engine)))
+    dispatcher.include_router(kefu_router(Receiver(engine, media=registered_media(engine))))
+    for router in extra_routers:
+        dispatcher.include_router(router)
     # getUpdates is refused (409) while a webhook is set.
     await bot.delete_webhook(drop_pending_updates=False)
     background = [asyncio.create_task(_every(tick_seconds, t)) for t in (engine.dispatcher.deliver_due, *ticks)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -12,6 +13,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
 
 from bots.telegram.convert import callback_to_inbound, message_to_inbound
+from bots.telegram.media import TelegramMedia, has_media
+from bots.telegram.settings import CHANNEL
 from core.engine import Engine, ReceiveResult
 from core.messages import InboundMessage
 
@@ -25,21 +28,59 @@ class Receiver:
     are outbox rows by then, so a crash before they are sent loses nothing (the sweep sends them).
     """
 
-    def __init__(self, engine: Engine, *, background: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        background: bool = False,
+        media: TelegramMedia | None = None,
+        max_deliveries: int = 4,
+    ) -> None:
         self.engine = engine
         self.background = background
+        # Files are fetched after the turn: the client's answer never waits for a download.
+        self.media = media
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Background deliveries take database connections too; bounded, they never starve the turns
+        # (which answer Telegram) of the pool under a burst of updates.
+        self._delivery_slots = asyncio.Semaphore(max_deliveries)
+        # Conversations whose delivery waits for a slot: it reads the outbox when it starts, so a newer
+        # reply of the same conversation needs no delivery of its own.
+        self._waiting: set[int] = set()
 
     async def __call__(self, msg: InboundMessage) -> ReceiveResult:
         if not self.background:
-            return await self.engine.receive(msg)
+            result = await self.engine.receive(msg)
+            if self._wants_media(msg, result):
+                assert self.media is not None
+                await self.media.fetch_message(self.engine.db, msg)
+            return result
         result = await self.engine.receive(msg, deliver=False)
-        if result.conversation_id is not None:
-            task = asyncio.create_task(self.engine.dispatcher.deliver_conversation(result.conversation_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
+        if result.conversation_id is not None and result.conversation_id not in self._waiting:
+            self._waiting.add(result.conversation_id)
+            self._spawn(self._deliver(result.conversation_id))
+        if self._wants_media(msg, result):
+            assert self.media is not None
+            self._spawn(self.media.fetch_message(self.engine.db, msg))
         return result
+
+    async def _deliver(self, conversation_id: int) -> None:
+        try:
+            async with self._delivery_slots:
+                self._waiting.discard(conversation_id)
+                await self.engine.dispatcher.deliver_conversation(conversation_id)
+        finally:
+            self._waiting.discard(conversation_id)
+
+    def _wants_media(self, msg: InboundMessage, result: ReceiveResult) -> bool:
+        # A redelivered update was stored by its first delivery, which fetches the file.
+        return self.media is not None and result.status == "accepted" and has_media(msg)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -79,3 +120,10 @@ def kefu_router(receiver: Receiver) -> Router:
             await receiver(inbound)
 
     return router
+
+
+def registered_media(engine: Engine) -> TelegramMedia | None:
+    """The downloader of the Telegram channel registered on the engine, if it was built with one."""
+    channel = engine.registry.get(CHANNEL) if CHANNEL in engine.registry.names() else None
+    media = getattr(channel, "media", None)
+    return media if isinstance(media, TelegramMedia) else None

@@ -26,9 +26,11 @@ class TelegramSettings(BaseSettings):
     # Telegram sends it back in X-Telegram-Bot-Api-Secret-Token on every webhook call.
     secret: SecretStr = SecretStr("")
     api_base: str = DEFAULT_API_BASE
-    # The reps' group (forum topics per ticket); read here, used by a later step.
+    # The reps' supergroup with forum topics, one per escalated conversation; off while unset.
     reps_chat_id: int | None = None
     api_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The Bot API's getFile serves files up to 20 MB.
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
 
     @field_validator("secret")
     @classmethod

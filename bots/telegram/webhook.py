@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Sequence
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.types import Update
@@ -12,7 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from bots.common import BadPayload, BodyTooLarge, parse_json_object, read_limited_body
-from bots.telegram.router import Receiver, kefu_router
+from bots.telegram.media import TelegramMedia
+from bots.telegram.router import Receiver, kefu_router, registered_media
 from core.engine import Engine
 from core.errors import ConfigError
 
@@ -32,6 +34,8 @@ class TelegramWebhook:
         secret: str,
         max_body_bytes: int,
         dispatcher_or_router: Dispatcher | Router | None = None,
+        media: TelegramMedia | None = None,
+        extra_routers: Sequence[Router] = (),
     ) -> None:
         if not secret:
             # Without a secret anyone who guesses the URL could speak for any Telegram user.
@@ -40,12 +44,15 @@ class TelegramWebhook:
         self.bot = bot
         self.max_body_bytes = max_body_bytes
         self._secret = secret.encode("utf-8")
-        self.receiver = Receiver(engine, background=True)
+        self.receiver = Receiver(engine, background=True, media=media or registered_media(engine))
         if isinstance(dispatcher_or_router, Dispatcher):
             self.dispatcher = dispatcher_or_router
         else:
             self.dispatcher = Dispatcher()
             self.dispatcher.include_router(dispatcher_or_router or kefu_router(self.receiver))
+        # The reps' group router (commands in topics), when the group is configured.
+        for router in extra_routers:
+            self.dispatcher.include_router(router)
 
     def _authorized(self, request: Request) -> bool:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8")

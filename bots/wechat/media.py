@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-from sqlalchemy import select
 from wechatpy.exceptions import WeChatClientException
 
-from core.db.models import Message
 from core.db.session import Database
-from core.messages import Attachment, Direction, InboundMessage
+from core.media import MediaStore, MediaTooLarge, extension, media_file_stem, record_local_path, type_of
+from core.messages import InboundMessage
 
 if TYPE_CHECKING:
     from bots.wechat.channel import WeChatChannel
@@ -26,29 +22,8 @@ log = logging.getLogger(__name__)
 KINDS = frozenset({"image", "voice", "video"})
 # media/get answers errors (and, for videos, a download link) as JSON instead of the file.
 _JSON_TYPES = ("application/json", "text/plain")
-_EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "audio/amr": ".amr",
-    "audio/speex": ".speex",
-    "audio/mpeg": ".mp3",
-    "video/mp4": ".mp4",
-}
-
-
-class MediaTooLarge(Exception):
-    """The file is larger than the configured limit; nothing is kept."""
-
-
-def media_file_stem(media_id: str) -> str:
-    """The file name without extension: a hash, so ids never become paths."""
-    return hashlib.sha256(media_id.encode("utf-8")).hexdigest()[:32]
-
-
-def extension(content_type: str) -> str:
-    return _EXTENSIONS.get(content_type, ".bin")
+# Names the WeChat tests and adapters import from here; they live in kefu's shared media store.
+__all__ = ["KINDS", "MediaDownloader", "MediaTooLarge", "extension", "media_file_stem", "record_local_path"]
 
 
 class MediaDownloader:
@@ -58,12 +33,13 @@ class MediaDownloader:
         self.channel = channel
         self.media_dir = media_dir
         self.max_bytes = max_bytes
+        self.store = MediaStore(media_dir, max_bytes)
 
     async def download(self, media_id: str) -> tuple[Path, str]:
         """The local file of `media_id` and its Content-Type; fetched once, later calls find the file."""
-        existing = self._existing(media_id)
+        existing = self.store.existing(media_id)
         if existing is not None:
-            return existing, _type_of(existing)
+            return existing, type_of(existing)
         return await self.channel.api(lambda token: self._fetch(media_id, token))
 
     async def fetch_message(self, db: Database, message: InboundMessage) -> None:
@@ -78,11 +54,6 @@ class MediaDownloader:
                 log.warning("wechat media %s not downloaded: %s", attachment.media_id, exc)
                 continue
             await record_local_path(db, message, attachment, path, content_type)
-
-    def _existing(self, media_id: str) -> Path | None:
-        if not self.media_dir.is_dir():
-            return None
-        return next(iter(sorted(self.media_dir.glob(media_file_stem(media_id) + ".*"))), None)
 
     def _fetch(self, media_id: str, token: str) -> tuple[Path, str]:
         client = self.channel.client
@@ -109,64 +80,15 @@ class MediaDownloader:
             return self._save(media_id, response), content_type
 
     def _save(self, media_id: str, response: requests.Response) -> Path:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise MediaTooLarge(f"{declared} bytes declared, limit {self.max_bytes}")
-        self.media_dir.mkdir(parents=True, exist_ok=True)
-        target = self.media_dir / (media_file_stem(media_id) + extension(_content_type(response)))
-        # Written aside and renamed, so a reader never sees half a file and a failure leaves nothing.
-        fd, partial = tempfile.mkstemp(dir=self.media_dir, suffix=".part")
-        try:
-            size = 0
-            with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_content(64 * 1024):
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise MediaTooLarge(f"over {self.max_bytes} bytes")
-                    out.write(chunk)
-            os.replace(partial, target)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
-        return target
-
-
-async def record_local_path(
-    db: Database, message: InboundMessage, attachment: Attachment, path: Path, content_type: str
-) -> None:
-    """Write the local path (and type, if unknown) into the stored message's attachment."""
-    async with db.transaction() as session:
-        row = (
-            await session.execute(
-                select(Message).where(
-                    Message.channel == message.ref.channel,
-                    Message.account == message.ref.account,
-                    Message.external_id == message.external_id,
-                    Message.direction == Direction.INBOUND.value,
-                )
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            return
-        payload = dict(row.payload or {})
-        attachments: list[dict[str, Any]] = []
-        for item in payload.get("attachments", []):
-            item = dict(item)
-            if item.get("media_id") == attachment.media_id:
-                item["local_path"] = str(path)
-                item.setdefault("mime_type", content_type)
-            attachments.append(item)
-        payload["attachments"] = attachments
-        # A new dict, so the JSON column is seen as changed.
-        row.payload = payload
+        self.store.check_declared(response.headers.get("Content-Length"))
+        with self.store.writer(media_id, _content_type(response)) as out:
+            for chunk in response.iter_content(64 * 1024):
+                out.write(chunk)
+        return out.target
 
 
 def _content_type(response: requests.Response) -> str:
     return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-
-def _type_of(path: Path) -> str:
-    return next((t for t, ext in _EXTENSIONS.items() if ext == path.suffix), "application/octet-stream")
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -304,6 +304,7 @@ class Notification(Base):
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None] = mapped_column(nullable=True)
     emailed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    telegram_sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ChannelState(Base):
@@ -365,3 +366,59 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(64), default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class TelegramTopic(Base):
+    """The forum topic of one escalated conversation (and its ticket) in the reps' Telegram group."""
+
+    __tablename__ = "telegram_topics"
+    __table_args__ = (
+        # Two escalations of the same conversation and ticket racing each other create one topic.
+        UniqueConstraint("chat_id", "conversation_id", "ticket_key"),
+        UniqueConstraint("chat_id", "thread_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True)
+    # The ticket number, or "" for an escalation without a ticket (NULL would not count as a duplicate).
+    ticket_key: Mapped[str] = mapped_column(String(32), default="")
+    reason: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(128))
+    # Telegram's message_thread_id, once createForumTopic succeeded.
+    thread_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Client messages up to this id are in the topic (transcript or mirror).
+    mirrored_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TelegramPost(Base):
+    """A message for a topic of the reps' group, sent in id order per topic, retried, never doubled."""
+
+    __tablename__ = "telegram_posts"
+    __table_args__ = (
+        UniqueConstraint("topic_id", "key"),
+        Index("ix_telegram_posts_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("telegram_topics.id", ondelete="CASCADE"))
+    # What the post is ("summary", "transcript:0", "msg:812", "rep:4711"), so a repeat is refused.
+    key: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, default="")
+    # A photo to send with the text as its caption: a Telegram file_id or an http(s) URL.
+    photo: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -15,11 +15,15 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bots.telegram.channel import TelegramChannel
+from bots.telegram.media import TelegramMedia
 from bots.telegram.ratelimit import RateLimiter
+from bots.telegram.reps_group import RepsGroup
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.topics import TopicWriter
 from bots.telegram.webhook import SECRET_HEADER, TelegramWebhook
 from core.clock import ManualClock
 from core.db.models import Message, OutboxMessage
+from core.media import MediaStore
 from handlers.app import create_app
 from handlers.services import Services
 from tests.telegram.fake_api import BOT_ID, TOKEN, FakeBotAPI
@@ -174,7 +178,8 @@ async def telegram(services: Services, fake_api: FakeBotAPI, bot: Bot) -> AsyncI
     """The app with the Telegram channel registered and the webhook at /telegram."""
     clock = services.clock
     assert isinstance(clock, ManualClock)
-    services.registry.register(TelegramChannel(bot, RateLimiter(clock), sleep=manual_sleep(clock)))
+    media = TelegramMedia(bot, MediaStore(services.settings.media_dir, 1_000_000))
+    services.registry.register(TelegramChannel(bot, RateLimiter(clock), sleep=manual_sleep(clock), media=media))
     app: FastAPI = create_app(services.settings, services=services, background=False)
     # build_router would do; the webhook object is kept to wait for its background deliveries.
     webhook = TelegramWebhook(
@@ -184,3 +189,34 @@ async def telegram(services: Services, fake_api: FakeBotAPI, bot: Bot) -> AsyncI
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         yield TelegramClient(http, services, webhook, fake_api)
     await webhook.drain()
+
+
+REPS_CHAT = -1_001_234_567_890
+
+
+@pytest.fixture
+async def reps(services: Services, fake_api: FakeBotAPI, bot: Bot) -> AsyncIterator[RepsGroup]:
+    """The reps' group worker on the fake Bot API and the manual clock; the fake records that clock's time."""
+    clock = services.clock
+    assert isinstance(clock, ManualClock)
+    fake_api.now = lambda: clock.now().timestamp()
+    channel = services.registry.get("telegram") if "telegram" in services.registry.names() else None
+    limiter = channel.limiter if isinstance(channel, TelegramChannel) else RateLimiter(clock)
+    writer = TopicWriter(services.texts, language="zh", timezone=services.settings.timezone, console_url=CONSOLE)
+    group = RepsGroup(
+        db=services.db,
+        bot=bot,
+        chat_id=REPS_CHAT,
+        limiter=limiter,
+        clock=clock,
+        writer=writer,
+        sleep=manual_sleep(clock),
+    )
+    services.reps = group
+    # As build_services does when KEFU_TELEGRAM_REPS_CHAT_ID is set.
+    services.live.add_listener(group.on_live)
+    yield group
+    await group.drain()
+
+
+CONSOLE = "https://kefu.example.com"

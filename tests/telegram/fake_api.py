@@ -7,6 +7,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,23 +16,31 @@ from aiohttp import web
 TOKEN = "42:TEST"
 BOT_ID = 42
 JSON_FIELDS = frozenset({"reply_markup", "allowed_updates"})
+# The methods that post something; the failure switches apply to these.
+SENDING = frozenset({"sendMessage", "sendPhoto", "createForumTopic", "editMessageText"})
 
 
 @dataclass
 class Call:
-    """One request the fake received: the method and its form fields (JSON fields decoded)."""
+    """One request the fake received: the method, its form fields (JSON fields decoded) and when."""
 
     method: str
     data: dict[str, Any]
+    at: float = 0.0
 
 
 @dataclass
 class FakeBotAPI:
-    """getMe, getUpdates, sendMessage, answerCallbackQuery, setWebhook, deleteWebhook; failure switches."""
+    """getMe, getUpdates, sendMessage, sendPhoto, editMessageText, answerCallbackQuery, createForumTopic,
+    getFile and the file download, setWebhook, deleteWebhook; switches for 429, 403, 400 and 5xx."""
 
     calls: list[Call] = field(default_factory=list)
-    # Each sendMessage pops the first of these: 429 (with `retry_after`), 403, 400 or 502.
+    # Each sending call pops the first of these: 429 (with `retry_after`), 403, 400, 502, or 0 (success).
     failures: list[int] = field(default_factory=list)
+    # Files getFile knows: file_id → (content, file_path); downloads are recorded as "download" calls.
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # What "at" records; tests on a manual clock point it at that clock.
+    now: Callable[[], float] = time.time
     # getUpdates hands these out once each (long polling), then answers with no updates.
     updates: list[dict[str, Any]] = field(default_factory=list)
     retry_after: int = 30
@@ -50,6 +59,15 @@ class FakeBotAPI:
 
     def sends(self) -> list[Call]:
         return self.of("sendMessage")
+
+    def in_chat(self, chat_id: int, thread_id: int | None = None) -> list[Call]:
+        """Messages sent to a chat (and, when given, one of its forum topics), in order."""
+        return [
+            c
+            for c in self.sends()
+            if int(c.data["chat_id"]) == chat_id
+            and (thread_id is None or int(c.data.get("message_thread_id", 0)) == thread_id)
+        ]
 
     def sent_texts(self) -> list[str]:
         return [str(c.data["text"]) for c in self.sends()]
@@ -74,11 +92,27 @@ class FakeBotAPI:
         for key, value in form.items():
             # aiogram sends nested objects as JSON strings in the form.
             data[key] = json.loads(str(value)) if key in JSON_FIELDS else str(value)
-        self.calls.append(Call(method, data))
+        self.calls.append(Call(method, data, self.now()))
         if method == "getMe":
             return _ok({"id": BOT_ID, "is_bot": True, "first_name": "kefu", "username": "kefu_test_bot"})
-        if method == "sendMessage":
+        if method in SENDING:
+            failed = self._failure()
+            if failed is not None:
+                return failed
+        if method in ("sendMessage", "sendPhoto", "editMessageText"):
             return self._send(data)
+        if method == "createForumTopic":
+            topic = {"message_thread_id": next(self._ids), "name": data["name"], "icon_color": 7322096}
+            return _ok(topic)
+        if method == "getFile":
+            known = self.files.get(data["file_id"])
+            if known is None:
+                return _error(400, "Bad Request: invalid file_id")
+            content, path = known
+            unique = "u-" + data["file_id"]
+            return _ok(
+                {"file_id": data["file_id"], "file_unique_id": unique, "file_size": len(content), "file_path": path}
+            )
         if method == "getUpdates":
             batch, self.updates = self.updates, []
             if not batch:
@@ -88,8 +122,10 @@ class FakeBotAPI:
             return _ok(True)
         return _error(404, "Not Found: method not found")
 
-    def _send(self, data: dict[str, Any]) -> web.Response:
+    def _failure(self) -> web.Response | None:
         failure = self.failures.pop(0) if self.failures else None
+        if not failure:
+            return None
         if failure == 429:
             return _error(429, f"Too Many Requests: retry after {self.retry_after}", {"retry_after": self.retry_after})
         if failure == 403:
@@ -98,17 +134,36 @@ class FakeBotAPI:
             return _error(400, "Bad Request: chat not found")
         if failure is not None:
             return _error(failure, "Bad Gateway")
+        return None
+
+    def _send(self, data: dict[str, Any]) -> web.Response:
         chat_id = int(data["chat_id"])
         message: dict[str, Any] = {
-            "message_id": next(self._ids),
+            "message_id": int(data.get("message_id") or next(self._ids)),
             "date": int(time.time()),
             "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "kefu"},
-            "text": data["text"],
         }
+        if "text" in data:
+            message["text"] = data["text"]
+        if "photo" in data:
+            message["photo"] = [{"file_id": "sent-photo", "file_unique_id": "sp", "width": 1, "height": 1}]
+        if "message_thread_id" in data:
+            message["message_thread_id"] = int(data["message_thread_id"])
+            message["is_topic_message"] = True
         if "reply_markup" in data:
             message["reply_markup"] = data["reply_markup"]
         return _ok(message)
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != TOKEN:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        self.calls.append(Call("download", {"path": path}, self.now()))
+        for content, file_path in self.files.values():
+            if file_path == path:
+                return web.Response(body=content, content_type="application/octet-stream")
+        return web.Response(status=404)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -120,6 +175,7 @@ class FakeBotAPI:
             self._loop = loop
             app = web.Application()
             app.router.add_post("/bot{token}/{method}", self._handle)
+            app.router.add_get("/file/bot{token}/{path:.+}", self._download)
             self._runner = web.AppRunner(app)
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -115,3 +115,28 @@ async def test_bad_bodies_are_refused(telegram: TelegramClient, fake_api: FakeBo
     assert (await telegram.post(big)).status_code == 413
     assert await telegram.counts() == (0, 0)
     assert fake_api.calls == []
+
+
+async def test_background_deliveries_are_bounded_and_one_waits_per_conversation(
+    telegram: TelegramClient, fake_api: FakeBotAPI, services: Services
+) -> None:
+    receiver = telegram.webhook.receiver
+    # Every slot is taken: the deliveries of the turns below have to wait.
+    slots = receiver._delivery_slots
+    held = 0
+    while not slots.locked():
+        await slots.acquire()
+        held += 1
+    first = telegram.message_update("你好")
+    second = telegram.message_update("我要投诉")
+    for update in (first, second):
+        assert (await telegram.post(update)).status_code == 200
+    # Both turns committed; one delivery waits for the conversation, not one per reply.
+    assert len(receiver._waiting) == 1 and len(receiver._tasks) == 1
+    assert fake_api.sends() == []
+    for _ in range(held):
+        slots.release()
+    await telegram.webhook.drain()
+    # That one delivery sent both turns' replies, in order.
+    assert len(fake_api.sends()) == 2
+    assert {r.status for r in await telegram.outbox_rows()} == {"sent"}

@@ -1,0 +1,256 @@
+"""Telegram webhook benchmark: text updates from N concurrent private chats to one uvicorn worker of kefu.
+
+Beside kefu, in the same run: a bare FastAPI endpoint on the same kind of database (secret check, JSON
+parse, one row inserted, 200; bench/telegram_peer.py). kefu sends its replies to a fake Bot API process
+(bench/telegram_peer.py) that counts them per chat. Everything runs on 127.0.0.1; the servers are pinned
+to core 0, the load generator and the fake Bot API to core 1. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench.wechat_bench import CLIENT_CORE, ROOT, SERVER_CORE, VENV_BIN, _free_port, _pg_database, _start
+
+TOKEN = "4242:BENCH"
+SECRET = "kefu-bench-secret_0123456789"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+LOADS = ((10, 20), (100, 10))  # (concurrent chats, updates per chat)
+TEXTS = (
+    "你好，我想咨询一下广告投放的报价",
+    "我们上个月的推广效果不好，要投诉",
+    "建议你们的报表加上每日曝光量",
+    "项目名称是双十一品牌推广",
+    "联系电话 13800138000",
+    "请问什么时候能给答复？",
+    "谢谢",
+)
+_IDS = itertools.count(int(time.time()) * 1000)
+
+
+def _env(api_port: int, database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        KEFU_TELEGRAM_TOKEN=TOKEN,
+        KEFU_TELEGRAM_SECRET=SECRET,
+        KEFU_TELEGRAM_API_BASE=f"http://127.0.0.1:{api_port}",
+        KEFU_DATABASE_URL=database_url,
+        BARE_DATABASE_URL=database_url,
+        KEFU_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@dataclass
+class Result:
+    chats: int
+    per_chat: int
+    elapsed: float
+    latencies: list[float]
+    errors: int
+    replied_chats: int = 0
+    replies: int = 0
+    # Seconds from the end of the load until every chat had a reply (None: not within the wait).
+    all_replied_after: float | None = None
+
+    @property
+    def sent(self) -> int:
+        return self.chats * self.per_chat
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.elapsed
+
+    def pct(self, p: float) -> float:
+        xs = sorted(self.latencies)
+        return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else float("nan")
+
+
+def _plan(base_chat: int, chats: int, per_chat: int) -> list[list[bytes]]:
+    """Each chat's updates as JSON bodies, built before the clock starts."""
+    plan = []
+    for c in range(chats):
+        chat_id = base_chat + c
+        user = {"id": chat_id, "is_bot": False, "first_name": f"bench{c}", "language_code": "zh-hans"}
+        bodies = []
+        for i in range(per_chat):
+            update = {
+                "update_id": next(_IDS),
+                "message": {
+                    "message_id": next(_IDS),
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private", "first_name": f"bench{c}"},
+                    "from": user,
+                    "text": TEXTS[(c + i) % len(TEXTS)],
+                },
+            }
+            bodies.append(json.dumps(update, ensure_ascii=False).encode())
+        plan.append(bodies)
+    return plan
+
+
+async def run_load(base: str, base_chat: int, chats: int, per_chat: int) -> Result:
+    plan = _plan(base_chat, chats, per_chat)
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=chats, max_keepalive_connections=chats)
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+
+        async def chat(bodies: list[bytes]) -> None:
+            nonlocal errors
+            for body in bodies:
+                started = time.perf_counter()
+                try:
+                    r = await http.post("/telegram", content=body, headers=headers)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - started)
+                errors += 0 if ok else 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(chat(bodies) for bodies in plan))
+        elapsed = time.perf_counter() - started
+    return Result(chats, per_chat, elapsed, latencies, errors)
+
+
+async def _sends(api: str) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=api) as http:
+        sends: dict[str, int] = (await http.get("/stats")).json()["sends"]
+        return sends
+
+
+async def settle_replies(api: str, result: Result, base_chat: int, wait: float = 60.0) -> None:
+    """Replies go out after the 200 (at most 1/s per chat, 30/s in all): wait until every chat has one."""
+    started = time.monotonic()
+    chats = {str(base_chat + c) for c in range(result.chats)}
+    while True:
+        sends = await _sends(api)
+        replied = {c for c in chats if sends.get(c, 0) > 0}
+        if len(replied) == len(chats):
+            result.all_replied_after = time.monotonic() - started
+            break
+        if time.monotonic() - started > wait:
+            break
+        await asyncio.sleep(0.25)
+    result.replied_chats = len(replied)
+    result.replies = sum(sends.get(c, 0) for c in chats)
+
+
+async def measure(base: str, api: str | None, start_chat: int) -> list[Result]:
+    await run_load(base, start_chat, 5, 4)  # warm-up: imports, pools, first writes
+    results = []
+    for n, (chats, per_chat) in enumerate(LOADS, start=1):
+        base_chat = start_chat + n * 10_000
+        result = await run_load(base, base_chat, chats, per_chat)
+        if api is not None:
+            await settle_replies(api, result, base_chat)
+        results.append(result)
+    return results
+
+
+async def kefu_and_bare(kind: str, api_port: int, tmp: Path) -> tuple[list[Result], list[Result]]:
+    api = f"http://127.0.0.1:{api_port}"
+    if kind == "sqlite":
+        kefu_url, bare_url = f"sqlite:///{tmp}/kefu.db", f"sqlite:///{tmp}/bare.db"
+    else:
+        kefu_url = await _pg_database("kefu_bench_telegram")
+        bare_url = await _pg_database("kefu_bench_telegram_bare")
+    try:
+        env = _env(api_port, kefu_url)
+        subprocess.run([str(VENV_BIN / "kefu"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: ASYNC221
+        port = _free_port()
+        cmd = [str(VENV_BIN / "kefu"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        server = await _start(f"kefu-{kind}", cmd, env, port, "/healthz", SERVER_CORE, tmp)
+        try:
+            kefu = await measure(server.base, api, 1_000_000 if kind == "sqlite" else 2_000_000)
+        finally:
+            server.stop()
+        env = _env(api_port, bare_url)
+        port = _free_port()
+        cmd = [
+            str(VENV_BIN / "uvicorn"), "--factory", "bench.telegram_peer:bare_app",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        server = await _start(f"bare-{kind}", cmd, env, port, "/count", SERVER_CORE, tmp)
+        try:
+            bare = await measure(server.base, None, 3_000_000)
+            async with httpx.AsyncClient(base_url=server.base) as http:
+                rows = (await http.get("/count")).json()["rows"]
+            expected = 20 + sum(c * m for c, m in LOADS)
+            if rows != expected:
+                print(f"  bare-{kind}: {rows} rows stored, {expected} expected")
+        finally:
+            server.stop()
+        return kefu, bare
+    finally:
+        if kind == "postgres":
+            await _pg_database("kefu_bench_telegram", drop=True)
+            await _pg_database("kefu_bench_telegram_bare", drop=True)
+
+
+def _row(name: str, r: Result, replies: bool) -> str:
+    after = f"{r.all_replied_after:5.1f} s" if r.all_replied_after is not None else "  >60 s"
+    replied = f"{r.replied_chats:>4}/{r.chats:<4} {r.replies:>5} {after}" if replies else f"{'—':>15}"
+    return (
+        f"{name:<16} | {r.chats:>5} | {r.sent:>5} | {r.rate:>8.1f}/s | {r.pct(0.5):>7.1f} ms | {r.pct(0.99):>7.1f} ms"
+        f" | {r.errors:>3} | {replied}"
+    )
+
+
+HEADER = (
+    f"{'server':<16} | {'chats':>5} | {'upds':>5} | {'upds/s':>10} | {'p50':>10} | {'p99':>10}"
+    f" | err | replied chats, replies by then, every chat replied after the load"
+)
+
+
+async def main() -> None:
+    try:
+        os.sched_setaffinity(0, {CLIENT_CORE})
+        pinned = f"load generator and fake Bot API on core {CLIENT_CORE}, servers on core {SERVER_CORE}"
+    except (OSError, AttributeError):
+        pinned = "not pinned (single core or no sched_setaffinity)"
+    tmp = Path(tempfile.mkdtemp(prefix="kefu-telegram-bench-"))
+    api_port = _free_port()
+    api_cmd = [sys.executable, "-m", "bench.telegram_peer", "fakeapi", str(api_port)]
+    fake = await _start("fakeapi", api_cmd, _env(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
+    print(f"Telegram webhook, one uvicorn worker; {pinned}; {os.cpu_count()} cores")
+    print("latency = webhook request to 200 (kefu: the turn committed; replies follow in the background)")
+    lines: list[str] = []
+    try:
+        for kind in ("sqlite", "postgres"):
+            try:
+                kefu, bare = await kefu_and_bare(kind, api_port, tmp)
+            except (OSError, asyncpg.PostgresError) as exc:
+                lines.append(f"{kind}: skipped ({type(exc).__name__}: {exc})")
+                continue
+            for k, b in zip(kefu, bare, strict=True):
+                lines.append(_row(f"kefu {kind}", k, True))
+                lines.append(_row(f"bare {kind}", b, False))
+                ratio = f"kefu/bare: {k.rate / b.rate:.2f}x upds/s, p99 {k.pct(0.99) / b.pct(0.99):.1f}x"
+                lines.append(f"{'':<16}   {ratio}")
+    finally:
+        fake.stop()
+    print(HEADER)
+    for line in lines:
+        print(line)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,158 @@
+"""Reps at work in the reps' group: a message in a topic answers the client, commands drive the ticket.
+
+Only Telegram users linked to an active kefu user (User.telegram_user_id) may act; anyone else is told
+so in the topic. Plain text goes to the client on the client's own channel through engine.rep_reply.
+Commands: /claim, /release, /note <text>, /resolve <solution>, /close <root cause> | <improvement>,
+/transfer <department code>.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiogram import F, Router
+from aiogram.types import Message
+from sqlalchemy import select
+
+from bots.telegram.convert import command_of
+from bots.telegram.reps_group import RepsGroup
+from bots.telegram.topics import TopicWriter
+from core.db.models import TelegramTopic, User
+from core.engine import Engine
+from core.errors import KefuError
+from core.takeover import HeldByOther
+
+log = logging.getLogger(__name__)
+
+# Closing (step 6) lives outside core's engine: (ticket number, actor, root cause, improvement) → new status.
+Closer = Callable[[str, str, str, str], Awaitable[str]]
+# Both "|" and the full-width "｜" a Chinese keyboard types separate the root cause from the improvement.
+CLOSE_SEPARATORS = ("|", "｜")
+FORCE_ROLES = frozenset({"supervisor", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rep:
+    """The kefu user behind a Telegram account."""
+
+    id: int
+    display_name: str
+    role: str
+
+
+def split_close(args: str) -> tuple[str, str]:
+    """Split "原因 | 改进措施" into ("原因", "改进措施"); without a separator the improvement is empty."""
+    for separator in CLOSE_SEPARATORS:
+        if separator in args:
+            root_cause, _, improvement = args.partition(separator)
+            return root_cause.strip(), improvement.strip()
+    return args.strip(), ""
+
+
+class RepCommands:
+    """Turns reps' messages in topics into engine calls and answers them in the topic."""
+
+    def __init__(self, *, engine: Engine, reps: RepsGroup, writer: TopicWriter, close: Closer) -> None:
+        self.engine = engine
+        self.reps = reps
+        self.writer = writer
+        self.close = close
+
+    def router(self) -> Router:
+        """A fresh Router for the reps' group only; private chats are the client router's."""
+        router = Router(name="kefu-reps")
+        router.message.filter(F.chat.id == self.reps.chat_id)
+
+        @router.message()
+        async def on_message(message: Message) -> None:
+            await self.handle(message)
+
+        return router
+
+    async def rep_of(self, telegram_user_id: int) -> Rep | None:
+        async with self.engine.db.transaction() as session:
+            user = (
+                await session.execute(select(User).where(User.telegram_user_id == telegram_user_id))
+            ).scalar_one_or_none()
+            if user is None or not user.active:
+                return None
+            return Rep(user.id, user.display_name, user.role)
+
+    async def handle(self, message: Message) -> None:
+        sender = message.from_user
+        # The bot's own posts and Telegram's service messages (topic created, member joined) are no one acting.
+        if sender is None or sender.is_bot or message.message_thread_id is None or not message.is_topic_message:
+            return
+        text = message.text
+        if text is None and not (message.photo or message.document or message.voice or message.video):
+            return
+        topic = await self.reps.topic_at(message.message_thread_id)
+        key = f"rep:{message.message_id}"
+        if topic is None:
+            if text and text.startswith("/"):
+                await self.reps.say_in_general(message.message_thread_id, self.writer.t("unknown_topic"))
+            return
+        rep = await self.rep_of(sender.id)
+        if rep is None:
+            await self.reps.say(topic.id, key, self.writer.t("not_a_rep", telegram_user_id=sender.id))
+            return
+        # Marked before acting, so Telegram's redelivery of this update does not act twice.
+        if not await self.reps.begin_update(topic.id, key):
+            return
+        try:
+            answer = await self._act(topic, rep, text)
+        except HeldByOther as exc:
+            answer = self.writer.t("held_by_other", name=exc.holder_name)
+        except KefuError as exc:
+            answer = self.writer.t("refused", error=str(exc))
+        except BaseException:
+            # Unexpected (database down): forget the mark, so the 500 makes Telegram deliver it again.
+            await self.reps.abandon_update(topic.id, key)
+            raise
+        await self.reps.finish_update(topic.id, key, answer)
+
+    async def _act(self, topic: TelegramTopic, rep: Rep, text: str | None) -> str | None:
+        t = self.writer.t
+        if text is None:
+            return t("text_only")
+        conversation_id = topic.conversation_id
+        command = command_of(text)
+        if command is None:
+            await self.engine.rep_reply(conversation_id, rep.id, text)
+            # The rep's own message in the topic is the record; a confirmation would only add noise.
+            return None
+        name, args = command
+        actor = f"user:{rep.id}"
+        if name == "claim":
+            await self.engine.claim(conversation_id, rep.id)
+            return t("claimed", name=rep.display_name)
+        if name == "release":
+            await self.engine.release(conversation_id, rep.id, force=rep.role in FORCE_ROLES)
+            return t("released")
+        if name == "note":
+            if not args:
+                return t("usage_note")
+            await self.engine.add_note(conversation_id, rep.id, args, ticket_id=topic.ticket_id)
+            return t("noted")
+        if name == "resolve":
+            if not args:
+                return t("usage_resolve")
+            await self.engine.resolve(conversation_id, args, actor)
+            return t("resolved")
+        if name == "close":
+            root_cause, improvement = split_close(args)
+            if not root_cause:
+                return t("usage_close")
+            if not topic.ticket_key:
+                return t("refused", error="no ticket")
+            await self.close(topic.ticket_key, actor, root_cause, improvement)
+            return t("closed", ticket_no=topic.ticket_key)
+        if name == "transfer":
+            if not args:
+                return t("usage_transfer")
+            code = args.split()[0]
+            await self.engine.transfer(conversation_id, rep.id, department_code=code)
+            return t("transferred", department=code)
+        return t("unknown_command")
