@@ -84,6 +84,8 @@ class Follower:
             for i, text in enumerate(self.script):
                 msg_id = self.first_id + i
                 self.passive[msg_id] = await self._deliver(client, _xml(self.openid, text, msg_id))
+                # A person takes a moment before writing again.
+                await asyncio.sleep(0.05)
 
     async def _deliver(self, client: httpx.AsyncClient, body: str) -> str | None:
         for attempt in range(200):
@@ -125,7 +127,16 @@ async def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(
 
     async def killer() -> None:
         for _ in range(KILLS):
-            await asyncio.sleep(rng.uniform(0.3, 1.5))
+            # Strike while followers are writing: after some more of their messages got answered.
+            seen = sum(len(f.passive) for f in followers)
+
+            async def progressed(seen: int = seen) -> bool:
+                return sum(len(f.passive) for f in followers) >= min(seen + 2, FOLLOWERS * MESSAGES)
+
+            await eventually(progressed, 60)
+            if sum(len(f.passive) for f in followers) == FOLLOWERS * MESSAGES:
+                return
+            await asyncio.sleep(rng.uniform(0.0, 0.3))
             server.kill()
             await asyncio.sleep(rng.uniform(0.0, 0.5))
             server.start()
