@@ -51,6 +51,21 @@ class Throttled(TransientSendError):
     """A rate limit (ours or the network's) said "later": wait, without using up one of the row's attempts."""
 
 
+@dataclass(frozen=True, slots=True)
+class RepInfo:
+    """The rep a conversation is handed to, as a channel needs to know them."""
+
+    user_id: int
+    username: str
+    display_name: str
+
+
+class Handover(Protocol):
+    """A channel that must be told when a person takes a conversation over or gives it back (WeCom kf)."""
+
+    async def handover(self, ref: ConversationRef, *, to_human: bool, rep: RepInfo | None) -> None: ...
+
+
 class Channel(Protocol):
     """A network kefu can talk through."""
 
@@ -74,6 +89,9 @@ class ChannelRegistry:
             return self._channels[name]
         except KeyError:
             raise ConfigError(f"channel {name!r} is not configured") from None
+
+    def find(self, name: str) -> Channel | None:
+        return self._channels.get(name)
 
     def capabilities(self, name: str) -> ChannelCapabilities:
         channel = self._channels.get(name)

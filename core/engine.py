@@ -13,8 +13,8 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import followups, outbox
-from core.channel import ChannelRegistry, degrade
+from core import followups, live, outbox
+from core.channel import ChannelRegistry, RepInfo, degrade
 from core.clock import Clock, as_utc
 from core.conversations import (
     DuplicateMessage,
@@ -27,8 +27,10 @@ from core.db.models import (
     ChannelIdentity,
     Client,
     Conversation,
+    Department,
     FollowUp,
     Ticket,
+    TicketEvent,
     User,
 )
 from core.db.session import Database
@@ -59,11 +61,13 @@ from core.outbox import OutboxDispatcher, Outgoing
 from core.quiet_hours import QuietHours
 from core.sanitize import clean_inbound
 from core.settings import Settings
+from core.takeover import HeldByOther
 from core.texts import Texts
 from core.ticketing import TicketDesk
 from core.tickets import TicketPolicies, format_duration
 
 log = logging.getLogger(__name__)
+E_TRANSFER = EventKind.REP_TRANSFER
 
 DIALOGUE_TIMEOUT = "dialogue_timeout"
 START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
@@ -172,6 +176,15 @@ class Engine:
         language = msg.language if msg.language in self.texts.languages else self.settings.language
         conversation = await find_or_create_conversation(session, client, identity, msg, now, language)
         stored = await store_inbound(session, conversation, msg, now)
+        data = {
+            "message_id": stored.id,
+            "direction": "in",
+            "channel": msg.ref.channel,
+            "type": msg.type.value,
+            "text": msg.text,
+            "author_user_id": None,
+        }
+        live.stage(session, live.LiveEvent("message", conversation.id, conversation.ticket_id, data, now))
         conversation.last_inbound_at = now
         if msg.display_name and identity.display_name != msg.display_name:
             identity.display_name = msg.display_name
@@ -322,17 +335,6 @@ class Engine:
         turn = event.data.get("turn")
         return turn is None or int(turn) == int((conversation.context or {}).get("turn", 0))
 
-    async def claim(self, conversation_id: int, user_id: int) -> ReceiveResult:
-        async with self.db.transaction() as session:
-            user = await session.get(User, user_id)
-            if user is None:
-                raise NotFound(f"user {user_id} does not exist")
-            name = user.display_name
-        return await self.dispatch(
-            conversation_id,
-            Event(EventKind.REP_CLAIM, actor=f"user:{user_id}", data={"user_id": user_id, "rep_name": name}),
-        )
-
     async def resolve(self, conversation_id: int, solution: str, actor: str) -> ReceiveResult:
         if not solution.strip():
             raise InvalidInput("a ticket cannot be resolved without a solution text")
@@ -362,16 +364,56 @@ class Engine:
         async with self.db.transaction() as session:
             await self.desk.on_summary_reminder(session, followup, self.clock.now())
 
+    # ------------------------------------------------------------ reps taking over
+
+    async def claim(self, conversation_id: int, user_id: int) -> ReceiveResult:
+        """A rep takes the conversation: atomic under its row lock; the same rep again changes nothing."""
+        result = ReceiveResult("accepted", conversation_id)
+        async with self._turn() as session:
+            conversation = await locked_conversation(session, conversation_id)
+            rep = await self._rep(session, user_id)
+            if not await self._may_take(session, conversation, user_id):
+                return result
+            await self._claim_in(session, conversation, rep, result, self.clock.now())
+        await self._after_handover(conversation, to_human=True, rep=rep)
+        await self.dispatcher.deliver_conversation(conversation_id)
+        return result
+
+    async def release(self, conversation_id: int, user_id: int, *, force: bool = False) -> ReceiveResult:
+        """Back to the bot; only the holder may release unless forced (a supervisor)."""
+        result = ReceiveResult("accepted", conversation_id)
+        async with self._turn() as session:
+            conversation = await locked_conversation(session, conversation_id)
+            await self._rep(session, user_id)
+            if not force:
+                await self._may_take(session, conversation, user_id)
+            client = await self._client(session, conversation)
+            event = Event(EventKind.REP_RELEASE, actor=f"user:{user_id}", data={"user_id": user_id})
+            await self._step_and_apply(session, conversation, client, event, result, self.clock.now())
+            self._stage(session, conversation, "released", {"user_id": user_id})
+        await self._after_handover(conversation, to_human=False, rep=None)
+        await self.dispatcher.deliver_conversation(conversation_id)
+        return result
+
     async def rep_reply(
         self, conversation_id: int, user_id: int, text: str, *, await_client: bool = False
     ) -> ReceiveResult:
-        """A rep writes to the client on the client's own channel; the first one stops the first-response clock."""
+        """A rep writes to the client on the client's own channel; the first one stops the first-response clock.
+
+        Nobody holding the conversation, the reply claims it first, so the bot falls silent.
+        """
         if not text.strip():
             raise InvalidInput("an empty reply cannot be sent")
         now = self.clock.now()
         result = ReceiveResult("accepted", conversation_id)
+        claimed: RepInfo | None = None
         async with self._turn() as session:
             conversation = await locked_conversation(session, conversation_id)
+            rep = await self._rep(session, user_id)
+            free = await self._may_take(session, conversation, user_id)
+            if free and accepts(State(conversation.state), EventKind.REP_CLAIM):
+                await self._claim_in(session, conversation, rep, ReceiveResult("accepted"), now)
+                claimed = rep
             await self.send_to_client(
                 session, conversation, OutboundMessage(text), now, result=result, author_user_id=user_id
             )
@@ -383,8 +425,159 @@ class Engine:
                     await self.desk.record(session, ticket, "first_response", actor, now)
                 if await_client:
                     await self.desk.pause_sla(session, ticket, actor, now)
+        if claimed is not None:
+            await self._after_handover(conversation, to_human=True, rep=claimed)
         await self.dispatcher.deliver_conversation(conversation_id)
         return result
+
+    async def add_note(self, conversation_id: int, user_id: int, text: str, *, ticket_id: int | None = None) -> int:
+        """An internal note on the conversation's ticket (or the named one); never sent to the client."""
+        if not text.strip():
+            raise InvalidInput("an empty note cannot be saved")
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            conversation = await locked_conversation(session, conversation_id)
+            await self._rep(session, user_id)
+            ticket = await session.get(Ticket, ticket_id or conversation.ticket_id or 0)
+            if ticket is None or ticket.conversation_id != conversation.id:
+                raise InvalidInput("this conversation has no ticket to note on")
+            note = TicketEvent(
+                ticket_id=ticket.id,
+                actor=f"user:{user_id}",
+                kind="note",
+                before=ticket.status,
+                after=ticket.status,
+                data={"text": text},
+                created_at=now,
+            )
+            session.add(note)
+            await session.flush()
+            self._stage(session, conversation, "note", {"user_id": user_id, "text": text, "event_id": note.id}, ticket)
+            return note.id
+
+    async def transfer(
+        self,
+        conversation_id: int,
+        user_id: int,
+        *,
+        department_code: str | None = None,
+        to_user_id: int | None = None,
+    ) -> ReceiveResult:
+        """Hand the ticket to a department (it waits there for a claim) or straight to a named rep."""
+        if (department_code is None) == (to_user_id is None):
+            raise InvalidInput("transfer to either a department or a rep")
+        now = self.clock.now()
+        actor = f"user:{user_id}"
+        result = ReceiveResult("accepted", conversation_id)
+        async with self._turn() as session:
+            conversation = await locked_conversation(session, conversation_id)
+            await self._rep(session, user_id)
+            await self._may_take(session, conversation, user_id)
+            ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
+            if ticket is None:
+                raise InvalidInput("this conversation has no ticket to transfer")
+            client = await self._client(session, conversation)
+            data: dict[str, Any]
+            if department_code is not None:
+                department = (
+                    await session.execute(select(Department).where(Department.code == department_code))
+                ).scalar_one_or_none()
+                if department is None:
+                    raise NotFound(f"no department {department_code}")
+                before = ticket.department_id
+                ticket.department_id = department.id
+                ticket.assignee_id = None
+                assignee = await self.desk.assign(session, ticket)
+                if department.head_user_id is not None:
+                    params = {"category": self.texts.get(f"category.{ticket.category}", self.settings.language)}
+                    head = department.head_user_id
+                    await self.desk.notify(session, ticket, "transferred", now, user_id=head, params=params)
+                data = {"department_name": department.name}
+                record = {"department": [before, department.id], "assignee_id": assignee.id if assignee else None}
+                target: RepInfo | None = None
+            else:
+                rep = await self._rep(session, to_user_id or 0)
+                data = {"user_id": rep.user_id, "rep_name": rep.display_name}
+                record = {"to_user_id": rep.user_id}
+                target = rep
+            await self.desk.record(session, ticket, "transferred", actor, now, record)
+            event = Event(EventKind.REP_TRANSFER, actor=actor, data=data)
+            await self._step_and_apply(session, conversation, client, event, result, now)
+            live_data = {"department_code": department_code, "to_user_id": to_user_id}
+            self._stage(session, conversation, "transferred", live_data, ticket)
+            if target is not None:
+                self._stage(
+                    session, conversation, "claimed", {"user_id": target.user_id, "user_name": target.display_name}
+                )
+        await self._after_handover(conversation, to_human=target is not None, rep=target)
+        await self.dispatcher.deliver_conversation(conversation_id)
+        return result
+
+    async def _claim_in(
+        self, session: AsyncSession, conversation: Conversation, rep: RepInfo, result: ReceiveResult, now: datetime
+    ) -> None:
+        client = await self._client(session, conversation)
+        data = {"user_id": rep.user_id, "rep_name": rep.display_name}
+        event = Event(EventKind.REP_CLAIM, actor=f"user:{rep.user_id}", data=data)
+        await self._step_and_apply(session, conversation, client, event, result, now)
+        self._stage(session, conversation, "claimed", {"user_id": rep.user_id, "user_name": rep.display_name})
+
+    async def _may_take(self, session: AsyncSession, conversation: Conversation, user_id: int) -> bool:
+        """True when nobody holds the conversation; False when this rep already does; raises for another rep."""
+        holder = conversation.holder_user_id
+        if holder is None:
+            return True
+        if holder == user_id:
+            return False
+        other = await session.get(User, holder)
+        raise HeldByOther(holder, other.display_name if other else str(holder))
+
+    async def _rep(self, session: AsyncSession, user_id: int) -> RepInfo:
+        user = await session.get(User, user_id)
+        if user is None or not user.active:
+            raise NotFound(f"user {user_id} does not exist")
+        return RepInfo(user.id, user.username, user.display_name)
+
+    async def _client(self, session: AsyncSession, conversation: Conversation) -> Client:
+        client = await session.get(Client, conversation.client_id)
+        assert client is not None
+        return client
+
+    async def _after_handover(self, conversation: Conversation, *, to_human: bool, rep: RepInfo | None) -> None:
+        """Tell channels that route to people themselves (WeCom kf); a failure is recorded, the claim stands."""
+        channel = self.registry.find(conversation.channel)
+        handover = getattr(channel, "handover", None)
+        if handover is None:
+            return
+        ref = ConversationRef.from_json(conversation.ref)
+        try:
+            await handover(ref, to_human=to_human, rep=rep)
+        except Exception as exc:
+            log.warning("conversation %s: handover on %s failed: %s", conversation.id, conversation.channel, exc)
+            if conversation.ticket_id is None:
+                return
+            async with self.db.transaction() as session:
+                ticket = await session.get(Ticket, conversation.ticket_id)
+                if ticket is not None:
+                    data = {"to_human": to_human, "error": str(exc)[:500]}
+                    await self.desk.record(session, ticket, "handover_failed", "bot", self.clock.now(), data)
+
+    def _stage(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        kind: str,
+        data: dict[str, Any],
+        ticket: Ticket | None = None,
+    ) -> None:
+        ticket_id = ticket.id if ticket is not None else conversation.ticket_id
+        live.stage(session, live.LiveEvent(kind, conversation.id, ticket_id, data, self.clock.now()))
+
+    async def _escalated(self, session: AsyncSession, conversation: Conversation, reason: str, now: datetime) -> None:
+        # The ticket is in the session already: this costs no query.
+        ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
+        data = {"reason": reason, "ticket_number": ticket.number if ticket is not None else None}
+        live.stage(session, live.LiveEvent("escalated", conversation.id, conversation.ticket_id, data, now))
 
     async def _step_and_apply(
         self,
@@ -407,7 +600,7 @@ class Engine:
             client_phone=client.phone,
         )
         outcome = step(snapshot, event, self._deps())
-        before = conversation.state
+        before = State(conversation.state)
         conversation.state = outcome.state.value
         conversation.category = outcome.category
         conversation.slots = dict(outcome.slots)
@@ -415,6 +608,8 @@ class Engine:
         conversation.updated_at = now
         log.debug("conversation %s: %s --%s--> %s", conversation.id, before, event.kind, outcome.state)
         await self._apply(session, conversation, client, event, outcome, result, now, message_id)
+        if outcome.state is State.HUMAN_QUEUE and before is not State.HUMAN_QUEUE and event.kind is not E_TRANSFER:
+            await self._escalated(session, conversation, "handoff", now)
 
     async def _apply(
         self,
@@ -434,6 +629,8 @@ class Engine:
         for effect in effects:
             if isinstance(effect, OpenTicket):
                 ticket = await self._open_ticket(session, conversation, client, effect, now)
+                if effect.category == "complaint" and client.tier == "A" and not effect.handoff:
+                    await self._escalated(session, conversation, "tier_a_complaint", now)
             elif isinstance(effect, TicketNote):
                 if ticket is not None:
                     await self._note(session, ticket, effect, actor, now, message_id)

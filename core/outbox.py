@@ -12,6 +12,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from core import live
 from core.channel import (
     ChannelRegistry,
     PermanentSendError,
@@ -116,8 +117,17 @@ async def write_queued(session: AsyncSession) -> None:
         .scalars()
         .all()
     )
-    for o, outbox_id in zip(pending, outbox_ids, strict=True):
+    for o, outbox_id, message_id in zip(pending, outbox_ids, message_ids, strict=True):
         o.outbox_id = outbox_id
+        data = {
+            "message_id": message_id,
+            "direction": "out",
+            "channel": o.ref.channel,
+            "type": "text",
+            "text": o.message.text,
+            "author_user_id": o.author_user_id,
+        }
+        live.stage(session, live.LiveEvent("message", o.conversation_id, None, data, o.now))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import followups
+from core import followups, live
 from core.business_hours import BusinessCalendar
 from core.clock import as_utc
 from core.db.models import Client, Conversation, Department, FollowUp, Notification, Ticket, TicketEvent, User
@@ -156,6 +156,8 @@ class TicketDesk:
             ticket, request, now, waive_summary_for_inquiry=self.settings.tickets.waive_summary_for_inquiry
         )
         session.add(event)
+        data = {"number": ticket.number, "status": ticket.status, "before": before.value, "actor": request.actor}
+        live.stage(session, live.LiveEvent("ticket", ticket.conversation_id, ticket.id, data, now))
         if request.to is TicketStatus.RESOLVED:
             ticket.resolved_by_id = _user_id(request.actor) or ticket.assignee_id
             due = now + timedelta(hours=self.settings.tickets.summary_reminder_hours)
@@ -332,6 +334,7 @@ class TicketDesk:
             else:
                 await self.notify(session, ticket, "sla_warning", now, role="rep", params=params)
             await self.record(session, ticket, "sla_warning", "scheduler", now, {"clock": clock})
+            self._stage_sla(session, ticket, "warning", clock, now)
             return
         if clock == FIRST_RESPONSE:
             ticket.first_response_breached = True
@@ -346,6 +349,13 @@ class TicketDesk:
         if head is not None:
             await self.notify(session, ticket, "sla_breach", now, user_id=head, params=params)
         await self.notify(session, ticket, "sla_breach", now, role="supervisor", params=params)
+        self._stage_sla(session, ticket, "breach", clock, now)
+        escalated = {"reason": "sla_breach", "ticket_number": ticket.number}
+        live.stage(session, live.LiveEvent("escalated", ticket.conversation_id, ticket.id, escalated, now))
+
+    def _stage_sla(self, session: AsyncSession, ticket: Ticket, kind: str, clock: str, now: datetime) -> None:
+        data = {"kind": kind, "which": clock, "ticket_number": ticket.number}
+        live.stage(session, live.LiveEvent("sla", ticket.conversation_id, ticket.id, data, now))
 
     async def on_summary_reminder(self, session: AsyncSession, followup: FollowUp, now: datetime) -> None:
         """Step 6 still missing a day after resolution: remind whoever resolved it."""

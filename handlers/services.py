@@ -25,6 +25,7 @@ from core.dialogue.classifier import KeywordClassifier, load_rules
 from core.dialogue.forms import Forms
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
+from core.live import LiveBus
 from core.outbox import OutboxDispatcher
 from core.seed import rules_from_db, seed_departments, seed_keyword_rules
 from core.settings import Settings
@@ -46,6 +47,7 @@ class Services:
     desk: TicketDesk
     registry: ChannelRegistry
     hub: LiveHub
+    live: LiveBus
     wechat: WeChatAccount | None
     wecom_kf: WeComKfChannel | None
     telegram: TelegramSettings
@@ -139,6 +141,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         desk=desk,
         registry=registry,
         hub=hub,
+        live=db.live,
         wechat=wechat,
         wecom_kf=wecom_kf,
         telegram=telegram,

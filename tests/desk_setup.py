@@ -24,9 +24,15 @@ async def create_staff(services: Services, department: str = "cs", reps: int = 2
     async with services.db.transaction() as session:
         dept = (await session.execute(select(Department).where(Department.code == department))).scalar_one()
         head = User(username=f"head-{department}", display_name="王经理", role="supervisor", created_at=now)
-        sup = User(username="sup", display_name="赵主管", role="supervisor", created_at=now)
+        sup = User(username=f"sup-{department}", display_name="赵主管", role="supervisor", created_at=now)
         people = [
-            User(username=f"rep{i}", display_name=f"客服{i}", role="rep", department_id=dept.id, created_at=now)
+            User(
+                username=f"rep{i}" if department == "cs" else f"{department}-rep{i}",
+                display_name=f"客服{i}",
+                role="rep",
+                department_id=dept.id,
+                created_at=now,
+            )
             for i in range(reps)
         ]
         session.add_all([head, sup, *people])

@@ -77,6 +77,8 @@ events = st.one_of(
     st.just(Event(EventKind.REP_CLAIM, data={"user_id": 7, "rep_name": "小李"})),
     st.just(Event(EventKind.REP_RELEASE)),
     st.just(Event(EventKind.RESOLVE, data={"solution": "已处理"})),
+    st.just(Event(EventKind.REP_TRANSFER, data={"department_name": "媒介部"})),
+    st.just(Event(EventKind.REP_TRANSFER, data={"user_id": 8, "rep_name": "小王"})),
 )
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from core.live import LiveBus, staged
+
 
 def normalize_url(url: str) -> str:
     """Accept plain postgresql:// and sqlite:// URLs and pick the async drivers kefu uses."""
@@ -43,15 +45,23 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.live = LiveBus()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on any error."""
-        async with self.sessions() as session, session.begin():
-            yield session
-            if session.info.get(UNWRITTEN):
-                # Replies queued outside the engine's turn would be lost silently: refuse to commit.
-                raise RuntimeError("outbound messages were queued but not written before commit")
+        """A session inside one transaction: committed on success, rolled back on any error.
+
+        Live events staged in the session are published once the commit has succeeded, never before.
+        """
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+                if session.info.get(UNWRITTEN):
+                    # Replies queued outside the engine's turn would be lost silently: refuse to commit.
+                    raise RuntimeError("outbound messages were queued but not written before commit")
+            events = staged(session)
+        if events:
+            await self.live.publish_all(events)
 
     async def ping(self) -> bool:
         try:

@@ -81,6 +81,7 @@ GUARDS: dict[str, Guard] = {
     "edit": lambda s, e, d: e.button == EDIT,
     "edit_slot": lambda s, e, d: (e.button or "").startswith(EDIT_PREFIX),
     "cancel": lambda s, e, d: e.button == CANCEL,
+    "to_rep": lambda s, e, d: e.data.get("user_id") is not None,
     "choice": lambda s, e, d: (e.button or "").startswith(CHOICE_PREFIX),
     "reopen": lambda s, e, d: any(normalize(w) in normalize(e.text) for w in d.settings.reopen_words),
     "idle_reminder": lambda s, e, d: e.data.get("timer") == TimerKind.IDLE_REMINDER,
@@ -358,6 +359,12 @@ def act_release(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> N
     draft.effects.append(SetHolder(None))
     draft.effects.append(TicketNote("released", {}))
     draft.say("handoff.released")
+
+
+def act_requeue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Transferred to a department: nobody holds it until someone there claims it."""
+    draft.effects.append(SetHolder(None))
+    draft.say("handoff.transferred", department=str(event.data.get("department_name", "")))
 
 
 def act_resolve(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

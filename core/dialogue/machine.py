@@ -52,6 +52,9 @@ def _rep_rows(source: State) -> list[Transition]:
     return [
         Transition(source, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
         Transition(source, E.RESOLVE, "always", S.RESOLVED, "resolve"),
+        # a transfer to a named rep hands it over; to a department, it waits for someone there
+        Transition(source, E.REP_TRANSFER, "to_rep", S.WITH_REP, "claim"),
+        Transition(source, E.REP_TRANSFER, "always", S.HUMAN_QUEUE, "requeue"),
     ]
 
 

@@ -40,6 +40,7 @@ class EventKind(enum.StrEnum):
     TIMEOUT = "timeout"
     REP_CLAIM = "rep_claim"
     REP_RELEASE = "rep_release"
+    REP_TRANSFER = "rep_transfer"
     RESOLVE = "resolve"
     FEEDBACK = "feedback"
 
