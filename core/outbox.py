@@ -57,6 +57,8 @@ class Outgoing:
     outbox_id: int | None = None
     # Held rows are invisible to the dispatcher until then (a webhook may answer them in its own response).
     hold_until: datetime | None = None
+    # Carried by the webhook's own response (a passive reply): written as sent, never claimed.
+    answered: bool = False
 
 
 def queue(session: AsyncSession, outgoing: Outgoing) -> Outgoing:
@@ -105,10 +107,11 @@ async def write_queued(session: AsyncSession) -> None:
                         "channel": o.ref.channel,
                         "ref": o.ref.to_json(),
                         "payload": o.message.to_json(),
-                        "status": PENDING,
-                        "attempts": 0,
+                        "status": SENT if o.answered else PENDING,
+                        "attempts": 1 if o.answered else 0,
                         "next_attempt_at": o.hold_until or o.now,
                         "created_at": o.now,
+                        "sent_at": o.now if o.answered else None,
                     }
                     for o, message_id in zip(pending, message_ids, strict=True)
                 ],
@@ -187,6 +190,27 @@ class OutboxDispatcher:
                 await session.rollback()
                 return False
         return True
+
+    async def resend(self, outbox_ids: list[int]) -> None:
+        """Rows written as answered in a response that never went out (the request was cancelled): send them."""
+        if not outbox_ids:
+            return
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            conversations = (
+                (
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == SENT)
+                        .values(status=PENDING, sent_at=None, attempts=0, next_attempt_at=now)
+                        .returning(OutboxMessage.conversation_id)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        await self.deliver_many(list(dict.fromkeys(conversations)))
 
     async def release(self, outbox_ids: list[int]) -> None:
         """Make held rows due now (the webhook could not answer in time) and deliver them."""
