@@ -3,27 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, exists, insert, select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import ChannelIdentity, Client, Conversation, Message, OutboxMessage, Ticket
+from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
 from core.dialogue.model import State
 from core.errors import NotFound
 from core.messages import Direction, InboundMessage
-from core.outbox import PARKED, PENDING, SENDING
+from core.outbox import MESSAGES, PARKED, PENDING, SENDING
 
 
 class DuplicateMessage(Exception):
     """The external message id was seen before on this channel account."""
 
 
-# Inbound messages are inserted with a Core statement: the ORM's bulk-insert machinery costs more than the insert.
-MESSAGES = cast(Table, Message.__table__)
 # Outbox statuses of replies that have not reached the client yet.
 UNSENT = (PENDING, SENDING, PARKED)
+
+
+# Built once: building and keying a statement of this size costs more than running it.
+_KNOWN_SENDER = (
+    select(
+        Conversation,
+        ChannelIdentity,
+        Client,
+        Ticket,
+        exists()
+        .where(OutboxMessage.conversation_id == Conversation.id, OutboxMessage.status.in_(UNSENT))
+        .label("unsent"),
+    )
+    .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
+    .join(Client, Client.id == ChannelIdentity.client_id)
+    .outerjoin(Ticket, Ticket.id == Conversation.ticket_id)
+    .where(
+        ChannelIdentity.channel == bindparam("channel"),
+        ChannelIdentity.account == bindparam("account"),
+        ChannelIdentity.external_id == bindparam("external_id"),
+    )
+    # Only the conversation row: FOR UPDATE on the join would also lock the client and the ticket.
+    .with_for_update(of=Conversation)
+    .execution_options(populate_existing=True)
+)
+_INSERT_INBOUND = insert(MESSAGES).returning(MESSAGES.c.id)
 
 
 async def lock_known_sender(
@@ -34,22 +58,8 @@ async def lock_known_sender(
     The conversation's open ticket comes along into the session, so the turn looks it up without a query.
     The flag says whether the conversation has replies not yet sent (so most turns skip the unpark UPDATE).
     """
-    unsent = exists().where(OutboxMessage.conversation_id == Conversation.id, OutboxMessage.status.in_(UNSENT))
-    query = (
-        select(Conversation, ChannelIdentity, Client, Ticket, unsent.label("unsent"))
-        .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
-        .join(Client, Client.id == ChannelIdentity.client_id)
-        .outerjoin(Ticket, Ticket.id == Conversation.ticket_id)
-        .where(
-            ChannelIdentity.channel == msg.ref.channel,
-            ChannelIdentity.account == msg.ref.account,
-            ChannelIdentity.external_id == msg.ref.external_user_id,
-        )
-        # Only the conversation row: FOR UPDATE on the join would also lock the client and the ticket.
-        .with_for_update(of=Conversation)
-        .execution_options(populate_existing=True)
-    )
-    row = (await session.execute(query)).one_or_none()
+    params = {"channel": msg.ref.channel, "account": msg.ref.account, "external_id": msg.ref.external_user_id}
+    row = (await session.execute(_KNOWN_SENDER, params)).one_or_none()
     if row is None:
         return None
     conversation, identity, client, _ticket, has_unsent = row
@@ -167,7 +177,6 @@ async def store_inbound(session: AsyncSession, conversation: Conversation, msg: 
         "created_at": now,
     }
     try:
-        statement = insert(MESSAGES).values(row).returning(MESSAGES.c.id)
-        return int((await session.execute(statement)).scalar_one())
+        return int((await session.execute(_INSERT_INBOUND, row)).scalar_one())
     except IntegrityError:
         raise DuplicateMessage(msg.external_id) from None
