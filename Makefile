@@ -33,9 +33,16 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.classifier_bench
 	$(BIN)/python -m bench.followups_bench
+	$(BIN)/python -m bench.wechat_bench
 
 clean:
 	rm -rf $(VENV) var/kefu.db*
