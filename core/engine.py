@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -131,6 +132,8 @@ class Engine:
         self.desk = desk
         dialogue = settings.dialogue
         self.quiet_hours = QuietHours.parse(dialogue.quiet_hours_start, dialogue.quiet_hours_end)
+        # Told the duration of each inbound turn (metrics); None costs nothing.
+        self.on_turn: Callable[[str, float], None] | None = None
         # Per-conversation locks in this process avoid needless waits on the database's own lock.
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
@@ -166,6 +169,7 @@ class Engine:
         """
         msg = clean_inbound(msg)
         key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
+        started = time.perf_counter()
         async with self._lock(key):
             try:
                 async with self._turn() as session:
@@ -179,6 +183,8 @@ class Engine:
             except DuplicateMessage:
                 log.info("duplicate %s message %s ignored", msg.channel, msg.external_id)
                 return ReceiveResult("duplicate")
+        if self.on_turn is not None:
+            self.on_turn(msg.ref.channel, time.perf_counter() - started)
         if deliver and result.conversation_id is not None:
             await self.dispatcher.deliver_conversation(result.conversation_id)
         return result
@@ -777,9 +783,10 @@ class Engine:
         author_user_id: int | None = None,
     ) -> Outgoing:
         """Queue an outbound message for the transcript and the outbox; written when the turn's transaction ends."""
+        ref = ConversationRef.from_json(conversation.ref)
+        in_reply_to = result.message_id if result is not None else None
         outgoing = outbox.queue(
-            session,
-            Outgoing(conversation.id, ConversationRef.from_json(conversation.ref), message, now, author_user_id),
+            session, Outgoing(conversation.id, ref, message, now, author_user_id, in_reply_to=in_reply_to)
         )
         if result is not None:
             result.replies.append(message)

@@ -35,6 +35,16 @@ class LiveEvent:
             "at": self.at.isoformat(),
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LiveEvent:
+        return cls(
+            kind=str(data["kind"]),
+            conversation_id=data.get("conversation_id"),
+            ticket_id=data.get("ticket_id"),
+            data=dict(data.get("data") or {}),
+            at=datetime.fromisoformat(str(data["at"])),
+        )
+
 
 Listener = Callable[[LiveEvent], Awaitable[None]]
 
@@ -45,7 +55,11 @@ class _Subscriber:
 
 
 class LiveBus:
-    """In-process fan-out of live events to listeners (callbacks) and subscribers (bounded queues)."""
+    """Fan-out of live events to listeners (callbacks) and subscribers (bounded queues).
+
+    Listeners act on an event (mirror it, relay it to other processes) and run only in the process where
+    it happened; subscribers watch (a console stream) and also see events relayed from other processes.
+    """
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
@@ -55,16 +69,20 @@ class LiveBus:
         self._listeners.append(listener)
 
     async def publish(self, event: LiveEvent) -> None:
-        for subscriber in self._subscribers:
-            if subscriber.queue.full():
-                # A watcher that stopped reading loses its oldest events, never blocks the engine.
-                subscriber.queue.get_nowait()
-            subscriber.queue.put_nowait(event)
+        self.publish_remote(event)
         for listener in self._listeners:
             try:
                 await listener(event)
             except Exception:
                 log.exception("live listener failed on %s event", event.kind)
+
+    def publish_remote(self, event: LiveEvent) -> None:
+        """An event that happened in another process: for watchers only, its listeners ran over there."""
+        for subscriber in self._subscribers:
+            if subscriber.queue.full():
+                # A watcher that stopped reading loses its oldest events, never blocks the engine.
+                subscriber.queue.get_nowait()
+            subscriber.queue.put_nowait(event)
 
     async def publish_all(self, events: list[LiveEvent]) -> None:
         for event in events:

@@ -31,6 +31,8 @@ from core.messages import ConversationRef, OutboundMessage
 log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED, PARKED = "pending", "sending", "sent", "failed", "window_closed"
+# The external id of rows that went out inside a webhook's response (a WeChat passive reply).
+IN_RESPONSE = "in-response"
 LEASE = timedelta(seconds=60)
 
 
@@ -55,6 +57,7 @@ class Outgoing:
     message: OutboundMessage
     now: datetime
     author_user_id: int | None = None
+    in_reply_to: int | None = None
     outbox_id: int | None = None
     # Held rows are invisible to the dispatcher until then (a webhook may answer them in its own response).
     hold_until: datetime | None = None
@@ -66,8 +69,8 @@ class Outgoing:
 # machinery costs more than the insert itself.
 MESSAGES = cast(Table, Message.__table__)
 _OUTBOX = cast(Table, OutboxMessage.__table__)
-_INSERTMESSAGES = insert(MESSAGES).returning(MESSAGES.c.id)
-_INSERTMESSAGES_MANY = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
+_INSERT_MESSAGES = insert(MESSAGES).returning(MESSAGES.c.id)
+_INSERT_MESSAGES_MANY = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
 _INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
 _INSERT_OUTBOX_MANY = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
 
@@ -107,11 +110,12 @@ async def write_queued(session: AsyncSession) -> None:
         }
         for o in pending
     ]
-    message_ids = await _insert_returning_ids(session, _INSERTMESSAGES, _INSERTMESSAGES_MANY, messages)
+    message_ids = await _insert_returning_ids(session, _INSERT_MESSAGES, _INSERT_MESSAGES_MANY, messages)
     rows = [
         {
             "conversation_id": o.conversation_id,
             "message_id": message_id,
+            "in_reply_to": o.in_reply_to,
             "channel": o.ref.channel,
             "ref": o.ref.to_json(),
             "payload": o.message.to_json(),
@@ -120,6 +124,7 @@ async def write_queued(session: AsyncSession) -> None:
             "next_attempt_at": o.hold_until or o.now,
             "created_at": o.now,
             "sent_at": o.now if o.answered else None,
+            "external_id": IN_RESPONSE if o.answered else None,
         }
         for o, message_id in zip(pending, message_ids, strict=True)
     ]
@@ -187,7 +192,13 @@ class OutboxDispatcher:
             result = await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == PENDING)
-                .values(status=SENT, sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
+                .values(
+                    status=SENT,
+                    sent_at=now,
+                    attempts=OutboxMessage.attempts + 1,
+                    last_error=None,
+                    external_id=IN_RESPONSE,
+                )
                 .execution_options(synchronize_session=False)
             )
             if getattr(result, "rowcount", 0) != len(outbox_ids):
@@ -206,7 +217,7 @@ class OutboxDispatcher:
                     await session.execute(
                         update(OutboxMessage)
                         .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == SENT)
-                        .values(status=PENDING, sent_at=None, attempts=0, next_attempt_at=now)
+                        .values(status=PENDING, sent_at=None, attempts=0, next_attempt_at=now, external_id=None)
                         .returning(OutboxMessage.conversation_id)
                         .execution_options(synchronize_session=False)
                     )
@@ -215,6 +226,43 @@ class OutboxDispatcher:
                 .all()
             )
         await self.deliver_many(list(dict.fromkeys(conversations)))
+
+    async def replies_for_retry(
+        self, channel: str, account: str, external_id: str, *, max_text: int
+    ) -> list[OutboundMessage]:
+        """What a webhook's retry of an already stored client message should carry in its own response.
+
+        A network that retries a webhook (WeChat, after 5 s without an answer) never got the first response.
+        If that response carried the replies, or they are still held for it, the retry carries them now; if
+        they already went out another way (customer-service messages), the retry carries nothing.
+        """
+        async with self.db.transaction() as session:
+            inbound = (
+                await session.execute(
+                    select(Message.id).where(
+                        Message.channel == channel, Message.account == account, Message.external_id == external_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if inbound is None:
+                return []
+            rows = list(
+                (
+                    await session.execute(
+                        select(OutboxMessage).where(OutboxMessage.in_reply_to == inbound).order_by(OutboxMessage.id)
+                    )
+                ).scalars()
+            )
+        if not rows:
+            return []
+        messages = [OutboundMessage.from_json(r.payload) for r in rows]
+        if all(r.status == SENT and r.external_id == IN_RESPONSE for r in rows):
+            return messages
+        fits = len("\n".join(m.text for m in messages if m.text)) <= max_text
+        held = all(r.status == PENDING for r in rows)
+        if fits and held and await self.answered_in_response([r.id for r in rows]):
+            return messages
+        return []
 
     async def release(self, outbox_ids: list[int]) -> None:
         """Make held rows due now (the webhook could not answer in time) and deliver them."""

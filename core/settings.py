@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     followup_poll_seconds: float = 5.0
     redis_url: str | None = None
+    # Keys and channels in Redis start with this, so several deployments (or test runs) can share one server.
+    redis_prefix: str = "kefu"
+    # web: webhooks and pages only; worker: outbox, follow-ups and notifiers only; all: both (one process).
+    role: Literal["web", "worker", "all"] = "all"
+    metrics_token: SecretStr | None = None
+    shutdown_grace_seconds: float = 10.0
     log_level: str = "INFO"
     web_cookie_name: str = "kefu_web"
     web_cookie_secure: bool = False

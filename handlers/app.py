@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -19,7 +18,11 @@ from bots.wechat.routes import WeChatWebhook
 from core.clock import Clock
 from core.errors import KefuError
 from core.settings import Settings
+from handlers.background import BackgroundJobs
 from handlers.email_notifier import EmailNotifier
+from handlers.health import health_router
+from handlers.metrics import Metrics
+from handlers.redis_live import RedisLiveBridge
 from handlers.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -36,62 +39,65 @@ def create_app(
     settings = settings or Settings()
     services = services or build_services(settings, clock)
 
+    serves_web = settings.role in ("web", "all")
+    runs_jobs = background and settings.role in ("worker", "all")
+    bridge = (
+        RedisLiveBridge(settings.redis_url, services.live, channel=f"{settings.redis_prefix}:live")
+        if settings.redis_url
+        else None
+    )
+    metrics = Metrics(services.db, services.live, services.clock)
+    services.engine.on_turn = metrics.observe_turn
+    draining = False
+    webhooks: list[WeChatWebhook | WeComKfWebhook | TelegramWebhook] = []
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal draining
         await services.start()
-        scheduler: AsyncIOScheduler | None = None
-        if background:
+        if bridge is not None:
+            await bridge.start()
+        jobs = BackgroundJobs()
+        if runs_jobs:
             # Undelivered replies from before a restart go out first.
             await services.dispatcher.deliver_due()
             await services.followups.run_due()
-            scheduler = AsyncIOScheduler()
-            scheduler.add_job(
-                services.dispatcher.deliver_due,
-                "interval",
-                seconds=settings.outbox_poll_seconds,
-                id="outbox-sweep",
-                max_instances=1,
-                coalesce=True,
-            )
-            scheduler.add_job(
-                services.followups.run_due,
-                "interval",
-                seconds=settings.followup_poll_seconds,
-                id="followups",
-                max_instances=1,
-                coalesce=True,
-            )
+            jobs.every("outbox-sweep", settings.outbox_poll_seconds, services.dispatcher.deliver_due)
+            jobs.every("followups", settings.followup_poll_seconds, services.followups.run_due)
             if settings.smtp.host:
                 notifier = EmailNotifier(services.db, services.clock, settings.smtp)
-                scheduler.add_job(
-                    notifier.deliver_pending, "interval", seconds=30, id="email", max_instances=1, coalesce=True
-                )
-            scheduler.start()
-        log.info("kefu started on %s", services.db.url.split("@")[-1])
+                jobs.every("email", 30, notifier.deliver_pending)
+            jobs.start()
+        log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
+            # Stop taking work, finish what is in flight: running ticks, then the webhooks' late turns and sends.
+            draining = True
+            await jobs.stop(settings.shutdown_grace_seconds)
             for webhook in webhooks:
-                # Work the webhooks started in the background (late turns, pulls, sends) finishes first.
                 await webhook.drain()
+            if bridge is not None:
+                await bridge.stop()
             await services.stop()
+            log.info("kefu stopped")
 
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
     app.state.services = services
+    app.state.metrics = metrics
 
     @app.exception_handler(KefuError)
     async def kefu_error(_request: Request, exc: KefuError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        if await services.db.ping():
-            return JSONResponse({"status": "ok"})
-        return JSONResponse({"status": "database unreachable"}, status_code=503)
+    app.include_router(
+        health_router(services.db, redis_ping=bridge.ping if bridge else None, draining=lambda: draining)
+    )
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.include_router(metrics.router(token))
+    if not serves_web:
+        return app
 
-    webhooks: list[WeChatWebhook | WeComKfWebhook | TelegramWebhook] = []
     if services.wechat is not None:
         wechat_webhook = WeChatWebhook(
             engine=services.engine,

@@ -39,13 +39,18 @@ app.add_typer(telegram_app, name="telegram")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="web (webhooks and pages), worker (outbox, follow-ups) or all")
+    ] = None,
 ) -> None:
-    """Run the service (web chat at /, health at /healthz)."""
+    """Run the service (web chat at /, health at /healthz, readiness at /readyz, metrics at /metrics)."""
     import uvicorn
 
     from handlers.app import create_app
 
-    settings = Settings()
+    if role is not None and role not in ("web", "worker", "all"):
+        raise typer.BadParameter("role must be web, worker or all", param_hint="--role")
+    settings = Settings(role=role) if role else Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every tick at INFO; only its problems are worth a line.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -54,7 +59,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 
 

@@ -146,8 +146,14 @@ class WeChatWebhook:
             raise
 
         self._fetch_media(inbound, result)
-        if result.status == "duplicate" or not result.outbox_ids:
-            # A retry of a message already handled: its first delivery answered it, or the outbox will.
+        if result.status == "duplicate":
+            # WeChat retries only when it got no answer: if the first answer was to carry the replies, this one does.
+            again = await self.dispatcher.replies_for_retry(
+                inbound.channel, inbound.account, inbound.external_id, max_text=MAX_TEXT
+            )
+            text = "\n".join(r.text for r in again if r.text)
+            return self._passive(message, text, nonce) if text else PlainTextResponse(SUCCESS)
+        if not result.outbox_ids:
             return PlainTextResponse(SUCCESS)
         if offer.taken:
             if result.earlier_unsent:

@@ -239,11 +239,16 @@ class OutboxMessage(Base):
     """A message waiting to be sent, sent, or failed with its reason; delivered in id order per conversation."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_in_reply_to", "in_reply_to"),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+    # The client message this row answers, so a webhook retry of that message can carry the same reply.
+    in_reply_to: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
     channel: Mapped[str] = mapped_column(String(32))
     ref: Mapped[dict[str, Any]]
     payload: Mapped[dict[str, Any]]

@@ -24,7 +24,8 @@ class FakeWeChatAPI:
     """Token, custom-service and template send, media and menu endpoints, with WeChat's failures as switches."""
 
     calls: list[Call] = field(default_factory=list)
-    # Each custom/send call pops the first of these: an errcode, "5xx" or "slow" (sleeps `slow_seconds`).
+    # Each custom/send call pops the first of these: an errcode, "5xx", "slow" (sleeps `slow_seconds`, then
+    # delivers), "timeout" (sleeps, then delivers nothing) or None (no failure).
     failures: list[int | str] = field(default_factory=list)
     slow_seconds: float = 2.0
     tokens_issued: int = 0
@@ -80,6 +81,10 @@ class FakeWeChatAPI:
         failure = self.failures.pop(0) if self.failures else None
         if failure == "5xx":
             return web.Response(status=502, text="bad gateway")
+        if failure == "timeout":
+            # Lost on the way: the caller times out first and nothing is delivered.
+            await asyncio.sleep(self.slow_seconds)
+            return web.Response(status=504, text="gateway timeout")
         if failure == "slow":
             await asyncio.sleep(self.slow_seconds)
         elif isinstance(failure, int):

@@ -1,0 +1,1 @@
+"""Reliability: health, metrics, roles, cross-process events, shutdown and fault tests."""
