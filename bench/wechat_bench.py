@@ -394,7 +394,7 @@ async def werobot(api_port: int, tmp: Path) -> tuple[str, list[Result]] | tuple[
     try:
         import werobot  # noqa: F401
     except ImportError:
-        return "WeRoBot not installed (pip install werobot gunicorn into .venv): row skipped", None
+        return "WeRoBot not installed (make bench installs the bench extra): rows skipped", None
     env = _account_env(api_port, "unused")
     port = _free_port()
     gunicorn = VENV_BIN / "gunicorn"
