@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench migrate install clean
+.PHONY: run test lint typecheck pytest bench soak eval migrate install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy bots handlers
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not soak"
+
+# Longer fault runs: more kills, a PostgreSQL restart (it restarts the machine's PostgreSQL).
+soak: $(STAMP)
+	KEFU_SOAK=1 $(BIN)/pytest -q -m "soak" tests/reliability
+	KEFU_SOAK=1 $(BIN)/pytest -q tests/reliability/test_crash.py
 
 test: lint typecheck pytest
 
@@ -43,6 +48,9 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.classifier_bench
 	$(BIN)/python -m bench.followups_bench
 	$(BIN)/python -m bench.wechat_bench
+
+eval: $(STAMP)
+	$(BIN)/python -m bench.eval_classifier
 
 clean:
 	rm -rf $(VENV) var/kefu.db*

@@ -111,7 +111,7 @@ def degrade(message: OutboundMessage, caps: ChannelCapabilities, options_line: C
         return message
     options = " · ".join(f"{i} {b.label}" for i, b in enumerate(message.buttons, start=1))
     text = f"{message.text}\n{options_line(options)}" if message.text else options_line(options)
-    return OutboundMessage(text=text, attachments=message.attachments)
+    return OutboundMessage(text=text, attachments=message.attachments, kind=message.kind)
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -58,7 +58,15 @@ from core.dialogue.model import (
 )
 from core.errors import InvalidInput, NotFound
 from core.lifecycle import TicketStatus, TransitionRequest
-from core.messages import Button, ConversationRef, InboundMessage, MessageType, OutboundMessage
+from core.messages import (
+    Button,
+    ConversationRef,
+    InboundMessage,
+    MessageKind,
+    MessageType,
+    OutboundMessage,
+    kind_of_text,
+)
 from core.outbox import OutboxDispatcher, Outgoing
 from core.quiet_hours import QuietHours
 from core.sanitize import clean_inbound
@@ -443,7 +451,12 @@ class Engine:
                 await self._claim_in(session, conversation, rep, ReceiveResult("accepted"), now)
                 claimed = rep
             await self.send_to_client(
-                session, conversation, OutboundMessage(text), now, result=result, author_user_id=user_id
+                session,
+                conversation,
+                OutboundMessage(text, kind=MessageKind.REP_REPLY.value),
+                now,
+                result=result,
+                author_user_id=user_id,
             )
             ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
             if ticket is not None:
@@ -750,7 +763,9 @@ class Engine:
                 first_response=format_duration(promise, lang),
             )
         params.update(say.params)
-        return OutboundMessage(text=self.texts.get(say.key, lang, **params), buttons=say.buttons)
+        return OutboundMessage(
+            text=self.texts.get(say.key, lang, **params), buttons=say.buttons, kind=kind_of_text(say.key)
+        )
 
     async def _say(
         self,
@@ -809,4 +824,6 @@ def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:
         text="\n".join(m.text for m in messages if m.text),
         buttons=messages[-1].buttons,
         attachments=tuple(a for m in messages for a in m.attachments),
+        # The first specific kind (a resolution notice before its satisfaction prompt) decides the form.
+        kind=next((m.kind for m in messages if m.kind != MessageKind.DEFAULT), MessageKind.DEFAULT.value),
     )

@@ -137,20 +137,48 @@ class InboundMessage:
         return self.ref.account
 
 
+class MessageKind(enum.StrEnum):
+    """What an outbound message is for, so a channel can pick a fitting form (e.g. a WeChat template)."""
+
+    DEFAULT = "default"
+    SATISFACTION = "satisfaction"
+    RESOLUTION = "resolution"
+    REP_REPLY = "rep_reply"
+
+
+# Text keys (config/texts.*.yaml) whose messages have a kind of their own; every other key is DEFAULT.
+KIND_OF_TEXT: dict[str, MessageKind] = {
+    "feedback.ask": MessageKind.SATISFACTION,
+    "feedback.ask_again": MessageKind.SATISFACTION,
+    "feedback.reminder": MessageKind.SATISFACTION,
+    "ticket.resolved": MessageKind.RESOLUTION,
+}
+
+
+def kind_of_text(key: str) -> str:
+    """The kind of a message rendered from text `key`."""
+    return KIND_OF_TEXT.get(key, MessageKind.DEFAULT).value
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """One message to a client: text, optional choices and attachments."""
+    """One message to a client: text, optional choices and attachments, and what it is for (`kind`)."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    kind: str = MessageKind.DEFAULT.value
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "buttons": [b.to_json() for b in self.buttons],
             "attachments": [a.to_json() for a in self.attachments],
         }
+        # Left out when default, so rows written before kinds existed and new ones read the same.
+        if self.kind != MessageKind.DEFAULT:
+            data["kind"] = self.kind
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutboundMessage:
@@ -158,4 +186,5 @@ class OutboundMessage:
             text=str(data.get("text", "")),
             buttons=tuple(Button.from_json(b) for b in data.get("buttons", [])),
             attachments=tuple(Attachment.from_json(a) for a in data.get("attachments", [])),
+            kind=str(data.get("kind") or MessageKind.DEFAULT.value),
         )

@@ -60,3 +60,29 @@ async def client_view(
             break
         visible.append(message)
     return visible
+
+
+async def delivery_log(session: AsyncSession, conversation_id: int) -> list[dict[str, Any]]:
+    """Every message of a conversation with how each reply fared: sent, pending, parked (window_closed), failed.
+
+    What the ticket history shows, so a reply waiting for the client's reply window is visible.
+    """
+    rows = await session.execute(
+        select(Message, OutboxMessage.status, OutboxMessage.last_error, OutboxMessage.attempts)
+        .outerjoin(OutboxMessage, OutboxMessage.message_id == Message.id)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id)
+    )
+    log: list[dict[str, Any]] = []
+    for message, status, error, attempts in rows.all():
+        entry: dict[str, Any] = {
+            "at": as_utc(message.created_at).isoformat(),
+            "direction": message.direction,
+            "type": message.type,
+            "text": message.text,
+            "author_user_id": message.author_user_id,
+        }
+        if message.direction == Direction.OUTBOUND:
+            entry.update(delivery=status, error=error, attempts=attempts)
+        log.append(entry)
+    return log

@@ -14,7 +14,7 @@ from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
 from bots.wechat.kf_routes import WeComKfWebhook
-from bots.wechat.routes import WeChatWebhook
+from bots.wechat.routes import WeChatWebhook, WeChatWebhooks
 from core.clock import Clock
 from core.errors import KefuError
 from core.settings import Settings
@@ -49,7 +49,7 @@ def create_app(
     metrics = Metrics(services.db, services.live, services.clock)
     services.engine.on_turn = metrics.observe_turn
     draining = False
-    webhooks: list[WeChatWebhook | WeComKfWebhook | TelegramWebhook] = []
+    webhooks: list[WeChatWebhooks | WeComKfWebhook | TelegramWebhook] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,15 +98,18 @@ def create_app(
     if not serves_web:
         return app
 
-    if services.wechat is not None:
-        wechat_webhook = WeChatWebhook(
-            engine=services.engine,
-            dispatcher=services.dispatcher,
-            account=services.wechat,
-            max_body_bytes=settings.max_body_bytes,
+    if services.wechat_accounts:
+        wechat_webhooks = WeChatWebhooks(
+            WeChatWebhook(
+                engine=services.engine,
+                dispatcher=services.dispatcher,
+                account=account,
+                max_body_bytes=settings.max_body_bytes,
+            )
+            for account in services.wechat_accounts
         )
-        app.include_router(wechat_webhook.router("/wechat"))
-        webhooks.append(wechat_webhook)
+        app.include_router(wechat_webhooks.router("/wechat"))
+        webhooks.append(wechat_webhooks)
     if services.wecom_kf is not None:
         kf_webhook = WeComKfWebhook(
             engine=services.engine,
@@ -124,6 +127,8 @@ def create_app(
         app.include_router(telegram_webhook.router("/telegram"))
         webhooks.append(telegram_webhook)
 
+    # Kept for shutdown and for tests that wait for the webhooks' background work.
+    app.state.webhooks = webhooks
     app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
     app.include_router(
         web_router(

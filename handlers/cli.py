@@ -151,19 +151,23 @@ def docs() -> None:
 
 
 @menu_app.command("push")
-def wechat_menu_push() -> None:
-    """Create the menu of config/wechat_menu.yaml on the account (KEFU_WECHAT_* settings)."""
+def wechat_menu_push(
+    account: str = typer.Option("default", help="the account's name (wechat.accounts in kefu.yaml)"),
+) -> None:
+    """Create the menu of config/wechat_menu.yaml on an account (default: the KEFU_WECHAT_* one)."""
     from functools import partial
 
-    from bots.wechat.channel import WeChatChannel
+    from bots.wechat.channel import account_channel
     from bots.wechat.menu import load_menu
 
     async def push(services: Services) -> dict[str, object]:
-        if services.wechat is None:
+        if not services.wechat_accounts:
             typer.echo("error: set KEFU_WECHAT_TOKEN, KEFU_WECHAT_APP_ID and KEFU_WECHAT_APP_SECRET first", err=True)
             raise typer.Exit(2)
-        channel = services.registry.get("wechat")
-        assert isinstance(channel, WeChatChannel)
+        channel = account_channel(services.registry.get("wechat"), account)
+        if channel is None:
+            typer.echo(f"error: no WeChat account named {account!r}", err=True)
+            raise typer.Exit(2)
         menu = load_menu(services.settings.config_dir / "wechat_menu.yaml")
         # Through the channel, so the access token shared by every kefu process is used, not replaced.
         return await channel.api(partial(channel.client.post_json, "menu/create", menu))

@@ -12,6 +12,7 @@ from core.clock import as_utc
 from core.db.models import Conversation, Ticket, TicketEvent
 from core.errors import NotFound
 from core.lifecycle import TicketStatus, TransitionRequest
+from core.transcript import delivery_log
 from handlers.services import Services
 
 
@@ -77,6 +78,8 @@ async def show_ticket(services: Services, number: str) -> dict[str, Any]:
             }
             for e in events
         ]
+        # The conversation as delivered: replies parked while the client's window is closed show as such.
+        shown["messages"] = await delivery_log(session, ticket.conversation_id)
         return shown
 
 

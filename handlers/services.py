@@ -11,10 +11,12 @@ from bots.telegram.channel import TelegramChannel
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.settings import TelegramSettings
 from bots.web.channel import LiveHub, WebChannel
-from bots.wechat.channel import WeChatChannel
+from bots.wechat.channel import WeChatAccounts, WeChatChannel
 from bots.wechat.kf_channel import WeComKfChannel
 from bots.wechat.kf_settings import default_kf_account
-from bots.wechat.settings import WeChatAccount, default_account
+from bots.wechat.redis_store import RedisStateStore
+from bots.wechat.settings import DEFAULT_ACCOUNT, WeChatAccount, all_accounts
+from bots.wechat.token import StateStore
 from core.business_hours import BusinessCalendar
 from core.channel import ChannelRegistry
 from core.channel_state import ChannelStateStore
@@ -49,10 +51,14 @@ class Services:
     hub: LiveHub
     live: LiveBus
     wechat: WeChatAccount | None
+    # Every Official Account (the default one of KEFU_WECHAT_* first, then those of config/kefu.yaml).
+    wechat_accounts: list[WeChatAccount]
     wecom_kf: WeComKfChannel | None
     telegram: TelegramSettings
     telegram_bot: Bot | None
     channel_state: ChannelStateStore
+    # Where access tokens and reply windows live: Redis when KEFU_REDIS_URL is set, else channel_state.
+    token_store: StateStore
     classifier: ClassifierHolder
     dispatcher: OutboxDispatcher
     engine: Engine
@@ -77,6 +83,8 @@ class Services:
     async def stop(self) -> None:
         if self.telegram_bot is not None:
             await self.telegram_bot.session.close()
+        if isinstance(self.token_store, RedisStateStore):
+            self.token_store.close()
         await self.db.dispose()
 
 
@@ -92,11 +100,22 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     registry = ChannelRegistry()
     registry.register(WebChannel(hub))
     channel_state = ChannelStateStore(db, clock)
-    wechat = default_account()
-    if wechat is not None:
-        registry.register(WeChatChannel(wechat, channel_state, media_dir=settings.media_dir))
+    token_store: StateStore = (
+        RedisStateStore.from_url(settings.redis_url, clock, prefix=settings.redis_prefix)
+        if settings.redis_url
+        else channel_state
+    )
+    wechat_accounts = all_accounts(config_dir)
+    wechat = next((a for a in wechat_accounts if a.name == DEFAULT_ACCOUNT), None)
+    if wechat_accounts:
+        registry.register(
+            WeChatAccounts(
+                WeChatChannel(account, token_store, media_dir=settings.media_dir, clock=clock)
+                for account in wechat_accounts
+            )
+        )
     kf_account = default_kf_account()
-    wecom_kf = WeComKfChannel(kf_account, channel_state) if kf_account is not None else None
+    wecom_kf = WeComKfChannel(kf_account, token_store) if kf_account is not None else None
     if wecom_kf is not None:
         registry.register(wecom_kf)
     telegram = TelegramSettings()
@@ -143,10 +162,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         hub=hub,
         live=db.live,
         wechat=wechat,
+        wechat_accounts=wechat_accounts,
         wecom_kf=wecom_kf,
         telegram=telegram,
         telegram_bot=telegram_bot,
         channel_state=channel_state,
+        token_store=token_store,
         classifier=classifier,
         dispatcher=dispatcher,
         engine=engine,

@@ -225,3 +225,38 @@ def test_load_rules_reads_yaml_and_tolerates_an_empty_file(tmp_path: Path) -> No
     assert load_rules(path) == [Rule("请问", "inquiry", 2.0)]
     path.write_text("", encoding="utf-8")
     assert load_rules(path) == []
+
+
+def test_traditional_spellings_match_the_simplified_rule() -> None:
+    classifier = KeywordClassifier([Rule("发票", "inquiry", 1.0), Rule("后台", "inquiry", 1.0)])
+    # Standard, Taiwan and Hong Kong forms; the match reports the rule's own phrase and positions.
+    (match,) = classifier.find("請問發票開了嗎")
+    assert (match.phrase, match.start, match.end) == ("发票", 2, 4)
+    assert _phrases(classifier, "後臺看不到") == ["后台"]
+    assert _phrases(classifier, "後台看不到") == ["后台"]
+    assert _phrases(classifier, "发票和發票") == ["发票", "发票"]
+    assert classifier.rule_count == 2
+
+
+def test_a_traditional_spelling_that_is_a_rule_of_its_own_keeps_its_votes() -> None:
+    classifier = KeywordClassifier([Rule("发票", "inquiry", 1.0), Rule("發票", "other", 2.0)])
+    verdict = classifier.classify("發票")
+    assert [(m.phrase, m.category) for m in verdict.matched] == [("發票", "other")]
+    assert classifier.classify("发票").category == "inquiry"
+
+
+def test_traditional_text_overrules_like_simplified_text() -> None:
+    classifier = KeywordClassifier(
+        [Rule("投诉", "complaint", 3.0), Rule("不是投诉", "complaint", -2.0), Rule("想问", "inquiry", 2.0)]
+    )
+    verdict = classifier.classify("不是投訴，只是想問一下")
+    assert verdict.category == "inquiry"
+    assert [m.phrase for m in verdict.matched] == ["不是投诉", "想问"]
+
+
+def test_a_curly_apostrophe_reads_as_a_straight_one() -> None:
+    assert normalize("Don\u2019t") == "don't"
+    classifier = KeywordClassifier([Rule("don't match", "complaint", 2.0), Rule("who\u2019s", "inquiry", 1.0)])
+    assert _phrases(classifier, "The numbers don\u2019t match") == ["don't match"]
+    assert _phrases(classifier, "the numbers don't match") == ["don't match"]
+    assert _phrases(classifier, "Who's our AM? 谁\u2019s") == ["who's"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from core.clock import Clock, SystemClock
+from core.ratelimit import SlidingWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,14 +18,14 @@ class Limits:
 
 
 class RateLimiter:
-    """Sliding windows over the clock; one per process (several processes would each get the full budget)."""
+    """Sliding windows (core.ratelimit) over the clock; one per process (each process gets the full budget)."""
 
     def __init__(self, clock: Clock | None = None, limits: Limits | None = None) -> None:
         self.clock = clock or SystemClock()
         self.limits = limits or Limits()
         self._last: dict[int, float] = {}
-        self._groups: dict[int, deque[float]] = {}
-        self._global: deque[float] = deque()
+        self._groups: dict[int, SlidingWindow] = {}
+        self._global = SlidingWindow(self.limits.global_per_second, 1.0)
         # Set after a 429: nobody may send to the chat before then.
         self._blocked: dict[int, float] = {}
 
@@ -42,17 +42,16 @@ class RateLimiter:
             wait = max(wait, last + self.limits.per_chat_interval - now)
         # Negative ids are groups and supergroups (channels too), which have the per-minute budget.
         group = self._groups.get(chat_id) if chat_id < 0 else None
-        if group is not None and len(group) >= self.limits.group_per_minute:
-            wait = max(wait, group[len(group) - self.limits.group_per_minute] + 60.0 - now)
-        if len(self._global) >= self.limits.global_per_second:
-            wait = max(wait, self._global[len(self._global) - self.limits.global_per_second] + 1.0 - now)
+        if group is not None:
+            wait = max(wait, group.wait(now))
+        wait = max(wait, self._global.wait(now))
         wait = max(wait, self._blocked.get(chat_id, now) - now)
         if wait > 0:
             return wait
         self._last[chat_id] = now
         if chat_id < 0:
-            self._groups.setdefault(chat_id, deque()).append(now)
-        self._global.append(now)
+            self._groups.setdefault(chat_id, SlidingWindow(self.limits.group_per_minute, 60.0)).record(now)
+        self._global.record(now)
         return 0.0
 
     def block(self, chat_id: int, seconds: float) -> None:
@@ -61,12 +60,7 @@ class RateLimiter:
 
     def _forget(self, now: float, chat_id: int) -> None:
         """Drop what no window looks at any more, so memory follows the active chats only."""
-        while self._global and self._global[0] <= now - 1.0:
-            self._global.popleft()
-        group = self._groups.get(chat_id)
-        while group and group[0] <= now - 60.0:
-            group.popleft()
         if len(self._last) > 10_000:
             self._last = {c: t for c, t in self._last.items() if t > now - self.limits.per_chat_interval}
-            self._groups = {c: q for c, q in self._groups.items() if q and q[-1] > now - 60.0}
+            self._groups = {c: w for c, w in self._groups.items() if not w.idle(now)}
             self._blocked = {c: t for c, t in self._blocked.items() if t > now}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -16,19 +16,22 @@ from wechatpy.exceptions import WeChatClientException
 
 from bots.wechat.api_client import ExplicitTokenMixin
 from bots.wechat.media import MediaDownloader
-from bots.wechat.settings import CHANNEL, WeChatAccount
+from bots.wechat.settings import CHANNEL, DEFAULT_ACCOUNT, WeChatAccount
 from bots.wechat.templates import template_data
 from bots.wechat.token import MemoryStateStore, StateStore, TokenProvider
+from bots.wechat.window import ReplyWindow
 from core.channel import (
     ChannelCapabilities,
     PermanentSendError,
     SendResult,
+    Throttled,
     TransientSendError,
     WindowClosed,
     split_text,
 )
-from core.clock import SystemClock
+from core.clock import Clock, SystemClock
 from core.messages import ConversationRef, OutboundMessage
+from core.ratelimit import KeyedRateLimiter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,9 +69,10 @@ class KefuWeChatClient(ExplicitTokenMixin, WeChatClient):  # type: ignore[misc]
 
 
 class WeChatChannel:
-    """Sends text through message/custom/send; buttons arrive already degraded to numbered options.
+    """One Official Account's sends through message/custom/send; buttons arrive degraded to numbered options.
 
-    Out of the 48-hour window the configured template message goes instead, if there is one.
+    Inside the client's window (48 hours, 5 messages per client message) as customer-service messages;
+    outside it the template of the message's kind (or the default template) goes instead, if there is one.
     """
 
     name = CHANNEL
@@ -81,29 +85,55 @@ class WeChatChannel:
         *,
         client: KefuWeChatClient | None = None,
         media_dir: Path | None = None,
+        clock: Clock | None = None,
+        limiter: KeyedRateLimiter | None = None,
     ) -> None:
         self.account = account
         self.client = client or KefuWeChatClient(account)
         # Without a shared store (tests, one-off tools) the token lives in this process only.
-        self.tokens = TokenProvider(store or MemoryStateStore(SystemClock()), account.app_id, self._fetch_token)
+        store = store or MemoryStateStore(clock or SystemClock())
+        self.clock = clock or store.clock
+        self.tokens = TokenProvider(store, account.app_id, self._fetch_token)
+        self.window = ReplyWindow(store, f"{CHANNEL}:{account.app_id}")
+        self.limiter = limiter or KeyedRateLimiter(account.send_rate_per_second, 1.0, self.clock)
         self.media = MediaDownloader(self, media_dir, account.media_max_bytes) if media_dir is not None else None
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
         openid = ref.external_user_id
         pieces = split_text(message.text, self.capabilities.max_text_length)
+        remaining = await self.window.remaining(self.account.name, openid)
+        if remaining == 0 and self.account.template_for(message.kind) is None:
+            # Parked without using any of the account's send rate.
+            raise WindowClosed("no customer-service message left in the client's window")
+        # All pieces or none: a row retried after a partial send would repeat its first pieces.
+        wait = self.limiter.acquire(self.account.name, len(pieces))
+        if wait > 0:
+            raise Throttled(f"wechat account {self.account.name}: send rate limit", retry_after=wait)
         external_id: str | None = None
-        for i, piece in enumerate(pieces):
-            data = {"touser": openid, "msgtype": "text", "text": {"content": piece}}
-            try:
-                result = await self.api(partial(self.client.post_json, "message/custom/send", data))
-            except WindowClosed:
-                template = self.account.templates.get("default")
-                if template is None:
-                    raise
-                # What has not gone out yet goes as one template message: it is not limited to the window.
-                return await self._send_template(openid, "".join(pieces[i:]), template.template_id, template.remark)
-            external_id = _msgid(result)
+        sent = 0
+        try:
+            for i, piece in enumerate(pieces):
+                if remaining is not None and sent >= remaining:
+                    reason = "no customer-service message left in the client's window"
+                    return await self._outside_window(openid, "".join(pieces[i:]), message.kind, reason)
+                data = {"touser": openid, "msgtype": "text", "text": {"content": piece}}
+                try:
+                    result = await self.api(partial(self.client.post_json, "message/custom/send", data))
+                except WindowClosed as exc:
+                    return await self._outside_window(openid, "".join(pieces[i:]), message.kind, str(exc))
+                sent += 1
+                external_id = _msgid(result)
+        finally:
+            if sent:
+                await self.window.used(self.account.name, openid, sent)
         return SendResult(external_id=external_id)
+
+    async def _outside_window(self, openid: str, text: str, kind: str, reason: str) -> SendResult:
+        """What has not gone out yet goes as one template message (not limited to the window), else waits."""
+        template = self.account.template_for(kind)
+        if template is None:
+            raise WindowClosed(reason)
+        return await self._send_template(openid, text, template.template_id, template.remark)
 
     async def _send_template(self, openid: str, text: str, template_id: str, remark: str) -> SendResult:
         data = {"touser": openid, "template_id": template_id, "data": template_data(text, remark)}
@@ -134,6 +164,38 @@ class WeChatChannel:
 
     async def _fetch_token(self) -> tuple[str, int]:
         return await asyncio.to_thread(self.client.request_token)
+
+
+class WeChatAccounts:
+    """The "wechat" channel of every configured Official Account: a send goes out through its row's account."""
+
+    name = CHANNEL
+    capabilities = WeChatChannel.capabilities
+
+    def __init__(self, channels: Iterable[WeChatChannel]) -> None:
+        self._channels = {channel.account.name: channel for channel in channels}
+
+    def get(self, account: str = DEFAULT_ACCOUNT) -> WeChatChannel | None:
+        return self._channels.get(account)
+
+    def names(self) -> list[str]:
+        return sorted(self._channels)
+
+    async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+        channel = self._channels.get(ref.account)
+        if channel is None:
+            # A row of an account removed from the configuration: visible as failed, not retried forever.
+            raise PermanentSendError(f"wechat account {ref.account!r} is not configured")
+        return await channel.send(ref, message)
+
+
+def account_channel(channel: object, account: str) -> WeChatChannel | None:
+    """The WeChatChannel of `account` in what the registry holds under "wechat" (one account or several)."""
+    if isinstance(channel, WeChatAccounts):
+        return channel.get(account)
+    if isinstance(channel, WeChatChannel) and channel.account.name == account:
+        return channel
+    return None
 
 
 def _msgid(result: dict[str, Any]) -> str | None:

@@ -16,9 +16,11 @@ from wechatpy.work import WeChatClient
 from bots.wechat.api_client import ExplicitTokenMixin
 from bots.wechat.kf_settings import CHANNEL, WeComKfAccount
 from bots.wechat.token import MemoryStateStore, StateStore, TokenProvider
+from bots.wechat.window import ReplyWindow
 from core.channel import (
     ChannelCapabilities,
     PermanentSendError,
+    RepInfo,
     SendResult,
     TransientSendError,
     WindowClosed,
@@ -66,7 +68,11 @@ class KefuWeComClient(ExplicitTokenMixin, WeChatClient):  # type: ignore[misc]
 
 
 class WeComKfChannel:
-    """Sends text through kf/send_msg as the conversation's kf account; buttons arrive degraded to numbers."""
+    """Sends text through kf/send_msg as the conversation's kf account; buttons arrive degraded to numbers.
+
+    Inside the client's window only (48 hours, 5 messages per client message); beyond it the reply waits.
+    Implements core.channel.Handover: a rep's claim moves the WeCom session to human service.
+    """
 
     name = CHANNEL
     capabilities = ChannelCapabilities(buttons=False, max_text_length=MAX_TEXT, reply_window=timedelta(hours=48))
@@ -80,20 +86,37 @@ class WeComKfChannel:
         self.store: StateStore = store or MemoryStateStore(SystemClock())
         # The prefix keeps the corp's kf token apart from an Official Account's token in the same store.
         self.tokens = TokenProvider(self.store, f"wecom-kf:{account.corp_id}", self._fetch_token)
+        self.window = ReplyWindow(self.store, f"{CHANNEL}:{account.corp_id}")
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+        remaining = await self.window.remaining(ref.account, ref.external_user_id)
         external_id: str | None = None
-        for piece in split_text(message.text, self.capabilities.max_text_length):
-            data: dict[str, Any] = {
-                "touser": ref.external_user_id,
-                "open_kfid": ref.account,
-                "msgtype": "text",
-                "text": {"content": piece},
-            }
-            result = await self.api(partial(self.client.post_json, "kf/send_msg", data))
-            msgid = result.get("msgid")
-            external_id = str(msgid) if msgid is not None else external_id
+        sent = 0
+        try:
+            for piece in split_text(message.text, self.capabilities.max_text_length):
+                if remaining is not None and sent >= remaining:
+                    raise WindowClosed("no kf message left in the client's window")
+                data: dict[str, Any] = {
+                    "touser": ref.external_user_id,
+                    "open_kfid": ref.account,
+                    "msgtype": "text",
+                    "text": {"content": piece},
+                }
+                result = await self.api(partial(self.client.post_json, "kf/send_msg", data))
+                sent += 1
+                msgid = result.get("msgid")
+                external_id = str(msgid) if msgid is not None else external_id
+        finally:
+            if sent:
+                await self.window.used(ref.account, ref.external_user_id, sent)
         return SendResult(external_id=external_id)
+
+    async def handover(self, ref: ConversationRef, *, to_human: bool, rep: RepInfo | None) -> None:
+        """A rep claimed the conversation (to their WeCom userid, see WeComKfAccount.servicers) or released it."""
+        servicer: str | None = None
+        if to_human:
+            servicer = self.account.servicer_for(rep.username) if rep is not None else self.account.default_servicer
+        await self.transfer(ref, to_human, servicer)
 
     async def sync_page(self, open_kfid: str, cursor: str, callback_token: str) -> dict[str, Any]:
         """One page of kf/sync_msg; wechatpy's client.kf.sync_msg would drop open_kfid, so it is posted here."""

@@ -197,6 +197,8 @@ class WeComKfWebhook:
                 inbound = to_inbound(item)
                 if inbound is None:
                     continue
+                # Before the turn: replies it unparks may be sent as soon as it commits.
+                await self.channel.window.opened(inbound)
                 result = await self.engine.receive(inbound)
                 received += result.status == "accepted"
             next_cursor = page.get("next_cursor")

@@ -26,6 +26,10 @@ class WeComKfAccount(BaseModel):
     # Signed callbacks older (or newer) than this are replays or a wrong clock.
     max_clock_skew_seconds: int = Field(default=300, gt=0)
     api_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Who serves the client in WeCom when a kefu rep claims the conversation: the rep's kefu username
+    # mapped to their WeCom userid, else `default_servicer`; with neither, the session goes to the waiting pool.
+    servicers: dict[str, str] = Field(default_factory=dict)
+    default_servicer: str | None = None
 
     @field_validator("aes_key")
     @classmethod
@@ -44,9 +48,17 @@ class WeComKfAccount(BaseModel):
     def _api_base_ends_with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
+    def servicer_for(self, username: str) -> str | None:
+        """The WeCom userid that serves the clients a kefu rep claims."""
+        return self.servicers.get(username) or self.default_servicer or None
+
 
 class WeComKfEnv(BaseSettings):
-    """The kf app as KEFU_WECOM_CORP_ID, _SECRET, _TOKEN, _AES_KEY, _API_BASE (and .env)."""
+    """The kf app as KEFU_WECOM_CORP_ID, _SECRET, _TOKEN, _AES_KEY, _API_BASE (and .env).
+
+    KEFU_WECOM_SERVICERS is JSON, kefu username to WeCom userid, e.g. {"lina": "LiNa"};
+    KEFU_WECOM_DEFAULT_SERVICER serves for reps without an entry.
+    """
 
     model_config = SettingsConfigDict(env_prefix="KEFU_WECOM_", env_file=".env", extra="ignore")
 
@@ -55,6 +67,8 @@ class WeComKfEnv(BaseSettings):
     token: SecretStr = SecretStr("")
     aes_key: SecretStr = SecretStr("")
     api_base: str = DEFAULT_API_BASE
+    servicers: dict[str, str] = Field(default_factory=dict)
+    default_servicer: str | None = None
 
     def account(self) -> WeComKfAccount | None:
         """The configured app, or None when any of the four credentials is missing."""
@@ -66,7 +80,13 @@ class WeComKfEnv(BaseSettings):
         ):
             return None
         return WeComKfAccount(
-            corp_id=self.corp_id, secret=self.secret, token=self.token, aes_key=self.aes_key, api_base=self.api_base
+            corp_id=self.corp_id,
+            secret=self.secret,
+            token=self.token,
+            aes_key=self.aes_key,
+            api_base=self.api_base,
+            servicers=self.servicers,
+            default_servicer=self.default_servicer,
         )
 
 

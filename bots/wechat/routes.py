@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from datetime import timedelta
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -15,10 +15,10 @@ from fastapi.responses import PlainTextResponse, Response
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from bots.common import BadPayload, BodyTooLarge, read_limited_body
-from bots.wechat.channel import MAX_TEXT, WeChatChannel
+from bots.wechat.channel import MAX_TEXT, WeChatChannel, account_channel
 from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inbound
 from bots.wechat.media import KINDS, MediaDownloader
-from bots.wechat.settings import CHANNEL, WeChatAccount
+from bots.wechat.settings import CHANNEL, DEFAULT_ACCOUNT, WeChatAccount
 from bots.wechat.signing import BadSignature, same, sign
 from core.engine import Engine, ReceiveResult
 from core.errors import ConfigError
@@ -50,8 +50,10 @@ class WeChatWebhook:
         self.dispatcher = dispatcher
         self.account = account
         self.max_body_bytes = max_body_bytes
-        # By default the registered channel's downloader (set when it was built with a media directory).
-        self.media = media if media is not None else _registered_media(engine)
+        # The account's registered channel: its reply window learns here that the client wrote.
+        self.channel = _registered_channel(engine, account.name)
+        # By default the channel's downloader (set when it was built with a media directory).
+        self.media = media if media is not None else (self.channel.media if self.channel else None)
         self._token = account.token.get_secret_value()
         self._crypto = (
             WeChatCrypto(self._token, account.aes_key.get_secret_value(), account.app_id)
@@ -126,6 +128,9 @@ class WeChatWebhook:
             log.info("wechat %s: %s", self.account.name, exc)
             return PlainTextResponse("bad request", status_code=400)
         inbound = to_inbound(message, self.account.name)
+        if self.channel is not None:
+            # Before the turn: replies it unparks may be sent as soon as it commits.
+            await self.channel.window.opened(inbound)
 
         budget = self.account.passive_budget_seconds
         offer = _PassiveOffer(asyncio.get_running_loop().time() + budget)
@@ -154,6 +159,9 @@ class WeChatWebhook:
             text = "\n".join(r.text for r in again if r.text)
             return self._passive(message, text, nonce) if text else PlainTextResponse(SUCCESS)
         if not result.outbox_ids:
+            # A silent turn (a rep holds the conversation) may still have unparked older replies.
+            if result.unparked:
+                self._spawn(self._deliver_rest(result))
             return PlainTextResponse(SUCCESS)
         if offer.taken:
             if result.earlier_unsent:
@@ -193,6 +201,8 @@ class WeChatWebhook:
         self._fetch_media(inbound, result)
         if result.status == "accepted":
             await self.dispatcher.release(result.outbox_ids)
+            if result.unparked and not result.outbox_ids:
+                await self._deliver_rest(result)
 
     def _fetch_media(self, inbound: InboundMessage, result: ReceiveResult) -> None:
         """Download the message's media after its turn, in the background: never inside the passive budget."""
@@ -252,12 +262,45 @@ class _PassiveOffer:
         return True
 
 
-def _registered_media(engine: Engine) -> MediaDownloader | None:
+def _registered_channel(engine: Engine, account: str) -> WeChatChannel | None:
     try:
         channel = engine.registry.get(CHANNEL)
     except ConfigError:
         return None
-    return channel.media if isinstance(channel, WeChatChannel) else None
+    return account_channel(channel, account)
+
+
+class WeChatWebhooks:
+    """Every account's webhook: the default one at /wechat, each account also at /wechat/<name>."""
+
+    def __init__(self, webhooks: Iterable[WeChatWebhook]) -> None:
+        self.webhooks = {webhook.account.name: webhook for webhook in webhooks}
+
+    async def verify(self, account: str, request: Request) -> Response:
+        webhook = self.webhooks.get(account)
+        return await webhook.verify(request) if webhook else _unknown_account()
+
+    async def receive(self, account: str, request: Request) -> Response:
+        # Answered before the body is read or anything stored.
+        webhook = self.webhooks.get(account)
+        return await webhook.receive(request) if webhook else _unknown_account()
+
+    def router(self, prefix: str = "/wechat") -> APIRouter:
+        router = APIRouter()
+        default = self.webhooks.get(DEFAULT_ACCOUNT)
+        if default is not None:
+            router.include_router(default.router(prefix))
+        router.add_api_route(prefix + "/{account}", self.verify, methods=["GET"], include_in_schema=False)
+        router.add_api_route(prefix + "/{account}", self.receive, methods=["POST"], include_in_schema=False)
+        return router
+
+    async def drain(self) -> None:
+        for webhook in self.webhooks.values():
+            await webhook.drain()
+
+
+def _unknown_account() -> Response:
+    return PlainTextResponse("unknown account", status_code=404)
 
 
 def build_router(

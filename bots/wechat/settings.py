@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+from core.messages import MessageKind
 
 CHANNEL = "wechat"
 DEFAULT_ACCOUNT = "default"
 DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
+# An account's name is a path segment (/wechat/<name>) and the outbox's account column.
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class WeChatTemplate(BaseModel):
@@ -45,8 +54,17 @@ class WeChatAccount(BaseModel):
     api_timeout_seconds: float = Field(default=10.0, gt=0)
     # Media the client sends are downloaded up to this size (WeChat's own limits are 10 MB and below).
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
-    # Template messages by kind of message; only "default" is used until messages carry a kind.
+    # Template messages by kind of message (core.messages.MessageKind); "default" stands in for the others.
     templates: dict[str, WeChatTemplate] = Field(default_factory=dict)
+    # Customer-service and template sends of this account per second, in this process.
+    send_rate_per_second: int = Field(default=20, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_path_segment(cls, value: str) -> str:
+        if not ACCOUNT_NAME.match(value):
+            raise ValueError("account names are 1-32 letters, digits, '_' or '-'")
+        return value
 
     @field_validator("aes_key")
     @classmethod
@@ -75,6 +93,10 @@ class WeChatAccount(BaseModel):
     def safe_mode(self) -> bool:
         return self.aes_key is not None and bool(self.aes_key.get_secret_value())
 
+    def template_for(self, kind: str) -> WeChatTemplate | None:
+        """The template of this kind of message, else the default one, else None (the reply is parked)."""
+        return self.templates.get(kind) or self.templates.get(MessageKind.DEFAULT)
+
 
 class WeChatEnv(BaseSettings):
     """The default account as KEFU_WECHAT_TOKEN, _APP_ID, _APP_SECRET, _AES_KEY, _API_BASE (and .env).
@@ -91,6 +113,7 @@ class WeChatEnv(BaseSettings):
     api_base: str = DEFAULT_API_BASE
     passive_budget_seconds: float = Field(default=3.5, gt=0)
     templates: dict[str, WeChatTemplate] = Field(default_factory=dict)
+    send_rate_per_second: int = Field(default=20, gt=0)
 
     def account(self) -> WeChatAccount | None:
         """The default account, or None when the channel is not configured."""
@@ -106,9 +129,42 @@ class WeChatEnv(BaseSettings):
             api_base=self.api_base,
             passive_budget_seconds=self.passive_budget_seconds,
             templates=self.templates,
+            send_rate_per_second=self.send_rate_per_second,
         )
 
 
 def default_account() -> WeChatAccount | None:
     """The account configured in the environment, if any."""
     return WeChatEnv().account()
+
+
+def config_accounts(config_file: Path) -> list[WeChatAccount]:
+    """The further accounts under `wechat: accounts:` in kefu.yaml, each served at /wechat/<name>."""
+    if not config_file.is_file():
+        return []
+    with config_file.open(encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    section = data.get("wechat") if isinstance(data, dict) else None
+    entries: Any = section.get("accounts") if isinstance(section, dict) else None
+    if entries is None:
+        return []
+    if not isinstance(entries, dict):
+        raise ConfigError(f"{config_file}: wechat.accounts must map account names to their settings")
+    accounts: list[WeChatAccount] = []
+    for name, values in entries.items():
+        if str(name) == DEFAULT_ACCOUNT:
+            raise ConfigError(f"{config_file}: the default account comes from KEFU_WECHAT_*; name this one otherwise")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{config_file}: wechat.accounts.{name} must be a mapping")
+        try:
+            accounts.append(WeChatAccount(**{**values, "name": str(name)}))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{config_file}: wechat.accounts.{name}: {problems}") from None
+    return accounts
+
+
+def all_accounts(config_dir: Path) -> list[WeChatAccount]:
+    """The default account (environment), when configured, then those of config/kefu.yaml."""
+    default = default_account()
+    return ([default] if default is not None else []) + config_accounts(config_dir / "kefu.yaml")

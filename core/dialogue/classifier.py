@@ -14,6 +14,7 @@ import ahocorasick
 import yaml
 
 from core.dialogue.forms import CATEGORIES
+from core.dialogue.hanzi import traditional_forms
 from core.errors import ConfigError
 
 FALLBACK_CATEGORY = "other"
@@ -25,14 +26,21 @@ FALLBACK_CATEGORY = "other"
 _FULL_WIDTH_PUNCTUATION = (("，", ","), ("？", "?"), ("！", "!"), ("：", ":"), ("；", ";"), ("（", "("), ("）", ")"))
 
 
+_CURLY_APOSTROPHE = "\u2019"
+
+
 def normalize(text: str) -> str:
-    """NFKC (full-width to half-width), lower case, runs of whitespace as one space."""
+    """NFKC (full-width to half-width), straight apostrophes, lower case, runs of whitespace as one space."""
     # ASCII text is already in NFKC form, and str.isascii() costs nothing.
-    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
-        for wide, narrow in _FULL_WIDTH_PUNCTUATION:
-            text = text.replace(wide, narrow)
+    if not text.isascii():
         if not unicodedata.is_normalized("NFKC", text):
-            text = unicodedata.normalize("NFKC", text)
+            for wide, narrow in _FULL_WIDTH_PUNCTUATION:
+                text = text.replace(wide, narrow)
+            if not unicodedata.is_normalized("NFKC", text):
+                text = unicodedata.normalize("NFKC", text)
+        # Phone keyboards send "don’t" as often as "don't", and NFKC keeps the curly apostrophe.
+        if _CURLY_APOSTROPHE in text:
+            text = text.replace(_CURLY_APOSTROPHE, "'")
     text = text.lower()
     # Every whitespace character but " " is non-printable, so a printable text without a leading, trailing or
     # doubled space is what split-and-join would return.
@@ -157,11 +165,18 @@ class KeywordClassifier:
                 votes.setdefault(phrase, []).append((rule.category, rule.weight))
         self.rule_count = sum(len(v) for v in votes.values())
         self._automaton: Any = ahocorasick.Automaton()
-        for phrase, phrase_votes in votes.items():
+        # Each phrase is also found in its traditional spellings (發票 for 发票), reported as the rule's own phrase.
+        # Folding the rules rather than each message keeps the conversion out of classify(); a spelling that is
+        # a phrase of its own, or came first from another phrase, keeps that phrase's votes.
+        spellings = {phrase: phrase for phrase in votes}
+        for phrase in votes:
+            for form in traditional_forms(phrase):
+                spellings.setdefault(normalize(form), phrase)
+        for form, phrase in spellings.items():
             # ASCII phrases must match whole words ("ad" is not in "add"); CJK has no word breaks. Which ends
             # need the check is decided here, once, rather than per match.
-            left, right = _is_word_char(phrase[0]), _is_word_char(phrase[-1])
-            self._automaton.add_word(phrase, (len(phrase) - 1, phrase, tuple(phrase_votes), left, right))
+            left, right = _is_word_char(form[0]), _is_word_char(form[-1])
+            self._automaton.add_word(form, (len(form) - 1, phrase, tuple(votes[phrase]), left, right))
         if votes:
             self._automaton.make_automaton()
 

@@ -66,11 +66,20 @@ def element(name: str, value: str | int) -> str:
 class WeChatServer:
     """Plays WeChat's side of the webhook: signed (and, in safe mode, encrypted) XML for one follower."""
 
-    def __init__(self, http: httpx.AsyncClient, services: Services, webhook: WeChatWebhook, account: WeChatAccount):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        services: Services,
+        webhook: WeChatWebhook,
+        account: WeChatAccount,
+        *,
+        path: str = "/wechat",
+    ):
         self.http = http
         self.services = services
         self.webhook = webhook
         self.account = account
+        self.path = path
         self.openid = "oKefuTestOpenId0000000000001"
 
     def now(self) -> int:
@@ -97,10 +106,11 @@ class WeChatServer:
         body: str | bytes,
         *,
         timestamp: int | None = None,
-        token: str = TOKEN,
+        token: str | None = None,
         encrypt_with: str | None = None,
     ) -> httpx.Response:
-        """POST `body` signed like WeChat; in safe mode (or with `encrypt_with`) encrypted first."""
+        """POST `body` signed like WeChat (with the account's token by default); in safe mode encrypted first."""
+        token = token or self.account.token.get_secret_value()
         ts = str(self.now() if timestamp is None else timestamp)
         nonce = "n" + str(time.monotonic_ns())
         params = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": self.openid}
@@ -112,7 +122,7 @@ class WeChatServer:
             parsed = xmltodict.parse(envelope)["xml"]
             body = f"<xml>{element('ToUserName', OA_ID)}{element('Encrypt', parsed['Encrypt'])}</xml>"
             params.update(encrypt_type="aes", msg_signature=parsed["MsgSignature"])
-        return await self.http.post("/wechat", params=params, content=body, headers={"Content-Type": "text/xml"})
+        return await self.http.post(self.path, params=params, content=body, headers={"Content-Type": "text/xml"})
 
     def reply_text(self, response: httpx.Response) -> str | None:
         """The passive reply's text, decrypted in safe mode; None for "success"."""

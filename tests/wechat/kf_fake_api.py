@@ -54,9 +54,10 @@ class FakeWeComAPI:
     # Items per open_kfid; sync_msg serves them from the cursor on, `page_size` at a time.
     log: dict[str, list[Any]] = field(default_factory=dict)
     page_size: int = 1000
-    # Each send_msg / sync_msg call pops the first of its list: an errcode or "5xx".
+    # Each send_msg / sync_msg / service_state/trans call pops the first of its list: an errcode or "5xx".
     send_failures: list[int | str] = field(default_factory=list)
     sync_failures: list[int | str] = field(default_factory=list)
+    trans_failures: list[int | str] = field(default_factory=list)
     tokens_issued: int = 0
     valid_token: str | None = None
     port: int = 0
@@ -131,7 +132,7 @@ class FakeWeComAPI:
     async def _trans(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.calls.append(Call(request.path, dict(request.query), body))
-        refused = self._refused(request, [])
+        refused = self._refused(request, self.trans_failures)
         return refused or web.json_response({"errcode": 0, "errmsg": "ok"})
 
     # ------------------------------------------------------------ lifecycle

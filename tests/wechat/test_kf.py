@@ -22,13 +22,15 @@ from bots.wechat.kf_convert import to_inbound
 from bots.wechat.kf_routes import WeComKfWebhook, cursor_key
 from bots.wechat.kf_settings import WeComKfAccount, default_kf_account
 from bots.wechat.token import MemoryStateStore
-from core.channel import PermanentSendError, TransientSendError, WindowClosed
+from core.channel import PermanentSendError, RepInfo, TransientSendError, WindowClosed
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
-from core.db.models import Message, OutboxMessage
+from core.db.models import Conversation, Message, OutboxMessage, TicketEvent
 from core.messages import ConversationRef, MessageType, OutboundMessage
+from core.takeover import HeldByOther
 from handlers.app import create_app
 from handlers.services import Services
+from tests.desk_setup import create_staff
 from tests.wechat.conftest import OTHER_AES_KEY, element, sign
 from tests.wechat.kf_fake_api import CORP_SECRET, FakeWeComAPI, client_item, enter_session_item
 
@@ -439,3 +441,111 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (account := default_kf_account()) is not None and account.api_base == "http://127.0.0.1:1/cgi-bin/"
     with pytest.raises(ValueError):
         make_account(FakeWeComAPI(), aes_key=SecretStr("too-short"))
+
+
+# ------------------------------------------------------------ handover and the 5-message window
+
+
+async def test_handover_moves_the_session_to_the_reps_wecom_userid_and_back(wecom_api: FakeWeComAPI) -> None:
+    channel = WeComKfChannel(
+        make_account(wecom_api, servicers={"li": "LiNa"}, default_servicer="duty"), MemoryStateStore(ManualClock())
+    )
+    ref = ConversationRef(channel="wecom", account=KFID, external_user_id=USER)
+    await channel.handover(ref, to_human=True, rep=RepInfo(user_id=7, username="li", display_name="小李"))
+    await channel.handover(ref, to_human=False, rep=RepInfo(user_id=7, username="li", display_name="小李"))
+    # A rep without an entry is served by the configured default servicer.
+    await channel.handover(ref, to_human=True, rep=RepInfo(user_id=8, username="wang", display_name="小王"))
+    base = {"open_kfid": KFID, "external_userid": USER}
+    assert [c.body for c in wecom_api.of("kf/service_state/trans")] == [
+        {**base, "service_state": 3, "servicer_userid": "LiNa"},
+        {**base, "service_state": 1},
+        {**base, "service_state": 3, "servicer_userid": "duty"},
+    ]
+
+
+async def test_handover_without_a_servicer_goes_to_the_pool_and_errors_surface(wecom_api: FakeWeComAPI) -> None:
+    channel = WeComKfChannel(make_account(wecom_api), MemoryStateStore(ManualClock()))
+    ref = ConversationRef(channel="wecom", account=KFID, external_user_id=USER)
+    await channel.handover(ref, to_human=True, rep=RepInfo(user_id=7, username="li", display_name="小李"))
+    [pooled] = wecom_api.of("kf/service_state/trans")
+    assert pooled.body == {"open_kfid": KFID, "external_userid": USER, "service_state": 2}
+    wecom_api.trans_failures.append(95014)
+    with pytest.raises(PermanentSendError, match="95014"):
+        await channel.handover(ref, to_human=False, rep=None)
+    wecom_api.trans_failures.append("5xx")
+    with pytest.raises(TransientSendError):
+        await channel.handover(ref, to_human=False, rep=None)
+
+
+async def test_five_kf_messages_per_client_message(wecom: WeComServer, wecom_api: FakeWeComAPI) -> None:
+    assert await wecom.say("你好")
+    ref = ConversationRef(channel="wecom", account=KFID, external_user_id=USER)
+    channel = wecom.webhook.channel
+    for i in range(4):
+        await channel.send(ref, OutboundMessage(f"第{i + 2}条"))
+    with pytest.raises(WindowClosed):
+        await channel.send(ref, OutboundMessage("第6条"))
+    assert len(wecom_api.of("kf/send_msg")) == 5
+    # The client writes: the window opens again.
+    assert await wecom.say("好的")
+    await channel.send(ref, OutboundMessage("第6条"))
+    assert wecom_api.sent_texts()[-1] == "第6条"
+
+
+def test_servicers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_WECOM_CORP_ID", CORP_ID)
+    monkeypatch.setenv("KEFU_WECOM_SECRET", CORP_SECRET)
+    monkeypatch.setenv("KEFU_WECOM_TOKEN", TOKEN)
+    monkeypatch.setenv("KEFU_WECOM_AES_KEY", AES_KEY)
+    monkeypatch.setenv("KEFU_WECOM_SERVICERS", '{"li": "LiNa"}')
+    monkeypatch.setenv("KEFU_WECOM_DEFAULT_SERVICER", "duty")
+    account = default_kf_account()
+    assert account is not None
+    assert account.servicer_for("li") == "LiNa" and account.servicer_for("wang") == "duty"
+    monkeypatch.delenv("KEFU_WECOM_DEFAULT_SERVICER")
+    account = default_kf_account()
+    assert account is not None and account.servicer_for("wang") is None
+
+
+async def _kf_conversation(services: Services) -> int:
+    async with services.db.transaction() as session:
+        return (await session.execute(select(Conversation.id).where(Conversation.channel == "wecom"))).scalar_one()
+
+
+async def test_claim_and_release_through_the_engine_move_the_wecom_session(
+    make_wecom: WeComFactory, wecom_api: FakeWeComAPI, services: Services
+) -> None:
+    wecom = await make_wecom(servicers={"rep0": "WeComRep0"})
+    # The handoff notice goes out through kf/send_msg.
+    assert await wecom.say("人工")
+    staff = await create_staff(services)
+    conversation_id = await _kf_conversation(services)
+    await services.engine.claim(conversation_id, staff.reps[0])
+    base = {"open_kfid": KFID, "external_userid": USER}
+    assert [c.body for c in wecom_api.of("kf/service_state/trans")] == [
+        {**base, "service_state": 3, "servicer_userid": "WeComRep0"}
+    ]
+    # The client is told who serves them, on kf as on every channel.
+    assert "客服" in wecom.new_sends()
+    await services.engine.release(conversation_id, staff.reps[0])
+    assert [c.body for c in wecom_api.of("kf/service_state/trans")][1:] == [{**base, "service_state": 1}]
+
+
+async def test_a_failed_handover_is_recorded_on_the_ticket_and_the_claim_stands(
+    make_wecom: WeComFactory, wecom_api: FakeWeComAPI, services: Services
+) -> None:
+    wecom = await make_wecom(servicers={"rep0": "WeComRep0"})
+    await wecom.say("人工")
+    staff = await create_staff(services)
+    conversation_id = await _kf_conversation(services)
+    wecom_api.trans_failures.append(95014)
+    await services.engine.claim(conversation_id, staff.reps[0])
+    async with services.db.transaction() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.ticket_id is not None
+        events = await session.execute(select(TicketEvent).where(TicketEvent.ticket_id == conversation.ticket_id))
+        failed = [e for e in events.scalars() if e.kind == "handover_failed"]
+    assert len(failed) == 1 and "95014" in failed[0].data["error"] and failed[0].data["to_human"] is True
+    # Still claimed: a second claim by someone else is refused.
+    with pytest.raises(HeldByOther):
+        await services.engine.claim(conversation_id, staff.reps[1])

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bots.wechat.settings import WeChatTemplate
 from core.clock import ManualClock
-from core.db.models import ChannelIdentity
+from core.db.models import ChannelIdentity, Message
 from handlers.services import Services
 from tests.wechat.conftest import AES_KEY, OTHER_AES_KEY, TOKEN, WeChatFactory, WeChatServer, sign
 from tests.wechat.fake_api import FakeWeChatAPI
@@ -261,3 +261,34 @@ def test_passive_reply_parses_back(wechat_message_text: str = "a]]>b<c>&\x01d") 
     message = parse("<xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName><MsgType>text</MsgType></xml>")
     xml = passive_text_reply(message, wechat_message_text, 1)
     assert xmltodict.parse(xml)["xml"]["Content"] == "a]]>b<c>&d"
+
+
+async def test_compatible_mode_reads_the_encrypted_copy_not_the_plaintext(
+    make_wechat: WeChatFactory, services: Services
+) -> None:
+    """兼容模式: the body carries the plaintext fields and an Encrypt field; only the signed, encrypted one counts."""
+    from wechatpy.crypto import WeChatCrypto
+
+    from tests.wechat.conftest import APP_ID, element
+
+    wechat = await make_wechat(aes_key=AES_KEY)
+    ts, nonce = str(wechat.now()), "compat1"
+    inner = wechat.xml("text", {"Content": "你好"}, msg_id=wechat.next_id())
+    envelope = xmltodict.parse(WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(inner, nonce, ts))["xml"]
+    # The unsigned plaintext copy says something else: it must not be what kefu reads.
+    forged = wechat.xml("text", {"Content": "我要投诉"}, msg_id=wechat.next_id())
+    body = forged.replace("</xml>", element("Encrypt", envelope["Encrypt"]) + "</xml>")
+    params = {
+        "signature": sign(TOKEN, ts, nonce),
+        "timestamp": ts,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": envelope["MsgSignature"],
+    }
+    response = await wechat.http.post("/wechat", params=params, content=body)
+    reply = wechat.reply_text(response)
+    # The greeting, not the complaint form's first question.
+    assert reply is not None and "您好" in reply and "发生了什么问题" not in reply
+    async with services.db.transaction() as session:
+        texts = list((await session.execute(select(Message.text).where(Message.direction == "in"))).scalars())
+    assert texts == ["你好"]

@@ -1,0 +1,71 @@
+"""The customer-service window of WeChat and WeCom kf: 48 hours after a client message, at most 5 sends per message."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bots.wechat.token import StateStore
+from core.messages import InboundMessage, MessageType
+
+# How long a client's record is kept: long after the window, so "closed by time" is known without asking WeChat.
+KEEP = timedelta(days=30)
+# WeChat counts a follow, a menu click and a scan as the client writing; an unfollow or a location report does not.
+OPENING_EVENTS = frozenset({"subscribe", "click", "scan", "scancode_push", "scancode_waitmsg", "enter_session"})
+
+
+def opens_window(message: InboundMessage) -> bool:
+    """Whether this inbound message lets kefu send customer-service messages again."""
+    if message.type != MessageType.EVENT:
+        return True
+    return str(message.payload.get("event", "")) in OPENING_EVENTS
+
+
+class ReplyWindow:
+    """Per client: when they last wrote and how many messages went out since, kept in the shared store.
+
+    Sends beyond `limit` per client message are refused here (the caller parks them until the client
+    writes). A client kefu has no record of (none kept, or older than KEEP) is left to the network to
+    judge (its 45015 / 95002 errors).
+    """
+
+    def __init__(
+        self, store: StateStore, prefix: str, *, limit: int = 5, span: timedelta = timedelta(hours=48)
+    ) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.limit = limit
+        self.span = span
+
+    def _key(self, account: str, user: str) -> str:
+        return f"{self.prefix}:window:{account}:{user}"
+
+    async def opened(self, message: InboundMessage) -> None:
+        """The client wrote: a new window of `limit` sends; a retry of the same message changes nothing."""
+        if not opens_window(message):
+            return
+        key = self._key(message.account, message.ref.external_user_id)
+        current = await self.store.get(key)
+        if current is not None and current.get("msg") == message.external_id:
+            return
+        now = self.store.clock.now()
+        await self.store.put(key, {"msg": message.external_id, "at": now.isoformat(), "sent": 0}, now + KEEP)
+
+    async def remaining(self, account: str, user: str) -> int | None:
+        """Sends still allowed to the client now: 0 when the window is used up or over, None when unknown."""
+        current = await self.store.get(self._key(account, user))
+        if current is None:
+            return None
+        opened_at = datetime.fromisoformat(str(current["at"]))
+        if self.store.clock.now() - opened_at >= self.span:
+            return 0
+        return max(0, self.limit - int(current.get("sent", 0)))
+
+    async def used(self, account: str, user: str, count: int) -> None:
+        """Count `count` sends that went out in the client's current window."""
+        key = self._key(account, user)
+        current = await self.store.get(key)
+        if current is None:
+            return
+        opened_at = datetime.fromisoformat(str(current["at"]))
+        current["sent"] = int(current.get("sent", 0)) + count
+        await self.store.put(key, current, opened_at + KEEP)
