@@ -29,6 +29,7 @@ SOAK = os.environ.get("KEFU_SOAK") == "1"
 FOLLOWERS = 12 if SOAK else 6
 MESSAGES = 10 if SOAK else 5
 KILLS = 8 if SOAK else 3
+THINK_SECONDS = 0.5
 # What followers write: a complaint conversation, then more detail.
 SCRIPT = (
     "你好",
@@ -79,6 +80,10 @@ class Follower:
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=5) as client:
             for i, text in enumerate(SCRIPT[:MESSAGES]):
+                if i:
+                    # A person types between messages; it also keeps the followers writing while the kills come,
+                    # however quick the turns are.
+                    await asyncio.sleep(THINK_SECONDS)
                 msg_id = self.first_id + i
                 self.passive[msg_id] = await self._deliver(client, _xml(self.openid, text, msg_id))
 
