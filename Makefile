@@ -38,14 +38,21 @@ soak: $(STAMP)
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.classifier_bench
 	$(BIN)/python -m bench.followups_bench
+	$(BIN)/python -m bench.wechat_bench
 	$(BIN)/python -m bench.console_bench
+	$(BIN)/python -m bench.telegram_bench
 
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval_classifier
-	$(BIN)/python -m bench.telegram_bench
 
 clean:
 	rm -rf $(VENV) var/kefu.db*

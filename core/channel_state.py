@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from core.clock import Clock, as_utc
 from core.db.models import ChannelState
 from core.db.session import Database
+
+# Read and written on every inbound WeChat message (the reply window): Core statements, built once.
+_TABLE = cast(Table, ChannelState.__table__)
+_GET = select(_TABLE.c.value, _TABLE.c.expires_at).where(_TABLE.c.key == bindparam("key"))
 
 
 class ChannelStateStore:
@@ -23,21 +29,31 @@ class ChannelStateStore:
     async def get(self, key: str) -> dict[str, Any] | None:
         """The value, or None when absent or expired."""
         async with self.db.transaction() as session:
-            row = await session.get(ChannelState, key)
-            if row is None:
-                return None
-            if row.expires_at is not None and as_utc(row.expires_at) <= self.clock.now():
-                return None
-            return dict(row.value)
+            row = (await session.execute(_GET, {"key": key})).first()
+        if row is None:
+            return None
+        value, expires_at = row
+        if expires_at is not None and as_utc(expires_at) <= self.clock.now():
+            return None
+        return dict(value)
 
     async def put(self, key: str, value: dict[str, Any], expires_at: datetime | None = None) -> None:
+        """Set the value; one upsert, which leaves the key's lock as it is."""
         now = self.clock.now()
         async with self.db.transaction() as session:
-            row = await session.get(ChannelState, key, with_for_update=True)
-            if row is None:
-                session.add(ChannelState(key=key, value=value, expires_at=expires_at, updated_at=now))
-            else:
-                row.value, row.expires_at, row.updated_at = value, expires_at, now
+            insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+            statement = insert(_TABLE).values(key=key, value=value, expires_at=expires_at, updated_at=now)
+            excluded = statement.excluded
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[_TABLE.c.key],
+                    set_={
+                        "value": excluded.value,
+                        "expires_at": excluded.expires_at,
+                        "updated_at": excluded.updated_at,
+                    },
+                )
+            )
 
     async def try_lock(self, key: str, holder: str, ttl: timedelta) -> bool:
         """Take the key's lock for `ttl` unless someone else holds an unexpired one; True if taken."""

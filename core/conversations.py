@@ -5,18 +5,65 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import ChannelIdentity, Client, Conversation, Message
+from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
 from core.dialogue.model import State
 from core.errors import NotFound
 from core.messages import Direction, InboundMessage
+from core.outbox import MESSAGES, PARKED, PENDING, SENDING
 
 
 class DuplicateMessage(Exception):
     """The external message id was seen before on this channel account."""
+
+
+# Outbox statuses of replies that have not reached the client yet.
+UNSENT = (PENDING, SENDING, PARKED)
+
+
+# Built once: building and keying a statement of this size costs more than running it.
+_KNOWN_SENDER = (
+    select(
+        Conversation,
+        ChannelIdentity,
+        Client,
+        Ticket,
+        exists()
+        .where(OutboxMessage.conversation_id == Conversation.id, OutboxMessage.status.in_(UNSENT))
+        .label("unsent"),
+    )
+    .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
+    .join(Client, Client.id == ChannelIdentity.client_id)
+    .outerjoin(Ticket, Ticket.id == Conversation.ticket_id)
+    .where(
+        ChannelIdentity.channel == bindparam("channel"),
+        ChannelIdentity.account == bindparam("account"),
+        ChannelIdentity.external_id == bindparam("external_id"),
+    )
+    # Only the conversation row: FOR UPDATE on the join would also lock the client and the ticket.
+    .with_for_update(of=Conversation)
+    .execution_options(populate_existing=True)
+)
+_INSERT_INBOUND = insert(MESSAGES).returning(MESSAGES.c.id)
+
+
+async def lock_known_sender(
+    session: AsyncSession, msg: InboundMessage
+) -> tuple[Client, ChannelIdentity, Conversation, bool] | None:
+    """A known sender's client, identity and conversation (locked), in one query; None on first contact.
+
+    The conversation's open ticket comes along into the session, so the turn looks it up without a query.
+    The flag says whether the conversation has replies not yet sent (so most turns skip the unpark UPDATE).
+    """
+    params = {"channel": msg.ref.channel, "account": msg.ref.account, "external_id": msg.ref.external_user_id}
+    row = (await session.execute(_KNOWN_SENDER, params)).one_or_none()
+    if row is None:
+        return None
+    conversation, identity, client, _ticket, has_unsent = row
+    return client, identity, conversation, bool(has_unsent)
 
 
 async def find_or_create_identity(
@@ -106,30 +153,30 @@ async def locked_conversation(session: AsyncSession, conversation_id: int) -> Co
     return conversation
 
 
-async def store_inbound(
-    session: AsyncSession, conversation: Conversation, msg: InboundMessage, now: datetime
-) -> Message:
-    """Store the message; a repeated external id raises DuplicateMessage (the unique constraint decides)."""
+async def store_inbound(session: AsyncSession, conversation: Conversation, msg: InboundMessage, now: datetime) -> int:
+    """Store the message and return its id; a repeated external id raises DuplicateMessage.
+
+    The unique constraint decides. No savepoint: a duplicate ends the whole turn, whose transaction is
+    rolled back anyway.
+    """
     payload: dict[str, Any] = dict(msg.payload)
     if msg.attachments:
         payload["attachments"] = [a.to_json() for a in msg.attachments]
     if msg.button_id:
         payload["button_id"] = msg.button_id
-    row = Message(
-        conversation_id=conversation.id,
-        direction=Direction.INBOUND.value,
-        channel=msg.ref.channel,
-        account=msg.ref.account,
-        external_id=msg.external_id,
-        type=msg.type.value,
-        text=msg.text,
-        payload=payload,
-        created_at=now,
-    )
+    row = {
+        "conversation_id": conversation.id,
+        "direction": Direction.INBOUND.value,
+        "channel": msg.ref.channel,
+        "account": msg.ref.account,
+        "external_id": msg.external_id,
+        "type": msg.type.value,
+        "text": msg.text,
+        "payload": payload,
+        "author_user_id": None,
+        "created_at": now,
+    }
     try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
+        return int((await session.execute(_INSERT_INBOUND, row)).scalar_one())
     except IntegrityError:
         raise DuplicateMessage(msg.external_id) from None
-    return row

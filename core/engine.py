@@ -21,6 +21,7 @@ from core.conversations import (
     DuplicateMessage,
     find_or_create_conversation,
     find_or_create_identity,
+    lock_known_sender,
     locked_conversation,
     store_inbound,
 )
@@ -94,6 +95,8 @@ class ReceiveResult:
     replies: list[OutboundMessage] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
     unparked: int = 0
+    # The conversation had replies not yet sent before this turn (pending, being sent, or parked).
+    earlier_unsent: bool = False
 
     @property
     def outbox_ids(self) -> list[int]:
@@ -158,12 +161,19 @@ class Engine:
     # ------------------------------------------------------------ client input
 
     async def receive(
-        self, msg: InboundMessage, *, deliver: bool = True, hold: timedelta | None = None
+        self,
+        msg: InboundMessage,
+        *,
+        deliver: bool = True,
+        hold: timedelta | None = None,
+        answer: Callable[[ReceiveResult], bool] | None = None,
     ) -> ReceiveResult:
         """Handle one inbound message exactly once: a repeated external id is stored and answered once.
 
         `hold` keeps this turn's replies from the dispatcher for that long, for a webhook that may carry
         them in its own response (then `answered_in_response`) or hand them over (`release`).
+        `answer` is asked once the turn is done, before it commits: True means the caller's response
+        carries the replies, so they are written as sent in this same transaction.
         """
         msg = clean_inbound(msg)
         key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
@@ -175,6 +185,9 @@ class Engine:
                     if hold is not None:
                         for outgoing in result.outgoing:
                             outgoing.hold_until = self.clock.now() + hold
+                    if answer is not None and result.outgoing and answer(result):
+                        for outgoing in result.outgoing:
+                            outgoing.answered = True
             except DuplicateMessage:
                 log.info("duplicate %s message %s ignored", msg.channel, msg.external_id)
                 return ReceiveResult("duplicate")
@@ -186,12 +199,21 @@ class Engine:
 
     async def _receive_in(self, session: AsyncSession, msg: InboundMessage) -> ReceiveResult:
         now = self.clock.now()
-        client, identity = await find_or_create_identity(session, msg, now)
-        language = msg.language if msg.language in self.texts.languages else self.settings.language
-        conversation = await find_or_create_conversation(session, client, identity, msg, now, language)
-        stored = await store_inbound(session, conversation, msg, now)
+        known = await lock_known_sender(session, msg)
+        if known is None:
+            client, identity = await find_or_create_identity(session, msg, now)
+            language = msg.language if msg.language in self.texts.languages else self.settings.language
+            conversation = await find_or_create_conversation(session, client, identity, msg, now, language)
+            # First contact, or a race with another process's: look for parked replies all the same.
+            unsent = True
+        else:
+            client, identity, conversation, unsent = known
+            ref = msg.ref.to_json()
+            if conversation.ref != ref:
+                conversation.ref = ref
+        stored_id = await store_inbound(session, conversation, msg, now)
         data = {
-            "message_id": stored.id,
+            "message_id": stored_id,
             "direction": "in",
             "channel": msg.ref.channel,
             "type": msg.type.value,
@@ -205,13 +227,13 @@ class Engine:
         if msg.type is MessageType.EVENT and msg.payload.get("event") == "unsubscribe":
             # The client left (unfollowed, blocked the bot): keep the record, stop writing to them.
             identity.reachable = False
-            return ReceiveResult("accepted", conversation.id, stored.id)
+            return ReceiveResult("accepted", conversation.id, stored_id)
         identity.reachable = True
         # Replies parked while the network's window was closed can go now, ahead of this turn's.
-        unparked = await outbox.unpark(session, conversation.id, now)
+        unparked = await outbox.unpark(session, conversation.id, now) if unsent else 0
         if msg.language in self.texts.languages and msg.language != conversation.language:
             conversation.language = msg.language
-        result = ReceiveResult("accepted", conversation.id, stored.id, unparked=unparked)
+        result = ReceiveResult("accepted", conversation.id, stored_id, unparked=unparked, earlier_unsent=unsent)
 
         if conversation.ticket_id is not None:
             ticket = await session.get(Ticket, conversation.ticket_id)
@@ -222,18 +244,18 @@ class Engine:
             log.info("%s message %s not processed: %s", msg.channel, msg.external_id, problem)
             await self._say(session, conversation, result, self.render(Say(problem), conversation, None), now)
             return result
-        event = self._interpret(conversation, msg, stored.id)
+        event = self._interpret(conversation, msg, stored_id)
         if event is None:
             return result
         context = dict(conversation.context or {})
         context["turn"] = int(context.get("turn", 0)) + 1
         if (msg.attachments and conversation.ticket_id is None) or State(conversation.state) in START_STATES:
             evidence = list(context.get("evidence", []))
-            evidence.extend({**a.to_json(), "message_id": stored.id} for a in msg.attachments)
+            evidence.extend({**a.to_json(), "message_id": stored_id} for a in msg.attachments)
             if evidence:
                 context["evidence"] = evidence
         conversation.context = context
-        await self._step_and_apply(session, conversation, client, event, result, now, message_id=stored.id)
+        await self._step_and_apply(session, conversation, client, event, result, now, message_id=stored_id)
         return result
 
     def _screen(self, msg: InboundMessage) -> str | None:

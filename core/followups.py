@@ -6,10 +6,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock, as_utc
@@ -18,6 +19,7 @@ from core.db.session import Database
 
 log = logging.getLogger(__name__)
 
+FOLLOWUPS = cast(Table, FollowUp.__table__)
 PENDING, RUNNING, DONE, FAILED, DROPPED = "pending", "running", "done", "failed", "dropped"
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
@@ -38,25 +40,24 @@ async def schedule(
     payload: Mapping[str, Any],
     now: datetime,
 ) -> None:
-    """Add a follow-up unless one with the same idempotency key exists."""
-    exists = await session.execute(select(FollowUp.id).where(FollowUp.idempotency_key == key))
-    if exists.scalar_one_or_none() is not None:
-        return
-    try:
-        async with session.begin_nested():
-            session.add(
-                FollowUp(
-                    kind=kind,
-                    target_id=target_id,
-                    due_at=due_at,
-                    status=PENDING,
-                    attempts=0,
-                    idempotency_key=key,
-                    payload=dict(payload),
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
+    """Add a follow-up unless one with the same idempotency key exists.
+
+    One statement: the unique key decides (INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike).
+    """
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    row = {
+        "kind": kind,
+        "target_id": target_id,
+        "due_at": due_at,
+        "status": PENDING,
+        "attempts": 0,
+        "idempotency_key": key,
+        "payload": dict(payload),
+        "created_at": now,
+    }
+    statement = insert(FOLLOWUPS).values(row).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    result = await session.execute(statement)
+    if not getattr(result, "rowcount", 1):
         log.debug("follow-up %s already scheduled", key)
 
 

@@ -7,8 +7,9 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Insert, Table, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -60,6 +61,27 @@ class Outgoing:
     outbox_id: int | None = None
     # Held rows are invisible to the dispatcher until then (a webhook may answer them in its own response).
     hold_until: datetime | None = None
+    # Carried by the webhook's own response (a passive reply): written as sent, never claimed.
+    answered: bool = False
+
+
+# Core statements on the tables, built once: most turns write one reply, and the ORM's bulk-insert
+# machinery costs more than the insert itself.
+MESSAGES = cast(Table, Message.__table__)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_INSERT_MESSAGES = insert(MESSAGES).returning(MESSAGES.c.id)
+_INSERT_MESSAGES_MANY = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
+_INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_INSERT_OUTBOX_MANY = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
+
+
+async def _insert_returning_ids(
+    session: AsyncSession, one: Insert, many: Insert, rows: list[dict[str, Any]]
+) -> list[int]:
+    """The new rows' ids in the order of `rows`: one plain INSERT for one row, one batched INSERT for more."""
+    if len(rows) == 1:
+        return [int((await session.execute(one, rows[0])).scalar_one())]
+    return [int(i) for i in (await session.execute(many, rows)).scalars().all()]
 
 
 def queue(session: AsyncSession, outgoing: Outgoing) -> Outgoing:
@@ -73,54 +95,40 @@ async def write_queued(session: AsyncSession) -> None:
     pending: list[Outgoing] = session.info.pop(OUTGOING, [])
     if not pending:
         return
-    message_ids = (
-        (
-            await session.execute(
-                insert(Message).returning(Message.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "conversation_id": o.conversation_id,
-                        "direction": "out",
-                        "channel": o.ref.channel,
-                        "account": o.ref.account,
-                        "external_id": None,
-                        "type": "text",
-                        "text": o.message.text,
-                        "payload": {"buttons": [b.to_json() for b in o.message.buttons]},
-                        "author_user_id": o.author_user_id,
-                        "created_at": o.now,
-                    }
-                    for o in pending
-                ],
-            )
-        )
-        .scalars()
-        .all()
-    )
-    outbox_ids = (
-        (
-            await session.execute(
-                insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "conversation_id": o.conversation_id,
-                        "message_id": message_id,
-                        "in_reply_to": o.in_reply_to,
-                        "channel": o.ref.channel,
-                        "ref": o.ref.to_json(),
-                        "payload": o.message.to_json(),
-                        "status": PENDING,
-                        "attempts": 0,
-                        "next_attempt_at": o.hold_until or o.now,
-                        "created_at": o.now,
-                    }
-                    for o, message_id in zip(pending, message_ids, strict=True)
-                ],
-            )
-        )
-        .scalars()
-        .all()
-    )
+    messages = [
+        {
+            "conversation_id": o.conversation_id,
+            "direction": "out",
+            "channel": o.ref.channel,
+            "account": o.ref.account,
+            "external_id": None,
+            "type": "text",
+            "text": o.message.text,
+            "payload": {"buttons": [b.to_json() for b in o.message.buttons]},
+            "author_user_id": o.author_user_id,
+            "created_at": o.now,
+        }
+        for o in pending
+    ]
+    message_ids = await _insert_returning_ids(session, _INSERT_MESSAGES, _INSERT_MESSAGES_MANY, messages)
+    rows = [
+        {
+            "conversation_id": o.conversation_id,
+            "message_id": message_id,
+            "in_reply_to": o.in_reply_to,
+            "channel": o.ref.channel,
+            "ref": o.ref.to_json(),
+            "payload": o.message.to_json(),
+            "status": SENT if o.answered else PENDING,
+            "attempts": 1 if o.answered else 0,
+            "next_attempt_at": o.hold_until or o.now,
+            "created_at": o.now,
+            "sent_at": o.now if o.answered else None,
+            "external_id": IN_RESPONSE if o.answered else None,
+        }
+        for o, message_id in zip(pending, message_ids, strict=True)
+    ]
+    outbox_ids = await _insert_returning_ids(session, _INSERT_OUTBOX, _INSERT_OUTBOX_MANY, rows)
     for o, outbox_id, message_id in zip(pending, outbox_ids, message_ids, strict=True):
         o.outbox_id = outbox_id
         data = {
@@ -197,6 +205,27 @@ class OutboxDispatcher:
                 await session.rollback()
                 return False
         return True
+
+    async def resend(self, outbox_ids: list[int]) -> None:
+        """Rows written as answered in a response that never went out (the request was cancelled): send them."""
+        if not outbox_ids:
+            return
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            conversations = (
+                (
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == SENT)
+                        .values(status=PENDING, sent_at=None, attempts=0, next_attempt_at=now, external_id=None)
+                        .returning(OutboxMessage.conversation_id)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        await self.deliver_many(list(dict.fromkeys(conversations)))
 
     async def replies_for_retry(
         self, channel: str, account: str, external_id: str, *, max_text: int

@@ -9,8 +9,12 @@ from sqlalchemy import select
 
 from core.clock import ManualClock
 from core.db.models import OutboxMessage
+from core.engine import ReceiveResult
+from core.outbox import IN_RESPONSE
 from handlers.services import Services, build_services
 from tests.fakes import FakeChannel, inbound
+
+HOLD = timedelta(seconds=10)
 
 
 async def _rows(services: Services) -> list[OutboxMessage]:
@@ -191,4 +195,43 @@ async def test_throttled_sends_wait_without_using_up_attempts(services: Services
         await services.dispatcher.deliver_due()
     rows = await _rows(services)
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1)], "twenty waits cost no attempt"
+    assert len(channel.sent) == 1
+
+
+async def test_replies_answered_inside_the_turn_are_written_as_sent_and_never_sent_again(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    seen: list[list[str]] = []
+
+    def answer(result: ReceiveResult) -> bool:
+        # Asked before the commit, with the turn's replies but no outbox ids yet.
+        seen.append([r.text for r in result.replies])
+        assert result.outbox_ids == []
+        return True
+
+    result = await services.engine.receive(inbound("你好", "m1"), deliver=False, hold=HOLD, answer=answer)
+    assert len(seen) == 1 and "您好" in seen[0][0]
+    [row] = await _rows(services)
+    assert result.outbox_ids == [row.id]
+    assert (row.status, row.attempts, row.external_id) == ("sent", 1, IN_RESPONSE)
+    assert row.sent_at is not None
+    clock.advance(timedelta(minutes=5))
+    assert await services.dispatcher.deliver_due() == 0
+    assert channel.sent == []
+    # A request cancelled after the turn took the answer: the reply goes out through the channel instead.
+    await services.dispatcher.resend(result.outbox_ids)
+    assert len(channel.sent) == 1 and "您好" in channel.sent[0][1]
+    assert [r.status for r in await _rows(services)] == ["sent"]
+
+
+async def test_a_declined_answer_leaves_the_replies_held_for_the_outbox(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), deliver=False, hold=HOLD, answer=lambda r: False)
+    [row] = await _rows(services)
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert await services.dispatcher.deliver_due() == 0, "still held"
+    await services.dispatcher.release(result.outbox_ids)
     assert len(channel.sent) == 1

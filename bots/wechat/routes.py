@@ -132,15 +132,22 @@ class WeChatWebhook:
             # Before the turn: replies it unparks may be sent as soon as it commits.
             await self.channel.window.opened(inbound)
 
-        turn = asyncio.create_task(self.engine.receive(inbound, deliver=False, hold=HOLD))
+        budget = self.account.passive_budget_seconds
+        offer = _PassiveOffer(asyncio.get_running_loop().time() + budget)
+        turn = asyncio.create_task(self.engine.receive(inbound, deliver=False, hold=HOLD, answer=offer.take))
         try:
-            # shield: a budget that runs out must not cancel the turn, only stop waiting for it.
-            result = await asyncio.wait_for(asyncio.shield(turn), self.account.passive_budget_seconds)
-        except TimeoutError:
-            self._spawn(self._finish_late(turn, inbound))
-            return PlainTextResponse(SUCCESS)
+            try:
+                # shield: a budget that runs out must not cancel the turn, only stop waiting for it.
+                result = await asyncio.wait_for(asyncio.shield(turn), budget)
+            except TimeoutError:
+                if offer.withdraw():
+                    self._spawn(self._finish_late(turn, inbound))
+                    return PlainTextResponse(SUCCESS)
+                # The turn took the offer before the budget ran out and is committing: its reply is ours.
+                result = await asyncio.shield(turn)
         except asyncio.CancelledError:
-            self._spawn(self._finish_late(turn, inbound))
+            # No response will go out: the replies leave through the outbox instead.
+            self._spawn(self._finish_late(turn, inbound) if offer.withdraw() else self._resend(turn))
             raise
 
         self._fetch_media(inbound, result)
@@ -156,13 +163,12 @@ class WeChatWebhook:
             if result.unparked:
                 self._spawn(self._deliver_rest(result))
             return PlainTextResponse(SUCCESS)
-        text = "\n".join(r.text for r in result.replies if r.text)
-        # Parked replies from a closed window are older: they must reach the client first, so no passive reply.
-        fits = text and len(text) <= MAX_TEXT and not result.unparked
-        if fits and await self.dispatcher.answered_in_response(result.outbox_ids):
-            self._spawn(self._deliver_rest(result))
-            return self._passive(message, text, nonce)
-        # Too long for one passive reply, behind parked ones, or already taken: the outbox sends it in order.
+        if offer.taken:
+            if result.earlier_unsent:
+                # Replies older than this turn's are waiting (parked, retrying): give them a push now.
+                self._spawn(self._deliver_rest(result))
+            return self._passive(message, offer.text, nonce)
+        # Too long for one passive reply or behind parked ones: the outbox sends it in order.
         self._spawn(self.dispatcher.release(result.outbox_ids))
         return PlainTextResponse(SUCCESS)
 
@@ -184,6 +190,10 @@ class WeChatWebhook:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("wechat background work failed", exc_info=task.exception())
+
+    async def _resend(self, turn: asyncio.Task[ReceiveResult]) -> None:
+        result = await turn
+        await self.dispatcher.resend(result.outbox_ids)
 
     async def _finish_late(self, turn: asyncio.Task[ReceiveResult], inbound: InboundMessage) -> None:
         """The client got "success": once the turn commits, its replies go out as customer-service messages."""
@@ -218,6 +228,38 @@ class WeChatWebhook:
         """Wait for background work (shutdown, tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+class _PassiveOffer:
+    """The webhook's offer to carry a turn's replies in its response, taken by the turn or withdrawn at the budget.
+
+    Whichever comes first wins: the turn takes it just before it commits (its replies are then written
+    as sent, in the same transaction), or the webhook withdraws it when the budget runs out and answers
+    "success". The event loop runs one of them at a time, so the two never both win.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.taken = False
+        self.withdrawn = False
+        self.text = ""
+
+    def take(self, result: ReceiveResult) -> bool:
+        if self.withdrawn or asyncio.get_running_loop().time() > self.deadline:
+            return False
+        text = "\n".join(r.text for r in result.replies if r.text)
+        # Parked replies from a closed window are older: they must reach the client first, so no passive reply.
+        if not text or len(text) > MAX_TEXT or result.unparked:
+            return False
+        self.taken, self.text = True, text
+        return True
+
+    def withdraw(self) -> bool:
+        """False when the turn has taken the offer already."""
+        if self.taken:
+            return False
+        self.withdrawn = True
+        return True
 
 
 def _registered_channel(engine: Engine, account: str) -> WeChatChannel | None:

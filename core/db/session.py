@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,10 @@ def normalize_url(url: str) -> str:
 
 
 UNWRITTEN = "kefu.outgoing"
+# As long as SQLite's busy timeout and the pool's own wait: a transaction waits this long for its turn.
+LINE_WAIT_SECONDS = 30
+# PostgreSQL connections kept open; the overflow serves transactions opened inside others and tools.
+POOL_SIZE = 10
 
 
 class Database:
@@ -37,15 +42,22 @@ class Database:
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": LINE_WAIT_SECONDS}
         else:
             # pre-ping lets the pool survive a PostgreSQL restart without manual action.
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+            kwargs.update(pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.live = LiveBus()
+        # Transactions of this process wait for their turn in line, first come, first served. SQLite has
+        # one writer at a time (every transaction here begins as one, BEGIN IMMEDIATE), and its busy handler
+        # polls with growing sleeps; the pool hands a returned connection to whoever asks first, so a
+        # waiter can be passed over again and again. Both give a few unlucky turns most of the waiting.
+        self._places = 1 if self.is_sqlite else POOL_SIZE
+        self._line: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._holders: set[asyncio.Task[Any]] = set()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -53,7 +65,7 @@ class Database:
 
         Live events staged in the session are published once the commit has succeeded, never before.
         """
-        async with self.sessions() as session:
+        async with self._in_line(), self.sessions() as session:
             async with session.begin():
                 yield session
                 if session.info.get(UNWRITTEN):
@@ -62,6 +74,30 @@ class Database:
             events = staged(session)
         if events:
             await self.live.publish_all(events)
+
+    @asynccontextmanager
+    async def _in_line(self) -> AsyncIterator[None]:
+        """Wait for a place among the transactions that may run at once (one on SQLite, the pool's on PostgreSQL)."""
+        task = asyncio.current_task()
+        if task is None or task in self._holders:
+            # A transaction opened inside another of the same task does not queue behind itself.
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._line is None or self._line[0] is not loop:
+            self._line = (loop, asyncio.Semaphore(self._places))
+        line = self._line[1]
+        try:
+            async with asyncio.timeout(LINE_WAIT_SECONDS):
+                await line.acquire()
+        except TimeoutError:
+            raise RuntimeError(f"database busy: no transaction could start within {LINE_WAIT_SECONDS} s") from None
+        self._holders.add(task)
+        try:
+            yield
+        finally:
+            self._holders.discard(task)
+            line.release()
 
     async def ping(self) -> bool:
         try:
