@@ -30,7 +30,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import case, delete, or_, select, update
 
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.settings import CHANNEL
@@ -53,8 +53,9 @@ from bots.telegram.topics import (
     unmirrored,
 )
 from core.clock import Clock, as_utc
-from core.db.models import Conversation, TelegramPost, TelegramTopic
+from core.db.models import Client, Conversation, TelegramPost, TelegramTopic, Ticket
 from core.db.session import Database
+from core.lifecycle import OPEN_STATUSES
 from core.live import LiveEvent
 from core.messages import MessageType
 from core.outbox import backoff
@@ -62,6 +63,10 @@ from core.outbox import backoff
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+# Escalations whose live event was lost (the process died right after the commit) are found this often,
+# looking this far back.
+CATCH_UP_EVERY = timedelta(seconds=30)
+CATCH_UP_WINDOW = timedelta(days=2)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -110,6 +115,7 @@ class RepsGroup:
         self._lock = asyncio.Lock()
         self._kick_waiting = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._caught_up_at: datetime | None = None
 
     # ------------------------------------------------------------ events
 
@@ -245,6 +251,7 @@ class RepsGroup:
             return await self._deliver()
 
     async def _deliver(self) -> int:
+        await self._catch_up()
         try:
             await self._open_due_topics()
         except _Wait as wait:
@@ -256,6 +263,56 @@ class RepsGroup:
         except _Wait as wait:
             log.debug("reps group: posts wait %.1fs", wait.seconds)
         return len(sent)
+
+    async def _catch_up(self) -> None:
+        """Open topics for escalated tickets that have none: their live event never reached a listener."""
+        now = self.clock.now()
+        if self._caught_up_at is not None and now - self._caught_up_at < CATCH_UP_EVERY:
+            return
+        self._caught_up_at = now
+        has_topic = (
+            select(TelegramTopic.id)
+            .where(
+                TelegramTopic.chat_id == self.chat_id,
+                TelegramTopic.conversation_id == Ticket.conversation_id,
+                TelegramTopic.ticket_key == Ticket.number,
+            )
+            .exists()
+        )
+        reason = case(
+            (Ticket.handoff.is_(True), "handoff"),
+            (or_(Ticket.first_response_breached.is_(True), Ticket.resolution_breached.is_(True)), "sla_breach"),
+            else_="tier_a_complaint",
+        )
+        async with self.db.transaction() as session:
+            missing = (
+                await session.execute(
+                    select(Ticket.conversation_id, Ticket.number, reason)
+                    .join(Client, Client.id == Ticket.client_id)
+                    .where(
+                        Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+                        Ticket.updated_at >= now - CATCH_UP_WINDOW,
+                        or_(
+                            Ticket.handoff.is_(True),
+                            Ticket.first_response_breached.is_(True),
+                            Ticket.resolution_breached.is_(True),
+                            (Ticket.category == "complaint") & (Client.tier == "A"),
+                        ),
+                        ~has_topic,
+                    )
+                    .order_by(Ticket.id)
+                )
+            ).all()
+            for conversation_id, number, why in missing:
+                log.warning("reps topic for %s was missing (lost escalation event); opening it", number)
+                await ensure_topic(
+                    session,
+                    chat_id=self.chat_id,
+                    conversation_id=conversation_id,
+                    ticket_number=number,
+                    reason=str(why),
+                    now=now,
+                )
 
     async def _open_due_topics(self) -> None:
         now = self.clock.now()

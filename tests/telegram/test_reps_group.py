@@ -10,7 +10,10 @@ import httpx
 from aiogram import Bot
 from sqlalchemy import func, select, update
 
+from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.reps_group import RepsGroup
+from bots.telegram.topics import TopicWriter
+from core.clock import ManualClock
 from core.db.models import Client, Conversation, TelegramPost, TelegramTopic, Ticket
 from handlers.services import Services
 from tests.chat import Chat, texts_of
@@ -249,3 +252,31 @@ async def test_an_sla_breach_on_a_quiet_ticket_opens_a_topic(
     assert topic.reason == "sla_breach" and topic.ticket_key == number.group(0)
     summary = fake_api.in_chat(REPS_CHAT, topic.thread_id)[0].data["text"]
     assert summary.startswith(f"【SLA 超时】工单 {number.group(0)}")
+
+
+async def test_an_escalation_whose_event_was_lost_still_gets_its_topic(
+    web: httpx.AsyncClient, bot: Bot, fake_api: FakeBotAPI, services: Services
+) -> None:
+    clock = services.clock
+    assert isinstance(clock, ManualClock)
+    fake_api.now = lambda: clock.now().timestamp()
+    writer = TopicWriter(services.texts, language="zh", timezone=services.settings.timezone, console_url=CONSOLE)
+    # No listener on the live bus: as if the process died between the engine's commit and the listener.
+    reps = RepsGroup(
+        db=services.db,
+        bot=bot,
+        chat_id=REPS_CHAT,
+        limiter=RateLimiter(clock),
+        clock=clock,
+        writer=writer,
+        sleep=manual_sleep(clock),
+    )
+    _, number = await _web_handoff(web, services)
+    async with services.db.transaction() as session:
+        assert (await session.execute(select(func.count()).select_from(TelegramTopic))).scalar_one() == 0
+    await _settle(reps, services)
+    [created] = fake_api.of("createForumTopic")
+    assert created.data["name"].startswith(f"{number} · ")
+    async with services.db.transaction() as session:
+        topic = (await session.execute(select(TelegramTopic))).scalar_one()
+    assert topic.ticket_key == number and topic.reason == "handoff" and topic.status == "open"
