@@ -70,9 +70,15 @@ class Follower:
     """One WeChat user; posts like WeChat's servers do: 5 s to answer, then the same message again."""
 
     def __init__(
-        self, server: KefuProcess, openid: str, first_id: int, script: tuple[str, ...] = SCRIPT[:MESSAGES]
+        self,
+        server: KefuProcess,
+        openid: str,
+        first_id: int,
+        script: tuple[str, ...] = SCRIPT[:MESSAGES],
+        pause: float = 0.05,
     ) -> None:
         self.server = server
+        self.pause = pause
         self.script = script
         self.openid = openid
         self.first_id = first_id
@@ -85,7 +91,7 @@ class Follower:
                 msg_id = self.first_id + i
                 self.passive[msg_id] = await self._deliver(client, _xml(self.openid, text, msg_id))
                 # A person takes a moment before writing again.
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(self.pause)
 
     async def _deliver(self, client: httpx.AsyncClient, body: str) -> str | None:
         for attempt in range(200):
@@ -96,6 +102,10 @@ class Follower:
                 )
             except httpx.HTTPError:
                 # No answer (the server died or is restarting): WeChat tries again.
+                await asyncio.sleep(0.2)
+                continue
+            if response.status_code >= 500:
+                # The server could not answer (its database was away): WeChat takes that as no answer.
                 await asyncio.sleep(0.2)
                 continue
             assert response.status_code == 200, response.text

@@ -8,12 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.db.models import Message, OutboxMessage
 from core.db.session import Database
 from tests.reliability.procs import GRACEFUL, KefuProcess, eventually
-from tests.reliability.test_crash import APP_ID, MESSAGES, TOKEN, Follower
+from tests.reliability.test_crash import APP_ID, SCRIPT, TOKEN, Follower
 from tests.wechat.fake_api import FakeWeChatAPI
 
 pytestmark = pytest.mark.soak
@@ -26,6 +26,11 @@ def _restart_postgres() -> None:
         check=True,
         timeout=60,
     )
+
+
+async def _postmaster_started(db: Database) -> object:
+    async with db.transaction() as session:
+        return (await session.execute(text("SELECT pg_postmaster_start_time()"))).scalar_one()
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -46,14 +51,20 @@ async def test_postgres_restart_mid_run_loses_nothing(db_url: str, tmp_path: Pat
     server = KefuProcess(env, tmp_path / "kefu.log")
     server.start()
     await server.wait_ready()
-    followers = [Follower(server, f"oPgRestart{n:03d}", 50_000 * (n + 1)) for n in range(8)]
+    followers = [Follower(server, f"oPgRestart{n:03d}", 50_000 * (n + 1), SCRIPT, pause=0.3) for n in range(8)]
 
     async def restart_midway() -> None:
-        await asyncio.sleep(1.0)
-        await asyncio.to_thread(_restart_postgres)
+        async def writing() -> bool:
+            return sum(len(f.passive) for f in followers) >= 8
 
+        await eventually(writing, 30)
+        await asyncio.to_thread(_restart_postgres)
+        at_restart.append(sum(len(f.passive) for f in followers))
+
+    at_restart: list[int] = []
     db = Database(db_url)
     try:
+        started_before = await _postmaster_started(db)
         await asyncio.gather(restart_midway(), *(f.run() for f in followers))
         await server.wait_ready()  # readiness came back without anyone touching kefu
 
@@ -71,8 +82,9 @@ async def test_postgres_restart_mid_run_loses_nothing(db_url: str, tmp_path: Pat
             )
         assert set(stored) == {str(m) for f in followers for m in f.passive}
         assert set(stored.values()) == {1}
-        assert len(stored) == len(followers) * MESSAGES
-        assert sum(f.attempts for f in followers) > len(stored), "the restart interrupted some deliveries"
+        assert len(stored) == len(followers) * len(SCRIPT)
+        assert await _postmaster_started(db) != started_before, "PostgreSQL really restarted"
+        assert at_restart and at_restart[0] < len(stored), "while the followers were still writing"
         assert server.terminate() in GRACEFUL
     finally:
         if server.running():
