@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 1.0
     followup_poll_seconds: float = 5.0
+    # How often every process checks whether admins published new settings or keyword rules.
+    config_poll_seconds: float = 1.0
     redis_url: str | None = None
     # Keys and channels in Redis start with this, so several deployments (or test runs) can share one server.
     redis_prefix: str = "kefu"

@@ -63,6 +63,8 @@ def create_app(
         if bridge is not None:
             await bridge.start()
         jobs = BackgroundJobs()
+        # Every role classifies and routes, so every process follows what admins publish.
+        jobs.every("config", settings.config_poll_seconds, services.config.check)
         if runs_jobs:
             # Undelivered replies from before a restart go out first.
             await services.dispatcher.deliver_due()
@@ -76,6 +78,7 @@ def create_app(
             if settings.smtp.host:
                 notifier = EmailNotifier(services.db, services.clock, settings.smtp)
                 jobs.every("email", 30, notifier.deliver_pending)
+        if background:
             jobs.start()
         log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])
         try:

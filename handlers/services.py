@@ -25,6 +25,7 @@ from core.business_hours import BusinessCalendar
 from core.channel import ChannelRegistry
 from core.channel_state import ChannelStateStore
 from core.clock import Clock, SystemClock
+from core.config_store import ConfigWatcher
 from core.db.migrate import upgrade
 from core.db.session import Database
 from core.dialogue.classifier import KeywordClassifier, load_rules
@@ -70,6 +71,8 @@ class Services:
     dispatcher: OutboxDispatcher
     engine: Engine
     followups: FollowUpRunner
+    # Applies what admins saved in the console, here and in every other process.
+    config: ConfigWatcher
 
     async def start(self, *, migrate: bool = True) -> None:
         """Migrate, seed config into an empty database, and load the rules in force."""
@@ -80,6 +83,7 @@ class Services:
             await seed_departments(session, self.policies, now)
             await seed_keyword_rules(session, load_rules(self.settings.config_dir / "keywords.yaml"), now)
         await self.reload_rules()
+        await self.config.check()
 
     async def reload_rules(self) -> None:
         async with self.db.transaction() as session:
@@ -199,4 +203,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         dispatcher=dispatcher,
         engine=engine,
         followups=runner,
+        config=ConfigWatcher(db),
     )

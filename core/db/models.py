@@ -422,3 +422,16 @@ class TelegramPost(Base):
     external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ConfigDocument(Base):
+    """A piece of configuration that admins edit in the console; its revision tells every process to reload it."""
+
+    __tablename__ = "config_documents"
+
+    # "keywords", "sla", "departments", ...: one row per kind of setting.
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,60 @@
+"""Admin-edited config documents: revisions, stale saves refused, every watcher applies each revision once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.clock import ManualClock
+from core.config_store import ConfigWatcher, read_document, write_document
+from core.errors import Conflict
+from handlers.services import Services
+
+
+async def test_revisions_count_up_and_stale_saves_are_refused(services: Services, clock: ManualClock) -> None:
+    async with services.db.transaction() as session:
+        assert await write_document(session, "sla", {"a": 1}, user_id=None, now=clock.now()) == 1
+    async with services.db.transaction() as session:
+        assert await write_document(session, "sla", {"a": 2}, user_id=None, now=clock.now(), expected_revision=1) == 2
+    with pytest.raises(Conflict):
+        async with services.db.transaction() as session:
+            await write_document(session, "sla", {"a": 3}, user_id=None, now=clock.now(), expected_revision=1)
+    async with services.db.transaction() as session:
+        doc = await read_document(session, "sla")
+        assert doc is not None and doc.body == {"a": 2} and doc.revision == 2
+
+
+async def test_two_watchers_apply_each_revision_once_and_survive_a_failing_one(
+    services: Services, clock: ManualClock
+) -> None:
+    seen: dict[str, list[Any]] = {"first": [], "second": []}
+
+    def watcher(tag: str) -> ConfigWatcher:
+        w = ConfigWatcher(services.db)
+
+        async def apply(body: dict[str, Any]) -> None:
+            if body.get("broken"):
+                raise ValueError("broken on purpose")
+            seen[tag].append(body["v"])
+
+        w.on("texts", apply)
+        return w
+
+    first, second = watcher("first"), watcher("second")
+    assert await first.check() == []
+    async with services.db.transaction() as session:
+        await write_document(session, "texts", {"v": 1}, user_id=None, now=clock.now())
+    assert await first.check() == ["texts"]
+    assert await first.check() == []
+    assert await second.check() == ["texts"]
+    async with services.db.transaction() as session:
+        await write_document(session, "texts", {"broken": True}, user_id=None, now=clock.now())
+    assert await first.check() == ["texts"]  # logged, not raised, and not retried on every poll
+    assert await first.check() == []
+    async with services.db.transaction() as session:
+        await write_document(session, "texts", {"v": 3}, user_id=None, now=clock.now())
+    await first.check()
+    await second.check()
+    assert seen == {"first": [1, 3], "second": [1, 3]}
+    assert first.applied("texts") == 3
