@@ -79,8 +79,13 @@ class WeeklyReportWriter:
         self.zone = zone
         self.tables = ReportTables(texts, language)
 
-    def t(self, key: str, **params: object) -> str:
-        return self.texts.get(f"console.reports.{key}", self.language, **params)
+    def t(self, key: str) -> str:
+        """A text of the console's reports page (no parameters: the page scripts read them too)."""
+        return self.texts.get(f"console.reports.{key}", self.language)
+
+    def tr(self, key: str, **params: object) -> str:
+        """A text of the weekly report itself, filled in."""
+        return self.texts.get(f"reports.{key}", self.language, **params)
 
     async def exists(self, week: str) -> bool:
         async with self.db.transaction() as session:
@@ -135,12 +140,13 @@ class WeeklyReportWriter:
         """A whole HTML document without scripts or style attributes, for e-mail and for the console archive."""
         start = as_utc(report.start).astimezone(self.zone)
         end = as_utc(report.end).astimezone(self.zone) - timedelta(days=1)
-        title = self.t("weekly_title", week=week)
+        title = self.tr("weekly_title", week=week)
+        period = self.tr("weekly_period", start=start.date().isoformat(), end=end.date().isoformat())
         names = {c: self.tables.category(c) for c in report.series}
         charts = [
             stacked_bars(report.buckets, report.series, names, title=self.t("chart_categories")),
             horizontal_bars(
-                [self.t("score_label", score=s) for s in report.satisfaction],
+                [self.tr("score_label", score=s) for s in report.satisfaction],
                 list(report.satisfaction.values()),
                 title=self.t("chart_satisfaction"),
             ),
@@ -150,7 +156,7 @@ class WeeklyReportWriter:
             f'<html lang="{"zh-CN" if self.language == "zh" else "en"}"><head><meta charset="utf-8">',
             f"<title>{escape(title)}</title></head><body>",
             f"<h1>{escape(title)}</h1>",
-            f"<p>{escape(self.t('weekly_period', start=start.date().isoformat(), end=end.date().isoformat()))}</p>",
+            f"<p>{escape(period)}</p>",
             f"<p>{escape(self.t('time_basis'))}</p>",
             _html_table(self.tables.summary(report)),
             *(f"<div>{svg}</div>" for svg in charts),

@@ -153,7 +153,7 @@ class WeeklyReports:
         message = EmailMessage()
         message["From"] = smtp.sender
         message["To"] = address
-        message["Subject"] = self.writer.t("weekly_title", week=report.week)
+        message["Subject"] = self.writer.tr("weekly_title", week=report.week)
         message.set_content(self._summary_text(report))
         message.add_alternative(report.html, subtype="html")
         for name, text in sorted((report.csv or {}).items()):
@@ -178,7 +178,7 @@ class WeeklyReports:
     def _summary_text(self, report: WeeklyReport) -> str:
         totals = report.data.get("totals", {})
         score = totals.get("satisfaction_avg")
-        text = self.writer.t(
+        text = self.writer.tr(
             "weekly_message",
             week=report.week,
             tickets=totals.get("tickets", 0),
@@ -188,7 +188,9 @@ class WeeklyReports:
         )
         base = self.services.settings.console_url
         if base:
-            text += "\n" + self.writer.t("weekly_link", url=f"{base.rstrip('/')}/console/reports/archive/{report.week}")
+            text += "\n" + self.writer.tr(
+                "weekly_link", url=f"{base.rstrip('/')}/console/reports/archive/{report.week}"
+            )
         return text
 
 
