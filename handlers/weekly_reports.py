@@ -158,7 +158,11 @@ class WeeklyReports:
         message.add_alternative(report.html, subtype="html")
         for name, text in sorted((report.csv or {}).items()):
             message.add_attachment(
-                str(text).encode("utf-8"), maintype="text", subtype="csv", filename=f"kefu-{report.week}-{name}.csv"
+                str(text).encode("utf-8"),
+                maintype="text",
+                subtype="csv",
+                filename=f"kefu-{report.week}-{name}.csv",
+                params={"charset": "utf-8"},
             )
         return message
 
