@@ -154,7 +154,7 @@ class WeeklyReportWriter:
         parts = [
             "<!doctype html>",
             f'<html lang="{"zh-CN" if self.language == "zh" else "en"}"><head><meta charset="utf-8">',
-            f"<title>{escape(title)}</title></head><body>",
+            f'<title>{escape(title)}</title><link rel="icon" href="data:,"></head><body>',
             f"<h1>{escape(title)}</h1>",
             f"<p>{escape(period)}</p>",
             f"<p>{escape(self.t('time_basis'))}</p>",
