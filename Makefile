@@ -49,6 +49,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.followups_bench
 	$(BIN)/python -m bench.wechat_bench
 	$(BIN)/python -m bench.console_bench
+	$(BIN)/python -m bench.reports_bench
 	$(BIN)/python -m bench.telegram_bench
 
 eval: $(STAMP)

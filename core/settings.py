@@ -70,6 +70,15 @@ class SmtpSettings(BaseModel):
     timeout: float = 10.0
 
 
+class WeeklyReportSettings(BaseModel):
+    """When the previous week's report (Monday 00:00 to Monday 00:00, local time) is made and sent."""
+
+    enabled: bool = True
+    # 0 = Monday … 6 = Sunday, at this local wall-clock time (settings.timezone).
+    weekday: int = Field(default=0, ge=0, le=6)
+    at: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
 class Settings(BaseSettings):
     """All of kefu's settings; construct once in the composition root and pass it down."""
 
@@ -113,6 +122,7 @@ class Settings(BaseSettings):
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     tickets: TicketSettings = Field(default_factory=TicketSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    weekly_report: WeeklyReportSettings = Field(default_factory=WeeklyReportSettings)
 
     @classmethod
     def settings_customise_sources(

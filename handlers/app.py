@@ -29,6 +29,7 @@ from handlers.metrics import Metrics
 from handlers.ops import transition_ticket
 from handlers.redis_live import RedisLiveBridge
 from handlers.services import Services, build_services
+from handlers.weekly_reports import WeeklyReports
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def create_app(
             if settings.smtp.host:
                 notifier = EmailNotifier(services.db, services.clock, settings.smtp)
                 jobs.every("email", 30, notifier.deliver_pending)
+            # A cheap check each minute; a process that was down at the report time catches up.
+            jobs.every("weekly-report", 60, WeeklyReports(services).tick)
         if background:
             jobs.start()
         log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])

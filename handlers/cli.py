@@ -35,6 +35,8 @@ app.add_typer(wechat_app, name="wechat")
 telegram_app = typer.Typer(help="Telegram bot", no_args_is_help=True)
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(user_app, name="user")
+reports_app = typer.Typer(help="Reports: the weekly report", no_args_is_help=True)
+app.add_typer(reports_app, name="reports")
 
 
 @app.command()
@@ -278,6 +280,32 @@ def tickets_transition(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{number} -> {status}")
+
+
+@reports_app.command("weekly")
+def reports_weekly(
+    week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www; default: the last week that is due")] = None,
+) -> None:
+    """Generate a week's report into the archive (and send it as the schedule would), unless it exists."""
+    from zoneinfo import ZoneInfo
+
+    from core.errors import KefuError
+    from core.weekly_report import due_week, week_monday
+    from handlers.weekly_reports import WeeklyReports
+
+    async def run(services: Services) -> tuple[str, bool]:
+        chosen = week or due_week(
+            services.clock.now(), ZoneInfo(services.settings.timezone), services.settings.weekly_report
+        )
+        week_monday(chosen)
+        return chosen, await WeeklyReports(services).generate(chosen, created_by="cli")
+
+    try:
+        chosen, made = _with_services(run)
+    except KefuError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"weekly report {chosen} " + ("generated" if made else "already exists (or is being generated)"))
 
 
 def main() -> None:

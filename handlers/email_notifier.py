@@ -86,10 +86,15 @@ class EmailNotifier:
         message["To"] = address
         message["Subject"] = notification.text.split("：", 1)[0][:80]
         message.set_content(notification.text)
-        assert self.smtp.host is not None
-        with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=self.smtp.timeout) as client:
-            if self.smtp.starttls:
-                client.starttls()
-            if self.smtp.username and self.smtp.password:
-                client.login(self.smtp.username, self.smtp.password.get_secret_value())
-            client.send_message(message)
+        send_email(self.smtp, message)
+
+
+def send_email(smtp: SmtpSettings, message: EmailMessage) -> None:
+    """One message through the configured SMTP server (blocking: call it in a thread)."""
+    assert smtp.host is not None
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
+        if smtp.starttls:
+            client.starttls()
+        if smtp.username and smtp.password:
+            client.login(smtp.username, smtp.password.get_secret_value())
+        client.send_message(message)

@@ -435,3 +435,49 @@ class ConfigDocument(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     updated_at: Mapped[datetime]
+
+
+class WeeklyReport(Base):
+    """The archived report of one ISO week (报告制度); the unique week makes it exactly one per week."""
+
+    __tablename__ = "weekly_reports"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    # ISO week of the period, e.g. "2026-W48": Monday 00:00 to the next Monday 00:00, local time.
+    week: Mapped[str] = mapped_column(String(8), unique=True)
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    html: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Table name → CSV text (with its BOM), attached to the e-mail and downloadable in the console.
+    csv: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(64), default="schedule")
+    created_at: Mapped[datetime]
+
+
+class WeeklyReportDelivery(Base):
+    """One sending of a weekly report to one person on one channel, written with the report, sent once."""
+
+    __tablename__ = "weekly_report_deliveries"
+    __table_args__ = (
+        UniqueConstraint("report_id", "channel", "recipient"),
+        Index("ix_weekly_report_deliveries_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("weekly_reports.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    # An e-mail address or a Telegram chat id.
+    recipient: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+# Reports select tickets by creation time (declared here, beside the report tables, to keep Ticket's block as is).
+Index("ix_tickets_created_at", Ticket.created_at)

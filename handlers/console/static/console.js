@@ -102,6 +102,8 @@ const Console = (() => {
     document.getElementById("who").textContent = `${me.name} · ${t("roles." + me.role)}`;
     const admin = document.getElementById("nav-admin");
     if (admin) admin.hidden = !(me.role === "supervisor" || me.role === "admin");
+    const reports = document.getElementById("nav-reports");
+    if (reports) reports.hidden = admin ? admin.hidden : true;
     const lang = document.getElementById("lang");
     lang.textContent = t("language");
     lang.addEventListener("click", async () => {

@@ -1,0 +1,130 @@
+"""Reports benchmark on PostgreSQL: the full-range report and a CSV export over the console bench's 10,000
+tickets and 200,000 messages, with answered, resolved and rated tickets and a classification event each."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+
+import asyncpg
+import httpx
+from sqlalchemy import insert, text
+
+from bench.console_bench import NOW, PASSWORD, PG, _fresh_database, p95, seed, sign_in
+from core.clock import ManualClock
+from core.db.models import TicketEvent
+from core.settings import Settings
+from handlers.app import create_app
+from handlers.console.users import create_user
+from handlers.services import build_services
+
+DB_NAME = "kefu_reports_bench"
+ROUNDS = 20
+KEYWORDS = ("投诉", "效果差", "报价", "价格", "发票", "余额", "审核", "点击率", "建议", "合同")
+# Wider than every ticket's creation time (the seed spreads them over the last two weeks).
+RANGE = "start=2026-11-01&end=2026-12-07"
+
+
+async def enrich(url: str, rep_id: int) -> None:
+    """Answer, resolve and rate most tickets, reopen a few, and write each one's classification verdict."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(
+            """
+            UPDATE tickets SET
+              first_response_at = created_at + (id % 240) * interval '1 minute',
+              resolved_at = CASE WHEN id % 3 <> 0 THEN created_at + (id % 2000) * interval '1 minute' END,
+              resolved_by_id = CASE WHEN id % 3 <> 0 THEN $1::bigint END,
+              assignee_id = $1::bigint,
+              status = CASE WHEN id % 3 <> 0 THEN 'feedback' ELSE status END,
+              feedback_at = CASE WHEN id % 3 <> 0 THEN created_at + interval '3 days' END,
+              satisfaction = CASE WHEN id % 3 <> 0 AND id % 7 <> 0 THEN 1 + id % 5 END,
+              reopen_count = CASE WHEN id % 17 = 0 THEN 1 ELSE 0 END,
+              first_response_breached = (id % 240) > 120
+            """,
+            rep_id,
+        )
+    finally:
+        await conn.close()
+
+
+async def main() -> None:
+    url = await _fresh_database(DB_NAME)
+    settings = Settings(database_url=url, env="test")
+    services = build_services(settings, ManualClock(NOW))
+    await services.start(migrate=False)
+    try:
+        async with services.db.transaction() as session:
+            rep = await create_user(
+                session, username="rep", display_name="客服", role="rep", password=PASSWORD, departments=["cs"], now=NOW
+            )
+            await create_user(
+                session, username="boss", display_name="主管", role="supervisor", password=PASSWORD, now=NOW
+            )
+            rep_id = rep.id
+        await seed(services.db, rep_id)
+        await enrich(url, rep_id)
+        rng = random.Random(11)
+        events = [
+            {
+                "ticket_id": i,
+                "actor": "bot",
+                "kind": kind,
+                "before": "received",
+                "after": "classified",
+                "data": {
+                    "category": "other",
+                    "matched": rng.sample(KEYWORDS, rng.randint(0, 3)),
+                    "confident": i % 5 != 0,
+                    "picked": i % 5 == 0,
+                    "rules_version": 1,
+                },
+                "created_at": NOW,
+            }
+            for i in range(1, 10_001)
+            # Four more events per ticket, of other kinds, so the classification lookup has company.
+            for kind in ("classified", "received", "first_response", "note", "claimed")
+        ]
+        for start in range(0, len(events), 5_000):
+            async with services.db.transaction() as session:
+                await session.execute(insert(TicketEvent), events[start : start + 5_000])
+        async with services.db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("ANALYZE"))
+        app = create_app(settings, services=services, background=False)
+        rows = []
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bench") as boss:
+            await sign_in(boss, "boss")
+            for name, path in (
+                ("full-range report (all 10,000 tickets)", f"/console/api/reports/data?{RANGE}"),
+                ("full-range report, one department", f"/console/api/reports/data?{RANGE}&department=cs"),
+                ("full-range CSV, per-rep table", f"/console/api/reports/csv/reps?{RANGE}"),
+            ):
+                first = await boss.get(path)
+                assert first.status_code == 200, first.text[:200]
+                times = []
+                for _ in range(ROUNDS):
+                    started = time.perf_counter()
+                    response = await boss.get(path)
+                    times.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200
+                rows.append((name, times))
+            report = (await boss.get(f"/console/api/reports/data?{RANGE}")).json()
+            assert report["totals"]["tickets"] == 10_000, report["totals"]["tickets"]
+        print(f"reports in-process (ASGI), PostgreSQL, {ROUNDS} sequential requests each; target < 1000 ms")
+        print(f"{'request':<44} {'median':>9} {'p95':>9}")
+        for name, times in rows:
+            print(f"{name:<44} {statistics.median(times):>7.1f}ms {p95(times):>7.1f}ms")
+    finally:
+        await services.stop()
+        admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

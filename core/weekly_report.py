@@ -1,0 +1,182 @@
+"""The weekly report (报告制度): which week is due, its HTML with inline SVG charts, and its archive row."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from html import escape
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.clock import as_utc
+from core.db.models import User, WeeklyReport, WeeklyReportDelivery
+from core.db.session import Database
+from core.errors import InvalidInput
+from core.report_svg import horizontal_bars, stacked_bars
+from core.report_tables import ReportTables, Table, all_csv
+from core.reports import Report, ReportFilter, build_report, local_midnight
+from core.settings import WeeklyReportSettings
+from core.texts import Texts
+
+WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def week_label(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_monday(week: str) -> date:
+    match = WEEK.match(week)
+    if not match:
+        raise InvalidInput("a week is written YYYY-Www, e.g. 2026-W48")
+    try:
+        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        raise InvalidInput(f"no such week {week}") from None
+
+
+def week_period(week: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00, local time."""
+    monday = week_monday(week)
+    return local_midnight(monday, zone), local_midnight(monday + timedelta(days=7), zone)
+
+
+def release_time(week: str, zone: ZoneInfo, schedule: WeeklyReportSettings) -> datetime:
+    """When the report of `week` is due: the configured weekday and time of the week after it."""
+    hour, minute = (int(p) for p in schedule.at.split(":"))
+    day = week_monday(week) + timedelta(days=7 + schedule.weekday)
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
+def due_week(now: datetime, zone: ZoneInfo, schedule: WeeklyReportSettings) -> str:
+    """The latest week whose report is due at `now` (whether or not it exists yet)."""
+    local = as_utc(now).astimezone(zone)
+    last_week = week_label(local.date() - timedelta(days=local.weekday() + 7))
+    if local >= release_time(last_week, zone, schedule):
+        return last_week
+    return week_label(week_monday(last_week) - timedelta(days=7))
+
+
+@dataclass(frozen=True)
+class WeeklyRecipients:
+    """Which channels the report goes out on: e-mail when SMTP is set up, Telegram when the bot is."""
+
+    email: bool
+    telegram: bool
+
+
+class WeeklyReportWriter:
+    """Computes a week's report and writes it, with one delivery row per supervisor and channel, exactly once."""
+
+    def __init__(self, db: Database, texts: Texts, language: str, zone: ZoneInfo) -> None:
+        self.db = db
+        self.texts = texts
+        self.language = language
+        self.zone = zone
+        self.tables = ReportTables(texts, language)
+
+    def t(self, key: str) -> str:
+        """A text of the console's reports page (no parameters: the page scripts read them too)."""
+        return self.texts.get(f"console.reports.{key}", self.language)
+
+    def tr(self, key: str, **params: object) -> str:
+        """A text of the weekly report itself, filled in."""
+        return self.texts.get(f"reports.{key}", self.language, **params)
+
+    async def exists(self, week: str) -> bool:
+        async with self.db.transaction() as session:
+            return await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week)) is not None
+
+    async def create(
+        self, week: str, *, now: datetime, recipients: WeeklyRecipients, created_by: str = "schedule"
+    ) -> WeeklyReport | None:
+        """The new archive row; None when the week already has one (written here earlier or by another process)."""
+        start, end = week_period(week, self.zone)
+        try:
+            async with self.db.transaction() as session:
+                if await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week)) is not None:
+                    return None
+                report = await build_report(session, ReportFilter(start, end), now=now, zone=self.zone)
+                row = WeeklyReport(
+                    week=week,
+                    period_start=start,
+                    period_end=end,
+                    language=self.language,
+                    html=self.html(week, report),
+                    data=report.to_json(),
+                    csv=all_csv(self.tables, report),
+                    created_by=created_by,
+                    created_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                supervisors = (
+                    await session.execute(select(User).where(User.role == "supervisor", User.active.is_(True)))
+                ).scalars()
+                for user in supervisors:
+                    if recipients.email and user.email:
+                        session.add(self._delivery(row, "email", user.email, user, now))
+                    if recipients.telegram and user.telegram_user_id:
+                        session.add(self._delivery(row, "telegram", str(user.telegram_user_id), user, now))
+                session.expunge(row)
+                return row
+        except IntegrityError:
+            # Another process wrote the same week between our check and our insert: theirs stands.
+            return None
+
+    @staticmethod
+    def _delivery(row: WeeklyReport, channel: str, recipient: str, user: User, now: datetime) -> WeeklyReportDelivery:
+        return WeeklyReportDelivery(
+            report_id=row.id, channel=channel, recipient=recipient, user_id=user.id, status="pending", created_at=now
+        )
+
+    # ------------------------------------------------------------ HTML
+
+    def html(self, week: str, report: Report) -> str:
+        """A whole HTML document without scripts or style attributes, for e-mail and for the console archive."""
+        start = as_utc(report.start).astimezone(self.zone)
+        end = as_utc(report.end).astimezone(self.zone) - timedelta(days=1)
+        title = self.tr("weekly_title", week=week)
+        period = self.tr("weekly_period", start=start.date().isoformat(), end=end.date().isoformat())
+        names = {c: self.tables.category(c) for c in report.series}
+        charts = [
+            stacked_bars(report.buckets, report.series, names, title=self.t("chart_categories")),
+            horizontal_bars(
+                [self.tr("score_label", score=s) for s in report.satisfaction],
+                list(report.satisfaction.values()),
+                title=self.t("chart_satisfaction"),
+            ),
+        ]
+        parts = [
+            "<!doctype html>",
+            f'<html lang="{"zh-CN" if self.language == "zh" else "en"}"><head><meta charset="utf-8">',
+            f'<title>{escape(title)}</title><link rel="icon" href="data:,"></head><body>',
+            f"<h1>{escape(title)}</h1>",
+            f"<p>{escape(period)}</p>",
+            f"<p>{escape(self.t('time_basis'))}</p>",
+            _html_table(self.tables.summary(report)),
+            *(f"<div>{svg}</div>" for svg in charts),
+            f"<h2>{escape(self.t('reps'))}</h2>",
+            _html_table(self.tables.reps(report)),
+            f"<h2>{escape(self.t('departments'))}</h2>",
+            _html_table(self.tables.departments(report)),
+            f"<h2>{escape(self.t('keywords'))}</h2>",
+            _html_table(self.tables.keywords(report)),
+            f"<p>{escape(self.t('weekly_attachments'))}</p>",
+            "</body></html>",
+        ]
+        return "\n".join(parts)
+
+
+def _html_table(table: Table) -> str:
+    header, rows = table
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape('' if c is None else str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    opening = '<table border="1" cellpadding="4" cellspacing="0">'
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -1,0 +1,95 @@
+"""A supervisor opens the reports in a real Chromium: charts drawn, filters applied, archive shown, no errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from core.clock import ManualClock
+from core.settings import PROJECT_ROOT
+from core.weekly_report import WeeklyRecipients, WeeklyReportWriter
+from handlers.app import create_app
+from handlers.services import Services
+from tests.console.helpers import PASSWORD, add_user
+from tests.console.server import serving
+from tests.reports_fixture import NOW, seed_week
+
+SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "reports.png"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+async def site(services: Services, clock: ManualClock, chromium_path: Path) -> AsyncIterator[str]:
+    clock.set(NOW)
+    await seed_week(services)
+    await add_user(services, "boss", "supervisor", name="赵主管")
+    writer = WeeklyReportWriter(services.db, services.texts, "zh", ZoneInfo(services.settings.timezone))
+    await writer.create("2026-W48", now=NOW, recipients=WeeklyRecipients(email=False, telegram=False))
+    app = create_app(services.settings, services=services, background=False)
+    async with serving(app) as base:
+        yield base
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    base = site
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    foreign: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("request", lambda req: None if req.url.startswith((base, "data:")) else foreign.append(req.url))
+    page.on("response", lambda res: errors.append(f"{res.status} {res.url}") if res.status >= 400 else None)
+    try:
+        await page.goto(base + "/console/login?next=/console/reports")
+        await page.locator("#username").fill("boss")
+        await page.locator("#password").fill(PASSWORD)
+        await page.locator("#password").press("Enter")
+        await expect(page).to_have_url(base + "/console/reports")
+        await expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        # The default range (the last 30 days up to 1 December) holds all nine tickets.
+        await expect(page.locator('[data-figure="f_tickets"] dd')).to_have_text("9")
+        for canvas in ("#chart-categories", "#chart-satisfaction"):
+            drawn = await page.locator(canvas).evaluate(
+                "c => { const chart = Chart.getChart(c); return !!chart && c.width > 0 && c.height > 0 "
+                "&& chart.data.datasets.length > 0; }"
+            )
+            assert drawn, canvas
+        await expect(page.locator("#reps tbody tr").first).to_contain_text("安妮")
+
+        # The week of 23–29 November, WeChat only: tickets 2, 3 and 8.
+        await page.locator("#f-start").fill("2026-11-23")
+        await page.locator("#f-end").fill("2026-11-29")
+        await page.locator("#f-channel").select_option("wechat")
+        await page.get_by_role("button", name="查询").click()
+        await expect(page.locator('[data-figure="f_tickets"] dd')).to_have_text("3")
+        await expect(page.locator('[data-figure="f_complaint_rate"] dd')).to_have_text("66.7%")
+        href = await page.locator('a.csv[data-table="reps"]').get_attribute("href")
+        assert href and "channel=wechat" in href and "start=2026-11-23" in href
+
+        await page.locator("#f-channel").select_option("")
+        await page.get_by_role("button", name="查询").click()
+        await expect(page.locator('[data-figure="f_tickets"] dd')).to_have_text("7")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT))
+
+        # The archive lists the week; its report is static HTML with server-drawn SVG charts.
+        await page.goto(base + "/console/reports/archive")
+        row = page.locator('#archive tr[data-week="2026-W48"]')
+        await expect(row).to_contain_text("2026-11-23 – 2026-11-29")
+        await row.get_by_role("link", name="查看").click()
+        await expect(page.locator("h1")).to_have_text("客服周报 2026-W48")
+        assert await page.locator("svg rect").count() > 5
+        assert not errors, errors
+        assert not foreign, foreign
+    finally:
+        await context.close()
