@@ -59,6 +59,7 @@ async def test_admin_changes_an_sla_target(services: Services, browser: Any, chr
             await expect(page.locator("h1")).to_have_text(c["title"])
             # Every tab opens and renders its document.
             await expect(page.locator('#routing tr[data-code="finance"] textarea')).to_have_value(re.compile("发票"))
+            await page.screenshot(path=str(ARTIFACTS / "settings-departments.png"))
             shown = {
                 "hours": "#hours-monday",
                 "canned": "#canned-list fieldset",

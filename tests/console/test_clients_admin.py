@@ -45,7 +45,9 @@ async def test_edit_one_clients_tier_and_details(services: Services, signed_in: 
     client_id = await _add_client(services, name="王五", company="星火", phone="13800138000", tier="C")
     found = (await admin.get("/console/api/admin/clients", params={"q": "星火"})).json()
     assert found["tiers"] == ["A", "B", "C", "D"]
-    assert found["clients"] == [{"id": client_id, "name": "王五", "company": "星火", "phone": "138****8000", "tier": "C"}]
+    assert found["clients"] == [
+        {"id": client_id, "name": "王五", "company": "星火", "phone": "138****8000", "tier": "C"}
+    ]
     path = f"/console/api/admin/clients/{client_id}"
     for body in ({"tier": "Z", "name": "王五"}, {"tier": "A", "phone": "12345"}, {"tier": ""}):
         assert (await admin.post(path, body)).status_code == 400, body

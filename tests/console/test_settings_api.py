@@ -45,9 +45,7 @@ async def _save(admin: Rep, name: str, body: Any, revision: int | None = None) -
 async def _counts(services: Services) -> tuple[int, int]:
     async with services.db.transaction() as session:
         docs = await session.scalar(select(func.count()).select_from(ConfigDocument))
-        audits = await session.scalar(
-            select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "login")
-        )
+        audits = await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "login"))
     return int(docs or 0), int(audits or 0)
 
 
@@ -60,8 +58,19 @@ async def test_only_admins_reach_the_settings(signed_in: SignIn) -> None:
     rep = await signed_in("ann", role="rep")
     sup = await signed_in("sue", role="supervisor")
     admin = await signed_in("ada", role="admin")
-    gets = ["/console/settings", BASE + "sla", BASE + "texts", "/console/api/admin/departments", "/console/api/admin/clients"]
-    posts = [BASE + "sla", "/console/api/admin/departments", "/console/api/admin/departments/cs", "/console/api/admin/clients/1"]
+    gets = [
+        "/console/settings",
+        BASE + "sla",
+        BASE + "texts",
+        "/console/api/admin/departments",
+        "/console/api/admin/clients",
+    ]
+    posts = [
+        BASE + "sla",
+        "/console/api/admin/departments",
+        "/console/api/admin/departments/cs",
+        "/console/api/admin/clients/1",
+    ]
     for person in (rep, sup):
         for path in gets:
             assert (await person.get(path)).status_code == 403, path
@@ -88,12 +97,12 @@ BAD = {
     "routing": [
         ({"departments": []}, "lists no departments"),
         ("shipped:default=nowhere", "default department"),
-        ("shipped:departments.0.categories=[\"gossip\"]", "unknown categories"),
+        ('shipped:departments.0.categories=["gossip"]', "unknown categories"),
         ({"default": "ghost", "departments": [{"code": "ghost", "name": "Ghost"}]}, "do not exist: ghost"),
     ],
     "business_hours": [
-        ("shipped:hours.monday=[\"18:00-09:00\"]", "empty or reversed"),
-        ("shipped:holidays=[\"2026-02-30\"]", "not a date"),
+        ('shipped:hours.monday=["18:00-09:00"]', "empty or reversed"),
+        ('shipped:holidays=["2026-02-30"]', "not a date"),
         ("shipped:timezone=Mars/Olympus", "unknown time zone"),
         ({"hours": {}}, "no business hours"),
         ("shipped:lunch=1", "unknown keys"),
@@ -105,7 +114,10 @@ BAD = {
         ({"replies": [{"title": {"zh": "a"}, "text": {"zh": "b"}}]}, "has no id"),
     ],
     "texts": [
-        ({"overrides": {"zh": {"ticket.opened": "已创建工单"}}}, "placeholders {category}, {first_response}, {ticket_no}"),
+        (
+            {"overrides": {"zh": {"ticket.opened": "已创建工单"}}},
+            "placeholders {category}, {first_response}, {ticket_no}",
+        ),
         ({"overrides": {"zh": {"greeting.welcome": "您好 {name}"}}}, "placeholders none"),
         ({"overrides": {"zh": {"console.title": "工作台"}}}, "not a client text"),
         ({"overrides": {"fr": {"greeting.hello": "Bonjour"}}}, "unknown language"),
@@ -227,7 +239,7 @@ async def test_business_hours_and_canned_replies_are_put_in_force(
     await other.config.check()
     for process in (services, other):
         assert process.calendar is process.desk.calendar
-        assert 5 in process.calendar.weekly_hours and process.calendar.weekly_hours[5]
+        assert process.calendar.weekly_hours.get(5)
         assert [r.id for r in process.canned.replies] == ["hi"]
     _, number = await escalate(services, "v1")
     view = (await admin.get(f"/console/api/tickets/{number}")).json()
@@ -264,14 +276,22 @@ async def test_department_names_and_heads_are_edited_and_heads_hear_of_new_ticke
     ]
     for path, body, status in bad:
         assert (await admin.post(path, body)).status_code == status, (path, body)
-    changed = await admin.post("/console/api/admin/departments/cs", {"name": "客户成功部", "head_user_id": head.user_id})
+    changed = await admin.post(
+        "/console/api/admin/departments/cs", {"name": "客户成功部", "head_user_id": head.user_id}
+    )
     assert changed.status_code == 200 and changed.json()["head_user_id"] == head.user_id
     added = await admin.post("/console/api/admin/departments", {"code": "legal", "name": "法务部"})
     assert added.status_code == 201
     async with services.db.transaction() as session:
         entries = (
-            await session.execute(select(AuditEntry).where(AuditEntry.action.like("department_%")).order_by(AuditEntry.id))
-        ).scalars().all()
+            (
+                await session.execute(
+                    select(AuditEntry).where(AuditEntry.action.like("department_%")).order_by(AuditEntry.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert [(e.action, e.target) for e in entries] == [
         ("department_changed", "department:cs"),
         ("department_added", "department:legal"),

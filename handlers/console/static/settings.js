@@ -193,10 +193,15 @@
 
   // ------------------------------------------------------------ canned replies
 
+  // The default language (zh) first, as everywhere in kefu.
+  function languages() {
+    return [...Console.state.languages].sort((a, b) => (b === "zh") - (a === "zh"));
+  }
+
   function cannedItem(reply) {
     const box = el("fieldset", { class: "canned-reply" });
     box.append(el("label", { class: "stack" }, el("span", { text: t("settings.reply_id") }), el("input", { value: reply.id || "", maxlength: 64, dataset: { field: "id" } })));
-    for (const lang of Console.state.languages) {
+    for (const lang of languages()) {
       const title = el("input", { value: (reply.title || {})[lang] || "", maxlength: 200, dataset: { field: "title", lang } });
       const text = el("textarea", { rows: 2, dataset: { field: "text", lang } });
       text.value = (reply.text || {})[lang] || "";
@@ -374,7 +379,7 @@
       button.addEventListener("click", () => { history.replaceState(null, "", "#" + button.dataset.tab); show(button.dataset.tab); });
     }
     const lang = $("texts-lang");
-    for (const l of Console.state.languages) lang.append(el("option", { value: l, selected: l === Console.state.me.language }, l));
+    for (const l of languages()) lang.append(el("option", { value: l, selected: l === Console.state.me.language }, l));
     lang.addEventListener("change", texts);
     $("texts-filter").addEventListener("input", Console.debounce(texts, 200));
     $("routing-save").addEventListener("click", saveRouting);
