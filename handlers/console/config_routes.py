@@ -20,7 +20,7 @@ from handlers.console.web import STATIC, json_body, text_field
 if TYPE_CHECKING:
     from handlers.console.routes import Console
 
-# A document is posted as {"revision": n, "body": {...}}; texts overrides of both languages fit easily.
+# A document is posted as {"revision": n, "body": {...}}; every text of both languages overridden fits.
 MAX_BODY = config_documents.MAX_DOCUMENT_BYTES
 
 
@@ -60,7 +60,7 @@ def config_routes(console: Console) -> APIRouter:
     async def write(name: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
         require_role(principal, "admin")
         config_documents.kind(name)
-        data = await json_body(request)
+        data = await json_body(request, limit=MAX_BODY)
         revision = data.get("revision")
         if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
             raise InvalidInput("revision (the one the page was loaded with) is required")

@@ -308,3 +308,18 @@ async def test_department_names_and_heads_are_edited_and_heads_hear_of_new_ticke
     async with services.db.transaction() as session:
         notes = (await session.execute(select(Notification).where(Notification.ticket_id == ticket.id))).scalars()
         assert head.user_id in [n.user_id for n in notes]
+
+
+async def test_long_client_texts_fit_and_an_oversized_document_is_refused(
+    services: Services, signed_in: SignIn
+) -> None:
+    admin = await signed_in("ada", role="admin")
+    plain = [k for k in services.texts.overridable() if "{" not in (services.texts.shipped(k, "zh") or "")][:40]
+    # Over the console's usual 64 KiB JSON limit, within the documents' own.
+    overrides = {"zh": {k: "长" * 1000 for k in plain}, "en": {k: "x" * 2000 for k in plain}}
+    assert (await _save(admin, "texts", {"overrides": overrides})).status_code == 200
+    assert services.texts.get(plain[0], "en") == "x" * 2000
+    huge = {"overrides": {"zh": {k: "长" * 2000 for k in services.texts.overridable()}}}
+    refused = await _save(admin, "texts", huge)
+    assert refused.status_code == 413, refused.text
+    assert (await _get(admin, "texts"))["revision"] == 1
