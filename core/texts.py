@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,14 @@ import yaml
 from core.errors import ConfigError
 
 DEFAULT_LANGUAGE = "zh"
+# Texts under these sections are the console's own or go to reps only; admins override what clients read.
+NOT_OVERRIDABLE = ("console.", "telegram.", "notify.")
+MAX_OVERRIDE_CHARS = 2000
+
+
+def placeholders(template: str) -> set[str]:
+    """The {names} a text expects; ValueError for a malformed one such as an unclosed brace."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -30,7 +39,8 @@ class Texts:
     def __init__(self, catalogs: Mapping[str, Mapping[str, str]], default: str = DEFAULT_LANGUAGE) -> None:
         if default not in catalogs:
             raise ConfigError(f"no texts for the default language {default!r}")
-        self._catalogs = {lang: dict(c) for lang, c in catalogs.items()}
+        self._shipped = {lang: dict(c) for lang, c in catalogs.items()}
+        self._catalogs = self._shipped
         self.default = default
 
     @classmethod
@@ -41,6 +51,49 @@ class Texts:
             with path.open(encoding="utf-8") as fh:
                 catalogs[lang] = _flatten(yaml.safe_load(fh) or {})
         return cls(catalogs, default)
+
+    def shipped(self, key: str, lang: str) -> str | None:
+        """The text as config/texts.<lang>.yaml has it, whatever admins overrode."""
+        return self._shipped.get(lang, {}).get(key)
+
+    def overridable(self) -> list[str]:
+        """The keys admins may override: what clients read, in the default language's order."""
+        return [k for k in self._shipped[self.default] if not k.startswith(NOT_OVERRIDABLE)]
+
+    def check_overrides(self, data: Any) -> dict[str, dict[str, str]]:
+        """Validate a document {"overrides": {lang: {key: text}}}; ConfigError tells what is wrong."""
+        if not isinstance(data, Mapping) or set(data) - {"overrides"}:
+            raise ConfigError('texts: expected {"overrides": {language: {key: text}}}')
+        raw = data.get("overrides") or {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError("texts: 'overrides' must map a language to {key: text}")
+        allowed = set(self.overridable())
+        checked: dict[str, dict[str, str]] = {}
+        for lang, texts in raw.items():
+            if lang not in self._shipped:
+                raise ConfigError(f"texts: unknown language {lang!r} (known: {', '.join(self.languages)})")
+            if not isinstance(texts, Mapping):
+                raise ConfigError(f"texts.{lang}: expected {{key: text}}")
+            for key, text in texts.items():
+                if key not in allowed:
+                    raise ConfigError(f"texts.{lang}: {key!r} is not a client text that can be overridden")
+                if not isinstance(text, str) or not text.strip() or len(text) > MAX_OVERRIDE_CHARS:
+                    raise ConfigError(f"{key} ({lang}): a text of 1 to {MAX_OVERRIDE_CHARS} characters is needed")
+                shipped = self.shipped(key, lang) or self._shipped[self.default][key]
+                try:
+                    used = placeholders(text)
+                except ValueError as exc:
+                    raise ConfigError(f"{key} ({lang}): malformed placeholder: {exc}") from None
+                expected = placeholders(shipped)
+                if used != expected:
+                    want = ", ".join("{" + n + "}" for n in sorted(expected)) or "none"
+                    raise ConfigError(f"{key} ({lang}): the text must use the placeholders {want}, as shipped")
+            checked[str(lang)] = {str(k): str(v) for k, v in texts.items()}
+        return checked
+
+    def use_overrides(self, overrides: Mapping[str, Mapping[str, str]]) -> None:
+        """Serve these (checked) overrides over the shipped texts; one assignment, so no reader sees half of it."""
+        self._catalogs = {lang: {**c, **overrides.get(lang, {})} for lang, c in self._shipped.items()}
 
     @property
     def languages(self) -> list[str]:

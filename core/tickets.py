@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import TicketCounter
+from core.dialogue.forms import CATEGORIES
 from core.errors import ConfigError
 
 
@@ -51,39 +52,27 @@ class TicketPolicies:
 
     @classmethod
     def load(cls, config_dir: Path, timezone: str = "Asia/Shanghai") -> TicketPolicies:
-        deps_raw = _read_yaml(config_dir / "departments.yaml")
-        sla_raw = _read_yaml(config_dir / "sla.yaml")
-        departments = tuple(
-            DepartmentSpec(
-                code=str(d["code"]),
-                name=str(d["name"]),
-                head=d.get("head"),
-                categories=tuple(d.get("categories", ())),
-                keywords=tuple(d.get("keywords", ())),
-            )
-            for d in deps_raw.get("departments", [])
+        return cls.from_mappings(
+            _read_yaml(config_dir / "departments.yaml"), _read_yaml(config_dir / "sla.yaml"), timezone=timezone
         )
-        if not departments:
-            raise ConfigError("config/departments.yaml lists no departments")
-        default = str(deps_raw.get("default", departments[0].code))
-        sla = {
-            str(p): SlaTarget(
-                first_response=timedelta(minutes=float(t["first_response_minutes"])),
-                resolution=timedelta(hours=float(t["resolution_hours"])),
-            )
-            for p, t in sla_raw.get("targets", {}).items()
-        }
-        for p in ("P1", "P2", "P3", "P4"):
-            if p not in sla:
-                raise ConfigError(f"config/sla.yaml has no target for {p}")
-        return cls(
-            departments=departments,
-            default_department=default,
-            sla=sla,
-            urgent_cues=tuple(str(c) for c in sla_raw.get("urgent_cues", ())),
-            tier_priority={str(k): dict(v) for k, v in sla_raw.get("priority", {}).items()},
-            timezone=timezone,
-        )
+
+    @classmethod
+    def from_mappings(cls, departments: Any, sla: Any, timezone: str = "Asia/Shanghai") -> TicketPolicies:
+        """Build from the documents of config/departments.yaml and config/sla.yaml (or their saved versions)."""
+        return cls(**_routing_fields(departments), **_sla_fields(sla), timezone=timezone)
+
+    def with_routing(self, departments: Any) -> TicketPolicies:
+        """The same policies with routing from a document shaped like config/departments.yaml."""
+        return replace(self, **_routing_fields(departments))
+
+    def with_sla(self, sla: Any) -> TicketPolicies:
+        """The same policies with targets, cues and tier priorities from a document shaped like config/sla.yaml."""
+        return replace(self, **_sla_fields(sla))
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        """The client tiers that have a priority mapping (A, B, C, D in the shipped config)."""
+        return tuple(sorted(self.tier_priority))
 
     def route(self, category: str, text: str) -> str:
         """The department code: keyword cues first (more specific), then the category's home."""
@@ -107,6 +96,107 @@ class TicketPolicies:
 
     def local_day(self, moment: datetime) -> str:
         return moment.astimezone(ZoneInfo(self.timezone)).strftime("%Y%m%d")
+
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+_TIER = re.compile(r"^[A-Z]$")
+_CODE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    # YAML reads an unquoted 12315 as a number; it is still a cue to look for in text.
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str | int) for v in value):
+        raise ConfigError(f"{what} must be a list of texts")
+    cleaned = tuple(str(v).strip() for v in value if str(v).strip())
+    if len(cleaned) > 500 or any(len(v) > 100 for v in cleaned):
+        raise ConfigError(f"{what}: at most 500 entries of at most 100 characters")
+    return cleaned
+
+
+def _routing_fields(data: Any) -> dict[str, Any]:
+    """Departments and the default one, from config/departments.yaml's shape; ConfigError says what is wrong."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("departments: expected a mapping with 'departments' and 'default'")
+    raw = data.get("departments")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("config/departments.yaml lists no departments")
+    departments: list[DepartmentSpec] = []
+    for i, d in enumerate(raw, 1):
+        if not isinstance(d, Mapping) or not isinstance(d.get("code"), str) or not _CODE.match(d["code"]):
+            raise ConfigError(f"department {i}: 'code' must be lower-case letters, digits, '-' or '_'")
+        code = d["code"]
+        if any(dept.code == code for dept in departments):
+            raise ConfigError(f"department {code} is listed twice")
+        categories = _strings(d.get("categories"), f"department {code}: categories")
+        unknown = sorted(set(categories) - set(CATEGORIES))
+        if unknown:
+            raise ConfigError(f"department {code}: unknown categories {unknown} (known: {', '.join(CATEGORIES)})")
+        head = d.get("head")
+        if head is not None and not isinstance(head, str):
+            raise ConfigError(f"department {code}: 'head' must be a user name or null")
+        departments.append(
+            DepartmentSpec(
+                code=code,
+                name=str(d.get("name") or code),
+                head=head or None,
+                categories=categories,
+                keywords=_strings(d.get("keywords"), f"department {code}: keywords"),
+            )
+        )
+    default = data.get("default", departments[0].code)
+    if default not in {d.code for d in departments}:
+        raise ConfigError(f"default department {default!r} is not one of the departments listed")
+    return {"departments": tuple(departments), "default_department": str(default)}
+
+
+def _sla_fields(data: Any) -> dict[str, Any]:
+    """Targets, urgent cues and tier priorities, from config/sla.yaml's shape; ConfigError says what is wrong."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("sla: expected a mapping with 'targets', 'priority' and 'urgent_cues'")
+    targets = data.get("targets")
+    if not isinstance(targets, Mapping):
+        raise ConfigError("sla: 'targets' must map P1..P4 to first_response_minutes and resolution_hours")
+    sla: dict[str, SlaTarget] = {}
+    for p in PRIORITIES:
+        t = targets.get(p)
+        if t is None:
+            raise ConfigError(f"config/sla.yaml has no target for {p}")
+        if not isinstance(t, Mapping):
+            raise ConfigError(f"{p}: expected first_response_minutes and resolution_hours")
+        minutes = _positive(t.get("first_response_minutes"), f"{p}: first_response_minutes", 60 * 24 * 365)
+        hours = _positive(t.get("resolution_hours"), f"{p}: resolution_hours", 24 * 365)
+        sla[p] = SlaTarget(first_response=timedelta(minutes=minutes), resolution=timedelta(hours=hours))
+    extra = sorted(set(targets) - set(PRIORITIES))
+    if extra:
+        raise ConfigError(f"sla: unknown priorities {extra} (P1..P4 only)")
+    by_tier = data.get("priority") or {}
+    if not isinstance(by_tier, Mapping):
+        raise ConfigError("sla: 'priority' must map client tiers to a priority per category")
+    tier_priority: dict[str, dict[str, str]] = {}
+    for tier, row in by_tier.items():
+        if not isinstance(tier, str) or not _TIER.match(tier):
+            raise ConfigError(f"client tier {tier!r} must be one capital letter (A..Z)")
+        if not isinstance(row, Mapping):
+            raise ConfigError(f"tier {tier}: expected a priority per category")
+        for category, priority in row.items():
+            if category not in CATEGORIES:
+                raise ConfigError(f"tier {tier}: unknown category {category!r} (known: {', '.join(CATEGORIES)})")
+            if priority not in PRIORITIES:
+                raise ConfigError(f"tier {tier}, {category}: priority must be one of P1..P4, got {priority!r}")
+        tier_priority[tier] = {str(c): str(p) for c, p in row.items()}
+    return {
+        "sla": sla,
+        "urgent_cues": _strings(data.get("urgent_cues"), "urgent_cues"),
+        "tier_priority": tier_priority,
+    }
+
+
+def _positive(value: Any, what: str, limit: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= limit:
+        raise ConfigError(f"{what} must be a number above 0 and at most {limit:g}")
+    return float(value)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -40,6 +40,8 @@ from core.settings import Settings
 from core.texts import Texts
 from core.ticketing import SLA, SUMMARY_REMINDER, TicketDesk
 from core.tickets import TicketPolicies
+from handlers.config_documents import register_appliers
+from handlers.console.canned import CannedReplies
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Services:
     texts: Texts
     forms: Forms
     policies: TicketPolicies
+    calendar: BusinessCalendar
+    canned: CannedReplies
     desk: TicketDesk
     registry: ChannelRegistry
     hub: LiveHub
@@ -84,6 +88,24 @@ class Services:
             await seed_keyword_rules(session, load_rules(self.settings.config_dir / "keywords.yaml"), now)
         await self.reload_rules()
         await self.config.check()
+
+    def use(
+        self,
+        *,
+        policies: TicketPolicies | None = None,
+        calendar: BusinessCalendar | None = None,
+        canned: CannedReplies | None = None,
+    ) -> None:
+        """Put new settings in force in every object that holds them: the one place a swap happens.
+
+        Texts are not swapped but overridden in place (Texts.use_overrides): every part of kefu shares one.
+        """
+        if policies is not None:
+            self.policies = self.desk.policies = self.engine.policies = policies
+        if calendar is not None:
+            self.calendar = self.desk.calendar = calendar
+        if canned is not None:
+            self.canned = canned
 
     async def reload_rules(self) -> None:
         async with self.db.transaction() as session:
@@ -179,13 +201,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cutoff=timedelta(hours=settings.followup_cutoff_hours),
         on_drop=engine.record_dropped_followup,
     )
-    return Services(
+    services = Services(
         settings=settings,
         clock=clock,
         db=db,
         texts=texts,
         forms=forms,
         policies=policies,
+        calendar=calendar,
+        canned=CannedReplies.load(config_dir / "canned_replies.yaml", settings.language),
         desk=desk,
         registry=registry,
         hub=hub,
@@ -205,3 +229,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         followups=runner,
         config=ConfigWatcher(db),
     )
+    register_appliers(services)
+    return services

@@ -84,6 +84,12 @@ class Forms:
         return None
 
 
+def normalize_phone(text: str) -> str | None:
+    """A mobile or landline number without separators, or None when it is not one."""
+    digits = _PHONE_SEPARATORS.sub("", text.strip())
+    return digits if _PHONE.match(digits) else None
+
+
 def validate(spec: SlotSpec, answer: str, skip_words: set[str]) -> Validated:
     """Check one answer against its slot; skip words leave optional slots empty."""
     text = answer.strip()
@@ -92,8 +98,8 @@ def validate(spec: SlotSpec, answer: str, skip_words: set[str]) -> Validated:
     if not text:
         return Validated(None, "form.required")
     if spec.validator == "phone":
-        digits = _PHONE_SEPARATORS.sub("", text)
-        if not _PHONE.match(digits):
+        digits = normalize_phone(text)
+        if digits is None:
             return Validated(None, "form.bad_phone")
         return Validated(digits)
     if len(text) < spec.min_length:

@@ -21,7 +21,8 @@ from handlers.console import inbox
 from handlers.console.access import require_role, ticket_for
 from handlers.console.admin import admin_routes
 from handlers.console.auth import Principal, Sessions
-from handlers.console.canned import CannedReplies
+from handlers.console.clients import client_routes
+from handlers.console.config_routes import config_routes
 from handlers.console.csrf import LOGIN_FIELD, LoginTokens
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
@@ -60,9 +61,6 @@ class Console:
         self.login_tokens = LoginTokens(
             services.settings.secret_key.get_secret_value(), secure=self.settings.cookie_secure
         )
-        self.canned = CannedReplies.load(
-            services.settings.config_dir / "canned_replies.yaml", services.settings.language
-        )
 
     @property
     def risk(self) -> timedelta:
@@ -82,6 +80,8 @@ class Console:
         app.include_router(live_routes(self))
         app.include_router(admin_routes(self))
         app.include_router(reports_routes(self))
+        app.include_router(config_routes(self))
+        app.include_router(client_routes(self))
 
     async def _not_signed_in(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith(PREFIX + "/api") or request.method != "GET":
@@ -239,7 +239,7 @@ class Console:
                 messages, total = await view.transcript(session, ticket)
                 panel = await view.ticket_panel(session, ticket, conversation)
                 client = await view.client_panel(session, ticket)
-            canned = self.canned.render(
+            canned = services.canned.render(
                 conversation.language, client_name=client["name"] or "", ticket_no=ticket.number
             )
             return JSONResponse(

@@ -41,10 +41,10 @@ class Guard:
         return principal
 
 
-async def json_body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise BadPayload("Content-Type must be application/json")
-    return parse_json_object(await read_limited_body(request, MAX_JSON))
+    return parse_json_object(await read_limited_body(request, limit))
 
 
 def text_field(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 4000) -> str:

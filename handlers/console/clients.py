@@ -1,0 +1,147 @@
+"""Admins' client pages: find and edit one client (tier, name, company, phone), import many from CSV."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import or_, select
+
+from bots.common import read_limited_body
+from core.db.models import AuditEntry, Client
+from core.dialogue.forms import normalize_phone
+from core.errors import Conflict, InvalidInput, NotFound
+from handlers.console import client_import
+from handlers.console.access import require_role
+from handlers.console.auth import Principal
+from handlers.console.masking import mask_phone
+from handlers.console.web import json_body, text_field
+
+if TYPE_CHECKING:
+    from handlers.console.routes import Console
+
+SEARCH_LIMIT = 50
+
+
+def client_routes(console: Console) -> APIRouter:
+    router = console.private()
+    services = console.services
+
+    def tiers() -> tuple[str, ...]:
+        return services.policies.tiers
+
+    @router.get("/api/admin/clients")
+    async def search(q: str = "", principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        term = q.strip()[:64]
+        query = select(Client).order_by(Client.id.desc()).limit(SEARCH_LIMIT)
+        if term:
+            like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(
+                or_(
+                    Client.name.like(like, escape="\\"),
+                    Client.company.like(like, escape="\\"),
+                    Client.phone.like(like, escape="\\"),
+                )
+            )
+        async with services.db.transaction() as session:
+            rows = (await session.execute(query)).scalars().all()
+            return JSONResponse({"tiers": list(tiers()), "clients": [_client(c) for c in rows]})
+
+    @router.post("/api/admin/clients/{client_id}")
+    async def edit(client_id: int, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        data = await json_body(request)
+        tier = text_field(data, "tier", limit=1).upper()
+        if tier not in tiers():
+            raise InvalidInput(f"tier must be one of {', '.join(tiers())}")
+        name = text_field(data, "name", required=False, limit=128)
+        company = text_field(data, "company", required=False, limit=200)
+        # An empty phone field leaves the number on record (the page shows it masked); "-" removes it.
+        raw_phone = text_field(data, "phone", required=False, limit=32)
+        phone = normalize_phone(raw_phone) if raw_phone not in ("", "-") else None
+        if raw_phone not in ("", "-") and phone is None:
+            raise InvalidInput("phone is not a mobile or landline number")
+        now = services.clock.now()
+        async with services.db.transaction() as session:
+            client = await session.get(Client, client_id, with_for_update=True)
+            if client is None:
+                raise NotFound(f"no client {client_id}")
+            before = client_import.audit_fields(client)
+            client.tier, client.name, client.company = tier, name, company
+            if raw_phone:
+                client.phone = phone
+            after = client_import.audit_fields(client)
+            if after != before or (raw_phone and phone is not None):
+                session.add(
+                    AuditEntry(
+                        user_id=principal.user_id,
+                        action="client_changed",
+                        target=f"client:{client_id}",
+                        data={"before": before, "after": after},
+                        created_at=now,
+                    )
+                )
+            return JSONResponse(_client(client))
+
+    @router.post("/api/admin/clients-import/preview")
+    async def preview(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        """What a commit of this file would do; writes nothing."""
+        require_role(principal, "admin")
+        raw = await read_limited_body(request, client_import.MAX_BYTES)
+        rows = client_import.parse(raw, tiers())
+        async with services.db.transaction() as session:
+            await client_import.match(session, rows)
+        return JSONResponse(_summary(raw, rows))
+
+    @router.post("/api/admin/clients-import/commit")
+    async def commit(request: Request, digest: str = "", principal: Principal = Depends(console.guard)) -> JSONResponse:
+        """Writes the valid rows of the previewed file in one transaction and reports the skipped ones."""
+        require_role(principal, "admin")
+        raw = await read_limited_body(request, client_import.MAX_BYTES)
+        if digest != client_import.digest(raw):
+            raise Conflict("this is not the file that was previewed; preview it again")
+        rows = client_import.parse(raw, tiers())
+        now = services.clock.now()
+        async with services.db.transaction() as session:
+            await client_import.match(session, rows)
+            changes = await client_import.write(session, rows, now)
+            summary = _summary(raw, rows)
+            session.add(
+                AuditEntry(
+                    user_id=principal.user_id,
+                    action="clients_imported",
+                    target="clients",
+                    data={
+                        "created": summary["created"],
+                        "updated": summary["updated"],
+                        "skipped": [r["line"] for r in summary["rows"] if r["action"] == "skip"],
+                        "changes": changes,
+                    },
+                    created_at=now,
+                )
+            )
+        return JSONResponse(summary)
+
+    return router
+
+
+def _summary(raw: bytes, rows: list[client_import.ImportRow]) -> dict[str, Any]:
+    return {
+        "digest": client_import.digest(raw),
+        "rows": [r.json() for r in rows],
+        "created": sum(r.action == "create" for r in rows),
+        "updated": sum(r.action == "update" for r in rows),
+        "skipped": sum(r.action == "skip" for r in rows),
+    }
+
+
+def _client(client: Client) -> dict[str, Any]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "company": client.company,
+        "phone": mask_phone(client.phone),
+        "tier": client.tier,
+    }

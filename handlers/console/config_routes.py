@@ -1,0 +1,165 @@
+"""Admins' settings pages: the config documents (routing, SLA, hours, canned replies, texts) and departments."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import AuditEntry, Department, User
+from core.dialogue.forms import CATEGORIES
+from core.errors import InvalidInput, NotFound
+from handlers import config_documents
+from handlers.console.access import require_role
+from handlers.console.auth import Principal
+from handlers.console.web import STATIC, json_body, text_field
+
+if TYPE_CHECKING:
+    from handlers.console.routes import Console
+
+# A document is posted as {"revision": n, "body": {...}}; every text of both languages overridden fits.
+MAX_BODY = config_documents.MAX_DOCUMENT_BYTES
+
+
+def config_routes(console: Console) -> APIRouter:
+    router = console.private()
+    services = console.services
+
+    @router.get("/settings", include_in_schema=False)
+    async def settings_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+        require_role(principal, "admin")
+        return FileResponse(
+            STATIC / "settings.html", media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"}
+        )
+
+    @router.get("/api/admin/config/{name}")
+    async def read(name: str, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        revision, body = await config_documents.current(services, name)
+        result: dict[str, Any] = {
+            "name": name,
+            "revision": revision,
+            "body": body,
+            "shipped": config_documents.shipped(services, name),
+        }
+        if name == "texts":
+            texts = services.texts
+            result["languages"] = texts.languages
+            result["catalog"] = [
+                {"key": key, "shipped": {lang: texts.shipped(key, lang) for lang in texts.languages}}
+                for key in texts.overridable()
+            ]
+        if name == "sla":
+            result["categories"] = list(CATEGORIES)
+        return JSONResponse(result)
+
+    @router.post("/api/admin/config/{name}")
+    async def write(name: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        config_documents.kind(name)
+        data = await json_body(request, limit=MAX_BODY)
+        revision = data.get("revision")
+        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+            raise InvalidInput("revision (the one the page was loaded with) is required")
+        saved = await config_documents.save(
+            services, name, data.get("body"), user_id=principal.user_id, expected_revision=revision
+        )
+        return JSONResponse({"name": name, "revision": saved})
+
+    @router.get("/api/admin/departments")
+    async def departments(principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        async with services.db.transaction() as session:
+            rows = (await session.execute(select(Department).order_by(Department.id))).scalars().all()
+            staff = (
+                await session.execute(
+                    select(User)
+                    .where(User.active.is_(True), User.role.in_(("rep", "supervisor", "admin")))
+                    .order_by(User.display_name)
+                )
+            ).scalars()
+            return JSONResponse(
+                {
+                    "departments": [_department(d) for d in rows],
+                    "categories": list(CATEGORIES),
+                    "users": [{"id": u.id, "name": u.display_name, "username": u.username} for u in staff],
+                }
+            )
+
+    @router.post("/api/admin/departments")
+    async def add_department(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        require_role(principal, "admin")
+        data = await json_body(request)
+        code = text_field(data, "code", limit=64)
+        if not code.replace("-", "").replace("_", "").isalnum() or not code.isascii() or code != code.lower():
+            raise InvalidInput("code must be lower-case letters, digits, '-' or '_'")
+        name = text_field(data, "name", limit=128)
+        now = services.clock.now()
+        async with services.db.transaction() as session:
+            if (await session.execute(select(Department.id).where(Department.code == code))).first():
+                raise InvalidInput(f"department {code} exists already")
+            head = await _head(session, data.get("head_user_id"))
+            dept = Department(code=code, name=name, head_user_id=head, created_at=now)
+            session.add(dept)
+            await session.flush()
+            session.add(
+                AuditEntry(
+                    user_id=principal.user_id,
+                    action="department_added",
+                    target=f"department:{code}",
+                    data={"before": None, "after": _department(dept)},
+                    created_at=now,
+                )
+            )
+            return JSONResponse(_department(dept), status_code=201)
+
+    @router.post("/api/admin/departments/{code}")
+    async def edit_department(
+        code: str, request: Request, principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
+        require_role(principal, "admin")
+        data = await json_body(request)
+        name = text_field(data, "name", limit=128)
+        now = services.clock.now()
+        async with services.db.transaction() as session:
+            dept = (
+                await session.execute(select(Department).where(Department.code == code).with_for_update())
+            ).scalar_one_or_none()
+            if dept is None:
+                raise NotFound(f"no department {code}")
+            before = _department(dept)
+            dept.name = name
+            dept.head_user_id = await _head(session, data.get("head_user_id"))
+            after = _department(dept)
+            if after != before:
+                session.add(
+                    AuditEntry(
+                        user_id=principal.user_id,
+                        action="department_changed",
+                        target=f"department:{code}",
+                        data={"before": before, "after": after},
+                        created_at=now,
+                    )
+                )
+            return JSONResponse(after)
+
+    return router
+
+
+def _department(dept: Department) -> dict[str, Any]:
+    return {"code": dept.code, "name": dept.name, "head_user_id": dept.head_user_id}
+
+
+async def _head(session: AsyncSession, value: Any) -> int | None:
+    """The head's user id (an active member of staff), or None for no head."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("head_user_id must be a user id or null")
+    user = await session.get(User, value)
+    if user is None or not user.active or user.role not in ("rep", "supervisor", "admin"):
+        raise InvalidInput(f"user {value} is not active staff and cannot head a department")
+    return value
