@@ -21,7 +21,7 @@ _EN_CLAUSE = re.compile(r"[a-z0-9' ]+")
 # Particles and pronouns that begin or end no useful cue ("的发票", "收到了").
 _CJK_STOP = frozenset("的了吗呢吧啊呀哦嗯么我你他她它们是在有和就也都这那个")
 _EN_STOP = frozenset(
-    [
+    {
         "a",
         "an",
         "the",
@@ -73,7 +73,7 @@ _EN_STOP = frozenset(
         "them",
         "not",
         "no",
-    ]
+    }
 )
 
 
