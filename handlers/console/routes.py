@@ -25,6 +25,7 @@ from handlers.console.canned import CannedReplies
 from handlers.console.csrf import LOGIN_FIELD, LoginTokens
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
+from handlers.console.keywords import keywords_routes
 from handlers.console.live import live_routes
 from handlers.console.settings import ConsoleSettings
 from handlers.console.takeover import takeover_router
@@ -80,6 +81,7 @@ class Console:
         app.include_router(takeover_router(self))
         app.include_router(live_routes(self))
         app.include_router(admin_routes(self))
+        app.include_router(keywords_routes(self))
 
     async def _not_signed_in(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith(PREFIX + "/api") or request.method != "GET":
