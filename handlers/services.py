@@ -92,8 +92,9 @@ class Services:
         now = self.clock.now()
         async with self.db.transaction() as session:
             await seed_departments(session, self.policies, now)
-            await seed_keyword_rules(session, load_specs(self.settings.config_dir / "keywords.yaml"), now)
-            await seed_first_version(session, now)
+            seeded = await seed_keyword_rules(session, load_specs(self.settings.config_dir / "keywords.yaml"), now)
+            # A database from before versions existed publishes the rules it had as version 1.
+            await seed_first_version(session, now, note="config/keywords.yaml" if seeded else "rules at upgrade")
         # Live classification follows the published version named by the "keywords" document, in every process.
         self.config.on(KEYWORDS, self.apply_keywords)
         await self.config.check()

@@ -131,7 +131,7 @@ async def rollback(session: AsyncSession, number: int, *, user_id: int | None, n
     return version
 
 
-async def seed_first_version(session: AsyncSession, now: datetime) -> int | None:
+async def seed_first_version(session: AsyncSession, now: datetime, *, note: str = "config/keywords.yaml") -> int | None:
     """On first start, the draft (just seeded from keywords.yaml) becomes version 1 and is put in force.
 
     Returns the number created, or None when versions exist. Two processes starting at once on an empty

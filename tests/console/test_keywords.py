@@ -295,7 +295,7 @@ async def test_learning_lists_reclassifications_and_suggests_uncovered_phrases(
     phrases = {s["phrase"]: s for s in learning["suggestions"]}
     assert phrases["发票一直"]["count"] == 3 and phrases["发票一直"]["category"] == "complaint"
     assert phrases["没有到账"]["count"] == 2
-    # Covered by a rule of the draft (请问), ending in a stop character (一直没有), or in one message only: not suggested.
+    # Covered by a draft rule (请问), ending in a stop character (一直没有), or in one message only: not suggested.
     assert not any("请问" in p for p in phrases)
     assert "一直没有" not in phrases and "不来" not in phrases
     # One click adds it to the draft, which then covers it.
