@@ -304,3 +304,30 @@ async def test_learning_lists_reclassifications_and_suggests_uncovered_phrases(
     ).status_code == 201
     again = {s["phrase"] for s in (await admin.get("/console/api/keywords/learning")).json()["suggestions"]}
     assert "发票一直" not in again and "发票一直没" not in again
+
+
+async def test_recording_costs_one_update_on_classifying_turns_only(services: Services) -> None:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        visitor = "c-" + uuid.uuid4().hex
+        await _write(services, "你好", visitor)
+        statements.clear()
+        await _write(services, "我要投诉", visitor)
+        classifying = list(statements)
+        statements.clear()
+        # Now collecting the complaint's details: the answer is not classified.
+        await _write(services, "上周的投放数据不对", visitor)
+        answering = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    updates = [s for s in classifying if s.lstrip().upper().startswith("UPDATE MESSAGES")]
+    assert len(updates) == 1
+    assert not [s for s in answering if s.lstrip().upper().startswith("UPDATE MESSAGES")]
