@@ -39,15 +39,14 @@ async def draft_specs(session: AsyncSession) -> list[RuleSpec]:
 async def list_rules(
     session: AsyncSession, *, search: str = "", category: str | None = None, limit: int = 200, offset: int = 0
 ) -> tuple[int, list[KeywordRule]]:
-    """Draft rules matching a search in phrase or note, newest edits last; (total matching, this page)."""
+    """Draft rules whose phrase or note contains `search`, in the order they were added; (total matching, page)."""
     query = select(KeywordRule)
     if search.strip():
-        pattern = f"%{search.strip()}%"
         query = query.where(
             or_(
-                KeywordRule.phrase.ilike(pattern),
-                KeywordRule.note.ilike(pattern),
-                KeywordRule.phrase.ilike(f"%{normalize(search)}%"),
+                KeywordRule.phrase.icontains(search.strip(), autoescape=True),
+                KeywordRule.note.icontains(search.strip(), autoescape=True),
+                KeywordRule.phrase.icontains(normalize(search), autoescape=True),
             )
         )
     if category:
