@@ -331,3 +331,23 @@ async def test_recording_costs_one_update_on_classifying_turns_only(services: Se
     updates = [s for s in classifying if s.lstrip().upper().startswith("UPDATE MESSAGES")]
     assert len(updates) == 1
     assert not [s for s in answering if s.lstrip().upper().startswith("UPDATE MESSAGES")]
+
+
+async def test_a_version_can_be_copied_back_into_the_draft(services: Services, signed_in: SignIn) -> None:
+    admin = await signed_in("adm", role="admin")
+    await _publish_small(admin)
+    small = (await admin.get("/console/api/keywords/export")).text
+    response = await admin.post("/console/api/keywords/versions/1/to-draft")
+    assert response.status_code == 200 and response.json()["rules"] > 900
+    assert (await admin.get("/console/api/keywords/compare?a=1&b=draft")).json() == {
+        "a": "1",
+        "b": "draft",
+        "added": [],
+        "removed": [],
+        "changed": [],
+    }
+    assert (await admin.get("/console/api/keywords/export")).text != small
+    async with services.db.transaction() as session:
+        assert await number_in_force(session) == 2
+        last = (await session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()))).scalars().first()
+    assert last is not None and last.action == "keyword_draft_replaced" and last.data["source"] == "version 1"

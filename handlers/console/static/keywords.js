@@ -5,6 +5,7 @@
   const { t, el, clear, api, flash } = Console;
   const CATEGORIES = ["inquiry", "complaint", "suggestion", "other"];
   const MODES = ["auto", "substring", "word", "whole"];
+  const LANGUAGES = ["zh", "en", "mixed"];
   const BASE = "/console/api/keywords";
   const $ = (id) => document.getElementById(id);
   let offset = 0;
@@ -50,6 +51,9 @@
     const cat = el("select", { "aria-label": t("keywords.category") });
     options(cat, CATEGORIES, category);
     cat.value = rule.category;
+    const language = el("select", { "aria-label": t("keywords.language") });
+    options(language, LANGUAGES, (l) => t("keywords.languages." + l));
+    language.value = rule.language;
     const note = el("input", { class: "kw-note", value: rule.note, maxlength: "500", "aria-label": t("keywords.note") });
     const save = async (changes) => {
       const res = await api("POST", `${BASE}/rules/${rule.id}`, changes);
@@ -59,7 +63,7 @@
     };
     const saveButton = el("button", {
       type: "button", text: t("keywords.save"),
-      onclick: () => save({ weight: Number(weight.value), match_mode: mode.value, category: cat.value, note: note.value }),
+      onclick: () => save({ weight: Number(weight.value), match_mode: mode.value, category: cat.value, language: language.value, note: note.value }),
     });
     const toggle = el("button", {
       type: "button", text: rule.enabled ? t("keywords.disable") : t("keywords.enable"),
@@ -67,7 +71,7 @@
     });
     return el("tr", { dataset: { id: rule.id, enabled: String(rule.enabled) } },
       el("td", { text: rule.phrase }), el("td", {}, cat), el("td", {}, weight), el("td", {}, mode),
-      el("td", { text: rule.language }), el("td", {}, note),
+      el("td", {}, language), el("td", {}, note),
       el("td", { text: rule.enabled ? t("keywords.yes") : t("keywords.no") }), el("td", {}, saveButton, " ", toggle));
   }
 
@@ -144,6 +148,16 @@
       const actions = el("td", {},
         el("button", { type: "button", text: t("keywords.compare_draft"), onclick: () => compare(v.number, "draft") }), " ",
         el("a", { href: `${BASE}/export?version=${v.number}`, text: t("keywords.export") }));
+      actions.append(" ", el("button", {
+        type: "button", text: t("keywords.to_draft"),
+        onclick: async () => {
+          if (!window.confirm(t("keywords.to_draft_confirm"))) return;
+          const r = await api("POST", `${BASE}/versions/${v.number}/to-draft`);
+          if (!r.ok) { fail(r); return; }
+          flash(t("keywords.saved"), "ok");
+          loadRules();
+        },
+      }));
       if (!v.in_force) {
         actions.append(" ", el("button", {
           type: "button", text: t("keywords.rollback"),
