@@ -153,17 +153,34 @@ async def locked_conversation(session: AsyncSession, conversation_id: int) -> Co
     return conversation
 
 
+def inbound_payload(msg: InboundMessage) -> dict[str, Any]:
+    """The payload an inbound message is stored with."""
+    payload: dict[str, Any] = dict(msg.payload)
+    if msg.attachments:
+        payload["attachments"] = [a.to_json() for a in msg.attachments]
+    if msg.button_id:
+        payload["button_id"] = msg.button_id
+    return payload
+
+
+_RECORD_CLASSIFIED = MESSAGES.update().where(MESSAGES.c.id == bindparam("message_id"))
+
+
+async def record_classified(
+    session: AsyncSession, message_id: int, msg: InboundMessage, classified: dict[str, Any]
+) -> None:
+    """Add the classifier's verdict to a stored inbound message: one UPDATE, on the turns that classify only."""
+    payload = {**inbound_payload(msg), "classified": classified}
+    await session.execute(_RECORD_CLASSIFIED, {"message_id": message_id, "payload": payload})
+
+
 async def store_inbound(session: AsyncSession, conversation: Conversation, msg: InboundMessage, now: datetime) -> int:
     """Store the message and return its id; a repeated external id raises DuplicateMessage.
 
     The unique constraint decides. No savepoint: a duplicate ends the whole turn, whose transaction is
     rolled back anyway.
     """
-    payload: dict[str, Any] = dict(msg.payload)
-    if msg.attachments:
-        payload["attachments"] = [a.to_json() for a in msg.attachments]
-    if msg.button_id:
-        payload["button_id"] = msg.button_id
+    payload = inbound_payload(msg)
     row = {
         "conversation_id": conversation.id,
         "direction": Direction.INBOUND.value,

@@ -23,6 +23,7 @@ from core.conversations import (
     find_or_create_identity,
     lock_known_sender,
     locked_conversation,
+    record_classified,
     store_inbound,
 )
 from core.db.models import (
@@ -42,6 +43,7 @@ from core.dialogue.machine import InvalidTransition, accepts, step
 from core.dialogue.model import (
     CATEGORY_PREFIX,
     RATE_PREFIX,
+    Classified,
     Deps,
     Effect,
     Event,
@@ -255,7 +257,10 @@ class Engine:
             if evidence:
                 context["evidence"] = evidence
         conversation.context = context
-        await self._step_and_apply(session, conversation, client, event, result, now, message_id=stored_id)
+        outcome = await self._step_and_apply(session, conversation, client, event, result, now, message_id=stored_id)
+        for effect in outcome.effects:
+            if isinstance(effect, Classified):
+                await record_classified(session, stored_id, msg, effect.record())
         return result
 
     def _screen(self, msg: InboundMessage) -> str | None:
@@ -630,7 +635,7 @@ class Engine:
         now: datetime,
         *,
         message_id: int | None = None,
-    ) -> None:
+    ) -> Outcome:
         snapshot = Snapshot(
             state=State(conversation.state),
             category=conversation.category,
@@ -651,6 +656,7 @@ class Engine:
         await self._apply(session, conversation, client, event, outcome, result, now, message_id)
         if outcome.state is State.HUMAN_QUEUE and before is not State.HUMAN_QUEUE and event.kind is not E_TRANSFER:
             await self._escalated(session, conversation, "handoff", now)
+        return outcome
 
     async def _apply(
         self,
@@ -681,6 +687,9 @@ class Engine:
                     ticket.assignee_id = effect.user_id
             elif isinstance(effect, Schedule):
                 await self._schedule(session, conversation, client, ticket, effect, now)
+            elif isinstance(effect, Classified):
+                # Recorded on the inbound message by receive(), which holds the message.
+                continue
             else:
                 spoken.append(self.render(effect, conversation, ticket))
         if spoken:
@@ -693,7 +702,14 @@ class Engine:
         self, session: AsyncSession, conversation: Conversation, client: Client, effect: OpenTicket, now: datetime
     ) -> Ticket:
         ticket = await self.desk.open(
-            session, conversation, client, effect.category, dict(effect.details), handoff=effect.handoff, now=now
+            session,
+            conversation,
+            client,
+            effect.category,
+            dict(effect.details),
+            handoff=effect.handoff,
+            now=now,
+            classification=effect.classification,
         )
         conversation.ticket_id = ticket.id
         return ticket

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Department, KeywordRule, User
-from core.dialogue.classifier import Rule
+from core.keywords.spec import RuleSpec
 from core.tickets import TicketPolicies
 
 
@@ -31,8 +31,8 @@ async def seed_departments(session: AsyncSession, policies: TicketPolicies, now:
     return created
 
 
-async def seed_keyword_rules(session: AsyncSession, rules: Iterable[Rule], now: datetime) -> int:
-    """Load the shipped rules into an empty rule table; once admins own the rules, config no longer overrides them."""
+async def seed_keyword_rules(session: AsyncSession, rules: Iterable[RuleSpec], now: datetime) -> int:
+    """Load the shipped rules into an empty draft; once admins own the rules, config no longer overrides them."""
     count = (await session.execute(select(func.count()).select_from(KeywordRule))).scalar_one()
     if count:
         return 0
@@ -42,22 +42,7 @@ async def seed_keyword_rules(session: AsyncSession, rules: Iterable[Rule], now: 
         if (rule.phrase, rule.category) in seen:
             continue
         seen.add((rule.phrase, rule.category))
-        session.add(
-            KeywordRule(
-                phrase=rule.phrase,
-                category=rule.category,
-                weight=rule.weight,
-                enabled=rule.enabled,
-                language="en" if rule.phrase.isascii() else "zh",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        session.add(KeywordRule(**rule.to_json(), created_at=now, updated_at=now))
         added += 1
     await session.flush()
     return added
-
-
-async def rules_from_db(session: AsyncSession) -> list[Rule]:
-    rows = await session.execute(select(KeywordRule).where(KeywordRule.enabled.is_(True)).order_by(KeywordRule.id))
-    return [Rule(r.phrase, r.category, r.weight, r.enabled) for r in rows.scalars()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,8 +48,14 @@ class TicketDesk:
         *,
         handoff: bool,
         now: datetime,
+        classification: Mapping[str, Any] | None = None,
     ) -> Ticket:
-        """Steps 1 and 2: record the issue, classify and route it, assign a rep, notify the department head."""
+        """Steps 1 and 2: record the issue, classify and route it, assign a rep, notify the department head.
+
+        `classification` says how the category was decided: the rule phrases matched, whether the classifier
+        was confident, whether the client picked the category from buttons, and the rule version in force.
+        """
+        how = classification or {}
         text = " ".join(str(v) for v in details.values() if isinstance(v, str))
         priority = self.policies.priority(client.tier, category, text)
         department_code = self.policies.route(category, text)
@@ -100,6 +107,10 @@ class TicketDesk:
                     "priority": priority,
                     "department": department_code,
                     "assignee_id": assignee.id if assignee else None,
+                    "matched": [str(p) for p in how.get("matched") or []],
+                    "confident": bool(how.get("confident", False)),
+                    "picked": bool(how.get("picked", False)),
+                    "rules_version": how.get("rules_version"),
                 },
                 created_at=now,
             )

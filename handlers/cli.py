@@ -14,6 +14,7 @@ import typer
 
 from core.dialogue.classifier import KeywordClassifier, Rule, load_rules
 from core.settings import Settings
+from handlers.keywords_cli import keywords_app
 from handlers.user_cli import user_app
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ app.add_typer(telegram_app, name="telegram")
 app.add_typer(user_app, name="user")
 reports_app = typer.Typer(help="Reports: the weekly report", no_args_is_help=True)
 app.add_typer(reports_app, name="reports")
+app.add_typer(keywords_app, name="keywords")
 
 
 @app.command()
@@ -85,12 +87,12 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 
 def _rules(source: str, settings: Settings) -> list[Rule]:
-    """Rules in force: the database's when it exists and has any, else config/keywords.yaml."""
+    """Rules in force: the database's published version when there is one, else config/keywords.yaml."""
     yaml_rules = load_rules(settings.config_dir / "keywords.yaml")
     if source == "yaml":
         return yaml_rules
     from core.db.session import Database
-    from core.seed import rules_from_db
+    from core.keywords.versions import rules_in_force
 
     if source == "auto" and settings.is_sqlite:
         path = settings.database_url.split("///", 1)[-1]
@@ -101,7 +103,7 @@ def _rules(source: str, settings: Settings) -> list[Rule]:
         db = Database(settings.database_url)
         try:
             async with db.transaction() as session:
-                return await rules_from_db(session)
+                return [spec.to_rule() for spec in (await rules_in_force(session))[1]]
         finally:
             await db.dispose()
 

@@ -28,14 +28,25 @@ from core.clock import Clock, SystemClock
 from core.config_store import ConfigWatcher
 from core.db.migrate import upgrade
 from core.db.session import Database
-from core.dialogue.classifier import KeywordClassifier, load_rules
+from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.forms import Forms
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
+from core.keywords.versions import (
+    DOCUMENT as KEYWORDS,
+)
+from core.keywords.versions import (
+    classifier_for,
+    get_version,
+    rules_in_force,
+    seed_first_version,
+    specs_of,
+)
+from core.keywords.yaml_io import load_specs
 from core.live import LiveBus
 from core.media import MediaStore
 from core.outbox import OutboxDispatcher
-from core.seed import rules_from_db, seed_departments, seed_keyword_rules
+from core.seed import seed_departments, seed_keyword_rules
 from core.settings import Settings
 from core.texts import Texts
 from core.ticketing import SLA, SUMMARY_REMINDER, TicketDesk
@@ -85,8 +96,11 @@ class Services:
         now = self.clock.now()
         async with self.db.transaction() as session:
             await seed_departments(session, self.policies, now)
-            await seed_keyword_rules(session, load_rules(self.settings.config_dir / "keywords.yaml"), now)
-        await self.reload_rules()
+            seeded = await seed_keyword_rules(session, load_specs(self.settings.config_dir / "keywords.yaml"), now)
+            # A database from before versions existed publishes the rules it had as version 1.
+            await seed_first_version(session, now, note="config/keywords.yaml" if seeded else "rules at upgrade")
+        # Live classification follows the published version named by the "keywords" document, in every process.
+        self.config.on(KEYWORDS, self.apply_keywords)
         await self.config.check()
 
     def use(
@@ -107,11 +121,20 @@ class Services:
         if canned is not None:
             self.canned = canned
 
-    async def reload_rules(self) -> None:
+    async def apply_keywords(self, body: dict[str, object]) -> None:
+        """Classify with the published version `body["version"]` from now on; drafts never get here."""
+        number = body.get("version")
+        if not isinstance(number, int):
+            raise ValueError(f"keywords document without a version number: {body!r}")
         async with self.db.transaction() as session:
-            rules = await rules_from_db(session)
-        threshold = self.settings.dialogue.classifier_threshold
-        self.classifier.current = KeywordClassifier(rules, threshold=threshold)
+            specs = specs_of(await get_version(session, number))
+        self.classifier.current = classifier_for(specs, self.settings.dialogue.classifier_threshold, number)
+
+    async def reload_rules(self) -> None:
+        """Load the version in force now, without waiting for the config poll."""
+        async with self.db.transaction() as session:
+            number, specs = await rules_in_force(session)
+        self.classifier.current = classifier_for(specs, self.settings.dialogue.classifier_threshold, number)
 
     async def stop(self) -> None:
         if self.telegram_bot is not None:

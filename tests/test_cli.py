@@ -79,3 +79,46 @@ def test_tickets_list_show_and_guarded_transition(tmp_path: Path) -> None:
     assert [e["kind"] for e in shown["events"]][:2] == ["received", "classified"]
     resolved = [e for e in shown["events"] if e["kind"] == "resolved"]
     assert len(resolved) == 1 and resolved[0]["actor"] == "ops" and resolved[0]["after"] == "resolved"
+
+
+def test_keywords_import_export_round_trip_and_refusal(tmp_path: Path) -> None:
+    env = {**os.environ, "KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/kefu.db"}
+
+    def kefu(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(KEFU), *args], input=stdin, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60
+        )
+
+    assert kefu("db", "upgrade").returncode == 0
+    source = tmp_path / "rules.yaml"
+    source.write_text(
+        "rules:\n"
+        "  - {phrase: 投诉, category: complaint, weight: 3}\n"
+        "  - {phrase: 收到, category: other, weight: 2, match_mode: whole, note: 确认}\n"
+        "  - {phrase: not complaining, category: complaint, weight: -2, enabled: false}\n",
+        encoding="utf-8",
+    )
+    imported = kefu("keywords", "import", str(source), "--publish")
+    assert imported.returncode == 0, imported.stderr
+    assert "3 rules" in imported.stdout and "version 1" in imported.stdout
+    draft = kefu("keywords", "export")
+    assert draft.returncode == 0, draft.stderr
+    assert "{phrase: 收到, category: other, weight: 2.0, match_mode: whole, note: 确认}" in draft.stdout
+    published = tmp_path / "v1.yaml"
+    assert kefu("keywords", "export", "--version", "1", str(published)).returncode == 0
+    # Round trip: the exported file imports to the same draft.
+    assert kefu("keywords", "import", str(published)).returncode == 0
+    assert kefu("keywords", "export").stdout == draft.stdout
+    # The published version is what classification uses.
+    verdict = json.loads(kefu("classify", "--rules", "db", stdin="收到\n").stdout)
+    assert verdict["category"] == "other" and verdict["confident"] is True
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "rules:\n  - {phrase: 投诉, category: complaint}\n  - {phrase: x, category: nope}\n", encoding="utf-8"
+    )
+    refused = kefu("keywords", "import", str(bad), "--publish")
+    assert refused.returncode == 2
+    assert "rule 2 ('x'): category" in refused.stderr and "nothing was changed" in refused.stderr
+    assert kefu("keywords", "export").stdout == draft.stdout
+    assert kefu("keywords", "export", "--version", "2").returncode == 2

@@ -174,6 +174,8 @@ class Ticket(Base):
         Index("ix_tickets_status_priority", "status", "priority"),
         Index("ix_tickets_department_id_status", "department_id", "status"),
         Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
+        # Reports select tickets by creation time.
+        Index("ix_tickets_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -237,6 +239,8 @@ class KeywordRule(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(8), default="zh")
     note: Mapped[str] = mapped_column(Text, default="")
+    # How the phrase must sit in a message: auto, substring, word or whole (core.dialogue.classifier.MATCH_MODES).
+    match_mode: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -479,5 +483,15 @@ class WeeklyReportDelivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-# Reports select tickets by creation time (declared here, beside the report tables, to keep Ticket's block as is).
-Index("ix_tickets_created_at", Ticket.created_at)
+class KeywordVersion(Base):
+    """A published rule set: a frozen copy of the draft rules; the one in force is named by config "keywords"."""
+
+    __tablename__ = "keyword_versions"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    # [{phrase, category, weight, enabled, match_mode, language, note}, ...] in the draft's order.
+    rules: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime]

@@ -16,6 +16,7 @@ from core.dialogue.model import (
     EDIT,
     EDIT_PREFIX,
     RATE_PREFIX,
+    Classified,
     Deps,
     Draft,
     Event,
@@ -40,6 +41,35 @@ Action = Callable[[Draft, Snapshot, Event, Deps], None]
 
 def _classify(snapshot: Snapshot, event: Event, deps: Deps) -> Classification:
     return deps.classifier.classify(event.text)
+
+
+def _phrases(verdict: Classification) -> list[str]:
+    """The matched rule phrases, each once, in the order they occur."""
+    return list(dict.fromkeys(m.phrase for m in verdict.matched))
+
+
+def _record_classified(draft: Draft, event: Event, deps: Deps) -> None:
+    """The classifier decided this client message (to act, to ask, or to greet): say so to the engine, and keep it
+    in the context for the ticket that the issue may end in."""
+    if event.kind is not EventKind.MESSAGE or not event.text.strip():
+        return
+    verdict = deps.classifier.classify(event.text)
+    effect = Classified(
+        verdict.category, verdict.confidence, verdict.confident, tuple(_phrases(verdict)), deps.classifier.version
+    )
+    draft.effects.append(effect)
+    draft.context["classified"] = {**effect.record(), "picked": False}
+
+
+def _ticket_classification(draft: Draft, deps: Deps, category: str) -> dict[str, Any]:
+    """What the ticket's "classified" event says of how its category was decided."""
+    known = draft.context.get("classified") or {}
+    return {
+        "matched": list(known.get("matched") or []),
+        "confident": bool(known.get("confident", False)) and known.get("category") == category,
+        "picked": bool(known.get("picked", False)),
+        "rules_version": known.get("version", deps.classifier.version),
+    }
 
 
 def is_handoff(text: str, settings: DialogueSettings) -> bool:
@@ -211,6 +241,7 @@ def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> Non
     draft.category, draft.slots = None, {}
     draft.context = {k: v for k, v in draft.context.items() if k in {"turn", "evidence"}}
     draft.context["first_text"] = event.text
+    _record_classified(draft, event, deps)
     draft.say("greeting.welcome", _category_buttons(deps, draft.lang))
     _schedule_idle(draft, deps)
 
@@ -218,6 +249,7 @@ def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> Non
 def act_ask_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     if event.text:
         draft.context["first_text"] = event.text
+    _record_classified(draft, event, deps)
     key = "classify.ask" if snapshot.state is State.CLASSIFYING or event.text else "greeting.welcome"
     draft.say(key, _category_buttons(deps, draft.lang))
     _schedule_idle(draft, deps)
@@ -228,13 +260,19 @@ def act_start_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: D
         draft.context = {k: v for k, v in draft.context.items() if k in {"turn", "evidence"}}
         draft.effects.append(Say("greeting.hello"))
     draft.context["first_text"] = event.text
+    _record_classified(draft, event, deps)
     _start_form(draft, snapshot, _classify(snapshot, event, deps).category, event.text, deps)
 
 
 def act_start_picked(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     if snapshot.state in {State.NEW, State.CLOSED}:
         draft.context = {k: v for k, v in draft.context.items() if k in {"turn", "evidence"}}
-    _start_form(draft, snapshot, _picked_category(event), _first_text_after_pick(snapshot), deps)
+    category = _picked_category(event)
+    # The keywords' verdict on the first message (if any) stays on record beside the client's own choice.
+    known = dict(draft.context.get("classified") or {"matched": [], "confident": False})
+    known.setdefault("version", deps.classifier.version)
+    draft.context["classified"] = {**known, "category": category, "picked": True}
+    _start_form(draft, snapshot, category, _first_text_after_pick(snapshot), deps)
 
 
 def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -311,7 +349,8 @@ def _details(draft: Draft) -> dict[str, Any]:
 
 def act_open_ticket(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     assert draft.category is not None
-    draft.effects.append(OpenTicket(draft.category, _details(draft)))
+    classification = _ticket_classification(draft, deps, draft.category)
+    draft.effects.append(OpenTicket(draft.category, _details(draft), classification=classification))
     draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
     draft.say("ticket.opened")
 
@@ -322,7 +361,16 @@ def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
         told = f"{draft.context.get('first_text') or ''} {event.text}"
         guess = deps.classifier.classify(told)
         category = draft.category or (guess.category if guess.confident else "other")
-        draft.effects.append(OpenTicket(category, _details(draft), handoff=True))
+        if draft.category is None:
+            draft.context["classified"] = {
+                "category": guess.category,
+                "confident": guess.confident,
+                "matched": _phrases(guess),
+                "version": deps.classifier.version,
+                "picked": False,
+            }
+        classification = _ticket_classification(draft, deps, category)
+        draft.effects.append(OpenTicket(category, _details(draft), handoff=True, classification=classification))
     draft.effects.append(TicketNote("handoff", {"text": event.text}))
     draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
     draft.say("handoff.queued")

@@ -19,6 +19,15 @@ from core.errors import ConfigError
 
 FALLBACK_CATEGORY = "other"
 
+# How a rule's phrase must sit in the message:
+#   auto       ASCII letters and digits at the phrase's ends need a word boundary there; CJK ends match anywhere
+#   substring  anywhere, even inside a longer word ("refund" in "refunded")
+#   word       both ends set apart from letters and digits of any script (a CJK phrase standing on its own)
+#   whole      the whole message, ignoring surrounding spaces and punctuation ("ok", "收到")
+MATCH_MODES = ("auto", "substring", "word", "whole")
+# What "whole" ignores around the message, as is_handoff does.
+_WHOLE_STRIP = " .,!?;:。，！？；：~～…'\"()[]"
+
 
 # NFKC folds these to ASCII, and Chinese keyboards type them in nearly every message, which sends the
 # message down NFKC's slow path. Each maps to a single character, so replacing them first gives the text
@@ -57,6 +66,7 @@ class Rule:
     category: str
     weight: float = 1.0
     enabled: bool = True
+    match_mode: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,16 @@ def _is_word_char(ch: str) -> bool:
 
 # The same test as _is_word_char as a set, for the per-match boundary checks where a call costs more than the test.
 _WORD_CHARS = frozenset(string.ascii_letters + string.digits)
+
+
+class _AnyScriptWordChars:
+    """Letters and digits of every script, for the "word" mode; rare, so a method call per check is fine."""
+
+    def __contains__(self, ch: object) -> bool:
+        return isinstance(ch, str) and ch.isalnum()
+
+
+_ANY_WORD_CHARS = _AnyScriptWordChars()
 
 
 # A frozen dataclass's __init__ costs about a microsecond, several times the rest of the work per match, so the
@@ -146,24 +166,55 @@ def _round3(value: float) -> float:
 _Votes = tuple[tuple[str, float], ...]
 # (start, -last, phrase, votes): sorting these tuples orders matches by start, the longest first.
 _Span = tuple[int, int, str, _Votes]
+# Boundary checks of one match mode on one spelling: the characters that may not touch the left and right ends
+# (None: no check), and whether the phrase must be the whole message.
+_Check = tuple[Any, Any, bool]
+
+
+def _check(mode: str, form: str) -> _Check:
+    if mode == "substring":
+        return (None, None, False)
+    if mode == "word":
+        return (_ANY_WORD_CHARS, _ANY_WORD_CHARS, False)
+    if mode == "whole":
+        return (None, None, True)
+    # auto: ASCII phrases must match whole words ("ad" is not in "add"); CJK has no word breaks.
+    return (
+        _WORD_CHARS if _is_word_char(form[0]) else None,
+        _WORD_CHARS if _is_word_char(form[-1]) else None,
+        False,
+    )
 
 
 class KeywordClassifier:
     """Classifies messages by the rules it was built with; immutable, so safe to swap atomically."""
 
-    def __init__(self, rules: Iterable[Rule], threshold: float = 0.5, strength_ref: float = 2.0) -> None:
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        threshold: float = 0.5,
+        strength_ref: float = 2.0,
+        *,
+        version: int | None = None,
+    ) -> None:
         self.threshold = threshold
         self.strength_ref = strength_ref
-        votes: dict[str, list[tuple[str, float]]] = {}
+        # The published rule version this classifier was built from (None: rules from a file or a draft).
+        self.version = version
+        # phrase -> match mode -> votes: the same phrase may vote in several modes (e.g. "ok" whole, "ok?" auto).
+        votes: dict[str, dict[str, list[tuple[str, float]]]] = {}
         for rule in rules:
             if not rule.enabled:
                 continue
             if rule.category not in CATEGORIES:
                 raise ConfigError(f"rule {rule.phrase!r} names unknown category {rule.category!r}")
+            if rule.match_mode not in MATCH_MODES:
+                raise ConfigError(f"rule {rule.phrase!r} has unknown match mode {rule.match_mode!r}")
             phrase = normalize(rule.phrase)
             if phrase:
-                votes.setdefault(phrase, []).append((rule.category, rule.weight))
-        self.rule_count = sum(len(v) for v in votes.values())
+                votes.setdefault(phrase, {}).setdefault(rule.match_mode, []).append((rule.category, rule.weight))
+        self.rule_count = sum(len(v) for modes in votes.values() for v in modes.values())
+        self._whole = any("whole" in modes for modes in votes.values())
         self._automaton: Any = ahocorasick.Automaton()
         # Each phrase is also found in its traditional spellings (發票 for 发票), reported as the rule's own phrase.
         # Folding the rules rather than each message keeps the conversion out of classify(); a spelling that is
@@ -173,12 +224,22 @@ class KeywordClassifier:
             for form in traditional_forms(phrase):
                 spellings.setdefault(normalize(form), phrase)
         for form, phrase in spellings.items():
-            # ASCII phrases must match whole words ("ad" is not in "add"); CJK has no word breaks. Which ends
-            # need the check is decided here, once, rather than per match.
-            left, right = _is_word_char(form[0]), _is_word_char(form[-1])
-            self._automaton.add_word(form, (len(form) - 1, phrase, tuple(votes[phrase]), left, right))
+            # Which ends need a boundary check is decided here, once per spelling and mode, rather than per match.
+            # The first mode's check is inlined in the payload; a phrase voting in several modes (rare) carries the
+            # others after it, so the common case pays for no loop.
+            (mode, first), *others = votes[phrase].items()
+            extra = tuple((*_check(m, form), tuple(v)) for m, v in others) or None
+            self._automaton.add_word(form, (len(form) - 1, phrase, *_check(mode, form), tuple(first), extra))
         if votes:
             self._automaton.make_automaton()
+
+    def _bounds(self, norm: str) -> tuple[int, int]:
+        """First and last index of the message without surrounding spaces and punctuation, for "whole" rules."""
+        if not self._whole:
+            return (-1, -1)
+        stripped = norm.lstrip(_WHOLE_STRIP)
+        first = len(norm) - len(stripped)
+        return (first, first + len(stripped.rstrip(_WHOLE_STRIP)) - 1)
 
     def _spans(self, norm: str) -> list[_Span]:
         """Matches in normalized text, dropping any that lie inside a longer match."""
@@ -189,11 +250,27 @@ class KeywordClassifier:
         # is already in order: the usual case, which then skips the sort and the containment pass.
         nested = False
         previous_start = previous_end = -1
-        for end, (offset, phrase, votes, left, right) in self._automaton.iter(norm):
+        first, final = self._bounds(norm)
+        for end, (offset, phrase, left, right, whole, votes, extra) in self._automaton.iter(norm):
             start = end - offset
-            if (left and start > 0 and norm[start - 1] in _WORD_CHARS) or (
-                right and end < last and norm[end + 1] in _WORD_CHARS
+            if whole:
+                if start != first or end != final:
+                    votes = ()
+            elif (left is not None and start > 0 and norm[start - 1] in left) or (
+                right is not None and end < last and norm[end + 1] in right
             ):
+                votes = ()
+            if extra is not None:
+                for more_left, more_right, more_whole, more_votes in extra:
+                    if more_whole:
+                        if start == first and end == final:
+                            votes += more_votes
+                    elif not (
+                        (more_left is not None and start > 0 and norm[start - 1] in more_left)
+                        or (more_right is not None and end < last and norm[end + 1] in more_right)
+                    ):
+                        votes += more_votes
+            if not votes:
                 continue
             if start <= previous_start or end <= previous_end:
                 nested = True
@@ -277,7 +354,7 @@ def load_rules(path: Path) -> list[Rule]:
 
 
 def rules_from_mapping(raw: Mapping[str, Any]) -> list[Rule]:
-    """Accepts {"rules": [{phrase, category, weight}]} or {category: [phrase | {phrase: weight}]}."""
+    """Accepts {"rules": [{phrase, category, weight, enabled, match_mode}]} or {category: [phrase | {phrase: w}]}."""
     rules: list[Rule] = []
     if "rules" in raw:
         for item in raw["rules"]:
@@ -287,6 +364,7 @@ def rules_from_mapping(raw: Mapping[str, Any]) -> list[Rule]:
                     category=str(item["category"]),
                     weight=float(item.get("weight", 1.0)),
                     enabled=bool(item.get("enabled", True)),
+                    match_mode=str(item.get("match_mode", "auto")),
                 )
             )
         return rules

@@ -111,6 +111,8 @@ class OpenTicket:
     category: str
     details: Mapping[str, Any]
     handoff: bool = False
+    # How the category was decided (see Classified.record), for the ticket's "classified" event.
+    classification: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,27 @@ class Schedule:
     after: timedelta
 
 
-Effect = Say | OpenTicket | TicketNote | SetHolder | Schedule
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """The classifier decided the client's message: recorded on the stored message, for replay and reports."""
+
+    category: str
+    confidence: float
+    confident: bool
+    matched: tuple[str, ...]
+    version: int | None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "confidence": self.confidence,
+            "confident": self.confident,
+            "matched": list(self.matched),
+            "version": self.version,
+        }
+
+
+Effect = Say | OpenTicket | TicketNote | SetHolder | Schedule | Classified
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Admin tuning of the keyword rules: the draft, published versions, replay, suggestions, YAML files."""

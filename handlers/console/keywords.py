@@ -1,0 +1,236 @@
+"""The admins' keyword rules page: the draft, trying a sentence, replay, publish, versions, learning, YAML files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from core.dialogue.classifier import KeywordClassifier
+from core.errors import InvalidInput
+from core.keywords import draft, replay, suggestions, versions
+from core.keywords.spec import RuleErrors, RuleSpec
+from core.keywords.yaml_io import dump_yaml, parse_yaml
+from handlers.console.access import require_role
+from handlers.console.auth import Principal
+from handlers.console.web import STATIC, json_body, text_field
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from handlers.console.routes import Console
+
+API = "/api/keywords"
+
+
+def _int(value: Any, name: str, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput(f"{name} must be a whole number")
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number") from None
+    if not low <= number <= high:
+        raise InvalidInput(f"{name} must lie between {low} and {high}")
+    return number
+
+
+def _rule_errors(exc: RuleErrors) -> JSONResponse:
+    return JSONResponse({"error": "invalid_rules", "errors": exc.errors}, status_code=400)
+
+
+def keywords_routes(console: Console) -> APIRouter:
+    router = console.private()
+    services = console.services
+    threshold = services.settings.dialogue.classifier_threshold
+
+    def admin(principal: Principal) -> None:
+        require_role(principal, "admin")
+
+    async def draft_classifier(session: AsyncSession) -> KeywordClassifier:
+        return versions.classifier_for(await draft.draft_specs(session), threshold)
+
+    @router.get("/keywords", include_in_schema=False)
+    async def keywords_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+        admin(principal)
+        return FileResponse(
+            STATIC / "keywords.html", media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"}
+        )
+
+    @router.get(f"{API}/rules")
+    async def rules(
+        q: str = "", category: str = "", offset: int = 0, principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
+        admin(principal)
+        async with services.db.transaction() as session:
+            total, rows = await draft.list_rules(
+                session, search=q[:200], category=category or None, offset=max(0, offset)
+            )
+            number, live = await versions.rules_in_force(session)
+            pending = versions.compare(live, await draft.draft_specs(session))
+        return JSONResponse(
+            {
+                "total": total,
+                "rules": [draft.row_json(r) for r in rows],
+                "in_force": number,
+                "unpublished": {name: len(items) for name, items in pending.items()},
+            }
+        )
+
+    @router.post(f"{API}/rules")
+    async def add_rule(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        data = await json_body(request)
+        async with services.db.transaction() as session:
+            row = await draft.add_rule(session, data, user_id=principal.user_id, now=services.clock.now())
+            return JSONResponse(draft.row_json(row), status_code=201)
+
+    @router.post(f"{API}/rules/{{rule_id}}")
+    async def edit_rule(rule_id: int, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        data = await json_body(request)
+        async with services.db.transaction() as session:
+            row = await draft.update_rule(session, rule_id, data, user_id=principal.user_id, now=services.clock.now())
+            return JSONResponse(draft.row_json(row))
+
+    @router.post(f"{API}/try")
+    async def try_sentence(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        text = text_field(await json_body(request), "text", limit=services.settings.max_message_chars)
+        async with services.db.transaction() as session:
+            candidate = await draft_classifier(session)
+        live = services.classifier.current
+        return JSONResponse(
+            {
+                "text": text,
+                "draft": replay.verdict_json(candidate.classify(text)),
+                "live": {**replay.verdict_json(live.classify(text)), "version": live.version},
+            }
+        )
+
+    @router.post(f"{API}/replay")
+    async def run_replay(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        data = await json_body(request)
+        limit = _int(data.get("limit"), "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)
+        async with services.db.transaction() as session:
+            candidate = await draft_classifier(session)
+            messages = await replay.recent_classified(session, limit)
+        return JSONResponse(replay.replay(messages, services.classifier.current, candidate))
+
+    @router.post(f"{API}/publish")
+    async def publish(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        note = text_field(await json_body(request), "note", required=False, limit=500)
+        async with services.db.transaction() as session:
+            version = await versions.publish(session, note=note, user_id=principal.user_id, now=services.clock.now())
+            number = version.number
+        # This process need not wait for its next config poll; the others pick it up within theirs.
+        await services.config.check()
+        return JSONResponse({"version": number}, status_code=201)
+
+    @router.get(f"{API}/versions")
+    async def list_versions(principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        async with services.db.transaction() as session:
+            number = await versions.number_in_force(session)
+            rows = await versions.list_versions(session)
+        return JSONResponse(
+            {
+                "in_force": number,
+                "versions": [
+                    {
+                        "number": v.number,
+                        "note": v.note,
+                        "rules": len(v.rules),
+                        "created_by": v.created_by,
+                        "created_at": v.created_at.isoformat(),
+                        "in_force": v.number == number,
+                    }
+                    for v in rows
+                ],
+            }
+        )
+
+    @router.get(f"{API}/compare")
+    async def compare(a: str, b: str = "draft", principal: Principal = Depends(console.guard)) -> JSONResponse:
+        """What changes from `a` to `b`; each a version number, or "draft"."""
+        admin(principal)
+        async with services.db.transaction() as session:
+
+            async def side(name: str) -> list[RuleSpec]:
+                if name == "draft":
+                    return await draft.draft_specs(session)
+                return versions.specs_of(await versions.get_version(session, _int(name, "version", 0, 1, 10**9)))
+
+            return JSONResponse({"a": a, "b": b, **versions.compare(await side(a), await side(b))})
+
+    @router.post(f"{API}/versions/{{number}}/rollback")
+    async def rollback(number: int, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        async with services.db.transaction() as session:
+            await versions.rollback(session, number, user_id=principal.user_id, now=services.clock.now())
+        await services.config.check()
+        return JSONResponse({"version": number})
+
+    @router.get(f"{API}/learning")
+    async def learning(principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        async with services.db.transaction() as session:
+            items = await suggestions.reclassifications(session)
+            candidate = await draft_classifier(session)
+        found = suggestions.suggest(suggestions.corrected(items), candidate)
+        return JSONResponse({"reclassifications": items, "suggestions": found})
+
+    @router.get(f"{API}/export")
+    async def export(version: str = "", principal: Principal = Depends(console.guard)) -> Response:
+        admin(principal)
+        async with services.db.transaction() as session:
+            if version:
+                chosen = await versions.get_version(session, _int(version, "version", 0, 1, 10**9))
+                specs, label = versions.specs_of(chosen), f"version {chosen.number}"
+            else:
+                specs, label = await draft.draft_specs(session), "draft"
+        name = f"keywords-{'v' + version if version else 'draft'}.yaml"
+        return Response(
+            dump_yaml(specs, comment=label),
+            media_type="application/yaml; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"},
+        )
+
+    @router.post(f"{API}/import")
+    async def import_rules(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        admin(principal)
+        data = await json_body(request)
+        text = text_field(data, "yaml", limit=2_000_000)
+        try:
+            specs = parse_yaml(text)
+        except RuleErrors as exc:
+            return _rule_errors(exc)
+        now = services.clock.now()
+        number = None
+        async with services.db.transaction() as session:
+            count = await draft.replace_draft(session, specs, user_id=principal.user_id, now=now, source="console")
+            if data.get("publish") is True:
+                note = text_field(data, "note", required=False, limit=500) or "import"
+                number = (await versions.publish(session, note=note, user_id=principal.user_id, now=now)).number
+        if number is not None:
+            await services.config.check()
+        return JSONResponse({"rules": count, "version": number})
+
+    @router.post(f"{API}/versions/{{number}}/to-draft")
+    async def version_to_draft(number: int, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        """Start the draft again from a published version."""
+        admin(principal)
+        now = services.clock.now()
+        async with services.db.transaction() as session:
+            specs = versions.specs_of(await versions.get_version(session, number))
+            count = await draft.replace_draft(
+                session, specs, user_id=principal.user_id, now=now, source=f"version {number}"
+            )
+        return JSONResponse({"rules": count})
+
+    return router

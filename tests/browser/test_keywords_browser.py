@@ -1,0 +1,116 @@
+"""An admin tunes the keyword rules in a real Chromium: try a sentence, edit rules, replay, publish."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from core.messages import ConversationRef, InboundMessage, MessageType
+from core.settings import PROJECT_ROOT
+from handlers.app import create_app
+from handlers.services import Services
+from tests.console.helpers import PASSWORD, add_user
+from tests.console.server import serving
+
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+TIMEOUT_MS = 15_000
+
+
+def _zh() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "config" / "texts.zh.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+async def _client_writes(services: Services, text: str) -> None:
+    await services.engine.receive(
+        InboundMessage(
+            ref=ConversationRef(channel="web", external_user_id=uuid.uuid4().hex),
+            external_id=uuid.uuid4().hex,
+            type=MessageType.TEXT,
+            text=text,
+        )
+    )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_admin_tries_edits_replays_and_publishes(services: Services, browser: Any, chromium_path: Path) -> None:
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    k = _zh()["console"]["keywords"]
+    await add_user(services, "root", "admin", name="管理员")
+    for text in ("咕咕鸡又来了", "看到咕咕鸡了", "请问发票怎么开", "你好", "我要投诉，效果太差"):
+        await _client_writes(services, text)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    app = create_app(services.settings, services=services, background=False)
+    async with serving(app) as base:
+        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("dialog", lambda dialog: dialog.accept())
+        try:
+            await page.goto(base + "/console/login?next=/console/keywords")
+            await page.locator("#username").fill("root")
+            await page.locator("#password").fill(PASSWORD)
+            await page.locator("#password").press("Enter")
+            await expect(page).to_have_url(base + "/console/keywords")
+            await expect(page.locator("#status-line")).to_contain_text("v1")
+            await expect(page.locator("#rules tr").first).to_be_visible()
+
+            # Try a sentence: neither the draft nor the version in force knows the phrase yet.
+            await page.locator("#try-text").fill("咕咕鸡又来了")
+            await page.locator("#try-form button[type=submit]").click()
+            await expect(page.locator("#try-draft")).to_contain_text(k["no_match"])
+            await expect(page.locator("#try-live-title")).to_contain_text("v1")
+
+            # Add a rule to the draft, and edit an existing one (请问: weight 2 -> 1.5, whole word).
+            await page.locator("#add-phrase").fill("咕咕鸡")
+            await page.locator("#add-category").select_option("complaint")
+            await page.locator("#add-weight").fill("3")
+            await page.locator("#add-note").fill("客户对反复出错的叫法")
+            await page.locator("#add-form button[type=submit]").click()
+            await expect(page.locator("#status-line")).to_contain_text("+1")
+            await page.locator("#search").fill("请问")
+            await page.locator("#search-form button[type=submit]").click()
+            row = page.locator("#rules tr", has=page.locator("td", has_text=re.compile("^请问$")))
+            await expect(row).to_have_count(1)
+            await row.locator("input[type=number]").fill("1.5")
+            await row.locator("button", has_text=k["save"]).click()
+            await expect(page.locator("#status-line")).to_contain_text("~1")
+
+            # The draft now classifies it; the version in force does not.
+            await page.locator("#try-form button[type=submit]").click()
+            await expect(page.locator("#try-draft")).to_contain_text("咕咕鸡")
+            await expect(page.locator("#try-live")).to_contain_text(k["no_match"])
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.screenshot(path=str(SCREENSHOTS / "keywords.png"))
+
+            # Replay over the recorded client messages: both 咕咕鸡 messages would change.
+            await page.locator("#replay-form button[type=submit]").click()
+            await expect(page.locator("#replay-changed-title")).to_contain_text("/ 5")
+            changed = page.locator("#replay-changed tr")
+            await expect(changed.filter(has_text="咕咕鸡又来了")).to_have_count(1)
+            await expect(changed.filter(has_text="看到咕咕鸡了")).to_have_count(1)
+            await page.locator("#replay-result").scroll_into_view_if_needed()
+            await page.locator("h2", has_text=k["publishing"]).scroll_into_view_if_needed()
+            await page.screenshot(path=str(SCREENSHOTS / "keywords-replay.png"))
+
+            # Publish: the new version is in force here at once.
+            await page.locator("#publish-note").fill("新增 咕咕鸡")
+            await page.locator("#publish").click()
+            await expect(page.locator("#flash")).to_contain_text("v2")
+            await expect(page.locator("#versions tr").first).to_contain_text(k["in_force"])
+            await expect(page.locator("#status-line")).to_contain_text("v2")
+            assert services.classifier.current.version == 2
+            assert services.classifier.current.classify("咕咕鸡又来了").category == "complaint"
+            assert errors == []
+        finally:
+            await context.close()
