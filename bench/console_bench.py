@@ -253,11 +253,11 @@ async def main() -> None:
             print(f"{name:<56} {median:>7.1f}ms {p95(times):>7.1f}ms {median / base:>10.1f}x")
         emit(
             Figure(
-                f"console, {count_label(TICKETS)} tickets: {name} (median)",
+                f"console, {count_label(TICKETS)} tickets: {name}",
                 statistics.median(times),
                 base,
-                "ms",
-                "GET /console/api/me: session lookup by its indexed key, UI texts",
+                "ms median",
+                "GET /console/api/me (session lookup)",
             )
             for name, times in rows[1:]
         )

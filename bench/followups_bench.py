@@ -239,7 +239,7 @@ async def main() -> None:
                 if batch == 500:
                     db = "PostgreSQL" if kind == "postgres" else "SQLite"
                     label = f"claim tick, {db}, {count_label(pending)} pending, batch {batch}"
-                    figures.append(Figure(label, median, bare_median, "ms", "the same claim as plain SQL, ids only"))
+                    figures.append(Figure(label, median, bare_median, "ms median", "the claim as plain SQL"))
     print()
     print(f"{'due follow-ups':>16} | {'delivered per second (engine → outbox → fake channel)':>40} | no-op runner")
     for count in DELIVERIES:
@@ -247,7 +247,7 @@ async def main() -> None:
         noop = await noop_rate(count)
         print(f"{count:>16,} | {rate:>10,.0f} /s | {noop:,.0f} /s")
         label = f"follow-ups delivered, PostgreSQL, {count_label(count)} due"
-        figures.append(Figure(label, rate, noop, "/s", "the same runner firing no-op follow-ups"))
+        figures.append(Figure(label, rate, noop, "/s", "the runner firing no-ops"))
     emit(figures)
 
 

@@ -105,7 +105,7 @@ async def main() -> None:
         print(
             f"{name:<8} | {m.idle_mb:>8.1f} | {m.after_mb:>8.1f} | {m.peak_mb:>8.1f} | {m.load.rate:>8.1f} | {errors}"
         )
-    baseline = "bare uvicorn app: same libraries, one INSERT per message"
+    baseline = "bare uvicorn app, same libraries"
     emit(
         [
             Figure("RSS, kefu serve idle after start (SQLite)", kefu.idle_mb, bare.idle_mb, "MiB", baseline),
@@ -114,7 +114,7 @@ async def main() -> None:
                 kefu.after_mb,
                 bare.after_mb,
                 "MiB",
-                f"{baseline}, after the same messages",
+                f"{baseline}, same messages",
             ),
         ]
     )

@@ -273,13 +273,14 @@ async def main() -> None:
                 baseline = f"bare endpoint ({processes} process{'es' if processes > 1 else ''}, same database)"
                 label += f", {k.chats} chats"
                 figures.append(Figure(label, k.rate, b.rate, "upds/s", baseline))
-                figures.append(Figure(label + ", p99", k.pct(0.99), b.pct(0.99), "ms", baseline))
+                figures.append(Figure(label, k.pct(0.99), b.pct(0.99), "ms p99", baseline))
     finally:
         fake.stop()
     print(HEADER)
     for line in lines:
         print(line)
-    print("x2 = two `kefu serve --role web` processes and one worker (bare: two processes), chats split between them")
+    print("x2 = two `kefu serve --role web` processes, one on each core, and a worker on core 0 (bare: two processes,")
+    print("one on each core); chats split between them")
     emit(figures)
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -384,6 +384,11 @@ def bare_command(app: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def server_core(i: int, processes: int) -> int:
+    """One process stays on the servers' core; several are spread over all cores, the load generator's too."""
+    return SERVER_CORE if processes == 1 else (SERVER_CORE + i) % (os.cpu_count() or 1)
+
+
 async def start_kefu(name: str, env: dict[str, str], processes: int, tmp: Path) -> tuple[list[Server], list[Server]]:
     """One `kefu serve` (role all), or `processes` web processes and one worker; (web servers, all servers)."""
     if processes == 1:
@@ -395,7 +400,9 @@ async def start_kefu(name: str, env: dict[str, str], processes: int, tmp: Path) 
         for i in range(processes):
             port = _free_port()
             servers.append(
-                await _start(f"{name}-web{i}", kefu_command(port, "web"), env, port, "/healthz", SERVER_CORE, tmp)
+                await _start(
+                    f"{name}-web{i}", kefu_command(port, "web"), env, port, "/healthz", server_core(i, processes), tmp
+                )
             )
         port = _free_port()
         worker = await _start(f"{name}-worker", kefu_command(port, "worker"), env, port, "/healthz", SERVER_CORE, tmp)
@@ -411,7 +418,8 @@ async def start_bare(app: str, name: str, env: dict[str, str], processes: int, t
     try:
         for i in range(processes):
             port = _free_port()
-            servers.append(await _start(f"{name}{i}", bare_command(app, port), env, port, "/count", SERVER_CORE, tmp))
+            command = bare_command(app, port)
+            servers.append(await _start(f"{name}{i}", command, env, port, "/count", server_core(i, processes), tmp))
     except BaseException:
         for server in servers:
             server.stop()
@@ -550,7 +558,7 @@ def figures(runs: dict[tuple[str, str, int], list[Result]], processes: list[int]
             label += f", {k.users} users"
             baseline = f"bare endpoint ({n} process{'es' if n > 1 else ''}, same database)"
             out.append(Figure(label, k.rate, b.rate, "msgs/s", baseline))
-            out.append(Figure(label + ", p99", k.pct(0.99), b.pct(0.99), "ms", baseline))
+            out.append(Figure(label, k.pct(0.99), b.pct(0.99), "ms p99", baseline))
             if peer is not None and n == 1 and db == "postgres":
                 out.append(Figure(label, k.rate, peer[-1].rate, "msgs/s", "WeRoBot echo (gunicorn, no database)"))
     return out
@@ -603,7 +611,8 @@ async def main() -> None:
     print("exactly one reply (passive, or success + one custom/send on the fake API), miss/extra = sends owed/extra")
     for note in notes:
         print(note)
-    print("kefu x2 = two `kefu serve --role web` processes and one worker, users split between the web processes")
+    print("kefu x2 = two `kefu serve --role web` processes, one on each core, and one worker on core 0; users split")
+    print("between the web processes (bare x2: two processes, one on each core)")
     emit(figures(runs, processes))
     shutil.rmtree(tmp, ignore_errors=True)
     if complete:

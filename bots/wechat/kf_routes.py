@@ -8,6 +8,7 @@ import os
 import socket
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -195,9 +196,10 @@ class WeComKfWebhook:
                 inbound = to_inbound(item)
                 if inbound is None:
                     continue
-                # Before the turn: replies it unparks may be sent as soon as it commits.
-                await self.channel.window.opened(inbound)
-                result = await self.engine.receive(inbound)
+                # The reply window opens in the turn's transaction: replies it unparks may be sent once it commits.
+                result = await self.engine.receive(
+                    inbound, before=partial(self.channel.window.opened_in, message=inbound)
+                )
                 received += result.status == "accepted"
             next_cursor = page.get("next_cursor")
             advanced = isinstance(next_cursor, str) and bool(next_cursor) and next_cursor != cursor

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -127,13 +128,14 @@ class WeChatWebhook:
             log.info("wechat %s: %s", self.account.name, exc)
             return PlainTextResponse("bad request", status_code=400)
         inbound = to_inbound(message, self.account.name)
-        if self.channel is not None:
-            # Before the turn: replies it unparks may be sent as soon as it commits.
-            await self.channel.window.opened(inbound)
+        # The reply window opens in the turn's transaction: replies it unparks may be sent once it commits.
+        window = partial(self.channel.window.opened_in, message=inbound) if self.channel is not None else None
 
         budget = self.account.passive_budget_seconds
         offer = _PassiveOffer(asyncio.get_running_loop().time() + budget)
-        turn = asyncio.create_task(self.engine.receive(inbound, deliver=False, hold=HOLD, answer=offer.take))
+        turn = asyncio.create_task(
+            self.engine.receive(inbound, deliver=False, hold=HOLD, answer=offer.take, before=window)
+        )
         try:
             try:
                 # shield: a budget that runs out must not cancel the turn, only stop waiting for it.
