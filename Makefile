@@ -44,13 +44,9 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
+# Every benchmark, then one table of kefu figures beside their baselines (BENCH_QUICK=1: smaller sizes).
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m bench.classifier_bench
-	$(BIN)/python -m bench.followups_bench
-	$(BIN)/python -m bench.wechat_bench
-	$(BIN)/python -m bench.console_bench
-	$(BIN)/python -m bench.reports_bench
-	$(BIN)/python -m bench.telegram_bench
+	$(BIN)/python -m bench.run_all
 
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval_classifier

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 from sqlalchemy import insert, text, update
 
+from bench.figures import Figure, count_label, emit, sized
 from core.clock import ManualClock
 from core.db.migrate import upgrade
 from core.db.models import ChannelIdentity, Client, Conversation, Message, Ticket
@@ -27,9 +28,9 @@ from handlers.services import build_services
 
 PG = os.environ.get("KEFU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
-TICKETS = 10_000
-MESSAGES = 200_000
-ROUNDS = 60
+TICKETS = sized(10_000, 1_000)
+MESSAGES = 20 * TICKETS
+ROUNDS = sized(60, 20)
 WARMUP = 5
 BATCH = 5_000
 PASSWORD = "bench-password-0"
@@ -235,9 +236,14 @@ async def main() -> None:
             )
             rows.append(("inbox first page, rep, mine", await timed(rep_http, ["/console/api/inbox?queue=mine"])))
             rows.append(("conversation view (30 tickets in turn)", await timed(boss, sample)))
-            rows.append(("search by ticket number", await timed(boss, [f"/console/api/inbox?q={numbers[1234]}"])))
             rows.append(
-                ("search by message text (ILIKE over 200k)", await timed(boss, ["/console/api/inbox?q=%23199999"]))
+                ("search by ticket number", await timed(boss, [f"/console/api/inbox?q={numbers[len(numbers) // 8]}"]))
+            )
+            rows.append(
+                (
+                    f"search by message text (ILIKE over {count_label(MESSAGES)})",
+                    await timed(boss, [f"/console/api/inbox?q=%23{MESSAGES - 1}"]),
+                )
             )
         base = statistics.median(rows[0][1])
         print(f"console API in-process (ASGI), PostgreSQL, {ROUNDS} sequential requests each; target < 300 ms")
@@ -245,6 +251,16 @@ async def main() -> None:
         for name, times in rows:
             median = statistics.median(times)
             print(f"{name:<56} {median:>7.1f}ms {p95(times):>7.1f}ms {median / base:>10.1f}x")
+        emit(
+            Figure(
+                f"console, {count_label(TICKETS)} tickets: {name}",
+                statistics.median(times),
+                base,
+                "ms median",
+                "GET /console/api/me (session lookup)",
+            )
+            for name, times in rows[1:]
+        )
     finally:
         await services.stop()
         admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))

@@ -1,16 +1,24 @@
-"""Follow-up scheduler benchmark on PostgreSQL: claim-tick latency against the backlog, and delivery rate."""
+"""Follow-up scheduler benchmark: claim-tick latency against the backlog (PostgreSQL and SQLite), and delivery rate.
+
+Baselines from the same run: the claim tick beside the bare claim statement sent as plain SQL (no stale-row
+pass, no lease clause, ids only), the ticks of the two alternating; the delivery rate beside the same
+runner firing no-op follow-ups (claim, fire, settle, no dialogue turn).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, text
 
+from bench.figures import Figure, count_label, emit, sized
 from core.channel import ChannelCapabilities, SendResult
 from core.clock import ManualClock
 from core.db.migrate import upgrade
@@ -24,6 +32,15 @@ from handlers.services import build_services
 
 PG = os.environ.get("KEFU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: outside quiet hours
+BACKLOGS = (sized(1_000, 1_000), sized(100_000, 10_000))
+DELIVERIES = (sized(1_000, 300), sized(3_000, 600))
+TICKS = sized(20, 8)
+# The claim as one would write it by hand: the same UPDATE … IN (SELECT … FOR UPDATE SKIP LOCKED), ids only.
+# SQLAlchemy leaves FOR UPDATE out on SQLite, as it does for the runner's statement.
+_BARE_CLAIM = (
+    "UPDATE followups SET status = 'running', attempts = attempts + 1 WHERE id IN (SELECT id FROM followups"
+    " WHERE status = 'pending' AND due_at <= :now ORDER BY due_at, id LIMIT :n{lock}) RETURNING id"
+)
 
 
 class CountingChannel:
@@ -40,7 +57,13 @@ class CountingChannel:
         return SendResult()
 
 
-async def _fresh_database(name: str) -> str:
+async def _fresh_database(name: str, kind: str = "postgres") -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='kefu-followups-bench-')}/{name}.db"
+        db = Database(url)
+        await upgrade(db)
+        await db.dispose()
+        return url
     admin = PG.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(admin)
     try:
@@ -53,6 +76,18 @@ async def _fresh_database(name: str) -> str:
     await upgrade(db)
     await db.dispose()
     return url
+
+
+async def _drop(url: str) -> None:
+    """Drop a database `_fresh_database` made on PostgreSQL (SQLite files go with their directory)."""
+    if url.startswith("sqlite"):
+        shutil.rmtree(os.path.dirname(url.removeprefix("sqlite:///")), ignore_errors=True)
+        return
+    conn = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def _backlog(db: Database, pending: int, due_now: int) -> None:
@@ -79,23 +114,59 @@ async def _backlog(db: Database, pending: int, due_now: int) -> None:
         await conn.exec_driver_sql("ANALYZE followups")
 
 
-async def claim_ticks(pending: int, ticks: int = 20, batch: int = 500) -> list[float]:
-    """Milliseconds of one claim tick (one transaction claiming up to `batch` due rows)."""
-    url = await _fresh_database(f"kefu_bench_claim_{pending}")
+async def claim_ticks(
+    pending: int, ticks: int = TICKS, batch: int = 500, kind: str = "postgres"
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of one claim tick (one transaction claiming `batch` due rows), and of the bare claim."""
+    url = await _fresh_database(f"kefu_bench_claim_{pending}", kind)
     db = Database(url)
+    lock = "" if db.is_sqlite else " FOR UPDATE SKIP LOCKED"
+    bare = text(_BARE_CLAIM.format(lock=lock)).bindparams(bindparam("now", type_=FollowUp.__table__.c.due_at.type))
     try:
-        await _backlog(db, pending, due_now=batch * ticks)
+        await _backlog(db, pending, due_now=2 * batch * ticks)
         runner = FollowUpRunner(db, ManualClock(NOW), {})
+
+        async def bare_claim(n: int) -> list[int]:
+            async with db.transaction() as session:
+                return list((await session.execute(bare, {"now": NOW, "n": n})).scalars())
+
         await runner.claim(batch)  # warm the pool and the plan cache
-        timings = []
+        await bare_claim(batch)
+        timings: list[float] = []
+        baseline: list[float] = []
         for _ in range(ticks - 1):
             started = time.perf_counter()
             claimed = await runner.claim(batch)
             timings.append((time.perf_counter() - started) * 1000)
-            assert len(claimed) == batch
-        return timings
+            started = time.perf_counter()
+            ids = await bare_claim(batch)
+            baseline.append((time.perf_counter() - started) * 1000)
+            assert len(claimed) == batch and len(ids) == batch, (len(claimed), len(ids))
+        return timings, baseline
     finally:
         await db.dispose()
+        await _drop(url)
+
+
+async def noop_rate(count: int) -> float:
+    """Follow-ups per second through the same runner when firing one does nothing: the scheduler alone."""
+    url = await _fresh_database(f"kefu_bench_noop_{count}")
+    db = Database(url)
+
+    async def noop(row: FollowUp) -> None:
+        return None
+
+    try:
+        await _backlog(db, 0, due_now=count)
+        runner = FollowUpRunner(db, ManualClock(NOW), {"noop": noop})
+        started = time.perf_counter()
+        fired = await runner.run_due()
+        elapsed = time.perf_counter() - started
+        assert fired == count, fired
+        return count / elapsed
+    finally:
+        await db.dispose()
+        await _drop(url)
 
 
 async def delivery_rate(count: int) -> float:
@@ -148,21 +219,36 @@ async def delivery_rate(count: int) -> float:
         return count / elapsed
     finally:
         await services.stop()
+        await _drop(url)
 
 
 async def main() -> None:
-    print("follow-ups on PostgreSQL (one claim tick = one transaction claiming a batch of due rows)")
-    print(f"{'pending backlog':>16} | {'batch':>5} | {'claim tick median':>18} | {'p90':>8}")
-    for batch in (100, 500):
-        for pending in (1_000, 100_000):
-            timings = await claim_ticks(pending, batch=batch)
-            p90 = statistics.quantiles(timings, n=10)[-1]
-            print(f"{pending:>16,} | {batch:>5} | {statistics.median(timings):>15.1f} ms | {p90:>5.1f} ms")
+    figures: list[Figure] = []
+    print("follow-ups (one claim tick = one transaction claiming a batch of due rows; bare = the plain SQL claim)")
+    print(f"{'database':<10} | {'pending backlog':>16} | {'batch':>5} | {'claim tick median':>18} | {'p90':>8} | bare")
+    for kind, batches in (("postgres", (100, 500)), ("sqlite", (500,))):
+        for batch in batches:
+            for pending in BACKLOGS:
+                timings, bare = await claim_ticks(pending, batch=batch, kind=kind)
+                p90 = statistics.quantiles(timings, n=10)[-1]
+                median, bare_median = statistics.median(timings), statistics.median(bare)
+                print(
+                    f"{kind:<10} | {pending:>16,} | {batch:>5} | {median:>15.1f} ms | {p90:>5.1f} ms"
+                    f" | {bare_median:.1f} ms"
+                )
+                if batch == 500:
+                    db = "PostgreSQL" if kind == "postgres" else "SQLite"
+                    label = f"claim tick, {db}, {count_label(pending)} pending, batch {batch}"
+                    figures.append(Figure(label, median, bare_median, "ms median", "the claim as plain SQL"))
     print()
-    print(f"{'due follow-ups':>16} | {'delivered per second (engine → outbox → fake channel)':>40}")
-    for count in (1_000, 3_000):
+    print(f"{'due follow-ups':>16} | {'delivered per second (engine → outbox → fake channel)':>40} | no-op runner")
+    for count in DELIVERIES:
         rate = await delivery_rate(count)
-        print(f"{count:>16,} | {rate:>10,.0f} /s")
+        noop = await noop_rate(count)
+        print(f"{count:>16,} | {rate:>10,.0f} /s | {noop:,.0f} /s")
+        label = f"follow-ups delivered, PostgreSQL, {count_label(count)} due"
+        figures.append(Figure(label, rate, noop, "/s", "the runner firing no-ops"))
+    emit(figures)
 
 
 if __name__ == "__main__":

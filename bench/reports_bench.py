@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import insert, text
 
 from bench.console_bench import NOW, PASSWORD, PG, _fresh_database, p95, seed, sign_in
+from bench.figures import Figure, emit
 from core.clock import ManualClock
 from core.db.models import TicketEvent
 from core.settings import Settings
@@ -98,6 +99,7 @@ async def main() -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bench") as boss:
             await sign_in(boss, "boss")
             for name, path in (
+                ("baseline: GET /console/api/me (session check only)", "/console/api/me"),
                 ("full-range report (all 10,000 tickets)", f"/console/api/reports/data?{RANGE}"),
                 ("full-range report, one department", f"/console/api/reports/data?{RANGE}&department=cs"),
                 ("full-range CSV, per-rep table", f"/console/api/reports/csv/reps?{RANGE}"),
@@ -117,6 +119,17 @@ async def main() -> None:
         print(f"{'request':<44} {'median':>9} {'p95':>9}")
         for name, times in rows:
             print(f"{name:<44} {statistics.median(times):>7.1f}ms {p95(times):>7.1f}ms")
+        base = statistics.median(rows[0][1])
+        emit(
+            Figure(
+                f"reports, 10k tickets: {name}",
+                statistics.median(times),
+                base,
+                "ms median",
+                "GET /console/api/me (session lookup)",
+            )
+            for name, times in rows[1:]
+        )
     finally:
         await services.stop()
         admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))

@@ -2,8 +2,10 @@
 
 Beside kefu, in the same run: a bare FastAPI endpoint on the same kind of database (secret check, JSON
 parse, one row inserted, 200; bench/telegram_peer.py). kefu sends its replies to a fake Bot API process
-(bench/telegram_peer.py) that counts them per chat. Everything runs on 127.0.0.1; the servers are pinned
-to core 0, the load generator and the fake Bot API to core 1. See bench/README.md.
+(bench/telegram_peer.py) that counts them per chat. On PostgreSQL also two `kefu serve --role web`
+processes and a worker, against two bare processes, the chats split between them. Everything runs on
+127.0.0.1; the servers are pinned to core 0, the load generator and the fake Bot API to core 1. See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -23,12 +25,25 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.wechat_bench import CLIENT_CORE, ROOT, SERVER_CORE, VENV_BIN, _free_port, _pg_database, _start
+from bench.figures import Figure, emit, quick
+from bench.wechat_bench import (
+    CLIENT_CORE,
+    ROOT,
+    SERVER_CORE,
+    VENV_BIN,
+    _free_port,
+    _pg_database,
+    _processes,
+    _start,
+    start_bare,
+    start_kefu,
+)
 
 TOKEN = "4242:BENCH"
 SECRET = "kefu-bench-secret_0123456789"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-LOADS = ((10, 20), (100, 10))  # (concurrent chats, updates per chat)
+# (concurrent chats, updates per chat); the last load is the one in the aggregated table.
+LOADS = ((5, 10), (20, 5)) if quick() else ((10, 20), (100, 10))
 TEXTS = (
     "你好，我想咨询一下广告投放的报价",
     "我们上个月的推广效果不好，要投诉",
@@ -103,20 +118,21 @@ def _plan(base_chat: int, chats: int, per_chat: int) -> list[list[bytes]]:
     return plan
 
 
-async def run_load(base: str, base_chat: int, chats: int, per_chat: int) -> Result:
+async def run_load(bases: list[str], base_chat: int, chats: int, per_chat: int) -> Result:
+    """Each chat posts its updates one after another; chat c goes to server c mod len(bases)."""
     plan = _plan(base_chat, chats, per_chat)
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=chats, max_keepalive_connections=chats)
     headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
 
-        async def chat(bodies: list[bytes]) -> None:
+        async def chat(url: str, bodies: list[bytes]) -> None:
             nonlocal errors
             for body in bodies:
                 started = time.perf_counter()
                 try:
-                    r = await http.post("/telegram", content=body, headers=headers)
+                    r = await http.post(url, content=body, headers=headers)
                     ok = r.status_code == 200
                 except httpx.HTTPError:
                     ok = False
@@ -124,7 +140,8 @@ async def run_load(base: str, base_chat: int, chats: int, per_chat: int) -> Resu
                 errors += 0 if ok else 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(chat(bodies) for bodies in plan))
+        urls = [f"{base}/telegram" for base in bases]
+        await asyncio.gather(*(chat(urls[c % len(urls)], bodies) for c, bodies in enumerate(plan)))
         elapsed = time.perf_counter() - started
     return Result(chats, per_chat, elapsed, latencies, errors)
 
@@ -152,51 +169,52 @@ async def settle_replies(api: str, result: Result, base_chat: int, wait: float =
     result.replies = sum(sends.get(c, 0) for c in chats)
 
 
-async def measure(base: str, api: str | None, start_chat: int) -> list[Result]:
-    await run_load(base, start_chat, 5, 4)  # warm-up: imports, pools, first writes
+async def measure(
+    bases: list[str], api: str | None, start_chat: int, loads: tuple[tuple[int, int], ...] = LOADS
+) -> list[Result]:
+    await run_load(bases, start_chat, 5 * len(bases), 4)  # warm-up: imports, pools, first writes
     results = []
-    for n, (chats, per_chat) in enumerate(LOADS, start=1):
+    for n, (chats, per_chat) in enumerate(loads, start=1):
         base_chat = start_chat + n * 10_000
-        result = await run_load(base, base_chat, chats, per_chat)
+        result = await run_load(bases, base_chat, chats, per_chat)
         if api is not None:
             await settle_replies(api, result, base_chat)
         results.append(result)
     return results
 
 
-async def kefu_and_bare(kind: str, api_port: int, tmp: Path) -> tuple[list[Result], list[Result]]:
+async def kefu_and_bare(kind: str, api_port: int, tmp: Path, processes: int = 1) -> tuple[list[Result], list[Result]]:
+    """kefu, then the bare endpoint, on a fresh database of `kind`, each as `processes` web processes."""
     api = f"http://127.0.0.1:{api_port}"
+    loads = LOADS if processes == 1 else LOADS[-1:]
+    chats = (1_000_000 if kind == "sqlite" else 2_000_000) + 100_000 * processes
     if kind == "sqlite":
-        kefu_url, bare_url = f"sqlite:///{tmp}/kefu.db", f"sqlite:///{tmp}/bare.db"
+        kefu_url, bare_url = f"sqlite:///{tmp}/kefu{processes}.db", f"sqlite:///{tmp}/bare{processes}.db"
     else:
         kefu_url = await _pg_database("kefu_bench_telegram")
         bare_url = await _pg_database("kefu_bench_telegram_bare")
     try:
         env = _env(api_port, kefu_url)
         subprocess.run([str(VENV_BIN / "kefu"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: ASYNC221
-        port = _free_port()
-        cmd = [str(VENV_BIN / "kefu"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-        server = await _start(f"kefu-{kind}", cmd, env, port, "/healthz", SERVER_CORE, tmp)
+        web, everything = await start_kefu(f"kefu-{kind}-{processes}", env, processes, tmp)
         try:
-            kefu = await measure(server.base, api, 1_000_000 if kind == "sqlite" else 2_000_000)
+            kefu = await measure([s.base for s in web], api, chats, loads)
         finally:
-            server.stop()
+            for server in everything:
+                server.stop()
         env = _env(api_port, bare_url)
-        port = _free_port()
-        cmd = [
-            str(VENV_BIN / "uvicorn"), "--factory", "bench.telegram_peer:bare_app",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
-        server = await _start(f"bare-{kind}", cmd, env, port, "/count", SERVER_CORE, tmp)
+        servers = await start_bare("bench.telegram_peer:bare_app", f"bare-{kind}-", env, processes, tmp)
         try:
-            bare = await measure(server.base, None, 3_000_000)
-            async with httpx.AsyncClient(base_url=server.base) as http:
+            bare = await measure([s.base for s in servers], None, 3_000_000 + 100_000 * processes, loads)
+            async with httpx.AsyncClient(base_url=servers[0].base) as http:
                 rows = (await http.get("/count")).json()["rows"]
-            expected = 20 + sum(c * m for c, m in LOADS)
+            expected = 20 * processes + sum(c * m for c, m in loads)
             if rows != expected:
                 print(f"  bare-{kind}: {rows} rows stored, {expected} expected")
+                bare[-1].errors += abs(expected - rows)
         finally:
-            server.stop()
+            for server in servers:
+                server.stop()
         return kefu, bare
     finally:
         if kind == "postgres":
@@ -232,23 +250,38 @@ async def main() -> None:
     print(f"Telegram webhook, one uvicorn worker; {pinned}; {os.cpu_count()} cores")
     print("latency = webhook request to 200 (kefu: the turn committed; replies follow in the background)")
     lines: list[str] = []
+    figures: list[Figure] = []
     try:
-        for kind in ("sqlite", "postgres"):
-            try:
-                kefu, bare = await kefu_and_bare(kind, api_port, tmp)
-            except (OSError, asyncpg.PostgresError) as exc:
-                lines.append(f"{kind}: skipped ({type(exc).__name__}: {exc})")
-                continue
-            for k, b in zip(kefu, bare, strict=True):
-                lines.append(_row(f"kefu {kind}", k, True))
-                lines.append(_row(f"bare {kind}", b, False))
-                ratio = f"kefu/bare: {k.rate / b.rate:.2f}x upds/s, p99 {k.pct(0.99) / b.pct(0.99):.1f}x"
-                lines.append(f"{'':<16}   {ratio}")
+        for kind, name in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+            for processes in (1, 2):
+                label = f"Telegram webhook, {name}, {_processes(processes)}"
+                if kind == "sqlite" and processes > 1:
+                    figures.append(Figure(label, None, None, "upds/s", note="n/a, single process by design"))
+                    continue
+                try:
+                    kefu, bare = await kefu_and_bare(kind, api_port, tmp, processes)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    lines.append(f"{kind}: skipped ({type(exc).__name__}: {exc})")
+                    continue
+                tag = "" if processes == 1 else f" x{processes}"
+                for k, b in zip(kefu, bare, strict=True):
+                    lines.append(_row(f"kefu {kind}{tag}", k, True))
+                    lines.append(_row(f"bare {kind}{tag}", b, False))
+                    ratio = f"kefu/bare: {k.rate / b.rate:.2f}x upds/s, p99 {k.pct(0.99) / b.pct(0.99):.1f}x"
+                    lines.append(f"{'':<16}   {ratio}")
+                k, b = kefu[-1], bare[-1]
+                baseline = f"bare endpoint ({processes} process{'es' if processes > 1 else ''}, same database)"
+                label += f", {k.chats} chats"
+                figures.append(Figure(label, k.rate, b.rate, "upds/s", baseline))
+                figures.append(Figure(label, k.pct(0.99), b.pct(0.99), "ms p99", baseline))
     finally:
         fake.stop()
     print(HEADER)
     for line in lines:
         print(line)
+    print("x2 = two `kefu serve --role web` processes, one on each core, and a worker on core 0 (bare: two processes,")
+    print("one on each core); chats split between them")
+    emit(figures)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -2,8 +2,9 @@
 
 Beside kefu, in the same run: a bare FastAPI endpoint on the same kind of database (check, decrypt, insert
 one row, answer "success"; bench/wechat_peer.py) and a WeRoBot echo bot under gunicorn with one worker.
-Everything runs on 127.0.0.1; servers are pinned to core 0, the load generator and the fake WeChat API to
-core 1. See bench/README.md.
+On PostgreSQL also two `kefu serve --role web` processes and a worker, against two bare processes, the
+load generator splitting the users between them. Everything runs on 127.0.0.1; servers are pinned to
+core 0, the load generator and the fake WeChat API to core 1. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import httpx
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
+from bench.figures import Figure, emit, quick
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 PG_ADMIN = os.environ.get("KEFU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -38,7 +41,8 @@ TOKEN = "bench-token"
 APP_ID = "wx0123456789abcdef"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 OA_ID = "gh_kefu_bench"
-LOADS = ((10, 30), (100, 10))  # (concurrent users, messages per user)
+# (concurrent users, messages per user); the last load is the one in the aggregated table.
+LOADS = ((5, 10), (20, 5)) if quick() else ((10, 30), (100, 10))
 SERVER_CORE, CLIENT_CORE = 0, 1
 TEXTS = (
     "你好，我想咨询一下广告投放的报价",
@@ -253,14 +257,29 @@ class _Connection:
         self.reader = self.writer = None
 
 
-async def run_load(base: str, tag: str, users: int, per_user: int) -> Result:
-    """Each user posts its messages one after another over its own connection, waiting for every answer."""
-    port = int(base.rsplit(":", 1)[1])
-    plan = [[(openid, _wire(port, q, body)) for openid, q, body in posts] for posts in _requests(tag, users, per_user)]
+def _port(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])
+
+
+async def run_load(bases: str | list[str], tag: str, users: int, per_user: int, connections: int = 0) -> Result:
+    """Each user posts its messages one after another, waiting for every answer, over its own connection.
+
+    With `connections` below `users`, each connection carries several users in turn (user i on connection
+    i mod `connections`). Several servers share the connections in turn, as a load balancer would.
+    """
+    targets = [bases] if isinstance(bases, str) else bases
+    lanes = min(users, connections) if connections else users
+    plan: list[tuple[int, list[tuple[str, bytes]]]] = []
+    for lane in range(lanes):
+        port = _port(targets[lane % len(targets)])
+        plan.append((port, []))
+    for u, posts in enumerate(_requests(tag, users, per_user)):
+        port, lane_posts = plan[u % lanes]
+        lane_posts.extend((openid, _wire(port, q, body)) for openid, q, body in posts)
     latencies: list[float] = []
     answers: list[tuple[str, int, str]] = []
 
-    async def user(posts: list[tuple[str, bytes]]) -> None:
+    async def user(port: int, posts: list[tuple[str, bytes]]) -> None:
         connection = _Connection(port)
         try:
             for openid, wire in posts:
@@ -276,7 +295,7 @@ async def run_load(base: str, tag: str, users: int, per_user: int) -> Result:
             connection.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(user(posts) for posts in plan))
+    await asyncio.gather(*(user(port, posts) for port, posts in plan))
     elapsed = time.perf_counter() - started
 
     crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
@@ -332,57 +351,119 @@ async def _stats(api: str) -> dict[str, int]:
 # ---------------------------------------------------------------- scenarios
 
 
-async def measure(server: Server, api: str, tag: str, *, check_sends: bool) -> list[Result]:
-    await run_load(server.base, f"{tag}w", 5, 4)  # warm-up: imports, pools, token, first writes
+async def measure(
+    servers: Server | list[Server],
+    api: str,
+    tag: str,
+    *,
+    check_sends: bool,
+    loads: tuple[tuple[int, int], ...] = LOADS,
+) -> list[Result]:
+    bases = [s.base for s in ([servers] if isinstance(servers, Server) else servers)]
+    await run_load(bases, f"{tag}w", 5 * len(bases), 4)  # warm-up: imports, pools, token, first writes
     if check_sends:
         await settle_sends(api, Result(0, 0, 1, [], 0, 0), {}, f"oBench{tag}w", wait=5)
     results = []
-    for users, per_user in LOADS:
+    for users, per_user in loads:
         before = await _stats(api)
-        result = await run_load(server.base, f"{tag}{users}u", users, per_user)
+        result = await run_load(bases, f"{tag}{users}u", users, per_user)
         if check_sends:
             await settle_sends(api, result, before, f"oBench{tag}{users}u")
         results.append(result)
     return results
 
 
-async def kefu_and_bare(kind: str, api_port: int, tmp: Path, notes: list[str]) -> tuple[list[Result], list[Result]]:
+def kefu_command(port: int, role: str = "all") -> list[str]:
+    return [str(VENV_BIN / "kefu"), "serve", "--host", "127.0.0.1", "--port", str(port), "--role", role]
+
+
+def bare_command(app: str, port: int) -> list[str]:
+    return [
+        str(VENV_BIN / "uvicorn"), "--factory", app,
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def server_core(i: int, processes: int) -> int:
+    """One process stays on the servers' core; several are spread over all cores, the load generator's too."""
+    return SERVER_CORE if processes == 1 else (SERVER_CORE + i) % (os.cpu_count() or 1)
+
+
+async def start_kefu(name: str, env: dict[str, str], processes: int, tmp: Path) -> tuple[list[Server], list[Server]]:
+    """One `kefu serve` (role all), or `processes` web processes and one worker; (web servers, all servers)."""
+    if processes == 1:
+        port = _free_port()
+        server = await _start(name, kefu_command(port), env, port, "/healthz", SERVER_CORE, tmp)
+        return [server], [server]
+    servers: list[Server] = []
+    try:
+        for i in range(processes):
+            port = _free_port()
+            servers.append(
+                await _start(
+                    f"{name}-web{i}", kefu_command(port, "web"), env, port, "/healthz", server_core(i, processes), tmp
+                )
+            )
+        port = _free_port()
+        worker = await _start(f"{name}-worker", kefu_command(port, "worker"), env, port, "/healthz", SERVER_CORE, tmp)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers, [*servers, worker]
+
+
+async def start_bare(app: str, name: str, env: dict[str, str], processes: int, tmp: Path) -> list[Server]:
+    servers: list[Server] = []
+    try:
+        for i in range(processes):
+            port = _free_port()
+            command = bare_command(app, port)
+            servers.append(await _start(f"{name}{i}", command, env, port, "/count", server_core(i, processes), tmp))
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+async def kefu_and_bare(
+    kind: str, api_port: int, tmp: Path, notes: list[str], processes: int = 1
+) -> tuple[list[Result], list[Result]]:
+    """kefu, then the bare endpoint, on a fresh database of `kind`, each as `processes` web processes."""
     api = f"http://127.0.0.1:{api_port}"
+    loads = LOADS if processes == 1 else LOADS[-1:]
+    tag = f"{kind[0]}{processes}"
     if kind == "sqlite":
-        kefu_url = f"sqlite:///{tmp}/kefu.db"
-        bare_url = f"sqlite:///{tmp}/bare.db"
+        kefu_url = f"sqlite:///{tmp}/kefu{processes}.db"
+        bare_url = f"sqlite:///{tmp}/bare{processes}.db"
     else:
         kefu_url = await _pg_database("kefu_bench_wechat")
         bare_url = await _pg_database("kefu_bench_wechat_bare")
     try:
         env = _account_env(api_port, kefu_url)
         subprocess.run([str(VENV_BIN / "kefu"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: ASYNC221
-        port = _free_port()
-        kefu_cmd = [str(VENV_BIN / "kefu"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-        server = await _start(f"kefu-{kind}", kefu_cmd, env, port, "/healthz", SERVER_CORE, tmp)
+        web, everything = await start_kefu(f"kefu-{kind}-{processes}", env, processes, tmp)
         try:
-            kefu = await measure(server, api, f"K{kind[0]}", check_sends=True)
+            kefu = await measure(web, api, f"K{tag}", check_sends=True, loads=loads)
         finally:
-            server.stop()
+            for server in everything:
+                server.stop()
 
         env = _account_env(api_port, bare_url)
-        port = _free_port()
-        bare_cmd = [
-            str(VENV_BIN / "uvicorn"), "--factory", "bench.wechat_peer:bare_app",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
-        server = await _start(f"bare-{kind}", bare_cmd, env, port, "/count", SERVER_CORE, tmp)
+        servers = await start_bare("bench.wechat_peer:bare_app", f"bare-{kind}-", env, processes, tmp)
         try:
-            bare = await measure(server, api, f"B{kind[0]}", check_sends=False)
-            async with httpx.AsyncClient(base_url=server.base) as http:
+            bare = await measure(servers, api, f"B{tag}", check_sends=False, loads=loads)
+            async with httpx.AsyncClient(base_url=servers[0].base) as http:
                 rows = (await http.get("/count")).json()["rows"]
-            expected = 20 + sum(u * m for u, m in LOADS)
+            expected = 20 * processes + sum(u * m for u, m in loads)
             if rows != expected:
                 # A lost insert counts as an error of the last load.
                 notes.append(f"bare {kind}: {rows} rows stored, {expected} expected")
                 bare[-1].errors += abs(expected - rows)
         finally:
-            server.stop()
+            for server in servers:
+                server.stop()
         return kefu, bare
     finally:
         if kind == "postgres":
@@ -449,7 +530,38 @@ def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="sqlite,postgres", help="databases to run kefu and bare on")
     parser.add_argument("--no-werobot", action="store_true", help="leave out the WeRoBot echo rows")
+    parser.add_argument("--processes", default="1,2", help="web processes: 1, 2 (PostgreSQL only), or both")
     return parser.parse_args()
+
+
+DATABASES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def _processes(n: int) -> str:
+    return "1 process" if n == 1 else f"{n} web processes + worker"
+
+
+def figures(runs: dict[tuple[str, str, int], list[Result]], processes: list[int]) -> list[Figure]:
+    """The heaviest load of each setup, kefu beside the bare endpoint (and WeRoBot) of the same run."""
+    out: list[Figure] = []
+    peer = runs.get(("werobot", "none", 1))
+    for db, name in DATABASES.items():
+        for n in processes:
+            label = f"WeChat webhook, {name}, {_processes(n)}"
+            kefu, bare = runs.get(("kefu", db, n)), runs.get(("bare", db, n))
+            if db == "sqlite" and n > 1:
+                out.append(Figure(label, None, None, "msgs/s", note="n/a, single process by design"))
+                continue
+            if kefu is None or bare is None:
+                continue
+            k, b = kefu[-1], bare[-1]
+            label += f", {k.users} users"
+            baseline = f"bare endpoint ({n} process{'es' if n > 1 else ''}, same database)"
+            out.append(Figure(label, k.rate, b.rate, "msgs/s", baseline))
+            out.append(Figure(label, k.pct(0.99), b.pct(0.99), "ms p99", baseline))
+            if peer is not None and n == 1 and db == "postgres":
+                out.append(Figure(label, k.rate, peer[-1].rate, "msgs/s", "WeRoBot echo (gunicorn, no database)"))
+    return out
 
 
 async def main() -> None:
@@ -465,33 +577,43 @@ async def main() -> None:
     fake = await _start("fakeapi", api_cmd, _account_env(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
     print(f"WeChat webhook, safe mode, one uvicorn worker; {pinned}; {os.cpu_count()} cores")
     notes: list[str] = []
-    runs: dict[tuple[str, str], list[Result]] = {}
+    runs: dict[tuple[str, str, int], list[Result]] = {}
+    processes = [int(n) for n in args.processes.split(",")]
     try:
         for kind in args.db.split(","):
-            try:
-                runs["kefu", kind], runs["bare", kind] = await kefu_and_bare(kind, api_port, tmp, notes)
-            except (OSError, asyncpg.PostgresError) as exc:
-                notes.append(f"{kind}: skipped ({type(exc).__name__}: {exc})")
+            for n in processes:
+                if kind == "sqlite" and n > 1:
+                    continue  # SQLite runs everything in one process by design
+                try:
+                    runs["kefu", kind, n], runs["bare", kind, n] = await kefu_and_bare(kind, api_port, tmp, notes, n)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    notes.append(f"{kind}, {n} processes: skipped ({type(exc).__name__}: {exc})")
         how, results = ("left out (--no-werobot)", None) if args.no_werobot else await werobot(api_port, tmp)
         notes.append(f"WeRoBot echo: {how}")
         if results is not None:
-            runs["werobot", "none"] = results
+            runs["werobot", "none", 1] = results
     finally:
         fake.stop()
-    peer = runs.get(("werobot", "none"))
+    peer = runs.get(("werobot", "none", 1))
     print(HEADER)
     complete = True
-    for (server, db), results in runs.items():
-        bare = runs.get(("bare", db))
+    for (server, db, n), results in runs.items():
+        bare = runs.get(("bare", db, n))
         replies = server != "bare"
         for i, r in enumerate(results):
-            print(_row(server, db, r, bare[i] if bare else None, peer[i] if peer else None, replies=replies))
+            # WeRoBot ran the loads of one process; a two-process run has only the last of them.
+            same_load = peer[i + len(peer) - len(results)] if peer else None
+            name = server if n == 1 else f"{server} x{n}"
+            print(_row(name, db, r, bare[i] if bare else None, same_load, replies=replies))
             complete = complete and _complete(r, replies=replies)
     print("vs bare / vs WRB: msgs/s against the bare endpoint on the same database / the WeRoBot echo, same users")
     print("pasv = passive XML replies (decrypted and checked), succ = 'success' answers, 1 rep = messages with")
     print("exactly one reply (passive, or success + one custom/send on the fake API), miss/extra = sends owed/extra")
     for note in notes:
         print(note)
+    print("kefu x2 = two `kefu serve --role web` processes, one on each core, and one worker on core 0; users split")
+    print("between the web processes (bare x2: two processes, one on each core)")
+    emit(figures(runs, processes))
     shutil.rmtree(tmp, ignore_errors=True)
     if complete:
         print("every message got exactly one reply")

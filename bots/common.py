@@ -1,8 +1,11 @@
-"""HTTP helpers shared by every channel's webhook: bounded bodies and safe JSON parsing."""
+"""Helpers shared by every channel's webhook: bounded bodies, safe JSON parsing, background work."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import Request
@@ -50,3 +53,32 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadPayload("body must be a JSON object")
     return data
+
+
+class BackgroundTasks:
+    """Work started after a webhook has answered: kept alive until done, failures logged, awaited on drain."""
+
+    def __init__(self, log: logging.Logger, failure: str) -> None:
+        self.log = log
+        self.failure = failure
+        # Strong references: the event loop keeps only weak ones to running tasks.
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` in the background."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error(self.failure, exc_info=task.exception())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait until no background work is left, including work started by work being drained."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

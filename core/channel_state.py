@@ -9,6 +9,7 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock, as_utc
 from core.db.models import ChannelState
@@ -29,7 +30,16 @@ class ChannelStateStore:
     async def get(self, key: str) -> dict[str, Any] | None:
         """The value, or None when absent or expired."""
         async with self.db.transaction() as session:
-            row = (await session.execute(_GET, {"key": key})).first()
+            return await self.get_in(session, key)
+
+    async def put(self, key: str, value: dict[str, Any], expires_at: datetime | None = None) -> None:
+        """Set the value; one upsert, which leaves the key's lock as it is."""
+        async with self.db.transaction() as session:
+            await self.put_in(session, key, value, expires_at)
+
+    async def get_in(self, session: AsyncSession, key: str) -> dict[str, Any] | None:
+        """`get` inside the caller's transaction."""
+        row = (await session.execute(_GET, {"key": key})).first()
         if row is None:
             return None
         value, expires_at = row
@@ -37,23 +47,24 @@ class ChannelStateStore:
             return None
         return dict(value)
 
-    async def put(self, key: str, value: dict[str, Any], expires_at: datetime | None = None) -> None:
-        """Set the value; one upsert, which leaves the key's lock as it is."""
+    async def put_in(
+        self, session: AsyncSession, key: str, value: dict[str, Any], expires_at: datetime | None = None
+    ) -> None:
+        """`put` inside the caller's transaction: the value is seen by others once that commits."""
         now = self.clock.now()
-        async with self.db.transaction() as session:
-            insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-            statement = insert(_TABLE).values(key=key, value=value, expires_at=expires_at, updated_at=now)
-            excluded = statement.excluded
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[_TABLE.c.key],
-                    set_={
-                        "value": excluded.value,
-                        "expires_at": excluded.expires_at,
-                        "updated_at": excluded.updated_at,
-                    },
-                )
+        insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+        statement = insert(_TABLE).values(key=key, value=value, expires_at=expires_at, updated_at=now)
+        excluded = statement.excluded
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_TABLE.c.key],
+                set_={
+                    "value": excluded.value,
+                    "expires_at": excluded.expires_at,
+                    "updated_at": excluded.updated_at,
+                },
             )
+        )
 
     async def try_lock(self, key: str, holder: str, ttl: timedelta) -> bool:
         """Take the key's lock for `ttl` unless someone else holds an unexpired one; True if taken."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -169,6 +169,7 @@ class Engine:
         deliver: bool = True,
         hold: timedelta | None = None,
         answer: Callable[[ReceiveResult], bool] | None = None,
+        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> ReceiveResult:
         """Handle one inbound message exactly once: a repeated external id is stored and answered once.
 
@@ -176,6 +177,8 @@ class Engine:
         them in its own response (then `answered_in_response`) or hand them over (`release`).
         `answer` is asked once the turn is done, before it commits: True means the caller's response
         carries the replies, so they are written as sent in this same transaction.
+        `before` runs first in the turn's transaction: the channel's own record of the message (WeChat's
+        reply window), committed with the turn and so seen by every send that follows it.
         """
         msg = clean_inbound(msg)
         key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
@@ -183,6 +186,8 @@ class Engine:
         async with self._lock(key):
             try:
                 async with self._turn() as session:
+                    if before is not None:
+                        await before(session)
                     result = await self._receive_in(session, msg)
                     if hold is not None:
                         for outgoing in result.outgoing:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from aiogram.exceptions import (
 )
 from sqlalchemy import case, delete, or_, select, update
 
+from bots.common import BackgroundTasks
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.settings import CHANNEL
 from bots.telegram.topics import (
@@ -114,7 +115,7 @@ class RepsGroup:
         self.sleep = sleep
         self._lock = asyncio.Lock()
         self._kick_waiting = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks(log, "reps group delivery failed")
         self._caught_up_at: datetime | None = None
 
     # ------------------------------------------------------------ events
@@ -223,27 +224,16 @@ class RepsGroup:
         if self._kick_waiting:
             return
         self._kick_waiting = True
-        self._spawn(self._kicked())
+        self._tasks.spawn(self._kicked())
 
     async def _kicked(self) -> None:
         async with self._lock:
             self._kick_waiting = False
             await self._deliver()
 
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("reps group delivery failed", exc_info=task.exception())
-
     async def drain(self) -> None:
         """Wait for background deliveries (shutdown, tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def deliver_due(self) -> int:
         """Open due topics, mirror new client messages, send due posts; the periodic tick and tests call it."""

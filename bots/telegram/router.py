@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
 
+from bots.common import BackgroundTasks
 from bots.telegram.convert import callback_to_inbound, message_to_inbound
 from bots.telegram.media import TelegramMedia, has_media
 from bots.telegram.settings import CHANNEL
@@ -40,8 +39,7 @@ class Receiver:
         self.background = background
         # Files are fetched after the turn: the client's answer never waits for a download.
         self.media = media
-        # Strong references: the event loop keeps only weak ones to running tasks.
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks(log, "telegram delivery failed")
         # Background deliveries take database connections too; bounded, they never starve the turns
         # (which answer Telegram) of the pool under a burst of updates.
         self._delivery_slots = asyncio.Semaphore(max_deliveries)
@@ -59,10 +57,10 @@ class Receiver:
         result = await self.engine.receive(msg, deliver=False)
         if result.conversation_id is not None and result.conversation_id not in self._waiting:
             self._waiting.add(result.conversation_id)
-            self._spawn(self._deliver(result.conversation_id))
+            self._tasks.spawn(self._deliver(result.conversation_id))
         if self._wants_media(msg, result):
             assert self.media is not None
-            self._spawn(self.media.fetch_message(self.engine.db, msg))
+            self._tasks.spawn(self.media.fetch_message(self.engine.db, msg))
         return result
 
     async def _deliver(self, conversation_id: int) -> None:
@@ -77,20 +75,9 @@ class Receiver:
         # A redelivered update was stored by its first delivery, which fetches the file.
         return self.media is not None and result.status == "accepted" and has_media(msg)
 
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("telegram delivery failed", exc_info=task.exception())
-
     async def drain(self) -> None:
         """Wait for background deliveries (shutdown, tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
 
 def kefu_router(receiver: Receiver) -> Router:

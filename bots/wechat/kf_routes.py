@@ -7,8 +7,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Coroutine
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 
-from bots.common import BadPayload, BodyTooLarge, read_limited_body
+from bots.common import BackgroundTasks, BadPayload, BodyTooLarge, read_limited_body
 from bots.wechat.kf_channel import WeComKfChannel
 from bots.wechat.kf_convert import MAX_ACCOUNT, to_inbound
 from bots.wechat.signing import BadSignature, same, sign
@@ -73,8 +73,7 @@ class WeComKfWebhook:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # Pulls of one kf account queue here instead of polling the database for the same lock.
         self._locks: dict[str, asyncio.Lock] = {}
-        # Strong references: the event loop keeps only weak ones to running tasks.
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background = BackgroundTasks(log, "wecom kf background pull failed")
 
     # ------------------------------------------------------------ checks
 
@@ -153,7 +152,7 @@ class WeComKfWebhook:
             return PlainTextResponse("bad request", status_code=400)
         # The callback's token lifts sync_msg's strict rate limit for 10 minutes; without one the pull still works.
         sync_token = token if isinstance(token, str) and len(token) <= 128 else ""
-        self._spawn(self._pull_logged(open_kfid, sync_token))
+        self._background.spawn(self._pull_logged(open_kfid, sync_token))
         return PlainTextResponse(SUCCESS)
 
     # ------------------------------------------------------------ pulling
@@ -197,9 +196,10 @@ class WeComKfWebhook:
                 inbound = to_inbound(item)
                 if inbound is None:
                     continue
-                # Before the turn: replies it unparks may be sent as soon as it commits.
-                await self.channel.window.opened(inbound)
-                result = await self.engine.receive(inbound)
+                # The reply window opens in the turn's transaction: replies it unparks may be sent once it commits.
+                result = await self.engine.receive(
+                    inbound, before=partial(self.channel.window.opened_in, message=inbound)
+                )
                 received += result.status == "accepted"
             next_cursor = page.get("next_cursor")
             advanced = isinstance(next_cursor, str) and bool(next_cursor) and next_cursor != cursor
@@ -224,20 +224,9 @@ class WeComKfWebhook:
 
     # ------------------------------------------------------------ background
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("wecom kf background pull failed", exc_info=task.exception())
-
     async def drain(self) -> None:
         """Wait for background pulls (shutdown, tests)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.drain()
 
     def router(self, path: str = "/wecom/kf") -> APIRouter:
         """GET verification and POST callbacks at `path`."""

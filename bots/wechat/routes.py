@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
-from bots.common import BadPayload, BodyTooLarge, read_limited_body
+from bots.common import BackgroundTasks, BadPayload, BodyTooLarge, read_limited_body
 from bots.wechat.channel import MAX_TEXT, WeChatChannel, account_channel
 from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inbound
 from bots.wechat.media import KINDS, MediaDownloader
@@ -60,8 +61,7 @@ class WeChatWebhook:
             if account.aes_key is not None and account.safe_mode
             else None
         )
-        # Strong references: the event loop keeps only weak ones to running tasks.
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background = BackgroundTasks(log, "wechat background work failed")
 
     # ------------------------------------------------------------ checks
 
@@ -128,26 +128,27 @@ class WeChatWebhook:
             log.info("wechat %s: %s", self.account.name, exc)
             return PlainTextResponse("bad request", status_code=400)
         inbound = to_inbound(message, self.account.name)
-        if self.channel is not None:
-            # Before the turn: replies it unparks may be sent as soon as it commits.
-            await self.channel.window.opened(inbound)
+        # The reply window opens in the turn's transaction: replies it unparks may be sent once it commits.
+        window = partial(self.channel.window.opened_in, message=inbound) if self.channel is not None else None
 
         budget = self.account.passive_budget_seconds
         offer = _PassiveOffer(asyncio.get_running_loop().time() + budget)
-        turn = asyncio.create_task(self.engine.receive(inbound, deliver=False, hold=HOLD, answer=offer.take))
+        turn = asyncio.create_task(
+            self.engine.receive(inbound, deliver=False, hold=HOLD, answer=offer.take, before=window)
+        )
         try:
             try:
                 # shield: a budget that runs out must not cancel the turn, only stop waiting for it.
                 result = await asyncio.wait_for(asyncio.shield(turn), budget)
             except TimeoutError:
                 if offer.withdraw():
-                    self._spawn(self._finish_late(turn, inbound))
+                    self._background.spawn(self._finish_late(turn, inbound))
                     return PlainTextResponse(SUCCESS)
                 # The turn took the offer before the budget ran out and is committing: its reply is ours.
                 result = await asyncio.shield(turn)
         except asyncio.CancelledError:
             # No response will go out: the replies leave through the outbox instead.
-            self._spawn(self._finish_late(turn, inbound) if offer.withdraw() else self._resend(turn))
+            self._background.spawn(self._finish_late(turn, inbound) if offer.withdraw() else self._resend(turn))
             raise
 
         self._fetch_media(inbound, result)
@@ -161,15 +162,15 @@ class WeChatWebhook:
         if not result.outbox_ids:
             # A silent turn (a rep holds the conversation) may still have unparked older replies.
             if result.unparked:
-                self._spawn(self._deliver_rest(result))
+                self._background.spawn(self._deliver_rest(result))
             return PlainTextResponse(SUCCESS)
         if offer.taken:
             if result.earlier_unsent:
                 # Replies older than this turn's are waiting (parked, retrying): give them a push now.
-                self._spawn(self._deliver_rest(result))
+                self._background.spawn(self._deliver_rest(result))
             return self._passive(message, offer.text, nonce)
         # Too long for one passive reply or behind parked ones: the outbox sends it in order.
-        self._spawn(self.dispatcher.release(result.outbox_ids))
+        self._background.spawn(self.dispatcher.release(result.outbox_ids))
         return PlainTextResponse(SUCCESS)
 
     def _passive(self, message: Any, text: str, nonce: str) -> Response:
@@ -180,16 +181,6 @@ class WeChatWebhook:
         return Response(content=xml, media_type="application/xml")
 
     # ------------------------------------------------------------ background
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("wechat background work failed", exc_info=task.exception())
 
     async def _resend(self, turn: asyncio.Task[ReceiveResult]) -> None:
         result = await turn
@@ -210,7 +201,7 @@ class WeChatWebhook:
         if self.media is None or result.status != "accepted":
             return
         if any(a.kind in KINDS and a.media_id for a in inbound.attachments):
-            self._spawn(self.media.fetch_message(self.engine.db, inbound))
+            self._background.spawn(self.media.fetch_message(self.engine.db, inbound))
 
     async def _deliver_rest(self, result: ReceiveResult) -> None:
         # Replies parked while the window was closed became due in this turn; nothing else sends them now.
@@ -226,8 +217,7 @@ class WeChatWebhook:
 
     async def drain(self) -> None:
         """Wait for background work (shutdown, tests)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.drain()
 
 
 class _PassiveOffer:

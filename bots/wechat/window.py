@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.wechat.token import StateStore
+from core.channel_state import ChannelStateStore
 from core.messages import InboundMessage, MessageType
 
 # How long a client's record is kept: long after the window, so "closed by time" is known without asking WeChat.
@@ -45,10 +49,27 @@ class ReplyWindow:
             return
         key = self._key(message.account, message.ref.external_user_id)
         current = await self.store.get(key)
-        if current is not None and current.get("msg") == message.external_id:
+        if current is None or current.get("msg") != message.external_id:
+            await self.store.put(key, *self._fresh(message))
+
+    async def opened_in(self, session: AsyncSession, message: InboundMessage) -> None:
+        """`opened` inside the turn's transaction when the store is the database: no transactions of its own."""
+        store = self.store
+        if not isinstance(store, ChannelStateStore):
+            # Kept elsewhere (Redis, memory): written at once, as `opened` does.
+            await self.opened(message)
             return
+        if not opens_window(message):
+            return
+        key = self._key(message.account, message.ref.external_user_id)
+        current = await store.get_in(session, key)
+        if current is None or current.get("msg") != message.external_id:
+            await store.put_in(session, key, *self._fresh(message))
+
+    def _fresh(self, message: InboundMessage) -> tuple[dict[str, Any], datetime]:
+        """A new window's record and its expiry."""
         now = self.store.clock.now()
-        await self.store.put(key, {"msg": message.external_id, "at": now.isoformat(), "sent": 0}, now + KEEP)
+        return {"msg": message.external_id, "at": now.isoformat(), "sent": 0}, now + KEEP
 
     async def remaining(self, account: str, user: str) -> int | None:
         """Sends still allowed to the client now: 0 when the window is used up or over, None when unknown."""

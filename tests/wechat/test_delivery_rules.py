@@ -10,7 +10,9 @@ from sqlalchemy import select
 from bots.wechat.channel import WeChatChannel
 from bots.wechat.settings import WeChatTemplate
 from bots.wechat.token import MemoryStateStore
+from bots.wechat.window import ReplyWindow
 from core.channel import Throttled, WindowClosed
+from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
 from core.db.models import Conversation, OutboxMessage, Ticket, User
 from core.messages import ConversationRef, InboundMessage, MessageKind, MessageType, OutboundMessage
@@ -285,3 +287,27 @@ async def test_the_ticket_history_shows_parked_replies(
     shown = await show_ticket(services, number)
     [delivered] = [m for m in shown["messages"] if m["text"] == "请提供截图"]
     assert delivered["delivery"] == "sent" and delivered["error"] is None
+
+
+async def test_the_window_opens_with_the_turns_transaction(services: Services, clock: ManualClock) -> None:
+    """On the database store the window is written in the caller's transaction: rolled back with it, kept with it."""
+    window = ReplyWindow(ChannelStateStore(services.db, clock), "wechat:wx-test")
+    with pytest.raises(RuntimeError):
+        async with services.db.transaction() as session:
+            await window.opened_in(session, client_message("m1"))
+            raise RuntimeError("the turn failed")
+    assert await window.remaining(REF.account, REF.external_user_id) is None
+    async with services.db.transaction() as session:
+        await window.opened_in(session, client_message("m1"))
+    assert await window.remaining(REF.account, REF.external_user_id) == 5
+    await window.used(REF.account, REF.external_user_id, 5)
+    # A retry of the same message opens nothing new; an unfollow opens nothing; a new message does.
+    for message, left in ((client_message("m1"), 0), (client_message("e1", event="unsubscribe"), 0)):
+        async with services.db.transaction() as session:
+            await window.opened_in(session, message)
+        assert await window.remaining(REF.account, REF.external_user_id) == left
+    async with services.db.transaction() as session:
+        await window.opened_in(session, client_message("m2"))
+    assert await window.remaining(REF.account, REF.external_user_id) == 5
+    clock.advance(timedelta(hours=48))
+    assert await window.remaining(REF.account, REF.external_user_id) == 0
