@@ -12,8 +12,8 @@ import asyncpg
 import httpx
 from sqlalchemy import insert, text
 
-from bench.console_bench import NOW, PASSWORD, PG, _fresh_database, p95, seed, sign_in
-from bench.figures import Figure, emit
+from bench.console_bench import NOW, PASSWORD, PG, TICKETS, _fresh_database, p95, seed, sign_in
+from bench.figures import Figure, count_label, emit, sized
 from core.clock import ManualClock
 from core.db.models import TicketEvent
 from core.settings import Settings
@@ -22,7 +22,7 @@ from handlers.console.users import create_user
 from handlers.services import build_services
 
 DB_NAME = "kefu_reports_bench"
-ROUNDS = 20
+ROUNDS = sized(20, 10)
 KEYWORDS = ("投诉", "效果差", "报价", "价格", "发票", "余额", "审核", "点击率", "建议", "合同")
 # Wider than every ticket's creation time (the seed spreads them over the last two weeks).
 RANGE = "start=2026-11-01&end=2026-12-07"
@@ -84,7 +84,7 @@ async def main() -> None:
                 },
                 "created_at": NOW,
             }
-            for i in range(1, 10_001)
+            for i in range(1, TICKETS + 1)
             # Four more events per ticket, of other kinds, so the classification lookup has company.
             for kind in ("classified", "received", "first_response", "note", "claimed")
         ]
@@ -100,7 +100,7 @@ async def main() -> None:
             await sign_in(boss, "boss")
             for name, path in (
                 ("baseline: GET /console/api/me (session check only)", "/console/api/me"),
-                ("full-range report (all 10,000 tickets)", f"/console/api/reports/data?{RANGE}"),
+                (f"full-range report (all {TICKETS:,} tickets)", f"/console/api/reports/data?{RANGE}"),
                 ("full-range report, one department", f"/console/api/reports/data?{RANGE}&department=cs"),
                 ("full-range CSV, per-rep table", f"/console/api/reports/csv/reps?{RANGE}"),
             ):
@@ -114,7 +114,7 @@ async def main() -> None:
                     assert response.status_code == 200
                 rows.append((name, times))
             report = (await boss.get(f"/console/api/reports/data?{RANGE}")).json()
-            assert report["totals"]["tickets"] == 10_000, report["totals"]["tickets"]
+            assert report["totals"]["tickets"] == TICKETS, report["totals"]["tickets"]
         print(f"reports in-process (ASGI), PostgreSQL, {ROUNDS} sequential requests each; target < 1000 ms")
         print(f"{'request':<44} {'median':>9} {'p95':>9}")
         for name, times in rows:
@@ -122,7 +122,7 @@ async def main() -> None:
         base = statistics.median(rows[0][1])
         emit(
             Figure(
-                f"reports, 10k tickets: {name}",
+                f"reports, {count_label(TICKETS)} tickets: {name}",
                 statistics.median(times),
                 base,
                 "ms median",
