@@ -62,8 +62,6 @@
     });
     await reports();
     if (Console.state.me.role === "admin") {
-      document.getElementById("nav-settings").hidden = false;
-      document.getElementById("nav-keywords").hidden = false;
       await users();
       const res = await api("GET", "/console/api/admin/settings");
       if (res.ok) {

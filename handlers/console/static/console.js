@@ -100,10 +100,10 @@ const Console = (() => {
   function header() {
     const me = state.me;
     document.getElementById("who").textContent = `${me.name} · ${t("roles." + me.role)}`;
-    const admin = document.getElementById("nav-admin");
-    if (admin) admin.hidden = !(me.role === "supervisor" || me.role === "admin");
-    const reports = document.getElementById("nav-reports");
-    if (reports) reports.hidden = admin ? admin.hidden : true;
+    // Links to pages a role may not open stay hidden; the server refuses those pages anyway.
+    for (const link of document.querySelectorAll("nav [data-roles]")) {
+      link.hidden = !link.dataset.roles.split(" ").includes(me.role);
+    }
     const lang = document.getElementById("lang");
     lang.textContent = t("language");
     lang.addEventListener("click", async () => {
