@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.session import Database
 
@@ -34,3 +35,13 @@ async def singleton(db: Database, name: str) -> AsyncIterator[bool]:
             if got:
                 await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                 await conn.commit()
+
+
+async def serialize(session: AsyncSession, name: str) -> None:
+    """Make transactions doing `name` run one after another across processes, until this one ends.
+
+    For work that every process does at start and that must not be done twice at once (seeding an empty
+    database). SQLite transactions here already begin as writers (BEGIN IMMEDIATE), one at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})

@@ -48,6 +48,7 @@ from core.media import MediaStore
 from core.outbox import OutboxDispatcher
 from core.seed import seed_departments, seed_keyword_rules
 from core.settings import Settings
+from core.singleton import serialize
 from core.texts import Texts
 from core.ticketing import SLA, SUMMARY_REMINDER, TicketDesk
 from core.tickets import TicketPolicies
@@ -95,6 +96,8 @@ class Services:
             await upgrade(self.db)
         now = self.clock.now()
         async with self.db.transaction() as session:
+            # Processes started together on an empty database would otherwise seed it twice and collide.
+            await serialize(session, "seed")
             await seed_departments(session, self.policies, now)
             seeded = await seed_keyword_rules(session, load_specs(self.settings.config_dir / "keywords.yaml"), now)
             # A database from before versions existed publishes the rules it had as version 1.

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from core.clock import ManualClock
 from core.config_store import ConfigWatcher, read_document, write_document
+from core.db.models import Department, KeywordVersion
 from core.errors import Conflict
-from handlers.services import Services
+from core.settings import Settings
+from handlers.services import Services, build_services
 
 
 async def test_revisions_count_up_and_stale_saves_are_refused(services: Services, clock: ManualClock) -> None:
@@ -58,3 +62,19 @@ async def test_two_watchers_apply_each_revision_once_and_survive_a_failing_one(
     await second.check()
     assert seen == {"first": [1, 3], "second": [1, 3]}
     assert first.applied("texts") == 3
+
+
+async def test_processes_starting_together_on_an_empty_database_seed_it_once(settings: Settings) -> None:
+    first, second = build_services(settings), build_services(settings)
+    try:
+        await asyncio.gather(first.start(migrate=False), second.start(migrate=False))
+        async with first.db.transaction() as session:
+            departments = await session.scalar(select(func.count()).select_from(Department))
+            versions = await session.scalar(select(func.count()).select_from(KeywordVersion))
+        assert departments == len(first.policies.departments)
+        assert versions == 1
+        assert first.classifier.current.classify("我要投诉").category == "complaint"
+        assert second.classifier.current.classify("我要投诉").category == "complaint"
+    finally:
+        await first.stop()
+        await second.stop()

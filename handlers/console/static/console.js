@@ -97,13 +97,34 @@ const Console = (() => {
     }
   }
 
+  // The console's pages, in the order of the header's links, and the roles that may open each.
+  const PAGES = [
+    { page: "inbox", href: "/console", text: "nav.inbox", roles: null },
+    { page: "reports", href: "/console/reports", text: "reports.nav", roles: ["supervisor", "admin"] },
+    { page: "archive", href: "/console/reports/archive", text: "reports.archive", roles: ["supervisor", "admin"] },
+    { page: "admin", href: "/console/admin", text: "nav.admin", roles: ["supervisor", "admin"] },
+    { page: "keywords", href: "/console/keywords", text: "keywords.nav", roles: ["admin"] },
+    { page: "settings", href: "/console/settings", text: "settings.nav", roles: ["admin"] },
+  ];
+
+  function navigation(nav, role) {
+    const current = nav.dataset.page;
+    for (const item of PAGES) {
+      // Links to pages a role may not open are left out; the server refuses those pages anyway.
+      if (item.roles && !item.roles.includes(role)) continue;
+      // From a ticket, the inbox link reads "back to the inbox".
+      const text = current === "ticket" && item.page === "inbox" ? "ticket.back" : item.text;
+      const link = el("a", { href: item.href, id: `nav-${item.page}`, text: t(text) });
+      if (item.page === current) link.setAttribute("aria-current", "page");
+      nav.append(link);
+    }
+  }
+
   function header() {
     const me = state.me;
     document.getElementById("who").textContent = `${me.name} · ${t("roles." + me.role)}`;
-    // Links to pages a role may not open stay hidden; the server refuses those pages anyway.
-    for (const link of document.querySelectorAll("nav [data-roles]")) {
-      link.hidden = !link.dataset.roles.split(" ").includes(me.role);
-    }
+    const nav = document.querySelector("nav[data-page]");
+    if (nav) navigation(nav, me.role);
     const lang = document.getElementById("lang");
     lang.textContent = t("language");
     lang.addEventListener("click", async () => {
