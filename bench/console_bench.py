@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import statistics
@@ -12,13 +11,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 from sqlalchemy import insert, text, update
 
+from bench.databases import drop_database, fresh_database
 from bench.figures import Figure, count_label, emit, sized
 from core.clock import ManualClock
-from core.db.migrate import upgrade
 from core.db.models import ChannelIdentity, Client, Conversation, Message, Ticket
 from core.db.session import Database
 from core.settings import Settings
@@ -26,7 +24,6 @@ from handlers.app import create_app
 from handlers.console.users import create_user
 from handlers.services import build_services
 
-PG = os.environ.get("KEFU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 TICKETS = sized(10_000, 1_000)
 MESSAGES = 20 * TICKETS
@@ -36,21 +33,6 @@ BATCH = 5_000
 PASSWORD = "bench-password-0"
 STATUSES = ("classified", "investigating", "received")
 PHRASES = ("广告投放效果不好", "账户余额不对", "想了解一下报价", "素材审核没通过", "点击率下降", "发票什么时候开")
-
-
-async def _fresh_database(name: str) -> str:
-    admin = PG.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    db = Database(url)
-    await upgrade(db)
-    await db.dispose()
-    return url
 
 
 async def _insert(db: Database, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -194,7 +176,7 @@ def p95(values: list[float]) -> float:
 
 
 async def main() -> None:
-    url = await _fresh_database("kefu_console_bench")
+    url = await fresh_database("kefu_console_bench")
     settings = Settings(database_url=url, env="test")
     services = build_services(settings, ManualClock(NOW))
     await services.start(migrate=False)
@@ -263,11 +245,7 @@ async def main() -> None:
         )
     finally:
         await services.stop()
-        admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await admin.execute('DROP DATABASE IF EXISTS "kefu_console_bench" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(url)
 
 
 if __name__ == "__main__":

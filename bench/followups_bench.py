@@ -8,20 +8,16 @@ runner firing no-op follow-ups (claim, fire, settle, no dialogue turn).
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 from sqlalchemy import bindparam, insert, text
 
+from bench.databases import drop_database, fresh_database
 from bench.figures import Figure, count_label, emit, sized
 from core.channel import ChannelCapabilities, SendResult
 from core.clock import ManualClock
-from core.db.migrate import upgrade
 from core.db.models import ChannelIdentity, Client, Conversation, FollowUp
 from core.db.session import Database
 from core.engine import DIALOGUE_TIMEOUT
@@ -30,7 +26,6 @@ from core.messages import ConversationRef, OutboundMessage
 from core.settings import Settings
 from handlers.services import build_services
 
-PG = os.environ.get("KEFU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: outside quiet hours
 BACKLOGS = (sized(1_000, 1_000), sized(100_000, 10_000))
 DELIVERIES = (sized(1_000, 300), sized(3_000, 600))
@@ -55,39 +50,6 @@ class CountingChannel:
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
         self.sent += 1
         return SendResult()
-
-
-async def _fresh_database(name: str, kind: str = "postgres") -> str:
-    if kind == "sqlite":
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='kefu-followups-bench-')}/{name}.db"
-        db = Database(url)
-        await upgrade(db)
-        await db.dispose()
-        return url
-    admin = PG.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    db = Database(url)
-    await upgrade(db)
-    await db.dispose()
-    return url
-
-
-async def _drop(url: str) -> None:
-    """Drop a database `_fresh_database` made on PostgreSQL (SQLite files go with their directory)."""
-    if url.startswith("sqlite"):
-        shutil.rmtree(os.path.dirname(url.removeprefix("sqlite:///")), ignore_errors=True)
-        return
-    conn = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def _backlog(db: Database, pending: int, due_now: int) -> None:
@@ -118,7 +80,7 @@ async def claim_ticks(
     pending: int, ticks: int = TICKS, batch: int = 500, kind: str = "postgres"
 ) -> tuple[list[float], list[float]]:
     """Milliseconds of one claim tick (one transaction claiming `batch` due rows), and of the bare claim."""
-    url = await _fresh_database(f"kefu_bench_claim_{pending}", kind)
+    url = await fresh_database(f"kefu_bench_claim_{pending}", kind)
     db = Database(url)
     lock = "" if db.is_sqlite else " FOR UPDATE SKIP LOCKED"
     bare = text(_BARE_CLAIM.format(lock=lock)).bindparams(bindparam("now", type_=FollowUp.__table__.c.due_at.type))
@@ -145,12 +107,12 @@ async def claim_ticks(
         return timings, baseline
     finally:
         await db.dispose()
-        await _drop(url)
+        await drop_database(url)
 
 
 async def noop_rate(count: int) -> float:
     """Follow-ups per second through the same runner when firing one does nothing: the scheduler alone."""
-    url = await _fresh_database(f"kefu_bench_noop_{count}")
+    url = await fresh_database(f"kefu_bench_noop_{count}")
     db = Database(url)
 
     async def noop(row: FollowUp) -> None:
@@ -166,12 +128,12 @@ async def noop_rate(count: int) -> float:
         return count / elapsed
     finally:
         await db.dispose()
-        await _drop(url)
+        await drop_database(url)
 
 
 async def delivery_rate(count: int) -> float:
     """Follow-ups per second from due row to a send on the fake channel, through the real engine."""
-    url = await _fresh_database(f"kefu_bench_deliver_{count}")
+    url = await fresh_database(f"kefu_bench_deliver_{count}")
     clock = ManualClock(NOW)
     services = build_services(Settings(database_url=url, env="test"), clock)
     channel = CountingChannel()
@@ -219,7 +181,7 @@ async def delivery_rate(count: int) -> float:
         return count / elapsed
     finally:
         await services.stop()
-        await _drop(url)
+        await drop_database(url)
 
 
 async def main() -> None:

@@ -12,7 +12,8 @@ import asyncpg
 import httpx
 from sqlalchemy import insert, text
 
-from bench.console_bench import NOW, PASSWORD, PG, TICKETS, _fresh_database, p95, seed, sign_in
+from bench.console_bench import NOW, PASSWORD, TICKETS, p95, seed, sign_in
+from bench.databases import drop_database, fresh_database
 from bench.figures import Figure, count_label, emit, sized
 from core.clock import ManualClock
 from core.db.models import TicketEvent
@@ -52,7 +53,7 @@ async def enrich(url: str, rep_id: int) -> None:
 
 
 async def main() -> None:
-    url = await _fresh_database(DB_NAME)
+    url = await fresh_database(DB_NAME)
     settings = Settings(database_url=url, env="test")
     services = build_services(settings, ManualClock(NOW))
     await services.start(migrate=False)
@@ -132,11 +133,7 @@ async def main() -> None:
         )
     finally:
         await services.stop()
-        admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(url)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.databases import PG
 from bench.figures import JSON_ENV, Figure, load, quick, table
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
-PG = os.environ.get("KEFU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BENCHMARKS = (
     "classifier_bench",
     "followups_bench",
@@ -72,7 +72,7 @@ def ram_gib() -> float:
 
 async def postgres_version() -> str:
     try:
-        conn = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
+        conn = await asyncpg.connect(PG)
     except (OSError, asyncpg.PostgresError) as exc:
         return f"unreachable ({type(exc).__name__})"
     try:

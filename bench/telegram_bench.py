@@ -25,6 +25,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.databases import drop_database, fresh_database
 from bench.figures import Figure, emit, quick
 from bench.wechat_bench import (
     CLIENT_CORE,
@@ -32,7 +33,6 @@ from bench.wechat_bench import (
     SERVER_CORE,
     VENV_BIN,
     _free_port,
-    _pg_database,
     _processes,
     _start,
     start_bare,
@@ -191,8 +191,8 @@ async def kefu_and_bare(kind: str, api_port: int, tmp: Path, processes: int = 1)
     if kind == "sqlite":
         kefu_url, bare_url = f"sqlite:///{tmp}/kefu{processes}.db", f"sqlite:///{tmp}/bare{processes}.db"
     else:
-        kefu_url = await _pg_database("kefu_bench_telegram")
-        bare_url = await _pg_database("kefu_bench_telegram_bare")
+        kefu_url = await fresh_database("kefu_bench_telegram", migrate=False)
+        bare_url = await fresh_database("kefu_bench_telegram_bare", migrate=False)
     try:
         env = _env(api_port, kefu_url)
         subprocess.run([str(VENV_BIN / "kefu"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: ASYNC221
@@ -218,8 +218,8 @@ async def kefu_and_bare(kind: str, api_port: int, tmp: Path, processes: int = 1)
         return kefu, bare
     finally:
         if kind == "postgres":
-            await _pg_database("kefu_bench_telegram", drop=True)
-            await _pg_database("kefu_bench_telegram_bare", drop=True)
+            await drop_database(kefu_url)
+            await drop_database(bare_url)
 
 
 def _row(name: str, r: Result, replies: bool) -> str:

@@ -32,11 +32,11 @@ import httpx
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
+from bench.databases import drop_database, fresh_database
 from bench.figures import Figure, emit, quick
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
-PG_ADMIN = os.environ.get("KEFU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "bench-token"
 APP_ID = "wx0123456789abcdef"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -134,17 +134,6 @@ def _account_env(api_port: int, database_url: str) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
     )
     return env
-
-
-async def _pg_database(name: str, *, drop: bool = False) -> str:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
 # ---------------------------------------------------------------- load
@@ -438,8 +427,8 @@ async def kefu_and_bare(
         kefu_url = f"sqlite:///{tmp}/kefu{processes}.db"
         bare_url = f"sqlite:///{tmp}/bare{processes}.db"
     else:
-        kefu_url = await _pg_database("kefu_bench_wechat")
-        bare_url = await _pg_database("kefu_bench_wechat_bare")
+        kefu_url = await fresh_database("kefu_bench_wechat", migrate=False)
+        bare_url = await fresh_database("kefu_bench_wechat_bare", migrate=False)
     try:
         env = _account_env(api_port, kefu_url)
         subprocess.run([str(VENV_BIN / "kefu"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: ASYNC221
@@ -467,8 +456,8 @@ async def kefu_and_bare(
         return kefu, bare
     finally:
         if kind == "postgres":
-            await _pg_database("kefu_bench_wechat", drop=True)
-            await _pg_database("kefu_bench_wechat_bare", drop=True)
+            await drop_database(kefu_url)
+            await drop_database(bare_url)
 
 
 async def werobot(api_port: int, tmp: Path) -> tuple[str, list[Result]] | tuple[str, None]:

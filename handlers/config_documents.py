@@ -12,9 +12,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record
 from core.business_hours import BusinessCalendar
 from core.config_store import read_document, write_document
-from core.db.models import AuditEntry, Department
+from core.db.models import Department
 from core.errors import ConfigError, InvalidInput
 from handlers.console.canned import CannedReplies
 
@@ -137,14 +138,13 @@ async def save(services: Services, name: str, body: Any, *, user_id: int | None,
         revision = await write_document(
             session, name, body, user_id=user_id, now=now, expected_revision=expected_revision
         )
-        session.add(
-            AuditEntry(
-                user_id=user_id,
-                action="config_saved",
-                target=f"config:{name}",
-                data={"revision": revision, "before": before, "after": body},
-                created_at=now,
-            )
+        record(
+            session,
+            user_id,
+            "config_saved",
+            f"config:{name}",
+            now,
+            {"revision": revision, "before": before, "after": body},
         )
     # Through the watcher, as in every other process, so this one does not apply the revision a second time.
     await services.config.check()

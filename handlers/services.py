@@ -38,7 +38,6 @@ from core.keywords.versions import (
 from core.keywords.versions import (
     classifier_for,
     get_version,
-    rules_in_force,
     seed_first_version,
     specs_of,
 )
@@ -102,8 +101,6 @@ class Services:
             seeded = await seed_keyword_rules(session, load_specs(self.settings.config_dir / "keywords.yaml"), now)
             # A database from before versions existed publishes the rules it had as version 1.
             await seed_first_version(session, now, note="config/keywords.yaml" if seeded else "rules at upgrade")
-        # Live classification follows the published version named by the "keywords" document, in every process.
-        self.config.on(KEYWORDS, self.apply_keywords)
         await self.config.check()
 
     def use(
@@ -131,12 +128,6 @@ class Services:
             raise ValueError(f"keywords document without a version number: {body!r}")
         async with self.db.transaction() as session:
             specs = specs_of(await get_version(session, number))
-        self.classifier.current = classifier_for(specs, self.settings.dialogue.classifier_threshold, number)
-
-    async def reload_rules(self) -> None:
-        """Load the version in force now, without waiting for the config poll."""
-        async with self.db.transaction() as session:
-            number, specs = await rules_in_force(session)
         self.classifier.current = classifier_for(specs, self.settings.dialogue.classifier_threshold, number)
 
     async def stop(self) -> None:
@@ -255,5 +246,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         followups=runner,
         config=ConfigWatcher(db),
     )
+    # Live classification follows the published version named by the "keywords" document, in every process.
+    services.config.on(KEYWORDS, services.apply_keywords)
     register_appliers(services)
     return services

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import AuditEntry, KeywordRule
+from core.audit import record
+from core.db.models import KeywordRule
 from core.dialogue.classifier import normalize
 from core.errors import InvalidInput, NotFound
 from core.keywords.spec import RuleSpec, parse_rule
@@ -21,13 +22,6 @@ def spec_of(row: KeywordRule) -> RuleSpec:
 
 def row_json(row: KeywordRule) -> dict[str, Any]:
     return {"id": row.id, **spec_of(row).to_json(), "updated_at": row.updated_at.isoformat()}
-
-
-def audit(
-    session: AsyncSession, user_id: int | None, action: str, target: str, data: dict[str, Any], now: datetime
-) -> None:
-    """One audit row per change of the rules: who, when, what, with the before and after in data."""
-    session.add(AuditEntry(user_id=user_id, action=action, target=target, data=data, created_at=now))
 
 
 async def draft_specs(session: AsyncSession) -> list[RuleSpec]:
@@ -70,7 +64,7 @@ async def add_rule(session: AsyncSession, data: dict[str, Any], *, user_id: int 
     row = KeywordRule(**spec.to_json(), created_at=now, updated_at=now)
     session.add(row)
     await session.flush()
-    audit(session, user_id, "keyword_rule_added", f"keyword_rule:{row.id}", {"after": spec.to_json()}, now)
+    record(session, user_id, "keyword_rule_added", f"keyword_rule:{row.id}", now, {"after": spec.to_json()})
     return row
 
 
@@ -90,8 +84,8 @@ async def update_rule(
         setattr(row, name, value)
     row.updated_at = now
     action = "keyword_rule_disabled" if before.enabled and not spec.enabled else "keyword_rule_changed"
-    audit(
-        session, user_id, action, f"keyword_rule:{row.id}", {"before": before.to_json(), "after": spec.to_json()}, now
+    record(
+        session, user_id, action, f"keyword_rule:{row.id}", now, {"before": before.to_json(), "after": spec.to_json()}
     )
     return row
 
@@ -105,12 +99,12 @@ async def replace_draft(
     for spec in specs:
         session.add(KeywordRule(**spec.to_json(), created_at=now, updated_at=now))
     await session.flush()
-    audit(
+    record(
         session,
         user_id,
         "keyword_draft_replaced",
         "keyword_draft",
-        {"source": source, "before": {"rules": len(before)}, "after": {"rules": len(specs)}},
         now,
+        {"source": source, "before": {"rules": len(before)}, "after": {"rules": len(specs)}},
     )
     return len(specs)

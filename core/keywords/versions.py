@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record
 from core.config_store import read_document, write_document
 from core.db.models import KeywordRule, KeywordVersion
 from core.dialogue.classifier import KeywordClassifier
 from core.errors import Conflict, InvalidInput, NotFound
-from core.keywords.draft import audit, draft_specs
+from core.keywords.draft import draft_specs
 from core.keywords.spec import RuleSpec, spec_from_json
 
 # The config document naming the version in force: {"version": n}; every process applies it on change.
@@ -97,18 +98,18 @@ async def publish(session: AsyncSession, *, note: str, user_id: int | None, now:
     await session.flush()
     await _set_in_force(session, version.number, user_id=user_id, now=now)
     diff = compare(specs_of(previous) if previous else [], specs)
-    audit(
+    record(
         session,
         user_id,
         "keywords_published",
         f"keyword_version:{version.number}",
+        now,
         {
             "before": {"version": previous_number},
             "after": {"version": version.number},
             "note": version.note,
             "diff": _counts(diff),
         },
-        now,
     )
     return version
 
@@ -120,13 +121,13 @@ async def rollback(session: AsyncSession, number: int, *, user_id: int | None, n
     if current == number:
         raise InvalidInput(f"version {number} is already in force")
     await _set_in_force(session, number, user_id=user_id, now=now)
-    audit(
+    record(
         session,
         user_id,
         "keywords_rolled_back",
         f"keyword_version:{number}",
-        {"before": {"version": current}, "after": {"version": number}},
         now,
+        {"before": {"version": current}, "after": {"version": number}},
     )
     return version
 

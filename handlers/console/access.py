@@ -12,8 +12,6 @@ from core.errors import NotFound
 from handlers.console.auth import Principal
 from handlers.console.errors import Forbidden
 
-STAFF = ("rep", "supervisor", "admin")
-
 
 def require_role(principal: Principal, *roles: str) -> None:
     if principal.role not in roles:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from core.db.models import AuditEntry, Department, Ticket, User
+from core.audit import record
+from core.db.models import Department, Ticket, User
 from core.errors import InvalidInput, NotFound
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
@@ -122,14 +123,8 @@ def admin_routes(console: Console) -> APIRouter:
             if user is None:
                 raise NotFound(f"user {user_id} does not exist")
             user.active = active
-            session.add(
-                AuditEntry(
-                    user_id=principal.user_id,
-                    action="user_enabled" if active else "user_disabled",
-                    target=f"user:{user_id}",
-                    created_at=services.clock.now(),
-                )
-            )
+            action = "user_enabled" if active else "user_disabled"
+            record(session, principal.user_id, action, f"user:{user_id}", services.clock.now())
         return JSONResponse({"id": user_id, "active": active})
 
     return router

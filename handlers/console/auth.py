@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from core.audit import record
 from core.clock import Clock, as_utc
-from core.db.models import AuditEntry, ConsoleSession, LoginThrottle, User
+from core.db.models import ConsoleSession, LoginThrottle, User
 from core.db.session import Database
 from handlers.console.passwords import verify_password
 from handlers.console.settings import ConsoleSettings
-from handlers.console.users import department_ids, normalize_username
+from handlers.console.users import STAFF, department_ids, normalize_username
 
 log = logging.getLogger(__name__)
 # last_seen_at is written at most this often, so reading pages does not write on every request.
@@ -80,21 +81,13 @@ class Sessions:
                     error="locked" if throttle and throttle.locked_until else "too_fast", retry_after=wait
                 )
             user = (await session.execute(select(User).where(User.username == name))).scalar_one_or_none()
-        usable = user is not None and user.active and user.role in ("rep", "supervisor", "admin")
+        usable = user is not None and user.active and user.role in STAFF
         matched = await verify_password(user.password_hash if user and usable else None, password)
         now = self.clock.now()
         async with self.db.transaction() as session:
             if not matched:
                 failures = await self._record_failure(name, now)
-                session.add(
-                    AuditEntry(
-                        user_id=user.id if user else None,
-                        action="login_failed",
-                        target=name,
-                        data={"failures": failures},
-                        created_at=now,
-                    )
-                )
+                record(session, user.id if user else None, "login_failed", name, now, {"failures": failures})
                 log.info("console sign-in refused (%s failures for this name)", failures)
                 locked = failures >= self.settings.lock_after
                 return LoginResult(error="locked" if locked else "invalid", retry_after=self._delay(failures))
@@ -112,7 +105,7 @@ class Sessions:
                     expires_at=now + timedelta(hours=self.settings.session_hours),
                 )
             )
-            session.add(AuditEntry(user_id=user.id, action="login", target=f"user:{user.id}", created_at=now))
+            record(session, user.id, "login", f"user:{user.id}", now)
             log.info("console sign-in of user %s", user.id)
             return LoginResult(token=token)
 
@@ -194,8 +187,4 @@ class Sessions:
         now = self.clock.now()
         async with self.db.transaction() as session:
             await session.execute(delete(ConsoleSession).where(ConsoleSession.id == principal.session_id))
-            session.add(
-                AuditEntry(
-                    user_id=principal.user_id, action="logout", target=f"user:{principal.user_id}", created_at=now
-                )
-            )
+            record(session, principal.user_id, "logout", f"user:{principal.user_id}", now)

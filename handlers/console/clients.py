@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
 from bots.common import read_limited_body
-from core.db.models import AuditEntry, Client
+from core.audit import record
+from core.db.models import Client
 from core.dialogue.forms import normalize_phone
 from core.errors import Conflict, InvalidInput, NotFound
 from handlers.console import client_import
@@ -74,14 +75,13 @@ def client_routes(console: Console) -> APIRouter:
                 client.phone = phone
             after = client_import.audit_fields(client)
             if after != before or (raw_phone and phone is not None):
-                session.add(
-                    AuditEntry(
-                        user_id=principal.user_id,
-                        action="client_changed",
-                        target=f"client:{client_id}",
-                        data={"before": before, "after": after},
-                        created_at=now,
-                    )
+                record(
+                    session,
+                    principal.user_id,
+                    "client_changed",
+                    f"client:{client_id}",
+                    now,
+                    {"before": before, "after": after},
                 )
             return JSONResponse(_client(client))
 
@@ -108,19 +108,18 @@ def client_routes(console: Console) -> APIRouter:
             await client_import.match(session, rows)
             changes = await client_import.write(session, rows, now)
             summary = _summary(raw, rows)
-            session.add(
-                AuditEntry(
-                    user_id=principal.user_id,
-                    action="clients_imported",
-                    target="clients",
-                    data={
-                        "created": summary["created"],
-                        "updated": summary["updated"],
-                        "skipped": [r["line"] for r in summary["rows"] if r["action"] == "skip"],
-                        "changes": changes,
-                    },
-                    created_at=now,
-                )
+            record(
+                session,
+                principal.user_id,
+                "clients_imported",
+                "clients",
+                now,
+                {
+                    "created": summary["created"],
+                    "updated": summary["updated"],
+                    "skipped": [r["line"] for r in summary["rows"] if r["action"] == "skip"],
+                    "changes": changes,
+                },
             )
         return JSONResponse(summary)
 

@@ -9,13 +9,15 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import AuditEntry, Department, User
+from core.audit import record
+from core.db.models import Department, User
 from core.dialogue.forms import CATEGORIES
 from core.errors import InvalidInput, NotFound
 from handlers import config_documents
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
-from handlers.console.web import STATIC, json_body, text_field
+from handlers.console.users import STAFF
+from handlers.console.web import json_body, page, text_field
 
 if TYPE_CHECKING:
     from handlers.console.routes import Console
@@ -31,9 +33,7 @@ def config_routes(console: Console) -> APIRouter:
     @router.get("/settings", include_in_schema=False)
     async def settings_page(principal: Principal = Depends(console.guard)) -> FileResponse:
         require_role(principal, "admin")
-        return FileResponse(
-            STATIC / "settings.html", media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"}
-        )
+        return page("settings.html")
 
     @router.get("/api/admin/config/{name}")
     async def read(name: str, principal: Principal = Depends(console.guard)) -> JSONResponse:
@@ -76,9 +76,7 @@ def config_routes(console: Console) -> APIRouter:
             rows = (await session.execute(select(Department).order_by(Department.id))).scalars().all()
             staff = (
                 await session.execute(
-                    select(User)
-                    .where(User.active.is_(True), User.role.in_(("rep", "supervisor", "admin")))
-                    .order_by(User.display_name)
+                    select(User).where(User.active.is_(True), User.role.in_(STAFF)).order_by(User.display_name)
                 )
             ).scalars()
             return JSONResponse(
@@ -105,14 +103,13 @@ def config_routes(console: Console) -> APIRouter:
             dept = Department(code=code, name=name, head_user_id=head, created_at=now)
             session.add(dept)
             await session.flush()
-            session.add(
-                AuditEntry(
-                    user_id=principal.user_id,
-                    action="department_added",
-                    target=f"department:{code}",
-                    data={"before": None, "after": _department(dept)},
-                    created_at=now,
-                )
+            record(
+                session,
+                principal.user_id,
+                "department_added",
+                f"department:{code}",
+                now,
+                {"before": None, "after": _department(dept)},
             )
             return JSONResponse(_department(dept), status_code=201)
 
@@ -135,14 +132,13 @@ def config_routes(console: Console) -> APIRouter:
             dept.head_user_id = await _head(session, data.get("head_user_id"))
             after = _department(dept)
             if after != before:
-                session.add(
-                    AuditEntry(
-                        user_id=principal.user_id,
-                        action="department_changed",
-                        target=f"department:{code}",
-                        data={"before": before, "after": after},
-                        created_at=now,
-                    )
+                record(
+                    session,
+                    principal.user_id,
+                    "department_changed",
+                    f"department:{code}",
+                    now,
+                    {"before": before, "after": after},
                 )
             return JSONResponse(after)
 
@@ -160,6 +156,6 @@ async def _head(session: AsyncSession, value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput("head_user_id must be a user id or null")
     user = await session.get(User, value)
-    if user is None or not user.active or user.role not in ("rep", "supervisor", "admin"):
+    if user is None or not user.active or user.role not in STAFF:
         raise InvalidInput(f"user {value} is not active staff and cannot head a department")
     return value

@@ -14,7 +14,7 @@ from core.keywords.spec import RuleErrors, RuleSpec
 from core.keywords.yaml_io import dump_yaml, parse_yaml
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
-from handlers.console.web import STATIC, json_body, text_field
+from handlers.console.web import json_body, page, text_field
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,9 +56,7 @@ def keywords_routes(console: Console) -> APIRouter:
     @router.get("/keywords", include_in_schema=False)
     async def keywords_page(principal: Principal = Depends(console.guard)) -> FileResponse:
         admin(principal)
-        return FileResponse(
-            STATIC / "keywords.html", media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"}
-        )
+        return page("keywords.html")
 
     @router.get(f"{API}/rules")
     async def rules(

@@ -18,7 +18,8 @@ from core.reports import Report, ReportFilter, build_report
 from core.weekly_report import week_monday
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
-from handlers.console.web import STATIC
+from handlers.console.users import STAFF
+from handlers.console.web import page
 
 if TYPE_CHECKING:
     from handlers.console.routes import Console
@@ -49,18 +50,22 @@ def reports_routes(console: Console) -> APIRouter:
     services = console.services
     zone = ZoneInfo(services.settings.timezone)
 
-    def page(name: str) -> FileResponse:
-        return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"})
-
-    async def compute(
-        start: str | None, end: str | None, channel: str | None, department: str | None, rep: int | None
-    ) -> Report:
+    async def report_for(
+        start: str | None = None,
+        end: str | None = None,
+        channel: str | None = None,
+        department: str | None = None,
+        rep: int | None = None,
+        principal: Principal = Depends(console.guard),
+    ) -> tuple[Principal, Report]:
+        """The report the query's filters ask for, once the principal may read reports (a dependency)."""
+        require_role(principal, *READERS)
         now = services.clock.now()
         last = _day(end, "to") or as_utc(now).astimezone(zone).date()
         first = _day(start, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
         flt = ReportFilter.for_days(first, last, zone, channel=channel, department=department, rep_id=rep)
         async with services.db.transaction() as session:
-            return await build_report(session, flt, now=now, zone=zone)
+            return principal, await build_report(session, flt, now=now, zone=zone)
 
     @router.get("/reports", include_in_schema=False)
     async def reports_page(principal: Principal = Depends(console.guard)) -> FileResponse:
@@ -78,9 +83,7 @@ def reports_routes(console: Console) -> APIRouter:
         async with services.db.transaction() as session:
             departments = (await session.execute(select(Department).order_by(Department.code))).scalars().all()
             reps = (
-                await session.execute(
-                    select(User).where(User.role.in_(("rep", "supervisor", "admin"))).order_by(User.display_name)
-                )
+                await session.execute(select(User).where(User.role.in_(STAFF)).order_by(User.display_name))
             ).scalars()
             channels = (await session.execute(select(Ticket.channel).distinct())).scalars().all()
             return JSONResponse(
@@ -94,32 +97,14 @@ def reports_routes(console: Console) -> APIRouter:
             )
 
     @router.get("/api/reports/data")
-    async def data(
-        start: str | None = None,
-        end: str | None = None,
-        channel: str | None = None,
-        department: str | None = None,
-        rep: int | None = None,
-        principal: Principal = Depends(console.guard),
-    ) -> JSONResponse:
-        require_role(principal, *READERS)
-        report = await compute(start, end, channel, department, rep)
-        return JSONResponse(report.to_json())
+    async def data(asked: tuple[Principal, Report] = Depends(report_for)) -> JSONResponse:
+        return JSONResponse(asked[1].to_json())
 
     @router.get("/api/reports/csv/{table}")
-    async def csv_export(
-        table: str,
-        start: str | None = None,
-        end: str | None = None,
-        channel: str | None = None,
-        department: str | None = None,
-        rep: int | None = None,
-        principal: Principal = Depends(console.guard),
-    ) -> Response:
-        require_role(principal, *READERS)
+    async def csv_export(table: str, asked: tuple[Principal, Report] = Depends(report_for)) -> Response:
+        principal, report = asked
         if table not in TABLES:
             raise NotFound(f"no table {table}")
-        report = await compute(start, end, channel, department, rep)
         text = to_csv(ReportTables(services.texts, principal.language).table(table, report))
         first = as_utc(report.start).astimezone(zone).date()
         last = as_utc(report.end).astimezone(zone).date() - timedelta(days=1)

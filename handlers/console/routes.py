@@ -14,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
 from bots.common import read_limited_body
-from core.db.models import AuditEntry, Conversation, Department, Message, User
+from core.audit import record
+from core.db.models import Conversation, Department, Message, User
 from core.errors import InvalidInput, NotFound
 from handlers.console import conversation as view
 from handlers.console import inbox
@@ -31,6 +32,7 @@ from handlers.console.live import live_routes
 from handlers.console.reports import reports_routes
 from handlers.console.settings import ConsoleSettings
 from handlers.console.takeover import takeover_router
+from handlers.console.users import STAFF
 from handlers.console.voice import needs_decoding, playable_wav
 from handlers.console.web import (
     PREFIX,
@@ -39,6 +41,7 @@ from handlers.console.web import (
     SecurityHeaders,
     json_body,
     login_page,
+    page,
     safe_next,
     text_field,
     ui_texts,
@@ -153,11 +156,6 @@ class Console:
     def private_router(self) -> APIRouter:
         router = self.private()
         services = self.services
-
-        def page(name: str) -> FileResponse:
-            return FileResponse(
-                STATIC / name, media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"}
-            )
 
         @router.get("", include_in_schema=False)
         async def inbox_page() -> FileResponse:
@@ -294,14 +292,13 @@ class Console:
             async with services.db.transaction() as session:
                 ticket, _ = await ticket_for(session, principal, number)
                 shown = await view.reveal(session, ticket)
-                session.add(
-                    AuditEntry(
-                        user_id=principal.user_id,
-                        action="pii_revealed",
-                        target=f"client:{ticket.client_id}",
-                        data={"ticket": ticket.number},
-                        created_at=now,
-                    )
+                record(
+                    session,
+                    principal.user_id,
+                    "pii_revealed",
+                    f"client:{ticket.client_id}",
+                    now,
+                    {"ticket": ticket.number},
                 )
             log.info("user %s revealed the contact data of ticket %s", principal.user_id, number)
             return JSONResponse(shown)
@@ -330,9 +327,7 @@ class Console:
                 departments = (await session.execute(select(Department).order_by(Department.code))).scalars()
                 users = (
                     await session.execute(
-                        select(User)
-                        .where(User.active.is_(True), User.role.in_(("rep", "supervisor", "admin")))
-                        .order_by(User.display_name)
+                        select(User).where(User.active.is_(True), User.role.in_(STAFF)).order_by(User.display_name)
                     )
                 ).scalars()
                 return JSONResponse(

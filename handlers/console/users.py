@@ -9,11 +9,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import AuditEntry, Department, User, UserDepartment
+from core.audit import record
+from core.db.models import Department, User, UserDepartment
 from core.errors import Conflict, InvalidInput
 from handlers.console.passwords import hash_password
 
-ROLES = ("rep", "supervisor", "admin")
+# The roles of the agency's people in the console.
+STAFF = ("rep", "supervisor", "admin")
+
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
 
 
@@ -37,8 +40,8 @@ async def create_user(
     name = normalize_username(username)
     if not USERNAME.match(name):
         raise InvalidInput("a user name has 2 to 64 letters, digits, dots, dashes or underscores")
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    if role not in STAFF:
+        raise InvalidInput(f"role must be one of {', '.join(STAFF)}")
     if not display_name.strip():
         raise InvalidInput("a display name is needed")
     if (await session.execute(select(User.id).where(User.username == name))).first() is not None:
@@ -66,11 +69,7 @@ async def create_user(
     await session.flush()
     for department in found[1:]:
         session.add(UserDepartment(user_id=user.id, department_id=department.id))
-    session.add(
-        AuditEntry(
-            user_id=actor_id, action="user_created", target=f"user:{user.id}", data={"role": role}, created_at=now
-        )
-    )
+    record(session, actor_id, "user_created", f"user:{user.id}", now, {"role": role})
     return user
 
 

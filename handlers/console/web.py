@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import FileResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bots.common import BadPayload, parse_json_object, read_limited_body
@@ -39,6 +40,11 @@ class Guard:
             raise NotSignedIn("login_required")
         check_session_token(request, principal.csrf_token)
         return principal
+
+
+def page(name: str) -> FileResponse:
+    """A console page: static HTML that its script fills in; never cached, since it is only served signed in."""
+    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"})
 
 
 async def json_body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
