@@ -3,14 +3,34 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs exactly what uv.lock names (versions and hashes); pip installs only uv itself, by hash.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+UV_SYNC := $(UV) sync --locked --python $(PYTHON)
 
-.PHONY: run test lint typecheck pytest bench soak eval migrate install clean
+.PHONY: run test lint typecheck pytest bench soak eval migrate install clean lock lock-check
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(UV): requirements-uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes -r requirements-uv.txt
+	touch $(UV)
+
+$(STAMP): pyproject.toml uv.lock $(UV)
+	$(UV_SYNC) --extra dev
 	touch $(STAMP)
+
+# Update uv.lock on purpose (after editing pyproject.toml, or to take newer releases: see README).
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+
+# The lock agrees with pyproject.toml, and a new virtualenv made from it alone imports kefu.
+lock-check: $(UV)
+	$(UV) lock --check --python $(PYTHON)
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  UV_PROJECT_ENVIRONMENT="$$tmp/venv" $(UV_SYNC) --no-editable --quiet && \
+	  cd "$$tmp" && "$$tmp/venv/bin/python" -c "import core.engine, bots.wechat, bots.telegram, handlers.app, handlers.cli; print('lock-check: kefu imports from a new venv made from uv.lock')"
 
 install: $(STAMP)
 
@@ -36,12 +56,12 @@ soak: $(STAMP)
 	KEFU_SOAK=1 $(BIN)/pytest -q -m "soak" tests/reliability
 	KEFU_SOAK=1 $(BIN)/pytest -q tests/reliability/test_crash.py
 
-test: lint typecheck pytest
+test: lock-check lint typecheck pytest
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(UV_SYNC) --extra dev --extra bench
 	touch $(BENCH_STAMP)
 
 # Every benchmark, then one table of kefu figures beside their baselines (BENCH_QUICK=1: smaller sizes).
@@ -52,4 +72,4 @@ eval: $(STAMP)
 	$(BIN)/python -m bench.eval_classifier
 
 clean:
-	rm -rf $(VENV) var/kefu.db*
+	rm -rf $(VENV) $(TOOLS) var/kefu.db*

@@ -85,7 +85,7 @@ class RedisLiveBridge:
                     continue
                 self._deliver(message["data"])
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            await pubsub.aclose()
 
     def _deliver(self, raw: Any) -> None:
         try:
