@@ -109,7 +109,10 @@ def degrade(message: OutboundMessage, caps: ChannelCapabilities, options_line: C
     """
     if caps.buttons or not message.buttons:
         return message
-    options = " · ".join(f"{i} {b.label}" for i, b in enumerate(message.buttons, start=1))
+    # A label that already starts with its number ("1 很不满意") is not numbered twice.
+    options = " · ".join(
+        b.label if b.label.startswith(f"{i} ") else f"{i} {b.label}" for i, b in enumerate(message.buttons, start=1)
+    )
     text = f"{message.text}\n{options_line(options)}" if message.text else options_line(options)
     return OutboundMessage(text=text, attachments=message.attachments, kind=message.kind)
 

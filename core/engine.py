@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +39,8 @@ from core.db.models import (
     User,
 )
 from core.db.session import Database
+from core.dialogue.actions import recognize
+from core.dialogue.acts import NO_ACTS, Act, ActLexicon
 from core.dialogue.classifier import KeywordClassifier, normalize
 from core.dialogue.forms import Forms
 from core.dialogue.machine import InvalidTransition, accepts, step
@@ -56,10 +60,11 @@ from core.dialogue.model import (
     Snapshot,
     State,
     TicketNote,
+    TicketView,
     TimerKind,
 )
 from core.errors import InvalidInput, NotFound
-from core.lifecycle import TicketStatus, TransitionRequest
+from core.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
 from core.messages import (
     Button,
     ConversationRef,
@@ -82,6 +87,7 @@ log = logging.getLogger(__name__)
 E_TRANSFER = EventKind.REP_TRANSFER
 
 DIALOGUE_TIMEOUT = "dialogue_timeout"
+TICKET_NUMBER = re.compile(r"KF-?\s*(\d{8})-?\s*(\d{4})")
 START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
 # Where picking a category (a button, a WeChat menu click) starts or restarts the details form.
 CATEGORY_STATES = START_STATES | {State.COLLECTING, State.CONFIRMING}
@@ -146,10 +152,18 @@ class Engine:
         self.on_turn: Callable[[str, float], None] | None = None
         # Per-conversation locks in this process avoid needless waits on the database's own lock.
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self.lexicon = ActLexicon.load(settings.config_dir / "acts.yaml", dialogue)
+        self._zone = ZoneInfo(settings.timezone)
 
     def _deps(self) -> Deps:
         return Deps(
-            self.classifier.current, self.forms, self.texts, self.settings.dialogue, self.settings.tickets.low_score
+            self.classifier.current,
+            self.forms,
+            self.texts,
+            self.settings.dialogue,
+            self.settings.tickets.low_score,
+            lexicon=self.lexicon,
+            today=self.clock.now().astimezone(self._zone).date(),
         )
 
     def _lock(self, key: tuple[str, str, str]) -> asyncio.Lock:
@@ -641,6 +655,7 @@ class Engine:
         *,
         message_id: int | None = None,
     ) -> Outcome:
+        deps = self._deps()
         snapshot = Snapshot(
             state=State(conversation.state),
             category=conversation.category,
@@ -649,8 +664,19 @@ class Engine:
             has_ticket=conversation.ticket_id is not None,
             language=conversation.language,
             client_phone=client.phone,
+            channel=conversation.channel,
         )
-        outcome = step(snapshot, event, self._deps())
+        if event.kind is EventKind.MESSAGE:
+            event = replace(event, acts=recognize(event.text, snapshot, deps))
+            acts = event.acts or NO_ACTS
+            if acts.found & {Act.STATUS, Act.GREETING}:
+                view = await self._ticket_view(session, conversation, client, event.text)
+                snapshot = replace(snapshot, ticket=view)
+            elif Act.CLAIM in acts and conversation.ticket_id is not None:
+                ticket = await session.get(Ticket, conversation.ticket_id)
+                if ticket is not None:
+                    snapshot = replace(snapshot, ticket=TicketView(ticket.number, ticket.category, ticket.status))
+        outcome = step(snapshot, event, deps)
         before = State(conversation.state)
         conversation.state = outcome.state.value
         conversation.category = outcome.category
@@ -662,6 +688,35 @@ class Engine:
         if outcome.state is State.HUMAN_QUEUE and before is not State.HUMAN_QUEUE and event.kind is not E_TRANSFER:
             await self._escalated(session, conversation, "handoff", now)
         return outcome
+
+    async def _ticket_view(
+        self, session: AsyncSession, conversation: Conversation, client: Client, text: str
+    ) -> TicketView | None:
+        """The ticket a client asks about: the one named by number (his own), the conversation's, or his latest."""
+        ticket: Ticket | None = None
+        named = TICKET_NUMBER.search(text.upper())
+        if named is not None:
+            number = f"KF-{named.group(1)}-{named.group(2)}"
+            query = select(Ticket).where(Ticket.number == number, Ticket.client_id == client.id)
+            ticket = (await session.execute(query)).scalar_one_or_none()
+        if ticket is None and conversation.ticket_id is not None:
+            ticket = await session.get(Ticket, conversation.ticket_id)
+        if ticket is None:
+            query = select(Ticket).where(Ticket.client_id == client.id).order_by(Ticket.id.desc()).limit(1)
+            ticket = (await session.execute(query)).scalar_one_or_none()
+        if ticket is None:
+            return None
+        holder = None
+        holder_id = conversation.holder_user_id if conversation.ticket_id == ticket.id else None
+        if holder_id or ticket.assignee_id:
+            user = await session.get(User, holder_id or ticket.assignee_id)
+            holder = user.display_name or user.username if user is not None else None
+        status = TicketStatus(ticket.status)
+        due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+        deadline = None
+        if due is not None and status in OPEN_STATUSES:
+            deadline = as_utc(due).astimezone(self._zone).strftime("%m-%d %H:%M")
+        return TicketView(ticket.number, ticket.category, ticket.status, holder, deadline)
 
     async def _apply(
         self,
@@ -743,6 +798,8 @@ class Engine:
             await desk.record_feedback(session, ticket, int(data["rating"]), actor, now)
         elif note.kind == "feedback_missing":
             await desk.record_feedback(session, ticket, None, actor, now)
+        elif note.kind == "client_reclassified":
+            await desk.reclassify_by_client(session, ticket, str(data["category"]), str(data.get("text", "")), now)
         else:
             if note.kind == "handoff":
                 ticket.handoff = True

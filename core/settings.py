@@ -39,6 +39,8 @@ class DialogueSettings(BaseModel):
         default_factory=lambda: ["没解决", "没有解决", "还是不行", "未解决", "not solved", "still not", "reopen"]
     )
     prefill_min_chars: int = 8
+    # After this many answers that could not be used for one detail, the client is offered to skip it or a person.
+    max_reasks: int = 2
     idle_reminder_minutes: int = 10
     idle_abandon_hours: int = 24
     feedback_delay_minutes: int = 30

@@ -124,6 +124,23 @@ class TicketDesk:
         await self.schedule_sla(session, ticket, now)
         return ticket
 
+    async def reclassify_by_client(
+        self, session: AsyncSession, ticket: Ticket, category: str, text: str, now: datetime
+    ) -> None:
+        """The client names his issue's category ("我要投诉"): the ticket takes it, and a more urgent priority with it."""
+        if category == ticket.category:
+            return
+        client = await session.get(Client, ticket.client_id)
+        tier = client.tier if client is not None else "C"
+        before = {"category": ticket.category, "priority": ticket.priority}
+        priority = self.policies.priority(tier, category, text)
+        ticket.category = category
+        if priority < ticket.priority:  # "P2" < "P4": the lower number is the more urgent
+            ticket.priority = priority
+            ticket.first_response_due, ticket.resolution_due = self._deadlines(priority, as_utc(ticket.created_at))
+        data = {"before": before, "category": category, "priority": ticket.priority, "text": text[:500], "by": "client"}
+        await self.record(session, ticket, "reclassified", "client", now, data)
+
     def _deadlines(self, priority: str, start: datetime) -> tuple[datetime, datetime]:
         target = self.policies.sla[priority]
         return self.calendar.add(start, target.first_response), self.calendar.add(start, target.resolution)

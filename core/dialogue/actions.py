@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
+from core.dialogue.acts import NO_ACTS, Act, Acts
 from core.dialogue.classifier import Classification, normalize
-from core.dialogue.forms import CATEGORIES, SlotSpec, validate
+from core.dialogue.entities import DateMention, Entities, extract, find_phones
+from core.dialogue.fields import edit_request
+from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
+    ASKING_STATES,
     CANCEL,
     CATEGORY_PREFIX,
     CHOICE_PREFIX,
     CONFIRM,
+    DRAFT_STATES,
     EDIT,
     EDIT_PREFIX,
     RATE_PREFIX,
@@ -39,8 +46,45 @@ Action = Callable[[Draft, Snapshot, Event, Deps], None]
 # ---------------------------------------------------------------- guards
 
 
+def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
+    """The acts of a client message, with a correction ("电话改成…") resolved to one of the form's details."""
+    acts = deps.lexicon.recognize(text)
+    category = snapshot.category
+    if category is None:
+        return acts
+    found = edit_request(text)
+    if found is None:
+        return acts
+    slot = _slot_for_field(category, found[0], deps)
+    if slot is None:
+        return acts
+    return replace(acts, found=acts.found | {Act.EDIT}, edit=(slot, found[1]))
+
+
+def _slot_for_field(category: str, field: str, deps: Deps) -> str | None:
+    """The form's detail a field word names: "电话" is the complaint's phone and the suggestion's contact."""
+    names = [s.name for s in deps.forms.slots(category)]
+    if field in names:
+        return field
+    if field in {"phone", "email"} and "contact" in names:
+        return "contact"
+    if field == "contact" and "phone" in names:
+        return "phone"
+    return None
+
+
+def _acts(event: Event) -> Acts:
+    return event.acts or NO_ACTS
+
+
+def _issue_text(snapshot: Snapshot, event: Event) -> str:
+    """What the client has said about the issue so far: fragments sent one after another count together."""
+    earlier = str(snapshot.context.get("issue_text") or "") if snapshot.state in ASKING_STATES else ""
+    return f"{earlier} {event.text}".strip() if earlier else event.text
+
+
 def _classify(snapshot: Snapshot, event: Event, deps: Deps) -> Classification:
-    return deps.classifier.classify(event.text)
+    return deps.classifier.classify(_issue_text(snapshot, event))
 
 
 def _phrases(verdict: Classification) -> list[str]:
@@ -48,12 +92,12 @@ def _phrases(verdict: Classification) -> list[str]:
     return list(dict.fromkeys(m.phrase for m in verdict.matched))
 
 
-def _record_classified(draft: Draft, event: Event, deps: Deps) -> None:
+def _record_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """The classifier decided this client message (to act, to ask, or to greet): say so to the engine, and keep it
     in the context for the ticket that the issue may end in."""
     if event.kind is not EventKind.MESSAGE or not event.text.strip():
         return
-    verdict = deps.classifier.classify(event.text)
+    verdict = _classify(snapshot, event, deps)
     effect = Classified(
         verdict.category, verdict.confidence, verdict.confident, tuple(_phrases(verdict)), deps.classifier.version
     )
@@ -80,33 +124,117 @@ def is_handoff(text: str, settings: DialogueSettings) -> bool:
     return any(normalize(p) in norm for p in settings.handoff_contains)
 
 
+def _asking(snapshot: Snapshot, deps: Deps) -> SlotSpec | None:
+    name = snapshot.context.get("asking")
+    if snapshot.category is None or not name:
+        return None
+    return deps.forms.slot(snapshot.category, str(name))
+
+
+def _filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any]:
+    """The details once this message is read: the answer to the detail asked, and any other it carries."""
+    assert snapshot.category is not None
+    filled = dict(snapshot.slots)
+    spec = _asking(snapshot, deps)
+    if spec is not None and (event.text.strip() or event.kind is EventKind.BUTTON):
+        answer = _answer_text(event, spec, snapshot.category, deps, snapshot.language)
+        checked = _read_slot(spec, answer, deps, answered=True)
+        if checked.error is None:
+            filled[spec.name] = checked.value
+    if event.kind is EventKind.MESSAGE:
+        for name, value in extract_slots(snapshot.category, event.text, deps).items():
+            filled.setdefault(name, value)
+    edit = _acts(event).edit
+    if edit is not None:
+        filled[edit[0]] = edit[1]
+    return filled
+
+
 def _completes_form(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     if snapshot.category is None:
         return False
-    filled = dict(snapshot.slots)
-    current = snapshot.context.get("asking")
-    if current and (event.text.strip() or event.kind is EventKind.BUTTON):
-        spec = deps.forms.slot(snapshot.category, current)
-        answer = _answer_text(event, spec, snapshot.category, deps, snapshot.language)
-        if validate(spec, answer, _skip_words(deps)).error is None:
-            filled[current] = True
-    return deps.forms.next_missing(snapshot.category, filled) is None
+    return deps.forms.next_missing(snapshot.category, _filled_after(snapshot, event, deps)) is None
+
+
+def _claim_differs(snapshot: Snapshot, event: Event) -> bool:
+    claim = _acts(event).claim
+    current = snapshot.ticket.category if snapshot.ticket is not None else snapshot.category
+    return claim is not None and claim != current
+
+
+def _claim_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    claim = _acts(event).claim
+    if claim is None:
+        return False
+    return _prefills_all(claim, _issue_text(snapshot, event), snapshot, deps)
+
+
+def _asking_contact(snapshot: Snapshot, deps: Deps) -> bool:
+    spec = _asking(snapshot, deps)
+    return spec is not None and (spec.validator == "phone" or spec.extract == "contact")
+
+
+# The details whose answer is free text: any question the client asks there is his answer.
+_FREE_TEXT = frozenset({"description", "question", "proposal"})
+
+
+def _side_question(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """A question aside ("对了，发票能先开吗？") while a detail it does not answer is asked."""
+    spec = _asking(snapshot, deps)
+    if spec is None or spec.name in _FREE_TEXT:
+        return False
+    if Act.SIDE_MARKER in _acts(event):
+        return True
+    assert snapshot.category is not None
+    return spec.extract is not None and spec.name not in extract_slots(snapshot.category, event.text, deps)
+
+
+def _not_an_answer(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """ "嗯", "好的", "谢谢" while a detail is asked: an act, not the detail (skip words are answers)."""
+    acts = _acts(event)
+    return acts.pure and Act.SKIP not in acts and not event.attachments and _asking(snapshot, deps) is not None
+
+
+def _adds_details(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """At the confirmation, a message that carries a detail the form has (a phone number, a date)."""
+    if snapshot.category is None:
+        return False
+    found = extract_slots(snapshot.category, event.text, deps)
+    return any(snapshot.slots.get(name) != value for name, value in found.items())
+
+
+def _rating(event: Event) -> int:
+    if "rating" in event.data:
+        return int(event.data["rating"])
+    score = _acts(event).score
+    return score if score is not None else 5
 
 
 GUARDS: dict[str, Guard] = {
     "always": lambda s, e, d: True,
-    "handoff": lambda s, e, d: is_handoff(e.text, d.settings),
+    "pure": lambda s, e, d: _acts(e).pure,
+    "knows_ticket": lambda s, e, d: s.ticket is not None,
+    "pure_and_knows_ticket": lambda s, e, d: _acts(e).pure and s.ticket is not None,
     "confident": lambda s, e, d: _classify(s, e, d).confident,
     "some_cue": lambda s, e, d: bool(_classify(s, e, d).matched),
     "category_button": lambda s, e, d: (e.button or "").startswith(CATEGORY_PREFIX),
     "completes_form": _completes_form,
     "confident_and_complete": lambda s, e, d: (
-        _classify(s, e, d).confident and _prefills_all(_classify(s, e, d).category, e.text, s, d)
+        _classify(s, e, d).confident and _prefills_all(_classify(s, e, d).category, _issue_text(s, e), s, d)
     ),
     "category_button_and_complete": lambda s, e, d: (
         (e.button or "").startswith(CATEGORY_PREFIX)
         and _prefills_all(_picked_category(e), _first_text_after_pick(s), s, d)
     ),
+    "claim_completes": _claim_completes,
+    "claim_differs": lambda s, e, d: _claim_differs(s, e),
+    "claim_differs_and_completes": lambda s, e, d: _claim_differs(s, e) and _claim_switch_completes(s, e, d),
+    "edit_completes": _completes_form,
+    "asking_contact": lambda s, e, d: _asking_contact(s, d),
+    "asking_contact_and_completes": lambda s, e, d: _asking_contact(s, d) and _contact_completes(s, d),
+    "side_question": _side_question,
+    "not_an_answer": _not_an_answer,
+    "adds_details": _adds_details,
     "confirm": lambda s, e, d: e.button == CONFIRM,
     "edit": lambda s, e, d: e.button == EDIT,
     "edit_slot": lambda s, e, d: (e.button or "").startswith(EDIT_PREFIX),
@@ -119,7 +247,7 @@ GUARDS: dict[str, Guard] = {
     "feedback_prompt": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_PROMPT,
     "feedback_reminder": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_REMINDER,
     "feedback_timeout": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_TIMEOUT,
-    "low_score": lambda s, e, d: int(e.data.get("rating", 5)) <= d.low_score,
+    "low_score": lambda s, e, d: _rating(e) <= d.low_score,
     "comment_timeout": lambda s, e, d: e.data.get("timer") == TimerKind.COMMENT_TIMEOUT,
 }
 
@@ -150,20 +278,78 @@ def _answer_text(event: Event, spec: SlotSpec, category: str, deps: Deps, lang: 
     return event.text
 
 
+@lru_cache(maxsize=512)
+def _entities(text: str, today: date) -> Entities:
+    # Guards and the action of one turn read the same message several times.
+    return extract(text, today)
+
+
+def _date_value(mention: DateMention) -> str:
+    return f"{mention.text} ({mention.day.isoformat()})"
+
+
+def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh") -> dict[str, str]:
+    """Details a message carries whatever was asked: a phone number, a date, the project, the outcome wanted."""
+    if not text.strip():
+        return {}
+    found = _entities(text, deps.today)
+    slots: dict[str, str] = {}
+    for spec in deps.forms.slots(category):
+        value: str | None = None
+        if spec.extract == "phone" and found.phones:
+            value = found.phones[0]
+        elif spec.extract == "contact" and (found.phones or found.emails):
+            value = (found.phones or found.emails)[0]
+        elif spec.extract == "date" and found.dates:
+            value = _date_value(found.dates[0])
+        elif spec.extract == "demand" and found.demand:
+            value = found.demand
+        elif spec.extract == "project" and found.project:
+            value = found.project
+        elif spec.extract == "topic":
+            choice = deps.forms.topic_of(category, spec.name, normalize(text))
+            if choice is not None:
+                value = deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)
+        if value:
+            slots[spec.name] = value
+    return slots
+
+
+def _read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False) -> Validated:
+    """The value of one detail from the client's answer: the number in "王女士 13811113333", the words otherwise."""
+    if spec.validator == "phone" and normalize(answer).strip() not in _skip_words(deps):
+        phones = find_phones(answer)
+        if phones:
+            return Validated(phones[0])
+    checked = validate(spec, answer, _skip_words(deps))
+    if checked.error is None and checked.value and spec.extract == "date" and answered:
+        dates = _entities(answer, deps.today).dates
+        if dates and dates[0].text != checked.value:
+            return Validated(f"{checked.value} ({dates[0].day.isoformat()})")
+    return checked
+
+
+def _prompt(draft: Draft, spec: SlotSpec, deps: Deps) -> tuple[str, str, tuple[Button, ...]]:
+    assert draft.category is not None
+    key = f"slots.{draft.category}.{spec.name}"
+    hint = "" if spec.required else deps.texts.get("form.optional_hint", draft.lang)
+    return deps.texts.get(f"{key}.prompt", draft.lang), hint, _choice_buttons(spec, draft.category, deps, draft.lang)
+
+
 def _ask_next(draft: Draft, deps: Deps) -> None:
-    """Ask for the next missing slot, or show the summary when none is missing."""
+    """Ask for the next missing detail, or confirm when none is missing."""
     assert draft.category is not None
     spec = deps.forms.next_missing(draft.category, draft.slots)
     if spec is None:
         draft.context.pop("asking", None)
         draft.context.pop("editing", None)
-        _show_summary(draft, deps)
+        _confirm(draft, deps)
         return
+    if draft.context.get("asking") != spec.name:
+        draft.context["reasks"] = 0
     draft.context["asking"] = spec.name
-    key = f"slots.{draft.category}.{spec.name}"
-    hint = "" if spec.required else deps.texts.get("form.optional_hint", draft.lang)
-    buttons = _choice_buttons(spec, draft.category, deps, draft.lang)
-    draft.say("form.ask", buttons, prompt=deps.texts.get(f"{key}.prompt", draft.lang), hint=hint)
+    prompt, hint, buttons = _prompt(draft, spec, deps)
+    draft.say("form.ask", buttons, prompt=prompt, hint=hint)
 
 
 def _summary_lines(draft: Draft, deps: Deps) -> str:
@@ -176,34 +362,64 @@ def _summary_lines(draft: Draft, deps: Deps) -> str:
     evidence = draft.context.get("evidence") or []
     if evidence:
         lines.append(deps.texts.get("form.evidence_count", draft.lang, count=len(evidence)))
+    side = draft.context.get("side_questions") or []
+    if side:
+        lines.append(deps.texts.get("form.side_count", draft.lang, count=len(side)))
     return "\n".join(lines)
 
 
-def _show_summary(draft: Draft, deps: Deps) -> None:
-    assert draft.category is not None
-    buttons = (
+def _confirm_buttons(draft: Draft, deps: Deps) -> tuple[Button, ...]:
+    return (
         Button(CONFIRM, deps.texts.get("confirm.submit", draft.lang)),
         Button(EDIT, deps.texts.get("confirm.edit", draft.lang)),
         Button(CANCEL, deps.texts.get("confirm.cancel", draft.lang)),
     )
-    draft.say(
-        "confirm.summary",
-        buttons,
-        category=deps.texts.get(f"category.{draft.category}", draft.lang),
-        summary=_summary_lines(draft, deps),
+
+
+def _show_summary(draft: Draft, deps: Deps) -> None:
+    assert draft.category is not None
+    draft.context["summary_shown"] = True
+    draft.effects.append(
+        Say(
+            "confirm.summary",
+            {
+                "category": deps.texts.get(f"category.{draft.category}", draft.lang),
+                "summary": _summary_lines(draft, deps),
+            },
+        )
     )
+    draft.say("confirm.ask", _confirm_buttons(draft, deps))
+
+
+def _confirm(draft: Draft, deps: Deps) -> None:
+    """The whole summary before the first submit; afterwards a short question (the summary is still above)."""
+    if draft.context.get("summary_shown"):
+        draft.say("confirm.brief", _confirm_buttons(draft, deps))
+    else:
+        _show_summary(draft, deps)
+
+
+def _usable_first_text(spec: SlotSpec, first_text: str, deps: Deps) -> bool:
+    text = first_text.strip()
+    if len(text) >= deps.settings.prefill_min_chars:
+        return True
+    # A short question ("发票能开吗？") is the question itself; a lone word ("发票") is only its topic.
+    return spec.name in _FREE_TEXT and len(text) >= max(spec.min_length, 4) and deps.lexicon.is_question(text)
 
 
 def _prefilled(snapshot: Snapshot, category: str, first_text: str, deps: Deps) -> dict[str, Any]:
-    """Slots the client has already answered: the first message, a phone number on record."""
+    """Details the client has already given: the first message and what it carries, a phone number on record."""
     slots: dict[str, Any] = {}
     for spec in deps.forms.slots(category):
-        if spec.prefill == "first_message" and len(first_text.strip()) >= deps.settings.prefill_min_chars:
+        if spec.prefill == "first_message" and _usable_first_text(spec, first_text, deps):
             checked = validate(spec, first_text, set())
             if checked.error is None:
                 slots[spec.name] = checked.value
-        elif spec.prefill == "client.phone" and snapshot.client_phone:
-            slots[spec.name] = snapshot.client_phone
+    for name, value in extract_slots(category, first_text, deps, snapshot.language).items():
+        slots.setdefault(name, value)
+    for spec in deps.forms.slots(category):
+        if spec.prefill == "client.phone" and snapshot.client_phone:
+            slots.setdefault(spec.name, snapshot.client_phone)
     return slots
 
 
@@ -225,11 +441,33 @@ def _picked_category(event: Event) -> str:
 def _first_text_after_pick(snapshot: Snapshot) -> str:
     if snapshot.state in {State.NEW, State.CLOSED}:
         return ""
-    return str(snapshot.context.get("first_text") or "")
+    return str(snapshot.context.get("issue_text") or snapshot.context.get("first_text") or "")
 
 
 def _prefills_all(category: str, first_text: str, snapshot: Snapshot, deps: Deps) -> bool:
     return deps.forms.next_missing(category, _prefilled(snapshot, category, first_text, deps)) is None
+
+
+def _switched_slots(snapshot: Snapshot, event: Event, claim: str, deps: Deps) -> dict[str, Any]:
+    """The new category's details: those of the old form that it shares, then what the client's words give."""
+    names = {s.name for s in deps.forms.slots(claim)}
+    kept = {k: v for k, v in snapshot.slots.items() if k in names}
+    first_text = str(snapshot.context.get("first_text") or "")
+    for name, value in _prefilled(snapshot, claim, first_text, deps).items():
+        kept.setdefault(name, value)
+    return kept
+
+
+def _claim_switch_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    claim = _acts(event).claim
+    assert claim is not None
+    return deps.forms.next_missing(claim, _switched_slots(snapshot, event, claim, deps)) is None
+
+
+def _contact_completes(snapshot: Snapshot, deps: Deps) -> bool:
+    spec = _asking(snapshot, deps)
+    assert spec is not None and snapshot.category is not None
+    return deps.forms.next_missing(snapshot.category, {**snapshot.slots, spec.name: "-"}) is None
 
 
 def _schedule_idle(draft: Draft, deps: Deps) -> None:
@@ -237,49 +475,171 @@ def _schedule_idle(draft: Draft, deps: Deps) -> None:
     draft.effects.append(Schedule(TimerKind.IDLE_ABANDON, timedelta(hours=deps.settings.idle_abandon_hours)))
 
 
+def _keep(draft: Draft, *names: str) -> None:
+    draft.context = {k: v for k, v in draft.context.items() if k in {"turn", *names}}
+
+
+def _reprompt(draft: Draft, deps: Deps) -> None:
+    """Back to where the client was: the detail being asked, or the confirmation."""
+    spec = (
+        deps.forms.slot(draft.category, str(draft.context["asking"]))
+        if draft.category and draft.context.get("asking")
+        else None
+    )
+    if spec is not None:
+        prompt, hint, buttons = _prompt(draft, spec, deps)
+        draft.say("form.ask", buttons, prompt=prompt, hint=hint)
+    elif draft.state is State.CONFIRMING:
+        draft.say("confirm.brief", _confirm_buttons(draft, deps))
+    elif draft.state in ASKING_STATES:
+        draft.say("classify.ask", _category_buttons(deps, draft.lang))
+
+
 def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.category, draft.slots = None, {}
-    draft.context = {k: v for k, v in draft.context.items() if k in {"turn", "evidence"}}
-    draft.context["first_text"] = event.text
-    _record_classified(draft, event, deps)
+    _keep(draft, "evidence")
+    if not _acts(event).pure:
+        # A greeting alone says nothing of the issue: the next message is classified afresh.
+        draft.context["first_text"] = event.text
+        draft.context["issue_text"] = event.text
+        _record_classified(draft, snapshot, event, deps)
     draft.say("greeting.welcome", _category_buttons(deps, draft.lang))
     _schedule_idle(draft, deps)
 
 
+def act_greet_again(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.say("greeting.again", _category_buttons(deps, draft.lang))
+    _schedule_idle(draft, deps)
+
+
+def act_say_bye(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Thanks or a goodbye with no issue open: a short reply, no form, no reminder."""
+    draft.category, draft.slots = None, {}
+    _keep(draft)
+    draft.say("chat.bye")
+
+
+def act_explain_bot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(Say("chat.bot_identity"))
+    if snapshot.state in {State.NEW, State.CLOSED}:
+        _keep(draft, "evidence")
+        draft.say("greeting.again", _category_buttons(deps, draft.lang))
+        _schedule_idle(draft, deps)
+        return
+    _reprompt(draft, deps)
+
+
+def act_tell_status(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """How the ticket is going: its status, who holds it and the next deadline, from the ticket itself."""
+    ticket = snapshot.ticket
+    assert ticket is not None
+    if snapshot.has_ticket:
+        draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    lang = draft.lang
+    holder = (
+        deps.texts.get("progress.holder", lang, name=ticket.holder)
+        if ticket.holder
+        else deps.texts.get("progress.no_holder", lang)
+    )
+    deadline = deps.texts.get("progress.deadline", lang, deadline=ticket.deadline) if ticket.deadline else ""
+    draft.say(
+        "progress.report",
+        ticket_no=ticket.number,
+        category=deps.texts.get(f"category.{ticket.category}", lang),
+        status=deps.texts.get(f"progress.status.{ticket.status}", lang),
+        holder=holder,
+        deadline=deadline,
+    )
+    if snapshot.state in DRAFT_STATES:
+        _reprompt(draft, deps)
+
+
 def act_ask_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     if event.text:
-        draft.context["first_text"] = event.text
-    _record_classified(draft, event, deps)
+        draft.context.setdefault("first_text", event.text)
+        draft.context["issue_text"] = _issue_text(snapshot, event)
+    _record_classified(draft, snapshot, event, deps)
     key = "classify.ask" if snapshot.state is State.CLASSIFYING or event.text else "greeting.welcome"
     draft.say(key, _category_buttons(deps, draft.lang))
     _schedule_idle(draft, deps)
 
 
 def act_start_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    text = _issue_text(snapshot, event)
     if snapshot.state in {State.NEW, State.CLOSED}:
-        draft.context = {k: v for k, v in draft.context.items() if k in {"turn", "evidence"}}
+        _keep(draft, "evidence")
         draft.effects.append(Say("greeting.hello"))
-    draft.context["first_text"] = event.text
-    _record_classified(draft, event, deps)
-    _start_form(draft, snapshot, _classify(snapshot, event, deps).category, event.text, deps)
+    _record_classified(draft, snapshot, event, deps)
+    draft.context["first_text"] = text
+    draft.context.pop("issue_text", None)
+    _start_form(draft, snapshot, _classify(snapshot, event, deps).category, text, deps)
+
+
+def act_start_claimed(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client named the category ("我要投诉"): his word decides, and what he said so far is the description."""
+    claim = _acts(event).claim
+    assert claim is not None
+    text = _issue_text(snapshot, event)
+    _record_classified(draft, snapshot, event, deps)
+    known = dict(draft.context.get("classified") or {"matched": [], "confident": False})
+    known.setdefault("version", deps.classifier.version)
+    draft.context["classified"] = {**known, "category": claim, "picked": True}
+    draft.context["first_text"] = text
+    draft.context.pop("issue_text", None)
+    _start_form(draft, snapshot, claim, text, deps)
 
 
 def act_start_picked(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     if snapshot.state in {State.NEW, State.CLOSED}:
-        draft.context = {k: v for k, v in draft.context.items() if k in {"turn", "evidence"}}
+        _keep(draft, "evidence")
     category = _picked_category(event)
     # The keywords' verdict on the first message (if any) stays on record beside the client's own choice.
     known = dict(draft.context.get("classified") or {"matched": [], "confident": False})
     known.setdefault("version", deps.classifier.version)
     draft.context["classified"] = {**known, "category": category, "picked": True}
-    _start_form(draft, snapshot, category, _first_text_after_pick(snapshot), deps)
+    first_text = _first_text_after_pick(snapshot)
+    if first_text:
+        draft.context["first_text"] = first_text
+    draft.context.pop("issue_text", None)
+    _start_form(draft, snapshot, category, first_text, deps)
+
+
+def act_switch_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """ "我是投诉！不是咨询！": the form becomes the claimed category's, keeping what it shares with the old one."""
+    claim = _acts(event).claim
+    assert claim is not None
+    draft.category = claim
+    draft.slots = _switched_slots(snapshot, event, claim, deps)
+    classified = dict(draft.context.get("classified") or {"matched": [], "confident": False})
+    draft.context["classified"] = {**classified, "category": claim, "picked": True}
+    draft.context.pop("asking", None)
+    draft.say("classify.switched", category=deps.texts.get(f"category.{claim}", draft.lang))
+    _ask_next(draft, deps)
+    _schedule_idle(draft, deps)
+
+
+def act_reclassify(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A ticket exists and the client names another category ("我要投诉你们的投放"): the ticket follows his word."""
+    claim = _acts(event).claim
+    draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    draft.effects.append(TicketNote("client_reclassified", {"category": claim, "text": event.text}))
+    draft.say("ticket.reclassified", new_category=deps.texts.get(f"category.{claim}", draft.lang))
+
+
+def _fill_from_message(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Store every detail the message carries that is still missing (never overwriting an answer)."""
+    assert draft.category is not None
+    if event.kind is EventKind.MESSAGE:
+        for name, value in extract_slots(draft.category, event.text, deps, draft.lang).items():
+            draft.slots.setdefault(name, value)
 
 
 def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    """Store the answer to the slot being asked, or explain why it was not accepted."""
+    """Store the answer to the detail being asked and any other the message gives, or say why it was not taken."""
     assert draft.category is not None
     current = draft.context.get("asking")
     if current is None:
+        _fill_from_message(draft, snapshot, event, deps)
         _ask_next(draft, deps)
         return
     spec = deps.forms.slot(draft.category, current)
@@ -289,14 +649,110 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
         _ask_next(draft, deps)
         return
     answer = _answer_text(event, spec, draft.category, deps, draft.lang)
-    checked = validate(spec, answer, _skip_words(deps))
+    checked = _read_slot(spec, answer, deps, answered=True)
     if checked.error:
-        buttons = _choice_buttons(spec, draft.category, deps, draft.lang)
-        draft.say(checked.error, buttons)
+        _fill_from_message(draft, snapshot, event, deps)
+        _reask(draft, deps, spec, checked.error)
         return
     draft.slots[current] = checked.value
+    _fill_from_message(draft, snapshot, event, deps)
+    draft.context.pop("asking", None)
+    if draft.context.get("summary_shown") and checked.value:
+        # A detail changed after the summary was shown: say what it is now, above the short question.
+        label = deps.texts.get(f"slots.{draft.category}.{current}.label", draft.lang)
+        draft.effects.append(Say("confirm.changed", {"changes": f"{label}: {checked.value}"}))
+    _ask_next(draft, deps)
+    _schedule_idle(draft, deps)
+
+
+def _reask(draft: Draft, deps: Deps, spec: SlotSpec, problem: str, *, with_prompt: bool = False) -> None:
+    """Say what was wrong (and the question again); after a few tries offer to skip or a person, not a loop."""
+    assert draft.category is not None
+    tries = int(draft.context.get("reasks", 0)) + 1
+    draft.context["reasks"] = tries
+    prompt, hint, buttons = _prompt(draft, spec, deps)
+    if with_prompt:
+        draft.effects.append(Say(problem))
+    if tries >= deps.settings.max_reasks:
+        draft.effects.append(Say(problem) if not with_prompt else Say("form.offer_person"))
+        if not with_prompt:
+            draft.say("form.offer_person", buttons)
+            _schedule_idle(draft, deps)
+            return
+    if with_prompt:
+        draft.say("form.ask", buttons, prompt=prompt, hint=hint)
+    else:
+        draft.say(problem, buttons)
+    _schedule_idle(draft, deps)
+
+
+def act_reask(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    spec = _asking(snapshot, deps)
+    assert spec is not None
+    _reask(draft, deps, spec, "form.not_an_answer", with_prompt=True)
+
+
+def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """ "电话写错了，应该是139…": change that detail at once, then carry on where the client was."""
+    assert draft.category is not None
+    acts = _acts(event)
+    changed: list[str] = []
+    if acts.edit is not None:
+        name, value = acts.edit
+        spec = deps.forms.slot(draft.category, name)
+        checked = _read_slot(spec, value, deps, answered=True)
+        if checked.error is not None:
+            draft.context["asking"] = name
+            _reask(draft, deps, spec, checked.error)
+            return
+        draft.slots[name] = checked.value
+        changed.append(name)
+    for name, value in extract_slots(draft.category, event.text, deps, draft.lang).items():
+        if name not in changed and (snapshot.state is State.CONFIRMING or name not in draft.slots):
+            if draft.slots.get(name) != value:
+                draft.slots[name] = value
+                changed.append(name)
+    lines = [
+        f"{deps.texts.get(f'slots.{draft.category}.{n}.label', draft.lang)}: {draft.slots[n]}"
+        for n in changed
+        if draft.slots.get(n)
+    ]
+    if lines:
+        draft.effects.append(Say("confirm.changed", {"changes": "；".join(lines)}))
+    if draft.context.get("asking") in changed:
+        draft.context.pop("asking", None)
+    _ask_next(draft, deps)
+    _schedule_idle(draft, deps)
+
+
+def act_contact_by_channel(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """ "电话就不留了，微信上联系我就行": the client's own channel is the contact."""
+    spec = _asking(snapshot, deps)
+    assert spec is not None
+    channel = deps.texts.get(f"console.channel.{snapshot.channel}", draft.lang) if snapshot.channel else ""
+    draft.slots[spec.name] = deps.texts.get("form.contact_by_channel", draft.lang, channel=channel)
     draft.context.pop("asking", None)
     _ask_next(draft, deps)
+    _schedule_idle(draft, deps)
+
+
+def act_side_question(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A question aside is filed with the issue for the rep to answer; then back to where the client was."""
+    side = list(draft.context.get("side_questions") or [])
+    side.append(event.text)
+    draft.context["side_questions"] = side
+    draft.effects.append(Say("form.side_noted"))
+    _reprompt(draft, deps)
+    _schedule_idle(draft, deps)
+
+
+def act_ask_what_to_change(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    assert draft.category is not None
+    buttons = tuple(
+        Button(EDIT_PREFIX + s.name, deps.texts.get(f"slots.{draft.category}.{s.name}.label", draft.lang))
+        for s in deps.forms.slots(draft.category)
+    )
+    draft.say("confirm.what_to_change", buttons)
     _schedule_idle(draft, deps)
 
 
@@ -312,29 +768,27 @@ def act_confirm_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
 def act_edit_slot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     assert draft.category is not None
     name = (event.button or "")[len(EDIT_PREFIX) :]
-    deps.forms.slot(draft.category, name)
+    spec = deps.forms.slot(draft.category, name)
     draft.slots.pop(name, None)
     # Later slots keep their answers: only the corrected one is asked again.
     draft.context["asking"] = name
-    spec = deps.forms.slot(draft.category, name)
-    key = f"slots.{draft.category}.{name}"
-    hint = "" if spec.required else deps.texts.get("form.optional_hint", draft.lang)
-    draft.say(
-        "form.ask",
-        _choice_buttons(spec, draft.category, deps, draft.lang),
-        prompt=deps.texts.get(f"{key}.prompt", draft.lang),
-        hint=hint,
-    )
+    prompt, hint, buttons = _prompt(draft, spec, deps)
+    draft.say("form.ask", buttons, prompt=prompt, hint=hint)
 
 
 def act_resummarize(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    draft.effects.append(Say("confirm.use_buttons"))
-    _show_summary(draft, deps)
+    """Something the confirmation cannot use: ask again briefly, or show the summary when asked for it."""
+    if event.kind is EventKind.BUTTON or not draft.context.get("summary_shown"):
+        draft.effects.append(Say("confirm.use_buttons"))
+        _show_summary(draft, deps)
+    else:
+        draft.say("confirm.brief", _confirm_buttons(draft, deps))
+    _schedule_idle(draft, deps)
 
 
 def act_cancel(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.category, draft.slots = None, {}
-    draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
+    _keep(draft)
     draft.say("confirm.cancelled")
 
 
@@ -342,6 +796,8 @@ def _details(draft: Draft) -> dict[str, Any]:
     details: dict[str, Any] = dict(draft.slots)
     if draft.context.get("first_text"):
         details["first_message"] = draft.context["first_text"]
+    if draft.context.get("side_questions"):
+        details["side_questions"] = list(draft.context["side_questions"])
     if draft.context.get("evidence"):
         details["evidence"] = list(draft.context["evidence"])
     return details
@@ -351,14 +807,14 @@ def act_open_ticket(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
     assert draft.category is not None
     classification = _ticket_classification(draft, deps, draft.category)
     draft.effects.append(OpenTicket(draft.category, _details(draft), classification=classification))
-    draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
+    _keep(draft)
     draft.say("ticket.opened")
 
 
 def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """Hand the conversation to people; a ticket records the issue even if the client said little."""
     if not snapshot.has_ticket:
-        told = f"{draft.context.get('first_text') or ''} {event.text}"
+        told = f"{draft.context.get('issue_text') or draft.context.get('first_text') or ''} {event.text}"
         guess = deps.classifier.classify(told)
         category = draft.category or (guess.category if guess.confident else "other")
         if draft.category is None:
@@ -372,13 +828,18 @@ def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
         classification = _ticket_classification(draft, deps, category)
         draft.effects.append(OpenTicket(category, _details(draft), handoff=True, classification=classification))
     draft.effects.append(TicketNote("handoff", {"text": event.text}))
-    draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
+    _keep(draft)
     draft.say("handoff.queued")
 
 
 def act_append(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.effects.append(TicketNote("client_message", {"text": event.text}))
     draft.say("ticket.appended")
+
+
+def act_thanks_noted(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    draft.say("ticket.thanks")
 
 
 def act_append_silently(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -390,10 +851,12 @@ def act_queue_wait(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
     draft.effects.append(TicketNote("client_message", {"text": event.text}))
     turn = int(draft.context.get("turn", 0))
     last = int(draft.context.get("queue_ack_turn", -10))
-    # Acknowledge at most every few messages so a waiting client is not flooded with the same line.
+    # Every message is acknowledged; the longer line at most every few messages, so it does not repeat itself.
     if turn - last >= 3:
         draft.context["queue_ack_turn"] = turn
         draft.say("handoff.still_waiting")
+    else:
+        draft.say("handoff.noted")
 
 
 def act_claim(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -443,11 +906,19 @@ def act_reask_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
     draft.say("feedback.ask_again", _rating_buttons(deps, draft.lang))
 
 
+def _comment_with_score(draft: Draft, event: Event) -> None:
+    """ "1分，问题还在": the words beside a typed score are the client's comment."""
+    acts = _acts(event)
+    if acts.score is not None and not acts.pure and event.button is None and len(event.text.strip()) > 3:
+        draft.effects.append(TicketNote("feedback_comment", {"text": event.text}))
+
+
 def act_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """Record the score, then offer room for an optional comment before the conversation closes."""
-    rating = int(event.data["rating"])
+    rating = _rating(event)
     draft.effects.append(TicketNote("feedback", {"rating": rating}))
-    draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
+    _comment_with_score(draft, event)
+    _keep(draft)
     skip = Button("comment:skip", deps.texts.get("feedback.no_comment", draft.lang))
     draft.say("feedback.thanks", (skip,))
     minutes = deps.settings.feedback_comment_minutes
@@ -455,7 +926,14 @@ def act_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> 
 
 
 def act_comment(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    if event.text.strip() and event.button is None and normalize(event.text) not in _skip_words(deps):
+    acts = _acts(event)
+    no_comment = acts.pure and bool(acts.found & {Act.THANKS, Act.CANCEL, Act.AFFIRM, Act.SKIP})
+    if (
+        event.text.strip()
+        and event.button is None
+        and not no_comment
+        and normalize(event.text) not in _skip_words(deps)
+    ):
         draft.effects.append(TicketNote("feedback_comment", {"text": event.text}))
         draft.say("feedback.comment_thanks")
     else:
@@ -464,14 +942,15 @@ def act_comment(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> N
 
 def act_feedback_low(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """A low score reopens the ticket (the desk does it); the client hears that someone will follow up."""
-    draft.effects.append(TicketNote("feedback", {"rating": int(event.data["rating"])}))
-    draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
+    draft.effects.append(TicketNote("feedback", {"rating": _rating(event)}))
+    _comment_with_score(draft, event)
+    _keep(draft)
     draft.say("feedback.sorry")
 
 
 def act_feedback_timeout(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.effects.append(TicketNote("feedback_missing", {}))
-    draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
+    _keep(draft)
 
 
 def act_reopen(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -492,7 +971,7 @@ def act_remind(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> No
 
 def act_abandon(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.category, draft.slots = None, {}
-    draft.context = {k: v for k, v in draft.context.items() if k == "turn"}
+    _keep(draft)
     draft.say("idle.abandoned")
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ class SlotSpec:
     max_length: int = 1000
     prefill: str | None = None
     choices: tuple[str, ...] = ()
+    # Which entity of any message fills this detail: phone, contact, date, demand, project or topic.
+    extract: str | None = None
+    # For extract "topic": the words that point to each choice ("发票" → billing).
+    cues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,8 @@ class Forms:
                     max_length=int(slot.get("max_length", 1000)),
                     prefill=slot.get("prefill"),
                     choices=tuple(str(c) for c in slot.get("choices", ())),
+                    extract=_extractor(slot.get("extract"), category, slot["name"]),
+                    cues={str(k): tuple(_fold(str(w)) for w in v) for k, v in (slot.get("cues") or {}).items()},
                 )
                 for slot in slots
             ]
@@ -76,12 +83,34 @@ class Forms:
                 return spec
         raise ConfigError(f"category {category!r} has no slot {name!r}")
 
+    def topic_of(self, category: str, name: str, norm_text: str) -> str | None:
+        """The choice whose cue words the (normalized) text holds, when exactly one choice's do."""
+        spec = self.slot(category, name)
+        hits = [choice for choice, words in spec.cues.items() if any(w and w in norm_text for w in words)]
+        return hits[0] if len(hits) == 1 else None
+
     def next_missing(self, category: str, filled: Mapping[str, Any]) -> SlotSpec | None:
         """The first slot not yet answered (skipped optional slots count as answered)."""
         for spec in self.slots(category):
             if spec.name not in filled:
                 return spec
         return None
+
+
+def _fold(word: str) -> str:
+    # The classifier's normalize() on a single word (imported from there, it would make a cycle).
+    return unicodedata.normalize("NFKC", word).lower().strip()
+
+
+EXTRACTORS = ("phone", "contact", "date", "demand", "project", "topic")
+
+
+def _extractor(value: Any, category: str, name: str) -> str | None:
+    if value is None:
+        return None
+    if value not in EXTRACTORS:
+        raise ConfigError(f"config/forms.yaml: {category}.{name} has unknown extract {value!r}")
+    return str(value)
 
 
 def normalize_phone(text: str) -> str | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from core.dialogue.actions import ACTIONS, GUARDS
-from core.dialogue.model import Deps, Draft, Event, EventKind, Outcome, Snapshot, State
+from core.dialogue.actions import ACTIONS, GUARDS, recognize
+from core.dialogue.acts import NO_ACTS, Acts
+from core.dialogue.model import ACT_EVENTS, Deps, Draft, Event, EventKind, Outcome, Snapshot, State
 from core.errors import Conflict
 
 
@@ -28,7 +29,11 @@ S, E = State, EventKind
 def _start_rows(source: State) -> list[Transition]:
     """How a fresh issue starts: from NEW, and again from CLOSED when the client writes anew."""
     return [
-        Transition(source, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
+        Transition(source, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+        Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
+        Transition(source, E.GREETING, "pure", S.GREETED, "greet"),
+        Transition(source, E.THANKS, "pure", source, "say_bye"),
+        Transition(source, E.BOT_QUESTION, "always", S.GREETED, "explain_bot"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
         Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
         Transition(source, E.MESSAGE, "some_cue", S.CLASSIFYING, "ask_category"),
@@ -37,6 +42,26 @@ def _start_rows(source: State) -> list[Transition]:
         Transition(source, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
         Transition(source, E.BUTTON, "always", S.GREETED, "greet"),
         Transition(source, E.TIMEOUT, "always", source, "nothing"),
+    ]
+
+
+def _asking_rows(source: State) -> list[Transition]:
+    """Greeted or classifying: the bot asks what the issue is about; the client's messages add up."""
+    return [
+        Transition(source, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+        Transition(source, E.CANCEL, "always", S.CLOSED, "cancel"),
+        Transition(source, E.THANKS, "pure", S.CLOSED, "say_bye"),
+        Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
+        Transition(source, E.GREETING, "pure", source, "greet_again"),
+        Transition(source, E.BOT_QUESTION, "always", source, "explain_bot"),
+        Transition(source, E.CLAIM, "claim_completes", S.CONFIRMING, "start_claimed"),
+        Transition(source, E.CLAIM, "always", S.COLLECTING, "start_claimed"),
+        Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
+        Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
+        Transition(source, E.MESSAGE, "always", S.CLASSIFYING, "ask_category"),
+        Transition(source, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
+        Transition(source, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
+        Transition(source, E.BUTTON, "always", source, "ask_category"),
     ]
 
 
@@ -58,27 +83,33 @@ def _rep_rows(source: State) -> list[Transition]:
     ]
 
 
+def _ticket_talk_rows(source: State) -> list[Transition]:
+    """A ticket exists: status questions are answered from it; naming a category updates it."""
+    return [
+        Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
+        Transition(source, E.GREETING, "pure_and_knows_ticket", source, "tell_status"),
+        Transition(source, E.CLAIM, "claim_differs", source, "reclassify"),
+    ]
+
+
 TRANSITIONS: tuple[Transition, ...] = (
     *_start_rows(S.NEW),
-    # greeted / classifying: the client is asked what the issue is about
-    Transition(S.GREETED, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
-    Transition(S.GREETED, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
-    Transition(S.GREETED, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
-    Transition(S.GREETED, E.MESSAGE, "always", S.CLASSIFYING, "ask_category"),
-    Transition(S.GREETED, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
-    Transition(S.GREETED, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
-    Transition(S.GREETED, E.BUTTON, "always", S.GREETED, "ask_category"),
+    *_asking_rows(S.GREETED),
     *_draft_timeouts(S.GREETED),
-    Transition(S.CLASSIFYING, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
-    Transition(S.CLASSIFYING, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
-    Transition(S.CLASSIFYING, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
-    Transition(S.CLASSIFYING, E.MESSAGE, "always", S.CLASSIFYING, "ask_category"),
-    Transition(S.CLASSIFYING, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
-    Transition(S.CLASSIFYING, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
-    Transition(S.CLASSIFYING, E.BUTTON, "always", S.CLASSIFYING, "ask_category"),
+    *_asking_rows(S.CLASSIFYING),
     *_draft_timeouts(S.CLASSIFYING),
-    # collecting: one slot at a time
-    Transition(S.COLLECTING, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
+    # collecting: the details the category needs; every message may answer several of them
+    Transition(S.COLLECTING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.COLLECTING, E.CANCEL, "always", S.CLOSED, "cancel"),
+    Transition(S.COLLECTING, E.EDIT, "edit_completes", S.CONFIRMING, "apply_edit"),
+    Transition(S.COLLECTING, E.EDIT, "always", S.COLLECTING, "apply_edit"),
+    Transition(S.COLLECTING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),
+    Transition(S.COLLECTING, E.CLAIM, "claim_differs", S.COLLECTING, "switch_category"),
+    Transition(S.COLLECTING, E.BOT_QUESTION, "always", S.COLLECTING, "explain_bot"),
+    Transition(S.COLLECTING, E.DECLINE_CONTACT, "asking_contact_and_completes", S.CONFIRMING, "contact_by_channel"),
+    Transition(S.COLLECTING, E.DECLINE_CONTACT, "asking_contact", S.COLLECTING, "contact_by_channel"),
+    Transition(S.COLLECTING, E.QUESTION, "side_question", S.COLLECTING, "side_question"),
+    Transition(S.COLLECTING, E.MESSAGE, "not_an_answer", S.COLLECTING, "reask"),
     Transition(S.COLLECTING, E.MESSAGE, "completes_form", S.CONFIRMING, "fill"),
     Transition(S.COLLECTING, E.MESSAGE, "always", S.COLLECTING, "fill"),
     # a category picked mid-form (e.g. from the WeChat menu) starts that category's form afresh
@@ -87,7 +118,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.BUTTON, "completes_form", S.CONFIRMING, "fill"),
     Transition(S.COLLECTING, E.BUTTON, "always", S.COLLECTING, "fill"),
     *_draft_timeouts(S.COLLECTING),
-    # confirming: the summary with confirm / edit / cancel
+    # confirming: "是" submits, "不对" asks what to change, "电话改成…" changes it, "算了" cancels
     Transition(S.CONFIRMING, E.BUTTON, "confirm", S.TICKET_OPEN, "open_ticket"),
     Transition(S.CONFIRMING, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
     Transition(S.CONFIRMING, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
@@ -95,16 +126,28 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.BUTTON, "edit_slot", S.COLLECTING, "edit_slot"),
     Transition(S.CONFIRMING, E.BUTTON, "cancel", S.CLOSED, "cancel"),
     Transition(S.CONFIRMING, E.BUTTON, "always", S.CONFIRMING, "resummarize"),
-    Transition(S.CONFIRMING, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.CONFIRMING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.CONFIRMING, E.CANCEL, "always", S.CLOSED, "cancel"),
+    Transition(S.CONFIRMING, E.EDIT, "always", S.CONFIRMING, "apply_edit"),
+    Transition(S.CONFIRMING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),
+    Transition(S.CONFIRMING, E.CLAIM, "claim_differs", S.COLLECTING, "switch_category"),
+    Transition(S.CONFIRMING, E.DENY, "always", S.CONFIRMING, "ask_what_to_change"),
+    Transition(S.CONFIRMING, E.AFFIRM, "pure", S.TICKET_OPEN, "open_ticket"),
+    Transition(S.CONFIRMING, E.BOT_QUESTION, "always", S.CONFIRMING, "explain_bot"),
+    Transition(S.CONFIRMING, E.MESSAGE, "adds_details", S.CONFIRMING, "apply_edit"),
+    Transition(S.CONFIRMING, E.QUESTION, "always", S.CONFIRMING, "side_question"),
     Transition(S.CONFIRMING, E.MESSAGE, "always", S.CONFIRMING, "resummarize"),
     *_draft_timeouts(S.CONFIRMING),
     # ticket open, the bot holds the conversation
-    Transition(S.TICKET_OPEN, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.TICKET_OPEN, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+    *_ticket_talk_rows(S.TICKET_OPEN),
+    Transition(S.TICKET_OPEN, E.THANKS, "pure", S.TICKET_OPEN, "thanks_noted"),
     Transition(S.TICKET_OPEN, E.MESSAGE, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.BUTTON, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.TIMEOUT, "always", S.TICKET_OPEN, "nothing"),
     *_rep_rows(S.TICKET_OPEN),
     # waiting for a person
+    *_ticket_talk_rows(S.HUMAN_QUEUE),
     Transition(S.HUMAN_QUEUE, E.MESSAGE, "always", S.HUMAN_QUEUE, "queue_wait"),
     Transition(S.HUMAN_QUEUE, E.BUTTON, "always", S.HUMAN_QUEUE, "queue_wait"),
     Transition(S.HUMAN_QUEUE, E.TIMEOUT, "always", S.HUMAN_QUEUE, "nothing"),
@@ -116,29 +159,37 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.WITH_REP, E.TIMEOUT, "always", S.WITH_REP, "nothing"),
     Transition(S.WITH_REP, E.REP_RELEASE, "always", S.TICKET_OPEN, "release"),
     *_rep_rows(S.WITH_REP),
-    # resolved: the solution was told; the satisfaction prompt follows
+    # resolved: the solution was told; the satisfaction prompt follows, but a score in words counts at once
     Transition(S.RESOLVED, E.TIMEOUT, "feedback_prompt", S.AWAITING_FEEDBACK, "ask_feedback"),
     Transition(S.RESOLVED, E.TIMEOUT, "always", S.RESOLVED, "nothing"),
     Transition(S.RESOLVED, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
     Transition(S.RESOLVED, E.FEEDBACK, "always", S.FEEDBACK_COMMENT, "feedback"),
-    Transition(S.RESOLVED, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.RESOLVED, E.SCORE, "low_score", S.TICKET_OPEN, "feedback_low"),
+    Transition(S.RESOLVED, E.SCORE, "always", S.FEEDBACK_COMMENT, "feedback"),
+    Transition(S.RESOLVED, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.RESOLVED, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
+    Transition(S.RESOLVED, E.STATUS, "knows_ticket", S.RESOLVED, "tell_status"),
+    Transition(S.RESOLVED, E.THANKS, "pure", S.RESOLVED, "thanks_noted"),
     Transition(S.RESOLVED, E.MESSAGE, "always", S.RESOLVED, "note_after_resolve"),
     Transition(S.RESOLVED, E.BUTTON, "always", S.RESOLVED, "note_after_resolve"),
     Transition(S.RESOLVED, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # awaiting feedback
     Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
     Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "always", S.FEEDBACK_COMMENT, "feedback"),
+    Transition(S.AWAITING_FEEDBACK, E.SCORE, "low_score", S.TICKET_OPEN, "feedback_low"),
+    Transition(S.AWAITING_FEEDBACK, E.SCORE, "always", S.FEEDBACK_COMMENT, "feedback"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_reminder", S.AWAITING_FEEDBACK, "remind_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_timeout", S.CLOSED, "feedback_timeout"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "always", S.AWAITING_FEEDBACK, "nothing"),
-    Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.AWAITING_FEEDBACK, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
+    Transition(S.AWAITING_FEEDBACK, E.STATUS, "knows_ticket", S.AWAITING_FEEDBACK, "tell_status"),
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.BUTTON, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # rated: an optional comment, then the conversation closes
-    Transition(S.FEEDBACK_COMMENT, E.MESSAGE, "handoff", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.FEEDBACK_COMMENT, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.FEEDBACK_COMMENT, E.THANKS, "pure", S.CLOSED, "comment"),
     Transition(S.FEEDBACK_COMMENT, E.MESSAGE, "always", S.CLOSED, "comment"),
     Transition(S.FEEDBACK_COMMENT, E.BUTTON, "always", S.CLOSED, "comment"),
     Transition(S.FEEDBACK_COMMENT, E.TIMEOUT, "comment_timeout", S.CLOSED, "nothing"),
@@ -158,10 +209,20 @@ def accepts(state: State, kind: EventKind) -> bool:
     return any(row.source is state and row.event is kind for row in TRANSITIONS)
 
 
+def _takes(row: Transition, event: Event, acts: Acts) -> bool:
+    """A row takes its own kind of event; an act row also takes a client message that performs the act."""
+    if row.event is event.kind:
+        return True
+    return event.kind is EventKind.MESSAGE and row.event in ACT_EVENTS and row.event.value in acts.found
+
+
 def step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:
-    """Apply one event: the first row whose source, event and guard match decides."""
+    """Apply one event: the first row whose source, event (or act) and guard match decides."""
+    if event.kind is EventKind.MESSAGE and event.acts is None:
+        event = replace(event, acts=recognize(event.text, snapshot, deps))
+    acts = event.acts or NO_ACTS
     for row in TRANSITIONS:
-        if row.source is snapshot.state and row.event is event.kind and GUARDS[row.guard](snapshot, event, deps):
+        if row.source is snapshot.state and _takes(row, event, acts) and GUARDS[row.guard](snapshot, event, deps):
             draft = Draft(
                 state=row.target,
                 category=snapshot.category,

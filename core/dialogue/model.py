@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
+from core.dialogue.acts import ActLexicon, Acts, default_lexicon
 from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.forms import Forms
 from core.messages import Attachment, Button
@@ -43,6 +44,41 @@ class EventKind(enum.StrEnum):
     REP_TRANSFER = "rep_transfer"
     RESOLVE = "resolve"
     FEEDBACK = "feedback"
+    # Dialogue acts of a client message (core/dialogue/acts.py): a row on one of these takes a message that
+    # performs that act; rows are tried in order, so the table says which act wins in each state.
+    AFFIRM = "affirm"
+    DENY = "deny"
+    CANCEL = "cancel"
+    EDIT = "edit"
+    HANDOFF = "handoff"
+    STATUS = "status"
+    GREETING = "greeting"
+    THANKS = "thanks"
+    BOT_QUESTION = "bot_question"
+    DECLINE_CONTACT = "decline_contact"
+    QUESTION = "question"
+    SCORE = "score"
+    CLAIM = "claim"
+
+
+# The event kinds that are acts of a client message rather than events of their own.
+ACT_EVENTS = frozenset(
+    {
+        EventKind.AFFIRM,
+        EventKind.DENY,
+        EventKind.CANCEL,
+        EventKind.EDIT,
+        EventKind.HANDOFF,
+        EventKind.STATUS,
+        EventKind.GREETING,
+        EventKind.THANKS,
+        EventKind.BOT_QUESTION,
+        EventKind.DECLINE_CONTACT,
+        EventKind.QUESTION,
+        EventKind.SCORE,
+        EventKind.CLAIM,
+    }
+)
 
 
 class TimerKind(enum.StrEnum):
@@ -58,6 +94,8 @@ class TimerKind(enum.StrEnum):
 
 # States in which the client is filling in a draft, before any ticket exists.
 DRAFT_STATES = frozenset({State.GREETED, State.CLASSIFYING, State.COLLECTING, State.CONFIRMING})
+# States in which the bot asks what the issue is about, and the client's fragments add up to its description.
+ASKING_STATES = frozenset({State.GREETED, State.CLASSIFYING})
 BOT_SILENT_STATES = frozenset({State.WITH_REP})
 
 CONFIRM = "confirm:yes"
@@ -79,6 +117,20 @@ class Event:
     actor: str | None = None
     attachments: tuple[Attachment, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
+    # What the message does, read once per message (None: not read yet, or not a client message).
+    acts: Acts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """What a client may be told of his ticket when he asks how it is going."""
+
+    number: str
+    category: str
+    status: str
+    holder: str | None = None
+    # The next deadline the agency promised, already formatted in the client's time zone.
+    deadline: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +144,9 @@ class Snapshot:
     has_ticket: bool = False
     language: str = "zh"
     client_phone: str | None = None
+    channel: str = ""
+    # The ticket the client asks about (the conversation's, or his latest), when the message asks for status.
+    ticket: TicketView | None = None
 
 
 # Effects: what the engine must do after the step, in one transaction.
@@ -181,6 +236,9 @@ class Deps:
     texts: Texts
     settings: DialogueSettings
     low_score: int = 2
+    lexicon: ActLexicon = field(default_factory=default_lexicon)
+    # Today in the business time zone: relative dates ("上周三") are read against it.
+    today: date = field(default_factory=date.today)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,303 @@
+"""Dialogue acts: what a client message does (affirm, deny, cancel, ask for a person…), read before any detail."""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import yaml
+
+from core.dialogue.classifier import normalize
+from core.dialogue.hanzi import traditional_forms
+from core.errors import ConfigError
+from core.settings import DEFAULT_CONFIG_DIR, DialogueSettings
+
+
+class Act(enum.StrEnum):
+    """The acts a client message can perform; several may hold at once ("不对，电话写错了…" denies and edits)."""
+
+    AFFIRM = "affirm"
+    DENY = "deny"
+    CANCEL = "cancel"
+    HANDOFF = "handoff"
+    STATUS = "status"
+    GREETING = "greeting"
+    THANKS = "thanks"
+    BOT_QUESTION = "bot_question"
+    DECLINE_CONTACT = "decline_contact"
+    SIDE_MARKER = "side_marker"
+    QUESTION = "question"
+    SCORE = "score"
+    CLAIM = "claim"
+    SKIP = "skip"
+    # A correction of one detail ("电话写错了，应该是…"); recognised against the form, see actions.recognize.
+    EDIT = "edit"
+
+
+# Acts whose phrases live in config/acts.yaml under `acts:`.
+_PHRASE_ACTS = (
+    Act.AFFIRM,
+    Act.DENY,
+    Act.CANCEL,
+    Act.HANDOFF,
+    Act.STATUS,
+    Act.GREETING,
+    Act.THANKS,
+    Act.BOT_QUESTION,
+    Act.DECLINE_CONTACT,
+    Act.SIDE_MARKER,
+)
+ALONE = "alone"
+_PHRASE_KINDS = frozenset(a.value for a in _PHRASE_ACTS)
+_SCORE_DIGITS = re.compile(r"(?:打\s*)?([1-5一二三四五])\s*(?:分|星|颗星|stars?\b|/\s*5)")
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class Acts:
+    """The acts found in one message, with what they carry (a score, a claimed category)."""
+
+    found: frozenset[Act]
+    # The message says nothing but acts and fillers ("好的提交吧", "嗯 没事了 谢谢").
+    pure: bool = False
+    score: int | None = None
+    claim: str | None = None
+    # A correction of one detail of the form: (detail name, new value), e.g. ("phone", "13922223334").
+    edit: tuple[str, str] | None = None
+
+    def __contains__(self, act: object) -> bool:
+        return act in self.found
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "found": sorted(self.found),
+            "pure": self.pure,
+            "score": self.score,
+            "claim": self.claim,
+            "edit": list(self.edit) if self.edit else None,
+        }
+
+
+NO_ACTS = Acts(frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    start: int
+    end: int  # exclusive
+    kind: str  # an Act value, "claim", "negclaim" or "score"
+    value: str
+
+
+def _phrase(value: object) -> str:
+    # YAML reads a bare yes / no / on as a boolean: a phrase must be written in quotes then.
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ConfigError(f"act phrase {value!r} is not text: quote it in config/acts.yaml")
+    return str(value)
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _with_traditional(phrases: Iterable[str]) -> tuple[str, ...]:
+    forms: list[str] = []
+    for phrase in phrases:
+        form = normalize(phrase)
+        forms.extend(f for f in (form, *(normalize(t) for t in traditional_forms(form))) if f not in forms)
+    return tuple(forms)
+
+
+class ActLexicon:
+    """The phrases of every act (config/acts.yaml), compiled into one automaton; immutable."""
+
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        *,
+        handoff_exact: Iterable[str] = (),
+        handoff_contains: Iterable[str] = (),
+        skip_words: Iterable[str] = (),
+    ):
+        acts = raw.get("acts") or {}
+        self.max_other = int(raw.get("alone_max_other", 2))
+        self.fillers = frozenset(str(raw.get("fillers", "")))
+        self.alone = frozenset(Act(name) for name, spec in acts.items() if (spec or {}).get("alone"))
+        question = raw.get("question") or {}
+        self.question_marks = tuple(normalize(str(m)) for m in question.get("marks", ()))
+        self.question_endings = _with_traditional(str(m) for m in question.get("endings", ()))
+        self.question_openings = _with_traditional(str(m) for m in question.get("openings", ()))
+        # (phrase, kind, value); value "alone" marks a phrase that counts only in a message of acts alone
+        # ("人工" is a request for a person, "人工智能广告" is not).
+        entries: list[tuple[str, str, str]] = []
+        for name, spec in acts.items():
+            try:
+                act = Act(name)
+            except ValueError as exc:
+                raise ConfigError(f"config/acts.yaml names unknown act {name!r}") from exc
+            if act not in _PHRASE_ACTS:
+                raise ConfigError(f"act {name!r} is not recognised by phrases")
+            entries.extend((_phrase(p), act.value, "") for p in (spec or {}).get("phrases", ()))
+            entries.extend((_phrase(p), act.value, ALONE) for p in (spec or {}).get("alone_phrases", ()))
+        entries.extend((str(p), Act.HANDOFF.value, "") for p in handoff_contains)
+        entries.extend((str(p), Act.HANDOFF.value, ALONE) for p in handoff_exact)
+        # Skip words count only on their own ("跳过", "无"), so they are an act of the whole message.
+        self.skip_words = frozenset(normalize(w) for w in skip_words)
+        for category, phrases in (raw.get("claims") or {}).items():
+            entries.extend((str(p), "claim", str(category)) for p in phrases)
+        negations = [str(n) for n in raw.get("negations", ())]
+        for category, words in (raw.get("category_words") or {}).items():
+            for word in words:
+                for negation in negations:
+                    joint = f"{negation} {word}" if negation.isascii() and str(word).isascii() else negation + str(word)
+                    entries.append((joint, "negclaim", str(category)))
+        for score, phrases in (raw.get("score_words") or {}).items():
+            entries.extend((str(p), "score", str(int(score))) for p in phrases)
+        self._automaton: Any = ahocorasick.Automaton()
+        seen: dict[str, tuple[str, str]] = {}
+        for phrase, kind, value in entries:
+            form = normalize(phrase)
+            if not form:
+                continue
+            for spelling in (form, *(normalize(t) for t in traditional_forms(form))):
+                # The first entry of a spelling keeps it: acts come before claims and scores in the file's order.
+                seen.setdefault(spelling, (kind, value))
+        for spelling, (kind, value) in seen.items():
+            self._automaton.add_word(spelling, (len(spelling), kind, value))
+        if seen:
+            self._automaton.make_automaton()
+        self._empty = not seen
+
+    @classmethod
+    def load(cls, path: Path, settings: DialogueSettings | None = None) -> ActLexicon:
+        """The phrases of config/acts.yaml, with the handoff and skip words of the dialogue settings."""
+        with path.open(encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+        dialogue = settings or DialogueSettings()
+        return cls(
+            raw,
+            handoff_exact=dialogue.handoff_exact,
+            handoff_contains=dialogue.handoff_contains,
+            skip_words=dialogue.skip_words,
+        )
+
+    def _hits(self, norm: str) -> list[_Hit]:
+        """Leftmost-longest matches that sit on word boundaries where the phrase ends in ASCII letters."""
+        if self._empty:
+            return []
+        found: list[_Hit] = []
+        last = len(norm) - 1
+        for end, (length, kind, value) in self._automaton.iter(norm):
+            start = end - length + 1
+            if _is_word(norm[start]) and start > 0 and _is_word(norm[start - 1]):
+                continue
+            if _is_word(norm[end]) and end < last and _is_word(norm[end + 1]):
+                continue
+            found.append(_Hit(start, end + 1, kind, value))
+        found.sort(key=lambda h: (h.start, -(h.end - h.start)))
+        kept: list[_Hit] = []
+        reach = 0
+        for hit in found:
+            if hit.start >= reach:
+                kept.append(hit)
+                reach = hit.end
+        return kept
+
+    def _other(self, norm: str, hits: list[_Hit]) -> int:
+        """Characters that are neither part of a phrase nor a filler, space or symbol."""
+        covered = [False] * len(norm)
+        for hit in hits:
+            for i in range(hit.start, hit.end):
+                covered[i] = True
+        count = 0
+        for i, ch in enumerate(norm):
+            if covered[i] or ch.isspace() or ch in self.fillers or unicodedata.category(ch) in ("So", "Sk", "Cf"):
+                continue
+            count += 1
+        return count
+
+    def is_question(self, norm: str) -> bool:
+        """A question by its shape: a question mark, a closing 吗/呢, or an opening such as 请问 / how."""
+        text = norm.strip()
+        if any(mark in text for mark in self.question_marks):
+            return True
+        bare = text.rstrip(" .!。！~～")
+        if bare.endswith(self.question_endings):
+            return True
+        for opening in self.question_openings:
+            if text.startswith(opening) and (
+                not opening.isascii() or text[len(opening) : len(opening) + 1] in (" ", "")
+            ):
+                return True
+        return False
+
+    def recognize(self, text: str) -> Acts:
+        """The acts of one message."""
+        norm = normalize(text)
+        if not norm.strip():
+            return NO_ACTS
+        hits = self._hits(norm)
+        other = self._other(norm, hits)
+        act_hits = [h for h in hits if h.kind in _PHRASE_KINDS]
+        alone_ok = bool(act_hits) and other <= min(self.max_other, sum(h.end - h.start for h in act_hits) // 3)
+        found: set[Act] = set()
+        for hit in act_hits:
+            act = Act(hit.kind)
+            # "不对，电话写错了…", "好的，另外…": an act that opens the message and is set apart by punctuation.
+            leading = hit.start == _first_meaningful(norm, self.fillers) and _set_apart(norm, hit.end)
+            if (act not in self.alone and hit.value != ALONE) or alone_ok or leading:
+                found.add(act)
+        pure = alone_ok and all(h.kind in _PHRASE_KINDS for h in hits)
+        stripped = norm.strip(" .!?。！？~～")
+        if stripped in self.skip_words:
+            found.add(Act.SKIP)
+            pure = True
+        if self.is_question(norm):
+            found.add(Act.QUESTION)
+        claim = self._claim(hits)
+        if claim is not None:
+            found.add(Act.CLAIM)
+        score = self._score(norm, hits)
+        if score is not None:
+            found.add(Act.SCORE)
+        return Acts(frozenset(found), pure=pure, score=score, claim=claim)
+
+    @staticmethod
+    def _claim(hits: list[_Hit]) -> str | None:
+        claimed = {h.value for h in hits if h.kind == "claim"}
+        claimed -= {h.value for h in hits if h.kind == "negclaim"}
+        return next(iter(claimed)) if len(claimed) == 1 else None
+
+    @staticmethod
+    def _score(norm: str, hits: list[_Hit]) -> int | None:
+        digits = _SCORE_DIGITS.search(norm)
+        if digits is not None:
+            value = digits.group(1)
+            return int(value) if value.isdigit() else _CN_DIGITS[value]
+        words = [int(h.value) for h in hits if h.kind == "score"]
+        return words[0] if words else None
+
+
+def _first_meaningful(norm: str, fillers: frozenset[str]) -> int:
+    for i, ch in enumerate(norm):
+        if not ch.isspace() and ch not in fillers:
+            return i
+    return len(norm)
+
+
+def _set_apart(norm: str, end: int) -> bool:
+    """The phrase ending at `end` is followed by the message's end, a space or punctuation."""
+    return end >= len(norm) or norm[end].isspace() or unicodedata.category(norm[end]).startswith("P")
+
+
+@cache
+def default_lexicon() -> ActLexicon:
+    """The shipped phrases, for callers (and tests) that were given no lexicon."""
+    return ActLexicon.load(DEFAULT_CONFIG_DIR / "acts.yaml")

@@ -1,0 +1,305 @@
+"""The dialogue understands clients as they write: acts before details, details from every message."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from core.dialogue.acts import Act, default_lexicon
+from core.dialogue.classifier import KeywordClassifier, load_rules
+from core.dialogue.forms import Forms
+from core.dialogue.machine import step
+from core.dialogue.model import (
+    Deps,
+    Event,
+    EventKind,
+    OpenTicket,
+    Outcome,
+    Say,
+    Schedule,
+    Snapshot,
+    State,
+    TicketNote,
+    TicketView,
+)
+from core.settings import PROJECT_ROOT, DialogueSettings
+from core.texts import Texts
+
+CONFIG = PROJECT_ROOT / "config"
+TODAY = date(2026, 12, 2)  # a Wednesday
+
+COMPLAINT_FILLED = {
+    "description": "冬季大促的信息流广告从上周开始就不跑量了",
+    "project": "冬季大促-信息流",
+    "since": None,
+    "expected": None,
+    "phone": "13800138000",
+}
+
+
+@pytest.fixture(scope="module")
+def deps() -> Deps:
+    classifier = KeywordClassifier(load_rules(CONFIG / "keywords.yaml"))
+    return Deps(
+        classifier,
+        Forms.load(CONFIG / "forms.yaml"),
+        Texts.load(CONFIG),
+        DialogueSettings(),
+        lexicon=default_lexicon(),
+        today=TODAY,
+    )
+
+
+def say(text: str, snapshot: Snapshot, deps: Deps) -> Outcome:
+    return step(snapshot, Event(EventKind.MESSAGE, text=text), deps)
+
+
+def keys(outcome: Outcome) -> list[str]:
+    return [e.key for e in outcome.effects if isinstance(e, Say)]
+
+
+def confirming(**context: Any) -> Snapshot:
+    return Snapshot(State.CONFIRMING, "complaint", dict(COMPLAINT_FILLED), {"summary_shown": True, **context})
+
+
+# ---------------------------------------------------------------- acts
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["确认", "确定", "对的", "没问题", "可以", "好的提交吧", "ok", "是", "嗯", "yes", "沒問題", "確認", "OK!", "👌"],
+)
+def test_affirmations_are_recognised_alone(text: str) -> None:
+    acts = default_lexicon().recognize(text)
+    assert Act.AFFIRM in acts and acts.pure
+
+
+@pytest.mark.parametrize("text", ["不对", "不是", "不行", "no", "不對"])
+def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
+    acts = default_lexicon().recognize(text)
+    assert Act.DENY in acts and Act.AFFIRM not in acts
+
+
+@pytest.mark.parametrize(
+    ("text", "act"),
+    [
+        ("我要跟你们经理说，别让我一遍遍填了", Act.HANDOFF),
+        ("找个真人吧", Act.HANDOFF),
+        ("我直接找你们老板", Act.HANDOFF),
+        ("算了 不用了", Act.CANCEL),
+        ("不用了，取消吧", Act.CANCEL),
+        ("你是机器人还是真人啊？", Act.BOT_QUESTION),
+        ("我的工单怎么样了", Act.STATUS),
+        ("KF-20261129-0001 进度", Act.STATUS),
+        ("到底有没有人在处理？？", Act.STATUS),
+        ("多久能下线？？", Act.STATUS),
+        ("在吗", Act.GREETING),
+        ("嗯 没事了 谢谢", Act.THANKS),
+        ("对了，发票能先开吗？", Act.QUESTION),
+        ("电话就不留了，微信上联系我就行", Act.DECLINE_CONTACT),
+    ],
+)
+def test_acts_of_real_messages(text: str, act: Act) -> None:
+    assert act in default_lexicon().recognize(text)
+
+
+@pytest.mark.parametrize("text", ["人工智能广告怎么投放", "是从上周开始的", "现在还是不行", "你们客服说过会退款"])
+def test_words_inside_other_words_are_not_acts(text: str) -> None:
+    acts = default_lexicon().recognize(text)
+    assert not acts.found & {Act.HANDOFF, Act.AFFIRM, Act.GREETING}, acts
+
+
+def test_a_claimed_category_beats_the_one_denied() -> None:
+    acts = default_lexicon().recognize("我是投诉！！不是咨询！！")
+    assert acts.claim == "complaint"
+    assert default_lexicon().recognize("Not a complaint, just asking").claim == "inquiry"
+
+
+@pytest.mark.parametrize(("text", "score"), [("挺满意的，5分", 5), ("1分，问题还在", 1), ("很不满意", 1), ("五星", 5)])
+def test_scores_in_words(text: str, score: int) -> None:
+    assert default_lexicon().recognize(text).score == score
+
+
+# ---------------------------------------------------------------- confirming
+
+
+@pytest.mark.parametrize(
+    "text", ["确认", "确定", "对的", "没问题", "可以", "好的提交吧", "ok", "是", "嗯", "yes", "沒問題"]
+)
+def test_confirming_in_words_submits(text: str, deps: Deps) -> None:
+    outcome = say(text, confirming(), deps)
+    assert outcome.state is State.TICKET_OPEN, text
+    assert any(isinstance(e, OpenTicket) for e in outcome.effects)
+
+
+@pytest.mark.parametrize("text", ["不对", "不是", "不行"])
+def test_denying_asks_what_to_change(text: str, deps: Deps) -> None:
+    outcome = say(text, confirming(), deps)
+    assert outcome.state is State.CONFIRMING and keys(outcome) == ["confirm.what_to_change"]
+
+
+def test_a_correction_in_words_changes_the_detail_at_once(deps: Deps) -> None:
+    outcome = say("不对，电话写错了 应该是13922223334", confirming(), deps)
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots["phone"] == "13922223334"
+    assert keys(outcome) == ["confirm.changed", "confirm.brief"]
+
+
+def test_an_unclear_answer_at_the_confirmation_keeps_the_form_alive(deps: Deps) -> None:
+    outcome = say("嗯嗯嗯我再想想看哈哈", confirming(), deps)
+    assert outcome.state is State.CONFIRMING
+    assert any(isinstance(e, Schedule) for e in outcome.effects), "a re-shown confirmation needs an idle timer"
+
+
+# ---------------------------------------------------------------- details from every message
+
+
+def test_first_message_with_every_detail_goes_straight_to_the_confirmation(deps: Deps) -> None:
+    text = "投诉！「冬季大促-信息流」10月底开始跑的，现在完全不跑量，要补量或退款，电话13800138000"
+    outcome = say(text, Snapshot(State.NEW), deps)
+    assert outcome.category == "complaint"
+    assert outcome.state is State.CONFIRMING, outcome.context
+    assert outcome.slots["project"] == "冬季大促-信息流"
+    assert outcome.slots["phone"] == "13800138000"
+    assert "2026-10-31" in outcome.slots["since"]
+    assert "退款" in outcome.slots["expected"]
+
+
+def test_a_lone_topic_word_is_not_asked_again(deps: Deps) -> None:
+    outcome = say("发票", Snapshot(State.CLASSIFYING, context={"issue_text": "咨询一下"}), deps)
+    if outcome.category == "inquiry":
+        assert outcome.slots.get("topic") == "发票与付款"
+        assert outcome.context.get("asking") == "question"
+
+
+def test_several_answers_in_one_message(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流又停了好几天"}, {"asking": "project"})
+    outcome = say("冬季大促，上周三开始的，电话 138-0013-8000", snap, deps)
+    assert outcome.slots["project"]
+    assert outcome.slots["phone"] == "13800138000"
+    assert "2026-11-25" in outcome.slots["since"]
+    assert outcome.context.get("asking") == "expected"
+
+
+@pytest.mark.parametrize("text", ["13912345678 上面也有", "王女士 13811113333", "+86 139 1234 5678"])
+def test_the_phone_is_taken_from_anywhere_in_the_answer(text: str, deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots["phone"].startswith("13")
+
+
+def test_declining_the_phone_uses_the_clients_channel(deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}, channel="wechat")
+    outcome = say("电话就不留了，微信上联系我就行", snap, deps)
+    assert outcome.state is State.CONFIRMING
+    assert "微信" in outcome.slots["phone"]
+
+
+# ---------------------------------------------------------------- requests before details
+
+
+def test_requests_are_not_stored_as_details(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流停了"}, {"asking": "project"})
+    assert say("我要跟你们经理说，别让我一遍遍填了", snap, deps).state is State.HUMAN_QUEUE
+    outcome = say("你是机器人还是真人啊？", snap, deps)
+    assert "project" not in outcome.slots and keys(outcome)[0] == "chat.bot_identity"
+    assert say("算了 不用了", snap, deps).state is State.CLOSED
+
+
+def test_an_objection_changes_the_category(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic", "first_text": "你们的信息流广告一直不跑"})
+    outcome = say("我是投诉！！不是咨询！！", snap, deps)
+    assert outcome.category == "complaint"
+    assert outcome.slots["description"] == "你们的信息流广告一直不跑"
+
+
+def test_a_side_question_is_filed_and_the_form_goes_on(deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    outcome = say("对了，发票能先开吗？", Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
+    assert outcome.context["side_questions"] == ["对了，发票能先开吗？"]
+    assert outcome.context["asking"] == "phone"
+    assert keys(outcome) == ["form.side_noted", "form.ask"]
+
+
+@pytest.mark.parametrize("state", [State.NEW, State.COLLECTING, State.CONFIRMING, State.TICKET_OPEN])
+@pytest.mark.parametrize("text", ["找个真人吧", "我要跟你们经理说", "我直接找你们老板"])
+def test_asking_for_a_person_works_from_any_state(state: State, text: str, deps: Deps) -> None:
+    snap = Snapshot(state, "complaint" if state is not State.NEW else None, dict(COMPLAINT_FILLED), {"asking": "since"})
+    assert say(text, snap, deps).state is State.HUMAN_QUEUE
+
+
+def test_the_client_is_offered_a_person_after_repeated_bad_answers(deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone", "reasks": 1})
+    outcome = say("12345", snap, deps)
+    assert "form.offer_person" in keys(outcome)
+
+
+# ---------------------------------------------------------------- greetings, thanks, status
+
+
+def test_a_greeting_opens_no_form_and_the_next_message_is_read_fresh(deps: Deps) -> None:
+    greeted = say("在吗", Snapshot(State.NEW), deps)
+    assert greeted.state is State.GREETED and "first_text" not in greeted.context
+    snap = Snapshot(greeted.state, greeted.category, greeted.slots, greeted.context)
+    outcome = say("你们投放的信息流广告效果太差了，我要投诉", snap, deps)
+    assert outcome.category == "complaint"
+
+
+def test_thanks_end_quietly(deps: Deps) -> None:
+    outcome = say("嗯 没事了 谢谢", Snapshot(State.GREETED, context={"turn": 2}), deps)
+    assert outcome.state is State.CLOSED
+    assert not any(isinstance(e, Schedule) for e in outcome.effects)
+
+
+def test_fragments_add_up_before_classifying(deps: Deps) -> None:
+    first = say("你们那个信息流", Snapshot(State.NEW), deps)
+    snap = Snapshot(first.state, first.category, first.slots, first.context)
+    outcome = say("又停了！！！太差了", snap, deps)
+    assert outcome.category == "complaint"
+    assert "你们那个信息流" in outcome.context["first_text"]
+
+
+@pytest.mark.parametrize(
+    "text", ["我的工单怎么样了", "KF-20261129-0001 进度", "到底有没有人在处理？？", "多久能下线？？"]
+)
+def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
+    view = TicketView("KF-20261129-0001", "complaint", "investigating", "李娜", "12-03 18:00")
+    outcome = say(text, Snapshot(State.TICKET_OPEN, has_ticket=True, ticket=view), deps)
+    said = [e for e in outcome.effects if isinstance(e, Say)]
+    assert [s.key for s in said] == ["progress.report"]
+    assert said[0].params["ticket_no"] == "KF-20261129-0001"
+    assert "李娜" in said[0].params["holder"] and "12-03 18:00" in said[0].params["deadline"]
+
+
+def test_a_claim_while_waiting_upgrades_the_ticket(deps: Deps) -> None:
+    view = TicketView("KF-20261129-0001", "other", "classified")
+    outcome = say("我要投诉你们的投放", Snapshot(State.HUMAN_QUEUE, has_ticket=True, ticket=view), deps)
+    notes = [e for e in outcome.effects if isinstance(e, TicketNote)]
+    assert any(n.kind == "client_reclassified" and n.data["category"] == "complaint" for n in notes)
+
+
+def test_every_message_while_waiting_is_acknowledged(deps: Deps) -> None:
+    snap = Snapshot(State.HUMAN_QUEUE, has_ticket=True, context={"turn": 5, "queue_ack_turn": 4})
+    assert keys(say("还要等多久啊这个", snap, deps)) or keys(say("喂喂", snap, deps))
+    assert keys(say("好吧那我等一下", snap, deps)) == ["handoff.noted"]
+
+
+# ---------------------------------------------------------------- feedback
+
+
+def test_a_score_in_words_is_the_rating(deps: Deps) -> None:
+    outcome = say("挺满意的，5分", Snapshot(State.AWAITING_FEEDBACK, has_ticket=True), deps)
+    assert outcome.state is State.FEEDBACK_COMMENT
+    assert TicketNote("feedback", {"rating": 5}) in outcome.effects
+
+
+def test_a_low_score_with_words_reopens_and_keeps_the_score(deps: Deps) -> None:
+    outcome = say("1分，问题还在", Snapshot(State.AWAITING_FEEDBACK, has_ticket=True), deps)
+    assert outcome.state is State.TICKET_OPEN
+    assert TicketNote("feedback", {"rating": 1}) in outcome.effects
+    assert any(isinstance(e, TicketNote) and e.kind == "feedback_comment" for e in outcome.effects)
