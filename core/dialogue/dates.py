@@ -70,7 +70,9 @@ _WEEKDAYS_EN = {
     "sat": 5,
     "sun": 6,
 }
-_WEEKDAY_EN = r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)(?![a-z])"
+_WEEKDAY_EN = (
+    r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)(?![a-z])"
+)
 _EN_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 _EN_COUNTS |= {"eight": 8, "nine": 9, "ten": 10, "a few": 3, "few": 3, "a couple of": 2, "couple of": 2}
 
@@ -290,11 +292,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (r"(?<!\d)(?P<y>20\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?!\d)", _ymd),
         (rf"(?<![\d{CN_DIGITS}十])(?P<m>{_N})\s*月\s*(?P<d>{_N})(?!\d)\s*[日号]?", _month_day),
         (
-            r"(?<![\da-z.¥$])(?P<a>\d{1,2})(?:/(?P<b>\d{1,2})|\.(?P<b2>\d{2}|\d(?=\s*[号日])))(?![\d.%])"
-            r"(?!\s*(?:元|块|万|千|百|k|w|%|分|倍|个|小时|天|美元|usd|rmb|版|寸|米|折|\$))",
+            r"(?<![\da-z.¥$])(?P<a>\d{1,2})(?:/(?P<b>\d{1,2})|\.(?P<b2>\d{2}|\d(?=\s*[号日])))"
+            r"(?:\s*[号日]|(?![\d.%])(?!\s*(?:元|块|万|千|百|k|w|%|分|倍|个|小时|天|美元|usd|rmb|版|寸|米|折|\$)))",
             _numeric_month_day,
         ),
-        (rf"(?:(?P<y>20\d{{2}})\s*年\s*)?(?<![\d{CN_DIGITS}十个])(?P<m>{_N})\s*月份?{_PART_GROUP}?", _month),
+        (
+            rf"(?:(?P<y>20\d{{2}})\s*年\s*)?(?<![\d{CN_DIGITS}十个])(?P<m>{_N})\s*月份?{_PART_GROUP}?"
+            # "2月30号" is no day at all, rather than February.
+            rf"(?!\s*(?:\d|[{CN_DIGITS}十]+\s*[日号]))",
+            _month,
+        ),
         (rf"(?<!马)(?P<rel>上上|上|这|本|下)\s*个?\s*月份?{_PART_GROUP}?", _relative_month),
         # "马上月底" is "soon, at the month's end", not "上月底".
         (rf"(?<![\d{CN_DIGITS}十个这本下岁年])(?<!(?<!马)上)月{_PART_GROUP}", _this_month_part),

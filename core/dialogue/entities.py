@@ -176,6 +176,7 @@ _NAME_AFTER = re.compile(
     rf"|{_PROJECT_WORD}\s*(?:叫做|叫|是|为|:|：|is called|is named|called|named|name is|is|name)"
     r")\s*(?:[:：]|改成|改为|换成|应该是|should be|to)?\s*"
 )
+_SAID = re.compile(r"(?:说|讲|回复|答应|承诺|表示|告诉我|称|回|said|told|promised)\s*[:：]?\s*$")
 _NAME_BEFORE = re.compile(rf"(?:那个|这个|的)?\s*{_PROJECT_WORD}")
 _EN_NAME_STOP = {"the", "our", "my", "your", "this", "that", "a", "an", "for", "of", "with", "in", "on", "and", "is"}
 _EN_NAME_STOP |= {"was", "has", "your", "their", "new", "whole", "entire", "ad", "ads"}
@@ -233,7 +234,9 @@ def _project(folded: Folded, masked: str) -> str | None:
             return name
     for m in _QUOTED.finditer(masked):
         inner = next(i for i in range(1, 7) if m[i] is not None)
-        sentence = MASK in m[inner] or re.search(r"[，。！？!?]", m[inner])
+        # Quotation marks also quote what someone said ("你们说“马上处理”"): those words are no name.
+        said = m[0][0] in "“\"'" and _SAID.search(masked, 0, m.start())
+        sentence = said or MASK in m[inner] or re.search(r"[，。！？!?]", m[inner])
         if not sentence and (name := _clean_name(folded.shown[m.start(inner) : m.end(inner)])):
             return name
     for m in _NAME_BEFORE.finditer(masked):
@@ -257,7 +260,9 @@ _OUTCOME = re.compile(
     r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back)"
 )
 # Wanting to complain, to ask, or to talk to someone is an act in the dialogue, not an outcome.
-_NOT_A_DEMAND = re.compile(r"要投诉|想投诉|要咨询|想咨询|要找|想找|找个|跟你们|和你们|要问|想问|要跟|要和")
+_NOT_A_DEMAND = re.compile(
+    r"要投诉|想投诉|要咨询|想咨询|要找|想找|找个|跟你们|和你们|要问|想问|要跟|要和|你们说|他们说|答应|承诺|说好"
+)
 _DEMAND_LEAD = re.compile(r"\s*(?:我们|我方|我|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
 
 
@@ -265,7 +270,7 @@ def _demand(folded: Folded, masked: str) -> str | None:
     for m in _CLAUSE.finditer(masked):
         clause = m[0]
         want = _WANT.search(clause)
-        if not want or not _OUTCOME.search(clause, want.start()) or _NOT_A_DEMAND.search(clause):
+        if not want or not _OUTCOME.search(clause) or _NOT_A_DEMAND.search(clause):
             continue
         start, end = m.start(), m.end()
         while lead := _DEMAND_LEAD.match(masked, start, end):
@@ -290,12 +295,11 @@ def extract(text: str, today: date) -> Entities:
     taken += spans
     found_dates = find_dates(folded.masked(taken), today)
     dates = tuple(DateMention(folded.words(d.start, d.end), d.day, d.approximate) for d in found_dates)
-    # A project name may hold a date or a number ("双11大促", "12.12年终盛典"): it is read before those are masked.
+    # A project name or a demand may hold a date or a number ("12.12年终盛典", "今天恢复"): both are read before
+    # those are masked.
     named = folded.masked(taken)
     taken += [(d.start, d.end) for d in found_dates]
-    amounts, spans = _amounts(folded, folded.masked(taken))
-    taken += spans
-    masked = folded.masked(taken)
+    amounts, _ = _amounts(folded, folded.masked(taken))
     return Entities(
         phones=tuple(dict.fromkeys(phones)),
         emails=tuple(dict.fromkeys(emails)),
@@ -303,7 +307,7 @@ def extract(text: str, today: date) -> Entities:
         amounts=tuple(amounts),
         project=_project(folded, named),
         ticket_numbers=tuple(dict.fromkeys(tickets)),
-        demand=_demand(folded, masked),
+        demand=_demand(folded, named),
     )
 
 
