@@ -106,7 +106,8 @@ class FieldSynonyms:
         first: tuple[str, str] | None = None
         for mention, bound in zip(mentions, bounds, strict=True):
             marker = self.markers.search(folded.folded, mention.end, bound)
-            words = self._value(folded.shown, folded.folded, marker.end() if marker else None, bound)
+            # The value runs to the end of its clause, even past a field word inside it ("品牌改成新品牌").
+            words = self._value(folded.shown, folded.folded, marker.end() if marker else None, len(folded.folded))
             rest = folded.shown[mention.end : bound]
             field, value = _resolve(mention.fields, words, rest)
             if value:
