@@ -1,4 +1,4 @@
-"""Field words (config/fields.yaml) and corrections in words: "电话写错了 应该是…", "项目名改成…", "change the phone to…"."""
+"""Field words (config/fields.yaml) and corrections in words: "电话写错了 应该是…", "change the phone to…"."""
 
 from __future__ import annotations
 
