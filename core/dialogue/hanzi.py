@@ -34,3 +34,17 @@ def traditional_forms(phrase: str) -> tuple[str, ...]:
         if form != phrase and len(form) == len(phrase) and form not in forms:
             forms.append(form)
     return tuple(forms)
+
+
+@cache
+def _to_simplified() -> OpenCC:
+    from opencc_purepy import OpenCC
+
+    return OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """The text with traditional characters folded to simplified ones; ASCII text comes back as it is."""
+    if text.isascii():
+        return text
+    return _to_simplified().convert(text)

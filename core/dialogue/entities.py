@@ -1,0 +1,316 @@
+"""Details a client gives in passing: phone numbers, e-mail, dates, amounts, the project, ticket numbers, their demand.
+
+Pure functions of the text (and of `today` for dates): no database, no I/O once the libraries are loaded.
+Entities are taken in a fixed order, each masking its span for the next (ticket numbers, e-mail, phones,
+dates, amounts), so that the digits of one are never read as another.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import phonenumbers as pn
+
+from core.dialogue.dates import DateMention, find_dates
+from core.dialogue.folding import MASK, Folded, fold
+from core.dialogue.numerals import CN_DIGITS, CN_NUMERAL, to_decimal
+
+__all__ = ["Amount", "DateMention", "Entities", "extract", "find_phones", "find_ticket_numbers", "preload"]
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A sum of money the client wrote, its value and currency (None when they named none)."""
+
+    text: str
+    value: Decimal
+    currency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entities:
+    """Everything `extract` found in one message; empty tuples and None for what is not there."""
+
+    phones: tuple[str, ...]
+    emails: tuple[str, ...]
+    dates: tuple[DateMention, ...]
+    amounts: tuple[Amount, ...]
+    project: str | None
+    ticket_numbers: tuple[str, ...]
+    demand: str | None
+
+
+Span = tuple[int, int]
+
+# --- ticket numbers and e-mail ---------------------------------------------------------------------------------
+
+_TICKET = re.compile(r"(?<![a-z0-9])kf\s*[-_–—]?\s*(\d{8})\s*[-_–—]?\s*(\d{4,6})(?!\d)")
+_EMAIL = re.compile(r"(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![a-z0-9-])")
+
+
+def _tickets(folded: str) -> tuple[list[str], list[Span]]:
+    numbers, spans = [], []
+    for m in _TICKET.finditer(folded):
+        numbers.append(f"KF-{m[1]}-{m[2]}")
+        spans.append(m.span())
+    return numbers, spans
+
+
+def find_ticket_numbers(text: str) -> tuple[str, ...]:
+    """Ticket numbers in canonical form ("kf 20261129 0001" -> "KF-20261129-0001")."""
+    return tuple(dict.fromkeys(_tickets(fold(text).folded)[0]))
+
+
+# --- phone numbers ---------------------------------------------------------------------------------------------
+
+# Digits right after these labels are some other number, whatever their shape.
+_NOT_A_PHONE_LABEL = re.compile(
+    r"(?:订单号?|单号|工单号?|账户|账号|户号|流水号|编号|合同号|发票号|税号|order|account|qq|id)\s*(?:号|no\.?|#)?\s*[:：]?\s*$"
+)
+
+
+def _phones(folded: str) -> tuple[list[str], list[Span]]:
+    if sum(c.isdigit() for c in folded) < 7:
+        return [], []
+    numbers: list[str] = []
+    spans: list[Span] = []
+    # VALID leniency accepts only numbers that exist in the numbering plan, which rejects order numbers, dates and
+    # amounts that merely have the right length.
+    for match in pn.PhoneNumberMatcher(folded, "CN", leniency=pn.Leniency.VALID):
+        if _NOT_A_PHONE_LABEL.search(folded, 0, match.start):
+            continue
+        number = match.number
+        if number.country_code == 86:
+            national = pn.format_number(number, pn.PhoneNumberFormat.NATIONAL)
+            normalised = "".join(c for c in national if c.isdigit())
+        else:
+            normalised = pn.format_number(number, pn.PhoneNumberFormat.E164)
+        numbers.append(normalised)
+        spans.append((match.start, match.end))
+    return numbers, spans
+
+
+def find_phones(text: str) -> tuple[str, ...]:
+    """Phone numbers anywhere in the text: CN mobile "13800138000", CN landline "01012345678", others E.164."""
+    folded = fold(text)
+    _, taken = _tickets(folded.folded)
+    return tuple(dict.fromkeys(_phones(folded.masked(taken))[0]))
+
+
+# --- amounts ---------------------------------------------------------------------------------------------------
+
+_NUMBER = (
+    rf"(?:\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:万|千|百|亿|k|w)(?:[\d{CN_DIGITS}](?![\d{CN_NUMERAL}]))?)?"
+    rf"|[{CN_NUMERAL}]+(?:点[{CN_DIGITS}]+)?[万千百亿]?)"
+)
+_CURRENCY_BEFORE = r"(?P<cur>¥|rmb|cny|人民币|us\$|\$|usd)"
+_CURRENCY_AFTER = r"(?P<cur>元|块钱|块(?!儿)|rmb|cny|人民币|美元|美金|刀|dollars?|usd|bucks)"
+_CURRENCIES = {"¥": "CNY", "rmb": "CNY", "cny": "CNY", "人民币": "CNY", "元": "CNY", "块钱": "CNY", "块": "CNY"}
+_CURRENCIES |= {"$": "USD", "us$": "USD", "usd": "USD", "美元": "USD", "美金": "USD", "刀": "USD"}
+_CURRENCIES |= {"dollar": "USD", "dollars": "USD", "bucks": "USD"}
+_AMOUNTS = (
+    re.compile(rf"{_CURRENCY_BEFORE}\s*(?P<num>{_NUMBER})(?P<more>多)?"),
+    re.compile(rf"(?<![\da-z.])(?P<num>{_NUMBER})\s*(?P<more>多)?\s*{_CURRENCY_AFTER}(?![a-z])"),
+    # No currency: only a number with a magnitude ("三万五", "5千", "1.2万", "5k") reads as money.
+    re.compile(
+        rf"(?<![\da-z.])(?P<num>\d+(?:\.\d+)?\s*(?:万|千|k|w)(?:\d(?!\d))?|[{CN_NUMERAL}]*[{CN_DIGITS}十][{CN_NUMERAL}]*)"
+        r"(?P<more>多)?(?![a-z\d])"
+    ),
+)
+# What follows a bare number when it counts something other than money.
+_COUNTED = re.compile(
+    r"\s*(?:个|条|次|人|家|天|周|月|年|号|日|小时|分钟|分|秒|曝光|点击|展现|播放|阅读|粉|线索|单|张|篇|台|件|位|名|字|倍|%|km|kg)"
+)
+# ... and what precedes it ("曝光掉了5万", "补量5万").
+_COUNTED_BEFORE = re.compile(
+    r"(?:曝光|点击|展现|播放|阅读|粉丝?|线索|转化|量|浏览|访问|下载|关注|uv|pv)\s*(?:了|掉了|少了|只有|才|就|都|跌到|掉到|降到|到|有)?\s*$"
+)
+_MAGNITUDE = re.compile(r"[万千亿kw]")
+
+
+def _amounts(folded: Folded, masked: str) -> tuple[list[Amount], list[Span]]:
+    found: list[tuple[int, int, Amount]] = []
+    for kind, pattern in enumerate(_AMOUNTS):
+        for m in pattern.finditer(masked):
+            number, currency = m["num"], m.groupdict().get("cur")
+            if kind == 2:
+                if not _MAGNITUDE.search(number) or _COUNTED.match(masked, m.end()):
+                    continue
+                if _COUNTED_BEFORE.search(masked, 0, m.start()):
+                    continue
+            value = to_decimal(number)
+            if value is None or value <= 0:
+                continue
+            code = _CURRENCIES.get(currency.rstrip("s") if currency == "dollars" else currency) if currency else None
+            found.append((m.start(), m.end(), Amount(folded.words(*m.span()), value, code)))
+    amounts: list[Amount] = []
+    spans: list[Span] = []
+    taken_until = -1
+    for start, end, amount in sorted(found, key=lambda f: (f[0], f[0] - f[1])):
+        if start >= taken_until:
+            amounts.append(amount)
+            spans.append((start, end))
+            taken_until = end
+    return amounts, spans
+
+
+# --- project names ---------------------------------------------------------------------------------------------
+
+_QUOTED = re.compile(
+    r"「([^」]{2,40})」|“([^”]{2,40})”|\"([^\"]{2,40})\"|《([^》]{2,40})》|『([^』]{2,40})』|(?<![a-z])'([^']{2,40})'"
+)
+_PROJECT_WORD = r"(?:项目|活动|推广计划|campaign|project)"
+# Characters that end a name: punctuation, whitespace between Chinese words, and masked entities.
+_NAME_END = f"，。！？!?；;：:、,()（）\n\t{MASK}"
+# Words a name never starts with and never runs through: particles, pronouns, verbs of running ads, time words.
+_NAME_STOP = re.compile(
+    r"那个|这个|哪个|我们|我的|我们的|你们|咱们|他们|就是|关于|还有|一直|已经|突然|现在|目前|最近|开始|投放|"
+    r"从|在|的|是|也|又|都|还|就|被|没|不|很|太|了|吗|呢|吧|啊|呀|上|里|跑|投|做|给|帮|把|用|说|这|那|有|"
+    r"效果|数据|预算|素材|费用|消耗|账户|后台|情况|问题|进度|量"
+)
+_NAME_AFTER = re.compile(
+    r"(?:(?:项目|活动)(?:名称|名字|名)(?:\s*(?:改成|改为|换成|应该是|叫做|叫|是|为))?"
+    rf"|{_PROJECT_WORD}\s*(?:叫做|叫|是|为|:|：|is called|is named|called|named|name is|is|name)"
+    r")\s*(?:[:：]|改成|改为|换成|应该是|should be|to)?\s*"
+)
+_SAID = re.compile(r"(?:说|讲|回复|答应|承诺|表示|告诉我|称|回|said|told|promised)\s*[:：]?\s*$")
+_NAME_BEFORE = re.compile(rf"(?:那个|这个|的)?\s*{_PROJECT_WORD}")
+_EN_NAME_STOP = {"the", "our", "my", "your", "this", "that", "a", "an", "for", "of", "with", "in", "on", "and", "is"}
+_EN_NAME_STOP |= {"was", "has", "your", "their", "new", "whole", "entire", "ad", "ads"}
+
+
+def _clean_name(name: str) -> str | None:
+    name = name.strip(" -—_~·.'\"「」“”《》『』")
+    if len(name) < 2 or len(name) > 30 or not any(c.isalnum() for c in name):
+        return None
+    return name
+
+
+def _name_after(masked: str, start: int) -> tuple[int, int] | None:
+    """The name that starts at `start` and runs until punctuation, a stop word, or a space after Chinese."""
+    end = start
+    while end < len(masked) and masked[end] not in _NAME_END:
+        if masked[end] == " " and end > start and not masked[end - 1].isascii():
+            break
+        if masked[end] == " " and end + 1 < len(masked) and not masked[end + 1].isascii():
+            break
+        stop = _NAME_STOP.match(masked, end)
+        if stop and end > start and not masked[end - 1].isascii():
+            break
+        end += 1
+    return (start, end) if end > start else None
+
+
+def _name_before(masked: str, end: int) -> tuple[int, int] | None:
+    """The name that ends at `end`: back to punctuation, then after the last stop word inside."""
+    start = end
+    while start > 0 and masked[start - 1] not in _NAME_END:
+        start -= 1
+    chunk = masked[start:end]
+    if chunk.isascii():
+        words = chunk.split()
+        keep: list[str] = []
+        for word in reversed(words):
+            if word in _EN_NAME_STOP or len(keep) == 4:
+                break
+            keep.insert(0, word)
+        name = " ".join(keep)
+        return (end - len(chunk.rstrip()) + chunk.rstrip().rfind(name), end) if name else None
+    last_stop = None
+    for stop in _NAME_STOP.finditer(chunk):
+        last_stop = stop
+    if last_stop:
+        start += last_stop.end()
+    return (start, end) if end > start else None
+
+
+def _project(folded: Folded, masked: str) -> str | None:
+    for m in _NAME_AFTER.finditer(masked):
+        span = _name_after(masked, m.end())
+        if span and (name := _clean_name(folded.shown[span[0] : span[1]])):
+            return name
+    for m in _QUOTED.finditer(masked):
+        inner = next(i for i in range(1, 7) if m[i] is not None)
+        # Quotation marks also quote what someone said ("你们说“马上处理”"): those words are no name.
+        said = m[0][0] in "“\"'" and _SAID.search(masked, 0, m.start())
+        sentence = said or MASK in m[inner] or re.search(r"[，。！？!?]", m[inner])
+        if not sentence and (name := _clean_name(folded.shown[m.start(inner) : m.end(inner)])):
+            return name
+    for m in _NAME_BEFORE.finditer(masked):
+        span = _name_before(masked, m.start())
+        if span and (name := _clean_name(folded.shown[span[0] : span[1]])):
+            return name
+    return None
+
+
+# --- the demand ------------------------------------------------------------------------------------------------
+
+# A full stop ends a clause only before a space or the end: "1.2万" and "a.b@c.com" stay whole.
+_CLAUSE = re.compile(rf"(?:[^，。！？!?；;,.\n{MASK}~…]|\.(?!\s|$))+")
+_WANT = re.compile(
+    r"要求|希望|期望|请|需要|必须|麻烦|赶紧|尽快|马上|立刻|能不能|能否|可不可以|可以吗|给我|给个|想要|要|"
+    r"(?<![a-z])(?:want|need|expect|demand|please|request|would like|asking for|ask for)(?![a-z])"
+)
+_OUTCOME = re.compile(
+    r"退款|退钱|退费|退回|补量|补偿|赔偿|赔|补|恢复|重新投放|重新上线|上线|下线|撤下|撤掉|停掉|暂停|处理|解决|说法|解释|"
+    r"发票|返点|核实|查一下|查查|回电|联系我|回复|"
+    r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back)"
+)
+# Wanting to complain, to ask, or to talk to someone is an act in the dialogue, not an outcome.
+_NOT_A_DEMAND = re.compile(
+    r"要投诉|想投诉|要咨询|想咨询|要找|想找|找个|跟你们|和你们|要问|想问|要跟|要和|你们说|他们说|答应|承诺|说好"
+)
+_DEMAND_LEAD = re.compile(r"\s*(?:我们|我方|我|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
+
+
+def _demand(folded: Folded, masked: str) -> str | None:
+    for m in _CLAUSE.finditer(masked):
+        clause = m[0]
+        want = _WANT.search(clause)
+        if not want or not _OUTCOME.search(clause) or _NOT_A_DEMAND.search(clause):
+            continue
+        start, end = m.start(), m.end()
+        while lead := _DEMAND_LEAD.match(masked, start, end):
+            if lead.end() == start:
+                break
+            start = lead.end()
+        if words := folded.words(start, end):
+            return words
+    return None
+
+
+# --- everything ------------------------------------------------------------------------------------------------
+
+
+def extract(text: str, today: date) -> Entities:
+    """Every detail in one message; `today` is the business day that relative dates count from."""
+    folded = fold(text)
+    tickets, taken = _tickets(folded.folded)
+    emails = [m[0] for m in _EMAIL.finditer(folded.folded)]
+    taken += [m.span() for m in _EMAIL.finditer(folded.folded)]
+    phones, spans = _phones(folded.masked(taken))
+    taken += spans
+    found_dates = find_dates(folded.masked(taken), today)
+    dates = tuple(DateMention(folded.words(d.start, d.end), d.day, d.approximate) for d in found_dates)
+    # A project name or a demand may hold a date or a number ("12.12年终盛典", "今天恢复"): both are read before
+    # those are masked.
+    named = folded.masked(taken)
+    taken += [(d.start, d.end) for d in found_dates]
+    amounts, _ = _amounts(folded, folded.masked(taken))
+    return Entities(
+        phones=tuple(dict.fromkeys(phones)),
+        emails=tuple(dict.fromkeys(emails)),
+        dates=dates,
+        amounts=tuple(amounts),
+        project=_project(folded, named),
+        ticket_numbers=tuple(dict.fromkeys(tickets)),
+        demand=_demand(folded, named),
+    )
+
+
+def preload() -> None:
+    """Load the libraries and tables a first message would otherwise wait for (about a second): call at start-up."""
+    extract("上週三 13800138000 三万五 “x项目” 要退款", date(2026, 1, 1))

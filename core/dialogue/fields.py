@@ -1,0 +1,170 @@
+"""The words clients use for each detail (config/fields.yaml), and corrections such as "电话写错了 应该是139…"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from core.dialogue.entities import find_phones
+from core.dialogue.folding import fold
+from core.settings import config_dir_from_env
+
+# Fields whose value is an entity: the correction carries the normalised entity, not the words.
+_ENTITY_FIELDS = {"phone": find_phones}
+_VALUE_STOP = re.compile(r"[，。！？!?；;,\n]|\.(?:\s|$)")
+_TRAILING = re.compile(r"(?:\s|吧|啊|哈|呀|哦|了|呢|啦|嘛|哈哈|please|pls|thx)+$")
+_LEADING = re.compile(r"^[\s:：,，\-—=>]+")
+
+
+def _alternation(words: Iterable[str], *, not_after: str = "") -> re.Pattern[str]:
+    """Longest word first, English words only whole, optionally not right after any of `not_after`."""
+    parts = []
+    for word in sorted(set(words), key=len, reverse=True):
+        escaped = re.escape(word.lower())
+        parts.append(rf"(?<![a-z]){escaped}(?![a-z])" if word.isascii() and word[-1].isalpha() else escaped)
+    guard = "".join(f"(?<!{re.escape(c)})" for c in not_after)
+    return re.compile(f"{guard}(?:{'|'.join(parts)})")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A field word at a span of the folded text, and the fields it can name."""
+
+    start: int
+    end: int
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FieldSynonyms:
+    """The field table: which words name which fields, and the cues and markers of a correction."""
+
+    synonyms: dict[str, tuple[str, ...]]
+    words: re.Pattern[str]
+    cues: re.Pattern[str]
+    markers: re.Pattern[str]
+    ends: re.Pattern[str]
+    ignored: re.Pattern[str] | None
+
+    @classmethod
+    def from_data(cls, data: dict[str, object]) -> FieldSynonyms:
+        """Build from the parsed YAML (see config/fields.yaml for its shape)."""
+        fields = _mapping(data["fields"])
+        synonyms: dict[str, list[str]] = {}
+        for field, words in fields.items():
+            for word in words:
+                synonyms.setdefault(word.lower(), []).append(field)
+        ignored = _strings(data.get("ignore", []))
+        return cls(
+            synonyms={word: tuple(names) for word, names in synonyms.items()},
+            words=_alternation(synonyms),
+            cues=_alternation(_strings(data["edit_cues"])),
+            # "不是" and "没…" are denials, not the marker "是" of a new value.
+            markers=_alternation(_strings(data["value_markers"]), not_after="不而没"),
+            ends=_alternation(_strings(data["value_ends"])),
+            ignored=_alternation(ignored) if ignored else None,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> FieldSynonyms:
+        """Read a fields.yaml."""
+        return cls.from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    def _mentions(self, folded: str) -> list[Mention]:
+        if self.ignored is not None:
+            folded = self.ignored.sub(lambda m: " " * len(m[0]), folded)
+        return [Mention(m.start(), m.end(), self.synonyms[m[0]]) for m in self.words.finditer(folded)]
+
+    def mentions(self, text: str) -> tuple[str, ...]:
+        """Fields the text names, in the order it names them."""
+        names: dict[str, None] = {}
+        for mention in self._mentions(fold(text).folded):
+            names.update(dict.fromkeys(mention.fields))
+        return tuple(names)
+
+    def edit_request(self, text: str) -> tuple[str, str] | None:
+        """A correction of one field and its new value, or None when the text corrects nothing.
+
+        The value is the normalised entity for an entity field (a phone number), else the client's words after
+        应该是 / 改成 / 是 / should be / to, up to a contrast or the end of the clause. It is "" when the client
+        names a field to correct without giving the new value ("电话写错了").
+        """
+        folded = fold(text)
+        if not self.cues.search(folded.folded):
+            return None
+        mentions = self._mentions(folded.folded)
+        if not mentions:
+            # "不对，应该是13922223334": the value's shape names the field.
+            phones = find_phones(text)
+            return ("phone", phones[0]) if phones else None
+        bounds = [m.start for m in mentions[1:]] + [len(folded.folded)]
+        first: tuple[str, str] | None = None
+        for mention, bound in zip(mentions, bounds, strict=True):
+            marker = self.markers.search(folded.folded, mention.end, bound)
+            # The value runs to the end of its clause, even past a field word inside it ("品牌改成新品牌").
+            words = self._value(folded.shown, folded.folded, marker.end() if marker else None, len(folded.folded))
+            rest = folded.shown[mention.end : bound]
+            field, value = _resolve(mention.fields, words, rest)
+            if value:
+                return field, value
+            first = first or (field, "")
+        return first
+
+    def _value(self, shown: str, folded: str, start: int | None, bound: int) -> str:
+        if start is None:
+            return ""
+        stop = _VALUE_STOP.search(folded, start, bound)
+        end = stop.start() if stop else bound
+        contrast = self.ends.search(folded, start, end)
+        if contrast:
+            end = contrast.start()
+        value = _LEADING.sub("", shown[start:end])
+        return _TRAILING.sub("", value).strip().strip("「」“”\"《》『』'")
+
+
+def _resolve(fields: Sequence[str], words: str, rest: str) -> tuple[str, str]:
+    """The field a mention names, given the value: a number for 联系方式 means the phone."""
+    for field in fields:
+        find = _ENTITY_FIELDS.get(field)
+        if find is None:
+            continue
+        found = find(words) or find(rest)
+        if found:
+            return field, found[0]
+    others = [f for f in fields if f not in _ENTITY_FIELDS]
+    if others:
+        return others[0], words
+    return fields[0], ""
+
+
+def _mapping(value: object) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise ValueError("fields.yaml: `fields` must map field names to lists of words")
+    return {str(field): _strings(words) for field, words in value.items()}
+
+
+def _strings(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("fields.yaml: expected a list of non-empty strings")
+    return list(value)
+
+
+@cache
+def default_synonyms() -> FieldSynonyms:
+    """The table in the config folder (KEFU_CONFIG_DIR or config/), read once per process."""
+    return FieldSynonyms.load(config_dir_from_env() / "fields.yaml")
+
+
+def field_mentions(text: str) -> tuple[str, ...]:
+    """Fields the text names, in order ("电话和项目名都写错了" -> ("phone", "project"))."""
+    return default_synonyms().mentions(text)
+
+
+def edit_request(text: str) -> tuple[str, str] | None:
+    """A correction of one field: ("phone", "13922223334") for "不对，电话写错了 应该是13922223334"."""
+    return default_synonyms().edit_request(text)

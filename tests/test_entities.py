@@ -1,0 +1,341 @@
+"""Entities as agency clients write them: phones, e-mail, dates, amounts, project, ticket numbers, demand."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from core.dialogue.entities import Amount, DateMention, extract, find_phones, find_ticket_numbers
+
+# A Sunday: this week runs from Monday 23 November, last week from Monday 16 November.
+TODAY = date(2026, 11, 29)
+# A Wednesday, for weekdays that lie ahead of today within the week.
+WEDNESDAY = date(2026, 11, 25)
+
+
+def d(month: int, day: int, year: int = 2026) -> date:
+    return date(year, month, day)
+
+
+PHONES = [
+    # the issue's phrases
+    ("13912345678 上面也有", ("13912345678",)),
+    ("王女士 13811113333", ("13811113333",)),
+    ("+86 138 0013 8000", ("13800138000",)),
+    ("138-0013-8000", ("13800138000",)),
+    ("010-12345678", ("01012345678",)),
+    ("(021)6123 4567", ("02161234567",)),
+    ("电话：0755 8888 9999", ("075588889999",)),
+    ("１３８００１３８０００", ("13800138000",)),
+    # as clients write them
+    ("手机13800138000谢谢", ("13800138000",)),
+    ("我电话是138 0013 8000，白天都在", ("13800138000",)),
+    ("0086 13800138000", ("13800138000",)),
+    ("86-13800138000", ("13800138000",)),
+    ("（０２１）６１２３－４５６７", ("02161234567",)),
+    ("座机 021-61234567转8001", ("02161234567",)),
+    ("有事打 400-820-8820", ("4008208820",)),
+    ("香港同事 +852 9123 4567 也可以", ("+85291234567",)),
+    ("call me at +1 415 555 2671 pls", ("+14155552671",)),
+    ("打我手机📱13800138000📱", ("13800138000",)),
+    ("13800138000 或者 13911112222 都行", ("13800138000", "13911112222")),
+    ("电话13800138000，再说一遍13800138000", ("13800138000",)),
+    ("電話：13922223334", ("13922223334",)),
+    # not phones
+    ("订单号 2026112012345", ()),
+    ("订单号 13800138000 的那单", ()),
+    ("QQ 123456789", ()),
+    ("预算 35000 元", ()),
+    ("20261129开始的", ()),
+    ("金额 12345678", ()),
+    ("KF-20261129-0001 进度", ()),
+    ("2026-11-20 开始", ()),
+    ("挺满意的，5分", ()),
+    ("138001380", ()),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PHONES)
+def test_phones(text: str, expected: tuple[str, ...]) -> None:
+    assert find_phones(text) == expected
+    assert extract(text, TODAY).phones == expected
+
+
+DATES = [
+    # the issue's phrases
+    ("上周三", [("上周三", d(11, 18), False)]),
+    ("这周一", [("这周一", d(11, 23), False)]),
+    ("10月底", [("10月底", d(10, 31), True)]),
+    ("11月20号左右", [("11月20号左右", d(11, 20), True)]),
+    ("11.20", [("11.20", d(11, 20), False)]),
+    ("昨天下午", [("昨天下午", d(11, 28), False)]),
+    ("前天", [("前天", d(11, 27), False)]),
+    ("大前天", [("大前天", d(11, 26), False)]),
+    ("3天前", [("3天前", d(11, 26), False)]),
+    ("上个月", [("上个月", d(10, 1), True)]),
+    ("月初", [("月初", d(11, 1), True)]),
+    ("2026-11-20", [("2026-11-20", d(11, 20), False)]),
+    ("11/20", [("11/20", d(11, 20), False)]),
+    ("yesterday", [("yesterday", d(11, 28), False)]),
+    ("last Friday", [("last Friday", d(11, 27), False)]),
+    ("Nov 20", [("Nov 20", d(11, 20), False)]),
+    # in sentences, as clients write them
+    ("冬季大促-信息流那个项目10月底开始跑的", [("10月底", d(10, 31), True)]),
+    ("上週三開始就沒量了", [("上週三", d(11, 18), False)]),
+    ("从11月3号开始效果就不行了", [("11月3号", d(11, 3), False)]),
+    ("十一月二十号那天突然停了", [("十一月二十号", d(11, 20), False)]),
+    ("2026年11月20日上线的", [("2026年11月20日", d(11, 20), False)]),
+    ("2026.11.20 上线", [("2026.11.20", d(11, 20), False)]),
+    ("20261120开始投的", [("20261120", d(11, 20), False)]),
+    ("昨天下午3点左右突然没量了", [("昨天下午3点左右", d(11, 28), True)]),
+    ("今早开始就没消耗", [("今早", d(11, 29), False)]),
+    ("大概上周五左右开始掉量的", [("上周五左右", d(11, 20), True)]),
+    ("这周一到现在都没消耗😡😡😡", [("这周一", d(11, 23), False)]),
+    ("上上周二", [("上上周二", d(11, 10), False)]),
+    ("上礼拜五开始的", [("上礼拜五", d(11, 20), False)]),
+    ("星期天晚上", [("星期天", d(11, 29), False)]),
+    ("上周末", [("上周末", d(11, 21), True)]),
+    ("上周就开始了", [("上周", d(11, 16), True)]),
+    ("一周前", [("一周前", d(11, 22), False)]),
+    ("两周前", [("两周前", d(11, 15), False)]),
+    ("半个月前", [("半个月前", d(11, 14), True)]),
+    ("一个多月前", [("一个多月前", d(10, 29), True)]),
+    ("几天前", [("几天前", d(11, 26), True)]),
+    ("前几天还好好的", [("前几天", d(11, 26), True)]),
+    ("上个月底投的开屏", [("上个月底", d(10, 31), True)]),
+    ("上月中旬", [("上月中旬", d(10, 15), True)]),
+    ("本月初", [("本月初", d(11, 1), True)]),
+    ("10月下旬", [("10月下旬", d(10, 21), True)]),
+    ("10月份", [("10月份", d(10, 1), True)]),
+    ("马上月底了还没结算", [("月底", d(11, 30), True)]),
+    ("去年底签的合同", [("去年底", d(12, 31, 2025), True)]),
+    ("12月5号前要上线", [("12月5号", d(12, 5), False)]),
+    ("3月15号", [("3月15号", d(3, 15), False)]),
+    ("11.5号开始的", [("11.5号", d(11, 5), False)]),
+    ("20/11", [("20/11", d(11, 20), False)]),
+    ("since last Tuesday", [("last Tuesday", d(11, 24), False)]),
+    ("it started 3 days ago", [("3 days ago", d(11, 26), False)]),
+    ("a couple of weeks ago", [("a couple of weeks ago", d(11, 15), True)]),
+    ("since Nov 3rd, 2025", [("Nov 3rd, 2025", d(11, 3, 2025), False)]),
+    ("on 20 November", [("20 November", d(11, 20), False)]),
+    ("early November", [("early November", d(11, 1), True)]),
+    ("end of October", [("end of October", d(10, 31), True)]),
+    ("ads stopped since November", [("November", d(11, 1), True)]),
+    ("从yesterday开始没量", [("yesterday", d(11, 28), False)]),
+    ("last week", [("last week", d(11, 16), True)]),
+    # not dates
+    ("挺满意的，5分", []),
+    ("1.2万的预算", []),
+    ("CPM 3.5", []),
+    ("每周一次的周报也没发", []),
+    ("三天了还没人处理", []),
+    ("订单号 2026112012345", []),
+    ("这个月没什么量", [("这个月", d(11, 1), True)]),
+    ("Black Friday campaign", []),
+    ("we sat down with your team", []),
+    ("I may need help", []),
+    ("11.20元一个点击", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DATES)
+def test_dates(text: str, expected: list[tuple[str, date, bool]]) -> None:
+    assert extract(text, TODAY).dates == tuple(DateMention(*e) for e in expected)
+
+
+WEEKDAYS_FROM_WEDNESDAY = [
+    ("周五开始的", d(11, 20)),  # a bare weekday is the latest one not after today
+    ("周三", d(11, 25)),
+    ("周一", d(11, 23)),
+    ("这周五", d(11, 27)),
+    ("下周一", d(11, 30)),
+    ("last Friday", d(11, 20)),
+    ("this Friday", d(11, 27)),
+    ("next Monday", d(11, 30)),
+    ("on Monday", d(11, 23)),
+]
+
+
+@pytest.mark.parametrize(("text", "day"), WEEKDAYS_FROM_WEDNESDAY)
+def test_weekdays_count_from_today(text: str, day: date) -> None:
+    assert [m.day for m in extract(text, WEDNESDAY).dates] == [day]
+
+
+def test_a_month_ahead_is_last_year_in_january() -> None:
+    assert [m.day for m in extract("12月20号开始的", date(2027, 1, 5)).dates] == [d(12, 20)]
+    assert [m.day for m in extract("上个月", date(2027, 1, 5)).dates] == [d(12, 1)]
+    assert [m.day for m in extract("2月30号", TODAY).dates] == []
+
+
+AMOUNTS = [
+    # the issue's phrases
+    ("三万五", [("三万五", "35000", None)]),
+    ("5千", [("5千", "5000", None)]),
+    ("两万块", [("两万块", "20000", "CNY")]),
+    ("1.2万元", [("1.2万元", "12000", "CNY")]),
+    ("¥3000", [("¥3000", "3000", "CNY")]),
+    ("3000元", [("3000元", "3000", "CNY")]),
+    ("$500", [("$500", "500", "USD")]),
+    ("5k", [("5k", "5000", None)]),
+    # in sentences
+    ("预算三万五，已经花了两万块", [("三万五", "35000", None), ("两万块", "20000", "CNY")]),
+    ("账户里的钱被多扣了3,000元，要求退回", [("3,000元", "3000", "CNY")]),
+    ("投了五千块钱，一个线索都没有", [("五千块钱", "5000", "CNY")]),
+    ("我们花了1万2，结果就来了3个线索", [("1万2", "12000", None)]),
+    ("充了￥５０００", [("¥5000", "5000", "CNY")]),
+    ("人民币 8000", [("人民币 8000", "8000", "CNY")]),
+    ("一百二十元", [("一百二十元", "120", "CNY")]),
+    ("退我10w", [("10w", "100000", None)]),
+    ("500美元", [("500美元", "500", "USD")]),
+    ("spent 2000 USD already", [("2000 USD", "2000", "USD")]),
+    ("budget was 5k and it's all gone", [("5k", "5000", None)]),
+    ("三万多的预算", [("三万多", "30000", None)]),
+    ("19.9元", [("19.9元", "19.9", "CNY")]),
+    ("兩萬塊", [("兩萬塊", "20000", "CNY")]),
+    # not amounts
+    ("电话13800138000", []),
+    ("订单号 2026112012345", []),
+    ("11月20号开始", []),
+    ("挺满意的，5分", []),
+    ("千万别停", []),
+    ("万一又停了怎么办", []),
+    ("双十一开屏", []),
+    ("曝光掉了5万", []),
+    ("补量5万", []),
+    ("一下午都没量", []),
+    ("5千个点击", []),
+    ("KF-20261129-0001", []),
+    ("一块儿处理吧", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), AMOUNTS)
+def test_amounts(text: str, expected: list[tuple[str, str, str | None]]) -> None:
+    assert extract(text, TODAY).amounts == tuple(Amount(t, Decimal(v), c) for t, v, c in expected)
+
+
+PROJECTS = [
+    ("冬季大促-信息流那个项目10月底开始跑的", "冬季大促-信息流"),
+    ("项目名：双十一开屏", "双十一开屏"),
+    ("项目名改成双十一开屏", "双十一开屏"),
+    ("项目叫冬季大促，从10月底开始", "冬季大促"),
+    ("活动叫「年货节」，希望退款", "年货节"),
+    ("我们在抖音投的《双11种草》项目效果很差", "双11种草"),
+    ("你好，我们公司的“618品牌日”活动，上个月底投的开屏", "618品牌日"),
+    ("上個月底開始投的那個「春節紅包」項目 數據不對", "春節紅包"),
+    ("請儘快恢復投放，冬季大促項目上週三開始就沒量了", "冬季大促"),
+    ("『新品首发』的素材审核没过", "新品首发"),
+    ("我们的双十一开屏活动没上", "双十一开屏"),
+    ("10月底开始跑的冬季大促项目", "冬季大促"),
+    ("campaign name: Black Friday Push", "Black Friday Push"),
+    ("the project is called Spring Launch, it stopped", "Spring Launch"),
+    ("the Winter Sale campaign stopped yesterday", "Winter Sale"),
+    ("our Q4 brand campaign has zero impressions", "Q4 brand"),
+    ("《12.12年终盛典》从12月1号开始", "12.12年终盛典"),
+    # no project named
+    ("活动效果很差", None),
+    ("我们的项目投放停了", None),
+    ("这个项目到底有没有人管", None),
+    ("我要跟你们经理说，别让我一遍遍填了", None),
+    ("投放停了！！！", None),
+    ("你们说“马上处理”，结果到现在都没人理", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PROJECTS)
+def test_project(text: str, expected: str | None) -> None:
+    assert extract(text, TODAY).project == expected
+
+
+DEMANDS = [
+    ("冬季大促-信息流10月底开始跑的，到现在一直没量，要补量或退款", "要补量或退款"),
+    ("希望退款", "希望退款"),
+    ("请尽快恢复投放", "请尽快恢复投放"),
+    ("要求赔偿", "要求赔偿"),
+    ("我们要补量或退款", "要补量或退款"),
+    ("账户里的钱被多扣了3,000元，要求退回", "要求退回"),
+    ("到现在都没给我们排期表，麻烦尽快给个说法", "麻烦尽快给个说法"),
+    ("請儘快恢復投放，冬季大促項目上週三開始就沒量了", "請儘快恢復投放"),
+    ("素材被拒了三次了!!! 赶紧处理一下", "赶紧处理一下"),
+    ("发票能不能先开一下", "发票能不能先开一下"),
+    ("we need a make good or a refund asap", "need a make good or a refund asap"),
+    ("Please resume the ads today.", "Please resume the ads today"),
+    # no demand stated
+    ("我要投诉你们的投放", None),
+    ("我要跟你们经理说，别让我一遍遍填了", None),
+    ("投放停了", None),
+    ("你是机器人还是真人啊？", None),
+    ("谢谢", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DEMANDS)
+def test_demand(text: str, expected: str | None) -> None:
+    assert extract(text, TODAY).demand == expected
+
+
+TICKETS = [
+    ("KF-20261129-0001 进度怎么样", ("KF-20261129-0001",)),
+    ("kf-20261129-0001", ("KF-20261129-0001",)),
+    ("kf 20261129 0002 怎么样了", ("KF-20261129-0002",)),
+    ("工单KF20261129-0003还没处理", ("KF-20261129-0003",)),
+    ("ＫＦ－２０２６１１２９－０００４", ("KF-20261129-0004",)),
+    ("KF-20261129-0001 和 KF-20261128-0012", ("KF-20261129-0001", "KF-20261128-0012")),
+    ("订单号 2026112912345", ()),
+    ("KF-2026-11", ()),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TICKETS)
+def test_ticket_numbers(text: str, expected: tuple[str, ...]) -> None:
+    assert extract(text, TODAY).ticket_numbers == expected
+    assert find_ticket_numbers(text) == expected
+
+
+def test_a_ticket_number_is_no_date_phone_or_amount() -> None:
+    found = extract("KF-20261129-0001 进度", TODAY)
+    assert (found.dates, found.phones, found.amounts) == ((), (), ())
+
+
+EMAILS = [
+    ("我的邮箱是 Zhang.San@Example.com", ("zhang.san@example.com",)),
+    ("发到ops+kefu@agency.com.cn就行", ("ops+kefu@agency.com.cn",)),
+    ("邮箱：ｌｉ＠ｑｑ．ｃｏｍ", ("li@qq.com",)),
+    ("mail me: a.b@c.io.", ("a.b@c.io",)),
+    ("@所有人 看一下", ()),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EMAILS)
+def test_emails(text: str, expected: tuple[str, ...]) -> None:
+    assert extract(text, TODAY).emails == expected
+
+
+def test_the_issue_first_message_carries_every_detail() -> None:
+    found = extract("冬季大促-信息流那个项目10月底开始跑的，到现在都没量，要补量或退款，电话13800138000", TODAY)
+    assert found.project == "冬季大促-信息流"
+    assert found.dates == (DateMention("10月底", d(10, 31), True),)
+    assert found.demand == "要补量或退款"
+    assert found.phones == ("13800138000",)
+    assert (found.amounts, found.emails, found.ticket_numbers) == ((), (), ())
+
+
+def test_a_long_mixed_message() -> None:
+    found = extract(
+        "hi 你好👋 我们Q4的「双十一开屏」上週三(11/18)开始投，预算三万五，到现在才消耗了¥3,000，"
+        "要求补量！！联系我 ｚｈａｎｇ＠ａｇｅｎｃｙ．ｃｏｍ 或 138-0013-8000",
+        TODAY,
+    )
+    assert found.project == "双十一开屏"
+    assert [(m.text, m.day) for m in found.dates] == [("上週三", d(11, 18)), ("11/18", d(11, 18))]
+    assert [(a.value, a.currency) for a in found.amounts] == [(Decimal(35000), None), (Decimal(3000), "CNY")]
+    assert found.demand == "要求补量"
+    assert found.emails == ("zhang@agency.com",)
+    assert found.phones == ("13800138000",)
+
+
+def test_nothing_in_small_talk() -> None:
+    assert extract("在吗", TODAY) == extract("", TODAY) == extract("👍👍", TODAY)
+    assert extract("在吗", TODAY).project is None

@@ -1,0 +1,104 @@
+"""Field words (config/fields.yaml) and corrections in words: "电话写错了 应该是…", "change the phone to…"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.dialogue.fields import FieldSynonyms, edit_request, field_mentions
+from core.dialogue.forms import CATEGORIES, Forms
+from core.settings import DEFAULT_CONFIG_DIR
+
+MENTIONS = [
+    ("电话写错了", ("phone",)),
+    ("手机号不对", ("phone",)),
+    ("號碼填錯了", ("phone",)),
+    ("项目名和开始时间都不对", ("project", "since")),
+    ("活動名稱改一下", ("project",)),
+    ("change the phone number and the campaign name", ("phone", "project")),
+    ("诉求写得不清楚", ("expected",)),
+    ("问题描述再补充一下", ("description",)),
+    ("类型选错了", ("topic",)),
+    ("联系方式", ("phone", "contact")),
+    ("Tel: 13800138000", ("phone",)),
+    # field words inside other words are no mention
+    ("没问题", ()),
+    ("没有问题，提交吧", ()),
+    ("请第一时间处理", ()),
+    ("telegram 上联系", ()),
+    ("确认", ()),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MENTIONS)
+def test_field_mentions(text: str, expected: tuple[str, ...]) -> None:
+    assert field_mentions(text) == expected
+
+
+EDITS = [
+    # the issue's phrases
+    ("不对，电话写错了 应该是13922223334", ("phone", "13922223334")),
+    ("项目名改成双十一开屏", ("project", "双十一开屏")),
+    ("时间是11月3号不是10月", ("since", "11月3号")),
+    ("号码应该是 139 2222 3334", ("phone", "13922223334")),
+    ("change the phone to 13922223334", ("phone", "13922223334")),
+    # as clients write them
+    ("號碼換了 13922223334", ("phone", "13922223334")),
+    ("不对，应该是13922223334", ("phone", "13922223334")),
+    ("电话号码改一下：13922223334", ("phone", "13922223334")),
+    ("手机号打错了，是139-2222-3334", ("phone", "13922223334")),
+    ("联系方式改成13922223334", ("phone", "13922223334")),
+    ("联系方式改成 微信 abc123", ("contact", "微信 abc123")),
+    ("项目不是冬季大促，是双十一开屏", ("project", "双十一开屏")),
+    ("把活动名改为「年货节」吧", ("project", "年货节")),
+    ("時間應該是上週三", ("since", "上週三")),
+    ("开始时间改成11月1号，谢谢", ("since", "11月1号")),
+    ("诉求改成退款就行", ("expected", "退款就行")),
+    ("the project name should be Spring Launch, thanks", ("project", "Spring Launch")),
+    ("wrong campaign, it should be Winter Sale", ("project", "Winter Sale")),
+    ("update my phone to +852 9123 4567", ("phone", "+85291234567")),
+    # a field to correct, without the new value yet
+    ("电话写错了", ("phone", "")),
+    ("项目名不对", ("project", "")),
+    ("电话改成 12345", ("phone", "")),
+    # no correction
+    ("电话是13800138000", None),
+    ("我的问题是投放停了", None),
+    ("没问题，提交吧", None),
+    ("确认", None),
+    ("好的", None),
+    ("不对", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EDITS)
+def test_edit_request(text: str, expected: tuple[str, str] | None) -> None:
+    assert edit_request(text) == expected
+
+
+def test_every_field_is_a_slot_of_some_form() -> None:
+    table = yaml.safe_load((DEFAULT_CONFIG_DIR / "fields.yaml").read_text(encoding="utf-8"))
+    forms = Forms.load(DEFAULT_CONFIG_DIR / "forms.yaml")
+    slots = {spec.name for category in CATEGORIES for spec in forms.slots(category)}
+    assert set(table["fields"]) <= slots
+
+
+def test_the_table_is_data(tmp_path: Path) -> None:
+    path = tmp_path / "fields.yaml"
+    path.write_text(
+        "fields:\n  phone: [座机]\n  project: [品牌]\nedit_cues: [改]\nvalue_markers: [改成]\nvalue_ends: [不是]\n",
+        encoding="utf-8",
+    )
+    table = FieldSynonyms.load(path)
+    assert table.mentions("品牌和座机") == ("project", "phone")
+    assert table.edit_request("品牌改成新品牌不是旧的") == ("project", "新品牌")
+    assert table.mentions("电话") == ()
+
+
+def test_a_malformed_table_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "fields.yaml"
+    path.write_text("fields:\n  phone: 电话\nedit_cues: []\nvalue_markers: []\nvalue_ends: []\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="list of non-empty strings"):
+        FieldSynonyms.load(path)
