@@ -127,7 +127,7 @@ class TicketDesk:
     async def reclassify_by_client(
         self, session: AsyncSession, ticket: Ticket, category: str, text: str, now: datetime
     ) -> None:
-        """The client names his issue's category ("我要投诉"): the ticket takes it, and a more urgent priority with it."""
+        """The client names his issue's category ("我要投诉"): the ticket takes it, and a more urgent priority."""
         if category == ticket.category:
             return
         client = await session.get(Client, ticket.client_id)

@@ -190,7 +190,7 @@ def _side_question(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 
 
 def _not_an_answer(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
-    """ "嗯", "好的", "谢谢" while a detail is asked: an act, not the detail (skip words are answers)."""
+    """A message like "嗯", "好的", "谢谢" while a detail is asked: an act, not the detail (skip words answer)."""
     acts = _acts(event)
     return acts.pure and Act.SKIP not in acts and not event.attachments and _asking(snapshot, deps) is not None
 
@@ -605,7 +605,7 @@ def act_start_picked(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
 
 
 def act_switch_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    """ "我是投诉！不是咨询！": the form becomes the claimed category's, keeping what it shares with the old one."""
+    """The client objects ("我是投诉！不是咨询！"): the claimed category's form, keeping the details it shares."""
     claim = _acts(event).claim
     assert claim is not None
     draft.category = claim
@@ -693,7 +693,7 @@ def act_reask(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> Non
 
 
 def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    """ "电话写错了，应该是139…": change that detail at once, then carry on where the client was."""
+    """A correction ("电话写错了，应该是139…") changes that detail at once; then on where the client was."""
     assert draft.category is not None
     acts = _acts(event)
     changed: list[str] = []
@@ -708,10 +708,10 @@ def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
         draft.slots[name] = checked.value
         changed.append(name)
     for name, value in extract_slots(draft.category, event.text, deps, draft.lang).items():
-        if name not in changed and (snapshot.state is State.CONFIRMING or name not in draft.slots):
-            if draft.slots.get(name) != value:
-                draft.slots[name] = value
-                changed.append(name)
+        replaceable = snapshot.state is State.CONFIRMING or name not in draft.slots
+        if name not in changed and replaceable and draft.slots.get(name) != value:
+            draft.slots[name] = value
+            changed.append(name)
     lines = [
         f"{deps.texts.get(f'slots.{draft.category}.{n}.label', draft.lang)}: {draft.slots[n]}"
         for n in changed
@@ -726,7 +726,7 @@ def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
 
 
 def act_contact_by_channel(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    """ "电话就不留了，微信上联系我就行": the client's own channel is the contact."""
+    """The client declines to give a number ("微信上联系我就行"): his own channel is the contact."""
     spec = _asking(snapshot, deps)
     assert spec is not None
     channel = deps.texts.get(f"console.channel.{snapshot.channel}", draft.lang) if snapshot.channel else ""
@@ -907,7 +907,7 @@ def act_reask_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
 
 
 def _comment_with_score(draft: Draft, event: Event) -> None:
-    """ "1分，问题还在": the words beside a typed score are the client's comment."""
+    """The words beside a typed score ("1分，问题还在") are the client's comment."""
     acts = _acts(event)
     if acts.score is not None and not acts.pure and event.button is None and len(event.text.strip()) > 3:
         draft.effects.append(TicketNote("feedback_comment", {"text": event.text}))
