@@ -447,11 +447,13 @@ class _Play:
             assert text is not None
             if "{ticket_no}" in text:
                 text = text.replace("{ticket_no}", tickets[-1].number if tickets else "")
+            sent_at = len(record.lines)
             replies, seen = await self._send(text, asked, reask, len(tickets))
             if not replies:
                 record.unanswered_turns += 1
             if scripted:
-                probe_index = len(record.lines)
+                # The probe is the bot's answer to this scripted message: the lines after the client's own.
+                probe_index = sent_at + 1
         await driver._tick(DEFAULT_GAP)
         self._bot_lines()
         state, _, tickets = await self._look()

@@ -729,7 +729,8 @@ def act_contact_by_channel(draft: Draft, snapshot: Snapshot, event: Event, deps:
     """The client declines to give a number ("微信上联系我就行"): his own channel is the contact."""
     spec = _asking(snapshot, deps)
     assert spec is not None
-    channel = deps.texts.get(f"console.channel.{snapshot.channel}", draft.lang) if snapshot.channel else ""
+    key = f"console.channel.{snapshot.channel}"
+    channel = deps.texts.get(key, draft.lang) if deps.texts.has(key) else snapshot.channel
     draft.slots[spec.name] = deps.texts.get("form.contact_by_channel", draft.lang, channel=channel)
     draft.context.pop("asking", None)
     _ask_next(draft, deps)
