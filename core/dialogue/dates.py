@@ -343,7 +343,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
 _SHORT_WEEKDAY = re.compile(r"(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)$")
 
 
+# Every pattern needs one of these: a text without any is not searched further.
+_ANY_DATE = re.compile(
+    r"[\d天日周礼拜月年昨今]|day|week|month|year|ago|tonight|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+    r"|mon|tue|wed|thu|fri|sat|sun"
+)
+
+
 def _candidates(text: str, today: date) -> Iterator[Found]:
+    if not _ANY_DATE.search(text):
+        return
     for pattern, handler in _PATTERNS:
         for m in pattern.finditer(text):
             # A bare "sat", "sun" or "wed" is a word more often than a day; with last/this/next/on it is a day.

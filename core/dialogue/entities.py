@@ -72,8 +72,13 @@ _NOT_A_PHONE_LABEL = re.compile(
 )
 
 
+_DIGIT_RUN = re.compile(r"\d(?:[\s\-()./]*\d){6}")
+
+
 def _phones(folded: str) -> tuple[list[str], list[Span]]:
-    if sum(c.isdigit() for c in folded) < 7:
+    # The matcher costs about 0.1 ms even on a message without a number: only texts with a run of seven digits
+    # (separators allowed) are handed to it.
+    if not _DIGIT_RUN.search(folded):
         return [], []
     numbers: list[str] = []
     spans: list[Span] = []
