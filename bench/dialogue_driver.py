@@ -51,7 +51,9 @@ TOPIC_WORDS = {
     "schedule": ("schedule", "排期", "进度", "档期"),
     "other": ("other", "其他"),
 }
-STATUS_WORDS = re.compile(r"状态|狀態|status|处理中|處理中|待处理|已接收|已分类|调查中|已解决|跟进|排队|负责|处理人", re.I)
+STATUS_WORDS = re.compile(
+    r"状态|狀態|status|处理中|處理中|待处理|已接收|已分类|调查中|已解决|跟进|排队|负责|处理人", re.I
+)
 
 
 @dataclass
@@ -208,9 +210,7 @@ def judge(run: Run) -> None:
             reached.append(main is not None and not ticket_fits(expect.ticket, main))
         elif goal == "person":
             reached.append(state in PERSON_STATES or any(t.handoff for t in tickets))
-        elif goal == "cancelled":
-            reached.append(not tickets and state in RESTING_STATES)
-        elif goal == "nothing":
+        elif goal == "cancelled" or goal == "nothing":
             reached.append(not tickets and state in RESTING_STATES)
         elif goal == "answered":
             reached.append(main is not None and state not in FORM_STATES)

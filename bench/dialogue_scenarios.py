@@ -91,7 +91,8 @@ class Scenario:
 def _texts(value: Any, where: str) -> tuple[str, ...]:
     """A string or a list of strings, as a tuple."""
     items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(i, (str, int)) and str(i).strip() for i in items):
+    # YAML reads a bare yes / no as a boolean (an int subclass): such an answer must be quoted.
+    if not items or not all(isinstance(i, str | int) and not isinstance(i, bool) and str(i).strip() for i in items):
         raise ScenarioError(f"{where}: expected text or a list of texts, got {value!r}")
     return tuple(str(i) for i in items)
 

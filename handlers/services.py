@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from core.config_store import ConfigWatcher
 from core.db.migrate import upgrade
 from core.db.session import Database
 from core.dialogue.classifier import KeywordClassifier
+from core.dialogue.entities import preload as preload_entities
 from core.dialogue.forms import Forms
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
@@ -93,6 +95,8 @@ class Services:
         """Migrate, seed config into an empty database, and load the rules in force."""
         if migrate:
             await upgrade(self.db)
+        # The entity readers (phone numbers, Chinese numerals) load their tables once, not in a client's turn.
+        await asyncio.to_thread(preload_entities)
         now = self.clock.now()
         async with self.db.transaction() as session:
             # Processes started together on an empty database would otherwise seed it twice and collide.
