@@ -7,6 +7,7 @@ context["asking"] (slot names of config/forms.yaml, state names of core/dialogue
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -272,7 +273,8 @@ class Driver:
     async def open(cls, directory: Path | None = None) -> AsyncIterator[Driver]:
         # In memory when the machine has a tmpfs: the evaluation measures the dialogue, not the disk's fsync.
         shm = Path("/dev/shm")
-        with tempfile.TemporaryDirectory(prefix="kefu-eval-", dir=shm if shm.is_dir() else None) as tmp:
+        in_memory = await asyncio.to_thread(shm.is_dir)
+        with tempfile.TemporaryDirectory(prefix="kefu-eval-", dir=shm if in_memory else None) as tmp:
             base = directory or Path(tmp)
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{base / 'eval.db'}", env="test", media_dir=base / "media"
