@@ -68,8 +68,10 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run_all
 
+# Classifier quality on labelled messages, then the dialogue corpus through the real engine (dev and held-out).
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval_classifier
+	$(BIN)/python -m bench.eval_dialogue
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var/kefu.db*

@@ -7,7 +7,7 @@ context["asking"] (slot names of config/forms.yaml, state names of core/dialogue
 
 from __future__ import annotations
 
-import asyncio
+import os
 import re
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -52,8 +52,10 @@ TOPIC_WORDS = {
     "schedule": ("schedule", "排期", "进度", "档期"),
     "other": ("other", "其他"),
 }
+# A status answer says where the ticket stands or who holds it (the status labels of texts.*.yaml, or the like).
 STATUS_WORDS = re.compile(
-    r"状态|狀態|status|处理中|處理中|待处理|已接收|已分类|调查中|已解决|跟进|排队|负责|处理人", re.I
+    r"状态|狀態|status|处理中|處理中|待处理|已接收|已分类|调查中|已解决|跟进中|排队|由.{1,8}负责|负责人|处理人|assigned",
+    re.I,
 )
 
 
@@ -147,6 +149,8 @@ class Line:
     text: str
     asked: str | None = None
     reask: bool = False
+    # A client line is an answer to what was asked (from `answers`), or a scripted turn sent whatever was asked.
+    scripted: bool = False
 
 
 @dataclass
@@ -211,7 +215,7 @@ def judge(run: Run) -> None:
             reached.append(main is not None and not ticket_fits(expect.ticket, main))
         elif goal == "person":
             reached.append(state in PERSON_STATES or any(t.handoff for t in tickets))
-        elif goal == "cancelled" or goal == "nothing":
+        elif goal in {"cancelled", "nothing"}:
             reached.append(not tickets and state in RESTING_STATES)
         elif goal == "answered":
             reached.append(main is not None and state not in FORM_STATES)
@@ -272,9 +276,8 @@ class Driver:
     @asynccontextmanager
     async def open(cls, directory: Path | None = None) -> AsyncIterator[Driver]:
         # In memory when the machine has a tmpfs: the evaluation measures the dialogue, not the disk's fsync.
-        shm = Path("/dev/shm")
-        in_memory = await asyncio.to_thread(shm.is_dir)
-        with tempfile.TemporaryDirectory(prefix="kefu-eval-", dir=shm if in_memory else None) as tmp:
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: ASYNC240 (once, before any turn)
+        with tempfile.TemporaryDirectory(prefix="kefu-eval-", dir=shm) as tmp:
             base = directory or Path(tmp)
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{base / 'eval.db'}", env="test", media_dir=base / "media"
@@ -379,12 +382,13 @@ class _Play:
         return state, asked, tickets
 
     async def _send(
-        self, text: str, asked: str | None, reask: bool, tickets_before: int
+        self, text: str, asked: str | None, reask: bool, scripted: bool, tickets_before: int
     ) -> tuple[list[str], tuple[State, str | None, list[TicketView]]]:
         record = self.record
         record.turns += 1
-        record.lines.append(Line("client", text, asked, reask))
-        self.tracker.client_said(text, asked)
+        record.lines.append(Line("client", text, asked, reask, scripted))
+        # A scripted turn (a side question, a request) does not answer the slot being asked.
+        self.tracker.client_said(text, None if scripted else asked)
         message = InboundMessage(
             ref=ConversationRef(CHANNEL, self.user), external_id=f"{self.user}-{record.turns}", text=text
         )
@@ -450,7 +454,7 @@ class _Play:
             if "{ticket_no}" in text:
                 text = text.replace("{ticket_no}", tickets[-1].number if tickets else "")
             sent_at = len(record.lines)
-            replies, seen = await self._send(text, asked, reask, len(tickets))
+            replies, seen = await self._send(text, asked, reask, scripted, len(tickets))
             if not replies:
                 record.unanswered_turns += 1
             if scripted:

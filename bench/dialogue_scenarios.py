@@ -1,4 +1,4 @@
-"""The dialogue corpus: scenarios of clients typing to kefu, loaded and checked (see tests/data/dialogues/README.md)."""
+"""The dialogue corpus: scenarios of clients typing to kefu, loaded and checked (tests/data/dialogues/README.md)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ class Scenario:
 
     @property
     def affirmation(self) -> str | None:
-        """The client's reply that should submit the summary: the last `confirm` answer, unless the goal differs."""
+        """The reply that should submit the summary: the last `confirm` answer, unless no ticket is wanted."""
         replies = self.answers.get("confirm")
         if not replies or not {"ticket", "answered"} & set(self.expect.goals):
             return None

@@ -117,13 +117,15 @@ async def play_all(chosen: dict[str, list[Scenario]]) -> dict[str, list[Run]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--split", choices=[*SPLITS, "all"], default="all")
+    parser.add_argument("--split", choices=[*SPLITS, "all"], help="default: all; dev with --scenario")
     parser.add_argument("--scenario", help="play only this scenario id")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each transcript")
-    parser.add_argument("--failures", action="store_true", help="list failed scenarios with the reason")
+    parser.add_argument("--failures", action="store_true", help="list failed dev scenarios with the reason")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    splits = SPLITS if args.split == "all" else (args.split,)
+    # The held-out part is for figures only: its transcripts are printed when asked for by name alone.
+    split = args.split or ("dev" if args.scenario else "all")
+    splits = SPLITS if split == "all" else (split,)
     chosen = {s: load_scenarios(s) for s in splits}
     if args.scenario:
         chosen = {s: [x for x in v if x.id == args.scenario] for s, v in chosen.items()}
@@ -137,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for run in runs:
             if args.verbose or args.scenario:
                 print(transcript(run) + "\n")
-            elif args.failures and not run.success:
+            elif args.failures and not run.success and run.scenario.split == "dev":
                 print(f"{run.scenario.id}: " + " | ".join(run.failures))
     print(render(results))
     print(f"({sum(len(v) for v in results.values())} scenarios in {time.perf_counter() - started:.1f} s)")
