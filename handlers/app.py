@@ -161,7 +161,7 @@ def create_app(
             hub=services.hub,
         )
     )
-    install_console(app, services)
+    app.state.console = install_console(app, services)
     return app
 
 
