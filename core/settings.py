@@ -49,6 +49,17 @@ class DialogueSettings(BaseModel):
     quiet_hours_end: str = "08:00"
 
 
+class LimitSettings(BaseModel):
+    """How much one client may send; 0 turns a limit off."""
+
+    # One web-chat visitor, one WeChat or Telegram sender.
+    messages_per_minute: int = 20
+    # One address on the web chat, across visitors (offices share an address: kept generous).
+    address_messages_per_minute: int = 120
+    # New web-chat conversations (each can open at most one ticket at a time) from one address.
+    address_conversations_per_hour: int = 20
+
+
 class TicketSettings(BaseModel):
     """Knobs of the ticket lifecycle and its SLA clocks."""
 
@@ -123,6 +134,7 @@ class Settings(BaseSettings):
     tickets: TicketSettings = Field(default_factory=TicketSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     weekly_report: WeeklyReportSettings = Field(default_factory=WeeklyReportSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @classmethod
     def settings_customise_sources(

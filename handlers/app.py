@@ -123,6 +123,7 @@ def create_app(
                 dispatcher=services.dispatcher,
                 account=account,
                 max_body_bytes=settings.max_body_bytes,
+                limits=services.limits,
             )
             for account in services.wechat_accounts
         )
@@ -145,6 +146,7 @@ def create_app(
             secret=secret,
             max_body_bytes=settings.max_body_bytes,
             extra_routers=telegram_rep_routers(services),
+            limits=services.limits,
         )
         app.include_router(telegram_webhook.router("/telegram"))
         webhooks.append(telegram_webhook)
@@ -159,6 +161,7 @@ def create_app(
             texts=services.texts,
             settings=settings,
             hub=services.hub,
+            limits=services.limits,
         )
     )
     app.state.console = install_console(app, services)

@@ -32,6 +32,7 @@ from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.forms import Forms
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
+from core.inbound_limits import InboundLimits
 from core.keywords.versions import (
     DOCUMENT as KEYWORDS,
 )
@@ -70,6 +71,7 @@ class Services:
     desk: TicketDesk
     registry: ChannelRegistry
     hub: LiveHub
+    limits: InboundLimits
     live: LiveBus
     wechat: WeChatAccount | None
     # Every Official Account (the default one of KEFU_WECHAT_* first, then those of config/kefu.yaml).
@@ -230,6 +232,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         desk=desk,
         registry=registry,
         hub=hub,
+        limits=InboundLimits(settings.limits, settings.redis_url, settings.redis_prefix),
         live=db.live,
         wechat=wechat,
         wechat_accounts=wechat_accounts,

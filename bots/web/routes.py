@@ -18,6 +18,7 @@ from bots.common import BadPayload, parse_json_object, read_limited_body
 from bots.web.channel import CHANNEL, KEEPALIVE, LiveHub
 from core.db.session import Database
 from core.engine import Engine
+from core.inbound_limits import InboundLimits
 from core.messages import ConversationRef, InboundMessage, MessageType
 from core.settings import Settings
 from core.texts import Texts
@@ -84,10 +85,23 @@ MESSAGE_BODY: dict[str, Any] = {
 }
 
 
-def build_router(*, engine: Engine, db: Database, texts: Texts, settings: Settings, hub: LiveHub) -> APIRouter:
+def build_router(
+    *, engine: Engine, db: Database, texts: Texts, settings: Settings, hub: LiveHub, limits: InboundLimits
+) -> APIRouter:
     """Routes of the web chat, bound to the engine and hub the composition root made."""
     router = APIRouter()
     visitors = Visitors(settings)
+
+    async def over_limit(request: Request, visitor: str) -> int:
+        """Seconds to wait when this visitor or address sends too much; 0 when the message may go in."""
+        address = request.client.host if request.client else ""
+        wait = await limits.message(CHANNEL, visitor, address)
+        if wait:
+            return wait
+        async with db.transaction() as session:
+            known = await conversation_of(session, CHANNEL, "default", visitor)
+        # A new visitor is a new conversation, and so a possible new ticket: these are counted per address.
+        return 0 if known else await limits.new_conversation(CHANNEL, address)
 
     @router.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -132,6 +146,18 @@ def build_router(*, engine: Engine, db: Database, texts: Texts, settings: Settin
             raise BadPayload("text and button_id must be strings")
         response = JSONResponse({})
         visitor = visitors.ensure(request, response)
+        wait = await over_limit(request, visitor)
+        if wait:
+            # Refused before the engine: not stored, not answered by the dialogue, never a ticket.
+            language = lang if isinstance(lang, str) and lang in texts.languages else settings.language
+            refused = JSONResponse(
+                {"error": "slow_down", "text": texts.get("input.slow_down", language), "retry_after": wait},
+                status_code=429,
+                headers={"retry-after": str(wait)},
+            )
+            for cookie in response.headers.getlist("set-cookie"):
+                refused.headers.append("set-cookie", cookie)
+            return refused
         inbound = InboundMessage(
             ref=ConversationRef(channel=CHANNEL, external_user_id=visitor),
             # The id is scoped to the visitor so one visitor cannot collide with another's ids.
