@@ -52,16 +52,12 @@ class InboundLimits:
         return await self._take(channel, [("conversations", RateLimitItemPerHour(amount), f"{channel}:new:{address}")])
 
     async def _take(self, channel: str, checks: list[tuple[str, RateLimitItem, str]]) -> int:
+        # hit() checks and counts in one step (a Lua script on Redis), so concurrent messages cannot all slip
+        # through; a message refused by a later check still counts against the earlier ones, as it was sent.
         for name, item, key in checks:
-            if not await self._limiter.test(item, key):
+            if not await self._limiter.hit(item, key):
                 self.refused[(channel, name)] += 1
                 log.info("%s message refused: %s limit reached", channel, name)
                 reset, _ = await self._limiter.get_window_stats(item, key)
-                return max(1, int(reset - _wall_clock()) + 1)
-        for _, item, key in checks:
-            await self._limiter.hit(item, key)
+                return max(1, int(reset - time.time()) + 1)
         return 0
-
-
-def _wall_clock() -> float:
-    return time.time()
