@@ -126,7 +126,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     log_level: str = "INFO"
     web_cookie_name: str = "kefu_web"
+    # Always Secure in production; elsewhere it follows this.
     web_cookie_secure: bool = False
+    # Who may show the web chat page in a frame (CSP frame-ancestors): 'none', 'self', or the sites that embed it.
+    web_frame_ancestors: str = "'self'"
     followup_cutoff_hours: int = 72
     # Base URL of the console (e.g. https://kefu.example.com); links to tickets in notifications use it.
     console_url: str | None = None
@@ -157,6 +160,9 @@ class Settings(BaseSettings):
             raise UnsafeSettings(
                 "KEFU_SECRET_KEY must be set to a random value of at least 32 characters in production"
             )
+        if self.metrics_token is None or not self.metrics_token.get_secret_value():
+            # /metrics tells anyone who asks about traffic, backlog and escalations.
+            raise UnsafeSettings("KEFU_METRICS_TOKEN must be set in production (Prometheus sends it as a bearer token)")
 
     @property
     def is_sqlite(self) -> bool:

@@ -50,9 +50,12 @@ async def post(http: httpx.AsyncClient, text: str, cookies: httpx.Cookies | None
 
 
 async def test_anonymous_posts_from_one_address_open_only_the_allowed_conversations(limited: Services) -> None:
-    async with client_from(limited, "198.51.100.20") as http:
-        # Each post without a cookie is a new visitor: a new conversation that could open a ticket.
-        responses = await asyncio.gather(*(post(http, "人工") for _ in range(40)))
+    async def anonymous() -> httpx.Response:
+        # A new cookie jar for each post: a new visitor, a new conversation that could open a ticket.
+        async with client_from(limited, "198.51.100.20") as http:
+            return await post(http, "人工")
+
+    responses = await asyncio.gather(*(anonymous() for _ in range(40)))
     assert sum(r.status_code == 200 for r in responses) == 4
     refused = [r for r in responses if r.status_code == 429]
     assert len(refused) == 36
@@ -81,3 +84,27 @@ async def test_stored_text_and_payload_are_bounded(services: Services, web: http
     async with services.db.transaction() as session:
         row = (await session.execute(select(Message).where(Message.direction == "in"))).scalar_one()
     assert len(row.text or "") == limit and row.payload.get("text_chars") == 100_000
+
+
+async def test_the_chat_page_sends_csp_frame_rules_and_nosniff(web: httpx.AsyncClient) -> None:
+    page = await web.get("/")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'self'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "SAMEORIGIN"
+
+
+async def test_in_production_the_visitor_cookie_is_secure_and_embedding_sites_are_configurable(
+    services: Services,
+) -> None:
+    settings = services.settings.model_copy(
+        update={"env": "production", "web_frame_ancestors": "https://www.example.com"}
+    )
+    app = create_app(settings, services=services, background=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as http:
+        config = await http.get("/api/chat/config")
+        page = await http.get("/")
+    cookie = config.headers["set-cookie"].lower()
+    assert "secure" in [part.strip() for part in cookie.split(";")]
+    assert "frame-ancestors https://www.example.com" in page.headers["content-security-policy"]
+    assert "x-frame-options" not in page.headers

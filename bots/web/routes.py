@@ -36,7 +36,7 @@ class Visitors:
     def __init__(self, settings: Settings) -> None:
         self._signer = URLSafeSerializer(settings.secret_key.get_secret_value(), salt="kefu-web-visitor")
         self._cookie = settings.web_cookie_name
-        self._secure = settings.web_cookie_secure
+        self._secure = settings.web_cookie_secure or settings.env == "production"
 
     def read(self, request: Request) -> str | None:
         raw = request.cookies.get(self._cookie)
@@ -85,12 +85,30 @@ MESSAGE_BODY: dict[str, Any] = {
 }
 
 
+def security_headers(frame_ancestors: str) -> dict[str, str]:
+    """The chat page loads only its own files; the sites that may frame it (to embed the widget) are a setting."""
+    ancestors = frame_ancestors.strip() or "'none'"
+    headers = {
+        "content-security-policy": (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+            f"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+        ),
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "same-origin",
+    }
+    # X-Frame-Options knows only DENY and SAMEORIGIN; for a list of sites, frame-ancestors alone decides.
+    if ancestors in ("'none'", "'self'"):
+        headers["x-frame-options"] = "DENY" if ancestors == "'none'" else "SAMEORIGIN"
+    return headers
+
+
 def build_router(
     *, engine: Engine, db: Database, texts: Texts, settings: Settings, hub: LiveHub, limits: InboundLimits
 ) -> APIRouter:
     """Routes of the web chat, bound to the engine and hub the composition root made."""
     router = APIRouter()
     visitors = Visitors(settings)
+    page_headers = security_headers(settings.web_frame_ancestors)
 
     async def over_limit(request: Request, visitor: str) -> int:
         """Seconds to wait when this visitor or address sends too much; 0 when the message may go in."""
@@ -105,7 +123,7 @@ def build_router(
 
     @router.get("/", include_in_schema=False)
     async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8", headers=page_headers)
 
     @router.get("/api/chat/config")
     async def config(request: Request, lang: str | None = None) -> JSONResponse:
