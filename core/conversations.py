@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -153,9 +154,21 @@ async def locked_conversation(session: AsyncSession, conversation_id: int) -> Co
     return conversation
 
 
+# Raw payloads (an unknown WeChat message's XML, say) are kept for inspection up to this size, as JSON text.
+MAX_PAYLOAD_CHARS = 16_384
+
+
+def bounded(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload, or a note of its size when its JSON is longer than MAX_PAYLOAD_CHARS."""
+    size = len(json.dumps(payload, ensure_ascii=False, default=str))
+    if size <= MAX_PAYLOAD_CHARS:
+        return payload
+    return {"omitted_chars": size, "keys": sorted(payload)[:20]}
+
+
 def inbound_payload(msg: InboundMessage) -> dict[str, Any]:
-    """The payload an inbound message is stored with."""
-    payload: dict[str, Any] = dict(msg.payload)
+    """The payload an inbound message is stored with (raw parts bounded; attachments and buttons always kept)."""
+    payload: dict[str, Any] = bounded(dict(msg.payload))
     if msg.attachments:
         payload["attachments"] = [a.to_json() for a in msg.attachments]
     if msg.button_id:
@@ -174,13 +187,17 @@ async def record_classified(
     await session.execute(_RECORD_CLASSIFIED, {"message_id": message_id, "payload": payload})
 
 
-async def store_inbound(session: AsyncSession, conversation: Conversation, msg: InboundMessage, now: datetime) -> int:
-    """Store the message and return its id; a repeated external id raises DuplicateMessage.
+async def store_inbound(
+    session: AsyncSession, conversation: Conversation, msg: InboundMessage, now: datetime, max_chars: int
+) -> int:
+    """Store the message (text cut at `max_chars`) and return its id; a repeated external id raises DuplicateMessage.
 
     The unique constraint decides. No savepoint: a duplicate ends the whole turn, whose transaction is
     rolled back anyway.
     """
     payload = inbound_payload(msg)
+    if len(msg.text) > max_chars:
+        payload["text_chars"] = len(msg.text)
     row = {
         "conversation_id": conversation.id,
         "direction": Direction.INBOUND.value,
@@ -188,7 +205,7 @@ async def store_inbound(session: AsyncSession, conversation: Conversation, msg: 
         "account": msg.ref.account,
         "external_id": msg.external_id,
         "type": msg.type.value,
-        "text": msg.text,
+        "text": msg.text[:max_chars],
         "payload": payload,
         "author_user_id": None,
         "created_at": now,

@@ -232,13 +232,13 @@ class Engine:
             ref = msg.ref.to_json()
             if conversation.ref != ref:
                 conversation.ref = ref
-        stored_id = await store_inbound(session, conversation, msg, now)
+        stored_id = await store_inbound(session, conversation, msg, now, self.settings.max_message_chars)
         data = {
             "message_id": stored_id,
             "direction": "in",
             "channel": msg.ref.channel,
             "type": msg.type.value,
-            "text": msg.text,
+            "text": msg.text[: self.settings.max_message_chars],
             "author_user_id": None,
         }
         live.stage(session, live.LiveEvent("message", conversation.id, conversation.ticket_id, data, now))

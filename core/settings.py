@@ -51,6 +51,17 @@ class DialogueSettings(BaseModel):
     quiet_hours_end: str = "08:00"
 
 
+class LimitSettings(BaseModel):
+    """How much one client may send; 0 turns a limit off."""
+
+    # One web-chat visitor, one WeChat or Telegram sender.
+    messages_per_minute: int = 20
+    # One address on the web chat, across visitors (offices share an address: kept generous).
+    address_messages_per_minute: int = 120
+    # New web-chat conversations (each can open at most one ticket at a time) from one address.
+    address_conversations_per_hour: int = 20
+
+
 class TicketSettings(BaseModel):
     """Knobs of the ticket lifecycle and its SLA clocks."""
 
@@ -117,7 +128,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     log_level: str = "INFO"
     web_cookie_name: str = "kefu_web"
+    # Always Secure in production; elsewhere it follows this.
     web_cookie_secure: bool = False
+    # Who may show the web chat page in a frame (CSP frame-ancestors): 'none', 'self', or the sites that embed it.
+    web_frame_ancestors: str = "'self'"
     followup_cutoff_hours: int = 72
     # Base URL of the console (e.g. https://kefu.example.com); links to tickets in notifications use it.
     console_url: str | None = None
@@ -125,6 +139,7 @@ class Settings(BaseSettings):
     tickets: TicketSettings = Field(default_factory=TicketSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     weekly_report: WeeklyReportSettings = Field(default_factory=WeeklyReportSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -147,6 +162,9 @@ class Settings(BaseSettings):
             raise UnsafeSettings(
                 "KEFU_SECRET_KEY must be set to a random value of at least 32 characters in production"
             )
+        if self.metrics_token is None or not self.metrics_token.get_secret_value():
+            # /metrics tells anyone who asks about traffic, backlog and escalations.
+            raise UnsafeSettings("KEFU_METRICS_TOKEN must be set in production (Prometheus sends it as a bearer token)")
 
     @property
     def is_sqlite(self) -> bool:

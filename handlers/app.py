@@ -17,12 +17,15 @@ from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
 from bots.wechat.kf_routes import WeComKfWebhook
 from bots.wechat.routes import WeChatWebhook, WeChatWebhooks
+from core import log_redaction
 from core.clock import Clock
 from core.errors import KefuError
 from core.lifecycle import TicketStatus, TransitionRequest
 from core.settings import Settings
 from handlers.background import BackgroundJobs
+from handlers.console.csrf import LOGIN_COOKIE
 from handlers.console.routes import install as install_console
+from handlers.console.settings import ConsoleSettings
 from handlers.email_notifier import EmailNotifier
 from handlers.health import health_router
 from handlers.metrics import Metrics
@@ -32,6 +35,7 @@ from handlers.services import Services, build_services
 from handlers.weekly_reports import WeeklyReports
 
 log = logging.getLogger(__name__)
+CONSOLE_COOKIES = (ConsoleSettings().cookie_name, LOGIN_COOKIE)
 
 
 def create_app(
@@ -44,6 +48,7 @@ def create_app(
     """The ASGI app. `background=False` leaves the outbox sweep and follow-up ticks to the caller (tests)."""
     settings = settings or Settings()
     services = services or build_services(settings, clock)
+    log_redaction.install(deployment_secrets(settings, services), (settings.web_cookie_name, *CONSOLE_COOKIES))
 
     serves_web = settings.role in ("web", "all")
     runs_jobs = background and settings.role in ("worker", "all")
@@ -123,6 +128,7 @@ def create_app(
                 dispatcher=services.dispatcher,
                 account=account,
                 max_body_bytes=settings.max_body_bytes,
+                limits=services.limits,
             )
             for account in services.wechat_accounts
         )
@@ -145,6 +151,7 @@ def create_app(
             secret=secret,
             max_body_bytes=settings.max_body_bytes,
             extra_routers=telegram_rep_routers(services),
+            limits=services.limits,
         )
         app.include_router(telegram_webhook.router("/telegram"))
         webhooks.append(telegram_webhook)
@@ -159,10 +166,20 @@ def create_app(
             texts=services.texts,
             settings=settings,
             hub=services.hub,
+            limits=services.limits,
         )
     )
-    install_console(app, services)
+    app.state.console = install_console(app, services)
     return app
+
+
+def deployment_secrets(settings: Settings, services: Services) -> list[str]:
+    """Every secret value of this deployment, so no log line can carry one whatever its shape."""
+    values = [settings.secret_key, settings.metrics_token, settings.smtp.password, services.telegram.token]
+    values.append(services.telegram.secret)
+    for account in services.wechat_accounts:
+        values += [account.token, account.app_secret, account.aes_key]
+    return [v.get_secret_value() for v in values if v is not None]
 
 
 def telegram_rep_routers(services: Services) -> list[Router]:

@@ -34,6 +34,7 @@ from core.dialogue.entities import preload as preload_entities
 from core.dialogue.forms import Forms
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
+from core.inbound_limits import InboundLimits
 from core.keywords.versions import (
     DOCUMENT as KEYWORDS,
 )
@@ -72,6 +73,7 @@ class Services:
     desk: TicketDesk
     registry: ChannelRegistry
     hub: LiveHub
+    limits: InboundLimits
     live: LiveBus
     wechat: WeChatAccount | None
     # Every Official Account (the default one of KEFU_WECHAT_* first, then those of config/kefu.yaml).
@@ -234,6 +236,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         desk=desk,
         registry=registry,
         hub=hub,
+        limits=InboundLimits(settings.limits, settings.redis_url, settings.redis_prefix),
         live=db.live,
         wechat=wechat,
         wechat_accounts=wechat_accounts,

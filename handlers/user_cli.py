@@ -31,6 +31,7 @@ def user_add(
 ) -> None:
     """Create a console user; the password is asked for twice (or read from stdin)."""
     from core.errors import KefuError
+    from handlers.console.settings import ConsoleSettings
     from handlers.console.users import create_user
     from handlers.services import build_services
 
@@ -53,6 +54,7 @@ def user_add(
                     departments=department or [],
                     email=email,
                     now=services.clock.now(),
+                    min_score=ConsoleSettings().password_min_score,
                 )
                 return user.id
         finally:
@@ -114,3 +116,49 @@ def user_link_telegram(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{username} ({name}) is linked to Telegram user {telegram_user_id}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: Annotated[str, typer.Argument(help="The kefu user's username")],
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input")] = False,
+) -> None:
+    """Set USERNAME's password (asked for twice, or read from stdin); every session of that user ends."""
+    from core.clock import SystemClock
+    from core.errors import KefuError
+    from handlers.console.settings import ConsoleSettings
+    from handlers.console.users import normalize_username, set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    name = normalize_username(username)
+
+    async def run() -> int:
+        db = Database(Settings().database_url)
+        try:
+            async with db.transaction() as session:
+                user = (await session.execute(select(User).where(User.username == name))).scalar_one_or_none()
+                if user is None:
+                    raise _Refused(f"no user {name!r}")
+                return await set_password(
+                    session,
+                    user,
+                    password,
+                    now=SystemClock().now(),
+                    actor_id=None,
+                    min_score=ConsoleSettings().password_min_score,
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        ended = asyncio.run(run())
+    except _Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KefuError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"password of {name} changed; {ended} session(s) ended")

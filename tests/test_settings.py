@@ -33,8 +33,15 @@ def test_production_refuses_default_secret() -> None:
         Settings(env="production").check_safe()
     with pytest.raises(UnsafeSettings):
         Settings(env="production", secret_key="short").check_safe()
-    Settings(env="production", secret_key="x" * 40).check_safe()
+    Settings(env="production", secret_key="x" * 40, metrics_token="m" * 24).check_safe()
     Settings(env="development").check_safe()
+
+
+def test_production_refuses_to_start_with_open_metrics() -> None:
+    with pytest.raises(UnsafeSettings, match="KEFU_METRICS_TOKEN"):
+        Settings(env="production", secret_key="x" * 40).check_safe()
+    with pytest.raises(UnsafeSettings, match="KEFU_METRICS_TOKEN"):
+        Settings(env="production", secret_key="x" * 40, metrics_token="").check_safe()
 
 
 def test_production_app_does_not_start_with_default_secret() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiogram import Bot, F, Router
@@ -15,6 +16,7 @@ from bots.telegram.convert import callback_to_inbound, message_to_inbound
 from bots.telegram.media import TelegramMedia, has_media
 from bots.telegram.settings import CHANNEL
 from core.engine import Engine, ReceiveResult
+from core.inbound_limits import InboundLimits
 from core.messages import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,10 @@ class Receiver:
         background: bool = False,
         media: TelegramMedia | None = None,
         max_deliveries: int = 4,
+        limits: InboundLimits | None = None,
     ) -> None:
         self.engine = engine
+        self.limits = limits
         self.background = background
         # Files are fetched after the turn: the client's answer never waits for a download.
         self.media = media
@@ -63,6 +67,12 @@ class Receiver:
             self._tasks.spawn(self.media.fetch_message(self.engine.db, msg))
         return result
 
+    async def slow_down(self, msg: InboundMessage) -> str | None:
+        """The polite reply when this sender is over the message limit (the message is then dropped), else None."""
+        if self.limits is None or not await self.limits.message(CHANNEL, msg.ref.external_user_id):
+            return None
+        return self.engine.texts.get("input.slow_down", msg.language or self.engine.settings.language)
+
     async def _deliver(self, conversation_id: int) -> None:
         try:
             async with self._delivery_slots:
@@ -89,8 +99,15 @@ def kefu_router(receiver: Receiver) -> Router:
     @router.message()
     async def on_message(message: Message, bot: Bot) -> None:
         inbound = message_to_inbound(message, str(bot.id))
-        if inbound is not None:
-            await receiver(inbound)
+        if inbound is None:
+            return
+        refusal = await receiver.slow_down(inbound)
+        if refusal is not None:
+            # Counted and answered here, never handed to the engine: no ticket comes of a flood.
+            with contextlib.suppress(TelegramAPIError):
+                await message.answer(refusal)
+            return
+        await receiver(inbound)
 
     @router.callback_query()
     async def on_callback(callback: CallbackQuery, bot: Bot) -> None:

@@ -17,6 +17,7 @@ from bots.telegram.media import TelegramMedia
 from bots.telegram.router import Receiver, kefu_router, registered_media
 from core.engine import Engine
 from core.errors import ConfigError
+from core.inbound_limits import InboundLimits
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class TelegramWebhook:
         dispatcher_or_router: Dispatcher | Router | None = None,
         media: TelegramMedia | None = None,
         extra_routers: Sequence[Router] = (),
+        limits: InboundLimits | None = None,
     ) -> None:
         if not secret:
             # Without a secret anyone who guesses the URL could speak for any Telegram user.
@@ -44,7 +46,7 @@ class TelegramWebhook:
         self.bot = bot
         self.max_body_bytes = max_body_bytes
         self._secret = secret.encode("utf-8")
-        self.receiver = Receiver(engine, background=True, media=media or registered_media(engine))
+        self.receiver = Receiver(engine, background=True, media=media or registered_media(engine), limits=limits)
         if isinstance(dispatcher_or_router, Dispatcher):
             self.dispatcher = dispatcher_or_router
         else:

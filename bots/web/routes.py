@@ -18,6 +18,7 @@ from bots.common import BadPayload, parse_json_object, read_limited_body
 from bots.web.channel import CHANNEL, KEEPALIVE, LiveHub
 from core.db.session import Database
 from core.engine import Engine
+from core.inbound_limits import InboundLimits
 from core.messages import ConversationRef, InboundMessage, MessageType
 from core.settings import Settings
 from core.texts import Texts
@@ -35,7 +36,7 @@ class Visitors:
     def __init__(self, settings: Settings) -> None:
         self._signer = URLSafeSerializer(settings.secret_key.get_secret_value(), salt="kefu-web-visitor")
         self._cookie = settings.web_cookie_name
-        self._secure = settings.web_cookie_secure
+        self._secure = settings.web_cookie_secure or settings.env == "production"
 
     def read(self, request: Request) -> str | None:
         raw = request.cookies.get(self._cookie)
@@ -84,14 +85,45 @@ MESSAGE_BODY: dict[str, Any] = {
 }
 
 
-def build_router(*, engine: Engine, db: Database, texts: Texts, settings: Settings, hub: LiveHub) -> APIRouter:
+def security_headers(frame_ancestors: str) -> dict[str, str]:
+    """The chat page loads only its own files; the sites that may frame it (to embed the widget) are a setting."""
+    ancestors = frame_ancestors.strip() or "'none'"
+    headers = {
+        "content-security-policy": (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+            f"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+        ),
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "same-origin",
+    }
+    # X-Frame-Options knows only DENY and SAMEORIGIN; for a list of sites, frame-ancestors alone decides.
+    if ancestors in ("'none'", "'self'"):
+        headers["x-frame-options"] = "DENY" if ancestors == "'none'" else "SAMEORIGIN"
+    return headers
+
+
+def build_router(
+    *, engine: Engine, db: Database, texts: Texts, settings: Settings, hub: LiveHub, limits: InboundLimits
+) -> APIRouter:
     """Routes of the web chat, bound to the engine and hub the composition root made."""
     router = APIRouter()
     visitors = Visitors(settings)
+    page_headers = security_headers(settings.web_frame_ancestors)
+
+    async def over_limit(request: Request, visitor: str) -> int:
+        """Seconds to wait when this visitor or address sends too much; 0 when the message may go in."""
+        address = request.client.host if request.client else ""
+        wait = await limits.message(CHANNEL, visitor, address)
+        if wait:
+            return wait
+        async with db.transaction() as session:
+            known = await conversation_of(session, CHANNEL, "default", visitor)
+        # A new visitor is a new conversation, and so a possible new ticket: these are counted per address.
+        return 0 if known else await limits.new_conversation(CHANNEL, address)
 
     @router.get("/", include_in_schema=False)
     async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8", headers=page_headers)
 
     @router.get("/api/chat/config")
     async def config(request: Request, lang: str | None = None) -> JSONResponse:
@@ -132,6 +164,18 @@ def build_router(*, engine: Engine, db: Database, texts: Texts, settings: Settin
             raise BadPayload("text and button_id must be strings")
         response = JSONResponse({})
         visitor = visitors.ensure(request, response)
+        wait = await over_limit(request, visitor)
+        if wait:
+            # Refused before the engine: not stored, not answered by the dialogue, never a ticket.
+            language = lang if isinstance(lang, str) and lang in texts.languages else settings.language
+            refused = JSONResponse(
+                {"error": "slow_down", "text": texts.get("input.slow_down", language), "retry_after": wait},
+                status_code=429,
+                headers={"retry-after": str(wait)},
+            )
+            for cookie in response.headers.getlist("set-cookie"):
+                refused.headers.append("set-cookie", cookie)
+            return refused
         inbound = InboundMessage(
             ref=ConversationRef(channel=CHANNEL, external_user_id=visitor),
             # The id is scoped to the visitor so one visitor cannot collide with another's ids.

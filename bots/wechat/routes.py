@@ -23,6 +23,7 @@ from bots.wechat.settings import CHANNEL, DEFAULT_ACCOUNT, WeChatAccount
 from bots.wechat.signing import BadSignature, same, sign
 from core.engine import Engine, ReceiveResult
 from core.errors import ConfigError
+from core.inbound_limits import InboundLimits
 from core.messages import InboundMessage
 from core.outbox import OutboxDispatcher
 
@@ -46,8 +47,10 @@ class WeChatWebhook:
         account: WeChatAccount,
         max_body_bytes: int,
         media: MediaDownloader | None = None,
+        limits: InboundLimits | None = None,
     ) -> None:
         self.engine = engine
+        self.limits = limits
         self.dispatcher = dispatcher
         self.account = account
         self.max_body_bytes = max_body_bytes
@@ -128,6 +131,11 @@ class WeChatWebhook:
             log.info("wechat %s: %s", self.account.name, exc)
             return PlainTextResponse("bad request", status_code=400)
         inbound = to_inbound(message, self.account.name)
+        if self.limits is not None and await self.limits.message(CHANNEL, inbound.ref.external_user_id):
+            # Over the sender's limit: answered politely in the response (free), never handed to the engine.
+            return self._passive(
+                message, self.engine.texts.get("input.slow_down", self.engine.settings.language), nonce
+            )
         # The reply window opens in the turn's transaction: replies it unparks may be sent once it commits.
         window = partial(self.channel.window.opened_in, message=inbound) if self.channel is not None else None
 

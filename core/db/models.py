@@ -348,13 +348,17 @@ class ConsoleSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed sign-ins per user name: the backoff and the temporary lockout they earn."""
+    """Sign-in attempts counted under one key (a name at an address, an address, a name): backoff and lockout.
+
+    An attempt is counted before its password is checked, so concurrent guesses cannot slip past the limits.
+    """
 
     __tablename__ = "login_throttle"
 
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The last attempt counted; rows untouched for the forget period are deleted.
+    updated_at: Mapped[datetime] = mapped_column(index=True)
     locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
 
 

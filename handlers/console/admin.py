@@ -13,7 +13,7 @@ from core.db.models import Department, Ticket, User
 from core.errors import InvalidInput, NotFound
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
-from handlers.console.users import create_user
+from handlers.console.users import create_user, set_password
 from handlers.console.web import json_body, text_field
 
 if TYPE_CHECKING:
@@ -89,8 +89,31 @@ def admin_routes(console: Console) -> APIRouter:
                 departments=departments,
                 now=services.clock.now(),
                 actor_id=principal.user_id,
+                min_score=console.settings.password_min_score,
             )
             return JSONResponse({"id": user.id, "username": user.username}, status_code=201)
+
+    @router.post("/api/admin/users/{user_id}/password")
+    async def reset_password(
+        user_id: int, request: Request, principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
+        """An admin sets a user's password; every session of that user ends."""
+        require_role(principal, "admin")
+        password = text_field(await json_body(request), "password", limit=256)
+        async with services.db.transaction() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} does not exist")
+            ended = await set_password(
+                session,
+                user,
+                password,
+                now=services.clock.now(),
+                actor_id=principal.user_id,
+                keep_session=principal.session_id if user_id == principal.user_id else None,
+                min_score=console.settings.password_min_score,
+            )
+        return JSONResponse({"id": user_id, "sessions_ended": ended})
 
     @router.get("/api/admin/settings")
     async def settings_view(principal: Principal = Depends(console.guard)) -> JSONResponse:

@@ -6,17 +6,18 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from core.audit import record
 from core.clock import Clock, as_utc
 from core.db.models import ConsoleSession, LoginThrottle, User
 from core.db.session import Database
+from handlers.console.errors import TooManyAttempts
 from handlers.console.passwords import verify_password
 from handlers.console.settings import ConsoleSettings
+from handlers.console.throttle import Keys, LoginThrottler
 from handlers.console.users import STAFF, department_ids, normalize_username
 
 log = logging.getLogger(__name__)
@@ -68,31 +69,31 @@ class Sessions:
         self.clock = clock
         self.settings = settings
         self.default_language = default_language
+        self.throttle = LoginThrottler(settings)
 
-    async def login(self, username: str, password: str) -> LoginResult:
-        """Check a password with backoff and lockout per user name; a success opens a session."""
+    async def login(self, username: str, password: str, address: str = "") -> LoginResult:
+        """Check a password once the throttle admits the attempt; a success opens a session."""
         name = normalize_username(username)
+        keys = Keys.of(name, address)
         now = self.clock.now()
         async with self.db.transaction() as session:
-            throttle = await session.get(LoginThrottle, name, with_for_update=True)
-            wait = self._wait(throttle, now)
-            if wait:
-                return LoginResult(
-                    error="locked" if throttle and throttle.locked_until else "too_fast", retry_after=wait
-                )
+            admission = await self.throttle.admit(session, keys, now)
+            if not admission.admitted:
+                return LoginResult(error=admission.error, retry_after=admission.retry_after)
             user = (await session.execute(select(User).where(User.username == name))).scalar_one_or_none()
+            failures = await session.scalar(select(LoginThrottle.failures).where(LoginThrottle.key == keys.pair))
         usable = user is not None and user.active and user.role in STAFF
         matched = await verify_password(user.password_hash if user and usable else None, password)
         now = self.clock.now()
         async with self.db.transaction() as session:
             if not matched:
-                failures = await self._record_failure(name, now)
-                record(session, user.id if user else None, "login_failed", name, now, {"failures": failures})
-                log.info("console sign-in refused (%s failures for this name)", failures)
-                locked = failures >= self.settings.lock_after
-                return LoginResult(error="locked" if locked else "invalid", retry_after=self._delay(failures))
+                count = int(failures or 0)
+                record(session, user.id if user else None, "login_failed", name, now, {"failures": count})
+                log.info("console sign-in refused (%s failures for this name at this address)", count)
+                locked = count >= self.settings.lock_after
+                return LoginResult(error="locked" if locked else "invalid", retry_after=self.throttle.delay(count))
             assert user is not None
-            await session.execute(delete(LoginThrottle).where(LoginThrottle.username == name))
+            await self.throttle.succeeded(session, keys)
             token = secrets.token_urlsafe(32)
             session.add(
                 ConsoleSession(
@@ -109,43 +110,21 @@ class Sessions:
             log.info("console sign-in of user %s", user.id)
             return LoginResult(token=token)
 
-    def _delay(self, failures: int) -> int:
-        """Seconds the next attempt must wait after `failures` failures in a row."""
-        if failures >= self.settings.lock_after:
-            return self.settings.lock_minutes * 60
-        if failures < self.settings.backoff_after:
-            return 0
-        return int(min(2 ** (failures - self.settings.backoff_after), self.settings.backoff_max_seconds))
-
-    def _wait(self, throttle: LoginThrottle | None, now: datetime) -> int:
-        if throttle is None:
-            return 0
-        if throttle.locked_until is not None and as_utc(throttle.locked_until) > now:
-            return max(1, int((as_utc(throttle.locked_until) - now).total_seconds()))
-        if throttle.last_failure_at is None:
-            return 0
-        ready = as_utc(throttle.last_failure_at) + timedelta(seconds=self._delay(throttle.failures))
-        if throttle.failures < self.settings.lock_after and ready > now:
-            return max(1, int((ready - now).total_seconds()))
-        return 0
-
-    async def _record_failure(self, name: str, now: datetime) -> int:
-        for _ in range(3):
-            try:
-                async with self.db.transaction() as session:
-                    row = await session.get(LoginThrottle, name, with_for_update=True)
-                    if row is None:
-                        row = LoginThrottle(username=name, failures=0)
-                        session.add(row)
-                    row.failures += 1
-                    row.last_failure_at = now
-                    if row.failures >= self.settings.lock_after:
-                        row.locked_until = now + timedelta(minutes=self.settings.lock_minutes)
-                    return row.failures
-            except IntegrityError:
-                # A concurrent failure for the same name created the row first; count on it.
-                continue
-        raise RuntimeError("login throttle row could not be written")
+    async def check_password(self, user_id: int, password: str, address: str) -> bool:
+        """The signed-in user's own password, checked under the same throttle as a sign-in."""
+        async with self.db.transaction() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                return False
+            keys = Keys.of(user.username, address)
+            admission = await self.throttle.admit(session, keys, self.clock.now())
+            if not admission.admitted:
+                raise TooManyAttempts(f"too many attempts; try again in {admission.retry_after} s")
+        matched = await verify_password(user.password_hash, password)
+        if matched:
+            async with self.db.transaction() as session:
+                await self.throttle.succeeded(session, keys)
+        return matched
 
     async def principal(self, token: str | None) -> Principal | None:
         """The principal of a session token, or None when it is unknown, expired, idle too long or disabled."""

@@ -18,6 +18,6 @@ class Forbidden(KefuError):
 
 
 class TooManyAttempts(KefuError):
-    """Sign-in is throttled for this user name."""
+    """Password checks are throttled for this name or address."""
 
     status_code = 429

@@ -20,6 +20,7 @@ from core.errors import InvalidInput, NotFound
 from handlers.console import conversation as view
 from handlers.console import inbox
 from handlers.console.access import require_role, ticket_for
+from handlers.console.account import account_routes
 from handlers.console.admin import admin_routes
 from handlers.console.auth import Principal, Sessions
 from handlers.console.clients import client_routes
@@ -39,6 +40,7 @@ from handlers.console.web import (
     STATIC,
     Guard,
     SecurityHeaders,
+    client_address,
     json_body,
     login_page,
     page,
@@ -87,6 +89,7 @@ class Console:
         app.include_router(config_routes(self))
         app.include_router(client_routes(self))
         app.include_router(keywords_routes(self))
+        app.include_router(account_routes(self))
 
     async def _not_signed_in(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith(PREFIX + "/api") or request.method != "GET":
@@ -123,7 +126,9 @@ class Console:
             next_url = safe_next(form.get("next"))
             if not self.login_tokens.check(request, form.get(LOGIN_FIELD, "")):
                 return self._login_error(request, language, "expired", next_url, 403)
-            result = await self.sessions.login(form.get("username", ""), form.get("password", ""))
+            result = await self.sessions.login(
+                form.get("username", ""), form.get("password", ""), client_address(request)
+            )
             if result.token is None:
                 status = 429 if result.error in ("locked", "too_fast") else 401
                 refused = self._login_error(request, language, result.error or "invalid", next_url, status)

@@ -18,8 +18,16 @@ class ConsoleSettings(BaseSettings):
     # Failures before each further attempt must wait (1 s, 2 s, 4 s, ... up to backoff_max_seconds).
     backoff_after: int = 3
     backoff_max_seconds: int = 60
-    # Failures that lock the user name for lock_minutes.
+    # Failures of one user name from one address that lock that pair for lock_minutes.
     lock_after: int = 6
     lock_minutes: int = 15
+    # Failures from one address across all names that lock the address.
+    ip_lock_after: int = 30
+    # Failures of one name across all addresses that lock it for addresses which have failed before.
+    name_lock_after: int = 20
+    # Counters untouched this long are deleted (made-up names leave nothing behind).
+    throttle_forget_hours: float = 24.0
+    # zxcvbn's score (0-4) a new password must reach.
+    password_min_score: int = 3
     sla_risk_minutes: int = 60
     page_size: int = 50

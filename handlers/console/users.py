@@ -6,13 +6,13 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
-from core.db.models import Department, User, UserDepartment
+from core.db.models import ConsoleSession, Department, User, UserDepartment
 from core.errors import Conflict, InvalidInput
-from handlers.console.passwords import hash_password
+from handlers.console.passwords import MIN_SCORE, hash_password
 
 # The roles of the agency's people in the console.
 STAFF = ("rep", "supervisor", "admin")
@@ -35,6 +35,7 @@ async def create_user(
     email: str | None = None,
     now: datetime,
     actor_id: int | None = None,
+    min_score: int = MIN_SCORE,
 ) -> User:
     """A new active user; the first department is the one tickets are assigned in, the rest are also visible."""
     name = normalize_username(username)
@@ -58,7 +59,7 @@ async def create_user(
         username=name,
         display_name=display_name.strip()[:128],
         role=role,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, (name, display_name), min_score),
         department_id=found[0].id if found else None,
         email=email or None,
         on_duty=True,
@@ -82,3 +83,24 @@ async def department_ids(session: AsyncSession, user: User) -> frozenset[int]:
     if user.department_id is not None:
         ids.add(user.department_id)
     return frozenset(ids)
+
+
+async def set_password(
+    session: AsyncSession,
+    user: User,
+    password: str,
+    *,
+    now: datetime,
+    actor_id: int | None,
+    keep_session: str | None = None,
+    min_score: int = MIN_SCORE,
+) -> int:
+    """Give the user a new password and end their sessions (but `keep_session`); the number of sessions ended."""
+    user.password_hash = hash_password(password, (user.username, user.display_name), min_score)
+    ended = await session.execute(
+        delete(ConsoleSession).where(ConsoleSession.user_id == user.id, ConsoleSession.id != (keep_session or ""))
+    )
+    count = int(getattr(ended, "rowcount", 0) or 0)
+    action = "password_changed" if actor_id == user.id else "password_reset"
+    record(session, actor_id, action, f"user:{user.id}", now, {"sessions_ended": count})
+    return count

@@ -42,6 +42,11 @@ class Guard:
         return principal
 
 
+def client_address(request: Request) -> str:
+    """The peer's address (behind a reverse proxy, uvicorn's proxy headers put the client's here)."""
+    return request.client.host if request.client else ""
+
+
 def page(name: str) -> FileResponse:
     """A console page: static HTML that its script fills in; never cached, since it is only served signed in."""
     return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"})

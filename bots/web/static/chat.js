@@ -462,7 +462,15 @@
             p.state = "sent";
           });
         }
-        var retryable = res.status >= 500 || res.status === 429 || res.status === 408;
+        if (res.status === 429) {
+          // Too many messages: show the server's polite note and retry once its wait is over.
+          return res.json().then(function (data) {
+            if (data && data.text) flashNotice(data.text);
+            var wait = data && typeof data.retry_after === "number" ? data.retry_after : 5;
+            throw { wait: wait * 1000 };
+          });
+        }
+        var retryable = res.status >= 500 || res.status === 408;
         if (!retryable) {
           return res.text().then(function (body) {
             console.warn("kefu: message rejected", res.status, body);
@@ -474,7 +482,7 @@
         if (p.state === "done") return;
         if (err && err.fatal) return fail(p);
         if (attempt >= SEND_RETRIES) return fail(p);
-        var delay = SEND_BACKOFF_MS * Math.pow(2, attempt) + Math.random() * 250;
+        var delay = (err && err.wait) || SEND_BACKOFF_MS * Math.pow(2, attempt) + Math.random() * 250;
         attempt += 1;
         return sleep(delay).then(function () {
           if (p.state === "done") return;
@@ -483,6 +491,10 @@
       });
     }
     return tryOnce();
+  }
+
+  function flashNotice(text) {
+    el.statusText.textContent = text;
   }
 
   function fail(p) {

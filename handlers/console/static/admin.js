@@ -32,7 +32,17 @@
           users();
         },
       });
-      body.append(el("tr", {}, el("td", { text: u.username }), el("td", { text: u.name }), el("td", { text: t("roles." + u.role) }), el("td", { text: u.department || "" }), el("td", {}, toggle)));
+      const reset = el("button", {
+        type: "button",
+        text: t("admin.reset_password"),
+        onclick: async () => {
+          const password = window.prompt(t("admin.reset_prompt"));
+          if (!password) return;
+          const r = await api("POST", `/console/api/admin/users/${u.id}/password`, { password });
+          flash(r.ok ? t("admin.reset_done") : Console.errorText(r.status, r.data), r.ok ? "ok" : undefined);
+        },
+      });
+      body.append(el("tr", {}, el("td", { text: u.username }), el("td", { text: u.name }), el("td", { text: t("roles." + u.role) }), el("td", { text: u.department || "" }), el("td", {}, toggle, reset)));
     }
     const dir = await api("GET", "/console/api/directory");
     const dept = document.getElementById("new-department");

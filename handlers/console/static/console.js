@@ -122,7 +122,10 @@ const Console = (() => {
 
   function header() {
     const me = state.me;
-    document.getElementById("who").textContent = `${me.name} · ${t("roles." + me.role)}`;
+    const who = document.getElementById("who");
+    who.textContent = `${me.name} · ${t("roles." + me.role)}`;
+    // Everyone's own account page (password change), reached from their name in the header.
+    who.after(el("a", { href: "/console/account", id: "account-link", text: t("account.nav") }));
     const nav = document.querySelector("nav[data-page]");
     if (nav) navigation(nav, me.role);
     const lang = document.getElementById("lang");

@@ -1,0 +1,51 @@
+"""Every signed-in person's own account: the page and the API to change one's password."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from core.db.models import User
+from core.errors import InvalidInput, NotFound
+from handlers.console.auth import Principal
+from handlers.console.users import set_password
+from handlers.console.web import client_address, json_body, page, text_field
+
+if TYPE_CHECKING:
+    from handlers.console.routes import Console
+
+
+def account_routes(console: Console) -> APIRouter:
+    router = console.private()
+    services = console.services
+
+    @router.get("/account", include_in_schema=False)
+    async def account_page() -> FileResponse:
+        return page("account.html")
+
+    @router.post("/api/account/password")
+    async def change_password(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+        """The current password (throttled like a sign-in) and a new one; the person's other sessions end."""
+        data = await json_body(request)
+        current = text_field(data, "current", limit=256)
+        new = text_field(data, "new", limit=256)
+        if not await console.sessions.check_password(principal.user_id, current, client_address(request)):
+            raise InvalidInput("the current password is not right")
+        async with services.db.transaction() as session:
+            user = await session.get(User, principal.user_id)
+            if user is None:
+                raise NotFound("no such user")
+            ended = await set_password(
+                session,
+                user,
+                new,
+                now=services.clock.now(),
+                actor_id=principal.user_id,
+                keep_session=principal.session_id,
+                min_score=console.settings.password_min_score,
+            )
+        return JSONResponse({"changed": True, "sessions_ended": ended})
+
+    return router
