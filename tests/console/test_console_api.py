@@ -148,11 +148,13 @@ async def test_conversation_view_masks_contact_data_until_an_audited_reveal(
     assert number in greeting["text"] and "{" not in greeting["text"]
 
     revealed = await ann.post(f"/console/api/tickets/{number}/reveal")
-    assert revealed.json() == {
-        "phone": "13800138000",
-        "email": "li.lei@example.com",
-        "details": {"phone": "13800138000"},
-    }
+    shown = revealed.json()
+    assert (shown["phone"], shown["email"], shown["details"]) == (
+        "13800138000",
+        "li.lei@example.com",
+        {"phone": "13800138000"},
+    )
+    assert "我的电话是 13800138000" in shown["messages"].values()
     async with services.db.transaction() as session:
         audit = (await session.execute(select(AuditEntry).where(AuditEntry.action == "pii_revealed"))).scalar_one()
     assert audit.user_id == ann.user_id and audit.data == {"ticket": number}
