@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.masking import mask_text
 from core.reports import CATEGORIES, SCORES, Report
 from core.texts import Texts
 
@@ -109,7 +110,7 @@ class ReportTables:
         return [self.t("c_score"), self.t("c_count")], [[s, report.satisfaction.get(s, 0)] for s in SCORES]
 
     def keywords(self, report: Report) -> Table:
-        return [self.t("c_keyword"), self.t("c_count")], [[p, n] for p, n in report.keywords]
+        return [self.t("c_keyword"), self.t("c_count")], [[mask_text(p), n] for p, n in report.keywords]
 
     def reps(self, report: Report) -> Table:
         header = [

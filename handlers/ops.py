@@ -12,6 +12,7 @@ from core.clock import as_utc
 from core.db.models import Conversation, Ticket, TicketEvent
 from core.errors import NotFound
 from core.lifecycle import TicketStatus, TransitionRequest
+from core.takeover import ensure_not_held_by_other
 from core.transcript import delivery_log
 from handlers.services import Services
 
@@ -83,12 +84,21 @@ async def show_ticket(services: Services, number: str) -> dict[str, Any]:
         return shown
 
 
-async def transition_ticket(services: Services, number: str, request: TransitionRequest) -> str:
-    """Move a ticket; resolving through the dialogue also tells the client and starts the feedback flow."""
+async def transition_ticket(
+    services: Services, number: str, request: TransitionRequest, *, by: int | None = None, override: bool = False
+) -> str:
+    """Move a ticket; resolving through the dialogue also tells the client and starts the feedback flow.
+
+    `by` is the rep asking (None: the CLI); while another rep holds the conversation they get HeldByOther
+    unless `override` (supervisors and admins).
+    """
     async with services.db.transaction() as session:
         ticket = await _by_number(session, number)
         conversation = await session.get(Conversation, ticket.conversation_id)
         linked = conversation is not None and conversation.ticket_id == ticket.id
+        if by is not None and conversation is not None and linked:
+            await session.refresh(conversation, with_for_update=True)
+            await ensure_not_held_by_other(session, conversation, by, override=override)
         if not (request.to is TicketStatus.RESOLVED and linked):
             await services.desk.move(session, ticket, request, services.clock.now())
             return ticket.status

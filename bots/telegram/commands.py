@@ -19,10 +19,10 @@ from sqlalchemy import select
 from bots.telegram.convert import command_of
 from bots.telegram.reps_group import RepsGroup
 from bots.telegram.topics import TopicWriter
-from core.db.models import TelegramTopic, User
+from core.db.models import Conversation, TelegramTopic, User
 from core.engine import Engine
 from core.errors import KefuError
-from core.takeover import HeldByOther
+from core.takeover import HeldByOther, ensure_not_held_by_other
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ class RepCommands:
         if name == "resolve":
             if not args:
                 return t("usage_resolve")
+            await self._ensure_not_held_by_other(topic, rep)
             await self.engine.resolve(conversation_id, args, actor)
             return t("resolved")
         if name == "close":
@@ -147,6 +148,7 @@ class RepCommands:
                 return t("usage_close")
             if not topic.ticket_key:
                 return t("refused", error="no ticket")
+            await self._ensure_not_held_by_other(topic, rep)
             await self.close(topic.ticket_key, actor, root_cause, improvement)
             return t("closed", ticket_no=topic.ticket_key)
         if name == "transfer":
@@ -156,3 +158,11 @@ class RepCommands:
             await self.engine.transfer(conversation_id, rep.id, department_code=code)
             return t("transferred", department=code)
         return t("unknown_command")
+
+    async def _ensure_not_held_by_other(self, topic: TelegramTopic, rep: Rep) -> None:
+        """Resolve and close are the holder's (or a supervisor's) while the ticket is held, as in the console."""
+        async with self.engine.db.transaction() as session:
+            conversation = await session.get(Conversation, topic.conversation_id)
+            if conversation is None or (topic.ticket_id is not None and conversation.ticket_id != topic.ticket_id):
+                return
+            await ensure_not_held_by_other(session, conversation, rep.id, override=rep.role in FORCE_ROLES)

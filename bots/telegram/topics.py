@@ -24,6 +24,7 @@ from core.db.models import (
     Ticket,
     User,
 )
+from core.masking import CONTACT_SLOTS, mask_contact, mask_text
 from core.messages import Direction
 from core.texts import Texts
 
@@ -228,8 +229,9 @@ class TopicWriter:
         department = await session.get(Department, ticket.department_id) if ticket and ticket.department_id else None
         details = ticket.details if ticket else conversation.slots
         category = ticket.category if ticket else conversation.category
+        # The group has no reveal: contact data stays masked here; the console's ticket view can reveal it.
         lines = [
-            self.t("summary_detail", name=self._slot_label(category, k), value=v)
+            self.t("summary_detail", name=self._slot_label(category, k), value=_masked_detail(k, v))
             for k, v in (details or {}).items()
             if isinstance(v, str | int | float) and str(v)
         ]
@@ -244,7 +246,7 @@ class TopicWriter:
             tier=client.tier if client else "C",
             channel=conversation.channel,
             department=department.name if department else self.t("no_department"),
-            title=(ticket.title if ticket else "") or "—",
+            title=mask_text(ticket.title if ticket else "") or "—",
             details="\n".join(lines),
         ).rstrip()
         link = self.ticket_link(ticket.number) if ticket else None
@@ -275,7 +277,7 @@ class TopicWriter:
 
     def message_text(self, message: Message) -> str:
         """The message's text with its attachments named, so files are visible even when not shown."""
-        parts = [message.text] if message.text else []
+        parts = [mask_text(message.text)] if message.text else []
         for item in (message.payload or {}).get("attachments", []):
             kind = str(item.get("kind", "other"))
             label_key = f"telegram.kind_{kind}"
@@ -346,3 +348,8 @@ async def supersede_older(session: AsyncSession, topic: TelegramTopic, now: date
         .values(status=SUPERSEDED, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def _masked_detail(slot: str, value: str | int | float) -> str:
+    text = str(value)
+    return mask_contact(text) if slot in CONTACT_SLOTS else mask_text(text)

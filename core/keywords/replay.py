@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import Message
 from core.dialogue.classifier import Classification, KeywordClassifier
 from core.dialogue.forms import CATEGORIES
+from core.masking import mask_text
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -75,7 +76,7 @@ def replay(messages: Sequence[ClassifiedMessage], live: KeywordClassifier, draft
             changed.append(
                 {
                     "message_id": message.id,
-                    "text": message.text,
+                    "text": mask_text(message.text),
                     "created_at": message.created_at.isoformat(),
                     "recorded": message.recorded.get("category"),
                     "before": verdict_json(old),

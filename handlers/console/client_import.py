@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import Client
 from core.dialogue.forms import normalize_phone
 from core.errors import InvalidInput
-from handlers.console.masking import mask_phone
+from core.masking import mask_phone
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 5000

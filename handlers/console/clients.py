@@ -13,10 +13,10 @@ from core.audit import record
 from core.db.models import Client
 from core.dialogue.forms import normalize_phone
 from core.errors import Conflict, InvalidInput, NotFound
+from core.masking import mask_phone
 from handlers.console import client_import
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
-from handlers.console.masking import mask_phone
 from handlers.console.web import json_body, text_field
 
 if TYPE_CHECKING:

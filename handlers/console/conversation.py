@@ -22,8 +22,8 @@ from core.db.models import (
     TicketEvent,
     User,
 )
+from core.masking import CONTACT_SLOTS, mask_contact, mask_email, mask_phone, mask_text, mask_value
 from handlers.console.auth import Principal
-from handlers.console.masking import CONTACT_SLOTS, mask_contact, mask_email, mask_phone
 from handlers.console.voice import needs_decoding
 
 TRANSCRIPT_LIMIT = 500
@@ -70,9 +70,13 @@ def attachment_json(number: str, message: Message, index: int, item: dict[str, A
     }
 
 
+def _client_messages(ticket: Ticket) -> Any:
+    return select(Conversation.id).where(Conversation.client_id == ticket.client_id)
+
+
 async def transcript(session: AsyncSession, ticket: Ticket) -> tuple[list[dict[str, Any]], int]:
-    """The client's messages on every channel, oldest first (the latest TRANSCRIPT_LIMIT), and how many exist."""
-    conversations = select(Conversation.id).where(Conversation.client_id == ticket.client_id)
+    """The client's messages on every channel, oldest first (the latest TRANSCRIPT_LIMIT), contact data masked."""
+    conversations = _client_messages(ticket)
     total = int(
         await session.scalar(select(func.count(Message.id)).where(Message.conversation_id.in_(conversations))) or 0
     )
@@ -89,13 +93,15 @@ async def transcript(session: AsyncSession, ticket: Ticket) -> tuple[list[dict[s
     messages = []
     for message, delivery, author in reversed(rows):
         payload = message.payload or {}
+        shown = mask_text(message.text) if message.text else message.text
         messages.append(
             {
                 "id": message.id,
                 "direction": message.direction,
                 "channel": message.channel,
                 "type": message.type,
-                "text": message.text,
+                "text": shown,
+                "masked": shown != message.text,
                 "at": _iso(message.created_at),
                 "author": author,
                 "delivery": delivery,
@@ -138,13 +144,13 @@ async def ticket_panel(session: AsyncSession, ticket: Ticket, conversation: Conv
         elif key in CONTACT_SLOTS and isinstance(value, str):
             details[key] = mask_contact(value)
         else:
-            details[key] = value
+            details[key] = mask_value(value)
     return {
         "number": ticket.number,
         "status": ticket.status,
         "category": ticket.category,
         "priority": ticket.priority,
-        "title": ticket.title,
+        "title": mask_text(ticket.title),
         "channel": ticket.channel,
         "details": details,
         "masked_details": sorted(k for k in details if k in CONTACT_SLOTS),
@@ -175,7 +181,7 @@ async def ticket_panel(session: AsyncSession, ticket: Ticket, conversation: Conv
                 "actor": _actor_label(e.actor, names),
                 "before": e.before,
                 "after": e.after,
-                "text": str(e.data.get("text", "")) if e.kind in ("note", "reclassified") else "",
+                "text": mask_text(str(e.data.get("text", ""))) if e.kind in ("note", "reclassified") else "",
                 "at": _iso(e.created_at),
             }
             for e in events
@@ -205,18 +211,57 @@ async def client_panel(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
         "email": mask_email(client.email),
         "channels": sorted(set(identities)),
         "earlier": [
-            {"number": t.number, "status": t.status, "category": t.category, "title": t.title, "at": _iso(t.created_at)}
+            {
+                "number": t.number,
+                "status": t.status,
+                "category": t.category,
+                "title": mask_text(t.title),
+                "at": _iso(t.created_at),
+            }
             for t in earlier
         ],
     }
 
 
 async def reveal(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
-    """The unmasked contact data of the ticket's client and details (the caller audits it)."""
+    """The unmasked contact data of the ticket: client, details, title, and transcript texts (the caller audits it).
+
+    Only what masking changed is returned; the page shows it in place for this view and forgets it on reload.
+    """
     client = await session.get(Client, ticket.client_id)
     assert client is not None
-    details = {k: v for k, v in (ticket.details or {}).items() if k in CONTACT_SLOTS and isinstance(v, str)}
-    return {"phone": client.phone, "email": client.email, "details": details}
+    details = {
+        k: v
+        for k, v in (ticket.details or {}).items()
+        if isinstance(v, str) and (k in CONTACT_SLOTS or mask_text(v) != v)
+    }
+    texts = (
+        await session.execute(
+            select(Message.id, Message.text)
+            .where(Message.conversation_id.in_(_client_messages(ticket)), Message.text.is_not(None))
+            .order_by(Message.id.desc())
+            .limit(TRANSCRIPT_LIMIT)
+        )
+    ).all()
+    messages = {str(id): text for id, text in texts if text and mask_text(text) != text}
+    notes = (
+        await session.execute(
+            select(TicketEvent.id, TicketEvent.data).where(
+                TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("note", "reclassified"))
+            )
+        )
+    ).all()
+    events = {
+        str(id): text for id, data in notes if (text := str((data or {}).get("text", ""))) and mask_text(text) != text
+    }
+    return {
+        "phone": client.phone,
+        "email": client.email,
+        "details": details,
+        "title": ticket.title,
+        "messages": messages,
+        "events": events,
+    }
 
 
 def principal_json(principal: Principal) -> dict[str, Any]:

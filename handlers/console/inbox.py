@@ -15,6 +15,7 @@ from core.db.models import Client, Conversation, Department, Message, Ticket, Us
 from core.dialogue.model import State
 from core.errors import InvalidInput
 from core.lifecycle import OPEN_STATUSES, TicketStatus
+from core.masking import mask_text
 from handlers.console.access import visible_tickets
 from handlers.console.auth import Principal
 
@@ -138,7 +139,7 @@ async def page(
         items.append(
             {
                 "number": ticket.number,
-                "title": ticket.title,
+                "title": mask_text(ticket.title),
                 "status": ticket.status,
                 "priority": ticket.priority,
                 "category": ticket.category,
@@ -155,7 +156,8 @@ async def page(
                 "deadline": as_utc(deadline).isoformat() if deadline else None,
                 "breached": bool(ticket.first_response_breached or ticket.resolution_breached),
                 "paused": ticket.sla_paused_at is not None,
-                "last_text": (message.text[:PREVIEW_CHARS] if message else ""),
+                # Masked before it is cut, so a number at the edge is not left half in clear.
+                "last_text": (mask_text(message.text)[:PREVIEW_CHARS] if message and message.text else ""),
                 "last_direction": message.direction if message else None,
                 "last_at": as_utc(message.created_at).isoformat() if message else None,
             }

@@ -12,6 +12,7 @@ from core.errors import InvalidInput
 from core.keywords import draft, replay, suggestions, versions
 from core.keywords.spec import RuleErrors, RuleSpec
 from core.keywords.yaml_io import dump_yaml, parse_yaml
+from core.masking import mask_text
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
 from handlers.console.web import json_body, page, text_field
@@ -181,6 +182,11 @@ def keywords_routes(console: Console) -> APIRouter:
             items = await suggestions.reclassifications(session)
             candidate = await draft_classifier(session)
         found = suggestions.suggest(suggestions.corrected(items), candidate)
+        for item in items:
+            # Suggestions are drawn from the texts as written; the page shows them masked.
+            item["text"] = mask_text(item["text"])
+            for message in item["messages"]:
+                message["text"] = mask_text(message["text"])
         return JSONResponse({"reclassifications": items, "suggestions": found})
 
     @router.get(f"{API}/export")

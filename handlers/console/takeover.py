@@ -100,9 +100,13 @@ def takeover_router(console: Console) -> APIRouter:
     async def resolve(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
         solution = text_field(await json_body(request), "solution", limit=MAX_TEXT)
         await conversation_of(principal, number)
-        status = await transition_ticket(
-            services, number, TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=solution)
-        )
+        request_ = TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=solution)
+        try:
+            status = await transition_ticket(
+                services, number, request_, by=principal.user_id, override=principal.sees_all
+            )
+        except HeldByOther as exc:
+            return held(exc)
         return done(ticket_status=status)
 
     @router.post("/api/tickets/{number}/close")
@@ -114,7 +118,12 @@ def takeover_router(console: Console) -> APIRouter:
         request_ = TransitionRequest(
             TicketStatus.CLOSED, principal.actor, root_cause=root_cause, improvement=improvement
         )
-        status = await transition_ticket(services, number, request_)
+        try:
+            status = await transition_ticket(
+                services, number, request_, by=principal.user_id, override=principal.sees_all
+            )
+        except HeldByOther as exc:
+            return held(exc)
         return done(ticket_status=status)
 
     return router

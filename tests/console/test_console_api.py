@@ -148,11 +148,13 @@ async def test_conversation_view_masks_contact_data_until_an_audited_reveal(
     assert number in greeting["text"] and "{" not in greeting["text"]
 
     revealed = await ann.post(f"/console/api/tickets/{number}/reveal")
-    assert revealed.json() == {
-        "phone": "13800138000",
-        "email": "li.lei@example.com",
-        "details": {"phone": "13800138000"},
-    }
+    shown = revealed.json()
+    assert (shown["phone"], shown["email"], shown["details"]) == (
+        "13800138000",
+        "li.lei@example.com",
+        {"phone": "13800138000"},
+    )
+    assert "我的电话是 13800138000" in shown["messages"].values()
     async with services.db.transaction() as session:
         audit = (await session.execute(select(AuditEntry).where(AuditEntry.action == "pii_revealed"))).scalar_one()
     assert audit.user_id == ann.user_id and audit.data == {"ticket": number}
@@ -232,6 +234,28 @@ async def test_reply_note_resolve_close_through_the_api(services: Services, sign
     kinds = [e["kind"] for e in view["ticket"]["events"]]
     assert {"claimed", "note", "first_response", "resolved", "closed"} <= set(kinds)
     assert next(e for e in view["ticket"]["events"] if e["kind"] == "note")["text"] == "客户是老客户，注意语气"
+
+
+async def test_only_the_holder_or_a_supervisor_resolves_and_closes_a_held_ticket(
+    services: Services, signed_in: SignIn
+) -> None:
+    ann = await signed_in("ann", name="安妮")
+    bob = await signed_in("bob")
+    supervisor = await signed_in("sam", role="supervisor")
+    _, number = await escalate(services, "v1")
+    await ann.post(f"/console/api/tickets/{number}/claim")
+    refused = await bob.post(f"/console/api/tickets/{number}/resolve", {"solution": "我来"})
+    assert refused.status_code == 409 and refused.json()["holder_name"] == "安妮", refused.text
+    assert (await _ticket(services, number)).status not in ("resolved", "closed")
+    # A resolved ticket whose conversation is still held (the holder keeps the conversation) stays the holder's.
+    async with services.db.transaction() as session:
+        await session.execute(update(Ticket).where(Ticket.number == number).values(status="resolved"))
+    body = {"root_cause": "原因", "improvement": "改进"}
+    closing = await bob.post(f"/console/api/tickets/{number}/close", body)
+    assert closing.status_code == 409 and closing.json()["holder_name"] == "安妮", closing.text
+    assert (await _ticket(services, number)).status == "resolved"
+    assert (await supervisor.post(f"/console/api/tickets/{number}/close", body)).status_code == 200
+    assert (await _ticket(services, number)).status == "closed"
 
 
 async def test_release_and_transfer(services: Services, signed_in: SignIn) -> None:

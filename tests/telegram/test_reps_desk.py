@@ -272,3 +272,15 @@ async def test_commands_outside_a_known_topic(desk: Desk) -> None:
     desk.services.clock.advance(timedelta(seconds=3))  # type: ignore[attr-defined]
     assert (await desk.post(desk.group_update("/claim", REP_TG, 999_999))).status_code == 200
     assert desk.tg.sends()[-1].data["text"] == "这个话题没有关联的客户会话。"
+
+
+async def test_a_colleague_cannot_resolve_or_close_a_ticket_another_rep_holds(desk: Desk) -> None:
+    await _escalated_wechat_client(desk)
+    assert await desk.rep_says("/claim") == "已认领，由 客服0 接待。"
+    for command in ("/resolve 我来处理", "/close 原因 | 改进"):
+        refused = await desk.rep_says(command, telegram_user_id=OTHER_REP_TG)
+        assert refused == "已由 客服0 处理。", (command, refused)
+    ticket = await desk.ticket()
+    assert ticket.status not in ("resolved", "closed") and ticket.solution is None
+    # The holder may.
+    assert (await desk.rep_says("/resolve 预算已续费")) == "已标记为已解决，客户会收到处理结果和满意度评价。"

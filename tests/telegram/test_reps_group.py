@@ -224,7 +224,7 @@ async def test_a_tier_a_clients_complaint_with_buttons_opens_a_topic(
     assert topic.name == f"{number.group(0)} · 投诉 · 李总（星河传媒）"
     summary = fake_api.in_chat(REPS_CHAT, topic.thread_id)[0].data["text"]
     assert "【A 类客户投诉】" in summary and "A 类客户" in summary
-    assert "· 涉及项目/活动：双十一信息流投放" in summary and "· 联系电话：13800138000" in summary
+    assert "· 涉及项目/活动：双十一信息流投放" in summary and "· 联系电话：138****8000" in summary
 
 
 async def test_an_sla_breach_on_a_quiet_ticket_opens_a_topic(

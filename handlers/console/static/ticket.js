@@ -27,6 +27,11 @@
     return el("a", { href: a.url, download: "", text: `${label} ${a.name || ""}` });
   }
 
+  // Contact data stays masked until 显示联系方式; the revealed texts live in this page view only.
+  function shownText(m) {
+    return revealed && revealed.messages[m.id] !== undefined ? revealed.messages[m.id] : m.text;
+  }
+
   function message(m) {
     const meta = [el("span", { text: author(m) }), el("span", { text: t("channel." + m.channel) }), el("time", { datetime: m.at, text: fmtTime(m.at) })];
     if (m.direction === "out" && m.delivery && m.delivery !== "sent") {
@@ -36,7 +41,7 @@
       "li",
       { class: "msg " + (m.direction === "in" ? "in" : "out"), dataset: { id: m.id, direction: m.direction } },
       el("div", { class: "msg-meta" }, meta),
-      m.text ? el("div", { class: "msg-text", text: m.text }) : null,
+      m.text ? el("div", { class: "msg-text", text: shownText(m) }) : null,
       m.attachments.map(attachment),
     );
   }
@@ -135,7 +140,7 @@
           { dataset: { kind: e.kind } },
           el("time", { class: "when", datetime: e.at, text: fmtTime(e.at) }),
           `${label}${change} · ${e.actor}`,
-          e.text ? el("span", { class: "note-text", text: e.text }) : null,
+          e.text ? el("span", { class: "note-text", text: revealed && revealed.events[e.id] !== undefined ? revealed.events[e.id] : e.text }) : null,
         ),
       );
     }
@@ -148,8 +153,10 @@
     document.getElementById("client-email").textContent = (revealed ? revealed.email : client.email) || t("ticket.none");
     document.getElementById("client-channels").textContent = client.channels.map((c) => t("channel." + c)).join(" · ");
     const reveal = document.getElementById("reveal");
-    reveal.disabled = Boolean(revealed);
-    reveal.textContent = revealed ? t("ticket.revealed") : t("ticket.reveal");
+    // Messages that arrived after the reveal are masked again until it is pressed again.
+    const fresh = revealed && data.messages.some((m) => m.masked && revealed.messages[m.id] === undefined);
+    reveal.disabled = Boolean(revealed) && !fresh;
+    reveal.textContent = revealed && !fresh ? t("ticket.revealed") : t("ticket.reveal");
     const earlier = document.getElementById("earlier");
     clear(earlier);
     for (const old of client.earlier) {
