@@ -18,7 +18,9 @@ classifier_app = typer.Typer(help="The learned classifier model: train and expor
 @classifier_app.command("train")
 def classifier_train(
     out: Annotated[Path | None, typer.Option(help="Model file to write (default: the configured one)")] = None,
-    corpus: Annotated[Path, typer.Option(help="The shared labelled corpus (TSV: text, label, source)")] = DEFAULT_CORPUS,
+    corpus: Annotated[
+        Path, typer.Option(help="The shared labelled corpus (TSV: text, label, source)")
+    ] = DEFAULT_CORPUS,
     agency_only: Annotated[
         bool, typer.Option("--agency-only", help="Train on the agency's own labelled messages only, no shared corpus")
     ] = False,

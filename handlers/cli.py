@@ -123,7 +123,9 @@ def _rules(source: str, settings: Settings) -> list[Rule]:
 @app.command()
 def classify(
     rules: Annotated[str, typer.Option(help="auto | db | yaml")] = "auto",
-    model: Annotated[bool, typer.Option(help="Add the learned model behind the rules (--no-model: rules alone)")] = True,
+    model: Annotated[
+        bool, typer.Option(help="Add the learned model behind the rules (--no-model: rules alone)")
+    ] = True,
 ) -> None:
     """Classify one message per stdin line (plain text or JSON with "text"); one JSON object per line out."""
     settings = Settings()

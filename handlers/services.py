@@ -29,8 +29,8 @@ from core.config_store import ConfigWatcher
 from core.db.migrate import upgrade
 from core.db.session import Database
 from core.dialogue.classifier import KeywordClassifier
-from core.dialogue.textmodel import TextModel, configured_model
 from core.dialogue.forms import Forms
+from core.dialogue.textmodel import TextModel, configured_model
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
 from core.keywords.versions import (

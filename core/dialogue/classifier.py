@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import string
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,9 +287,7 @@ class KeywordClassifier:
             extra = tuple((*_check(m, form), tuple(v)) for m, v in others) or None
             # Whether a negation before it can take a vote away: only a positive complaint cue has one to lose.
             negatable = any(c == COMPLAINT and w > 0 for v in votes[phrase].values() for c, w in v)
-            self._automaton.add_word(
-                form, (len(form) - 1, phrase, *_check(mode, form), tuple(first), extra, negatable)
-            )
+            self._automaton.add_word(form, (len(form) - 1, phrase, *_check(mode, form), tuple(first), extra, negatable))
         if votes:
             self._automaton.make_automaton()
 
@@ -456,6 +454,14 @@ class KeywordClassifier:
         return _verdict(
             model.classes[best], confidence, confidence >= model.threshold and not tie, scores, matched, alone
         )
+
+
+def softmax(scores: Sequence[float]) -> list[float]:
+    """Probabilities from log-odds, shifted by the largest so exp() never overflows."""
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
 
 
 def _decayed(weights: list[float]) -> float:

@@ -11,13 +11,13 @@ import gzip
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.dialogue.classifier import normalize
+from core.dialogue.classifier import normalize, softmax
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -110,13 +110,6 @@ class TextModel:
             "meta": dict(self.meta),
             "features": {g: [idf, *coefs] for g, (idf, coefs) in self.features.items()},
         }
-
-
-def softmax(scores: Sequence[float]) -> list[float]:
-    top = max(scores)
-    exps = [math.exp(s - top) for s in scores]
-    total = sum(exps)
-    return [e / total for e in exps]
 
 
 def model_from_json(raw: Mapping[str, Any]) -> TextModel:

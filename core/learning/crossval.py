@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.dialogue.classifier import KeywordClassifier
+from core.dialogue.classifier import KeywordClassifier, softmax
 from core.dialogue.forms import CATEGORIES
-from core.dialogue.textmodel import TextModel, softmax
+from core.dialogue.textmodel import TextModel
 from core.learning.data import AGENCY, Labelled
 from core.learning.fit import SEED, FitOptions, fit
 
@@ -53,9 +53,7 @@ def out_of_fold(
     for test in folds(rows, k, options.seed):
         held = set(test)
         train = [i for i in range(len(rows)) if i not in held]
-        model = fit(
-            [rows[i].text for i in train], [rows[i].label for i in train], [weights[i] for i in train], options
-        )
+        model = fit([rows[i].text for i in train], [rows[i].label for i in train], [weights[i] for i in train], options)
         classes = model.classes
         for i in test:
             logits[i] = model.logits(rows[i].text)
