@@ -29,7 +29,10 @@ def config_dir_from_env() -> Path:
 class DialogueSettings(BaseModel):
     """Knobs of the dialogue: when to ask, when to hand off, how long to wait."""
 
+    # The rules' own threshold, used when no model is configured (with one, the model file carries its threshold).
     classifier_threshold: float = 0.5
+    # The learned model behind the rules, relative to the config folder; "" classifies with the rules alone.
+    classifier_model: str = "classifier/model.json.gz"
     handoff_exact: list[str] = Field(default_factory=lambda: ["人工", "转人工", "人工客服", "human", "agent"])
     handoff_contains: list[str] = Field(
         default_factory=lambda: ["转人工", "人工客服", "人工服务", "找人工", "真人客服", "talk to a human"]

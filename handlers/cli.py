@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from core.dialogue.classifier import KeywordClassifier, Rule, load_rules
+from core.dialogue.textmodel import configured_model
 from core.settings import Settings
+from handlers.classifier_cli import classifier_app
 from handlers.keywords_cli import keywords_app
 from handlers.user_cli import user_app
 
@@ -39,6 +41,7 @@ app.add_typer(user_app, name="user")
 reports_app = typer.Typer(help="Reports: the weekly report", no_args_is_help=True)
 app.add_typer(reports_app, name="reports")
 app.add_typer(keywords_app, name="keywords")
+app.add_typer(classifier_app, name="classifier")
 
 
 @app.command()
@@ -120,10 +123,17 @@ def _rules(source: str, settings: Settings) -> list[Rule]:
 @app.command()
 def classify(
     rules: Annotated[str, typer.Option(help="auto | db | yaml")] = "auto",
+    model: Annotated[
+        bool, typer.Option(help="Add the learned model behind the rules (--no-model: rules alone)")
+    ] = True,
 ) -> None:
     """Classify one message per stdin line (plain text or JSON with "text"); one JSON object per line out."""
     settings = Settings()
-    classifier = KeywordClassifier(_rules(rules, settings), threshold=settings.dialogue.classifier_threshold)
+    classifier = KeywordClassifier(
+        _rules(rules, settings),
+        threshold=settings.dialogue.classifier_threshold,
+        model=configured_model(settings.config_dir, settings.dialogue.classifier_model) if model else None,
+    )
     for line in sys.stdin:
         raw = line.rstrip("\n")
         text = raw

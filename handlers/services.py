@@ -32,6 +32,7 @@ from core.db.session import Database
 from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.entities import preload as preload_entities
 from core.dialogue.forms import Forms
+from core.dialogue.textmodel import TextModel, configured_model
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
 from core.inbound_limits import InboundLimits
@@ -92,6 +93,8 @@ class Services:
     followups: FollowUpRunner
     # Applies what admins saved in the console, here and in every other process.
     config: ConfigWatcher
+    # The learned model behind the rules (settings.dialogue.classifier_model), read once per process.
+    text_model: TextModel | None = None
 
     async def start(self, *, migrate: bool = True) -> None:
         """Migrate, seed config into an empty database, and load the rules in force."""
@@ -134,7 +137,9 @@ class Services:
             raise ValueError(f"keywords document without a version number: {body!r}")
         async with self.db.transaction() as session:
             specs = specs_of(await get_version(session, number))
-        self.classifier.current = classifier_for(specs, self.settings.dialogue.classifier_threshold, number)
+        self.classifier.current = classifier_for(
+            specs, self.settings.dialogue.classifier_threshold, number, self.text_model
+        )
 
     async def stop(self) -> None:
         if self.telegram_bot is not None:
@@ -196,7 +201,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             )
             # Escalations on any channel open topics; client messages are mirrored into them.
             db.live.add_listener(reps.on_live)
-    classifier = ClassifierHolder(KeywordClassifier([], threshold=settings.dialogue.classifier_threshold))
+    text_model = configured_model(config_dir, settings.dialogue.classifier_model)
+    classifier = ClassifierHolder(
+        KeywordClassifier([], threshold=settings.dialogue.classifier_threshold, model=text_model)
+    )
     dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
     calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")
     desk = TicketDesk(policies, calendar, texts, settings)
@@ -252,6 +260,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         engine=engine,
         followups=runner,
         config=ConfigWatcher(db),
+        text_model=text_model,
     )
     # Live classification follows the published version named by the "keywords" document, in every process.
     services.config.on(KEYWORDS, services.apply_keywords)

@@ -241,6 +241,8 @@ class KeywordRule(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # How the phrase must sit in a message: auto, substring, word or whole (core.dialogue.classifier.MATCH_MODES).
     match_mode: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")
+    # A forced rule decides the category outright when it matches.
+    forced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

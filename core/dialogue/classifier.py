@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import string
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 import yaml
@@ -17,7 +17,19 @@ from core.dialogue.forms import CATEGORIES
 from core.dialogue.hanzi import traditional_forms
 from core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from core.dialogue.textmodel import TextModel
+
 FALLBACK_CATEGORY = "other"
+# Each further positive cue of a category counts this much less than the one before (strongest first), so a
+# handful of weak nouns cannot add up to a confident verdict: the sum stays below twice the strongest cue.
+DECAY = 0.5
+# A complaint cue right after a negation is no grievance ("没有问题", "not broken", "不失望"); the negated span still
+# overrules the shorter cues inside it. Only complaint cues: a negated question or proposal rarely turns into
+# another category, while "没有问题"-type denials are what sends satisfied clients down the complaint path.
+COMPLAINT = "complaint"
+_CJK_NEGATIONS = ("没有", "没", "不", "无", "未", "别", "并非", "毫无")
+_EN_NEGATIONS = frozenset({"not", "no", "never", "without", "hardly"})
 
 # How a rule's phrase must sit in the message:
 #   auto       ASCII letters and digits at the phrase's ends need a word boundary there; CJK ends match anywhere
@@ -67,6 +79,8 @@ class Rule:
     weight: float = 1.0
     enabled: bool = True
     match_mode: str = "auto"
+    # A forced rule decides the category outright when it matches, whatever else the message holds.
+    forced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +92,13 @@ class Match:
     weight: float
     start: int
     end: int
+    forced: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"phrase": self.phrase, "category": self.category, "weight": self.weight}
+        out: dict[str, Any] = {"phrase": self.phrase, "category": self.category, "weight": self.weight}
+        if self.forced:
+            out["forced"] = True
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +108,28 @@ class Classification:
     category: str
     confidence: float
     confident: bool
+    # The rules' score of each category (counter-cues included); added to the model's log-odds when there is one.
     scores: dict[str, float] = field(default_factory=dict)
     matched: tuple[Match, ...] = ()
+    # The learned model's own probability of each category, before the rules ({} without a model).
+    model: dict[str, float] = field(default_factory=dict)
+    # A forced rule matched and decided the category.
+    forced: bool = False
 
     def to_json(self, text: str) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "text": text,
             "category": self.category,
             "confidence": self.confidence,
             "confident": self.confident,
             "matched": [m.to_json() for m in self.matched],
+            "rules": {k: round(v, 3) for k, v in self.scores.items()},
         }
+        if self.model:
+            out["model"] = {k: round(v, 3) for k, v in self.model.items()}
+        if self.forced:
+            out["forced"] = True
+        return out
 
 
 def _is_word_char(ch: str) -> bool:
@@ -130,31 +159,44 @@ def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-_MATCH_SLOTS = _slot_setters(Match, ("phrase", "category", "weight", "start", "end"))
-_VERDICT_SLOTS = _slot_setters(Classification, ("category", "confidence", "confident", "scores", "matched"))
+_MATCH_SLOTS = _slot_setters(Match, ("phrase", "category", "weight", "start", "end", "forced"))
+_VERDICT_SLOTS = _slot_setters(
+    Classification, ("category", "confidence", "confident", "scores", "matched", "model", "forced")
+)
+_NO_MODEL: dict[str, float] = {}
 
 
-def _match(phrase: str, category: str, weight: float, start: int, end: int) -> Match:
+def _match(phrase: str, category: str, weight: float, start: int, end: int, forced: bool = False) -> Match:
     match: Match = _new(Match)
-    set_phrase, set_category, set_weight, set_start, set_end = _MATCH_SLOTS
+    set_phrase, set_category, set_weight, set_start, set_end, set_forced = _MATCH_SLOTS
     set_phrase(match, phrase)
     set_category(match, category)
     set_weight(match, weight)
     set_start(match, start)
     set_end(match, end)
+    set_forced(match, forced)
     return match
 
 
 def _verdict(
-    category: str, confidence: float, confident: bool, scores: dict[str, float], matched: tuple[Match, ...]
+    category: str,
+    confidence: float,
+    confident: bool,
+    scores: dict[str, float],
+    matched: tuple[Match, ...],
+    model: dict[str, float] = _NO_MODEL,
+    forced: bool = False,
 ) -> Classification:
     verdict: Classification = _new(Classification)
-    set_category, set_confidence, set_confident, set_scores, set_matched = _VERDICT_SLOTS
+    set_category, set_confidence, set_confident, set_scores, set_matched, set_model, set_forced = _VERDICT_SLOTS
     set_category(verdict, category)
     set_confidence(verdict, confidence)
     set_confident(verdict, confident)
     set_scores(verdict, scores)
     set_matched(verdict, matched)
+    # A fresh dict per verdict, as the dataclass's default_factory would give.
+    set_model(verdict, model if model is not _NO_MODEL else {})
+    set_forced(verdict, forced)
     return verdict
 
 
@@ -187,7 +229,13 @@ def _check(mode: str, form: str) -> _Check:
 
 
 class KeywordClassifier:
-    """Classifies messages by the rules it was built with; immutable, so safe to swap atomically."""
+    """Classifies messages by its rules, and by a learned model behind them when given one; immutable, so safe to
+    swap atomically.
+
+    Without a model, the rules' scores decide (share of the top score times its strength). With one, each
+    category's rule score is added to the model's log-odds for it and the softmax of the sums decides; the verdict
+    is confident at the model's own threshold. A forced rule that matches decides outright in both.
+    """
 
     def __init__(
         self,
@@ -196,13 +244,18 @@ class KeywordClassifier:
         strength_ref: float = 2.0,
         *,
         version: int | None = None,
+        model: TextModel | None = None,
     ) -> None:
         self.threshold = threshold
         self.strength_ref = strength_ref
         # The published rule version this classifier was built from (None: rules from a file or a draft).
         self.version = version
+        self.model = model
         # phrase -> match mode -> votes: the same phrase may vote in several modes (e.g. "ok" whole, "ok?" auto).
         votes: dict[str, dict[str, list[tuple[str, float]]]] = {}
+        # (normalized phrase, category) of the forced rules: few, so looked up per match only when there are any.
+        self._forced: frozenset[tuple[str, str]] = frozenset()
+        forced: set[tuple[str, str]] = set()
         for rule in rules:
             if not rule.enabled:
                 continue
@@ -213,6 +266,9 @@ class KeywordClassifier:
             phrase = normalize(rule.phrase)
             if phrase:
                 votes.setdefault(phrase, {}).setdefault(rule.match_mode, []).append((rule.category, rule.weight))
+                if rule.forced:
+                    forced.add((phrase, rule.category))
+        self._forced = frozenset(forced)
         self.rule_count = sum(len(v) for modes in votes.values() for v in modes.values())
         self._whole = any("whole" in modes for modes in votes.values())
         self._automaton: Any = ahocorasick.Automaton()
@@ -229,7 +285,9 @@ class KeywordClassifier:
             # others after it, so the common case pays for no loop.
             (mode, first), *others = votes[phrase].items()
             extra = tuple((*_check(m, form), tuple(v)) for m, v in others) or None
-            self._automaton.add_word(form, (len(form) - 1, phrase, *_check(mode, form), tuple(first), extra))
+            # Whether a negation before it can take a vote away: only a positive complaint cue has one to lose.
+            negatable = any(c == COMPLAINT and w > 0 for v in votes[phrase].values() for c, w in v)
+            self._automaton.add_word(form, (len(form) - 1, phrase, *_check(mode, form), tuple(first), extra, negatable))
         if votes:
             self._automaton.make_automaton()
 
@@ -251,7 +309,7 @@ class KeywordClassifier:
         nested = False
         previous_start = previous_end = -1
         first, final = self._bounds(norm)
-        for end, (offset, phrase, left, right, whole, votes, extra) in self._automaton.iter(norm):
+        for end, (offset, phrase, left, right, whole, votes, extra, negatable) in self._automaton.iter(norm):
             start = end - offset
             if whole:
                 if start != first or end != final:
@@ -272,6 +330,9 @@ class KeywordClassifier:
                         votes += more_votes
             if not votes:
                 continue
+            if negatable and start > 0 and _negated(norm, start):
+                # The negated span keeps its place, so the cues inside it stay silent, but its grievance goes.
+                votes = tuple(v for v in votes if v[0] != COMPLAINT or v[1] <= 0)
             if start <= previous_start or end <= previous_end:
                 nested = True
             previous_start, previous_end = start, end
@@ -292,24 +353,33 @@ class KeywordClassifier:
         """Matches in the normalized text, dropping any that lie inside a longer match."""
         if not self.rule_count:
             return []
+        forced = self._forced
         return [
-            _match(phrase, category, weight, start, 1 - neg_last)
+            _match(phrase, category, weight, start, 1 - neg_last, bool(forced) and (phrase, category) in forced)
             for start, neg_last, phrase, votes in self._spans(normalize(text))
             for category, weight in votes
         ]
 
     def classify(self, text: str) -> Classification:
-        """The category with the highest positive score; "other" with no confidence when nothing scores."""
+        """The verdict of the rules (and the model, when there is one) on a message."""
         spans = self._spans(normalize(text)) if self.rule_count else []
         if not spans:
+            if self.model is not None:
+                return self._with_model(text, {}, ())
             return _verdict(FALLBACK_CATEGORY, 0.0, False, {}, ())
         # The hot loop: _match inlined, since a call per match costs as much as the match itself.
         new = _new
-        set_phrase, set_category, set_weight, set_start, set_end = _MATCH_SLOTS
+        set_phrase, set_category, set_weight, set_start, set_end, set_forced = _MATCH_SLOTS
+        forced_rules = self._forced
+        forced: Match | None = None
         matched: list[Match] = []
         append = matched.append
         scores: dict[str, float] = {}
         get = scores.get
+        # Categories with more than one positive cue: summed with DECAY once all are known (the usual message has
+        # one cue per category, which then costs nothing more).
+        positives: dict[str, list[float]] = {}
+        several = False
         for start, neg_last, phrase, votes in spans:
             end = 1 - neg_last
             for category, weight in votes:
@@ -319,8 +389,29 @@ class KeywordClassifier:
                 set_weight(match, weight)
                 set_start(match, start)
                 set_end(match, end)
+                is_forced = bool(forced_rules) and (phrase, category) in forced_rules
+                set_forced(match, is_forced)
                 append(match)
+                if is_forced and (forced is None or weight > forced.weight):
+                    forced = match
+                if weight > 0:
+                    found = positives.get(category)
+                    if found is None:
+                        positives[category] = [weight]
+                    else:
+                        found.append(weight)
+                        several = True
                 scores[category] = get(category, 0.0) + weight
+        if several:
+            for category, weights in positives.items():
+                if len(weights) > 1:
+                    scores[category] += _decayed(weights) - sum(weights)
+        if forced is not None:
+            # The strongest forced rule found decides; the scores stay as they are, to show what else was found.
+            model = self.model.predict_proba(text) if self.model is not None else _NO_MODEL
+            return _verdict(forced.category, 1.0, True, scores, tuple(matched), model, True)
+        if self.model is not None:
+            return self._with_model(text, scores, tuple(matched))
         if len(scores) == 1:
             ((top_category, top),) = scores.items()
             if 0.0 < top < math.inf:
@@ -345,6 +436,56 @@ class KeywordClassifier:
         confidence = _round3(share * strength)
         return _verdict(top_category, confidence, confidence >= self.threshold and top > second, scores, tuple(matched))
 
+    def _with_model(self, text: str, scores: dict[str, float], matched: tuple[Match, ...]) -> Classification:
+        """The rules' scores added to the model's log-odds; the softmax's top category and its probability."""
+        assert self.model is not None
+        model = self.model
+        logits = model.logits(text)
+        alone = dict(zip(model.classes, softmax(logits), strict=True))
+        if scores:
+            logits = [z + scores.get(c, 0.0) for z, c in zip(logits, model.classes, strict=True)]
+            combined = softmax(logits)
+        else:
+            combined = list(alone.values())
+        best = max(range(len(combined)), key=combined.__getitem__)
+        confidence = _round3(combined[best])
+        # A tie between the top two is never confident, as without a model.
+        tie = sum(1 for p in combined if p == combined[best]) > 1
+        return _verdict(
+            model.classes[best], confidence, confidence >= model.threshold and not tie, scores, matched, alone
+        )
+
+
+def softmax(scores: Sequence[float]) -> list[float]:
+    """Probabilities from log-odds, shifted by the largest so exp() never overflows."""
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _decayed(weights: list[float]) -> float:
+    """The cues of one category summed strongest first, each DECAY times the one before."""
+    weights.sort(reverse=True)
+    total = 0.0
+    factor = 1.0
+    for weight in weights:
+        total += weight * factor
+        factor *= DECAY
+    return total
+
+
+def _negated(norm: str, start: int) -> bool:
+    """Whether a negation word stands right before `start` (Chinese: adjacent; English: the word before)."""
+    before = norm[max(0, start - 2) : start]
+    if not before[-1].isascii():
+        return before.endswith(_CJK_NEGATIONS)
+    words = norm[max(0, start - 16) : start].split()
+    if not words:
+        return False
+    word = words[-1]
+    return word in _EN_NEGATIONS or word.endswith("n't")
+
 
 def load_rules(path: Path) -> list[Rule]:
     """Rules from a keywords YAML file: a mapping of category to phrases (with optional weights)."""
@@ -365,6 +506,7 @@ def rules_from_mapping(raw: Mapping[str, Any]) -> list[Rule]:
                     weight=float(item.get("weight", 1.0)),
                     enabled=bool(item.get("enabled", True)),
                     match_mode=str(item.get("match_mode", "auto")),
+                    forced=bool(item.get("forced", False)),
                 )
             )
         return rules

@@ -17,7 +17,9 @@ from core.keywords.spec import RuleSpec, parse_rule
 
 
 def spec_of(row: KeywordRule) -> RuleSpec:
-    return RuleSpec(row.phrase, row.category, row.weight, row.enabled, row.match_mode, row.language, row.note)
+    return RuleSpec(
+        row.phrase, row.category, row.weight, row.enabled, row.match_mode, row.language, row.note, row.forced
+    )
 
 
 def row_json(row: KeywordRule) -> dict[str, Any]:

@@ -58,6 +58,9 @@ def verdict_json(verdict: Classification) -> dict[str, Any]:
         "confident": verdict.confident,
         "bucket": bucket(verdict),
         "scores": {k: round(v, 3) for k, v in verdict.scores.items()},
+        # The model's own probabilities before the rules' scores are added ({} when classifying by rules alone).
+        "model": {k: round(v, 3) for k, v in verdict.model.items()},
+        "forced": verdict.forced,
         "matched": [m.to_json() for m in verdict.matched],
     }
 

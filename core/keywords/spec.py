@@ -36,6 +36,8 @@ class RuleSpec:
     match_mode: str = "auto"
     language: str = "zh"
     note: str = ""
+    # When it matches, it decides the category outright (see core.dialogue.classifier.Rule.forced).
+    forced: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -43,7 +45,7 @@ class RuleSpec:
         return (normalize(self.phrase), self.category)
 
     def to_rule(self) -> Rule:
-        return Rule(self.phrase, self.category, self.weight, self.enabled, self.match_mode)
+        return Rule(self.phrase, self.category, self.weight, self.enabled, self.match_mode, self.forced)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,7 +83,13 @@ def parse_rule(data: Mapping[str, Any]) -> RuleSpec:
     note = data.get("note") or ""
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         raise InvalidInput(f"note must be a text of at most {MAX_NOTE} characters")
-    return RuleSpec(phrase, str(category), float(weight), enabled, str(mode), str(language), note)
+    forced = data.get("forced", False)
+    if not isinstance(forced, bool):
+        raise InvalidInput("forced must be true or false")
+    if forced and float(weight) <= 0:
+        # A forced counter-cue would decide for the category it speaks against.
+        raise InvalidInput("a forced rule needs a positive weight")
+    return RuleSpec(phrase, str(category), float(weight), enabled, str(mode), str(language), note, forced)
 
 
 def parse_rules(items: Iterable[Mapping[str, Any]]) -> list[RuleSpec]:
@@ -121,4 +129,5 @@ def spec_from_json(data: Mapping[str, Any]) -> RuleSpec:
         match_mode=str(data.get("match_mode", "auto")),
         language=str(data.get("language") or default_language(str(data["phrase"]))),
         note=str(data.get("note") or ""),
+        forced=bool(data.get("forced", False)),
     )

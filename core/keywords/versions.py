@@ -15,6 +15,7 @@ from core.audit import record
 from core.config_store import read_document, write_document
 from core.db.models import KeywordRule, KeywordVersion
 from core.dialogue.classifier import KeywordClassifier
+from core.dialogue.textmodel import TextModel
 from core.errors import Conflict, InvalidInput, NotFound
 from core.keywords.draft import draft_specs
 from core.keywords.spec import RuleSpec, spec_from_json
@@ -22,15 +23,17 @@ from core.keywords.spec import RuleSpec, spec_from_json
 # The config document naming the version in force: {"version": n}; every process applies it on change.
 DOCUMENT = "keywords"
 # What comparing two rule sets reports as changed about a rule.
-COMPARED = ("weight", "enabled", "match_mode", "language", "note")
+COMPARED = ("weight", "enabled", "match_mode", "forced", "language", "note")
 
 
 def specs_of(version: KeywordVersion) -> list[RuleSpec]:
     return [spec_from_json(item) for item in version.rules]
 
 
-def classifier_for(specs: Sequence[RuleSpec], threshold: float, version: int | None = None) -> KeywordClassifier:
-    return KeywordClassifier([s.to_rule() for s in specs], threshold=threshold, version=version)
+def classifier_for(
+    specs: Sequence[RuleSpec], threshold: float, version: int | None = None, model: TextModel | None = None
+) -> KeywordClassifier:
+    return KeywordClassifier([s.to_rule() for s in specs], threshold=threshold, version=version, model=model)
 
 
 async def number_in_force(session: AsyncSession) -> int | None:

@@ -10,7 +10,7 @@ import yaml
 
 from core.keywords.spec import RuleErrors, RuleSpec, default_language, parse_rules
 
-HEADER = "# kefu keyword rules: phrase, category, weight (negative: a counter-cue), match_mode, note.\n"
+HEADER = "# kefu keyword rules: phrase, category, weight (negative: a counter-cue), match_mode, forced, note.\n"
 
 
 def _items(raw: Any) -> list[Any]:
@@ -57,6 +57,8 @@ def _entry(spec: RuleSpec) -> dict[str, Any]:
         entry["match_mode"] = spec.match_mode
     if spec.language != default_language(spec.phrase):
         entry["language"] = spec.language
+    if spec.forced:
+        entry["forced"] = True
     if spec.note:
         entry["note"] = spec.note
     return entry

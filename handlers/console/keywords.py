@@ -52,7 +52,7 @@ def keywords_routes(console: Console) -> APIRouter:
         require_role(principal, "admin")
 
     async def draft_classifier(session: AsyncSession) -> KeywordClassifier:
-        return versions.classifier_for(await draft.draft_specs(session), threshold)
+        return versions.classifier_for(await draft.draft_specs(session), threshold, model=services.text_model)
 
     @router.get("/keywords", include_in_schema=False)
     async def keywords_page(principal: Principal = Depends(console.guard)) -> FileResponse:

@@ -24,8 +24,16 @@
     box.append(el("p", {}, el("strong", { text: bucket(v.bucket) }), ` · ${t("keywords.confidence")} ${v.confidence}`));
     const scores = Object.entries(v.scores).map(([k, s]) => `${category(k)} ${s}`).join(" · ");
     box.append(el("p", { class: "kw-muted", text: `${t("keywords.scores")}: ${scores || "-"}` }));
+    // The learned model's own view, before the rules' scores are added to its log-odds.
+    if (v.model && Object.keys(v.model).length) {
+      const model = Object.entries(v.model).map(([k, p]) => `${category(k)} ${p}`).join(" · ");
+      box.append(el("p", { class: "kw-muted", text: `${t("keywords.model")}: ${model}` }));
+    }
     const list = el("ul", {});
-    for (const m of v.matched) list.append(el("li", { text: `${m.phrase} → ${category(m.category)} ${m.weight}` }));
+    for (const m of v.matched) {
+      const forced = m.forced ? ` (${t("keywords.forced")})` : "";
+      list.append(el("li", { text: `${m.phrase} → ${category(m.category)} ${m.weight}${forced}` }));
+    }
     if (!v.matched.length) list.append(el("li", { class: "kw-muted", text: t("keywords.no_match") }));
     box.append(list);
     return box;
@@ -55,6 +63,8 @@
     options(language, LANGUAGES, (l) => t("keywords.languages." + l));
     language.value = rule.language;
     const note = el("input", { class: "kw-note", value: rule.note, maxlength: "500", "aria-label": t("keywords.note") });
+    const forced = el("input", { type: "checkbox", "aria-label": t("keywords.forced") });
+    forced.checked = Boolean(rule.forced);
     const save = async (changes) => {
       const res = await api("POST", `${BASE}/rules/${rule.id}`, changes);
       if (!res.ok) { fail(res); return; }
@@ -63,7 +73,7 @@
     };
     const saveButton = el("button", {
       type: "button", text: t("keywords.save"),
-      onclick: () => save({ weight: Number(weight.value), match_mode: mode.value, category: cat.value, language: language.value, note: note.value }),
+      onclick: () => save({ weight: Number(weight.value), match_mode: mode.value, category: cat.value, language: language.value, note: note.value, forced: forced.checked }),
     });
     const toggle = el("button", {
       type: "button", text: rule.enabled ? t("keywords.disable") : t("keywords.enable"),
@@ -71,7 +81,7 @@
     });
     return el("tr", { dataset: { id: rule.id, enabled: String(rule.enabled) } },
       el("td", { text: rule.phrase }), el("td", {}, cat), el("td", {}, weight), el("td", {}, mode),
-      el("td", {}, language), el("td", {}, note),
+      el("td", {}, language), el("td", {}, note), el("td", {}, forced),
       el("td", { text: rule.enabled ? t("keywords.yes") : t("keywords.no") }), el("td", {}, saveButton, " ", toggle));
   }
 
@@ -236,6 +246,7 @@
       const res = await api("POST", `${BASE}/rules`, {
         phrase: $("add-phrase").value.trim(), category: $("add-category").value,
         weight: Number($("add-weight").value), match_mode: $("add-mode").value, note: $("add-note").value.trim(),
+        forced: $("add-forced").checked,
       });
       if (!res.ok) { fail(res); return; }
       event.target.reset();

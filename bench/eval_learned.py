@@ -1,0 +1,104 @@
+"""Cross-validated figures of rules alone, model alone and rules + model (`make eval`, after the rules' figures).
+
+5 folds over the shared corpus plus the agency's dev messages and written examples, per source and overall;
+then the shipped model on the agency's held-out messages, which no model was trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core.dialogue.classifier import KeywordClassifier, load_rules
+from core.dialogue.textmodel import configured_model
+from core.learning.crossval import (
+    IN_DOMAIN,
+    Figures,
+    Scored,
+    combine,
+    figures,
+    model_alone,
+    out_of_fold,
+    scored_rules,
+)
+from core.learning.data import AGENCY, EVAL_SET, read_jsonl, starter_data
+from core.settings import Settings
+
+SOURCES = ("stc3", "stc3_en", "cw", "shop", "htl", AGENCY)
+
+
+def _row(name: str, how: str, f: Figures) -> str:
+    return (
+        f"| {name} | {how} | {f.n} | {f.accuracy:.3f} | {f.macro_f1:.3f} | {f.f1['complaint']:.3f} | "
+        f"{f.f1['inquiry']:.3f} | {f.f1['suggestion']:.3f} | {f.confident_share:.3f} | {f.confident_accuracy:.3f} |"
+    )
+
+
+HEADER = (
+    "| set | classifier | n | accuracy | macro-F1 | complaint F1 | inquiry F1 | suggestion F1 | confident share | "
+    "confident accuracy |\n|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.eval_learned", description=__doc__)
+    parser.add_argument("--no-cv", action="store_true", help="only the held-out agency messages (no refitting)")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    rules = KeywordClassifier(load_rules(settings.config_dir / "keywords.yaml"), settings.dialogue.classifier_threshold)
+    model = configured_model(settings.config_dir, settings.dialogue.classifier_model)
+    if model is None:
+        print("eval: no model configured", file=sys.stderr)
+        return 2
+    threshold = model.threshold
+    print(f"model {model.version}: {len(model.features)} n-grams, threshold {threshold}")
+    print(HEADER)
+    if not args.no_cv:
+        from threadpoolctl import threadpool_limits
+
+        rows = starter_data()
+        with threadpool_limits(1):
+            classes, logits = out_of_fold(rows)
+        by_rules = scored_rules(rows, rules)
+        by_model = [Scored(r.label, r.source, *model_alone(classes, z)) for r, z in zip(rows, logits, strict=True)]
+        both = [
+            Scored(r.label, r.source, *combine(classes, z, rules, r.text)) for r, z in zip(rows, logits, strict=True)
+        ]
+        groups = [*((s, (s,)) for s in SOURCES), ("in-domain", IN_DOMAIN), ("all", SOURCES)]
+        for name, sources in groups:
+            pick = [i for i, r in enumerate(rows) if r.source in sources]
+            print(_row(f"cv {name}", "rules", figures([by_rules[i] for i in pick], 0.5)))
+            print(_row(f"cv {name}", "model", figures([by_model[i] for i in pick], threshold)))
+            print(_row(f"cv {name}", "rules + model", figures([both[i] for i in pick], threshold)))
+    heldout = read_jsonl(EVAL_SET, AGENCY, splits=("heldout",))
+    shipped = KeywordClassifier(load_rules(settings.config_dir / "keywords.yaml"), model=model)
+    print(_row("agency held-out", "rules", figures(scored_rules(heldout, rules), 0.5)))
+    print(
+        _row(
+            "agency held-out",
+            "model",
+            figures([Scored(r.label, r.source, *_top(model.predict_proba(r.text))) for r in heldout], threshold),
+        )
+    )
+    verdicts = [shipped.classify(r.text) for r in heldout]
+    print(
+        _row(
+            "agency held-out",
+            "rules + model",
+            figures(
+                [Scored(r.label, r.source, v.category, v.confidence) for r, v in zip(heldout, verdicts, strict=True)],
+                lambda s: s.confidence >= threshold,
+            ),
+        )
+    )
+    return 0
+
+
+def _top(probs: dict[str, float]) -> tuple[str, float]:
+    best = max(probs, key=probs.__getitem__)
+    return best, probs[best]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""The learned text model in serving: character n-gram TF-IDF and a multinomial logistic regression, in plain Python.
+
+The model is fitted with scikit-learn (core/classifier_training.py) and exported to a versioned JSON file; this
+module reads that file and reproduces scikit-learn's predict_proba without importing it or NumPy, so web
+processes carry neither.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.dialogue.classifier import normalize, softmax
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from opencc_purepy import OpenCC
+
+FORMAT = "kefu-text-model"
+FORMAT_VERSION = 1
+
+# @mentions run to the next space or punctuation (Weibo's "@中国联通客服 "); URLs to the next space.
+_MENTION = re.compile(r"@\s?[^\s@,，.。!！?？:：;；、]+")
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+
+
+@cache
+def _t2s() -> OpenCC:
+    # Loading the tables takes a fraction of a second: once per process, on the first message.
+    from opencc_purepy import OpenCC
+
+    return OpenCC("t2s")
+
+
+def prepare(text: str) -> str:
+    """NFKC, traditional to simplified, lower case, @mentions and URLs removed, whitespace folded."""
+    norm = normalize(text)
+    if not norm.isascii():
+        norm = _t2s().convert(norm)
+    if "@" in norm:
+        norm = _MENTION.sub(" ", norm)
+    if "http" in norm or "www." in norm:
+        norm = _URL.sub(" ", norm)
+    return " ".join(norm.split())
+
+
+def char_ngrams(text: str, low: int = 1, high: int = 3) -> list[str]:
+    """Character n-grams of the prepared text, runs of spaces excluded; the analyzer of training and serving."""
+    grams: list[str] = []
+    for size in range(low, high + 1):
+        for i in range(len(text) - size + 1):
+            gram = text[i : i + size]
+            if not gram.isspace():
+                grams.append(gram)
+    return grams
+
+
+@dataclass(frozen=True, slots=True)
+class TextModel:
+    """A fitted model: per n-gram its idf and one coefficient per class, one intercept per class."""
+
+    version: str
+    classes: tuple[str, ...]
+    ngram_range: tuple[int, int]
+    intercept: tuple[float, ...]
+    # n-gram -> (idf, coefficient of each class)
+    features: Mapping[str, tuple[float, tuple[float, ...]]]
+    # Confident at or above this probability (chosen on held-back labels when trained).
+    threshold: float
+    meta: Mapping[str, Any]
+
+    def logits(self, text: str) -> list[float]:
+        """The linear scores (log-odds up to a shared constant) of each class for a raw message."""
+        counts: dict[str, int] = {}
+        features = self.features
+        for gram in char_ngrams(prepare(text), *self.ngram_range):
+            if gram in features:
+                counts[gram] = counts.get(gram, 0) + 1
+        scores = list(self.intercept)
+        if not counts:
+            return scores
+        weighted = [(count * features[gram][0], features[gram][1]) for gram, count in counts.items()]
+        norm = math.sqrt(sum(w * w for w, _ in weighted))
+        for w, coefs in weighted:
+            share = w / norm
+            for i, coef in enumerate(coefs):
+                scores[i] += share * coef
+        return scores
+
+    def predict_proba(self, text: str) -> dict[str, float]:
+        """Probability of each class, as scikit-learn's predict_proba gives it."""
+        return dict(zip(self.classes, softmax(self.logits(text)), strict=True))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "version": self.version,
+            "classes": list(self.classes),
+            "ngram_range": list(self.ngram_range),
+            "threshold": self.threshold,
+            "intercept": list(self.intercept),
+            "meta": dict(self.meta),
+            "features": {g: [idf, *coefs] for g, (idf, coefs) in self.features.items()},
+        }
+
+
+def model_from_json(raw: Mapping[str, Any]) -> TextModel:
+    """A model from its exported JSON; ConfigError when the file is not one this code can score."""
+    if raw.get("format") != FORMAT or raw.get("format_version") != FORMAT_VERSION:
+        raise ConfigError(f"not a {FORMAT} file of format version {FORMAT_VERSION}")
+    classes = tuple(str(c) for c in raw["classes"])
+    features: dict[str, tuple[float, tuple[float, ...]]] = {}
+    for gram, values in raw["features"].items():
+        if len(values) != len(classes) + 1:
+            raise ConfigError(f"feature {gram!r} has {len(values)} values, not {len(classes) + 1}")
+        features[str(gram)] = (float(values[0]), tuple(float(v) for v in values[1:]))
+    low, high = raw["ngram_range"]
+    return TextModel(
+        version=str(raw["version"]),
+        classes=classes,
+        ngram_range=(int(low), int(high)),
+        intercept=tuple(float(v) for v in raw["intercept"]),
+        features=features,
+        threshold=float(raw["threshold"]),
+        meta=dict(raw.get("meta") or {}),
+    )
+
+
+def configured_model(config_dir: Path, setting: str) -> TextModel | None:
+    """The model the settings name (relative to the config folder), or None when they name none."""
+    return load_model(config_dir / setting) if setting.strip() else None
+
+
+def load_model(path: Path) -> TextModel:
+    """A model file, plain JSON or gzipped (by the .gz suffix)."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                raw = json.load(fh)
+        else:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the model ({exc})") from exc
+    return model_from_json(raw)
+
+
+def dump_model(model: TextModel, path: Path) -> None:
+    """Writes the model as compact JSON (gzipped when the name ends in .gz)."""
+    text = json.dumps(model.to_json(), ensure_ascii=False, separators=(",", ":"))
+    if path.suffix == ".gz":
+        # mtime=0: the same model gives the same bytes, so a retrain without changes leaves git clean.
+        with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+            fh.write(text.encode("utf-8"))
+    else:
+        path.write_text(text + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Training the learned text model: labelled data, fitting with scikit-learn, export, cross-validation."""

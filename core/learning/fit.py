@@ -1,0 +1,103 @@
+"""Fitting the text model with scikit-learn and exporting it to the JSON the serving code scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from core.dialogue.textmodel import TextModel, char_ngrams, prepare
+
+SEED = 20261206
+NGRAM_RANGE = (1, 3)
+# Features kept after pruning (by their largest coefficient over the classes): the file and the memory it takes
+# in every process grow with it; measured in docs/classification.md.
+MAX_FEATURES = 20_000
+C = 10.0
+# Decimal places kept in the exported file; scoring with the rounded numbers moves a probability by < 1e-4.
+DIGITS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class FitOptions:
+    """What a fit may vary: pruning, regularisation, the weight of in-domain rows."""
+
+    max_features: int = MAX_FEATURES
+    c: float = C
+    seed: int = SEED
+
+
+def _vectorizer(vocabulary: Sequence[str] | None = None) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(
+        analyzer=partial(char_ngrams, low=NGRAM_RANGE[0], high=NGRAM_RANGE[1]),
+        min_df=1 if vocabulary is not None else 2,
+        vocabulary=vocabulary,
+        norm="l2",
+        use_idf=True,
+        smooth_idf=True,
+        sublinear_tf=False,
+    )
+
+
+def _classifier(options: FitOptions) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=options.c, max_iter=3000, random_state=options.seed)
+
+
+def fit(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    weights: Sequence[float] | None = None,
+    options: FitOptions = FitOptions(),
+    *,
+    version: str = "",
+    threshold: float = 0.5,
+    meta: dict[str, Any] | None = None,
+) -> TextModel:
+    """Fits TF-IDF over character n-grams and a multinomial logistic regression, prunes it, and exports it."""
+    import numpy as np
+
+    prepared = [prepare(t) for t in texts]
+    vectorizer = _vectorizer()
+    features = vectorizer.fit_transform(prepared)
+    classifier = _classifier(options).fit(features, labels, sample_weight=weights)
+    # Pruning by refitting on the kept n-grams only, so the exported model is exactly a fitted scikit-learn model.
+    strength = np.abs(classifier.coef_).max(axis=0)
+    names = vectorizer.get_feature_names_out()
+    kept = sorted(str(names[i]) for i in np.argsort(-strength, kind="stable")[: options.max_features])
+    vectorizer = _vectorizer(kept)
+    features = vectorizer.fit_transform(prepared)
+    classifier = _classifier(options).fit(features, labels, sample_weight=weights)
+    idf = vectorizer.idf_
+    coef = classifier.coef_
+    return TextModel(
+        version=version,
+        classes=tuple(str(c) for c in classifier.classes_),
+        ngram_range=NGRAM_RANGE,
+        intercept=tuple(round(float(v), DIGITS) for v in classifier.intercept_),
+        features={
+            gram: (round(float(idf[i]), DIGITS), tuple(round(float(v), DIGITS) for v in coef[:, i]))
+            for gram, i in sorted(vectorizer.vocabulary_.items())
+        },
+        threshold=threshold,
+        meta=meta or {},
+    )
+
+
+def sklearn_pipeline(model: TextModel) -> tuple[Any, Any]:
+    """A scikit-learn vectorizer and classifier holding exactly the exported model's numbers, to check the scorer."""
+    import numpy as np
+
+    grams = sorted(model.features)
+    vectorizer = _vectorizer(grams)
+    vectorizer.fit([""])
+    vectorizer.idf_ = np.array([model.features[g][0] for g in grams])
+    classifier = _classifier(FitOptions())
+    classifier.classes_ = np.array(model.classes)
+    classifier.coef_ = np.array([[model.features[g][1][k] for g in grams] for k in range(len(model.classes))])
+    classifier.intercept_ = np.array(model.intercept)
+    return vectorizer, classifier

@@ -1,0 +1,97 @@
+"""Matching fixes clients hit: negated grievances, nouns holding a cue, weak cues adding up, forced rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.dialogue.classifier import KeywordClassifier, Rule, load_rules
+from core.errors import InvalidInput
+from core.keywords.spec import parse_rule
+from core.keywords.yaml_io import dump_yaml, parse_yaml
+from core.settings import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def shipped() -> KeywordClassifier:
+    return KeywordClassifier(load_rules(PROJECT_ROOT / "config" / "keywords.yaml"))
+
+
+def test_a_negated_grievance_is_no_complaint() -> None:
+    classifier = KeywordClassifier([Rule("有问题", "complaint", 1.2), Rule("问题", "complaint", 0.5)])
+    assert classifier.classify("素材有问题").category == "complaint"
+    for text in ("没有问题，谢谢", "目前没问题也没有问题", "应该不有问题"):
+        verdict = classifier.classify(text)
+        assert verdict.category != "complaint", text
+        # The negated span still silences the shorter cue inside it.
+        assert "complaint" not in verdict.scores or verdict.scores["complaint"] <= 0, text
+
+
+def test_english_negation_takes_the_grievance_away() -> None:
+    classifier = KeywordClassifier([Rule("broken", "complaint", 2.0), Rule("late", "complaint", 2.0)])
+    assert classifier.classify("the link is broken").category == "complaint"
+    assert classifier.classify("the link is not broken").scores == {}
+    assert classifier.classify("it isn't late").scores == {}
+
+
+def test_a_negation_does_not_touch_other_categories() -> None:
+    classifier = KeywordClassifier([Rule("建议", "suggestion", 2.5)])
+    assert classifier.classify("不建议这样").category == "suggestion"
+
+
+def test_the_shipped_rules_read_the_phrases_clients_write(shipped: KeywordClassifier) -> None:
+    assert shipped.classify("没有问题，谢谢").category != "complaint"
+    assert shipped.classify("素材有问题").category == "complaint"
+    # 咨询 inside 咨询电话 asks nothing: the hotline is a noun.
+    hotline = shipped.classify("你们的咨询电话")
+    assert hotline.scores.get("inquiry", 0.0) == 0.0 and not hotline.confident
+    assert shipped.classify("我想咨询一下").category == "inquiry"
+    breakdown = shipped.classify("Could you send the clicks broken down by channel?")
+    assert breakdown.category != "complaint"
+    assert shipped.classify("the landing page is broken").category == "complaint"
+    assert shipped.classify("the tracking has broken down again").category == "complaint"
+
+
+def test_weak_cues_do_not_add_up_to_a_confident_verdict() -> None:
+    nouns = [Rule(p, "inquiry", 0.5) for p in ("投放", "素材", "曝光", "点击率", "转化")]
+    classifier = KeywordClassifier(nouns)
+    verdict = classifier.classify("投放 素材 曝光 点击率 转化")
+    assert verdict.category == "inquiry"
+    # Strongest first, each further cue half the one before: 0.5 + 0.25 + 0.125 + ... stays below 1.0.
+    assert verdict.scores["inquiry"] == pytest.approx(0.5 * (1 + 0.5 + 0.25 + 0.125 + 0.0625))
+    assert not verdict.confident
+    # One strong cue is still enough, and counter-cues still count whole.
+    strong = KeywordClassifier([*nouns, Rule("请问", "inquiry", 2.0), Rule("不是问", "inquiry", -1.0)])
+    assert strong.classify("请问投放").scores["inquiry"] == pytest.approx(2.0 + 0.25)
+    assert strong.classify("请问投放").confident
+
+
+def test_a_forced_rule_decides_outright() -> None:
+    rules = [
+        Rule("投诉", "complaint", 3.0),
+        Rule("太差", "complaint", 2.5),
+        Rule("发票抬头", "inquiry", 0.5, forced=True),
+        Rule("不是投诉", "complaint", -2.0),
+    ]
+    classifier = KeywordClassifier(rules)
+    verdict = classifier.classify("投诉！太差了，发票抬头写错")
+    assert (verdict.category, verdict.confidence, verdict.confident, verdict.forced) == ("inquiry", 1.0, True, True)
+    assert [m.phrase for m in verdict.matched if m.forced] == ["发票抬头"]
+    assert verdict.to_json("x")["forced"] is True
+    # Without the forced phrase the other cues decide as before.
+    assert classifier.classify("投诉！太差了").category == "complaint"
+    # Not forced: the same rule is one weak cue among others.
+    plain = KeywordClassifier([Rule(r.phrase, r.category, r.weight) for r in rules])
+    assert plain.classify("投诉！太差了，发票抬头写错").category == "complaint"
+
+
+def test_forced_travels_through_specs_and_yaml() -> None:
+    spec = parse_rule({"phrase": "退款", "category": "complaint", "weight": 2.0, "forced": True})
+    assert spec.forced and spec.to_rule().forced
+    text = dump_yaml([spec])
+    assert "forced: true" in text
+    assert parse_yaml(text) == [spec]
+    assert not parse_yaml(dump_yaml([parse_rule({"phrase": "退款", "category": "complaint"})]))[0].forced
+    with pytest.raises(InvalidInput, match="forced"):
+        parse_rule({"phrase": "退款", "category": "complaint", "forced": "yes"})
+    with pytest.raises(InvalidInput, match="positive weight"):
+        parse_rule({"phrase": "不是投诉", "category": "complaint", "weight": -2.0, "forced": True})

@@ -1,0 +1,139 @@
+"""The learned model: preprocessing, the pure-Python scorer against scikit-learn, the file format, the combination."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.dialogue.classifier import KeywordClassifier, Rule
+from core.dialogue.textmodel import (
+    FORMAT,
+    TextModel,
+    char_ngrams,
+    configured_model,
+    dump_model,
+    load_model,
+    model_from_json,
+    prepare,
+    softmax,
+)
+from core.errors import ConfigError
+from core.learning.data import EVAL_SET, read_jsonl
+from core.learning.fit import FitOptions, fit, sklearn_pipeline
+from core.settings import PROJECT_ROOT, Settings
+
+
+@pytest.fixture(scope="module")
+def shipped() -> TextModel:
+    model = configured_model(PROJECT_ROOT / "config", Settings().dialogue.classifier_model)
+    assert model is not None
+    return model
+
+
+def test_prepare_folds_width_script_case_mentions_and_urls() -> None:
+    assert prepare("發票還沒收到") == "发票还没收到"
+    assert prepare("ＲＯＩ 太低") == "roi 太低"
+    assert prepare("@中国联通客服 网速太慢 https://t.cn/abc 谢谢") == "网速太慢 谢谢"
+    assert prepare("see www.example.com/x NOW") == "see now"
+    assert char_ngrams("ab c", 1, 2) == ["a", "b", "c", "ab", "b ", " c"]
+
+
+def test_the_scorer_reproduces_sklearn_predict_proba(shipped: TextModel) -> None:
+    pytest.importorskip("sklearn")
+    texts = [*(r.text for r in read_jsonl(EVAL_SET, "agency")[:120]), "", "!!!", "@某某 http://x.cn", "發票"]
+    vectorizer, classifier = sklearn_pipeline(shipped)
+    expected = classifier.predict_proba(vectorizer.transform([prepare(t) for t in texts]))
+    assert list(classifier.classes_) == list(shipped.classes)
+    for text, row in zip(texts, expected, strict=True):
+        got = shipped.predict_proba(text)
+        for name, p in zip(shipped.classes, row, strict=True):
+            assert abs(got[name] - p) < 1e-6, (text, name)
+
+
+def test_a_fit_is_seeded_and_its_export_matches_sklearn(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    rows = read_jsonl(EVAL_SET, "agency", splits=("dev",))
+    texts, labels = [r.text for r in rows], [r.label for r in rows]
+    options = FitOptions(max_features=500)
+    first = fit(texts, labels, options=options, version="t")
+    assert first == fit(texts, labels, options=options, version="t")
+    assert len(first.features) == 500
+    path = tmp_path / "m.json.gz"
+    dump_model(first, path)
+    again = load_model(path)
+    assert again.features == first.features and again.intercept == first.intercept
+    vectorizer, classifier = sklearn_pipeline(again)
+    probs = classifier.predict_proba(vectorizer.transform([prepare(t) for t in texts[:40]]))
+    for text, row in zip(texts[:40], probs, strict=True):
+        assert max(abs(again.predict_proba(text)[c] - p) for c, p in zip(again.classes, row, strict=True)) < 1e-6
+    # Trained on these messages, it has learned them.
+    right = sum(max(p := again.predict_proba(t), key=p.__getitem__) == y for t, y in zip(texts, labels, strict=True))
+    assert right / len(texts) > 0.9
+
+
+def test_rule_scores_are_added_to_the_models_log_odds(shipped: TextModel) -> None:
+    text = "报表什么时候发"
+    rules = KeywordClassifier([Rule("什么时候", "inquiry", 1.5), Rule("报表", "complaint", -0.5)], model=shipped)
+    verdict = rules.classify(text)
+    logits = shipped.logits(text)
+    boosted = [
+        z + {"inquiry": 1.5, "complaint": -0.5}.get(c, 0.0) for z, c in zip(logits, shipped.classes, strict=True)
+    ]
+    probs = dict(zip(shipped.classes, softmax(boosted), strict=True))
+    assert verdict.category == max(probs, key=probs.__getitem__)
+    assert verdict.confidence == pytest.approx(probs[verdict.category], abs=1e-3)
+    assert verdict.confident == (verdict.confidence >= shipped.threshold)
+    assert verdict.model == pytest.approx(shipped.predict_proba(text))
+    out = verdict.to_json(text)
+    assert out["rules"] == {"inquiry": 1.5, "complaint": -0.5} and set(out["model"]) == set(shipped.classes)
+    # A forced rule decides whatever the model thinks.
+    forced = KeywordClassifier([Rule("报表", "suggestion", 1.0, forced=True)], model=shipped).classify(text)
+    assert (forced.category, forced.confidence, forced.confident) == ("suggestion", 1.0, True)
+    # No cue at all: the model alone decides.
+    alone = KeywordClassifier([], model=shipped).classify(text)
+    assert alone.confidence == pytest.approx(max(shipped.predict_proba(text).values()), abs=1e-3)
+
+
+def test_the_shipped_model_is_small_and_says_what_it_was_trained_on(shipped: TextModel) -> None:
+    path = PROJECT_ROOT / "config" / Settings().dialogue.classifier_model
+    assert path.stat().st_size < 600_000
+    assert set(shipped.classes) == {"inquiry", "complaint", "suggestion", "other"}
+    assert 0.5 <= shipped.threshold < 1.0
+    assert shipped.meta["trained_on"]["agency"] > 400 and shipped.meta["threshold_target"] == 0.9
+
+
+def test_a_file_of_another_format_is_refused(tmp_path: Path, shipped: TextModel) -> None:
+    raw = shipped.to_json()
+    with pytest.raises(ConfigError, match=FORMAT):
+        model_from_json({**raw, "format_version": 99})
+    with pytest.raises(ConfigError, match="values"):
+        model_from_json({**raw, "features": {"a": [1.0, 2.0]}})
+    bad = tmp_path / "x.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_model(bad)
+    assert configured_model(tmp_path, "") is None
+    assert math.isclose(sum(shipped.predict_proba("你好").values()), 1.0)
+    plain = tmp_path / "m.json"
+    dump_model(shipped, plain)
+    assert json.loads(plain.read_text())["version"] == shipped.version
+
+
+def test_scoring_imports_neither_sklearn_nor_numpy() -> None:
+    code = (
+        "import sys\n"
+        "from core.dialogue.classifier import KeywordClassifier, load_rules\n"
+        "from core.dialogue.textmodel import configured_model\n"
+        "from core.settings import PROJECT_ROOT, Settings\n"
+        "m = configured_model(PROJECT_ROOT / 'config', Settings().dialogue.classifier_model)\n"
+        "k = KeywordClassifier(load_rules(PROJECT_ROOT / 'config' / 'keywords.yaml'), model=m)\n"
+        "k.classify('發票什麼時候開')\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'numpy', 'scipy')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.strip() == "[]"
