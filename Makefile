@@ -70,6 +70,7 @@ bench: $(BENCH_STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval_classifier
+	$(BIN)/python -m bench.eval_learned
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var/kefu.db*
