@@ -71,6 +71,7 @@ bench: $(BENCH_STAMP)
 # Classifier quality on labelled messages, then the dialogue corpus through the real engine (dev and held-out).
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval_classifier
+	$(BIN)/python -m bench.eval_learned
 	$(BIN)/python -m bench.eval_dialogue
 
 clean:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from core.dialogue.classifier import KeywordClassifier, load_rules
-from core.dialogue.textmodel import configured_model
+from core.dialogue.textmodel import STARTER_MODEL, configured_model
 from core.learning.crossval import (
     IN_DOMAIN,
     Figures,
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     rules = KeywordClassifier(load_rules(settings.config_dir / "keywords.yaml"), settings.dialogue.classifier_threshold)
-    model = configured_model(settings.config_dir, settings.dialogue.classifier_model)
+    model = configured_model(settings.config_dir, settings.dialogue.classifier_model or STARTER_MODEL)
     if model is None:
         print("eval: no model configured", file=sys.stderr)
         return 2

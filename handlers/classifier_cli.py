@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from core.dialogue.classifier import KeywordClassifier, load_rules
+from core.dialogue.textmodel import STARTER_MODEL
 from core.learning.data import AGENCY, DEFAULT_CORPUS, EVAL_SET, EXAMPLES, dedupe, read_corpus, read_jsonl
 from core.learning.fit import FitOptions
 from core.settings import Settings
@@ -41,7 +42,7 @@ def classifier_train(
     rows = dedupe(rows)
     rules = KeywordClassifier(load_rules(settings.config_dir / "keywords.yaml"))
     trained = train(rows, rules, FitOptions(max_features=max_features))
-    target = out or settings.config_dir / settings.dialogue.classifier_model
+    target = out or settings.config_dir / (settings.dialogue.classifier_model or STARTER_MODEL)
     size = save(trained, target)
     model = trained.model
     typer.echo(

@@ -76,7 +76,8 @@ def test_a_match_inside_a_longer_match_is_dropped() -> None:
         ("想问", "inquiry"),
     ]
     assert verdict.category == "inquiry"
-    assert verdict.scores == {"complaint": -2.0, "inquiry": 2.5}
+    # 想问 2.0 counts whole, the weaker inquiry cue half (DECAY).
+    assert verdict.scores == {"complaint": -2.0, "inquiry": 2.25}
     # Without the counter-cue in the text, the shorter phrase counts.
     assert classifier.classify("我要投诉").category == "complaint"
 
@@ -165,25 +166,35 @@ def test_a_phrase_may_vote_for_several_categories() -> None:
 
 def test_to_json_shapes() -> None:
     verdict = KeywordClassifier([Rule("投诉", "complaint", 3.0)]).classify("我要投诉")
+    # "rules" (the rules' score per category) was added beside the original fields; nothing was taken away.
     assert verdict.to_json("我要投诉") == {
         "text": "我要投诉",
         "category": "complaint",
         "confidence": 1.0,
         "confident": True,
         "matched": [{"phrase": "投诉", "category": "complaint", "weight": 3.0}],
+        "rules": {"complaint": 3.0},
     }
 
 
 def test_verdicts_equal_ones_built_through_the_constructors() -> None:
     # The classifier fills Match and Classification slots directly for speed; this holds it to the constructors.
-    assert [f.name for f in fields(Match)] == ["phrase", "category", "weight", "start", "end"]
-    assert [f.name for f in fields(Classification)] == ["category", "confidence", "confident", "scores", "matched"]
+    assert [f.name for f in fields(Match)] == ["phrase", "category", "weight", "start", "end", "forced"]
+    assert [f.name for f in fields(Classification)] == [
+        "category",
+        "confidence",
+        "confident",
+        "scores",
+        "matched",
+        "model",
+        "forced",
+    ]
     assert not hasattr(Match, "__post_init__") and not hasattr(Classification, "__post_init__")
     rules = [Rule("投诉", "complaint", 3.0), Rule("不是投诉", "complaint", -2.0), Rule("报价", "inquiry", 1.0)]
     classifier = KeywordClassifier(rules)
     for text in ("不是投诉，报价多少", "投诉", "你好", "报价 报价"):
         verdict = classifier.classify(text)
-        rebuilt = tuple(Match(m.phrase, m.category, m.weight, m.start, m.end) for m in verdict.matched)
+        rebuilt = tuple(Match(m.phrase, m.category, m.weight, m.start, m.end, m.forced) for m in verdict.matched)
         assert verdict == Classification(
             verdict.category, verdict.confidence, verdict.confident, verdict.scores, rebuilt
         )

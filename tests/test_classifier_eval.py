@@ -28,9 +28,13 @@ from core.dialogue.forms import CATEGORIES
 
 # Achieved with the shipped rules (docs/classification.md), less a margin for harmless rule edits. Raise them when
 # the rules get better; lowering them means the rules got worse on messages they were not tuned on.
-MIN_HELDOUT_MACRO_F1 = 0.78
-MAX_HELDOUT_UNSURE = 0.38
-MIN_DEV_MACRO_F1 = 0.91
+MIN_HELDOUT_MACRO_F1 = 0.80
+# Was 0.38: since further cues of a category count half the one before (DECAY), piles of weak cues no longer make
+# a confident verdict; the unsure rate rose from 0.364 to 0.400 while accuracy when confident rose 0.899 -> 0.929,
+# which MIN_HELDOUT_CONFIDENT_ACCURACY now guards.
+MAX_HELDOUT_UNSURE = 0.41
+MIN_HELDOUT_CONFIDENT_ACCURACY = 0.92
+MIN_DEV_MACRO_F1 = 0.92
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +66,7 @@ def test_held_out_quality_does_not_regress(examples: list[Example], classifier: 
     table = format_report("held-out", report)
     assert report.macro_f1 >= MIN_HELDOUT_MACRO_F1, table
     assert report.unsure_rate <= MAX_HELDOUT_UNSURE, table
+    assert report.confident_accuracy >= MIN_HELDOUT_CONFIDENT_ACCURACY, table
 
 
 def test_dev_quality_does_not_regress(examples: list[Example], classifier: KeywordClassifier) -> None:

@@ -13,6 +13,7 @@ import pytest
 from core.dialogue.classifier import KeywordClassifier, Rule
 from core.dialogue.textmodel import (
     FORMAT,
+    STARTER_MODEL,
     TextModel,
     char_ngrams,
     configured_model,
@@ -25,12 +26,12 @@ from core.dialogue.textmodel import (
 from core.errors import ConfigError
 from core.learning.data import EVAL_SET, read_jsonl
 from core.learning.fit import FitOptions, fit, sklearn_pipeline
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
 def shipped() -> TextModel:
-    model = configured_model(PROJECT_ROOT / "config", Settings().dialogue.classifier_model)
+    model = configured_model(PROJECT_ROOT / "config", STARTER_MODEL)
     assert model is not None
     return model
 
@@ -100,7 +101,7 @@ def test_rule_scores_are_added_to_the_models_log_odds(shipped: TextModel) -> Non
 
 
 def test_the_shipped_model_is_small_and_says_what_it_was_trained_on(shipped: TextModel) -> None:
-    path = PROJECT_ROOT / "config" / Settings().dialogue.classifier_model
+    path = PROJECT_ROOT / "config" / STARTER_MODEL
     assert path.stat().st_size < 600_000
     assert set(shipped.classes) == {"inquiry", "complaint", "suggestion", "other"}
     assert 0.5 <= shipped.threshold < 1.0
@@ -129,8 +130,9 @@ def test_scoring_imports_neither_sklearn_nor_numpy() -> None:
         "import sys\n"
         "from core.dialogue.classifier import KeywordClassifier, load_rules\n"
         "from core.dialogue.textmodel import configured_model\n"
-        "from core.settings import PROJECT_ROOT, Settings\n"
-        "m = configured_model(PROJECT_ROOT / 'config', Settings().dialogue.classifier_model)\n"
+        "from core.dialogue.textmodel import STARTER_MODEL\n"
+        "from core.settings import PROJECT_ROOT\n"
+        "m = configured_model(PROJECT_ROOT / 'config', STARTER_MODEL)\n"
         "k = KeywordClassifier(load_rules(PROJECT_ROOT / 'config' / 'keywords.yaml'), model=m)\n"
         "k.classify('發票什麼時候開')\n"
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'numpy', 'scipy')))\n"

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from opencc_purepy import OpenCC
 
 FORMAT = "kefu-text-model"
+# The starter model shipped with kefu, relative to the config folder.
+STARTER_MODEL = "classifier/model.json.gz"
 FORMAT_VERSION = 1
 
 # @mentions run to the next space or punctuation (Weibo's "@中国联通客服 "); URLs to the next space.
