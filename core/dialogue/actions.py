@@ -58,7 +58,12 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
     slot = _slot_for_field(category, found[0], deps)
     if slot is None:
         return acts
-    return replace(acts, found=acts.found | {Act.EDIT}, edit=(slot, found[1]))
+    # "the project name is wrong", "项目名写错了": which detail is wrong, without its new value.
+    value = "" if normalize(found[1]).strip(" .!。！") in _NOT_A_VALUE else found[1]
+    return replace(acts, found=acts.found | {Act.EDIT}, edit=(slot, value))
+
+
+_NOT_A_VALUE = frozenset({"wrong", "incorrect", "not right", "错了", "错的", "不对", "有误", "写错了", "不正确"})
 
 
 def _slot_for_field(category: str, field: str, deps: Deps) -> str | None:
@@ -145,7 +150,7 @@ def _filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any
         for name, value in extract_slots(snapshot.category, event.text, deps).items():
             filled.setdefault(name, value)
     edit = _acts(event).edit
-    if edit is not None:
+    if edit is not None and edit[1]:
         filled[edit[0]] = edit[1]
     return filled
 
@@ -230,6 +235,8 @@ GUARDS: dict[str, Guard] = {
     "claim_differs": lambda s, e, d: _claim_differs(s, e),
     "claim_differs_and_completes": lambda s, e, d: _claim_differs(s, e) and _claim_switch_completes(s, e, d),
     "edit_completes": _completes_form,
+    "edit_without_value": lambda s, e, d: _acts(e).edit is not None and not (_acts(e).edit or ("", ""))[1],
+    "nothing_else": lambda s, e, d: _acts(e).pure or not _classify(s, e, d).matched,
     "asking_contact": lambda s, e, d: _asking_contact(s, d),
     "asking_contact_and_completes": lambda s, e, d: _asking_contact(s, d) and _contact_completes(s, d),
     "side_question": _side_question,
@@ -399,8 +406,17 @@ def _confirm(draft: Draft, deps: Deps) -> None:
         _show_summary(draft, deps)
 
 
-def _usable_first_text(spec: SlotSpec, first_text: str, deps: Deps) -> bool:
+def _usable_first_text(spec: SlotSpec, first_text: str, deps: Deps, category: str) -> bool:
     text = first_text.strip()
+    if spec.name in _FREE_TEXT:
+        # "咨询一下投放的事" names the category and the topic but asks nothing yet.
+        substance = deps.lexicon.without_claims(normalize(text))
+        for other in deps.forms.slots(category):
+            for words in other.cues.values():
+                for word in words:
+                    substance = substance.replace(word, "")
+        if len(substance.strip(" ,.!?。，！？的事情下一吧呀啊了")) < 4:
+            return False
     if len(text) >= deps.settings.prefill_min_chars:
         return True
     # A short question ("发票能开吗？") is the question itself; a lone word ("发票") is only its topic.
@@ -411,7 +427,7 @@ def _prefilled(snapshot: Snapshot, category: str, first_text: str, deps: Deps) -
     """Details the client has already given: the first message and what it carries, a phone number on record."""
     slots: dict[str, Any] = {}
     for spec in deps.forms.slots(category):
-        if spec.prefill == "first_message" and _usable_first_text(spec, first_text, deps):
+        if spec.prefill == "first_message" and _usable_first_text(spec, first_text, deps, category):
             checked = validate(spec, first_text, set())
             if checked.error is None:
                 slots[spec.name] = checked.value
@@ -453,6 +469,10 @@ def _switched_slots(snapshot: Snapshot, event: Event, claim: str, deps: Deps) ->
     names = {s.name for s in deps.forms.slots(claim)}
     kept = {k: v for k, v in snapshot.slots.items() if k in names}
     first_text = str(snapshot.context.get("first_text") or "")
+    # "这是complaint！已经两周没收到周报了": what the objection adds to the issue belongs to its description.
+    added = deps.lexicon.without_claims(normalize(event.text)).strip(" ,.!?。，！？~～")
+    if len(added) >= 4:
+        first_text = f"{first_text} {event.text}".strip()
     for name, value in _prefilled(snapshot, claim, first_text, deps).items():
         kept.setdefault(name, value)
     return kept
@@ -777,6 +797,19 @@ def act_edit_slot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) ->
     draft.say("form.ask", buttons, prompt=prompt, hint=hint)
 
 
+def act_ask_edited_slot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client says which detail is wrong but not what it should be: ask for that one again."""
+    assert draft.category is not None
+    edit = _acts(event).edit
+    assert edit is not None
+    spec = deps.forms.slot(draft.category, edit[0])
+    draft.slots.pop(spec.name, None)
+    draft.context["asking"] = spec.name
+    prompt, hint, buttons = _prompt(draft, spec, deps)
+    draft.say("form.ask", buttons, prompt=prompt, hint=hint)
+    _schedule_idle(draft, deps)
+
+
 def act_resummarize(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """Something the confirmation cannot use: ask again briefly, or show the summary when asked for it."""
     if event.kind is EventKind.BUTTON or not draft.context.get("summary_shown"):
@@ -826,6 +859,9 @@ def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
                 "version": deps.classifier.version,
                 "picked": False,
             }
+        if not draft.slots and told.strip():
+            # What the client said before asking for a person is on the ticket, as a form would have it.
+            draft.slots = _prefilled(snapshot, category, told.strip(), deps)
         classification = _ticket_classification(draft, deps, category)
         draft.effects.append(OpenTicket(category, _details(draft), handoff=True, classification=classification))
     draft.effects.append(TicketNote("handoff", {"text": event.text}))

@@ -238,6 +238,13 @@ class ActLexicon:
                 return True
         return False
 
+    def without_claims(self, norm: str) -> str:
+        """The (normalized) text without the words by which the client names a category ("咨询一下")."""
+        for hit in reversed(self._hits(norm)):
+            if hit.kind in ("claim", "negclaim"):
+                norm = norm[: hit.start] + norm[hit.end :]
+        return norm
+
     def recognize(self, text: str) -> Acts:
         """The acts of one message."""
         norm = normalize(text)

@@ -32,7 +32,7 @@ def _start_rows(source: State) -> list[Transition]:
         Transition(source, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         Transition(source, E.GREETING, "pure", S.GREETED, "greet"),
-        Transition(source, E.THANKS, "pure", source, "say_bye"),
+        Transition(source, E.THANKS, "nothing_else", source, "say_bye"),
         Transition(source, E.BOT_QUESTION, "always", S.GREETED, "explain_bot"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
         Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
@@ -50,7 +50,7 @@ def _asking_rows(source: State) -> list[Transition]:
     return [
         Transition(source, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
         Transition(source, E.CANCEL, "always", S.CLOSED, "cancel"),
-        Transition(source, E.THANKS, "pure", S.CLOSED, "say_bye"),
+        Transition(source, E.THANKS, "nothing_else", S.CLOSED, "say_bye"),
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         Transition(source, E.GREETING, "pure", source, "greet_again"),
         Transition(source, E.BOT_QUESTION, "always", source, "explain_bot"),
@@ -101,6 +101,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     # collecting: the details the category needs; every message may answer several of them
     Transition(S.COLLECTING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.COLLECTING, E.CANCEL, "always", S.CLOSED, "cancel"),
+    Transition(S.COLLECTING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.COLLECTING, E.EDIT, "edit_completes", S.CONFIRMING, "apply_edit"),
     Transition(S.COLLECTING, E.EDIT, "always", S.COLLECTING, "apply_edit"),
     Transition(S.COLLECTING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),
@@ -128,6 +129,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.BUTTON, "always", S.CONFIRMING, "resummarize"),
     Transition(S.CONFIRMING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.CONFIRMING, E.CANCEL, "always", S.CLOSED, "cancel"),
+    Transition(S.CONFIRMING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.CONFIRMING, E.EDIT, "always", S.CONFIRMING, "apply_edit"),
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs", S.COLLECTING, "switch_category"),
