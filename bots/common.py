@@ -25,8 +25,30 @@ class BadPayload(KefuError):
     status_code = 400
 
 
+class BodyTooSlow(BadPayload):
+    """The client took longer than the body-read deadline to send the request body."""
+
+    status_code = 408
+
+
+# The deadline for reading a whole body when the app sets none (app.state.body_read_seconds).
+BODY_READ_SECONDS = 30.0
+
+
 async def read_limited_body(request: Request, limit: int) -> bytes:
-    """Read at most `limit` bytes, refusing early on Content-Length and while streaming chunked bodies."""
+    """Read at most `limit` bytes within the app's body-read deadline, refusing early on Content-Length.
+
+    A client that trickles its body (or never finishes it) would otherwise hold a connection for ever.
+    """
+    deadline = float(getattr(request.app.state, "body_read_seconds", BODY_READ_SECONDS))
+    try:
+        async with asyncio.timeout(deadline):
+            return await _read(request, limit)
+    except TimeoutError:
+        raise BodyTooSlow(f"request body not received within {deadline:g} s") from None
+
+
+async def _read(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:

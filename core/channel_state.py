@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -94,6 +94,21 @@ class ChannelStateStore:
                 .values(lock_holder=None, lock_until=None)
                 .execution_options(synchronize_session=False)
             )
+
+    async def forget_expired(self, prefix: str) -> int:
+        """Delete the rows under `prefix` whose value and lock have both run out; how many went."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            gone = await session.execute(
+                delete(ChannelState)
+                .where(
+                    ChannelState.key.startswith(prefix, autoescape=True),
+                    or_(ChannelState.lock_until.is_(None), ChannelState.lock_until < now),
+                    or_(ChannelState.expires_at.is_(None), ChannelState.expires_at < now),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(gone, "rowcount", 0) or 0)
 
     async def _ensure_row(self, key: str, now: datetime) -> None:
         async with self.db.transaction() as session:

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     max_message_chars: int = 4000
     max_body_bytes: int = 256 * 1024
+    # A request body must arrive whole within this many seconds (408 otherwise).
+    body_read_seconds: float = 30.0
+    # uvicorn closes idle keep-alive connections after this many seconds.
+    keep_alive_seconds: int = 5
+    # uvicorn answers 503 beyond this many open connections and tasks (unset: no cap).
+    max_connections: int | None = None
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 1.0
     followup_poll_seconds: float = 5.0

@@ -107,6 +107,7 @@ def create_app(
     # No interactive docs or schema: every route but a few public ones needs a console session.
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
+    app.state.body_read_seconds = settings.body_read_seconds
     app.state.metrics = metrics
 
     @app.exception_handler(KefuError)
@@ -129,6 +130,7 @@ def create_app(
                 account=account,
                 max_body_bytes=settings.max_body_bytes,
                 limits=services.limits,
+                replay=services.token_store,
             )
             for account in services.wechat_accounts
         )

@@ -69,6 +69,11 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        # Behind the reverse proxy, X-Forwarded-For names the client (sign-in throttle, abuse limits);
+        # FORWARDED_ALLOW_IPS says which proxies are believed (uvicorn's default: 127.0.0.1 only).
+        proxy_headers=True,
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 from core.clock import ManualClock
 from core.db.migrate import upgrade
 from core.db.session import Database
-from core.settings import Settings
+from core.settings import LimitSettings, Settings
 from handlers.app import create_app
 from handlers.services import Services, build_services
 
@@ -91,9 +91,13 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+# Tests post far faster than people and the abuse limits follow the wall clock: off here, set where tested.
+NO_LIMITS = LimitSettings(messages_per_minute=0, address_messages_per_minute=0, address_conversations_per_hour=0)
+
+
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=db_url, env="test", media_dir=tmp_path / "media")
+    return Settings(database_url=db_url, env="test", media_dir=tmp_path / "media", limits=NO_LIMITS)
 
 
 @pytest.fixture

@@ -108,3 +108,21 @@ async def test_in_production_the_visitor_cookie_is_secure_and_embedding_sites_ar
     assert "secure" in [part.strip() for part in cookie.split(";")]
     assert "frame-ancestors https://www.example.com" in page.headers["content-security-policy"]
     assert "x-frame-options" not in page.headers
+
+
+async def test_a_body_that_trickles_in_is_cut_off_at_the_read_deadline(services: Services) -> None:
+    app = create_app(services.settings, services=services, background=False)
+    app.state.body_read_seconds = 0.5
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"client_msg_id": "slow", "text": "'
+        await asyncio.sleep(30)
+        yield b'"}'
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        started = asyncio.get_running_loop().time()
+        response = await http.post(
+            "/api/chat/messages", content=trickle(), headers={"content-type": "application/json"}
+        )
+        elapsed = asyncio.get_running_loop().time() - started
+    assert response.status_code == 408 and elapsed < 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -21,6 +22,7 @@ from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inboun
 from bots.wechat.media import KINDS, MediaDownloader
 from bots.wechat.settings import CHANNEL, DEFAULT_ACCOUNT, WeChatAccount
 from bots.wechat.signing import BadSignature, same, sign
+from bots.wechat.token import StateStore
 from core.engine import Engine, ReceiveResult
 from core.errors import ConfigError
 from core.inbound_limits import InboundLimits
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 HOLD = timedelta(seconds=10)
 # What WeChat expects when there is no passive reply: it neither shows anything nor retries.
 SUCCESS = "success"
+REPLAY_PREFIX = "wechat-replay:"
+# Remembered signed queries whose window has passed are deleted every this many messages.
+FORGET_EVERY = 200
 
 
 class WeChatWebhook:
@@ -48,9 +53,13 @@ class WeChatWebhook:
         max_body_bytes: int,
         media: MediaDownloader | None = None,
         limits: InboundLimits | None = None,
+        replay: StateStore | None = None,
     ) -> None:
         self.engine = engine
         self.limits = limits
+        # Where signed queries seen within the skew window are remembered (Redis or the database).
+        self.replay = replay
+        self._seen = 0
         self.dispatcher = dispatcher
         self.account = account
         self.max_body_bytes = max_body_bytes
@@ -94,6 +103,24 @@ class WeChatWebhook:
         except Exception as exc:
             raise BadMessage(f"cannot decrypt: {type(exc).__name__}") from None
 
+    async def _first_use(self, signature: str, timestamp: str, nonce: str, body: bytes) -> bool:
+        """False when this signed query came before with another body (a replay); an identical retry passes.
+
+        In plaintext mode the signature covers the timestamp and nonce only, not the body: anyone who saw
+        one signed URL could post any message under it until the timestamp goes stale.
+        """
+        if self.replay is None:
+            return True
+        key = f"{REPLAY_PREFIX}{self.account.name}:{timestamp}:{nonce}:{signature}"
+        ttl = timedelta(seconds=2 * self.account.max_clock_skew_seconds)
+        fresh = await self.replay.try_lock(key, hashlib.sha256(body).hexdigest(), ttl)
+        self._seen += 1
+        forget = getattr(self.replay, "forget_expired", None)
+        if forget is not None and self._seen % FORGET_EVERY == 0:
+            # Database rows do not expire by themselves as Redis keys do.
+            await forget(REPLAY_PREFIX)
+        return bool(fresh)
+
     # ------------------------------------------------------------ endpoints
 
     async def verify(self, request: Request) -> Response:
@@ -122,6 +149,8 @@ class WeChatWebhook:
         if encrypted != (self._crypto is not None):
             # In safe mode a plaintext body is not covered by any signature, so it is refused.
             return PlainTextResponse("wrong encryption mode", status_code=400)
+        if not encrypted and not await self._first_use(q.get("signature", ""), timestamp, nonce, body):
+            return PlainTextResponse("signature already used", status_code=403)
         try:
             xml: str | bytes = self._decrypt(body, q.get("msg_signature", ""), timestamp, nonce) if encrypted else body
             message = parse(xml)
