@@ -95,13 +95,15 @@ class Services:
     config: ConfigWatcher
     # The learned model behind the rules (settings.dialogue.classifier_model), read once per process.
     text_model: TextModel | None = None
+    _preloading: asyncio.Future[None] | None = None
 
     async def start(self, *, migrate: bool = True) -> None:
         """Migrate, seed config into an empty database, and load the rules in force."""
         if migrate:
             await upgrade(self.db)
-        # The entity readers (phone numbers, Chinese numerals) load their tables once, not in a client's turn.
-        await asyncio.to_thread(preload_entities)
+        # The entity readers (phone numbers, Chinese numerals) load their tables in the background, so neither
+        # the start nor the first client's turn waits for them.
+        self._preloading = asyncio.get_running_loop().run_in_executor(None, preload_entities)
         now = self.clock.now()
         async with self.db.transaction() as session:
             # Processes started together on an empty database would otherwise seed it twice and collide.
