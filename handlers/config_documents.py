@@ -16,6 +16,7 @@ from core.audit import record
 from core.business_hours import BusinessCalendar
 from core.config_store import read_document, write_document
 from core.db.models import Department
+from core.dialogue.acts import ActLexicon
 from core.errors import ConfigError, InvalidInput
 from handlers.console.canned import CannedReplies
 
@@ -64,6 +65,12 @@ def _texts(services: Services, body: dict[str, Any]) -> Callable[[], None]:
     return lambda: services.texts.use_overrides(overrides)
 
 
+def _acts(services: Services, body: dict[str, Any]) -> Callable[[], None]:
+    lexicon = ActLexicon(body, services.settings.dialogue)
+    # The engine reads its lexicon at every turn: swapping the whole object is atomic for its readers.
+    return lambda: setattr(services.engine, "lexicon", lexicon)
+
+
 KINDS = {
     kind.name: kind
     for kind in (
@@ -72,6 +79,7 @@ KINDS = {
         Kind("business_hours", "business_hours.yaml", _business_hours),
         Kind("canned_replies", "canned_replies.yaml", _canned),
         Kind("texts", "", _texts),
+        Kind("acts", "acts.yaml", _acts),
     )
 }
 

@@ -118,17 +118,23 @@ def _with_traditional(phrases: Iterable[str]) -> tuple[str, ...]:
 class ActLexicon:
     """The phrases of every act (config/acts.yaml), compiled into one automaton; immutable."""
 
-    def __init__(
-        self,
-        raw: Mapping[str, Any],
-        *,
-        handoff_exact: Iterable[str] = (),
-        handoff_contains: Iterable[str] = (),
-        skip_words: Iterable[str] = (),
-    ):
+    def __init__(self, raw: Mapping[str, Any], settings: DialogueSettings | None = None) -> None:
+        """Compile `raw` (the shape of config/acts.yaml) with the settings' handoff and skip words."""
+        dialogue = settings or DialogueSettings()
+        handoff_exact, handoff_contains = dialogue.handoff_exact, dialogue.handoff_contains
+        skip_words = dialogue.skip_words
+        if not isinstance(raw.get("acts") or {}, Mapping):
+            raise ConfigError("acts: expected a mapping of act names to phrases")
         acts = raw.get("acts") or {}
         self.max_other = int(raw.get("alone_max_other", 2))
         self.fillers = frozenset(str(raw.get("fillers", "")))
+        for name, spec in acts.items():
+            if name not in _PHRASE_KINDS:
+                raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
+            if not isinstance(spec or {}, Mapping) or not all(
+                isinstance((spec or {}).get(key, []), list) for key in ("phrases", "alone_phrases")
+            ):
+                raise ConfigError(f"acts.{name}: expected phrases and alone_phrases as lists")
         self.alone = frozenset(Act(name) for name, spec in acts.items() if (spec or {}).get("alone"))
         question = raw.get("question") or {}
         self.question_marks = tuple(normalize(str(m)) for m in question.get("marks", ()))
@@ -138,12 +144,7 @@ class ActLexicon:
         # ("人工" is a request for a person, "人工智能广告" is not).
         entries: list[tuple[str, str, str]] = []
         for name, spec in acts.items():
-            try:
-                act = Act(name)
-            except ValueError as exc:
-                raise ConfigError(f"config/acts.yaml names unknown act {name!r}") from exc
-            if act not in _PHRASE_ACTS:
-                raise ConfigError(f"act {name!r} is not recognised by phrases")
+            act = Act(name)
             entries.extend((_phrase(p), act.value, "") for p in (spec or {}).get("phrases", ()))
             entries.extend((_phrase(p), act.value, ALONE) for p in (spec or {}).get("alone_phrases", ()))
         entries.extend((str(p), Act.HANDOFF.value, "") for p in handoff_contains)
@@ -180,13 +181,7 @@ class ActLexicon:
         """The phrases of config/acts.yaml, with the handoff and skip words of the dialogue settings."""
         with path.open(encoding="utf-8") as fh:
             raw = yaml.safe_load(fh) or {}
-        dialogue = settings or DialogueSettings()
-        return cls(
-            raw,
-            handoff_exact=dialogue.handoff_exact,
-            handoff_contains=dialogue.handoff_contains,
-            skip_words=dialogue.skip_words,
-        )
+        return cls(raw, settings)
 
     def _hits(self, norm: str) -> list[_Hit]:
         """Leftmost-longest matches that sit on word boundaries where the phrase ends in ASCII letters."""

@@ -76,6 +76,17 @@ async def test_admin_changes_an_sla_target(services: Services, browser: Any, chr
             await page.locator("#tab-hours").click()
             await expect(page.locator("#hours-monday")).to_have_value("09:00-12:00, 13:30-18:00")
 
+            # The dialogue acts: a phrase added in the page is understood by the running engine at once.
+            await page.locator("#tab-acts").click()
+            affirm = page.locator("#act-affirm-phrases")
+            await expect(affirm).to_have_value(re.compile("确认"))
+            await affirm.fill(await affirm.input_value() + ", 妥妥的发吧")
+            await page.locator("#acts-save").click()
+            await expect(page.locator("#flash")).to_have_text(c["saved"])
+            await page.screenshot(path=str(ARTIFACTS / "settings-acts.png"))
+            await services.config.check()
+            assert "affirm" in services.engine.lexicon.recognize("妥妥的发吧")
+
             await page.locator("#tab-sla").click()
             first = page.locator("#sla-P1-first_response_minutes")
             await expect(first).to_have_value("30")

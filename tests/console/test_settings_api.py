@@ -15,7 +15,7 @@ from core.db.models import AuditEntry, ConfigDocument, Department, Notification,
 from core.settings import Settings
 from handlers.services import Services, build_services
 from tests.console.conftest import SignIn
-from tests.console.helpers import Rep, escalate, outbound_texts
+from tests.console.helpers import Rep, escalate, outbound_texts, say
 
 BASE = "/console/api/admin/config/"
 
@@ -323,3 +323,38 @@ async def test_long_client_texts_fit_and_an_oversized_document_is_refused(
     refused = await _save(admin, "texts", huge)
     assert refused.status_code == 413, refused.text
     assert (await _get(admin, "texts"))["revision"] == 1
+
+
+async def test_an_act_phrase_saved_by_an_admin_is_understood_in_another_process(
+    services: Services, other: Services, signed_in: SignIn
+) -> None:
+    admin = await signed_in("ada", role="admin")
+    doc = (await _get(admin, "acts"))["shipped"]
+    assert "确认" in doc["acts"]["affirm"]["phrases"]
+    # Before: "妥妥的发吧" is no confirmation, so the summary stays.
+    first = "投诉：「春季新品-开屏」从3月1日开始一直不出量，要求补量，电话13800138000"
+    await say(other, "v-acts", first)
+    assert await _state(other, "v-acts") == "confirming"
+    await say(other, "v-acts", "妥妥的发吧")
+    assert await _state(other, "v-acts") == "confirming"
+    doc["acts"]["affirm"]["phrases"].append("妥妥的发吧")
+    doc["acts"]["nonsense"] = {"phrases": ["x"]}
+    refused = await _save(admin, "acts", doc)
+    assert refused.status_code == 400 and "nonsense" in refused.text
+    del doc["acts"]["nonsense"]
+    assert (await _save(admin, "acts", doc)).status_code == 200
+    await other.config.check()
+    await say(other, "v-acts", "妥妥的发吧")
+    assert await _state(other, "v-acts") == "ticket_open"
+
+
+async def _state(services: Services, visitor: str) -> str:
+    from core.db.models import ChannelIdentity, Conversation
+
+    async with services.db.transaction() as session:
+        query = (
+            select(Conversation.state)
+            .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
+            .where(ChannelIdentity.external_id == visitor)
+        )
+        return str((await session.execute(query)).scalar_one())

@@ -1,4 +1,4 @@
-// Admins' settings: departments and routing, SLA, business hours, canned replies, client texts, clients.
+// Admins' settings: departments and routing, SLA, business hours, canned replies, client texts, dialogue acts, clients.
 "use strict";
 
 (() => {
@@ -350,6 +350,35 @@
     clients();
   }
 
+  // ------------------------------------------------------------ dialogue acts
+
+  // Each act's phrases, one textarea per list; the rest of the document (claims, scores…) is kept as it is.
+  function acts() {
+    const doc = docs.acts.body;
+    const body = $("acts-rows");
+    clear(body);
+    for (const [name, spec] of Object.entries(doc.acts || {})) {
+      const cell = (key) => {
+        const area = el("textarea", { id: `act-${name}-${key}`, rows: 3, "aria-label": `${t("settings.act_" + name)} ${t("settings.act_" + key)}` });
+        area.value = ((spec || {})[key] || []).join(", ");
+        return el("td", {}, area);
+      };
+      body.append(el("tr", { dataset: { act: name } }, el("th", { text: t("settings.act_" + name) }), cell("phrases"), cell("alone_phrases")));
+    }
+    showRevision("acts", "acts-revision");
+  }
+
+  async function saveActs() {
+    const doc = structuredClone(docs.acts.body);
+    for (const row of $("acts-rows").querySelectorAll("tr")) {
+      const name = row.dataset.act;
+      doc.acts[name] = { ...(doc.acts[name] || {}), phrases: list($(`act-${name}-phrases`).value) };
+      const alone = list($(`act-${name}-alone_phrases`).value);
+      if (alone.length) doc.acts[name].alone_phrases = alone; else delete doc.acts[name].alone_phrases;
+    }
+    if (await save("acts", doc)) showRevision("acts", "acts-revision");
+  }
+
   // ------------------------------------------------------------ tabs
 
   const openers = {
@@ -358,6 +387,7 @@
     hours: async () => { if (await load("business_hours")) hours(); },
     canned: async () => { if (await load("canned_replies")) canned(); },
     texts: async () => { if (await load("texts")) texts(); },
+    acts: async () => { if (await load("acts")) acts(); },
     clients: clients,
   };
 
@@ -386,6 +416,7 @@
     $("sla-save").addEventListener("click", saveSla);
     $("hours-save").addEventListener("click", saveHours);
     $("canned-save").addEventListener("click", saveCanned);
+    $("acts-save").addEventListener("click", saveActs);
     $("canned-add").addEventListener("click", () => $("canned-list").append(cannedItem({})));
     $("client-search").addEventListener("submit", (event) => { event.preventDefault(); clients(); });
     $("import-preview").addEventListener("click", preview);
