@@ -7,6 +7,7 @@ import hashlib
 import os
 import random
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,7 +99,10 @@ class Follower:
             self.attempts += 1
             try:
                 response = await client.post(
-                    f"{self.server.url}/wechat", params=_signed_params(f"n{attempt}"), content=body
+                    # Each push carries its own nonce, as WeChat's do: a signed query is never reused for another body.
+                    f"{self.server.url}/wechat",
+                    params=_signed_params(f"n{self.openid}-{zlib.crc32(body.encode())}-{attempt}"),
+                    content=body,
                 )
             except httpx.HTTPError:
                 # No answer (the server died or is restarting): WeChat tries again.
