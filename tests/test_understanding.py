@@ -99,6 +99,13 @@ def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
         ("嗯 没事了 谢谢", Act.THANKS),
         ("对了，发票能先开吗？", Act.QUESTION),
         ("电话就不留了，微信上联系我就行", Act.DECLINE_CONTACT),
+        ("有真人吗？", Act.HANDOFF),
+        ("不想跟机器人聊了", Act.HANDOFF),
+        ("处理好了吗", Act.STATUS),
+        ("先别提交", Act.DENY),
+        ("都对，提交吧", Act.AFFIRM),
+        ("looks good", Act.AFFIRM),
+        ("哦没事 找到了 谢谢", Act.THANKS),
     ],
 )
 def test_acts_of_real_messages(text: str, act: Act) -> None:
@@ -138,6 +145,12 @@ def test_confirming_in_words_submits(text: str, deps: Deps) -> None:
 def test_denying_asks_what_to_change(text: str, deps: Deps) -> None:
     outcome = say(text, confirming(), deps)
     assert outcome.state is State.CONFIRMING and keys(outcome) == ["confirm.what_to_change"]
+
+
+def test_naming_the_wrong_detail_without_its_value_asks_for_it(deps: Deps) -> None:
+    outcome = say("no, the project name is wrong", confirming(), deps)
+    assert outcome.state is State.COLLECTING and outcome.context["asking"] == "project"
+    assert "project" not in outcome.slots
 
 
 def test_a_correction_in_words_changes_the_detail_at_once(deps: Deps) -> None:
