@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bots.common import RefuseNul
 from bots.telegram.commands import RepCommands
 from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
@@ -103,6 +104,7 @@ def create_app(
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
     app.state.metrics = metrics
+    app.add_middleware(RefuseNul)
 
     @app.exception_handler(KefuError)
     async def kefu_error(_request: Request, exc: KefuError) -> JSONResponse:

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
-from bots.common import read_limited_body
+from bots.common import PageNumber, PathId, read_limited_body
 from core.audit import record
 from core.db.models import Conversation, Department, Message, User
 from core.errors import InvalidInput, NotFound
@@ -201,7 +201,7 @@ class Console:
 
         @router.get("/api/inbox")
         async def inbox_view(
-            queue: str = "waiting", q: str = "", page: int = 0, principal: Principal = Depends(self.guard)
+            queue: str = "waiting", q: str = "", page: PageNumber = 0, principal: Principal = Depends(self.guard)
         ) -> JSONResponse:
             now = services.clock.now()
             size = self.settings.page_size
@@ -258,7 +258,7 @@ class Console:
 
         @router.get("/api/tickets/{number}/media/{message_id}/{index}")
         async def media(
-            number: str, message_id: int, index: int, play: str = "", principal: Principal = Depends(self.guard)
+            number: str, message_id: PathId, index: PathId, play: str = "", principal: Principal = Depends(self.guard)
         ) -> Response:
             async with services.db.transaction() as session:
                 ticket, _ = await ticket_for(session, principal, number)
