@@ -28,7 +28,7 @@ from handlers.console.csrf import LOGIN_FIELD, LoginTokens
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
 from handlers.console.keywords import keywords_routes
-from handlers.console.live import live_routes
+from handlers.console.live import LiveStreams, live_routes
 from handlers.console.reports import reports_routes
 from handlers.console.settings import ConsoleSettings
 from handlers.console.takeover import takeover_router
@@ -62,6 +62,8 @@ class Console:
         self.settings = settings or ConsoleSettings()
         self.sessions = Sessions(services.db, services.clock, self.settings, services.settings.language)
         self.guard = Guard(self.sessions, self.settings.cookie_name)
+        # The open live streams of this process (set when the routes are installed).
+        self.live_streams: LiveStreams | None = None
         self.login_tokens = LoginTokens(
             services.settings.secret_key.get_secret_value(), secure=self.settings.cookie_secure
         )
@@ -75,6 +77,7 @@ class Console:
         return requested if requested in texts.languages else self.services.settings.language
 
     def install(self, app: FastAPI) -> None:
+        app.state.console = self
         app.add_middleware(SecurityHeaders)
         app.add_exception_handler(NotSignedIn, self._not_signed_in)
         app.mount("/static/console", StaticFiles(directory=STATIC), name="console-static")
