@@ -33,6 +33,7 @@ BENCHMARKS = (
     "wechat_bench",
     "telegram_bench",
     "console_bench",
+    "live_bench",
     "reports_bench",
     "rss_bench",
 )

@@ -6,11 +6,65 @@ import asyncio
 import json
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Query, Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import KefuError
+
+# The largest value of the databases' integer columns (BIGINT; SQLite's INTEGER): ids never exceed it.
+MAX_DB_INT = 2**63 - 1
+# Ids in paths and numbers in queries, refused (422) before they reach the database when out of range.
+PathId = Annotated[int, Path(ge=0, le=MAX_DB_INT)]
+QueryId = Annotated[int, Query(ge=0, le=MAX_DB_INT)]
+# Page numbers and offsets: far beyond any real list, far below what an OFFSET can hold.
+MAX_PAGE = 1_000_000
+PageNumber = Annotated[int, Query(ge=0, le=MAX_PAGE)]
+
+
+def db_int(value: str | int | None) -> int | None:
+    """A whole number that fits the database's integer columns, or None (not a number, or out of range)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isascii() or not value.isdigit() or len(value) > 19:
+            return None
+        value = int(value)
+    return value if 0 <= value <= MAX_DB_INT else None
+
+
+class RefuseNul:
+    """400 for a NUL character anywhere in the path or query: no database column accepts one, no route needs it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "")
+            or b"%00" in scope.get("raw_path", b"")
+            or b"%00" in scope.get("query_string", b"")
+        ):
+            await JSONResponse({"error": "NUL characters are not accepted"}, status_code=400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def refuse_nul(value: Any, where: str = "body") -> None:
+    """BadPayload when a string in the parsed JSON (a key or a value) holds a NUL character."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadPayload(f"{where} holds a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, where)
+            refuse_nul(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item, where)
 
 
 class BodyTooLarge(KefuError):

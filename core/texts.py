@@ -18,8 +18,21 @@ MAX_OVERRIDE_CHARS = 2000
 
 
 def placeholders(template: str) -> set[str]:
-    """The {names} a text expects; ValueError for a malformed one such as an unclosed brace."""
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    """The {names} a text expects; ValueError for a malformed one such as an unclosed brace.
+
+    Only bare names are placeholders: a format spec ({name:>3000000}), a conversion ({name!r}), an
+    index or attribute ({name[0]}, {name.x}) or a positional {} or {0} would let an edited text grow
+    without bound or reach into objects, so they are refused.
+    """
+    names: set[str] = set()
+    for _, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if spec or conversion or not name.isidentifier():
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise ValueError(f"only bare {{name}} placeholders are allowed, not {{{shown}}}")
+        names.add(name)
+    return names
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -14,6 +14,7 @@ from core import followups, live
 from core.business_hours import BusinessCalendar
 from core.clock import as_utc
 from core.db.models import Client, Conversation, Department, FollowUp, Notification, Ticket, TicketEvent, User
+from core.dialogue.model import State
 from core.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest, transition
 from core.settings import Settings
 from core.texts import Texts
@@ -198,11 +199,27 @@ class TicketDesk:
                 payload={},
                 now=now,
             )
+        elif request.to is TicketStatus.CLOSED:
+            await self._release_conversation(session, ticket)
         elif request.to is TicketStatus.INVESTIGATING and before not in OPEN_STATUSES:
             ticket.reopen_count += 1
             ticket.resolution_breached = False
             _, ticket.resolution_due = self._deadlines(ticket.priority, now)
             await self.schedule_sla(session, ticket, now)
+
+    async def _release_conversation(self, session: AsyncSession, ticket: Ticket) -> None:
+        """A closed ticket ends its issue for the dialogue too, even when closed before the client's feedback.
+
+        Left linked, the conversation would keep waiting for a person (or for feedback) on a ticket no queue
+        shows, and the client's next messages would be acknowledged into it unseen; unlinked and CLOSED, the
+        next message starts a new issue (a request for a person opens a new ticket in the waiting queue).
+        """
+        conversation = await session.get(Conversation, ticket.conversation_id, with_for_update=True)
+        if conversation is None or conversation.ticket_id != ticket.id:
+            return
+        conversation.ticket_id = None
+        conversation.holder_user_id = None
+        conversation.state = State.CLOSED.value
 
     async def record(
         self,

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bots.common import RefuseNul
 from bots.telegram.commands import RepCommands
 from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
@@ -109,6 +110,7 @@ def create_app(
     app.state.services = services
     app.state.body_read_seconds = settings.body_read_seconds
     app.state.metrics = metrics
+    app.add_middleware(RefuseNul)
 
     @app.exception_handler(KefuError)
     async def kefu_error(_request: Request, exc: KefuError) -> JSONResponse:

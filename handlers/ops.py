@@ -94,10 +94,10 @@ async def transition_ticket(
     """
     async with services.db.transaction() as session:
         ticket = await _by_number(session, number)
-        conversation = await session.get(Conversation, ticket.conversation_id)
+        # The conversation first, as the engine's turns lock it: a close that releases it cannot deadlock them.
+        conversation = await session.get(Conversation, ticket.conversation_id, with_for_update=True)
         linked = conversation is not None and conversation.ticket_id == ticket.id
         if by is not None and conversation is not None and linked:
-            await session.refresh(conversation, with_for_update=True)
             await ensure_not_held_by_other(session, conversation, by, override=override)
         if not (request.to is TicketStatus.RESOLVED and linked):
             await services.desk.move(session, ticket, request, services.clock.now())

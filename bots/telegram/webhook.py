@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from bots.common import BadPayload, BodyTooLarge, parse_json_object, read_limited_body
+from bots.common import MAX_DB_INT, BadPayload, BodyTooLarge, parse_json_object, read_limited_body
 from bots.telegram.media import TelegramMedia
 from bots.telegram.router import Receiver, kefu_router, registered_media
 from core.engine import Engine
@@ -70,6 +70,10 @@ class TelegramWebhook:
             return JSONResponse({"error": "body too large"}, status_code=413)
         except BadPayload as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        if _beyond_64_bits(data):
+            # Telegram's ids fit 64 bits; no column could store this one, and a 500 would be redelivered forever.
+            log.warning("telegram update %s ignored: a number beyond 64 bits", str(data.get("update_id"))[:20])
+            return JSONResponse({"status": "ignored"}, status_code=200)
         try:
             update = Update.model_validate(data, context={"bot": self.bot})
         except ValidationError as exc:
@@ -91,6 +95,16 @@ class TelegramWebhook:
     async def drain(self) -> None:
         """Wait for background deliveries (shutdown, tests)."""
         await self.receiver.drain()
+
+
+def _beyond_64_bits(value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return not -MAX_DB_INT - 1 <= value <= MAX_DB_INT
+    if isinstance(value, dict):
+        return any(_beyond_64_bits(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_beyond_64_bits(v) for v in value)
+    return False
 
 
 def build_router(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from bots.common import BadPayload, parse_json_object, read_limited_body
+from bots.common import BadPayload, QueryId, db_int, parse_json_object, read_limited_body
 from bots.web.channel import CHANNEL, KEEPALIVE, LiveHub
 from core.db.session import Database
 from core.engine import Engine
@@ -193,13 +193,14 @@ def build_router(
         return response
 
     @router.get("/api/chat/events")
-    async def events(request: Request, after: int = 0) -> Response:
+    async def events(request: Request, after: QueryId = 0) -> Response:
         visitor = visitors.read(request)
         if visitor is None:
             return JSONResponse({"error": "no visitor cookie; load /api/chat/config first"}, status_code=401)
-        last_event = request.headers.get("last-event-id", "")
-        if last_event.isdigit():
-            after = max(after, int(last_event))
+        # The browser resends the last id it saw; anything that is not a message id starts from `after`.
+        last_event = db_int(request.headers.get("last-event-id", ""))
+        if last_event is not None:
+            after = max(after, last_event)
         return StreamingResponse(
             _stream(request, db, hub, visitor, after),
             media_type="text/event-stream",

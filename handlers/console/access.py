@@ -31,13 +31,15 @@ def visible_tickets(principal: Principal) -> ColumnElement[bool] | None:
 
 
 def may_see(principal: Principal, ticket: Ticket, conversation: Conversation | None) -> bool:
+    holder = conversation.holder_user_id if conversation is not None else None
+    return may_see_ids(principal, ticket.department_id, ticket.assignee_id, holder)
+
+
+def may_see_ids(principal: Principal, department_id: int | None, assignee_id: int | None, holder: int | None) -> bool:
+    """may_see on the ids alone, for checks made without the rows (the live streams' fan-out)."""
     if principal.sees_all:
         return True
-    return (
-        ticket.department_id in principal.departments
-        or ticket.assignee_id == principal.user_id
-        or (conversation is not None and conversation.holder_user_id == principal.user_id)
-    )
+    return department_id in principal.departments or principal.user_id in (assignee_id, holder)
 
 
 async def ticket_for(session: AsyncSession, principal: Principal, number: str) -> tuple[Ticket, Conversation]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
+from bots.common import PathId
 from core.audit import record
 from core.db.models import Department, Ticket, User
 from core.errors import InvalidInput, NotFound
@@ -134,7 +135,9 @@ def admin_routes(console: Console) -> APIRouter:
         )
 
     @router.post("/api/admin/users/{user_id}/active")
-    async def set_active(user_id: int, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def set_active(
+        user_id: PathId, request: Request, principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
         require_role(principal, "admin")
         active = (await json_body(request)).get("active")
         if not isinstance(active, bool):

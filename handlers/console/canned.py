@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import yaml
 
 from core.errors import ConfigError
+from core.texts import placeholders
 
 PLACEHOLDERS = frozenset({"client_name", "ticket_no"})
 
@@ -51,7 +51,7 @@ class CannedReplies:
             title, text = _by_language(item.get("title"), rid, "title"), _by_language(item.get("text"), rid, "text")
             for body in text.values():
                 try:
-                    used = {name for _, name, _, _ in string.Formatter().parse(body) if name is not None}
+                    used = placeholders(body)
                 except ValueError as exc:
                     raise ConfigError(f"canned reply {rid} has a malformed placeholder: {exc}") from None
                 if not used <= PLACEHOLDERS:

@@ -132,6 +132,9 @@ def _row(
     for column, limit in LIMITS.items():
         if len(getattr(row, column)) > limit:
             row.errors.append({"code": "too_long", "value": column})
+        if "\x00" in getattr(row, column):
+            # No database column stores a NUL; the preview says so instead of the commit failing.
+            row.errors.append({"code": "bad_character", "value": column})
     return row
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
-from bots.common import read_limited_body
+from bots.common import PathId, read_limited_body
 from core.audit import record
 from core.db.models import Client
 from core.dialogue.forms import normalize_phone
@@ -51,7 +51,7 @@ def client_routes(console: Console) -> APIRouter:
             return JSONResponse({"tiers": list(tiers()), "clients": [_client(c) for c in rows]})
 
     @router.post("/api/admin/clients/{client_id}")
-    async def edit(client_id: int, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def edit(client_id: PathId, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
         require_role(principal, "admin")
         data = await json_body(request)
         tier = text_field(data, "tier", limit=1).upper()

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.common import db_int
 from core.audit import record
 from core.db.models import Department, User
 from core.dialogue.forms import CATEGORIES
@@ -153,7 +154,7 @@ async def _head(session: AsyncSession, value: Any) -> int | None:
     """The head's user id (an active member of staff), or None for no head."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not isinstance(value, int) or db_int(value) is None:
         raise InvalidInput("head_user_id must be a user id or null")
     user = await session.get(User, value)
     if user is None or not user.active or user.role not in STAFF:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from bots.common import PageNumber, PathId
 from core.dialogue.classifier import KeywordClassifier
 from core.errors import InvalidInput
 from core.keywords import draft, replay, suggestions, versions
@@ -61,7 +62,7 @@ def keywords_routes(console: Console) -> APIRouter:
 
     @router.get(f"{API}/rules")
     async def rules(
-        q: str = "", category: str = "", offset: int = 0, principal: Principal = Depends(console.guard)
+        q: str = "", category: str = "", offset: PageNumber = 0, principal: Principal = Depends(console.guard)
     ) -> JSONResponse:
         admin(principal)
         async with services.db.transaction() as session:
@@ -88,7 +89,9 @@ def keywords_routes(console: Console) -> APIRouter:
             return JSONResponse(draft.row_json(row), status_code=201)
 
     @router.post(f"{API}/rules/{{rule_id}}")
-    async def edit_rule(rule_id: int, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def edit_rule(
+        rule_id: PathId, request: Request, principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
         admin(principal)
         data = await json_body(request)
         async with services.db.transaction() as session:
@@ -168,7 +171,7 @@ def keywords_routes(console: Console) -> APIRouter:
             return JSONResponse({"a": a, "b": b, **versions.compare(await side(a), await side(b))})
 
     @router.post(f"{API}/versions/{{number}}/rollback")
-    async def rollback(number: int, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def rollback(number: PathId, principal: Principal = Depends(console.guard)) -> JSONResponse:
         admin(principal)
         async with services.db.transaction() as session:
             await versions.rollback(session, number, user_id=principal.user_id, now=services.clock.now())
@@ -226,7 +229,7 @@ def keywords_routes(console: Console) -> APIRouter:
         return JSONResponse({"rules": count, "version": number})
 
     @router.post(f"{API}/versions/{{number}}/to-draft")
-    async def version_to_draft(number: int, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def version_to_draft(number: PathId, principal: Principal = Depends(console.guard)) -> JSONResponse:
         """Start the draft again from a published version."""
         admin(principal)
         now = services.clock.now()

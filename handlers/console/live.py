@@ -1,27 +1,44 @@
-"""Live updates for the console: services.live's events as Server-Sent Events, limited to what the rep may see."""
+"""Live updates for the console: services.live's events as Server-Sent Events, limited to what the rep may see.
+
+One fan-out per process: a single subscription looks each event's ticket up once and hands it to every
+open stream, which decides in memory whether its person may see it. The sessions of all open streams
+are checked together, in one query, every RECHECK_SECONDS and before an event goes out on an older
+check; a stream ends when its session is gone (logout, expiry), its user is disabled, or their role or
+departments changed (the page reconnects with what they may now see). A session and a user hold at
+most MAX_STREAMS streams; opening one more closes the oldest.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 
-from core.db.models import Conversation, Ticket
-from core.live import LiveEvent
-from handlers.console.access import may_see
+from core.clock import Clock, as_utc
+from core.db.models import ConsoleSession, Conversation, Ticket, User, UserDepartment
+from core.db.session import Database
+from core.live import LiveBus, LiveEvent
+from handlers.console.access import may_see_ids
 from handlers.console.auth import Principal
+from handlers.console.users import STAFF
 
 if TYPE_CHECKING:
     from handlers.console.routes import Console
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
+# A session's state is at most this old when a stream acts on it; a stream wakes at least this often.
+RECHECK_SECONDS = 1.0
+MAX_STREAMS = 5
 BUFFER = 200
 # What of each event's data reaches the browser: never message texts or notes (the page fetches those).
 SAFE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -36,6 +53,21 @@ SAFE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who may hear of one event: its ticket's number, department, assignee and holder (None: no ticket)."""
+
+    number: str | None = None
+    department_id: int | None = None
+    assignee_id: int | None = None
+    holder_id: int | None = None
+
+    def visible_to(self, principal: Principal) -> bool:
+        if self.number is None:
+            return principal.sees_all
+        return may_see_ids(principal, self.department_id, self.assignee_id, self.holder_id)
+
+
 def event_json(event: LiveEvent, number: str | None) -> dict[str, Any]:
     fields = SAFE_FIELDS.get(event.kind, ())
     return {
@@ -48,59 +80,214 @@ def event_json(event: LiveEvent, number: str | None) -> dict[str, Any]:
     }
 
 
+async def lookup_scope(db: Database, event: LiveEvent) -> Scope:
+    """The event's ticket as far as visibility goes: one transaction, whatever the number of streams."""
+    async with db.transaction() as session:
+        conversation = await session.get(Conversation, event.conversation_id) if event.conversation_id else None
+        ticket_id = event.ticket_id or (conversation.ticket_id if conversation else None)
+        ticket = await session.get(Ticket, ticket_id) if ticket_id else None
+        if ticket is None:
+            return Scope()
+        if conversation is None or conversation.id != ticket.conversation_id:
+            conversation = await session.get(Conversation, ticket.conversation_id)
+        holder = conversation.holder_user_id if conversation is not None else None
+        return Scope(ticket.number, ticket.department_id, ticket.assignee_id, holder)
+
+
+@dataclass(frozen=True, slots=True)
+class Rights:
+    """What a session may see, as its stream was opened with it."""
+
+    user_id: int
+    role: str
+    departments: frozenset[int]
+
+    @classmethod
+    def of(cls, principal: Principal) -> Rights:
+        return cls(principal.user_id, principal.role, principal.departments)
+
+
+async def session_rights(db: Database, clock: Clock, idle: timedelta, ids: list[str]) -> dict[str, Rights]:
+    """The rights of those sessions that are still valid, in two queries whatever their number.
+
+    Valid as Sessions.principal has it: not expired, not idle, the user active and staff. Reading does not
+    count as activity, so an open stream does not keep an idle session alive.
+    """
+    now = clock.now()
+    async with db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(ConsoleSession.id, ConsoleSession.expires_at, ConsoleSession.last_seen_at, User)
+                .join(User, User.id == ConsoleSession.user_id)
+                .where(ConsoleSession.id.in_(ids))
+            )
+        ).all()
+        users = {user.id for *_, user in rows}
+        extra: dict[int, set[int]] = {}
+        for user_id, department_id in await session.execute(
+            select(UserDepartment.user_id, UserDepartment.department_id).where(UserDepartment.user_id.in_(users))
+        ):
+            extra.setdefault(user_id, set()).add(department_id)
+    rights = {}
+    for session_id, expires_at, last_seen_at, user in rows:
+        if as_utc(expires_at) <= now or as_utc(last_seen_at) + idle <= now:
+            continue
+        if not user.active or user.role not in STAFF:
+            continue
+        departments = extra.get(user.id, set()) | ({user.department_id} if user.department_id is not None else set())
+        rights[session_id] = Rights(user.id, user.role, frozenset(departments))
+    return rights
+
+
+@dataclass(eq=False)
+class Stream:
+    """One open event stream: its person, and the events waiting to be sent (None: the stream must end)."""
+
+    principal: Principal
+    queue: asyncio.Queue[tuple[LiveEvent, Scope] | None] = field(default_factory=lambda: asyncio.Queue(BUFFER))
+    ended: bool = False
+
+    def offer(self, item: tuple[LiveEvent, Scope] | None) -> None:
+        if self.queue.full():
+            # A stalled browser loses old events, not the server's memory; the page refetches anyway.
+            self.queue.get_nowait()
+        self.queue.put_nowait(item)
+
+    def end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self.offer(None)
+
+
+class LiveStreams:
+    """The console's open streams in this process: one subscription, one lookup per event, one session check.
+
+    While any stream is open, a watcher checks every open session at once every RECHECK_SECONDS and ends
+    the streams whose session is gone or whose rights changed; an event also triggers that check when
+    the last one is older than RECHECK_SECONDS, so no event goes out on a stale session.
+    """
+
+    def __init__(
+        self,
+        bus: LiveBus,
+        lookup: Callable[[LiveEvent], Awaitable[Scope]],
+        rights: Callable[[list[str]], Awaitable[dict[str, Rights]]],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bus = bus
+        self.lookup = lookup
+        self.rights = rights
+        self.monotonic = monotonic
+        self.streams: list[Stream] = []
+        self.lookups = 0
+        self.checks = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._checked_at = 0.0
+        self._checking: asyncio.Lock | None = None
+
+    async def open(self, principal: Principal) -> Stream:
+        """Register a stream, ending the oldest of this session's and this user's beyond MAX_STREAMS."""
+        for same in (
+            [s for s in self.streams if s.principal.session_id == principal.session_id],
+            [s for s in self.streams if s.principal.user_id == principal.user_id],
+        ):
+            for old in same[: max(0, len(same) - MAX_STREAMS + 1)]:
+                self.close(old)
+        stream = Stream(principal)
+        self.streams.append(stream)
+        if not self._tasks:
+            self._checking = asyncio.Lock()
+            self._checked_at = self.monotonic()
+            self._tasks = [asyncio.create_task(self._fan_out()), asyncio.create_task(self._watch())]
+            # One turn of the loop lets the pump subscribe, so nothing after "ready" is missed.
+            await asyncio.sleep(0)
+        return stream
+
+    def close(self, stream: Stream) -> None:
+        stream.end()
+        if stream in self.streams:
+            self.streams.remove(stream)
+        if not self.streams and self._tasks:
+            for task in self._tasks:
+                task.cancel()
+            self._tasks = []
+
+    async def _fan_out(self) -> None:
+        async for event in self.bus.subscribe():
+            if not self.streams:
+                continue
+            try:
+                if self.monotonic() - self._checked_at >= RECHECK_SECONDS:
+                    await self.check()
+                scope = await self.lookup(event)
+            except Exception:
+                log.exception("live event %s could not be looked up", event.kind)
+                continue
+            self.lookups += 1
+            for stream in list(self.streams):
+                stream.offer((event, scope))
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            try:
+                await self.check()
+            except Exception:
+                log.exception("live streams: sessions could not be checked")
+
+    async def check(self) -> None:
+        """End the streams whose session ended (logout, expiry, disabled user) or whose rights changed."""
+        assert self._checking is not None
+        async with self._checking:
+            started = self.monotonic()
+            if started - self._checked_at < RECHECK_SECONDS / 2:
+                return  # checked while this one waited for the lock
+            open_now = list(self.streams)
+            current = await self.rights(sorted({s.principal.session_id for s in open_now}))
+            self.checks += 1
+            self._checked_at = started
+            for stream in open_now:
+                if current.get(stream.principal.session_id) != Rights.of(stream.principal):
+                    self.close(stream)
+
+
 def live_routes(console: Console) -> APIRouter:
     router = console.private()
     services = console.services
+    idle = timedelta(minutes=console.settings.idle_minutes)
+    streams = LiveStreams(
+        services.live,
+        lambda event: lookup_scope(services.db, event),
+        lambda ids: session_rights(services.db, services.clock, idle, ids),
+    )
+    console.live_streams = streams
 
-    async def visible(principal: Principal, event: LiveEvent) -> tuple[bool, str | None]:
-        """Whether the principal may hear of the event, and the number of its ticket."""
-        async with services.db.transaction() as session:
-            conversation = await session.get(Conversation, event.conversation_id) if event.conversation_id else None
-            ticket_id = event.ticket_id or (conversation.ticket_id if conversation else None)
-            ticket = await session.get(Ticket, ticket_id) if ticket_id else None
-            if ticket is None:
-                return principal.sees_all, None
-            if conversation is None:
-                conversation = await session.get(Conversation, ticket.conversation_id)
-            return may_see(principal, ticket, conversation), ticket.number
-
-    async def stream(request: Request, principal: Principal, token: str | None) -> AsyncIterator[str]:
-        queue: asyncio.Queue[LiveEvent] = asyncio.Queue(BUFFER)
-
-        async def pump() -> None:
-            async for event in services.live.subscribe():
-                if queue.full():
-                    # A stalled browser loses old events, not the server's memory; the page refetches anyway.
-                    queue.get_nowait()
-                queue.put_nowait(event)
-
-        task = asyncio.create_task(pump())
-        # One turn of the loop lets the pump subscribe, so nothing after "ready" is missed.
-        await asyncio.sleep(0)
+    async def stream(request: Request, principal: Principal) -> AsyncIterator[str]:
+        mine = await streams.open(principal)
         try:
             yield "retry: 3000\n\n"
             yield "event: ready\ndata: {}\n\n"
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+                    item = await asyncio.wait_for(mine.queue.get(), timeout=KEEPALIVE_SECONDS)
                 except TimeoutError:
-                    if await request.is_disconnected() or await console.sessions.principal(token) is None:
+                    if await request.is_disconnected():
                         return
                     yield ": keepalive\n\n"
                     continue
-                allowed, number = await visible(principal, event)
-                if allowed:
-                    yield f"event: {event.kind}\ndata: {json.dumps(event_json(event, number), ensure_ascii=False)}\n\n"
+                if item is None or mine.ended:
+                    return
+                event, scope = item
+                if scope.visible_to(principal):
+                    data = json.dumps(event_json(event, scope.number), ensure_ascii=False)
+                    yield f"event: {event.kind}\ndata: {data}\n\n"
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            streams.close(mine)
 
     @router.get("/api/events")
     async def events(request: Request, principal: Principal = Depends(console.guard)) -> StreamingResponse:
-        token = request.cookies.get(console.settings.cookie_name)
         return StreamingResponse(
-            stream(request, principal, token),
+            stream(request, principal),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
+from bots.common import MAX_DB_INT
 from core.clock import as_utc
 from core.db.models import Department, Ticket, User, WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput, NotFound
@@ -26,15 +27,20 @@ if TYPE_CHECKING:
 
 READERS = ("supervisor", "admin")
 DEFAULT_DAYS = 30
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
 
 
 def _day(value: str | None, what: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{what} must be a date YYYY-MM-DD") from None
+    # Periods are computed a day and a time zone beyond their ends: date.max and date.min have no room.
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidInput(f"{what} must lie between {EARLIEST} and {LATEST}")
+    return day
 
 
 def csv_response(text: str, filename: str) -> Response:
@@ -55,7 +61,7 @@ def reports_routes(console: Console) -> APIRouter:
         end: str | None = None,
         channel: str | None = None,
         department: str | None = None,
-        rep: int | None = None,
+        rep: Annotated[int | None, Query(ge=0, le=MAX_DB_INT)] = None,
         principal: Principal = Depends(console.guard),
     ) -> tuple[Principal, Report]:
         """The report the query's filters ask for, once the principal may read reports (a dependency)."""

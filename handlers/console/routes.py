@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
-from bots.common import read_limited_body
+from bots.common import PageNumber, PathId, read_limited_body
 from core.audit import record
 from core.db.models import Conversation, Department, Message, User
 from core.errors import InvalidInput, NotFound
@@ -29,7 +29,7 @@ from handlers.console.csrf import LOGIN_FIELD, LoginTokens
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
 from handlers.console.keywords import keywords_routes
-from handlers.console.live import live_routes
+from handlers.console.live import LiveStreams, live_routes
 from handlers.console.reports import reports_routes
 from handlers.console.settings import ConsoleSettings
 from handlers.console.takeover import takeover_router
@@ -64,6 +64,8 @@ class Console:
         self.settings = settings or ConsoleSettings()
         self.sessions = Sessions(services.db, services.clock, self.settings, services.settings.language)
         self.guard = Guard(self.sessions, self.settings.cookie_name)
+        # The open live streams of this process (set when the routes are installed).
+        self.live_streams: LiveStreams | None = None
         self.login_tokens = LoginTokens(
             services.settings.secret_key.get_secret_value(), secure=self.settings.cookie_secure
         )
@@ -77,6 +79,7 @@ class Console:
         return requested if requested in texts.languages else self.services.settings.language
 
     def install(self, app: FastAPI) -> None:
+        app.state.console = self
         app.add_middleware(SecurityHeaders)
         app.add_exception_handler(NotSignedIn, self._not_signed_in)
         app.mount("/static/console", StaticFiles(directory=STATIC), name="console-static")
@@ -206,7 +209,7 @@ class Console:
 
         @router.get("/api/inbox")
         async def inbox_view(
-            queue: str = "waiting", q: str = "", page: int = 0, principal: Principal = Depends(self.guard)
+            queue: str = "waiting", q: str = "", page: PageNumber = 0, principal: Principal = Depends(self.guard)
         ) -> JSONResponse:
             now = services.clock.now()
             size = self.settings.page_size
@@ -263,7 +266,7 @@ class Console:
 
         @router.get("/api/tickets/{number}/media/{message_id}/{index}")
         async def media(
-            number: str, message_id: int, index: int, play: str = "", principal: Principal = Depends(self.guard)
+            number: str, message_id: PathId, index: PathId, play: str = "", principal: Principal = Depends(self.guard)
         ) -> Response:
             async with services.db.transaction() as session:
                 ticket, _ = await ticket_for(session, principal, number)

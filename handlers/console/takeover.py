@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from bots.common import db_int
 from core.errors import InvalidInput
 from core.lifecycle import TicketStatus, TransitionRequest
 from core.takeover import HeldByOther
@@ -85,8 +86,8 @@ def takeover_router(console: Console) -> APIRouter:
         to_user = data.get("to_user_id")
         if department is not None and not isinstance(department, str):
             raise InvalidInput("department_code must be a string")
-        if to_user is not None and (not isinstance(to_user, int) or isinstance(to_user, bool)):
-            raise InvalidInput("to_user_id must be a number")
+        if to_user is not None and (not isinstance(to_user, int) or db_int(to_user) is None):
+            raise InvalidInput("to_user_id must be a user id")
         if (department is None) == (to_user is None):
             raise InvalidInput("transfer to either a department or a rep")
         conversation_id = await conversation_of(principal, number)

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import FileResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bots.common import BadPayload, parse_json_object, read_limited_body
+from bots.common import BadPayload, parse_json_object, read_limited_body, refuse_nul
 from core.texts import Texts
 from handlers.console.auth import Principal, Sessions
 from handlers.console.csrf import check_session_token
@@ -55,7 +55,9 @@ def page(name: str) -> FileResponse:
 async def json_body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise BadPayload("Content-Type must be application/json")
-    return parse_json_object(await read_limited_body(request, limit))
+    data = parse_json_object(await read_limited_body(request, limit))
+    refuse_nul(data)
+    return data
 
 
 def text_field(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 4000) -> str:

@@ -140,3 +140,19 @@ async def test_background_deliveries_are_bounded_and_one_waits_per_conversation(
     # That one delivery sent both turns' replies, in order.
     assert len(fake_api.sends()) == 2
     assert {r.status for r in await telegram.outbox_rows()} == {"sent"}
+
+
+async def test_an_id_beyond_64_bits_is_acknowledged_once_and_stores_nothing(
+    telegram: TelegramClient, fake_api: FakeBotAPI
+) -> None:
+    huge = int("9" * 201)
+    for update in (
+        telegram.message_update("我要投诉", **{"from": {"id": huge, "is_bot": False, "first_name": "x"}}),
+        telegram.message_update("我要投诉", chat={"id": huge, "type": "private"}),
+        {"update_id": huge, "message": telegram.message_update("你好")["message"]},
+    ):
+        # 200: Telegram does not deliver it again; nothing could store it, so nothing is stored.
+        assert (await telegram.post(update)).status_code == 200
+    await telegram.webhook.drain()
+    assert await telegram.counts() == (0, 0)
+    assert fake_api.calls == []
