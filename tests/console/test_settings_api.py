@@ -331,20 +331,20 @@ async def test_an_act_phrase_saved_by_an_admin_is_understood_in_another_process(
     admin = await signed_in("ada", role="admin")
     doc = (await _get(admin, "acts"))["shipped"]
     assert "确认" in doc["acts"]["affirm"]["phrases"]
-    # Before: "妥妥的发吧" is no confirmation, so the summary stays.
+    # Before: "稳了稳了" is no confirmation, so the summary stays.
     first = "投诉：「春季新品-开屏」从3月1日开始一直不出量，要求补量，电话13800138000"
     await say(other, "v-acts", first)
     assert await _state(other, "v-acts") == "confirming"
-    await say(other, "v-acts", "妥妥的发吧")
+    await say(other, "v-acts", "稳了稳了")
     assert await _state(other, "v-acts") == "confirming"
-    doc["acts"]["affirm"]["phrases"].append("妥妥的发吧")
+    doc["acts"]["affirm"]["phrases"].append("稳了稳了")
     doc["acts"]["nonsense"] = {"phrases": ["x"]}
     refused = await _save(admin, "acts", doc)
     assert refused.status_code == 400 and "nonsense" in refused.text
     del doc["acts"]["nonsense"]
     assert (await _save(admin, "acts", doc)).status_code == 200
     await other.config.check()
-    await say(other, "v-acts", "妥妥的发吧")
+    await say(other, "v-acts", "稳了稳了")
     assert await _state(other, "v-acts") == "ticket_open"
 
 
