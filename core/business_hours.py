@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from core.yaml_files import safe_load
+
 Interval = tuple[time, time]
 
 # A calendar that has been closed this many consecutive days is taken to have no open hours at all;
@@ -99,7 +101,7 @@ class BusinessCalendar:
         """Read a calendar from YAML in the format of config/business_hours.yaml."""
         try:
             # PyYAML itself raises ValueError for impossible dates such as 2026-13-01.
-            return cls.from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")))
+            return cls.from_mapping(safe_load(path.read_text(encoding="utf-8")))
         except (yaml.YAMLError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from exc
 

@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.errors import ConfigError
+from core.yaml_files import safe_load
 
 DEFAULT_LANGUAGE = "zh"
 # Texts under these sections are the console's own or go to reps only; admins override what clients read.
@@ -62,7 +61,7 @@ class Texts:
         for path in sorted(config_dir.glob("texts.*.yaml")):
             lang = path.name.split(".")[1]
             with path.open(encoding="utf-8") as fh:
-                catalogs[lang] = _flatten(yaml.safe_load(fh) or {})
+                catalogs[lang] = _flatten(safe_load(fh) or {})
         return cls(catalogs, default)
 
     def shipped(self, key: str, lang: str) -> str | None:

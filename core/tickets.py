@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import TicketCounter
 from core.dialogue.forms import CATEGORIES
 from core.errors import ConfigError
+from core.yaml_files import safe_load
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +202,7 @@ def _positive(value: Any, what: str, limit: float) -> float:
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+            data = safe_load(fh) or {}
     except FileNotFoundError:
         raise ConfigError(f"missing config file {path}") from None
     if not isinstance(data, dict):

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +17,7 @@ from core.config_store import read_document, write_document
 from core.db.models import Department
 from core.dialogue.acts import ActLexicon
 from core.errors import ConfigError, InvalidInput
+from core.yaml_files import safe_load
 from handlers.console.canned import CannedReplies
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def shipped(services: Services, name: str) -> dict[str, Any]:
     path: Path = services.settings.config_dir / file
     if not path.exists():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = safe_load(path.read_text(encoding="utf-8")) or {}
     result: dict[str, Any] = _jsonable(data)
     return result
 

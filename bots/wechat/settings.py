@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 from core.messages import MessageKind
+from core.yaml_files import safe_load
 
 CHANNEL = "wechat"
 DEFAULT_ACCOUNT = "default"
@@ -143,7 +143,7 @@ def config_accounts(config_file: Path) -> list[WeChatAccount]:
     if not config_file.is_file():
         return []
     with config_file.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+        data = safe_load(f) or {}
     section = data.get("wechat") if isinstance(data, dict) else None
     entries: Any = section.get("accounts") if isinstance(section, dict) else None
     if entries is None:

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
-import yaml
 
 from core.dialogue.classifier import normalize
 from core.dialogue.hanzi import traditional_forms
 from core.errors import ConfigError
 from core.settings import DEFAULT_CONFIG_DIR, DialogueSettings
+from core.yaml_files import safe_load
 
 
 class Act(enum.StrEnum):
@@ -180,7 +180,7 @@ class ActLexicon:
     def load(cls, path: Path, settings: DialogueSettings | None = None) -> ActLexicon:
         """The phrases of config/acts.yaml, with the handoff and skip words of the dialogue settings."""
         with path.open(encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh) or {}
+            raw = safe_load(fh) or {}
         return cls(raw, settings)
 
     def _hits(self, norm: str) -> list[_Hit]:

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ahocorasick
-import yaml
 
 from core.dialogue.forms import CATEGORIES
 from core.dialogue.hanzi import traditional_forms
 from core.errors import ConfigError
+from core.yaml_files import safe_load
 
 if TYPE_CHECKING:
     from core.dialogue.textmodel import TextModel
@@ -490,7 +490,7 @@ def _negated(norm: str, start: int) -> bool:
 def load_rules(path: Path) -> list[Rule]:
     """Rules from a keywords YAML file: a mapping of category to phrases (with optional weights)."""
     with path.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+        raw = safe_load(fh) or {}
     return rules_from_mapping(raw)
 
 

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from core.dialogue.entities import find_phones
 from core.dialogue.folding import fold
 from core.settings import config_dir_from_env
+from core.yaml_files import safe_load
 
 # Fields whose value is an entity: the correction carries the normalised entity, not the words.
 _ENTITY_FIELDS = {"phone": find_phones}
@@ -73,7 +72,7 @@ class FieldSynonyms:
     @classmethod
     def load(cls, path: Path) -> FieldSynonyms:
         """Read a fields.yaml."""
-        return cls.from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return cls.from_data(safe_load(path.read_text(encoding="utf-8")))
 
     def _mentions(self, folded: str) -> list[Mention]:
         if self.ignored is not None:

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.errors import ConfigError
+from core.yaml_files import safe_load
 
 CATEGORIES = ("inquiry", "complaint", "suggestion", "other")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
@@ -55,7 +54,7 @@ class Forms:
     @classmethod
     def load(cls, path: Path) -> Forms:
         with path.open(encoding="utf-8") as fh:
-            raw: dict[str, Any] = yaml.safe_load(fh) or {}
+            raw: dict[str, Any] = safe_load(fh) or {}
         specs: dict[str, list[SlotSpec]] = {}
         for category, slots in raw.items():
             specs[category] = [

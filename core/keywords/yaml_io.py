@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from core.keywords.spec import RuleErrors, RuleSpec, default_language, parse_rules
+from core.yaml_files import safe_load
 
 HEADER = "# kefu keyword rules: phrase, category, weight (negative: a counter-cue), match_mode, forced, note.\n"
 
@@ -37,7 +38,7 @@ def _items(raw: Any) -> list[Any]:
 def parse_yaml(text: str) -> list[RuleSpec]:
     """Every rule of the file, or RuleErrors with one line per bad rule."""
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
     except yaml.YAMLError as exc:
         raise RuleErrors([f"not valid YAML: {exc}"]) from None
     specs = parse_rules(_items(raw or {"rules": []}))

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.errors import ConfigError
 from core.texts import placeholders
+from core.yaml_files import safe_load
 
 PLACEHOLDERS = frozenset({"client_name", "ticket_no"})
 
@@ -34,7 +33,7 @@ class CannedReplies:
     def load(cls, path: Path, default_language: str) -> CannedReplies:
         if not path.exists():
             return cls([], default_language)
-        return cls.from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, default_language)
+        return cls.from_mapping(safe_load(path.read_text(encoding="utf-8")) or {}, default_language)
 
     @classmethod
     def from_mapping(cls, data: Any, default_language: str) -> CannedReplies:
