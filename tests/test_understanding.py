@@ -112,7 +112,9 @@ def test_acts_of_real_messages(text: str, act: Act) -> None:
     assert act in default_lexicon().recognize(text)
 
 
-@pytest.mark.parametrize("text", ["人工智能广告怎么投放", "是从上周开始的", "现在还是不行", "你们客服说过会退款"])
+@pytest.mark.parametrize(
+    "text", ["人工智能广告怎么投放", "是从上周开始的", "现在还是不行", "你们客服说过会退款", "客服，你好，发票怎么开"]
+)
 def test_words_inside_other_words_are_not_acts(text: str) -> None:
     acts = default_lexicon().recognize(text)
     assert not acts.found & {Act.HANDOFF, Act.AFFIRM, Act.GREETING}, acts
@@ -127,6 +129,10 @@ def test_a_claimed_category_beats_the_one_denied() -> None:
 @pytest.mark.parametrize(("text", "score"), [("挺满意的，5分", 5), ("1分，问题还在", 1), ("很不满意", 1), ("五星", 5)])
 def test_scores_in_words(text: str, score: int) -> None:
     assert default_lexicon().recognize(text).score == score
+
+
+def test_minutes_are_no_score() -> None:
+    assert default_lexicon().recognize("等了5分钟了还没人回").score is None
 
 
 # ---------------------------------------------------------------- confirming

@@ -56,7 +56,8 @@ _PHRASE_ACTS = (
 )
 ALONE = "alone"
 _PHRASE_KINDS = frozenset(a.value for a in _PHRASE_ACTS)
-_SCORE_DIGITS = re.compile(r"(?:打\s*)?([1-5一二三四五])\s*(?:分|星|颗星|stars?\b|/\s*5)")
+# "5分" is a score, "5分钟" is a duration.
+_SCORE_DIGITS = re.compile(r"(?:打\s*)?([1-5一二三四五])\s*(?:分(?!钟)|星|颗星|stars?\b|/\s*5)")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 
 
@@ -254,7 +255,9 @@ class ActLexicon:
             act = Act(hit.kind)
             # "不对，电话写错了…", "好的，另外…": an act that opens the message and is set apart by punctuation.
             leading = hit.start == _first_meaningful(norm, self.fillers) and _set_apart(norm, hit.end)
-            if (act not in self.alone and hit.value != ALONE) or alone_ok or leading:
+            # A phrase that counts only alone ("客服", "人工") never counts by leading: "客服，你好…" asks no person.
+            counts = alone_ok if hit.value == ALONE else act not in self.alone or alone_ok or leading
+            if counts:
                 found.add(act)
         pure = alone_ok and all(h.kind in _PHRASE_KINDS for h in hits)
         stripped = norm.strip(" .!?。！？~～")
