@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -42,6 +41,7 @@ from core.db.session import Database
 from core.dialogue.actions import recognize
 from core.dialogue.acts import NO_ACTS, Act, ActLexicon
 from core.dialogue.classifier import KeywordClassifier, normalize
+from core.dialogue.entities import find_ticket_numbers
 from core.dialogue.forms import Forms
 from core.dialogue.machine import InvalidTransition, accepts, step
 from core.dialogue.model import (
@@ -87,7 +87,6 @@ log = logging.getLogger(__name__)
 E_TRANSFER = EventKind.REP_TRANSFER
 
 DIALOGUE_TIMEOUT = "dialogue_timeout"
-TICKET_NUMBER = re.compile(r"KF-?\s*(\d{8})-?\s*(\d{4})")
 START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
 # Where picking a category (a button, a WeChat menu click) starts or restarts the details form.
 CATEGORY_STATES = START_STATES | {State.COLLECTING, State.CONFIRMING}
@@ -694,9 +693,9 @@ class Engine:
     ) -> TicketView | None:
         """The ticket a client asks about: the one named by number (his own), the conversation's, or his latest."""
         ticket: Ticket | None = None
-        named = TICKET_NUMBER.search(text.upper())
-        if named is not None:
-            number = f"KF-{named.group(1)}-{named.group(2)}"
+        named = find_ticket_numbers(text)
+        if named:
+            number = named[0]
             query = select(Ticket).where(Ticket.number == number, Ticket.client_id == client.id)
             ticket = (await session.execute(query)).scalar_one_or_none()
         if ticket is None and conversation.ticket_id is not None:

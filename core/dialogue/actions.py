@@ -38,7 +38,6 @@ from core.dialogue.model import (
     TimerKind,
 )
 from core.messages import Button
-from core.settings import DialogueSettings
 
 Guard = Callable[[Snapshot, Event, Deps], bool]
 Action = Callable[[Draft, Snapshot, Event, Deps], None]
@@ -119,14 +118,6 @@ def _ticket_classification(draft: Draft, deps: Deps, category: str) -> dict[str,
         "picked": bool(known.get("picked", False)),
         "rules_version": known.get("version", deps.classifier.version),
     }
-
-
-def is_handoff(text: str, settings: DialogueSettings) -> bool:
-    """A request for a person: the whole message is a handoff word, or it contains a handoff phrase."""
-    norm = normalize(text).strip(" .!?。！？~～")
-    if norm in {normalize(p) for p in settings.handoff_exact} or norm == "/human":
-        return True
-    return any(normalize(p) in norm for p in settings.handoff_contains)
 
 
 def _asking(snapshot: Snapshot, deps: Deps) -> SlotSpec | None:
@@ -767,23 +758,22 @@ def act_side_question(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps
     _schedule_idle(draft, deps)
 
 
-def act_ask_what_to_change(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+def _edit_buttons(draft: Draft, deps: Deps) -> tuple[Button, ...]:
+    """One button per detail of the form, to pick the one to change."""
     assert draft.category is not None
-    buttons = tuple(
+    return tuple(
         Button(EDIT_PREFIX + s.name, deps.texts.get(f"slots.{draft.category}.{s.name}.label", draft.lang))
         for s in deps.forms.slots(draft.category)
     )
-    draft.say("confirm.what_to_change", buttons)
+
+
+def act_ask_what_to_change(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.say("confirm.what_to_change", _edit_buttons(draft, deps))
     _schedule_idle(draft, deps)
 
 
 def act_confirm_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    assert draft.category is not None
-    buttons = tuple(
-        Button(EDIT_PREFIX + s.name, deps.texts.get(f"slots.{draft.category}.{s.name}.label", draft.lang))
-        for s in deps.forms.slots(draft.category)
-    )
-    draft.say("confirm.which", buttons)
+    draft.say("confirm.which", _edit_buttons(draft, deps))
 
 
 def act_edit_slot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

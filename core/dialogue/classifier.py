@@ -37,7 +37,7 @@ _EN_NEGATIONS = frozenset({"not", "no", "never", "without", "hardly"})
 #   word       both ends set apart from letters and digits of any script (a CJK phrase standing on its own)
 #   whole      the whole message, ignoring surrounding spaces and punctuation ("ok", "收到")
 MATCH_MODES = ("auto", "substring", "word", "whole")
-# What "whole" ignores around the message, as is_handoff does.
+# What "whole" ignores around the message.
 _WHOLE_STRIP = " .,!?;:。，！？；：~～…'\"()[]"
 
 
