@@ -20,9 +20,18 @@ def secret_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"metrics_token": SecretStr("metrics-token-9f8e7d6c5b4a")})
 
 
+def _hear_uvicorn(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # A test that served uvicorn in this process (log_level="warning") leaves its access logger quiet and not
+    # propagating: caplog hears it again, for this test only.
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "disabled", False)
+    caplog.set_level(logging.DEBUG, logger="uvicorn.access")
+
+
 async def test_secrets_are_masked_in_every_log_record(
-    services: Services, secret_settings: Settings, caplog: pytest.LogCaptureFixture
+    services: Services, secret_settings: Settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _hear_uvicorn(monkeypatch, caplog)
     services.telegram.token = SecretStr(BOT_TOKEN)
     create_app(secret_settings, services=services, background=False)  # installs the redaction at start
     caplog.set_level(logging.DEBUG)
@@ -66,8 +75,9 @@ async def test_secrets_are_masked_in_every_log_record(
 
 
 async def test_the_access_log_of_a_real_request_is_masked(
-    web: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    web: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _hear_uvicorn(monkeypatch, caplog)
     caplog.set_level(logging.INFO)
     await web.get("/healthz?access_token=SHOULD-NOT-APPEAR-123")
     logging.getLogger("uvicorn.access").info(
