@@ -52,6 +52,7 @@ from core.dialogue.model import (
     Effect,
     Event,
     EventKind,
+    LeaveTicket,
     OpenTicket,
     Outcome,
     Say,
@@ -88,6 +89,8 @@ E_TRANSFER = EventKind.REP_TRANSFER
 
 DIALOGUE_TIMEOUT = "dialogue_timeout"
 START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
+# No issue under way: a ticket resolved now can be the conversation's issue again.
+IDLE_STATES = frozenset({State.NEW, State.CLOSED})
 # Where picking a category (a button, a WeChat menu click) starts or restarts the details form.
 CATEGORY_STATES = START_STATES | {State.COLLECTING, State.CONFIRMING}
 
@@ -394,10 +397,43 @@ class Engine:
         turn = event.data.get("turn")
         return turn is None or int(turn) == int((conversation.context or {}).get("turn", 0))
 
-    async def resolve(self, conversation_id: int, solution: str, actor: str) -> ReceiveResult:
+    async def resolve(
+        self, conversation_id: int, solution: str, actor: str, *, ticket_id: int | None = None
+    ) -> ReceiveResult:
+        """Resolve the conversation's ticket (or the named one of its tickets) and tell the client the solution.
+
+        The conversation's own ticket goes through the dialogue: the solution, then the satisfaction prompt.
+        A ticket the client has moved on from ("还有个事…") becomes the conversation's issue again when the
+        conversation is idle, so the rating follows as usual; while another issue is under way it is resolved
+        at the desk and the client is told by message, without interrupting that issue.
+        """
         if not solution.strip():
             raise InvalidInput("a ticket cannot be resolved without a solution text")
-        return await self.dispatch(conversation_id, Event(EventKind.RESOLVE, actor=actor, data={"solution": solution}))
+        event = Event(EventKind.RESOLVE, actor=actor, data={"solution": solution})
+        if ticket_id is None:
+            return await self.dispatch(conversation_id, event)
+        now = self.clock.now()
+        result = ReceiveResult("accepted", conversation_id)
+        async with self._turn() as session:
+            conversation = await locked_conversation(session, conversation_id)
+            ticket = await session.get(Ticket, ticket_id)
+            if ticket is None or ticket.conversation_id != conversation.id:
+                raise NotFound(f"conversation {conversation_id} has no ticket {ticket_id}")
+            if conversation.ticket_id is None and State(conversation.state) in IDLE_STATES:
+                conversation.ticket_id = ticket.id
+                conversation.state = State.TICKET_OPEN.value
+                conversation.category = ticket.category
+            if conversation.ticket_id == ticket.id:
+                client = await session.get(Client, conversation.client_id)
+                assert client is not None
+                await self._step_and_apply(session, conversation, client, event, result, now)
+            else:
+                request = TransitionRequest(TicketStatus.RESOLVED, actor, solution=solution)
+                await self.desk.move(session, ticket, request, now)
+                told = self.render(Say("ticket.resolved", {"solution": solution}), conversation, ticket)
+                await self._say(session, conversation, result, told, now)
+        await self.dispatcher.deliver_conversation(conversation_id)
+        return result
 
     async def fire_followup(self, followup: FollowUp) -> None:
         """Handler of dialogue follow-ups: a TIMEOUT event for the conversation."""
@@ -744,6 +780,13 @@ class Engine:
                 conversation.holder_user_id = effect.user_id
                 if ticket is not None and effect.user_id is not None:
                     ticket.assignee_id = effect.user_id
+            elif isinstance(effect, LeaveTicket):
+                if ticket is not None:
+                    await self.desk.record(session, ticket, "client_moved_on", actor, now, {"text": event.text})
+                # The ticket is worked on from the console as before; resolving it tells the client by message.
+                conversation.ticket_id = None
+                conversation.holder_user_id = None
+                ticket = None
             elif isinstance(effect, Schedule):
                 await self._schedule(session, conversation, client, ticket, effect, now)
             elif isinstance(effect, Classified):

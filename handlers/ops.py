@@ -99,11 +99,11 @@ async def transition_ticket(
         linked = conversation is not None and conversation.ticket_id == ticket.id
         if by is not None and conversation is not None and linked:
             await ensure_not_held_by_other(session, conversation, by, override=override)
-        if not (request.to is TicketStatus.RESOLVED and linked):
+        if request.to is not TicketStatus.RESOLVED or conversation is None:
             await services.desk.move(session, ticket, request, services.clock.now())
             return ticket.status
-    assert conversation is not None
-    await services.engine.resolve(conversation.id, request.solution or "", request.actor)
+    # Resolving tells the client, whether or not the client has since moved on to another issue.
+    await services.engine.resolve(conversation.id, request.solution or "", request.actor, ticket_id=ticket.id)
     return TicketStatus.RESOLVED.value
 
 

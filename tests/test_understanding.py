@@ -15,6 +15,7 @@ from core.dialogue.model import (
     Deps,
     Event,
     EventKind,
+    LeaveTicket,
     OpenTicket,
     Outcome,
     Say,
@@ -322,3 +323,54 @@ def test_a_low_score_with_words_reopens_and_keeps_the_score(deps: Deps) -> None:
     assert outcome.state is State.TICKET_OPEN
     assert TicketNote("feedback", {"rating": 1}) in outcome.effects
     assert any(isinstance(e, TicketNote) and e.kind == "feedback_comment" for e in outcome.effects)
+
+
+# ---------------------------------------------------------------- another issue after a ticket
+
+FILED = {"description": "暑期档排期被你们擅自改了", "project": "暑期档", "phone": "13800138000"}
+
+
+def _after_complaint(deps: Deps, text: str, state: State = State.TICKET_OPEN) -> tuple[State, bool]:
+    outcome = say(text, Snapshot(state, "complaint", dict(FILED), {}, has_ticket=True), deps)
+    return outcome.state, any(isinstance(e, LeaveTicket) for e in outcome.effects)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "另外想问一下 上季度的发票能一起开吗",
+        "还有个事要投诉 元宵节的广告用错了图片",
+        "对了，你们的报价单能发我一份吗？",
+        "另外suggest一下 能不能搞个dashboard让我们实时看数据",
+        "请问你们能做小红书的投放吗，多少钱",
+        "双十一活动的素材也被你们拒了，太离谱了",
+    ],
+)
+def test_another_issue_leaves_the_ticket_and_starts_a_form(deps: Deps, text: str) -> None:
+    state, left = _after_complaint(deps, text)
+    assert left, text
+    assert state in {State.COLLECTING, State.CONFIRMING, State.CLASSIFYING}, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "补充一下 用户截图我等下发给你们",
+        "还是那个问题，今天又被改了",
+        "数据还是不对 今天又少了一半",
+        "我的工单怎么样了",
+        "好的 谢谢",
+        "对了 截图发你们了",
+        "太慢了",
+    ],
+)
+def test_more_about_the_filed_issue_stays_with_its_ticket(deps: Deps, text: str) -> None:
+    state, left = _after_complaint(deps, text)
+    assert not left, text
+    assert state is State.TICKET_OPEN, text
+
+
+def test_another_issue_after_the_resolution_starts_a_form_instead_of_a_note(deps: Deps) -> None:
+    for state in (State.RESOLVED, State.AWAITING_FEEDBACK):
+        assert _after_complaint(deps, "还有个问题 发票怎么开？", state) == (State.CONFIRMING, True)
+        assert _after_complaint(deps, "还有个问题 想了解一下", state) == (State.COLLECTING, True)

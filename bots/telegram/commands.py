@@ -140,7 +140,7 @@ class RepCommands:
             if not args:
                 return t("usage_resolve")
             await self._ensure_not_held_by_other(topic, rep)
-            await self.engine.resolve(conversation_id, args, actor)
+            await self.engine.resolve(conversation_id, args, actor, ticket_id=topic.ticket_id)
             return t("resolved")
         if name == "close":
             root_cause, improvement = split_close(args)

@@ -28,6 +28,7 @@ from core.dialogue.model import (
     Draft,
     Event,
     EventKind,
+    LeaveTicket,
     OpenTicket,
     Say,
     Schedule,
@@ -179,7 +180,7 @@ def _side_question(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     spec = _asking(snapshot, deps)
     if spec is None or spec.name in _FREE_TEXT:
         return False
-    if Act.SIDE_MARKER in _acts(event):
+    if _acts(event).found & {Act.SIDE_MARKER, Act.NEW_ISSUE}:
         return True
     assert snapshot.category is not None
     return spec.extract is not None and spec.name not in extract_slots(snapshot.category, event.text, deps)
@@ -197,6 +198,59 @@ def _adds_details(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
         return False
     found = extract_slots(snapshot.category, event.text, deps)
     return any(snapshot.slots.get(name) != value for name, value in found.items())
+
+
+# Acts that keep a message about the ticket already open, whatever else it says.
+_ABOUT_THE_TICKET = frozenset({Act.ADDITION, Act.STATUS, Act.HANDOFF, Act.CANCEL})
+# An unmarked message needs this much text to count as another issue: "太慢了" is about the ticket open.
+_NEW_ISSUE_MIN_CHARS = 8
+
+
+def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """With a ticket open, a message that raises another issue rather than adding to that ticket.
+
+    Said as such ("还有个事…"), or after "另外"/"对了" with words of an issue, or unmarked but
+    confidently of another category than the ticket's; never "补充一下…", a status question or thanks.
+    """
+    acts = _acts(event)
+    if acts.pure or acts.found & _ABOUT_THE_TICKET:
+        return False
+    verdict = deps.classifier.classify(event.text)
+    if Act.NEW_ISSUE in acts:
+        return True
+    if Act.SIDE_MARKER in acts:
+        return bool(verdict.matched) or acts.claim is not None
+    if verdict.matched and snapshot.category is not None and snapshot.slots.get("project"):
+        # An issue with another project than the ticket's ("双十一的素材也被拒了" after one about 暑期档).
+        named = extract_slots(snapshot.category, event.text, deps).get("project")
+        if named and normalize(named) != normalize(str(snapshot.slots["project"])):
+            return True
+    return (
+        Act.THANKS not in acts
+        and acts.claim is None
+        and verdict.confident
+        and verdict.category != snapshot.category
+        and len(normalize(event.text)) >= _NEW_ISSUE_MIN_CHARS
+    )
+
+
+def _new_issue_category(snapshot: Snapshot, event: Event, deps: Deps) -> str | None:
+    """The other issue's category when the client named it or the keywords are sure of it."""
+    claim = _acts(event).claim
+    if claim is not None:
+        return claim
+    verdict = deps.classifier.classify(event.text)
+    return verdict.category if verdict.confident else None
+
+
+def _new_issue_known(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    return _new_issue(snapshot, event, deps) and _new_issue_category(snapshot, event, deps) is not None
+
+
+def _new_issue_complete(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    category = _new_issue_category(snapshot, event, deps) if _new_issue(snapshot, event, deps) else None
+    fresh = replace(snapshot, state=State.CLOSED, context={}, slots={})
+    return category is not None and _prefills_all(category, event.text, fresh, deps)
 
 
 def _rating(event: Event) -> int:
@@ -233,6 +287,9 @@ GUARDS: dict[str, Guard] = {
     "side_question": _side_question,
     "not_an_answer": _not_an_answer,
     "adds_details": _adds_details,
+    "new_issue": _new_issue,
+    "new_issue_known": _new_issue_known,
+    "new_issue_complete": _new_issue_complete,
     "confirm": lambda s, e, d: e.button == CONFIRM,
     "edit": lambda s, e, d: e.button == EDIT,
     "edit_slot": lambda s, e, d: (e.button or "").startswith(EDIT_PREFIX),
@@ -862,6 +919,28 @@ def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
 def act_append(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.effects.append(TicketNote("client_message", {"text": event.text}))
     draft.say("ticket.appended")
+
+
+def act_start_new_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Another issue while a ticket is open: that ticket stays with the desk, this one gets its own form."""
+    draft.say("ticket.new_issue")
+    draft.effects.append(LeaveTicket())
+    draft.category, draft.slots = None, {}
+    _keep(draft)
+    # Classified as a first message: no earlier fragment of the filed issue counts towards it.
+    fresh = replace(snapshot, state=State.CLOSED, context={}, slots={})
+    _record_classified(draft, fresh, event, deps)
+    category = _new_issue_category(snapshot, event, deps)
+    draft.context["first_text"] = event.text
+    if category is None:
+        draft.context["issue_text"] = event.text
+        draft.say("classify.ask", _category_buttons(deps, draft.lang))
+        _schedule_idle(draft, deps)
+        return
+    if _acts(event).claim is not None:
+        known = dict(draft.context.get("classified") or {"matched": [], "confident": False})
+        draft.context["classified"] = {**known, "category": category, "picked": True}
+    _start_form(draft, fresh, category, event.text, deps)
 
 
 def act_thanks_noted(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

@@ -33,6 +33,10 @@ class Act(enum.StrEnum):
     BOT_QUESTION = "bot_question"
     DECLINE_CONTACT = "decline_contact"
     SIDE_MARKER = "side_marker"
+    # "还有个事…": another issue than the one being handled or filed.
+    NEW_ISSUE = "new_issue"
+    # "补充一下…": more about the issue already filed.
+    ADDITION = "addition"
     QUESTION = "question"
     SCORE = "score"
     CLAIM = "claim"
@@ -53,6 +57,8 @@ _PHRASE_ACTS = (
     Act.BOT_QUESTION,
     Act.DECLINE_CONTACT,
     Act.SIDE_MARKER,
+    Act.NEW_ISSUE,
+    Act.ADDITION,
 )
 ALONE = "alone"
 _PHRASE_KINDS = frozenset(a.value for a in _PHRASE_ACTS)

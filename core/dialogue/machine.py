@@ -92,6 +92,15 @@ def _ticket_talk_rows(source: State) -> list[Transition]:
     ]
 
 
+def _new_issue_rows(source: State) -> list[Transition]:
+    """Another issue ("还有个事要投诉…") gets a ticket of its own; the one filed stays with the desk."""
+    return [
+        Transition(source, E.MESSAGE, "new_issue_complete", S.CONFIRMING, "start_new_issue"),
+        Transition(source, E.MESSAGE, "new_issue_known", S.COLLECTING, "start_new_issue"),
+        Transition(source, E.MESSAGE, "new_issue", S.CLASSIFYING, "start_new_issue"),
+    ]
+
+
 TRANSITIONS: tuple[Transition, ...] = (
     *_start_rows(S.NEW),
     *_asking_rows(S.GREETED),
@@ -142,6 +151,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_draft_timeouts(S.CONFIRMING),
     # ticket open, the bot holds the conversation
     Transition(S.TICKET_OPEN, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.TICKET_OPEN, E.STATUS, "knows_ticket", S.TICKET_OPEN, "tell_status"),
+    *_new_issue_rows(S.TICKET_OPEN),
     *_ticket_talk_rows(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.THANKS, "pure", S.TICKET_OPEN, "thanks_noted"),
     Transition(S.TICKET_OPEN, E.MESSAGE, "always", S.TICKET_OPEN, "append"),
@@ -171,6 +182,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.RESOLVED, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.RESOLVED, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
     Transition(S.RESOLVED, E.STATUS, "knows_ticket", S.RESOLVED, "tell_status"),
+    *_new_issue_rows(S.RESOLVED),
     Transition(S.RESOLVED, E.THANKS, "pure", S.RESOLVED, "thanks_noted"),
     Transition(S.RESOLVED, E.MESSAGE, "always", S.RESOLVED, "note_after_resolve"),
     Transition(S.RESOLVED, E.BUTTON, "always", S.RESOLVED, "note_after_resolve"),
@@ -186,6 +198,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.AWAITING_FEEDBACK, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
     Transition(S.AWAITING_FEEDBACK, E.STATUS, "knows_ticket", S.AWAITING_FEEDBACK, "tell_status"),
+    *_new_issue_rows(S.AWAITING_FEEDBACK),
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.BUTTON, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.REP_CLAIM, "always", S.WITH_REP, "claim"),

@@ -186,6 +186,11 @@ class SetHolder:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaveTicket:
+    """The client raised another issue: the open ticket stays with the desk, the conversation moves on."""
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """Fire a TIMEOUT event at this conversation after a delay; `turn` makes older timers stale."""
 
@@ -213,7 +218,7 @@ class Classified:
         }
 
 
-Effect = Say | OpenTicket | TicketNote | SetHolder | Schedule | Classified
+Effect = Say | OpenTicket | TicketNote | SetHolder | LeaveTicket | Schedule | Classified
 
 
 @dataclass(frozen=True, slots=True)
