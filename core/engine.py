@@ -46,6 +46,7 @@ from core.dialogue.forms import Forms
 from core.dialogue.machine import InvalidTransition, accepts, step
 from core.dialogue.model import (
     CATEGORY_PREFIX,
+    DRAFT_STATES,
     RATE_PREFIX,
     Classified,
     Deps,
@@ -282,7 +283,28 @@ class Engine:
         for effect in outcome.effects:
             if isinstance(effect, Classified):
                 await record_classified(session, stored_id, msg, effect.record())
+        await self._next_issue(session, conversation, client, outcome, result, now, stored_id)
         return result
+
+    async def _next_issue(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        client: Client,
+        outcome: Outcome,
+        result: ReceiveResult,
+        now: datetime,
+        message_id: int,
+    ) -> None:
+        """A second issue of the first message ("…，另外发票能开吗？") starts once the first one's ticket is open."""
+        context = dict(conversation.context or {})
+        second = context.pop("next_issue", None)
+        if second is None or outcome.state in DRAFT_STATES:
+            return
+        conversation.context = context
+        if any(isinstance(effect, OpenTicket) for effect in outcome.effects):
+            told = Event(EventKind.MESSAGE, text=str(second), data={"message_id": message_id})
+            await self._step_and_apply(session, conversation, client, told, result, now, message_id=message_id)
 
     def _screen(self, msg: InboundMessage) -> str | None:
         """Input the dialogue should not see: answered politely, stored all the same."""

@@ -235,12 +235,17 @@ PROJECTS = [
     ("the Winter Sale campaign stopped yesterday", "Winter Sale"),
     ("our Q4 brand campaign has zero impressions", "Q4 brand"),
     ("《12.12年终盛典》从12月1号开始", "12.12年终盛典"),
+    # named after its season or shopping festival
+    ("暑期档排期被你们擅自改了", "暑期档"),
+    ("还有个事要投诉 元宵节的广告用错了图片", "元宵节"),
+    ("双十一大促的素材被拒了", "双十一大促"),
     # no project named
     ("活动效果很差", None),
     ("我们的项目投放停了", None),
     ("这个项目到底有没有人管", None),
     ("我要跟你们经理说，别让我一遍遍填了", None),
     ("投放停了！！！", None),
+    ("今天的广告没上线", None),
     ("你们说“马上处理”，结果到现在都没人理", None),
 ]
 

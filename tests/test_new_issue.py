@@ -13,12 +13,20 @@ from tests.fakes import FakeChannel, inbound
 ANSWERS = {"项目": "暑期档", "什么时候": "7月", "希望": "改回原排期", "电话": "13800138000", "哪方面": "发票与付款"}
 
 
+async def _tickets(services: Services) -> tuple[list[Ticket], Conversation]:
+    async with services.db.transaction() as session:
+        tickets = list((await session.execute(select(Ticket).order_by(Ticket.id))).scalars())
+        conversation = (await session.execute(select(Conversation))).scalar_one()
+        return tickets, conversation
+
+
 async def _answer_until_filed(services: Services, channel: FakeChannel, prefix: str) -> None:
-    """Answer whatever detail the bot asks for, then confirm, until it files the ticket."""
+    """Answer whatever detail the bot asks for, then confirm, until it files one more ticket."""
+    before = len((await _tickets(services))[0])
     for i in range(8):
-        asked = channel.sent[-1][1]
-        if "已为您创建工单" in asked:
+        if len((await _tickets(services))[0]) > before:
             return
+        asked = channel.sent[-1][1]
         answer = next((a for cue, a in ANSWERS.items() if cue in asked.splitlines()[-1]), "确认")
         await services.engine.receive(inbound(answer, f"{prefix}{i}"))
     raise AssertionError(f"no ticket after eight answers: {channel.sent[-1][1]}")
@@ -27,13 +35,6 @@ async def _answer_until_filed(services: Services, channel: FakeChannel, prefix: 
 async def _file_complaint(services: Services, channel: FakeChannel) -> None:
     await services.engine.receive(inbound("「暑期档」的排期被你们擅自改了，电话13800138000", "m"))
     await _answer_until_filed(services, channel, "m")
-
-
-async def _tickets(services: Services) -> tuple[list[Ticket], Conversation]:
-    async with services.db.transaction() as session:
-        tickets = list((await session.execute(select(Ticket).order_by(Ticket.id))).scalars())
-        conversation = (await session.execute(select(Conversation))).scalar_one()
-        return tickets, conversation
 
 
 async def test_a_second_issue_gets_its_own_ticket_and_the_first_is_resolved_by_message(services: Services) -> None:
@@ -83,3 +84,20 @@ async def test_a_ticket_left_behind_is_the_conversations_issue_again_when_resolv
     tickets, conversation = await _tickets(services)
     assert conversation.ticket_id == tickets[0].id and conversation.state == "resolved"
     assert "处理结果：排期已改回原方案" in channel.sent[-1][1]
+
+
+async def test_two_issues_in_one_message_are_filed_one_after_the_other(services: Services) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    text = "「暑期档」的排期被你们擅自改了，电话13800138000。另外想问一下上季度的发票能一起开吗"
+    await services.engine.receive(inbound(text, "m"))
+    assert "您提到了两件事" in channel.sent[-1][1]
+    await _answer_until_filed(services, channel, "m")
+    # The same turn that files the first issue starts the second, with what the client said of it.
+    assert "您说的新问题，我们单独为您登记" in channel.sent[-2][1] + channel.sent[-1][1]
+    await _answer_until_filed(services, channel, "n")
+    tickets, conversation = await _tickets(services)
+    assert [t.category for t in tickets] == ["complaint", "inquiry"]
+    assert "发票" not in tickets[0].details["description"]
+    assert tickets[1].details["question"].startswith("另外想问一下上季度的发票")
+    assert conversation.ticket_id == tickets[1].id and tickets[0].status == "classified"

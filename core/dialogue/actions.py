@@ -82,14 +82,56 @@ def _acts(event: Event) -> Acts:
     return event.acts or NO_ACTS
 
 
-def _issue_text(snapshot: Snapshot, event: Event) -> str:
-    """What the client has said about the issue so far: fragments sent one after another count together."""
+def _told(snapshot: Snapshot, event: Event) -> str:
+    """What the client has said so far: fragments sent one after another while asked count together."""
     earlier = str(snapshot.context.get("issue_text") or "") if snapshot.state in ASKING_STATES else ""
     return f"{earlier} {event.text}".strip() if earlier else event.text
 
 
+# Words before a break that make an issue of their own ("数据不对" yes, "你好" no).
+_ISSUE_MIN_CHARS = 4
+
+
+def split_issues(text: str, deps: Deps) -> tuple[str, str | None]:
+    """Two issues in one message ("投放数据一直不对，另外发票什么时候能开？"): the first one's words, and the rest.
+
+    A break ("另外", "还有个事", "also") splits only after words of an issue, and only when what follows is
+    said to be another issue ("还有个事…") or is surely of another category; "对了" inside one account does not.
+    """
+    norm = normalize(text)
+    # Normalizing keeps positions when it keeps the length (full-width to half-width, lower case).
+    source = text if len(norm) == len(text) else norm
+    for start in deps.lexicon.issue_breaks(norm):
+        first, rest = source[:start].rstrip(" ,，.。;；、!！"), source[start:]
+        if len(normalize(first).strip()) < _ISSUE_MIN_CHARS:
+            continue
+        before, after = deps.classifier.classify(first), deps.classifier.classify(rest)
+        if not before.matched:
+            continue
+        acts = deps.lexicon.recognize(rest)
+        another = after.confident and after.category != before.category
+        if (Act.NEW_ISSUE in acts and after.matched) or another or (acts.claim and acts.claim != before.category):
+            return first, rest
+    return text, None
+
+
+def _issue_text(snapshot: Snapshot, event: Event, deps: Deps) -> str:
+    """The words of the issue being started: all told so far, up to where a second issue begins."""
+    return split_issues(_told(snapshot, event), deps)[0]
+
+
+def _second_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Keep a second issue of the message for when the first one's ticket is filed, and say so."""
+    rest = split_issues(_told(snapshot, event), deps)[1]
+    if rest is None:
+        draft.context.pop("next_issue", None)
+        return
+    draft.context["next_issue"] = rest
+    draft.say("classify.two_issues")
+
+
 def _classify(snapshot: Snapshot, event: Event, deps: Deps) -> Classification:
-    return deps.classifier.classify(_issue_text(snapshot, event))
+    return deps.classifier.classify(_issue_text(snapshot, event, deps))
 
 
 def _phrases(verdict: Classification) -> list[str]:
@@ -163,7 +205,7 @@ def _claim_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     claim = _acts(event).claim
     if claim is None:
         return False
-    return _prefills_all(claim, _issue_text(snapshot, event), snapshot, deps)
+    return _prefills_all(claim, _issue_text(snapshot, event, deps), snapshot, deps)
 
 
 def _asking_contact(snapshot: Snapshot, deps: Deps) -> bool:
@@ -270,7 +312,7 @@ GUARDS: dict[str, Guard] = {
     "category_button": lambda s, e, d: (e.button or "").startswith(CATEGORY_PREFIX),
     "completes_form": _completes_form,
     "confident_and_complete": lambda s, e, d: (
-        _classify(s, e, d).confident and _prefills_all(_classify(s, e, d).category, _issue_text(s, e), s, d)
+        _classify(s, e, d).confident and _prefills_all(_classify(s, e, d).category, _issue_text(s, e, d), s, d)
     ),
     "category_button_and_complete": lambda s, e, d: (
         (e.button or "").startswith(CATEGORY_PREFIX)
@@ -625,7 +667,7 @@ def act_tell_status(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
 def act_ask_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     if event.text:
         draft.context.setdefault("first_text", event.text)
-        draft.context["issue_text"] = _issue_text(snapshot, event)
+        draft.context["issue_text"] = _told(snapshot, event)
     _record_classified(draft, snapshot, event, deps)
     key = "classify.ask" if snapshot.state is State.CLASSIFYING or event.text else "greeting.welcome"
     draft.say(key, _category_buttons(deps, draft.lang))
@@ -633,11 +675,12 @@ def act_ask_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
 
 
 def act_start_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    text = _issue_text(snapshot, event)
+    text = _issue_text(snapshot, event, deps)
     if snapshot.state in {State.NEW, State.CLOSED}:
         _keep(draft, "evidence")
         draft.effects.append(Say("greeting.hello"))
     _record_classified(draft, snapshot, event, deps)
+    _second_issue(draft, snapshot, event, deps)
     draft.context["first_text"] = text
     draft.context.pop("issue_text", None)
     _start_form(draft, snapshot, _classify(snapshot, event, deps).category, text, deps)
@@ -647,8 +690,9 @@ def act_start_claimed(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps
     """The client named the category ("我要投诉"): his word decides, and what he said so far is the description."""
     claim = _acts(event).claim
     assert claim is not None
-    text = _issue_text(snapshot, event)
+    text = _issue_text(snapshot, event, deps)
     _record_classified(draft, snapshot, event, deps)
+    _second_issue(draft, snapshot, event, deps)
     known = dict(draft.context.get("classified") or {"matched": [], "confident": False})
     known.setdefault("version", deps.classifier.version)
     draft.context["classified"] = {**known, "category": claim, "picked": True}
@@ -888,7 +932,8 @@ def act_open_ticket(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
     assert draft.category is not None
     classification = _ticket_classification(draft, deps, draft.category)
     draft.effects.append(OpenTicket(draft.category, _details(draft), classification=classification))
-    _keep(draft)
+    # A second issue of the first message is filed next (the engine feeds it in once this ticket is open).
+    _keep(draft, "next_issue")
     draft.say("ticket.opened")
 
 

@@ -240,6 +240,11 @@ class ActLexicon:
                 return True
         return False
 
+    def issue_breaks(self, norm: str) -> list[int]:
+        """Where another issue may begin in a (normalized) message: the starts of "另外", "还有个事", "also"…"""
+        kinds = (Act.SIDE_MARKER.value, Act.NEW_ISSUE.value)
+        return [hit.start for hit in self._hits(norm) if hit.kind in kinds]
+
     def without_claims(self, norm: str) -> str:
         """The (normalized) text without the words by which the client names a category ("咨询一下")."""
         for hit in reversed(self._hits(norm)):

@@ -174,7 +174,7 @@ _NAME_END = f"，。！？!?；;：:、,()（）\n\t{MASK}"
 _NAME_STOP = re.compile(
     r"那个|这个|哪个|我们|我的|我们的|你们|咱们|他们|就是|关于|还有|一直|已经|突然|现在|目前|最近|开始|投放|"
     r"从|在|的|是|也|又|都|还|就|被|没|不|很|太|了|吗|呢|吧|啊|呀|上|里|跑|投|做|给|帮|把|用|说|这|那|有|"
-    r"效果|数据|预算|素材|费用|消耗|账户|后台|情况|问题|进度|量"
+    r"效果|数据|预算|素材|费用|消耗|账户|后台|情况|问题|进度|排期|广告|量"
 )
 _NAME_AFTER = re.compile(
     r"(?:(?:项目|活动)(?:名称|名字|名)(?:\s*(?:改成|改为|换成|应该是|叫做|叫|是|为))?"
@@ -183,6 +183,11 @@ _NAME_AFTER = re.compile(
 )
 _SAID = re.compile(r"(?:说|讲|回复|答应|承诺|表示|告诉我|称|回|said|told|promised)\s*[:：]?\s*$")
 _NAME_BEFORE = re.compile(rf"(?:那个|这个|的)?\s*{_PROJECT_WORD}")
+# Campaigns are named after the season or shopping festival they run in: 暑期档, 元宵节, 双十一大促, 618.
+_SEASON = re.compile(
+    r"(?:暑期|寒假|开学季|贺岁|春节|国庆|五一|元旦|元宵|中秋|端午|七夕|清明|情人节|女神节|妇女节|劳动节|圣诞|"
+    r"年货节|年中|年终|双十一|双11|双十二|双12|618|黑五)(?:节|档|大促|促销|季)?"
+)
 _EN_NAME_STOP = {"the", "our", "my", "your", "this", "that", "a", "an", "for", "of", "with", "in", "on", "and", "is"}
 _EN_NAME_STOP |= {"was", "has", "your", "their", "new", "whole", "entire", "ad", "ads"}
 
@@ -247,6 +252,9 @@ def _project(folded: Folded, masked: str) -> str | None:
     for m in _NAME_BEFORE.finditer(masked):
         span = _name_before(masked, m.start())
         if span and (name := _clean_name(folded.shown[span[0] : span[1]])):
+            return name
+    for m in _SEASON.finditer(masked):
+        if name := _clean_name(folded.shown[m.start() : m.end()]):
             return name
     return None
 
