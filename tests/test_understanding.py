@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from core.dialogue.actions import split_issues
 from core.dialogue.acts import Act, default_lexicon
 from core.dialogue.classifier import KeywordClassifier, load_rules
 from core.dialogue.forms import Forms
@@ -107,6 +108,14 @@ def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
         ("都对，提交吧", Act.AFFIRM),
         ("looks good", Act.AFFIRM),
         ("哦没事 找到了 谢谢", Act.THANKS),
+        ("我要找我们的客户经理", Act.HANDOFF),
+        ("let me talk to someone", Act.HANDOFF),
+        ("信息有误", Act.DENY),
+        ("有个地方不对", Act.DENY),
+        ("还有个事要投诉", Act.NEW_ISSUE),
+        ("another question: can you send the invoice?", Act.NEW_ISSUE),
+        ("补充一下 用户截图我等下发给你们", Act.ADDITION),
+        ("还是那个问题，今天又被改了", Act.ADDITION),
     ],
 )
 def test_acts_of_real_messages(text: str, act: Act) -> None:
@@ -114,7 +123,15 @@ def test_acts_of_real_messages(text: str, act: Act) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["人工智能广告怎么投放", "是从上周开始的", "现在还是不行", "你们客服说过会退款", "客服，你好，发票怎么开"]
+    "text",
+    [
+        "人工智能广告怎么投放",
+        "是从上周开始的",
+        "现在还是不行",
+        "你们客服说过会退款",
+        "客服，你好，发票怎么开",
+        "电话联系我 13800138000",
+    ],
 )
 def test_words_inside_other_words_are_not_acts(text: str) -> None:
     acts = default_lexicon().recognize(text)
@@ -374,3 +391,21 @@ def test_another_issue_after_the_resolution_starts_a_form_instead_of_a_note(deps
     for state in (State.RESOLVED, State.AWAITING_FEEDBACK):
         assert _after_complaint(deps, "还有个问题 发票怎么开？", state) == (State.CONFIRMING, True)
         assert _after_complaint(deps, "还有个问题 想了解一下", state) == (State.COLLECTING, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "rest"),
+    [
+        ("投放数据一直不对，另外发票什么时候能开？", "投放数据一直不对", "另外发票什么时候能开？"),
+        ("你们的素材审核太慢了 还有个事 想问下报价", "你们的素材审核太慢了", "还有个事 想问下报价"),
+        ("数据不对 also can you send the invoice?", "数据不对", "also can you send the invoice?"),
+        # one issue told with an aside, or a greeting before the issue: nothing to split
+        ("冬季大促的信息流广告不跑量了，对了，截图我等下发", None, None),
+        ("你好，另外想问下发票", None, None),
+        ("素材被拒了，另外上周的素材也被拒了", None, None),
+    ],
+)
+def test_two_issues_in_one_message_are_split_at_the_second(
+    deps: Deps, text: str, first: str | None, rest: str | None
+) -> None:
+    assert split_issues(text, deps) == ((first, rest) if first else (text, None))
