@@ -74,6 +74,13 @@ class Console:
     def risk(self) -> timedelta:
         return timedelta(minutes=self.settings.sla_risk_minutes)
 
+    def notices(self, principal: Principal) -> list[dict[str, str]]:
+        """Banners over every console page: admins, who keep the settings, hear when the calendar runs out."""
+        warning = self.services.calendar_warning()
+        if principal.role != "admin" or warning is None:
+            return []
+        return [{"kind": "calendar", "text": warning.text(self.services.texts, principal.language)}]
+
     def language(self, requested: str | None) -> str:
         texts = self.services.texts
         return requested if requested in texts.languages else self.services.settings.language
@@ -196,6 +203,7 @@ class Console:
                     "languages": services.texts.languages,
                     "texts": ui_texts(services.texts, principal.language),
                     "now": services.clock.now().isoformat(),
+                    "notices": self.notices(principal),
                 }
             )
 

@@ -141,6 +141,15 @@ const Console = (() => {
     });
   }
 
+  // Banners the server raises for this user (an admin hears when the holiday calendar runs out).
+  function notices(items) {
+    const top = document.querySelector("header.topbar");
+    if (!top) return;
+    for (const item of items) {
+      top.after(el("p", { class: "banner", role: "status", dataset: { notice: item.kind }, text: item.text }));
+    }
+  }
+
   async function boot() {
     const res = await api("GET", "/console/api/me");
     if (!res.ok) throw new Error("not signed in");
@@ -152,6 +161,7 @@ const Console = (() => {
     document.documentElement.lang = state.me.language === "zh" ? "zh-CN" : "en";
     applyTexts();
     header();
+    notices(res.data.notices || []);
     return state.me;
   }
 
