@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
@@ -11,6 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from core.business_hours import BusinessCalendar
+from core.calendar_coverage import CoverageWarning, coverage_warning
 from core.clock import as_utc
 from core.db.models import User, WeeklyReport, WeeklyReportDelivery
 from core.db.session import Database
@@ -72,8 +75,17 @@ class WeeklyRecipients:
 class WeeklyReportWriter:
     """Computes a week's report and writes it, with one delivery row per supervisor and channel, exactly once."""
 
-    def __init__(self, db: Database, texts: Texts, language: str, zone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        db: Database,
+        texts: Texts,
+        language: str,
+        zone: ZoneInfo,
+        calendar: Callable[[], BusinessCalendar] | None = None,
+    ) -> None:
         self.db = db
+        # Called when a report is made, so a calendar the admins saved since is the one checked.
+        self.calendar = calendar
         self.texts = texts
         self.language = language
         self.zone = zone
@@ -101,13 +113,16 @@ class WeeklyReportWriter:
                 if await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week)) is not None:
                     return None
                 report = await build_report(session, ReportFilter(start, end), now=now, zone=self.zone)
+                warning = self.calendar_warning(now)
+                data = report.to_json()
+                data["calendar_warning"] = warning.to_json() if warning is not None else None
                 row = WeeklyReport(
                     week=week,
                     period_start=start,
                     period_end=end,
                     language=self.language,
-                    html=self.html(week, report),
-                    data=report.to_json(),
+                    html=self.html(week, report, warning),
+                    data=data,
                     csv=all_csv(self.tables, report),
                     created_by=created_by,
                     created_at=now,
@@ -128,6 +143,12 @@ class WeeklyReportWriter:
             # Another process wrote the same week between our check and our insert: theirs stands.
             return None
 
+    def calendar_warning(self, now: datetime) -> CoverageWarning | None:
+        if self.calendar is None:
+            return None
+        calendar = self.calendar()
+        return coverage_warning(calendar, as_utc(now).astimezone(calendar.tz).date())
+
     @staticmethod
     def _delivery(row: WeeklyReport, channel: str, recipient: str, user: User, now: datetime) -> WeeklyReportDelivery:
         return WeeklyReportDelivery(
@@ -136,7 +157,7 @@ class WeeklyReportWriter:
 
     # ------------------------------------------------------------ HTML
 
-    def html(self, week: str, report: Report) -> str:
+    def html(self, week: str, report: Report, warning: CoverageWarning | None = None) -> str:
         """A whole HTML document without scripts or style attributes, for e-mail and for the console archive."""
         start = as_utc(report.start).astimezone(self.zone)
         end = as_utc(report.end).astimezone(self.zone) - timedelta(days=1)
@@ -157,6 +178,7 @@ class WeeklyReportWriter:
             f'<title>{escape(title)}</title><link rel="icon" href="data:,"></head><body>',
             f"<h1>{escape(title)}</h1>",
             f"<p>{escape(period)}</p>",
+            *([f"<p><strong>{escape(warning.text(self.texts, self.language))}</strong></p>"] if warning else []),
             f"<p>{escape(self.t('time_basis'))}</p>",
             _html_table(self.tables.summary(report)),
             *(f"<div>{svg}</div>" for svg in charts),

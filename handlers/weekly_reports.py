@@ -40,7 +40,9 @@ class WeeklyReports:
         self.services = services
         settings = services.settings
         self.zone = ZoneInfo(settings.timezone)
-        self.writer = WeeklyReportWriter(services.db, services.texts, settings.language, self.zone)
+        self.writer = WeeklyReportWriter(
+            services.db, services.texts, settings.language, self.zone, lambda: services.calendar
+        )
         self.bot = bot if bot is not None else services.telegram_bot
         notifier = services.telegram_notifier
         self.limiter = limiter or (notifier.limiter if notifier is not None else RateLimiter(services.clock))
