@@ -9,13 +9,13 @@ from datetime import date, datetime, time, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.business_hours import BusinessCalendar
 from core.calendar_coverage import CoverageWarning, coverage_warning
 from core.clock import as_utc
-from core.db.models import User, WeeklyReport, WeeklyReportDelivery
+from core.db.models import Department, Ticket, User, WeeklyReport, WeeklyReportDelivery
 from core.db.session import Database
 from core.errors import InvalidInput
 from core.report_svg import horizontal_bars, stacked_bars
@@ -46,6 +46,13 @@ def week_period(week: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """Monday 00:00 to the next Monday 00:00, local time."""
     monday = week_monday(week)
     return local_midnight(monday, zone), local_midnight(monday + timedelta(days=7), zone)
+
+
+def require_over(week: str, now: datetime, zone: ZoneInfo) -> None:
+    """InvalidInput unless `week` has ended by `now`: a week is archived once, so an unfinished one never is."""
+    _, end = week_period(week, zone)
+    if as_utc(now) < as_utc(end):
+        raise InvalidInput(f"week {week} is not over yet: it ends {end.date().isoformat()} 00:00 ({zone.key})")
 
 
 def release_time(week: str, zone: ZoneInfo, schedule: WeeklyReportSettings) -> datetime:
@@ -103,10 +110,26 @@ class WeeklyReportWriter:
         async with self.db.transaction() as session:
             return await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week)) is not None
 
+    async def predates_installation(self, week: str) -> bool:
+        """Whether `week` began before kefu was installed (its departments seeded) and holds no ticket."""
+        start, end = week_period(week, self.zone)
+        async with self.db.transaction() as session:
+            installed = await session.scalar(select(func.min(Department.created_at)))
+            if installed is None or as_utc(installed) <= as_utc(start):
+                return False
+            tickets = await session.scalar(
+                select(func.count(Ticket.id)).where(Ticket.created_at >= as_utc(start), Ticket.created_at < as_utc(end))
+            )
+        return not tickets
+
     async def create(
         self, week: str, *, now: datetime, recipients: WeeklyRecipients, created_by: str = "schedule"
     ) -> WeeklyReport | None:
-        """The new archive row; None when the week already has one (written here earlier or by another process)."""
+        """The new archive row; None when the week already has one (written here earlier or by another process).
+
+        InvalidInput for a week not over at `now`: its figures would be archived incomplete for good.
+        """
+        require_over(week, now, self.zone)
         start, end = week_period(week, self.zone)
         try:
             async with self.db.transaction() as session:
@@ -180,6 +203,7 @@ class WeeklyReportWriter:
             f"<p>{escape(period)}</p>",
             *([f"<p><strong>{escape(warning.text(self.texts, self.language))}</strong></p>"] if warning else []),
             f"<p>{escape(self.t('time_basis'))}</p>",
+            *(f"<p><strong>{escape(line)}</strong></p>" for line in self.tables.alerts(report)),
             _html_table(self.tables.summary(report)),
             *(f"<div>{svg}</div>" for svg in charts),
             f"<h2>{escape(self.t('reps'))}</h2>",
