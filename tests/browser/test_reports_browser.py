@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.clock import ManualClock
+from core.report_tables import TABLES
 from core.settings import PROJECT_ROOT
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter
 from handlers.app import create_app
@@ -89,6 +90,14 @@ async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
         await page.goto(base + "/console/reports/archive")
         row = page.locator('#archive tr[data-week="2026-W48"]')
         await expect(row).to_contain_text("2026-11-23 – 2026-11-29")
+        # Each table's CSV file is a link that downloads it, not a name printed as text.
+        links = row.locator("a.csv")
+        assert await links.count() == len(TABLES)
+        assert "object" not in (await row.inner_text())
+        href = await links.nth(0).get_attribute("href")
+        assert href == f"/console/reports/archive/2026-W48/{TABLES[0]}.csv"
+        csv_response = await page.request.get(base + href)
+        assert csv_response.ok and (await csv_response.text()).startswith("\ufeff")
         await row.get_by_role("link", name="查看").click()
         await expect(page.locator("h1")).to_have_text("客服周报 2026-W48")
         assert await page.locator("svg rect").count() > 5

@@ -21,7 +21,8 @@ const Console = (() => {
       else if (value === true) node.setAttribute(name, "");
       else node.setAttribute(name, String(value));
     }
-    for (const child of children.flat()) {
+    // Any depth: a list of [link, " "] pairs must come out as nodes, not as "[object HTMLAnchorElement]".
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
