@@ -16,8 +16,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
 from core.clock import ManualClock
-from core.errors import InvalidInput
 from core.db.models import User, WeeklyReport, WeeklyReportDelivery
+from core.errors import InvalidInput
 from core.settings import PROJECT_ROOT, Settings, SmtpSettings, WeeklyReportSettings
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week, week_period
 from handlers.services import Services, build_services
