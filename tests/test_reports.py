@@ -12,6 +12,7 @@ from core.db.models import Department, User
 from core.errors import InvalidInput
 from core.report_tables import ReportTables, safe_cell, to_csv
 from core.reports import ReportFilter, build_report
+from core.weekly_report import WeeklyReportWriter
 from handlers.services import Services
 from tests.reports_fixture import FORMULA_NAME, NOW, local, seed_week
 
@@ -220,6 +221,9 @@ async def test_a_department_with_open_tickets_and_nobody_to_work_them_raises_an_
     assert tables.alerts(built) == [
         "“创意部”有 1 张未结工单，但没有在岗的客服或负责人：这些工单无人分配、无人收到通知。"
     ]
+    # The weekly report says it above its figures.
+    html = WeeklyReportWriter(services.db, services.texts, "zh", ZONE).html("2026-W48", built)
+    assert "“创意部”有 1 张未结工单" in html
     # A head who is active is enough.
     async with services.db.transaction() as session:
         creative = (await session.execute(select(Department).where(Department.code == "creative"))).scalar_one()
