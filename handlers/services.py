@@ -280,4 +280,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # Live classification follows the published version named by the "keywords" document, in every process.
     services.config.on(KEYWORDS, services.apply_keywords)
     register_appliers(services)
+    if telegram_notifier is not None:
+        # Read at each message: the calendar in force is the one the admins saved last.
+        telegram_notifier.calendar = lambda: services.calendar
     return services
