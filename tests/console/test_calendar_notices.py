@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.clock import ManualClock, as_utc
 from core.db.models import WeeklyReport
+from core.weekly_report import WeeklyRecipients
 from handlers.services import Services
 from handlers.weekly_reports import WeeklyReports
 from tests.console.conftest import SignIn
@@ -71,10 +72,11 @@ async def test_deadlines_in_an_uncovered_year_are_marked_estimated(
 
 async def test_the_weekly_report_carries_the_warning(services: Services, clock: ManualClock) -> None:
     clock.set(datetime(2026, 12, 7, 2, tzinfo=UTC))  # Monday 10:00 in Shanghai
-    reports = WeeklyReports(services)
-    assert await reports.generate("2026-W49", created_by="test")
-    clock.set(datetime(2026, 11, 23, 2, tzinfo=UTC))
-    assert await reports.generate("2026-W47", created_by="test")
+    assert await WeeklyReports(services).tick() == "2026-W49"
+    # The scheduler's writer, a month earlier: the calendar still had 38 days to go.
+    writer = WeeklyReports(services).writer
+    none = WeeklyRecipients(email=False, telegram=False)
+    assert await writer.create("2026-W47", now=datetime(2026, 11, 23, 2, tzinfo=UTC), recipients=none)
     async with services.db.transaction() as session:
         rows = {r.week: r for r in (await session.execute(select(WeeklyReport))).scalars()}
     warned = rows["2026-W49"]
