@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from core.holiday_source import CHINESE_CALENDAR, holiday_data
 from core.yaml_files import safe_load
 
 Interval = tuple[time, time]
@@ -51,6 +52,9 @@ class BusinessCalendar:
     holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
     makeup_weekday: int = 0
+    # The years whose holidays and 调休 are known in full; days after the last one are counted as ordinary
+    # weeks, and deadlines on them are estimates. Empty: the calendar keeps no public holidays by design.
+    covered_years: frozenset[int] = frozenset()
     _offsets: tuple[tuple[tuple[timedelta, timedelta], ...], ...] = field(
         init=False, repr=False, compare=False, hash=False
     )
@@ -90,6 +94,7 @@ class BusinessCalendar:
         # view keeps callers from changing opening hours behind the cached offsets' back.
         object.__setattr__(self, "holidays", holidays)
         object.__setattr__(self, "extra_workdays", extra)
+        object.__setattr__(self, "covered_years", frozenset(self.covered_years))
         object.__setattr__(self, "weekly_hours", MappingProxyType(hours))
         object.__setattr__(self, "_offsets", tuple(offsets))
         object.__setattr__(self, "_zone", zone)
@@ -110,7 +115,15 @@ class BusinessCalendar:
         """Build a calendar from the parsed YAML document."""
         if not isinstance(data, Mapping):
             raise ValueError("expected a mapping at the top level")
-        unknown = set(data) - {"timezone", "makeup_weekday", "hours", "holidays", "extra_workdays"}
+        unknown = set(data) - {
+            "timezone",
+            "makeup_weekday",
+            "hours",
+            "holidays",
+            "extra_workdays",
+            "holiday_source",
+            "covered_years",
+        }
         if unknown:
             raise ValueError(f"unknown keys: {sorted(unknown)}")
         hours_data = data.get("hours") or {}
@@ -124,12 +137,18 @@ class BusinessCalendar:
             if not isinstance(spans, list):
                 raise ValueError(f"hours of {key!r} must be a list")
             weekly[weekday] = tuple(_parse_interval(span) for span in spans)
+        source = holiday_data(str(data.get("holiday_source") or CHINESE_CALENDAR))
+        # The admins' lists override the source day by day: a day they list as a holiday is off even if the
+        # source has it a make-up workday, and the other way round.
+        own_holidays = _parse_dates(data.get("holidays"), "holidays")
+        own_workdays = _parse_dates(data.get("extra_workdays"), "extra_workdays")
         return cls(
             timezone=str(data.get("timezone", "Asia/Shanghai")),
             weekly_hours=weekly,
-            holidays=_parse_dates(data.get("holidays"), "holidays"),
-            extra_workdays=_parse_dates(data.get("extra_workdays"), "extra_workdays"),
+            holidays=(source.holidays - own_workdays) | own_holidays,
+            extra_workdays=(source.workdays - own_holidays) | own_workdays,
             makeup_weekday=_parse_weekday(data.get("makeup_weekday", 0)),
+            covered_years=source.years | _parse_years(data.get("covered_years")),
         )
 
     @classmethod
@@ -144,6 +163,23 @@ class BusinessCalendar:
     def tz(self) -> ZoneInfo:
         """The calendar's time zone."""
         return self._zone
+
+    @property
+    def covered_until(self) -> date | None:
+        """The last day whose holidays are known; None when the calendar keeps no public holidays."""
+        if not self.covered_years:
+            return None
+        return date(max(self.covered_years), 12, 31)
+
+    def covers(self, day: date) -> bool:
+        """Whether the holidays and 调休 of `day` are known (always, for a calendar that keeps none)."""
+        last = self.covered_until
+        return last is None or day <= last
+
+    def is_estimated(self, deadline: datetime) -> bool:
+        """A deadline on a day past the known holidays: computed as if that day were an ordinary one."""
+        _require_aware(deadline)
+        return not self.covers(deadline.astimezone(self.tz).date())
 
     def is_open(self, moment: datetime) -> bool:
         """Whether ``moment`` falls inside opening hours (intervals include their start, not their end)."""
@@ -319,6 +355,22 @@ def _parse_date(value: Any, what: str) -> date:
         except ValueError as exc:
             raise ValueError(f"{what}: not a date (YYYY-MM-DD): {value!r}") from exc
     raise ValueError(f"{what}: not a date: {value!r}")
+
+
+def _parse_years(values: Any) -> frozenset[int]:
+    if values is None:
+        return frozenset()
+    if not isinstance(values, list):
+        raise ValueError("covered_years must be a list of years")
+    years: set[int] = set()
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+            raise ValueError(f"covered_years: not a year: {value!r}")
+        year = int(value)
+        if not 1900 <= year <= 2200:
+            raise ValueError(f"covered_years: not a year: {value!r}")
+        years.add(year)
+    return frozenset(years)
 
 
 def _parse_dates(values: Any, what: str) -> frozenset[date]:

@@ -71,32 +71,62 @@ class ReportTables:
             raise KeyError(name)
         return builders[name](report)
 
-    def summary_rows(self, report: Report) -> list[tuple[str, str]]:
-        """(label, shown value) of every headline figure."""
+    def summary_rows(self, report: Report) -> list[tuple[str, str, str]]:
+        """(label, shown value, n) of every headline figure; n is the count a rate or median is taken over."""
+        return [(self.t(key), value, n) for key, value, n in self.summary_figures(report)]
+
+    def summary_figures(self, report: Report) -> list[tuple[str, str, str]]:
+        """(text key, shown value, n) of every headline figure, in the order of the summary table."""
         data = report.to_json()["totals"]
         fr, res = data["first_response"], data["resolution"]
+        sla_fr, sla_res = data["sla_first_response"], data["sla_resolution"]
 
         def minutes(value: float | None) -> str:
             return "" if value is None else f"{value:g}"
 
+        def count(value: int) -> str:
+            return str(value)
+
         return [
-            (self.t("f_tickets"), str(data["tickets"])),
-            (self.t("f_complaint_rate"), percent(data["complaint_rate"])),
-            (self.t("f_first_response_median"), minutes(fr["median_minutes"])),
-            (self.t("f_first_response_p90"), minutes(fr["p90_minutes"])),
-            (self.t("f_resolution_median"), minutes(res["median_minutes"])),
-            (self.t("f_resolution_p90"), minutes(res["p90_minutes"])),
-            (self.t("f_sla_first_response"), percent(data["sla_first_response"]["rate"])),
-            (self.t("f_sla_resolution"), percent(data["sla_resolution"]["rate"])),
-            (self.t("f_satisfaction_avg"), "" if data["satisfaction_avg"] is None else str(data["satisfaction_avg"])),
-            (self.t("f_rated"), str(data["rated"])),
-            (self.t("f_no_feedback_rate"), percent(data["no_feedback_rate"])),
-            (self.t("f_reopen_rate"), percent(data["reopen_rate"])),
-            (self.t("f_unclassified_rate"), percent(data["unclassified_rate"])),
+            ("f_tickets", count(data["tickets"]), ""),
+            ("f_complaint_rate", percent(data["complaint_rate"]), count(data["tickets"])),
+            ("f_handoff_rate", percent(data["handoff_rate"]), count(data["tickets"])),
+            ("f_unclassified_rate", percent(data["unclassified_rate"]), count(data["keyword_tickets"])),
+            ("f_first_response_median", minutes(fr["median_minutes"]), count(fr["count"])),
+            ("f_first_response_p90", minutes(fr["p90_minutes"]), count(fr["count"])),
+            ("f_unanswered", count(fr["unanswered"]), ""),
+            ("f_resolution_median", minutes(res["median_minutes"]), count(res["count"])),
+            ("f_resolution_p90", minutes(res["p90_minutes"]), count(res["count"])),
+            ("f_sla_first_response", percent(sla_fr["rate"]), count(sla_fr["decided"])),
+            ("f_sla_first_response_pending", count(sla_fr["pending"]), ""),
+            ("f_sla_resolution", percent(sla_res["rate"]), count(sla_res["decided"])),
+            ("f_sla_resolution_pending", count(sla_res["pending"]), ""),
+            ("f_open", count(data["open"]), ""),
+            ("f_open_past_deadline", count(data["open_past_deadline"]), ""),
+            ("f_open_near_deadline", count(data["open_near_deadline"]), ""),
+            ("f_unassigned", count(data["unassigned"]), ""),
+            (
+                "f_satisfaction_avg",
+                "" if data["satisfaction_avg"] is None else str(data["satisfaction_avg"]),
+                count(data["rated"]),
+            ),
+            ("f_rated", count(data["rated"]), ""),
+            ("f_no_feedback_rate", percent(data["no_feedback_rate"]), count(data["feedback_asked"])),
+            ("f_reopen_rate", percent(data["reopen_rate"]), count(data["resolved_once"])),
         ]
 
     def summary(self, report: Report) -> Table:
-        return [self.t("c_figure"), self.t("c_value")], [list(r) for r in self.summary_rows(report)]
+        header = [self.t("c_figure"), self.t("c_value"), self.t("c_n")]
+        return header, [list(r) for r in self.summary_rows(report)]
+
+    def alerts(self, report: Report) -> list[str]:
+        """The report's alerts as sentences: departments whose open tickets nobody is there to work."""
+        return [
+            self.texts.get(
+                "reports.alert_unstaffed", self.language, department=a["name"] or a["department"], open=a["open"]
+            )
+            for a in report.to_json()["alerts"]
+        ]
 
     def categories(self, report: Report) -> Table:
         names = [c for c in report.series if c in CATEGORIES] + [c for c in report.series if c not in CATEGORIES]
@@ -117,44 +147,67 @@ class ReportTables:
             self.t("c_rep"),
             self.t("c_tickets"),
             self.t("c_first_response_median"),
+            self.t("c_first_response_n"),
             self.t("c_satisfaction"),
             self.t("c_rated"),
             self.t("c_reopen_rate"),
+            self.t("c_resolved_once"),
         ]
         rows: list[list[Cell]] = [
             [
                 r["name"],
                 r["tickets"],
                 r["first_response_median_minutes"],
+                r["first_response_count"],
                 r["satisfaction_avg"],
                 r["rated"],
                 percent(r["reopen_rate"]),
+                r["resolved_once"],
             ]
             for r in report.reps
         ]
+        # Tickets nobody owns close the table, so its ticket column adds up to the report's total.
+        if report.totals.unassigned:
+            rows.append([self.t("unassigned_row"), report.totals.unassigned, None, None, None, None, None, None])
         return header, rows
 
     def departments(self, report: Report) -> Table:
         header = [
             self.t("c_department"),
             self.t("c_tickets"),
+            self.t("c_unassigned"),
+            self.t("c_open"),
+            self.t("c_open_past_deadline"),
             self.t("c_complaint_rate"),
             self.t("c_first_response_median"),
+            self.t("c_first_response_n"),
             self.t("c_resolution_median"),
+            self.t("c_resolution_n"),
             self.t("c_sla_first_response"),
+            self.t("c_sla_n"),
             self.t("c_satisfaction"),
+            self.t("c_rated"),
             self.t("c_reopen_rate"),
+            self.t("c_resolved_once"),
         ]
         rows: list[list[Cell]] = [
             [
                 d["name"] or self.t("no_department"),
                 d["tickets"],
+                d["unassigned"],
+                d["open"],
+                d["open_past_deadline"],
                 percent(d["complaint_rate"]),
                 d["first_response_median_minutes"],
+                d["first_response_count"],
                 d["resolution_median_minutes"],
+                d["resolution_count"],
                 percent(d["sla_first_response_rate"]),
+                d["sla_first_response_decided"],
                 d["satisfaction_avg"],
+                d["rated"],
                 percent(d["reopen_rate"]),
+                d["resolved_once"],
             ]
             for d in report.departments
         ]

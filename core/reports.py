@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from core.clock import as_utc
-from core.db.models import Department, Ticket, TicketEvent, User
+from core.db.models import Department, Ticket, TicketEvent, User, UserDepartment
 from core.errors import InvalidInput
+from core.lifecycle import OPEN_STATUSES
 
 CATEGORIES = ("inquiry", "complaint", "suggestion", "other")
 SCORES = (1, 2, 3, 4, 5)
@@ -25,6 +26,12 @@ SCORES = (1, 2, 3, 4, 5)
 DAILY_UP_TO_DAYS = 62
 TOP_KEYWORDS = 10
 MAX_RANGE_DAYS = 3 * 366
+# An open ticket whose deadline is this close counts as near its deadline (the console's inbox uses its own
+# setting, sla_risk_minutes, which the console passes in).
+NEAR_DEADLINE = timedelta(minutes=60)
+OPEN = tuple(s.value for s in OPEN_STATUSES)
+# Roles that work a department's tickets: an admin alone does not answer clients.
+WORKING_ROLES = ("rep", "supervisor")
 
 # Who a ticket counts for in the per-rep table: whoever resolved it, else whoever it is assigned to.
 ticket_owner = func.coalesce(Ticket.resolved_by_id, Ticket.assignee_id)
@@ -110,10 +117,23 @@ class Figures:
     first_response_met: int = 0
     resolution_decided: int = 0
     resolution_met: int = 0
+    first_response_pending: int = 0
+    resolution_pending: int = 0
+    handoffs: int = 0
+    open: int = 0
+    open_past_deadline: int = 0
+    open_near_deadline: int = 0
+    unassigned: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "tickets": self.tickets,
+            "handoffs": self.handoffs,
+            "handoff_rate": rate(self.handoffs, self.tickets),
+            "open": self.open,
+            "open_past_deadline": self.open_past_deadline,
+            "open_near_deadline": self.open_near_deadline,
+            "unassigned": self.unassigned,
             "complaints": self.complaints,
             "complaint_rate": rate(self.complaints, self.tickets),
             "reopened": self.reopened,
@@ -124,15 +144,19 @@ class Figures:
             "no_feedback_rate": rate(self.no_feedback, self.feedback_asked),
             "rated": self.rated,
             "satisfaction_avg": round(self.satisfaction_sum / self.rated, 2) if self.rated else None,
+            # The rate's n is "decided": answered (resolved), or past the deadline without it. Tickets whose
+            # deadline is still ahead are "pending" and in no rate: a fresh week is not 100 % met.
             "sla_first_response": {
                 "decided": self.first_response_decided,
                 "met": self.first_response_met,
                 "rate": rate(self.first_response_met, self.first_response_decided),
+                "pending": self.first_response_pending,
             },
             "sla_resolution": {
                 "decided": self.resolution_decided,
                 "met": self.resolution_met,
                 "rate": rate(self.resolution_met, self.resolution_decided),
+                "pending": self.resolution_pending,
             },
         }
 
@@ -155,13 +179,20 @@ class Report:
     reps: list[dict[str, Any]] = field(default_factory=list)
     departments: list[dict[str, Any]] = field(default_factory=list)
     filter: dict[str, Any] = field(default_factory=dict)
+    # Departments with open tickets (of any date) and nobody active to work them: {code, name, open}.
+    unstaffed: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         totals = self.totals.to_json()
+        # A handoff (转人工) asks for a person, not for a category: only the other tickets are the keywords'
+        # to classify, and only their misses are "unclassified".
+        totals["keyword_tickets"] = self.totals.tickets - self.totals.handoffs
         totals["unclassified"] = self.unclassified
-        totals["unclassified_rate"] = rate(self.unclassified, self.totals.tickets)
-        totals["first_response"] = vars(self.first_response)
-        totals["resolution"] = vars(self.resolution)
+        totals["unclassified_rate"] = rate(self.unclassified, totals["keyword_tickets"])
+        totals["first_response"] = vars(self.first_response) | {
+            "unanswered": self.totals.tickets - self.first_response.count
+        }
+        totals["resolution"] = vars(self.resolution) | {"unresolved": self.totals.tickets - self.resolution.count}
         return {
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
@@ -173,6 +204,7 @@ class Report:
             "keywords": [{"phrase": p, "count": c} for p, c in self.keywords],
             "reps": self.reps,
             "departments": self.departments,
+            "alerts": [{"kind": "department_unstaffed", **d} for d in self.unstaffed],
         }
 
 
@@ -180,11 +212,16 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _figure_columns(now: datetime) -> list[Any]:
+def _figure_columns(now: datetime, near: timedelta) -> list[Any]:
     """Aggregates computed by the database, in the order of Figures' fields."""
     t = Ticket
     first_due_passed = and_(t.first_response_due.is_not(None), t.first_response_due < now)
     resolution_due_passed = and_(t.resolution_due.is_not(None), t.resolution_due < now)
+    first_decided = and_(t.first_response_due.is_not(None), or_(t.first_response_at.is_not(None), first_due_passed))
+    resolution_decided = and_(t.resolution_due.is_not(None), or_(t.resolved_at.is_not(None), resolution_due_passed))
+    # An open ticket's running clock, as the inbox shows it: first response until answered, then resolution.
+    deadline = case((t.first_response_at.is_(None), t.first_response_due), else_=t.resolution_due)
+    running = and_(t.status.in_(OPEN), t.sla_paused_at.is_(None), deadline.is_not(None))
     return [
         func.count(t.id),
         _count(t.category == "complaint"),
@@ -195,7 +232,7 @@ def _figure_columns(now: datetime) -> list[Any]:
         _count(and_(t.feedback_at.is_not(None), t.satisfaction.is_(None))),
         _count(t.satisfaction.is_not(None)),
         func.coalesce(func.sum(t.satisfaction), 0),
-        _count(and_(t.first_response_due.is_not(None), or_(t.first_response_at.is_not(None), first_due_passed))),
+        _count(first_decided),
         _count(
             and_(
                 t.first_response_at.is_not(None),
@@ -204,7 +241,7 @@ def _figure_columns(now: datetime) -> list[Any]:
                 t.first_response_breached.is_(False),
             )
         ),
-        _count(and_(t.resolution_due.is_not(None), or_(t.resolved_at.is_not(None), resolution_due_passed))),
+        _count(resolution_decided),
         _count(
             and_(
                 t.resolved_at.is_not(None),
@@ -213,6 +250,13 @@ def _figure_columns(now: datetime) -> list[Any]:
                 t.resolution_breached.is_(False),
             )
         ),
+        _count(and_(t.first_response_due.is_not(None), ~first_decided)),
+        _count(and_(t.resolution_due.is_not(None), ~resolution_decided)),
+        _count(t.handoff.is_(True)),
+        _count(t.status.in_(OPEN)),
+        _count(and_(running, deadline < now)),
+        _count(and_(running, deadline >= now, deadline < now + near)),
+        _count(ticket_owner.is_(None)),
     ]
 
 
@@ -235,9 +279,13 @@ async def _conditions(session: AsyncSession, flt: ReportFilter) -> list[ColumnEl
 
 
 async def _grouped(
-    session: AsyncSession, conds: list[ColumnElement[bool]], key: KeyedColumnElement[Any] | Any, now: datetime
+    session: AsyncSession,
+    conds: list[ColumnElement[bool]],
+    key: KeyedColumnElement[Any] | Any,
+    now: datetime,
+    near: timedelta,
 ) -> dict[Any, Figures]:
-    rows = await session.execute(select(key, *_figure_columns(now)).where(*conds).group_by(key))
+    rows = await session.execute(select(key, *_figure_columns(now, near)).where(*conds).group_by(key))
     return {row[0]: _figures(row[1:]) for row in rows}
 
 
@@ -274,10 +322,12 @@ def bucket_of(day: date, granularity: str) -> str:
     return day.isoformat()
 
 
-async def build_report(session: AsyncSession, flt: ReportFilter, *, now: datetime, zone: ZoneInfo) -> Report:
+async def build_report(
+    session: AsyncSession, flt: ReportFilter, *, now: datetime, zone: ZoneInfo, near: timedelta = NEAR_DEADLINE
+) -> Report:
     """All figures of the tickets the filter selects; `now` decides which SLA deadlines have passed."""
     conds = await _conditions(session, flt)
-    totals = _figures((await session.execute(select(*_figure_columns(now)).where(*conds))).one())
+    totals = _figures((await session.execute(select(*_figure_columns(now, near)).where(*conds))).one())
     days = (as_utc(flt.end) - as_utc(flt.start)).days
     granularity = "day" if days <= DAILY_UP_TO_DAYS else "week"
     labels = bucket_labels(flt.start, flt.end, zone, granularity)
@@ -295,17 +345,21 @@ async def build_report(session: AsyncSession, flt: ReportFilter, *, now: datetim
                 Ticket.resolved_at,
                 ticket_owner,
                 Ticket.department_id,
+                Ticket.handoff,
             ).where(*conds)
         )
     ).all()
     categories: dict[int, str] = {}
+    handoffs: set[int] = set()
     first_all: list[float] = []
     resolution_all: list[float] = []
     first_by_owner: dict[int | None, list[float]] = defaultdict(list)
     first_by_dept: dict[int | None, list[float]] = defaultdict(list)
     resolution_by_dept: dict[int | None, list[float]] = defaultdict(list)
-    for ticket_id, created, category, first_at, resolved_at, owner, department_id in rows:
+    for ticket_id, created, category, first_at, resolved_at, owner, department_id, handoff in rows:
         categories[ticket_id] = category
+        if handoff:
+            handoffs.add(ticket_id)
         label = bucket_of(as_utc(created).astimezone(zone).date(), granularity)
         if label in position:
             series.setdefault(category, [0] * len(labels))[position[label]] += 1
@@ -329,7 +383,9 @@ async def build_report(session: AsyncSession, flt: ReportFilter, *, now: datetim
     )
     for ticket_id, data in events:
         verdicts.setdefault(ticket_id, data if isinstance(data, dict) else {})
-    unclassified = sum(1 for tid, cat in categories.items() if _unclassified(verdicts.get(tid), cat))
+    unclassified = sum(
+        1 for tid, cat in categories.items() if tid not in handoffs and _unclassified(verdicts.get(tid), cat)
+    )
     keywords: Counter[str] = Counter()
     for data in verdicts.values():
         matched = data.get("matched")
@@ -345,8 +401,9 @@ async def build_report(session: AsyncSession, flt: ReportFilter, *, now: datetim
             )
         ).all()
     )
-    reps = await _rep_table(session, conds, now, first_by_owner)
-    departments = await _department_table(session, conds, now, first_by_dept, resolution_by_dept)
+    reps = await _rep_table(session, conds, now, near, first_by_owner)
+    departments = await _department_table(session, conds, now, near, first_by_dept, resolution_by_dept)
+    unstaffed = await unstaffed_departments(session, flt.department)
     return Report(
         start=flt.start,
         end=flt.end,
@@ -361,6 +418,7 @@ async def build_report(session: AsyncSession, flt: ReportFilter, *, now: datetim
         keywords=sorted(keywords.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_KEYWORDS],
         reps=reps,
         departments=departments,
+        unstaffed=unstaffed,
         filter={
             "channel": flt.channel,
             "department": flt.department,
@@ -373,9 +431,10 @@ async def _rep_table(
     session: AsyncSession,
     conds: list[ColumnElement[bool]],
     now: datetime,
+    near: timedelta,
     first_by_owner: dict[int | None, list[float]],
 ) -> list[dict[str, Any]]:
-    by_owner = await _grouped(session, conds, ticket_owner, now)
+    by_owner = await _grouped(session, conds, ticket_owner, now, near)
     # Satisfaction is credited to whoever resolved the ticket (Ticket.resolved_by_id), nobody else.
     credited = {
         rep: (int(n), float(avg))
@@ -399,9 +458,11 @@ async def _rep_table(
                 "tickets": figures.tickets,
                 "first_response_median_minutes": first.median_minutes,
                 "first_response_p90_minutes": first.p90_minutes,
+                "first_response_count": first.count,
                 "rated": rated,
                 "satisfaction_avg": round(avg, 2) if avg is not None else None,
                 "reopened": figures.reopened,
+                "resolved_once": figures.resolved_once,
                 "reopen_rate": rate(figures.reopened, figures.resolved_once),
                 "complaints": figures.complaints,
             }
@@ -414,10 +475,11 @@ async def _department_table(
     session: AsyncSession,
     conds: list[ColumnElement[bool]],
     now: datetime,
+    near: timedelta,
     first_by_dept: dict[int | None, list[float]],
     resolution_by_dept: dict[int | None, list[float]],
 ) -> list[dict[str, Any]]:
-    by_dept = await _grouped(session, conds, Ticket.department_id, now)
+    by_dept = await _grouped(session, conds, Ticket.department_id, now, near)
     known = {d.id: d for d in (await session.execute(select(Department))).scalars()}
     table = []
     for dept_id, figures in by_dept.items():
@@ -430,15 +492,73 @@ async def _department_table(
                 "code": department.code if department else None,
                 "name": department.name if department else None,
                 "tickets": figures.tickets,
+                "unassigned": figures.unassigned,
+                "open": figures.open,
+                "open_past_deadline": figures.open_past_deadline,
                 "complaints": figures.complaints,
                 "complaint_rate": data["complaint_rate"],
                 "first_response_median_minutes": first.median_minutes,
+                "first_response_count": first.count,
                 "resolution_median_minutes": resolution.median_minutes,
+                "resolution_count": resolution.count,
                 "sla_first_response_rate": data["sla_first_response"]["rate"],
+                "sla_first_response_decided": figures.first_response_decided,
                 "sla_resolution_rate": data["sla_resolution"]["rate"],
+                "sla_resolution_decided": figures.resolution_decided,
                 "satisfaction_avg": data["satisfaction_avg"],
+                "rated": figures.rated,
                 "reopen_rate": data["reopen_rate"],
+                "resolved_once": figures.resolved_once,
             }
         )
     table.sort(key=lambda r: (-r["tickets"], r["code"] or ""))
     return table
+
+
+async def unstaffed_departments(session: AsyncSession, only: str | None = None) -> list[dict[str, Any]]:
+    """Departments with open tickets (of any date) but no active rep or supervisor in them and no active head.
+
+    Such tickets wait unassigned and nobody is notified of them: the report says so instead of hiding them.
+    """
+    open_counts = dict(
+        (
+            await session.execute(
+                select(Ticket.department_id, func.count())
+                .where(Ticket.status.in_(OPEN), Ticket.department_id.is_not(None))
+                .group_by(Ticket.department_id)
+            )
+        ).all()
+    )
+    if not open_counts:
+        return []
+    staffed = set(
+        (
+            await session.execute(
+                select(User.department_id).where(
+                    User.active.is_(True), User.role.in_(WORKING_ROLES), User.department_id.in_(list(open_counts))
+                )
+            )
+        ).scalars()
+    )
+    extra = (
+        await session.execute(
+            select(UserDepartment.department_id)
+            .join(User, User.id == UserDepartment.user_id)
+            .where(User.active.is_(True), User.role.in_(WORKING_ROLES))
+        )
+    ).scalars()
+    staffed.update(extra)
+    heads = (
+        await session.execute(
+            select(Department.id).join(User, User.id == Department.head_user_id).where(User.active.is_(True))
+        )
+    ).scalars()
+    staffed.update(heads)
+    departments = (
+        await session.execute(select(Department).where(Department.id.in_(list(open_counts))).order_by(Department.code))
+    ).scalars()
+    return [
+        {"department": d.code, "name": d.name, "open": int(open_counts[d.id])}
+        for d in departments
+        if d.id not in staffed and (only is None or d.code == only)
+    ]

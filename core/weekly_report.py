@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from core.business_hours import BusinessCalendar
+from core.calendar_coverage import CoverageWarning, coverage_warning
 from core.clock import as_utc
-from core.db.models import User, WeeklyReport, WeeklyReportDelivery
+from core.db.models import Department, Ticket, User, WeeklyReport, WeeklyReportDelivery
 from core.db.session import Database
 from core.errors import InvalidInput
 from core.report_svg import horizontal_bars, stacked_bars
@@ -45,6 +48,13 @@ def week_period(week: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return local_midnight(monday, zone), local_midnight(monday + timedelta(days=7), zone)
 
 
+def require_over(week: str, now: datetime, zone: ZoneInfo) -> None:
+    """InvalidInput unless `week` has ended by `now`: a week is archived once, so an unfinished one never is."""
+    _, end = week_period(week, zone)
+    if as_utc(now) < as_utc(end):
+        raise InvalidInput(f"week {week} is not over yet: it ends {end.date().isoformat()} 00:00 ({zone.key})")
+
+
 def release_time(week: str, zone: ZoneInfo, schedule: WeeklyReportSettings) -> datetime:
     """When the report of `week` is due: the configured weekday and time of the week after it."""
     hour, minute = (int(p) for p in schedule.at.split(":"))
@@ -72,8 +82,17 @@ class WeeklyRecipients:
 class WeeklyReportWriter:
     """Computes a week's report and writes it, with one delivery row per supervisor and channel, exactly once."""
 
-    def __init__(self, db: Database, texts: Texts, language: str, zone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        db: Database,
+        texts: Texts,
+        language: str,
+        zone: ZoneInfo,
+        calendar: Callable[[], BusinessCalendar] | None = None,
+    ) -> None:
         self.db = db
+        # Called when a report is made, so a calendar the admins saved since is the one checked.
+        self.calendar = calendar
         self.texts = texts
         self.language = language
         self.zone = zone
@@ -91,23 +110,42 @@ class WeeklyReportWriter:
         async with self.db.transaction() as session:
             return await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week)) is not None
 
+    async def predates_installation(self, week: str) -> bool:
+        """Whether `week` began before kefu was installed (its departments seeded) and holds no ticket."""
+        start, end = week_period(week, self.zone)
+        async with self.db.transaction() as session:
+            installed = await session.scalar(select(func.min(Department.created_at)))
+            if installed is None or as_utc(installed) <= as_utc(start):
+                return False
+            tickets = await session.scalar(
+                select(func.count(Ticket.id)).where(Ticket.created_at >= as_utc(start), Ticket.created_at < as_utc(end))
+            )
+        return not tickets
+
     async def create(
         self, week: str, *, now: datetime, recipients: WeeklyRecipients, created_by: str = "schedule"
     ) -> WeeklyReport | None:
-        """The new archive row; None when the week already has one (written here earlier or by another process)."""
+        """The new archive row; None when the week already has one (written here earlier or by another process).
+
+        InvalidInput for a week not over at `now`: its figures would be archived incomplete for good.
+        """
+        require_over(week, now, self.zone)
         start, end = week_period(week, self.zone)
         try:
             async with self.db.transaction() as session:
                 if await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week)) is not None:
                     return None
                 report = await build_report(session, ReportFilter(start, end), now=now, zone=self.zone)
+                warning = self.calendar_warning(now)
+                data = report.to_json()
+                data["calendar_warning"] = warning.to_json() if warning is not None else None
                 row = WeeklyReport(
                     week=week,
                     period_start=start,
                     period_end=end,
                     language=self.language,
-                    html=self.html(week, report),
-                    data=report.to_json(),
+                    html=self.html(week, report, warning),
+                    data=data,
                     csv=all_csv(self.tables, report),
                     created_by=created_by,
                     created_at=now,
@@ -128,6 +166,12 @@ class WeeklyReportWriter:
             # Another process wrote the same week between our check and our insert: theirs stands.
             return None
 
+    def calendar_warning(self, now: datetime) -> CoverageWarning | None:
+        if self.calendar is None:
+            return None
+        calendar = self.calendar()
+        return coverage_warning(calendar, as_utc(now).astimezone(calendar.tz).date())
+
     @staticmethod
     def _delivery(row: WeeklyReport, channel: str, recipient: str, user: User, now: datetime) -> WeeklyReportDelivery:
         return WeeklyReportDelivery(
@@ -136,7 +180,7 @@ class WeeklyReportWriter:
 
     # ------------------------------------------------------------ HTML
 
-    def html(self, week: str, report: Report) -> str:
+    def html(self, week: str, report: Report, warning: CoverageWarning | None = None) -> str:
         """A whole HTML document without scripts or style attributes, for e-mail and for the console archive."""
         start = as_utc(report.start).astimezone(self.zone)
         end = as_utc(report.end).astimezone(self.zone) - timedelta(days=1)
@@ -157,7 +201,9 @@ class WeeklyReportWriter:
             f'<title>{escape(title)}</title><link rel="icon" href="data:,"></head><body>',
             f"<h1>{escape(title)}</h1>",
             f"<p>{escape(period)}</p>",
+            *([f"<p><strong>{escape(warning.text(self.texts, self.language))}</strong></p>"] if warning else []),
             f"<p>{escape(self.t('time_basis'))}</p>",
+            *(f"<p><strong>{escape(line)}</strong></p>" for line in self.tables.alerts(report)),
             _html_table(self.tables.summary(report)),
             *(f"<div>{svg}</div>" for svg in charts),
             f"<h2>{escape(self.t('reps'))}</h2>",

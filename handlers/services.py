@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from bots.wechat.redis_store import RedisStateStore
 from bots.wechat.settings import DEFAULT_ACCOUNT, WeChatAccount, all_accounts
 from bots.wechat.token import StateStore
 from core.business_hours import BusinessCalendar
+from core.calendar_coverage import CoverageWarning, coverage_warning
 from core.channel import ChannelRegistry
 from core.channel_state import ChannelStateStore
 from core.clock import Clock, SystemClock
@@ -57,6 +59,8 @@ from core.ticketing import SLA, SUMMARY_REMINDER, TicketDesk
 from core.tickets import TicketPolicies
 from handlers.config_documents import register_appliers
 from handlers.console.canned import CannedReplies
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,6 +117,15 @@ class Services:
             # A database from before versions existed publishes the rules it had as version 1.
             await seed_first_version(session, now, note="config/keywords.yaml" if seeded else "rules at upgrade")
         await self.config.check()
+        # After the saved settings are in force: the admins' calendar may cover more than config/ does.
+        warning = self.calendar_warning()
+        if warning is not None:
+            log.warning("holiday calendar: %s", warning.text(self.texts, "en"))
+
+    def calendar_warning(self) -> CoverageWarning | None:
+        """The holiday calendar's coverage warning for today (the calendar's local date), if one is due."""
+        today = self.clock.now().astimezone(self.calendar.tz).date()
+        return coverage_warning(self.calendar, today)
 
     def use(
         self,
@@ -267,4 +280,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # Live classification follows the published version named by the "keywords" document, in every process.
     services.config.on(KEYWORDS, services.apply_keywords)
     register_appliers(services)
+    if telegram_notifier is not None:
+        # Read at each message: the calendar in force is the one the admins saved last.
+        telegram_notifier.calendar = lambda: services.calendar
     return services

@@ -16,9 +16,10 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from bots.telegram.ratelimit import RateLimiter
 from core.db.models import WeeklyReport, WeeklyReportDelivery
+from core.errors import InvalidInput
 from core.report_tables import percent
 from core.singleton import singleton
-from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week
+from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week, require_over
 from handlers.email_notifier import send_email
 
 if TYPE_CHECKING:
@@ -40,7 +41,9 @@ class WeeklyReports:
         self.services = services
         settings = services.settings
         self.zone = ZoneInfo(settings.timezone)
-        self.writer = WeeklyReportWriter(services.db, services.texts, settings.language, self.zone)
+        self.writer = WeeklyReportWriter(
+            services.db, services.texts, settings.language, self.zone, lambda: services.calendar
+        )
         self.bot = bot if bot is not None else services.telegram_bot
         notifier = services.telegram_notifier
         self.limiter = limiter or (notifier.limiter if notifier is not None else RateLimiter(services.clock))
@@ -58,6 +61,10 @@ class WeeklyReports:
                 return None  # another process is at it this minute
             now = self.services.clock.now()
             week = due_week(now, self.zone, self.services.settings.weekly_report)
+            # A fresh installation's first due week mostly predates it: an empty report of it helps nobody.
+            if not await self.writer.exists(week) and await self.writer.predates_installation(week):
+                await self.deliver_pending()
+                return None
             made = await self.writer.create(week, now=now, recipients=self.recipients)
             if made is not None:
                 log.info("weekly report %s generated", week)
@@ -66,10 +73,13 @@ class WeeklyReports:
 
     async def generate(self, week: str, *, created_by: str) -> bool:
         """A week's report made by hand (`kefu reports weekly`); False when it already exists."""
+        now = self.services.clock.now()
+        require_over(week, now, self.zone)
+        if await self.writer.predates_installation(week):
+            raise InvalidInput(f"week {week} began before kefu was installed and has no tickets: nothing to archive")
         async with singleton(self.services.db, LOCK) as mine:
             if not mine:
                 return False
-            now = self.services.clock.now()
             made = await self.writer.create(week, now=now, recipients=self.recipients, created_by=created_by)
             await self.deliver_pending()
             return made is not None
@@ -182,13 +192,17 @@ class WeeklyReports:
     def _summary_text(self, report: WeeklyReport) -> str:
         totals = report.data.get("totals", {})
         score = totals.get("satisfaction_avg")
+        sla = totals.get("sla_first_response") or {}
         text = self.writer.tr(
             "weekly_message",
             week=report.week,
             tickets=totals.get("tickets", 0),
             complaint_rate=percent(totals.get("complaint_rate")) or "—",
-            sla=percent((totals.get("sla_first_response") or {}).get("rate")) or "—",
+            sla=percent(sla.get("rate")) or "—",
+            sla_n=sla.get("decided", 0),
             satisfaction="—" if score is None else score,
+            rated=totals.get("rated", 0),
+            open_past_deadline=totals.get("open_past_deadline", 0),
         )
         base = self.services.settings.console_url
         if base:

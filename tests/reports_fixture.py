@@ -69,10 +69,13 @@ async def seed_week(services: Services) -> WeekFixture:
             feedback: bool = False,
             reopened: int = 0,
             verdict: dict[str, Any] | None = None,
+            handoff: bool = False,
         ) -> None:
             identity = ChannelIdentity(client_id=client.id, channel=channel, external_id=f"ext-{n}", created_at=created)
             session.add(identity)
-            pending.append((n, created, category, channel, dept, assignee, first, resolved, resolved_by, score))
+            pending.append(
+                (n, created, category, channel, dept, assignee, first, resolved, resolved_by, score, handoff)
+            )
             extras.append((identity, feedback, reopened, verdict))
 
         pending: list[tuple[Any, ...]] = []
@@ -134,8 +137,9 @@ async def seed_week(services: Services) -> WeekFixture:
             first=5,
             verdict={"confident": False, "picked": True, "matched": ["建议"], "rules_version": 3},
         )
-        # An older row without the verdict keys, category other: unclassified too. Nobody answered.
-        ticket(5, local(26, 16), "other", "telegram", None, verdict={"category": "other"})
+        # A handoff (转人工) in an older row without the verdict keys, category other: no keyword miss, since the
+        # client asked for a person. Nobody answered, nobody owns it.
+        ticket(5, local(26, 16), "other", "telegram", None, verdict={"category": "other"}, handoff=True)
         # Answered exactly at the deadline (met); the client never scored it.
         ticket(
             6,
@@ -184,7 +188,7 @@ async def seed_week(services: Services) -> WeekFixture:
         )
         await session.flush()
         for row, (identity, feedback, reopened, verdict) in zip(pending, extras, strict=True):
-            n, created, category, channel, dept, assignee, first, resolved, resolved_by, score = row
+            n, created, category, channel, dept, assignee, first, resolved, resolved_by, score, handoff = row
             conversation = Conversation(
                 identity_id=identity.id,
                 client_id=client.id,
@@ -217,6 +221,7 @@ async def seed_week(services: Services) -> WeekFixture:
                 first_response_breached=first is not None and first > 30,
                 resolution_breached=resolved is not None and resolved > 240,
                 reopen_count=reopened,
+                handoff=handoff,
                 created_at=created,
                 updated_at=created,
             )

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from core.clock import ManualClock
 from core.db.models import User, WeeklyReport, WeeklyReportDelivery
+from core.errors import InvalidInput
 from core.settings import PROJECT_ROOT, Settings, SmtpSettings, WeeklyReportSettings
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week, week_period
 from handlers.services import Services, build_services
@@ -166,6 +167,7 @@ async def test_a_crash_between_making_and_sending_neither_skips_nor_doubles(
 
 async def test_an_unreachable_smtp_server_is_retried_then_given_up(services: Services, clock: ManualClock) -> None:
     _with_smtp(services, 1)  # nothing listens on port 1
+    await seed_week(services)
     await supervisor(services)
     clock.set(shanghai(30, 9, 0))
     job = WeeklyReports(services)
@@ -204,6 +206,41 @@ async def test_two_instances_racing_make_one_report_and_one_email(
     assert len(inbox.messages) == 1
 
 
+async def test_weeks_not_over_are_refused(services: Services, clock: ManualClock) -> None:
+    await seed_week(services)
+    job = WeeklyReports(services)
+    writer = WeeklyReportWriter(services.db, services.texts, "zh", ZONE)
+    none = WeeklyRecipients(email=False, telegram=False)
+    # A minute before W48 ends (Sunday 29 November, 23:59 local): it is neither generated nor archived.
+    clock.set(shanghai(29, 23, 59))
+    for week in ("2026-W48", "2026-W49", "2027-W10"):
+        with pytest.raises(InvalidInput, match="not over yet"):
+            await job.generate(week, created_by="cli")
+        with pytest.raises(InvalidInput, match="not over yet"):
+            await writer.create(week, now=clock.now(), recipients=none)
+    assert await _weeks(services) == []
+    clock.set(shanghai(30, 0, 0))
+    assert await job.generate("2026-W48", created_by="cli")
+    async with services.db.transaction() as session:
+        row = (await session.execute(select(WeeklyReport))).scalar_one()
+    assert row.data["totals"]["tickets"] == 7
+
+
+async def test_a_fresh_installation_archives_no_empty_week_before_its_first(
+    services: Services, clock: ManualClock
+) -> None:
+    # The services started on Sunday 29 November (W48), the first full week is W49; no tickets yet.
+    job = WeeklyReports(services)
+    clock.set(shanghai(30, 9, 0))
+    assert await job.tick() is None
+    assert await _weeks(services) == []
+    with pytest.raises(InvalidInput, match="before kefu was installed"):
+        await job.generate("2026-W48", created_by="cli")
+    clock.set(shanghai(7, 9, 0, month=12))
+    assert await job.tick() == "2026-W49"  # empty, but kefu ran all week: that is a figure
+    assert await _weeks(services) == ["2026-W49"]
+
+
 def test_kefu_reports_weekly_by_hand(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
     env = {**os.environ, "KEFU_DATABASE_URL": url}
@@ -211,6 +248,7 @@ def test_kefu_reports_weekly_by_hand(tmp_path: Path) -> None:
     async def prepare() -> None:
         built = build_services(Settings(database_url=url))
         await built.start()
+        await seed_week(built)
         await built.stop()
 
     async def count() -> int:
@@ -233,4 +271,12 @@ def test_kefu_reports_weekly_by_hand(tmp_path: Path) -> None:
     assert again.returncode == 0 and "already exists" in again.stdout
     bad = kefu("reports", "weekly", "--week", "2026-48")
     assert bad.returncode == 2 and "YYYY-Www" in bad.stderr
+    # This week is not over, next year's has not begun: neither is archived with incomplete figures.
+    year, number, _ = datetime.now(ZONE).isocalendar()
+    for week in (f"{year}-W{number:02d}", f"{year + 1}-W10"):
+        refused = kefu("reports", "weekly", "--week", week)
+        assert refused.returncode == 2 and "not over yet" in refused.stderr, refused.stderr
+    # W46 began before this installation and holds no ticket: nothing to archive.
+    empty = kefu("reports", "weekly", "--week", "2026-W46")
+    assert empty.returncode == 2 and "before kefu was installed" in empty.stderr
     assert asyncio.run(count()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiogram import Bot
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.topics import TopicWriter
+from core.business_hours import BusinessCalendar
 from core.clock import Clock, as_utc
 from core.db.models import Client, Conversation, Notification, Ticket, User
 from core.db.session import Database
@@ -37,6 +39,8 @@ class TelegramNotifier:
         self.limiter = limiter
         self.clock = clock
         self.writer = writer
+        # The calendar in force (admins may swap it), to mark a deadline past its known holidays as estimated.
+        self.calendar: Callable[[], BusinessCalendar] | None = None
 
     async def deliver_pending(self, limit: int = 100) -> int:
         now = self.clock.now()
@@ -106,6 +110,9 @@ class TelegramNotifier:
             row = await session.get(Client, ticket.client_id)
             client = (row.name if row else "") or self.writer.t("unknown_client")
         due = ticket.first_response_due
+        shown = as_utc(due).astimezone(self.writer.zone).strftime("%Y-%m-%d %H:%M") if due else "—"
+        if due is not None and self.calendar is not None and self.calendar().is_estimated(as_utc(due)):
+            shown += " " + self.writer.t("due_estimated")
         text = self.writer.t(
             "head_new_ticket",
             ticket_no=ticket.number,
@@ -113,7 +120,7 @@ class TelegramNotifier:
             priority=ticket.priority,
             client=client,
             title=ticket.title or "—",
-            first_response_due=as_utc(due).astimezone(self.writer.zone).strftime("%Y-%m-%d %H:%M") if due else "—",
+            first_response_due=shown,
         )
         link = self.writer.ticket_link(ticket.number)
         return text + ("\n" + self.writer.t("head_link", url=link) if link else "")

@@ -104,7 +104,16 @@ def reports_routes(console: Console) -> APIRouter:
 
     @router.get("/api/reports/data")
     async def data(asked: tuple[Principal, Report] = Depends(report_for)) -> JSONResponse:
-        return JSONResponse(asked[1].to_json())
+        principal, report = asked
+        tables = ReportTables(services.texts, principal.language)
+        body = report.to_json()
+        # The page shows these very rows, so what it shows is what the CSV files and the weekly report hold.
+        body["tables"] = {
+            name: dict(zip(("header", "rows"), tables.table(name, report), strict=True)) for name in TABLES
+        }
+        body["tables"]["summary"]["keys"] = [key for key, _, _ in tables.summary_figures(report)]
+        body["alert_texts"] = tables.alerts(report)
+        return JSONResponse(body)
 
     @router.get("/api/reports/csv/{table}")
     async def csv_export(table: str, asked: tuple[Principal, Report] = Depends(report_for)) -> Response:

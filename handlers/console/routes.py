@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -73,6 +73,17 @@ class Console:
     @property
     def risk(self) -> timedelta:
         return timedelta(minutes=self.settings.sla_risk_minutes)
+
+    def notices(self, principal: Principal) -> list[dict[str, str]]:
+        """Banners over every console page: admins, who keep the settings, hear when the calendar runs out."""
+        warning = self.services.calendar_warning()
+        if principal.role != "admin" or warning is None:
+            return []
+        return [{"kind": "calendar", "text": warning.text(self.services.texts, principal.language)}]
+
+    def estimated(self, deadline: str | None) -> bool:
+        """Whether a deadline (ISO text, as the views give it) lies past the days whose holidays are known."""
+        return deadline is not None and self.services.calendar.is_estimated(datetime.fromisoformat(deadline))
 
     def language(self, requested: str | None) -> str:
         texts = self.services.texts
@@ -196,6 +207,7 @@ class Console:
                     "languages": services.texts.languages,
                     "texts": ui_texts(services.texts, principal.language),
                     "now": services.clock.now().isoformat(),
+                    "notices": self.notices(principal),
                 }
             )
 
@@ -227,6 +239,8 @@ class Console:
                     limit=size + 1,
                 )
                 counts = await inbox.counts(session, principal, now, self.risk)
+            for item in items:
+                item["deadline_estimated"] = self.estimated(item["deadline"])
             return JSONResponse(
                 {
                     "queue": queue,
@@ -247,6 +261,8 @@ class Console:
                 messages, total = await view.transcript(session, ticket)
                 panel = await view.ticket_panel(session, ticket, conversation)
                 client = await view.client_panel(session, ticket)
+            panel["first_response_due_estimated"] = self.estimated(panel["first_response_due"])
+            panel["resolution_due_estimated"] = self.estimated(panel["resolution_due"])
             canned = services.canned.render(
                 conversation.language, client_name=client["name"] or "", ticket_no=ticket.number
             )

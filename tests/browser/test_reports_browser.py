@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.clock import ManualClock
+from core.report_tables import TABLES
 from core.settings import PROJECT_ROOT
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter
 from handlers.app import create_app
@@ -27,6 +28,7 @@ async def site(services: Services, clock: ManualClock, chromium_path: Path) -> A
     clock.set(NOW)
     await seed_week(services)
     await add_user(services, "boss", "supervisor", name="赵主管")
+    await add_user(services, "root", "admin", name="管理员")
     writer = WeeklyReportWriter(services.db, services.texts, "zh", ZoneInfo(services.settings.timezone))
     await writer.create("2026-W48", now=NOW, recipients=WeeklyRecipients(email=False, telegram=False))
     app = create_app(services.settings, services=services, background=False)
@@ -76,12 +78,20 @@ async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
         await page.get_by_role("button", name="查询").click()
         await expect(page.locator('[data-figure="f_tickets"] dd')).to_have_text("3")
         await expect(page.locator('[data-figure="f_complaint_rate"] dd')).to_have_text("66.7%")
+        # Each rate with the n it was taken over.
+        await expect(page.locator('[data-figure="f_complaint_rate"] small.n')).to_have_text("n = 3")
+        await expect(page.locator('[data-figure="f_tickets"] small.n')).to_have_count(0)
         href = await page.locator('a.csv[data-table="reps"]').get_attribute("href")
         assert href and "channel=wechat" in href and "start=2026-11-23" in href
 
         await page.locator("#f-channel").select_option("")
         await page.get_by_role("button", name="查询").click()
         await expect(page.locator('[data-figure="f_tickets"] dd')).to_have_text("7")
+        await expect(page.locator('[data-figure="f_sla_first_response"] small.n')).to_have_text("n = 7")
+        # The per-rep table ends with the ticket nobody owns, so it adds up to the 7.
+        await expect(page.locator("#reps tbody tr").last).to_contain_text("（未分配）")
+        # The holiday calendar runs out in 30 days, but that banner is for admins, who keep the settings.
+        await expect(page.locator("p.banner[data-notice]")).to_have_count(0)
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOT))
 
@@ -89,9 +99,28 @@ async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
         await page.goto(base + "/console/reports/archive")
         row = page.locator('#archive tr[data-week="2026-W48"]')
         await expect(row).to_contain_text("2026-11-23 – 2026-11-29")
+        # Each table's CSV file is a link that downloads it, not a name printed as text.
+        links = row.locator("a.csv")
+        assert await links.count() == len(TABLES)
+        assert "object" not in (await row.inner_text())
+        href = await links.nth(0).get_attribute("href")
+        assert href == f"/console/reports/archive/2026-W48/{TABLES[0]}.csv"
+        csv_response = await page.request.get(base + href)
+        assert csv_response.ok and (await csv_response.text()).startswith("\ufeff")
         await row.get_by_role("link", name="查看").click()
         await expect(page.locator("h1")).to_have_text("客服周报 2026-W48")
         assert await page.locator("svg rect").count() > 5
+
+        # An admin sees the calendar banner over the console's pages.
+        admin = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        other = await admin.new_page()
+        await other.goto(base + "/console/login?next=/console/reports")
+        await other.locator("#username").fill("root")
+        await other.locator("#password").fill(PASSWORD)
+        await other.locator("#password").press("Enter")
+        await expect(other.locator("body")).to_have_attribute("data-loaded", "true")
+        await expect(other.locator('p.banner[data-notice="calendar"]')).to_contain_text("2026-12-31")
+        await admin.close()
         assert not errors, errors
         assert not foreign, foreign
     finally:

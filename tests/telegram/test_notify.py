@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiogram import Bot
@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bots.telegram.notify import TelegramNotifier
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.topics import TopicWriter
+from core.clock import ManualClock
 from core.db.models import Notification, Ticket
 from handlers.services import Services
 from handlers.user_cli import link_telegram
@@ -59,6 +60,7 @@ async def test_the_head_hears_of_a_new_ticket_once(
     text = sent.data["text"]
     assert text.startswith(f"新工单 {ticket.number}") and f"优先级：{ticket.priority}" in text
     assert f"{CONSOLE}/console/tickets/{ticket.number}" in text and "首次响应时限" in text
+    assert "估算" not in text
     # The reps' queue copy (role, no user) is not sent to anyone's Telegram; nothing goes twice.
     assert await notifier.deliver_pending() == 0
     assert len(fake_api.sends()) == 1
@@ -67,6 +69,21 @@ async def test_the_head_hears_of_a_new_ticket_once(
             await session.execute(select(Notification.telegram_sent_at).where(Notification.user_id.is_not(None)))
         ).scalar_one()
     assert marked is not None
+
+
+async def test_a_deadline_past_the_known_holidays_is_marked_estimated(
+    web: httpx.AsyncClient, services: Services, bot: Bot, fake_api: FakeBotAPI, clock: ManualClock
+) -> None:
+    # Thursday 31 December 2026, 17:50 in Shanghai: the first response is due in 2027, a year that
+    # chinese-calendar 1.11 does not cover.
+    clock.set(datetime(2026, 12, 31, 9, 50, tzinfo=UTC))
+    await _ticket_for_head(web, services)
+    notifier = _notifier(services, bot)
+    notifier.calendar = lambda: services.calendar
+    assert await notifier.deliver_pending() == 1
+    [sent] = fake_api.sends()
+    assert "首次响应时限：2027-01-" in sent.data["text"]
+    assert "（估算：节假日日历尚未覆盖该年）" in sent.data["text"]
 
 
 async def test_flood_control_and_outages_retry_a_refusal_does_not(

@@ -28,7 +28,7 @@
         el("td", { text: fmtTime(r.created_at) }),
         el("td", { text: sent || "–" }),
         el("td", {}, el("a", { href: base, text: t("reports.a_view") })),
-        el("td", {}, r.tables.map((name) => [el("a", { href: `${base}/${name}.csv`, text: name }), " "]))));
+        el("td", {}, r.tables.flatMap((name) => [el("a", { class: "csv", href: `${base}/${name}.csv`, text: name }), " "]))));
     }
     box.append(body);
   }

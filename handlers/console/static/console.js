@@ -21,7 +21,8 @@ const Console = (() => {
       else if (value === true) node.setAttribute(name, "");
       else node.setAttribute(name, String(value));
     }
-    for (const child of children.flat()) {
+    // Any depth: a list of [link, " "] pairs must come out as nodes, not as "[object HTMLAnchorElement]".
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -141,6 +142,15 @@ const Console = (() => {
     });
   }
 
+  // Banners the server raises for this user (an admin hears when the holiday calendar runs out).
+  function notices(items) {
+    const top = document.querySelector("header.topbar");
+    if (!top) return;
+    for (const item of items) {
+      top.after(el("p", { class: "banner", role: "status", dataset: { notice: item.kind }, text: item.text }));
+    }
+  }
+
   async function boot() {
     const res = await api("GET", "/console/api/me");
     if (!res.ok) throw new Error("not signed in");
@@ -152,6 +162,7 @@ const Console = (() => {
     document.documentElement.lang = state.me.language === "zh" ? "zh-CN" : "en";
     applyTexts();
     header();
+    notices(res.data.notices || []);
     return state.me;
   }
 

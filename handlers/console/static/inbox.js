@@ -43,7 +43,7 @@
     if (item.paused) due = el("span", { class: "badge", text: t("inbox.paused") });
     else if (item.deadline && ["received", "classified", "investigating"].includes(item.status)) {
       const left = countdown(item.deadline);
-      due = el("span", { class: left.over ? "badge overdue" : "badge" }, (left.over ? t("inbox.overdue") + " " : t("inbox.due") + " ") + left.text);
+      due = el("span", { class: left.over ? "badge overdue" : "badge" }, (left.over ? t("inbox.overdue") + " " : t("inbox.due") + " ") + left.text + (item.deadline_estimated ? ` (${t("ticket.sla_estimated")})` : ""));
     }
     const who = [item.client, item.company].filter(Boolean).join(" · ");
     const meta = [

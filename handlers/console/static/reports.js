@@ -7,8 +7,6 @@
   const charts = {};
   const $ = (id) => document.getElementById(id);
 
-  const pct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
-  const num = (v) => (v === null || v === undefined ? "–" : String(v));
 
   function query() {
     const params = new URLSearchParams({ start: $("f-start").value, end: $("f-end").value });
@@ -43,26 +41,22 @@
     return true;
   }
 
-  function kpis(totals) {
+  // Each headline figure with the n it was taken over, from the summary table the CSV file holds too.
+  function kpis(summary) {
     const box = $("kpis");
     clear(box);
-    const items = [
-      ["f_tickets", num(totals.tickets)],
-      ["f_complaint_rate", pct(totals.complaint_rate)],
-      ["f_first_response_median", num(totals.first_response.median_minutes)],
-      ["f_first_response_p90", num(totals.first_response.p90_minutes)],
-      ["f_resolution_median", num(totals.resolution.median_minutes)],
-      ["f_resolution_p90", num(totals.resolution.p90_minutes)],
-      ["f_sla_first_response", pct(totals.sla_first_response.rate)],
-      ["f_sla_resolution", pct(totals.sla_resolution.rate)],
-      ["f_satisfaction_avg", num(totals.satisfaction_avg)],
-      ["f_no_feedback_rate", pct(totals.no_feedback_rate)],
-      ["f_reopen_rate", pct(totals.reopen_rate)],
-      ["f_unclassified_rate", pct(totals.unclassified_rate)],
-    ];
-    for (const [key, value] of items) {
-      box.append(el("div", { dataset: { figure: key } }, el("dt", { text: t("reports." + key) }), el("dd", { text: value })));
-    }
+    summary.rows.forEach(([label, value, n], i) => {
+      const parts = [el("dt", { text: label }), el("dd", { text: value === "" ? "–" : value })];
+      if (n !== "") parts.push(el("small", { class: "n", text: `${t("reports.n_label")} = ${n}` }));
+      box.append(el("div", { dataset: { figure: summary.keys[i] } }, parts));
+    });
+  }
+
+  function alerts(lines) {
+    const box = $("alerts");
+    clear(box);
+    box.hidden = !lines.length;
+    for (const line of lines) box.append(el("p", { class: "banner", role: "status", text: line }));
   }
 
   function draw(id, config) {
@@ -104,41 +98,22 @@
     $("granularity").textContent = t("reports.granularity_" + report.granularity);
   }
 
-  function table(id, columns, rows) {
+  // A table as the server laid it out (the CSV file's header and rows); numbers align right.
+  function table(id, data) {
     const box = $(id);
     clear(box);
-    box.append(el("thead", {}, el("tr", {}, columns.map(([label, , numeric]) => el("th", { class: numeric ? "num" : null, text: t("reports." + label) })))));
+    const numeric = data.header.map((_, i) => i > 0);
+    box.append(el("thead", {}, el("tr", {}, data.header.map((label, i) => el("th", { class: numeric[i] ? "num" : null, text: label })))));
     const body = el("tbody");
-    if (!rows.length) body.append(el("tr", {}, el("td", { colspan: columns.length, class: "empty", text: t("reports.no_data") })));
-    for (const row of rows) {
-      body.append(el("tr", {}, columns.map(([, value, numeric]) => el("td", { class: numeric ? "num" : null, text: value(row) }))));
+    if (!data.rows.length) body.append(el("tr", {}, el("td", { colspan: data.header.length, class: "empty", text: t("reports.no_data") })));
+    for (const row of data.rows) {
+      body.append(el("tr", {}, row.map((value, i) => el("td", { class: numeric[i] ? "num" : null, text: value === null || value === "" ? "–" : String(value) }))));
     }
     box.append(body);
   }
 
   function tables(report) {
-    table("reps", [
-      ["c_rep", (r) => r.name],
-      ["c_tickets", (r) => num(r.tickets), true],
-      ["c_first_response_median", (r) => num(r.first_response_median_minutes), true],
-      ["c_satisfaction", (r) => num(r.satisfaction_avg), true],
-      ["c_rated", (r) => num(r.rated), true],
-      ["c_reopen_rate", (r) => pct(r.reopen_rate), true],
-    ], report.reps);
-    table("departments", [
-      ["c_department", (d) => d.name || t("reports.no_department")],
-      ["c_tickets", (d) => num(d.tickets), true],
-      ["c_complaint_rate", (d) => pct(d.complaint_rate), true],
-      ["c_first_response_median", (d) => num(d.first_response_median_minutes), true],
-      ["c_resolution_median", (d) => num(d.resolution_median_minutes), true],
-      ["c_sla_first_response", (d) => pct(d.sla_first_response_rate), true],
-      ["c_satisfaction", (d) => num(d.satisfaction_avg), true],
-      ["c_reopen_rate", (d) => pct(d.reopen_rate), true],
-    ], report.departments);
-    table("keywords", [
-      ["c_keyword", (k) => k.phrase],
-      ["c_count", (k) => num(k.count), true],
-    ], report.keywords);
+    for (const name of ["reps", "departments", "keywords"]) table(name, report.tables[name]);
   }
 
   async function load() {
@@ -149,7 +124,8 @@
     const res = await api("GET", "/console/api/reports/data?" + params);
     if (!res.ok) { flash(Console.errorText(res.status, res.data)); return; }
     flash("");
-    kpis(res.data.totals);
+    alerts(res.data.alert_texts);
+    kpis(res.data.tables.summary);
     chartsFor(res.data);
     tables(res.data);
     document.body.dataset.loaded = "true";

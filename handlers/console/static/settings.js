@@ -175,6 +175,8 @@
     }
     $("hours-holidays").value = (doc.holidays || []).join("\n");
     $("hours-extra").value = (doc.extra_workdays || []).join("\n");
+    $("hours-source").value = doc.holiday_source || "chinese-calendar";
+    $("hours-covered").value = (doc.covered_years || []).join(", ");
     showRevision("business_hours", "hours-revision");
   }
 
@@ -187,6 +189,9 @@
       hours: week,
       holidays: list($("hours-holidays").value),
       extra_workdays: list($("hours-extra").value),
+      holiday_source: $("hours-source").value,
+      // Years stay numbers in the document, as in config/business_hours.yaml; the loader refuses non-years.
+      covered_years: list($("hours-covered").value).map((y) => (/^\d+$/.test(y) ? Number(y) : y)),
     };
     if (await save("business_hours", body)) showRevision("business_hours", "hours-revision");
   }

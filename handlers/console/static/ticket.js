@@ -46,7 +46,7 @@
     );
   }
 
-  function sla(node, due, done, breached) {
+  function sla(node, due, done, breached, estimated) {
     clear(node);
     if (done) node.append(el("span", { text: `${t("ticket.sla_done")} ${fmtTime(done)}` }));
     else if (current.ticket.sla_paused) node.append(el("span", { text: t("ticket.sla_paused") }));
@@ -55,6 +55,8 @@
       node.append(
         el("span", { class: left.over || breached ? "sla-over" : "", dataset: { due } }, `${fmtTime(due)} (${left.text} ${left.over ? t("ticket.sla_over") : t("ticket.sla_left")})`),
       );
+      // Past the days whose holidays are known, the deadline counts them as an ordinary week.
+      if (estimated) node.append(" ", el("span", { class: "badge estimated", title: t("ticket.sla_estimated_hint"), text: t("ticket.sla_estimated") }));
     }
   }
 
@@ -116,8 +118,8 @@
     fillSelect(document.getElementById("priority"), PRIORITIES, (p) => p, ticket.priority);
     document.getElementById("ticket-department").textContent = ticket.department || t("ticket.none");
     document.getElementById("ticket-assignee").textContent = ticket.assignee || t("ticket.nobody");
-    sla(document.getElementById("sla-first"), ticket.first_response_due, ticket.first_response_at, ticket.first_response_breached);
-    sla(document.getElementById("sla-resolution"), ticket.resolution_due, ticket.resolved_at, ticket.resolution_breached);
+    sla(document.getElementById("sla-first"), ticket.first_response_due, ticket.first_response_at, ticket.first_response_breached, ticket.first_response_due_estimated);
+    sla(document.getElementById("sla-resolution"), ticket.resolution_due, ticket.resolved_at, ticket.resolution_breached, ticket.resolution_due_estimated);
 
     const details = document.getElementById("details");
     clear(details);
