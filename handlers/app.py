@@ -33,6 +33,7 @@ from handlers.metrics import Metrics
 from handlers.ops import transition_ticket
 from handlers.redis_live import RedisLiveBridge
 from handlers.services import Services, build_services
+from handlers.classifier_training import WeeklyTraining
 from handlers.weekly_reports import WeeklyReports
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ def create_app(
                 jobs.every("email", 30, notifier.deliver_pending)
             # A cheap check each minute; a process that was down at the report time catches up.
             jobs.every("weekly-report", 60, WeeklyReports(services).tick)
+            # A cheap check every ten minutes; the fit itself runs in a process of its own once a week.
+            jobs.every("classifier-training", 600, WeeklyTraining(services).tick)
         if background:
             jobs.start()
         log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])

@@ -28,6 +28,7 @@ from handlers.console.config_routes import config_routes
 from handlers.console.csrf import LOGIN_FIELD, LoginTokens
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
+from handlers.console.classifier import classifier_routes
 from handlers.console.keywords import keywords_routes
 from handlers.console.live import LiveStreams, live_routes
 from handlers.console.reports import reports_routes
@@ -92,6 +93,7 @@ class Console:
         app.include_router(config_routes(self))
         app.include_router(client_routes(self))
         app.include_router(keywords_routes(self))
+        app.include_router(classifier_routes(self))
         app.include_router(account_routes(self))
 
     async def _not_signed_in(self, request: Request, exc: Exception) -> Response:
