@@ -24,6 +24,7 @@ from core.errors import KefuError
 from core.lifecycle import TicketStatus, TransitionRequest
 from core.settings import Settings
 from handlers.background import BackgroundJobs
+from handlers.classifier_training import WeeklyTraining
 from handlers.console.csrf import LOGIN_COOKIE
 from handlers.console.routes import install as install_console
 from handlers.console.settings import ConsoleSettings
@@ -33,7 +34,6 @@ from handlers.metrics import Metrics
 from handlers.ops import transition_ticket
 from handlers.redis_live import RedisLiveBridge
 from handlers.services import Services, build_services
-from handlers.classifier_training import WeeklyTraining
 from handlers.weekly_reports import WeeklyReports
 
 log = logging.getLogger(__name__)

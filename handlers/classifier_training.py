@@ -7,13 +7,13 @@ import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from core.db.models import ClassifierModel, ConfirmedLabel
-from core.dialogue.textmodel import STARTER_MODEL, load_model
+from core.dialogue.textmodel import STARTER_MODEL, TextModel, load_model
 from core.keywords.versions import rules_in_force
 from core.learning import labels, store
 from core.learning.data import DEFAULT_CORPUS, Labelled, starter_data
@@ -63,7 +63,7 @@ async def gather(services: Services) -> DraftInputs:
     )
 
 
-async def fit_in_subprocess(inputs: DraftInputs) -> tuple[object, dict[str, object]]:
+async def fit_in_subprocess(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
     """The fit in a process of its own: scikit-learn never loads in the serving process, and its loop stays free."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
@@ -78,10 +78,16 @@ async def train_and_store(
     if in_process:
         model, report = await asyncio.to_thread(train_draft, inputs)
     else:
-        model, report = await fit_in_subprocess(inputs)  # type: ignore[assignment]
+        model, report = await fit_in_subprocess(inputs)
     async with services.db.transaction() as session:
         row = await store.save_draft(
-            session, model, report, week=week, note=note, user_id=user_id, now=services.clock.now()  # type: ignore[arg-type]
+            session,
+            model,
+            report,
+            week=week,
+            note=note,
+            user_id=user_id,
+            now=services.clock.now(),
         )
         session.expunge(row)
     log.info("classifier draft %s fitted in %.0f s", row.number, report["seconds"])

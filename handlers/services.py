@@ -36,6 +36,7 @@ from core.dialogue.textmodel import TextModel, configured_model
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
 from core.inbound_limits import InboundLimits
+from core.keywords.spec import RuleSpec
 from core.keywords.versions import (
     DOCUMENT as KEYWORDS,
 )
@@ -45,7 +46,6 @@ from core.keywords.versions import (
     seed_first_version,
     specs_of,
 )
-from core.keywords.spec import RuleSpec
 from core.keywords.yaml_io import load_specs
 from core.learning.store import DOCUMENT as MODEL_DOCUMENT
 from core.learning.store import SHIPPED as SHIPPED_MODEL

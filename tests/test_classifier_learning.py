@@ -3,7 +3,6 @@ publishing and rollback across processes, the weekly fit."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from sqlalchemy import select
 from core.clock import ManualClock
 from core.db.models import AuditEntry, ClassifierModel, ConfirmedLabel, Ticket
 from core.learning import labels, store
-from core.learning.data import Labelled
+from core.learning.data import Labelled, starter_data
 from core.learning.draft import MIN_HELD, DraftInputs, split, train_draft
 from core.learning.labels import Confirmed
 from core.lifecycle import TicketStatus, TransitionRequest
@@ -24,7 +23,6 @@ from handlers.services import Services, build_services
 from tests.chat import TICKET_NO, Chat, texts_of
 
 FRIDAY = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
-EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "classifier" / "examples.jsonl"
 
 
 @pytest.fixture
@@ -33,7 +31,11 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
     # The agency's own messages as starter data: a fit takes seconds instead of minutes.
     return Settings(
-        database_url=db_url, env="test", media_dir=tmp_path / "media", limits=NO_LIMITS, dialogue={"training_corpus": "none"}
+        database_url=db_url,
+        env="test",
+        media_dir=tmp_path / "media",
+        limits=NO_LIMITS,
+        dialogue={"training_corpus": "none"},
     )
 
 
@@ -123,7 +125,13 @@ async def test_training_takes_each_tickets_strongest_label_and_caps_the_uncorrec
     async with services.db.transaction() as session:
         session.add_all(
             [
-                ConfirmedLabel(ticket_id=None, kind="uncorrected", text=f"第{i}条", category="inquiry", created_at=now + timedelta(seconds=i))
+                ConfirmedLabel(
+                    ticket_id=None,
+                    kind="uncorrected",
+                    text=f"第{i}条",
+                    category="inquiry",
+                    created_at=now + timedelta(seconds=i),
+                )
                 for i in range(labels.MAX_UNCORRECTED + 5)
             ]
         )
@@ -136,11 +144,8 @@ async def test_training_takes_each_tickets_strongest_label_and_caps_the_uncorrec
 
 
 def _rows() -> list[Labelled]:
-    rows = []
-    for line in EXAMPLES.read_text(encoding="utf-8").splitlines():
-        raw = json.loads(line)
-        rows.append(Labelled(raw["text"], raw["label"], "agency"))
-    return rows
+    """The agency's own labelled messages (dev split and written examples), as if reps had confirmed them."""
+    return starter_data(None)
 
 
 def test_the_newest_fifth_is_held_back_and_the_threshold_is_chosen_on_it() -> None:
@@ -170,15 +175,23 @@ def test_the_newest_fifth_is_held_back_and_the_threshold_is_chosen_on_it() -> No
         "precision": draft["precision"],
     }
     # Too few held-back labels to choose on: the fallback threshold is kept and the report says so.
-    _, small = train_draft(DraftInputs([], confirmed[:20], [], 0.5, None, 0.77))
+    _, small = train_draft(DraftInputs([], confirmed[::20], [], 0.5, None, 0.77))
     assert small["threshold"] == 0.77 and small["threshold_chosen_on"] == "fallback"
+    with pytest.raises(ValueError, match="two categories"):
+        train_draft(DraftInputs([], [c for c in confirmed if c.category == "inquiry"], [], 0.5, None, 0.77))
 
 
 async def _with_labels(services: Services) -> None:
     async with services.db.transaction() as session:
         for i, row in enumerate(_rows()):
             session.add(
-                ConfirmedLabel(ticket_id=None, kind="rep", text=row.text, category=row.label, created_at=FRIDAY + timedelta(minutes=i))
+                ConfirmedLabel(
+                    ticket_id=None,
+                    kind="rep",
+                    text=row.text,
+                    category=row.label,
+                    created_at=FRIDAY + timedelta(minutes=i),
+                )
             )
 
 
@@ -218,17 +231,23 @@ async def test_the_weekly_fit_runs_once_a_week_and_only_on_new_labels(services: 
     weekly = WeeklyTraining(services)
     assert await weekly.tick() is None  # no label yet: nothing to learn from
     await _with_labels(services)
-    clock.set(FRIDAY + timedelta(hours=3))
+    clock.set(FRIDAY + timedelta(days=1))  # Saturday: the same ISO week, after every label
     first = await weekly.tick()
     assert first is not None
     assert await weekly.tick() is None  # the same week
     clock.advance(timedelta(days=7))
     assert await weekly.tick() is None  # a new week, but no label since the last fit
     async with services.db.transaction() as session:
-        session.add(ConfirmedLabel(ticket_id=None, kind="client", text="新的建议", category="suggestion", created_at=clock.now()))
+        session.add(
+            ConfirmedLabel(
+                ticket_id=None, kind="client", text="新的建议", category="suggestion", created_at=clock.now()
+            )
+        )
     second = await weekly.tick()
     assert second == first + 1
     async with services.db.transaction() as session:
-        weeks = [r.week for r in (await session.execute(select(ClassifierModel).order_by(ClassifierModel.number))).scalars()]
+        weeks = [
+            r.week for r in (await session.execute(select(ClassifierModel).order_by(ClassifierModel.number))).scalars()
+        ]
         document = await store.in_force(session)
     assert weeks == ["2026-W49", "2026-W50"] and document == (0, None)  # never published by itself

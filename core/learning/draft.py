@@ -24,7 +24,7 @@ HELD_BACK = 0.2
 # starter model's) is kept, and the report says so.
 MIN_HELD = 30
 # Thresholds at which the precision-coverage curve is drawn (besides the chosen one).
-GRID = tuple(round(0.3 + i / 100, 2) for i in range(70)) + (1.0,)
+GRID = (*(round(0.3 + i / 100, 2) for i in range(70)), 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class DraftInputs:
 def split(labels: Sequence[Confirmed], share: float = HELD_BACK) -> tuple[list[Confirmed], list[Confirmed]]:
     """(trained on, held back): the newest `share` of the labels is held back to measure the draft."""
     ordered = sorted(labels, key=lambda label: label.created_at)
-    held = int(round(len(ordered) * share))
+    held = round(len(ordered) * share)
     cut = len(ordered) - held
     return ordered[:cut], ordered[cut:]
 
@@ -99,6 +99,8 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
     rows = [*inputs.starter, *(Labelled(c.text, c.category, "deployment") for c in trained_on)]
     # Starter rows keep their weights (in-domain sources count more); deployment labels by their strength.
     weights = [*weights_of(inputs.starter), *(WEIGHTS[c.kind] for c in trained_on)]
+    if len({r.label for r in rows}) < 2:
+        raise ValueError("a model needs labelled messages of at least two categories")
     rules = [s.to_rule() for s in inputs.rules]
     with threadpool_limits(1):
         model = fit(
@@ -112,7 +114,7 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
     seconds = time.perf_counter() - started
     draft_scored = scores(KeywordClassifier(rules, model=model), held)
     if len(held) >= MIN_HELD:
-        threshold, coverage, precision = choose_threshold(draft_scored, inputs.target)
+        threshold, _, _ = choose_threshold(draft_scored, inputs.target)
         chosen_on = "held_back"
     else:
         threshold, chosen_on = inputs.fallback_threshold, "fallback"
@@ -144,13 +146,19 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
         sure = [v for v, c in zip(verdicts, held, strict=True) if v.confident]
         in_force["coverage"] = round(len(sure) / len(held), 4) if held else 0.0
         in_force["precision"] = (
-            round(sum(v.category == c.category for v, c in zip(verdicts, held, strict=True) if v.confident) / len(sure), 4)
+            round(
+                sum(v.category == c.category for v, c in zip(verdicts, held, strict=True) if v.confident) / len(sure), 4
+            )
             if sure
             else 0.0
         )
     report = {
         "seconds": round(seconds, 1),
-        "trained_on": {"starter": len(inputs.starter), **{k: 0 for k in WEIGHTS}, **Counter(c.kind for c in trained_on)},
+        "trained_on": {
+            "starter": len(inputs.starter),
+            **{k: 0 for k in WEIGHTS},
+            **Counter(c.kind for c in trained_on),
+        },
         "held_back": {k: 0 for k in WEIGHTS} | dict(Counter(c.kind for c in held)),
         "threshold": threshold,
         "threshold_target": inputs.target,
@@ -160,4 +168,3 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
         "in_force": in_force,
     }
     return model, report
-

@@ -98,7 +98,9 @@ async def confirm_uncorrected(session: AsyncSession, ticket: Ticket, now: dateti
 
 async def training_labels(session: AsyncSession) -> list[Confirmed]:
     """Each ticket's strongest label (rep, then client, then uncorrected), oldest first; uncorrected capped."""
-    rows = (await session.execute(select(ConfirmedLabel).order_by(ConfirmedLabel.created_at, ConfirmedLabel.id))).scalars()
+    rows = (
+        await session.execute(select(ConfirmedLabel).order_by(ConfirmedLabel.created_at, ConfirmedLabel.id))
+    ).scalars()
     best: dict[int | str, ConfirmedLabel] = {}
     for row in rows:
         key: int | str = row.ticket_id if row.ticket_id is not None else f"row:{row.id}"

@@ -57,9 +57,7 @@ async def in_force(session: AsyncSession) -> tuple[int, float | None]:
 
 
 async def get_model(session: AsyncSession, number: int) -> ClassifierModel:
-    row = (
-        await session.execute(select(ClassifierModel).where(ClassifierModel.number == number))
-    ).scalar_one_or_none()
+    row = (await session.execute(select(ClassifierModel).where(ClassifierModel.number == number))).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no classifier model {number}")
     return row

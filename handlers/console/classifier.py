@@ -85,7 +85,9 @@ def classifier_routes(console: Console) -> APIRouter:
         )
 
     @router.get(f"{API}/models/{{number}}")
-    async def model_detail(number: PathId, threshold: str = "", principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def model_detail(
+        number: PathId, threshold: str = "", principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
         """A model's figures and curve beside those of the model in force when it was fitted; with `threshold`,
         the coverage and precision on the held-back labels at that point of the curve."""
         admin(principal)
@@ -99,18 +101,24 @@ def classifier_routes(console: Console) -> APIRouter:
         return JSONResponse(result)
 
     @router.post(f"{API}/models/{{number}}/replay")
-    async def replay_model(number: int, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def replay_model(
+        number: int, request: Request, principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
         """What the model (with the rules in force) would decide on recent classified messages, against live."""
         admin(principal)
         data = await json_body(request)
         limit = whole_number(data.get("limit"), "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)
         async with services.db.transaction() as session:
-            model = await model_named(session, whole_number(number, "model", 0, 0, 10**9), _threshold(data.get("threshold")))
+            model = await model_named(
+                session, whole_number(number, "model", 0, 0, 10**9), _threshold(data.get("threshold"))
+            )
             messages = await replay.recent_classified(session, limit)
         return JSONResponse(replay.replay(messages, services.classifier.current, with_model(model)))
 
     @router.get(f"{API}/compare")
-    async def compare(a: int, b: int, limit: int = replay.DEFAULT_LIMIT, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def compare(
+        a: int, b: int, limit: int = replay.DEFAULT_LIMIT, principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
         """Model `a` against model `b` (0: the settings' model) on recent messages, with the rules in force."""
         admin(principal)
         limit = whole_number(limit, "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)

@@ -166,7 +166,9 @@ def keywords_routes(console: Console) -> APIRouter:
             async def side(name: str) -> list[RuleSpec]:
                 if name == "draft":
                     return await draft.draft_specs(session)
-                return versions.specs_of(await versions.get_version(session, whole_number(name, "version", 0, 1, 10**9)))
+                return versions.specs_of(
+                    await versions.get_version(session, whole_number(name, "version", 0, 1, 10**9))
+                )
 
             return JSONResponse({"a": a, "b": b, **versions.compare(await side(a), await side(b))})
 

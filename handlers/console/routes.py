@@ -23,12 +23,12 @@ from handlers.console.access import require_role, ticket_for
 from handlers.console.account import account_routes
 from handlers.console.admin import admin_routes
 from handlers.console.auth import Principal, Sessions
+from handlers.console.classifier import classifier_routes
 from handlers.console.clients import client_routes
 from handlers.console.config_routes import config_routes
 from handlers.console.csrf import LOGIN_FIELD, LoginTokens
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
-from handlers.console.classifier import classifier_routes
 from handlers.console.keywords import keywords_routes
 from handlers.console.live import LiveStreams, live_routes
 from handlers.console.reports import reports_routes
