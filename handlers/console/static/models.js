@@ -12,8 +12,8 @@
   const fail = (res) => flash(Console.errorText(res.status, res.data));
   let chosen = null;
 
-  const says = (at, n) => t("keywords.models.coverage_says")
-    .replace("{coverage}", pct(at.coverage)).replace("{precision}", pct(at.precision)).replace("{n}", n);
+  const says = (at, n) => `${t("keywords.models.coverage")} ${pct(at.coverage)} · `
+    + `${t("keywords.models.precision")} ${pct(at.precision)} · ${t("keywords.models.held_back")} ${n}`;
 
   async function showAt() {
     const value = $("model-threshold").value;
