@@ -156,11 +156,13 @@ def test_the_newest_fifth_is_held_back_and_the_threshold_is_chosen_on_it() -> No
         c.created_at for c in trained_on
     )
     assert len(held) >= MIN_HELD
+    # The starter data holds the same messages: the held-back ones must not be trained on through it either.
     inputs = DraftInputs(
-        starter=[], labels=confirmed, rules=[], rules_threshold=0.5, in_force=None, fallback_threshold=0.77
+        starter=_rows(), labels=confirmed, rules=[], rules_threshold=0.5, in_force=None, fallback_threshold=0.77
     )
     model, report = train_draft(inputs)
     assert report["held_back"]["rep"] == len(held) and report["trained_on"]["rep"] == len(trained_on)
+    assert report["trained_on"]["starter"] == len(confirmed) - len(held)
     assert report["threshold_chosen_on"] == "held_back" and model.threshold == report["threshold"]
     draft = report["draft"]
     assert draft["n"] == len(held) and set(draft["f1"]) == {"inquiry", "complaint", "suggestion", "other"}

@@ -96,9 +96,13 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
 
     started = time.perf_counter()
     trained_on, held = split(inputs.labels)
-    rows = [*inputs.starter, *(Labelled(c.text, c.category, "deployment") for c in trained_on)]
+    # A held-back text is never trained on, whether it came as a label or also sits in the starter data.
+    unseen = {c.text for c in held}
+    starter = [r for r in inputs.starter if r.text not in unseen]
+    trained_on = [c for c in trained_on if c.text not in unseen]
+    rows = [*starter, *(Labelled(c.text, c.category, "deployment") for c in trained_on)]
     # Starter rows keep their weights (in-domain sources count more); deployment labels by their strength.
-    weights = [*weights_of(inputs.starter), *(WEIGHTS[c.kind] for c in trained_on)]
+    weights = [*weights_of(starter), *(WEIGHTS[c.kind] for c in trained_on)]
     if len({r.label for r in rows}) < 2:
         raise ValueError("a model needs labelled messages of at least two categories")
     rules = [s.to_rule() for s in inputs.rules]
@@ -123,7 +127,7 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
         model,
         threshold=threshold,
         meta={
-            "trained_on": {"starter": len(inputs.starter), **Counter(c.kind for c in trained_on)},
+            "trained_on": {"starter": len(starter), **Counter(c.kind for c in trained_on)},
             "labels": dict(sorted(Counter(r.label for r in rows).items())),
             "seed": inputs.options.seed,
             "max_features": inputs.options.max_features,
@@ -154,12 +158,8 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
         )
     report = {
         "seconds": round(seconds, 1),
-        "trained_on": {
-            "starter": len(inputs.starter),
-            **{k: 0 for k in WEIGHTS},
-            **Counter(c.kind for c in trained_on),
-        },
-        "held_back": {k: 0 for k in WEIGHTS} | dict(Counter(c.kind for c in held)),
+        "trained_on": {"starter": len(starter), **dict.fromkeys(WEIGHTS, 0), **Counter(c.kind for c in trained_on)},
+        "held_back": dict.fromkeys(WEIGHTS, 0) | dict(Counter(c.kind for c in held)),
         "threshold": threshold,
         "threshold_target": inputs.target,
         "threshold_chosen_on": chosen_on,

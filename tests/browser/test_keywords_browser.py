@@ -80,6 +80,8 @@ async def test_admin_tries_edits_replays_and_publishes(services: Services, brows
             await expect(page.locator("#status-line")).to_contain_text("+1")
             await page.locator("#search").fill("请问")
             await page.locator("#search-form button[type=submit]").click()
+            # The search's rows replace the first page's (which also holds 请问): edit only once they are in.
+            await expect(page.locator("#rules tr").filter(has_not_text="请问")).to_have_count(0)
             row = page.locator("#rules tr", has=page.locator("td", has_text=re.compile("^请问$")))
             await expect(row).to_have_count(1)
             await row.locator("input[type=number]").fill("1.5")
@@ -149,7 +151,7 @@ async def test_admin_reads_a_draft_models_figures_and_publishes_it(
             await expect(page.locator("#models-labels")).to_contain_text(m["kinds"]["rep"])
             row = page.locator(f"#models tr[data-number='{number}']")
             await expect(row).to_contain_text(m["accuracy"])
-            await row.locator("button", has_text=m["at_threshold"]).click()
+            await row.locator("button", has_text=m["details"]).click()
             # The draft's figures beside those of the model in force, and the curve.
             await expect(page.locator("#model-figures tr")).to_have_count(2)
             await expect(page.locator("#model-curve tr")).to_have_count(3)

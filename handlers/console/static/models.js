@@ -118,7 +118,7 @@
         el("td", {}, el("button", { type: "button", text: t("keywords.models.rollback_shipped"), onclick: () => rollback(0) }))));
     }
     for (const m of d.models) {
-      const actions = el("td", {}, el("button", { type: "button", text: t("keywords.models.at_threshold"), onclick: () => show(m) }));
+      const actions = el("td", {}, el("button", { type: "button", text: t("keywords.models.details"), onclick: () => show(m) }));
       if (m.published_at && !m.in_force) actions.append(" ", el("button", { type: "button", text: t("keywords.models.rollback"), onclick: () => rollback(m.number) }));
       body.append(el("tr", { dataset: { number: m.number } },
         el("td", { text: `${t("keywords.models.number")} ${m.number}${m.in_force ? " · " + t("keywords.in_force") : ""}` }),
