@@ -165,7 +165,7 @@ async def publish(
 
 
 async def rollback(session: AsyncSession, number: int, *, user_id: int | None, now: datetime) -> None:
-    """Put back a model that was in force before (0: the one the settings name), at the threshold it had."""
+    """Put back a model that was in force before (0: the one the settings name), at its chosen threshold."""
     current, _ = await in_force(session)
     if current == number:
         raise InvalidInput(f"model {number} is already in force")
