@@ -100,6 +100,7 @@ class WeeklyTraining:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.zone = ZoneInfo(services.settings.timezone)
+        self._failed = ""
 
     async def tick(self) -> int | None:
         """The number of the draft fitted by this call, if any."""
@@ -119,5 +120,14 @@ class WeeklyTraining:
                     newer = newer.where(ConfirmedLabel.created_at > last_fit)
                 if not await session.scalar(newer):
                     return None
-            row = await train_and_store(self.services, week=week, note=f"weekly {week}")
+            if self._failed == week:
+                return None
+            try:
+                row = await train_and_store(self.services, week=week, note=f"weekly {week}")
+            except Exception:
+                # A fit that fails (labels of one category only, a broken corpus file) would fail again at every
+                # check and hold a core each time: this process tries again next week.
+                self._failed = week
+                log.exception("the weekly classifier fit for %s failed; next try next week", week)
+                return None
             return row.number

@@ -253,3 +253,30 @@ async def test_the_weekly_fit_runs_once_a_week_and_only_on_new_labels(services: 
         ]
         document = await store.in_force(session)
     assert weeks == ["2026-W49", "2026-W50"] and document == (0, None)  # never published by itself
+
+
+async def test_a_weekly_fit_that_fails_is_logged_and_not_retried_that_week(
+    services: Services, settings: Settings, clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock.set(FRIDAY)
+    async with services.db.transaction() as session:
+        session.add(
+            ConfirmedLabel(ticket_id=None, kind="rep", text="我要投诉", category="complaint", created_at=FRIDAY)
+        )
+    broken = settings.model_copy(
+        update={"dialogue": settings.dialogue.model_copy(update={"training_corpus": str(tmp_path / "gone.tsv")})}
+    )
+    other = build_services(broken, clock)
+    await other.start(migrate=False)
+    try:
+        weekly = WeeklyTraining(other)
+        with caplog.at_level("ERROR", logger="handlers.classifier_training"):
+            assert await weekly.tick() is None
+            assert await weekly.tick() is None
+        assert [r.message for r in caplog.records].count(
+            "the weekly classifier fit for 2026-W49 failed; next try next week"
+        ) == 1
+        async with other.db.transaction() as session:
+            assert await session.scalar(select(ClassifierModel.id)) is None
+    finally:
+        await other.stop()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import ConfirmedLabel, Message, Ticket, TicketEvent
@@ -111,6 +111,13 @@ async def training_labels(session: AsyncSession) -> list[Confirmed]:
     uncorrected = [r.id for r in chosen if r.kind == UNCORRECTED]
     dropped = set(uncorrected[: max(0, len(uncorrected) - MAX_UNCORRECTED)])
     return [Confirmed(r.text, r.category, r.kind, r.created_at) for r in chosen if r.id not in dropped]
+
+
+async def count_by_kind(session: AsyncSession) -> dict[str, int]:
+    """How many labels of each kind are stored (what the console shows; training reads fewer, see above)."""
+    rows = await session.execute(select(ConfirmedLabel.kind, func.count()).group_by(ConfirmedLabel.kind))
+    found = {str(kind): int(n) for kind, n in rows.all()}
+    return {kind: found.get(kind, 0) for kind in KINDS}
 
 
 def counts(labels: Sequence[Confirmed]) -> dict[str, int]:

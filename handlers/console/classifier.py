@@ -67,7 +67,7 @@ def classifier_routes(console: Console) -> APIRouter:
         async with services.db.transaction() as session:
             number, threshold = await store.in_force(session)
             rows = await store.list_models(session)
-            confirmed = labels.counts(await labels.training_labels(session))
+            confirmed = await labels.count_by_kind(session)
         shipped = services.text_model
         return JSONResponse(
             {
