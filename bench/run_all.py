@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
 BENCHMARKS = (
     "classifier_bench",
+    "model_bench",
     "entities_bench",
     "followups_bench",
     "wechat_bench",

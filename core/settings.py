@@ -35,6 +35,12 @@ class DialogueSettings(BaseModel):
     # model shipped with kefu); "" classifies with the rules alone. Off by default: on the agency's held-out
     # messages the starter model does not yet beat the rules (docs/classification.md).
     classifier_model: str = ""
+    # The starter data a draft model is fitted on besides the deployment's confirmed labels: "auto" is the shared
+    # corpus where this checkout has it (else the agency's own messages only), "none" the agency's messages only,
+    # anything else a corpus file (TSV: text, label, source).
+    training_corpus: str = "auto"
+    # A worker fits a draft model once a week when new labels were confirmed (never published by itself).
+    weekly_training: bool = True
     handoff_exact: list[str] = Field(default_factory=lambda: ["人工", "转人工", "人工客服", "human", "agent"])
     handoff_contains: list[str] = Field(
         default_factory=lambda: ["转人工", "人工客服", "人工服务", "找人工", "真人客服", "talk to a human"]

@@ -15,6 +15,7 @@ from core.business_hours import BusinessCalendar
 from core.clock import as_utc
 from core.db.models import Client, Conversation, Department, FollowUp, Notification, Ticket, TicketEvent, User
 from core.dialogue.model import State
+from core.learning import labels
 from core.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest, transition
 from core.settings import Settings
 from core.texts import Texts
@@ -116,6 +117,9 @@ class TicketDesk:
                 created_at=now,
             )
         )
+        if how.get("picked"):
+            # The client chose the category from the buttons: his own word on what his issue is.
+            await labels.confirm(session, ticket, labels.CLIENT, category, now)
         head_id = department.head_user_id if department else None
         params = {"category": self.texts.get(f"category.{category}", self.settings.language)}
         if head_id is not None:
@@ -141,6 +145,7 @@ class TicketDesk:
             ticket.first_response_due, ticket.resolution_due = self._deadlines(priority, as_utc(ticket.created_at))
         data = {"before": before, "category": category, "priority": ticket.priority, "text": text[:500], "by": "client"}
         await self.record(session, ticket, "reclassified", "client", now, data)
+        await labels.confirm(session, ticket, labels.CLIENT, category, now)
 
     def _deadlines(self, priority: str, start: datetime) -> tuple[datetime, datetime]:
         target = self.policies.sla[priority]
@@ -201,6 +206,7 @@ class TicketDesk:
             )
         elif request.to is TicketStatus.CLOSED:
             await self._release_conversation(session, ticket)
+            await labels.confirm_uncorrected(session, ticket, now)
         elif request.to is TicketStatus.INVESTIGATING and before not in OPEN_STATUSES:
             ticket.reopen_count += 1
             ticket.resolution_breached = False

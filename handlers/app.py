@@ -24,6 +24,7 @@ from core.errors import KefuError
 from core.lifecycle import TicketStatus, TransitionRequest
 from core.settings import Settings
 from handlers.background import BackgroundJobs
+from handlers.classifier_training import WeeklyTraining
 from handlers.console.csrf import LOGIN_COOKIE
 from handlers.console.routes import install as install_console
 from handlers.console.settings import ConsoleSettings
@@ -87,6 +88,8 @@ def create_app(
                 jobs.every("email", 30, notifier.deliver_pending)
             # A cheap check each minute; a process that was down at the report time catches up.
             jobs.every("weekly-report", 60, WeeklyReports(services).tick)
+            # A cheap check every ten minutes; the fit itself runs in a process of its own once a week.
+            jobs.every("classifier-training", 600, WeeklyTraining(services).tick)
         if background:
             jobs.start()
         log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,11 +29,23 @@ def classifier_train(
         list[Path] | None, typer.Option(help="More labelled messages (JSONL with text and label); repeatable")
     ] = None,
     max_features: Annotated[int, typer.Option(help="n-grams kept after pruning")] = FitOptions().max_features,
+    draft: Annotated[
+        bool,
+        typer.Option(
+            "--draft",
+            help="Fit a draft in the database on the starter data plus the deployment's confirmed labels "
+            "(held back: the newest 20 %), for admins to replay and publish in the console",
+        ),
+    ] = False,
+    note: Annotated[str, typer.Option(help="The draft's note (with --draft)")] = "",
 ) -> None:
     """Fit TF-IDF over character n-grams and a logistic regression (fixed seed); choose the threshold; export."""
     from core.learning.train import save, train
 
     settings = Settings()
+    if draft:
+        _train_draft(settings, note)
+        return
     rows = [] if agency_only else read_corpus(corpus)
     rows += read_jsonl(EVAL_SET, AGENCY, splits=("dev",))
     rows += read_jsonl(EXAMPLES, AGENCY)
@@ -49,4 +61,29 @@ def classifier_train(
         f"{target}: version {model.version}, {len(model.features)} n-grams, {size:,} bytes; "
         f"{len(rows)} messages in {trained.seconds:.0f} s; threshold {model.threshold} "
         f"(confident answers {trained.precision:.1%} right on {trained.coverage:.1%} of in-domain messages)"
+    )
+
+
+def _train_draft(settings: Settings, note: str) -> None:
+    import asyncio
+
+    from handlers.classifier_training import train_and_store
+    from handlers.services import build_services
+
+    async def run() -> tuple[int, dict[str, Any]]:
+        services = build_services(settings)
+        await services.start(migrate=False)
+        try:
+            row = await train_and_store(services, note=note or "kefu classifier train --draft", in_process=True)
+            return row.number, row.report
+        finally:
+            await services.stop()
+
+    number, report = asyncio.run(run())
+    figures = report["draft"]
+    typer.echo(
+        f"draft model {number}: {report['trained_on']} trained on, {figures['n']} held-back labels, "
+        f"{report['seconds']:.0f} s; accuracy {figures['accuracy']:.1%}, threshold {report['threshold']} "
+        f"(confident answers {figures['precision']:.1%} right on {figures['coverage']:.1%}); "
+        f"model in force: accuracy {report['in_force']['accuracy']:.1%}. Publish it in the console."
     )

@@ -38,6 +38,7 @@ from core.dialogue.textmodel import TextModel, configured_model
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
 from core.inbound_limits import InboundLimits
+from core.keywords.spec import RuleSpec
 from core.keywords.versions import (
     DOCUMENT as KEYWORDS,
 )
@@ -48,6 +49,10 @@ from core.keywords.versions import (
     specs_of,
 )
 from core.keywords.yaml_io import load_specs
+from core.learning.store import DOCUMENT as MODEL_DOCUMENT
+from core.learning.store import SHIPPED as SHIPPED_MODEL
+from core.learning.store import get_model
+from core.learning.store import unpack as unpack_model
 from core.live import LiveBus
 from core.media import MediaStore
 from core.outbox import OutboxDispatcher
@@ -97,8 +102,15 @@ class Services:
     followups: FollowUpRunner
     # Applies what admins saved in the console, here and in every other process.
     config: ConfigWatcher
-    # The learned model behind the rules (settings.dialogue.classifier_model), read once per process.
+    # The learned model the settings name (settings.dialogue.classifier_model), read once per process: in force
+    # until a model stored in the database is published.
     text_model: TextModel | None = None
+    # The learned model in force: the settings' one, or the published one named by the "classifier" document.
+    model_in_force: TextModel | None = None
+    model_number: int = 0
+    # The published rule version in force and its rules (live classification is rebuilt from both).
+    rules_version: int | None = None
+    rule_specs: tuple[RuleSpec, ...] = ()
     _preloading: asyncio.Future[None] | None = None
 
     async def start(self, *, migrate: bool = True) -> None:
@@ -152,8 +164,30 @@ class Services:
             raise ValueError(f"keywords document without a version number: {body!r}")
         async with self.db.transaction() as session:
             specs = specs_of(await get_version(session, number))
+        self.rules_version, self.rule_specs = number, tuple(specs)
+        self._classify_with_what_is_in_force()
+
+    async def apply_classifier_model(self, body: dict[str, object]) -> None:
+        """Classify with the published model `body["version"]` (0: the settings' one) at `body["threshold"]`."""
+        number = body.get("version")
+        if not isinstance(number, int):
+            raise ValueError(f"classifier document without a version number: {body!r}")
+        model = self.text_model
+        if number != SHIPPED_MODEL:
+            async with self.db.transaction() as session:
+                row = await get_model(session, number)
+                blob = row.model
+            # Parsing a model takes a second or two: off the event loop, so turns keep flowing meanwhile.
+            model = await asyncio.to_thread(unpack_model, number, blob)
+            threshold = body.get("threshold")
+            if isinstance(threshold, int | float):
+                model = model.with_threshold(float(threshold))
+        self.model_in_force, self.model_number = model, number
+        self._classify_with_what_is_in_force()
+
+    def _classify_with_what_is_in_force(self) -> None:
         self.classifier.current = classifier_for(
-            specs, self.settings.dialogue.classifier_threshold, number, self.text_model
+            self.rule_specs, self.settings.dialogue.classifier_threshold, self.rules_version, self.model_in_force
         )
 
     async def stop(self) -> None:
@@ -276,9 +310,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         followups=runner,
         config=ConfigWatcher(db),
         text_model=text_model,
+        model_in_force=text_model,
     )
-    # Live classification follows the published version named by the "keywords" document, in every process.
+    # Live classification follows the published version named by the "keywords" document, in every process,
+    # and the published model named by the "classifier" document.
     services.config.on(KEYWORDS, services.apply_keywords)
+    services.config.on(MODEL_DOCUMENT, services.apply_classifier_model)
     register_appliers(services)
     if telegram_notifier is not None:
         # Read at each message: the calendar in force is the one the admins saved last.

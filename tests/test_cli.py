@@ -130,3 +130,50 @@ def test_keywords_import_export_round_trip_and_refusal(tmp_path: Path) -> None:
     assert "rule 2 ('x'): category" in refused.stderr and "nothing was changed" in refused.stderr
     assert kefu("keywords", "export").stdout == draft.stdout
     assert kefu("keywords", "export", "--version", "2").returncode == 2
+
+
+def test_classifier_train_draft_stores_a_draft_from_confirmed_labels(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from core.db.models import ClassifierModel, ConfirmedLabel
+    from core.db.session import Database
+    from core.learning.data import starter_data
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/kefu.db"
+    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_DIALOGUE__TRAINING_CORPUS": "none"}
+
+    def kefu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(KEFU), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600
+        )
+
+    assert kefu("db", "upgrade").returncode == 0
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+
+    async def label() -> None:
+        db = Database(url)
+        async with db.transaction() as session:
+            for i, row in enumerate(starter_data(None)[:200]):
+                session.add(
+                    ConfirmedLabel(
+                        kind="client", text=row.text, category=row.label, created_at=start + timedelta(hours=i)
+                    )
+                )
+        await db.dispose()
+
+    async def drafts() -> list[ClassifierModel]:
+        db = Database(url)
+        async with db.transaction() as session:
+            rows = list((await session.execute(select(ClassifierModel))).scalars())
+        await db.dispose()
+        return rows
+
+    asyncio.run(label())
+    trained = kefu("classifier", "train", "--draft", "--note", "by hand")
+    assert trained.returncode == 0, trained.stderr
+    assert "draft model 1" in trained.stdout and "40 held-back labels" in trained.stdout
+    [draft] = asyncio.run(drafts())
+    assert draft.note == "by hand" and draft.published_at is None and draft.report["held_back"]["client"] == 40

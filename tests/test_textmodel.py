@@ -128,6 +128,9 @@ def test_a_file_of_another_format_is_refused(tmp_path: Path, shipped: TextModel)
 def test_scoring_imports_neither_sklearn_nor_numpy() -> None:
     code = (
         "import sys\n"
+        # The whole app, with its weekly training job and the console's model pages, and a stored model unpacked.
+        "import handlers.app\n"
+        "from core.learning.store import pack, unpack\n"
         "from core.dialogue.classifier import KeywordClassifier, load_rules\n"
         "from core.dialogue.textmodel import configured_model\n"
         "from core.dialogue.textmodel import STARTER_MODEL\n"
@@ -135,6 +138,7 @@ def test_scoring_imports_neither_sklearn_nor_numpy() -> None:
         "m = configured_model(PROJECT_ROOT / 'config', STARTER_MODEL)\n"
         "k = KeywordClassifier(load_rules(PROJECT_ROOT / 'config' / 'keywords.yaml'), model=m)\n"
         "k.classify('發票什麼時候開')\n"
+        "unpack(1, pack(m)).logits('发票')\n"
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'numpy', 'scipy')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)

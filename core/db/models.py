@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -501,3 +502,40 @@ class KeywordVersion(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime]
+
+
+class ConfirmedLabel(Base):
+    """A category a person confirmed for a client's words: a rep's reclassification, the client's own pick, or the
+    bot's verdict that nobody corrected before the ticket closed; the learned model's training data."""
+
+    __tablename__ = "confirmed_labels"
+    __table_args__ = (UniqueConstraint("ticket_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True)
+    # "rep", "client" or "uncorrected": how strongly the label is believed (core/learning/labels.py).
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ClassifierModel(Base):
+    """A learned model fitted in the deployment: exported numbers (gzipped JSON, never code) and what held-back
+    labels measured; drafts until published, the one in force is named by config "classifier"."""
+
+    __tablename__ = "classifier_models"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    # The exported TextModel (core/dialogue/textmodel.py), gzipped JSON.
+    model: Mapped[bytes] = mapped_column(LargeBinary)
+    # Training data counts, figures of the draft and of the model in force on the held-back labels, the curve.
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The ISO week a weekly fit was made for ("" for a fit by hand): the job fits once per week per deployment.
+    week: Mapped[str] = mapped_column(String(10), default="", index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime]
+    # When it was first put in force (None: still a draft).
+    published_at: Mapped[datetime | None] = mapped_column(nullable=True)

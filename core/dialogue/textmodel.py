@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,6 +99,10 @@ class TextModel:
     def predict_proba(self, text: str) -> dict[str, float]:
         """Probability of each class, as scikit-learn's predict_proba gives it."""
         return dict(zip(self.classes, softmax(self.logits(text)), strict=True))
+
+    def with_threshold(self, threshold: float) -> TextModel:
+        """The same model, confident at another point of its precision-coverage curve."""
+        return self if threshold == self.threshold else replace(self, threshold=threshold)
 
     def to_json(self) -> dict[str, Any]:
         return {

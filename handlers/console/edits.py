@@ -4,38 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import Message, Ticket, TicketEvent
+from core.db.models import Ticket, TicketEvent
 from core.dialogue.forms import CATEGORIES
 from core.errors import InvalidInput
+from core.learning import labels
+from core.learning.labels import classified_text
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
-async def classified_text(session: AsyncSession, ticket: Ticket) -> str:
-    """The client's words the classifier judged: the issue's first message, else the last text before the ticket."""
-    details = ticket.details or {}
-    text = details.get("first_message") or details.get("description")
-    if isinstance(text, str) and text:
-        return text
-    last = await session.scalar(
-        select(Message.text)
-        .where(
-            Message.conversation_id == ticket.conversation_id,
-            Message.direction == "in",
-            Message.type == "text",
-            Message.created_at <= ticket.created_at,
-        )
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return last or ticket.title or ""
-
-
 async def reclassify(session: AsyncSession, ticket: Ticket, category: str, actor: str, now: datetime) -> bool:
-    """Change the category; recorded as "reclassified" with the text, for tuning the keyword rules."""
+    """Change the category; recorded as "reclassified" with the text, for tuning the keyword rules, and as the
+    strongest confirmed label the learned model trains on."""
     if category not in CATEGORIES:
         raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}")
     if category == ticket.category:
@@ -53,6 +35,7 @@ async def reclassify(session: AsyncSession, ticket: Ticket, category: str, actor
     )
     ticket.category = category
     ticket.updated_at = now
+    await labels.confirm(session, ticket, labels.REP, category, now)
     return True
 
 

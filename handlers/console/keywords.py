@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 API = "/api/keywords"
 
 
-def _int(value: Any, name: str, default: int, low: int, high: int) -> int:
+def whole_number(value: Any, name: str, default: int, low: int, high: int) -> int:
     if value is None or value == "":
         return default
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -117,7 +117,7 @@ def keywords_routes(console: Console) -> APIRouter:
     async def run_replay(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
         admin(principal)
         data = await json_body(request)
-        limit = _int(data.get("limit"), "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)
+        limit = whole_number(data.get("limit"), "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)
         async with services.db.transaction() as session:
             candidate = await draft_classifier(session)
             messages = await replay.recent_classified(session, limit)
@@ -166,7 +166,9 @@ def keywords_routes(console: Console) -> APIRouter:
             async def side(name: str) -> list[RuleSpec]:
                 if name == "draft":
                     return await draft.draft_specs(session)
-                return versions.specs_of(await versions.get_version(session, _int(name, "version", 0, 1, 10**9)))
+                return versions.specs_of(
+                    await versions.get_version(session, whole_number(name, "version", 0, 1, 10**9))
+                )
 
             return JSONResponse({"a": a, "b": b, **versions.compare(await side(a), await side(b))})
 
@@ -197,7 +199,7 @@ def keywords_routes(console: Console) -> APIRouter:
         admin(principal)
         async with services.db.transaction() as session:
             if version:
-                chosen = await versions.get_version(session, _int(version, "version", 0, 1, 10**9))
+                chosen = await versions.get_version(session, whole_number(version, "version", 0, 1, 10**9))
                 specs, label = versions.specs_of(chosen), f"version {chosen.number}"
             else:
                 specs, label = await draft.draft_specs(session), "draft"

@@ -80,6 +80,8 @@ async def test_admin_tries_edits_replays_and_publishes(services: Services, brows
             await expect(page.locator("#status-line")).to_contain_text("+1")
             await page.locator("#search").fill("请问")
             await page.locator("#search-form button[type=submit]").click()
+            # The search's rows replace the first page's (which also holds 请问): edit only once they are in.
+            await expect(page.locator("#rules tr").filter(has_not_text="请问")).to_have_count(0)
             row = page.locator("#rules tr", has=page.locator("td", has_text=re.compile("^请问$")))
             await expect(row).to_have_count(1)
             await row.locator("input[type=number]").fill("1.5")
@@ -112,6 +114,62 @@ async def test_admin_tries_edits_replays_and_publishes(services: Services, brows
             await expect(page.locator("#status-line")).to_contain_text("v2")
             assert services.classifier.current.version == 2
             assert services.classifier.current.classify("咕咕鸡又来了").category == "complaint"
+            assert errors == []
+        finally:
+            await context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_admin_reads_a_draft_models_figures_and_publishes_it(
+    services: Services, browser: Any, chromium_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    from tests.console.test_classifier_models import _draft
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    m = _zh()["console"]["keywords"]["models"]
+    await add_user(services, "root", "admin", name="管理员")
+    for text in ("请问发票怎么开", "我要投诉，效果太差", "建议增加一个数据看板"):
+        await _client_writes(services, text)
+    number = await _draft(services)
+    app = create_app(services.settings, services=services, background=False)
+    async with serving(app) as base:
+        context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("dialog", lambda dialog: dialog.accept())
+        try:
+            await page.goto(base + "/console/login?next=/console/keywords")
+            await page.locator("#username").fill("root")
+            await page.locator("#password").fill(PASSWORD)
+            await page.locator("#password").press("Enter")
+            await expect(page.locator("#models-status")).to_contain_text(m["rules_only"])
+            await expect(page.locator("#models-labels")).to_contain_text(m["kinds"]["rep"])
+            row = page.locator(f"#models tr[data-number='{number}']")
+            await expect(row).to_contain_text(m["accuracy"])
+            await row.locator("button", has_text=m["details"]).click()
+            # The draft's figures beside those of the model in force, and the curve.
+            await expect(page.locator("#model-figures tr")).to_have_count(2)
+            await expect(page.locator("#model-curve tr")).to_have_count(3)
+            await expect(page.locator("#model-at")).to_contain_text(m["coverage"])
+            # Another point of the curve: the console says what coverage it gives.
+            before = await page.locator("#model-at").text_content()
+            await page.locator("#model-threshold").fill("0.99")
+            await page.locator("#model-threshold").dispatch_event("change")
+            await expect(page.locator("#model-at")).not_to_have_text(before or "")
+            await page.locator("#model-replay").click()
+            await expect(page.locator("#model-replay-counts tr")).to_have_count(3)
+            await page.locator("#models-card").scroll_into_view_if_needed()
+            await page.screenshot(path=str(SCREENSHOTS / "keywords-models.png"))
+            await page.locator("#model-publish").click()
+            await expect(page.locator("#flash")).to_contain_text(m["published"])
+            await expect(page.locator("#models-status")).to_contain_text(f"{m['number']} {number}")
+            model = services.classifier.current.model
+            assert model is not None and model.threshold == 0.99
             assert errors == []
         finally:
             await context.close()

@@ -253,7 +253,7 @@
       flash(t("keywords.saved"), "ok");
       loadRules();
     });
-    await Promise.all([loadRules(), loadVersions(), loadLearning()]);
+    await Promise.all([loadRules(), loadVersions(), loadLearning(), window.ModelsSection.start()]);
   }
 
   main();
