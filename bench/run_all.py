@@ -36,6 +36,7 @@ BENCHMARKS = (
     "live_bench",
     "reports_bench",
     "rss_bench",
+    "crash_bench",
 )
 
 
