@@ -79,7 +79,7 @@ async def _drive(base: Callable[[], str], chats: int, per_chat: int, post: Post)
 
         async def chat(c: int) -> None:
             for i in range(per_chat):
-                deadline = time.monotonic() + 120
+                deadline = time.monotonic() + 300
                 while not await post(http, base(), c, i):
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"chat {c} message {i} never answered")

@@ -97,7 +97,7 @@ class Server:
 
 
 async def _start(
-    name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, core: int, tmp: Path, within: float = 30.0
+    name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, core: int, tmp: Path, within: float = 120.0
 ) -> Server:
     log = tmp / f"{name}.log"
     proc = subprocess.Popen(  # noqa: ASYNC220 - nothing else runs while a server starts
