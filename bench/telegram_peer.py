@@ -29,7 +29,7 @@ def fake_api_main(port: int) -> None:
 
     sends: Counter[str] = Counter()
     ids = itertools.count(1)
-    state = {"other": 0, "open": 0}
+    state = {"other": 0, "open": 0, "cut": 0}
     latency = _latency()
 
     async def method(request: web.Request) -> web.Response:
@@ -41,7 +41,7 @@ def fake_api_main(port: int) -> None:
         chat = str(form.get("chat_id", ""))
         # Counted on arrival: a message that reached the API is delivered, whether or not its answer gets back.
         sends[chat] += 1
-        await _on_the_wire(state, latency)
+        await _on_the_wire(state, latency, request)
         message: dict[str, Any] = {
             "message_id": next(ids),
             "date": int(time.time()),
