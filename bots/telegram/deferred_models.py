@@ -36,7 +36,3 @@ def _model_rebuild(cls: type[BaseModel], **kwargs: Any) -> bool | None:
 def install() -> None:
     """Defer aiogram's model builds; must run before aiogram is first imported (bots.telegram does it)."""
     BaseModel.model_rebuild = classmethod(_model_rebuild)  # type: ignore[assignment,method-assign,arg-type]
-
-
-def installed() -> bool:
-    return getattr(BaseModel.model_rebuild, "__func__", None) is _model_rebuild
