@@ -3,7 +3,7 @@
 The real app in-process (create_app, its lifespan, the WeChat webhook through httpx's ASGI transport) on a
 fresh database, driven by the messages of bench/wechat_bench.py: USERS users, MESSAGES messages each. Every
 statement the engine sends is counted (SQLAlchemy's before_cursor_execute), with BEGIN and COMMIT, which
-are round trips too. Run: `python -m bench.turn_sql [postgres|sqlite]`.
+are round trips too, and the CPU time of the process per turn. Run: `python -m bench.turn_sql [postgres|sqlite]`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 import sys
+import time
 from collections import Counter
 
 import httpx
@@ -20,7 +21,7 @@ from sqlalchemy import event
 from bench.databases import drop_database, fresh_database
 from bench.wechat_bench import AES_KEY, APP_ID, TOKEN, _requests
 
-USERS, MESSAGES = 20, 5
+USERS, MESSAGES = 40, 5
 _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
 
 
@@ -74,11 +75,13 @@ async def main(backend: str) -> None:
                 event.listen(sync_engine, "before_cursor_execute", on_execute)
                 event.listen(sync_engine, "begin", on_begin)
                 event.listen(sync_engine, "commit", on_commit)
+                started = time.process_time()
                 for i in range(MESSAGES):
                     for user in plan:
                         _openid, query, body = user[i]
                         r = await http.post("/wechat", params=query, content=body)
                         assert r.status_code == 200, r.text
+                cpu = time.process_time() - started
                 event.remove(sync_engine, "before_cursor_execute", on_execute)
                 event.remove(sync_engine, "begin", on_begin)
                 event.remove(sync_engine, "commit", on_commit)
@@ -89,6 +92,8 @@ async def main(backend: str) -> None:
         await drop_database(url)
     turns = USERS * MESSAGES
     print(f"{backend}: {turns} WeChat turns, {round_trips / turns:.1f} round trips per turn")
+    # The whole process (app, client, and SQLite itself when it is SQLite), one turn at a time.
+    print(f"CPU time of this process per turn, client included: {1000 * cpu / turns:.2f} ms")
     for name, n in counts.most_common():
         print(f"  {n / turns:6.2f}  {name}")
 
