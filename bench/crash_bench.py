@@ -136,22 +136,28 @@ async def run(channel: str, tmp: Path) -> Crashes:
     )  # fmt: skip
     port = _free_port()
     name = f"kefu-crash-{channel}"
-    server: Server = await _start(name, kefu_command(port), env, port, "/healthz", SERVER_CORE, tmp, START_WAIT)
+    server: Server | None = None
     db = Database(url)
     try:
+        server = await _start(name, kefu_command(port), env, port, "/healthz", SERVER_CORE, tmp, START_WAIT)
         post = _telegram_post() if channel == "telegram" else _wechat_post(port)
-        load = asyncio.create_task(_drive(lambda: server.base, CHATS, PER_CHAT, post))
+        running = server
+        load = asyncio.create_task(_drive(lambda: running.base, CHATS, PER_CHAT, post))
         for _ in range(KILLS):
             await asyncio.sleep(random.uniform(1.0, 2.5))
             if load.done():
                 break
-            server.proc.kill()
-            server.proc.wait()
-            server = await _start(name, kefu_command(port), env, port, "/healthz", SERVER_CORE, tmp, START_WAIT)
+            running.proc.kill()
+            running.proc.wait()
+            server = None
+            server = running = await _start(
+                name, kefu_command(port), env, port, "/healthz", SERVER_CORE, tmp, START_WAIT
+            )
         await load
         replies, sends, inbound, in_flight = await _settled(db, api)
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         fake.stop()
         await db.dispose()
         await drop_database(url)
