@@ -2,8 +2,9 @@
 
 Beside it, in the same run: the bare WeChat endpoint (bench/wechat_peer.py) under uvicorn, a process with
 the same web, database and crypto libraries loaded, idle and after the same N messages. kefu runs in one
-process (role all) on a fresh SQLite file; each conversation is a new WeChat user sending one message,
-over 50 keep-alive connections. Memory is VmRSS (and the peak, VmHWM) from /proc/PID/status.
+process (role all) on a fresh SQLite file with every channel configured (WeChat Official Account, WeCom kf,
+Telegram with its reps' group, web chat); each conversation is a new WeChat user sending one message, over 50
+keep-alive connections. Memory is VmRSS (and the peak, VmHWM) from /proc/PID/status.
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ from bench.wechat_bench import (
 CONVERSATIONS = sized(10_000, 1_000)
 CONNECTIONS = 50
 SETTLE_SECONDS = 3.0  # after start: the lifespan's first ticks and config poll have run
+
+
+def every_channel(env: dict[str, str], api_port: int) -> dict[str, str]:
+    """The WeChat bench's environment plus WeCom kf and Telegram (webhook and reps' group) on the fake API."""
+    api = f"http://127.0.0.1:{api_port}"
+    return env | {
+        "KEFU_WECOM_CORP_ID": "wwbench",
+        "KEFU_WECOM_SECRET": "kf-secret",
+        "KEFU_WECOM_TOKEN": "kf-token",
+        "KEFU_WECOM_AES_KEY": env["KEFU_WECHAT_AES_KEY"],
+        "KEFU_WECOM_API_BASE": f"{api}/cgi-bin/",
+        "KEFU_TELEGRAM_TOKEN": "4242:BENCH",
+        "KEFU_TELEGRAM_SECRET": "kefu-bench-secret",
+        "KEFU_TELEGRAM_API_BASE": api,
+        "KEFU_TELEGRAM_REPS_CHAT_ID": "-1004242",
+    }
 
 
 @dataclass
@@ -77,7 +94,7 @@ async def main() -> None:
     api_cmd = [sys.executable, "-m", "bench.wechat_peer", "fakeapi", str(api_port)]
     fake = await _start("fakeapi", api_cmd, _account_env(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
     try:
-        env = _account_env(api_port, f"sqlite:///{tmp}/kefu.db")
+        env = every_channel(_account_env(api_port, f"sqlite:///{tmp}/kefu.db"), api_port)
         subprocess.run([str(VENV_BIN / "kefu"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: ASYNC221
         port = _free_port()
         server = await _start("kefu", kefu_command(port), env, port, "/healthz", SERVER_CORE, tmp)
@@ -108,7 +125,9 @@ async def main() -> None:
     baseline = "bare uvicorn app, same libraries"
     emit(
         [
-            Figure("RSS, kefu serve idle after start (SQLite)", kefu.idle_mb, bare.idle_mb, "MiB", baseline),
+            Figure(
+                "RSS, kefu serve idle after start, every channel (SQLite)", kefu.idle_mb, bare.idle_mb, "MiB", baseline
+            ),
             Figure(
                 f"RSS after {count_label(CONVERSATIONS)} conversations (WeChat, SQLite)",
                 kefu.after_mb,

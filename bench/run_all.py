@@ -37,6 +37,7 @@ BENCHMARKS = (
     "live_bench",
     "reports_bench",
     "rss_bench",
+    "crash_bench",
 )
 
 

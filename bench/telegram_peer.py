@@ -25,9 +25,12 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 def fake_api_main(port: int) -> None:
     from aiohttp import web
 
+    from bench.wechat_peer import _latency, _on_the_wire
+
     sends: Counter[str] = Counter()
     ids = itertools.count(1)
-    state = {"other": 0}
+    state = {"other": 0, "open": 0, "cut": 0}
+    latency = _latency()
 
     async def method(request: web.Request) -> web.Response:
         name = request.match_info["method"]
@@ -36,7 +39,9 @@ def fake_api_main(port: int) -> None:
             state["other"] += 1
             return web.json_response({"ok": True, "result": True})
         chat = str(form.get("chat_id", ""))
+        # Counted on arrival: a message that reached the API is delivered, whether or not its answer gets back.
         sends[chat] += 1
+        await _on_the_wire(state, latency, request)
         message: dict[str, Any] = {
             "message_id": next(ids),
             "date": int(time.time()),

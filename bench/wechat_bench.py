@@ -96,7 +96,9 @@ class Server:
                 self.proc.wait()
 
 
-async def _start(name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, core: int, tmp: Path) -> Server:
+async def _start(
+    name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, core: int, tmp: Path, within: float = 120.0
+) -> Server:
     log = tmp / f"{name}.log"
     proc = subprocess.Popen(  # noqa: ASYNC220 - nothing else runs while a server starts
         cmd,
@@ -108,7 +110,7 @@ async def _start(name: str, cmd: list[str], env: dict[str, str], port: int, read
     )
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=2) as http:
-        for _ in range(300):
+        for _ in range(int(within * 10)):
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
             try:

@@ -9,9 +9,11 @@
 All of them read the account from the same KEFU_WECHAT_* variables as kefu.
 """
 
+import asyncio
 import hashlib
 import hmac
 import os
+import random
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -27,11 +29,39 @@ def _env() -> tuple[str, str, str]:
 # ---------------------------------------------------------------- fake WeChat API
 
 
+def _latency() -> tuple[float, float]:
+    """BENCH_API_LATENCY_MS="lo,hi": each send answers after a random delay in that range (default none)."""
+    raw = os.environ.get("BENCH_API_LATENCY_MS", "")
+    if not raw:
+        return (0.0, 0.0)
+    lo, hi = (float(x) / 1000 for x in raw.split(","))
+    return (lo, hi)
+
+
+async def _on_the_wire(state: dict[str, int], latency: tuple[float, float], request: Any) -> None:
+    """Hold a send for the network's latency; `open` counts the sends held right now, `cut` those whose
+    sender went away while they were held (killed with the send on the wire: it cannot know it arrived)."""
+    if latency[1] <= 0:
+        return
+    state["open"] += 1
+    try:
+        await asyncio.sleep(random.uniform(*latency))
+    except asyncio.CancelledError:
+        state["cut"] += 1
+        raise
+    finally:
+        state["open"] -= 1
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        state["cut"] += 1
+
+
 def fake_api_main(port: int) -> None:
     from aiohttp import web
 
     sends: Counter[str] = Counter()
-    state = {"tokens": 0, "other": 0}
+    state = {"tokens": 0, "other": 0, "open": 0, "cut": 0}
+    latency = _latency()
 
     async def token(request: web.Request) -> web.Response:
         state["tokens"] += 1
@@ -39,7 +69,9 @@ def fake_api_main(port: int) -> None:
 
     async def send(request: web.Request) -> web.Response:
         body = await request.json()
+        # Counted on arrival: a send that reached the API is delivered, whether or not its answer gets back.
         sends[str(body.get("touser", ""))] += 1
+        await _on_the_wire(state, latency, request)
         return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": sum(sends.values())})
 
     async def other(request: web.Request) -> web.Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,33 @@ from core.db.session import Database
 # Read and written on every inbound WeChat message (the reply window): Core statements, built once.
 _TABLE = cast(Table, ChannelState.__table__)
 _GET = select(_TABLE.c.value, _TABLE.c.expires_at).where(_TABLE.c.key == bindparam("key"))
+# Upserts unless the stored value is current and has the same marker (`put_new_in`), by dialect and marker.
+_PUT_NEW: dict[tuple[str, str], Insert] = {}
+
+
+def _put_new(dialect: str, marker: str) -> Insert:
+    """INSERT … ON CONFLICT DO UPDATE … WHERE the stored value expired or its marker differs; built once."""
+    statement = _PUT_NEW.get((dialect, marker))
+    if statement is None:
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        new = insert(_TABLE).values(
+            key=bindparam("key"),
+            value=bindparam("value", type_=_TABLE.c.value.type),
+            expires_at=bindparam("expires_at", type_=_TABLE.c.expires_at.type),
+            updated_at=bindparam("now", type_=_TABLE.c.updated_at.type),
+        )
+        excluded = new.excluded
+        stored = _TABLE.c.value[marker].as_string()
+        statement = _PUT_NEW[dialect, marker] = new.on_conflict_do_update(
+            index_elements=[_TABLE.c.key],
+            set_={"value": excluded.value, "expires_at": excluded.expires_at, "updated_at": excluded.updated_at},
+            where=or_(
+                _TABLE.c.expires_at <= excluded.updated_at,
+                stored.is_(None),
+                stored != bindparam("marker_value"),
+            ),
+        )
+    return statement
 
 
 class ChannelStateStore:
@@ -65,6 +92,19 @@ class ChannelStateStore:
                 },
             )
         )
+
+    async def put_new_in(
+        self, session: AsyncSession, key: str, value: dict[str, Any], expires_at: datetime | None, *, marker: str
+    ) -> None:
+        """`put_in` unless the stored value is unexpired and has the same `value[marker]`: one statement, no read."""
+        params = {
+            "key": key,
+            "value": value,
+            "expires_at": expires_at,
+            "now": self.clock.now(),
+            "marker_value": str(value[marker]),
+        }
+        await session.execute(_put_new(session.get_bind().dialect.name, marker), params)
 
     async def try_lock(self, key: str, holder: str, ttl: timedelta) -> bool:
         """Take the key's lock for `ttl` unless someone else holds an unexpired one; True if taken."""

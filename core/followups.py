@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, or_, select, tuple_, update
+from sqlalchemy import Insert, Table, bindparam, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,21 +44,36 @@ async def schedule(
 
     One statement: the unique key decides (INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike).
     """
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    row = {
-        "kind": kind,
-        "target_id": target_id,
-        "due_at": due_at,
-        "status": PENDING,
-        "attempts": 0,
-        "idempotency_key": key,
-        "payload": dict(payload),
-        "created_at": now,
-    }
-    statement = insert(FOLLOWUPS).values(row).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    result = await session.execute(statement)
+    row = {"kind": kind, "target_id": target_id, "due_at": due_at, "key": key, "payload": dict(payload), "now": now}
+    result = await session.execute(_schedule_statement(session.get_bind().dialect.name), row)
     if not getattr(result, "rowcount", 1):
         log.debug("follow-up %s already scheduled", key)
+
+
+# Every dialogue turn schedules its timers: the statement is built once per dialect, not per call.
+_SCHEDULE: dict[str, Insert] = {}
+
+
+def _schedule_statement(dialect: str) -> Insert:
+    statement = _SCHEDULE.get(dialect)
+    if statement is None:
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        c = FOLLOWUPS.c
+        statement = _SCHEDULE[dialect] = (
+            insert(FOLLOWUPS)
+            .values(
+                kind=bindparam("kind", type_=c.kind.type),
+                target_id=bindparam("target_id", type_=c.target_id.type),
+                due_at=bindparam("due_at", type_=c.due_at.type),
+                status=PENDING,
+                attempts=0,
+                idempotency_key=bindparam("key", type_=c.idempotency_key.type),
+                payload=bindparam("payload", type_=c.payload.type),
+                created_at=bindparam("now", type_=c.created_at.type),
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+    return statement
 
 
 def _by_kind(rows: list[FollowUp]) -> dict[str, list[FollowUp]]:

@@ -289,16 +289,31 @@ class OutboxDispatcher:
         return await self.deliver_many([conversation_id])
 
     async def deliver_many(self, conversation_ids: list[int]) -> int:
-        """Send each conversation's rows in id order; a conversation stops at its first row that must wait."""
+        """Send each conversation's rows in id order; a conversation stops at its first row that must wait.
+
+        Each send's result is recorded as soon as its call returns, not when the slowest send of a batch does:
+        a crash then repeats only the sends that were on the wire. Results that return while the previous ones
+        are being written are written together, so a busy sweep still takes few transactions.
+        """
         sent = 0
         gate = asyncio.Semaphore(self.concurrency)
         claims = await self._settle_and_claim(conversation_ids, [])
-        while claims:
-            outcomes = await asyncio.gather(*(self._send(claim, gate) for claim in claims))
-            sent += sum(1 for o in outcomes if o.status == SENT)
-            # A conversation whose head must wait (backoff) is done for now; the others go on.
-            moving = [o.claim.conversation_id for o in outcomes if o.status in (SENT, FAILED, PARKED)]
-            claims = await self._settle_and_claim(moving, outcomes)
+        sending = {asyncio.create_task(self._send(claim, gate)) for claim in claims}
+        try:
+            while sending:
+                done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                outcomes = [task.result() for task in done]
+                sent += sum(1 for o in outcomes if o.status == SENT)
+                # A conversation whose head must wait (backoff) is done for now; the others go on.
+                moving = [o.claim.conversation_id for o in outcomes if o.status in (SENT, FAILED, PARKED)]
+                claims = await self._settle_and_claim(moving, outcomes)
+                sending |= {asyncio.create_task(self._send(claim, gate)) for claim in claims}
+        finally:
+            # Cancelled (shutdown): sends still on the wire keep their lease and go again after it.
+            for task in sending:
+                task.cancel()
+            if sending:
+                await asyncio.gather(*sending, return_exceptions=True)
         return sent
 
     async def _send(self, claim: _Claim, gate: asyncio.Semaphore) -> _Outcome:

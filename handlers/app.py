@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-from aiogram import Router
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from bots.common import RefuseNul
-from bots.telegram.commands import RepCommands
-from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
 from bots.wechat.kf_routes import WeComKfWebhook
@@ -32,9 +30,14 @@ from handlers.email_notifier import EmailNotifier
 from handlers.health import health_router
 from handlers.metrics import Metrics
 from handlers.ops import transition_ticket
-from handlers.redis_live import RedisLiveBridge
 from handlers.services import Services, build_services
 from handlers.weekly_reports import WeeklyReports
+
+if TYPE_CHECKING:
+    from aiogram import Router
+
+    from bots.telegram.webhook import TelegramWebhook
+    from handlers.redis_live import RedisLiveBridge
 
 log = logging.getLogger(__name__)
 CONSOLE_COOKIES = (ConsoleSettings().cookie_name, LOGIN_COOKIE)
@@ -46,19 +49,23 @@ def create_app(
     clock: Clock | None = None,
     background: bool = True,
     services: Services | None = None,
+    migrate: bool = True,
 ) -> FastAPI:
-    """The ASGI app. `background=False` leaves the outbox sweep and follow-up ticks to the caller (tests)."""
+    """The ASGI app. `background=False` leaves the outbox sweep and follow-up ticks to the caller (tests).
+
+    `migrate=False`: the schema was brought up to date before (`kefu serve` does it in a child process).
+    """
     settings = settings or Settings()
     services = services or build_services(settings, clock)
     log_redaction.install(deployment_secrets(settings, services), (settings.web_cookie_name, *CONSOLE_COOKIES))
 
     serves_web = settings.role in ("web", "all")
     runs_jobs = background and settings.role in ("worker", "all")
-    bridge = (
-        RedisLiveBridge(settings.redis_url, services.live, channel=f"{settings.redis_prefix}:live")
-        if settings.redis_url
-        else None
-    )
+    bridge: RedisLiveBridge | None = None
+    if settings.redis_url:
+        from handlers.redis_live import RedisLiveBridge
+
+        bridge = RedisLiveBridge(settings.redis_url, services.live, channel=f"{settings.redis_prefix}:live")
     metrics = Metrics(services.db, services.live, services.clock)
     services.engine.on_turn = metrics.observe_turn
     draining = False
@@ -67,7 +74,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal draining
-        await services.start()
+        await services.start(migrate=migrate)
         if bridge is not None:
             await bridge.start()
         jobs = BackgroundJobs()
@@ -152,6 +159,9 @@ def create_app(
         webhooks.append(kf_webhook)
     secret = services.telegram.secret.get_secret_value()
     if services.telegram_bot is not None and secret:
+        # Here, not at the top: a process without a bot loads no aiogram.
+        from bots.telegram.webhook import TelegramWebhook
+
         telegram_webhook = TelegramWebhook(
             engine=services.engine,
             bot=services.telegram_bot,
@@ -193,6 +203,7 @@ def telegram_rep_routers(services: Services) -> list[Router]:
     """The reps' group router (rep replies and commands in topics), when the group is configured."""
     if services.reps is None:
         return []
+    from bots.telegram.commands import RepCommands
 
     async def close(number: str, actor: str, root_cause: str, improvement: str) -> str:
         request = TransitionRequest(TicketStatus.CLOSED, actor, root_cause=root_cause, improvement=improvement)

@@ -6,21 +6,13 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from aiogram import Bot
-
-from bots.telegram.channel import TelegramChannel
-from bots.telegram.media import TelegramMedia
-from bots.telegram.notify import TelegramNotifier
-from bots.telegram.ratelimit import RateLimiter
-from bots.telegram.reps_group import RepsGroup
 from bots.telegram.settings import TelegramSettings
-from bots.telegram.topics import TopicWriter
 from bots.web.channel import LiveHub, WebChannel
 from bots.wechat.channel import WeChatAccounts, WeChatChannel
 from bots.wechat.kf_channel import WeComKfChannel
 from bots.wechat.kf_settings import default_kf_account
-from bots.wechat.redis_store import RedisStateStore
 from bots.wechat.settings import DEFAULT_ACCOUNT, WeChatAccount, all_accounts
 from bots.wechat.token import StateStore
 from core.business_hours import BusinessCalendar
@@ -29,7 +21,6 @@ from core.channel import ChannelRegistry
 from core.channel_state import ChannelStateStore
 from core.clock import Clock, SystemClock
 from core.config_store import ConfigWatcher
-from core.db.migrate import upgrade
 from core.db.session import Database
 from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.entities import preload as preload_entities
@@ -66,6 +57,12 @@ from handlers.config_documents import register_appliers
 from handlers.console.canned import CannedReplies
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+    from bots.telegram.notify import TelegramNotifier
+    from bots.telegram.reps_group import RepsGroup
 
 
 @dataclass
@@ -116,6 +113,8 @@ class Services:
     async def start(self, *, migrate: bool = True) -> None:
         """Migrate, seed config into an empty database, and load the rules in force."""
         if migrate:
+            from core.db.migrate import upgrade
+
             await upgrade(self.db)
         # The entity readers (phone numbers, Chinese numerals) load their tables in the background, so neither
         # the start nor the first client's turn waits for them.
@@ -193,8 +192,11 @@ class Services:
     async def stop(self) -> None:
         if self.telegram_bot is not None:
             await self.telegram_bot.session.close()
-        if isinstance(self.token_store, RedisStateStore):
-            self.token_store.close()
+        if self.settings.redis_url:
+            from bots.wechat.redis_store import RedisStateStore
+
+            if isinstance(self.token_store, RedisStateStore):
+                self.token_store.close()
         await self.db.dispose()
 
 
@@ -210,11 +212,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     registry = ChannelRegistry()
     registry.register(WebChannel(hub))
     channel_state = ChannelStateStore(db, clock)
-    token_store: StateStore = (
-        RedisStateStore.from_url(settings.redis_url, clock, prefix=settings.redis_prefix)
-        if settings.redis_url
-        else channel_state
-    )
+    token_store: StateStore = channel_state
+    if settings.redis_url:
+        # The Redis client (about 7 MiB) is loaded only by a deployment that has Redis.
+        from bots.wechat.redis_store import RedisStateStore
+
+        token_store = RedisStateStore.from_url(settings.redis_url, clock, prefix=settings.redis_prefix)
     wechat_accounts = all_accounts(config_dir)
     wechat = next((a for a in wechat_accounts if a.name == DEFAULT_ACCOUNT), None)
     if wechat_accounts:
@@ -233,23 +236,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     reps: RepsGroup | None = None
     telegram_notifier: TelegramNotifier | None = None
     if telegram_bot is not None:
-        # One limiter for everything this bot sends: the 30/s overall budget is shared.
-        limiter = RateLimiter(clock)
-        media = TelegramMedia(telegram_bot, MediaStore(settings.media_dir, telegram.media_max_bytes))
-        # Hardly any waiting inside a send: a reply throttled for longer goes back to the outbox until its
-        # chat may be written to, so one busy chat never holds a delivery that other chats wait for. The
-        # quarter second covers the gap between a row's due time and the once-a-second sweep that sends it.
-        registry.register(TelegramChannel(telegram_bot, limiter, media=media, max_inline_wait=0.25))
-        writer = TopicWriter(
-            texts, language=settings.language, timezone=settings.timezone, console_url=settings.console_url
-        )
-        telegram_notifier = TelegramNotifier(db=db, bot=telegram_bot, limiter=limiter, clock=clock, writer=writer)
-        if telegram.reps_chat_id is not None:
-            reps = RepsGroup(
-                db=db, bot=telegram_bot, chat_id=telegram.reps_chat_id, limiter=limiter, clock=clock, writer=writer
-            )
-            # Escalations on any channel open topics; client messages are mirrored into them.
-            db.live.add_listener(reps.on_live)
+        reps, telegram_notifier = _wire_telegram(settings, telegram, telegram_bot, db, texts, registry, clock)
     text_model = configured_model(config_dir, settings.dialogue.classifier_model)
     classifier = ClassifierHolder(
         KeywordClassifier([], threshold=settings.dialogue.classifier_threshold, model=text_model)
@@ -321,3 +308,39 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         # Read at each message: the calendar in force is the one the admins saved last.
         telegram_notifier.calendar = lambda: services.calendar
     return services
+
+
+def _wire_telegram(
+    settings: Settings,
+    telegram: TelegramSettings,
+    bot: Bot,
+    db: Database,
+    texts: Texts,
+    registry: ChannelRegistry,
+    clock: Clock,
+) -> tuple[RepsGroup | None, TelegramNotifier]:
+    """The Telegram channel, notifier and reps' group; imported here so a process without a bot loads no aiogram."""
+    from bots.telegram.channel import TelegramChannel
+    from bots.telegram.media import TelegramMedia
+    from bots.telegram.notify import TelegramNotifier
+    from bots.telegram.ratelimit import RateLimiter
+    from bots.telegram.reps_group import RepsGroup
+    from bots.telegram.topics import TopicWriter
+
+    # One limiter for everything this bot sends: the 30/s overall budget is shared.
+    limiter = RateLimiter(clock)
+    media = TelegramMedia(bot, MediaStore(settings.media_dir, telegram.media_max_bytes))
+    # Hardly any waiting inside a send: a reply throttled for longer goes back to the outbox until its
+    # chat may be written to, so one busy chat never holds a delivery that other chats wait for. The
+    # quarter second covers the gap between a row's due time and the once-a-second sweep that sends it.
+    registry.register(TelegramChannel(bot, limiter, media=media, max_inline_wait=0.25))
+    writer = TopicWriter(
+        texts, language=settings.language, timezone=settings.timezone, console_url=settings.console_url
+    )
+    notifier = TelegramNotifier(db=db, bot=bot, limiter=limiter, clock=clock, writer=writer)
+    reps: RepsGroup | None = None
+    if telegram.reps_chat_id is not None:
+        reps = RepsGroup(db=db, bot=bot, chat_id=telegram.reps_chat_id, limiter=limiter, clock=clock, writer=writer)
+        # Escalations on any channel open topics; client messages are mirrored into them.
+        db.live.add_listener(reps.on_live)
+    return reps, notifier

@@ -10,8 +10,6 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from bots.telegram.ratelimit import RateLimiter
@@ -23,6 +21,8 @@ from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week, r
 from handlers.email_notifier import send_email
 
 if TYPE_CHECKING:
+    from aiogram import Bot
+
     from handlers.services import Services
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 # Reports older than this are not sent any more: last month's report is in the console archive.
 MAX_AGE = timedelta(days=14)
+
+
+class _Refused(Exception):
+    """Telegram refused the message for good (bad request, bot blocked or never started)."""
 
 
 class WeeklyReports:
@@ -132,9 +136,9 @@ class WeeklyReports:
                 error, retry = f"unknown channel {delivery.channel}", False
         except (OSError, smtplib.SMTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        except (TelegramBadRequest, TelegramForbiddenError) as exc:
+        except _Refused as exc:
             # The supervisor never started the bot, or blocked it: the report is in the console archive.
-            error, retry = exc.message, False
+            error, retry = str(exc), False
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         await self._finish(delivery, error, retry)
@@ -182,8 +186,13 @@ class WeeklyReports:
         if wait > 0:
             return wait
         assert self.bot is not None
+        # Only a process with a bot gets here: aiogram is not loaded by the others.
+        from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+
         try:
             await self.bot.send_message(chat_id, self._summary_text(report))
+        except (TelegramBadRequest, TelegramForbiddenError) as exc:
+            raise _Refused(exc.message) from exc
         except TelegramRetryAfter as exc:
             self.limiter.block(chat_id, exc.retry_after)
             return float(exc.retry_after)

@@ -41,5 +41,15 @@ async def test_downgrade_to_base_and_back(services: Services) -> None:
 
     async with services.db.engine.begin() as conn:
         assert await conn.run_sync(down) == []
+    assert not await is_current(services.db)
     await upgrade(services.db)
     assert await is_current(services.db)
+
+
+def test_the_heads_read_from_the_scripts_are_alembics() -> None:
+    # Readiness compares the database with script_heads(), which reads the scripts without loading Alembic.
+    from alembic.script import ScriptDirectory
+
+    from core.db.migrate import alembic_config, script_heads
+
+    assert script_heads() == frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from core.channel import SendResult
 from core.clock import ManualClock
 from core.db.models import OutboxMessage
 from core.engine import ReceiveResult
+from core.messages import ConversationRef, OutboundMessage
 from core.outbox import IN_RESPONSE
 from handlers.services import Services, build_services
 from tests.fakes import FakeChannel, inbound
@@ -235,3 +237,36 @@ async def test_a_declined_answer_leaves_the_replies_held_for_the_outbox(services
     assert await services.dispatcher.deliver_due() == 0, "still held"
     await services.dispatcher.release(result.outbox_ids)
     assert len(channel.sent) == 1
+
+
+async def test_each_send_is_recorded_when_it_returns_not_when_the_slowest_of_its_batch_does(
+    services: Services,
+) -> None:
+    # A kill -9 repeats only the sends whose result is not recorded: the quick ones must be, while one hangs.
+    slow_user, released = "slow", asyncio.Event()
+
+    class OneSlowChannel(FakeChannel):
+        async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+            if ref.external_user_id == slow_user:
+                await released.wait()
+            return await super().send(ref, message)
+
+    channel = OneSlowChannel()
+    services.registry.register(channel)
+    users = [slow_user, "quick1", "quick2"]
+    for i, user in enumerate(users):
+        await services.engine.receive(inbound("你好", f"m{i}", user=user), deliver=False)
+    sweep = asyncio.create_task(services.dispatcher.deliver_due())
+
+    async def quick_ones_recorded() -> bool:
+        return sum(r.status == "sent" for r in await _rows(services)) == len(users) - 1
+
+    for _ in range(200):
+        if await quick_ones_recorded():
+            break
+        await asyncio.sleep(0.01)
+    assert await quick_ones_recorded(), "the quick sends' results waited for the slow one"
+    assert not sweep.done()
+    released.set()
+    assert await sweep == len(users)
+    assert [r.status for r in await _rows(services)] == ["sent"] * len(users)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 CHANNEL = "telegram"
 DEFAULT_API_BASE = "https://api.telegram.org"
@@ -52,6 +52,12 @@ class TelegramSettings(BaseSettings):
 
     def bot(self) -> Bot:
         """A Bot on the configured API base; plain text by default (see TelegramChannel)."""
+        # aiogram (with aiohttp) is loaded only by a process that has a bot: every other one is lighter for it.
+        from aiogram import Bot
+        from aiogram.client.default import DefaultBotProperties
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.api_base), timeout=self.api_timeout_seconds)
         return Bot(self.token.get_secret_value(), session=session, default=DefaultBotProperties(parse_mode=None))
 

@@ -61,10 +61,9 @@ class ReplyWindow:
             return
         if not opens_window(message):
             return
+        # One statement on every client message: a retry of the same message (same "msg") leaves the count alone.
         key = self._key(message.account, message.ref.external_user_id)
-        current = await store.get_in(session, key)
-        if current is None or current.get("msg") != message.external_id:
-            await store.put_in(session, key, *self._fresh(message))
+        await store.put_new_in(session, key, *self._fresh(message), marker="msg")
 
     def _fresh(self, message: InboundMessage) -> tuple[dict[str, Any], datetime]:
         """A new window's record and its expiry."""

@@ -14,7 +14,7 @@ from typing import Any
 import ahocorasick
 
 from core.dialogue.classifier import normalize
-from core.dialogue.hanzi import traditional_forms
+from core.dialogue.hanzi import traditional_spellings
 from core.errors import ConfigError
 from core.settings import DEFAULT_CONFIG_DIR, DialogueSettings
 from core.yaml_files import safe_load
@@ -116,9 +116,8 @@ def _is_word(ch: str) -> bool:
 
 def _with_traditional(phrases: Iterable[str]) -> tuple[str, ...]:
     forms: list[str] = []
-    for phrase in phrases:
-        form = normalize(phrase)
-        forms.extend(f for f in (form, *(normalize(t) for t in traditional_forms(form))) if f not in forms)
+    for form, spellings in traditional_spellings(normalize(phrase) for phrase in phrases).items():
+        forms.extend(f for f in (form, *(normalize(t) for t in spellings)) if f not in forms)
     return tuple(forms)
 
 
@@ -170,11 +169,12 @@ class ActLexicon:
             entries.extend((str(p), "score", str(int(score))) for p in phrases)
         self._automaton: Any = ahocorasick.Automaton()
         seen: dict[str, tuple[str, str]] = {}
-        for phrase, kind, value in entries:
-            form = normalize(phrase)
+        forms = [(normalize(phrase), kind, value) for phrase, kind, value in entries]
+        traditional = traditional_spellings(form for form, _, _ in forms if form)
+        for form, kind, value in forms:
             if not form:
                 continue
-            for spelling in (form, *(normalize(t) for t in traditional_forms(form))):
+            for spelling in (form, *(normalize(t) for t in traditional[form])):
                 # The first entry of a spelling keeps it: acts come before claims and scores in the file's order.
                 seen.setdefault(spelling, (kind, value))
         for spelling, (kind, value) in seen.items():

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import ahocorasick
 
 from core.dialogue.forms import CATEGORIES
-from core.dialogue.hanzi import traditional_forms
+from core.dialogue.hanzi import traditional_spellings
 from core.errors import ConfigError
 from core.yaml_files import safe_load
 
@@ -276,8 +276,8 @@ class KeywordClassifier:
         # Folding the rules rather than each message keeps the conversion out of classify(); a spelling that is
         # a phrase of its own, or came first from another phrase, keeps that phrase's votes.
         spellings = {phrase: phrase for phrase in votes}
-        for phrase in votes:
-            for form in traditional_forms(phrase):
+        for phrase, forms in traditional_spellings(votes).items():
+            for form in forms:
                 spellings.setdefault(normalize(form), phrase)
         for form, phrase in spellings.items():
             # Which ends need a boundary check is decided here, once per spelling and mode, rather than per match.

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from zxcvbn import zxcvbn
 
 from core.errors import InvalidInput
 
@@ -28,6 +27,9 @@ def check_strength(password: str, user_inputs: Sequence[str] = (), min_score: in
         raise InvalidInput(f"a password needs at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise InvalidInput(f"a password has at most {MAX_LENGTH} characters")
+    # zxcvbn's dictionaries are loaded by the first password set, not by every process.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:_ESTIMATED_CHARS], user_inputs=[u for u in user_inputs if u])
     if int(result["score"]) < min_score:
         advice = result["feedback"].get("warning") or "add more words that are not about you"

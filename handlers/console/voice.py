@@ -7,8 +7,6 @@ import tempfile
 import wave
 from pathlib import Path
 
-import av
-
 from core.errors import KefuError
 
 # What Chromium, Firefox and Safari play as they are; anything else is decoded to WAV first.
@@ -31,6 +29,9 @@ def playable_wav(source: Path, media_dir: Path) -> Path:
     target = media_dir / CACHE / (source.stem + ".wav")
     if target.is_file():
         return target
+    # PyAV (FFmpeg's libraries, about 20 MiB) is loaded by the first voice note a rep plays, not by every process.
+    import av
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
     os.close(fd)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bots.wechat.channel import WeChatChannel
 from bots.wechat.settings import WeChatTemplate
 from bots.wechat.token import MemoryStateStore
-from bots.wechat.window import ReplyWindow
+from bots.wechat.window import KEEP, ReplyWindow
 from core.channel import Throttled, WindowClosed
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
@@ -311,3 +311,8 @@ async def test_the_window_opens_with_the_turns_transaction(services: Services, c
     assert await window.remaining(REF.account, REF.external_user_id) == 5
     clock.advance(timedelta(hours=48))
     assert await window.remaining(REF.account, REF.external_user_id) == 0
+    # A record kept past its expiry counts as none: the same message id opens a new window then.
+    clock.advance(KEEP)
+    async with services.db.transaction() as session:
+        await window.opened_in(session, client_message("m2"))
+    assert await window.remaining(REF.account, REF.external_user_id) == 5

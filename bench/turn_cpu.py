@@ -1,0 +1,85 @@
+"""CPU time per WeChat message of `kefu serve` and of the bare endpoint: a figure a busy machine does not blur.
+
+Throughput on a shared machine moves with everything else that runs on it; the CPU time a server spends per
+message (utime + stime from /proc/PID/stat, before and after the load) moves far less. Both servers get the
+same load (bench/wechat_bench.py's generator, USERS users x MESSAGES messages, after a warm-up) on a fresh
+PostgreSQL database each. Run: `python -m bench.turn_cpu`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.databases import drop_database, fresh_database
+from bench.wechat_bench import (
+    CLIENT_CORE,
+    Server,
+    _account_env,
+    _free_port,
+    _start,
+    run_load,
+    start_bare,
+    start_kefu,
+)
+
+USERS, MESSAGES = 100, 10
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (utime + stime) a process has used, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+async def per_message(server: Server, tag: str) -> tuple[float, float]:
+    """(CPU ms per message, msgs/s) over the load, after a warm-up."""
+    await run_load(server.base, f"{tag}w", 10, 5)
+    before = cpu_seconds(server.proc.pid)
+    result = await run_load(server.base, tag, USERS, MESSAGES)
+    used = cpu_seconds(server.proc.pid) - before
+    return 1000 * used / (USERS * MESSAGES), result.rate
+
+
+async def main() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setaffinity(0, {CLIENT_CORE})
+    tmp = Path(tempfile.mkdtemp(prefix="kefu-turn-cpu-"))
+    api_port = _free_port()
+    api_cmd = [sys.executable, "-m", "bench.wechat_peer", "fakeapi", str(api_port)]
+    fake = await _start("fakeapi", api_cmd, _account_env(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
+    figures: dict[str, tuple[float, float]] = {}
+    try:
+        for name in ("kefu", "bare"):
+            url = await fresh_database(f"kefu_bench_turn_cpu_{name}")
+            env = _account_env(api_port, url)
+            try:
+                if name == "kefu":
+                    _, servers = await start_kefu("kefu-cpu", env, 1, tmp)
+                else:
+                    servers = await start_bare("bench.wechat_peer:bare_app", "bare-cpu", env, 1, tmp)
+                try:
+                    figures[name] = await per_message(servers[0], f"C{name[0]}")
+                finally:
+                    for s in servers:
+                        s.stop()
+            finally:
+                await drop_database(url)
+    finally:
+        fake.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    (kefu_ms, kefu_rate), (bare_ms, bare_rate) = figures["kefu"], figures["bare"]
+    print(f"{USERS} users x {MESSAGES} WeChat messages, PostgreSQL, CPU time of the server process per message")
+    print(f"kefu {kefu_ms:.2f} ms ({kefu_rate:.0f} msgs/s), bare {bare_ms:.2f} ms ({bare_rate:.0f} msgs/s),")
+    ceiling = f"one core's ceiling kefu {1000 / kefu_ms:.0f}, bare {1000 / bare_ms:.0f} msgs/s"
+    print(f"kefu / bare {kefu_ms / bare_ms:.2f}x: {ceiling}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,102 @@
+"""SQL round trips of one WeChat turn: the statements kefu sends to its database per message, by kind.
+
+The real app in-process (create_app, its lifespan, the WeChat webhook through httpx's ASGI transport) on a
+fresh database, driven by the messages of bench/wechat_bench.py: USERS users, MESSAGES messages each. Every
+statement the engine sends is counted (SQLAlchemy's before_cursor_execute), with BEGIN and COMMIT, which
+are round trips too, and the CPU time of the process per turn. Run: `python -m bench.turn_sql [postgres|sqlite]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import time
+from collections import Counter
+
+import httpx
+from sqlalchemy import event
+
+from bench.databases import drop_database, fresh_database
+from bench.wechat_bench import AES_KEY, APP_ID, TOKEN, _requests
+
+USERS, MESSAGES = 40, 5
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def kind(statement: str) -> str:
+    """`SELECT conversations`, `INSERT messages`: the verb and the first table named."""
+    verb = statement.lstrip().split(None, 1)[0].upper()
+    table = _TABLE.search(statement)
+    return f"{verb} {table.group(1) if table else ''}".strip()
+
+
+async def main(backend: str) -> None:
+    url = await fresh_database("kefu_bench_turn_sql", backend)
+    os.environ.update(
+        KEFU_DATABASE_URL=url,
+        KEFU_WECHAT_TOKEN=TOKEN,
+        KEFU_WECHAT_APP_ID=APP_ID,
+        KEFU_WECHAT_APP_SECRET="app-secret",
+        KEFU_WECHAT_AES_KEY=AES_KEY,
+        KEFU_WECHAT_API_BASE="http://127.0.0.1:9/cgi-bin/",
+        KEFU_LIMITS__MESSAGES_PER_MINUTE="0",
+        KEFU_LOG_LEVEL="WARNING",
+    )
+    from handlers.app import create_app
+
+    app = create_app(background=False)
+    services = app.state.services
+    counts: Counter[str] = Counter()
+    round_trips = 0
+
+    def on_execute(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        nonlocal round_trips
+        round_trips += 1
+        counts[kind(statement)] += 1
+
+    def on_begin(_conn: object) -> None:
+        nonlocal round_trips
+        round_trips += 1
+        counts["BEGIN"] += 1
+
+    def on_commit(_conn: object) -> None:
+        nonlocal round_trips
+        round_trips += 1
+        counts["COMMIT"] += 1
+
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://kefu") as http:
+                plan = _requests("S", USERS, MESSAGES)
+                sync_engine = services.db.engine.sync_engine
+                event.listen(sync_engine, "before_cursor_execute", on_execute)
+                event.listen(sync_engine, "begin", on_begin)
+                event.listen(sync_engine, "commit", on_commit)
+                started = time.process_time()
+                for i in range(MESSAGES):
+                    for user in plan:
+                        _openid, query, body = user[i]
+                        r = await http.post("/wechat", params=query, content=body)
+                        assert r.status_code == 200, r.text
+                cpu = time.process_time() - started
+                event.remove(sync_engine, "before_cursor_execute", on_execute)
+                event.remove(sync_engine, "begin", on_begin)
+                event.remove(sync_engine, "commit", on_commit)
+                # The webhook's background work (late turns, releases) is not part of any turn's response.
+                for webhook in app.state.webhooks:
+                    await webhook.drain()
+    finally:
+        await drop_database(url)
+    turns = USERS * MESSAGES
+    print(f"{backend}: {turns} WeChat turns, {round_trips / turns:.1f} round trips per turn")
+    # The whole process (app, client, and SQLite itself when it is SQLite), one turn at a time.
+    print(f"CPU time of this process per turn, client included: {1000 * cpu / turns:.2f} ms")
+    for name, n in counts.most_common():
+        print(f"  {n / turns:6.2f}  {name}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "postgres"))

@@ -1,0 +1,82 @@
+"""Heavy libraries load where they are used: a web process without a bot has no aiogram, PyAV or scikit-learn.
+
+Nor Alembic (`kefu serve` migrates in a child process), nor the Redis client without Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from core.settings import PROJECT_ROOT
+
+
+def _run(code: str, tmp_path: Path, **env: str) -> dict[str, object]:
+    """Run `code` in a fresh interpreter (this one has imported everything already); it prints one JSON line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_TELEGRAM_")}
+    clean |= {"KEFU_DATABASE_URL": f"sqlite:///{tmp_path}/kefu.db", "PYTHONPATH": str(PROJECT_ROOT), **env}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+APP = """
+import json, sys
+from handlers.app import create_app
+import handlers.cli
+app = create_app(background=False, migrate=False)
+heavy = ["aiogram", "aiohttp", "alembic", "av", "redis", "sklearn", "zxcvbn"]
+bot = app.state.services.telegram_bot is not None
+print(json.dumps({"loaded": [m for m in heavy if m in sys.modules], "bot": bot}))
+"""
+
+
+def test_a_process_without_a_bot_loads_no_aiogram_pyav_or_scikit_learn(tmp_path: Path) -> None:
+    result = _run(APP, tmp_path)
+    assert result == {"loaded": [], "bot": False}
+
+
+def test_a_process_with_a_bot_loads_aiogram_and_still_no_pyav_or_scikit_learn(tmp_path: Path) -> None:
+    result = _run(APP, tmp_path, KEFU_TELEGRAM_TOKEN="4242:TEST", KEFU_TELEGRAM_SECRET="lazy-imports-secret")
+    assert result == {"loaded": ["aiogram", "aiohttp"], "bot": True}
+
+
+DEFERRED = """
+import json
+import bots.telegram.settings
+from aiogram.methods import SendMessage
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+built_at_import = [t.__name__ for t in (Update, Message, InlineKeyboardMarkup) if t.__pydantic_complete__]
+update = Update.model_validate({
+    "update_id": 1,
+    "message": {
+        "message_id": 7, "date": 1700000000, "text": "你好",
+        "chat": {"id": 5, "type": "private"}, "from": {"id": 5, "is_bot": False, "first_name": "A"},
+    },
+})
+keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="投诉", callback_data="menu:2")]])
+send = SendMessage(chat_id=5, text="您好", reply_markup=keyboard)
+print(json.dumps({
+    "built_at_import": built_at_import,
+    "text": update.message.text, "user": update.message.from_user.id,
+    "button": send.reply_markup.inline_keyboard[0][0].callback_data,
+    "dumped": send.model_dump(exclude_none=True)["reply_markup"]["inline_keyboard"][0][0],
+}))
+"""
+
+
+def test_aiogram_types_are_built_on_first_use_and_parse_as_before(tmp_path: Path) -> None:
+    result = _run(DEFERRED, tmp_path)
+    assert result == {
+        "built_at_import": [],
+        "text": "你好",
+        "user": 5,
+        "button": "menu:2",
+        "dumped": {"text": "投诉", "callback_data": "menu:2"},
+    }
