@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from bots.common import RefuseNul
+from bots.email.run import MailReaders
 from bots.telegram.commands import RepCommands
 from bots.telegram.webhook import TelegramWebhook
 from bots.web.routes import STATIC as WEB_STATIC
@@ -70,6 +71,7 @@ def create_app(
         if bridge is not None:
             await bridge.start()
         jobs = BackgroundJobs()
+        mail_readers: MailReaders | None = None
         # Every role classifies and routes, so every process follows what admins publish.
         jobs.every("config", settings.config_poll_seconds, services.config.check)
         if runs_jobs:
@@ -87,14 +89,20 @@ def create_app(
                 jobs.every("email", 30, notifier.deliver_pending)
             # A cheap check each minute; a process that was down at the report time catches up.
             jobs.every("weekly-report", 60, WeeklyReports(services).tick)
+            if services.email_accounts:
+                mail_readers = MailReaders(services.email_accounts, services.engine, services.channel_state)
         if background:
             jobs.start()
+            if mail_readers is not None:
+                mail_readers.start()
         log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])
         try:
             yield
         finally:
             # Stop taking work, finish what is in flight: running ticks, then the webhooks' late turns and sends.
             draining = True
+            if mail_readers is not None:
+                await mail_readers.stop()
             await jobs.stop(settings.shutdown_grace_seconds)
             for webhook in webhooks:
                 await webhook.drain()
@@ -180,6 +188,8 @@ def create_app(
 def deployment_secrets(settings: Settings, services: Services) -> list[str]:
     """Every secret value of this deployment, so no log line can carry one whatever its shape."""
     values = [settings.secret_key, settings.metrics_token, settings.smtp.password, services.telegram.token]
+    values.extend(a.password for a in services.email_accounts)
+    values.extend(a.smtp_password for a in services.email_accounts)
     values.append(services.telegram.secret)
     for account in services.wechat_accounts:
         values += [account.token, account.app_secret, account.aes_key]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiogram import Bot
 
+from bots.email.channel import EmailChannel
+from bots.email.settings import EmailAccount, EmailSettings
 from bots.telegram.channel import TelegramChannel
 from bots.telegram.media import TelegramMedia
 from bots.telegram.notify import TelegramNotifier
@@ -95,6 +97,8 @@ class Services:
     config: ConfigWatcher
     # The learned model behind the rules (settings.dialogue.classifier_model), read once per process.
     text_model: TextModel | None = None
+    # The mailboxes of the e-mail channel (KEFU_EMAIL__ACCOUNTS__<name>__…); their readers run in workers.
+    email_accounts: list[EmailAccount] = field(default_factory=list)
     _preloading: asyncio.Future[None] | None = None
 
     async def start(self, *, migrate: bool = True) -> None:
@@ -203,6 +207,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             )
             # Escalations on any channel open topics; client messages are mirrored into them.
             db.live.add_listener(reps.on_live)
+    email_accounts = EmailSettings().all()
+    if email_accounts:
+        registry.register(EmailChannel(email_accounts, db, channel_state, clock, texts, language=settings.language))
     text_model = configured_model(config_dir, settings.dialogue.classifier_model)
     classifier = ClassifierHolder(
         KeywordClassifier([], threshold=settings.dialogue.classifier_threshold, model=text_model)
@@ -263,6 +270,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         followups=runner,
         config=ConfigWatcher(db),
         text_model=text_model,
+        email_accounts=email_accounts,
     )
     # Live classification follows the published version named by the "keywords" document, in every process.
     services.config.on(KEYWORDS, services.apply_keywords)

@@ -18,8 +18,8 @@ from bots.telegram.ratelimit import RateLimiter
 from core.db.models import WeeklyReport, WeeklyReportDelivery
 from core.report_tables import percent
 from core.singleton import singleton
+from core.smtp import send_email
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week
-from handlers.email_notifier import send_email
 
 if TYPE_CHECKING:
     from handlers.services import Services
