@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 
 from bots.email.compose import compose, subject_for
+from bots.email.parse import SUBJECT_TICKET
 from bots.email.settings import CHANNEL, EmailAccount
 from core.channel import (
     ChannelCapabilities,
@@ -81,14 +82,19 @@ class EmailChannel:
             await self._check_ration(account, ref.external_user_id, now)
         conversation_language, ticket_number = await self._thread_facts(ref)
         extra = ref.extra
+        thread_subject = str(extra.get("subject") or "")
+        if ticket_number is None:
+            # No open ticket: the thread keeps the number its subject already carries.
+            tagged = SUBJECT_TICKET.search(thread_subject)
+            ticket_number = tagged.group(1) if tagged else None
         references = tuple(str(r) for r in extra.get("references", []) if isinstance(r, str))
         mail = compose(
             account,
             ref.external_user_id,
             message,
             subject=subject_for(
-                str(extra.get("subject") or ""),
-                ticket_number or extra.get("ticket"),
+                thread_subject,
+                ticket_number,
                 self.texts.get("email.subject", conversation_language or self.language),
             ),
             in_reply_to=extra.get("message_id"),

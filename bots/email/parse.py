@@ -113,10 +113,10 @@ def html_to_text(markup: str) -> str:
     try:
         tree = lxml_html.fromstring(markup)
     except (ValueError, lxml_html.etree.ParserError):
-        return get_text(markup)
+        return str(get_text(markup))
     for quote in tree.xpath("//blockquote"):
         quote.drop_tree()
-    return get_text(lxml_html.tostring(tree, encoding="unicode"))
+    return str(get_text(lxml_html.tostring(tree, encoding="unicode")))
 
 
 def _attachments(message: EmailMessage) -> tuple[MailPart, ...]:

@@ -96,14 +96,16 @@ class MailboxReader:
         handed = 0
         for uid in uids:
             fetched = await folder.fetch(uid)
-            if fetched is not None and fetched.raw is None:
+            if fetched is None:
+                pass  # expunged since the search
+            elif fetched.raw is None:
                 log.warning(
                     "e-mail account %s: UID %s of %s bytes is over the limit; left in the mailbox",
                     self.account.name,
                     uid,
                     fetched.size,
                 )
-            elif fetched is not None:
+            else:
                 await self.receive(self.account, fetched.raw)
                 handed += 1
                 self.handed += 1

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 
 from bots.email.channel import EmailChannel
@@ -18,7 +17,7 @@ from bots.email.reader import MailboxReader
 from bots.email.receiver import MailReceiver
 from bots.email.settings import EmailAccount
 from handlers.services import Services
-from tests.mail.servers import DOVECOT, PASSWORD, Dovecot, free_port, start_dovecot
+from tests.mail.servers import DOVECOT, PASSWORD, Dovecot, Logins, free_port, start_dovecot
 from tests.test_email_notifier import Inbox
 
 
@@ -36,19 +35,6 @@ def dovecot() -> Iterator[Dovecot]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
-
-
-class Logins:
-    """The SMTP server's authenticator: accepts the mailbox's own login only, and remembers who logged in."""
-
-    def __init__(self) -> None:
-        self.users: list[str] = []
-
-    def __call__(self, server: object, session: object, envelope: object, mechanism: str, data: object) -> AuthResult:
-        if isinstance(data, LoginPassword) and data.password == PASSWORD.encode():
-            self.users.append(data.login.decode())
-            return AuthResult(success=True)
-        return AuthResult(success=False, handled=False)
 
 
 @pytest.fixture

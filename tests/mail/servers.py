@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aioimaplib
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 PASSWORD = "secret"
@@ -54,6 +55,19 @@ service pop3-login {{
   }}
 }}
 """
+
+
+class Logins:
+    """The SMTP server's authenticator: accepts the mailbox's own login only, and remembers who logged in."""
+
+    def __init__(self) -> None:
+        self.users: list[str] = []
+
+    def __call__(self, server: object, session: object, envelope: object, mechanism: str, data: object) -> AuthResult:
+        if isinstance(data, LoginPassword) and data.password == PASSWORD.encode():
+            self.users.append(data.login.decode())
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
 
 
 def free_port() -> int:
