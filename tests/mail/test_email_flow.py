@@ -7,6 +7,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+import aioimaplib
 import pytest
 from sqlalchemy import select
 
@@ -26,7 +27,7 @@ from tests.mail.samples import (
     outlook_reply,
     vacation_reply,
 )
-from tests.mail.servers import Dovecot
+from tests.mail.servers import PASSWORD, Dovecot
 from tests.test_email_notifier import Inbox
 
 CLIENT = "zhang@client.example.cn"
@@ -247,3 +248,50 @@ async def test_a_first_mail_joins_the_client_recorded_with_that_address(
         identity = (await session.execute(select(ChannelIdentity))).scalar_one()
         clients = (await session.execute(select(Client.id))).scalars().all()
     assert identity.client_id == known_id and clients == [known_id]
+
+
+async def test_a_rebuilt_folder_is_read_again_without_answering_twice(
+    services: Services, dovecot: Dovecot, account: EmailAccount, channel: EmailChannel, smtp: tuple[Inbox, int]
+) -> None:
+    """A new UIDVALIDITY (the folder was deleted and made again): the recent mails are read, the known ones skipped."""
+    inbox, _ = smtp
+    account = account.model_copy(update={"folder": "Support"})
+    admin = aioimaplib.IMAP4(host="127.0.0.1", port=dovecot.port, timeout=10)
+    await admin.wait_hello_from_server()
+    await admin.login(account.username, PASSWORD)
+    await admin.create("Support")
+    receiver = MailReceiver(services.engine)
+    reader = MailboxReader(account, services.channel_state, receiver, services.clock)
+    await reader.poll_once()
+    old = mail(CLIENT, account.address, "咨询", "请问报价多少？", "<old@c.example.cn>")
+    await dovecot.deliver(account.username, old, folder="Support")
+    assert await reader.poll_once() == 1
+    before = (await services.channel_state.get(reader.cursor_key) or {})["uidvalidity"]
+
+    await admin.delete("Support")
+    await admin.create("Support")
+    await admin.logout()
+    await dovecot.deliver(account.username, old, folder="Support")
+    await dovecot.deliver(
+        account.username, mail("new@client.example.cn", account.address, "咨询", "开票", "<new@c>"), "Support"
+    )
+    assert await reader.poll_once() == 2
+    assert (await services.channel_state.get(reader.cursor_key) or {})["uidvalidity"] != before
+    assert receiver.outcomes == {"accepted": 2, "duplicate": 1}
+    assert sorted(rcpt[0] for rcpt, _ in inbox.messages) == sorted([CLIENT, "new@client.example.cn"])
+
+
+async def test_a_mail_over_the_size_limit_is_left_in_the_mailbox_and_reading_goes_on(
+    services: Services, dovecot: Dovecot, account: EmailAccount, channel: EmailChannel, smtp: tuple[Inbox, int]
+) -> None:
+    account = account.model_copy(update={"max_mail_bytes": 20_000})
+    receiver = MailReceiver(services.engine)
+    reader = MailboxReader(account, services.channel_state, receiver, services.clock)
+    await reader.poll_once()
+    big = mail(CLIENT, account.address, "大附件", "见附件", "<big@c.example.cn>")
+    big.add_attachment(b"x" * 50_000, maintype="application", subtype="pdf", filename="big.pdf")
+    await dovecot.deliver(account.username, big)
+    await dovecot.deliver(account.username, mail(CLIENT, account.address, "咨询", "请问报价", "<small@c.example.cn>"))
+    assert await reader.poll_once() == 1
+    assert receiver.outcomes == {"accepted": 1}
+    assert (await services.channel_state.get(reader.cursor_key) or {})["last_uid"] == 2
