@@ -83,6 +83,8 @@ class ImapFolder:
 
     async def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above `last_uid`, ascending. ("n:*" also names the highest UID when it is below n: filtered.)"""
+        # NOOP first: a connection kept open learns of mail delivered since its last command (RFC 3501 6.1.2).
+        _check(await self._client().noop(), "NOOP")
         response = _check(await self._client().uid_search(f"UID {last_uid + 1}:*", charset=None), "UID SEARCH")
         uids: set[int] = set()
         for line in response.lines[:-1]:
