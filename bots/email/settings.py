@@ -68,7 +68,7 @@ class EmailAccount(BaseModel):
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     attachment_types: tuple[str, ...] = DEFAULT_ATTACHMENT_TYPES
     # RFC 3834: automatic answers to one address are rationed, whatever the mails that caused them.
-    bot_mails_per_sender_per_hour: int = Field(default=5, ge=1)
+    bot_mails_per_sender_per_hour: int = Field(default=10, ge=1)
 
     @field_validator("name")
     @classmethod
