@@ -295,3 +295,28 @@ async def test_a_mail_over_the_size_limit_is_left_in_the_mailbox_and_reading_goe
     assert await reader.poll_once() == 1
     assert receiver.outcomes == {"accepted": 1}
     assert (await services.channel_state.get(reader.cursor_key) or {})["last_uid"] == 2
+
+
+async def test_a_worker_reads_every_configured_mailbox_until_stopped(
+    services: Services, dovecot: Dovecot, account: EmailAccount, channel: EmailChannel, smtp: tuple[Inbox, int]
+) -> None:
+    from bots.email.run import MailReaders
+
+    second = account.model_copy(update={"name": "sales", "address": dovecot.user()})
+    second = second.model_copy(update={"username": second.address})
+    channel.accounts[second.name] = second
+    readers = MailReaders([account, second], services.engine, services.channel_state)
+    readers.start()
+    try:
+        deadline = time.monotonic() + 10
+        for reader in readers.readers:
+            while await services.channel_state.get(reader.cursor_key) is None:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+        await dovecot.deliver(account.username, mail("a@client.example.cn", account.address, "咨询", "报价", "<a@c>"))
+        await dovecot.deliver(second.username, mail("b@client.example.cn", second.address, "咨询", "排期", "<b@c>"))
+        await wait_for_mails(smtp[0], 2)
+    finally:
+        await readers.stop()
+    senders = {str(m["From"].addresses[0].addr_spec): rcpt[0] for rcpt, m in smtp[0].messages}
+    assert senders == {account.address: "a@client.example.cn", second.address: "b@client.example.cn"}

@@ -111,3 +111,36 @@ async def test_smtp_refusals_become_gone_or_later(channel: EmailChannel, account
     # Nobody listening: tried again later.
     with pytest.raises(TransientSendError):
         await channel.send(ref(account), OutboundMessage("x"))
+
+
+def test_mailboxes_are_configured_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bots.email.settings import EmailSettings
+
+    for key, value in {
+        "KEFU_EMAIL__ACCOUNTS__support__ADDRESS": "Kefu@Agency.example.cn",
+        "KEFU_EMAIL__ACCOUNTS__support__IMAP_HOST": "imap.exmail.qq.com",
+        "KEFU_EMAIL__ACCOUNTS__support__USERNAME": "kefu@agency.example.cn",
+        "KEFU_EMAIL__ACCOUNTS__support__PASSWORD": "app-password",
+        "KEFU_EMAIL__ACCOUNTS__support__SMTP_HOST": "smtp.exmail.qq.com",
+        "KEFU_EMAIL__ACCOUNTS__support__ALIASES": '["service@agency.example.cn"]',
+    }.items():
+        monkeypatch.setenv(key, value)
+    [account] = EmailSettings().all()
+    assert (account.name, account.address, account.imap_port, account.folder) == (
+        "support",
+        "kefu@agency.example.cn",
+        993,
+        "INBOX",
+    )
+    assert account.own_addresses == {"kefu@agency.example.cn", "service@agency.example.cn"}
+    smtp = account.smtp()
+    assert (smtp.host, smtp.port, smtp.ssl, smtp.starttls, smtp.username) == (
+        "smtp.exmail.qq.com",
+        465,
+        True,
+        False,
+        "kefu@agency.example.cn",
+    )
+    monkeypatch.setenv("KEFU_EMAIL__ACCOUNTS__support__NAME", "has space")
+    with pytest.raises(ValueError, match="account names"):
+        EmailSettings()
