@@ -1,0 +1,37 @@
+"""The console's 新建工单 for a call: finding the caller, logging the call, the form's problems by field."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.clock import ManualClock
+from core.db.models import Client, Ticket
+from handlers.services import Services
+from tests.console.conftest import SignIn
+from tests.test_phone_intake import COMPLAINT
+
+
+async def test_a_rep_finds_the_caller_and_logs_the_call_from_the_console(
+    services: Services, signed_in: SignIn, clock: ManualClock
+) -> None:
+    async with services.db.transaction() as session:
+        session.add(Client(name="赵总", company="某某传媒", phone="13800138000", tier="A", created_at=clock.now()))
+    rep = await signed_in("li", role="rep")
+    for term in ("138-0013-8000", "某某", "赵"):
+        found = (await rep.http.get("/console/api/phone/callers", params={"q": term})).json()["clients"]
+        assert [(c["name"], c["phone"]) for c in found] == [("赵总", "138****8000")], term
+    client_id = found[0]["id"]
+    body = {"client_id": client_id, "category": "complaint", "details": COMPLAINT, "notes": "下午回电"}
+    created = await rep.http.post("/console/api/phone/calls", json=body, headers={"X-CSRF-Token": rep.csrf})
+    assert created.status_code == 201, created.text
+    number = created.json()["number"]
+    async with services.db.transaction() as session:
+        ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
+    assert (ticket.channel, ticket.client_id, ticket.priority) == ("phone", client_id, "P1")
+    bad = {"new_client": {"name": "钱"}, "category": "complaint", "details": {**COMPLAINT, "phone": "12"}}
+    refused = await rep.http.post("/console/api/phone/calls", json=bad, headers={"X-CSRF-Token": rep.csrf})
+    assert refused.status_code == 422
+    assert refused.json()["problems"] == {"phone": services.texts.get("form.bad_phone", "zh")}
+    for nonsense in ({"category": "complaint"}, {"client_id": 2**70, "category": "x"}, {"client_id": 1, "category": 3}):
+        answer = await rep.http.post("/console/api/phone/calls", json=nonsense, headers={"X-CSRF-Token": rep.csrf})
+        assert answer.status_code == 400, (nonsense, answer.text)
