@@ -39,3 +39,25 @@ def reason_not_to_answer(mail: ParsedMail, own_addresses: frozenset[str]) -> str
     if _AUTO_SUBJECT.search(mail.subject):
         return "auto-reply subject"
     return None
+
+
+def failed_recipients(mail: ParsedMail) -> list[str]:
+    """The addresses a delivery report (RFC 3464) says failed for good (Action: failed, Status 5.x.x)."""
+    if mail.message.get_content_type() != "multipart/report":
+        return []
+    failed: list[str] = []
+    for part in mail.message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        # The policy parses delivery-status parts into one header block per recipient.
+        blocks = part.get_payload()
+        for block in blocks if isinstance(blocks, list) else []:
+            if isinstance(block, str):
+                continue
+            action = str(block.get("Action", "")).strip().lower()
+            status = str(block.get("Status", "")).strip()
+            recipient = str(block.get("Final-Recipient", "") or block.get("Original-Recipient", ""))
+            address = recipient.partition(";")[2].strip().strip("<>").lower()
+            if action == "failed" and status.startswith("5") and "@" in address:
+                failed.append(address)
+    return failed

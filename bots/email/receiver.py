@@ -8,9 +8,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from bots.email.loops import reason_not_to_answer
+from sqlalchemy import update
+
+from bots.email.loops import failed_recipients, reason_not_to_answer
 from bots.email.parse import MAX_REFERENCES, MailPart, ParsedMail, parse_mail
 from bots.email.settings import CHANNEL, EmailAccount
+from core.db.models import ChannelIdentity
 from core.engine import Engine
 from core.media import MediaStore, MediaTooLarge
 from core.messages import Attachment, ConversationRef, InboundMessage, MessageType
@@ -137,6 +140,9 @@ class MailReceiver:
             return "unreadable"
         reason = reason_not_to_answer(mail, account.own_addresses)
         if reason is not None:
+            gone = failed_recipients(mail)
+            if gone:
+                await self._unreachable(account, gone)
             log.info(
                 "e-mail account %s: mail %s from %s not answered: %s",
                 account.name,
@@ -149,3 +155,18 @@ class MailReceiver:
         kept = keep_attachments(account, store, mail)
         result = await self.engine.receive(to_inbound(account, mail, kept, self.engine.settings.max_message_chars))
         return result.status
+
+    async def _unreachable(self, account: EmailAccount, addresses: list[str]) -> None:
+        """A hard bounce: the bot stops writing to these addresses until they write again (as after a block)."""
+        async with self.engine.db.transaction() as session:
+            await session.execute(
+                update(ChannelIdentity)
+                .where(
+                    ChannelIdentity.channel == CHANNEL,
+                    ChannelIdentity.account == account.name,
+                    ChannelIdentity.external_id.in_(addresses),
+                )
+                .values(reachable=False)
+                .execution_options(synchronize_session=False)
+            )
+        log.info("e-mail account %s: %s bounced; not written to until they write", account.name, ", ".join(addresses))

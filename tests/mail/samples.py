@@ -122,7 +122,7 @@ def vacation_reply(sender: str, to: str, message_id: str, in_reply_to: str) -> b
     ).as_bytes()
 
 
-def bounce(to: str, message_id: str, failed: str) -> bytes:
+def bounce(to: str, message_id: str, failed: str, status: str = "5.1.1") -> bytes:
     """A delivery status notification (RFC 3464) from the mail server, as Postfix writes one."""
     return (
         "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
@@ -139,6 +139,6 @@ def bounce(to: str, message_id: str, failed: str) -> bytes:
         "--b1\r\n"
         "Content-Type: message/delivery-status\r\n\r\n"
         "Reporting-MTA: dns; mx.example.net\r\n\r\n"
-        f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: {status}\r\n"
         "--b1--\r\n"
     ).encode()

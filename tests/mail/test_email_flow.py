@@ -320,3 +320,23 @@ async def test_a_worker_reads_every_configured_mailbox_until_stopped(
         await readers.stop()
     senders = {str(m["From"].addresses[0].addr_spec): rcpt[0] for rcpt, m in smtp[0].messages}
     assert senders == {account.address: "a@client.example.cn", second.address: "b@client.example.cn"}
+
+
+async def test_a_hard_bounce_stops_the_bot_writing_until_the_client_writes_again(
+    services: Services, dovecot: Dovecot, account: EmailAccount, reader: MailboxReader, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    await reader.poll_once()
+    await dovecot.deliver(
+        account.username, mail(CLIENT, account.address, "咨询", "请问报价多少？", "<q1@c.example.cn>")
+    )
+    await dovecot.deliver(account.username, bounce(account.address, "<b2@mx.example.net>", CLIENT.upper()))
+    assert await reader.poll_once() == 2
+    async with services.db.transaction() as session:
+        assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is False
+    assert len(inbox.messages) == 1
+    await dovecot.deliver(account.username, mail(CLIENT, account.address, "Re: 咨询", "还在吗", "<q2@c.example.cn>"))
+    assert await reader.poll_once() == 1
+    async with services.db.transaction() as session:
+        assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is True
+    assert len(inbox.messages) == 2

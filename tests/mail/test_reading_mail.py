@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.email.loops import reason_not_to_answer
+from bots.email.loops import failed_recipients, reason_not_to_answer
 from bots.email.parse import bare_subject, parse_mail
 from bots.email.quotes import latest_reply
 from bots.email.receiver import keep_attachments, to_inbound
@@ -237,3 +237,11 @@ def test_a_long_mail_is_cut_to_what_the_dialogue_reads() -> None:
         _account(), parsed, keep_attachments(_account(), MediaStore(Path("/nonexistent"), 1), parsed), 4000
     )
     assert len(inbound.text) == 4000 and inbound.payload["text_chars"] == 6000
+
+
+def test_only_a_permanent_failure_names_a_recipient_gone() -> None:
+    assert failed_recipients(parse_mail(bounce("k@a.example.cn", "<b@mx>", "Li@Client.example.cn"))) == [
+        "li@client.example.cn"
+    ]
+    assert failed_recipients(parse_mail(bounce("k@a.example.cn", "<b@mx>", "li@client.example.cn", "4.2.2"))) == []
+    assert failed_recipients(parse_mail(mail("li@c.example.cn", "k@a.example.cn", "x", "y", "<n@c>").as_bytes())) == []
