@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import ColumnElement, or_, select
 
 from bots.common import BadPayload, db_int
 from core.db.models import Client
-from core.dialogue.forms import normalize_phone
+from core.dialogue.forms import CATEGORIES, normalize_phone
 from core.masking import mask_phone
 from core.phone_intake import Call, CallNotValid, NewClient, record_call
 from handlers.console.auth import Principal
-from handlers.console.web import json_body, text_field
+from handlers.console.web import json_body, page, text_field
 
 if TYPE_CHECKING:
     from handlers.console.routes import Console
@@ -44,6 +44,33 @@ def _details(value: object) -> dict[str, str]:
 def phone_router(console: Console) -> APIRouter:
     router = console.private()
     services = console.services
+
+    @router.get("/phone", include_in_schema=False)
+    async def phone_page() -> FileResponse:
+        return page("phone.html")
+
+    @router.get("/api/phone/form")
+    async def form(principal: Principal = Depends(console.guard)) -> JSONResponse:
+        """The bot's details form of every category, as the page draws it (labels in the rep's language)."""
+        language = principal.language
+        texts = services.texts
+        categories = []
+        for category in CATEGORIES:
+            slots = []
+            for spec in services.forms.slots(category):
+                key = f"slots.{category}.{spec.name}"
+                choices = [texts.get(f"{key}.choices.{c}", language) for c in spec.choices]
+                slots.append(
+                    {
+                        "name": spec.name,
+                        "label": texts.get(f"{key}.label", language),
+                        "required": spec.required,
+                        "phone": spec.validator == "phone",
+                        "choices": choices,
+                    }
+                )
+            categories.append({"id": category, "label": texts.get(f"category.{category}", language), "slots": slots})
+        return JSONResponse({"categories": categories})
 
     @router.get("/api/phone/callers")
     async def callers(q: str = "", _: Principal = Depends(console.guard)) -> JSONResponse:
