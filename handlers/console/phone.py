@@ -11,8 +11,10 @@ from sqlalchemy import ColumnElement, or_, select
 from bots.common import BadPayload, db_int
 from core.db.models import Client
 from core.dialogue.forms import CATEGORIES, normalize_phone
+from core.lifecycle import TicketStatus
 from core.masking import mask_phone
-from core.phone_intake import Call, CallNotValid, NewClient, record_call
+from core.phone_intake import PHONE, Call, CallNotValid, NewClient, record_call
+from handlers.console.access import ticket_for
 from handlers.console.auth import Principal
 from handlers.console.web import json_body, page, text_field
 
@@ -136,5 +138,25 @@ def phone_router(console: Console) -> APIRouter:
         for conversation_id in conversation_ids:
             await services.dispatcher.deliver_conversation(conversation_id)
         return JSONResponse({"status": "ok", "number": number, "told_on": recorded.told_on}, status_code=201)
+
+    @router.post("/api/phone/tickets/{number}/satisfaction")
+    async def satisfaction(
+        number: str, request: Request, principal: Principal = Depends(console.guard)
+    ) -> JSONResponse:
+        """The score a client gave on the call-back (回访) of a phone ticket: step 5, as the bot records it."""
+        data = await json_body(request)
+        score = data.get("score")
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise BadPayload("score must be a whole number from 1 to 5")
+        async with services.db.transaction() as session:
+            ticket, _ = await ticket_for(session, principal, number)
+            if ticket.channel != PHONE:
+                raise BadPayload("only phone tickets take a score from the console; clients score the others")
+            if TicketStatus(ticket.status) is not TicketStatus.RESOLVED:
+                raise BadPayload("the ticket is not resolved")
+            await services.desk.record_feedback(
+                session, ticket, score, f"user:{principal.user_id}", services.clock.now()
+            )
+        return JSONResponse({"status": "ok"})
 
     return router

@@ -35,3 +35,34 @@ async def test_a_rep_finds_the_caller_and_logs_the_call_from_the_console(
     for nonsense in ({"category": "complaint"}, {"client_id": 2**70, "category": "x"}, {"client_id": 1, "category": 3}):
         answer = await rep.http.post("/console/api/phone/calls", json=nonsense, headers={"X-CSRF-Token": rep.csrf})
         assert answer.status_code == 400, (nonsense, answer.text)
+
+
+async def test_a_resolved_phone_ticket_asks_its_rep_to_call_back_and_takes_the_score_from_him(
+    services: Services, signed_in: SignIn, clock: ManualClock
+) -> None:
+    from core.db.models import Notification
+
+    rep = await signed_in("li", role="rep")
+    body = {"new_client": {"name": "赵总"}, "category": "other", "details": {"description": "合同寄到哪里"}}
+    created = await rep.http.post("/console/api/phone/calls", json=body, headers={"X-CSRF-Token": rep.csrf})
+    number = created.json()["number"]
+    headers = {"X-CSRF-Token": rep.csrf}
+    early = await rep.http.post(f"/console/api/phone/tickets/{number}/satisfaction", json={"score": 5}, headers=headers)
+    assert early.status_code == 400, "no score before the ticket is resolved"
+    resolved = await rep.http.post(
+        f"/console/api/tickets/{number}/resolve", json={"solution": "已告知地址"}, headers=headers
+    )
+    assert resolved.status_code == 200, resolved.text
+    async with services.db.transaction() as session:
+        callbacks = (await session.execute(select(Notification).where(Notification.kind == "callback"))).scalars().all()
+    assert [(n.user_id, number in n.text) for n in callbacks] == [(rep.user_id, True)]
+    for bad in ({"score": 0}, {"score": "5"}, {"score": True}, {}):
+        refused = await rep.http.post(f"/console/api/phone/tickets/{number}/satisfaction", json=bad, headers=headers)
+        assert refused.status_code == 400, bad
+    scored = await rep.http.post(
+        f"/console/api/phone/tickets/{number}/satisfaction", json={"score": 4}, headers=headers
+    )
+    assert scored.status_code == 200, scored.text
+    async with services.db.transaction() as session:
+        ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
+    assert (ticket.satisfaction, ticket.status) == (4, "feedback")
