@@ -24,6 +24,8 @@ _PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|aw|回复|回覆|答复|转发|轉寄
 # The messages table keeps external ids up to 128 characters.
 MAX_EXTERNAL_ID = 128
 MAX_REFERENCES = 20
+# RFC 5321 allows 254; kefu's identity column holds 128, and no real client's address comes near it.
+MAX_ADDRESS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if not senders:
         raise ValueError("mail without a sender address")
     name, address = senders[0]
+    if len(address) > MAX_ADDRESS:
+        raise ValueError(f"sender address of {len(address)} characters")
     message_ids = _ids(_header(message, "Message-ID"))
     sent_at: datetime | None = None
     date = _header(message, "Date")

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 Receive = Callable[[EmailAccount, bytes], Awaitable[str]]
 # One reader of a mailbox at a time across processes; a crashed holder's lock runs out after this.
 LOCK_TTL = timedelta(minutes=5)
+# A mail whose turn failed this many times is left in the mailbox and reading goes on (a poison mail must
+# not hold up every mail after it); fewer failures are taken for an outage (the database restarting).
+MAX_ATTEMPTS = 3
 # After a failed connection, waits grow from poll_seconds up to this.
 MAX_BACKOFF_SECONDS = 600.0
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -106,11 +109,30 @@ class MailboxReader:
                     fetched.size,
                 )
             else:
-                await self.receive(self.account, fetched.raw)
-                handed += 1
-                self.handed += 1
+                try:
+                    await self.receive(self.account, fetched.raw)
+                except Exception:
+                    if await self._failed(uid) < MAX_ATTEMPTS:
+                        raise
+                    log.exception(
+                        "e-mail account %s: UID %s failed %s times; left in the mailbox, reading goes on",
+                        self.account.name,
+                        uid,
+                        MAX_ATTEMPTS,
+                    )
+                else:
+                    handed += 1
+                    self.handed += 1
             await self._move(folder.uidvalidity, uid)
         return handed
+
+    async def _failed(self, uid: int) -> int:
+        """Count one more failure of this UID in the cursor; how many it has had."""
+        cursor = await self.state.get(self.cursor_key) or {}
+        failures = cursor.get("failures") or {}
+        attempts = int(failures.get(str(uid), 0)) + 1
+        await self.state.put(self.cursor_key, {**cursor, "failures": {str(uid): attempts}})
+        return attempts
 
     async def _move(self, uidvalidity: int, last_uid: int) -> None:
         value = {"uidvalidity": uidvalidity, "last_uid": last_uid, "moved_at": self.clock.now().isoformat()}

@@ -340,3 +340,33 @@ async def test_a_hard_bounce_stops_the_bot_writing_until_the_client_writes_again
     async with services.db.transaction() as session:
         assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is True
     assert len(inbox.messages) == 2
+
+
+async def test_a_mail_whose_turn_keeps_failing_is_left_and_reading_goes_on(
+    services: Services, dovecot: Dovecot, account: EmailAccount, channel: EmailChannel, smtp: tuple[Inbox, int]
+) -> None:
+    receiver = MailReceiver(services.engine)
+
+    async def poisoned(account: EmailAccount, raw: bytes) -> str:
+        if b"<poison@" in raw:
+            raise RuntimeError("a bug this mail sets off")
+        return await receiver(account, raw)
+
+    reader = MailboxReader(account, services.channel_state, poisoned, services.clock)
+    await reader.poll_once()
+    await dovecot.deliver(account.username, mail(CLIENT, account.address, "咨询", "一", "<poison@c.example.cn>"))
+    await dovecot.deliver(account.username, mail("b@client.example.cn", account.address, "咨询", "报价", "<ok@c>"))
+    for _ in range(2):  # taken for an outage: the cursor stays, the mail is read again
+        with pytest.raises(RuntimeError):
+            await reader.poll_once()
+    assert smtp[0].messages == []
+    assert await reader.poll_once() == 1
+    assert [rcpt for rcpt, _ in smtp[0].messages] == [["b@client.example.cn"]]
+    assert (await services.channel_state.get(reader.cursor_key) or {})["last_uid"] == 2
+
+
+def test_a_sender_address_longer_than_kefu_keeps_is_unreadable() -> None:
+    from bots.email.parse import parse_mail
+
+    with pytest.raises(ValueError, match="characters"):
+        parse_mail(("From: " + "a" * 130 + "@c.example.cn\r\n\r\nhi\r\n").encode())
