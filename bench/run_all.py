@@ -33,6 +33,7 @@ BENCHMARKS = (
     "followups_bench",
     "wechat_bench",
     "telegram_bench",
+    "email_bench",
     "console_bench",
     "live_bench",
     "reports_bench",

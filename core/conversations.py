@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, select
+from sqlalchemy import bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,9 +80,11 @@ async def find_or_create_identity(
     if identity is None:
         try:
             async with session.begin_nested():
-                client = Client(name=msg.display_name or "", language=msg.language, created_at=now)
-                session.add(client)
-                await session.flush()
+                client = await _client_by_email(session, msg.email) if msg.email else None
+                if client is None:
+                    client = Client(name=msg.display_name or "", language=msg.language, email=msg.email, created_at=now)
+                    session.add(client)
+                    await session.flush()
                 identity = ChannelIdentity(
                     client_id=client.id,
                     channel=msg.ref.channel,
@@ -99,6 +101,12 @@ async def find_or_create_identity(
     client_row = await session.get(Client, identity.client_id)
     assert client_row is not None
     return client_row, identity
+
+
+async def _client_by_email(session: AsyncSession, address: str) -> Client | None:
+    """The client the console records with this e-mail address (the oldest, should two share it)."""
+    query = select(Client).where(func.lower(Client.email) == address.lower()).order_by(Client.id).limit(1)
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def find_or_create_conversation(

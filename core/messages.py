@@ -127,6 +127,8 @@ class InboundMessage:
     sent_at: datetime | None = None
     display_name: str | None = None
     language: str | None = None
+    # The sender's e-mail address when the channel knows it: a first contact joins the client with that address.
+    email: str | None = None
 
     @property
     def channel(self) -> str:

@@ -91,6 +91,8 @@ class SmtpSettings(BaseModel):
     password: SecretStr | None = None
     sender: str = "kefu@localhost"
     starttls: bool = False
+    # Implicit TLS from the first byte (port 465); starttls is then not used.
+    ssl: bool = False
     timeout: float = 10.0
 
 

@@ -204,6 +204,10 @@ class TicketDesk:
                 payload={},
                 now=now,
             )
+            if ticket.channel == "phone":
+                # Nothing can be sent on a phone line: the rep calls back (回访) and records the client's score.
+                callee = ticket.resolved_by_id or ticket.assignee_id
+                await self.notify(session, ticket, "callback", now, user_id=callee, role=None if callee else "rep")
         elif request.to is TicketStatus.CLOSED:
             await self._release_conversation(session, ticket)
             await labels.confirm_uncorrected(session, ticket, now)

@@ -36,6 +36,7 @@ from handlers.weekly_reports import WeeklyReports
 if TYPE_CHECKING:
     from aiogram import Router
 
+    from bots.email.run import MailReaders
     from bots.telegram.webhook import TelegramWebhook
     from handlers.redis_live import RedisLiveBridge
 
@@ -78,6 +79,7 @@ def create_app(
         if bridge is not None:
             await bridge.start()
         jobs = BackgroundJobs()
+        mail_readers: MailReaders | None = None
         # Every role classifies and routes, so every process follows what admins publish.
         jobs.every("config", settings.config_poll_seconds, services.config.check)
         if runs_jobs:
@@ -97,14 +99,23 @@ def create_app(
             jobs.every("weekly-report", 60, WeeklyReports(services).tick)
             # A cheap check every ten minutes; the fit itself runs in a process of its own once a week.
             jobs.every("classifier-training", 600, WeeklyTraining(services).tick)
+            if services.email_accounts:
+                # Imported only with a mailbox configured: the IMAP client and HTML parser cost memory.
+                from bots.email.run import MailReaders
+
+                mail_readers = MailReaders(services.email_accounts, services.engine, services.channel_state)
         if background:
             jobs.start()
+            if mail_readers is not None:
+                mail_readers.start()
         log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])
         try:
             yield
         finally:
             # Stop taking work, finish what is in flight: running ticks, then the webhooks' late turns and sends.
             draining = True
+            if mail_readers is not None:
+                await mail_readers.stop()
             await jobs.stop(settings.shutdown_grace_seconds)
             for webhook in webhooks:
                 await webhook.drain()
@@ -193,6 +204,8 @@ def create_app(
 def deployment_secrets(settings: Settings, services: Services) -> list[str]:
     """Every secret value of this deployment, so no log line can carry one whatever its shape."""
     values = [settings.secret_key, settings.metrics_token, settings.smtp.password, services.telegram.token]
+    values.extend(a.password for a in services.email_accounts)
+    values.extend(a.smtp_password for a in services.email_accounts)
     values.append(services.telegram.secret)
     for account in services.wechat_accounts:
         values += [account.token, account.app_secret, account.aes_key]

@@ -14,6 +14,7 @@ from core.clock import Clock
 from core.db.models import Notification, User
 from core.db.session import Database
 from core.settings import SmtpSettings
+from core.smtp import send_email
 
 log = logging.getLogger(__name__)
 MAX_AGE = timedelta(days=1)
@@ -87,14 +88,3 @@ class EmailNotifier:
         message["Subject"] = notification.text.split("：", 1)[0][:80]
         message.set_content(notification.text)
         send_email(self.smtp, message)
-
-
-def send_email(smtp: SmtpSettings, message: EmailMessage) -> None:
-    """One message through the configured SMTP server (blocking: call it in a thread)."""
-    assert smtp.host is not None
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
-        if smtp.starttls:
-            client.starttls()
-        if smtp.username and smtp.password:
-            client.login(smtp.username, smtp.password.get_secret_value())
-        client.send_message(message)

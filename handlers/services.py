@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bots.email.settings import EmailAccount, EmailSettings
 from bots.telegram.settings import TelegramSettings
 from bots.web.channel import LiveHub, WebChannel
 from bots.wechat.channel import WeChatAccounts, WeChatChannel
@@ -108,6 +109,8 @@ class Services:
     # The published rule version in force and its rules (live classification is rebuilt from both).
     rules_version: int | None = None
     rule_specs: tuple[RuleSpec, ...] = ()
+    # The mailboxes of the e-mail channel (KEFU_EMAIL__ACCOUNTS__<name>__…); their readers run in workers.
+    email_accounts: list[EmailAccount] = field(default_factory=list)
     _preloading: asyncio.Future[None] | None = None
 
     async def start(self, *, migrate: bool = True) -> None:
@@ -237,6 +240,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     telegram_notifier: TelegramNotifier | None = None
     if telegram_bot is not None:
         reps, telegram_notifier = _wire_telegram(settings, telegram, telegram_bot, db, texts, registry, clock)
+    email_accounts = EmailSettings().all()
+    if email_accounts:
+        # Imported only when a mailbox is configured: a process without one loads no e-mail code.
+        from bots.email.channel import EmailChannel
+
+        registry.register(EmailChannel(email_accounts, db, channel_state, clock, texts, language=settings.language))
     text_model = configured_model(config_dir, settings.dialogue.classifier_model)
     classifier = ClassifierHolder(
         KeywordClassifier([], threshold=settings.dialogue.classifier_threshold, model=text_model)
@@ -298,6 +307,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         config=ConfigWatcher(db),
         text_model=text_model,
         model_in_force=text_model,
+        email_accounts=email_accounts,
     )
     # Live classification follows the published version named by the "keywords" document, in every process,
     # and the published model named by the "classifier" document.

@@ -17,8 +17,8 @@ from core.db.models import WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput
 from core.report_tables import percent
 from core.singleton import singleton
+from core.smtp import send_email
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week, require_over
-from handlers.email_notifier import send_email
 
 if TYPE_CHECKING:
     from aiogram import Bot

@@ -31,6 +31,7 @@ from handlers.console.edits import reclassify, reprioritize
 from handlers.console.errors import NotSignedIn
 from handlers.console.keywords import keywords_routes
 from handlers.console.live import LiveStreams, live_routes
+from handlers.console.phone import phone_router
 from handlers.console.reports import reports_routes
 from handlers.console.settings import ConsoleSettings
 from handlers.console.takeover import takeover_router
@@ -98,6 +99,7 @@ class Console:
         app.include_router(self.public_router())
         app.include_router(self.private_router())
         app.include_router(takeover_router(self))
+        app.include_router(phone_router(self))
         app.include_router(live_routes(self))
         app.include_router(admin_routes(self))
         app.include_router(reports_routes(self))

@@ -120,9 +120,9 @@ async def test_rep_works_an_escalated_wechat_conversation(
         await page.locator("#password").press("Enter")
         await expect(page).to_have_url(base + "/console")
         await expect(page.locator("#who")).to_contain_text("安妮")
-        # A rep's header links only to the inbox: reports, admin, keywords and settings are not theirs.
-        await expect(page.locator("nav a")).to_have_count(1)
-        await expect(page.locator("nav a")).to_have_attribute("aria-current", "page")
+        # A rep's header links to the inbox and 新建工单: reports, admin, keywords and settings are not theirs.
+        await expect(page.locator("nav a")).to_have_count(2)
+        await expect(page.locator("nav a").first).to_have_attribute("aria-current", "page")
         await expect(page.locator("#live")).to_have_attribute("data-state", "on")
         waiting = page.locator("#queue-waiting")
         await expect(waiting).to_have_attribute("aria-selected", "true")

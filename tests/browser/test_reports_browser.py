@@ -60,7 +60,13 @@ async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
         await expect(page.locator("body")).to_have_attribute("data-loaded", "true")
         # A supervisor reads reports and the archive, and has no keyword or settings pages.
         links = [await a.get_attribute("href") for a in await page.locator("nav a").all()]
-        assert links == ["/console", "/console/reports", "/console/reports/archive", "/console/admin"], links
+        assert links == [
+            "/console",
+            "/console/phone",
+            "/console/reports",
+            "/console/reports/archive",
+            "/console/admin",
+        ], links
         # The default range (the last 30 days up to 1 December) holds all nine tickets.
         await expect(page.locator('[data-figure="f_tickets"] dd')).to_have_text("9")
         for canvas in ("#chart-categories", "#chart-satisfaction"):

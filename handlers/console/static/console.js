@@ -101,6 +101,7 @@ const Console = (() => {
   // The console's pages, in the order of the header's links, and the roles that may open each.
   const PAGES = [
     { page: "inbox", href: "/console", text: "nav.inbox", roles: null },
+    { page: "phone", href: "/console/phone", text: "phone.nav", roles: null },
     { page: "reports", href: "/console/reports", text: "reports.nav", roles: ["supervisor", "admin"] },
     { page: "archive", href: "/console/reports/archive", text: "reports.archive", roles: ["supervisor", "admin"] },
     { page: "admin", href: "/console/admin", text: "nav.admin", roles: ["supervisor", "admin"] },

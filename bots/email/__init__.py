@@ -1,0 +1,1 @@
+"""E-mail as a channel: IMAP in, SMTP out through the outbox."""

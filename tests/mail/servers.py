@@ -1,0 +1,136 @@
+"""Dovecot on a loopback port with a throwaway configuration, mailboxes and users; mail delivered by IMAP APPEND."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import aioimaplib
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+PASSWORD = "secret"
+
+CONFIG = """
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 0
+default_internal_user = {user}
+default_login_user = {user}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/home/%u
+}}
+mail_location = maildir:~/Maildir
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+}}
+"""
+
+
+class Logins:
+    """The SMTP server's authenticator: accepts the mailbox's own login only, and remembers who logged in."""
+
+    def __init__(self) -> None:
+        self.users: list[str] = []
+
+    def __call__(self, server: object, session: object, envelope: object, mechanism: str, data: object) -> AuthResult:
+        if isinstance(data, LoginPassword) and data.password == PASSWORD.encode():
+            self.users.append(data.login.decode())
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Dovecot:
+    """A running Dovecot; `user()` makes a new mailbox for one test."""
+
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def user(self) -> str:
+        name = f"kefu-{uuid.uuid4().hex[:10]}@example.com"
+        # passwd-file is read again when it changes: a new line is a new user, no restart.
+        with (self.root / "passwd").open("a") as passwd:
+            passwd.write(f"{name}:{{PLAIN}}{PASSWORD}\n")
+        return name
+
+    async def deliver(self, user: str, mail: bytes | EmailMessage, folder: str = "INBOX") -> None:
+        """Put a mail into the user's folder, as the mail server's delivery would."""
+        raw = mail if isinstance(mail, bytes) else mail.as_bytes()
+        client = aioimaplib.IMAP4(host="127.0.0.1", port=self.port, timeout=10)
+        await client.wait_hello_from_server()
+        assert (await client.login(user, PASSWORD)).result == "OK"
+        response = await client.append(raw, mailbox=folder)
+        assert response.result == "OK", response
+        await client.logout()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start_dovecot(root: Path) -> Dovecot:
+    """Dovecot in the foreground of a child process, on a free port; its own user when run as root."""
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("dovecot")
+        user, uid, gid = "dovecot", account.pw_uid, account.pw_gid
+    else:
+        account = pwd.getpwuid(os.geteuid())
+        user, uid, gid = account.pw_name, account.pw_uid, account.pw_gid
+    for sub in ("run", "state", "home"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "passwd").write_text("")
+    os.chown(root / "home", uid, gid)
+    root.chmod(0o755)
+    port = free_port()
+    config = root / "dovecot.conf"
+    config.write_text(CONFIG.format(root=root, port=port, user=user, uid=uid, gid=gid))
+    process = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dovecot exited: {process.stderr.read().decode() if process.stderr else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return Dovecot(root, port, process)
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError("dovecot did not listen within 15 s")
