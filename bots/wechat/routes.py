@@ -179,6 +179,10 @@ class WeChatWebhook:
                 result = await asyncio.wait_for(asyncio.shield(turn), budget)
             except TimeoutError:
                 if offer.withdraw():
+                    # "success" only once the message is stored: WeChat never retries a "success", so answering
+                    # before the commit would lose the message to a crash. A turn past WeChat's 5 s makes it
+                    # retry, and the retry is answered as a duplicate once this turn has committed.
+                    await asyncio.shield(turn)
                     self._background.spawn(self._finish_late(turn, inbound))
                     return PlainTextResponse(SUCCESS)
                 # The turn took the offer before the budget ran out and is committing: its reply is ours.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -98,6 +99,21 @@ async def test_slow_turn_answers_success_then_sends_once(make_wechat: WeChatFact
     await wechat.webhook.drain()
     assert len(fake_api.sends()) == 1
     assert await wechat.counts() == (1, 1)
+
+
+async def test_a_slow_turn_is_answered_only_once_its_message_is_stored(make_wechat: WeChatFactory) -> None:
+    """WeChat never retries a "success": answered before the turn commits, a crash would lose the message."""
+    wechat = await make_wechat(passive_budget_seconds=0.0001)
+    # Another turn of this client holds the conversation, so this one cannot even start for a while.
+    key = ("wechat", wechat.webhook.account.name, wechat.openid)
+    async with wechat.services.engine._lock(key):
+        answer = asyncio.create_task(wechat.say("你好", msg_id=7))
+        await asyncio.sleep(0.3)
+        assert not answer.done(), "answered before the message was stored"
+        assert await wechat.counts() == (0, 0)
+    assert await answer is None
+    assert (await wechat.counts())[0] == 1
+    await wechat.webhook.drain()
 
 
 async def test_window_closed_parks_then_delivers_when_client_writes(
