@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.errors import ConfigError
 from core.messages import ConversationRef, OutboundMessage
@@ -64,6 +64,20 @@ class Handover(Protocol):
     """A channel that must be told when a person takes a conversation over or gives it back (WeCom kf)."""
 
     async def handover(self, ref: ConversationRef, *, to_human: bool, rep: RepInfo | None) -> None: ...
+
+
+@runtime_checkable
+class WindowFallback(Protocol):
+    """A channel that can still reach a client outside its reply window, for some of its accounts (a template)."""
+
+    def reaches_outside_window(self, account: str) -> bool: ...
+
+
+def outside_window(channel: object, account: str) -> str:
+    """What a message outside the reply window becomes: "template" where the channel can send one, else "parked"."""
+    if isinstance(channel, WindowFallback) and channel.reaches_outside_window(account):
+        return "template"
+    return "parked"
 
 
 class Channel(Protocol):

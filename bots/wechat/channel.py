@@ -30,7 +30,7 @@ from core.channel import (
     split_text,
 )
 from core.clock import Clock, SystemClock
-from core.messages import ConversationRef, OutboundMessage
+from core.messages import ConversationRef, MessageKind, OutboundMessage
 from core.ratelimit import KeyedRateLimiter
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,10 @@ class WeChatChannel:
         self.window = ReplyWindow(store, f"{CHANNEL}:{account.app_id}")
         self.limiter = limiter or KeyedRateLimiter(account.send_rate_per_second, 1.0, self.clock)
         self.media = MediaDownloader(self, media_dir, account.media_max_bytes) if media_dir is not None else None
+
+    def reaches_outside_window(self, account: str) -> bool:
+        """Whether a reply outside the 48-hour window goes out as this account's template."""
+        return account == self.account.name and self.account.template_for(MessageKind.DEFAULT) is not None
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
         openid = ref.external_user_id
@@ -180,6 +184,11 @@ class WeChatAccounts:
 
     def names(self) -> list[str]:
         return sorted(self._channels)
+
+    def reaches_outside_window(self, account: str) -> bool:
+        """Whether that account has a template for a reply outside the 48-hour window."""
+        channel = self._channels.get(account)
+        return channel is not None and channel.reaches_outside_window(account)
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
         channel = self._channels.get(ref.account)

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.wechat.channel import WeChatChannel
-from core.channel import ChannelRegistry
+from core.channel import ChannelRegistry, outside_window
 from core.clock import as_utc
 from core.db.models import (
     ChannelIdentity,
@@ -23,6 +22,7 @@ from core.db.models import (
     User,
 )
 from core.masking import CONTACT_SLOTS, mask_contact, mask_email, mask_phone, mask_text, mask_value
+from core.messages import ConversationRef
 from handlers.console.auth import Principal
 from handlers.console.voice import needs_decoding
 
@@ -44,9 +44,8 @@ def reply_window(registry: ChannelRegistry, conversation: Conversation, now: dat
     is_open = closes is not None and now < closes
     outcome = "sent"
     if not is_open:
-        channel = registry.get(conversation.channel)
-        has_template = isinstance(channel, WeChatChannel) and "default" in channel.account.templates
-        outcome = "template" if has_template else "parked"
+        ref = ConversationRef.from_json(conversation.ref)
+        outcome = outside_window(registry.get(conversation.channel), ref.account)
     return {
         "limited": True,
         "open": is_open,

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 
 from core.clock import ManualClock, as_utc
 from core.db.models import AuditEntry, Client, Conversation, Message, Ticket, TicketEvent
-from handlers.services import Services
+from core.settings import Settings
+from handlers.services import Services, build_services
 from tests.console.conftest import SignIn
 from tests.console.helpers import escalate, outbound_texts, say
 
@@ -484,3 +485,33 @@ async def test_wechat_voice_notes_are_decoded_to_something_a_browser_plays(
     assert original.content.startswith(b"#!AMR") and original.headers["content-type"] == "audio/amr"
     refused = await ann.get(broken["play_url"])
     assert refused.status_code == 422 and "cannot be decoded" in refused.json()["error"]
+
+
+async def test_the_reply_box_asks_the_channel_as_production_wires_it(
+    settings: Settings, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build_services registers every Official Account behind one wrapper: the console asks it, per account."""
+    from handlers.console.conversation import reply_window
+
+    monkeypatch.setenv("KEFU_WECHAT_TOKEN", "t")
+    monkeypatch.setenv("KEFU_WECHAT_APP_ID", "wx0123456789abcdef")
+    monkeypatch.setenv("KEFU_WECHAT_APP_SECRET", "s")
+    monkeypatch.setenv("KEFU_WECHAT_TEMPLATES", '{"default": {"template_id": "tpl", "remark": "r"}}')
+    built = build_services(settings, clock)
+    try:
+        old = clock.now() - timedelta(hours=49)
+        ours = Conversation(
+            channel="wechat",
+            ref={"channel": "wechat", "account": "default", "external_user_id": "o1"},
+            last_inbound_at=old,
+        )
+        assert reply_window(built.registry, ours, clock.now())["outcome"] == "template"
+        # An account the wrapper does not hold (removed from the configuration) has no template to fall back on.
+        gone = Conversation(
+            channel="wechat",
+            ref={"channel": "wechat", "account": "brand", "external_user_id": "o2"},
+            last_inbound_at=old,
+        )
+        assert reply_window(built.registry, gone, clock.now())["outcome"] == "parked"
+    finally:
+        await built.stop()
