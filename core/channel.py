@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -60,10 +61,24 @@ class RepInfo:
     display_name: str
 
 
+class HandoverKind(enum.StrEnum):
+    """What happened to a conversation, as a channel that routes to people itself (WeCom kf) must hear it."""
+
+    CLAIM = "claim"  # a rep holds it (a claim, a reply, a transfer to that rep)
+    RELEASE = "release"  # back to the bot
+    QUEUE = "queue"  # transferred to a department: waits for one of its reps, never back with the bot
+    RESOLVE = "resolve"  # the ticket was resolved: the feedback prompt is still to reach the client
+    END = "end"  # the ticket was closed and everything queued for the client went out
+
+    @property
+    def to_human(self) -> bool:
+        return self in (HandoverKind.CLAIM, HandoverKind.QUEUE)
+
+
 class Handover(Protocol):
     """A channel that must be told when a person takes a conversation over or gives it back (WeCom kf)."""
 
-    async def handover(self, ref: ConversationRef, *, to_human: bool, rep: RepInfo | None) -> None: ...
+    async def handover(self, ref: ConversationRef, kind: HandoverKind, rep: RepInfo | None) -> None: ...
 
 
 class Channel(Protocol):

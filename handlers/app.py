@@ -89,6 +89,10 @@ def create_app(
             jobs.every("weekly-report", 60, WeeklyReports(services).tick)
         if background:
             jobs.start()
+            for webhook in webhooks:
+                if isinstance(webhook, WeComKfWebhook):
+                    # Messages that came while no process ran are pulled now, not at the next notice.
+                    webhook.start()
         log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])
         try:
             yield

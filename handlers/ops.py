@@ -101,7 +101,12 @@ async def transition_ticket(
             await ensure_not_held_by_other(session, conversation, by, override=override)
         if not (request.to is TicketStatus.RESOLVED and linked):
             await services.desk.move(session, ticket, request, services.clock.now())
-            return ticket.status
+            status = ticket.status
+    if not (request.to is TicketStatus.RESOLVED and linked):
+        if request.to is TicketStatus.CLOSED and linked and conversation is not None:
+            # A closed ticket ends the client's session where the channel has sessions (WeCom kf).
+            await services.engine.end_channel_session(conversation.id)
+        return status
     assert conversation is not None
     await services.engine.resolve(conversation.id, request.solution or "", request.actor)
     return TicketStatus.RESOLVED.value

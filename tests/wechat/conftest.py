@@ -199,3 +199,7 @@ async def make_wechat(services: Services, fake_api: FakeWeChatAPI) -> AsyncItera
 async def wechat(make_wechat: WeChatFactory) -> WeChatServer:
     """A plaintext-mode account with the default passive budget."""
     return await make_wechat()
+
+
+# The kf fixtures live with their harness; importing them here shares them with every WeCom test module.
+from tests.wechat.kf_harness import make_wecom, wecom, wecom_api  # noqa: E402, F401
