@@ -11,6 +11,9 @@ from typing import Protocol
 from core.errors import ConfigError
 from core.messages import ConversationRef, OutboundMessage
 
+# The names tickets and conversations are stored under, one per network kefu speaks (reports filter on them).
+CHANNEL_NAMES = ("web", "wechat", "wecom", "telegram")
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelCapabilities:
