@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
+from xml.sax.saxutils import escape
 
 import httpx
 import pytest
@@ -23,8 +24,12 @@ from core.channel_state import ChannelStateStore
 from core.db.models import Conversation, Message, OutboxMessage
 from handlers.app import create_app
 from handlers.services import Services
-from tests.wechat.conftest import element
 from tests.wechat.kf_fake_api import CORP_SECRET, FakeWeComAPI, client_item
+
+
+def element(name: str, value: str | int) -> str:
+    return f"<{name}>{escape(str(value))}</{name}>"
+
 
 CORP_ID = "ww0123456789abcdef"
 TOKEN = "kf-callback-token"
