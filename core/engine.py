@@ -33,6 +33,7 @@ from core.db.models import (
     Conversation,
     Department,
     FollowUp,
+    Message,
     OutboxMessage,
     Ticket,
     TicketEvent,
@@ -583,23 +584,61 @@ class Engine:
     async def session_ended_on_channel(self, ref: ConversationRef) -> None:
         """The network ended the client's session with a person (a WeCom 接待人员 closed it): back to the bot."""
         async with self.db.transaction() as session:
-            row = (
-                await session.execute(
-                    select(Conversation.id, Conversation.holder_user_id)
-                    .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
-                    .where(
-                        ChannelIdentity.channel == ref.channel,
-                        ChannelIdentity.account == ref.account,
-                        ChannelIdentity.external_id == ref.external_user_id,
-                    )
-                )
-            ).one_or_none()
-        if row is None or row.holder_user_id is None:
+            conversation = await _conversation_of(session, ref)
+        if conversation is None or conversation.holder_user_id is None:
             return
         try:
-            await self.release(row.id, row.holder_user_id, force=True)
+            await self.release(conversation.id, conversation.holder_user_id, force=True)
         except KefuError as exc:
-            log.warning("conversation %s: ended on %s but not released: %s", row.id, ref.channel, exc)
+            log.warning("conversation %s: ended on %s but not released: %s", conversation.id, ref.channel, exc)
+
+    async def record_sent_elsewhere(
+        self, ref: ConversationRef, text: str, external_id: str, *, username: str | None = None
+    ) -> bool:
+        """A person answered the client outside kefu (a WeCom 接待人员 in WeCom's client): kept in the transcript.
+
+        Nothing is sent; a message seen twice (the same network id) is kept once. False when it was not new
+        or the client has no conversation in kefu.
+        """
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            conversation = await _conversation_of(session, ref)
+            if conversation is None:
+                return False
+            known = await session.scalar(
+                select(Message.id).where(
+                    Message.channel == ref.channel, Message.account == ref.account, Message.external_id == external_id
+                )
+            )
+            if known is not None:
+                return False
+            author = (
+                await session.scalar(select(User.id).where(User.username == username)) if username is not None else None
+            )
+            message = Message(
+                conversation_id=conversation.id,
+                direction="out",
+                channel=ref.channel,
+                account=ref.account,
+                external_id=external_id,
+                type="text",
+                text=text,
+                payload={"sent_elsewhere": True},
+                author_user_id=author,
+                created_at=now,
+            )
+            session.add(message)
+            await session.flush()
+            data = {
+                "message_id": message.id,
+                "direction": "out",
+                "channel": ref.channel,
+                "type": "text",
+                "text": text,
+                "author_user_id": author,
+            }
+            live.stage(session, live.LiveEvent("message", conversation.id, conversation.ticket_id, data, now))
+            return True
 
     async def end_channel_session(self, conversation_id: int, kind: HandoverKind = HandoverKind.END) -> None:
         """The ticket was resolved or closed: a channel with sessions of its own (WeCom kf) may end its session.
@@ -950,3 +989,18 @@ def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:
         # The first specific kind (a resolution notice before its satisfaction prompt) decides the form.
         kind=next((m.kind for m in messages if m.kind != MessageKind.DEFAULT), MessageKind.DEFAULT.value),
     )
+
+
+async def _conversation_of(session: AsyncSession, ref: ConversationRef) -> Conversation | None:
+    """The conversation of the client at `ref`, if kefu has one (one per channel identity)."""
+    return (
+        await session.execute(
+            select(Conversation)
+            .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
+            .where(
+                ChannelIdentity.channel == ref.channel,
+                ChannelIdentity.account == ref.account,
+                ChannelIdentity.external_id == ref.external_user_id,
+            )
+        )
+    ).scalar_one_or_none()

@@ -126,6 +126,18 @@ def session_change(item: Any) -> tuple[ConversationRef, bool] | None:
     return base["ref"], event.get("change_type") == SESSION_ENDED
 
 
+def servicer_text(item: Any) -> tuple[ConversationRef, str, str, str] | None:
+    """A 接待人员's text written in WeCom's own client (origin 5): (ref, text, msgid, servicer userid)."""
+    if not isinstance(item, dict) or item.get("origin") != ORIGIN_SERVICER or _str(item, "msgtype") != "text":
+        return None
+    msgid = _str(item, "msgid")
+    base = _base(item, msgid, _str(item, "open_kfid"), _str(item, "external_userid"))
+    text = _str(_section(item, "text"), "content")
+    if base is None or not text:
+        return None
+    return base["ref"], text, msgid, _str(item, "servicer_userid")
+
+
 def _base(item: dict[str, Any], msgid: str, kfid: str, user: str) -> dict[str, Any] | None:
     if not (msgid and kfid and user) or len(kfid) > MAX_ACCOUNT or len(user) > MAX_ID or len(msgid) > MAX_ID:
         log.warning("wecom kf item without usable ids skipped (msgid %r)", msgid[:MAX_ID])

@@ -19,7 +19,7 @@ from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 
 from bots.common import BackgroundTasks, BadPayload, BodyTooLarge, read_limited_body
 from bots.wechat.kf_channel import WeComKfChannel
-from bots.wechat.kf_convert import MAX_ACCOUNT, session_change, to_inbound
+from bots.wechat.kf_convert import MAX_ACCOUNT, servicer_text, session_change, to_inbound
 from bots.wechat.signing import BadSignature, same, sign
 from bots.wechat.token import StateStore
 from core.channel import PermanentSendError, TransientSendError
@@ -221,6 +221,7 @@ class WeComKfWebhook:
                     await self.store.try_lock(lock_key, self.holder, self.lock_ttl)
                     renewed = self.engine.clock.now()
                 await self._follow_session(item)
+                await self._mirror_servicer(item)
                 inbound = to_inbound(item)
                 if inbound is None:
                     continue
@@ -243,6 +244,15 @@ class WeComKfWebhook:
             await self.store.try_lock(lock_key, self.holder, self.lock_ttl)
             renewed = self.engine.clock.now()
         return received
+
+    async def _mirror_servicer(self, item: Any) -> None:
+        """A 接待人员's words from WeCom's client join the transcript, under the kefu user mapped to them."""
+        said = servicer_text(item)
+        if said is None:
+            return
+        ref, text, msgid, servicer = said
+        usernames = [name for name, userid in self.account.servicers.items() if userid == servicer]
+        await self.engine.record_sent_elsewhere(ref, text, msgid, username=usernames[0] if usernames else None)
 
     async def _follow_session(self, item: Any) -> None:
         """A 接待人员 took or ended a session in WeCom's own client: kefu stops or resumes writing to it."""

@@ -30,6 +30,20 @@ def client_item(open_kfid: str, user: str, msgtype: str, body: dict[str, Any], *
     }
 
 
+def servicer_item(open_kfid: str, user: str, servicer: str, text: str) -> Any:
+    """A sync_msg item a 接待人员 wrote in WeCom's own client (origin 5)."""
+    return {
+        "msgid": f"srv-{next(_MSG_IDS)}",
+        "open_kfid": open_kfid,
+        "external_userid": user,
+        "servicer_userid": servicer,
+        "send_time": 1_700_000_000,
+        "origin": 5,
+        "msgtype": "text",
+        "text": {"content": text},
+    }
+
+
 def session_change_item(open_kfid: str, user: str, change_type: int, *, servicer: str = "") -> Any:
     """The system event of a 接待人员 taking (1, 2, 4) or ending (3) a session in WeCom's own client."""
     return {

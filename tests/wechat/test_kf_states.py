@@ -17,13 +17,13 @@ from bots.wechat.kf_states import MOVES, SENDABLE, ServiceState, after_client_wr
 from core.channel import WindowClosed
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
-from core.db.models import Conversation, Ticket, TicketEvent
+from core.db.models import Conversation, Message, Ticket, TicketEvent
 from core.lifecycle import TicketStatus, TransitionRequest
 from core.messages import ConversationRef, OutboundMessage
 from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.desk_setup import create_staff
-from tests.wechat.kf_fake_api import FakeWeComAPI, client_item, session_change_item
+from tests.wechat.kf_fake_api import FakeWeComAPI, client_item, servicer_item, session_change_item
 from tests.wechat.kf_harness import KFID, USER, WeComFactory, WeComServer, kf_conversation
 
 S = ServiceState
@@ -129,6 +129,18 @@ async def test_wecom_mode_hands_over_stops_sending_and_takes_the_client_back_whe
     assert await wecom.outbox_statuses() == ["sent", "sent", "window_closed"]
     ticket = await _ticket(services, conversation_id)
     assert ticket.first_response_at is None, "a reply that did not reach the client is no first response"
+    # The servicer answers in WeCom's client: the words join kefu's transcript under the rep, sent by nobody.
+    wecom_api.push(KFID, servicer_item(KFID, USER, "WeComRep0", "我是客服0，在企业微信里为您处理"))
+    await wecom.notify()
+    await wecom.notify()  # the same item pulled again is kept once
+    async with services.db.transaction() as session:
+        mirrored = (
+            (await session.execute(select(Message).where(Message.text == "我是客服0，在企业微信里为您处理")))
+            .scalars()
+            .all()
+        )
+    assert [(m.direction, m.author_user_id) for m in mirrored] == [("out", reps[0])]
+    assert len(wecom_api.of("kf/send_msg")) == sends
     # The servicer ends the session in WeCom's client; kefu gives the conversation back to the bot.
     wecom_api.push(KFID, session_change_item(KFID, USER, 3))
     await wecom.notify()
