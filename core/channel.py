@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,6 +10,9 @@ from typing import Protocol, runtime_checkable
 
 from core.errors import ConfigError
 from core.messages import ConversationRef, OutboundMessage
+
+# The names tickets and conversations are stored under, one per network kefu speaks (reports filter on them).
+CHANNEL_NAMES = ("web", "wechat", "wecom", "telegram")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +64,24 @@ class RepInfo:
     display_name: str
 
 
+class HandoverKind(enum.StrEnum):
+    """What happened to a conversation, as a channel that routes to people itself (WeCom kf) must hear it."""
+
+    CLAIM = "claim"  # a rep holds it (a claim, a reply, a transfer to that rep)
+    RELEASE = "release"  # back to the bot
+    QUEUE = "queue"  # transferred to a department: waits for one of its reps, never back with the bot
+    RESOLVE = "resolve"  # the ticket was resolved: the feedback prompt is still to reach the client
+    END = "end"  # the ticket was closed and everything queued for the client went out
+
+    @property
+    def to_human(self) -> bool:
+        return self in (HandoverKind.CLAIM, HandoverKind.QUEUE)
+
+
 class Handover(Protocol):
     """A channel that must be told when a person takes a conversation over or gives it back (WeCom kf)."""
 
-    async def handover(self, ref: ConversationRef, *, to_human: bool, rep: RepInfo | None) -> None: ...
+    async def handover(self, ref: ConversationRef, kind: HandoverKind, rep: RepInfo | None) -> None: ...
 
 
 @runtime_checkable

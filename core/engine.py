@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import followups, live, outbox
-from core.channel import ChannelRegistry, RepInfo, degrade
+from core.channel import ChannelRegistry, HandoverKind, RepInfo, degrade
 from core.clock import Clock, as_utc
 from core.conversations import (
     DuplicateMessage,
@@ -33,6 +33,8 @@ from core.db.models import (
     Conversation,
     Department,
     FollowUp,
+    Message,
+    OutboxMessage,
     Ticket,
     TicketEvent,
     User,
@@ -65,7 +67,7 @@ from core.dialogue.model import (
     TicketView,
     TimerKind,
 )
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, KefuError, NotFound
 from core.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
 from core.messages import (
     Button,
@@ -76,7 +78,7 @@ from core.messages import (
     OutboundMessage,
     kind_of_text,
 )
-from core.outbox import OutboxDispatcher, Outgoing
+from core.outbox import UNDELIVERED, OutboxDispatcher, Outgoing
 from core.quiet_hours import QuietHours
 from core.sanitize import clean_inbound
 from core.settings import Settings
@@ -433,8 +435,21 @@ class Engine:
             raise InvalidInput("a ticket cannot be resolved without a solution text")
         event = Event(EventKind.RESOLVE, actor=actor, data={"solution": solution})
         if ticket_id is None:
-            return await self.dispatch(conversation_id, event)
-        now = self.clock.now()
+            result = await self.dispatch(conversation_id, event)
+        else:
+            result, told_aside = await self._resolve_ticket(conversation_id, ticket_id, event, now=self.clock.now())
+            if told_aside:
+                # The client is in the middle of another issue: the channel's session stays as it is.
+                await self.dispatcher.deliver_conversation(conversation_id)
+                return result
+        await self.end_channel_session(conversation_id, HandoverKind.RESOLVE)
+        return result
+
+    async def _resolve_ticket(
+        self, conversation_id: int, ticket_id: int, event: Event, *, now: datetime
+    ) -> tuple[ReceiveResult, bool]:
+        """Resolve one of the conversation's tickets; True when the client was told aside, by message."""
+        solution = str(event.data["solution"])
         result = ReceiveResult("accepted", conversation_id)
         async with self._turn() as session:
             conversation = await locked_conversation(session, conversation_id)
@@ -449,12 +464,16 @@ class Engine:
                 client = await session.get(Client, conversation.client_id)
                 assert client is not None
                 await self._step_and_apply(session, conversation, client, event, result, now)
+                aside = False
             else:
-                request = TransitionRequest(TicketStatus.RESOLVED, actor, solution=solution)
+                request = TransitionRequest(TicketStatus.RESOLVED, event.actor or "bot", solution=solution)
                 await self.desk.move(session, ticket, request, now)
                 told = self.render(Say("ticket.resolved", {"solution": solution}), conversation, ticket)
                 await self._say(session, conversation, result, told, now)
-        await self.dispatcher.deliver_conversation(conversation_id)
+                aside = True
+        if not aside:
+            await self.dispatcher.deliver_conversation(conversation_id)
+        return result, aside
         return result
 
     async def fire_followup(self, followup: FollowUp) -> None:
@@ -492,8 +511,9 @@ class Engine:
             if not await self._may_take(session, conversation, user_id):
                 return result
             await self._claim_in(session, conversation, rep, result, self.clock.now())
-        await self._after_handover(conversation, to_human=True, rep=rep)
+        # The notice of who serves the client goes out before a channel may hand the session elsewhere.
         await self.dispatcher.deliver_conversation(conversation_id)
+        await self._after_handover(conversation, HandoverKind.CLAIM, rep)
         return result
 
     async def release(self, conversation_id: int, user_id: int, *, force: bool = False) -> ReceiveResult:
@@ -508,15 +528,16 @@ class Engine:
             event = Event(EventKind.REP_RELEASE, actor=f"user:{user_id}", data={"user_id": user_id})
             await self._step_and_apply(session, conversation, client, event, result, self.clock.now())
             self._stage(session, conversation, "released", {"user_id": user_id})
-        await self._after_handover(conversation, to_human=False, rep=None)
         await self.dispatcher.deliver_conversation(conversation_id)
+        await self._after_handover(conversation, HandoverKind.RELEASE, None)
         return result
 
     async def rep_reply(
         self, conversation_id: int, user_id: int, text: str, *, await_client: bool = False
     ) -> ReceiveResult:
-        """A rep writes to the client on the client's own channel; the first one stops the first-response clock.
+        """A rep writes to the client on the client's own channel.
 
+        The first-response clock stops when the reply reaches the client (the outbox records it), not here.
         Nobody holding the conversation, the reply claims it first, so the bot falls silent.
         """
         if not text.strip():
@@ -540,16 +561,11 @@ class Engine:
                 author_user_id=user_id,
             )
             ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
-            if ticket is not None:
-                actor = f"user:{user_id}"
-                if ticket.first_response_at is None:
-                    ticket.first_response_at = now
-                    await self.desk.record(session, ticket, "first_response", actor, now)
-                if await_client:
-                    await self.desk.pause_sla(session, ticket, actor, now)
-        if claimed is not None:
-            await self._after_handover(conversation, to_human=True, rep=claimed)
+            if ticket is not None and await_client:
+                await self.desk.pause_sla(session, ticket, f"user:{user_id}", now)
         await self.dispatcher.deliver_conversation(conversation_id)
+        if claimed is not None:
+            await self._after_handover(conversation, HandoverKind.CLAIM, claimed)
         return result
 
     async def add_note(self, conversation_id: int, user_id: int, text: str, *, ticket_id: int | None = None) -> int:
@@ -631,9 +647,89 @@ class Engine:
                 self._stage(
                     session, conversation, "claimed", {"user_id": target.user_id, "user_name": target.display_name}
                 )
-        await self._after_handover(conversation, to_human=target is not None, rep=target)
         await self.dispatcher.deliver_conversation(conversation_id)
+        # To a department the client waits for a person: never back with the bot.
+        await self._after_handover(conversation, HandoverKind.QUEUE if target is None else HandoverKind.CLAIM, target)
         return result
+
+    async def session_ended_on_channel(self, ref: ConversationRef) -> None:
+        """The network ended the client's session with a person (a WeCom 接待人员 closed it): back to the bot."""
+        async with self.db.transaction() as session:
+            conversation = await _conversation_of(session, ref)
+        if conversation is None or conversation.holder_user_id is None:
+            return
+        try:
+            await self.release(conversation.id, conversation.holder_user_id, force=True)
+        except KefuError as exc:
+            log.warning("conversation %s: ended on %s but not released: %s", conversation.id, ref.channel, exc)
+
+    async def record_sent_elsewhere(
+        self, ref: ConversationRef, text: str, external_id: str, *, username: str | None = None
+    ) -> bool:
+        """A person answered the client outside kefu (a WeCom 接待人员 in WeCom's client): kept in the transcript.
+
+        Nothing is sent; a message seen twice (the same network id) is kept once. False when it was not new
+        or the client has no conversation in kefu.
+        """
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            conversation = await _conversation_of(session, ref)
+            if conversation is None:
+                return False
+            known = await session.scalar(
+                select(Message.id).where(
+                    Message.channel == ref.channel, Message.account == ref.account, Message.external_id == external_id
+                )
+            )
+            if known is not None:
+                return False
+            author = (
+                await session.scalar(select(User.id).where(User.username == username)) if username is not None else None
+            )
+            message = Message(
+                conversation_id=conversation.id,
+                direction="out",
+                channel=ref.channel,
+                account=ref.account,
+                external_id=external_id,
+                type="text",
+                text=text,
+                payload={"sent_elsewhere": True},
+                author_user_id=author,
+                created_at=now,
+            )
+            session.add(message)
+            await session.flush()
+            data = {
+                "message_id": message.id,
+                "direction": "out",
+                "channel": ref.channel,
+                "type": "text",
+                "text": text,
+                "author_user_id": author,
+            }
+            live.stage(session, live.LiveEvent("message", conversation.id, conversation.ticket_id, data, now))
+            return True
+
+    async def end_channel_session(self, conversation_id: int, kind: HandoverKind = HandoverKind.END) -> None:
+        """The ticket was resolved or closed: a channel with sessions of its own (WeCom kf) may end its session.
+
+        Only once everything queued for the client went out; a reply still waiting keeps the session open.
+        """
+        await self.dispatcher.deliver_conversation(conversation_id)
+        async with self.db.transaction() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                return
+            waiting = await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.conversation_id == conversation_id, OutboxMessage.status.in_(UNDELIVERED))
+            )
+        if waiting:
+            log.info("conversation %s: %s replies still to deliver; channel session kept", conversation_id, waiting)
+            return
+        await self._after_handover(conversation, kind, None)
 
     async def _claim_in(
         self, session: AsyncSession, conversation: Conversation, rep: RepInfo, result: ReceiveResult, now: datetime
@@ -665,7 +761,7 @@ class Engine:
         assert client is not None
         return client
 
-    async def _after_handover(self, conversation: Conversation, *, to_human: bool, rep: RepInfo | None) -> None:
+    async def _after_handover(self, conversation: Conversation, kind: HandoverKind, rep: RepInfo | None) -> None:
         """Tell channels that route to people themselves (WeCom kf); a failure is recorded, the claim stands."""
         channel = self.registry.find(conversation.channel)
         handover = getattr(channel, "handover", None)
@@ -673,15 +769,17 @@ class Engine:
             return
         ref = ConversationRef.from_json(conversation.ref)
         try:
-            await handover(ref, to_human=to_human, rep=rep)
+            await handover(ref, kind, rep)
         except Exception as exc:
-            log.warning("conversation %s: handover on %s failed: %s", conversation.id, conversation.channel, exc)
+            log.warning(
+                "conversation %s: handover (%s) on %s failed: %s", conversation.id, kind, conversation.channel, exc
+            )
             if conversation.ticket_id is None:
                 return
             async with self.db.transaction() as session:
                 ticket = await session.get(Ticket, conversation.ticket_id)
                 if ticket is not None:
-                    data = {"to_human": to_human, "error": str(exc)[:500]}
+                    data = {"to_human": kind.to_human, "kind": kind.value, "error": str(exc)[:500]}
                     await self.desk.record(session, ticket, "handover_failed", "bot", self.clock.now(), data)
 
     def _stage(
@@ -969,3 +1067,18 @@ def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:
         # The first specific kind (a resolution notice before its satisfaction prompt) decides the form.
         kind=next((m.kind for m in messages if m.kind != MessageKind.DEFAULT), MessageKind.DEFAULT.value),
     )
+
+
+async def _conversation_of(session: AsyncSession, ref: ConversationRef) -> Conversation | None:
+    """The conversation of the client at `ref`, if kefu has one (one per channel identity)."""
+    return (
+        await session.execute(
+            select(Conversation)
+            .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
+            .where(
+                ChannelIdentity.channel == ref.channel,
+                ChannelIdentity.account == ref.account,
+                ChannelIdentity.external_id == ref.external_user_id,
+            )
+        )
+    ).scalar_one_or_none()

@@ -24,13 +24,15 @@ from core.channel import (
     WindowClosed,
 )
 from core.clock import Clock, as_utc
-from core.db.models import ChannelIdentity, Conversation, Message, OutboxMessage
+from core.db.models import ChannelIdentity, Conversation, Message, OutboxMessage, Ticket, TicketEvent
 from core.db.session import UNWRITTEN, Database
-from core.messages import ConversationRef, OutboundMessage
+from core.messages import ConversationRef, MessageKind, OutboundMessage
 
 log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED, PARKED = "pending", "sending", "sent", "failed", "window_closed"
+# Rows the client has not received yet but still may.
+UNDELIVERED = (PENDING, SENDING, PARKED)
 # The external id of rows that went out inside a webhook's response (a WeChat passive reply).
 IN_RESPONSE = "in-response"
 LEASE = timedelta(seconds=60)
@@ -151,6 +153,7 @@ class _Claim:
     ref: ConversationRef
     message: OutboundMessage
     attempts: int
+    message_id: int | None = None
 
 
 class OutboxDispatcher:
@@ -329,8 +332,13 @@ class OutboxDispatcher:
             except WindowClosed as exc:
                 return _Outcome(claim, PARKED, error=str(exc))
             except RecipientGone as exc:
+                log.warning(
+                    "outbox row %s (%s) not delivered, recipient gone: %s", claim.row_id, claim.ref.channel, exc
+                )
                 return _Outcome(claim, FAILED, error=str(exc), gone=True)
             except PermanentSendError as exc:
+                # Given up for good: the log says so, not only the row and the console.
+                log.warning("outbox row %s (%s) refused for good: %s", claim.row_id, claim.ref.channel, exc)
                 return _Outcome(claim, FAILED, error=str(exc))
             except Exception as exc:
                 # An adapter bug must not kill the dispatcher; treat it as transient and keep the reason.
@@ -365,6 +373,7 @@ class OutboxDispatcher:
                         for o in outcomes
                     ],
                 )
+                await _first_responses(session, [o.claim for o in outcomes if o.status == SENT], now)
             gone = [o.claim.conversation_id for o in outcomes if o.gone]
             if gone:
                 # No endless retries toward a client who blocked us: the identity is unreachable until it writes.
@@ -406,10 +415,39 @@ class OutboxDispatcher:
                     ConversationRef.from_json(h.ref),
                     OutboundMessage.from_json(h.payload),
                     attempts[h.id],
+                    h.message_id,
                 )
                 for h in heads.values()
                 if h.id in attempts
             ]
+
+
+async def _first_responses(session: AsyncSession, sent: list[_Claim], now: datetime) -> None:
+    """A rep's reply that reached the client stops its ticket's first-response clock (once, at delivery)."""
+    replies = {c.conversation_id: c.message_id for c in sent if c.message.kind == MessageKind.REP_REPLY.value}
+    if not replies:
+        return
+    rows = await session.execute(
+        select(Ticket, Message.author_user_id)
+        .join(Conversation, Conversation.ticket_id == Ticket.id)
+        .join(Message, Message.id.in_(list(replies.values())) & (Message.conversation_id == Conversation.id))
+        .where(Conversation.id.in_(list(replies)), Ticket.first_response_at.is_(None))
+    )
+    for ticket, author in rows:
+        ticket.first_response_at = now
+        ticket.updated_at = now
+        actor = f"user:{author}" if author is not None else "bot"
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                actor=actor,
+                kind="first_response",
+                before=ticket.status,
+                after=ticket.status,
+                data={},
+                created_at=now,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

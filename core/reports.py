@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from core.channel import CHANNEL_NAMES
 from core.clock import as_utc
 from core.db.models import Department, Ticket, TicketEvent, User, UserDepartment
 from core.errors import InvalidInput
@@ -63,6 +64,9 @@ class ReportFilter:
             raise InvalidInput("the end date is before the start date")
         if (last - first).days > MAX_RANGE_DAYS:
             raise InvalidInput(f"a report covers at most {MAX_RANGE_DAYS} days")
+        if channel and channel not in CHANNEL_NAMES:
+            # An unknown name would select no ticket and look like an empty week.
+            raise InvalidInput(f"unknown channel {channel!r}; one of {', '.join(CHANNEL_NAMES)}")
         return cls(
             local_midnight(first, zone),
             local_midnight(last + timedelta(days=1), zone),

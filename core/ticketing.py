@@ -212,6 +212,8 @@ class TicketDesk:
             await self._release_conversation(session, ticket)
             await labels.confirm_uncorrected(session, ticket, now)
         elif request.to is TicketStatus.INVESTIGATING and before not in OPEN_STATUSES:
+            if before is TicketStatus.CLOSED:
+                await self._relink_conversation(session, ticket)
             ticket.reopen_count += 1
             ticket.resolution_breached = False
             _, ticket.resolution_due = self._deadlines(ticket.priority, now)
@@ -230,6 +232,14 @@ class TicketDesk:
         conversation.ticket_id = None
         conversation.holder_user_id = None
         conversation.state = State.CLOSED.value
+
+    async def _relink_conversation(self, session: AsyncSession, ticket: Ticket) -> None:
+        """A reopened closed ticket is the conversation's issue again, unless the client started a new one."""
+        conversation = await session.get(Conversation, ticket.conversation_id, with_for_update=True)
+        if conversation is None or conversation.ticket_id is not None:
+            return
+        conversation.ticket_id = ticket.id
+        conversation.state = State.TICKET_OPEN.value
 
     async def record(
         self,

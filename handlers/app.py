@@ -12,13 +12,14 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from bots.common import RefuseNul
+from bots.telegram.settings import telegram_config_problem
 from bots.web.routes import STATIC as WEB_STATIC
 from bots.web.routes import build_router as web_router
 from bots.wechat.kf_routes import WeComKfWebhook
 from bots.wechat.routes import WeChatWebhook, WeChatWebhooks
 from core import log_redaction
 from core.clock import Clock
-from core.errors import KefuError
+from core.errors import ConfigError, KefuError
 from core.lifecycle import TicketStatus, TransitionRequest
 from core.settings import Settings
 from handlers.background import BackgroundJobs
@@ -108,6 +109,10 @@ def create_app(
             jobs.start()
             if mail_readers is not None:
                 mail_readers.start()
+            for webhook in webhooks:
+                if isinstance(webhook, WeComKfWebhook):
+                    # Messages that came while no process ran are pulled now, not at the next notice.
+                    webhook.start()
         log.info("kefu started (role %s) on %s", settings.role, services.db.url.split("@")[-1])
         try:
             yield
@@ -168,6 +173,10 @@ def create_app(
         )
         app.include_router(kf_webhook.router("/wecom/kf"))
         webhooks.append(kf_webhook)
+    problem = telegram_config_problem(services.telegram)
+    if problem is not None:
+        # Topics would be opened and reps' answers never arrive: refuse to serve rather than fail silently.
+        raise ConfigError(problem)
     secret = services.telegram.secret.get_secret_value()
     if services.telegram_bot is not None and secret:
         # Here, not at the top: a process without a bot loads no aiogram.
@@ -222,5 +231,10 @@ def telegram_rep_routers(services: Services) -> list[Router]:
         request = TransitionRequest(TicketStatus.CLOSED, actor, root_cause=root_cause, improvement=improvement)
         return await transition_ticket(services, number, request)
 
-    commands = RepCommands(engine=services.engine, reps=services.reps, writer=services.reps.writer, close=close)
+    async def reopen(number: str, actor: str) -> str:
+        return await transition_ticket(services, number, TransitionRequest(TicketStatus.INVESTIGATING, actor))
+
+    commands = RepCommands(
+        engine=services.engine, reps=services.reps, writer=services.reps.writer, close=close, reopen=reopen
+    )
     return [commands.router()]

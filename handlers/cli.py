@@ -242,6 +242,21 @@ def telegram_set_webhook(url: str) -> None:
     typer.echo("ok" if asyncio.run(run()) else "refused")
 
 
+@app.command()
+def doctor() -> None:
+    """Check the configuration: channels reachable, webhooks registered, departments staffed, SMTP, migrations."""
+    from handlers.doctor import FAIL, CheckResult, failed, run_checks
+
+    try:
+        results = _with_services(run_checks)
+    except Exception as exc:
+        # Services cannot even start (a malformed setting, no database): that is the one line to fix first.
+        results = [CheckResult("start", FAIL, f"{type(exc).__name__}: {exc}")]
+    for result in results:
+        typer.echo(result.line())
+    raise typer.Exit(1 if failed(results) else 0)
+
+
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
     from handlers.services import build_services
 

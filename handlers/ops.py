@@ -99,9 +99,16 @@ async def transition_ticket(
         linked = conversation is not None and conversation.ticket_id == ticket.id
         if by is not None and conversation is not None and linked:
             await ensure_not_held_by_other(session, conversation, by, override=override)
-        if request.to is not TicketStatus.RESOLVED or conversation is None:
+        moved_here = request.to is not TicketStatus.RESOLVED or conversation is None
+        if moved_here:
             await services.desk.move(session, ticket, request, services.clock.now())
-            return ticket.status
+            status = ticket.status
+    if moved_here:
+        if request.to is TicketStatus.CLOSED and linked and conversation is not None:
+            # A closed ticket ends the client's session where the channel has sessions (WeCom kf).
+            await services.engine.end_channel_session(conversation.id)
+        return status
+    assert conversation is not None
     # Resolving tells the client, whether or not the client has since moved on to another issue.
     await services.engine.resolve(conversation.id, request.solution or "", request.actor, ticket_id=ticket.id)
     return TicketStatus.RESOLVED.value

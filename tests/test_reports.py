@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from bots.telegram.settings import CHANNEL as TELEGRAM
+from bots.web.channel import CHANNEL as WEB
+from bots.wechat.kf_settings import CHANNEL as WECOM
+from bots.wechat.settings import CHANNEL as WECHAT
+from core.channel import CHANNEL_NAMES
 from core.db.models import Department, User
 from core.errors import InvalidInput
 from core.report_tables import ReportTables, safe_cell, to_csv
@@ -135,6 +141,16 @@ async def test_filters(services: Services) -> None:
     assert wide["totals"]["tickets"] == 9
     with pytest.raises(InvalidInput):
         await _report(services, department="nope")
+    # The WeCom channel is stored, documented and filtered as "wecom"; a name kefu does not know is refused.
+    assert (await _report(services, channel="wecom"))["totals"]["tickets"] == 0
+    with pytest.raises(InvalidInput, match="wecom_kf"):
+        await _report(services, channel="wecom_kf")
+
+
+def test_the_channel_names_are_the_adapters_and_the_docs() -> None:
+    assert {TELEGRAM, WECOM, WECHAT, WEB} == set(CHANNEL_NAMES)
+    docs = (Path(__file__).parent.parent / "docs" / "reports.md").read_text()
+    assert all(f"`{name}`" in docs for name in CHANNEL_NAMES) and "wecom_kf" not in docs
 
 
 async def test_long_ranges_are_charted_per_week(services: Services) -> None:

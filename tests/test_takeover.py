@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bots.web.channel import WebChannel
-from core.channel import RepInfo
+from core.channel import HandoverKind, RepInfo
 from core.clock import ManualClock
 from core.db.models import Client, Conversation, Department, Notification, Ticket, TicketEvent
 from core.errors import InvalidInput
@@ -231,8 +231,8 @@ class HandoverWeb(WebChannel):
     calls: list[tuple[str, bool, int | None]]
     fail = False
 
-    async def handover(self, ref: ConversationRef, *, to_human: bool, rep: RepInfo | None) -> None:
-        self.calls.append((ref.external_user_id, to_human, rep.user_id if rep else None))
+    async def handover(self, ref: ConversationRef, kind: HandoverKind, rep: RepInfo | None) -> None:
+        self.calls.append((ref.external_user_id, kind.to_human, rep.user_id if rep else None))
         if self.fail:
             raise RuntimeError("service_state/trans refused")
 

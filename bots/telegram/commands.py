@@ -1,9 +1,11 @@
 """Reps at work in the reps' group: a message in a topic answers the client, commands drive the ticket.
 
-Only Telegram users linked to an active kefu user (User.telegram_user_id) may act; anyone else is told
-so in the topic. Plain text goes to the client on the client's own channel through engine.rep_reply.
-Commands: /claim, /release, /note <text>, /resolve <solution>, /close <root cause> | <improvement>,
-/transfer <department code>.
+Only Telegram users linked to an active kefu user (User.telegram_user_id) may act, and only on tickets
+the console would let them work on (core.access: their departments, what is assigned to them or held by
+them; supervisors and admins all). Plain text goes to the client on the client's own channel through
+engine.rep_reply. Commands: /claim, /release, /note <text>, /resolve <solution>,
+/close <root cause> | <improvement>, /transfer <department code>, /reopen. A closed ticket's topic
+sends nothing to the client: it says so and offers /reopen.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from sqlalchemy import select
 from bots.telegram.convert import command_of
 from bots.telegram.reps_group import RepsGroup
 from bots.telegram.topics import TopicWriter
-from core.db.models import Conversation, TelegramTopic, User
+from core.access import department_ids, may_work_on
+from core.db.models import Conversation, Department, TelegramTopic, Ticket, User
 from core.engine import Engine
-from core.errors import KefuError
+from core.errors import InvalidInput, KefuError, NotFound
+from core.lifecycle import InvalidTicketTransition, MissingSummary, TicketStatus
 from core.takeover import HeldByOther, ensure_not_held_by_other
 
 log = logging.getLogger(__name__)
 
 # Closing (step 6) lives outside core's engine: (ticket number, actor, root cause, improvement) → new status.
 Closer = Callable[[str, str, str, str], Awaitable[str]]
+# Reopening a closed ticket: (ticket number, actor) → new status.
+Reopener = Callable[[str, str], Awaitable[str]]
 # Both "|" and the full-width "｜" a Chinese keyboard types separate the root cause from the improvement.
 CLOSE_SEPARATORS = ("|", "｜")
 FORCE_ROLES = frozenset({"supervisor", "admin"})
@@ -40,6 +46,7 @@ class Rep:
     id: int
     display_name: str
     role: str
+    departments: frozenset[int] = frozenset()
 
 
 def split_close(args: str) -> tuple[str, str]:
@@ -51,14 +58,21 @@ def split_close(args: str) -> tuple[str, str]:
     return args.strip(), ""
 
 
+class NotYours(KefuError):
+    """The rep may not work on this ticket (another department's, as the console would answer 403)."""
+
+
 class RepCommands:
     """Turns reps' messages in topics into engine calls and answers them in the topic."""
 
-    def __init__(self, *, engine: Engine, reps: RepsGroup, writer: TopicWriter, close: Closer) -> None:
+    def __init__(
+        self, *, engine: Engine, reps: RepsGroup, writer: TopicWriter, close: Closer, reopen: Reopener | None = None
+    ) -> None:
         self.engine = engine
         self.reps = reps
         self.writer = writer
         self.close = close
+        self.reopen = reopen
 
     def router(self) -> Router:
         """A fresh Router for the reps' group only; private chats are the client router's."""
@@ -78,7 +92,7 @@ class RepCommands:
             ).scalar_one_or_none()
             if user is None or not user.active:
                 return None
-            return Rep(user.id, user.display_name, user.role)
+            return Rep(user.id, user.display_name, user.role, await department_ids(session, user))
 
     async def handle(self, message: Message) -> None:
         sender = message.from_user
@@ -106,19 +120,68 @@ class RepCommands:
         except HeldByOther as exc:
             answer = self.writer.t("held_by_other", name=exc.holder_name)
         except KefuError as exc:
-            answer = self.writer.t("refused", error=str(exc))
+            answer = self.refusal(exc)
         except BaseException:
             # Unexpected (database down): forget the mark, so the 500 makes Telegram deliver it again.
             await self.reps.abandon_update(topic.id, key)
             raise
         await self.reps.finish_update(topic.id, key, answer)
 
+    def refusal(self, exc: KefuError) -> str:
+        """The rep's error in the reps' language, never the exception's English."""
+        t = self.writer.t
+        if isinstance(exc, NotYours):
+            return t("not_your_ticket")
+        if isinstance(exc, MissingSummary):
+            return t("usage_close")
+        if isinstance(exc, InvalidTicketTransition):
+            return t("refused_transition")
+        if isinstance(exc, NotFound):
+            return t("refused_not_found")
+        if isinstance(exc, InvalidInput):
+            return t("refused_input")
+        log.info("reps group action refused: %s", exc)
+        return t("refused_other")
+
+    async def _ticket_of(self, topic: TelegramTopic, rep: Rep) -> Ticket | None:
+        """The topic's ticket, after the same check as the console's (403 there, NotYours here)."""
+        async with self.engine.db.transaction() as session:
+            conversation = await session.get(Conversation, topic.conversation_id)
+            ticket_id = topic.ticket_id or (conversation.ticket_id if conversation else None)
+            ticket = await session.get(Ticket, ticket_id) if ticket_id else None
+            if ticket is None:
+                return None
+            holder = conversation.holder_user_id if conversation is not None else None
+            allowed = may_work_on(
+                user_id=rep.id,
+                role=rep.role,
+                departments=rep.departments,
+                department_id=ticket.department_id,
+                assignee_id=ticket.assignee_id,
+                holder=holder,
+            )
+            if not allowed:
+                raise NotYours(f"ticket {ticket.number} is not in the rep's departments")
+            return ticket
+
     async def _act(self, topic: TelegramTopic, rep: Rep, text: str | None) -> str | None:
         t = self.writer.t
         if text is None:
             return t("text_only")
         conversation_id = topic.conversation_id
+        ticket = await self._ticket_of(topic, rep)
         command = command_of(text)
+        closed = ticket is not None and TicketStatus(ticket.status) is TicketStatus.CLOSED
+        if command is not None and command[0] == "reopen":
+            if ticket is None or not closed or self.reopen is None:
+                return t("reopen_not_closed")
+            await self._ensure_not_held_by_other(topic, rep)
+            await self.reopen(ticket.number, f"user:{rep.id}")
+            return t("reopened", ticket_no=ticket.number)
+        if closed and (command is None or command[0] not in ("note",)):
+            # Nothing reaches the client from a closed ticket's topic; the ticket is reopened first, visibly.
+            assert ticket is not None
+            return t("ticket_closed", ticket_no=ticket.number)
         if command is None:
             await self.engine.rep_reply(conversation_id, rep.id, text)
             # The rep's own message in the topic is the record; a confirmation would only add noise.
@@ -144,10 +207,10 @@ class RepCommands:
             return t("resolved")
         if name == "close":
             root_cause, improvement = split_close(args)
-            if not root_cause:
+            if not root_cause or not improvement:
                 return t("usage_close")
             if not topic.ticket_key:
-                return t("refused", error="no ticket")
+                return t("refused_no_ticket")
             await self._ensure_not_held_by_other(topic, rep)
             await self.close(topic.ticket_key, actor, root_cause, improvement)
             return t("closed", ticket_no=topic.ticket_key)
@@ -156,8 +219,13 @@ class RepCommands:
                 return t("usage_transfer")
             code = args.split()[0]
             await self.engine.transfer(conversation_id, rep.id, department_code=code)
-            return t("transferred", department=code)
+            return t("transferred", department=await self._department_name(code))
         return t("unknown_command")
+
+    async def _department_name(self, code: str) -> str:
+        async with self.engine.db.transaction() as session:
+            name = await session.scalar(select(Department.name).where(Department.code == code))
+        return str(name or code)
 
     async def _ensure_not_held_by_other(self, topic: TelegramTopic, rep: Rep) -> None:
         """Resolve and close are the holder's (or a supervisor's) while the ticket is held, as in the console."""

@@ -62,6 +62,17 @@ class TelegramSettings(BaseSettings):
         return Bot(self.token.get_secret_value(), session=session, default=DefaultBotProperties(parse_mode=None))
 
 
+def telegram_config_problem(settings: TelegramSettings) -> str | None:
+    """Why this Telegram configuration cannot work as a web deployment, or None when it can."""
+    if settings.enabled and settings.reps_chat_id is not None and not settings.secret.get_secret_value():
+        return (
+            "KEFU_TELEGRAM_REPS_CHAT_ID is set but KEFU_TELEGRAM_SECRET is not: the /telegram webhook is not "
+            "mounted without it, so topics would be opened and reps' replies never arrive. Set KEFU_TELEGRAM_SECRET "
+            "(and run `kefu telegram set-webhook`), or unset KEFU_TELEGRAM_REPS_CHAT_ID."
+        )
+    return None
+
+
 def default_bot(settings: TelegramSettings | None = None) -> Bot | None:
     """The bot configured in the environment, or None when no token is set."""
     settings = settings or TelegramSettings()

@@ -25,7 +25,7 @@ from core.db.models import (
     User,
 )
 from core.masking import CONTACT_SLOTS, mask_contact, mask_text
-from core.messages import Direction
+from core.messages import Direction, MessageType
 from core.texts import Texts
 
 PENDING, OPEN, FAILED, SUPERSEDED = "pending", "open", "failed", "superseded"
@@ -241,7 +241,7 @@ class TopicWriter:
             ticket_no=ticket.number if ticket else "—",
             category=self.category(category),
             priority=ticket.priority if ticket else "—",
-            status=ticket.status if ticket else conversation.state,
+            status=self.status(ticket.status) if ticket else "—",
             client=client_name,
             tier=client.tier if client else "C",
             channel=conversation.channel,
@@ -255,8 +255,15 @@ class TopicWriter:
         return text + "\n\n" + self.t("summary_help")
 
     def _slot_label(self, category: str | None, slot: str) -> str:
-        key = f"slots.{category}.{slot}.label"
-        return self.texts.get(key, self.language) if category and self.texts.has(key) else slot
+        """The slot's label for reps; a field without one shows as a generic label, never its internal name."""
+        for key in (f"slots.{category}.{slot}.label", f"telegram.detail_{slot}"):
+            if (category or key.startswith("telegram.")) and self.texts.has(key):
+                return self.texts.get(key, self.language)
+        return self.t("detail_other")
+
+    def status(self, status: str) -> str:
+        key = f"telegram.status_{status}"
+        return self.texts.get(key, self.language) if self.texts.has(key) else status
 
     async def _rep_names(self, session: AsyncSession, ids: set[int | None]) -> dict[int, str]:
         wanted = {i for i in ids if i is not None}
@@ -283,6 +290,9 @@ class TopicWriter:
             label_key = f"telegram.kind_{kind}"
             label = self.texts.get(label_key, self.language) if self.texts.has(label_key) else self.t("kind_other")
             parts.append(self.t("attachment", kind=label, name=item.get("name") or "").strip())
+        if not parts and message.type == MessageType.EVENT.value:
+            # Opening the chat (a Telegram /start, a WeChat follow) is a greeting, not words of the client's.
+            return self.t("event_greeting")
         return " ".join(parts) or f"[{message.type}]"
 
     def mirror(self, message: Message, conversation_channel: str, own_channel: str) -> list[PostDraft]:

@@ -109,6 +109,35 @@ def _event(item: dict[str, Any], msgid: str) -> InboundMessage | None:
     return InboundMessage(**base, type=MessageType.EVENT, payload=payload)
 
 
+# session_status_change's change_type: 1 taken from the pool, 2 transferred, 3 ended, 4 taken up again.
+SESSION_ENDED = 3
+
+
+def session_change(item: Any) -> tuple[ConversationRef, bool] | None:
+    """A session_status_change event as (the client's ref, ended?), or None for any other item."""
+    if not isinstance(item, dict) or item.get("origin") != ORIGIN_EVENT:
+        return None
+    event = _section(item, "event")
+    if _str(event, "event_type") != "session_status_change":
+        return None
+    base = _base(item, _str(item, "msgid"), _str(event, "open_kfid"), _str(event, "external_userid"))
+    if base is None:
+        return None
+    return base["ref"], event.get("change_type") == SESSION_ENDED
+
+
+def servicer_text(item: Any) -> tuple[ConversationRef, str, str, str] | None:
+    """A 接待人员's text written in WeCom's own client (origin 5): (ref, text, msgid, servicer userid)."""
+    if not isinstance(item, dict) or item.get("origin") != ORIGIN_SERVICER or _str(item, "msgtype") != "text":
+        return None
+    msgid = _str(item, "msgid")
+    base = _base(item, msgid, _str(item, "open_kfid"), _str(item, "external_userid"))
+    text = _str(_section(item, "text"), "content")
+    if base is None or not text:
+        return None
+    return base["ref"], text, msgid, _str(item, "servicer_userid")
+
+
 def _base(item: dict[str, Any], msgid: str, kfid: str, user: str) -> dict[str, Any] | None:
     if not (msgid and kfid and user) or len(kfid) > MAX_ACCOUNT or len(user) > MAX_ID or len(msgid) > MAX_ID:
         log.warning("wecom kf item without usable ids skipped (msgid %r)", msgid[:MAX_ID])

@@ -19,7 +19,7 @@ from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 
 from bots.common import BackgroundTasks, BadPayload, BodyTooLarge, read_limited_body
 from bots.wechat.kf_channel import WeComKfChannel
-from bots.wechat.kf_convert import MAX_ACCOUNT, to_inbound
+from bots.wechat.kf_convert import MAX_ACCOUNT, servicer_text, session_change, to_inbound
 from bots.wechat.signing import BadSignature, same, sign
 from bots.wechat.token import StateStore
 from core.channel import PermanentSendError, TransientSendError
@@ -32,6 +32,8 @@ SUCCESS = "success"
 KF_EVENT = "kf_msg_or_event"
 # A runaway has_more (the same cursor again and again) must not pull forever.
 MAX_PAGES = 100
+# The pull lease: renewed while a pull runs, so a process that dies delays the next pull by this much at most.
+PULL_LEASE = timedelta(seconds=10)
 
 
 class BadCallback(Exception):
@@ -57,7 +59,7 @@ class WeComKfWebhook:
         channel: WeComKfChannel,
         store: StateStore,
         max_body_bytes: int,
-        lock_ttl: timedelta = timedelta(seconds=60),
+        lock_ttl: timedelta = PULL_LEASE,
         poll_seconds: float = 0.2,
     ) -> None:
         self.engine = engine
@@ -175,6 +177,26 @@ class WeComKfWebhook:
             finally:
                 await self.store.unlock(lock_key, self.holder)
 
+    async def pull_all(self) -> int:
+        """Pull every kf account of the app once (start-up): what arrived while no process ran is answered now."""
+        try:
+            accounts = await self.channel.account_ids()
+        except (TransientSendError, PermanentSendError) as exc:
+            log.warning("wecom kf: kf/account/list failed, nothing pulled at start: %s", exc)
+            return 0
+        received = 0
+        for open_kfid in accounts:
+            try:
+                received += await self.pull(open_kfid)
+            except (TransientSendError, PermanentSendError) as exc:
+                log.warning("wecom kf %s: start-up pull failed: %s", open_kfid, exc)
+        log.info("wecom kf: start-up pull of %d accounts, %d new messages", len(accounts), received)
+        return received
+
+    def start(self) -> None:
+        """Start the start-up pull in the background (the app's lifespan calls it)."""
+        self._background.spawn(self.pull_all())
+
     async def _take(self, lock_key: str) -> bool:
         # Waiting up to one lease: a holder that died frees the lock by then, a live one has finished.
         polls = max(1, int(self.lock_ttl.total_seconds() / self.poll_seconds))
@@ -189,10 +211,17 @@ class WeComKfWebhook:
         stored = await self.store.get(key)
         cursor = str(stored.get("cursor", "")) if stored else ""
         received = 0
+        renewed = self.engine.clock.now()
         for _ in range(MAX_PAGES):
             page = await self.channel.sync_page(open_kfid, cursor, sync_token)
             items = page.get("msg_list")
             for item in items if isinstance(items, list) else []:
+                # The lease is short; a long page renews it before a third of it is gone.
+                if self.engine.clock.now() - renewed >= self.lock_ttl / 3:
+                    await self.store.try_lock(lock_key, self.holder, self.lock_ttl)
+                    renewed = self.engine.clock.now()
+                await self._follow_session(item)
+                await self._mirror_servicer(item)
                 inbound = to_inbound(item)
                 if inbound is None:
                     continue
@@ -213,7 +242,30 @@ class WeComKfWebhook:
                 break
             # Renew the lease for the next page: a long backlog outlasts one lease.
             await self.store.try_lock(lock_key, self.holder, self.lock_ttl)
+            renewed = self.engine.clock.now()
         return received
+
+    async def _mirror_servicer(self, item: Any) -> None:
+        """A 接待人员's words from WeCom's client join the transcript, under the kefu user mapped to them."""
+        said = servicer_text(item)
+        if said is None:
+            return
+        ref, text, msgid, servicer = said
+        usernames = [name for name, userid in self.account.servicers.items() if userid == servicer]
+        await self.engine.record_sent_elsewhere(ref, text, msgid, username=usernames[0] if usernames else None)
+
+    async def _follow_session(self, item: Any) -> None:
+        """A 接待人员 took or ended a session in WeCom's own client: kefu stops or resumes writing to it."""
+        change = session_change(item)
+        if change is None:
+            return
+        ref, ended = change
+        if ended:
+            await self.channel.session_ended(ref.account, ref.external_user_id)
+            # The client's parked replies go out once the client writes again and WeCom restarts the session.
+            await self.engine.session_ended_on_channel(ref)
+        else:
+            await self.channel.session_taken(ref.account, ref.external_user_id)
 
     async def _pull_logged(self, open_kfid: str, sync_token: str) -> None:
         try:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CHANNEL = "wecom"
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+
+class RepMode(enum.StrEnum):
+    """Where kefu's reps answer WeCom clients."""
+
+    # From kefu's console (or the reps' Telegram group): the WeCom session stays with the API (state 1).
+    CONSOLE = "console"
+    # As WeCom 接待人员 from WeCom's own client: a claim hands the session over (state 3) and kefu stops sending.
+    WECOM = "wecom"
 
 
 class WeComKfAccount(BaseModel):
@@ -30,6 +40,7 @@ class WeComKfAccount(BaseModel):
     # mapped to their WeCom userid, else `default_servicer`; with neither, the session goes to the waiting pool.
     servicers: dict[str, str] = Field(default_factory=dict)
     default_servicer: str | None = None
+    rep_mode: RepMode = RepMode.CONSOLE
 
     @field_validator("aes_key")
     @classmethod
@@ -54,10 +65,11 @@ class WeComKfAccount(BaseModel):
 
 
 class WeComKfEnv(BaseSettings):
-    """The kf app as KEFU_WECOM_CORP_ID, _SECRET, _TOKEN, _AES_KEY, _API_BASE (and .env).
+    """The kf app as KEFU_WECOM_CORP_ID, _SECRET, _TOKEN, _AES_KEY, _API_BASE, _REP_MODE (and .env).
 
+    KEFU_WECOM_REP_MODE is `console` (default: reps answer from kefu) or `wecom` (reps are 接待人员).
     KEFU_WECOM_SERVICERS is JSON, kefu username to WeCom userid, e.g. {"lina": "LiNa"};
-    KEFU_WECOM_DEFAULT_SERVICER serves for reps without an entry.
+    KEFU_WECOM_DEFAULT_SERVICER serves for reps without an entry (both only matter in `wecom` mode).
     """
 
     model_config = SettingsConfigDict(env_prefix="KEFU_WECOM_", env_file=".env", extra="ignore")
@@ -69,6 +81,7 @@ class WeComKfEnv(BaseSettings):
     api_base: str = DEFAULT_API_BASE
     servicers: dict[str, str] = Field(default_factory=dict)
     default_servicer: str | None = None
+    rep_mode: RepMode = RepMode.CONSOLE
 
     def account(self) -> WeComKfAccount | None:
         """The configured app, or None when any of the four credentials is missing."""
@@ -87,6 +100,7 @@ class WeComKfEnv(BaseSettings):
             api_base=self.api_base,
             servicers=self.servicers,
             default_servicer=self.default_servicer,
+            rep_mode=self.rep_mode,
         )
 
 

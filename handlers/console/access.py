@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.access import may_work_on
 from core.db.models import Conversation, Ticket
 from core.errors import NotFound
 from handlers.console.auth import Principal
@@ -37,9 +38,14 @@ def may_see(principal: Principal, ticket: Ticket, conversation: Conversation | N
 
 def may_see_ids(principal: Principal, department_id: int | None, assignee_id: int | None, holder: int | None) -> bool:
     """may_see on the ids alone, for checks made without the rows (the live streams' fan-out)."""
-    if principal.sees_all:
-        return True
-    return department_id in principal.departments or principal.user_id in (assignee_id, holder)
+    return may_work_on(
+        user_id=principal.user_id,
+        role=principal.role,
+        departments=principal.departments,
+        department_id=department_id,
+        assignee_id=assignee_id,
+        holder=holder,
+    )
 
 
 async def ticket_for(session: AsyncSession, principal: Principal, number: str) -> tuple[Ticket, Conversation]:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
+from core.access import department_ids, sees_all
 from core.audit import record
 from core.clock import Clock, as_utc
 from core.db.models import ConsoleSession, LoginThrottle, User
@@ -18,7 +19,7 @@ from handlers.console.errors import TooManyAttempts
 from handlers.console.passwords import verify_password
 from handlers.console.settings import ConsoleSettings
 from handlers.console.throttle import Keys, LoginThrottler
-from handlers.console.users import STAFF, department_ids, normalize_username
+from handlers.console.users import STAFF, normalize_username
 
 log = logging.getLogger(__name__)
 # last_seen_at is written at most this often, so reading pages does not write on every request.
@@ -41,7 +42,7 @@ class Principal:
     @property
     def sees_all(self) -> bool:
         """Supervisors and admins see every ticket; reps those of their departments."""
-        return self.role in ("supervisor", "admin")
+        return sees_all(self.role)
 
     @property
     def actor(self) -> str:

@@ -17,6 +17,7 @@ from bots.common import PageNumber, PathId, read_limited_body
 from core.audit import record
 from core.db.models import Conversation, Department, Message, User
 from core.errors import InvalidInput, NotFound
+from core.staffing import unstaffed_departments
 from handlers.console import conversation as view
 from handlers.console import inbox
 from handlers.console.access import require_role, ticket_for
@@ -243,10 +244,13 @@ class Console:
                     limit=size + 1,
                 )
                 counts = await inbox.counts(session, principal, now, self.risk)
+                # Tickets nobody of their department sees: supervisors are the ones who can fix it.
+                unstaffed = await unstaffed_departments(session) if principal.sees_all else []
             for item in items:
                 item["deadline_estimated"] = self.estimated(item["deadline"])
             return JSONResponse(
                 {
+                    "unstaffed": [{"code": d.code, "name": d.name, "open_tickets": d.open_tickets} for d in unstaffed],
                     "queue": queue,
                     "q": q.strip(),
                     "page": max(0, page),

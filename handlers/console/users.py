@@ -74,17 +74,6 @@ async def create_user(
     return user
 
 
-async def department_ids(session: AsyncSession, user: User) -> frozenset[int]:
-    """Every department whose tickets the user works: the primary one and the extra ones."""
-    extra = (
-        await session.execute(select(UserDepartment.department_id).where(UserDepartment.user_id == user.id))
-    ).scalars()
-    ids = set(extra)
-    if user.department_id is not None:
-        ids.add(user.department_id)
-    return frozenset(ids)
-
-
 async def set_password(
     session: AsyncSession,
     user: User,

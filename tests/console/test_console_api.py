@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from core.clock import ManualClock, as_utc
-from core.db.models import AuditEntry, Client, Conversation, Message, Ticket, TicketEvent
+from core.db.models import AuditEntry, Client, Conversation, Department, Message, Ticket, TicketEvent
 from core.settings import Settings
 from handlers.services import Services, build_services
 from tests.console.conftest import SignIn
@@ -515,3 +515,28 @@ async def test_the_reply_box_asks_the_channel_as_production_wires_it(
         assert reply_window(built.registry, gone, clock.now())["outcome"] == "parked"
     finally:
         await built.stop()
+
+
+async def test_supervisors_are_warned_of_a_department_with_open_tickets_and_nobody_to_see_them(
+    services: Services, signed_in: SignIn
+) -> None:
+    supervisor = await signed_in("sam", role="supervisor")
+    rep = await signed_in("ann", departments=("cs",))
+    _, number = await escalate(services, "v1")
+    ticket = await _ticket(services, number)
+    async with services.db.transaction() as session:
+        cs = await session.get(Department, ticket.department_id)
+        assert cs is not None and cs.code == "cs"
+    # cs has ann: nobody is unseen.
+    assert (await supervisor.get("/console/api/inbox")).json()["unstaffed"] == []
+    async with services.db.transaction() as session:
+        await session.execute(update(Ticket).values(department_id=await _department_id(services, "media")))
+    warned = (await supervisor.get("/console/api/inbox")).json()["unstaffed"]
+    assert [(d["code"], d["open_tickets"]) for d in warned] == [("media", 1)]
+    # Reps are not the ones to act on it.
+    assert (await rep.get("/console/api/inbox")).json()["unstaffed"] == []
+
+
+async def _department_id(services: Services, code: str) -> int:
+    async with services.db.transaction() as session:
+        return int((await session.execute(select(Department.id).where(Department.code == code))).scalar_one())

@@ -29,10 +29,15 @@ class Call:
     at: float = 0.0
 
 
+# What getChat's ChatFullInfo must carry in the Bot API version aiogram speaks.
+GIFT_TYPES = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels")
+
+
 @dataclass
 class FakeBotAPI:
     """getMe, getUpdates, sendMessage, sendPhoto, editMessageText, answerCallbackQuery, createForumTopic,
-    getFile and the file download, setWebhook, deleteWebhook; switches for 429, 403, 400 and 5xx."""
+    getFile and the file download, setWebhook, deleteWebhook, getWebhookInfo, getChat; switches for 429,
+    403, 400 and 5xx."""
 
     calls: list[Call] = field(default_factory=list)
     # Each sending call pops the first of these: 429 (with `retry_after`), 403, 400, 502, or 0 (success).
@@ -44,6 +49,9 @@ class FakeBotAPI:
     # getUpdates hands these out once each (long polling), then answers with no updates.
     updates: list[dict[str, Any]] = field(default_factory=list)
     retry_after: int = 30
+    # What setWebhook registered (getWebhookInfo answers it) and whether chats are forums (getChat).
+    webhook_url: str = ""
+    forums: set[int] = field(default_factory=set)
     port: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _loop: asyncio.AbstractEventLoop | None = None
@@ -118,8 +126,22 @@ class FakeBotAPI:
             if not batch:
                 await asyncio.sleep(0.05)
             return _ok(batch)
+        if method == "setWebhook":
+            self.webhook_url = str(data.get("url", ""))
+        if method == "deleteWebhook":
+            self.webhook_url = ""
         if method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
             return _ok(True)
+        if method == "getWebhookInfo":
+            return _ok({"url": self.webhook_url, "has_custom_certificate": False, "pending_update_count": 0})
+        if method == "getChat":
+            chat_id = int(data["chat_id"])
+            forum = chat_id in self.forums
+            return _ok(
+                {"id": chat_id, "type": "supergroup", "title": "客服组", "is_forum": forum}
+                | {"accent_color_id": 0, "max_reaction_count": 11}
+                | {"accepted_gift_types": {k: True for k in GIFT_TYPES}}
+            )
         return _error(404, "Not Found: method not found")
 
     def _failure(self) -> web.Response | None:

@@ -7,14 +7,19 @@ import re
 from datetime import timedelta
 
 import httpx
+import pytest
 from aiogram import Bot
+from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.reps_group import RepsGroup
+from bots.telegram.settings import TelegramSettings, telegram_config_problem
 from bots.telegram.topics import TopicWriter
 from core.clock import ManualClock
 from core.db.models import Client, Conversation, TelegramPost, TelegramTopic, Ticket
+from core.errors import ConfigError
+from handlers.app import create_app
 from handlers.services import Services
 from tests.chat import Chat, texts_of
 from tests.telegram.conftest import CONSOLE, REPS_CHAT, TelegramClient, manual_sleep
@@ -280,3 +285,25 @@ async def test_an_escalation_whose_event_was_lost_still_gets_its_topic(
     async with services.db.transaction() as session:
         topic = (await session.execute(select(TelegramTopic))).scalar_one()
     assert topic.ticket_key == number and topic.reason == "handoff" and topic.status == "open"
+
+
+async def test_a_start_shows_as_a_greeting_in_the_transcript(
+    telegram: TelegramClient, reps: RepsGroup, fake_api: FakeBotAPI, services: Services
+) -> None:
+    await telegram.say("/start")
+    await _handoff(telegram, services)
+    await _settle(reps, services)
+    transcript = fake_api.in_chat(REPS_CHAT)[-1].data["text"]
+    assert "客户：（客户打开了对话）" in transcript and "[event]" not in transcript
+
+
+def test_a_reps_group_without_a_webhook_secret_refuses_to_start(services: Services) -> None:
+    good = TelegramSettings(token=SecretStr("1:abc"), reps_chat_id=REPS_CHAT, secret=SecretStr("s3cret"))
+    assert telegram_config_problem(good) is None
+    assert telegram_config_problem(TelegramSettings(token=SecretStr("1:abc"))) is None, "polling needs no secret"
+    broken = TelegramSettings(token=SecretStr("1:abc"), reps_chat_id=REPS_CHAT, secret=SecretStr(""))
+    problem = telegram_config_problem(broken)
+    assert problem is not None and "KEFU_TELEGRAM_SECRET" in problem
+    services.telegram = broken
+    with pytest.raises(ConfigError, match="KEFU_TELEGRAM_SECRET"):
+        create_app(services.settings, services=services, background=False)

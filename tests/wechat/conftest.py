@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
-from xml.sax.saxutils import escape
 
 import httpx
 import pytest
@@ -26,6 +25,9 @@ from core.db.models import Message, OutboxMessage
 from handlers.app import create_app
 from handlers.services import Services
 from tests.wechat.fake_api import FakeWeChatAPI
+
+# The kf fixtures live with their harness; importing them here shares them with every WeCom test module.
+from tests.wechat.kf_harness import element, make_wecom, wecom, wecom_api  # noqa: F401
 
 TOKEN = "kefu-token"
 APP_ID = "wx0123456789abcdef"
@@ -57,10 +59,6 @@ def make_account(fake_api: FakeWeChatAPI, **overrides: Any) -> WeChatAccount:
 
 def sign(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
-
-
-def element(name: str, value: str | int) -> str:
-    return f"<{name}>{escape(str(value))}</{name}>"
 
 
 class WeChatServer:

@@ -3,178 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any
 
-import httpx
 import pytest
 import xmltodict
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wechatpy.work.crypto import WeChatCrypto
 
 from bots.wechat.kf_channel import WeComKfChannel
 from bots.wechat.kf_convert import to_inbound
-from bots.wechat.kf_routes import WeComKfWebhook, cursor_key
-from bots.wechat.kf_settings import WeComKfAccount, default_kf_account
+from bots.wechat.kf_routes import cursor_key
+from bots.wechat.kf_settings import RepMode, WeComKfAccount, default_kf_account
 from bots.wechat.token import MemoryStateStore
-from core.channel import PermanentSendError, RepInfo, TransientSendError, WindowClosed
+from core.channel import PermanentSendError, TransientSendError, WindowClosed
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
-from core.db.models import Conversation, Message, OutboxMessage, TicketEvent
+from core.db.models import Conversation, TicketEvent
 from core.messages import ConversationRef, MessageType, OutboundMessage
 from core.takeover import HeldByOther
-from handlers.app import create_app
 from handlers.services import Services
 from tests.desk_setup import create_staff
 from tests.wechat.conftest import OTHER_AES_KEY, element, sign
 from tests.wechat.kf_fake_api import CORP_SECRET, FakeWeComAPI, client_item, enter_session_item
-
-CORP_ID = "ww0123456789abcdef"
-TOKEN = "kf-callback-token"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-KFID = "wkKefuTestAccount000000000000001"
-USER = "wmKefuTestExternalUser0000000001"
-TICKET_NO = re.compile(r"KF-\d{8}-\d{4}")
-
-
-@pytest.fixture
-def wecom_api() -> Iterator[FakeWeComAPI]:
-    api = FakeWeComAPI()
-    api.start()
-    yield api
-    api.stop()
-
-
-def make_account(api: FakeWeComAPI, **overrides: Any) -> WeComKfAccount:
-    values: dict[str, Any] = {
-        "corp_id": CORP_ID,
-        "secret": SecretStr(CORP_SECRET),
-        "token": SecretStr(TOKEN),
-        "aes_key": SecretStr(AES_KEY),
-        "api_base": api.base,
-        "api_timeout_seconds": 0.5,
-    }
-    values.update(overrides)
-    return WeComKfAccount(**values)
-
-
-class WeComServer:
-    """Plays WeCom's side: encrypted, signed kf_msg_or_event callbacks, and the client's messages in the fake API."""
-
-    def __init__(self, http: httpx.AsyncClient, services: Services, webhook: WeComKfWebhook, api: FakeWeComAPI):
-        self.http = http
-        self.services = services
-        self.webhook = webhook
-        self.api = api
-        self.seen_sends = 0
-
-    def now(self) -> int:
-        return int(self.services.clock.now().timestamp())
-
-    async def post(
-        self,
-        inner: str | None = None,
-        *,
-        open_kfid: str = KFID,
-        timestamp: int | None = None,
-        token: str = TOKEN,
-        aes_key: str = AES_KEY,
-        body: str | None = None,
-    ) -> httpx.Response:
-        """POST a callback encrypted and signed like WeCom (or `body` as is, signed over nothing useful)."""
-        ts = str(self.now() if timestamp is None else timestamp)
-        nonce = "n" + str(time.monotonic_ns())
-        if inner is None:
-            inner = (
-                f"<xml>{element('ToUserName', CORP_ID)}{element('CreateTime', ts)}{element('MsgType', 'event')}"
-                f"{element('Event', 'kf_msg_or_event')}{element('Token', 'SYNC-TOKEN')}"
-                f"{element('OpenKfId', open_kfid)}</xml>"
-            )
-        envelope = xmltodict.parse(WeChatCrypto(token, aes_key, CORP_ID).encrypt_message(inner, nonce, ts))["xml"]
-        params = {"msg_signature": envelope["MsgSignature"], "timestamp": ts, "nonce": nonce}
-        if body is None:
-            body = f"<xml>{element('ToUserName', CORP_ID)}{element('Encrypt', envelope['Encrypt'])}</xml>"
-        return await self.http.post("/wecom/kf", params=params, content=body, headers={"Content-Type": "text/xml"})
-
-    async def notify(self, **kwargs: Any) -> None:
-        """One callback, answered "success", and the background pull it started, finished."""
-        response = await self.post(**kwargs)
-        assert response.status_code == 200 and response.text == "success", response.text
-        await self.webhook.drain()
-
-    async def say(self, text: str, *, msgid: str | None = None) -> str:
-        """The client writes; returns what kefu sent back through kf/send_msg since the last call."""
-        self.api.push(KFID, client_item(KFID, USER, "text", {"content": text}, msgid=msgid))
-        await self.notify()
-        return self.new_sends()
-
-    def new_sends(self) -> str:
-        texts = self.api.sent_texts()
-        new, self.seen_sends = texts[self.seen_sends :], len(texts)
-        return "\n".join(new)
-
-    async def counts(self) -> tuple[int, int]:
-        """(inbound messages, outbox rows) stored for the wecom channel."""
-        async with self.services.db.transaction() as session:
-            inbound = await session.scalar(
-                select(func.count()).select_from(Message).where(Message.channel == "wecom", Message.direction == "in")
-            )
-            outbox = await session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == "wecom")
-            )
-        return int(inbound or 0), int(outbox or 0)
-
-    async def outbox_statuses(self) -> list[str]:
-        async with self.services.db.transaction() as session:
-            rows = await session.execute(
-                select(OutboxMessage.status).where(OutboxMessage.channel == "wecom").order_by(OutboxMessage.id)
-            )
-            return list(rows.scalars())
-
-
-WeComFactory = Callable[..., Awaitable[WeComServer]]
-
-
-@pytest.fixture
-async def make_wecom(services: Services, wecom_api: FakeWeComAPI) -> AsyncIterator[WeComFactory]:
-    """Build the app with the kf channel and webhook; calling it again is a restart (new webhook, same database)."""
-    async with AsyncExitStack() as stack:
-        webhooks: list[WeComKfWebhook] = []
-
-        async def factory(**overrides: Any) -> WeComServer:
-            account = make_account(wecom_api, **overrides)
-            store = ChannelStateStore(services.db, services.clock)
-            channel = WeComKfChannel(account, store)
-            services.registry.register(channel)
-            app = create_app(services.settings, services=services, background=False)
-            webhook = WeComKfWebhook(
-                engine=services.engine,
-                channel=channel,
-                store=store,
-                max_body_bytes=services.settings.max_body_bytes,
-                lock_ttl=timedelta(seconds=2),
-                poll_seconds=0.01,
-            )
-            app.include_router(webhook.router())
-            webhooks.append(webhook)
-            transport = httpx.ASGITransport(app=app)
-            http = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
-            return WeComServer(http, services, webhook, wecom_api)
-
-        yield factory
-        for webhook in webhooks:
-            await webhook.drain()
-
-
-@pytest.fixture
-async def wecom(make_wecom: WeComFactory) -> WeComServer:
-    return await make_wecom()
-
+from tests.wechat.kf_harness import (
+    AES_KEY,
+    CORP_ID,
+    KFID,
+    TICKET_NO,
+    TOKEN,
+    USER,
+    WeComFactory,
+    WeComServer,
+    kf_conversation,
+    make_account,
+)
 
 # ------------------------------------------------------------ callback checks
 
@@ -342,6 +205,7 @@ async def test_send_errors_map_to_the_outbox_vocabulary(wecom_api: FakeWeComAPI)
     channel = WeComKfChannel(make_account(wecom_api), MemoryStateStore(ManualClock()))
     ref = ConversationRef(channel="wecom", account=KFID, external_user_id=USER)
     message = OutboundMessage("您好")
+    wecom_api.open_session(KFID, USER)
     for failure, error in (
         (95001, WindowClosed),
         (95002, WindowClosed),
@@ -371,21 +235,6 @@ async def test_unreachable_api_is_transient() -> None:
     channel = WeComKfChannel(account, MemoryStateStore(ManualClock()))
     with pytest.raises(TransientSendError):
         await channel.send(ConversationRef(channel="wecom", account=KFID, external_user_id=USER), OutboundMessage("x"))
-
-
-async def test_transfer_sets_the_service_state(wecom_api: FakeWeComAPI) -> None:
-    channel = WeComKfChannel(make_account(wecom_api), MemoryStateStore(ManualClock()))
-    ref = ConversationRef(channel="wecom", account=KFID, external_user_id=USER)
-    await channel.transfer(ref, to_human=True, servicer_userid="zhangsan")
-    await channel.transfer(ref, to_human=True, servicer_userid=None)
-    await channel.transfer(ref, to_human=False, servicer_userid=None)
-    bodies = [c.body for c in wecom_api.of("kf/service_state/trans")]
-    base = {"open_kfid": KFID, "external_userid": USER}
-    assert bodies == [
-        {**base, "service_state": 3, "servicer_userid": "zhangsan"},
-        {**base, "service_state": 2},
-        {**base, "service_state": 1},
-    ]
 
 
 # ------------------------------------------------------------ conversion and settings
@@ -446,37 +295,6 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------ handover and the 5-message window
 
 
-async def test_handover_moves_the_session_to_the_reps_wecom_userid_and_back(wecom_api: FakeWeComAPI) -> None:
-    channel = WeComKfChannel(
-        make_account(wecom_api, servicers={"li": "LiNa"}, default_servicer="duty"), MemoryStateStore(ManualClock())
-    )
-    ref = ConversationRef(channel="wecom", account=KFID, external_user_id=USER)
-    await channel.handover(ref, to_human=True, rep=RepInfo(user_id=7, username="li", display_name="小李"))
-    await channel.handover(ref, to_human=False, rep=RepInfo(user_id=7, username="li", display_name="小李"))
-    # A rep without an entry is served by the configured default servicer.
-    await channel.handover(ref, to_human=True, rep=RepInfo(user_id=8, username="wang", display_name="小王"))
-    base = {"open_kfid": KFID, "external_userid": USER}
-    assert [c.body for c in wecom_api.of("kf/service_state/trans")] == [
-        {**base, "service_state": 3, "servicer_userid": "LiNa"},
-        {**base, "service_state": 1},
-        {**base, "service_state": 3, "servicer_userid": "duty"},
-    ]
-
-
-async def test_handover_without_a_servicer_goes_to_the_pool_and_errors_surface(wecom_api: FakeWeComAPI) -> None:
-    channel = WeComKfChannel(make_account(wecom_api), MemoryStateStore(ManualClock()))
-    ref = ConversationRef(channel="wecom", account=KFID, external_user_id=USER)
-    await channel.handover(ref, to_human=True, rep=RepInfo(user_id=7, username="li", display_name="小李"))
-    [pooled] = wecom_api.of("kf/service_state/trans")
-    assert pooled.body == {"open_kfid": KFID, "external_userid": USER, "service_state": 2}
-    wecom_api.trans_failures.append(95014)
-    with pytest.raises(PermanentSendError, match="95014"):
-        await channel.handover(ref, to_human=False, rep=None)
-    wecom_api.trans_failures.append("5xx")
-    with pytest.raises(TransientSendError):
-        await channel.handover(ref, to_human=False, rep=None)
-
-
 async def test_five_kf_messages_per_client_message(wecom: WeComServer, wecom_api: FakeWeComAPI) -> None:
     assert await wecom.say("你好")
     ref = ConversationRef(channel="wecom", account=KFID, external_user_id=USER)
@@ -507,37 +325,13 @@ def test_servicers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert account is not None and account.servicer_for("wang") is None
 
 
-async def _kf_conversation(services: Services) -> int:
-    async with services.db.transaction() as session:
-        return (await session.execute(select(Conversation.id).where(Conversation.channel == "wecom"))).scalar_one()
-
-
-async def test_claim_and_release_through_the_engine_move_the_wecom_session(
-    make_wecom: WeComFactory, wecom_api: FakeWeComAPI, services: Services
-) -> None:
-    wecom = await make_wecom(servicers={"rep0": "WeComRep0"})
-    # The handoff notice goes out through kf/send_msg.
-    assert await wecom.say("人工")
-    staff = await create_staff(services)
-    conversation_id = await _kf_conversation(services)
-    await services.engine.claim(conversation_id, staff.reps[0])
-    base = {"open_kfid": KFID, "external_userid": USER}
-    assert [c.body for c in wecom_api.of("kf/service_state/trans")] == [
-        {**base, "service_state": 3, "servicer_userid": "WeComRep0"}
-    ]
-    # The client is told who serves them, on kf as on every channel.
-    assert "客服" in wecom.new_sends()
-    await services.engine.release(conversation_id, staff.reps[0])
-    assert [c.body for c in wecom_api.of("kf/service_state/trans")][1:] == [{**base, "service_state": 1}]
-
-
 async def test_a_failed_handover_is_recorded_on_the_ticket_and_the_claim_stands(
     make_wecom: WeComFactory, wecom_api: FakeWeComAPI, services: Services
 ) -> None:
-    wecom = await make_wecom(servicers={"rep0": "WeComRep0"})
+    wecom = await make_wecom(servicers={"rep0": "WeComRep0"}, rep_mode=RepMode.WECOM)
     await wecom.say("人工")
     staff = await create_staff(services)
-    conversation_id = await _kf_conversation(services)
+    conversation_id = await kf_conversation(services)
     wecom_api.trans_failures.append(95014)
     await services.engine.claim(conversation_id, staff.reps[0])
     async with services.db.transaction() as session:
@@ -546,6 +340,7 @@ async def test_a_failed_handover_is_recorded_on_the_ticket_and_the_claim_stands(
         events = await session.execute(select(TicketEvent).where(TicketEvent.ticket_id == conversation.ticket_id))
         failed = [e for e in events.scalars() if e.kind == "handover_failed"]
     assert len(failed) == 1 and "95014" in failed[0].data["error"] and failed[0].data["to_human"] is True
+    assert failed[0].data["kind"] == "claim"
     # Still claimed: a second claim by someone else is refused.
     with pytest.raises(HeldByOther):
         await services.engine.claim(conversation_id, staff.reps[1])

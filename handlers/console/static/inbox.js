@@ -78,6 +78,10 @@
       return;
     }
     queueTabs(res.data.counts);
+    const unstaffed = document.getElementById("unstaffed");
+    const names = (res.data.unstaffed || []).map((d) => `${d.name} (${d.code}): ${d.open_tickets}`);
+    unstaffed.textContent = names.length ? `${Console.t("inbox.unstaffed")} ${names.join("；")}` : "";
+    unstaffed.hidden = names.length === 0;
     const list = document.getElementById("inbox-list");
     clear(list);
     for (const item of res.data.items) list.append(row(item));
