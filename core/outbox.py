@@ -142,6 +142,15 @@ async def write_queued(session: AsyncSession) -> None:
         live.stage(session, live.LiveEvent("message", o.conversation_id, None, data, o.now))
 
 
+DELIVERED = "delivered"
+
+
+def delivered(conversation_id: int, ref: ConversationRef, outbox_id: int, now: datetime) -> live.LiveEvent:
+    """The live event saying a reply is recorded as sent, addressed by channel and the client's id there."""
+    data = {"channel": ref.channel, "external_user_id": ref.external_user_id, "outbox_id": outbox_id}
+    return live.LiveEvent(DELIVERED, conversation_id, None, data, now)
+
+
 @dataclass(frozen=True, slots=True)
 class _Claim:
     """A row this worker holds the lease of."""
@@ -350,6 +359,10 @@ class OutboxDispatcher:
                         for o in outcomes
                     ],
                 )
+            for o in outcomes:
+                if o.status == SENT and o.result is not None and o.result.announce:
+                    # Published once this transaction has committed: the reader then finds the row sent.
+                    live.stage(session, delivered(o.claim.conversation_id, o.claim.ref, o.claim.row_id, now))
             gone = [o.claim.conversation_id for o in outcomes if o.gone]
             if gone:
                 # No endless retries toward a client who blocked us: the identity is unreachable until it writes.

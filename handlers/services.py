@@ -160,6 +160,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     forms = Forms.load(config_dir / "forms.yaml")
     policies = TicketPolicies.load(config_dir, timezone=settings.timezone)
     hub = LiveHub()
+    # Web-chat streams hear of replies sent by any process: the bus relays them over Redis when configured.
+    db.live.add_watcher(hub.on_event)
     registry = ChannelRegistry()
     registry.register(WebChannel(hub))
     channel_state = ChannelStateStore(db, clock)

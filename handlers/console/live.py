@@ -214,7 +214,8 @@ class LiveStreams:
 
     async def _fan_out(self) -> None:
         async for event in self.bus.subscribe():
-            if not self.streams:
+            if not self.streams or event.kind not in SAFE_FIELDS:
+                # Kinds the console does not show (a web reply's delivery) cost no lookup.
                 continue
             try:
                 if self.monotonic() - self._checked_at >= RECHECK_SECONDS:
