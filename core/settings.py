@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     role: Literal["web", "worker", "all"] = "all"
     metrics_token: SecretStr | None = None
     shutdown_grace_seconds: float = 10.0
+    # After SIGTERM, /readyz answers 503 while everything is still served this long (the proxy's or load
+    # balancer's health check takes the process out of rotation), then streams end and the process stops.
+    prestop_seconds: float = 2.0
     log_level: str = "INFO"
     web_cookie_name: str = "kefu_web"
     # Always Secure in production; elsewhere it follows this.

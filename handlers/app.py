@@ -60,12 +60,10 @@ def create_app(
     )
     metrics = Metrics(services.db, services.live, services.clock)
     services.engine.on_turn = metrics.observe_turn
-    draining = False
     webhooks: list[WeChatWebhooks | WeComKfWebhook | TelegramWebhook] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal draining
         await services.start()
         if bridge is not None:
             await bridge.start()
@@ -94,7 +92,7 @@ def create_app(
             yield
         finally:
             # Stop taking work, finish what is in flight: running ticks, then the webhooks' late turns and sends.
-            draining = True
+            services.draining.close_streams()
             await jobs.stop(settings.shutdown_grace_seconds)
             for webhook in webhooks:
                 await webhook.drain()
@@ -117,7 +115,9 @@ def create_app(
         return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
 
     app.include_router(
-        health_router(services.db, redis_ping=bridge.ping if bridge else None, draining=lambda: draining)
+        health_router(
+            services.db, redis_ping=bridge.ping if bridge else None, draining=lambda: services.draining.not_ready
+        )
     )
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     app.include_router(metrics.router(token))

@@ -56,6 +56,7 @@ def serve(
     import uvicorn
 
     from handlers.app import create_app
+    from handlers.serve import DrainingServer
 
     if role is not None and role not in ("web", "worker", "all"):
         raise typer.BadParameter("role must be web, worker or all", param_hint="--role")
@@ -63,8 +64,9 @@ def serve(
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every tick at INFO; only its problems are worth a line.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
@@ -75,6 +77,7 @@ def serve(
         # FORWARDED_ALLOW_IPS says which proxies are believed (uvicorn's default: 127.0.0.1 only).
         proxy_headers=True,
     )
+    DrainingServer(config, app.state.services.draining, settings.prestop_seconds).run()
 
 
 @db_app.command("upgrade")

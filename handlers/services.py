@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiogram import Bot
@@ -33,6 +33,7 @@ from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.entities import preload as preload_entities
 from core.dialogue.forms import Forms
 from core.dialogue.textmodel import TextModel, configured_model
+from core.draining import Draining
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
 from core.inbound_limits import InboundLimits
@@ -95,6 +96,8 @@ class Services:
     config: ConfigWatcher
     # The learned model behind the rules (settings.dialogue.classifier_model), read once per process.
     text_model: TextModel | None = None
+    # Set when the process is asked to stop: readiness off first, then the streams end.
+    draining: Draining = field(default_factory=Draining)
     _preloading: asyncio.Future[None] | None = None
 
     async def start(self, *, migrate: bool = True) -> None:
@@ -267,6 +270,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         text_model=text_model,
     )
     # Live classification follows the published version named by the "keywords" document, in every process.
+    services.draining.on_close(hub.close_all)
     services.config.on(KEYWORDS, services.apply_keywords)
     register_appliers(services)
     return services

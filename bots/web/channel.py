@@ -19,6 +19,14 @@ class LiveHub:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        # The process is stopping: streams send a reconnect hint and end (the proxy sends them elsewhere).
+        self.closing = False
+
+    def close_all(self) -> None:
+        self.closing = True
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
 
     def subscribe(self, visitor: str) -> asyncio.Event:
         event = asyncio.Event()

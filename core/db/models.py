@@ -501,3 +501,16 @@ class KeywordVersion(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime]
+
+
+class SchemaFloor(Base):
+    """The oldest code revision that may run on this schema: what lets an older release stay ready mid-upgrade.
+
+    Expand migrations leave it alone (older code ignores what they add); a contract migration, which drops or
+    changes what older code uses, raises it (core.db.migrate.raise_floor).
+    """
+
+    __tablename__ = "schema_floor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    oldest_code_revision: Mapped[str] = mapped_column(String(32))
