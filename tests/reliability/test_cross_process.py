@@ -42,12 +42,18 @@ async def start_cluster(env: dict[str, str], tmp_path: Path, ports: tuple[int, .
         KefuProcess(env, tmp_path / f"{role}{i}.log", role=role, port=ports[i] if i < len(ports) else None)
         for i, role in enumerate(roles)
     ]
-    processes[0].start()
-    await processes[0].wait_ready()
-    for process in processes[1:]:
-        process.start()
-    for process in processes[1:]:
-        await process.wait_ready()
+    try:
+        processes[0].start()
+        await processes[0].wait_ready()
+        for process in processes[1:]:
+            process.start()
+        for process in processes[1:]:
+            await process.wait_ready()
+    except BaseException:
+        for process in processes:
+            if process.running():
+                process.kill()
+        raise
     return processes
 
 
