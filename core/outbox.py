@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 PENDING, SENDING, SENT, FAILED, PARKED = "pending", "sending", "sent", "failed", "window_closed"
 # The external id of rows that went out inside a webhook's response (a WeChat passive reply).
 IN_RESPONSE = "in-response"
+# The reason given to replies too old to send (see OutboxDispatcher.expire_stale).
+STALE = "stale"
 LEASE = timedelta(seconds=60)
 
 
@@ -188,6 +190,25 @@ class OutboxDispatcher:
             )
             conversations = list(dict.fromkeys(rows.scalars()))
         return await self.deliver_many(conversations) if conversations else 0
+
+    async def expire_stale(self, cutoff: timedelta) -> int:
+        """Unsent replies written longer than `cutoff` ago are not sent blindly: failed, with the reason.
+
+        After a restore from an older backup (or a long outage) the outbox holds replies to conversations
+        that have since moved on; a person decides what to resend. Parked rows wait for the client and stay.
+        """
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status.in_((PENDING, SENDING)), OutboxMessage.created_at < now - cutoff)
+                .values(status=FAILED, lease_until=None, last_error=f"{STALE}: written more than {cutoff} ago")
+                .execution_options(synchronize_session=False)
+            )
+        expired = int(getattr(result, "rowcount", 0) or 0)
+        if expired:
+            log.warning("%s unsent replies older than %s not sent (restored backup or long outage)", expired, cutoff)
+        return expired
 
     async def answered_in_response(self, outbox_ids: list[int]) -> bool:
         """Mark held rows as sent because the webhook's own response carried them (WeChat's passive reply).

@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     # Who may show the web chat page in a frame (CSP frame-ancestors): 'none', 'self', or the sites that embed it.
     web_frame_ancestors: str = "'self'"
     followup_cutoff_hours: int = 72
+    # Unsent replies written longer ago than this are marked failed rather than sent (restored backup).
+    outbox_cutoff_hours: int = 24
     # Base URL of the console (e.g. https://kefu.example.com); links to tickets in notifications use it.
     console_url: str | None = None
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from aiogram import Router
 from fastapi import FastAPI, Request
@@ -71,11 +72,14 @@ def create_app(
         # Every role classifies and routes, so every process follows what admins publish.
         jobs.every("config", settings.config_poll_seconds, services.config.check)
         if runs_jobs:
-            # Undelivered replies from before a restart go out first.
+            # Undelivered replies from before a restart go out first, unless they are too old to make sense.
+            stale_after = timedelta(hours=settings.outbox_cutoff_hours)
+            await services.dispatcher.expire_stale(stale_after)
             await services.dispatcher.deliver_due()
             await services.followups.run_due()
             jobs.every("outbox-sweep", settings.outbox_poll_seconds, services.dispatcher.deliver_due)
             jobs.every("followups", settings.followup_poll_seconds, services.followups.run_due)
+            jobs.every("outbox-stale", 60, lambda: services.dispatcher.expire_stale(stale_after))
             if services.reps is not None:
                 jobs.every("telegram-reps", 1, services.reps.deliver_due)
             if services.telegram_notifier is not None:

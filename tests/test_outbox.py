@@ -235,3 +235,21 @@ async def test_a_declined_answer_leaves_the_replies_held_for_the_outbox(services
     assert await services.dispatcher.deliver_due() == 0, "still held"
     await services.dispatcher.release(result.outbox_ids)
     assert len(channel.sent) == 1
+
+
+async def test_replies_older_than_the_cutoff_are_not_sent_after_a_restore(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    # A backup taken while two replies waited; restored (and started) two days later.
+    await services.engine.receive(inbound("你好", "m1"), deliver=False)
+    await services.engine.receive(inbound("1", "m2"), deliver=False)
+    clock.advance(timedelta(days=2))
+    await services.engine.receive(inbound("在吗", "m3"), deliver=False)  # written after the restore
+    assert await services.dispatcher.expire_stale(timedelta(hours=24)) == 2
+    assert await services.dispatcher.deliver_due() == 1
+    assert len(channel.sent) == 1
+    rows = await _rows(services)
+    assert [r.status for r in rows] == ["failed", "failed", "sent"]
+    assert all(r.last_error and r.last_error.startswith("stale") for r in rows[:2])
