@@ -25,9 +25,9 @@ MAX_LAG_SECONDS = 1.0
 class Visitor:
     """A web-chat visitor whose event stream is open on one base URL while it posts through another."""
 
-    def __init__(self, stream_base: str, post_base: str) -> None:
-        self.stream = httpx.AsyncClient(base_url=stream_base, timeout=httpx.Timeout(10, read=None))
-        self.poster = httpx.AsyncClient(base_url=post_base, timeout=10)
+    def __init__(self, stream_base: str, post_base: str, *, verify: bool = True) -> None:
+        self.stream = httpx.AsyncClient(base_url=stream_base, timeout=httpx.Timeout(10, read=None), verify=verify)
+        self.poster = httpx.AsyncClient(base_url=post_base, timeout=10, verify=verify)
         # (message, wall-clock second it arrived on the stream)
         self.heard: list[tuple[dict[str, Any], float]] = []
         self.connected = asyncio.Event()
@@ -93,8 +93,8 @@ class Visitor:
 class ConsoleWatcher:
     """A supervisor's console reading its live stream on one base URL."""
 
-    def __init__(self, base: str) -> None:
-        self.http = httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(10, read=None))
+    def __init__(self, base: str, *, verify: bool = True) -> None:
+        self.http = httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(10, read=None), verify=verify)
         self.events: list[dict[str, Any]] = []
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
@@ -139,14 +139,17 @@ class ConsoleWatcher:
         await self.http.aclose()
 
 
-async def web_chat_hears_every_process(db: Database, stream_base: str, post_base: str, console_base: str) -> float:
+async def web_chat_hears_every_process(
+    db: Database, stream_base: str, post_base: str, console_base: str, *, verify: bool = True
+) -> float:
     """A bot turn, a rep's console reply and a worker's reminder each reach a stream within MAX_LAG_SECONDS.
 
     The stream is read on `stream_base`, messages are posted on `post_base`, the rep works on `console_base`;
     returns the largest lag seen. Needs a supervisor "sup" and reminders due at once (idle minutes 0).
     """
-    handoff, waiting = Visitor(stream_base, post_base), Visitor(stream_base, post_base)
-    rep = ConsoleWatcher(console_base)
+    handoff = Visitor(stream_base, post_base, verify=verify)
+    waiting = Visitor(stream_base, post_base, verify=verify)
+    rep = ConsoleWatcher(console_base, verify=verify)
     try:
         await handoff.open()
         await waiting.open()
@@ -175,10 +178,12 @@ async def web_chat_hears_every_process(db: Database, stream_base: str, post_base
             await closing.close()
 
 
-async def console_hears_every_process(watch_base: str, post_base: str, username: str = "sup") -> None:
+async def console_hears_every_process(
+    watch_base: str, post_base: str, username: str = "sup", *, verify: bool = True
+) -> None:
     """An escalation made through `post_base` shows on a console stream read through `watch_base`."""
-    watcher = ConsoleWatcher(watch_base)
-    visitor = Visitor(post_base, post_base)
+    watcher = ConsoleWatcher(watch_base, verify=verify)
+    visitor = Visitor(post_base, post_base, verify=verify)
     try:
         await watcher.sign_in(username)
         await watcher.open()
