@@ -97,6 +97,23 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     typer.echo(f"database at {revision}")
 
 
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="The revision to go back to, e.g. 0015")]) -> None:
+    """Take KEFU_DATABASE_URL's schema back to REVISION (rolling back a release whose contract migration ran)."""
+    from core.db.migrate import downgrade
+    from core.db.session import Database
+
+    async def run() -> None:
+        db = Database(Settings().database_url)
+        try:
+            await downgrade(db, revision)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"database at {revision}")
+
+
 def _rules(source: str, settings: Settings) -> list[Rule]:
     """Rules in force: the database's published version when there is one, else config/keywords.yaml."""
     yaml_rules = load_rules(settings.config_dir / "keywords.yaml")
