@@ -33,6 +33,7 @@ class Visitor:
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
         self.retry_hints: list[int] = []
+        self.upstream: str | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
@@ -43,10 +44,19 @@ class Visitor:
         self._task = asyncio.create_task(self._read())
         await asyncio.wait_for(self.connected.wait(), 10)
 
+    async def reopen(self) -> None:
+        """What the browser does after its stream ended: connect again, from the last message it saw."""
+        self.connected, self.ended = asyncio.Event(), asyncio.Event()
+        self._task = asyncio.create_task(self._read())
+        await asyncio.wait_for(self.connected.wait(), 10)
+
     async def _read(self) -> None:
+        seen = max((m["id"] for m, _ in self.heard), default=0)
         try:
-            async with self.stream.stream("GET", "/api/chat/events") as events:
+            async with self.stream.stream("GET", "/api/chat/events", params={"after": seen}) as events:
                 assert events.status_code == 200
+                # Set by the test's nginx: which web process holds this stream.
+                self.upstream = events.headers.get("x-upstream")
                 async for line in events.aiter_lines():
                     if line.startswith("retry: "):
                         self.retry_hints.append(int(line[7:]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -15,8 +16,8 @@ import httpx
 import pytest
 
 from core.db.session import Database
-from tests.reliability.procs import GRACEFUL, free_port
-from tests.reliability.streams import console_hears_every_process, web_chat_hears_every_process
+from tests.reliability.procs import GRACEFUL, KefuProcess, free_port
+from tests.reliability.streams import Visitor, console_hears_every_process, web_chat_hears_every_process
 from tests.reliability.test_cross_process import add_supervisor, cluster_env, start_cluster
 
 SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "kefu.conf"
@@ -48,6 +49,8 @@ def main_config(prefix: Path, site: Path) -> str:
         "events { worker_connections 256; }\n"
         "http {\n"
         f"  access_log {prefix}/access.log;\n"
+        # Which web process serves a response, so the test can stop the one holding a stream.
+        "  add_header X-Upstream $upstream_addr always;\n"
         f"  client_body_temp_path {prefix}/body;\n  proxy_temp_path {prefix}/proxy;\n"
         f"  fastcgi_temp_path {prefix}/fastcgi;\n  uwsgi_temp_path {prefix}/uwsgi;\n  scgi_temp_path {prefix}/scgi;\n"
         f"  include {site};\n"
@@ -131,9 +134,30 @@ async def test_web_chat_and_console_streams_through_nginx_in_front_of_two_web_pr
         await console_hears_every_process(base, base, verify=False)
         served = (nginx.prefix / "access.log").read_text()
         assert "/api/chat/events" in served and "/console/api/events" in served
+        await a_stopping_process_hands_its_streams_to_the_other(base, processes)
     finally:
         await asyncio.to_thread(nginx.stop)
         await db.dispose()
         for process in processes:
             if process.running():
                 assert process.terminate() in GRACEFUL
+
+
+async def a_stopping_process_hands_its_streams_to_the_other(base: str, processes: list[KefuProcess]) -> None:
+    """SIGTERM the web process holding a visitor's stream: it ends with a reconnect hint, the browser comes
+    back through nginx to the other process, and the conversation goes on there."""
+    visitor = Visitor(base, base, verify=False)
+    try:
+        await visitor.open()
+        assert visitor.upstream, "nginx names the process holding the stream"
+        holder_port = int(visitor.upstream.rsplit(":", 1)[1])
+        holder = next(p for p in processes if p.port == holder_port)
+        holder.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        await asyncio.wait_for(visitor.ended.wait(), 10)
+        assert visitor.retry_hints[-1] == 500
+        await visitor.reopen()
+        await visitor.say("人工")
+        await visitor.wait_for("KF-")
+        assert await asyncio.to_thread(holder.proc.wait, 30) in GRACEFUL  # type: ignore[union-attr]
+    finally:
+        await visitor.close()
