@@ -29,6 +29,9 @@ class SendResult:
     """The outcome of one send: the network's id for the message, if it gives one."""
 
     external_id: str | None = None
+    # Delivery is the reader fetching it (the web chat's stream): once the row is recorded as sent, a
+    # "delivered" live event tells the reader's process, whichever one it is, to look now.
+    announce: bool = False
 
 
 class PermanentSendError(Exception):

@@ -353,10 +353,22 @@ class Engine:
 
     # ------------------------------------------------------------ other events
 
-    async def dispatch(self, conversation_id: int, event: Event, *, deliver: bool = True) -> ReceiveResult:
-        """Feed a rep action or a timer into a conversation; raises InvalidTransition when not allowed."""
+    async def dispatch(
+        self,
+        conversation_id: int,
+        event: Event,
+        *,
+        deliver: bool = True,
+        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    ) -> ReceiveResult:
+        """Feed a rep action or a timer into a conversation; raises InvalidTransition when not allowed.
+
+        `before` runs in the turn's transaction once the conversation is locked (a timer marks itself done).
+        """
         async with self._turn() as session:
             conversation = await locked_conversation(session, conversation_id)
+            if before is not None:
+                await before(session)
             if event.kind is EventKind.TIMEOUT and not self._timer_is_current(conversation, event):
                 return ReceiveResult("accepted", conversation_id)
             client = await session.get(Client, conversation.client_id)
@@ -367,7 +379,13 @@ class Engine:
             await self.dispatcher.deliver_conversation(conversation_id)
         return result
 
-    async def dispatch_many(self, items: Sequence[tuple[int, Event]], *, deliver: bool = True) -> int:
+    async def dispatch_many(
+        self,
+        items: Sequence[tuple[int, Event]],
+        *,
+        deliver: bool = True,
+        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    ) -> int:
         """Feed many events (timers, mostly) in one transaction, then deliver their replies together.
 
         Conversations are locked in id order, so two batches never deadlock. An event the table does not
@@ -385,6 +403,8 @@ class Engine:
                 .execution_options(populate_existing=True)
             )
             conversations = {c.id: c for c in rows.scalars()}
+            if before is not None:
+                await before(session)
             client_ids = {c.client_id for c in conversations.values()}
             clients = {
                 c.id: c for c in (await session.execute(select(Client).where(Client.id.in_(client_ids)))).scalars()
@@ -411,10 +431,11 @@ class Engine:
             await self.dispatcher.deliver_many(list(dict.fromkeys(touched)))
         return len(touched)
 
-    async def fire_followups(self, followups: Sequence[FollowUp]) -> None:
-        """Batch handler of dialogue follow-ups."""
+    async def fire_followups(self, due: Sequence[FollowUp]) -> None:
+        """Batch handler of dialogue follow-ups: their turns and their rows marked done in one transaction."""
         await self.dispatch_many(
-            [(f.target_id, Event(EventKind.TIMEOUT, actor="scheduler", data=dict(f.payload))) for f in followups]
+            [(f.target_id, Event(EventKind.TIMEOUT, actor="scheduler", data=dict(f.payload))) for f in due],
+            before=lambda session: followups.complete(session, due, self.clock.now()),
         )
 
     def _timer_is_current(self, conversation: Conversation, event: Event) -> bool:
@@ -479,7 +500,11 @@ class Engine:
     async def fire_followup(self, followup: FollowUp) -> None:
         """Handler of dialogue follow-ups: a TIMEOUT event for the conversation."""
         data = dict(followup.payload)
-        await self.dispatch(followup.target_id, Event(EventKind.TIMEOUT, actor="scheduler", data=data))
+        await self.dispatch(
+            followup.target_id,
+            Event(EventKind.TIMEOUT, actor="scheduler", data=data),
+            before=lambda session: followups.complete(session, [followup], self.clock.now()),
+        )
 
     async def record_dropped_followup(self, session: AsyncSession, followup: FollowUp, now: datetime) -> None:
         """Leave a trace on the ticket when a follow-up was too old to fire."""
@@ -494,10 +519,12 @@ class Engine:
 
     async def fire_sla(self, followup: FollowUp) -> None:
         async with self.db.transaction() as session:
+            await followups.complete(session, [followup], self.clock.now())
             await self.desk.on_sla(session, followup, self.clock.now())
 
     async def fire_summary_reminder(self, followup: FollowUp) -> None:
         async with self.db.transaction() as session:
+            await followups.complete(session, [followup], self.clock.now())
             await self.desk.on_summary_reminder(session, followup, self.clock.now())
 
     # ------------------------------------------------------------ reps taking over

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -74,6 +74,31 @@ def _schedule_statement(dialect: str) -> Insert:
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
         )
     return statement
+
+
+class LeaseLost(Exception):
+    """Another runner took a follow-up over after this one's lease ran out: this turn must not commit."""
+
+
+async def complete(session: AsyncSession, rows: Sequence[FollowUp], now: datetime) -> None:
+    """Mark claimed follow-ups done in the transaction that carries their effect (the reminder's turn).
+
+    One commit holds both, so a process killed at any moment leaves either neither (the row is claimed
+    again once its lease ends) or both (nothing fires twice). (id, attempts) is the claim's fencing token:
+    if a row was taken over meanwhile, LeaseLost rolls the whole turn back and the new holder fires it.
+    """
+    if not rows:
+        return
+    result = await session.execute(
+        update(FollowUp)
+        .where(
+            tuple_(FollowUp.id, FollowUp.attempts).in_([(r.id, r.attempts) for r in rows]), FollowUp.status == RUNNING
+        )
+        .values(status=DONE, lease_until=None, done_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", len(rows)) != len(rows):
+        raise LeaseLost(f"follow-ups {[r.id for r in rows]} are no longer held by this runner")
 
 
 def _by_kind(rows: list[FollowUp]) -> dict[str, list[FollowUp]]:
@@ -196,13 +221,20 @@ class FollowUpRunner:
             return f"no handler for kind {row.kind!r}"
         try:
             await handler(row)
+        except LeaseLost as exc:
+            log.warning("follow-up %s (%s) not fired here: %s", row.id, row.kind, exc)
+            return str(exc)
         except Exception as exc:
             log.exception("follow-up %s (%s) failed", row.id, row.kind)
             return f"{type(exc).__name__}: {exc}"
         return None
 
     async def _settle(self, outcomes: list[tuple[FollowUp, str | None]]) -> None:
-        """Record a batch's outcomes in one transaction; only the holder of a claim may settle it."""
+        """Record a batch's outcomes in one transaction; only the holder of a claim may settle it.
+
+        The handlers kefu registers mark their rows done in their own turn (`complete`); for them the
+        success update here finds nothing left to do.
+        """
         now = self.clock.now()
         done = [(row.id, row.attempts) for row, error in outcomes if error is None]
         async with self.db.transaction() as session:

@@ -47,6 +47,7 @@ class LiveEvent:
 
 
 Listener = Callable[[LiveEvent], Awaitable[None]]
+Watcher = Callable[[LiveEvent], None]
 
 
 @dataclass(eq=False, slots=True)
@@ -63,10 +64,15 @@ class LiveBus:
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._watchers: list[Watcher] = []
         self._subscribers: set[_Subscriber] = set()
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def add_watcher(self, watcher: Watcher) -> None:
+        """A callback told of every event, this process's and relayed ones; it must not block (it wakes)."""
+        self._watchers.append(watcher)
 
     async def publish(self, event: LiveEvent) -> None:
         self.publish_remote(event)
@@ -78,6 +84,11 @@ class LiveBus:
 
     def publish_remote(self, event: LiveEvent) -> None:
         """An event that happened in another process: for watchers only, its listeners ran over there."""
+        for watcher in self._watchers:
+            try:
+                watcher(event)
+            except Exception:
+                log.exception("live watcher failed on %s event", event.kind)
         for subscriber in self._subscribers:
             if subscriber.queue.full():
                 # A watcher that stopped reading loses its oldest events, never blocks the engine.

@@ -35,6 +35,8 @@ PENDING, SENDING, SENT, FAILED, PARKED = "pending", "sending", "sent", "failed",
 UNDELIVERED = (PENDING, SENDING, PARKED)
 # The external id of rows that went out inside a webhook's response (a WeChat passive reply).
 IN_RESPONSE = "in-response"
+# The reason given to replies too old to send (see OutboxDispatcher.expire_stale).
+STALE = "stale"
 LEASE = timedelta(seconds=60)
 
 
@@ -144,6 +146,15 @@ async def write_queued(session: AsyncSession) -> None:
         live.stage(session, live.LiveEvent("message", o.conversation_id, None, data, o.now))
 
 
+DELIVERED = "delivered"
+
+
+def delivered(conversation_id: int, ref: ConversationRef, outbox_id: int, now: datetime) -> live.LiveEvent:
+    """The live event saying a reply is recorded as sent, addressed by channel and the client's id there."""
+    data = {"channel": ref.channel, "external_user_id": ref.external_user_id, "outbox_id": outbox_id}
+    return live.LiveEvent(DELIVERED, conversation_id, None, data, now)
+
+
 @dataclass(frozen=True, slots=True)
 class _Claim:
     """A row this worker holds the lease of."""
@@ -182,6 +193,25 @@ class OutboxDispatcher:
             )
             conversations = list(dict.fromkeys(rows.scalars()))
         return await self.deliver_many(conversations) if conversations else 0
+
+    async def expire_stale(self, cutoff: timedelta) -> int:
+        """Unsent replies written longer than `cutoff` ago are not sent blindly: failed, with the reason.
+
+        After a restore from an older backup (or a long outage) the outbox holds replies to conversations
+        that have since moved on; a person decides what to resend. Parked rows wait for the client and stay.
+        """
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status.in_((PENDING, SENDING)), OutboxMessage.created_at < now - cutoff)
+                .values(status=FAILED, lease_until=None, last_error=f"{STALE}: written more than {cutoff} ago")
+                .execution_options(synchronize_session=False)
+            )
+        expired = int(getattr(result, "rowcount", 0) or 0)
+        if expired:
+            log.warning("%s unsent replies older than %s not sent (restored backup or long outage)", expired, cutoff)
+        return expired
 
     async def answered_in_response(self, outbox_ids: list[int]) -> bool:
         """Mark held rows as sent because the webhook's own response carried them (WeChat's passive reply).
@@ -374,6 +404,10 @@ class OutboxDispatcher:
                     ],
                 )
                 await _first_responses(session, [o.claim for o in outcomes if o.status == SENT], now)
+            for o in outcomes:
+                if o.status == SENT and o.result is not None and o.result.announce:
+                    # Published once this transaction has committed: the reader then finds the row sent.
+                    live.stage(session, delivered(o.claim.conversation_id, o.claim.ref, o.claim.row_id, now))
             gone = [o.claim.conversation_id for o in outcomes if o.gone]
             if gone:
                 # No endless retries toward a client who blocked us: the identity is unreachable until it writes.

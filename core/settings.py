@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     role: Literal["web", "worker", "all"] = "all"
     metrics_token: SecretStr | None = None
     shutdown_grace_seconds: float = 10.0
+    # After SIGTERM, /readyz answers 503 while everything is still served this long (the proxy's or load
+    # balancer's health check takes the process out of rotation), then streams end and the process stops.
+    prestop_seconds: float = 2.0
     log_level: str = "INFO"
     web_cookie_name: str = "kefu_web"
     # Always Secure in production; elsewhere it follows this.
@@ -152,6 +155,8 @@ class Settings(BaseSettings):
     # Who may show the web chat page in a frame (CSP frame-ancestors): 'none', 'self', or the sites that embed it.
     web_frame_ancestors: str = "'self'"
     followup_cutoff_hours: int = 72
+    # Unsent replies written longer ago than this are marked failed rather than sent (restored backup).
+    outbox_cutoff_hours: int = 24
     # Base URL of the console (e.g. https://kefu.example.com); links to tickets in notifications use it.
     console_url: str | None = None
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
@@ -70,12 +71,10 @@ def create_app(
         bridge = RedisLiveBridge(settings.redis_url, services.live, channel=f"{settings.redis_prefix}:live")
     metrics = Metrics(services.db, services.live, services.clock)
     services.engine.on_turn = metrics.observe_turn
-    draining = False
     webhooks: list[WeChatWebhooks | WeComKfWebhook | TelegramWebhook] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal draining
         await services.start(migrate=migrate)
         if bridge is not None:
             await bridge.start()
@@ -84,11 +83,14 @@ def create_app(
         # Every role classifies and routes, so every process follows what admins publish.
         jobs.every("config", settings.config_poll_seconds, services.config.check)
         if runs_jobs:
-            # Undelivered replies from before a restart go out first.
+            # Undelivered replies from before a restart go out first, unless they are too old to make sense.
+            stale_after = timedelta(hours=settings.outbox_cutoff_hours)
+            await services.dispatcher.expire_stale(stale_after)
             await services.dispatcher.deliver_due()
             await services.followups.run_due()
             jobs.every("outbox-sweep", settings.outbox_poll_seconds, services.dispatcher.deliver_due)
             jobs.every("followups", settings.followup_poll_seconds, services.followups.run_due)
+            jobs.every("outbox-stale", 60, lambda: services.dispatcher.expire_stale(stale_after))
             if services.reps is not None:
                 jobs.every("telegram-reps", 1, services.reps.deliver_due)
             if services.telegram_notifier is not None:
@@ -118,7 +120,7 @@ def create_app(
             yield
         finally:
             # Stop taking work, finish what is in flight: running ticks, then the webhooks' late turns and sends.
-            draining = True
+            services.draining.close_streams()
             if mail_readers is not None:
                 await mail_readers.stop()
             await jobs.stop(settings.shutdown_grace_seconds)
@@ -143,7 +145,9 @@ def create_app(
         return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
 
     app.include_router(
-        health_router(services.db, redis_ping=bridge.ping if bridge else None, draining=lambda: draining)
+        health_router(
+            services.db, redis_ping=bridge.ping if bridge else None, draining=lambda: services.draining.not_ready
+        )
     )
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     app.include_router(metrics.router(token))

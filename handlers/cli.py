@@ -57,6 +57,7 @@ def serve(
     import uvicorn
 
     from handlers.app import create_app
+    from handlers.serve import DrainingServer
 
     if role is not None and role not in ("web", "worker", "all"):
         raise typer.BadParameter("role must be web, worker or all", param_hint="--role")
@@ -64,10 +65,12 @@ def serve(
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every tick at INFO; only its problems are worth a line.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    # Migrations run in a child process: Alembic and the migration scripts (about 11 MiB) never load in here.
+    # Migrations run in a child process (under the deployment-wide lock): Alembic and the migration scripts
+    # (about 11 MiB) never load in here.
     subprocess.run([sys.executable, "-c", "from handlers.cli import main; main()", "db", "upgrade"], check=True)
-    uvicorn.run(
-        create_app(settings, migrate=False),
+    app = create_app(settings, migrate=False)
+    config = uvicorn.Config(
+        app,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
@@ -78,6 +81,7 @@ def serve(
         # FORWARDED_ALLOW_IPS says which proxies are believed (uvicorn's default: 127.0.0.1 only).
         proxy_headers=True,
     )
+    DrainingServer(config, app.state.services.draining, settings.prestop_seconds).run()
 
 
 @db_app.command("upgrade")
@@ -90,6 +94,23 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
         db = Database(Settings().database_url)
         try:
             await upgrade(db, revision)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="The revision to go back to, e.g. 0015")]) -> None:
+    """Take KEFU_DATABASE_URL's schema back to REVISION (rolling back a release whose contract migration ran)."""
+    from core.db.migrate import downgrade
+    from core.db.session import Database
+
+    async def run() -> None:
+        db = Database(Settings().database_url)
+        try:
+            await downgrade(db, revision)
         finally:
             await db.dispose()
 

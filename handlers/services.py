@@ -27,6 +27,7 @@ from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.entities import preload as preload_entities
 from core.dialogue.forms import Forms
 from core.dialogue.textmodel import TextModel, configured_model
+from core.draining import Draining
 from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
 from core.followups import FollowUpRunner
 from core.inbound_limits import InboundLimits
@@ -111,6 +112,8 @@ class Services:
     rule_specs: tuple[RuleSpec, ...] = ()
     # The mailboxes of the e-mail channel (KEFU_EMAIL__ACCOUNTS__<name>__…); their readers run in workers.
     email_accounts: list[EmailAccount] = field(default_factory=list)
+    # Set when the process is asked to stop: readiness off first, then the streams end.
+    draining: Draining = field(default_factory=Draining)
     _preloading: asyncio.Future[None] | None = None
 
     async def start(self, *, migrate: bool = True) -> None:
@@ -212,6 +215,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     forms = Forms.load(config_dir / "forms.yaml")
     policies = TicketPolicies.load(config_dir, timezone=settings.timezone)
     hub = LiveHub()
+    # Web-chat streams hear of replies sent by any process: the bus relays them over Redis when configured.
+    db.live.add_watcher(hub.on_event)
     registry = ChannelRegistry()
     registry.register(WebChannel(hub))
     channel_state = ChannelStateStore(db, clock)
@@ -311,6 +316,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     # Live classification follows the published version named by the "keywords" document, in every process,
     # and the published model named by the "classifier" document.
+    services.draining.on_close(hub.close_all)
     services.config.on(KEYWORDS, services.apply_keywords)
     services.config.on(MODEL_DOCUMENT, services.apply_classifier_model)
     register_appliers(services)

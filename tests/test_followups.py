@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from core import followups
@@ -129,3 +130,101 @@ async def test_follow_ups_past_the_cutoff_are_dropped_and_recorded(
     assert all(as_utc(r.due_at) >= cutoff for r in rows if r.status == "pending")
     assert not [r for r in rows if r.status == "done" and as_utc(r.due_at) < cutoff], "nothing stale fired"
     assert len(dropped_events) == len(dropped), "each drop is recorded on the ticket"
+
+
+class Killed(BaseException):
+    """The process dies here: no handler of ours catches it, the open transaction is rolled back."""
+
+
+REMINDER = "您还在吗"
+
+
+async def _waiting_visitors(web: object, count: int) -> list[Chat]:
+    import httpx
+
+    assert isinstance(web, httpx.AsyncClient)
+    chats = []
+    for _ in range(count):
+        web.cookies.clear()  # a new visitor each time
+        chat = Chat(web)
+        await chat.send("我要投诉")
+        chats.append(chat)
+    return chats
+
+
+async def _reminders_per_conversation(db: Database) -> Counter[int]:
+    from core.db.models import Message
+
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Message.conversation_id).where(Message.direction == "out", Message.text.contains(REMINDER))
+        )
+        return Counter(rows.scalars())
+
+
+@pytest.mark.parametrize("boundary", ["after_claim", "before_commit", "after_commit", "after_settle"])
+async def test_a_worker_killed_at_any_step_never_fires_a_reminder_twice(
+    web: object, services: Services, clock: ManualClock, boundary: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _waiting_visitors(web, 6)
+    clock.advance(timedelta(minutes=11))
+    dying = services.followups
+    if boundary == "after_claim":
+        assert len(await dying.claim(dying.batch)) > 0
+    else:
+        if boundary == "before_commit":
+            real_complete = followups.complete
+
+            async def complete_then_die(*args: object) -> None:
+                await real_complete(*args)  # type: ignore[arg-type]
+                raise Killed
+
+            monkeypatch.setattr(followups, "complete", complete_then_die)
+        elif boundary == "after_commit":
+            # The turns committed; the process dies before the runner records its outcomes.
+            monkeypatch.setattr(dying, "_settle", _die)
+        if boundary == "after_settle":
+            await dying.run_due()
+        else:
+            with pytest.raises(Killed):
+                await dying.run_due()
+        monkeypatch.undo()
+    # Another worker takes over once the dead one's leases have run out.
+    clock.advance(followups.LEASE + timedelta(seconds=1))
+    other = build_services(services.settings, clock)
+    try:
+        await other.followups.run_due()
+    finally:
+        await other.stop()
+    counts = await _reminders_per_conversation(services.db)
+    assert len(counts) == 6 and set(counts.values()) == {1}, counts
+
+
+async def _die(*_args: object) -> None:
+    raise Killed
+
+
+async def test_a_late_worker_whose_claim_was_taken_over_does_not_fire_again(
+    web: object, services: Services, clock: ManualClock
+) -> None:
+    await _waiting_visitors(web, 3)
+    clock.advance(timedelta(minutes=11))
+    slow = services.followups
+    claimed = await slow.claim(slow.batch)  # then the slow worker stalls past its lease
+    clock.advance(followups.LEASE + timedelta(seconds=1))
+    other = build_services(services.settings, clock)
+    try:
+        assert await other.followups.run_due() == len(claimed)
+    finally:
+        await other.stop()
+    # The stalled worker wakes up and fires what it had claimed: the turns roll back, nothing is sent.
+    for row in claimed:
+        assert await slow._fire(row) is not None
+    await slow._settle([(row, "late") for row in claimed])
+    counts = await _reminders_per_conversation(services.db)
+    assert len(counts) == 3 and set(counts.values()) == {1}, counts
+    async with services.db.transaction() as session:
+        statuses = set(
+            (await session.execute(select(FollowUp.status).where(FollowUp.kind == "dialogue_timeout"))).scalars()
+        )
+    assert "running" not in statuses

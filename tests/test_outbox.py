@@ -270,3 +270,21 @@ async def test_each_send_is_recorded_when_it_returns_not_when_the_slowest_of_its
     released.set()
     assert await sweep == len(users)
     assert [r.status for r in await _rows(services)] == ["sent"] * len(users)
+
+
+async def test_replies_older_than_the_cutoff_are_not_sent_after_a_restore(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    # A backup taken while two replies waited; restored (and started) two days later.
+    await services.engine.receive(inbound("你好", "m1"), deliver=False)
+    await services.engine.receive(inbound("1", "m2"), deliver=False)
+    clock.advance(timedelta(days=2))
+    await services.engine.receive(inbound("在吗", "m3"), deliver=False)  # written after the restore
+    assert await services.dispatcher.expire_stale(timedelta(hours=24)) == 2
+    assert await services.dispatcher.deliver_due() == 1
+    assert len(channel.sent) == 1
+    rows = await _rows(services)
+    assert [r.status for r in rows] == ["failed", "failed", "sent"]
+    assert all(r.last_error and r.last_error.startswith("stale") for r in rows[:2])

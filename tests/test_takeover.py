@@ -196,13 +196,15 @@ async def test_live_events_follow_commits_only(web: httpx.AsyncClient, services:
     recorder = Recorder(services)
     chat = Chat(web)
     conversation_id = await _escalate(chat, services)
-    assert recorder.kinds() == ["message", "escalated", "message"]
-    inbound, escalated, outbound = recorder.events
+    # The reply is written (message), then recorded as sent (delivered: what wakes the visitor's streams).
+    assert recorder.kinds() == ["message", "escalated", "message", "delivered"]
+    inbound, escalated, outbound, delivered = recorder.events
+    assert delivered.conversation_id == conversation_id and delivered.data["channel"] == "web"
     assert inbound.data["direction"] == "in" and inbound.data["text"] == "人工"
     assert escalated.data["reason"] == "handoff" and escalated.data["ticket_number"].startswith("KF-")
     assert outbound.data["direction"] == "out" and outbound.conversation_id == conversation_id
     await services.engine.claim(conversation_id, staff.reps[0])
-    assert recorder.kinds()[3:] == ["ticket", "claimed", "message"]
+    assert recorder.kinds()[4:] == ["ticket", "claimed", "message", "delivered"]
     before = len(recorder.events)
     with pytest.raises(HeldByOther):
         await services.engine.claim(conversation_id, staff.reps[1])

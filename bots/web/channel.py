@@ -7,7 +7,9 @@ from collections import defaultdict
 from datetime import timedelta
 
 from core.channel import ChannelCapabilities, SendResult
+from core.live import LiveEvent
 from core.messages import ConversationRef, OutboundMessage
+from core.outbox import DELIVERED
 
 CHANNEL = "web"
 
@@ -17,6 +19,14 @@ class LiveHub:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        # The process is stopping: streams send a reconnect hint and end (the proxy sends them elsewhere).
+        self.closing = False
+
+    def close_all(self) -> None:
+        self.closing = True
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
 
     def subscribe(self, visitor: str) -> asyncio.Event:
         event = asyncio.Event()
@@ -34,12 +44,21 @@ class LiveHub:
         for event in self._waiters.get(visitor, ()):
             event.set()
 
+    def on_event(self, event: LiveEvent) -> None:
+        """A live-bus watcher: a web reply recorded as sent, in this process or another, wakes its visitor's streams."""
+        if event.kind == DELIVERED and event.data.get("channel") == CHANNEL:
+            self.wake(str(event.data.get("external_user_id", "")))
+
     def listeners(self, visitor: str) -> int:
         return len(self._waiters.get(visitor, ()))
 
 
 class WebChannel:
-    """Buttons are clickable and there is no reply window; delivery is the visitor's stream picking it up."""
+    """Buttons are clickable and there is no reply window; delivery is the visitor's stream picking it up.
+
+    Sending only records the row as sent; the "delivered" live event published after that commit wakes the
+    visitor's streams in every process (LiveHub.on_event), so a stream never looks before the row is sent.
+    """
 
     name = CHANNEL
     capabilities = ChannelCapabilities(buttons=True, max_text_length=8000, reply_window=None)
@@ -48,8 +67,7 @@ class WebChannel:
         self.hub = hub
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
-        self.hub.wake(ref.external_user_id)
-        return SendResult()
+        return SendResult(announce=True)
 
 
 KEEPALIVE = timedelta(seconds=15)

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 UI_KEYS = ("title", "subtitle", "placeholder", "send", "connecting", "offline", "you", "bot", "language", "failed")
 MAX_CLIENT_ID = 64
+# How soon a browser whose stream ended because this process is stopping tries again.
+RECONNECT_MS = 500
 
 
 class Visitors:
@@ -215,6 +217,10 @@ async def _stream(request: Request, db: Database, hub: LiveHub, visitor: str, af
     try:
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
+            if hub.closing:
+                # This process is stopping: come back soon, through the proxy, to another one.
+                yield f"retry: {RECONNECT_MS}\n\n"
+                return
             wake.clear()
             async with db.transaction() as session:
                 conversation_id = await conversation_of(session, CHANNEL, "default", visitor)

@@ -539,3 +539,16 @@ class ClassifierModel(Base):
     created_at: Mapped[datetime]
     # When it was first put in force (None: still a draft).
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class SchemaFloor(Base):
+    """The oldest code revision that may run on this schema: what lets an older release stay ready mid-upgrade.
+
+    Expand migrations leave it alone (older code ignores what they add); a contract migration, which drops or
+    changes what older code uses, raises it (core.db.migrate.raise_floor).
+    """
+
+    __tablename__ = "schema_floor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    oldest_code_revision: Mapped[str] = mapped_column(String(32))

@@ -39,6 +39,7 @@ KEEPALIVE_SECONDS = 15.0
 # A session's state is at most this old when a stream acts on it; a stream wakes at least this often.
 RECHECK_SECONDS = 1.0
 MAX_STREAMS = 5
+RECONNECT_MS = 500
 BUFFER = 200
 # What of each event's data reaches the browser: never message texts or notes (the page fetches those).
 SAFE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -184,6 +185,7 @@ class LiveStreams:
         self._tasks: list[asyncio.Task[None]] = []
         self._checked_at = 0.0
         self._checking: asyncio.Lock | None = None
+        self.closing = False
 
     async def open(self, principal: Principal) -> Stream:
         """Register a stream, ending the oldest of this session's and this user's beyond MAX_STREAMS."""
@@ -203,6 +205,12 @@ class LiveStreams:
             await asyncio.sleep(0)
         return stream
 
+    def close_all(self) -> None:
+        """The process is stopping: every stream ends (with a reconnect hint) so no connection holds it up."""
+        self.closing = True
+        for stream in list(self.streams):
+            self.close(stream)
+
     def close(self, stream: Stream) -> None:
         stream.end()
         if stream in self.streams:
@@ -214,7 +222,8 @@ class LiveStreams:
 
     async def _fan_out(self) -> None:
         async for event in self.bus.subscribe():
-            if not self.streams:
+            if not self.streams or event.kind not in SAFE_FIELDS:
+                # Kinds the console does not show (a web reply's delivery) cost no lookup.
                 continue
             try:
                 if self.monotonic() - self._checked_at >= RECHECK_SECONDS:
@@ -261,13 +270,14 @@ def live_routes(console: Console) -> APIRouter:
         lambda ids: session_rights(services.db, services.clock, idle, ids),
     )
     console.live_streams = streams
+    services.draining.on_close(streams.close_all)
 
     async def stream(request: Request, principal: Principal) -> AsyncIterator[str]:
         mine = await streams.open(principal)
         try:
             yield "retry: 3000\n\n"
             yield "event: ready\ndata: {}\n\n"
-            while True:
+            while not streams.closing:
                 try:
                     item = await asyncio.wait_for(mine.queue.get(), timeout=KEEPALIVE_SECONDS)
                 except TimeoutError:
@@ -276,11 +286,14 @@ def live_routes(console: Console) -> APIRouter:
                     yield ": keepalive\n\n"
                     continue
                 if item is None or mine.ended:
-                    return
+                    break
                 event, scope = item
                 if scope.visible_to(principal):
                     data = json.dumps(event_json(event, scope.number), ensure_ascii=False)
                     yield f"event: {event.kind}\ndata: {data}\n\n"
+            if streams.closing:
+                # This process is stopping: the page reconnects soon, through the proxy, to another one.
+                yield f"retry: {RECONNECT_MS}\n\n"
         finally:
             streams.close(mine)
 

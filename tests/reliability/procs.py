@@ -57,7 +57,8 @@ class KefuProcess:
                 stderr=subprocess.STDOUT,
             )
 
-    async def wait_ready(self, within: float = 30.0) -> None:
+    async def wait_ready(self, within: float = 90.0) -> None:
+        # Generous: on a busy two-core machine importing and starting kefu alone can take half a minute.
         deadline = time.monotonic() + within
         async with httpx.AsyncClient(timeout=2) as client:
             while time.monotonic() < deadline:
