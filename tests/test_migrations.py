@@ -46,10 +46,12 @@ async def test_downgrade_to_base_and_back(services: Services) -> None:
     assert await is_current(services.db)
 
 
-def test_the_heads_read_from_the_scripts_are_alembics() -> None:
-    # Readiness compares the database with script_heads(), which reads the scripts without loading Alembic.
+def test_the_revisions_read_from_the_scripts_are_alembics() -> None:
+    # Readiness compares the database with code_revisions(), which reads the scripts without loading Alembic.
     from alembic.script import ScriptDirectory
 
-    from core.db.migrate import alembic_config, script_heads
+    from core.db.migrate import alembic_config, code_revisions, script_heads
 
-    assert script_heads() == frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert script_heads() == code_revisions().heads == frozenset(scripts.get_heads())
+    assert code_revisions().known == frozenset(s.revision for s in scripts.walk_revisions())
