@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
+from html import escape
 from typing import Any
 
 from core.masking import mask_text
@@ -216,3 +217,14 @@ class ReportTables:
 
 def all_csv(tables: ReportTables, report: Report, names: Sequence[str] = TABLES) -> dict[str, str]:
     return {name: to_csv(tables.table(name, report)) for name in names}
+
+
+def html_table(table: Table) -> str:
+    """A table for e-mail: borders by attribute, no style attribute (the console's CSP forbids inline styles)."""
+    header, rows = table
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape('' if c is None else str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    opening = '<table border="1" cellpadding="4" cellspacing="0">'
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -11,15 +11,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.business_hours import BusinessCalendar
 from core.calendar_coverage import CoverageWarning, coverage_warning
 from core.clock import as_utc
 from core.db.models import Department, Ticket, User, WeeklyReport, WeeklyReportDelivery
 from core.db.session import Database
+from core.dialogue.forms import Forms
 from core.errors import InvalidInput
+from core.needs_tables import NeedsTables
+from core.needs_trends import NeedsTrends, TopicReader, build_needs_trends
 from core.report_svg import horizontal_bars, stacked_bars
-from core.report_tables import ReportTables, Table, all_csv
+from core.report_tables import ReportTables, all_csv, html_table, to_csv
 from core.reports import Report, ReportFilter, build_report, local_midnight
 from core.settings import WeeklyReportSettings
 from core.texts import Texts
@@ -89,14 +93,19 @@ class WeeklyReportWriter:
         language: str,
         zone: ZoneInfo,
         calendar: Callable[[], BusinessCalendar] | None = None,
+        *,
+        forms: Forms | None = None,
     ) -> None:
         self.db = db
+        # The inquiry form's topics, for the needs section; without them the report has no such section.
+        self.forms = forms
         # Called when a report is made, so a calendar the admins saved since is the one checked.
         self.calendar = calendar
         self.texts = texts
         self.language = language
         self.zone = zone
         self.tables = ReportTables(texts, language)
+        self.needs_tables = NeedsTables(texts, language)
 
     def t(self, key: str) -> str:
         """A text of the console's reports page (no parameters: the page scripts read them too)."""
@@ -137,16 +146,21 @@ class WeeklyReportWriter:
                     return None
                 report = await build_report(session, ReportFilter(start, end), now=now, zone=self.zone)
                 warning = self.calendar_warning(now)
+                needs = await self.needs(session, start, end)
                 data = report.to_json()
                 data["calendar_warning"] = warning.to_json() if warning is not None else None
+                csv = all_csv(self.tables, report)
+                if needs is not None:
+                    data["needs"] = needs.to_json()
+                    csv["needs"] = to_csv(self.needs_tables.csv_table(needs))
                 row = WeeklyReport(
                     week=week,
                     period_start=start,
                     period_end=end,
                     language=self.language,
-                    html=self.html(week, report, warning),
+                    html=self.html(week, report, warning, needs),
                     data=data,
-                    csv=all_csv(self.tables, report),
+                    csv=csv,
                     created_by=created_by,
                     created_at=now,
                 )
@@ -166,6 +180,12 @@ class WeeklyReportWriter:
             # Another process wrote the same week between our check and our insert: theirs stands.
             return None
 
+    async def needs(self, session: AsyncSession, start: datetime, end: datetime) -> NeedsTrends | None:
+        """What clients asked about in [start, end) against the four weeks before; None without the forms."""
+        if self.forms is None:
+            return None
+        return await build_needs_trends(session, start, end, TopicReader.of(self.forms, self.texts))
+
     def calendar_warning(self, now: datetime) -> CoverageWarning | None:
         if self.calendar is None:
             return None
@@ -180,7 +200,9 @@ class WeeklyReportWriter:
 
     # ------------------------------------------------------------ HTML
 
-    def html(self, week: str, report: Report, warning: CoverageWarning | None = None) -> str:
+    def html(
+        self, week: str, report: Report, warning: CoverageWarning | None = None, needs: NeedsTrends | None = None
+    ) -> str:
         """A whole HTML document without scripts or style attributes, for e-mail and for the console archive."""
         start = as_utc(report.start).astimezone(self.zone)
         end = as_utc(report.end).astimezone(self.zone) - timedelta(days=1)
@@ -204,25 +226,16 @@ class WeeklyReportWriter:
             *([f"<p><strong>{escape(warning.text(self.texts, self.language))}</strong></p>"] if warning else []),
             f"<p>{escape(self.t('time_basis'))}</p>",
             *(f"<p><strong>{escape(line)}</strong></p>" for line in self.tables.alerts(report)),
-            _html_table(self.tables.summary(report)),
+            html_table(self.tables.summary(report)),
             *(f"<div>{svg}</div>" for svg in charts),
             f"<h2>{escape(self.t('reps'))}</h2>",
-            _html_table(self.tables.reps(report)),
+            html_table(self.tables.reps(report)),
             f"<h2>{escape(self.t('departments'))}</h2>",
-            _html_table(self.tables.departments(report)),
+            html_table(self.tables.departments(report)),
             f"<h2>{escape(self.t('keywords'))}</h2>",
-            _html_table(self.tables.keywords(report)),
+            html_table(self.tables.keywords(report)),
+            *(self.needs_tables.html(needs) if needs is not None else []),
             f"<p>{escape(self.t('weekly_attachments'))}</p>",
             "</body></html>",
         ]
         return "\n".join(parts)
-
-
-def _html_table(table: Table) -> str:
-    header, rows = table
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape('' if c is None else str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    opening = '<table border="1" cellpadding="4" cellspacing="0">'
-    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -46,7 +46,7 @@ class WeeklyReports:
         settings = services.settings
         self.zone = ZoneInfo(settings.timezone)
         self.writer = WeeklyReportWriter(
-            services.db, services.texts, settings.language, self.zone, lambda: services.calendar
+            services.db, services.texts, settings.language, self.zone, lambda: services.calendar, forms=services.forms
         )
         self.bot = bot if bot is not None else services.telegram_bot
         notifier = services.telegram_notifier

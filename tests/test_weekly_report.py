@@ -126,7 +126,8 @@ async def test_made_once_at_the_due_time_and_caught_up_after_downtime(
     assert html is not None and "<svg" in html.get_content() and "安妮" in html.get_content()
     attachments = {a.get_filename(): a.get_content() for a in message.iter_attachments()}
     assert set(attachments) == {
-        f"kefu-2026-W48-{n}.csv" for n in ("summary", "categories", "satisfaction", "keywords", "reps", "departments")
+        f"kefu-2026-W48-{n}.csv"
+        for n in ("summary", "categories", "satisfaction", "keywords", "reps", "departments", "needs")
     }
     reps_csv = attachments["kefu-2026-W48-reps.csv"]
     assert reps_csv.startswith("\ufeff客服,工单数") and "\r\n安妮,3," in reps_csv

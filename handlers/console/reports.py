@@ -138,6 +138,7 @@ def reports_routes(console: Console) -> APIRouter:
                         WeeklyReport.period_end,
                         WeeklyReport.created_at,
                         WeeklyReport.created_by,
+                        WeeklyReport.csv,
                     ).order_by(WeeklyReport.week.desc())
                 )
             ).all()
@@ -158,9 +159,10 @@ def reports_routes(console: Console) -> APIRouter:
                         "created_at": as_utc(created).isoformat(),
                         "created_by": created_by,
                         "deliveries": status.get(report_id, {}),
-                        "tables": list(TABLES),
+                        # The files this report was made with: the needs file came later than the six tables.
+                        "tables": [*(t for t in TABLES if t in (files or {})), *sorted(set(files or {}) - set(TABLES))],
                     }
-                    for report_id, week, start, end, created, created_by in rows
+                    for report_id, week, start, end, created, created_by, files in rows
                 ]
             }
         )

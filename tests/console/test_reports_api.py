@@ -106,11 +106,15 @@ async def test_the_weekly_archive_lists_shows_and_downloads(
 ) -> None:
     clock.set(NOW)
     await seed_week(services)
-    writer = WeeklyReportWriter(services.db, services.texts, "zh", ZoneInfo(services.settings.timezone))
+    zone = ZoneInfo(services.settings.timezone)
+    writer = WeeklyReportWriter(services.db, services.texts, "zh", zone, forms=services.forms)
     await writer.create("2026-W48", now=NOW, recipients=WeeklyRecipients(email=False, telegram=False))
     supervisor = await signed_in("sup1", role="supervisor")
     listed = (await supervisor.get("/console/api/reports/archive")).json()["reports"]
     assert [(r["week"], r["start"], r["end"]) for r in listed] == [("2026-W48", "2026-11-23", "2026-11-29")]
+    assert listed[0]["tables"] == [*TABLES, "needs"]
+    needs = _rows((await supervisor.get("/console/reports/archive/2026-W48/needs.csv")).text)
+    assert needs[0][:3] == ["客户等级", "分组", "类别"]
     page = await supervisor.get("/console/reports/archive/2026-W48")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "客服周报 2026-W48" in page.text and "<svg" in page.text and "<script" not in page.text
@@ -124,15 +128,18 @@ async def test_the_weekly_archive_lists_shows_and_downloads(
 async def test_page_api_csv_and_weekly_archive_agree(services: Services, clock: ManualClock, signed_in: SignIn) -> None:
     clock.set(NOW)
     await seed_week(services)
-    writer = WeeklyReportWriter(services.db, services.texts, "zh", ZoneInfo(services.settings.timezone))
+    zone = ZoneInfo(services.settings.timezone)
+    writer = WeeklyReportWriter(services.db, services.texts, "zh", zone, forms=services.forms)
     await writer.create("2026-W48", now=NOW, recipients=WeeklyRecipients(email=False, telegram=False))
     supervisor = await signed_in("sup1", role="supervisor")
     data = (await supervisor.get("/console/api/reports/data", params=WEEK)).json()
     async with services.db.transaction() as session:
         archived = (await session.execute(select(WeeklyReport))).scalar_one()
-    # The figures the archive keeps are the API's (the archive adds the calendar warning of its day).
+    # The figures the archive keeps are the API's (the archive adds the calendar warning of its day, and the
+    # needs trends, a week against the four before it).
     kept = dict(archived.data)
     kept.pop("calendar_warning")
+    assert kept.pop("needs")["baseline_weeks"] == 4
     assert kept == {k: v for k, v in data.items() if k not in ("tables", "alert_texts")}
     html = (await supervisor.get("/console/reports/archive/2026-W48")).text
     for table in TABLES:
