@@ -51,8 +51,8 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-def account(dovecot: Dovecot, smtp: tuple[Inbox, int]) -> EmailAccount:
-    user = dovecot.user()
+async def account(dovecot: Dovecot, smtp: tuple[Inbox, int]) -> EmailAccount:
+    user = await dovecot.new_user()
     return EmailAccount(
         name="support",
         address=user,

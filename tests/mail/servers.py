@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import pwd
 import shutil
@@ -91,12 +93,32 @@ class Dovecot:
             passwd.write(f"{name}:{{PLAIN}}{PASSWORD}\n")
         return name
 
+    async def new_user(self) -> str:
+        """A new mailbox user, once Dovecot accepts its login."""
+        name = self.user()
+        client = await self.session(name)
+        await client.logout()
+        return name
+
+    async def session(self, user: str) -> aioimaplib.IMAP4:
+        """A logged-in IMAP session of `user`. Dovecot notices a new line of passwd-file by the file's change
+        time, so a user added a moment ago may be refused once or twice: ask again for a few seconds."""
+        deadline = time.monotonic() + 15
+        while True:
+            client = aioimaplib.IMAP4(host="127.0.0.1", port=self.port, timeout=10)
+            await client.wait_hello_from_server()
+            response = await client.login(user, PASSWORD)
+            if response.result == "OK":
+                return client
+            with contextlib.suppress(Exception):
+                await client.logout()
+            assert time.monotonic() < deadline, f"dovecot refused {user}: {response}"
+            await asyncio.sleep(0.2)
+
     async def deliver(self, user: str, mail: bytes | EmailMessage, folder: str = "INBOX") -> None:
         """Put a mail into the user's folder, as the mail server's delivery would."""
         raw = mail if isinstance(mail, bytes) else mail.as_bytes()
-        client = aioimaplib.IMAP4(host="127.0.0.1", port=self.port, timeout=10)
-        await client.wait_hello_from_server()
-        assert (await client.login(user, PASSWORD)).result == "OK"
+        client = await self.session(user)
         response = await client.append(raw, mailbox=folder)
         assert response.result == "OK", response
         await client.logout()

@@ -7,7 +7,6 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-import aioimaplib
 import pytest
 from sqlalchemy import select
 
@@ -27,7 +26,7 @@ from tests.mail.samples import (
     outlook_reply,
     vacation_reply,
 )
-from tests.mail.servers import PASSWORD, Dovecot
+from tests.mail.servers import Dovecot
 from tests.test_email_notifier import Inbox
 
 CLIENT = "zhang@client.example.cn"
@@ -256,9 +255,7 @@ async def test_a_rebuilt_folder_is_read_again_without_answering_twice(
     """A new UIDVALIDITY (the folder was deleted and made again): the recent mails are read, the known ones skipped."""
     inbox, _ = smtp
     account = account.model_copy(update={"folder": "Support"})
-    admin = aioimaplib.IMAP4(host="127.0.0.1", port=dovecot.port, timeout=10)
-    await admin.wait_hello_from_server()
-    await admin.login(account.username, PASSWORD)
+    admin = await dovecot.session(account.username)
     await admin.create("Support")
     receiver = MailReceiver(services.engine)
     reader = MailboxReader(account, services.channel_state, receiver, services.clock)
@@ -302,7 +299,7 @@ async def test_a_worker_reads_every_configured_mailbox_until_stopped(
 ) -> None:
     from bots.email.run import MailReaders
 
-    second = account.model_copy(update={"name": "sales", "address": dovecot.user()})
+    second = account.model_copy(update={"name": "sales", "address": await dovecot.new_user()})
     second = second.model_copy(update={"username": second.address})
     channel.accounts[second.name] = second
     readers = MailReaders([account, second], services.engine, services.channel_state)
