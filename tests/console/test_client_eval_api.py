@@ -156,3 +156,27 @@ async def test_csv_import_all_or_nothing(services: Services, clock: ManualClock,
     assert after[ids.falling] == (4, 3, 5) and after[ids.unknown] == (None, None, 3)
     assert (await _post_csv(admin, b"name,phone\nx,13800138000\n")).status_code == 400
     assert (await _post_csv(admin, b"\xff\xfe")).status_code == 400
+
+
+async def test_the_quarterly_evaluation_is_in_the_archive(
+    services: Services, clock: ManualClock, signed_in: SignIn
+) -> None:
+    from core.weekly_report import WeeklyRecipients
+    from handlers.weekly_reports import WeeklyReports
+
+    await seed_clients(services)
+    clock.set(datetime(2027, 1, 2, tzinfo=UTC))
+    made = await WeeklyReports(services).evaluations.create(
+        "2026-Q4", now=clock.now(), recipients=WeeklyRecipients(email=False, telegram=False)
+    )
+    assert made is not None
+    boss = await signed_in("sue", role="supervisor")
+    listed = (await boss.get("/console/api/reports/archive")).json()["reports"]
+    assert [(r["week"], r["tables"]) for r in listed] == [("2026-Q4", ["client_evaluation"])]
+    page = await boss.get("/console/reports/archive/2026-Q4")
+    assert page.status_code == 200 and "客户评估 2026-Q4" in page.text
+    csv = await boss.get("/console/reports/archive/2026-Q4/client_evaluation.csv")
+    assert csv.status_code == 200 and "王小明" in csv.text
+    assert (await boss.get("/console/reports/archive/2026-Q5")).status_code == 400
+    rep = await signed_in("rex")
+    assert (await rep.get("/console/reports/archive/2026-Q4")).status_code == 403
