@@ -187,9 +187,11 @@ async def evaluate(
             )
         ).all()
     )
+    # Plain rows, not ORM objects: building 10,000 mapped instances would cost more than the queries.
+    columns = [getattr(ClientScore, n) for n in INDICATORS]
     scores = {
-        s.client_id: {n: getattr(s, n) for n in INDICATORS}
-        for s in (await session.execute(select(ClientScore))).scalars()
+        row[0]: dict(zip(INDICATORS, row[1:], strict=True))
+        for row in await session.execute(select(ClientScore.client_id, *columns))
     }
     clients = await session.execute(select(Client.id, Client.name, Client.company, Client.tier))
     empty = dict.fromkeys(INDICATORS)
