@@ -95,6 +95,7 @@
     document.getElementById("import-card").hidden = !mayEdit;
     suggestions(res.data.suggestions);
     clients(res.data.clients, res.data.total);
+    document.body.dataset.loaded = String(Date.now());
   }
 
   async function decide(id, decision) {
