@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from core.client_eval import decide, evaluate, save_suggestions
-from core.db.models import AuditEntry, Client, TierSuggestion
+from core.db.models import AuditEntry, Client, Ticket, TierSuggestion
 from core.errors import Conflict
 from core.settings import ClientEvaluationSettings
 from handlers.services import Services
@@ -83,6 +83,24 @@ async def test_weights_and_thresholds_are_settings(services: Services) -> None:
         "satisfaction_falling_complaints_rising",
         "score_low",
     ]
+    # Satisfaction fell but complaints did not rise: the rule asks for both.
+    steady = RULES.model_copy(update={"demote_below": 0})
+    async with services.db.transaction() as session:
+        earlier = (
+            (
+                await session.execute(
+                    select(Ticket).where(Ticket.client_id == ids.falling, Ticket.created_at < START).order_by(Ticket.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for ticket in earlier:
+            ticket.category = "complaint"
+    # Now 2 complaints before and 2 in the period: satisfaction fell by 2.5, complaints did not rise.
+    falling = (await _evaluate(services, steady))[ids.falling]
+    assert (falling["previous_complaints"], falling["complaints"]) == (2, 2)
+    assert falling["satisfaction_change"] == -2.5 and falling["suggestion"] is None
     # Too few tickets for ticket-based reasons: no suggestion for the falling client.
     few = RULES.model_copy(update={"min_tickets": 5})
     assert (await _evaluate(services, few))[ids.falling]["suggestion"] is None
