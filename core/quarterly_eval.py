@@ -48,6 +48,13 @@ def quarter_period(quarter: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return local_midnight(first, zone), local_midnight(_next_quarter(first), zone)
 
 
+def require_quarter_over(quarter: str, now: datetime, zone: ZoneInfo) -> None:
+    """InvalidInput unless `quarter` has ended by `now`: it is archived once, so never with incomplete figures."""
+    _, end = quarter_period(quarter, zone)
+    if as_utc(now) < as_utc(end):
+        raise InvalidInput(f"quarter {quarter} is not over yet: it ends {end.date().isoformat()} 00:00 ({zone.key})")
+
+
 def due_quarter(now: datetime, zone: ZoneInfo, schedule: WeeklyReportSettings) -> str:
     """The latest ended quarter whose evaluation is due at `now`: from the next quarter's first day at `at`."""
     local = as_utc(now).astimezone(zone)
@@ -101,9 +108,8 @@ class QuarterlyEvaluationWriter:
 
         InvalidInput for a quarter not over at `now`.
         """
+        require_quarter_over(quarter, now, self.zone)
         start, end = quarter_period(quarter, self.zone)
-        if as_utc(now) < as_utc(end):
-            raise InvalidInput(f"quarter {quarter} is not over yet: it ends {end.date().isoformat()} 00:00")
         try:
             async with self.db.transaction() as session:
                 if await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == quarter)) is not None:

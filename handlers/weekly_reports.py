@@ -16,7 +16,7 @@ from bots.telegram.ratelimit import RateLimiter
 from core.db.models import WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput
 from core.quarterly_eval import KIND as EVALUATION
-from core.quarterly_eval import QuarterlyEvaluationWriter, due_quarter
+from core.quarterly_eval import QuarterlyEvaluationWriter, due_quarter, require_quarter_over
 from core.report_tables import percent
 from core.singleton import singleton
 from core.smtp import send_email
@@ -111,6 +111,21 @@ class WeeklyReports:
             return None
         log.info("client evaluation %s archived", quarter)
         return quarter
+
+    async def generate_quarter(self, quarter: str, *, created_by: str) -> bool:
+        """A quarter's client evaluation made by hand (`kefu reports quarterly`); False when it already exists."""
+        now = self.services.clock.now()
+        require_quarter_over(quarter, now, self.zone)
+        if await self.evaluations.predates_installation(quarter):
+            raise InvalidInput(
+                f"quarter {quarter} began before kefu was installed and has no tickets: nothing to archive"
+            )
+        async with singleton(self.services.db, LOCK) as mine:
+            if not mine:
+                return False
+            made = await self.evaluations.create(quarter, now=now, recipients=self.recipients, created_by=created_by)
+            await self.deliver_pending()
+            return made is not None
 
     async def deliver_pending(self) -> int:
         now = self.services.clock.now()

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from core.clock import ManualClock
-from core.db.models import TierSuggestion, WeeklyReport, WeeklyReportDelivery
+from core.db.models import Ticket, TierSuggestion, WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput
 from core.quarterly_eval import due_quarter, quarter_period
-from core.settings import WeeklyReportSettings
-from handlers.services import Services
+from core.settings import PROJECT_ROOT, Settings, WeeklyReportSettings
+from handlers.services import Services, build_services
 from handlers.weekly_reports import WeeklyReports
 from tests.client_eval_fixture import seed_clients
+from tests.test_cli import KEFU
 from tests.test_email_notifier import Inbox
 from tests.test_weekly_report import _with_smtp, smtp, supervisor
 
@@ -80,3 +85,46 @@ async def test_archived_once_with_suggestions_and_mailed_to_supervisors(
     # (2.25 + 1 + 0.5 + 2 × 0.55 + 4/7 + 11/14) / 11 = 56.4.
     assert lines[1] == "1,李雷 远航广告,B,100.0,0,0,,,,,0,,5,5,5,B → A"
     assert lines[2].startswith("2,王小明 星光传媒,B,56.4,7,3,42.9%,3.2,,78.6%,1,2026-11-10,4,3,2,")
+
+
+def test_kefu_reports_quarterly_by_hand(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    env = {**os.environ, "KEFU_DATABASE_URL": url}
+
+    async def prepare() -> None:
+        built = build_services(Settings(database_url=url))
+        await built.start()
+        await seed_clients(built)
+        async with built.db.transaction() as session:
+            # Every ticket moved 70 days back, into 2026-Q3: a quarter over, and begun before this installation.
+            for ticket in (await session.execute(select(Ticket))).scalars():
+                ticket.created_at = ticket.created_at - timedelta(days=70)
+        await built.stop()
+
+    async def archived() -> list[str]:
+        built = build_services(Settings(database_url=url))
+        try:
+            async with built.db.transaction() as session:
+                return list((await session.execute(select(WeeklyReport.week))).scalars())
+        finally:
+            await built.stop()
+
+    asyncio.run(prepare())
+
+    def kefu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(KEFU), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
+
+    made = kefu("reports", "quarterly", "--quarter", "2026-Q3")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == "client evaluation 2026-Q3 generated"
+    again = kefu("reports", "quarterly", "--quarter", "2026-Q3")
+    assert again.returncode == 0 and "already exists" in again.stdout
+    bad = kefu("reports", "quarterly", "--quarter", "2026-3")
+    assert bad.returncode == 2 and "YYYY-Qn" in bad.stderr
+    year = datetime.now(ZONE).year
+    refused = kefu("reports", "quarterly", "--quarter", f"{year + 1}-Q1")
+    assert refused.returncode == 2 and "not over yet" in refused.stderr, refused.stderr
+    # 2026-Q2 began before this installation and holds no ticket: nothing to archive.
+    empty = kefu("reports", "quarterly", "--quarter", "2026-Q2")
+    assert empty.returncode == 2 and "before kefu was installed" in empty.stderr
+    assert asyncio.run(archived()) == ["2026-Q3"]
