@@ -37,6 +37,7 @@ BENCHMARKS = (
     "console_bench",
     "live_bench",
     "reports_bench",
+    "client_eval_bench",
     "rss_bench",
     "crash_bench",
 )

@@ -105,6 +105,28 @@ class WeeklyReportSettings(BaseModel):
     at: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+class ClientEvaluationSettings(BaseModel):
+    """Weights of the client evaluation's score (客户评估) and when it suggests a tier change."""
+
+    # Each indicator is scaled to 0..1 (scores 1..5, satisfaction 1..5, 1 - complaint rate, SLA met rate); the
+    # score is their weighted mean ×100 over the indicators the client has.
+    weight_business_importance: float = Field(default=3.0, ge=0)
+    weight_market_influence: float = Field(default=2.0, ge=0)
+    weight_payment_timeliness: float = Field(default=2.0, ge=0)
+    weight_satisfaction: float = Field(default=2.0, ge=0)
+    weight_complaints: float = Field(default=1.0, ge=0)
+    weight_sla: float = Field(default=1.0, ge=0)
+    # A score this high suggests the next higher tier, this low the next lower one.
+    promote_at: float = Field(default=80.0, ge=0, le=100)
+    demote_below: float = Field(default=40.0, ge=0, le=100)
+    # Satisfaction down by at least this much while complaints rose: suggest the next lower tier (关注).
+    satisfaction_drop: float = Field(default=0.5, ge=0)
+    # Fewer tickets than this in the period say too little about a client for ticket-based suggestions.
+    min_tickets: int = Field(default=3, ge=1)
+    # Whether a worker archives each ended quarter's evaluation and sends it to supervisors.
+    quarterly: bool = True
+
+
 class Settings(BaseSettings):
     """All of kefu's settings; construct once in the composition root and pass it down."""
 
@@ -164,6 +186,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     weekly_report: WeeklyReportSettings = Field(default_factory=WeeklyReportSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    client_evaluation: ClientEvaluationSettings = Field(default_factory=ClientEvaluationSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -75,6 +75,41 @@ def due_week(now: datetime, zone: ZoneInfo, schedule: WeeklyReportSettings) -> s
     return week_label(week_monday(last_week) - timedelta(days=7))
 
 
+async def predates_installation(session: AsyncSession, start: datetime, end: datetime) -> bool:
+    """Whether [start, end) began before kefu was installed (its departments seeded) and holds no ticket."""
+    installed = await session.scalar(select(func.min(Department.created_at)))
+    if installed is None or as_utc(installed) <= as_utc(start):
+        return False
+    tickets = await session.scalar(
+        select(func.count(Ticket.id)).where(Ticket.created_at >= as_utc(start), Ticket.created_at < as_utc(end))
+    )
+    return not tickets
+
+
+async def add_deliveries(session: AsyncSession, row: WeeklyReport, recipients: WeeklyRecipients, now: datetime) -> None:
+    """One pending delivery of an archived report per active supervisor and channel, in the report's transaction."""
+    supervisors = (
+        await session.execute(select(User).where(User.role == "supervisor", User.active.is_(True)))
+    ).scalars()
+    for user in supervisors:
+        addresses = [("email", user.email if recipients.email else None)]
+        addresses.append(
+            ("telegram", str(user.telegram_user_id) if recipients.telegram and user.telegram_user_id else None)
+        )
+        for channel, recipient in addresses:
+            if recipient:
+                session.add(
+                    WeeklyReportDelivery(
+                        report_id=row.id,
+                        channel=channel,
+                        recipient=recipient,
+                        user_id=user.id,
+                        status="pending",
+                        created_at=now,
+                    )
+                )
+
+
 @dataclass(frozen=True)
 class WeeklyRecipients:
     """Which channels the report goes out on: e-mail when SMTP is set up, Telegram when the bot is."""
@@ -123,13 +158,7 @@ class WeeklyReportWriter:
         """Whether `week` began before kefu was installed (its departments seeded) and holds no ticket."""
         start, end = week_period(week, self.zone)
         async with self.db.transaction() as session:
-            installed = await session.scalar(select(func.min(Department.created_at)))
-            if installed is None or as_utc(installed) <= as_utc(start):
-                return False
-            tickets = await session.scalar(
-                select(func.count(Ticket.id)).where(Ticket.created_at >= as_utc(start), Ticket.created_at < as_utc(end))
-            )
-        return not tickets
+            return await predates_installation(session, start, end)
 
     async def create(
         self, week: str, *, now: datetime, recipients: WeeklyRecipients, created_by: str = "schedule"
@@ -166,14 +195,7 @@ class WeeklyReportWriter:
                 )
                 session.add(row)
                 await session.flush()
-                supervisors = (
-                    await session.execute(select(User).where(User.role == "supervisor", User.active.is_(True)))
-                ).scalars()
-                for user in supervisors:
-                    if recipients.email and user.email:
-                        session.add(self._delivery(row, "email", user.email, user, now))
-                    if recipients.telegram and user.telegram_user_id:
-                        session.add(self._delivery(row, "telegram", str(user.telegram_user_id), user, now))
+                await add_deliveries(session, row, recipients, now)
                 session.expunge(row)
                 return row
         except IntegrityError:
@@ -191,12 +213,6 @@ class WeeklyReportWriter:
             return None
         calendar = self.calendar()
         return coverage_warning(calendar, as_utc(now).astimezone(calendar.tz).date())
-
-    @staticmethod
-    def _delivery(row: WeeklyReport, channel: str, recipient: str, user: User, now: datetime) -> WeeklyReportDelivery:
-        return WeeklyReportDelivery(
-            report_id=row.id, channel=channel, recipient=recipient, user_id=user.id, status="pending", created_at=now
-        )
 
     # ------------------------------------------------------------ HTML
 

@@ -39,7 +39,7 @@ app.add_typer(wechat_app, name="wechat")
 telegram_app = typer.Typer(help="Telegram bot", no_args_is_help=True)
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(user_app, name="user")
-reports_app = typer.Typer(help="Reports: the weekly report", no_args_is_help=True)
+reports_app = typer.Typer(help="Reports: the weekly report, the quarterly client evaluation", no_args_is_help=True)
 app.add_typer(reports_app, name="reports")
 app.add_typer(keywords_app, name="keywords")
 app.add_typer(classifier_app, name="classifier")
@@ -362,6 +362,32 @@ def reports_weekly(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"weekly report {chosen} " + ("generated" if made else "already exists (or is being generated)"))
+
+
+@reports_app.command("quarterly")
+def reports_quarterly(
+    quarter: Annotated[str | None, typer.Option(help="quarter YYYY-Qn; default: the last quarter that is due")] = None,
+) -> None:
+    """Archive a quarter's client evaluation (and send it as the schedule would), unless it exists."""
+    from zoneinfo import ZoneInfo
+
+    from core.errors import KefuError
+    from core.quarterly_eval import due_quarter, quarter_first_day
+    from handlers.weekly_reports import WeeklyReports
+
+    async def run(services: Services) -> tuple[str, bool]:
+        chosen = quarter or due_quarter(
+            services.clock.now(), ZoneInfo(services.settings.timezone), services.settings.weekly_report
+        )
+        quarter_first_day(chosen)
+        return chosen, await WeeklyReports(services).generate_quarter(chosen, created_by="cli")
+
+    try:
+        chosen, made = _with_services(run)
+    except KefuError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"client evaluation {chosen} " + ("generated" if made else "already exists (or is being generated)"))
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from bots.telegram.ratelimit import RateLimiter
 from core.db.models import WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput
+from core.quarterly_eval import KIND as EVALUATION
+from core.quarterly_eval import QuarterlyEvaluationWriter, due_quarter, require_quarter_over
 from core.report_tables import percent
 from core.singleton import singleton
 from core.smtp import send_email
@@ -48,6 +50,14 @@ class WeeklyReports:
         self.writer = WeeklyReportWriter(
             services.db, services.texts, settings.language, self.zone, lambda: services.calendar, forms=services.forms
         )
+        self.evaluations = QuarterlyEvaluationWriter(
+            services.db,
+            services.texts,
+            settings.language,
+            self.zone,
+            services.policies.tiers,
+            settings.client_evaluation,
+        )
         self.bot = bot if bot is not None else services.telegram_bot
         notifier = services.telegram_notifier
         self.limiter = limiter or (notifier.limiter if notifier is not None else RateLimiter(services.clock))
@@ -64,6 +74,7 @@ class WeeklyReports:
             if not mine:
                 return None  # another process is at it this minute
             now = self.services.clock.now()
+            await self.quarterly(now)
             week = due_week(now, self.zone, self.services.settings.weekly_report)
             # A fresh installation's first due week mostly predates it: an empty report of it helps nobody.
             if not await self.writer.exists(week) and await self.writer.predates_installation(week):
@@ -85,6 +96,34 @@ class WeeklyReports:
             if not mine:
                 return False
             made = await self.writer.create(week, now=now, recipients=self.recipients, created_by=created_by)
+            await self.deliver_pending()
+            return made is not None
+
+    async def quarterly(self, now: datetime) -> str | None:
+        """The due quarter's client evaluation, archived (and its deliveries written) if it is missing."""
+        if not self.services.settings.client_evaluation.quarterly:
+            return None
+        quarter = due_quarter(now, self.zone, self.services.settings.weekly_report)
+        if await self.evaluations.exists(quarter) or await self.evaluations.predates_installation(quarter):
+            return None
+        made = await self.evaluations.create(quarter, now=now, recipients=self.recipients)
+        if made is None:
+            return None
+        log.info("client evaluation %s archived", quarter)
+        return quarter
+
+    async def generate_quarter(self, quarter: str, *, created_by: str) -> bool:
+        """A quarter's client evaluation made by hand (`kefu reports quarterly`); False when it already exists."""
+        now = self.services.clock.now()
+        require_quarter_over(quarter, now, self.zone)
+        if await self.evaluations.predates_installation(quarter):
+            raise InvalidInput(
+                f"quarter {quarter} began before kefu was installed and has no tickets: nothing to archive"
+            )
+        async with singleton(self.services.db, LOCK) as mine:
+            if not mine:
+                return False
+            made = await self.evaluations.create(quarter, now=now, recipients=self.recipients, created_by=created_by)
             await self.deliver_pending()
             return made is not None
 
@@ -167,7 +206,7 @@ class WeeklyReports:
         message = EmailMessage()
         message["From"] = smtp.sender
         message["To"] = address
-        message["Subject"] = self.writer.tr("weekly_title", week=report.week)
+        message["Subject"] = self._title(report)
         message.set_content(self._summary_text(report))
         message.add_alternative(report.html, subtype="html")
         for name, text in sorted((report.csv or {}).items()):
@@ -198,7 +237,23 @@ class WeeklyReports:
             return float(exc.retry_after)
         return None
 
+    def _title(self, report: WeeklyReport) -> str:
+        if report.data.get("kind") == EVALUATION:
+            return self.evaluations.tr("client_eval_title", quarter=report.week)
+        return self.writer.tr("weekly_title", week=report.week)
+
     def _summary_text(self, report: WeeklyReport) -> str:
+        if report.data.get("kind") == EVALUATION:
+            return self._with_link(
+                report,
+                self.evaluations.tr(
+                    "client_eval_message",
+                    quarter=report.week,
+                    clients=report.data.get("clients", 0),
+                    scored=report.data.get("scored", 0),
+                    suggestions=report.data.get("suggestions", 0),
+                ),
+            )
         totals = report.data.get("totals", {})
         score = totals.get("satisfaction_avg")
         sla = totals.get("sla_first_response") or {}
@@ -213,6 +268,9 @@ class WeeklyReports:
             rated=totals.get("rated", 0),
             open_past_deadline=totals.get("open_past_deadline", 0),
         )
+        return self._with_link(report, text)
+
+    def _with_link(self, report: WeeklyReport, text: str) -> str:
         base = self.services.settings.console_url
         if base:
             text += "\n" + self.writer.tr(

@@ -552,3 +552,37 @@ class SchemaFloor(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     oldest_code_revision: Mapped[str] = mapped_column(String(32))
+
+
+class ClientScore(Base):
+    """What admins know of a client and kefu does not (客户评估): 1–5 scores, None while not entered."""
+
+    __tablename__ = "client_scores"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    business_importance: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    market_influence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payment_timeliness: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime]
+
+
+class TierSuggestion(Base):
+    """A tier change the client evaluation suggests; pending until an admin accepts or dismisses it."""
+
+    __tablename__ = "tier_suggestions"
+    __table_args__ = (Index("ix_tier_suggestions_status_client_id", "status", "client_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    # The evaluated period, e.g. "2026-Q4" or "2026-09-08..2026-12-06".
+    period: Mapped[str] = mapped_column(String(32))
+    from_tier: Mapped[str] = mapped_column(String(1))
+    to_tier: Mapped[str] = mapped_column(String(1))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Why: reason codes (core.client_eval.REASONS) with the figures behind them.
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)

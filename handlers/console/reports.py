@@ -14,6 +14,7 @@ from bots.common import MAX_DB_INT
 from core.clock import as_utc
 from core.db.models import Department, Ticket, User, WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput, NotFound
+from core.quarterly_eval import QUARTER, quarter_first_day
 from core.report_tables import TABLES, ReportTables, to_csv
 from core.reports import Report, ReportFilter, build_report
 from core.weekly_report import week_monday
@@ -168,7 +169,8 @@ def reports_routes(console: Console) -> APIRouter:
         )
 
     async def stored(week: str) -> WeeklyReport:
-        week_monday(week)  # 400 on a malformed week
+        # The archive holds weekly reports (2026-W48) and quarterly client evaluations (2026-Q4): 400 on others.
+        quarter_first_day(week) if QUARTER.match(week) else week_monday(week)
         async with services.db.transaction() as session:
             row = (await session.execute(select(WeeklyReport).where(WeeklyReport.week == week))).scalar_one_or_none()
         if row is None:

@@ -25,6 +25,7 @@ from handlers.console.account import account_routes
 from handlers.console.admin import admin_routes
 from handlers.console.auth import Principal, Sessions
 from handlers.console.classifier import classifier_routes
+from handlers.console.client_eval import client_eval_routes
 from handlers.console.clients import client_routes
 from handlers.console.config_routes import config_routes
 from handlers.console.csrf import LOGIN_FIELD, LoginTokens
@@ -106,6 +107,7 @@ class Console:
         app.include_router(reports_routes(self))
         app.include_router(config_routes(self))
         app.include_router(client_routes(self))
+        app.include_router(client_eval_routes(self))
         app.include_router(keywords_routes(self))
         app.include_router(classifier_routes(self))
         app.include_router(account_routes(self))

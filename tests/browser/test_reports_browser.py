@@ -65,6 +65,7 @@ async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
             "/console/phone",
             "/console/reports",
             "/console/reports/archive",
+            "/console/client-evaluation",
             "/console/admin",
         ], links
         # The default range (the last 30 days up to 1 December) holds all nine tickets.

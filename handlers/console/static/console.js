@@ -104,6 +104,7 @@ const Console = (() => {
     { page: "phone", href: "/console/phone", text: "phone.nav", roles: null },
     { page: "reports", href: "/console/reports", text: "reports.nav", roles: ["supervisor", "admin"] },
     { page: "archive", href: "/console/reports/archive", text: "reports.archive", roles: ["supervisor", "admin"] },
+    { page: "client_eval", href: "/console/client-evaluation", text: "client_eval.nav", roles: ["supervisor", "admin"] },
     { page: "admin", href: "/console/admin", text: "nav.admin", roles: ["supervisor", "admin"] },
     { page: "keywords", href: "/console/keywords", text: "keywords.nav", roles: ["admin"] },
     { page: "settings", href: "/console/settings", text: "settings.nav", roles: ["admin"] },
