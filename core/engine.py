@@ -349,7 +349,11 @@ class Engine:
                 rating = int(button[len(RATE_PREFIX) :])
                 return Event(EventKind.FEEDBACK, text=text, button=button, data={"rating": rating})
             return Event(EventKind.BUTTON, text=text, button=button, attachments=msg.attachments)
-        return Event(EventKind.MESSAGE, text=text, attachments=msg.attachments, data={"message_id": message_id})
+        data: dict[str, Any] = {"message_id": message_id}
+        if msg.payload.get("new_thread"):
+            # The channel knows the message starts a thread of its own (a new mail, not a reply).
+            data["new_thread"] = True
+        return Event(EventKind.MESSAGE, text=text, attachments=msg.attachments, data=data)
 
     # ------------------------------------------------------------ other events
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from core.db.models import Conversation, Ticket, TicketEvent
 from core.lifecycle import TicketStatus, TransitionRequest
+from core.messages import ConversationRef, InboundMessage
 from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.fakes import FakeChannel, inbound
@@ -101,3 +102,19 @@ async def test_two_issues_in_one_message_are_filed_one_after_the_other(services:
     assert "发票" not in tickets[0].details["description"]
     assert tickets[1].details["question"].startswith("另外想问一下上季度的发票")
     assert conversation.ticket_id == tickets[1].id and tickets[0].status == "classified"
+
+
+async def test_a_message_in_a_thread_of_its_own_is_another_issue(services: Services) -> None:
+    """A new mail (not a reply) after a ticket: another issue, whatever its words; a reply stays with the ticket."""
+    channel = FakeChannel()
+    services.registry.register(channel)
+    await _file_complaint(services, channel)
+    reply = InboundMessage(ref=ConversationRef("fake", "u1"), external_id="r1", text="今天的数据也不太对劲")
+    await services.engine.receive(reply)
+    assert "已将您的补充信息记录到工单" in channel.sent[-1][1]
+    fresh = InboundMessage(
+        ref=ConversationRef("fake", "u1"), external_id="t1", text="今天的数据也不太对劲", payload={"new_thread": True}
+    )
+    await services.engine.receive(fresh)
+    assert "您说的新问题，我们单独为您登记" in channel.sent[-1][1]
+    assert (await _tickets(services))[1].ticket_id is None

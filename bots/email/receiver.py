@@ -95,6 +95,9 @@ def to_inbound(account: EmailAccount, mail: ParsedMail, kept: Kept, max_chars: i
         payload["in_reply_to"] = mail.in_reply_to
     if mail.ticket_number:
         payload["ticket"] = mail.ticket_number
+    elif not mail.is_reply:
+        # A mail that answers nothing opens a thread of its own: with a ticket filed, it is another issue.
+        payload["new_thread"] = True
     if kept.refused:
         payload["refused_attachments"] = list(kept.refused)
     if len(text) > max_chars:

@@ -251,15 +251,16 @@ _NEW_ISSUE_MIN_CHARS = 8
 def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     """With a ticket open, a message that raises another issue rather than adding to that ticket.
 
-    Said as such ("还有个事…"), or after "另外"/"对了" with words of an issue, or unmarked but
-    confidently of another category than the ticket's; never "补充一下…", a status question or thanks.
+    Said as such ("还有个事…"), in a thread of its own (a new mail, not a reply), after "另外"/"对了" with words
+    of an issue, or unmarked but confidently of another category than the ticket's; never "补充一下…", a status
+    question or thanks.
     """
     acts = _acts(event)
     if acts.pure or acts.found & _ABOUT_THE_TICKET:
         return False
-    verdict = deps.classifier.classify(event.text)
-    if Act.NEW_ISSUE in acts:
+    if Act.NEW_ISSUE in acts or event.data.get("new_thread"):
         return True
+    verdict = deps.classifier.classify(event.text)
     if Act.SIDE_MARKER in acts:
         return bool(verdict.matched) or acts.claim is not None
     if verdict.matched and snapshot.category is not None and snapshot.slots.get("project"):

@@ -221,6 +221,9 @@ def test_a_first_mail_carries_its_subject_and_a_reply_does_not(tmp_path: Path) -
         to_inbound(_account(), first, keep_attachments(_account(), store, first), 4000).text == "发票还没收到\n上个月的"
     )
     assert to_inbound(_account(), reply, keep_attachments(_account(), store, reply), 4000).text == "收到了"
+    # A first mail opens a thread of its own (with a ticket filed, another issue); a reply does not.
+    assert to_inbound(_account(), first, keep_attachments(_account(), store, first), 4000).payload["new_thread"]
+    assert "new_thread" not in to_inbound(_account(), reply, keep_attachments(_account(), store, reply), 4000).payload
     # A reply that is only a screenshot is an image message.
     shot = mail("z@c.example.cn", "k@a.example.cn", "Re: 截图", "", "<3@c>", in_reply_to="<0@a>")
     shot.add_attachment(PNG, maintype="image", subtype="png", filename="a.png")
