@@ -578,6 +578,9 @@ class Engine:
         claimed: RepInfo | None = None
         async with self._turn() as session:
             conversation = await locked_conversation(session, conversation_id)
+            if self.registry.find(conversation.channel) is None:
+                # A phone call's ticket (or a channel no longer configured): nothing could carry the reply.
+                raise InvalidInput(f"no reply can be sent on channel {conversation.channel}: contact the client there")
             rep = await self._rep(session, user_id)
             free = await self._may_take(session, conversation, user_id)
             if free and accepts(State(conversation.state), EventKind.REP_CLAIM):

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from core.clock import ManualClock
 from core.db.models import ChannelIdentity, Client, Conversation, Department, OutboxMessage, Ticket, TicketEvent, User
+from core.errors import InvalidInput
 from core.messages import ConversationRef, InboundMessage
 from core.phone_intake import Call, CallNotValid, NewClient, record_call
 from handlers.services import Services
@@ -65,6 +66,11 @@ async def test_a_call_from_a_new_client_becomes_a_routed_phone_ticket(services: 
     assert (conversation.channel, conversation.ticket_id, conversation.holder_user_id) == ("phone", ticket.id, rep_id)
     assert ("call_logged", f"user:{rep_id}", {"user_id": rep_id, "notes": "客户很着急，下午三点前回电"}) in events
     assert department is not None, "routed like the bot's tickets"
+    # Nothing could carry a written reply to a caller: refused at once, not queued to fail after its retries.
+    with pytest.raises(InvalidInput, match="no reply can be sent on channel phone"):
+        await services.engine.rep_reply(conversation.id, rep_id, "已为您处理")
+    async with services.db.transaction() as session:
+        assert (await session.execute(select(OutboxMessage))).first() is None
 
 
 async def test_a_client_who_writes_on_a_channel_is_told_the_number_there(
