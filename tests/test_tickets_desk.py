@@ -93,6 +93,25 @@ async def test_sla_warning_and_breach_across_a_weekend(
     assert (await _events(services, ticket.id)).count("sla_breach") == 1
 
 
+async def test_sla_warning_comes_at_80_percent_of_the_clock_not_before(
+    web: httpx.AsyncClient, services: Services, clock: ManualClock
+) -> None:
+    clock.set(FRIDAY_4PM)
+    staff = await create_staff(services)
+    ticket = await _ticket(services, await _open_complaint(Chat(web)))
+    opened = clock.now()
+    # P2's first response: 120 business minutes, all on Friday afternoon; 80 % of it is 96 minutes.
+    for minutes in (1, 24, 30, 60, 95):
+        clock.set(opened + timedelta(minutes=minutes))
+        await services.followups.run_due()
+        assert "sla_warning" not in await _events(services, ticket.id), f"warned after {minutes} of 120 minutes"
+    assert (staff.reps[0], None, "sla_warning") not in await _notifications(services)
+    clock.set(opened + timedelta(minutes=96))
+    await services.followups.run_due()
+    assert (await _events(services, ticket.id)).count("sla_warning") == 1
+    assert (staff.reps[0], None, "sla_warning") in await _notifications(services)
+
+
 async def test_first_response_stops_the_clock_and_waiting_for_the_client_pauses_it(
     web: httpx.AsyncClient, services: Services, clock: ManualClock
 ) -> None:
