@@ -264,7 +264,8 @@ async def test_one_complaint_walks_all_six_steps_of_the_agency_process(
     assert (rated.status, rated.satisfaction) == ("feedback", 5) and rated.feedback_at is not None
 
     # 6 总结: closing needs the root cause and the improvement measure, and stores both.
-    summary = TransitionRequest(TicketStatus.CLOSED, f"user:{rep}", root_cause="排期录入错误", improvement="排期双人复核")
+    actor = f"user:{rep}"
+    summary = TransitionRequest(TicketStatus.CLOSED, actor, root_cause="排期录入错误", improvement="排期双人复核")
     assert await transition_ticket(services, number, summary, by=rep) == "closed"
     closed = await _ticket(services, number)
     assert (closed.status, closed.root_cause, closed.improvement) == ("closed", "排期录入错误", "排期双人复核")
