@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
-from core.channel import SendResult
+from core.channel import SendResult, Throttled
 from core.clock import ManualClock
 from core.db.models import OutboxMessage
 from core.engine import ReceiveResult
 from core.messages import ConversationRef, OutboundMessage
-from core.outbox import IN_RESPONSE
+from core.outbox import IN_RESPONSE, OutboxDispatcher
 from handlers.services import Services, build_services
 from tests.fakes import FakeChannel, inbound
 
@@ -288,3 +290,83 @@ async def test_replies_older_than_the_cutoff_are_not_sent_after_a_restore(
     rows = await _rows(services)
     assert [r.status for r in rows] == ["failed", "failed", "sent"]
     assert all(r.last_error and r.last_error.startswith("stale") for r in rows[:2])
+
+
+class _CallClock(FakeChannel):
+    """Records the manual clock's time of every send call, failed or not."""
+
+    def __init__(self, clock: ManualClock, *, throttle_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.clock = clock
+        self.calls: list[float] = []
+        self.throttle_after = throttle_after
+
+    async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+        self.calls.append(self.clock.now().timestamp())
+        if self.throttle_after is not None:
+            wait, self.throttle_after = self.throttle_after, None
+            raise Throttled("flood control", retry_after=wait)
+        return await super().send(ref, message)
+
+
+# Just under and just over a bound, so the jitter (×1.00 to ×1.25) cannot make the test flaky.
+EPSILON = timedelta(milliseconds=5)
+
+
+async def test_the_retry_schedule_doubles_from_one_second_and_stops_at_ten_minutes(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = _CallClock(clock, fail_transient=1000)
+    services.registry.register(channel)
+    dispatcher = OutboxDispatcher(services.db, services.registry, clock, max_attempts=12)
+    await services.engine.receive(inbound("你好", "m1"), deliver=False)
+    await dispatcher.deliver_due()
+    assert len(channel.calls) == 1
+    # The wait after failed attempt n is 2^(n-1) s to 1.25 × that, never more than 600 s.
+    for attempt in range(1, 12):
+        shortest = min(600.0, 2.0 ** (attempt - 1))
+        longest = min(600.0, shortest * 1.25)
+        clock.advance(timedelta(seconds=shortest) - EPSILON)
+        await dispatcher.deliver_due()
+        assert len(channel.calls) == attempt, f"attempt {attempt + 1} came before {shortest} s"
+        clock.advance(timedelta(seconds=longest - shortest) + 2 * EPSILON)
+        await dispatcher.deliver_due()
+        assert len(channel.calls) == attempt + 1, f"attempt {attempt + 1} not made within {longest} s"
+    gaps = [b - a for a, b in itertools.pairwise(channel.calls)]
+    assert gaps[0] < 1.3 and gaps[5] > 32 - 0.01 and gaps[-1] == pytest.approx(600, abs=0.01)
+    # The twelfth failure is the last: the row has failed and nothing calls the channel again.
+    clock.advance(timedelta(hours=1))
+    await dispatcher.deliver_due()
+    assert len(channel.calls) == 12
+    assert [r.status for r in await _rows(services)] == ["failed"]
+
+
+async def test_a_longer_retry_after_of_a_failed_send_wins_over_the_backoff(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = _CallClock(clock, fail_transient=1, retry_after=45)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    assert len(channel.calls) == 1 and channel.sent == []
+    clock.advance(timedelta(seconds=45) - EPSILON)
+    assert await services.dispatcher.deliver_due() == 0
+    assert len(channel.calls) == 1, "the network said 45 s; the channel was called again sooner"
+    clock.advance(2 * EPSILON)
+    assert await services.dispatcher.deliver_due() == 1
+    assert len(channel.calls) == 2
+
+
+async def test_flood_control_waits_exactly_the_retry_after_it_was_given(services: Services, clock: ManualClock) -> None:
+    channel = _CallClock(clock, throttle_after=30)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    assert len(channel.calls) == 1 and channel.sent == []
+    for _ in range(29):
+        clock.advance(timedelta(seconds=1))
+        assert await services.dispatcher.deliver_due() == 0
+    clock.advance(timedelta(seconds=1) - EPSILON)
+    assert await services.dispatcher.deliver_due() == 0
+    assert len(channel.calls) == 1, "flood control said 30 s; the channel was called again sooner"
+    clock.advance(2 * EPSILON)
+    assert await services.dispatcher.deliver_due() == 1
+    assert [(r.status, r.attempts) for r in await _rows(services)] == [("sent", 1)]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.clock import ManualClock, as_utc
 from core.db.models import Conversation, FollowUp, Notification, Ticket, TicketEvent
 from core.lifecycle import TicketStatus, TransitionRequest
+from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.chat import TICKET_NO, Chat, texts_of
 from tests.desk_setup import create_staff
@@ -91,6 +92,25 @@ async def test_sla_warning_and_breach_across_a_weekend(
     assert (await _events(services, ticket.id)).count("sla_breach") == 1
     await services.followups.run_due()
     assert (await _events(services, ticket.id)).count("sla_breach") == 1
+
+
+async def test_sla_warning_comes_at_80_percent_of_the_clock_not_before(
+    web: httpx.AsyncClient, services: Services, clock: ManualClock
+) -> None:
+    clock.set(FRIDAY_4PM)
+    staff = await create_staff(services)
+    ticket = await _ticket(services, await _open_complaint(Chat(web)))
+    opened = clock.now()
+    # P2's first response: 120 business minutes, all on Friday afternoon; 80 % of it is 96 minutes.
+    for minutes in (1, 24, 30, 60, 95):
+        clock.set(opened + timedelta(minutes=minutes))
+        await services.followups.run_due()
+        assert "sla_warning" not in await _events(services, ticket.id), f"warned after {minutes} of 120 minutes"
+    assert (staff.reps[0], None, "sla_warning") not in await _notifications(services)
+    clock.set(opened + timedelta(minutes=96))
+    await services.followups.run_due()
+    assert (await _events(services, ticket.id)).count("sla_warning") == 1
+    assert (staff.reps[0], None, "sla_warning") in await _notifications(services)
 
 
 async def test_first_response_stops_the_clock_and_waiting_for_the_client_pauses_it(
@@ -202,3 +222,84 @@ async def test_sla_deadline_skips_the_national_day_holiday(
     ticket = await _ticket(services, await _open_complaint(Chat(web)))
     # P2, 120 business minutes: one hour on 30 September, then 1–7 October are days off → Thursday 8 Oct 10:00.
     assert as_utc(ticket.first_response_due) == datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
+
+
+async def test_one_complaint_walks_all_six_steps_of_the_agency_process(
+    web: httpx.AsyncClient, services: Services, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 12, 7, 2, 0, tzinfo=UTC))  # Monday 10:00 in Shanghai
+    staff = await create_staff(services)
+    chat = Chat(web)
+    rep = staff.reps[0]
+
+    # 1 接收: the client's complaint becomes a ticket and the client is told its number.
+    number = await _open_complaint(chat)
+    ticket = await _ticket(services, number)
+    assert ticket.title and "13800138000" in str(ticket.details), ticket.details
+
+    # 2 初步判断: classified and routed, a rep assigned, the department head notified.
+    assert (ticket.status, ticket.category, ticket.assignee_id) == ("classified", "complaint", rep)
+    assert ticket.department_id is not None
+    assert (staff.head, None, "new_ticket") in await _notifications(services)
+
+    # 3 调查: the rep takes the conversation; the ticket is under investigation.
+    await services.engine.claim(ticket.conversation_id, rep)
+    assert (await _ticket(services, number)).status == "investigating"
+    await chat.replies()
+
+    # 4 处理: resolved with a solution, which the client receives.
+    clock.advance(timedelta(minutes=20))
+    await services.engine.resolve(ticket.conversation_id, "已补投 5000 次曝光", actor=f"user:{rep}")
+    resolved = await _ticket(services, number)
+    assert (resolved.status, resolved.solution) == ("resolved", "已补投 5000 次曝光")
+    assert resolved.resolved_at is not None and resolved.resolved_by_id == rep
+    assert "已补投 5000 次曝光" in texts_of(await chat.replies())
+
+    # 5 反馈: the client is asked for a rating; the rating is recorded on the ticket.
+    clock.advance(timedelta(minutes=31))
+    await services.followups.run_due()
+    assert "打分" in texts_of(await chat.replies())
+    await chat.send("5")
+    rated = await _ticket(services, number)
+    assert (rated.status, rated.satisfaction) == ("feedback", 5) and rated.feedback_at is not None
+
+    # 6 总结: closing needs the root cause and the improvement measure, and stores both.
+    actor = f"user:{rep}"
+    summary = TransitionRequest(TicketStatus.CLOSED, actor, root_cause="排期录入错误", improvement="排期双人复核")
+    assert await transition_ticket(services, number, summary, by=rep) == "closed"
+    closed = await _ticket(services, number)
+    assert (closed.status, closed.root_cause, closed.improvement) == ("closed", "排期录入错误", "排期双人复核")
+    assert closed.closed_at is not None
+
+    # The ticket's history tells the six steps in the order they happened.
+    assert await _events(services, ticket.id) == [
+        "received",
+        "classified",
+        "claimed",
+        "investigating",
+        "resolved",
+        "feedback",  # the status change
+        "feedback",  # the score
+        "closed",
+    ]
+    async with services.db.transaction() as session:
+        rows = list(
+            (
+                await session.execute(
+                    select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+                )
+            ).scalars()
+        )
+    moves = [(e.before, e.after) for e in rows if e.before != e.after]
+    assert moves == [
+        (None, "received"),
+        ("received", "classified"),
+        ("classified", "investigating"),
+        ("investigating", "resolved"),
+        ("resolved", "feedback"),
+        ("feedback", "closed"),
+    ], moves
+    score = next(e for e in rows if e.kind == "feedback" and e.before == e.after)
+    assert score.data == {"rating": 5, "credited_to": rep}
+    close = next(e for e in rows if e.kind == "closed")
+    assert close.data["root_cause"] == "排期录入错误" and close.data["improvement"] == "排期双人复核"

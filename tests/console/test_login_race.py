@@ -143,3 +143,61 @@ async def test_throttle_rows_of_made_up_names_expire(
     async with services.db.transaction() as session:
         keys = list((await session.execute(select(LoginThrottle.key))).scalars())
     assert keys and all("nobody" not in k and "198.51.100.9" not in k for k in keys), keys
+
+
+async def _sign_in(http: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await http.post("/console/login", data=await ready_form(http, username, password))
+
+
+async def pair_failures(services: Services, key: str) -> int:
+    async with services.db.transaction() as session:
+        return int(await session.scalar(select(LoginThrottle.failures).where(LoginThrottle.key == key)) or 0)
+
+
+async def test_failures_under_other_spellings_of_a_name_count_toward_one_lockout(
+    services: Services, browsers: Callable[..., httpx.AsyncClient]
+) -> None:
+    await add_user(services, "ann")
+    lock_after = ConsoleSettings().lock_after
+    # Backoff off: the lockout alone is under test, without waiting between attempts.
+    http = browsers(backoff_after=lock_after)
+    spellings = ["Ann", "ann", " ANN ", "aNn"]
+    for n in range(lock_after - 1):
+        assert (await _sign_in(http, spellings[n % len(spellings)], "wrong password")).status_code == 401
+    # The failure that reaches the lockout says so, and then even the right password waits.
+    assert (await _sign_in(http, "ANN", "wrong password")).status_code == 429
+    locked = await _sign_in(http, "ann", PASSWORD)
+    assert locked.status_code == 429 and "暂时锁定" in locked.text, "each spelling was counted on its own"
+    assert await pair_failures(services, "pair:ann|203.0.113.7") == lock_after
+
+
+async def test_a_successful_sign_in_starts_the_failure_count_afresh(
+    services: Services, browsers: Callable[..., httpx.AsyncClient]
+) -> None:
+    await add_user(services, "ann")
+    lock_after = ConsoleSettings().lock_after
+    http = browsers(backoff_after=lock_after)
+    for _ in range(3):
+        for _ in range(lock_after - 1):
+            assert (await _sign_in(http, "ann", "wrong password")).status_code == 401
+        # One short of the lockout, the right password: in, and the earlier failures no longer count.
+        assert (await _sign_in(http, "ann", PASSWORD)).status_code == 303
+        assert await pair_failures(services, "pair:ann|203.0.113.7") == 0
+    assert await audit_count(services, "login") == 3
+
+
+async def test_simultaneous_failures_are_each_counted(
+    services: Services, browsers: Callable[..., httpx.AsyncClient]
+) -> None:
+    await add_user(services, "ann")
+    lock_after = ConsoleSettings().lock_after
+    n = lock_after - 1
+    responses = await burst(browsers, "ann", ["wrong password"] * n, backoff_after=lock_after)
+    assert [r.status_code for r in responses] == [401] * n
+    assert await audit_count(services, "login_failed") == n
+    assert await pair_failures(services, "pair:ann|203.0.113.7") == n, "concurrent failures were lost"
+    # So one more failure reaches the lockout, and then even the right password waits.
+    http = browsers(backoff_after=lock_after)
+    assert (await _sign_in(http, "ann", "wrong password")).status_code == 429
+    locked = await _sign_in(http, "ann", PASSWORD)
+    assert locked.status_code == 429 and "暂时锁定" in locked.text

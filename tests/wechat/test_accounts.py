@@ -120,6 +120,44 @@ async def test_each_account_answers_through_its_own_api_token_and_outbox_account
     assert await default.counts() == (2, 2)
 
 
+async def test_the_same_msgid_on_two_accounts_is_two_messages_and_a_retry_on_one_is_a_duplicate(
+    two_accounts: tuple[Services, WeChatServer, WeChatServer], fake_api: FakeWeChatAPI, shop_api: FakeWeChatAPI
+) -> None:
+    services, default, shop = two_accounts
+    # MsgIds are numbered per Official Account, so two accounts do send the same one.
+    msg_id = default.next_id()
+    assert await shop.say("你好", msg_id=msg_id) is None
+    await shop.webhook.drain()
+    assert await default.say("你好", msg_id=msg_id) is None
+    await default.webhook.drain()
+    assert await default.counts() == (2, 2), "the second account's message was taken for a duplicate"
+    assert len(shop_api.sends()) == 1 and len(fake_api.sends()) == 1
+    assert await _outbox(services) == [("shop", "sent"), ("default", "sent")]
+    # WeChat's retry of that message on one account stores and sends nothing more.
+    retry = await default.post(default.xml("text", {"Content": "你好"}, msg_id=msg_id))
+    assert retry.status_code == 200
+    await default.webhook.drain()
+    assert await default.counts() == (2, 2)
+    assert len(shop_api.sends()) == 1 and len(fake_api.sends()) == 1
+
+
+async def test_a_retry_carries_again_the_passive_reply_of_its_own_account_only(
+    two_accounts: tuple[Services, WeChatServer, WeChatServer], fake_api: FakeWeChatAPI, shop_api: FakeWeChatAPI
+) -> None:
+    _, default, shop = two_accounts
+    msg_id = default.next_id()
+    assert await shop.say("你好", msg_id=msg_id) is None
+    await shop.webhook.drain()
+    # The default account answers inside its webhook's response (a passive reply) from here on.
+    default.webhook.account = default.webhook.account.model_copy(update={"passive_budget_seconds": 4.0})
+    first = await default.say("你好", msg_id=msg_id)
+    assert first is not None and "您好" in first
+    # WeChat did not get that response and retries: the retry carries the same reply, found by account.
+    assert await default.say("你好", msg_id=msg_id) == first
+    assert await default.counts() == (2, 2)
+    assert fake_api.sends() == [] and len(shop_api.sends()) == 1
+
+
 async def test_account_urls_verify_with_their_own_token(
     two_accounts: tuple[Services, WeChatServer, WeChatServer],
 ) -> None:
