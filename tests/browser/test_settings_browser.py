@@ -58,7 +58,7 @@ async def test_admin_changes_an_sla_target(services: Services, browser: Any, chr
             await expect(page).to_have_url(f"{base}/console/settings")
             await expect(page.locator("h1")).to_have_text(c["title"])
             # An admin's header links to every page of the console, this one marked current.
-            await expect(page.locator("nav a")).to_have_count(7)
+            await expect(page.locator("nav a")).to_have_count(8)
             await expect(page.locator('nav a[aria-current="page"]')).to_have_attribute("href", "/console/settings")
             # Every tab opens and renders its document.
             await expect(page.locator('#routing tr[data-code="finance"] textarea')).to_have_value(re.compile("发票"))
