@@ -64,6 +64,14 @@ def test_phones(text: str, expected: tuple[str, ...]) -> None:
 
 
 DATES = [
+    # a day of the month alone: the latest such day
+    ("活动3号就结束了", [("3号", d(11, 3), False)]),
+    ("十五号开始没量", [("十五号", d(11, 15), False)]),
+    ("30号上线的", [("30号", d(10, 30), False)]),
+    ("3号线的灯箱", []),
+    ("1号店的海报", []),
+    ("3日内给答复", []),
+    ("每月15号结算", []),
     # the phrases
     ("上周三", [("上周三", d(11, 18), False)]),
     ("这周一", [("这周一", d(11, 23), False)]),
@@ -255,12 +263,49 @@ def test_project(text: str, expected: str | None) -> None:
     assert extract(text, TODAY).project == expected
 
 
+# The project a message is about without naming it as one: a guess, kept apart from a named project.
+PROJECT_GUESSES = [
+    ("周年庆的预算上限是10万 你们投了13万 谁批准的？", "周年庆"),
+    ("夜宵外賣的廣告怎麼在早上投？", "夜宵外賣"),
+    ("你们把周末特卖的广告投到了未成年人", "周末特卖"),
+    ("我跟你说啊就是我们那个春季招商的投放啊上周开始效果就一直不好", "春季招商"),
+    ("地推传单上的二维码扫不出来", "地推传单"),
+    ("开业海报印的颜色偏差太大", "开业海报"),
+    ("礼盒包装设计跟我们说的完全两回事", "礼盒包装设计"),
+    ("户外大牌上刊延误了一周", "户外大牌"),
+    ("The subtitles in our brand film are full of mistakes", "brand film"),
+    ("The expo banner was printed with the wrong date", "expo banner"),
+    # no project: a time, a platform, the agency, a bare kind of work, an action
+    ("昨天的数据不对", None),
+    ("抖音的广告被拒了", None),
+    ("你们做的广告效果太差了", None),
+    ("我们这边的投放停了", None),
+    ("广告投错了", None),
+    ("我想咨询一下广告怎么收费", None),
+    ("你们的服务太差了", None),
+    ("the ads stopped yesterday", None),
+    ("our new banner is wrong", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PROJECT_GUESSES)
+def test_project_guess(text: str, expected: str | None) -> None:
+    found = extract(text, TODAY)
+    assert found.project is None
+    assert found.project_guess == expected
+
+
 DEMANDS = [
     ("冬季大促-信息流10月底开始跑的，到现在一直没量，要补量或退款", "要补量或退款"),
     ("希望退款", "希望退款"),
     ("请尽快恢复投放", "请尽快恢复投放"),
     ("要求赔偿", "要求赔偿"),
     ("我们要补量或退款", "要补量或退款"),
+    # an outcome that ends an exclaimed clause is an order; every clause that asks is kept
+    ("多扣的全部退款！！！", "多扣的全部退款"),
+    ("3号就结束了还在扣费！！！马上停！！！多扣的全部退款！！！", "马上停，多扣的全部退款"),
+    ("上次退款还没到！", None),
+    ("投放停了！！！", None),
     ("账户里的钱被多扣了3,000元，要求退回", "要求退回"),
     ("到现在都没给我们排期表，麻烦尽快给个说法", "麻烦尽快给个说法"),
     ("請儘快恢復投放，冬季大促項目上週三開始就沒量了", "請儘快恢復投放"),

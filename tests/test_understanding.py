@@ -116,6 +116,13 @@ def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
         ("another question: can you send the invoice?", Act.NEW_ISSUE),
         ("补充一下 用户截图我等下发给你们", Act.ADDITION),
         ("还是那个问题，今天又被改了", Act.ADDITION),
+        ("有没有人工啊", Act.HANDOFF),
+        ("让我们客户经理小王直接联系我", Act.HANDOFF),
+        ("can I just talk to a real person please", Act.HANDOFF),
+        ("催一下 这个事有结果了吗", Act.STATUS),
+        ("hello?? is anyone even looking at this", Act.STATUS),
+        ("还有 下个月的排期表什么时候能给我们", Act.SIDE_MARKER),
+        ("还有，报价单发我一份", Act.SIDE_MARKER),
     ],
 )
 def test_acts_of_real_messages(text: str, act: Act) -> None:
@@ -131,6 +138,9 @@ def test_acts_of_real_messages(text: str, act: Act) -> None:
         "你们客服说过会退款",
         "客服，你好，发票怎么开",
         "电话联系我 13800138000",
+        # a marker only where it opens the message, set apart
+        "还有点问题没说清楚",
+        "数据还有问题",
     ],
 )
 def test_words_inside_other_words_are_not_acts(text: str) -> None:
@@ -204,6 +214,19 @@ def test_first_message_with_every_detail_goes_straight_to_the_confirmation(deps:
     assert "退款" in outcome.slots["expected"]
 
 
+def test_the_project_a_first_message_is_about_is_not_asked(deps: Deps) -> None:
+    outcome = say("投诉 周年庆的预算上限是10万 你们投了13万 谁批准的？", Snapshot(State.NEW), deps)
+    assert outcome.category == "complaint"
+    assert outcome.slots["project"] == "周年庆"
+    assert outcome.context.get("asking") != "project"
+
+
+def test_a_guessed_project_never_replaces_the_project_given(deps: Deps) -> None:
+    outcome = say("电话改成13922223334 春季招商的投放也是这样", confirming(), deps)
+    assert outcome.slots["phone"] == "13922223334"
+    assert outcome.slots["project"] == COMPLAINT_FILLED["project"]
+
+
 def test_a_lone_topic_word_is_not_asked_again(deps: Deps) -> None:
     outcome = say("发票", Snapshot(State.CLASSIFYING, context={"issue_text": "咨询一下"}), deps)
     if outcome.category == "inquiry":
@@ -263,7 +286,7 @@ def test_a_side_question_is_filed_and_the_form_goes_on(deps: Deps) -> None:
 
 
 @pytest.mark.parametrize("state", [State.NEW, State.COLLECTING, State.CONFIRMING, State.TICKET_OPEN])
-@pytest.mark.parametrize("text", ["找个真人吧", "我要跟你们经理说", "我直接找你们老板"])
+@pytest.mark.parametrize("text", ["找个真人吧", "我要跟你们经理说", "我直接找你们老板", "有没有人工啊"])
 def test_asking_for_a_person_works_from_any_state(state: State, text: str, deps: Deps) -> None:
     snap = Snapshot(state, "complaint" if state is not State.NEW else None, dict(COMPLAINT_FILLED), {"asking": "since"})
     assert say(text, snap, deps).state is State.HUMAN_QUEUE
@@ -302,7 +325,15 @@ def test_fragments_add_up_before_classifying(deps: Deps) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["我的工单怎么样了", "KF-20261129-0001 进度", "到底有没有人在处理？？", "多久能下线？？"]
+    "text",
+    [
+        "我的工单怎么样了",
+        "KF-20261129-0001 进度",
+        "到底有没有人在处理？？",
+        "多久能下线？？",
+        "催一下 这个事有结果了吗",
+        "hello?? is anyone even looking at this",
+    ],
 )
 def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
     view = TicketView("KF-20261129-0001", "complaint", "investigating", "李娜", "12-03 18:00")
@@ -361,6 +392,8 @@ def _after_complaint(deps: Deps, text: str, state: State = State.TICKET_OPEN) ->
         "另外suggest一下 能不能搞个dashboard让我们实时看数据",
         "请问你们能做小红书的投放吗，多少钱",
         "双十一活动的素材也被你们拒了，太离谱了",
+        # a question of its own after a marker, though worded like a status question
+        "还有 下个月的排期表什么时候能给我们",
     ],
 )
 def test_another_issue_leaves_the_ticket_and_starts_a_form(deps: Deps, text: str) -> None:
@@ -379,6 +412,8 @@ def test_another_issue_leaves_the_ticket_and_starts_a_form(deps: Deps, text: str
         "好的 谢谢",
         "对了 截图发你们了",
         "太慢了",
+        # a status question after a marker that points back at what was filed
+        "还有 我那个工单什么时候能处理好",
     ],
 )
 def test_more_about_the_filed_issue_stays_with_its_ticket(deps: Deps, text: str) -> None:
@@ -399,6 +434,16 @@ def test_another_issue_after_the_resolution_starts_a_form_instead_of_a_note(deps
         ("投放数据一直不对，另外发票什么时候能开？", "投放数据一直不对", "另外发票什么时候能开？"),
         ("你们的素材审核太慢了 还有个事 想问下报价", "你们的素材审核太慢了", "还有个事 想问下报价"),
         ("数据不对 also can you send the invoice?", "数据不对", "also can you send the invoice?"),
+        # counted out by the client, whatever the categories
+        (
+            "两个事 1.上周的账单多扣了我们两千多 2.明年的框架合同怎么签 找谁",
+            "两个事 1.上周的账单多扣了我们两千多",
+            "2.明年的框架合同怎么签 找谁",
+        ),
+        ("一是素材审核太慢 二是报价单什么时候发", "一是素材审核太慢", "二是报价单什么时候发"),
+        ("两个问题：1.素材审核太慢 2.上周的数据也不对", "两个问题：1.素材审核太慢", "2.上周的数据也不对"),
+        # numbers that count nothing
+        ("补量2.5万 12.5号前上线", None, None),
         # one issue told with an aside, or a greeting before the issue: nothing to split
         ("冬季大促的信息流广告不跑量了，对了，截图我等下发", None, None),
         ("你好，另外想问下发票", None, None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
@@ -90,6 +91,17 @@ def _told(snapshot: Snapshot, event: Event) -> str:
 
 # Words before a break that make an issue of their own ("数据不对" yes, "你好" no).
 _ISSUE_MIN_CHARS = 4
+# Issues counted out ("1.账单多扣了 2.合同怎么签", "一是…二是…", "第一…第二…"): each number after the first
+# begins another issue.
+_COUNT_FIRST = re.compile(r"(?:^|(?<=[\s，。；;,:：!！?？]))(?:1\s*[.、)）](?!\d)|①|一是|一、|第一|首先)")
+_COUNT_NEXT = re.compile(
+    r"(?:^|(?<=[\s，。；;,:：!！?？]))(?:[2-9]\s*[.、)）](?!\d)|[②③④⑤]|[二三四]是|[二三四]、|第[二三四]|其次|再次)"
+)
+
+
+def _counted_breaks(norm: str) -> list[int]:
+    first = _COUNT_FIRST.search(norm)
+    return [m.start() for m in _COUNT_NEXT.finditer(norm, first.end())] if first else []
 
 
 def split_issues(text: str, deps: Deps) -> tuple[str, str | None]:
@@ -101,14 +113,18 @@ def split_issues(text: str, deps: Deps) -> tuple[str, str | None]:
     norm = normalize(text)
     # Normalizing keeps positions when it keeps the length (full-width to half-width, lower case).
     source = text if len(norm) == len(text) else norm
-    for start in deps.lexicon.issue_breaks(norm):
+    counted = _counted_breaks(norm)
+    for start in sorted({*deps.lexicon.issue_breaks(norm), *counted}):
         first, rest = source[:start].rstrip(" ,，.。;；、!！"), source[start:]
         if len(normalize(first).strip()) < _ISSUE_MIN_CHARS:
             continue
         before, after = deps.classifier.classify(first), deps.classifier.classify(rest)
+        acts = deps.lexicon.recognize(rest)
+        if start in counted and (after.matched or Act.QUESTION in acts):
+            # Counted out by the client: two issues whatever their categories.
+            return first, rest
         if not before.matched:
             continue
-        acts = deps.lexicon.recognize(rest)
         another = after.confident and after.category != before.category
         if (Act.NEW_ISSUE in acts and after.matched) or another or (acts.claim and acts.claim != before.category):
             return first, rest
@@ -238,14 +254,29 @@ def _adds_details(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     """At the confirmation, a message that carries a detail the form has (a phone number, a date)."""
     if snapshot.category is None:
         return False
-    found = extract_slots(snapshot.category, event.text, deps)
+    found = extract_slots(snapshot.category, event.text, deps, guesses=False)
     return any(snapshot.slots.get(name) != value for name, value in found.items())
 
 
 # Acts that keep a message about the ticket already open, whatever else it says.
 _ABOUT_THE_TICKET = frozenset({Act.ADDITION, Act.STATUS, Act.HANDOFF, Act.CANCEL})
+# Words by which a message points back at what was filed ("我那个工单", "刚才的事", "this ticket").
+_REFERS_TO_TICKET = re.compile(
+    r"工单|单子|我的问题|我那个|刚才|之前的|上次的|这件事|那件事|这个事|那个事|这事|那事|"
+    r"kf-?\d|ticket|my issue|this issue"
+)
 # An unmarked message needs this much text to count as another issue: "太慢了" is about the ticket open.
 _NEW_ISSUE_MIN_CHARS = 8
+
+
+def _question_of_its_own(event: Event) -> bool:
+    """ "还有 下个月的排期表什么时候能给？": words of a status question after a marker, about nothing filed."""
+    acts = _acts(event)
+    return (
+        acts.found & _ABOUT_THE_TICKET == {Act.STATUS}
+        and bool(acts.found & {Act.SIDE_MARKER, Act.NEW_ISSUE})
+        and not _REFERS_TO_TICKET.search(normalize(event.text))
+    )
 
 
 def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
@@ -256,7 +287,10 @@ def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     question or thanks.
     """
     acts = _acts(event)
-    if acts.pure or acts.found & _ABOUT_THE_TICKET:
+    about = acts.found & _ABOUT_THE_TICKET
+    if _question_of_its_own(event):
+        about = frozenset()
+    if acts.pure or about:
         return False
     if Act.NEW_ISSUE in acts or event.data.get("new_thread"):
         return True
@@ -265,7 +299,7 @@ def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
         return bool(verdict.matched) or acts.claim is not None
     if verdict.matched and snapshot.category is not None and snapshot.slots.get("project"):
         # An issue with another project than the ticket's ("双十一的素材也被拒了" after one about 暑期档).
-        named = extract_slots(snapshot.category, event.text, deps).get("project")
+        named = extract_slots(snapshot.category, event.text, deps, guesses=False).get("project")
         if named and normalize(named) != normalize(str(snapshot.slots["project"])):
             return True
     return (
@@ -307,6 +341,7 @@ GUARDS: dict[str, Guard] = {
     "always": lambda s, e, d: True,
     "pure": lambda s, e, d: _acts(e).pure,
     "knows_ticket": lambda s, e, d: s.ticket is not None,
+    "status_of_ticket": lambda s, e, d: s.ticket is not None and not _question_of_its_own(e),
     "pure_and_knows_ticket": lambda s, e, d: _acts(e).pure and s.ticket is not None,
     "confident": lambda s, e, d: _classify(s, e, d).confident,
     "some_cue": lambda s, e, d: bool(_classify(s, e, d).matched),
@@ -386,8 +421,12 @@ def _date_value(mention: DateMention) -> str:
     return f"{mention.text} ({mention.day.isoformat()})"
 
 
-def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh") -> dict[str, str]:
-    """Details a message carries whatever was asked: a phone number, a date, the project, the outcome wanted."""
+def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh", *, guesses: bool = True) -> dict[str, str]:
+    """Details a message carries whatever was asked: a phone number, a date, the project, the outcome wanted.
+
+    With `guesses` the project a message is about counts even unnamed ("周年庆的预算…"): enough to fill a gap,
+    not to replace what the client gave.
+    """
     if not text.strip():
         return {}
     found = _entities(text, deps.today)
@@ -402,8 +441,8 @@ def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh") -> dic
             value = _date_value(found.dates[0])
         elif spec.extract == "demand" and found.demand:
             value = found.demand
-        elif spec.extract == "project" and found.project:
-            value = found.project
+        elif spec.extract == "project" and (found.project or (guesses and found.project_guess)):
+            value = found.project or found.project_guess
         elif spec.extract == "topic":
             choice = deps.forms.topic_of(category, spec.name, normalize(text))
             if choice is not None:
@@ -820,7 +859,7 @@ def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
             return
         draft.slots[name] = checked.value
         changed.append(name)
-    for name, value in extract_slots(draft.category, event.text, deps, draft.lang).items():
+    for name, value in extract_slots(draft.category, event.text, deps, draft.lang, guesses=False).items():
         replaceable = snapshot.state is State.CONFIRMING or name not in draft.slots
         if name not in changed and replaceable and draft.slots.get(name) != value:
             draft.slots[name] = value

@@ -61,6 +61,9 @@ _PHRASE_ACTS = (
     Act.ADDITION,
 )
 ALONE = "alone"
+# A phrase that counts only when it opens the message, set apart ("还有，…", "then …"): inside a sentence it is
+# an ordinary word ("还有点问题").
+LEADING = "leading"
 _PHRASE_KINDS = frozenset(a.value for a in _PHRASE_ACTS)
 # "5分" is a score, "5分钟" is a duration.
 _SCORE_DIGITS = re.compile(r"(?:打\s*)?([1-5一二三四五])\s*(?:分(?!钟)|星|颗星|stars?\b|/\s*5)")
@@ -138,9 +141,9 @@ class ActLexicon:
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
             if not isinstance(spec or {}, Mapping) or not all(
-                isinstance((spec or {}).get(key, []), list) for key in ("phrases", "alone_phrases")
+                isinstance((spec or {}).get(key, []), list) for key in ("phrases", "alone_phrases", "leading_phrases")
             ):
-                raise ConfigError(f"acts.{name}: expected phrases and alone_phrases as lists")
+                raise ConfigError(f"acts.{name}: expected phrases, alone_phrases and leading_phrases as lists")
         self.alone = frozenset(Act(name) for name, spec in acts.items() if (spec or {}).get("alone"))
         question = raw.get("question") or {}
         self.question_marks = tuple(normalize(str(m)) for m in question.get("marks", ()))
@@ -153,6 +156,7 @@ class ActLexicon:
             act = Act(name)
             entries.extend((_phrase(p), act.value, "") for p in (spec or {}).get("phrases", ()))
             entries.extend((_phrase(p), act.value, ALONE) for p in (spec or {}).get("alone_phrases", ()))
+            entries.extend((_phrase(p), act.value, LEADING) for p in (spec or {}).get("leading_phrases", ()))
         entries.extend((str(p), Act.HANDOFF.value, "") for p in handoff_contains)
         entries.extend((str(p), Act.HANDOFF.value, ALONE) for p in handoff_exact)
         # Skip words count only on their own ("跳过", "无"), so they are an act of the whole message.
@@ -267,7 +271,12 @@ class ActLexicon:
             # "不对，电话写错了…", "好的，另外…": an act that opens the message and is set apart by punctuation.
             leading = hit.start == _first_meaningful(norm, self.fillers) and _set_apart(norm, hit.end)
             # A phrase that counts only alone ("客服", "人工") never counts by leading: "客服，你好…" asks no person.
-            counts = alone_ok if hit.value == ALONE else act not in self.alone or alone_ok or leading
+            if hit.value == ALONE:
+                counts = alone_ok
+            elif hit.value == LEADING:
+                counts = leading
+            else:
+                counts = act not in self.alone or alone_ok or leading
             if counts:
                 found.add(act)
         pure = alone_ok and all(h.kind in _PHRASE_KINDS for h in hits)

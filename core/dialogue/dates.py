@@ -152,6 +152,16 @@ def _month_day(m: re.Match[str], today: date) -> tuple[date, bool] | None:
     return (found, False) if found else None
 
 
+def _day_of_month(m: re.Match[str], today: date) -> tuple[date, bool] | None:
+    day = small_int(m["d"])
+    if day is None or not 1 <= day <= 31:
+        return None
+    # A day named alone ("3号就结束了") is the latest such day: this month's, or last month's if it is still ahead.
+    month_start = today.replace(day=1) if day <= today.day else _shift_months(today.replace(day=1), -1)
+    found = _valid(month_start.year, month_start.month, day)
+    return (found, False) if found else None
+
+
 def _numeric_month_day(m: re.Match[str], today: date) -> tuple[date, bool] | None:
     first, second = int(m["a"]), int(m["b"] or m["b2"])
     # Month first, as in "11.20" and "11/20"; "20/11" can only be day first.
@@ -296,6 +306,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             r"(?:\s*[号日]|(?![\d.%])(?!\s*(?:元|块|万|千|百|k|w|%|分|倍|个|小时|天|美元|usd|rmb|版|寸|米|折|\$)))",
             _numeric_month_day,
         ),
+        # "3号", "十五日" alone; not "3号线", "1号店", "3日内".
+        (
+            rf"(?<![\d{CN_DIGITS}十月第几./-])(?P<d>{_N})\s*[号日]"
+            r"(?!\s*(?:\d|内|之内|以内|线|楼|店|门|位|机|馆|院|厅|口|文件|令|卡|码|台|车|床|箱|柜|包))",
+            _day_of_month,
+        ),
         (
             rf"(?:(?P<y>20\d{{2}})\s*年\s*)?(?<![\d{CN_DIGITS}十个])(?P<m>{_N})\s*月份?{_PART_GROUP}?"
             # "2月30号" is no day at all, rather than February.
@@ -345,7 +361,7 @@ _SHORT_WEEKDAY = re.compile(r"(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)$")
 
 # Every pattern needs one of these: a text without any is not searched further.
 _ANY_DATE = re.compile(
-    r"[\d天日周礼拜月年昨今]|day|week|month|year|ago|tonight|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+    r"[\d天日号周礼拜月年昨今]|day|week|month|year|ago|tonight|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
     r"|mon|tue|wed|thu|fri|sat|sun"
 )
 

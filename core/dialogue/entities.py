@@ -41,6 +41,9 @@ class Entities:
     project: str | None
     ticket_numbers: tuple[str, ...]
     demand: str | None
+    # The project a message is about without naming it as one ("周年庆的预算…", "our spring launch"): good
+    # enough to prefill a form the client will confirm, never to overwrite a detail already given.
+    project_guess: str | None = None
 
 
 Span = tuple[int, int]
@@ -259,6 +262,91 @@ def _project(folded: Folded, masked: str) -> str | None:
     return None
 
 
+# --- the project a message is about, when it is not named as one ----------------------------------------------
+
+# What an agency makes or runs for a client: "店庆海报", "游戏推广的弹窗" name the project by what was made.
+_MADE = (
+    r"(?:宣传片|短视频|落地页|易拉宝|广告|推广|投放|素材|文案|海报|视频|短片|传单|大牌|设计|包装|提案|字幕|页面|链接|片|"
+    r"短链|物料|画册|展架|弹窗|直播|h5|banner|deck)"
+)
+# What a project has that goes wrong: "周年庆的预算", "金融获客的线索", "百度搜索的账户".
+_HAS = (
+    rf"(?:{_MADE[3:-1]}|预算|账户|排期|线索|数据|图片|效果|消耗|曝光|点击|留资|二维码|尺寸|颜色|主播|推送|稿件|稿子|文章|"
+    r"报告|用户|粉丝|评论|点位|价格|账单|结算|标题|logo|kv|字体|配色|音乐|配音|画面|镜头|剪辑|量)"
+)
+_TOPIC_OF = re.compile(rf"的\s*{_HAS}")
+_LEADS_MADE = re.compile(rf"[\u4e00-\u9fffa-z0-9]{{1,8}}?{_MADE}+")
+# Words before a name that say who or which, not what: cut after the last of them ("我们那个春季招商的投放").
+_TOPIC_LEAD = re.compile(
+    r"那个|这个|哪个|我们|我方|你们|咱们|他们|就是|关于|其实|然后|还有|感觉|觉得|发现|怎么|为什么|"
+    r"把|给|让|被|对|在|说|啊|呢|吧|了|是|也|又|都|还|就|我|你"
+)
+# Names that are no project: places an ad runs, the agency itself, time and deixis.
+_NOT_A_TOPIC = re.compile(
+    r"(?:公司|贵公司|这边|那边|之前|上次|这次|本次|每次|平台|后台|客服|系统|服务|所有|全部|整个|这些|那些|"
+    r"抖音|快手|微信|朋友圈|百度|淘宝|天猫|京东|小红书|微博|b站|头条|今日头条|腾讯|知乎|美团|公众号|视频号|"
+    rf"{_MADE[3:-1]})"
+)
+# A word before what was made that is an action or a question, not part of a name ("想咨询广告", "不要投放").
+_NOT_IN_NAME = re.compile(
+    r"[想要问请能可是在的了把被给做有没不帮说看查怎么什哪吗呢多少这那每各该此本贵你我他她它也又都还就和跟与]"
+)
+_CLAUSE_BREAK = re.compile(rf"[，。！？!?；;,\s~…{MASK}]+")
+_EN_MADE = (
+    r"launch|campaign|promo|promotion|film|video|banner|poster|flyer|brochure|ads?|event|sale|livestream|"
+    r"catalogue|catalog|newsletter|commercial|spot|retainer|contract|website|app|store|shop"
+)
+_EN_TOPIC = re.compile(rf"(?<![a-z])(our|the|my)\s+((?:[a-z0-9][a-z0-9'&-]*\s+){{1,3}}?(?:{_EN_MADE}))(?![a-z])")
+_EN_NOT_A_NAME = _EN_NAME_STOP | {"landing", "whole", "last", "latest", "first", "same", "other", "wrong", "old"}
+
+
+def _topic_name(name: str) -> str | None:
+    if len(name) < 2 or len(name) > 12 or _NOT_A_TOPIC.fullmatch(name):
+        return None
+    return name
+
+
+def _cjk_topic(clause: str) -> tuple[int, int] | None:
+    """In one clause: "周年庆的预算…" (a name before 的 and what it has) or "开业海报印的…" (ending in what was made).
+
+    The name starts at the clause's start or right after a word that says who or which ("我们那个…"): the first
+    such start that gives a name wins.
+    """
+    for lead_end in (0, *(lead.end() for lead in _TOPIC_LEAD.finditer(clause))):
+        rest = clause[lead_end:]
+        made = _LEADS_MADE.match(rest)
+        if made and not _NOT_IN_NAME.search(rest, 0, made.end() - 2) and _topic_name(made[0].rstrip()):
+            prefix = re.sub(rf"{_MADE}+$", "", made[0])
+            if len(prefix) >= 2:
+                return lead_end, lead_end + made.end()
+        of = _TOPIC_OF.search(rest)
+        if of is not None:
+            name = rest[: of.start()].rstrip("上里中内 ")
+            if not _NOT_IN_NAME.search(name) and _topic_name(name):
+                return lead_end, lead_end + len(name)
+    return None
+
+
+def _project_guess(folded: Folded, masked: str, dates: list[Span]) -> str | None:
+    if masked.isascii():
+        for pronoun in ("our", "my", "the"):
+            for m in _EN_TOPIC.finditer(masked):
+                words = m[2].split()
+                if m[1] == pronoun and not set(words[:-1]) <= _EN_NOT_A_NAME:
+                    return folded.words(m.start(2), m.end(2))
+        return None
+    start = 0
+    for brk in [*_CLAUSE_BREAK.finditer(masked), None]:
+        end = brk.start() if brk is not None else len(masked)
+        span = _cjk_topic(masked[start:end]) if end - start >= 3 else None
+        # "周末特卖" is a name with a time word in it; "昨天的数据" is only a time.
+        if span is not None and not any(a <= start + span[0] and start + span[1] <= b for a, b in dates):
+            return _clean_name(folded.words(start + span[0], start + span[1]))
+        if brk is not None:
+            start = brk.end()
+    return None
+
+
 # --- the demand ------------------------------------------------------------------------------------------------
 
 # A full stop ends a clause only before a space or the end: "1.2万" and "a.b@c.com" stay whole.
@@ -269,7 +357,7 @@ _WANT = re.compile(
 )
 _OUTCOME = re.compile(
     r"退款|退钱|退费|退回|补量|补偿|赔偿|赔|补|恢复|重新投放|重新上线|上线|下线|撤下|撤掉|停掉|暂停|处理|解决|说法|解释|"
-    r"发票|返点|核实|查一下|查查|回电|联系我|回复|"
+    r"发票|返点|核实|查一下|查查|回电|联系我|回复|停(?![了过])|"
     r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back)"
 )
 # Wanting to complain, to ask, or to talk to someone is an act in the dialogue, not an outcome.
@@ -280,10 +368,14 @@ _DEMAND_LEAD = re.compile(r"\s*(?:我们|我方|我|所以|那就|那|就|现在
 
 
 def _demand(folded: Folded, masked: str) -> str | None:
+    """Every clause that asks for an outcome, in the client's words ("马上停，多扣的全部退款")."""
+    demands: list[str] = []
     for m in _CLAUSE.finditer(masked):
         clause = m[0]
         want = _WANT.search(clause)
-        if not want or not _OUTCOME.search(clause) or _NOT_A_DEMAND.search(clause):
+        # "多扣的全部退款！！！": an outcome that ends an exclaimed clause is an order, with no "要" needed.
+        ordered = masked.startswith(("!", "！"), m.end()) and re.search(f"(?:{_OUTCOME.pattern})$", clause)
+        if not (want or ordered) or not _OUTCOME.search(clause) or _NOT_A_DEMAND.search(clause):
             continue
         start, end = m.start(), m.end()
         while lead := _DEMAND_LEAD.match(masked, start, end):
@@ -291,8 +383,8 @@ def _demand(folded: Folded, masked: str) -> str | None:
                 break
             start = lead.end()
         if words := folded.words(start, end):
-            return words
-    return None
+            demands.append(words)
+    return "，".join(demands) or None
 
 
 # --- everything ------------------------------------------------------------------------------------------------
@@ -321,6 +413,7 @@ def extract(text: str, today: date) -> Entities:
         project=_project(folded, named),
         ticket_numbers=tuple(dict.fromkeys(tickets)),
         demand=_demand(folded, named),
+        project_guess=_project_guess(folded, named, [(d.start, d.end) for d in found_dates]),
     )
 
 

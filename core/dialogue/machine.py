@@ -86,7 +86,7 @@ def _rep_rows(source: State) -> list[Transition]:
 def _ticket_talk_rows(source: State) -> list[Transition]:
     """A ticket exists: status questions are answered from it; naming a category updates it."""
     return [
-        Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
+        Transition(source, E.STATUS, "status_of_ticket", source, "tell_status"),
         Transition(source, E.GREETING, "pure_and_knows_ticket", source, "tell_status"),
         Transition(source, E.CLAIM, "claim_differs", source, "reclassify"),
     ]
@@ -151,7 +151,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_draft_timeouts(S.CONFIRMING),
     # ticket open, the bot holds the conversation
     Transition(S.TICKET_OPEN, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
-    Transition(S.TICKET_OPEN, E.STATUS, "knows_ticket", S.TICKET_OPEN, "tell_status"),
+    Transition(S.TICKET_OPEN, E.STATUS, "status_of_ticket", S.TICKET_OPEN, "tell_status"),
     *_new_issue_rows(S.TICKET_OPEN),
     *_ticket_talk_rows(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.THANKS, "pure", S.TICKET_OPEN, "thanks_noted"),
@@ -181,7 +181,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.RESOLVED, E.SCORE, "always", S.FEEDBACK_COMMENT, "feedback"),
     Transition(S.RESOLVED, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.RESOLVED, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
-    Transition(S.RESOLVED, E.STATUS, "knows_ticket", S.RESOLVED, "tell_status"),
+    Transition(S.RESOLVED, E.STATUS, "status_of_ticket", S.RESOLVED, "tell_status"),
     *_new_issue_rows(S.RESOLVED),
     Transition(S.RESOLVED, E.THANKS, "pure", S.RESOLVED, "thanks_noted"),
     Transition(S.RESOLVED, E.MESSAGE, "always", S.RESOLVED, "note_after_resolve"),
@@ -197,7 +197,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "always", S.AWAITING_FEEDBACK, "nothing"),
     Transition(S.AWAITING_FEEDBACK, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
-    Transition(S.AWAITING_FEEDBACK, E.STATUS, "knows_ticket", S.AWAITING_FEEDBACK, "tell_status"),
+    Transition(S.AWAITING_FEEDBACK, E.STATUS, "status_of_ticket", S.AWAITING_FEEDBACK, "tell_status"),
     *_new_issue_rows(S.AWAITING_FEEDBACK),
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.BUTTON, "always", S.AWAITING_FEEDBACK, "reask_feedback"),

@@ -368,7 +368,7 @@
         area.value = ((spec || {})[key] || []).join(", ");
         return el("td", {}, area);
       };
-      body.append(el("tr", { dataset: { act: name } }, el("th", { text: t("settings.act_" + name) }), cell("phrases"), cell("alone_phrases")));
+      body.append(el("tr", { dataset: { act: name } }, el("th", { text: t("settings.act_" + name) }), cell("phrases"), cell("alone_phrases"), cell("leading_phrases")));
     }
     showRevision("acts", "acts-revision");
   }
@@ -378,8 +378,10 @@
     for (const row of $("acts-rows").querySelectorAll("tr")) {
       const name = row.dataset.act;
       doc.acts[name] = { ...(doc.acts[name] || {}), phrases: list($(`act-${name}-phrases`).value) };
-      const alone = list($(`act-${name}-alone_phrases`).value);
-      if (alone.length) doc.acts[name].alone_phrases = alone; else delete doc.acts[name].alone_phrases;
+      for (const key of ["alone_phrases", "leading_phrases"]) {
+        const phrases = list($(`act-${name}-${key}`).value);
+        if (phrases.length) doc.acts[name][key] = phrases; else delete doc.acts[name][key];
+      }
     }
     if (await save("acts", doc)) showRevision("acts", "acts-revision");
   }
