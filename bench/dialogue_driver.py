@@ -23,6 +23,7 @@ from bench.dialogue_scenarios import SLOTS, Scenario, Step, TicketSpec
 from core.channel import ChannelCapabilities, SendResult
 from core.clock import ManualClock
 from core.db.models import Conversation, Ticket, User
+from core.dialogue.fields import edit_request
 from core.dialogue.model import State
 from core.lifecycle import OPEN_STATUSES
 from core.messages import ConversationRef, InboundMessage, OutboundMessage
@@ -105,6 +106,10 @@ class ReaskTracker:
                 self.given.add(slot)
         if answering in SLOTS:
             self.given.add(answering)
+        edit = edit_request(text)
+        if edit is not None and not mentions(edit[0], self.facts.get(edit[0], ()), text):
+            # "项目名不对": a detail the client calls wrong is no longer given, and asking for it is no re-ask.
+            self.given.discard(edit[0])
 
     def bot_asks(self, slot: str | None) -> bool:
         """Note what the bot asks before the client's next turn; True when it is a re-ask."""

@@ -80,6 +80,17 @@ def test_a_detail_in_an_earlier_message_or_answer_makes_the_next_ask_a_reask() -
     assert tracker.reasks == ["project", "phone", "since"]
 
 
+def test_a_detail_the_client_calls_wrong_is_no_longer_given() -> None:
+    tracker = ReaskTracker({"project": ("冬季大促",)})
+    tracker.client_said("冬季大促的信息流停了", None)
+    tracker.client_said("不对 项目名写错了", "confirm")
+    assert not tracker.bot_asks("project")
+    tracker.client_said("是冬季大促-信息流", "project")
+    tracker.client_said("电话不对", "confirm")
+    assert tracker.bot_asks("project")
+    assert tracker.reasks == ["project"]
+
+
 def test_what_the_bot_asks_comes_from_the_stored_state() -> None:
     assert asked_of(State.COLLECTING, {"asking": "phone"}) == "phone"
     assert asked_of(State.CONFIRMING, {"asking": "phone"}) == "confirm"

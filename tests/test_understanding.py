@@ -234,6 +234,13 @@ def test_a_lone_topic_word_is_not_asked_again(deps: Deps) -> None:
         assert outcome.context.get("asking") == "question"
 
 
+def test_the_whole_question_given_for_the_topic_is_not_asked_for_again(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic", "first_text": "想问下"})
+    outcome = say("抖音开屏春节期间多少钱", snap, deps)
+    assert outcome.slots["question"] == "抖音开屏春节期间多少钱"
+    assert outcome.state is State.CONFIRMING
+
+
 def test_several_answers_in_one_message(deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流又停了好几天"}, {"asking": "project"})
     outcome = say("冬季大促，上周三开始的，电话 138-0013-8000", snap, deps)

@@ -196,6 +196,8 @@ def _filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any
         checked = _read_slot(spec, answer, deps, answered=True)
         if checked.error is None:
             filled[spec.name] = checked.value
+            if spec.name not in _FREE_TEXT:
+                filled.update(_free_text_answers(snapshot.category, event.text, filled, deps))
     if event.kind is EventKind.MESSAGE:
         for name, value in extract_slots(snapshot.category, event.text, deps).items():
             filled.setdefault(name, value)
@@ -808,6 +810,8 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
         return
     draft.slots[current] = checked.value
     _fill_from_message(draft, snapshot, event, deps)
+    if current not in _FREE_TEXT:
+        draft.slots.update(_free_text_answers(draft.category, event.text, draft.slots, deps))
     draft.context.pop("asking", None)
     if draft.context.get("summary_shown") and checked.value:
         # A detail changed after the summary was shown: say what it is now, above the short question.
@@ -815,6 +819,17 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
         draft.effects.append(Say("confirm.changed", {"changes": f"{label}: {checked.value}"}))
     _ask_next(draft, deps)
     _schedule_idle(draft, deps)
+
+
+def _free_text_answers(category: str, text: str, filled: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """An answer that says the whole matter ("抖音开屏春节期间多少钱" asked for the topic) is the question too."""
+    found: dict[str, Any] = {}
+    for spec in deps.forms.slots(category):
+        if spec.name in _FREE_TEXT and spec.name not in filled and _usable_first_text(spec, text, deps, category):
+            checked = validate(spec, text.strip(), set())
+            if checked.error is None:
+                found[spec.name] = checked.value
+    return found
 
 
 def _reask(draft: Draft, deps: Deps, spec: SlotSpec, problem: str, *, with_prompt: bool = False) -> None:
