@@ -272,7 +272,7 @@ _NEW_ISSUE_MIN_CHARS = 8
 
 
 def _question_of_its_own(event: Event) -> bool:
-    """ "还有 下个月的排期表什么时候能给？": words of a status question after a marker, about nothing filed."""
+    """A status question after a marker ("还有 下个月的排期表什么时候能给？") that points at nothing filed."""
     acts = _acts(event)
     return (
         acts.found & _ABOUT_THE_TICKET == {Act.STATUS}
