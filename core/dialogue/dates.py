@@ -220,6 +220,12 @@ def _ago(m: re.Match[str], today: date) -> tuple[date, bool] | None:
     return _shift_months(today, -12 * round(count)), vague
 
 
+def _lasting(m: re.Match[str], today: date) -> tuple[date, bool] | None:
+    # "已经两周没收到", "三天了": it has lasted that long, so it began about then.
+    found = _ago(m, today)
+    return (found[0], True) if found else None
+
+
 def _weekday(m: re.Match[str], today: date) -> tuple[date, bool] | None:
     rel, which = m["rel"], m["wd"]
     if which == "末":
@@ -328,6 +334,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (
             rf"(?P<n>{_COUNT})\s*个?\s*(?P<more>多)?\s*(?P<unit>天|日|周|星期|礼拜|月|年)\s*(?P<more2>多)?(?:前|之前|以前)",
             _ago,
+        ),
+        (
+            rf"(?<![\d{CN_DIGITS}十第每])(?P<n>{_COUNT})\s*个?\s*(?P<more>多)?\s*(?P<unit>天|周|星期|礼拜|月)\s*(?P<more2>多)?"
+            r"(?:了|(?=没|都没|一直|还没|还是))",
+            _lasting,
         ),
         (
             rf"(?<!每)(?:(?P<rel>上上|上|这|本|下)\s*个?\s*)?(?:周|星期|礼拜)(?P<wd>[{_WEEKDAY_CN}1-7末])(?!次)",
