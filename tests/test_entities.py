@@ -285,6 +285,8 @@ PROJECT_GUESSES = [
     ("你们做的广告效果太差了", None),
     ("我们这边的投放停了", None),
     ("广告投错了", None),
+    ("信息流广告的点击量突然掉了", None),
+    ("开屏广告一直没上", None),
     ("我想咨询一下广告怎么收费", None),
     ("你们的服务太差了", None),
     ("the ads stopped yesterday", None),

@@ -7,30 +7,17 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bots.telegram.convert import LABEL_ONLY_PREFIX
+from bots.telegram.errors import bot_call
 from bots.telegram.media import TelegramMedia
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.settings import CHANNEL
 from core.channel import (
     ChannelCapabilities,
-    PermanentSendError,
-    RecipientGone,
     SendResult,
     Throttled,
-    TransientSendError,
     split_text,
 )
 from core.messages import Button, ConversationRef, OutboundMessage
@@ -116,25 +103,11 @@ class TelegramChannel:
             await self.sleep(wait)
 
     async def _send_piece(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> str:
-        try:
-            # parse_mode None: plain text, so client-typed "<", "*" or "_" in a summary can never break
-            # the message (with HTML or Markdown every such character would need escaping).
-            sent = await self.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup, parse_mode=None)
-        except TelegramRetryAfter as exc:
-            self.limiter.block(chat_id, exc.retry_after)
-            raise Throttled(f"telegram flood control: {exc.message}", retry_after=exc.retry_after) from None
-        except TelegramForbiddenError as exc:
-            # Blocked by the user, or the account was deleted: the outbox marks the identity unreachable.
-            raise RecipientGone(f"telegram 403: {exc.message}") from None
-        except TelegramMigrateToChat as exc:
-            # A group became a supergroup under a new id; clients write from private chats, so this is rare.
-            raise PermanentSendError(f"telegram chat migrated to {exc.migrate_to_chat_id}") from None
-        except (TelegramBadRequest, TelegramEntityTooLarge) as exc:
-            # Chat not found, bad markup, text too long: sending the same message again fails the same way.
-            raise PermanentSendError(f"telegram 400: {exc.message}") from None
-        except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as exc:
-            raise TransientSendError(f"telegram unavailable: {type(exc).__name__}") from None
-        except TelegramAPIError as exc:
-            # 401 (token revoked), 409 and the unclassified rest are fixed outside the message: retry later.
-            raise TransientSendError(f"telegram error: {type(exc).__name__}: {exc.message}") from None
+        # parse_mode None: plain text, so client-typed "<", "*" or "_" in a summary can never break the message
+        # (with HTML or Markdown every such character would need escaping). A 403 is RecipientGone: the outbox
+        # marks the identity unreachable.
+        sent = await bot_call(
+            lambda: self.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup, parse_mode=None),
+            on_retry_after=lambda seconds: self.limiter.block(chat_id, seconds),
+        )
         return str(sent.message_id)

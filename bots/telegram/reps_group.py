@@ -19,20 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from sqlalchemy import case, delete, or_, select, update
 
 from bots.common import BackgroundTasks
+from bots.telegram.errors import bot_call
 from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.settings import CHANNEL
 from bots.telegram.topics import (
@@ -53,6 +43,7 @@ from bots.telegram.topics import (
     topics_behind,
     unmirrored,
 )
+from core.channel import PermanentSendError, Throttled, TransientSendError
 from core.clock import Clock, as_utc
 from core.db.models import Client, Conversation, TelegramPost, TelegramTopic, Ticket
 from core.db.session import Database
@@ -69,22 +60,6 @@ LEASE = timedelta(seconds=60)
 CATCH_UP_EVERY = timedelta(seconds=30)
 CATCH_UP_WINDOW = timedelta(days=2)
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class _Wait(Exception):
-    """The group may not be written to before `seconds` have passed (our limiter or Telegram's 429)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"wait {seconds:.1f}s")
-        self.seconds = seconds
-
-
-class _Permanent(Exception):
-    """Telegram refused this call for good (no rights, not a forum, topic deleted)."""
-
-
-class _Transient(Exception):
-    """Telegram failed this time (5xx, network, timeout)."""
 
 
 class RepsGroup:
@@ -214,7 +189,7 @@ class RepsGroup:
             return
         try:
             await self._call(lambda: self.bot.send_message(self.chat_id, text, message_thread_id=reply_to_thread))
-        except (_Wait, _Permanent, _Transient) as exc:
+        except (TransientSendError, PermanentSendError) as exc:
             log.info("reps group answer not sent: %s", exc)
 
     # ------------------------------------------------------------ delivery
@@ -244,14 +219,14 @@ class RepsGroup:
         await self._catch_up()
         try:
             await self._open_due_topics()
-        except _Wait as wait:
-            log.debug("reps group: topics wait %.1fs", wait.seconds)
+        except Throttled as wait:
+            log.debug("reps group: topics wait %.1fs", _seconds(wait))
         await self._mirror()
         sent: list[int] = []
         try:
             await self._send_due_posts(sent)
-        except _Wait as wait:
-            log.debug("reps group: posts wait %.1fs", wait.seconds)
+        except Throttled as wait:
+            log.debug("reps group: posts wait %.1fs", _seconds(wait))
         return len(sent)
 
     async def _catch_up(self) -> None:
@@ -350,16 +325,16 @@ class RepsGroup:
             # Creating a topic posts a service message: it counts against the group's budget too.
             await self._wait_turn()
             created = await self._call(lambda: self.bot.create_forum_topic(self.chat_id, name))
-        except _Wait as wait:
-            await self._retry_topic(topic_id, attempts - 1, wait.seconds, str(wait))
+        except Throttled as wait:
+            await self._retry_topic(topic_id, attempts - 1, _seconds(wait), str(wait))
             raise
-        except _Transient as exc:
+        except TransientSendError as exc:
             if attempts >= self.max_attempts:
                 await self._fail_topic(topic_id, str(exc))
             else:
                 await self._retry_topic(topic_id, attempts, backoff(attempts).total_seconds(), str(exc))
             return
-        except _Permanent as exc:
+        except PermanentSendError as exc:
             # Not a forum, or the bot lacks "manage topics": the README's set-up was skipped. Visible here.
             log.error("reps topic %s not created: %s", topic_id, exc)
             await self._fail_topic(topic_id, str(exc))
@@ -435,7 +410,7 @@ class RepsGroup:
     async def _wait_turn(self) -> None:
         while (wait := self.limiter.acquire(self.chat_id)) > 0:
             if wait > self.max_inline_wait:
-                raise _Wait(wait)
+                raise Throttled(f"reps group rate limit: wait {wait:.1f}s", retry_after=wait)
             await self.sleep(wait)
 
     async def _heads(self) -> list[tuple[int, int]]:
@@ -483,14 +458,14 @@ class RepsGroup:
                 message = await self._call(
                     lambda: self.bot.send_message(self.chat_id, text, message_thread_id=thread_id)
                 )
-        except _Wait as wait:
-            await self._settle(post_id, PENDING, attempts - 1, retry_in=wait.seconds, error=str(wait))
+        except Throttled as wait:
+            await self._settle(post_id, PENDING, attempts - 1, retry_in=_seconds(wait), error=str(wait))
             raise
-        except _Transient as exc:
+        except TransientSendError as exc:
             status = FAILED if attempts >= self.max_attempts else PENDING
             await self._settle(post_id, status, attempts, retry_in=backoff(attempts).total_seconds(), error=str(exc))
             return False
-        except _Permanent as exc:
+        except PermanentSendError as exc:
             if photo:
                 # The photo could not be fetched (an expired link, a file id of another bot): send the text.
                 await self._settle(post_id, PENDING, attempts - 1, retry_in=0, error=str(exc), drop_photo=True)
@@ -533,18 +508,12 @@ class RepsGroup:
             )
 
     async def _call(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """One Bot API call with Telegram's errors sorted into wait, transient and permanent."""
-        try:
-            return await call()
-        except TelegramRetryAfter as exc:
-            self.limiter.block(self.chat_id, exc.retry_after)
-            raise _Wait(float(exc.retry_after)) from None
-        except (TelegramBadRequest, TelegramForbiddenError, TelegramEntityTooLarge, TelegramMigrateToChat) as exc:
-            raise _Permanent(f"{type(exc).__name__}: {exc.message}") from None
-        except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as exc:
-            raise _Transient(f"telegram unavailable: {type(exc).__name__}") from None
-        except TelegramAPIError as exc:
-            raise _Transient(f"telegram error: {type(exc).__name__}: {exc.message}") from None
+        """One Bot API call; a flood-control wait holds the whole group back."""
+        return await bot_call(call, on_retry_after=lambda seconds: self.limiter.block(self.chat_id, seconds))
+
+
+def _seconds(wait: Throttled) -> float:
+    return wait.retry_after or 0.0
 
 
 def _claim_condition(now: datetime) -> Any:

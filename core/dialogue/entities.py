@@ -300,8 +300,12 @@ _EN_TOPIC = re.compile(rf"(?<![a-z])(our|the|my)\s+((?:[a-z0-9][a-z0-9'&-]*\s+){
 _EN_NOT_A_NAME = _EN_NAME_STOP | {"landing", "whole", "last", "latest", "first", "same", "other", "wrong", "old"}
 
 
+# Kinds of ads, not campaigns: "信息流广告的点击量掉了" names no project.
+_AD_FORMAT = re.compile(rf"(?:信息流|开屏|搜索|朋友圈|贴片|横幅|竞价|效果|原生|图文|品牌|视频){_MADE}")
+
+
 def _topic_name(name: str) -> str | None:
-    if len(name) < 2 or len(name) > 12 or _NOT_A_TOPIC.fullmatch(name):
+    if len(name) < 2 or len(name) > 12 or _NOT_A_TOPIC.fullmatch(name) or _AD_FORMAT.fullmatch(name):
         return None
     return name
 
