@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from core.db.models import User
 from core.errors import InvalidInput, NotFound
@@ -22,8 +22,8 @@ def account_routes(console: Console) -> APIRouter:
     services = console.services
 
     @router.get("/account", include_in_schema=False)
-    async def account_page() -> FileResponse:
-        return page("account.html")
+    async def account_page(request: Request) -> HTMLResponse:
+        return page(request, "account.html")
 
     @router.post("/api/account/password")
     async def change_password(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
 from bots.common import PathId, read_limited_body
@@ -45,9 +45,9 @@ def client_eval_routes(console: Console) -> APIRouter:
         return local_midnight(first, zone), local_midnight(today + timedelta(days=1), zone), label
 
     @router.get("/client-evaluation", include_in_schema=False)
-    async def evaluation_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def evaluation_page(request: Request, principal: Principal = Depends(console.guard)) -> HTMLResponse:
         require_role(principal, *READERS)
-        return page("client_eval.html")
+        return page(request, "client_eval.html")
 
     @router.get("/api/client-evaluation")
     async def view(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,9 +32,9 @@ def config_routes(console: Console) -> APIRouter:
     services = console.services
 
     @router.get("/settings", include_in_schema=False)
-    async def settings_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def settings_page(request: Request, principal: Principal = Depends(console.guard)) -> HTMLResponse:
         require_role(principal, "admin")
-        return page("settings.html")
+        return page(request, "settings.html")
 
     @router.get("/api/admin/config/{name}")
     async def read(name: str, principal: Principal = Depends(console.guard)) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from bots.common import PageNumber, PathId
 from core.dialogue.classifier import KeywordClassifier
@@ -56,9 +56,9 @@ def keywords_routes(console: Console) -> APIRouter:
         return versions.classifier_for(await draft.draft_specs(session), threshold, model=services.text_model)
 
     @router.get("/keywords", include_in_schema=False)
-    async def keywords_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def keywords_page(request: Request, principal: Principal = Depends(console.guard)) -> HTMLResponse:
         admin(principal)
-        return page("keywords.html")
+        return page(request, "keywords.html")
 
     @router.get(f"{API}/rules")
     async def rules(

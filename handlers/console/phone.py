@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import ColumnElement, or_, select
 
 from bots.common import BadPayload, db_int
@@ -48,8 +48,8 @@ def phone_router(console: Console) -> APIRouter:
     services = console.services
 
     @router.get("/phone", include_in_schema=False)
-    async def phone_page() -> FileResponse:
-        return page("phone.html")
+    async def phone_page(request: Request) -> HTMLResponse:
+        return page(request, "phone.html")
 
     @router.get("/api/phone/form")
     async def form(principal: Principal = Depends(console.guard)) -> JSONResponse:

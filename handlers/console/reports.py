@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
 from bots.common import MAX_DB_INT
@@ -75,14 +75,14 @@ def reports_routes(console: Console) -> APIRouter:
             return principal, await build_report(session, flt, now=now, zone=zone)
 
     @router.get("/reports", include_in_schema=False)
-    async def reports_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def reports_page(request: Request, principal: Principal = Depends(console.guard)) -> HTMLResponse:
         require_role(principal, *READERS)
-        return page("reports.html")
+        return page(request, "reports.html")
 
     @router.get("/reports/archive", include_in_schema=False)
-    async def archive_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def archive_page(request: Request, principal: Principal = Depends(console.guard)) -> HTMLResponse:
         require_role(principal, *READERS)
-        return page("archive.html")
+        return page(request, "archive.html")
 
     @router.get("/api/reports/options")
     async def options(principal: Principal = Depends(console.guard)) -> JSONResponse:

@@ -184,17 +184,17 @@ class Console:
         services = self.services
 
         @router.get("", include_in_schema=False)
-        async def inbox_page() -> FileResponse:
-            return page("inbox.html")
+        async def inbox_page(request: Request) -> HTMLResponse:
+            return page(request, "inbox.html")
 
         @router.get("/tickets/{number}", include_in_schema=False)
-        async def ticket_page(number: str) -> FileResponse:
-            return page("ticket.html")
+        async def ticket_page(request: Request, number: str) -> HTMLResponse:
+            return page(request, "ticket.html")
 
         @router.get("/admin", include_in_schema=False)
-        async def admin_page(principal: Principal = Depends(self.guard)) -> FileResponse:
+        async def admin_page(request: Request, principal: Principal = Depends(self.guard)) -> HTMLResponse:
             require_role(principal, "supervisor", "admin")
-            return page("admin.html")
+            return page(request, "admin.html")
 
         @router.post("/logout")
         async def logout(principal: Principal = Depends(self.guard)) -> JSONResponse:
