@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bots.common import db_int
@@ -13,11 +13,12 @@ from core.lifecycle import TicketStatus, TransitionRequest
 from core.takeover import HeldByOther
 from handlers.console.access import ticket_for
 from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.web import json_body, text_field
 from handlers.ops import transition_ticket
 
 if TYPE_CHECKING:
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 MAX_TEXT = 4000
 
@@ -41,7 +42,7 @@ def takeover_router(console: Console) -> APIRouter:
         return JSONResponse({"status": "ok", **extra})
 
     @router.post("/api/tickets/{number}/claim")
-    async def claim(number: str, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def claim(number: str, principal: CurrentPrincipal) -> JSONResponse:
         conversation_id = await conversation_of(principal, number)
         try:
             await engine.claim(conversation_id, principal.user_id)
@@ -50,7 +51,7 @@ def takeover_router(console: Console) -> APIRouter:
         return done(holder_id=principal.user_id, holder_name=principal.display_name)
 
     @router.post("/api/tickets/{number}/release")
-    async def release(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def release(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         data = await json_body(request)
         force = data.get("force") is True and principal.sees_all
         conversation_id = await conversation_of(principal, number)
@@ -61,7 +62,7 @@ def takeover_router(console: Console) -> APIRouter:
         return done()
 
     @router.post("/api/tickets/{number}/reply")
-    async def reply(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def reply(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         data = await json_body(request)
         text = text_field(data, "text", limit=MAX_TEXT)
         await_client = data.get("await_client") is True
@@ -73,14 +74,14 @@ def takeover_router(console: Console) -> APIRouter:
         return done(outbox_ids=result.outbox_ids)
 
     @router.post("/api/tickets/{number}/note")
-    async def note(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def note(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         text = text_field(await json_body(request), "text", limit=MAX_TEXT)
         conversation_id = await conversation_of(principal, number)
         event_id = await engine.add_note(conversation_id, principal.user_id, text)
         return done(event_id=event_id)
 
     @router.post("/api/tickets/{number}/transfer")
-    async def transfer(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def transfer(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         data = await json_body(request)
         department = data.get("department_code")
         to_user = data.get("to_user_id")
@@ -98,7 +99,7 @@ def takeover_router(console: Console) -> APIRouter:
         return done()
 
     @router.post("/api/tickets/{number}/resolve")
-    async def resolve(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def resolve(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         solution = text_field(await json_body(request), "solution", limit=MAX_TEXT)
         await conversation_of(principal, number)
         request_ = TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=solution)
@@ -111,7 +112,7 @@ def takeover_router(console: Console) -> APIRouter:
         return done(ticket_status=status)
 
     @router.post("/api/tickets/{number}/close")
-    async def close(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def close(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         data = await json_body(request)
         root_cause = text_field(data, "root_cause", required=False, limit=MAX_TEXT)
         improvement = text_field(data, "improvement", required=False, limit=MAX_TEXT)
