@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
@@ -20,11 +20,12 @@ from core.staffing import unstaffed_departments
 from handlers.console import conversation as view
 from handlers.console import inbox
 from handlers.console.access import require_role, ticket_for
+from handlers.console.bodies import Body, parsed, trimmed
 from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.edits import reclassify, reprioritize
 from handlers.console.users import STAFF
 from handlers.console.voice import needs_decoding, playable_wav
-from handlers.console.web import json_body, page, text_field, ui_texts
+from handlers.console.web import page, ui_texts
 
 if TYPE_CHECKING:
     from handlers.console.console import Console
@@ -33,6 +34,18 @@ log = logging.getLogger(__name__)
 INLINE_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/gif", "image/webp", "audio/amr", "audio/mpeg", "audio/ogg", "video/mp4"}
 )
+
+
+class Language(Body):
+    language: Annotated[str, trimmed(8)] = ""
+
+
+class Category(Body):
+    category: Annotated[str, trimmed(16)] = ""
+
+
+class Priority(Body):
+    priority: Annotated[str, trimmed(2)] = ""
 
 
 def view_routes(console: Console) -> APIRouter:
@@ -75,8 +88,10 @@ def view_routes(console: Console) -> APIRouter:
         )
 
     @router.post("/api/language")
-    async def language(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        chosen = text_field(await json_body(request), "language", limit=8)
+    async def language(
+        principal: CurrentPrincipal, body: Annotated[Language, Depends(parsed(Language))]
+    ) -> JSONResponse:
+        chosen = body.language
         if chosen not in services.texts.languages:
             raise InvalidInput(f"language must be one of {', '.join(services.texts.languages)}")
         await console.sessions.set_language(principal, chosen)
@@ -192,8 +207,10 @@ def view_routes(console: Console) -> APIRouter:
         return JSONResponse(shown)
 
     @router.post("/api/tickets/{number}/category")
-    async def category(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        chosen = text_field(await json_body(request), "category", limit=16)
+    async def category(
+        number: str, principal: CurrentPrincipal, body: Annotated[Category, Depends(parsed(Category))]
+    ) -> JSONResponse:
+        chosen = body.category
         async with services.db.transaction() as session:
             ticket, _ = await ticket_for(session, principal, number)
             await session.refresh(ticket, with_for_update=True)
@@ -201,8 +218,10 @@ def view_routes(console: Console) -> APIRouter:
         return JSONResponse({"category": chosen, "changed": changed})
 
     @router.post("/api/tickets/{number}/priority")
-    async def priority(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        chosen = text_field(await json_body(request), "priority", limit=2)
+    async def priority(
+        number: str, principal: CurrentPrincipal, body: Annotated[Priority, Depends(parsed(Priority))]
+    ) -> JSONResponse:
+        chosen = body.priority
         async with services.db.transaction() as session:
             ticket, _ = await ticket_for(session, principal, number)
             await session.refresh(ticket, with_for_update=True)
