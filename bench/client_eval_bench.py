@@ -5,16 +5,14 @@ GROUP BY over the quarter's tickets written by hand."""
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
 from datetime import UTC, datetime
 
 import asyncpg
 import httpx
 
-from bench.console_bench import PASSWORD, p95, sign_in
+from bench.console_bench import PASSWORD, sign_in
 from bench.databases import drop_database, fresh_database
-from bench.figures import Figure, count_label, emit, sized
+from bench.figures import beside_first, count_label, emit, millis, print_timings, sized
 from core.client_eval import evaluate
 from core.clock import ManualClock
 from core.settings import Settings
@@ -140,29 +138,17 @@ async def main() -> None:
                 (f"evaluate() over {CLIENTS:,} clients", core_evaluation),
                 ("GET /console/api/client-evaluation (first 100 of all)", api_page),
             ):
-                await run()
-                times = []
-                for _ in range(ROUNDS):
-                    started = time.perf_counter()
-                    await run()
-                    times.append((time.perf_counter() - started) * 1000)
-                results.append((name, times))
+                results.append((name, await millis(run, ROUNDS)))
         await raw.close()
         tickets = CLIENTS * TICKETS_PER_CLIENT
-        print(f"client evaluation, PostgreSQL, {CLIENTS:,} clients, {tickets:,} tickets, {ROUNDS} rounds each")
-        print(f"{'what':<56} {'median':>9} {'p95':>9}")
-        for name, times in results:
-            print(f"{name:<56} {statistics.median(times):>7.1f}ms {p95(times):>7.1f}ms")
-        base = statistics.median(results[0][1])
+        title = f"client evaluation, PostgreSQL, {CLIENTS:,} clients, {tickets:,} tickets, {ROUNDS} rounds each"
+        print_timings(title, "what", 56, results)
         emit(
-            Figure(
-                f"client evaluation, {count_label(CLIENTS)} clients: {name}",
-                statistics.median(times),
-                base,
-                "ms median",
+            beside_first(
+                results,
+                f"client evaluation, {count_label(CLIENTS)} clients",
                 "bare GROUP BY client_id (hand-written SQL)",
             )
-            for name, times in results[1:]
         )
     finally:
         await services.stop()

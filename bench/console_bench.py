@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import insert, text, update
 
 from bench.databases import drop_database, fresh_database
-from bench.figures import Figure, count_label, emit, sized
+from bench.figures import beside_first, count_label, emit, p95, sized
 from core.clock import ManualClock
 from core.db.models import ChannelIdentity, Client, Conversation, Message, Ticket
 from core.db.session import Database
@@ -171,10 +171,6 @@ async def timed(http: httpx.AsyncClient, paths: list[str]) -> list[float]:
     return times
 
 
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
-
-
 async def main() -> None:
     url = await fresh_database("kefu_console_bench")
     settings = Settings(database_url=url, env="test")
@@ -233,16 +229,7 @@ async def main() -> None:
         for name, times in rows:
             median = statistics.median(times)
             print(f"{name:<56} {median:>7.1f}ms {p95(times):>7.1f}ms {median / base:>10.1f}x")
-        emit(
-            Figure(
-                f"console, {count_label(TICKETS)} tickets: {name}",
-                statistics.median(times),
-                base,
-                "ms median",
-                "GET /console/api/me (session lookup)",
-            )
-            for name, times in rows[1:]
-        )
+        emit(beside_first(rows, f"console, {count_label(TICKETS)} tickets", "GET /console/api/me (session lookup)"))
     finally:
         await services.stop()
         await drop_database(url)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,6 +57,39 @@ def count_label(n: int) -> str:
         thousands = n / 1000
         return f"{thousands:g}k"
     return f"{n:,}"
+
+
+async def millis(run: Callable[[], Awaitable[object]], rounds: int) -> list[float]:
+    """Milliseconds per call of `run`, one call at a time, after one untimed warm-up call."""
+    await run()
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await run()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
+
+
+def print_timings(title: str, column: str, width: int, timings: Sequence[tuple[str, list[float]]]) -> None:
+    """The median and p95 of each row, under a title line and a header whose first column is `column`."""
+    print(title)
+    print(f"{column:<{width}} {'median':>9} {'p95':>9}")
+    for name, times in timings:
+        print(f"{name:<{width}} {statistics.median(times):>7.1f}ms {p95(times):>7.1f}ms")
+
+
+def beside_first(
+    timings: Sequence[tuple[str, list[float]]], prefix: str, baseline_name: str, unit: str = "ms median"
+) -> list[Figure]:
+    """A figure per row after the first, each row's median beside the first row's (the same run's baseline)."""
+    base = statistics.median(timings[0][1])
+    return [
+        Figure(f"{prefix}: {name}", statistics.median(times), base, unit, baseline_name) for name, times in timings[1:]
+    ]
 
 
 def emit(figures: Iterable[Figure]) -> None:

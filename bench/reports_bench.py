@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
-import time
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
 from sqlalchemy import insert, text
 
-from bench.console_bench import NOW, PASSWORD, TICKETS, p95, seed, sign_in
+from bench.console_bench import NOW, PASSWORD, TICKETS, seed, sign_in
 from bench.databases import drop_database, fresh_database
-from bench.figures import Figure, count_label, emit, sized
+from bench.figures import beside_first, count_label, emit, millis, print_timings, sized
 from core.clock import ManualClock
 from core.db.models import TicketEvent
 from core.settings import Settings
@@ -50,6 +49,16 @@ async def enrich(url: str, rep_id: int) -> None:
         )
     finally:
         await conn.close()
+
+
+def ok(http: httpx.AsyncClient, path: str) -> Callable[[], Awaitable[None]]:
+    """One GET of `path` that must answer 200."""
+
+    async def get() -> None:
+        response = await http.get(path)
+        assert response.status_code == 200, response.text[:200]
+
+    return get
 
 
 async def main() -> None:
@@ -105,32 +114,12 @@ async def main() -> None:
                 ("full-range report, one department", f"/console/api/reports/data?{RANGE}&department=cs"),
                 ("full-range CSV, per-rep table", f"/console/api/reports/csv/reps?{RANGE}"),
             ):
-                first = await boss.get(path)
-                assert first.status_code == 200, first.text[:200]
-                times = []
-                for _ in range(ROUNDS):
-                    started = time.perf_counter()
-                    response = await boss.get(path)
-                    times.append((time.perf_counter() - started) * 1000)
-                    assert response.status_code == 200
-                rows.append((name, times))
+                rows.append((name, await millis(ok(boss, path), ROUNDS)))
             report = (await boss.get(f"/console/api/reports/data?{RANGE}")).json()
             assert report["totals"]["tickets"] == TICKETS, report["totals"]["tickets"]
-        print(f"reports in-process (ASGI), PostgreSQL, {ROUNDS} sequential requests each; target < 1000 ms")
-        print(f"{'request':<44} {'median':>9} {'p95':>9}")
-        for name, times in rows:
-            print(f"{name:<44} {statistics.median(times):>7.1f}ms {p95(times):>7.1f}ms")
-        base = statistics.median(rows[0][1])
-        emit(
-            Figure(
-                f"reports, {count_label(TICKETS)} tickets: {name}",
-                statistics.median(times),
-                base,
-                "ms median",
-                "GET /console/api/me (session lookup)",
-            )
-            for name, times in rows[1:]
-        )
+        title = f"reports in-process (ASGI), PostgreSQL, {ROUNDS} sequential requests each; target < 1000 ms"
+        print_timings(title, "request", 44, rows)
+        emit(beside_first(rows, f"reports, {count_label(TICKETS)} tickets", "GET /console/api/me (session lookup)"))
     finally:
         await services.stop()
         await drop_database(url)

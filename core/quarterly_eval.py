@@ -7,19 +7,17 @@ from datetime import date, datetime, time
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.client_eval import INDICATORS, ClientEvaluation, evaluate, save_suggestions
 from core.clock import as_utc
-from core.db.models import WeeklyReport
 from core.db.session import Database
 from core.errors import InvalidInput
 from core.report_tables import Cell, Table, html_table, percent, to_csv
 from core.reports import local_midnight
 from core.settings import ClientEvaluationSettings, WeeklyReportSettings
 from core.texts import Texts
-from core.weekly_report import WeeklyRecipients, add_deliveries, predates_installation
+from core.weekly_report import ArchiveContent, ArchiveWriter, require_period_over
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 # The archived HTML ranks this many clients; the CSV file holds them all.
@@ -50,9 +48,7 @@ def quarter_period(quarter: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 def require_quarter_over(quarter: str, now: datetime, zone: ZoneInfo) -> None:
     """InvalidInput unless `quarter` has ended by `now`: it is archived once, so never with incomplete figures."""
-    _, end = quarter_period(quarter, zone)
-    if as_utc(now) < as_utc(end):
-        raise InvalidInput(f"quarter {quarter} is not over yet: it ends {end.date().isoformat()} 00:00 ({zone.key})")
+    require_period_over(quarter, now, zone, quarter_period, "quarter")
 
 
 def due_quarter(now: datetime, zone: ZoneInfo, schedule: WeeklyReportSettings) -> str:
@@ -67,8 +63,10 @@ def due_quarter(now: datetime, zone: ZoneInfo, schedule: WeeklyReportSettings) -
     return quarter_label(before)
 
 
-class QuarterlyEvaluationWriter:
+class QuarterlyEvaluationWriter(ArchiveWriter):
     """Evaluates an ended quarter, keeps its tier suggestions and archives it with one delivery per supervisor."""
+
+    page = "console.client_eval"
 
     def __init__(
         self,
@@ -79,69 +77,26 @@ class QuarterlyEvaluationWriter:
         tiers: tuple[str, ...],
         rules: ClientEvaluationSettings,
     ) -> None:
-        self.db = db
-        self.texts = texts
-        self.language = language
-        self.zone = zone
+        super().__init__(db, texts, language, zone, quarter_period, "quarter")
         self.tiers = tiers
         self.rules = rules
 
-    def t(self, key: str) -> str:
-        return self.texts.get(f"console.client_eval.{key}", self.language)
-
-    def tr(self, key: str, **params: object) -> str:
-        return self.texts.get(f"reports.{key}", self.language, **params)
-
-    async def exists(self, quarter: str) -> bool:
-        async with self.db.transaction() as session:
-            return await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == quarter)) is not None
-
-    async def predates_installation(self, quarter: str) -> bool:
-        start, end = quarter_period(quarter, self.zone)
-        async with self.db.transaction() as session:
-            return await predates_installation(session, start, end)
-
-    async def create(
-        self, quarter: str, *, now: datetime, recipients: WeeklyRecipients, created_by: str = "schedule"
-    ) -> WeeklyReport | None:
-        """The new archive row (its label is the quarter); None when the quarter already has one.
-
-        InvalidInput for a quarter not over at `now`.
-        """
-        require_quarter_over(quarter, now, self.zone)
-        start, end = quarter_period(quarter, self.zone)
-        try:
-            async with self.db.transaction() as session:
-                if await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == quarter)) is not None:
-                    return None
-                rows = await evaluate(session, start, end, now=now, tiers=self.tiers, rules=self.rules)
-                added = await save_suggestions(session, rows, quarter, now)
-                suggested = [r for r in rows if r.suggestion is not None]
-                row = WeeklyReport(
-                    week=quarter,
-                    period_start=start,
-                    period_end=end,
-                    language=self.language,
-                    html=self.html(quarter, rows),
-                    data={
-                        "kind": KIND,
-                        "clients": len(rows),
-                        "scored": sum(r.score is not None for r in rows),
-                        "suggestions": len(suggested),
-                        "new_suggestions": added,
-                        "weights": self.rules.model_dump(),
-                    },
-                    csv={KIND: to_csv(self.table(rows))},
-                    created_by=created_by,
-                    created_at=now,
-                )
-                session.add(row)
-                await session.flush()
-                await add_deliveries(session, row, recipients, now)
-                session.expunge(row)
-                return row
-        except IntegrityError:
-            return None  # another process archived the same quarter first: theirs stands
+    async def content(
+        self, session: AsyncSession, label: str, start: datetime, end: datetime, now: datetime
+    ) -> ArchiveContent:
+        """The ranking and its tier suggestions, the suggestions kept for the admins in the same transaction."""
+        rows = await evaluate(session, start, end, now=now, tiers=self.tiers, rules=self.rules)
+        added = await save_suggestions(session, rows, label, now)
+        suggested = [r for r in rows if r.suggestion is not None]
+        data = {
+            "kind": KIND,
+            "clients": len(rows),
+            "scored": sum(r.score is not None for r in rows),
+            "suggestions": len(suggested),
+            "new_suggestions": added,
+            "weights": self.rules.model_dump(),
+        }
+        return ArchiveContent(self.html(label, rows), data, {KIND: to_csv(self.table(rows))})
 
     HEADER = (
         "rank",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -52,11 +53,19 @@ def week_period(week: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return local_midnight(monday, zone), local_midnight(monday + timedelta(days=7), zone)
 
 
+Period = Callable[[str, ZoneInfo], tuple[datetime, datetime]]
+
+
+def require_period_over(label: str, now: datetime, zone: ZoneInfo, period: Period, noun: str) -> None:
+    """InvalidInput unless the period has ended by `now`: it is archived once, so never with incomplete figures."""
+    _, end = period(label, zone)
+    if as_utc(now) < as_utc(end):
+        raise InvalidInput(f"{noun} {label} is not over yet: it ends {end.date().isoformat()} 00:00 ({zone.key})")
+
+
 def require_over(week: str, now: datetime, zone: ZoneInfo) -> None:
     """InvalidInput unless `week` has ended by `now`: a week is archived once, so an unfinished one never is."""
-    _, end = week_period(week, zone)
-    if as_utc(now) < as_utc(end):
-        raise InvalidInput(f"week {week} is not over yet: it ends {end.date().isoformat()} 00:00 ({zone.key})")
+    require_period_over(week, now, zone, week_period, "week")
 
 
 def release_time(week: str, zone: ZoneInfo, schedule: WeeklyReportSettings) -> datetime:
@@ -118,7 +127,96 @@ class WeeklyRecipients:
     telegram: bool
 
 
-class WeeklyReportWriter:
+@dataclass(frozen=True)
+class ArchiveContent:
+    """What an archived report holds besides its label and period: the document, its figures, its CSV files."""
+
+    html: str
+    data: dict[str, Any]
+    csv: dict[str, str]
+
+
+class ArchiveWriter:
+    """Archives a report of one period (a week, a quarter) exactly once, with one delivery per supervisor and channel.
+
+    A subclass names its period function, its noun ("week", "quarter") and its console texts, and computes the content.
+    """
+
+    # The console page whose texts `t` reads.
+    page = "console.reports"
+
+    def __init__(self, db: Database, texts: Texts, language: str, zone: ZoneInfo, period: Period, noun: str) -> None:
+        self.db = db
+        self.texts = texts
+        self.language = language
+        self.zone = zone
+        self.period = period
+        self.noun = noun
+
+    def t(self, key: str) -> str:
+        """A text of the console page (no parameters: the page scripts read them too)."""
+        return self.texts.get(f"{self.page}.{key}", self.language)
+
+    def tr(self, key: str, **params: object) -> str:
+        """A text of the archived report itself, filled in."""
+        return self.texts.get(f"reports.{key}", self.language, **params)
+
+    async def exists(self, label: str) -> bool:
+        async with self.db.transaction() as session:
+            return await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == label)) is not None
+
+    async def predates_installation(self, label: str) -> bool:
+        """Whether the period began before kefu was installed (its departments seeded) and holds no ticket."""
+        start, end = self.period(label, self.zone)
+        async with self.db.transaction() as session:
+            return await predates_installation(session, start, end)
+
+    def require_over(self, label: str, now: datetime) -> None:
+        """InvalidInput unless the period has ended by `now`."""
+        require_period_over(label, now, self.zone, self.period, self.noun)
+
+    async def content(
+        self, session: AsyncSession, label: str, start: datetime, end: datetime, now: datetime
+    ) -> ArchiveContent:
+        """The period's report, computed in the archiving transaction."""
+        raise NotImplementedError
+
+    async def create(
+        self, label: str, *, now: datetime, recipients: WeeklyRecipients, created_by: str = "schedule"
+    ) -> WeeklyReport | None:
+        """The new archive row; None when the period already has one (written here earlier or by another process).
+
+        InvalidInput for a period not over at `now`: its figures would be archived incomplete for good.
+        """
+        self.require_over(label, now)
+        start, end = self.period(label, self.zone)
+        try:
+            async with self.db.transaction() as session:
+                if await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == label)) is not None:
+                    return None
+                content = await self.content(session, label, start, end, now)
+                row = WeeklyReport(
+                    week=label,
+                    period_start=start,
+                    period_end=end,
+                    language=self.language,
+                    html=content.html,
+                    data=content.data,
+                    csv=content.csv,
+                    created_by=created_by,
+                    created_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                await add_deliveries(session, row, recipients, now)
+                session.expunge(row)
+                return row
+        except IntegrityError:
+            # Another process wrote the same period between our check and our insert: theirs stands.
+            return None
+
+
+class WeeklyReportWriter(ArchiveWriter):
     """Computes a week's report and writes it, with one delivery row per supervisor and channel, exactly once."""
 
     def __init__(
@@ -131,76 +229,27 @@ class WeeklyReportWriter:
         *,
         forms: Forms | None = None,
     ) -> None:
-        self.db = db
+        super().__init__(db, texts, language, zone, week_period, "week")
         # The inquiry form's topics, for the needs section; without them the report has no such section.
         self.forms = forms
         # Called when a report is made, so a calendar the admins saved since is the one checked.
         self.calendar = calendar
-        self.texts = texts
-        self.language = language
-        self.zone = zone
         self.tables = ReportTables(texts, language)
         self.needs_tables = NeedsTables(texts, language)
 
-    def t(self, key: str) -> str:
-        """A text of the console's reports page (no parameters: the page scripts read them too)."""
-        return self.texts.get(f"console.reports.{key}", self.language)
-
-    def tr(self, key: str, **params: object) -> str:
-        """A text of the weekly report itself, filled in."""
-        return self.texts.get(f"reports.{key}", self.language, **params)
-
-    async def exists(self, week: str) -> bool:
-        async with self.db.transaction() as session:
-            return await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week)) is not None
-
-    async def predates_installation(self, week: str) -> bool:
-        """Whether `week` began before kefu was installed (its departments seeded) and holds no ticket."""
-        start, end = week_period(week, self.zone)
-        async with self.db.transaction() as session:
-            return await predates_installation(session, start, end)
-
-    async def create(
-        self, week: str, *, now: datetime, recipients: WeeklyRecipients, created_by: str = "schedule"
-    ) -> WeeklyReport | None:
-        """The new archive row; None when the week already has one (written here earlier or by another process).
-
-        InvalidInput for a week not over at `now`: its figures would be archived incomplete for good.
-        """
-        require_over(week, now, self.zone)
-        start, end = week_period(week, self.zone)
-        try:
-            async with self.db.transaction() as session:
-                if await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week)) is not None:
-                    return None
-                report = await build_report(session, ReportFilter(start, end), now=now, zone=self.zone)
-                warning = self.calendar_warning(now)
-                needs = await self.needs(session, start, end)
-                data = report.to_json()
-                data["calendar_warning"] = warning.to_json() if warning is not None else None
-                csv = all_csv(self.tables, report)
-                if needs is not None:
-                    data["needs"] = needs.to_json()
-                    csv["needs"] = to_csv(self.needs_tables.csv_table(needs))
-                row = WeeklyReport(
-                    week=week,
-                    period_start=start,
-                    period_end=end,
-                    language=self.language,
-                    html=self.html(week, report, warning, needs),
-                    data=data,
-                    csv=csv,
-                    created_by=created_by,
-                    created_at=now,
-                )
-                session.add(row)
-                await session.flush()
-                await add_deliveries(session, row, recipients, now)
-                session.expunge(row)
-                return row
-        except IntegrityError:
-            # Another process wrote the same week between our check and our insert: theirs stands.
-            return None
+    async def content(
+        self, session: AsyncSession, label: str, start: datetime, end: datetime, now: datetime
+    ) -> ArchiveContent:
+        report = await build_report(session, ReportFilter(start, end), now=now, zone=self.zone)
+        warning = self.calendar_warning(now)
+        needs = await self.needs(session, start, end)
+        data = report.to_json()
+        data["calendar_warning"] = warning.to_json() if warning is not None else None
+        csv = all_csv(self.tables, report)
+        if needs is not None:
+            data["needs"] = needs.to_json()
+            csv["needs"] = to_csv(self.needs_tables.csv_table(needs))
+        return ArchiveContent(self.html(label, report, warning, needs), data, csv)
 
     async def needs(self, session: AsyncSession, start: datetime, end: datetime) -> NeedsTrends | None:
         """What clients asked about in [start, end) against the four weeks before; None without the forms."""

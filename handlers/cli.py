@@ -21,7 +21,12 @@ from handlers.keywords_cli import keywords_app
 from handlers.user_cli import user_app
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from core.settings import WeeklyReportSettings
     from handlers.services import Services
+    from handlers.weekly_reports import WeeklyReports
 
 T = TypeVar("T")
 
@@ -338,30 +343,44 @@ def tickets_transition(
     typer.echo(f"{number} -> {status}")
 
 
+def _archive_by_hand(
+    chosen: str | None,
+    due: Callable[[datetime, ZoneInfo, WeeklyReportSettings], str],
+    check: Callable[[str], object],
+    generate: Callable[[WeeklyReports, str], Awaitable[bool]],
+    label: str,
+) -> None:
+    """Archive a period's report (by default the one due) and send it, unless it exists; exit 2 on a bad period."""
+    from zoneinfo import ZoneInfo
+
+    from core.errors import KefuError
+    from handlers.weekly_reports import WeeklyReports
+
+    async def run(services: Services) -> tuple[str, bool]:
+        period = chosen or due(
+            services.clock.now(), ZoneInfo(services.settings.timezone), services.settings.weekly_report
+        )
+        check(period)
+        return period, await generate(WeeklyReports(services), period)
+
+    try:
+        period, made = _with_services(run)
+    except KefuError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{label} {period} " + ("generated" if made else "already exists (or is being generated)"))
+
+
 @reports_app.command("weekly")
 def reports_weekly(
     week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www; default: the last week that is due")] = None,
 ) -> None:
     """Generate a week's report into the archive (and send it as the schedule would), unless it exists."""
-    from zoneinfo import ZoneInfo
-
-    from core.errors import KefuError
     from core.weekly_report import due_week, week_monday
-    from handlers.weekly_reports import WeeklyReports
 
-    async def run(services: Services) -> tuple[str, bool]:
-        chosen = week or due_week(
-            services.clock.now(), ZoneInfo(services.settings.timezone), services.settings.weekly_report
-        )
-        week_monday(chosen)
-        return chosen, await WeeklyReports(services).generate(chosen, created_by="cli")
-
-    try:
-        chosen, made = _with_services(run)
-    except KefuError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"weekly report {chosen} " + ("generated" if made else "already exists (or is being generated)"))
+    _archive_by_hand(
+        week, due_week, week_monday, lambda reports, w: reports.generate(w, created_by="cli"), "weekly report"
+    )
 
 
 @reports_app.command("quarterly")
@@ -369,25 +388,15 @@ def reports_quarterly(
     quarter: Annotated[str | None, typer.Option(help="quarter YYYY-Qn; default: the last quarter that is due")] = None,
 ) -> None:
     """Archive a quarter's client evaluation (and send it as the schedule would), unless it exists."""
-    from zoneinfo import ZoneInfo
-
-    from core.errors import KefuError
     from core.quarterly_eval import due_quarter, quarter_first_day
-    from handlers.weekly_reports import WeeklyReports
 
-    async def run(services: Services) -> tuple[str, bool]:
-        chosen = quarter or due_quarter(
-            services.clock.now(), ZoneInfo(services.settings.timezone), services.settings.weekly_report
-        )
-        quarter_first_day(chosen)
-        return chosen, await WeeklyReports(services).generate_quarter(chosen, created_by="cli")
-
-    try:
-        chosen, made = _with_services(run)
-    except KefuError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"client evaluation {chosen} " + ("generated" if made else "already exists (or is being generated)"))
+    _archive_by_hand(
+        quarter,
+        due_quarter,
+        quarter_first_day,
+        lambda reports, q: reports.generate_quarter(q, created_by="cli"),
+        "client evaluation",
+    )
 
 
 def main() -> None:

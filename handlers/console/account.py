@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from core.db.models import User
 from core.errors import InvalidInput, NotFound
-from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.users import set_password
 from handlers.console.web import client_address, json_body, page, text_field
 
 if TYPE_CHECKING:
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 
 def account_routes(console: Console) -> APIRouter:
@@ -22,11 +22,11 @@ def account_routes(console: Console) -> APIRouter:
     services = console.services
 
     @router.get("/account", include_in_schema=False)
-    async def account_page() -> FileResponse:
-        return page("account.html")
+    async def account_page(request: Request) -> HTMLResponse:
+        return page(request, "account.html")
 
     @router.post("/api/account/password")
-    async def change_password(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def change_password(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         """The current password (throttled like a sign-in) and a new one; the person's other sessions end."""
         data = await json_body(request)
         current = text_field(data, "current", limit=256)

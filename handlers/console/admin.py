@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
@@ -13,12 +13,12 @@ from core.audit import record
 from core.db.models import Department, Ticket, User
 from core.errors import InvalidInput, NotFound
 from handlers.console.access import require_role
-from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.users import create_user, set_password
 from handlers.console.web import json_body, text_field
 
 if TYPE_CHECKING:
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 
 def admin_routes(console: Console) -> APIRouter:
@@ -26,7 +26,7 @@ def admin_routes(console: Console) -> APIRouter:
     services = console.services
 
     @router.get("/api/reports")
-    async def reports(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def reports(principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "supervisor", "admin")
         async with services.db.transaction() as session:
             by_status = dict((await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status))).all())
@@ -47,7 +47,7 @@ def admin_routes(console: Console) -> APIRouter:
         )
 
     @router.get("/api/admin/users")
-    async def users(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def users(principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         async with services.db.transaction() as session:
             rows = (
@@ -74,7 +74,7 @@ def admin_routes(console: Console) -> APIRouter:
         )
 
     @router.post("/api/admin/users")
-    async def add_user(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def add_user(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         data = await json_body(request)
         departments = data.get("departments", [])
@@ -95,9 +95,7 @@ def admin_routes(console: Console) -> APIRouter:
             return JSONResponse({"id": user.id, "username": user.username}, status_code=201)
 
     @router.post("/api/admin/users/{user_id}/password")
-    async def reset_password(
-        user_id: int, request: Request, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def reset_password(user_id: int, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         """An admin sets a user's password; every session of that user ends."""
         require_role(principal, "admin")
         password = text_field(await json_body(request), "password", limit=256)
@@ -117,7 +115,7 @@ def admin_routes(console: Console) -> APIRouter:
         return JSONResponse({"id": user_id, "sessions_ended": ended})
 
     @router.get("/api/admin/settings")
-    async def settings_view(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def settings_view(principal: CurrentPrincipal) -> JSONResponse:
         """The settings in force that a person may read: no secrets, no connection strings."""
         require_role(principal, "admin")
         current = services.settings
@@ -135,9 +133,7 @@ def admin_routes(console: Console) -> APIRouter:
         )
 
     @router.post("/api/admin/users/{user_id}/active")
-    async def set_active(
-        user_id: PathId, request: Request, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def set_active(user_id: PathId, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         active = (await json_body(request)).get("active")
         if not isinstance(active, bool):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bots.common import PathId
@@ -17,13 +17,14 @@ from core.keywords.versions import classifier_for
 from core.learning import labels, store
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.keywords import whole_number
 from handlers.console.web import json_body, text_field
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 API = "/api/classifier"
 
@@ -62,7 +63,7 @@ def classifier_routes(console: Console) -> APIRouter:
         )
 
     @router.get(f"{API}/models")
-    async def list_models(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def list_models(principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         async with services.db.transaction() as session:
             number, threshold = await store.in_force(session)
@@ -85,9 +86,7 @@ def classifier_routes(console: Console) -> APIRouter:
         )
 
     @router.get(f"{API}/models/{{number}}")
-    async def model_detail(
-        number: PathId, threshold: str = "", principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def model_detail(number: PathId, principal: CurrentPrincipal, threshold: str = "") -> JSONResponse:
         """A model's figures and curve beside those of the model in force when it was fitted; with `threshold`,
         the coverage and precision on the held-back labels at that point of the curve."""
         admin(principal)
@@ -101,9 +100,7 @@ def classifier_routes(console: Console) -> APIRouter:
         return JSONResponse(result)
 
     @router.post(f"{API}/models/{{number}}/replay")
-    async def replay_model(
-        number: int, request: Request, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def replay_model(number: int, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         """What the model (with the rules in force) would decide on recent classified messages, against live."""
         admin(principal)
         data = await json_body(request)
@@ -116,9 +113,7 @@ def classifier_routes(console: Console) -> APIRouter:
         return JSONResponse(replay.replay(messages, services.classifier.current, with_model(model)))
 
     @router.get(f"{API}/compare")
-    async def compare(
-        a: int, b: int, limit: int = replay.DEFAULT_LIMIT, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def compare(a: int, b: int, principal: CurrentPrincipal, limit: int = replay.DEFAULT_LIMIT) -> JSONResponse:
         """Model `a` against model `b` (0: the settings' model) on recent messages, with the rules in force."""
         admin(principal)
         limit = whole_number(limit, "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)
@@ -134,7 +129,7 @@ def classifier_routes(console: Console) -> APIRouter:
         return JSONResponse({"a": sides[a], "b": sides[b], **result})
 
     @router.post(f"{API}/models/{{number}}/publish")
-    async def publish(number: PathId, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def publish(number: PathId, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         data = await json_body(request)
         note = text_field(data, "note", required=False, limit=500)
@@ -154,7 +149,7 @@ def classifier_routes(console: Console) -> APIRouter:
         return JSONResponse({"number": number, "threshold": threshold, "at": at}, status_code=201)
 
     @router.post(f"{API}/models/{{number}}/rollback")
-    async def rollback(number: int, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def rollback(number: int, principal: CurrentPrincipal) -> JSONResponse:
         """Put back a model that was in force before; 0 puts back the model the settings name (or rules alone)."""
         admin(principal)
         chosen = whole_number(number, "model", 0, 0, 10**9)

@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
 from bots.common import PathId, read_limited_body
@@ -18,13 +18,13 @@ from core.db.models import Client, TierSuggestion
 from core.errors import NotFound
 from core.reports import local_midnight
 from handlers.console.access import require_role
-from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.web import json_body, page
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 READERS = ("supervisor", "admin")
 DEFAULT_DAYS = 90
@@ -45,16 +45,16 @@ def client_eval_routes(console: Console) -> APIRouter:
         return local_midnight(first, zone), local_midnight(today + timedelta(days=1), zone), label
 
     @router.get("/client-evaluation", include_in_schema=False)
-    async def evaluation_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def evaluation_page(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
         require_role(principal, *READERS)
-        return page("client_eval.html")
+        return page(request, "client_eval.html")
 
     @router.get("/api/client-evaluation")
     async def view(
+        principal: CurrentPrincipal,
         days: Annotated[int, Query(ge=7, le=366)] = DEFAULT_DAYS,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = PAGE,
-        principal: Principal = Depends(console.guard),
     ) -> JSONResponse:
         require_role(principal, *READERS)
         start, end, label = period(days)
@@ -82,7 +82,7 @@ def client_eval_routes(console: Console) -> APIRouter:
 
     @router.post("/api/admin/client-evaluation/suggest")
     async def make_suggestions(
-        days: Annotated[int, Query(ge=7, le=366)] = DEFAULT_DAYS, principal: Principal = Depends(console.guard)
+        principal: CurrentPrincipal, days: Annotated[int, Query(ge=7, le=366)] = DEFAULT_DAYS
     ) -> JSONResponse:
         """Evaluates now and keeps the suggested tier changes for admins to accept or dismiss."""
         require_role(principal, "admin")
@@ -95,9 +95,7 @@ def client_eval_routes(console: Console) -> APIRouter:
             return JSONResponse({"added": added, "suggestions": await _pending(session)})
 
     @router.post("/api/admin/tier-suggestions/{suggestion_id}/{decision}")
-    async def decision(
-        suggestion_id: PathId, decision: str, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def decision(suggestion_id: PathId, decision: str, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         if decision not in ("accept", "dismiss"):
             raise NotFound("unknown decision; accept or dismiss")
@@ -107,9 +105,7 @@ def client_eval_routes(console: Console) -> APIRouter:
             return JSONResponse(_suggestion(row, None))
 
     @router.post("/api/admin/client-scores/{client_id}")
-    async def edit_scores(
-        client_id: PathId, request: Request, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def edit_scores(client_id: PathId, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         data = await json_body(request)
         values = {name: score_value(data.get(name), name) for name in INDICATORS if name in data}
@@ -118,7 +114,7 @@ def client_eval_routes(console: Console) -> APIRouter:
         return JSONResponse({"client_id": client_id, **saved})
 
     @router.post("/api/admin/client-scores-import")
-    async def import_scores(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def import_scores(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         """All rows or none: a file with a bad row is refused whole, with every bad row's line and reason."""
         require_role(principal, "admin")
         raw = await read_limited_body(request, client_score_import.MAX_BYTES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
@@ -16,11 +16,11 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.masking import mask_phone
 from handlers.console import client_import
 from handlers.console.access import require_role
-from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.web import json_body, text_field
 
 if TYPE_CHECKING:
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 SEARCH_LIMIT = 50
 
@@ -33,7 +33,7 @@ def client_routes(console: Console) -> APIRouter:
         return services.policies.tiers
 
     @router.get("/api/admin/clients")
-    async def search(q: str = "", principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def search(principal: CurrentPrincipal, q: str = "") -> JSONResponse:
         require_role(principal, "admin")
         term = q.strip()[:64]
         query = select(Client).order_by(Client.id.desc()).limit(SEARCH_LIMIT)
@@ -51,7 +51,7 @@ def client_routes(console: Console) -> APIRouter:
             return JSONResponse({"tiers": list(tiers()), "clients": [_client(c) for c in rows]})
 
     @router.post("/api/admin/clients/{client_id}")
-    async def edit(client_id: PathId, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def edit(client_id: PathId, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         data = await json_body(request)
         tier = text_field(data, "tier", limit=1).upper()
@@ -86,7 +86,7 @@ def client_routes(console: Console) -> APIRouter:
             return JSONResponse(_client(client))
 
     @router.post("/api/admin/clients-import/preview")
-    async def preview(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def preview(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         """What a commit of this file would do; writes nothing."""
         require_role(principal, "admin")
         raw = await read_limited_body(request, client_import.MAX_BYTES)
@@ -96,7 +96,7 @@ def client_routes(console: Console) -> APIRouter:
         return JSONResponse(_summary(raw, rows))
 
     @router.post("/api/admin/clients-import/commit")
-    async def commit(request: Request, digest: str = "", principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def commit(request: Request, principal: CurrentPrincipal, digest: str = "") -> JSONResponse:
         """Writes the valid rows of the previewed file in one transaction and reports the skipped ones."""
         require_role(principal, "admin")
         raw = await read_limited_body(request, client_import.MAX_BYTES)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,12 +16,12 @@ from core.dialogue.forms import CATEGORIES
 from core.errors import InvalidInput, NotFound
 from handlers import config_documents
 from handlers.console.access import require_role
-from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.users import STAFF
 from handlers.console.web import json_body, page, text_field
 
 if TYPE_CHECKING:
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 # A document is posted as {"revision": n, "body": {...}}; every text of both languages overridden fits.
 MAX_BODY = config_documents.MAX_DOCUMENT_BYTES
@@ -32,12 +32,12 @@ def config_routes(console: Console) -> APIRouter:
     services = console.services
 
     @router.get("/settings", include_in_schema=False)
-    async def settings_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def settings_page(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
         require_role(principal, "admin")
-        return page("settings.html")
+        return page(request, "settings.html")
 
     @router.get("/api/admin/config/{name}")
-    async def read(name: str, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def read(name: str, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         revision, body = await config_documents.current(services, name)
         result: dict[str, Any] = {
@@ -58,7 +58,7 @@ def config_routes(console: Console) -> APIRouter:
         return JSONResponse(result)
 
     @router.post("/api/admin/config/{name}")
-    async def write(name: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def write(name: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         config_documents.kind(name)
         data = await json_body(request, limit=MAX_BODY)
@@ -71,7 +71,7 @@ def config_routes(console: Console) -> APIRouter:
         return JSONResponse({"name": name, "revision": saved})
 
     @router.get("/api/admin/departments")
-    async def departments(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def departments(principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         async with services.db.transaction() as session:
             rows = (await session.execute(select(Department).order_by(Department.id))).scalars().all()
@@ -89,7 +89,7 @@ def config_routes(console: Console) -> APIRouter:
             )
 
     @router.post("/api/admin/departments")
-    async def add_department(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def add_department(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         data = await json_body(request)
         code = text_field(data, "code", limit=64)
@@ -115,9 +115,7 @@ def config_routes(console: Console) -> APIRouter:
             return JSONResponse(_department(dept), status_code=201)
 
     @router.post("/api/admin/departments/{code}")
-    async def edit_department(
-        code: str, request: Request, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def edit_department(code: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, "admin")
         data = await json_body(request)
         name = text_field(data, "name", limit=128)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from bots.common import PageNumber, PathId
 from core.dialogue.classifier import KeywordClassifier
@@ -16,12 +16,13 @@ from core.keywords.yaml_io import dump_yaml, parse_yaml
 from core.masking import mask_text
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.web import json_body, page, text_field
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 API = "/api/keywords"
 
@@ -56,13 +57,13 @@ def keywords_routes(console: Console) -> APIRouter:
         return versions.classifier_for(await draft.draft_specs(session), threshold, model=services.text_model)
 
     @router.get("/keywords", include_in_schema=False)
-    async def keywords_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def keywords_page(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
         admin(principal)
-        return page("keywords.html")
+        return page(request, "keywords.html")
 
     @router.get(f"{API}/rules")
     async def rules(
-        q: str = "", category: str = "", offset: PageNumber = 0, principal: Principal = Depends(console.guard)
+        principal: CurrentPrincipal, q: str = "", category: str = "", offset: PageNumber = 0
     ) -> JSONResponse:
         admin(principal)
         async with services.db.transaction() as session:
@@ -81,7 +82,7 @@ def keywords_routes(console: Console) -> APIRouter:
         )
 
     @router.post(f"{API}/rules")
-    async def add_rule(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def add_rule(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         data = await json_body(request)
         async with services.db.transaction() as session:
@@ -89,9 +90,7 @@ def keywords_routes(console: Console) -> APIRouter:
             return JSONResponse(draft.row_json(row), status_code=201)
 
     @router.post(f"{API}/rules/{{rule_id}}")
-    async def edit_rule(
-        rule_id: PathId, request: Request, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def edit_rule(rule_id: PathId, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         data = await json_body(request)
         async with services.db.transaction() as session:
@@ -99,7 +98,7 @@ def keywords_routes(console: Console) -> APIRouter:
             return JSONResponse(draft.row_json(row))
 
     @router.post(f"{API}/try")
-    async def try_sentence(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def try_sentence(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         text = text_field(await json_body(request), "text", limit=services.settings.max_message_chars)
         async with services.db.transaction() as session:
@@ -114,7 +113,7 @@ def keywords_routes(console: Console) -> APIRouter:
         )
 
     @router.post(f"{API}/replay")
-    async def run_replay(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def run_replay(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         data = await json_body(request)
         limit = whole_number(data.get("limit"), "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)
@@ -124,7 +123,7 @@ def keywords_routes(console: Console) -> APIRouter:
         return JSONResponse(replay.replay(messages, services.classifier.current, candidate))
 
     @router.post(f"{API}/publish")
-    async def publish(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def publish(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         note = text_field(await json_body(request), "note", required=False, limit=500)
         async with services.db.transaction() as session:
@@ -135,7 +134,7 @@ def keywords_routes(console: Console) -> APIRouter:
         return JSONResponse({"version": number}, status_code=201)
 
     @router.get(f"{API}/versions")
-    async def list_versions(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def list_versions(principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         async with services.db.transaction() as session:
             number = await versions.number_in_force(session)
@@ -158,7 +157,7 @@ def keywords_routes(console: Console) -> APIRouter:
         )
 
     @router.get(f"{API}/compare")
-    async def compare(a: str, b: str = "draft", principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def compare(a: str, principal: CurrentPrincipal, b: str = "draft") -> JSONResponse:
         """What changes from `a` to `b`; each a version number, or "draft"."""
         admin(principal)
         async with services.db.transaction() as session:
@@ -173,7 +172,7 @@ def keywords_routes(console: Console) -> APIRouter:
             return JSONResponse({"a": a, "b": b, **versions.compare(await side(a), await side(b))})
 
     @router.post(f"{API}/versions/{{number}}/rollback")
-    async def rollback(number: PathId, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def rollback(number: PathId, principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         async with services.db.transaction() as session:
             await versions.rollback(session, number, user_id=principal.user_id, now=services.clock.now())
@@ -181,7 +180,7 @@ def keywords_routes(console: Console) -> APIRouter:
         return JSONResponse({"version": number})
 
     @router.get(f"{API}/learning")
-    async def learning(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def learning(principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         async with services.db.transaction() as session:
             items = await suggestions.reclassifications(session)
@@ -195,7 +194,7 @@ def keywords_routes(console: Console) -> APIRouter:
         return JSONResponse({"reclassifications": items, "suggestions": found})
 
     @router.get(f"{API}/export")
-    async def export(version: str = "", principal: Principal = Depends(console.guard)) -> Response:
+    async def export(principal: CurrentPrincipal, version: str = "") -> Response:
         admin(principal)
         async with services.db.transaction() as session:
             if version:
@@ -211,7 +210,7 @@ def keywords_routes(console: Console) -> APIRouter:
         )
 
     @router.post(f"{API}/import")
-    async def import_rules(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def import_rules(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         admin(principal)
         data = await json_body(request)
         text = text_field(data, "yaml", limit=2_000_000)
@@ -231,7 +230,7 @@ def keywords_routes(console: Console) -> APIRouter:
         return JSONResponse({"rules": count, "version": number})
 
     @router.post(f"{API}/versions/{{number}}/to-draft")
-    async def version_to_draft(number: PathId, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def version_to_draft(number: PathId, principal: CurrentPrincipal) -> JSONResponse:
         """Start the draft again from a published version."""
         admin(principal)
         now = services.clock.now()

@@ -11,16 +11,13 @@ most MAX_STREAMS streams; opening one more closes the oldest.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from core.clock import Clock, as_utc
@@ -30,9 +27,6 @@ from core.live import LiveBus, LiveEvent
 from handlers.console.access import may_see_ids
 from handlers.console.auth import Principal
 from handlers.console.users import STAFF
-
-if TYPE_CHECKING:
-    from handlers.console.routes import Console
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
@@ -258,51 +252,3 @@ class LiveStreams:
             for stream in open_now:
                 if current.get(stream.principal.session_id) != Rights.of(stream.principal):
                     self.close(stream)
-
-
-def live_routes(console: Console) -> APIRouter:
-    router = console.private()
-    services = console.services
-    idle = timedelta(minutes=console.settings.idle_minutes)
-    streams = LiveStreams(
-        services.live,
-        lambda event: lookup_scope(services.db, event),
-        lambda ids: session_rights(services.db, services.clock, idle, ids),
-    )
-    console.live_streams = streams
-    services.draining.on_close(streams.close_all)
-
-    async def stream(request: Request, principal: Principal) -> AsyncIterator[str]:
-        mine = await streams.open(principal)
-        try:
-            yield "retry: 3000\n\n"
-            yield "event: ready\ndata: {}\n\n"
-            while not streams.closing:
-                try:
-                    item = await asyncio.wait_for(mine.queue.get(), timeout=KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                if item is None or mine.ended:
-                    break
-                event, scope = item
-                if scope.visible_to(principal):
-                    data = json.dumps(event_json(event, scope.number), ensure_ascii=False)
-                    yield f"event: {event.kind}\ndata: {data}\n\n"
-            if streams.closing:
-                # This process is stopping: the page reconnects soon, through the proxy, to another one.
-                yield f"retry: {RECONNECT_MS}\n\n"
-        finally:
-            streams.close(mine)
-
-    @router.get("/api/events")
-    async def events(request: Request, principal: Principal = Depends(console.guard)) -> StreamingResponse:
-        return StreamingResponse(
-            stream(request, principal),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-
-    return router

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import ColumnElement, or_, select
 
 from bots.common import BadPayload, db_int
@@ -15,11 +15,11 @@ from core.lifecycle import TicketStatus
 from core.masking import mask_phone
 from core.phone_intake import PHONE, Call, CallNotValid, NewClient, record_call
 from handlers.console.access import ticket_for
-from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.web import json_body, page, text_field
 
 if TYPE_CHECKING:
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 SEARCH_LIMIT = 20
 
@@ -48,11 +48,11 @@ def phone_router(console: Console) -> APIRouter:
     services = console.services
 
     @router.get("/phone", include_in_schema=False)
-    async def phone_page() -> FileResponse:
-        return page("phone.html")
+    async def phone_page(request: Request) -> HTMLResponse:
+        return page(request, "phone.html")
 
     @router.get("/api/phone/form")
-    async def form(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def form(principal: CurrentPrincipal) -> JSONResponse:
         """The bot's details form of every category, as the page draws it (labels in the rep's language)."""
         language = principal.language
         texts = services.texts
@@ -75,7 +75,7 @@ def phone_router(console: Console) -> APIRouter:
         return JSONResponse({"categories": categories})
 
     @router.get("/api/phone/callers")
-    async def callers(q: str = "", _: Principal = Depends(console.guard)) -> JSONResponse:
+    async def callers(_: CurrentPrincipal, q: str = "") -> JSONResponse:
         """Clients whose phone (whole number or its digits), name or company match."""
         term = q.strip()[:64]
         if not term:
@@ -93,7 +93,7 @@ def phone_router(console: Console) -> APIRouter:
             return JSONResponse({"clients": [_caller(c) for c in rows]})
 
     @router.post("/api/phone/calls")
-    async def log_call(request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def log_call(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         data = await json_body(request)
         client_id: int | None = None
         new_client: NewClient | None = None
@@ -140,9 +140,7 @@ def phone_router(console: Console) -> APIRouter:
         return JSONResponse({"status": "ok", "number": number, "told_on": recorded.told_on}, status_code=201)
 
     @router.post("/api/phone/tickets/{number}/satisfaction")
-    async def satisfaction(
-        number: str, request: Request, principal: Principal = Depends(console.guard)
-    ) -> JSONResponse:
+    async def satisfaction(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         """The score a client gave on the call-back (回访) of a phone ticket: step 5, as the bot records it."""
         data = await json_body(request)
         score = data.get("score")

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
 from bots.common import MAX_DB_INT
@@ -20,11 +20,12 @@ from core.reports import Report, ReportFilter, build_report
 from core.weekly_report import week_monday
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
+from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.users import STAFF
 from handlers.console.web import page
 
 if TYPE_CHECKING:
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 READERS = ("supervisor", "admin")
 DEFAULT_DAYS = 30
@@ -58,12 +59,12 @@ def reports_routes(console: Console) -> APIRouter:
     zone = ZoneInfo(services.settings.timezone)
 
     async def report_for(
+        principal: CurrentPrincipal,
         start: str | None = None,
         end: str | None = None,
         channel: str | None = None,
         department: str | None = None,
         rep: Annotated[int | None, Query(ge=0, le=MAX_DB_INT)] = None,
-        principal: Principal = Depends(console.guard),
     ) -> tuple[Principal, Report]:
         """The report the query's filters ask for, once the principal may read reports (a dependency)."""
         require_role(principal, *READERS)
@@ -75,17 +76,17 @@ def reports_routes(console: Console) -> APIRouter:
             return principal, await build_report(session, flt, now=now, zone=zone)
 
     @router.get("/reports", include_in_schema=False)
-    async def reports_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def reports_page(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
         require_role(principal, *READERS)
-        return page("reports.html")
+        return page(request, "reports.html")
 
     @router.get("/reports/archive", include_in_schema=False)
-    async def archive_page(principal: Principal = Depends(console.guard)) -> FileResponse:
+    async def archive_page(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
         require_role(principal, *READERS)
-        return page("archive.html")
+        return page(request, "archive.html")
 
     @router.get("/api/reports/options")
-    async def options(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def options(principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, *READERS)
         async with services.db.transaction() as session:
             departments = (await session.execute(select(Department).order_by(Department.code))).scalars().all()
@@ -127,7 +128,7 @@ def reports_routes(console: Console) -> APIRouter:
         return csv_response(text, f"kefu-{table}-{first.isoformat()}-{last.isoformat()}.csv")
 
     @router.get("/api/reports/archive")
-    async def archive(principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def archive(principal: CurrentPrincipal) -> JSONResponse:
         require_role(principal, *READERS)
         async with services.db.transaction() as session:
             rows = (
@@ -178,12 +179,12 @@ def reports_routes(console: Console) -> APIRouter:
         return row
 
     @router.get("/reports/archive/{week}", include_in_schema=False)
-    async def archived(week: str, principal: Principal = Depends(console.guard)) -> HTMLResponse:
+    async def archived(week: str, principal: CurrentPrincipal) -> HTMLResponse:
         require_role(principal, *READERS)
         return HTMLResponse((await stored(week)).html, headers={"cache-control": "no-store"})
 
     @router.get("/reports/archive/{week}/{table}.csv", include_in_schema=False)
-    async def archived_csv(week: str, table: str, principal: Principal = Depends(console.guard)) -> Response:
+    async def archived_csv(week: str, table: str, principal: CurrentPrincipal) -> Response:
         require_role(principal, *READERS)
         row = await stored(week)
         text = (row.csv or {}).get(table)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -13,13 +13,38 @@ from core.lifecycle import TicketStatus, TransitionRequest
 from core.takeover import HeldByOther
 from handlers.console.access import ticket_for
 from handlers.console.auth import Principal
-from handlers.console.web import json_body, text_field
+from handlers.console.bodies import Body, Flag, parsed, trimmed
+from handlers.console.dependencies import CurrentPrincipal
+from handlers.console.web import json_body
 from handlers.ops import transition_ticket
 
 if TYPE_CHECKING:
-    from handlers.console.routes import Console
+    from handlers.console.console import Console
 
 MAX_TEXT = 4000
+
+
+class Release(Body):
+    # Only supervisors may force a release; for anyone else the flag is ignored.
+    force: Flag = False
+
+
+class Reply(Body):
+    text: Annotated[str, trimmed(MAX_TEXT)] = ""
+    await_client: Flag = False
+
+
+class Note(Body):
+    text: Annotated[str, trimmed(MAX_TEXT)] = ""
+
+
+class Resolve(Body):
+    solution: Annotated[str, trimmed(MAX_TEXT)] = ""
+
+
+class Close(Body):
+    root_cause: Annotated[str, trimmed(MAX_TEXT, required=False)] = ""
+    improvement: Annotated[str, trimmed(MAX_TEXT, required=False)] = ""
 
 
 def held(exc: HeldByOther) -> JSONResponse:
@@ -41,7 +66,7 @@ def takeover_router(console: Console) -> APIRouter:
         return JSONResponse({"status": "ok", **extra})
 
     @router.post("/api/tickets/{number}/claim")
-    async def claim(number: str, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def claim(number: str, principal: CurrentPrincipal) -> JSONResponse:
         conversation_id = await conversation_of(principal, number)
         try:
             await engine.claim(conversation_id, principal.user_id)
@@ -50,9 +75,10 @@ def takeover_router(console: Console) -> APIRouter:
         return done(holder_id=principal.user_id, holder_name=principal.display_name)
 
     @router.post("/api/tickets/{number}/release")
-    async def release(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
-        data = await json_body(request)
-        force = data.get("force") is True and principal.sees_all
+    async def release(
+        number: str, principal: CurrentPrincipal, body: Annotated[Release, Depends(parsed(Release))]
+    ) -> JSONResponse:
+        force = body.force and principal.sees_all
         conversation_id = await conversation_of(principal, number)
         try:
             await engine.release(conversation_id, principal.user_id, force=force)
@@ -61,10 +87,10 @@ def takeover_router(console: Console) -> APIRouter:
         return done()
 
     @router.post("/api/tickets/{number}/reply")
-    async def reply(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
-        data = await json_body(request)
-        text = text_field(data, "text", limit=MAX_TEXT)
-        await_client = data.get("await_client") is True
+    async def reply(
+        number: str, principal: CurrentPrincipal, body: Annotated[Reply, Depends(parsed(Reply))]
+    ) -> JSONResponse:
+        text, await_client = body.text, body.await_client
         conversation_id = await conversation_of(principal, number)
         try:
             result = await engine.rep_reply(conversation_id, principal.user_id, text, await_client=await_client)
@@ -73,14 +99,16 @@ def takeover_router(console: Console) -> APIRouter:
         return done(outbox_ids=result.outbox_ids)
 
     @router.post("/api/tickets/{number}/note")
-    async def note(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
-        text = text_field(await json_body(request), "text", limit=MAX_TEXT)
+    async def note(
+        number: str, principal: CurrentPrincipal, body: Annotated[Note, Depends(parsed(Note))]
+    ) -> JSONResponse:
+        text = body.text
         conversation_id = await conversation_of(principal, number)
         event_id = await engine.add_note(conversation_id, principal.user_id, text)
         return done(event_id=event_id)
 
     @router.post("/api/tickets/{number}/transfer")
-    async def transfer(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
+    async def transfer(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
         data = await json_body(request)
         department = data.get("department_code")
         to_user = data.get("to_user_id")
@@ -98,8 +126,10 @@ def takeover_router(console: Console) -> APIRouter:
         return done()
 
     @router.post("/api/tickets/{number}/resolve")
-    async def resolve(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
-        solution = text_field(await json_body(request), "solution", limit=MAX_TEXT)
+    async def resolve(
+        number: str, principal: CurrentPrincipal, body: Annotated[Resolve, Depends(parsed(Resolve))]
+    ) -> JSONResponse:
+        solution = body.solution
         await conversation_of(principal, number)
         request_ = TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=solution)
         try:
@@ -111,10 +141,10 @@ def takeover_router(console: Console) -> APIRouter:
         return done(ticket_status=status)
 
     @router.post("/api/tickets/{number}/close")
-    async def close(number: str, request: Request, principal: Principal = Depends(console.guard)) -> JSONResponse:
-        data = await json_body(request)
-        root_cause = text_field(data, "root_cause", required=False, limit=MAX_TEXT)
-        improvement = text_field(data, "improvement", required=False, limit=MAX_TEXT)
+    async def close(
+        number: str, principal: CurrentPrincipal, body: Annotated[Close, Depends(parsed(Close))]
+    ) -> JSONResponse:
+        root_cause, improvement = body.root_cause, body.improvement
         await conversation_of(principal, number)
         request_ = TransitionRequest(
             TicketStatus.CLOSED, principal.actor, root_cause=root_cause, improvement=improvement

@@ -1,14 +1,14 @@
-"""Request plumbing of the console: the session guard, JSON bodies, security headers, the sign-in page."""
+"""Request plumbing of the console: the session guard, JSON bodies, security headers, the pages and sign-in page."""
 
 from __future__ import annotations
 
-import html
-import string
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from fastapi import Request
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bots.common import BadPayload, parse_json_object, read_limited_body, refuse_nul
@@ -18,6 +18,18 @@ from handlers.console.csrf import check_session_token
 from handlers.console.errors import NotSignedIn
 
 STATIC = Path(__file__).parent / "static"
+# The pages: one base document (head, header), each page extending it; rendered with every value escaped.
+TEMPLATES = Path(__file__).parent / "templates"
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+)
 PREFIX = "/console"
 MAX_JSON = 64 * 1024
 # Nothing but kefu's own files: no inline script, no inline style, no other origin.
@@ -47,9 +59,9 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def page(name: str) -> FileResponse:
-    """A console page: static HTML that its script fills in; never cached, since it is only served signed in."""
-    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"})
+def page(request: Request, name: str) -> HTMLResponse:
+    """A console page: fixed HTML that its script fills in; never cached, since it is only served signed in."""
+    return templates.TemplateResponse(request, name, headers={"cache-control": "no-store"})
 
 
 async def json_body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
@@ -80,7 +92,6 @@ def ui_texts(texts: Texts, language: str) -> dict[str, str]:
 
 def login_page(texts: Texts, language: str, token: str, error: str | None, next_url: str) -> str:
     """The sign-in page, filled in on the server (every value escaped) so it works before any session exists."""
-    template = string.Template((STATIC / "login.html").read_text(encoding="utf-8"))
     other = "en" if language == "zh" else "zh"
     values = {
         "lang": "zh-CN" if language == "zh" else "en",
@@ -97,7 +108,7 @@ def login_page(texts: Texts, language: str, token: str, error: str | None, next_
         "next": next_url,
         "ui_lang": language,
     }
-    return template.substitute({k: html.escape(v, quote=True) for k, v in values.items()})
+    return templates.get_template("login.html").render(values)
 
 
 def safe_next(value: str | None) -> str:

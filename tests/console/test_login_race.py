@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from core.clock import ManualClock
 from core.db.models import AuditEntry, ConsoleSession, LoginThrottle
 from handlers.app import create_app
-from handlers.console.routes import Console
+from handlers.console.console import Console
 from handlers.console.settings import ConsoleSettings
 from handlers.services import Services
 from tests.console.helpers import PASSWORD, add_user, form_token

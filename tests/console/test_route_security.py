@@ -153,7 +153,7 @@ def test_route_list_includes_api_routes() -> None:
 
 def test_console_scripts_never_parse_markup() -> None:
     # Client text reaches the page only through textContent and text nodes; no script may use an HTML sink.
-    from handlers.console.web import STATIC
+    from handlers.console.web import STATIC, TEMPLATES
 
     scripts = sorted(STATIC.glob("*.js"))
     assert len(scripts) >= 4
@@ -161,7 +161,9 @@ def test_console_scripts_never_parse_markup() -> None:
         source = script.read_text(encoding="utf-8")
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert sink not in source, f"{script.name} uses {sink}"
-    for page in STATIC.glob("*.html"):
+    pages = sorted(TEMPLATES.glob("*.html"))
+    assert len(pages) >= 10
+    for page in pages:
         html = page.read_text(encoding="utf-8")
         assert "<script>" not in html and " style=" not in html and "http" not in html.replace("http-equiv", ""), (
             page.name
