@@ -3,28 +3,49 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from core import lifecycle
 from core.dialogue import machine
 from core.settings import PROJECT_ROOT
 
-DIAGRAMS = {
-    PROJECT_ROOT / "docs" / "dialogue.md": machine.mermaid,
-    PROJECT_ROOT / "docs" / "tickets.md": lifecycle.mermaid,
+DIAGRAMS: dict[str, Callable[[], str]] = {
+    "dialogue": machine.mermaid,
+    "tickets": lifecycle.mermaid,
 }
-BLOCK = re.compile(r"```mermaid\n.*?```", re.S)
+DOCUMENTS = tuple(PROJECT_ROOT / "docs" / name for name in ("dialogue.md", "tickets.md", "architecture.md"))
+# A generated block is a Mermaid block right after its marker; unmarked blocks are written by hand.
+BLOCK = re.compile(r"<!-- generated: (?P<name>[\w-]+) -->\n```mermaid\n.*?```", re.S)
 
 
-def regenerate() -> list[Path]:
-    """Rewrite the first Mermaid block of each document; returns the files that changed."""
+class UnknownDiagram(ValueError):
+    """A marker names a diagram no generator produces."""
+
+
+def marked(text: str) -> list[str]:
+    """The names of the generated blocks of a document, in order."""
+    return [match["name"] for match in BLOCK.finditer(text)]
+
+
+def render(text: str) -> str:
+    """The document with every marked block replaced by its freshly generated diagram."""
+
+    def fresh(match: re.Match[str]) -> str:
+        diagram = DIAGRAMS.get(match["name"])
+        if diagram is None:
+            raise UnknownDiagram(f"no generated diagram is called {match['name']!r}; known: {sorted(DIAGRAMS)}")
+        return f"<!-- generated: {match['name']} -->\n```mermaid\n{diagram()}```"
+
+    return BLOCK.sub(fresh, text)
+
+
+def regenerate(documents: tuple[Path, ...] = DOCUMENTS) -> list[Path]:
+    """Rewrite the marked Mermaid blocks of each document; returns the files that changed."""
     changed = []
-    for path, diagram in DIAGRAMS.items():
+    for path in documents:
         text = path.read_text(encoding="utf-8")
-        match = BLOCK.search(text)
-        if match is None:
-            continue
-        updated = text[: match.start()] + f"```mermaid\n{diagram()}```" + text[match.end() :]
+        updated = render(text)
         if updated != text:
             path.write_text(updated, encoding="utf-8")
             changed.append(path)
