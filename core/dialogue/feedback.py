@@ -1,0 +1,89 @@
+"""Actions after the resolution: the satisfaction score, its comment, a reopen, reminders and time-outs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.dialogue.acts import Act
+from core.dialogue.classifier import normalize
+from core.dialogue.model import (
+    Deps,
+    Draft,
+    Event,
+    Schedule,
+    Snapshot,
+    TicketNote,
+    TimerKind,
+)
+from core.dialogue.reading import acts_of, rating_of, skip_words
+from core.dialogue.replies import keep, rating_buttons
+from core.messages import Button
+
+
+def act_ask_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.say("feedback.ask", rating_buttons(deps, draft.lang))
+    settings = deps.settings
+    draft.effects.append(Schedule(TimerKind.FEEDBACK_REMINDER, timedelta(hours=settings.feedback_reminder_hours)))
+    draft.effects.append(Schedule(TimerKind.FEEDBACK_TIMEOUT, timedelta(hours=settings.feedback_timeout_hours)))
+
+
+def act_remind_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.say("feedback.reminder", rating_buttons(deps, draft.lang))
+
+
+def act_reask_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    if event.text:
+        draft.effects.append(TicketNote("feedback_comment", {"text": event.text}))
+    draft.say("feedback.ask_again", rating_buttons(deps, draft.lang))
+
+
+def _comment_with_score(draft: Draft, event: Event) -> None:
+    """The words beside a typed score ("1分，问题还在") are the client's comment."""
+    acts = acts_of(event)
+    if acts.score is not None and not acts.pure and event.button is None and len(event.text.strip()) > 3:
+        draft.effects.append(TicketNote("feedback_comment", {"text": event.text}))
+
+
+def act_feedback(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Record the score, then offer room for an optional comment before the conversation closes."""
+    rating = rating_of(event)
+    draft.effects.append(TicketNote("feedback", {"rating": rating}))
+    _comment_with_score(draft, event)
+    keep(draft)
+    skip = Button("comment:skip", deps.texts.get("feedback.no_comment", draft.lang))
+    draft.say("feedback.thanks", (skip,))
+    minutes = deps.settings.feedback_comment_minutes
+    draft.effects.append(Schedule(TimerKind.COMMENT_TIMEOUT, timedelta(minutes=minutes)))
+
+
+def act_comment(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    acts = acts_of(event)
+    no_comment = acts.pure and bool(acts.found & {Act.THANKS, Act.CANCEL, Act.AFFIRM, Act.SKIP})
+    if event.text.strip() and event.button is None and not no_comment and normalize(event.text) not in skip_words(deps):
+        draft.effects.append(TicketNote("feedback_comment", {"text": event.text}))
+        draft.say("feedback.comment_thanks")
+    else:
+        draft.say("feedback.goodbye")
+
+
+def act_feedback_low(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A low score reopens the ticket (the desk does it); the client hears that someone will follow up."""
+    draft.effects.append(TicketNote("feedback", {"rating": rating_of(event)}))
+    _comment_with_score(draft, event)
+    keep(draft)
+    draft.say("feedback.sorry")
+
+
+def act_feedback_timeout(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(TicketNote("feedback_missing", {}))
+    keep(draft)
+
+
+def act_reopen(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(TicketNote("reopened", {"text": event.text}))
+    draft.say("ticket.reopened")
+
+
+def act_note_after_resolve(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    draft.say("ticket.appended")

@@ -1,0 +1,224 @@
+"""The dialogue table's guards: named questions about the state and the message that pick a row."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from core.dialogue.acts import Act
+from core.dialogue.classifier import normalize
+from core.dialogue.model import (
+    CANCEL,
+    CATEGORY_PREFIX,
+    CHOICE_PREFIX,
+    CONFIRM,
+    EDIT,
+    EDIT_PREFIX,
+    Deps,
+    Event,
+    Snapshot,
+    State,
+    TimerKind,
+)
+from core.dialogue.reading import (
+    FREE_TEXT,
+    acts_of,
+    asking,
+    classify,
+    extract_slots,
+    filled_after,
+    first_text_after_pick,
+    issue_text,
+    picked_category,
+    prefills_all,
+    rating_of,
+    switched_slots,
+)
+
+Guard = Callable[[Snapshot, Event, Deps], bool]
+
+
+def _completes_form(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    if snapshot.category is None:
+        return False
+    return deps.forms.next_missing(snapshot.category, filled_after(snapshot, event, deps)) is None
+
+
+def _claim_differs(snapshot: Snapshot, event: Event) -> bool:
+    claim = acts_of(event).claim
+    current = snapshot.ticket.category if snapshot.ticket is not None else snapshot.category
+    return claim is not None and claim != current
+
+
+def _claim_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    claim = acts_of(event).claim
+    if claim is None:
+        return False
+    return prefills_all(claim, issue_text(snapshot, event, deps), snapshot, deps)
+
+
+def _asking_contact(snapshot: Snapshot, deps: Deps) -> bool:
+    spec = asking(snapshot, deps)
+    return spec is not None and (spec.validator == "phone" or spec.extract == "contact")
+
+
+def _side_question(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """A question aside ("对了，发票能先开吗？") while a detail it does not answer is asked."""
+    spec = asking(snapshot, deps)
+    if spec is None or spec.name in FREE_TEXT:
+        return False
+    if acts_of(event).found & {Act.SIDE_MARKER, Act.NEW_ISSUE}:
+        return True
+    assert snapshot.category is not None
+    return spec.extract is not None and spec.name not in extract_slots(snapshot.category, event.text, deps)
+
+
+def _not_an_answer(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """A message like "嗯", "好的", "谢谢" while a detail is asked: an act, not the detail (skip words answer)."""
+    acts = acts_of(event)
+    return acts.pure and Act.SKIP not in acts and not event.attachments and asking(snapshot, deps) is not None
+
+
+def _adds_details(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """At the confirmation, a message that carries a detail the form has (a phone number, a date)."""
+    if snapshot.category is None:
+        return False
+    found = extract_slots(snapshot.category, event.text, deps, guesses=False)
+    return any(snapshot.slots.get(name) != value for name, value in found.items())
+
+
+# Acts that keep a message about the ticket already open, whatever else it says.
+_ABOUT_THE_TICKET = frozenset({Act.ADDITION, Act.STATUS, Act.HANDOFF, Act.CANCEL})
+
+
+# Words by which a message points back at what was filed ("我那个工单", "刚才的事", "this ticket").
+_REFERS_TO_TICKET = re.compile(
+    r"工单|单子|我的问题|我那个|刚才|之前的|上次的|这件事|那件事|这个事|那个事|这事|那事|"
+    r"kf-?\d|ticket|my issue|this issue"
+)
+
+
+# An unmarked message needs this much text to count as another issue: "太慢了" is about the ticket open.
+_NEW_ISSUE_MIN_CHARS = 8
+
+
+def _question_of_its_own(event: Event) -> bool:
+    """A status question after a marker ("还有 下个月的排期表什么时候能给？") that points at nothing filed."""
+    acts = acts_of(event)
+    return (
+        acts.found & _ABOUT_THE_TICKET == {Act.STATUS}
+        and bool(acts.found & {Act.SIDE_MARKER, Act.NEW_ISSUE})
+        and not _REFERS_TO_TICKET.search(normalize(event.text))
+    )
+
+
+def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """With a ticket open, a message that raises another issue rather than adding to that ticket.
+
+    Said as such ("还有个事…"), in a thread of its own (a new mail, not a reply), after "另外"/"对了" with words
+    of an issue, or unmarked but confidently of another category than the ticket's; never "补充一下…", a status
+    question or thanks.
+    """
+    acts = acts_of(event)
+    about = acts.found & _ABOUT_THE_TICKET
+    if _question_of_its_own(event):
+        about = frozenset()
+    if acts.pure or about:
+        return False
+    if Act.NEW_ISSUE in acts or event.data.get("new_thread"):
+        return True
+    verdict = deps.classifier.classify(event.text)
+    if Act.SIDE_MARKER in acts:
+        return bool(verdict.matched) or acts.claim is not None
+    if verdict.matched and snapshot.category is not None and snapshot.slots.get("project"):
+        # An issue with another project than the ticket's ("双十一的素材也被拒了" after one about 暑期档).
+        named = extract_slots(snapshot.category, event.text, deps, guesses=False).get("project")
+        if named and normalize(named) != normalize(str(snapshot.slots["project"])):
+            return True
+    return (
+        Act.THANKS not in acts
+        and acts.claim is None
+        and verdict.confident
+        and verdict.category != snapshot.category
+        and len(normalize(event.text)) >= _NEW_ISSUE_MIN_CHARS
+    )
+
+
+def new_issue_category(snapshot: Snapshot, event: Event, deps: Deps) -> str | None:
+    """The other issue's category when the client named it or the keywords are sure of it."""
+    claim = acts_of(event).claim
+    if claim is not None:
+        return claim
+    verdict = deps.classifier.classify(event.text)
+    return verdict.category if verdict.confident else None
+
+
+def _new_issue_known(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    return _new_issue(snapshot, event, deps) and new_issue_category(snapshot, event, deps) is not None
+
+
+def _new_issue_complete(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    category = new_issue_category(snapshot, event, deps) if _new_issue(snapshot, event, deps) else None
+    fresh = replace(snapshot, state=State.CLOSED, context={}, slots={})
+    return category is not None and prefills_all(category, event.text, fresh, deps)
+
+
+GUARDS: dict[str, Guard] = {
+    "always": lambda s, e, d: True,
+    "pure": lambda s, e, d: acts_of(e).pure,
+    "knows_ticket": lambda s, e, d: s.ticket is not None,
+    "status_of_ticket": lambda s, e, d: s.ticket is not None and not _question_of_its_own(e),
+    "pure_and_knows_ticket": lambda s, e, d: acts_of(e).pure and s.ticket is not None,
+    "confident": lambda s, e, d: classify(s, e, d).confident,
+    "some_cue": lambda s, e, d: bool(classify(s, e, d).matched),
+    "category_button": lambda s, e, d: (e.button or "").startswith(CATEGORY_PREFIX),
+    "completes_form": _completes_form,
+    "confident_and_complete": lambda s, e, d: (
+        classify(s, e, d).confident and prefills_all(classify(s, e, d).category, issue_text(s, e, d), s, d)
+    ),
+    "category_button_and_complete": lambda s, e, d: (
+        (e.button or "").startswith(CATEGORY_PREFIX)
+        and prefills_all(picked_category(e), first_text_after_pick(s), s, d)
+    ),
+    "claim_completes": _claim_completes,
+    "claim_differs": lambda s, e, d: _claim_differs(s, e),
+    "claim_differs_and_completes": lambda s, e, d: _claim_differs(s, e) and _claim_switch_completes(s, e, d),
+    "edit_completes": _completes_form,
+    "edit_without_value": lambda s, e, d: acts_of(e).edit is not None and not (acts_of(e).edit or ("", ""))[1],
+    "nothing_else": lambda s, e, d: acts_of(e).pure or not classify(s, e, d).matched,
+    "asking_contact": lambda s, e, d: _asking_contact(s, d),
+    "asking_contact_and_completes": lambda s, e, d: _asking_contact(s, d) and _contact_completes(s, d),
+    "side_question": _side_question,
+    "not_an_answer": _not_an_answer,
+    "adds_details": _adds_details,
+    "new_issue": _new_issue,
+    "new_issue_known": _new_issue_known,
+    "new_issue_complete": _new_issue_complete,
+    "confirm": lambda s, e, d: e.button == CONFIRM,
+    "edit": lambda s, e, d: e.button == EDIT,
+    "edit_slot": lambda s, e, d: (e.button or "").startswith(EDIT_PREFIX),
+    "cancel": lambda s, e, d: e.button == CANCEL,
+    "to_rep": lambda s, e, d: e.data.get("user_id") is not None,
+    "choice": lambda s, e, d: (e.button or "").startswith(CHOICE_PREFIX),
+    "reopen": lambda s, e, d: any(normalize(w) in normalize(e.text) for w in d.settings.reopen_words),
+    "idle_reminder": lambda s, e, d: e.data.get("timer") == TimerKind.IDLE_REMINDER,
+    "idle_abandon": lambda s, e, d: e.data.get("timer") == TimerKind.IDLE_ABANDON,
+    "feedback_prompt": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_PROMPT,
+    "feedback_reminder": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_REMINDER,
+    "feedback_timeout": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_TIMEOUT,
+    "low_score": lambda s, e, d: rating_of(e) <= d.low_score,
+    "comment_timeout": lambda s, e, d: e.data.get("timer") == TimerKind.COMMENT_TIMEOUT,
+}
+
+
+def _claim_switch_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    claim = acts_of(event).claim
+    assert claim is not None
+    return deps.forms.next_missing(claim, switched_slots(snapshot, event, claim, deps)) is None
+
+
+def _contact_completes(snapshot: Snapshot, deps: Deps) -> bool:
+    spec = asking(snapshot, deps)
+    assert spec is not None and snapshot.category is not None
+    return deps.forms.next_missing(snapshot.category, {**snapshot.slots, spec.name: "-"}) is None

@@ -1,0 +1,130 @@
+"""Actions once a ticket exists: status, waiting for a person, a rep's claim, release and resolution."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.dialogue.model import (
+    DRAFT_STATES,
+    Deps,
+    Draft,
+    Event,
+    OpenTicket,
+    Schedule,
+    SetHolder,
+    Snapshot,
+    TicketNote,
+    TimerKind,
+)
+from core.dialogue.reading import acts_of, phrases, prefilled, ticket_classification, ticket_details
+from core.dialogue.replies import keep, reprompt
+
+
+def act_tell_status(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """How the ticket is going: its status, who holds it and the next deadline, from the ticket itself."""
+    ticket = snapshot.ticket
+    assert ticket is not None
+    if snapshot.has_ticket:
+        draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    lang = draft.lang
+    holder = (
+        deps.texts.get("progress.holder", lang, name=ticket.holder)
+        if ticket.holder
+        else deps.texts.get("progress.no_holder", lang)
+    )
+    deadline = deps.texts.get("progress.deadline", lang, deadline=ticket.deadline) if ticket.deadline else ""
+    draft.say(
+        "progress.report",
+        ticket_no=ticket.number,
+        category=deps.texts.get(f"category.{ticket.category}", lang),
+        status=deps.texts.get(f"progress.status.{ticket.status}", lang),
+        holder=holder,
+        deadline=deadline,
+    )
+    if snapshot.state in DRAFT_STATES:
+        reprompt(draft, deps)
+
+
+def act_reclassify(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A ticket exists and the client names another category ("我要投诉你们的投放"): the ticket follows his word."""
+    claim = acts_of(event).claim
+    draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    draft.effects.append(TicketNote("client_reclassified", {"category": claim, "text": event.text}))
+    draft.say("ticket.reclassified", new_category=deps.texts.get(f"category.{claim}", draft.lang))
+
+
+def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Hand the conversation to people; a ticket records the issue even if the client said little."""
+    if not snapshot.has_ticket:
+        told = f"{draft.context.get('issue_text') or draft.context.get('first_text') or ''} {event.text}"
+        guess = deps.classifier.classify(told)
+        category = draft.category or (guess.category if guess.confident else "other")
+        if draft.category is None:
+            draft.context["classified"] = {
+                "category": guess.category,
+                "confident": guess.confident,
+                "matched": phrases(guess),
+                "version": deps.classifier.version,
+                "picked": False,
+            }
+        if not draft.slots and told.strip():
+            # What the client said before asking for a person is on the ticket, as a form would have it.
+            draft.slots = prefilled(snapshot, category, told.strip(), deps)
+        classification = ticket_classification(draft, deps, category)
+        draft.effects.append(OpenTicket(category, ticket_details(draft), handoff=True, classification=classification))
+    draft.effects.append(TicketNote("handoff", {"text": event.text}))
+    keep(draft)
+    draft.say("handoff.queued")
+
+
+def act_append(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    draft.say("ticket.appended")
+
+
+def act_thanks_noted(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    draft.say("ticket.thanks")
+
+
+def act_append_silently(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    # A rep holds the conversation: the bot stays silent, the rep sees the message.
+    draft.effects.append(TicketNote("client_message", {"text": event.text}))
+
+
+def act_queue_wait(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    turn = int(draft.context.get("turn", 0))
+    last = int(draft.context.get("queue_ack_turn", -10))
+    # Every message is acknowledged; the longer line at most every few messages, so it does not repeat itself.
+    if turn - last >= 3:
+        draft.context["queue_ack_turn"] = turn
+        draft.say("handoff.still_waiting")
+    else:
+        draft.say("handoff.noted")
+
+
+def act_claim(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    user_id = int(event.data["user_id"])
+    draft.effects.append(SetHolder(user_id))
+    draft.effects.append(TicketNote("claimed", {"user_id": user_id}))
+    draft.say("handoff.claimed", rep_name=str(event.data.get("rep_name", "")))
+
+
+def act_release(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(SetHolder(None))
+    draft.effects.append(TicketNote("released", {}))
+    draft.say("handoff.released")
+
+
+def act_requeue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Transferred to a department: nobody holds it until someone there claims it."""
+    draft.effects.append(SetHolder(None))
+    draft.say("handoff.transferred", department=str(event.data.get("department_name", "")))
+
+
+def act_resolve(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(SetHolder(None))
+    draft.effects.append(TicketNote("resolved", {"solution": str(event.data.get("solution", ""))}))
+    draft.say("ticket.resolved", solution=str(event.data.get("solution", "")))
+    draft.effects.append(Schedule(TimerKind.FEEDBACK_PROMPT, timedelta(minutes=deps.settings.feedback_delay_minutes)))

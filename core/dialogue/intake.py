@@ -1,0 +1,384 @@
+"""Actions that take an issue in: greeting, classifying, filling and confirming the form, opening the ticket."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core.dialogue.guards import new_issue_category
+from core.dialogue.model import (
+    EDIT_PREFIX,
+    Classified,
+    Deps,
+    Draft,
+    Event,
+    EventKind,
+    LeaveTicket,
+    OpenTicket,
+    Say,
+    Snapshot,
+    State,
+)
+from core.dialogue.reading import (
+    FREE_TEXT,
+    acts_of,
+    answer_text,
+    asking,
+    classify,
+    extract_slots,
+    first_text_after_pick,
+    free_text_answers,
+    issue_text,
+    phrases,
+    picked_category,
+    prefilled,
+    read_slot,
+    split_issues,
+    switched_slots,
+    ticket_classification,
+    ticket_details,
+    told_so_far,
+)
+from core.dialogue.replies import (
+    ask_next,
+    category_buttons,
+    confirm_buttons,
+    edit_buttons,
+    keep,
+    prompt_for,
+    reask,
+    reprompt,
+    schedule_idle,
+    show_summary,
+)
+from core.messages import Button
+
+
+def _second_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Keep a second issue of the message for when the first one's ticket is filed, and say so."""
+    rest = split_issues(told_so_far(snapshot, event), deps)[1]
+    if rest is None:
+        draft.context.pop("next_issue", None)
+        return
+    draft.context["next_issue"] = rest
+    draft.say("classify.two_issues")
+
+
+def _record_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The classifier decided this client message (to act, to ask, or to greet): say so to the engine, and keep it
+    in the context for the ticket that the issue may end in."""
+    if event.kind is not EventKind.MESSAGE or not event.text.strip():
+        return
+    verdict = classify(snapshot, event, deps)
+    effect = Classified(
+        verdict.category, verdict.confidence, verdict.confident, tuple(phrases(verdict)), deps.classifier.version
+    )
+    draft.effects.append(effect)
+    draft.context["classified"] = {**effect.record(), "picked": False}
+
+
+def _start_form(draft: Draft, snapshot: Snapshot, category: str, first_text: str, deps: Deps) -> None:
+    """Begin collecting a category's details, prefilling what the client has already told."""
+    draft.category = category
+    draft.slots = prefilled(snapshot, category, first_text, deps)
+    draft.context.pop("asking", None)
+    draft.say("classify.picked", category=deps.texts.get(f"category.{category}", draft.lang))
+    ask_next(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.category, draft.slots = None, {}
+    keep(draft, "evidence")
+    if not acts_of(event).pure:
+        # A greeting alone says nothing of the issue: the next message is classified afresh.
+        draft.context["first_text"] = event.text
+        draft.context["issue_text"] = event.text
+        _record_classified(draft, snapshot, event, deps)
+    draft.say("greeting.welcome", category_buttons(deps, draft.lang))
+    schedule_idle(draft, deps)
+
+
+def act_greet_again(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.say("greeting.again", category_buttons(deps, draft.lang))
+    schedule_idle(draft, deps)
+
+
+def act_say_bye(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Thanks or a goodbye with no issue open: a short reply, no form, no reminder."""
+    draft.category, draft.slots = None, {}
+    keep(draft)
+    draft.say("chat.bye")
+
+
+def act_explain_bot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.effects.append(Say("chat.bot_identity"))
+    if snapshot.state in {State.NEW, State.CLOSED}:
+        keep(draft, "evidence")
+        draft.say("greeting.again", category_buttons(deps, draft.lang))
+        schedule_idle(draft, deps)
+        return
+    reprompt(draft, deps)
+
+
+def act_ask_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    if event.text:
+        draft.context.setdefault("first_text", event.text)
+        draft.context["issue_text"] = told_so_far(snapshot, event)
+    _record_classified(draft, snapshot, event, deps)
+    key = "classify.ask" if snapshot.state is State.CLASSIFYING or event.text else "greeting.welcome"
+    draft.say(key, category_buttons(deps, draft.lang))
+    schedule_idle(draft, deps)
+
+
+def act_start_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    text = issue_text(snapshot, event, deps)
+    if snapshot.state in {State.NEW, State.CLOSED}:
+        keep(draft, "evidence")
+        draft.effects.append(Say("greeting.hello"))
+    _record_classified(draft, snapshot, event, deps)
+    _second_issue(draft, snapshot, event, deps)
+    draft.context["first_text"] = text
+    draft.context.pop("issue_text", None)
+    _start_form(draft, snapshot, classify(snapshot, event, deps).category, text, deps)
+
+
+def act_start_claimed(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client named the category ("我要投诉"): his word decides, and what he said so far is the description."""
+    claim = acts_of(event).claim
+    assert claim is not None
+    text = issue_text(snapshot, event, deps)
+    _record_classified(draft, snapshot, event, deps)
+    _second_issue(draft, snapshot, event, deps)
+    known = dict(draft.context.get("classified") or {"matched": [], "confident": False})
+    known.setdefault("version", deps.classifier.version)
+    draft.context["classified"] = {**known, "category": claim, "picked": True}
+    draft.context["first_text"] = text
+    draft.context.pop("issue_text", None)
+    _start_form(draft, snapshot, claim, text, deps)
+
+
+def act_start_picked(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    if snapshot.state in {State.NEW, State.CLOSED}:
+        keep(draft, "evidence")
+    category = picked_category(event)
+    # The keywords' verdict on the first message (if any) stays on record beside the client's own choice.
+    known = dict(draft.context.get("classified") or {"matched": [], "confident": False})
+    known.setdefault("version", deps.classifier.version)
+    draft.context["classified"] = {**known, "category": category, "picked": True}
+    first_text = first_text_after_pick(snapshot)
+    if first_text:
+        draft.context["first_text"] = first_text
+    draft.context.pop("issue_text", None)
+    _start_form(draft, snapshot, category, first_text, deps)
+
+
+def act_switch_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client objects ("我是投诉！不是咨询！"): the claimed category's form, keeping the details it shares."""
+    claim = acts_of(event).claim
+    assert claim is not None
+    draft.category = claim
+    draft.slots = switched_slots(snapshot, event, claim, deps)
+    classified = dict(draft.context.get("classified") or {"matched": [], "confident": False})
+    draft.context["classified"] = {**classified, "category": claim, "picked": True}
+    draft.context.pop("asking", None)
+    draft.say("classify.switched", category=deps.texts.get(f"category.{claim}", draft.lang))
+    ask_next(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def _fill_from_message(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Store every detail the message carries that is still missing (never overwriting an answer)."""
+    assert draft.category is not None
+    if event.kind is EventKind.MESSAGE:
+        for name, value in extract_slots(draft.category, event.text, deps, draft.lang).items():
+            draft.slots.setdefault(name, value)
+
+
+def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Store the answer to the detail being asked and any other the message gives, or say why it was not taken."""
+    assert draft.category is not None
+    current = draft.context.get("asking")
+    if current is None:
+        _fill_from_message(draft, snapshot, event, deps)
+        ask_next(draft, deps)
+        return
+    spec = deps.forms.slot(draft.category, current)
+    if event.attachments and not event.text.strip():
+        # A screenshot or voice note is evidence for the ticket (the engine keeps it), not an answer.
+        draft.say("form.evidence_received")
+        ask_next(draft, deps)
+        return
+    answer = answer_text(event, spec, draft.category, deps, draft.lang)
+    checked = read_slot(spec, answer, deps, answered=True)
+    if checked.error:
+        _fill_from_message(draft, snapshot, event, deps)
+        reask(draft, deps, spec, checked.error)
+        return
+    draft.slots[current] = checked.value
+    _fill_from_message(draft, snapshot, event, deps)
+    if current not in FREE_TEXT:
+        draft.slots.update(free_text_answers(draft.category, event.text, draft.slots, deps))
+    draft.context.pop("asking", None)
+    if draft.context.get("summary_shown") and checked.value:
+        # A detail changed after the summary was shown: say what it is now, above the short question.
+        label = deps.texts.get(f"slots.{draft.category}.{current}.label", draft.lang)
+        draft.effects.append(Say("confirm.changed", {"changes": f"{label}: {checked.value}"}))
+    ask_next(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def act_reask(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    spec = asking(snapshot, deps)
+    assert spec is not None
+    reask(draft, deps, spec, "form.not_an_answer", with_prompt=True)
+
+
+def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A correction ("电话写错了，应该是139…") changes that detail at once; then on where the client was."""
+    assert draft.category is not None
+    acts = acts_of(event)
+    changed: list[str] = []
+    if acts.edit is not None:
+        name, value = acts.edit
+        spec = deps.forms.slot(draft.category, name)
+        checked = read_slot(spec, value, deps, answered=True)
+        if checked.error is not None:
+            draft.context["asking"] = name
+            reask(draft, deps, spec, checked.error)
+            return
+        draft.slots[name] = checked.value
+        changed.append(name)
+    for name, value in extract_slots(draft.category, event.text, deps, draft.lang, guesses=False).items():
+        replaceable = snapshot.state is State.CONFIRMING or name not in draft.slots
+        if name not in changed and replaceable and draft.slots.get(name) != value:
+            draft.slots[name] = value
+            changed.append(name)
+    lines = [
+        f"{deps.texts.get(f'slots.{draft.category}.{n}.label', draft.lang)}: {draft.slots[n]}"
+        for n in changed
+        if draft.slots.get(n)
+    ]
+    if lines:
+        draft.effects.append(Say("confirm.changed", {"changes": "；".join(lines)}))
+    if draft.context.get("asking") in changed:
+        draft.context.pop("asking", None)
+    ask_next(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def act_contact_by_channel(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client declines to give a number ("微信上联系我就行"): his own channel is the contact."""
+    spec = asking(snapshot, deps)
+    assert spec is not None
+    key = f"console.channel.{snapshot.channel}"
+    channel = deps.texts.get(key, draft.lang) if deps.texts.has(key) else snapshot.channel
+    draft.slots[spec.name] = deps.texts.get("form.contact_by_channel", draft.lang, channel=channel)
+    draft.context.pop("asking", None)
+    ask_next(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def act_side_question(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A question aside is filed with the issue for the rep to answer; then back to where the client was."""
+    side = list(draft.context.get("side_questions") or [])
+    side.append(event.text)
+    draft.context["side_questions"] = side
+    draft.effects.append(Say("form.side_noted"))
+    reprompt(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def act_ask_what_to_change(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.say("confirm.what_to_change", edit_buttons(draft, deps))
+    schedule_idle(draft, deps)
+
+
+def act_confirm_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.say("confirm.which", edit_buttons(draft, deps))
+
+
+def act_edit_slot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    assert draft.category is not None
+    name = (event.button or "")[len(EDIT_PREFIX) :]
+    spec = deps.forms.slot(draft.category, name)
+    draft.slots.pop(name, None)
+    # Later slots keep their answers: only the corrected one is asked again.
+    draft.context["asking"] = name
+    prompt, hint, buttons = prompt_for(draft, spec, deps)
+    draft.say("form.ask", buttons, prompt=prompt, hint=hint)
+
+
+def act_ask_edited_slot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client says which detail is wrong but not what it should be: ask for that one again."""
+    assert draft.category is not None
+    edit = acts_of(event).edit
+    assert edit is not None
+    spec = deps.forms.slot(draft.category, edit[0])
+    draft.slots.pop(spec.name, None)
+    draft.context["asking"] = spec.name
+    prompt, hint, buttons = prompt_for(draft, spec, deps)
+    draft.say("form.ask", buttons, prompt=prompt, hint=hint)
+    schedule_idle(draft, deps)
+
+
+def act_resummarize(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Something the confirmation cannot use: ask again briefly, or show the summary when asked for it."""
+    if event.kind is EventKind.BUTTON or not draft.context.get("summary_shown"):
+        draft.effects.append(Say("confirm.use_buttons"))
+        show_summary(draft, deps)
+    else:
+        draft.say("confirm.brief", confirm_buttons(draft, deps))
+    schedule_idle(draft, deps)
+
+
+def act_cancel(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.category, draft.slots = None, {}
+    keep(draft)
+    draft.say("confirm.cancelled")
+
+
+def act_open_ticket(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    assert draft.category is not None
+    classification = ticket_classification(draft, deps, draft.category)
+    draft.effects.append(OpenTicket(draft.category, ticket_details(draft), classification=classification))
+    # A second issue of the first message is filed next (the engine feeds it in once this ticket is open).
+    keep(draft, "next_issue")
+    draft.say("ticket.opened")
+
+
+def act_start_new_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Another issue while a ticket is open: that ticket stays with the desk, this one gets its own form."""
+    draft.say("ticket.new_issue")
+    draft.effects.append(LeaveTicket())
+    draft.category, draft.slots = None, {}
+    keep(draft)
+    # Classified as a first message: no earlier fragment of the filed issue counts towards it.
+    fresh = replace(snapshot, state=State.CLOSED, context={}, slots={})
+    _record_classified(draft, fresh, event, deps)
+    category = new_issue_category(snapshot, event, deps)
+    draft.context["first_text"] = event.text
+    if category is None:
+        draft.context["issue_text"] = event.text
+        draft.say("classify.ask", category_buttons(deps, draft.lang))
+        schedule_idle(draft, deps)
+        return
+    if acts_of(event).claim is not None:
+        known = dict(draft.context.get("classified") or {"matched": [], "confident": False})
+        draft.context["classified"] = {**known, "category": category, "picked": True}
+    _start_form(draft, fresh, category, event.text, deps)
+
+
+def act_remind(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    pending = tuple(Button.from_json(b) for b in draft.context.get("pending", []))
+    draft.effects.append(Say("idle.reminder"))
+    draft.context["pending"] = [b.to_json() for b in pending]
+
+
+def act_abandon(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    draft.category, draft.slots = None, {}
+    keep(draft)
+    draft.say("idle.abandoned")
+
+
+def act_nothing(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A stale timer or a no-op: state stays, nothing is said."""

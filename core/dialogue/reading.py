@@ -1,0 +1,331 @@
+"""What a client message and the form hold: acts, the issue's words, its category, details and their answers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from core.dialogue.acts import NO_ACTS, Act, Acts
+from core.dialogue.classifier import Classification, normalize
+from core.dialogue.entities import DateMention, Entities, extract, find_phones
+from core.dialogue.fields import edit_request
+from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
+from core.dialogue.model import (
+    ASKING_STATES,
+    CATEGORY_PREFIX,
+    CHOICE_PREFIX,
+    Deps,
+    Draft,
+    Event,
+    EventKind,
+    Snapshot,
+    State,
+)
+
+
+def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
+    """The acts of a client message, with a correction ("电话改成…") resolved to one of the form's details."""
+    acts = deps.lexicon.recognize(text)
+    category = snapshot.category
+    if category is None:
+        return acts
+    found = edit_request(text)
+    if found is None:
+        return acts
+    slot = _slot_for_field(category, found[0], deps)
+    if slot is None:
+        return acts
+    # "the project name is wrong", "项目名写错了": which detail is wrong, without its new value.
+    value = "" if normalize(found[1]).strip(" .!。！") in _NOT_A_VALUE else found[1]
+    return replace(acts, found=acts.found | {Act.EDIT}, edit=(slot, value))
+
+
+_NOT_A_VALUE = frozenset({"wrong", "incorrect", "not right", "错了", "错的", "不对", "有误", "写错了", "不正确"})
+
+
+def _slot_for_field(category: str, field: str, deps: Deps) -> str | None:
+    """The form's detail a field word names: "电话" is the complaint's phone and the suggestion's contact."""
+    names = [s.name for s in deps.forms.slots(category)]
+    if field in names:
+        return field
+    if field in {"phone", "email"} and "contact" in names:
+        return "contact"
+    if field == "contact" and "phone" in names:
+        return "phone"
+    return None
+
+
+def acts_of(event: Event) -> Acts:
+    return event.acts or NO_ACTS
+
+
+def told_so_far(snapshot: Snapshot, event: Event) -> str:
+    """What the client has said so far: fragments sent one after another while asked count together."""
+    earlier = str(snapshot.context.get("issue_text") or "") if snapshot.state in ASKING_STATES else ""
+    return f"{earlier} {event.text}".strip() if earlier else event.text
+
+
+# Words before a break that make an issue of their own ("数据不对" yes, "你好" no).
+_ISSUE_MIN_CHARS = 4
+
+
+# Issues counted out ("1.账单多扣了 2.合同怎么签", "一是…二是…", "第一…第二…"): each number after the first
+# begins another issue.
+_COUNT_FIRST = re.compile(r"(?:^|(?<=[\s，。；;,:：!！?？]))(?:1\s*[.、)）](?!\d)|①|一是|一、|第一|首先)")
+
+
+_COUNT_FIRST = re.compile(r"(?:^|(?<=[\s，。；;,:：!！?？]))(?:1\s*[.、)）](?!\d)|①|一是|一、|第一|首先)")
+_COUNT_NEXT = re.compile(
+    r"(?:^|(?<=[\s，。；;,:：!！?？]))(?:[2-9]\s*[.、)）](?!\d)|[②③④⑤]|[二三四]是|[二三四]、|第[二三四]|其次|再次)"
+)
+
+
+def _counted_breaks(norm: str) -> list[int]:
+    first = _COUNT_FIRST.search(norm)
+    return [m.start() for m in _COUNT_NEXT.finditer(norm, first.end())] if first else []
+
+
+def split_issues(text: str, deps: Deps) -> tuple[str, str | None]:
+    """Two issues in one message ("投放数据一直不对，另外发票什么时候能开？"): the first one's words, and the rest.
+
+    A break ("另外", "还有个事", "also") splits only after words of an issue, and only when what follows is
+    said to be another issue ("还有个事…") or is surely of another category; "对了" inside one account does not.
+    """
+    norm = normalize(text)
+    # Normalizing keeps positions when it keeps the length (full-width to half-width, lower case).
+    source = text if len(norm) == len(text) else norm
+    counted = _counted_breaks(norm)
+    for start in sorted({*deps.lexicon.issue_breaks(norm), *counted}):
+        first, rest = source[:start].rstrip(" ,，.。;；、!！"), source[start:]
+        if len(normalize(first).strip()) < _ISSUE_MIN_CHARS:
+            continue
+        before, after = deps.classifier.classify(first), deps.classifier.classify(rest)
+        acts = deps.lexicon.recognize(rest)
+        if start in counted and (after.matched or Act.QUESTION in acts):
+            # Counted out by the client: two issues whatever their categories.
+            return first, rest
+        if not before.matched:
+            continue
+        another = after.confident and after.category != before.category
+        if (Act.NEW_ISSUE in acts and after.matched) or another or (acts.claim and acts.claim != before.category):
+            return first, rest
+    return text, None
+
+
+def issue_text(snapshot: Snapshot, event: Event, deps: Deps) -> str:
+    """The words of the issue being started: all told so far, up to where a second issue begins."""
+    return split_issues(told_so_far(snapshot, event), deps)[0]
+
+
+def classify(snapshot: Snapshot, event: Event, deps: Deps) -> Classification:
+    return deps.classifier.classify(issue_text(snapshot, event, deps))
+
+
+def phrases(verdict: Classification) -> list[str]:
+    """The matched rule phrases, each once, in the order they occur."""
+    return list(dict.fromkeys(m.phrase for m in verdict.matched))
+
+
+def ticket_classification(draft: Draft, deps: Deps, category: str) -> dict[str, Any]:
+    """What the ticket's "classified" event says of how its category was decided."""
+    known = draft.context.get("classified") or {}
+    return {
+        "matched": list(known.get("matched") or []),
+        "confident": bool(known.get("confident", False)) and known.get("category") == category,
+        "picked": bool(known.get("picked", False)),
+        "rules_version": known.get("version", deps.classifier.version),
+    }
+
+
+def asking(snapshot: Snapshot, deps: Deps) -> SlotSpec | None:
+    name = snapshot.context.get("asking")
+    if snapshot.category is None or not name:
+        return None
+    return deps.forms.slot(snapshot.category, str(name))
+
+
+def filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any]:
+    """The details once this message is read: the answer to the detail asked, and any other it carries."""
+    assert snapshot.category is not None
+    filled = dict(snapshot.slots)
+    spec = asking(snapshot, deps)
+    if spec is not None and (event.text.strip() or event.kind is EventKind.BUTTON):
+        answer = answer_text(event, spec, snapshot.category, deps, snapshot.language)
+        checked = read_slot(spec, answer, deps, answered=True)
+        if checked.error is None:
+            filled[spec.name] = checked.value
+            if spec.name not in FREE_TEXT:
+                filled.update(free_text_answers(snapshot.category, event.text, filled, deps))
+    if event.kind is EventKind.MESSAGE:
+        for name, value in extract_slots(snapshot.category, event.text, deps).items():
+            filled.setdefault(name, value)
+    edit = acts_of(event).edit
+    if edit is not None and edit[1]:
+        filled[edit[0]] = edit[1]
+    return filled
+
+
+# The details whose answer is free text: any question the client asks there is his answer.
+FREE_TEXT = frozenset({"description", "question", "proposal"})
+
+
+def rating_of(event: Event) -> int:
+    if "rating" in event.data:
+        return int(event.data["rating"])
+    score = acts_of(event).score
+    return score if score is not None else 5
+
+
+def skip_words(deps: Deps) -> set[str]:
+    return {normalize(w) for w in deps.settings.skip_words}
+
+
+def answer_text(event: Event, spec: SlotSpec, category: str, deps: Deps, lang: str) -> str:
+    """A choice button answers with its label; anything else answers with the message text."""
+    if event.button and event.button.startswith(CHOICE_PREFIX):
+        choice = event.button[len(CHOICE_PREFIX) :]
+        if choice in spec.choices:
+            return deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)
+    return event.text
+
+
+@lru_cache(maxsize=512)
+def _entities(text: str, today: date) -> Entities:
+    # Guards and the action of one turn read the same message several times.
+    return extract(text, today)
+
+
+def _date_value(mention: DateMention) -> str:
+    return f"{mention.text} ({mention.day.isoformat()})"
+
+
+def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh", *, guesses: bool = True) -> dict[str, str]:
+    """Details a message carries whatever was asked: a phone number, a date, the project, the outcome wanted.
+
+    With `guesses` the project a message is about counts even unnamed ("周年庆的预算…"): enough to fill a gap,
+    not to replace what the client gave.
+    """
+    if not text.strip():
+        return {}
+    found = _entities(text, deps.today)
+    slots: dict[str, str] = {}
+    for spec in deps.forms.slots(category):
+        value: str | None = None
+        if spec.extract == "phone" and found.phones:
+            value = found.phones[0]
+        elif spec.extract == "contact" and (found.phones or found.emails):
+            value = (found.phones or found.emails)[0]
+        elif spec.extract == "date" and found.dates:
+            value = _date_value(found.dates[0])
+        elif spec.extract == "demand" and found.demand:
+            value = found.demand
+        elif spec.extract == "project" and (found.project or (guesses and found.project_guess)):
+            value = found.project or found.project_guess
+        elif spec.extract == "topic":
+            choice = deps.forms.topic_of(category, spec.name, normalize(text))
+            if choice is not None:
+                value = deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)
+        if value:
+            slots[spec.name] = value
+    return slots
+
+
+def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False) -> Validated:
+    """The value of one detail from the client's answer: the number in "王女士 13811113333", the words otherwise."""
+    if spec.validator == "phone" and normalize(answer).strip() not in skip_words(deps):
+        phones = find_phones(answer)
+        if phones:
+            return Validated(phones[0])
+    checked = validate(spec, answer, skip_words(deps))
+    if checked.error is None and checked.value and spec.extract == "date" and answered:
+        dates = _entities(answer, deps.today).dates
+        if dates and dates[0].text != checked.value:
+            return Validated(f"{checked.value} ({dates[0].day.isoformat()})")
+    return checked
+
+
+def _usable_first_text(spec: SlotSpec, first_text: str, deps: Deps, category: str) -> bool:
+    text = first_text.strip()
+    if spec.name in FREE_TEXT:
+        # "咨询一下投放的事" names the category and the topic but asks nothing yet.
+        substance = deps.lexicon.without_claims(normalize(text))
+        for other in deps.forms.slots(category):
+            for words in other.cues.values():
+                for word in words:
+                    substance = substance.replace(word, "")
+        if len(substance.strip(" ,.!?。，！？的事情下一吧呀啊了")) < 4:
+            return False
+    if len(text) >= deps.settings.prefill_min_chars:
+        return True
+    # A short question ("发票能开吗？") is the question itself; a lone word ("发票") is only its topic.
+    return spec.name in FREE_TEXT and len(text) >= max(spec.min_length, 4) and deps.lexicon.is_question(text)
+
+
+def prefilled(snapshot: Snapshot, category: str, first_text: str, deps: Deps) -> dict[str, Any]:
+    """Details the client has already given: the first message and what it carries, a phone number on record."""
+    slots: dict[str, Any] = {}
+    for spec in deps.forms.slots(category):
+        if spec.prefill == "first_message" and _usable_first_text(spec, first_text, deps, category):
+            checked = validate(spec, first_text, set())
+            if checked.error is None:
+                slots[spec.name] = checked.value
+    for name, value in extract_slots(category, first_text, deps, snapshot.language).items():
+        slots.setdefault(name, value)
+    for spec in deps.forms.slots(category):
+        if spec.prefill == "client.phone" and snapshot.client_phone:
+            slots.setdefault(spec.name, snapshot.client_phone)
+    return slots
+
+
+def picked_category(event: Event) -> str:
+    category = (event.button or "")[len(CATEGORY_PREFIX) :]
+    return category if category in CATEGORIES else "other"
+
+
+def first_text_after_pick(snapshot: Snapshot) -> str:
+    if snapshot.state in {State.NEW, State.CLOSED}:
+        return ""
+    return str(snapshot.context.get("issue_text") or snapshot.context.get("first_text") or "")
+
+
+def prefills_all(category: str, first_text: str, snapshot: Snapshot, deps: Deps) -> bool:
+    return deps.forms.next_missing(category, prefilled(snapshot, category, first_text, deps)) is None
+
+
+def switched_slots(snapshot: Snapshot, event: Event, claim: str, deps: Deps) -> dict[str, Any]:
+    """The new category's details: those of the old form that it shares, then what the client's words give."""
+    names = {s.name for s in deps.forms.slots(claim)}
+    kept = {k: v for k, v in snapshot.slots.items() if k in names}
+    first_text = str(snapshot.context.get("first_text") or "")
+    # "这是complaint！已经两周没收到周报了": what the objection adds to the issue belongs to its description.
+    added = deps.lexicon.without_claims(normalize(event.text)).strip(" ,.!?。，！？~～")
+    if len(added) >= 4:
+        first_text = f"{first_text} {event.text}".strip()
+    for name, value in prefilled(snapshot, claim, first_text, deps).items():
+        kept.setdefault(name, value)
+    return kept
+
+
+def free_text_answers(category: str, text: str, filled: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """An answer that says the whole matter ("抖音开屏春节期间多少钱" asked for the topic) is the question too."""
+    found: dict[str, Any] = {}
+    for spec in deps.forms.slots(category):
+        if spec.name in FREE_TEXT and spec.name not in filled and _usable_first_text(spec, text, deps, category):
+            checked = validate(spec, text.strip(), set())
+            if checked.error is None:
+                found[spec.name] = checked.value
+    return found
+
+
+def ticket_details(draft: Draft) -> dict[str, Any]:
+    details: dict[str, Any] = dict(draft.slots)
+    if draft.context.get("first_text"):
+        details["first_message"] = draft.context["first_text"]
+    if draft.context.get("side_questions"):
+        details["side_questions"] = list(draft.context["side_questions"])
+    if draft.context.get("evidence"):
+        details["evidence"] = list(draft.context["evidence"])
+    return details
