@@ -62,5 +62,6 @@ ACTIONS: dict[str, Action] = {
     "feedback_low": feedback.act_feedback_low,
     "feedback_timeout": feedback.act_feedback_timeout,
     "reopen": feedback.act_reopen,
-    "note_after_resolve": feedback.act_note_after_resolve,
+    # After the resolution a message is a note on the ticket, as while it is open.
+    "note_after_resolve": handover.act_append,
 }

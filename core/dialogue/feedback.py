@@ -82,8 +82,3 @@ def act_feedback_timeout(draft: Draft, snapshot: Snapshot, event: Event, deps: D
 def act_reopen(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.effects.append(TicketNote("reopened", {"text": event.text}))
     draft.say("ticket.reopened")
-
-
-def act_note_after_resolve(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    draft.effects.append(TicketNote("client_message", {"text": event.text}))
-    draft.say("ticket.appended")
