@@ -3,7 +3,8 @@
 The real app in-process (create_app, its lifespan, the WeChat webhook through httpx's ASGI transport) on a
 fresh database, driven by the messages of bench/wechat_bench.py: USERS users, MESSAGES messages each. Every
 statement the engine sends is counted (SQLAlchemy's before_cursor_execute), with BEGIN and COMMIT, which
-are round trips too, and the CPU time of the process per turn. Run: `python -m bench.turn_sql [postgres|sqlite]`.
+are round trips too, and the CPU time of the process per turn. Run: `python -m bench.turn_sql [postgres|sqlite]`;
+with `--show`, it also prints the statements of the last user's last turn (a known client), in order.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def kind(statement: str) -> str:
     return f"{verb} {table.group(1) if table else ''}".strip()
 
 
-async def main(backend: str) -> None:
+async def main(backend: str, show: bool = False) -> None:
     url = await fresh_database("kefu_bench_turn_sql", backend)
     os.environ.update(
         KEFU_DATABASE_URL=url,
@@ -50,21 +51,25 @@ async def main(backend: str) -> None:
     services = app.state.services
     counts: Counter[str] = Counter()
     round_trips = 0
+    last_turn: list[str] = []
 
     def on_execute(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         nonlocal round_trips
         round_trips += 1
         counts[kind(statement)] += 1
+        last_turn.append(" ".join(statement.split())[:160])
 
     def on_begin(_conn: object) -> None:
         nonlocal round_trips
         round_trips += 1
         counts["BEGIN"] += 1
+        last_turn.append("BEGIN")
 
     def on_commit(_conn: object) -> None:
         nonlocal round_trips
         round_trips += 1
         counts["COMMIT"] += 1
+        last_turn.append("COMMIT")
 
     try:
         async with app.router.lifespan_context(app):
@@ -79,6 +84,7 @@ async def main(backend: str) -> None:
                 for i in range(MESSAGES):
                     for user in plan:
                         _openid, query, body = user[i]
+                        last_turn.clear()
                         r = await http.post("/wechat", params=query, content=body)
                         assert r.status_code == 200, r.text
                 cpu = time.process_time() - started
@@ -96,7 +102,12 @@ async def main(backend: str) -> None:
     print(f"CPU time of this process per turn, client included: {1000 * cpu / turns:.2f} ms")
     for name, n in counts.most_common():
         print(f"  {n / turns:6.2f}  {name}")
+    if show:
+        print("the last turn's statements:")
+        for statement in last_turn:
+            print(f"  {statement}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "postgres"))
+    args = [a for a in sys.argv[1:] if a != "--show"]
+    asyncio.run(main(args[0] if args else "postgres", show="--show" in sys.argv))
