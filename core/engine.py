@@ -91,6 +91,8 @@ log = logging.getLogger(__name__)
 E_TRANSFER = EventKind.REP_TRANSFER
 
 DIALOGUE_TIMEOUT = "dialogue_timeout"
+# Timer turns run in a batch between two yields to the event loop (dispatch_many).
+_YIELD_EVERY = 20
 START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
 # No issue under way: a ticket resolved now can be the conversation's issue again.
 IDLE_STATES = frozenset({State.NEW, State.CLOSED})
@@ -428,7 +430,10 @@ class Engine:
             ticket_ids = [c.ticket_id for c in conversations.values() if c.ticket_id is not None]
             if ticket_ids:
                 held.extend((await session.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)))).scalars())
-            for conversation_id, event in items:
+            for n, (conversation_id, event) in enumerate(items, 1):
+                if n % _YIELD_EVERY == 0:
+                    # A batch's turns need no I/O between them: let live turns in now and then, or they wait for all.
+                    await asyncio.sleep(0)
                 conversation = conversations.get(conversation_id)
                 if conversation is None:
                     continue
