@@ -156,6 +156,7 @@ class FollowUpRunner:
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         on_drop: DropHook | None = None,
         batch: int = 500,
+        part: int = 100,
         concurrency: int = 8,
     ) -> None:
         self.db = db
@@ -165,6 +166,7 @@ class FollowUpRunner:
         self.cutoff = cutoff
         self.on_drop = on_drop
         self.batch = batch
+        self.part = part
         self.concurrency = concurrency
 
     async def run_due(self) -> int:
@@ -183,15 +185,20 @@ class FollowUpRunner:
             outcomes: list[tuple[FollowUp, str | None]] = []
             singles: list[FollowUp] = []
             for kind, rows in _by_kind(claimed).items():
-                if kind in self.batch_handlers and len(rows) > 1:
+                if kind not in self.batch_handlers or len(rows) < 2:
+                    singles.extend(rows)
+                    continue
+                # Handed over in parts: a part's turns commit (and send) together, so a smaller part holds
+                # the process's live turns up for less time at each step, at a few statements more.
+                for start in range(0, len(rows), self.part):
+                    part = rows[start : start + self.part]
                     try:
-                        await self.batch_handlers[kind](rows)
-                        outcomes.extend((row, None) for row in rows)
-                        continue
+                        await self.batch_handlers[kind](part)
+                        outcomes.extend((row, None) for row in part)
                     except Exception:
-                        # One bad row must not hold back the rest: retry the batch row by row.
-                        log.exception("batch of %s %s follow-ups failed; firing them one by one", len(rows), kind)
-                singles.extend(rows)
+                        # One bad row must not hold back the rest: retry the part row by row.
+                        log.exception("batch of %s %s follow-ups failed; firing them one by one", len(part), kind)
+                        singles.extend(part)
             outcomes.extend(await asyncio.gather(*(fire(row) for row in singles)))
             await self._settle(outcomes)
             fired += sum(1 for _, error in outcomes if error is None)
