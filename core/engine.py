@@ -91,6 +91,8 @@ log = logging.getLogger(__name__)
 E_TRANSFER = EventKind.REP_TRANSFER
 
 DIALOGUE_TIMEOUT = "dialogue_timeout"
+# Timer turns run in a batch between two yields to the event loop (dispatch_many).
+_YIELD_EVERY = 20
 START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
 # No issue under way: a ticket resolved now can be the conversation's issue again.
 IDLE_STATES = frozenset({State.NEW, State.CLOSED})
@@ -256,7 +258,11 @@ class Engine:
             return ReceiveResult("accepted", conversation.id, stored_id)
         identity.reachable = True
         # Replies parked while the network's window was closed can go now, ahead of this turn's.
-        unparked = await outbox.unpark(session, conversation.id, now) if unsent else 0
+        unparked = 0
+        if unsent:
+            # The UPDATE touches only outbox rows: flushing the conversation first would cost an UPDATE more.
+            with session.no_autoflush:
+                unparked = await outbox.unpark(session, conversation.id, now)
         if msg.language in self.texts.languages and msg.language != conversation.language:
             conversation.language = msg.language
         result = ReceiveResult("accepted", conversation.id, stored_id, unparked=unparked, earlier_unsent=unsent)
@@ -413,11 +419,21 @@ class Engine:
             clients = {
                 c.id: c for c in (await session.execute(select(Client).where(Client.id.in_(client_ids)))).scalars()
             }
+            # Loaded into the session's identity map, so each turn's identity (the replies' reachability
+            # check) and ticket lookups cost no query; a query there would also flush each conversation on its
+            # own (autoflush) instead of all in one UPDATE at commit. The map holds rows weakly: `held` keeps them.
+            identity_ids = [c.identity_id for c in conversations.values()]
+            held: list[object] = []
+            if identity_ids:
+                query = select(ChannelIdentity).where(ChannelIdentity.id.in_(identity_ids))
+                held.extend((await session.execute(query)).scalars())
             ticket_ids = [c.ticket_id for c in conversations.values() if c.ticket_id is not None]
             if ticket_ids:
-                # Loaded into the session's identity map, so each turn's ticket lookup costs no query.
-                await session.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)))
-            for conversation_id, event in items:
+                held.extend((await session.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)))).scalars())
+            for n, (conversation_id, event) in enumerate(items, 1):
+                if n % _YIELD_EVERY == 0:
+                    # A batch's turns need no I/O between them: let live turns in now and then, or they wait for all.
+                    await asyncio.sleep(0)
                 conversation = conversations.get(conversation_id)
                 if conversation is None:
                     continue
@@ -859,7 +875,9 @@ class Engine:
             event = replace(event, acts=recognize(event.text, snapshot, deps))
             acts = event.acts or NO_ACTS
             if acts.found & {Act.STATUS, Act.GREETING}:
-                view = await self._ticket_view(session, conversation, client, event.text)
+                # Tickets are flushed when opened; the conversation's pending changes are flushed once, later.
+                with session.no_autoflush:
+                    view = await self._ticket_view(session, conversation, client, event.text)
                 snapshot = replace(snapshot, ticket=view)
             elif Act.CLAIM in acts and conversation.ticket_id is not None:
                 ticket = await session.get(Ticket, conversation.ticket_id)
@@ -922,6 +940,7 @@ class Engine:
         actor = event.actor or ("client" if event.kind in (EventKind.MESSAGE, EventKind.BUTTON) else "bot")
         effects: Sequence[Effect] = outcome.effects
         spoken: list[OutboundMessage] = []
+        timers: list[followups.Timer] = []
         for effect in effects:
             if isinstance(effect, OpenTicket):
                 ticket = await self._open_ticket(session, conversation, client, effect, now)
@@ -942,12 +961,15 @@ class Engine:
                 conversation.holder_user_id = None
                 ticket = None
             elif isinstance(effect, Schedule):
-                await self._schedule(session, conversation, client, ticket, effect, now)
+                timers.append(self._timer(conversation, client, ticket, effect, now))
             elif isinstance(effect, Classified):
                 # Recorded on the inbound message by receive(), which holds the message.
                 continue
             else:
                 spoken.append(self.render(effect, conversation, ticket))
+        if timers:
+            # The idle reminder and its timeout come together: one statement for both.
+            await followups.schedule_many(session, timers, now)
         if spoken:
             await self._say(session, conversation, result, combine(spoken), now)
         if outcome.state is State.CLOSED:
@@ -1003,15 +1025,9 @@ class Engine:
             if note.kind == "claimed" and status is TicketStatus.CLASSIFIED:
                 await desk.move(session, ticket, TransitionRequest(TicketStatus.INVESTIGATING, actor), now)
 
-    async def _schedule(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        client: Client,
-        ticket: Ticket | None,
-        effect: Schedule,
-        now: datetime,
-    ) -> None:
+    def _timer(
+        self, conversation: Conversation, client: Client, ticket: Ticket | None, effect: Schedule, now: datetime
+    ) -> followups.Timer:
         turn = int((conversation.context or {}).get("turn", 0))
         payload: dict[str, Any] = {"timer": effect.timer.value}
         if effect.timer in (TimerKind.IDLE_REMINDER, TimerKind.IDLE_ABANDON):
@@ -1021,9 +1037,7 @@ class Engine:
             key = f"conv:{conversation.id}:{effect.timer.value}:ticket:{ticket.id if ticket else 0}:{turn}"
         # Every dialogue timer ends in a message to the client, so none of them fires at night.
         due = self.quiet_hours.defer(now + effect.after, client.timezone or self.settings.timezone)
-        await followups.schedule(
-            session, kind=DIALOGUE_TIMEOUT, target_id=conversation.id, due_at=due, key=key, payload=payload, now=now
-        )
+        return followups.Timer(DIALOGUE_TIMEOUT, conversation.id, due, key, payload)
 
     def render(self, say: Say, conversation: Conversation, ticket: Ticket | None) -> OutboundMessage:
         """Fill a text key with its parameters and the ticket's, in the conversation's language."""

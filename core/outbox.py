@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, insert, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -88,6 +88,67 @@ async def _insert_returning_ids(
     return [int(i) for i in (await session.execute(many, rows)).scalars().all()]
 
 
+def _outbox_row(o: Outgoing, message_id: int) -> dict[str, Any]:
+    return {
+        "conversation_id": o.conversation_id,
+        "message_id": message_id,
+        "in_reply_to": o.in_reply_to,
+        "channel": o.ref.channel,
+        "ref": o.ref.to_json(),
+        "payload": o.message.to_json(),
+        "status": SENT if o.answered else PENDING,
+        "attempts": 1 if o.answered else 0,
+        "next_attempt_at": o.hold_until or o.now,
+        "created_at": o.now,
+        "sent_at": o.now if o.answered else None,
+        "external_id": IN_RESPONSE if o.answered else None,
+    }
+
+
+def _insert_reply() -> Insert:
+    """One reply's message and its outbox row in one statement (PostgreSQL: an INSERT inside a WITH)."""
+    message_columns = [
+        "conversation_id",
+        "direction",
+        "channel",
+        "account",
+        "external_id",
+        "type",
+        "text",
+        "payload",
+        "author_user_id",
+        "created_at",
+    ]
+    outbox_columns = [
+        "conversation_id",
+        "in_reply_to",
+        "channel",
+        "ref",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+        "external_id",
+    ]
+    message = (
+        insert(MESSAGES)
+        .values({c: bindparam(f"m_{c}", type_=MESSAGES.c[c].type) for c in message_columns})
+        .returning(MESSAGES.c.id)
+        .cte("reply_message")
+    )
+    values = select(*[bindparam(f"o_{c}", type_=_OUTBOX.c[c].type) for c in outbox_columns], message.c.id)
+    return (
+        insert(_OUTBOX)
+        .from_select([*outbox_columns, "message_id"], values)
+        .returning(_OUTBOX.c.id, _OUTBOX.c.message_id)
+    )
+
+
+_INSERT_REPLY = _insert_reply()
+
+
 def queue(session: AsyncSession, outgoing: Outgoing) -> Outgoing:
     """Queue a reply in the caller's transaction; `write_queued` must run before it commits."""
     session.info.setdefault(OUTGOING, []).append(outgoing)
@@ -95,7 +156,7 @@ def queue(session: AsyncSession, outgoing: Outgoing) -> Outgoing:
 
 
 async def write_queued(session: AsyncSession) -> None:
-    """Insert every queued reply's message and outbox row with two statements, whatever their number."""
+    """Insert every queued reply's message and outbox row with two statements, whatever their number (one for one)."""
     pending: list[Outgoing] = session.info.pop(OUTGOING, [])
     if not pending:
         return
@@ -114,25 +175,16 @@ async def write_queued(session: AsyncSession) -> None:
         }
         for o in pending
     ]
-    message_ids = await _insert_returning_ids(session, _INSERT_MESSAGES, _INSERT_MESSAGES_MANY, messages)
-    rows = [
-        {
-            "conversation_id": o.conversation_id,
-            "message_id": message_id,
-            "in_reply_to": o.in_reply_to,
-            "channel": o.ref.channel,
-            "ref": o.ref.to_json(),
-            "payload": o.message.to_json(),
-            "status": SENT if o.answered else PENDING,
-            "attempts": 1 if o.answered else 0,
-            "next_attempt_at": o.hold_until or o.now,
-            "created_at": o.now,
-            "sent_at": o.now if o.answered else None,
-            "external_id": IN_RESPONSE if o.answered else None,
-        }
-        for o, message_id in zip(pending, message_ids, strict=True)
-    ]
-    outbox_ids = await _insert_returning_ids(session, _INSERT_OUTBOX, _INSERT_OUTBOX_MANY, rows)
+    if len(pending) == 1 and session.get_bind().dialect.name == "postgresql":
+        # Most turns write one reply: on PostgreSQL its message and outbox row go in one statement.
+        row = {f"o_{k}": v for k, v in _outbox_row(pending[0], 0).items() if k != "message_id"}
+        params = {f"m_{k}": v for k, v in messages[0].items()} | row
+        written = (await session.execute(_INSERT_REPLY, params)).one()
+        outbox_ids, message_ids = [int(written[0])], [int(written[1])]
+    else:
+        message_ids = await _insert_returning_ids(session, _INSERT_MESSAGES, _INSERT_MESSAGES_MANY, messages)
+        rows = [_outbox_row(o, message_id) for o, message_id in zip(pending, message_ids, strict=True)]
+        outbox_ids = await _insert_returning_ids(session, _INSERT_OUTBOX, _INSERT_OUTBOX_MANY, rows)
     for o, outbox_id, message_id in zip(pending, outbox_ids, message_ids, strict=True):
         o.outbox_id = outbox_id
         data = {
