@@ -60,7 +60,7 @@ def summarize(collapsed: Path, top: int = TOP) -> str:
 
 
 def _short(frame: str) -> str:
-    """`receive (core/engine.py:199)` -> `receive (core/engine.py)`: one entry per function, not per line."""
+    """`receive (core/engine/turns.py:199)` -> `receive (core/engine/turns.py)`: one entry per function."""
     name, _, where = frame.partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
     for marker in ("site-packages/", str(ROOT) + "/"):

@@ -1,0 +1,229 @@
+"""Client turns: a message deduplicated, screened, read as an event, stepped, stored with its replies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import live, outbox
+from core.conversations import (
+    DuplicateMessage,
+    find_or_create_conversation,
+    find_or_create_identity,
+    lock_known_sender,
+    record_classified,
+    store_inbound,
+)
+from core.db.models import (
+    Client,
+    Conversation,
+    Ticket,
+)
+from core.dialogue.classifier import normalize
+from core.dialogue.machine import accepts
+from core.dialogue.model import (
+    CATEGORY_PREFIX,
+    DRAFT_STATES,
+    RATE_PREFIX,
+    Classified,
+    Event,
+    EventKind,
+    OpenTicket,
+    Outcome,
+    Say,
+    State,
+)
+from core.engine.base import CATEGORY_STATES, START_STATES, ReceiveResult, log
+from core.engine.effects import EngineEffects
+from core.messages import (
+    Button,
+    InboundMessage,
+    MessageType,
+)
+from core.sanitize import clean_inbound
+
+
+class EngineTurns(EngineEffects):
+    """Takes a client's message through its turn."""
+
+    async def receive(
+        self,
+        msg: InboundMessage,
+        *,
+        deliver: bool = True,
+        hold: timedelta | None = None,
+        answer: Callable[[ReceiveResult], bool] | None = None,
+        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    ) -> ReceiveResult:
+        """Handle one inbound message exactly once: a repeated external id is stored and answered once.
+
+        `hold` keeps this turn's replies from the dispatcher for that long, for a webhook that may carry
+        them in its own response (then `answered_in_response`) or hand them over (`release`).
+        `answer` is asked once the turn is done, before it commits: True means the caller's response
+        carries the replies, so they are written as sent in this same transaction.
+        `before` runs first in the turn's transaction: the channel's own record of the message (WeChat's
+        reply window), committed with the turn and so seen by every send that follows it.
+        """
+        msg = clean_inbound(msg)
+        key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
+        started = time.perf_counter()
+        async with self._lock(key):
+            try:
+                async with self._turn() as session:
+                    if before is not None:
+                        await before(session)
+                    result = await self._receive_in(session, msg)
+                    if hold is not None:
+                        for outgoing in result.outgoing:
+                            outgoing.hold_until = self.clock.now() + hold
+                    if answer is not None and result.outgoing and answer(result):
+                        for outgoing in result.outgoing:
+                            outgoing.answered = True
+            except DuplicateMessage:
+                log.info("duplicate %s message %s ignored", msg.channel, msg.external_id)
+                return ReceiveResult("duplicate")
+        if self.on_turn is not None:
+            self.on_turn(msg.ref.channel, time.perf_counter() - started)
+        if deliver and result.conversation_id is not None:
+            await self.dispatcher.deliver_conversation(result.conversation_id)
+        return result
+
+    async def _receive_in(self, session: AsyncSession, msg: InboundMessage) -> ReceiveResult:
+        now = self.clock.now()
+        known = await lock_known_sender(session, msg)
+        if known is None:
+            client, identity = await find_or_create_identity(session, msg, now)
+            language = msg.language if msg.language in self.texts.languages else self.settings.language
+            conversation = await find_or_create_conversation(session, client, identity, msg, now, language)
+            # First contact, or a race with another process's: look for parked replies all the same.
+            unsent = True
+        else:
+            client, identity, conversation, unsent = known
+            ref = msg.ref.to_json()
+            if conversation.ref != ref:
+                conversation.ref = ref
+        stored_id = await store_inbound(session, conversation, msg, now, self.settings.max_message_chars)
+        data = {
+            "message_id": stored_id,
+            "direction": "in",
+            "channel": msg.ref.channel,
+            "type": msg.type.value,
+            "text": msg.text[: self.settings.max_message_chars],
+            "author_user_id": None,
+        }
+        live.stage(session, live.LiveEvent("message", conversation.id, conversation.ticket_id, data, now))
+        conversation.last_inbound_at = now
+        if msg.display_name and identity.display_name != msg.display_name:
+            identity.display_name = msg.display_name
+        if msg.type is MessageType.EVENT and msg.payload.get("event") == "unsubscribe":
+            # The client left (unfollowed, blocked the bot): keep the record, stop writing to them.
+            identity.reachable = False
+            return ReceiveResult("accepted", conversation.id, stored_id)
+        identity.reachable = True
+        # Replies parked while the network's window was closed can go now, ahead of this turn's.
+        unparked = 0
+        if unsent:
+            # The UPDATE touches only outbox rows: flushing the conversation first would cost an UPDATE more.
+            with session.no_autoflush:
+                unparked = await outbox.unpark(session, conversation.id, now)
+        if msg.language in self.texts.languages and msg.language != conversation.language:
+            conversation.language = msg.language
+        result = ReceiveResult("accepted", conversation.id, stored_id, unparked=unparked, earlier_unsent=unsent)
+
+        if conversation.ticket_id is not None:
+            ticket = await session.get(Ticket, conversation.ticket_id)
+            if ticket is not None and ticket.sla_paused_at is not None:
+                await self.desk.resume_sla(session, ticket, "client", now)
+        problem = self._screen(msg)
+        if problem is not None:
+            log.info("%s message %s not processed: %s", msg.channel, msg.external_id, problem)
+            await self._say(session, conversation, result, self.render(Say(problem), conversation, None), now)
+            return result
+        event = self._interpret(conversation, msg, stored_id)
+        if event is None:
+            return result
+        context = dict(conversation.context or {})
+        context["turn"] = int(context.get("turn", 0)) + 1
+        if (msg.attachments and conversation.ticket_id is None) or State(conversation.state) in START_STATES:
+            evidence = list(context.get("evidence", []))
+            evidence.extend({**a.to_json(), "message_id": stored_id} for a in msg.attachments)
+            if evidence:
+                context["evidence"] = evidence
+        conversation.context = context
+        outcome = await self._step_and_apply(session, conversation, client, event, result, now, message_id=stored_id)
+        for effect in outcome.effects:
+            if isinstance(effect, Classified):
+                await record_classified(session, stored_id, msg, effect.record())
+        await self._next_issue(session, conversation, client, outcome, result, now, stored_id)
+        return result
+
+    async def _next_issue(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        client: Client,
+        outcome: Outcome,
+        result: ReceiveResult,
+        now: datetime,
+        message_id: int,
+    ) -> None:
+        """A second issue of the first message ("…，另外发票能开吗？") starts once the first one's ticket is open."""
+        context = dict(conversation.context or {})
+        second = context.pop("next_issue", None)
+        if second is None or outcome.state in DRAFT_STATES:
+            return
+        conversation.context = context
+        if any(isinstance(effect, OpenTicket) for effect in outcome.effects):
+            told = Event(EventKind.MESSAGE, text=str(second), data={"message_id": message_id})
+            await self._step_and_apply(session, conversation, client, told, result, now, message_id=message_id)
+
+    def _screen(self, msg: InboundMessage) -> str | None:
+        """Input the dialogue should not see: answered politely, stored all the same."""
+        if msg.type is MessageType.UNKNOWN:
+            return "input.unsupported"
+        if msg.type is MessageType.TEXT and not msg.text.strip() and not msg.button_id:
+            return "input.empty"
+        if len(msg.text) > self.settings.max_message_chars:
+            return "input.too_long"
+        return None
+
+    def _interpret(self, conversation: Conversation, msg: InboundMessage, message_id: int) -> Event | None:
+        """Turn a stored message into a machine event, resolving numbered and labelled answers to buttons."""
+        pending = [Button.from_json(b) for b in (conversation.context or {}).get("pending", [])]
+        state = State(conversation.state)
+        button: str | None = None
+        text = msg.text
+        if msg.button_id:
+            label = next((b.label for b in pending if b.id == msg.button_id), None)
+            is_category = msg.button_id.startswith(CATEGORY_PREFIX)
+            if label is not None or (is_category and state in CATEGORY_STATES):
+                button = msg.button_id
+            elif is_category and self.texts.has(f"category.{msg.button_id[len(CATEGORY_PREFIX) :]}"):
+                # A menu click after the ticket is open is just something the client said.
+                text = text or self.texts.get(
+                    f"category.{msg.button_id[len(CATEGORY_PREFIX) :]}", conversation.language
+                )
+            else:
+                text = text or msg.button_id
+        elif text.strip():
+            answer = normalize(text).strip(" .。")
+            if answer.isdigit() and 1 <= int(answer) <= len(pending):
+                button = pending[int(answer) - 1].id
+            else:
+                button = next((b.id for b in pending if normalize(b.label) == answer), None)
+        elif msg.type is MessageType.EVENT and msg.payload.get("event") != "subscribe":
+            return None
+        if button is not None:
+            if button.startswith(RATE_PREFIX) and accepts(state, EventKind.FEEDBACK):
+                rating = int(button[len(RATE_PREFIX) :])
+                return Event(EventKind.FEEDBACK, text=text, button=button, data={"rating": rating})
+            return Event(EventKind.BUTTON, text=text, button=button, attachments=msg.attachments)
+        data: dict[str, Any] = {"message_id": message_id}
+        if msg.payload.get("new_thread"):
+            # The channel knows the message starts a thread of its own (a new mail, not a reply).
+            data["new_thread"] = True
+        return Event(EventKind.MESSAGE, text=text, attachments=msg.attachments, data=data)
