@@ -1,8 +1,8 @@
 """The learned text model in serving: character n-gram TF-IDF and a multinomial logistic regression, in plain Python.
 
-The model is fitted with scikit-learn (core/classifier_training.py) and exported to a versioned JSON file; this
-module reads that file and reproduces scikit-learn's predict_proba without importing it or NumPy, so web
-processes carry neither.
+The model is fitted with scikit-learn (core/learning/fit.py) and exported to a versioned JSON file; this module
+reads that file and reproduces scikit-learn's predict_proba without importing it or NumPy, so web processes carry
+neither. The file also holds how the rules' scores join the model's log-odds (core/learning/combination.py).
 """
 
 from __future__ import annotations
