@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,10 @@ def test_rule_scores_are_added_to_the_models_log_odds(shipped: TextModel) -> Non
     rules = KeywordClassifier([Rule("什么时候", "inquiry", 1.5), Rule("报表", "complaint", -0.5)], model=shipped)
     verdict = rules.classify(text)
     logits = shipped.logits(text)
+    a, b, prior = shipped.rule_weight, shipped.model_weight, shipped.prior
     boosted = [
-        z + {"inquiry": 1.5, "complaint": -0.5}.get(c, 0.0) for z, c in zip(logits, shipped.classes, strict=True)
+        b * z + a * {"inquiry": 1.5, "complaint": -0.5}.get(c, 0.0) + p
+        for z, c, p in zip(logits, shipped.classes, prior, strict=True)
     ]
     probs = dict(zip(shipped.classes, softmax(boosted), strict=True))
     assert verdict.category == max(probs, key=probs.__getitem__)
@@ -95,9 +98,51 @@ def test_rule_scores_are_added_to_the_models_log_odds(shipped: TextModel) -> Non
     # A forced rule decides whatever the model thinks.
     forced = KeywordClassifier([Rule("报表", "suggestion", 1.0, forced=True)], model=shipped).classify(text)
     assert (forced.category, forced.confidence, forced.confident) == ("suggestion", 1.0, True)
-    # No cue at all: the model alone decides.
+    # No cue at all: the model (with its weight and prior) alone decides.
     alone = KeywordClassifier([], model=shipped).classify(text)
-    assert alone.confidence == pytest.approx(max(shipped.predict_proba(text).values()), abs=1e-3)
+    plain = softmax([b * z + p for z, p in zip(logits, prior, strict=True)])
+    assert alone.confidence == pytest.approx(max(plain), abs=1e-3)
+
+
+def test_the_fitted_rule_weight_is_exported_and_used_by_the_scorer(tmp_path: Path, shipped: TextModel) -> None:
+    # The starter model's combination was fitted: the rules neither count as a fixed 1 nor the model's log-odds as is.
+    assert shipped.rule_weight > 0 and (shipped.rule_weight, shipped.model_weight) != (1.0, 1.0)
+    assert len(shipped.prior) == len(shipped.classes) and any(shipped.prior)
+    # Fitted per source; the one served is the agency's.
+    agency = shipped.meta["combination"]["agency"]
+    assert (agency["rule_weight"], agency["model_weight"], tuple(agency["prior"])) == (
+        shipped.rule_weight,
+        shipped.model_weight,
+        shipped.prior,
+    )
+    assert shipped.meta["combination"]["stc3"]["rule_weight"] != shipped.rule_weight
+    text = "报表什么时候发"
+    rules = [Rule("报表", "complaint", 2.0)]
+    verdicts = {}
+    for weight in (0.0, 1.0, 3.0):
+        model = replace(shipped, rule_weight=weight)
+        path = tmp_path / f"m{weight}.json.gz"
+        dump_model(model, path)
+        loaded = load_model(path)
+        assert (loaded.rule_weight, loaded.model_weight, loaded.prior) == (weight, shipped.model_weight, shipped.prior)
+        verdicts[weight] = KeywordClassifier(rules, model=loaded).classify(text)
+    # Weight 0: the rule is shown but adds nothing; the more weight, the more the rule's category gains.
+    assert verdicts[0.0].scores == {"complaint": 2.0}
+    assert verdicts[0.0].confidence == pytest.approx(max(shipped.combine(shipped.logits(text), {})), abs=1e-3)
+    gained = [shipped.combine(shipped.logits(text), {"complaint": 2.0 * w})[0] for w in (0.0, 1.0, 3.0)]
+    assert shipped.classes[0] == "complaint" and gained[0] < gained[1] < gained[2]
+    assert verdicts[3.0].category == "complaint"
+
+
+def test_a_file_of_format_version_1_adds_rule_scores_as_they_are(shipped: TextModel) -> None:
+    raw = shipped.to_json()
+    del raw["combination"], raw["sublinear_tf"]
+    old = model_from_json({**raw, "format_version": 1})
+    assert (old.rule_weight, old.model_weight, old.prior, old.sublinear) == (1.0, 1.0, (0.0,) * 4, False)
+    logits = old.logits("报表什么时候发")
+    assert old.combine(logits, {"inquiry": 1.5}) == softmax(
+        [z + (1.5 if c == "inquiry" else 0.0) for z, c in zip(logits, old.classes, strict=True)]
+    )
 
 
 def test_the_shipped_model_is_small_and_says_what_it_was_trained_on(shipped: TextModel) -> None:
@@ -143,3 +188,38 @@ def test_scoring_imports_neither_sklearn_nor_numpy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_combination_is_fitted_per_source_by_log_loss_and_recovers_known_weights() -> None:
+    pytest.importorskip("scipy")
+    import random
+
+    from core.learning.combination import fit_combination
+
+    # Labels drawn from softmax(b x log-odds + a x rule score + prior), with other numbers on each source: the fit
+    # finds each source's numbers.
+    rng = random.Random(7)
+    classes = ("complaint", "inquiry", "other")
+    truth = {"a": (2.0, 0.5, (0.0, 1.0, -1.0)), "b": (0.3, 1.0, (0.0, -0.5, 0.5))}
+    logits, rules, labels, sources = [], [], [], []
+    for n in range(8000):
+        source = "ab"[n % 2]
+        a, b, prior = truth[source]
+        z = [rng.gauss(0, 2) for _ in classes]
+        r = {c: rng.choice((0.0, 0.0, 1.0)) for c in classes}
+        probs = softmax([b * v + a * r[c] + p for v, c, p in zip(z, classes, prior, strict=True)])
+        labels.append(rng.choices(classes, probs)[0])
+        logits.append(z)
+        rules.append(r)
+        sources.append(source)
+    found = fit_combination(classes, logits, rules, labels, sources)
+    for source, (a, b, prior) in truth.items():
+        w = found.of(source)
+        assert w.rule_weight == pytest.approx(a, abs=0.2) and w.model_weight == pytest.approx(b, abs=0.08)
+        assert w.prior == pytest.approx(prior, abs=0.25)
+    # A source without its own weights adds the rules as they are; the probabilities are the scorer's formula.
+    assert found.of("elsewhere").rule_weight == 1.0
+    w = found.of("a")
+    assert found.probabilities(classes, [1.0, 0.0, -1.0], {"inquiry": 1.0}, "a") == pytest.approx(
+        softmax([w.model_weight, w.rule_weight + w.prior[1], -w.model_weight + w.prior[2]])
+    )

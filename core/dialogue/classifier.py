@@ -437,16 +437,13 @@ class KeywordClassifier:
         return _verdict(top_category, confidence, confidence >= self.threshold and top > second, scores, tuple(matched))
 
     def _with_model(self, text: str, scores: dict[str, float], matched: tuple[Match, ...]) -> Classification:
-        """The rules' scores added to the model's log-odds; the softmax's top category and its probability."""
+        """The rules' scores added to the model's log-odds (by the model's fitted weights); the softmax's top category
+        and its probability."""
         assert self.model is not None
         model = self.model
         logits = model.logits(text)
         alone = dict(zip(model.classes, softmax(logits), strict=True))
-        if scores:
-            logits = [z + scores.get(c, 0.0) for z, c in zip(logits, model.classes, strict=True)]
-            combined = softmax(logits)
-        else:
-            combined = list(alone.values())
+        combined = model.combine(logits, scores)
         best = max(range(len(combined)), key=combined.__getitem__)
         confidence = _round3(combined[best])
         # A tie between the top two is never confident, as without a model.

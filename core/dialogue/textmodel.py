@@ -1,8 +1,8 @@
 """The learned text model in serving: character n-gram TF-IDF and a multinomial logistic regression, in plain Python.
 
-The model is fitted with scikit-learn (core/classifier_training.py) and exported to a versioned JSON file; this
-module reads that file and reproduces scikit-learn's predict_proba without importing it or NumPy, so web
-processes carry neither.
+The model is fitted with scikit-learn (core/learning/fit.py) and exported to a versioned JSON file; this module
+reads that file and reproduces scikit-learn's predict_proba without importing it or NumPy, so web processes carry
+neither. The file also holds how the rules' scores join the model's log-odds (core/learning/combination.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 FORMAT = "kefu-text-model"
 # The starter model shipped with kefu, relative to the config folder.
 STARTER_MODEL = "classifier/model.json.gz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Files of these versions are read too: version 1 has no fitted combination (rule scores added as they are).
+READABLE_VERSIONS = (1, 2)
 
 # @mentions run to the next space or punctuation (Weibo's "@中国联通客服 "); URLs to the next space.
 _MENTION = re.compile(r"@\s?[^\s@,，.。!！?？:：;；、]+")
@@ -77,6 +79,13 @@ class TextModel:
     # Confident at or above this probability (chosen on held-back labels when trained).
     threshold: float
     meta: Mapping[str, Any]
+    # How the rules' scores and the model's log-odds are summed, fitted on out-of-fold log-odds when trained:
+    # rule_weight x rule score + model_weight x log-odds + prior (one per class, the deployment's category mix).
+    rule_weight: float = 1.0
+    model_weight: float = 1.0
+    prior: tuple[float, ...] = ()
+    # Term frequency as 1 + log(count) (scikit-learn's sublinear_tf), so a repeated n-gram does not drown the rest.
+    sublinear: bool = False
 
     def logits(self, text: str) -> list[float]:
         """The linear scores (log-odds up to a shared constant) of each class for a raw message."""
@@ -88,7 +97,10 @@ class TextModel:
         scores = list(self.intercept)
         if not counts:
             return scores
-        weighted = [(count * features[gram][0], features[gram][1]) for gram, count in counts.items()]
+        if self.sublinear:
+            weighted = [((1.0 + math.log(n)) * features[gram][0], features[gram][1]) for gram, n in counts.items()]
+        else:
+            weighted = [(n * features[gram][0], features[gram][1]) for gram, n in counts.items()]
         norm = math.sqrt(sum(w * w for w, _ in weighted))
         for w, coefs in weighted:
             share = w / norm
@@ -99,6 +111,12 @@ class TextModel:
     def predict_proba(self, text: str) -> dict[str, float]:
         """Probability of each class, as scikit-learn's predict_proba gives it."""
         return dict(zip(self.classes, softmax(self.logits(text)), strict=True))
+
+    def combine(self, logits: list[float], rules: Mapping[str, float]) -> list[float]:
+        """Probability of each class from the model's log-odds and the rules' scores, by the fitted combination."""
+        prior = self.prior or (0.0,) * len(self.classes)
+        a, b = self.rule_weight, self.model_weight
+        return softmax([b * z + a * rules.get(c, 0.0) + p for z, c, p in zip(logits, self.classes, prior, strict=True)])
 
     def with_threshold(self, threshold: float) -> TextModel:
         """The same model, confident at another point of its precision-coverage curve."""
@@ -111,18 +129,28 @@ class TextModel:
             "version": self.version,
             "classes": list(self.classes),
             "ngram_range": list(self.ngram_range),
+            "sublinear_tf": self.sublinear,
             "threshold": self.threshold,
             "intercept": list(self.intercept),
             "meta": dict(self.meta),
+            "combination": {
+                "rule_weight": self.rule_weight,
+                "model_weight": self.model_weight,
+                "prior": list(self.prior) or [0.0] * len(self.classes),
+            },
             "features": {g: [idf, *coefs] for g, (idf, coefs) in self.features.items()},
         }
 
 
 def model_from_json(raw: Mapping[str, Any]) -> TextModel:
     """A model from its exported JSON; ConfigError when the file is not one this code can score."""
-    if raw.get("format") != FORMAT or raw.get("format_version") != FORMAT_VERSION:
-        raise ConfigError(f"not a {FORMAT} file of format version {FORMAT_VERSION}")
+    if raw.get("format") != FORMAT or raw.get("format_version") not in READABLE_VERSIONS:
+        raise ConfigError(f"not a {FORMAT} file of format version {', '.join(map(str, READABLE_VERSIONS))}")
     classes = tuple(str(c) for c in raw["classes"])
+    combination = raw.get("combination") or {}
+    prior = tuple(float(v) for v in combination.get("prior") or (0.0,) * len(classes))
+    if len(prior) != len(classes):
+        raise ConfigError(f"the prior has {len(prior)} values, not {len(classes)}")
     features: dict[str, tuple[float, tuple[float, ...]]] = {}
     for gram, values in raw["features"].items():
         if len(values) != len(classes) + 1:
@@ -137,6 +165,10 @@ def model_from_json(raw: Mapping[str, Any]) -> TextModel:
         features=features,
         threshold=float(raw["threshold"]),
         meta=dict(raw.get("meta") or {}),
+        rule_weight=float(combination.get("rule_weight", 1.0)),
+        model_weight=float(combination.get("model_weight", 1.0)),
+        prior=prior,
+        sublinear=bool(raw.get("sublinear_tf", False)),
     )
 
 

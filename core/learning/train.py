@@ -6,21 +6,24 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.textmodel import TextModel, dump_model
 from core.learning.crossval import (
     IN_DOMAIN,
+    IN_DOMAIN_WEIGHT,
     TARGET_PRECISION,
     Scored,
     choose_threshold,
-    combine,
+    cross_combined,
+    fitted_combination,
     out_of_fold,
+    rule_verdicts,
     weights_of,
 )
-from core.learning.data import Labelled
+from core.learning.data import AGENCY, Labelled
 from core.learning.fit import FitOptions, fit
 
 
@@ -36,7 +39,11 @@ class Trained:
 
 def data_version(rows: Sequence[Labelled], options: FitOptions) -> str:
     """A name that changes exactly when the training data or options do: the same inputs give the same model."""
-    digest = hashlib.sha256(repr((options.max_features, options.c, options.seed)).encode())
+    digest = hashlib.sha256(
+        repr(
+            (options.max_features, options.c, options.seed, options.ngram_range, options.sublinear, IN_DOMAIN_WEIGHT)
+        ).encode()
+    )
     for r in rows:
         digest.update(f"{r.text}\t{r.label}\t{r.source}\n".encode())
     return digest.hexdigest()[:12]
@@ -56,12 +63,15 @@ def train(
     # One thread: the machine's other processes keep their cores, and a fit is not faster with more here.
     with threadpool_limits(1):
         classes, logits = out_of_fold(rows, options)
+        verdicts = rule_verdicts(rows, rules)
+        both = cross_combined(rows, classes, logits, verdicts, seed=options.seed)
         scored = [
-            Scored(r.label, r.source, *combine(classes, z, rules, r.text))
-            for r, z in zip(rows, logits, strict=True)
-            if r.source in IN_DOMAIN
+            Scored(r.label, r.source, *verdict) for r, verdict in zip(rows, both, strict=True) if r.source in IN_DOMAIN
         ]
         threshold, coverage, precision = choose_threshold(scored, target)
+        # The combination in force: fitted on every in-domain row's out-of-fold log-odds, per source; the one served
+        # is the agency's own (the deployment's messages are agency messages).
+        combination = fitted_combination(rows, classes, logits, verdicts)
         model = fit(
             [r.text for r in rows],
             [r.label for r in rows],
@@ -79,8 +89,14 @@ def train(
                 "threshold_coverage": round(coverage, 4),
                 "threshold_precision": round(precision, 4),
                 "threshold_chosen_on": list(IN_DOMAIN),
+                "combination": {
+                    source: {"rule_weight": w.rule_weight, "model_weight": w.model_weight, "prior": list(w.prior)}
+                    for source, w in combination.by_source.items()
+                },
             },
         )
+        served = combination.of(AGENCY)
+        model = replace(model, rule_weight=served.rule_weight, model_weight=served.model_weight, prior=served.prior)
     return Trained(model, time.perf_counter() - started, coverage, precision)
 
 
