@@ -1,4 +1,8 @@
-"""The outbox: every reply is a row first, then a send; delivered in order per conversation, never lost."""
+"""The outbox: every reply is a row first, then a send; delivered in order per conversation, never lost.
+
+One module because claiming, sending, settling and the first-response record share one row's life and
+its invariants (in order per conversation, at-least-once); splitting them would scatter those rules.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Service-quality figures over tickets (报告制度, 服务质量评估): volume, complaints, speed, SLA, satisfaction."""
+"""Service-quality figures over tickets (报告制度, 服务质量评估): volume, complaints, speed, SLA, satisfaction.
+
+One module because every figure reads the same period's tickets once and the policy's report is one
+whole; the table and chart rendering live apart (`report_tables.py`, `report_svg.py`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The ticket desk: opens tickets, assigns and notifies, moves them through the lifecycle, and keeps SLA clocks."""
+"""The ticket desk: opens tickets, assigns and notifies, moves them through the lifecycle, and keeps SLA clocks.
+
+One module because opening, assigning, moving and the SLA clocks all go through `TicketDesk`'s one
+transaction rules; the lifecycle table and the policies are apart (`lifecycle.py`, `tickets.py`).
+"""
 
 from __future__ import annotations
 

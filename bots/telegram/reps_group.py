@@ -8,6 +8,9 @@ and being throttled costs no attempt), a post's unique (topic, key) refuses a re
 follows a cursor over the stored client messages, so a lost "message" event only delays a post.
 An "escalated" event is turned into a topic row right after the engine's commit; a process that dies
 in between loses that escalation's topic (the ticket itself and the console are unaffected).
+
+Over 400 lines because topics and posts share one delivery loop, one rate limit and one lease rule; the
+rows and their writers are apart (`topics.py`), the reps' commands too (`commands.py`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The relational model of kefu; identical on SQLite and PostgreSQL."""
+"""The relational model of kefu; identical on SQLite and PostgreSQL.
+
+Every table is here, in one file, because Alembic's autogenerate and the readers of the schema want one
+place to look; the tables are short and independent.
+"""
 
 from __future__ import annotations
 

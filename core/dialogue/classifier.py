@@ -1,4 +1,8 @@
-"""Keyword classifier: an Aho-Corasick automaton over normalized text, a score per category."""
+"""Keyword classifier: an Aho-Corasick automaton over normalized text, a score per category.
+
+One module because normalization, the automaton and scoring must agree on the same folded text; the
+learned model's scorer is apart (`textmodel.py`).
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ Every phrase resolves against `today` (the business day in the business time zon
 without a year take the latest such day that is not more than a month ahead, since clients mostly tell
 when something started. Vague phrases ("10月底", "上个月", "左右", "early Nov") are marked approximate.
 See docs/dialogue.md, "Understanding clients: entities", for the choices and their limits.
+
+One module: the patterns and their handlers are one table read top to bottom.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Pure functions of the text (and of `today` for dates): no database, no I/O once the libraries are loaded.
 Entities are taken in a fixed order, each masking its span for the next (ticket numbers, e-mail, phones,
 dates, amounts), so that the digits of one are never read as another.
+
+One module because entities are taken in a fixed order, each masking its span for the next; the date
+normaliser is apart (`dates.py`).
 """
 
 from __future__ import annotations
