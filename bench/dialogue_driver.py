@@ -25,9 +25,9 @@ from core.clock import ManualClock
 from core.db.models import Conversation, Ticket, User
 from core.dialogue.fields import edit_request
 from core.dialogue.model import State
-from core.lifecycle import OPEN_STATUSES
 from core.messages import ConversationRef, InboundMessage, OutboundMessage
 from core.settings import Settings
+from core.tickets.lifecycle import OPEN_STATUSES
 from handlers.services import Services, build_services
 
 CHANNEL = "sim"

@@ -18,7 +18,7 @@ from core.errors import KefuError, NotFound
 from core.messages import ConversationRef, OutboundMessage
 from core.outbox import Outgoing
 from core.texts import Texts
-from core.ticketing import TicketDesk
+from core.tickets.desk import TicketDesk
 
 PHONE = "phone"
 MAX_NOTES = 4000

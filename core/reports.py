@@ -23,7 +23,7 @@ from core.channel import CHANNEL_NAMES
 from core.clock import as_utc
 from core.db.models import Department, Ticket, TicketEvent, User, UserDepartment
 from core.errors import InvalidInput
-from core.lifecycle import OPEN_STATUSES
+from core.tickets.lifecycle import OPEN_STATUSES
 
 CATEGORIES = ("inquiry", "complaint", "suggestion", "other")
 SCORES = (1, 2, 3, 4, 5)

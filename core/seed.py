@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Department, KeywordRule, User
 from core.keywords.spec import RuleSpec
-from core.tickets import TicketPolicies
+from core.tickets.policies import TicketPolicies
 
 
 async def seed_departments(session: AsyncSession, policies: TicketPolicies, now: datetime) -> int:

@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Department, Ticket, User, UserDepartment
-from core.lifecycle import OPEN_STATUSES
+from core.tickets.lifecycle import OPEN_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ from bots.wechat.routes import WeChatWebhook, WeChatWebhooks
 from core import log_redaction
 from core.clock import Clock
 from core.errors import ConfigError, KefuError
-from core.lifecycle import TicketStatus, TransitionRequest
 from core.settings import Settings
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from handlers.background import BackgroundJobs
 from handlers.classifier_training import WeeklyTraining
 from handlers.console.csrf import LOGIN_COOKIE

@@ -331,7 +331,7 @@ def tickets_transition(
 ) -> None:
     """Move a ticket through its lifecycle; guards apply as in the console."""
     from core.errors import KefuError
-    from core.lifecycle import TicketStatus, TransitionRequest
+    from core.tickets.lifecycle import TicketStatus, TransitionRequest
     from handlers.ops import transition_ticket
 
     request = TransitionRequest(TicketStatus(to), actor, solution, root_cause, improvement, reason)

@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from core import lifecycle
 from core.dialogue import machine
 from core.settings import PROJECT_ROOT
+from core.tickets import lifecycle
 
 DIAGRAMS: dict[str, Callable[[], str]] = {
     "dialogue": machine.mermaid,

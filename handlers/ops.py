@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import as_utc
 from core.db.models import Conversation, Ticket, TicketEvent
 from core.errors import NotFound
-from core.lifecycle import TicketStatus, TransitionRequest
-from core.takeover import ensure_not_held_by_other
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
+from core.tickets.takeover import ensure_not_held_by_other
 from core.transcript import delivery_log
 from handlers.services import Services
 

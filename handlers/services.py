@@ -53,8 +53,8 @@ from core.seed import seed_departments, seed_keyword_rules
 from core.settings import Settings
 from core.singleton import serialize
 from core.texts import Texts
-from core.ticketing import SLA, SUMMARY_REMINDER, TicketDesk
-from core.tickets import TicketPolicies
+from core.tickets.desk import SLA, SUMMARY_REMINDER, TicketDesk
+from core.tickets.policies import TicketPolicies
 from handlers.config_documents import register_appliers
 from handlers.console.canned import CannedReplies
 

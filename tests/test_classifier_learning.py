@@ -16,8 +16,8 @@ from core.learning import labels, store
 from core.learning.data import Labelled, starter_data
 from core.learning.draft import MIN_HELD, DraftInputs, split, train_draft
 from core.learning.labels import Confirmed
-from core.lifecycle import TicketStatus, TransitionRequest
 from core.settings import Settings
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from handlers.classifier_training import WeeklyTraining, train_and_store
 from handlers.services import Services, build_services
 from tests.chat import TICKET_NO, Chat, texts_of

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core import lifecycle
 from core.dialogue import machine
 from core.settings import PROJECT_ROOT
+from core.tickets import lifecycle
 from handlers.docgen import DOCUMENTS, UnknownDiagram, marked, regenerate, render
 
 ARCHITECTURE = PROJECT_ROOT / "docs" / "architecture.md"

@@ -15,9 +15,9 @@ from core.clock import ManualClock
 from core.db.models import Conversation, Ticket, User
 from core.dialogue.model import State
 from core.errors import Conflict, InvalidInput, KefuError
-from core.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
 from core.messages import ConversationRef, InboundMessage
 from core.settings import Settings
+from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
 from handlers.ops import transition_ticket
 from handlers.services import Services, build_services
 from tests.desk_setup import Staff, create_staff

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.db.models import Conversation, Ticket
 from core.dialogue.machine import State
-from core.lifecycle import OPEN_STATUSES
+from core.tickets.lifecycle import OPEN_STATUSES
 from handlers.services import Services
 from tests.chat import Chat
 

@@ -9,7 +9,8 @@ import pytest
 
 from core.db.models import Ticket
 from core.errors import InvalidInput
-from core.lifecycle import (
+from core.settings import PROJECT_ROOT
+from core.tickets.lifecycle import (
     InvalidTicketTransition,
     MissingSummary,
     TicketStatus,
@@ -17,7 +18,6 @@ from core.lifecycle import (
     mermaid,
     transition,
 )
-from core.settings import PROJECT_ROOT
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 S = TicketStatus
@@ -31,7 +31,7 @@ def _request(to: TicketStatus) -> TransitionRequest:
     return TransitionRequest(to, "user:1", solution="补量", root_cause="排期错误", improvement="排期双人复核")
 
 
-# The agency's process written out by hand, not read from core.lifecycle: a move added to or dropped
+# The agency's process written out by hand, not read from core.tickets.lifecycle: a move added to or dropped
 # from the table under test must show up here as a failing pair.
 EXPECTED_MOVES = {
     ("received", "classified"),

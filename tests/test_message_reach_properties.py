@@ -24,9 +24,9 @@ from core.clock import ManualClock
 from core.db.models import Conversation, Ticket, User
 from core.dialogue.model import State
 from core.errors import KefuError
-from core.lifecycle import TicketStatus, TransitionRequest
 from core.messages import ConversationRef, InboundMessage
 from core.settings import Settings
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from handlers.console import inbox
 from handlers.console.auth import Principal
 from handlers.ops import transition_ticket

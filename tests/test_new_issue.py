@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.db.models import Conversation, Ticket, TicketEvent
-from core.lifecycle import TicketStatus, TransitionRequest
 from core.messages import ConversationRef, InboundMessage
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.fakes import FakeChannel, inbound

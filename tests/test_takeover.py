@@ -16,7 +16,7 @@ from core.db.models import Client, Conversation, Department, Notification, Ticke
 from core.errors import InvalidInput
 from core.live import LiveEvent
 from core.messages import ConversationRef
-from core.takeover import HeldByOther
+from core.tickets.takeover import HeldByOther
 from handlers.services import Services, build_services
 from tests.chat import Chat, texts_of
 from tests.desk_setup import Staff, create_staff

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.clock import ManualClock, as_utc
 from core.db.models import Conversation, FollowUp, Notification, Ticket, TicketEvent
-from core.lifecycle import TicketStatus, TransitionRequest
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.chat import TICKET_NO, Chat, texts_of

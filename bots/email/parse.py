@@ -15,7 +15,7 @@ from inscriptis import get_text
 from lxml import html as lxml_html
 
 from bots.email.quotes import latest_reply
-from core.tickets import TICKET_NUMBER
+from core.tickets.policies import TICKET_NUMBER
 
 # Ticket numbers as kefu writes them into subjects: "[KF-20261206-0001]".
 SUBJECT_TICKET = re.compile(r"\[(KF-\d{8}-\d{4,})\]")

@@ -25,8 +25,8 @@ from core.access import department_ids, may_work_on
 from core.db.models import Conversation, Department, TelegramTopic, Ticket, User
 from core.engine import Engine
 from core.errors import InvalidInput, KefuError, NotFound
-from core.lifecycle import InvalidTicketTransition, MissingSummary, TicketStatus
-from core.takeover import HeldByOther, ensure_not_held_by_other
+from core.tickets.lifecycle import InvalidTicketTransition, MissingSummary, TicketStatus
+from core.tickets.takeover import HeldByOther, ensure_not_held_by_other
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from core.db.session import Database
 
 log = logging.getLogger(__name__)
 
-# The department head's "new ticket" notification (core/ticketing.py); the reps' queue copy has no user.
+# The department head's "new ticket" notification (core/tickets/desk.py); the reps' queue copy has no user.
 KINDS = ("new_ticket",)
 # Older notifications are not announced any more: a head should not get last week's tickets after an outage.
 MAX_AGE = timedelta(days=1)

@@ -50,10 +50,10 @@ from core.channel import PermanentSendError, Throttled, TransientSendError
 from core.clock import Clock, as_utc
 from core.db.models import Client, Conversation, TelegramPost, TelegramTopic, Ticket
 from core.db.session import Database
-from core.lifecycle import OPEN_STATUSES
 from core.live import LiveEvent
 from core.messages import MessageType
 from core.outbox import backoff
+from core.tickets.lifecycle import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 

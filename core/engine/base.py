@@ -38,8 +38,8 @@ from core.outbox import OutboxDispatcher, Outgoing
 from core.quiet_hours import QuietHours
 from core.settings import Settings
 from core.texts import Texts
-from core.ticketing import TicketDesk
-from core.tickets import TicketPolicies
+from core.tickets.desk import TicketDesk
+from core.tickets.policies import TicketPolicies
 
 log = logging.getLogger("core.engine")
 E_TRANSFER = EventKind.REP_TRANSFER

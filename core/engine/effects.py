@@ -42,14 +42,14 @@ from core.dialogue.model import (
     TimerKind,
 )
 from core.engine.base import DIALOGUE_TIMEOUT, E_TRANSFER, EngineBase, ReceiveResult, combine, log
-from core.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
 from core.messages import (
     ConversationRef,
     OutboundMessage,
     kind_of_text,
 )
 from core.outbox import Outgoing
-from core.tickets import format_duration
+from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
+from core.tickets.policies import format_duration
 
 
 class EngineEffects(EngineBase):

@@ -33,14 +33,14 @@ from core.dialogue.model import (
 from core.engine.base import IDLE_STATES, ReceiveResult, conversation_of, log
 from core.engine.timers import EngineTimers
 from core.errors import InvalidInput, KefuError, NotFound
-from core.lifecycle import TicketStatus, TransitionRequest
 from core.messages import (
     ConversationRef,
     MessageKind,
     OutboundMessage,
 )
 from core.outbox import UNDELIVERED
-from core.takeover import HeldByOther
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
+from core.tickets.takeover import HeldByOther
 
 
 class EngineReps(EngineTimers):

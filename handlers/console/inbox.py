@@ -14,8 +14,8 @@ from core.clock import as_utc
 from core.db.models import Client, Conversation, Department, Message, Ticket, User
 from core.dialogue.model import State
 from core.errors import InvalidInput
-from core.lifecycle import OPEN_STATUSES, TicketStatus
 from core.masking import mask_text
+from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus
 from handlers.console.access import visible_tickets
 from handlers.console.auth import Principal
 

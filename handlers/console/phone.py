@@ -11,9 +11,9 @@ from sqlalchemy import ColumnElement, or_, select
 from bots.common import BadPayload, db_int
 from core.db.models import Client
 from core.dialogue.forms import CATEGORIES, normalize_phone
-from core.lifecycle import TicketStatus
 from core.masking import mask_phone
 from core.phone_intake import PHONE, Call, CallNotValid, NewClient, record_call
+from core.tickets.lifecycle import TicketStatus
 from handlers.console.access import ticket_for
 from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.web import json_body, page, text_field

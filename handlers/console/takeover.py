@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from bots.common import db_int
 from core.errors import InvalidInput
-from core.lifecycle import TicketStatus, TransitionRequest
-from core.takeover import HeldByOther
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
+from core.tickets.takeover import HeldByOther
 from handlers.console.access import ticket_for
 from handlers.console.auth import Principal
 from handlers.console.bodies import Body, Flag, parsed, trimmed

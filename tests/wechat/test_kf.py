@@ -21,7 +21,7 @@ from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
 from core.db.models import Conversation, TicketEvent
 from core.messages import ConversationRef, MessageType, OutboundMessage
-from core.takeover import HeldByOther
+from core.tickets.takeover import HeldByOther
 from handlers.services import Services
 from tests.desk_setup import create_staff
 from tests.wechat.conftest import OTHER_AES_KEY, element, sign

@@ -18,8 +18,8 @@ from core.channel import WindowClosed
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
 from core.db.models import Conversation, Message, Ticket, TicketEvent
-from core.lifecycle import TicketStatus, TransitionRequest
 from core.messages import ConversationRef, OutboundMessage
+from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.desk_setup import create_staff

@@ -20,10 +20,10 @@ from core.clock import as_utc
 from core.db.models import Client, Conversation, Department, FollowUp, Notification, Ticket, TicketEvent, User
 from core.dialogue.model import State
 from core.learning import labels
-from core.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest, transition
 from core.settings import Settings
 from core.texts import Texts
-from core.tickets import TicketPolicies, next_ticket_number
+from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest, transition
+from core.tickets.policies import TicketPolicies, next_ticket_number
 
 log = logging.getLogger(__name__)
 
