@@ -22,7 +22,6 @@ from core import log_redaction
 from core.clock import Clock
 from core.errors import ConfigError, KefuError
 from core.settings import Settings
-from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from handlers.background import BackgroundJobs
 from handlers.classifier_training import WeeklyTraining
 from handlers.console.csrf import LOGIN_COOKIE
@@ -31,7 +30,6 @@ from handlers.console.settings import ConsoleSettings
 from handlers.email_notifier import EmailNotifier
 from handlers.health import health_router
 from handlers.metrics import Metrics
-from handlers.ops import transition_ticket
 from handlers.services import Services, build_services
 from handlers.weekly_reports import WeeklyReports
 
@@ -231,14 +229,5 @@ def telegram_rep_routers(services: Services) -> list[Router]:
         return []
     from bots.telegram.commands import RepCommands
 
-    async def close(number: str, actor: str, root_cause: str, improvement: str) -> str:
-        request = TransitionRequest(TicketStatus.CLOSED, actor, root_cause=root_cause, improvement=improvement)
-        return await transition_ticket(services, number, request)
-
-    async def reopen(number: str, actor: str) -> str:
-        return await transition_ticket(services, number, TransitionRequest(TicketStatus.INVESTIGATING, actor))
-
-    commands = RepCommands(
-        engine=services.engine, reps=services.reps, writer=services.reps.writer, close=close, reopen=reopen
-    )
+    commands = RepCommands(engine=services.engine, reps=services.reps, writer=services.reps.writer)
     return [commands.router()]

@@ -303,7 +303,7 @@ def tickets_list(
     limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
 ) -> None:
     """List tickets, newest first."""
-    from handlers.ops import list_tickets
+    from handlers.ticket_lookup import list_tickets
 
     for row in _with_services(lambda s: list_tickets(s, status, limit)):
         typer.echo(
@@ -314,7 +314,7 @@ def tickets_list(
 @tickets_app.command("show")
 def tickets_show(number: str) -> None:
     """Show one ticket with its audit trail, as JSON."""
-    from handlers.ops import show_ticket
+    from handlers.ticket_lookup import show_ticket
 
     typer.echo(json.dumps(_with_services(lambda s: show_ticket(s, number)), ensure_ascii=False, indent=2, default=str))
 
@@ -332,11 +332,10 @@ def tickets_transition(
     """Move a ticket through its lifecycle; guards apply as in the console."""
     from core.errors import KefuError
     from core.tickets.lifecycle import TicketStatus, TransitionRequest
-    from handlers.ops import transition_ticket
 
     request = TransitionRequest(TicketStatus(to), actor, solution, root_cause, improvement, reason)
     try:
-        status = _with_services(lambda s: transition_ticket(s, number, request))
+        status = _with_services(lambda s: s.engine.move_ticket(number, request))
     except KefuError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -18,7 +18,6 @@ from core.errors import Conflict, InvalidInput, KefuError
 from core.messages import ConversationRef, InboundMessage
 from core.settings import Settings
 from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
-from handlers.ops import transition_ticket
 from handlers.services import Services, build_services
 from tests.desk_setup import Staff, create_staff
 
@@ -115,7 +114,7 @@ async def _close(services: Services, conversation_id: int) -> None:
     before = TicketStatus(ticket.status)
     request = TransitionRequest(TicketStatus.CLOSED, "user:1", root_cause="素材", improvement="复核")
     try:
-        await transition_ticket(services, ticket.number, request)
+        await services.engine.move_ticket(ticket.number, request)
     except KefuError as exc:
         assert before not in (TicketStatus.RESOLVED, TicketStatus.FEEDBACK), f"close refused from {before}: {exc}"
         return

@@ -29,7 +29,6 @@ from core.settings import Settings
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from handlers.console import inbox
 from handlers.console.auth import Principal
-from handlers.ops import transition_ticket
 from handlers.services import Services, build_services
 from tests.desk_setup import create_staff
 
@@ -129,7 +128,7 @@ class MessagesReachSomeone(RuleBasedStateMachine):
         request = TransitionRequest(
             status, f"user:{self.desk.admin}", solution="已处理", root_cause="素材", improvement="复核"
         )
-        self._do(transition_ticket(self.desk.services, number, request, by=self.desk.admin, override=True))
+        self._do(self.desk.services.engine.move_ticket(number, request, by=self.desk.admin, override=True))
 
     @rule(minutes=st.sampled_from([1, 15, 45, 60 * 25, 60 * 80]))
     def time_passes(self, minutes: int) -> None:

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from core.db.models import Conversation, Ticket, TicketEvent
 from core.messages import ConversationRef, InboundMessage
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
-from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.fakes import FakeChannel, inbound
 
@@ -56,7 +55,7 @@ async def test_a_second_issue_gets_its_own_ticket_and_the_first_is_resolved_by_m
     # The rep resolves the first ticket while the client is in the middle of the second issue.
     asked = channel.sent[-1][1]
     request = TransitionRequest(TicketStatus.RESOLVED, "cli", solution="排期已改回原方案")
-    assert await transition_ticket(services, first.number, request) == "resolved"
+    assert await services.engine.move_ticket(first.number, request) == "resolved"
     assert f"您的工单 {first.number} 已处理完毕。处理结果：排期已改回原方案" in channel.sent[-1][1]
     tickets, conversation = await _tickets(services)
     assert tickets[0].status == "resolved" and conversation.state in {"collecting", "confirming"}
@@ -81,7 +80,7 @@ async def test_a_ticket_left_behind_is_the_conversations_issue_again_when_resolv
     assert conversation.state == "closed" and conversation.ticket_id is None
 
     request = TransitionRequest(TicketStatus.RESOLVED, "cli", solution="排期已改回原方案")
-    await transition_ticket(services, tickets[0].number, request)
+    await services.engine.move_ticket(tickets[0].number, request)
     tickets, conversation = await _tickets(services)
     assert conversation.ticket_id == tickets[0].id and conversation.state == "resolved"
     assert "处理结果：排期已改回原方案" in channel.sent[-1][1]

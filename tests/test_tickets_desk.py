@@ -10,7 +10,6 @@ from sqlalchemy import select
 from core.clock import ManualClock, as_utc
 from core.db.models import Conversation, FollowUp, Notification, Ticket, TicketEvent
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
-from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.chat import TICKET_NO, Chat, texts_of
 from tests.desk_setup import create_staff
@@ -266,7 +265,7 @@ async def test_one_complaint_walks_all_six_steps_of_the_agency_process(
     # 6 总结: closing needs the root cause and the improvement measure, and stores both.
     actor = f"user:{rep}"
     summary = TransitionRequest(TicketStatus.CLOSED, actor, root_cause="排期录入错误", improvement="排期双人复核")
-    assert await transition_ticket(services, number, summary, by=rep) == "closed"
+    assert await services.engine.move_ticket(number, summary, by=rep) == "closed"
     closed = await _ticket(services, number)
     assert (closed.status, closed.root_cause, closed.improvement) == ("closed", "排期录入错误", "排期双人复核")
     assert closed.closed_at is not None

@@ -11,7 +11,6 @@ sends nothing to the client: it says so and offers /reopen.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiogram import F, Router
@@ -25,15 +24,11 @@ from core.access import department_ids, may_work_on
 from core.db.models import Conversation, Department, TelegramTopic, Ticket, User
 from core.engine import Engine
 from core.errors import InvalidInput, KefuError, NotFound
-from core.tickets.lifecycle import InvalidTicketTransition, MissingSummary, TicketStatus
+from core.tickets.lifecycle import InvalidTicketTransition, MissingSummary, TicketStatus, TransitionRequest
 from core.tickets.takeover import HeldByOther, ensure_not_held_by_other
 
 log = logging.getLogger(__name__)
 
-# Closing (step 6) lives outside core's engine: (ticket number, actor, root cause, improvement) → new status.
-Closer = Callable[[str, str, str, str], Awaitable[str]]
-# Reopening a closed ticket: (ticket number, actor) → new status.
-Reopener = Callable[[str, str], Awaitable[str]]
 # Both "|" and the full-width "｜" a Chinese keyboard types separate the root cause from the improvement.
 CLOSE_SEPARATORS = ("|", "｜")
 FORCE_ROLES = frozenset({"supervisor", "admin"})
@@ -65,14 +60,10 @@ class NotYours(KefuError):
 class RepCommands:
     """Turns reps' messages in topics into engine calls and answers them in the topic."""
 
-    def __init__(
-        self, *, engine: Engine, reps: RepsGroup, writer: TopicWriter, close: Closer, reopen: Reopener | None = None
-    ) -> None:
+    def __init__(self, *, engine: Engine, reps: RepsGroup, writer: TopicWriter) -> None:
         self.engine = engine
         self.reps = reps
         self.writer = writer
-        self.close = close
-        self.reopen = reopen
 
     def router(self) -> Router:
         """A fresh Router for the reps' group only; private chats are the client router's."""
@@ -173,10 +164,12 @@ class RepCommands:
         command = command_of(text)
         closed = ticket is not None and TicketStatus(ticket.status) is TicketStatus.CLOSED
         if command is not None and command[0] == "reopen":
-            if ticket is None or not closed or self.reopen is None:
+            if ticket is None or not closed:
                 return t("reopen_not_closed")
             await self._ensure_not_held_by_other(topic, rep)
-            await self.reopen(ticket.number, f"user:{rep.id}")
+            await self.engine.move_ticket(
+                ticket.number, TransitionRequest(TicketStatus.INVESTIGATING, f"user:{rep.id}")
+            )
             return t("reopened", ticket_no=ticket.number)
         if closed and (command is None or command[0] not in ("note",)):
             # Nothing reaches the client from a closed ticket's topic; the ticket is reopened first, visibly.
@@ -212,7 +205,8 @@ class RepCommands:
             if not topic.ticket_key:
                 return t("refused_no_ticket")
             await self._ensure_not_held_by_other(topic, rep)
-            await self.close(topic.ticket_key, actor, root_cause, improvement)
+            request = TransitionRequest(TicketStatus.CLOSED, actor, root_cause=root_cause, improvement=improvement)
+            await self.engine.move_ticket(topic.ticket_key, request)
             return t("closed", ticket_no=topic.ticket_key)
         if name == "transfer":
             if not args:

@@ -40,7 +40,7 @@ from core.messages import (
 )
 from core.outbox import UNDELIVERED
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
-from core.tickets.takeover import HeldByOther
+from core.tickets.takeover import HeldByOther, ensure_not_held_by_other
 
 
 class EngineReps(EngineTimers):
@@ -383,3 +383,40 @@ class EngineReps(EngineTimers):
                 if ticket is not None:
                     data = {"to_human": kind.to_human, "kind": kind.value, "error": str(exc)[:500]}
                     await self.desk.record(session, ticket, "handover_failed", "bot", self.clock.now(), data)
+
+    async def move_ticket(
+        self, number: str, request: TransitionRequest, *, by: int | None = None, override: bool = False
+    ) -> str:
+        """Move a ticket by its number; resolving goes through the dialogue, so the client hears it.
+
+        `by` is the rep asking (None: the CLI); while another rep holds the conversation they get HeldByOther
+        unless `override` (supervisors and admins). Closing ends the client's channel session where it has one.
+        """
+        async with self.db.transaction() as session:
+            ticket = await ticket_by_number(session, number)
+            # The conversation first, as turns lock it: a close that releases it cannot deadlock them.
+            conversation = await session.get(Conversation, ticket.conversation_id, with_for_update=True)
+            linked = conversation is not None and conversation.ticket_id == ticket.id
+            if by is not None and conversation is not None and linked:
+                await ensure_not_held_by_other(session, conversation, by, override=override)
+            moved_here = request.to is not TicketStatus.RESOLVED or conversation is None
+            if moved_here:
+                await self.desk.move(session, ticket, request, self.clock.now())
+                status = ticket.status
+        if moved_here:
+            if request.to is TicketStatus.CLOSED and linked and conversation is not None:
+                # A closed ticket ends the client's session where the channel has sessions (WeCom kf).
+                await self.end_channel_session(conversation.id)
+            return status
+        assert conversation is not None
+        # Resolving tells the client, whether or not the client has since moved on to another issue.
+        await self.resolve(conversation.id, request.solution or "", request.actor, ticket_id=ticket.id)
+        return TicketStatus.RESOLVED.value
+
+
+async def ticket_by_number(session: AsyncSession, number: str) -> Ticket:
+    """The ticket numbered `number` (KF-…), or NotFound."""
+    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+    if ticket is None:
+        raise NotFound(f"no ticket {number}")
+    return ticket

@@ -16,7 +16,6 @@ from handlers.console.auth import Principal
 from handlers.console.bodies import Body, Flag, parsed, trimmed
 from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.web import json_body
-from handlers.ops import transition_ticket
 
 if TYPE_CHECKING:
     from handlers.console.console import Console
@@ -133,8 +132,8 @@ def takeover_router(console: Console) -> APIRouter:
         await conversation_of(principal, number)
         request_ = TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=solution)
         try:
-            status = await transition_ticket(
-                services, number, request_, by=principal.user_id, override=principal.sees_all
+            status = await services.engine.move_ticket(
+                number, request_, by=principal.user_id, override=principal.sees_all
             )
         except HeldByOther as exc:
             return held(exc)
@@ -150,8 +149,8 @@ def takeover_router(console: Console) -> APIRouter:
             TicketStatus.CLOSED, principal.actor, root_cause=root_cause, improvement=improvement
         )
         try:
-            status = await transition_ticket(
-                services, number, request_, by=principal.user_id, override=principal.sees_all
+            status = await services.engine.move_ticket(
+                number, request_, by=principal.user_id, override=principal.sees_all
             )
         except HeldByOther as exc:
             return held(exc)

@@ -16,8 +16,8 @@ from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
 from core.db.models import Conversation, OutboxMessage, Ticket, User
 from core.messages import ConversationRef, InboundMessage, MessageKind, MessageType, OutboundMessage
-from handlers.ops import show_ticket
 from handlers.services import Services
+from handlers.ticket_lookup import show_ticket
 from tests.wechat.conftest import WeChatFactory, WeChatServer, make_account
 from tests.wechat.fake_api import FakeWeChatAPI
 

@@ -20,7 +20,6 @@ from core.clock import ManualClock
 from core.db.models import Conversation, Message, Ticket, TicketEvent
 from core.messages import ConversationRef, OutboundMessage
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
-from handlers.ops import transition_ticket
 from handlers.services import Services
 from tests.desk_setup import create_staff
 from tests.wechat.kf_fake_api import FakeWeComAPI, client_item, servicer_item, session_change_item
@@ -98,10 +97,9 @@ async def test_close_ends_the_session_and_resolve_keeps_it_for_the_feedback_prom
     conversation_id, reps = await _escalated(wecom, services)
     await services.engine.claim(conversation_id, reps[0])
     number = (await _ticket(services, conversation_id)).number
-    await transition_ticket(services, number, TransitionRequest(TicketStatus.RESOLVED, "user:1", solution="已重新投放"))
+    await services.engine.move_ticket(number, TransitionRequest(TicketStatus.RESOLVED, "user:1", solution="已重新投放"))
     assert wecom_api.state(KFID, USER) is S.BOT and await _trans(wecom_api) == []
-    await transition_ticket(
-        services,
+    await services.engine.move_ticket(
         number,
         TransitionRequest(TicketStatus.CLOSED, "user:1", root_cause="投放延迟", improvement="上线前复核"),
     )
