@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import shutil
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -102,6 +104,43 @@ def pg_empty_template() -> Iterator[str]:
     yield from _pg_template(f"kefu_tpl_empty_{os.getpid()}", seeded=False)
 
 
+class _Dropper:
+    """Drops the tests' PostgreSQL databases in a thread of its own.
+
+    DROP DATABASE waits for a checkpoint (0.1–3 s, more when the disk is busy); the next test need not wait
+    for it too. At most a few databases wait to be dropped, and the session waits for the last of them.
+    """
+
+    def __init__(self) -> None:
+        self._names: queue.Queue[str | None] = queue.Queue(maxsize=4)
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name="drop-test-databases", daemon=True)
+        self._thread.start()
+
+    def drop(self, name: str) -> None:
+        self._names.put(name)
+
+    def _run(self) -> None:
+        while (name := self._names.get()) is not None:
+            try:
+                asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            except Exception as exc:  # reported at the end of the session
+                self._errors.append(exc)
+
+    def close(self) -> None:
+        self._names.put(None)
+        self._thread.join()
+        if self._errors:
+            raise RuntimeError(f"{len(self._errors)} test databases were not dropped: {self._errors[0]!r}")
+
+
+@pytest.fixture(scope="session")
+def pg_dropper() -> Iterator[_Dropper]:
+    dropper = _Dropper()
+    yield dropper
+    dropper.close()
+
+
 def _copy(request: pytest.FixtureRequest, tmp_path: Path, template: str) -> Iterator[str]:
     """This test's own copy of the SQLite or PostgreSQL template named `template`."""
     if request.param == "sqlite":
@@ -110,10 +149,11 @@ def _copy(request: pytest.FixtureRequest, tmp_path: Path, template: str) -> Iter
         yield f"sqlite+aiosqlite:///{path}"
         return
     source = request.getfixturevalue(f"pg_{template}")
+    dropper: _Dropper = request.getfixturevalue("pg_dropper")
     name = f"kefu_t_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
     yield _pg_dsn(name)
-    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    dropper.drop(name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
