@@ -7,6 +7,7 @@ import os
 import queue
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -122,10 +123,16 @@ class _Dropper:
 
     def _run(self) -> None:
         while (name := self._names.get()) is not None:
-            try:
-                asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            except Exception as exc:  # reported at the end of the session
-                self._errors.append(exc)
+            # A few tries: the soak tests restart PostgreSQL, perhaps while the last test's database is dropped.
+            for attempt in range(30):
+                try:
+                    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    break
+                except Exception as exc:  # the thread lives on, or the tests would wait for it forever
+                    if attempt == 29:
+                        self._errors.append(exc)  # reported at the end of the session
+                    else:
+                        time.sleep(1)
 
     def close(self) -> None:
         self._names.put(None)
