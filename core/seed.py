@@ -1,15 +1,18 @@
-"""First-start data from config/: departments and the default keyword rules."""
+"""First-start data from config/: departments, the default keyword rules, and those rules as version 1."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Department, KeywordRule, User
 from core.keywords.spec import RuleSpec
+from core.keywords.versions import seed_first_version
+from core.keywords.yaml_io import load_specs
 from core.tickets.policies import TicketPolicies
 
 
@@ -46,3 +49,11 @@ async def seed_keyword_rules(session: AsyncSession, rules: Iterable[RuleSpec], n
         added += 1
     await session.flush()
     return added
+
+
+async def seed_database(session: AsyncSession, policies: TicketPolicies, keywords: Path, now: datetime) -> None:
+    """Everything an empty database gets at first start; a database that has it is left as it is."""
+    await seed_departments(session, policies, now)
+    seeded = await seed_keyword_rules(session, load_specs(keywords), now)
+    # A database from before versions existed publishes the rules it had as version 1.
+    await seed_first_version(session, now, note="config/keywords.yaml" if seeded else "rules at upgrade")

@@ -38,10 +38,8 @@ from core.keywords.versions import (
 from core.keywords.versions import (
     classifier_for,
     get_version,
-    seed_first_version,
     specs_of,
 )
-from core.keywords.yaml_io import load_specs
 from core.learning.store import DOCUMENT as MODEL_DOCUMENT
 from core.learning.store import SHIPPED as SHIPPED_MODEL
 from core.learning.store import get_model
@@ -49,7 +47,7 @@ from core.learning.store import unpack as unpack_model
 from core.live import LiveBus
 from core.media import MediaStore
 from core.outbox import OutboxDispatcher
-from core.seed import seed_departments, seed_keyword_rules
+from core.seed import seed_database
 from core.settings import Settings
 from core.singleton import serialize
 from core.texts import Texts
@@ -129,10 +127,7 @@ class Services:
         async with self.db.transaction() as session:
             # Processes started together on an empty database would otherwise seed it twice and collide.
             await serialize(session, "seed")
-            await seed_departments(session, self.policies, now)
-            seeded = await seed_keyword_rules(session, load_specs(self.settings.config_dir / "keywords.yaml"), now)
-            # A database from before versions existed publishes the rules it had as version 1.
-            await seed_first_version(session, now, note="config/keywords.yaml" if seeded else "rules at upgrade")
+            await seed_database(session, self.policies, self.settings.config_dir / "keywords.yaml", now)
         await self.config.check()
         # After the saved settings are in force: the admins' calendar may cover more than config/ does.
         warning = self.calendar_warning()

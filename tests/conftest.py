@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,7 +19,9 @@ import pytest
 from core.clock import ManualClock
 from core.db.migrate import upgrade
 from core.db.session import Database
-from core.settings import LimitSettings, Settings
+from core.seed import seed_database
+from core.settings import LimitSettings, Settings, config_dir_from_env
+from core.tickets.policies import TicketPolicies
 from handlers.app import create_app
 from handlers.services import Services, build_services
 
@@ -40,50 +45,134 @@ async def _pg_exec(*statements: str) -> None:
         await conn.close()
 
 
-async def _migrate(url: str) -> None:
+# Read once, before any test changes the environment: the config the tests' settings read by default.
+CONFIG_DIR = config_dir_from_env()
+
+
+async def _migrate(url: str, *, seeded: bool) -> None:
     db = Database(url)
     try:
         await upgrade(db)
+        if seeded:
+            # What Services.start writes into an empty database, written here once instead of at every test's
+            # start; start then finds it there and leaves it, as on every start of an installation after its first.
+            async with db.transaction() as session:
+                policies = TicketPolicies.load(CONFIG_DIR)
+                await seed_database(session, policies, CONFIG_DIR / "keywords.yaml", ManualClock().now())
     finally:
         await db.dispose()
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file, copied for each test (migrations run once per session)."""
-    path = tmp_path_factory.mktemp("template") / "kefu.db"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+def _sqlite_template(factory: pytest.TempPathFactory, *, seeded: bool) -> Path:
+    path = factory.mktemp("template") / "kefu.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}", seeded=seeded))
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
-    """One migrated PostgreSQL database used as the template of each test's own database."""
-    name = f"kefu_tpl_{os.getpid()}"
+def _pg_template(name: str, *, seeded: bool) -> Iterator[str]:
     try:
         asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    asyncio.run(_migrate(_pg_dsn(name)))
+    asyncio.run(_migrate(_pg_dsn(name), seeded=seeded))
     yield name
     asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database for this test alone."""
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated and seeded SQLite file, copied for each test (migrations and seeding run once per session)."""
+    return _sqlite_template(tmp_path_factory, seeded=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file with nothing in it, as before kefu's first start."""
+    return _sqlite_template(tmp_path_factory, seeded=False)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """One migrated and seeded PostgreSQL database used as the template of each test's own database."""
+    yield from _pg_template(f"kefu_tpl_{os.getpid()}", seeded=True)
+
+
+@pytest.fixture(scope="session")
+def pg_empty_template() -> Iterator[str]:
+    """One migrated PostgreSQL database with nothing in it, as before kefu's first start."""
+    yield from _pg_template(f"kefu_tpl_empty_{os.getpid()}", seeded=False)
+
+
+class _Dropper:
+    """Drops the tests' PostgreSQL databases in a thread of its own.
+
+    DROP DATABASE waits for a checkpoint (0.1–3 s, more when the disk is busy); the next test need not wait
+    for it too. At most a few databases wait to be dropped, and the session waits for the last of them.
+    """
+
+    def __init__(self) -> None:
+        self._names: queue.Queue[str | None] = queue.Queue(maxsize=4)
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name="drop-test-databases", daemon=True)
+        self._thread.start()
+
+    def drop(self, name: str) -> None:
+        self._names.put(name)
+
+    def _run(self) -> None:
+        while (name := self._names.get()) is not None:
+            # A few tries: the soak tests restart PostgreSQL, perhaps while the last test's database is dropped.
+            for attempt in range(30):
+                try:
+                    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    break
+                except Exception as exc:  # the thread lives on, or the tests would wait for it forever
+                    if attempt == 29:
+                        self._errors.append(exc)  # reported at the end of the session
+                    else:
+                        time.sleep(1)
+
+    def close(self) -> None:
+        self._names.put(None)
+        self._thread.join()
+        if self._errors:
+            raise RuntimeError(f"{len(self._errors)} test databases were not dropped: {self._errors[0]!r}")
+
+
+@pytest.fixture(scope="session")
+def pg_dropper() -> Iterator[_Dropper]:
+    dropper = _Dropper()
+    yield dropper
+    dropper.close()
+
+
+def _copy(request: pytest.FixtureRequest, tmp_path: Path, template: str) -> Iterator[str]:
+    """This test's own copy of the SQLite or PostgreSQL template named `template`."""
     if request.param == "sqlite":
         path = tmp_path / "kefu.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        shutil.copy(request.getfixturevalue(f"sqlite_{template}"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template = request.getfixturevalue("pg_template")
+    source = request.getfixturevalue(f"pg_{template}")
+    dropper: _Dropper = request.getfixturevalue("pg_dropper")
     name = f"kefu_t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
     yield _pg_dsn(name)
-    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    dropper.drop(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database for this test alone, migrated and holding what kefu's first start writes."""
+    yield from _copy(request, tmp_path, "template")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database for this test alone, migrated and empty, for tests of what the first start writes."""
+    yield from _copy(request, tmp_path, "empty_template")
 
 
 @pytest.fixture

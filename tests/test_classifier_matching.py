@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.dialogue.classifier import KeywordClassifier, Rule, load_rules
 from core.errors import InvalidInput
 from core.keywords.spec import parse_rule
-from core.keywords.yaml_io import dump_yaml, parse_yaml
+from core.keywords.yaml_io import dump_yaml, load_specs, parse_yaml
 from core.settings import PROJECT_ROOT
 
 
@@ -95,3 +97,14 @@ def test_forced_travels_through_specs_and_yaml() -> None:
         parse_rule({"phrase": "退款", "category": "complaint", "forced": "yes"})
     with pytest.raises(InvalidInput, match="positive weight"):
         parse_rule({"phrase": "不是投诉", "category": "complaint", "weight": -2.0, "forced": True})
+
+
+def test_a_rules_file_is_read_as_it_is_now_and_its_rules_are_the_callers_own(tmp_path: Path) -> None:
+    path = tmp_path / "keywords.yaml"
+    path.write_text("rules:\n  - {phrase: 退款, category: complaint}\n", encoding="utf-8")
+    first = load_specs(path)
+    assert [(s.phrase, s.category) for s in first] == [("退款", "complaint")]
+    first.clear()
+    assert [s.phrase for s in load_specs(path)] == ["退款"]
+    path.write_text("rules:\n  - {phrase: 报价, category: inquiry}\n", encoding="utf-8")
+    assert [(s.phrase, s.category) for s in load_specs(path)] == [("报价", "inquiry")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from core.db.models import Department, KeywordVersion
 from core.errors import Conflict
 from core.settings import Settings
 from handlers.services import Services, build_services
+from tests.conftest import NO_LIMITS
 
 
 async def test_revisions_count_up_and_stale_saves_are_refused(services: Services, clock: ManualClock) -> None:
@@ -64,9 +66,12 @@ async def test_two_watchers_apply_each_revision_once_and_survive_a_failing_one(
     assert first.applied("texts") == 3
 
 
-async def test_processes_starting_together_on_an_empty_database_seed_it_once(settings: Settings) -> None:
+async def test_processes_starting_together_on_an_empty_database_seed_it_once(empty_db_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=empty_db_url, env="test", media_dir=tmp_path / "media", limits=NO_LIMITS)
     first, second = build_services(settings), build_services(settings)
     try:
+        async with first.db.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(Department)) == 0
         await asyncio.gather(first.start(migrate=False), second.start(migrate=False))
         async with first.db.transaction() as session:
             departments = await session.scalar(select(func.count()).select_from(Department))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,17 @@ def specs_of(version: KeywordVersion) -> list[RuleSpec]:
 def classifier_for(
     specs: Sequence[RuleSpec], threshold: float, version: int | None = None, model: TextModel | None = None
 ) -> KeywordClassifier:
+    if model is None:
+        return _rules_only(tuple(specs), threshold, version)
     return KeywordClassifier([s.to_rule() for s in specs], threshold=threshold, version=version, model=model)
+
+
+# A classifier is immutable, so one built from the same rules serves every caller: each start builds the one of
+# the version in force (tens of milliseconds for the shipped rules), and the tests start kefu hundreds of times in
+# one process. Only without a model: a model is not hashed by its content.
+@functools.lru_cache(maxsize=4)
+def _rules_only(specs: tuple[RuleSpec, ...], threshold: float, version: int | None) -> KeywordClassifier:
+    return KeywordClassifier([s.to_rule() for s in specs], threshold=threshold, version=version)
 
 
 async def number_in_force(session: AsyncSession) -> int | None:
