@@ -3,6 +3,7 @@ publishing and rollback across processes, the weekly fit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from core.clock import ManualClock
 from core.db.models import AuditEntry, ClassifierModel, ConfirmedLabel, Ticket
 from core.learning import labels, store
 from core.learning.data import Labelled, starter_data
-from core.learning.draft import MIN_HELD, DraftInputs, split, train_draft
+from core.learning.draft import MIN_HELD, DraftInputs, split, train_draft, with_combination_of
 from core.learning.labels import Confirmed
 from core.settings import Settings
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
@@ -181,6 +182,19 @@ def test_the_newest_fifth_is_held_back_and_the_threshold_is_chosen_on_it() -> No
     assert small["threshold"] == 0.77 and small["threshold_chosen_on"] == "fallback"
     with pytest.raises(ValueError, match="two categories"):
         train_draft(DraftInputs([], [c for c in confirmed if c.category == "inquiry"], [], 0.5, None, 0.77))
+
+
+def test_a_draft_combines_rules_and_model_as_the_model_in_force_does() -> None:
+    confirmed = [Confirmed(r.text, r.label, "rep", FRIDAY + timedelta(minutes=i)) for i, r in enumerate(_rows())]
+    plain, _ = train_draft(DraftInputs(_rows(), confirmed, [], 0.5, None, 0.77))
+    assert (plain.rule_weight, plain.model_weight, plain.prior) == (1.0, 1.0, ())
+    prior = tuple(0.1 * i for i in range(len(plain.classes)))
+    in_force = replace(plain, rule_weight=2.45, model_weight=0.74, prior=prior)
+    draft, _ = train_draft(DraftInputs(_rows(), confirmed, [], 0.5, in_force, 0.77))
+    assert (draft.rule_weight, draft.model_weight, draft.prior) == (2.45, 0.74, prior)
+    # A prior belongs to its classes: with other classes only the weights carry over.
+    other = replace(in_force, classes=tuple(reversed(in_force.classes)))
+    assert with_combination_of(plain, other).prior == ()
 
 
 async def _with_labels(services: Services) -> None:

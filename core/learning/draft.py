@@ -90,6 +90,18 @@ def measured(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
     }
 
 
+def with_combination_of(model: TextModel, in_force: TextModel | None) -> TextModel:
+    """A draft combines rules and model as the model in force does: its weights, its prior where the classes agree.
+
+    Refitting the combination would take a cross-validation of the draft (several fits); the weights fitted with
+    the starter model hold for a draft trained on the same starter data plus the deployment's labels.
+    """
+    if in_force is None:
+        return model
+    prior = in_force.prior if in_force.classes == model.classes else ()
+    return replace(model, rule_weight=in_force.rule_weight, model_weight=in_force.model_weight, prior=prior)
+
+
 def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
     """Fit, measure on the held-back labels beside the model in force, choose the threshold; (model, report)."""
     from threadpoolctl import threadpool_limits
@@ -116,6 +128,7 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
             threshold=inputs.fallback_threshold,
         )
     seconds = time.perf_counter() - started
+    model = with_combination_of(model, inputs.in_force)
     draft_scored = scores(KeywordClassifier(rules, model=model), held)
     if len(held) >= MIN_HELD:
         threshold, _, _ = choose_threshold(draft_scored, inputs.target)
