@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from bots.common import BackgroundTasks
 from bots.telegram.errors import bot_call
@@ -53,6 +53,7 @@ from core.db.session import Database
 from core.live import LiveEvent
 from core.messages import MessageType
 from core.outbox import backoff
+from core.tickets import escalation
 from core.tickets.lifecycle import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class RepsGroup:
         if event.kind == "escalated":
             await self.escalated(
                 event.conversation_id,
-                reason=str(event.data.get("reason") or "handoff"),
+                reason=str(event.data.get("reason") or escalation.HANDOFF),
                 ticket_number=event.data.get("ticket_number"),
             )
         elif event.kind == "message" and event.data.get("direction") == "in":
@@ -247,11 +248,7 @@ class RepsGroup:
             )
             .exists()
         )
-        reason = case(
-            (Ticket.handoff.is_(True), "handoff"),
-            (or_(Ticket.first_response_breached.is_(True), Ticket.resolution_breached.is_(True)), "sla_breach"),
-            else_="tier_a_complaint",
-        )
+        reason = escalation.reason_sql()
         async with self.db.transaction() as session:
             missing = (
                 await session.execute(
@@ -260,12 +257,7 @@ class RepsGroup:
                     .where(
                         Ticket.status.in_([s.value for s in OPEN_STATUSES]),
                         Ticket.updated_at >= now - CATCH_UP_WINDOW,
-                        or_(
-                            Ticket.handoff.is_(True),
-                            Ticket.first_response_breached.is_(True),
-                            Ticket.resolution_breached.is_(True),
-                            (Ticket.category == "complaint") & (Client.tier == "A"),
-                        ),
+                        escalation.escalated_sql(),
                         ~has_topic,
                     )
                     .order_by(Ticket.id)

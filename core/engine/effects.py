@@ -48,6 +48,7 @@ from core.messages import (
     kind_of_text,
 )
 from core.outbox import Outgoing
+from core.tickets import escalation
 from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
 from core.tickets.policies import format_duration
 
@@ -116,7 +117,7 @@ class EngineEffects(EngineBase):
         log.debug("conversation %s: %s --%s--> %s", conversation.id, before, event.kind, outcome.state)
         await self._apply(session, conversation, client, event, outcome, result, now, message_id)
         if outcome.state is State.HUMAN_QUEUE and before is not State.HUMAN_QUEUE and event.kind is not E_TRANSFER:
-            await self._escalated(session, conversation, "handoff", now)
+            await self._escalated(session, conversation, escalation.HANDOFF, now)
         return outcome
 
     async def _ticket_view(
@@ -167,8 +168,11 @@ class EngineEffects(EngineBase):
         for effect in effects:
             if isinstance(effect, OpenTicket):
                 ticket = await self._open_ticket(session, conversation, client, effect, now)
-                if effect.category == "complaint" and client.tier == "A" and not effect.handoff:
-                    await self._escalated(session, conversation, "tier_a_complaint", now)
+                reason = escalation.escalated_at_opening(
+                    category=effect.category, tier=client.tier, handoff=effect.handoff
+                )
+                if reason is not None:
+                    await self._escalated(session, conversation, reason, now)
             elif isinstance(effect, TicketNote):
                 if ticket is not None:
                     await self._note(session, ticket, effect, actor, now, message_id)

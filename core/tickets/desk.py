@@ -22,6 +22,7 @@ from core.dialogue.model import State
 from core.learning import labels
 from core.settings import Settings
 from core.texts import Texts
+from core.tickets import escalation
 from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest, transition
 from core.tickets.policies import TicketPolicies, next_ticket_number
 
@@ -419,7 +420,7 @@ class TicketDesk:
             await self.notify(session, ticket, "sla_breach", now, user_id=head, params=params)
         await self.notify(session, ticket, "sla_breach", now, role="supervisor", params=params)
         self._stage_sla(session, ticket, "breach", clock, now)
-        escalated = {"reason": "sla_breach", "ticket_number": ticket.number}
+        escalated = {"reason": escalation.SLA_BREACH, "ticket_number": ticket.number}
         live.stage(session, live.LiveEvent("escalated", ticket.conversation_id, ticket.id, escalated, now))
 
     def _stage_sla(self, session: AsyncSession, ticket: Ticket, kind: str, clock: str, now: datetime) -> None:
