@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from bots.wechat.api import WeChatApi
 from bots.wechat.api_client import ExplicitTokenMixin
 from bots.wechat.media import MediaDownloader
 from bots.wechat.settings import CHANNEL, DEFAULT_ACCOUNT, WeChatAccount
@@ -94,9 +94,11 @@ class WeChatChannel:
         store = store or MemoryStateStore(clock or SystemClock())
         self.clock = clock or store.clock
         self.tokens = TokenProvider(store, account.app_id, self._fetch_token)
+        # `await self.api(work)`: the token and the retried call, shared with the media downloader.
+        self.api = WeChatApi(self.client, self.tokens, name="wechat", token_invalid=TOKEN_INVALID, errors=_send_error)
         self.window = ReplyWindow(store, f"{CHANNEL}:{account.app_id}")
         self.limiter = limiter or KeyedRateLimiter(account.send_rate_per_second, 1.0, self.clock)
-        self.media = MediaDownloader(self, media_dir, account.media_max_bytes) if media_dir is not None else None
+        self.media = MediaDownloader(self.api, media_dir, account.media_max_bytes) if media_dir is not None else None
 
     def reaches_outside_window(self, account: str) -> bool:
         """Whether a reply outside the 48-hour window goes out as this account's template."""
@@ -144,27 +146,6 @@ class WeChatChannel:
         result = await self.api(partial(self.client.post_json, "message/template/send", data))
         log.info("wechat window closed; sent template %s instead", template_id)
         return SendResult(external_id=_msgid(result))
-
-    async def api(self, work: Callable[[str], T]) -> T:
-        """Run `work(token)` in a thread with the shared token; a rejected token is refreshed once and retried.
-
-        Errors come out in the outbox's vocabulary (TransientSendError, WindowClosed, PermanentSendError).
-        """
-        try:
-            token = await self.tokens.get()
-            try:
-                # wechatpy is synchronous; a thread keeps the event loop free during the HTTP call.
-                return await asyncio.to_thread(work, token)
-            except WeChatClientException as exc:
-                if exc.errcode not in TOKEN_INVALID:
-                    raise
-                log.info("wechat access token rejected (%s); refreshing once", exc.errcode)
-            token = await self.tokens.refresh(failed=token)
-            return await asyncio.to_thread(work, token)
-        except WeChatClientException as exc:
-            raise _send_error(exc) from None
-        except requests.RequestException as exc:
-            raise TransientSendError(f"wechat API unreachable: {type(exc).__name__}") from None
 
     async def _fetch_token(self) -> tuple[str, int]:
         return await asyncio.to_thread(self.client.request_token)

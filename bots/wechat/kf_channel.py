@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-import requests
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.work import WeChatClient
 
+from bots.wechat.api import WeChatApi
 from bots.wechat.api_client import ExplicitTokenMixin
 from bots.wechat.kf_settings import CHANNEL, RepMode, WeComKfAccount
 from bots.wechat.kf_states import SEND_REFUSED, ServiceState, may_move
@@ -95,6 +94,7 @@ class WeComKfChannel:
         self.store: StateStore = store or MemoryStateStore(SystemClock())
         # The prefix keeps the corp's kf token apart from an Official Account's token in the same store.
         self.tokens = TokenProvider(self.store, f"wecom-kf:{account.corp_id}", self._fetch_token)
+        self.api = WeChatApi(self.client, self.tokens, name="wecom", token_invalid=TOKEN_INVALID, errors=send_error)
         self.window = ReplyWindow(self.store, f"{CHANNEL}:{account.corp_id}")
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
@@ -213,27 +213,6 @@ class WeComKfChannel:
         key = handed_key(ref.account, ref.external_user_id)
         if state in HANDED or await self.store.get(key):
             await self.store.put(key, {"state": int(state)})
-
-    async def api(self, work: Callable[[str], T]) -> T:
-        """Run `work(token)` in a thread with the shared token; a rejected token is refreshed once and retried.
-
-        Errors come out in the outbox's vocabulary (TransientSendError, WindowClosed, PermanentSendError).
-        """
-        try:
-            token = await self.tokens.get()
-            try:
-                # wechatpy is synchronous; a thread keeps the event loop free during the HTTP call.
-                return await asyncio.to_thread(work, token)
-            except WeChatClientException as exc:
-                if exc.errcode not in TOKEN_INVALID:
-                    raise
-                log.info("wecom access token rejected (%s); refreshing once", exc.errcode)
-            token = await self.tokens.refresh(failed=token)
-            return await asyncio.to_thread(work, token)
-        except WeChatClientException as exc:
-            raise send_error(exc) from None
-        except requests.RequestException as exc:
-            raise TransientSendError(f"wecom API unreachable: {type(exc).__name__}") from None
 
     async def _fetch_token(self) -> tuple[str, int]:
         return await asyncio.to_thread(self.client.request_token)

@@ -15,7 +15,7 @@ from core.media import MediaStore, MediaTooLarge, extension, media_file_stem, re
 from core.messages import InboundMessage
 
 if TYPE_CHECKING:
-    from bots.wechat.channel import WeChatChannel
+    from bots.wechat.api import WeChatApi
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +27,10 @@ __all__ = ["KINDS", "MediaDownloader", "MediaTooLarge", "extension", "media_file
 
 
 class MediaDownloader:
-    """Downloads media/get into `media_dir` (size-limited), with the channel's shared token."""
+    """Downloads media/get into `media_dir` (size-limited), through the account's API and its shared token."""
 
-    def __init__(self, channel: WeChatChannel, media_dir: Path, max_bytes: int) -> None:
-        self.channel = channel
+    def __init__(self, api: WeChatApi, media_dir: Path, max_bytes: int) -> None:
+        self.api = api
         self.media_dir = media_dir
         self.max_bytes = max_bytes
         self.store = MediaStore(media_dir, max_bytes)
@@ -40,7 +40,7 @@ class MediaDownloader:
         existing = self.store.existing(media_id)
         if existing is not None:
             return existing, type_of(existing)
-        return await self.channel.api(lambda token: self._fetch(media_id, token))
+        return await self.api(lambda token: self._fetch(media_id, token))
 
     async def fetch_message(self, db: Database, message: InboundMessage) -> None:
         """Download every attachment of a stored inbound message and record where each is kept."""
@@ -56,13 +56,7 @@ class MediaDownloader:
             await record_local_path(db, message, attachment, path, content_type)
 
     def _fetch(self, media_id: str, token: str) -> tuple[Path, str]:
-        client = self.channel.client
-        response = client._http.get(
-            f"{client.API_BASE_URL}media/get",
-            params={"access_token": token, "media_id": media_id},
-            timeout=client.timeout,
-            stream=True,
-        )
+        response = self.api.stream("media/get", {"access_token": token, "media_id": media_id})
         with response:
             response.raise_for_status()
             content_type = _content_type(response)
@@ -72,9 +66,11 @@ class MediaDownloader:
                 if not isinstance(video_url, str) or not video_url:
                     code = answer.get("errcode")
                     errcode = int(code) if isinstance(code, int | str) and str(code).lstrip("-").isdigit() else None
-                    raise WeChatClientException(errcode, answer.get("errmsg"), client=client, response=response)
+                    raise WeChatClientException(
+                        errcode, answer.get("errmsg"), client=self.api.client, response=response
+                    )
                 # Videos come as a link to the file rather than the file itself.
-                with client._http.get(video_url, timeout=client.timeout, stream=True) as video:
+                with self.api.stream(video_url) as video:
                     video.raise_for_status()
                     return self._save(media_id, video), _content_type(video)
             return self._save(media_id, response), content_type

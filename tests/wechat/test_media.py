@@ -85,7 +85,7 @@ async def test_oversized_media_leaves_no_file(downloader: MediaDownloader, fake_
 
 async def test_rejected_token_is_refreshed_for_media(downloader: MediaDownloader, fake_api: FakeWeChatAPI) -> None:
     fake_api.media["img"] = (b"png", "image/png")
-    await downloader.channel.tokens.get()
+    await downloader.api.tokens.get()
     fake_api.revoke_token()
     path, _ = await downloader.download("img")
     assert path.read_bytes() == b"png"
