@@ -62,9 +62,9 @@ async def seed(url: str, reps: int) -> tuple[str, list[str], str, str]:
             users.append(first.id)
         async with services.db.transaction() as session:
             for i in range(1, reps):
-                # The same password hash: hashing 200 passwords would only slow the set-up.
+                # One password for every rep (it must pass the strength check); they get sessions below, no sign-in.
                 clone = await create_user(
-                    session, username=f"rep{i}", display_name=f"客服{i}", role="rep", password="x" * 12,
+                    session, username=f"rep{i}", display_name=f"客服{i}", role="rep", password="bench-pass-0",
                     departments=["cs"], now=now,
                 )  # fmt: skip
                 users.append(clone.id)

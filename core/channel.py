@@ -6,10 +6,13 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from core.errors import ConfigError
 from core.messages import ConversationRef, OutboundMessage
+
+if TYPE_CHECKING:
+    from core.engine.base import ReceiveResult
 
 # The names tickets and conversations are stored under, one per network kefu speaks (reports filter on them).
 CHANNEL_NAMES = ("web", "wechat", "wecom", "telegram")
@@ -108,6 +111,40 @@ class Channel(Protocol):
     capabilities: ChannelCapabilities
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult: ...
+
+
+class TurnHooks:
+    """What a channel adds to a client's turn; as it stands, the replies are delivered once the turn commits.
+
+    A channel that answers in its own HTTP response (WeChat's passive reply) overrides these: `hold` keeps the
+    turn's replies from the dispatcher that long, `deliver` False leaves their delivery to the channel,
+    `before` runs first in the turn's transaction (the channel's own record of the message, committed with
+    the turn), and `answer` is asked once the turn is done, before it commits: True means the channel's
+    response carries the replies, so they are written as sent in that same transaction.
+    """
+
+    deliver: bool = True
+    hold: timedelta | None = None
+
+    async def before(self, session: Any) -> None:
+        """Run first in the turn's transaction (`session` is its SQLAlchemy AsyncSession)."""
+
+    def answer(self, result: ReceiveResult) -> bool:
+        """Whether the channel's own response carries this turn's replies."""
+        return False
+
+
+# A turn with no channel of its own to speak: deliver its replies once it commits.
+DELIVER = TurnHooks()
+
+
+class Undelivered(TurnHooks):
+    """The caller delivers the replies itself (in the background, or a test that plays a crash before it)."""
+
+    deliver = False
+
+    def __init__(self, hold: timedelta | None = None) -> None:
+        self.hold = hold
 
 
 class ChannelRegistry:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.channel import SendResult, Throttled
+from core.channel import SendResult, Throttled, Undelivered
 from core.clock import ManualClock
 from core.db.models import OutboxMessage
 from core.engine import ReceiveResult
@@ -38,7 +38,7 @@ async def test_buttons_degrade_to_numbers_and_the_number_is_the_answer(services:
 async def test_crash_between_commit_and_send_loses_nothing(services: Services, clock: ManualClock) -> None:
     channel = FakeChannel()
     services.registry.register(channel)
-    result = await services.engine.receive(inbound("你好", "m1"), deliver=False)  # the process dies here
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered())  # the process dies here
     assert result.status == "accepted" and channel.sent == []
     await services.stop()
 
@@ -99,7 +99,7 @@ async def test_concurrent_dispatchers_send_each_row_once(services: Services, clo
     channel = FakeChannel()
     services.registry.register(channel)
     for i in range(5):
-        await services.engine.receive(inbound("你好", f"m{i}", user=f"user{i}"), deliver=False)
+        await services.engine.receive(inbound("你好", f"m{i}", user=f"user{i}"), Undelivered())
     other = build_services(services.settings, clock)
     other.registry.register(channel)
     try:
@@ -116,7 +116,7 @@ async def test_held_replies_answered_in_the_webhook_response_are_never_sent_agai
 ) -> None:
     channel = FakeChannel()
     services.registry.register(channel)
-    result = await services.engine.receive(inbound("你好", "m1"), deliver=False, hold=timedelta(seconds=10))
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
     assert len(result.outbox_ids) == 1 and "您好" in result.replies[0].text
     assert await services.dispatcher.deliver_due() == 0, "held rows are invisible to the sweep"
     assert await services.dispatcher.answered_in_response(result.outbox_ids) is True
@@ -129,7 +129,7 @@ async def test_held_replies_answered_in_the_webhook_response_are_never_sent_agai
 async def test_held_replies_released_when_the_webhook_ran_out_of_time(services: Services, clock: ManualClock) -> None:
     channel = FakeChannel()
     services.registry.register(channel)
-    result = await services.engine.receive(inbound("你好", "m1"), deliver=False, hold=timedelta(seconds=10))
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
     await services.dispatcher.release(result.outbox_ids)
     assert len(channel.sent) == 1
     assert await services.dispatcher.answered_in_response(result.outbox_ids) is False
@@ -209,13 +209,14 @@ async def test_replies_answered_inside_the_turn_are_written_as_sent_and_never_se
     services.registry.register(channel)
     seen: list[list[str]] = []
 
-    def answer(result: ReceiveResult) -> bool:
-        # Asked before the commit, with the turn's replies but no outbox ids yet.
-        seen.append([r.text for r in result.replies])
-        assert result.outbox_ids == []
-        return True
+    class Answers(Undelivered):
+        def answer(self, result: ReceiveResult) -> bool:
+            # Asked before the commit, with the turn's replies but no outbox ids yet.
+            seen.append([r.text for r in result.replies])
+            assert result.outbox_ids == []
+            return True
 
-    result = await services.engine.receive(inbound("你好", "m1"), deliver=False, hold=HOLD, answer=answer)
+    result = await services.engine.receive(inbound("你好", "m1"), Answers(hold=HOLD))
     assert len(seen) == 1 and "您好" in seen[0][0]
     [row] = await _rows(services)
     assert result.outbox_ids == [row.id]
@@ -233,7 +234,7 @@ async def test_replies_answered_inside_the_turn_are_written_as_sent_and_never_se
 async def test_a_declined_answer_leaves_the_replies_held_for_the_outbox(services: Services, clock: ManualClock) -> None:
     channel = FakeChannel()
     services.registry.register(channel)
-    result = await services.engine.receive(inbound("你好", "m1"), deliver=False, hold=HOLD, answer=lambda r: False)
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=HOLD))
     [row] = await _rows(services)
     assert (row.status, row.attempts) == ("pending", 0)
     assert await services.dispatcher.deliver_due() == 0, "still held"
@@ -257,7 +258,7 @@ async def test_each_send_is_recorded_when_it_returns_not_when_the_slowest_of_its
     services.registry.register(channel)
     users = [slow_user, "quick1", "quick2"]
     for i, user in enumerate(users):
-        await services.engine.receive(inbound("你好", f"m{i}", user=user), deliver=False)
+        await services.engine.receive(inbound("你好", f"m{i}", user=user), Undelivered())
     sweep = asyncio.create_task(services.dispatcher.deliver_due())
 
     async def quick_ones_recorded() -> bool:
@@ -280,10 +281,10 @@ async def test_replies_older_than_the_cutoff_are_not_sent_after_a_restore(
     channel = FakeChannel()
     services.registry.register(channel)
     # A backup taken while two replies waited; restored (and started) two days later.
-    await services.engine.receive(inbound("你好", "m1"), deliver=False)
-    await services.engine.receive(inbound("1", "m2"), deliver=False)
+    await services.engine.receive(inbound("你好", "m1"), Undelivered())
+    await services.engine.receive(inbound("1", "m2"), Undelivered())
     clock.advance(timedelta(days=2))
-    await services.engine.receive(inbound("在吗", "m3"), deliver=False)  # written after the restore
+    await services.engine.receive(inbound("在吗", "m3"), Undelivered())  # written after the restore
     assert await services.dispatcher.expire_stale(timedelta(hours=24)) == 2
     assert await services.dispatcher.deliver_due() == 1
     assert len(channel.sent) == 1
@@ -319,7 +320,7 @@ async def test_the_retry_schedule_doubles_from_one_second_and_stops_at_ten_minut
     channel = _CallClock(clock, fail_transient=1000)
     services.registry.register(channel)
     dispatcher = OutboxDispatcher(services.db, services.registry, clock, max_attempts=12)
-    await services.engine.receive(inbound("你好", "m1"), deliver=False)
+    await services.engine.receive(inbound("你好", "m1"), Undelivered())
     await dispatcher.deliver_due()
     assert len(channel.calls) == 1
     # The wait after failed attempt n is 2^(n-1) s to 1.25 × that, never more than 600 s.

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 from sqlalchemy.engine import make_url
 
+from core.channel import Undelivered
 from core.messages import ConversationRef, InboundMessage, MessageType
 from handlers.services import Services
 
@@ -33,7 +34,7 @@ async def test_the_stream_is_woken_after_the_reply_is_committed_as_sent(
         type=MessageType.TEXT,
         text="你好",
     )
-    await services.engine.receive(message, deliver=False)
+    await services.engine.receive(message, Undelivered())
     assert committed_at_wake == [], "a reply only written (not yet sent) wakes nobody"
     await services.dispatcher.deliver_due()
     # What a woken stream reads (client_view) shows only replies committed as sent.

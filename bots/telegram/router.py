@@ -15,6 +15,7 @@ from bots.common import BackgroundTasks
 from bots.telegram.convert import callback_to_inbound, message_to_inbound
 from bots.telegram.media import TelegramMedia, has_media
 from bots.telegram.settings import CHANNEL
+from core.channel import Undelivered
 from core.engine import Engine, ReceiveResult
 from core.inbound_limits import InboundLimits
 from core.messages import InboundMessage
@@ -58,7 +59,8 @@ class Receiver:
                 assert self.media is not None
                 await self.media.fetch_message(self.engine.db, msg)
             return result
-        result = await self.engine.receive(msg, deliver=False)
+        # Delivered below, one conversation at a time, within the rate limits.
+        result = await self.engine.receive(msg, Undelivered())
         if result.conversation_id is not None and result.conversation_id not in self._waiting:
             self._waiting.add(result.conversation_id)
             self._tasks.spawn(self._deliver(result.conversation_id))

@@ -8,7 +8,6 @@ import os
 import socket
 import uuid
 from datetime import timedelta
-from functools import partial
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -22,6 +21,7 @@ from bots.wechat.kf_channel import WeComKfChannel
 from bots.wechat.kf_convert import MAX_ACCOUNT, servicer_text, session_change, to_inbound
 from bots.wechat.signing import BadSignature, same, sign
 from bots.wechat.token import StateStore
+from bots.wechat.window import OpensWindow
 from core.channel import PermanentSendError, TransientSendError
 from core.engine import Engine
 
@@ -225,10 +225,7 @@ class WeComKfWebhook:
                 inbound = to_inbound(item)
                 if inbound is None:
                     continue
-                # The reply window opens in the turn's transaction: replies it unparks may be sent once it commits.
-                result = await self.engine.receive(
-                    inbound, before=partial(self.channel.window.opened_in, message=inbound)
-                )
+                result = await self.engine.receive(inbound, OpensWindow(self.channel.window, inbound))
                 received += result.status == "accepted"
             next_cursor = page.get("next_cursor")
             advanced = isinstance(next_cursor, str) and bool(next_cursor) and next_cursor != cursor

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -17,25 +16,20 @@ from fastapi.responses import PlainTextResponse, Response
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from bots.common import BackgroundTasks, BadPayload, BodyTooLarge, read_limited_body
-from bots.wechat.channel import MAX_TEXT, WeChatChannel, account_channel
+from bots.wechat.channel import WeChatChannel, account_channel
 from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inbound
-from bots.wechat.media import KINDS, MediaDownloader
+from bots.wechat.media import MediaDownloader
+from bots.wechat.passive import PassiveReply
 from bots.wechat.settings import CHANNEL, DEFAULT_ACCOUNT, WeChatAccount
 from bots.wechat.signing import BadSignature, same, sign
 from bots.wechat.token import StateStore
-from core.engine import Engine, ReceiveResult
+from core.engine import Engine
 from core.errors import ConfigError
 from core.inbound_limits import InboundLimits
-from core.messages import InboundMessage
 from core.outbox import OutboxDispatcher
 
 log = logging.getLogger(__name__)
 
-# Replies stay out of the dispatcher's reach this long, so the webhook can carry them itself;
-# if the process dies meanwhile, the sweep sends them once the hold ends.
-HOLD = timedelta(seconds=10)
-# What WeChat expects when there is no passive reply: it neither shows anything nor retries.
-SUCCESS = "success"
 REPLAY_PREFIX = "wechat-replay:"
 # Remembered signed queries whose window has passed are deleted every this many messages.
 FORGET_EVERY = 200
@@ -162,92 +156,26 @@ class WeChatWebhook:
         inbound = to_inbound(message, self.account.name)
         if self.limits is not None and await self.limits.message(CHANNEL, inbound.ref.external_user_id):
             # Over the sender's limit: answered politely in the response (free), never handed to the engine.
-            return self._passive(
-                message, self.engine.texts.get("input.slow_down", self.engine.settings.language), nonce
-            )
-        # The reply window opens in the turn's transaction: replies it unparks may be sent once it commits.
-        window = partial(self.channel.window.opened_in, message=inbound) if self.channel is not None else None
-
-        budget = self.account.passive_budget_seconds
-        offer = _PassiveOffer(asyncio.get_running_loop().time() + budget)
-        turn = asyncio.create_task(
-            self.engine.receive(inbound, deliver=False, hold=HOLD, answer=offer.take, before=window)
+            text = self.engine.texts.get("input.slow_down", self.engine.settings.language)
+            return self._passive(message, text, nonce=nonce)
+        reply = PassiveReply(
+            inbound,
+            budget=self.account.passive_budget_seconds,
+            render=partial(self._passive, message, nonce=nonce),
+            dispatcher=self.dispatcher,
+            db=self.engine.db,
+            channel=self.channel,
+            media=self.media,
+            background=self._background,
         )
-        try:
-            try:
-                # shield: a budget that runs out must not cancel the turn, only stop waiting for it.
-                result = await asyncio.wait_for(asyncio.shield(turn), budget)
-            except TimeoutError:
-                if offer.withdraw():
-                    # "success" only once the message is stored: WeChat never retries a "success", so answering
-                    # before the commit would lose the message to a crash. A turn past WeChat's 5 s makes it
-                    # retry, and the retry is answered as a duplicate once this turn has committed.
-                    await asyncio.shield(turn)
-                    self._background.spawn(self._finish_late(turn, inbound))
-                    return PlainTextResponse(SUCCESS)
-                # The turn took the offer before the budget ran out and is committing: its reply is ours.
-                result = await asyncio.shield(turn)
-        except asyncio.CancelledError:
-            # No response will go out: the replies leave through the outbox instead.
-            self._background.spawn(self._finish_late(turn, inbound) if offer.withdraw() else self._resend(turn))
-            raise
+        return await reply.respond(self.engine.receive(inbound, reply))
 
-        self._fetch_media(inbound, result)
-        if result.status == "duplicate":
-            # WeChat retries only when it got no answer: if the first answer was to carry the replies, this one does.
-            again = await self.dispatcher.replies_for_retry(
-                inbound.channel, inbound.account, inbound.external_id, max_text=MAX_TEXT
-            )
-            text = "\n".join(r.text for r in again if r.text)
-            return self._passive(message, text, nonce) if text else PlainTextResponse(SUCCESS)
-        if not result.outbox_ids:
-            # A silent turn (a rep holds the conversation) may still have unparked older replies.
-            if result.unparked:
-                self._background.spawn(self._deliver_rest(result))
-            return PlainTextResponse(SUCCESS)
-        if offer.taken:
-            if result.earlier_unsent:
-                # Replies older than this turn's are waiting (parked, retrying): give them a push now.
-                self._background.spawn(self._deliver_rest(result))
-            return self._passive(message, offer.text, nonce)
-        # Too long for one passive reply or behind parked ones: the outbox sends it in order.
-        self._background.spawn(self.dispatcher.release(result.outbox_ids))
-        return PlainTextResponse(SUCCESS)
-
-    def _passive(self, message: Any, text: str, nonce: str) -> Response:
+    def _passive(self, message: Any, text: str, *, nonce: str) -> Response:
         now = int(self.engine.clock.now().timestamp())
         xml = passive_text_reply(message, text, now)
         if self._crypto is not None:
             xml = str(self._crypto.encrypt_message(xml, nonce, str(now)))
         return Response(content=xml, media_type="application/xml")
-
-    # ------------------------------------------------------------ background
-
-    async def _resend(self, turn: asyncio.Task[ReceiveResult]) -> None:
-        result = await turn
-        await self.dispatcher.resend(result.outbox_ids)
-
-    async def _finish_late(self, turn: asyncio.Task[ReceiveResult], inbound: InboundMessage) -> None:
-        """The client got "success": once the turn commits, its replies go out as customer-service messages."""
-        result = await turn
-        self._fetch_media(inbound, result)
-        if result.status == "accepted":
-            await self.dispatcher.release(result.outbox_ids)
-            if result.unparked and not result.outbox_ids:
-                await self._deliver_rest(result)
-
-    def _fetch_media(self, inbound: InboundMessage, result: ReceiveResult) -> None:
-        """Download the message's media after its turn, in the background: never inside the passive budget."""
-        # A retried MsgId was stored by its first delivery, which fetches the media.
-        if self.media is None or result.status != "accepted":
-            return
-        if any(a.kind in KINDS and a.media_id for a in inbound.attachments):
-            self._background.spawn(self.media.fetch_message(self.engine.db, inbound))
-
-    async def _deliver_rest(self, result: ReceiveResult) -> None:
-        # Replies parked while the window was closed became due in this turn; nothing else sends them now.
-        if result.conversation_id is not None:
-            await self.dispatcher.deliver_conversation(result.conversation_id)
 
     def router(self, path: str = "/wechat") -> APIRouter:
         """GET verification and POST messages at `path`."""
@@ -259,38 +187,6 @@ class WeChatWebhook:
     async def drain(self) -> None:
         """Wait for background work (shutdown, tests)."""
         await self._background.drain()
-
-
-class _PassiveOffer:
-    """The webhook's offer to carry a turn's replies in its response, taken by the turn or withdrawn at the budget.
-
-    Whichever comes first wins: the turn takes it just before it commits (its replies are then written
-    as sent, in the same transaction), or the webhook withdraws it when the budget runs out and answers
-    "success". The event loop runs one of them at a time, so the two never both win.
-    """
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.taken = False
-        self.withdrawn = False
-        self.text = ""
-
-    def take(self, result: ReceiveResult) -> bool:
-        if self.withdrawn or asyncio.get_running_loop().time() > self.deadline:
-            return False
-        text = "\n".join(r.text for r in result.replies if r.text)
-        # Parked replies from a closed window are older: they must reach the client first, so no passive reply.
-        if not text or len(text) > MAX_TEXT or result.unparked:
-            return False
-        self.taken, self.text = True, text
-        return True
-
-    def withdraw(self) -> bool:
-        """False when the turn has taken the offer already."""
-        if self.taken:
-            return False
-        self.withdrawn = True
-        return True
 
 
 def _registered_channel(engine: Engine, account: str) -> WeChatChannel | None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.wechat.token import StateStore
+from core.channel import TurnHooks
 from core.channel_state import ChannelStateStore
 from core.messages import InboundMessage, MessageType
 
@@ -89,3 +90,17 @@ class ReplyWindow:
         opened_at = datetime.fromisoformat(str(current["at"]))
         current["sent"] = int(current.get("sent", 0)) + count
         await self.store.put(key, current, opened_at + KEEP)
+
+
+class OpensWindow(TurnHooks):
+    """A client's turn that records the message in the reply window inside the turn's transaction.
+
+    Replies the turn unparks (written while the window was closed) may then be sent once it commits.
+    """
+
+    def __init__(self, window: ReplyWindow, message: InboundMessage) -> None:
+        self.window = window
+        self.message = message
+
+    async def before(self, session: Any) -> None:
+        await self.window.opened_in(session, message=self.message)

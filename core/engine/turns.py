@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import live, outbox
+from core.channel import DELIVER, TurnHooks
 from core.conversations import (
     DuplicateMessage,
     find_or_create_conversation,
@@ -50,23 +50,12 @@ from core.sanitize import clean_inbound
 class EngineTurns(EngineEffects):
     """Takes a client's message through its turn."""
 
-    async def receive(
-        self,
-        msg: InboundMessage,
-        *,
-        deliver: bool = True,
-        hold: timedelta | None = None,
-        answer: Callable[[ReceiveResult], bool] | None = None,
-        before: Callable[[AsyncSession], Awaitable[None]] | None = None,
-    ) -> ReceiveResult:
+    async def receive(self, msg: InboundMessage, hooks: TurnHooks = DELIVER) -> ReceiveResult:
         """Handle one inbound message exactly once: a repeated external id is stored and answered once.
 
-        `hold` keeps this turn's replies from the dispatcher for that long, for a webhook that may carry
-        them in its own response (then `answered_in_response`) or hand them over (`release`).
-        `answer` is asked once the turn is done, before it commits: True means the caller's response
-        carries the replies, so they are written as sent in this same transaction.
-        `before` runs first in the turn's transaction: the channel's own record of the message (WeChat's
-        reply window), committed with the turn and so seen by every send that follows it.
+        `hooks` is what the channel adds to the turn (`core.channel.TurnHooks`): by default the replies are
+        delivered once the turn commits; WeChat's passive reply holds them, records the message's reply window
+        in the turn's transaction, and may carry the replies in its own HTTP response.
         """
         msg = clean_inbound(msg)
         key = (msg.ref.channel, msg.ref.account, msg.ref.external_user_id)
@@ -74,13 +63,12 @@ class EngineTurns(EngineEffects):
         async with self._lock(key):
             try:
                 async with self._turn() as session:
-                    if before is not None:
-                        await before(session)
+                    await hooks.before(session)
                     result = await self._receive_in(session, msg)
-                    if hold is not None:
+                    if hooks.hold is not None:
                         for outgoing in result.outgoing:
-                            outgoing.hold_until = self.clock.now() + hold
-                    if answer is not None and result.outgoing and answer(result):
+                            outgoing.hold_until = self.clock.now() + hooks.hold
+                    if result.outgoing and hooks.answer(result):
                         for outgoing in result.outgoing:
                             outgoing.answered = True
             except DuplicateMessage:
@@ -88,7 +76,7 @@ class EngineTurns(EngineEffects):
                 return ReceiveResult("duplicate")
         if self.on_turn is not None:
             self.on_turn(msg.ref.channel, time.perf_counter() - started)
-        if deliver and result.conversation_id is not None:
+        if hooks.deliver and result.conversation_id is not None:
             await self.dispatcher.deliver_conversation(result.conversation_id)
         return result
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bots.telegram.channel import TelegramChannel
 from bots.telegram.ratelimit import RateLimiter
 from bots.wechat.channel import WeChatChannel
+from core.channel import Undelivered
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
 from core.db.models import OutboxMessage
@@ -110,7 +111,7 @@ async def test_every_reply_is_delivered_once_in_order_through_faulty_apis(
     # The replies pile up first (the network is down for the turns), then go out through the faults.
     for text in SCRIPT:
         for channel, user in clients:
-            await services.engine.receive(_inbound(channel, user, text), deliver=False)
+            await services.engine.receive(_inbound(channel, user, text), Undelivered())
     for _ in range(200):
         await services.dispatcher.deliver_due()
         rows = await _rows(services)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bots.wechat.convert import parse, to_inbound
-from bots.wechat.routes import HOLD
+from bots.wechat.passive import HOLD
+from core.channel import Undelivered
 from core.clock import ManualClock
 from tests.wechat.conftest import WeChatServer
 from tests.wechat.fake_api import FakeWeChatAPI
@@ -17,7 +18,7 @@ async def test_a_retry_after_a_crash_before_the_answer_carries_the_held_reply(
     xml = wechat.xml("text", {"Content": "你好"}, msg_id=4242)
     # The first delivery's turn committed with its replies held for the response, then the process died.
     inbound = to_inbound(parse(xml), wechat.account.name)
-    await wechat.services.engine.receive(inbound, deliver=False, hold=HOLD)
+    await wechat.services.engine.receive(inbound, Undelivered(hold=HOLD))
     assert await wechat.outbox_statuses() == ["pending"]
     retried = wechat.reply_text(await wechat.post(xml))
     assert retried is not None and "您好" in retried
@@ -34,7 +35,7 @@ async def test_a_retry_after_the_reply_went_out_as_a_customer_service_message_ca
 ) -> None:
     xml = wechat.xml("text", {"Content": "你好"}, msg_id=4343)
     inbound = to_inbound(parse(xml), wechat.account.name)
-    await wechat.services.engine.receive(inbound, deliver=False, hold=HOLD)
+    await wechat.services.engine.receive(inbound, Undelivered(hold=HOLD))
     clock.advance(HOLD + timedelta(seconds=1))
     await wechat.services.dispatcher.deliver_due()
     assert len(fake_api.sends()) == 1
