@@ -353,7 +353,7 @@ class OutboxDispatcher:
             return messages
         return []
 
-    async def release(self, outbox_ids: list[int]) -> None:
+    async def send_held_now(self, outbox_ids: list[int]) -> None:
         """Make held rows due now (the webhook could not answer in time) and deliver them."""
         if not outbox_ids:
             return

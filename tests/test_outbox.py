@@ -130,7 +130,7 @@ async def test_held_replies_released_when_the_webhook_ran_out_of_time(services: 
     channel = FakeChannel()
     services.registry.register(channel)
     result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
-    await services.dispatcher.release(result.outbox_ids)
+    await services.dispatcher.send_held_now(result.outbox_ids)
     assert len(channel.sent) == 1
     assert await services.dispatcher.answered_in_response(result.outbox_ids) is False
 
@@ -238,7 +238,7 @@ async def test_a_declined_answer_leaves_the_replies_held_for_the_outbox(services
     [row] = await _rows(services)
     assert (row.status, row.attempts) == ("pending", 0)
     assert await services.dispatcher.deliver_due() == 0, "still held"
-    await services.dispatcher.release(result.outbox_ids)
+    await services.dispatcher.send_held_now(result.outbox_ids)
     assert len(channel.sent) == 1
 
 

@@ -143,7 +143,7 @@ class PassiveReply(TurnHooks):
     # ------------------------------------------------------------ after the response
 
     async def _release(self, outbox_ids: list[int]) -> None:
-        await self.dispatcher.release(outbox_ids)
+        await self.dispatcher.send_held_now(outbox_ids)
 
     async def _resend(self, turn: Awaitable[ReceiveResult]) -> None:
         result = await turn
@@ -154,7 +154,7 @@ class PassiveReply(TurnHooks):
         result = await turn
         self._fetch_media(result)
         if result.status == "accepted":
-            await self.dispatcher.release(result.outbox_ids)
+            await self.dispatcher.send_held_now(result.outbox_ids)
             if result.unparked and not result.outbox_ids:
                 await self._deliver_rest(result)
 

@@ -45,7 +45,7 @@ log = logging.getLogger("core.engine")
 E_TRANSFER = EventKind.REP_TRANSFER
 
 DIALOGUE_TIMEOUT = "dialogue_timeout"
-# Timer turns run in a batch between two yields to the event loop (dispatch_many).
+# Timer turns run in a batch between two yields to the event loop (handle_events).
 YIELD_EVERY = 20
 START_STATES = frozenset({State.NEW, State.CLOSED, State.GREETED, State.CLASSIFYING})
 # No issue under way: a ticket resolved now can be the conversation's issue again.

@@ -60,7 +60,7 @@ class EngineReps(EngineTimers):
             raise InvalidInput("a ticket cannot be resolved without a solution text")
         event = Event(EventKind.RESOLVE, actor=actor, data={"solution": solution})
         if ticket_id is None:
-            result = await self.dispatch(conversation_id, event)
+            result = await self.handle_event(conversation_id, event)
         else:
             result, told_aside = await self._resolve_ticket(conversation_id, ticket_id, event, now=self.clock.now())
             if told_aside:

@@ -33,7 +33,7 @@ from core.engine.effects import EngineEffects
 class EngineTimers(EngineEffects):
     """Takes timers and other non-message events through their turns."""
 
-    async def dispatch(
+    async def handle_event(
         self,
         conversation_id: int,
         event: Event,
@@ -59,7 +59,7 @@ class EngineTimers(EngineEffects):
             await self.dispatcher.deliver_conversation(conversation_id)
         return result
 
-    async def dispatch_many(
+    async def handle_events(
         self,
         items: Sequence[tuple[int, Event]],
         *,
@@ -123,7 +123,7 @@ class EngineTimers(EngineEffects):
 
     async def fire_followups(self, due: Sequence[FollowUp]) -> None:
         """Batch handler of dialogue follow-ups: their turns and their rows marked done in one transaction."""
-        await self.dispatch_many(
+        await self.handle_events(
             [(f.target_id, Event(EventKind.TIMEOUT, actor="scheduler", data=dict(f.payload))) for f in due],
             before=lambda session: followups.complete(session, due, self.clock.now()),
         )
@@ -135,7 +135,7 @@ class EngineTimers(EngineEffects):
     async def fire_followup(self, followup: FollowUp) -> None:
         """Handler of dialogue follow-ups: a TIMEOUT event for the conversation."""
         data = dict(followup.payload)
-        await self.dispatch(
+        await self.handle_event(
             followup.target_id,
             Event(EventKind.TIMEOUT, actor="scheduler", data=data),
             before=lambda session: followups.complete(session, [followup], self.clock.now()),
