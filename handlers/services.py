@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from aiogram import Bot
 
     from bots.telegram.notify import TelegramNotifier
-    from bots.telegram.reps_group import RepsGroup
+    from bots.telegram.reps import RepsGroup
 
 
 @dataclass
@@ -335,7 +335,7 @@ def _wire_telegram(
     from bots.telegram.media import TelegramMedia
     from bots.telegram.notify import TelegramNotifier
     from bots.telegram.ratelimit import RateLimiter
-    from bots.telegram.reps_group import RepsGroup
+    from bots.telegram.reps import RepsGroup
     from bots.telegram.topics import TopicWriter
 
     # One limiter for everything this bot sends: the 30/s overall budget is shared.

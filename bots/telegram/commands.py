@@ -18,7 +18,7 @@ from aiogram.types import Message
 from sqlalchemy import select
 
 from bots.telegram.convert import command_of
-from bots.telegram.reps_group import RepsGroup
+from bots.telegram.reps import RepsGroup
 from bots.telegram.topics import TopicWriter
 from core.access import department_ids, may_work_on
 from core.db.models import Conversation, Department, TelegramTopic, Ticket, User

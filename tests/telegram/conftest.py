@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bots.telegram.channel import TelegramChannel
 from bots.telegram.media import TelegramMedia
 from bots.telegram.ratelimit import RateLimiter
-from bots.telegram.reps_group import RepsGroup
+from bots.telegram.reps import RepsGroup
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.topics import TopicWriter
 from bots.telegram.webhook import SECRET_HEADER, TelegramWebhook

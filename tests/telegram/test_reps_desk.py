@@ -12,7 +12,7 @@ import pytest
 from aiogram import Bot
 from sqlalchemy import select
 
-from bots.telegram.reps_group import RepsGroup
+from bots.telegram.reps import RepsGroup
 from bots.telegram.webhook import SECRET_HEADER, TelegramWebhook
 from bots.wechat.channel import WeChatChannel
 from bots.wechat.routes import WeChatWebhook

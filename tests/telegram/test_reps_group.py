@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from bots.telegram.ratelimit import RateLimiter
-from bots.telegram.reps_group import RepsGroup
+from bots.telegram.reps import RepsGroup
 from bots.telegram.settings import TelegramSettings, telegram_config_problem
 from bots.telegram.topics import TopicWriter
 from core.clock import ManualClock
