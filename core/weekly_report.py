@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -127,6 +128,10 @@ class WeeklyRecipients:
     telegram: bool
 
 
+async def _archived(session: AsyncSession, label: str) -> bool:
+    return await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == label)) is not None
+
+
 @dataclass(frozen=True)
 class ArchiveContent:
     """What an archived report holds besides its label and period: the document, its figures, its CSV files."""
@@ -136,7 +141,7 @@ class ArchiveContent:
     csv: dict[str, str]
 
 
-class ArchiveWriter:
+class ArchiveWriter(ABC):
     """Archives a report of one period (a week, a quarter) exactly once, with one delivery per supervisor and channel.
 
     A subclass names its period function, its noun ("week", "quarter") and its console texts, and computes the content.
@@ -163,7 +168,7 @@ class ArchiveWriter:
 
     async def exists(self, label: str) -> bool:
         async with self.db.transaction() as session:
-            return await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == label)) is not None
+            return await _archived(session, label)
 
     async def predates_installation(self, label: str) -> bool:
         """Whether the period began before kefu was installed (its departments seeded) and holds no ticket."""
@@ -175,11 +180,11 @@ class ArchiveWriter:
         """InvalidInput unless the period has ended by `now`."""
         require_period_over(label, now, self.zone, self.period, self.noun)
 
+    @abstractmethod
     async def content(
         self, session: AsyncSession, label: str, start: datetime, end: datetime, now: datetime
     ) -> ArchiveContent:
         """The period's report, computed in the archiving transaction."""
-        raise NotImplementedError
 
     async def create(
         self, label: str, *, now: datetime, recipients: WeeklyRecipients, created_by: str = "schedule"
@@ -192,7 +197,7 @@ class ArchiveWriter:
         start, end = self.period(label, self.zone)
         try:
             async with self.db.transaction() as session:
-                if await session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == label)) is not None:
+                if await _archived(session, label):
                     return None
                 content = await self.content(session, label, start, end, now)
                 row = WeeklyReport(
