@@ -1,1 +1,1 @@
-"""Tests of kefu; fixtures in conftest.py, doubles of external services in fakes.py."""
+"""Tests of kefu, by the layer they exercise; shared fixtures in conftest.py, helpers and doubles in support/."""

@@ -13,10 +13,10 @@ from core.clock import ManualClock
 from core.db.models import Client, ClientScore
 from handlers.app import create_app
 from handlers.services import Services
-from tests.client_eval_fixture import Clients, seed_clients
 from tests.console.helpers import PASSWORD, add_user
 from tests.console.server import serving
 from tests.console.test_client_eval_api import TODAY
+from tests.support.client_eval_fixture import Clients, seed_clients
 
 TIMEOUT_MS = 15_000
 

@@ -20,10 +20,10 @@ from core.db.models import Conversation, Message
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
+from tests.channels.wechat.conftest import WeChatServer, make_account
+from tests.channels.wechat.fake_api import FakeWeChatAPI
 from tests.console.helpers import PASSWORD, add_user, amr_note
 from tests.console.server import serving
-from tests.wechat.conftest import WeChatServer, make_account
-from tests.wechat.fake_api import FakeWeChatAPI
 
 ARTIFACTS = PROJECT_ROOT / "var" / "artifacts"
 TIMEOUT_MS = 15_000

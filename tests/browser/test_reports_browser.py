@@ -17,7 +17,7 @@ from handlers.app import create_app
 from handlers.services import Services
 from tests.console.helpers import PASSWORD, add_user
 from tests.console.server import serving
-from tests.reports_fixture import NOW, seed_week
+from tests.support.reports_fixture import NOW, seed_week
 
 SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "reports.png"
 TIMEOUT_MS = 15_000

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from core.clock import ManualClock
 from core.db.models import AuditEntry, Client, ClientScore
 from handlers.services import Services
-from tests.client_eval_fixture import seed_clients
 from tests.console.conftest import SignIn
 from tests.console.helpers import Rep
+from tests.support.client_eval_fixture import seed_clients
 
 VIEW = "/console/api/client-evaluation"
 SUGGEST = "/console/api/admin/client-evaluation/suggest"

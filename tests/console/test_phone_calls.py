@@ -8,7 +8,7 @@ from core.clock import ManualClock
 from core.db.models import Client, Ticket
 from handlers.services import Services
 from tests.console.conftest import SignIn
-from tests.test_phone_intake import COMPLAINT
+from tests.core.test_phone_intake import COMPLAINT
 
 
 async def test_a_rep_finds_the_caller_and_logs_the_call_from_the_console(

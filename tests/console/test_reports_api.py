@@ -15,7 +15,7 @@ from core.report_tables import TABLES, safe_cell
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter
 from handlers.services import Services
 from tests.console.conftest import SignIn
-from tests.reports_fixture import FORMULA_NAME, NOW, seed_week
+from tests.support.reports_fixture import FORMULA_NAME, NOW, seed_week
 
 WEEK = {"start": "2026-11-23", "end": "2026-11-29"}
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from core.db.models import OutboxMessage
 from core.db.session import Database
-from tests.chat import TICKET_NO
 from tests.console.helpers import PASSWORD, form_token
 from tests.reliability.procs import eventually
+from tests.support.chat import TICKET_NO
 
 # What the issue asks of a reply made in any process: on the visitor's screen within a second.
 MAX_LAG_SECONDS = 1.0

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from core.db.models import Message, OutboxMessage
 from core.db.session import Database
 from core.outbox import IN_RESPONSE
+from tests.channels.wechat.fake_api import FakeWeChatAPI
 from tests.reliability.procs import GRACEFUL, KefuProcess, eventually
-from tests.wechat.fake_api import FakeWeChatAPI
 
 TOKEN = "crash-test-token"
 APP_ID = "wxcrash0000000001"

@@ -22,10 +22,10 @@ from core.clock import ManualClock
 from core.db.models import OutboxMessage
 from core.messages import ConversationRef, InboundMessage
 from handlers.services import Services
-from tests.telegram.conftest import make_settings, manual_sleep
-from tests.telegram.fake_api import FakeBotAPI
-from tests.wechat.conftest import make_account
-from tests.wechat.fake_api import FakeWeChatAPI
+from tests.channels.telegram.conftest import make_settings, manual_sleep
+from tests.channels.telegram.fake_api import FakeBotAPI
+from tests.channels.wechat.conftest import make_account
+from tests.channels.wechat.fake_api import FakeWeChatAPI
 
 FAULT_RATE = 0.3
 CLIENTS_PER_CHANNEL = 12

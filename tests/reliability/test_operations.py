@@ -19,7 +19,7 @@ from core.singleton import singleton
 from handlers.app import create_app
 from handlers.background import BackgroundJobs
 from handlers.services import Services, build_services
-from tests.chat import Chat
+from tests.support.chat import Chat
 
 
 async def _client(services: Services) -> AsyncIterator[httpx.AsyncClient]:

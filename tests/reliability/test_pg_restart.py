@@ -12,9 +12,9 @@ from sqlalchemy import func, select, text
 
 from core.db.models import Message, OutboxMessage
 from core.db.session import Database
+from tests.channels.wechat.fake_api import FakeWeChatAPI
 from tests.reliability.procs import GRACEFUL, KefuProcess, eventually
 from tests.reliability.test_crash import APP_ID, SCRIPT, TOKEN, Follower
-from tests.wechat.fake_api import FakeWeChatAPI
 
 pytestmark = pytest.mark.soak
 

@@ -19,12 +19,12 @@ from core.db.models import Message, OutboxMessage, Ticket
 from core.db.session import Database
 from core.outbox import IN_RESPONSE
 from handlers.console.users import create_user
+from tests.channels.telegram.fake_api import TOKEN as BOT_TOKEN
+from tests.channels.telegram.fake_api import FakeBotAPI
+from tests.channels.wechat.fake_api import FakeWeChatAPI
 from tests.console.helpers import PASSWORD, form_token
 from tests.reliability.procs import GRACEFUL, KefuProcess, eventually
 from tests.reliability.test_crash import APP_ID, TOKEN, Follower
-from tests.telegram.fake_api import TOKEN as BOT_TOKEN
-from tests.telegram.fake_api import FakeBotAPI
-from tests.wechat.fake_api import FakeWeChatAPI
 
 SECRET = "scale-out-secret"
 _IDS = itertools.count(1)

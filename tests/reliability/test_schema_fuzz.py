@@ -15,8 +15,8 @@ from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.webhook import TelegramWebhook
 from handlers.app import create_app
 from handlers.services import Services
-from tests.telegram.conftest import SECRET, make_settings
-from tests.telegram.fake_api import FakeBotAPI
+from tests.channels.telegram.conftest import SECRET, make_settings
+from tests.channels.telegram.fake_api import FakeBotAPI
 
 # Streams never end; they are exercised by the web chat's own tests.
 STREAMING = {"/api/chat/events"}

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from core.db.models import OutboxMessage
 from core.db.session import Database
+from tests.channels.wechat.fake_api import FakeWeChatAPI
 from tests.reliability.procs import GRACEFUL, KefuProcess, eventually
 from tests.reliability.test_crash import APP_ID, TOKEN, _signed_params, _xml
-from tests.wechat.fake_api import FakeWeChatAPI
 
 
 async def test_sigterm_lets_the_send_in_flight_finish(db_url: str, tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Tests of the channels (bots/): WeChat, Telegram, the web chat, e-mail."""

@@ -1,0 +1,1 @@
+"""The web chat through its HTTP interface."""

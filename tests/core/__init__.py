@@ -1,0 +1,1 @@
+"""Tests of core/: the engine, outbox, follow-ups, dialogue, tickets and reports."""

@@ -1,0 +1,1 @@
+"""The dialogue: classifier, machine, understanding, entities, learned models, evaluations."""

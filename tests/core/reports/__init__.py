@@ -1,0 +1,1 @@
+"""Reports: weekly, needs trends, client evaluation, quarterly."""

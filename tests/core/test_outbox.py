@@ -1,0 +1,373 @@
+"""Outbox delivery: order per conversation, retries with backoff, visible failures, recovery after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.channel import SendResult, Throttled, Undelivered
+from core.clock import ManualClock
+from core.db.models import OutboxMessage
+from core.engine import ReceiveResult
+from core.messages import ConversationRef, OutboundMessage
+from core.outbox import IN_RESPONSE, OutboxDispatcher
+from handlers.services import Services, build_services
+from tests.support.fakes import FakeChannel, inbound
+
+HOLD = timedelta(seconds=10)
+
+
+async def _rows(services: Services) -> list[OutboxMessage]:
+    async with services.db.transaction() as session:
+        return list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+
+
+async def test_buttons_degrade_to_numbers_and_the_number_is_the_answer(services: Services) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    assert "请回复数字选择：1 咨询 · 2 投诉 · 3 建议 · 4 其他" in channel.sent[-1][1]
+    await services.engine.receive(inbound("2", "m2"))
+    assert "【投诉】" in channel.sent[-2][1] or "【投诉】" in channel.sent[-1][1]
+
+
+async def test_crash_between_commit_and_send_loses_nothing(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered())  # the process dies here
+    assert result.status == "accepted" and channel.sent == []
+    await services.stop()
+
+    again = build_services(services.settings, clock)
+    again.registry.register(channel)
+    await again.start(migrate=False)
+    try:
+        assert await again.dispatcher.deliver_due() == 1
+        assert await again.dispatcher.deliver_due() == 0
+        assert len(channel.sent) == 1 and "您好" in channel.sent[0][1]
+        assert [r.status for r in await _rows(again)] == ["sent"]
+    finally:
+        await again.stop()
+
+
+async def test_transient_failures_retry_in_order(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel(fail_transient=2, retry_after=30)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    await services.engine.receive(inbound("1", "m2"))
+    assert channel.sent == []
+    rows = await _rows(services)
+    assert rows[0].status == "pending" and rows[0].last_error == "HTTP 502"
+    # Nothing is due before retry_after; the later rows wait behind the first.
+    clock.advance(timedelta(seconds=10))
+    assert await services.dispatcher.deliver_due() == 0
+    for _ in range(3):
+        clock.advance(timedelta(seconds=31))
+        await services.dispatcher.deliver_due()
+    texts = [text for _, text in channel.sent]
+    assert len(texts) == len(rows) and "您好" in texts[0]
+    assert [r.status for r in await _rows(services)] == ["sent"] * len(rows)
+
+
+async def test_permanent_failure_is_visible_and_not_retried(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel(fail_permanent=True)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    rows = await _rows(services)
+    assert [(r.status, r.last_error, r.attempts) for r in rows] == [("failed", "blocked by the user", 1)]
+    clock.advance(timedelta(hours=1))
+    await services.dispatcher.deliver_due()
+    assert (await _rows(services))[0].attempts == 1
+
+
+async def test_gives_up_after_max_attempts(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel(fail_transient=100)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    for _ in range(services.settings.outbox_max_attempts + 2):
+        clock.advance(timedelta(minutes=11))
+        await services.dispatcher.deliver_due()
+    row = (await _rows(services))[0]
+    assert row.status == "failed" and row.attempts == services.settings.outbox_max_attempts
+
+
+async def test_concurrent_dispatchers_send_each_row_once(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    for i in range(5):
+        await services.engine.receive(inbound("你好", f"m{i}", user=f"user{i}"), Undelivered())
+    other = build_services(services.settings, clock)
+    other.registry.register(channel)
+    try:
+        await asyncio.gather(
+            services.dispatcher.deliver_due(), other.dispatcher.deliver_due(), services.dispatcher.deliver_due()
+        )
+    finally:
+        await other.stop()
+    assert sorted(user for user, _ in channel.sent) == [f"user{i}" for i in range(5)]
+
+
+async def test_held_replies_answered_in_the_webhook_response_are_never_sent_again(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
+    assert len(result.outbox_ids) == 1 and "您好" in result.replies[0].text
+    assert await services.dispatcher.deliver_due() == 0, "held rows are invisible to the sweep"
+    assert await services.dispatcher.answered_in_response(result.outbox_ids) is True
+    clock.advance(timedelta(minutes=5))
+    assert await services.dispatcher.deliver_due() == 0
+    assert channel.sent == []
+    assert [r.status for r in await _rows(services)] == ["sent"]
+
+
+async def test_held_replies_released_when_the_webhook_ran_out_of_time(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
+    await services.dispatcher.send_held_now(result.outbox_ids)
+    assert len(channel.sent) == 1
+    assert await services.dispatcher.answered_in_response(result.outbox_ids) is False
+
+
+async def test_closed_window_parks_replies_until_the_client_writes(services: Services, clock: ManualClock) -> None:
+    from core.channel import WindowClosed
+
+    class Windowed(FakeChannel):
+        closed: bool = True
+
+        async def send(self, ref, message):  # type: ignore[no-untyped-def]
+            if self.closed:
+                raise WindowClosed("48-hour window closed")
+            return await super().send(ref, message)
+
+    channel = Windowed()
+    services.registry.register(channel)
+    await services.engine.receive(inbound("人工", "m1"))
+    rows = await _rows(services)
+    assert [(r.status, r.last_error) for r in rows] == [("window_closed", "48-hour window closed")]
+    clock.advance(timedelta(days=3))
+    assert await services.dispatcher.deliver_due() == 0, "parked rows wait for the client"
+    channel.closed = False
+    await services.engine.receive(inbound("还在吗", "m2"))
+    texts = [text for _, text in channel.sent]
+    assert len(texts) == 2 and "人工客服" in texts[0], "the parked reply goes first"
+    assert {r.status for r in await _rows(services)} == {"sent"}
+
+
+async def test_blocked_client_is_marked_unreachable_and_not_written_to(services: Services, clock: ManualClock) -> None:
+    from core.channel import RecipientGone
+    from core.db.models import ChannelIdentity
+
+    class Blocked(FakeChannel):
+        async def send(self, ref, message):  # type: ignore[no-untyped-def]
+            raise RecipientGone("Forbidden: bot was blocked by the user")
+
+    services.registry.register(Blocked())
+    await services.engine.receive(inbound("我要投诉", "m1"))
+    async with services.db.transaction() as session:
+        assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is False
+    before = len(await _rows(services))
+    clock.advance(timedelta(minutes=11))
+    await services.followups.run_due()  # the idle reminder: recorded, not sent
+    assert len(await _rows(services)) == before
+    assert [r.status for r in await _rows(services)] == ["failed"] * before
+
+
+async def test_throttled_sends_wait_without_using_up_attempts(services: Services, clock: ManualClock) -> None:
+    from core.channel import Throttled
+
+    class Busy(FakeChannel):
+        waits: int = 20
+
+        async def send(self, ref, message):  # type: ignore[no-untyped-def]
+            if self.waits:
+                self.waits -= 1
+                raise Throttled("rate limit", retry_after=2)
+            return await super().send(ref, message)
+
+    channel = Busy()
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    for _ in range(25):
+        clock.advance(timedelta(seconds=3))
+        await services.dispatcher.deliver_due()
+    rows = await _rows(services)
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1)], "twenty waits cost no attempt"
+    assert len(channel.sent) == 1
+
+
+async def test_replies_answered_inside_the_turn_are_written_as_sent_and_never_sent_again(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    seen: list[list[str]] = []
+
+    class Answers(Undelivered):
+        def answer(self, result: ReceiveResult) -> bool:
+            # Asked before the commit, with the turn's replies but no outbox ids yet.
+            seen.append([r.text for r in result.replies])
+            assert result.outbox_ids == []
+            return True
+
+    result = await services.engine.receive(inbound("你好", "m1"), Answers(hold=HOLD))
+    assert len(seen) == 1 and "您好" in seen[0][0]
+    [row] = await _rows(services)
+    assert result.outbox_ids == [row.id]
+    assert (row.status, row.attempts, row.external_id) == ("sent", 1, IN_RESPONSE)
+    assert row.sent_at is not None
+    clock.advance(timedelta(minutes=5))
+    assert await services.dispatcher.deliver_due() == 0
+    assert channel.sent == []
+    # A request cancelled after the turn took the answer: the reply goes out through the channel instead.
+    await services.dispatcher.resend(result.outbox_ids)
+    assert len(channel.sent) == 1 and "您好" in channel.sent[0][1]
+    assert [r.status for r in await _rows(services)] == ["sent"]
+
+
+async def test_a_declined_answer_leaves_the_replies_held_for_the_outbox(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=HOLD))
+    [row] = await _rows(services)
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert await services.dispatcher.deliver_due() == 0, "still held"
+    await services.dispatcher.send_held_now(result.outbox_ids)
+    assert len(channel.sent) == 1
+
+
+async def test_each_send_is_recorded_when_it_returns_not_when_the_slowest_of_its_batch_does(
+    services: Services,
+) -> None:
+    # A kill -9 repeats only the sends whose result is not recorded: the quick ones must be, while one hangs.
+    slow_user, released = "slow", asyncio.Event()
+
+    class OneSlowChannel(FakeChannel):
+        async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+            if ref.external_user_id == slow_user:
+                await released.wait()
+            return await super().send(ref, message)
+
+    channel = OneSlowChannel()
+    services.registry.register(channel)
+    users = [slow_user, "quick1", "quick2"]
+    for i, user in enumerate(users):
+        await services.engine.receive(inbound("你好", f"m{i}", user=user), Undelivered())
+    sweep = asyncio.create_task(services.dispatcher.deliver_due())
+
+    async def quick_ones_recorded() -> bool:
+        return sum(r.status == "sent" for r in await _rows(services)) == len(users) - 1
+
+    for _ in range(200):
+        if await quick_ones_recorded():
+            break
+        await asyncio.sleep(0.01)
+    assert await quick_ones_recorded(), "the quick sends' results waited for the slow one"
+    assert not sweep.done()
+    released.set()
+    assert await sweep == len(users)
+    assert [r.status for r in await _rows(services)] == ["sent"] * len(users)
+
+
+async def test_replies_older_than_the_cutoff_are_not_sent_after_a_restore(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    # A backup taken while two replies waited; restored (and started) two days later.
+    await services.engine.receive(inbound("你好", "m1"), Undelivered())
+    await services.engine.receive(inbound("1", "m2"), Undelivered())
+    clock.advance(timedelta(days=2))
+    await services.engine.receive(inbound("在吗", "m3"), Undelivered())  # written after the restore
+    assert await services.dispatcher.expire_stale(timedelta(hours=24)) == 2
+    assert await services.dispatcher.deliver_due() == 1
+    assert len(channel.sent) == 1
+    rows = await _rows(services)
+    assert [r.status for r in rows] == ["failed", "failed", "sent"]
+    assert all(r.last_error and r.last_error.startswith("stale") for r in rows[:2])
+
+
+class _CallClock(FakeChannel):
+    """Records the manual clock's time of every send call, failed or not."""
+
+    def __init__(self, clock: ManualClock, *, throttle_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.clock = clock
+        self.calls: list[float] = []
+        self.throttle_after = throttle_after
+
+    async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+        self.calls.append(self.clock.now().timestamp())
+        if self.throttle_after is not None:
+            wait, self.throttle_after = self.throttle_after, None
+            raise Throttled("flood control", retry_after=wait)
+        return await super().send(ref, message)
+
+
+# Just under and just over a bound, so the jitter (×1.00 to ×1.25) cannot make the test flaky.
+EPSILON = timedelta(milliseconds=5)
+
+
+async def test_the_retry_schedule_doubles_from_one_second_and_stops_at_ten_minutes(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = _CallClock(clock, fail_transient=1000)
+    services.registry.register(channel)
+    dispatcher = OutboxDispatcher(services.db, services.registry, clock, max_attempts=12)
+    await services.engine.receive(inbound("你好", "m1"), Undelivered())
+    await dispatcher.deliver_due()
+    assert len(channel.calls) == 1
+    # The wait after failed attempt n is 2^(n-1) s to 1.25 × that, never more than 600 s.
+    for attempt in range(1, 12):
+        shortest = min(600.0, 2.0 ** (attempt - 1))
+        longest = min(600.0, shortest * 1.25)
+        clock.advance(timedelta(seconds=shortest) - EPSILON)
+        await dispatcher.deliver_due()
+        assert len(channel.calls) == attempt, f"attempt {attempt + 1} came before {shortest} s"
+        clock.advance(timedelta(seconds=longest - shortest) + 2 * EPSILON)
+        await dispatcher.deliver_due()
+        assert len(channel.calls) == attempt + 1, f"attempt {attempt + 1} not made within {longest} s"
+    gaps = [b - a for a, b in itertools.pairwise(channel.calls)]
+    assert gaps[0] < 1.3 and gaps[5] > 32 - 0.01 and gaps[-1] == pytest.approx(600, abs=0.01)
+    # The twelfth failure is the last: the row has failed and nothing calls the channel again.
+    clock.advance(timedelta(hours=1))
+    await dispatcher.deliver_due()
+    assert len(channel.calls) == 12
+    assert [r.status for r in await _rows(services)] == ["failed"]
+
+
+async def test_a_longer_retry_after_of_a_failed_send_wins_over_the_backoff(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = _CallClock(clock, fail_transient=1, retry_after=45)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    assert len(channel.calls) == 1 and channel.sent == []
+    clock.advance(timedelta(seconds=45) - EPSILON)
+    assert await services.dispatcher.deliver_due() == 0
+    assert len(channel.calls) == 1, "the network said 45 s; the channel was called again sooner"
+    clock.advance(2 * EPSILON)
+    assert await services.dispatcher.deliver_due() == 1
+    assert len(channel.calls) == 2
+
+
+async def test_flood_control_waits_exactly_the_retry_after_it_was_given(services: Services, clock: ManualClock) -> None:
+    channel = _CallClock(clock, throttle_after=30)
+    services.registry.register(channel)
+    await services.engine.receive(inbound("你好", "m1"))
+    assert len(channel.calls) == 1 and channel.sent == []
+    for _ in range(29):
+        clock.advance(timedelta(seconds=1))
+        assert await services.dispatcher.deliver_due() == 0
+    clock.advance(timedelta(seconds=1) - EPSILON)
+    assert await services.dispatcher.deliver_due() == 0
+    assert len(channel.calls) == 1, "flood control said 30 s; the channel was called again sooner"
+    clock.advance(2 * EPSILON)
+    assert await services.dispatcher.deliver_due() == 1
+    assert [(r.status, r.attempts) for r in await _rows(services)] == [("sent", 1)]

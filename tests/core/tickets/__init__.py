@@ -1,0 +1,1 @@
+"""Tickets: lifecycle, escalation, the desk, takeover."""
