@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
+
+from tests.support.fake_server import FakeServer
 
 TOKEN = "42:TEST"
 BOT_ID = 42
@@ -34,12 +35,13 @@ GIFT_TYPES = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subsc
 
 
 @dataclass
-class FakeBotAPI:
+class FakeBotAPI(FakeServer[Call]):
     """getMe, getUpdates, sendMessage, sendPhoto, editMessageText, answerCallbackQuery, createForumTopic,
     getFile and the file download, setWebhook, deleteWebhook, getWebhookInfo, getChat; switches for 429,
     403, 400 and 5xx."""
 
-    calls: list[Call] = field(default_factory=list)
+    name: ClassVar[str] = "fake Bot API"
+
     # Each sending call pops the first of these: 429 (with `retry_after`), 403, 400, 502, or 0 (success).
     failures: list[int] = field(default_factory=list)
     # Files getFile knows: file_id → (content, file_path); downloads are recorded as "download" calls.
@@ -52,15 +54,11 @@ class FakeBotAPI:
     # What setWebhook registered (getWebhookInfo answers it) and whether chats are forums (getChat).
     webhook_url: str = ""
     forums: set[int] = field(default_factory=set)
-    port: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _runner: web.AppRunner | None = None
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -187,37 +185,11 @@ class FakeBotAPI:
                 return web.Response(body=content, content_type="application/octet-stream")
         return web.Response(status=404)
 
-    # ------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------ routes
 
-    def start(self) -> None:
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application()
-            app.router.add_post("/bot{token}/{method}", self._handle)
-            app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-            self._runner = web.AppRunner(app)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = int(self._runner.addresses[0][1])
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-telegram-api", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Bot API did not start")
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/bot{token}/{method}", self._handle)
+        router.add_get("/file/bot{token}/{path:.+}", self._download)
 
 
 def _ok(result: Any) -> web.Response:

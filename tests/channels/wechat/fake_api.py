@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
+
+from tests.support.fake_server import FakeServer
 
 
 @dataclass
@@ -20,10 +21,11 @@ class Call:
 
 
 @dataclass
-class FakeWeChatAPI:
+class FakeWeChatAPI(FakeServer[Call]):
     """Token, custom-service and template send, media and menu endpoints, with WeChat's failures as switches."""
 
-    calls: list[Call] = field(default_factory=list)
+    name: ClassVar[str] = "fake WeChat API"
+
     # Each custom/send call pops the first of these: an errcode, "5xx", "slow" (sleeps `slow_seconds`, then
     # delivers), "timeout" (sleeps, then delivers nothing) or None (no failure).
     failures: list[int | str] = field(default_factory=list)
@@ -35,14 +37,10 @@ class FakeWeChatAPI:
     # media/get serves these by MediaId: (bytes, Content-Type); videos are answered with a link instead.
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     videos: dict[str, bytes] = field(default_factory=dict)
-    port: int = 0
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _runner: web.AppRunner | None = None
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cgi-bin/"
+        return f"{self.url}/cgi-bin/"
 
     def sends(self) -> list[Call]:
         return [c for c in self.calls if c.path == "/cgi-bin/message/custom/send"]
@@ -125,38 +123,12 @@ class FakeWeChatAPI:
             return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
-    # ------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------ routes
 
-    def start(self) -> None:
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application()
-            app.router.add_get("/cgi-bin/token", self._token)
-            app.router.add_post("/cgi-bin/message/custom/send", self._send)
-            app.router.add_post("/cgi-bin/menu/create", self._menu)
-            app.router.add_post("/cgi-bin/message/template/send", self._template)
-            app.router.add_get("/cgi-bin/media/get", self._media_get)
-            app.router.add_get("/video/{media_id}", self._video)
-            self._runner = web.AppRunner(app)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = int(self._runner.addresses[0][1])
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-wechat-api", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake WeChat API did not start")
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/cgi-bin/token", self._token)
+        router.add_post("/cgi-bin/message/custom/send", self._send)
+        router.add_post("/cgi-bin/menu/create", self._menu)
+        router.add_post("/cgi-bin/message/template/send", self._template)
+        router.add_get("/cgi-bin/media/get", self._media_get)
+        router.add_get("/video/{media_id}", self._video)

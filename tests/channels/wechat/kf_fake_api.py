@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
 from bots.wechat.kf_states import MOVE_REFUSED, SEND_REFUSED, ServiceState, after_client_writes, may_move, may_send
 from tests.channels.wechat.fake_api import Call
+from tests.support.fake_server import FakeServer
 
 CORP_SECRET = "kf-secret"
 _MSG_IDS = itertools.count(1)
@@ -79,7 +78,7 @@ def enter_session_item(open_kfid: str, user: str, *, msgid: str | None = None) -
 
 
 @dataclass
-class FakeWeComAPI:
+class FakeWeComAPI(FakeServer[Call]):
     """gettoken, kf/sync_msg, kf/send_msg, kf/service_state/get and /trans, kf/account/list.
 
     Sessions follow WeCom's rules (bots.wechat.kf_states): a client's message (or opening the chat)
@@ -87,7 +86,8 @@ class FakeWeComAPI:
     service_state/trans refuses the moves WeCom refuses and state 3 without an active 接待人员.
     """
 
-    calls: list[Call] = field(default_factory=list)
+    name: ClassVar[str] = "fake WeCom API"
+
     # Items per open_kfid; sync_msg serves them from the cursor on, `page_size` at a time.
     log: dict[str, list[Any]] = field(default_factory=dict)
     page_size: int = 1000
@@ -103,14 +103,10 @@ class FakeWeComAPI:
     accounts: list[str] = field(default_factory=list)
     tokens_issued: int = 0
     valid_token: str | None = None
-    port: int = 0
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _runner: web.AppRunner | None = None
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cgi-bin/"
+        return f"{self.url}/cgi-bin/"
 
     def push(self, open_kfid: str, *items: Any) -> None:
         """Items appear in the account's log; a client's message or opening of the chat (re)starts its session."""
@@ -238,38 +234,12 @@ class FakeWeComAPI:
             {"errcode": 0, "errmsg": "ok", "account_list": [{"open_kfid": k, "name": k} for k in kfids]}
         )
 
-    # ------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------ routes
 
-    def start(self) -> None:
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application()
-            app.router.add_get("/cgi-bin/gettoken", self._token)
-            app.router.add_post("/cgi-bin/kf/sync_msg", self._sync)
-            app.router.add_post("/cgi-bin/kf/send_msg", self._send)
-            app.router.add_post("/cgi-bin/kf/service_state/trans", self._trans)
-            app.router.add_post("/cgi-bin/kf/service_state/get", self._state_get)
-            app.router.add_post("/cgi-bin/kf/account/list", self._accounts)
-            self._runner = web.AppRunner(app)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = int(self._runner.addresses[0][1])
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-wecom-api", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake WeCom API did not start")
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/cgi-bin/gettoken", self._token)
+        router.add_post("/cgi-bin/kf/sync_msg", self._sync)
+        router.add_post("/cgi-bin/kf/send_msg", self._send)
+        router.add_post("/cgi-bin/kf/service_state/trans", self._trans)
+        router.add_post("/cgi-bin/kf/service_state/get", self._state_get)
+        router.add_post("/cgi-bin/kf/account/list", self._accounts)
