@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bots.email.settings import EmailAccount, EmailSettings
@@ -23,12 +22,11 @@ from core.channel_state import ChannelStateStore
 from core.clock import Clock, SystemClock
 from core.config_store import ConfigWatcher
 from core.db.session import Database
-from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.entities import preload as preload_entities
 from core.dialogue.forms import Forms
-from core.dialogue.textmodel import TextModel, configured_model
+from core.dialogue.textmodel import TextModel
 from core.draining import Draining
-from core.engine import DIALOGUE_TIMEOUT, ClassifierHolder, Engine
+from core.engine import ClassifierHolder, Engine
 from core.followups import FollowUpRunner
 from core.inbound_limits import InboundLimits
 from core.keywords.spec import RuleSpec
@@ -51,8 +49,9 @@ from core.seed import seed_database
 from core.settings import Settings
 from core.singleton import serialize
 from core.texts import Texts
-from core.tickets.desk import SLA, SUMMARY_REMINDER, TicketDesk
+from core.tickets.desk import TicketDesk
 from core.tickets.policies import TicketPolicies
+from core.wiring import build_core
 from handlers.config_documents import register_appliers
 from handlers.console.canned import CannedReplies
 
@@ -205,16 +204,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     settings.check_safe()
     clock = clock or SystemClock()
     config_dir = settings.config_dir
-    db = Database(settings.database_url)
-    texts = Texts.load(config_dir, default=settings.language)
-    forms = Forms.load(config_dir / "forms.yaml")
-    policies = TicketPolicies.load(config_dir, timezone=settings.timezone)
+    core = build_core(settings, clock)
+    db, texts, registry, channel_state = core.db, core.texts, core.registry, core.channel_state
     hub = LiveHub()
     # Web-chat streams hear of replies sent by any process: the bus relays them over Redis when configured.
     db.live.add_watcher(hub.on_event)
-    registry = ChannelRegistry()
     registry.register(WebChannel(hub))
-    channel_state = ChannelStateStore(db, clock)
     token_store: StateStore = channel_state
     if settings.redis_url:
         # The Redis client (about 7 MiB) is loaded only by a deployment that has Redis.
@@ -246,47 +241,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         from bots.email.channel import EmailChannel
 
         registry.register(EmailChannel(email_accounts, db, channel_state, clock, texts, language=settings.language))
-    text_model = configured_model(config_dir, settings.dialogue.classifier_model)
-    classifier = ClassifierHolder(
-        KeywordClassifier([], threshold=settings.dialogue.classifier_threshold, model=text_model)
-    )
-    dispatcher = OutboxDispatcher(db, registry, clock, max_attempts=settings.outbox_max_attempts)
-    calendar = BusinessCalendar.load(config_dir / "business_hours.yaml")
-    desk = TicketDesk(policies, calendar, texts, settings)
-    engine = Engine(
-        db=db,
-        registry=registry,
-        classifier=classifier,
-        forms=forms,
-        texts=texts,
-        policies=policies,
-        settings=settings,
-        clock=clock,
-        dispatcher=dispatcher,
-        desk=desk,
-    )
-    runner = FollowUpRunner(
-        db,
-        clock,
-        {
-            DIALOGUE_TIMEOUT: engine.fire_followup,
-            SLA: engine.fire_sla,
-            SUMMARY_REMINDER: engine.fire_summary_reminder,
-        },
-        batch_handlers={DIALOGUE_TIMEOUT: engine.fire_followups},
-        cutoff=timedelta(hours=settings.followup_cutoff_hours),
-        on_drop=engine.record_dropped_followup,
-    )
     services = Services(
         settings=settings,
         clock=clock,
         db=db,
         texts=texts,
-        forms=forms,
-        policies=policies,
-        calendar=calendar,
+        forms=core.forms,
+        policies=core.policies,
+        calendar=core.calendar,
         canned=CannedReplies.load(config_dir / "canned_replies.yaml", settings.language),
-        desk=desk,
+        desk=core.desk,
         registry=registry,
         hub=hub,
         limits=InboundLimits(settings.limits, settings.redis_url, settings.redis_prefix),
@@ -300,13 +264,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         telegram_notifier=telegram_notifier,
         channel_state=channel_state,
         token_store=token_store,
-        classifier=classifier,
-        dispatcher=dispatcher,
-        engine=engine,
-        followups=runner,
+        classifier=core.classifier,
+        dispatcher=core.dispatcher,
+        engine=core.engine,
+        followups=core.followups,
         config=ConfigWatcher(db),
-        text_model=text_model,
-        model_in_force=text_model,
+        text_model=core.text_model,
+        model_in_force=core.text_model,
         email_accounts=email_accounts,
     )
     # Live classification follows the published version named by the "keywords" document, in every process,

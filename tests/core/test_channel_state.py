@@ -7,12 +7,12 @@ from datetime import timedelta
 from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
 from core.db.session import Database
-from handlers.services import Services
+from core.wiring import Core
 
 
-async def test_values_expire_and_the_lock_is_exclusive(services: Services, clock: ManualClock) -> None:
-    store = ChannelStateStore(services.db, clock)
-    other_db = Database(services.settings.database_url)
+async def test_values_expire_and_the_lock_is_exclusive(core: Core, clock: ManualClock) -> None:
+    store = ChannelStateStore(core.db, clock)
+    other_db = Database(core.settings.database_url)
     other = ChannelStateStore(other_db, clock)
     try:
         assert await store.get("wechat:token") is None

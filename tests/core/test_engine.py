@@ -9,37 +9,37 @@ from sqlalchemy import func, select
 from core.clock import ManualClock
 from core.db.models import ChannelIdentity, Client, Conversation, Message, Ticket
 from core.messages import Attachment, ConversationRef, InboundMessage, MessageType
-from handlers.services import Services, build_services
+from core.wiring import Core, build_core
 from tests.support.fakes import FakeChannel, inbound
 
 
-async def _count(services: Services, model: type, *where: object) -> int:
-    async with services.db.transaction() as session:
+async def _count(core: Core, model: type, *where: object) -> int:
+    async with core.db.transaction() as session:
         query = select(func.count()).select_from(model)
         for clause in where:
             query = query.where(clause)  # type: ignore[arg-type]
         return int((await session.execute(query)).scalar_one())
 
 
-async def test_unknown_type_is_stored_and_answered_neutrally(services: Services) -> None:
+async def test_unknown_type_is_stored_and_answered_neutrally(core: Core) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
+    core.registry.register(channel)
     message = InboundMessage(
         ref=ConversationRef("fake", "u1"), external_id="x1", type=MessageType.UNKNOWN, payload={"raw": "<shake/>"}
     )
-    result = await services.engine.receive(message)
+    result = await core.engine.receive(message)
     assert result.status == "accepted"
     assert "暂不支持该类型" in channel.sent[0][1]
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         stored = (await session.execute(select(Message).where(Message.direction == "in"))).scalar_one()
         assert stored.type == "unknown" and stored.payload == {"raw": "<shake/>"}
         assert (await session.execute(select(Conversation.state))).scalar_one() == "new"
 
 
-async def test_screenshot_during_collection_becomes_ticket_evidence(services: Services) -> None:
+async def test_screenshot_during_collection_becomes_ticket_evidence(core: Core) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    engine = services.engine
+    core.registry.register(channel)
+    engine = core.engine
     await engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
     shot = InboundMessage(
         ref=ConversationRef("fake", "u1"),
@@ -54,52 +54,50 @@ async def test_screenshot_during_collection_becomes_ticket_evidence(services: Se
         await engine.receive(inbound(answer, f"m{i}"))
     assert "附件：1 个" in channel.sent[-1][1]
     await engine.receive(inbound("1", "m9"))  # 1 = 确认提交
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         ticket = (await session.execute(select(Ticket))).scalar_one()
         assert ticket.details["evidence"][0]["media_id"] == "MEDIA1"
         assert ticket.details["evidence"][0]["message_id"] > 0
 
 
-async def test_two_engines_on_one_database_serialize_a_conversation(services: Services, clock: ManualClock) -> None:
+async def test_two_engines_on_one_database_serialize_a_conversation(core: Core, clock: ManualClock) -> None:
     """Two processes receive messages of one client at once: each stored once, turns never interleave."""
     channel = FakeChannel()
-    services.registry.register(channel)
-    other = build_services(services.settings, clock)
+    core.registry.register(channel)
+    other = build_core(core.settings, clock)
     other.registry.register(channel)
     try:
         messages = [inbound(f"消息 {i}", f"c{i}", user="same") for i in range(12)]
-        results = await asyncio.gather(
-            *[(services if i % 2 else other).engine.receive(m) for i, m in enumerate(messages)]
-        )
+        results = await asyncio.gather(*[(core if i % 2 else other).engine.receive(m) for i, m in enumerate(messages)])
         again = await asyncio.gather(*[other.engine.receive(m) for m in messages[:4]])
     finally:
         await other.stop()
     assert all(r.status == "accepted" for r in results)
     assert all(r.status == "duplicate" for r in again)
-    assert await _count(services, ChannelIdentity) == 1
-    assert await _count(services, Client) == 1
-    assert await _count(services, Conversation) == 1
-    assert await _count(services, Message, Message.direction == "in") == 12
-    async with services.db.transaction() as session:
+    assert await _count(core, ChannelIdentity) == 1
+    assert await _count(core, Client) == 1
+    assert await _count(core, Conversation) == 1
+    assert await _count(core, Message, Message.direction == "in") == 12
+    async with core.db.transaction() as session:
         context = (await session.execute(select(Conversation.context))).scalar_one()
     # Every turn saw the previous one's state: the turn counter counted all twelve.
     assert context["turn"] == 12
 
 
-async def test_unsubscribe_marks_the_identity_unreachable_and_a_new_message_reverses_it(services: Services) -> None:
+async def test_unsubscribe_marks_the_identity_unreachable_and_a_new_message_reverses_it(core: Core) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    await services.engine.receive(inbound("你好", "m1"))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"))
     left = InboundMessage(
         ref=ConversationRef("fake", "u1"),
         external_id="u1:1700000000:unsubscribe",
         type=MessageType.EVENT,
         payload={"event": "unsubscribe"},
     )
-    result = await services.engine.receive(left)
+    result = await core.engine.receive(left)
     assert result.status == "accepted" and result.replies == []
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is False
-    await services.engine.receive(inbound("我又回来了", "m2"))
-    async with services.db.transaction() as session:
+    await core.engine.receive(inbound("我又回来了", "m2"))
+    async with core.db.transaction() as session:
         assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is True

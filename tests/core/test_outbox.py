@@ -15,36 +15,37 @@ from core.db.models import OutboxMessage
 from core.engine import ReceiveResult
 from core.messages import ConversationRef, OutboundMessage
 from core.outbox import IN_RESPONSE, OutboxDispatcher
-from handlers.services import Services, build_services
+from core.wiring import Core, build_core
+from tests.support.core import start_core
 from tests.support.fakes import FakeChannel, inbound
 
 HOLD = timedelta(seconds=10)
 
 
-async def _rows(services: Services) -> list[OutboxMessage]:
-    async with services.db.transaction() as session:
+async def _rows(core: Core) -> list[OutboxMessage]:
+    async with core.db.transaction() as session:
         return list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
 
 
-async def test_buttons_degrade_to_numbers_and_the_number_is_the_answer(services: Services) -> None:
+async def test_buttons_degrade_to_numbers_and_the_number_is_the_answer(core: Core) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    await services.engine.receive(inbound("你好", "m1"))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"))
     assert "请回复数字选择：1 咨询 · 2 投诉 · 3 建议 · 4 其他" in channel.sent[-1][1]
-    await services.engine.receive(inbound("2", "m2"))
+    await core.engine.receive(inbound("2", "m2"))
     assert "【投诉】" in channel.sent[-2][1] or "【投诉】" in channel.sent[-1][1]
 
 
-async def test_crash_between_commit_and_send_loses_nothing(services: Services, clock: ManualClock) -> None:
+async def test_crash_between_commit_and_send_loses_nothing(core: Core, clock: ManualClock) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    result = await services.engine.receive(inbound("你好", "m1"), Undelivered())  # the process dies here
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("你好", "m1"), Undelivered())  # the process dies here
     assert result.status == "accepted" and channel.sent == []
-    await services.stop()
+    await core.stop()
 
-    again = build_services(services.settings, clock)
+    again = build_core(core.settings, clock)
     again.registry.register(channel)
-    await again.start(migrate=False)
+    await start_core(again)
     try:
         assert await again.dispatcher.deliver_due() == 1
         assert await again.dispatcher.deliver_due() == 0
@@ -54,57 +55,57 @@ async def test_crash_between_commit_and_send_loses_nothing(services: Services, c
         await again.stop()
 
 
-async def test_transient_failures_retry_in_order(services: Services, clock: ManualClock) -> None:
+async def test_transient_failures_retry_in_order(core: Core, clock: ManualClock) -> None:
     channel = FakeChannel(fail_transient=2, retry_after=30)
-    services.registry.register(channel)
-    await services.engine.receive(inbound("你好", "m1"))
-    await services.engine.receive(inbound("1", "m2"))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"))
+    await core.engine.receive(inbound("1", "m2"))
     assert channel.sent == []
-    rows = await _rows(services)
+    rows = await _rows(core)
     assert rows[0].status == "pending" and rows[0].last_error == "HTTP 502"
     # Nothing is due before retry_after; the later rows wait behind the first.
     clock.advance(timedelta(seconds=10))
-    assert await services.dispatcher.deliver_due() == 0
+    assert await core.dispatcher.deliver_due() == 0
     for _ in range(3):
         clock.advance(timedelta(seconds=31))
-        await services.dispatcher.deliver_due()
+        await core.dispatcher.deliver_due()
     texts = [text for _, text in channel.sent]
     assert len(texts) == len(rows) and "您好" in texts[0]
-    assert [r.status for r in await _rows(services)] == ["sent"] * len(rows)
+    assert [r.status for r in await _rows(core)] == ["sent"] * len(rows)
 
 
-async def test_permanent_failure_is_visible_and_not_retried(services: Services, clock: ManualClock) -> None:
+async def test_permanent_failure_is_visible_and_not_retried(core: Core, clock: ManualClock) -> None:
     channel = FakeChannel(fail_permanent=True)
-    services.registry.register(channel)
-    await services.engine.receive(inbound("你好", "m1"))
-    rows = await _rows(services)
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"))
+    rows = await _rows(core)
     assert [(r.status, r.last_error, r.attempts) for r in rows] == [("failed", "blocked by the user", 1)]
     clock.advance(timedelta(hours=1))
-    await services.dispatcher.deliver_due()
-    assert (await _rows(services))[0].attempts == 1
+    await core.dispatcher.deliver_due()
+    assert (await _rows(core))[0].attempts == 1
 
 
-async def test_gives_up_after_max_attempts(services: Services, clock: ManualClock) -> None:
+async def test_gives_up_after_max_attempts(core: Core, clock: ManualClock) -> None:
     channel = FakeChannel(fail_transient=100)
-    services.registry.register(channel)
-    await services.engine.receive(inbound("你好", "m1"))
-    for _ in range(services.settings.outbox_max_attempts + 2):
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"))
+    for _ in range(core.settings.outbox_max_attempts + 2):
         clock.advance(timedelta(minutes=11))
-        await services.dispatcher.deliver_due()
-    row = (await _rows(services))[0]
-    assert row.status == "failed" and row.attempts == services.settings.outbox_max_attempts
+        await core.dispatcher.deliver_due()
+    row = (await _rows(core))[0]
+    assert row.status == "failed" and row.attempts == core.settings.outbox_max_attempts
 
 
-async def test_concurrent_dispatchers_send_each_row_once(services: Services, clock: ManualClock) -> None:
+async def test_concurrent_dispatchers_send_each_row_once(core: Core, clock: ManualClock) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
+    core.registry.register(channel)
     for i in range(5):
-        await services.engine.receive(inbound("你好", f"m{i}", user=f"user{i}"), Undelivered())
-    other = build_services(services.settings, clock)
+        await core.engine.receive(inbound("你好", f"m{i}", user=f"user{i}"), Undelivered())
+    other = build_core(core.settings, clock)
     other.registry.register(channel)
     try:
         await asyncio.gather(
-            services.dispatcher.deliver_due(), other.dispatcher.deliver_due(), services.dispatcher.deliver_due()
+            core.dispatcher.deliver_due(), other.dispatcher.deliver_due(), core.dispatcher.deliver_due()
         )
     finally:
         await other.stop()
@@ -112,30 +113,30 @@ async def test_concurrent_dispatchers_send_each_row_once(services: Services, clo
 
 
 async def test_held_replies_answered_in_the_webhook_response_are_never_sent_again(
-    services: Services, clock: ManualClock
+    core: Core, clock: ManualClock
 ) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
     assert len(result.outbox_ids) == 1 and "您好" in result.replies[0].text
-    assert await services.dispatcher.deliver_due() == 0, "held rows are invisible to the sweep"
-    assert await services.dispatcher.answered_in_response(result.outbox_ids) is True
+    assert await core.dispatcher.deliver_due() == 0, "held rows are invisible to the sweep"
+    assert await core.dispatcher.answered_in_response(result.outbox_ids) is True
     clock.advance(timedelta(minutes=5))
-    assert await services.dispatcher.deliver_due() == 0
+    assert await core.dispatcher.deliver_due() == 0
     assert channel.sent == []
-    assert [r.status for r in await _rows(services)] == ["sent"]
+    assert [r.status for r in await _rows(core)] == ["sent"]
 
 
-async def test_held_replies_released_when_the_webhook_ran_out_of_time(services: Services, clock: ManualClock) -> None:
+async def test_held_replies_released_when_the_webhook_ran_out_of_time(core: Core, clock: ManualClock) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
-    await services.dispatcher.send_held_now(result.outbox_ids)
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("你好", "m1"), Undelivered(hold=timedelta(seconds=10)))
+    await core.dispatcher.send_held_now(result.outbox_ids)
     assert len(channel.sent) == 1
-    assert await services.dispatcher.answered_in_response(result.outbox_ids) is False
+    assert await core.dispatcher.answered_in_response(result.outbox_ids) is False
 
 
-async def test_closed_window_parks_replies_until_the_client_writes(services: Services, clock: ManualClock) -> None:
+async def test_closed_window_parks_replies_until_the_client_writes(core: Core, clock: ManualClock) -> None:
     from core.channel import WindowClosed
 
     class Windowed(FakeChannel):
@@ -147,20 +148,20 @@ async def test_closed_window_parks_replies_until_the_client_writes(services: Ser
             return await super().send(ref, message)
 
     channel = Windowed()
-    services.registry.register(channel)
-    await services.engine.receive(inbound("人工", "m1"))
-    rows = await _rows(services)
+    core.registry.register(channel)
+    await core.engine.receive(inbound("人工", "m1"))
+    rows = await _rows(core)
     assert [(r.status, r.last_error) for r in rows] == [("window_closed", "48-hour window closed")]
     clock.advance(timedelta(days=3))
-    assert await services.dispatcher.deliver_due() == 0, "parked rows wait for the client"
+    assert await core.dispatcher.deliver_due() == 0, "parked rows wait for the client"
     channel.closed = False
-    await services.engine.receive(inbound("还在吗", "m2"))
+    await core.engine.receive(inbound("还在吗", "m2"))
     texts = [text for _, text in channel.sent]
     assert len(texts) == 2 and "人工客服" in texts[0], "the parked reply goes first"
-    assert {r.status for r in await _rows(services)} == {"sent"}
+    assert {r.status for r in await _rows(core)} == {"sent"}
 
 
-async def test_blocked_client_is_marked_unreachable_and_not_written_to(services: Services, clock: ManualClock) -> None:
+async def test_blocked_client_is_marked_unreachable_and_not_written_to(core: Core, clock: ManualClock) -> None:
     from core.channel import RecipientGone
     from core.db.models import ChannelIdentity
 
@@ -168,18 +169,18 @@ async def test_blocked_client_is_marked_unreachable_and_not_written_to(services:
         async def send(self, ref, message):  # type: ignore[no-untyped-def]
             raise RecipientGone("Forbidden: bot was blocked by the user")
 
-    services.registry.register(Blocked())
-    await services.engine.receive(inbound("我要投诉", "m1"))
-    async with services.db.transaction() as session:
+    core.registry.register(Blocked())
+    await core.engine.receive(inbound("我要投诉", "m1"))
+    async with core.db.transaction() as session:
         assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is False
-    before = len(await _rows(services))
+    before = len(await _rows(core))
     clock.advance(timedelta(minutes=11))
-    await services.followups.run_due()  # the idle reminder: recorded, not sent
-    assert len(await _rows(services)) == before
-    assert [r.status for r in await _rows(services)] == ["failed"] * before
+    await core.followups.run_due()  # the idle reminder: recorded, not sent
+    assert len(await _rows(core)) == before
+    assert [r.status for r in await _rows(core)] == ["failed"] * before
 
 
-async def test_throttled_sends_wait_without_using_up_attempts(services: Services, clock: ManualClock) -> None:
+async def test_throttled_sends_wait_without_using_up_attempts(core: Core, clock: ManualClock) -> None:
     from core.channel import Throttled
 
     class Busy(FakeChannel):
@@ -192,21 +193,21 @@ async def test_throttled_sends_wait_without_using_up_attempts(services: Services
             return await super().send(ref, message)
 
     channel = Busy()
-    services.registry.register(channel)
-    await services.engine.receive(inbound("你好", "m1"))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"))
     for _ in range(25):
         clock.advance(timedelta(seconds=3))
-        await services.dispatcher.deliver_due()
-    rows = await _rows(services)
+        await core.dispatcher.deliver_due()
+    rows = await _rows(core)
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1)], "twenty waits cost no attempt"
     assert len(channel.sent) == 1
 
 
 async def test_replies_answered_inside_the_turn_are_written_as_sent_and_never_sent_again(
-    services: Services, clock: ManualClock
+    core: Core, clock: ManualClock
 ) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
+    core.registry.register(channel)
     seen: list[list[str]] = []
 
     class Answers(Undelivered):
@@ -216,34 +217,34 @@ async def test_replies_answered_inside_the_turn_are_written_as_sent_and_never_se
             assert result.outbox_ids == []
             return True
 
-    result = await services.engine.receive(inbound("你好", "m1"), Answers(hold=HOLD))
+    result = await core.engine.receive(inbound("你好", "m1"), Answers(hold=HOLD))
     assert len(seen) == 1 and "您好" in seen[0][0]
-    [row] = await _rows(services)
+    [row] = await _rows(core)
     assert result.outbox_ids == [row.id]
     assert (row.status, row.attempts, row.external_id) == ("sent", 1, IN_RESPONSE)
     assert row.sent_at is not None
     clock.advance(timedelta(minutes=5))
-    assert await services.dispatcher.deliver_due() == 0
+    assert await core.dispatcher.deliver_due() == 0
     assert channel.sent == []
     # A request cancelled after the turn took the answer: the reply goes out through the channel instead.
-    await services.dispatcher.resend(result.outbox_ids)
+    await core.dispatcher.resend(result.outbox_ids)
     assert len(channel.sent) == 1 and "您好" in channel.sent[0][1]
-    assert [r.status for r in await _rows(services)] == ["sent"]
+    assert [r.status for r in await _rows(core)] == ["sent"]
 
 
-async def test_a_declined_answer_leaves_the_replies_held_for_the_outbox(services: Services, clock: ManualClock) -> None:
+async def test_a_declined_answer_leaves_the_replies_held_for_the_outbox(core: Core, clock: ManualClock) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(hold=HOLD))
-    [row] = await _rows(services)
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("你好", "m1"), Undelivered(hold=HOLD))
+    [row] = await _rows(core)
     assert (row.status, row.attempts) == ("pending", 0)
-    assert await services.dispatcher.deliver_due() == 0, "still held"
-    await services.dispatcher.send_held_now(result.outbox_ids)
+    assert await core.dispatcher.deliver_due() == 0, "still held"
+    await core.dispatcher.send_held_now(result.outbox_ids)
     assert len(channel.sent) == 1
 
 
 async def test_each_send_is_recorded_when_it_returns_not_when_the_slowest_of_its_batch_does(
-    services: Services,
+    core: Core,
 ) -> None:
     # A kill -9 repeats only the sends whose result is not recorded: the quick ones must be, while one hangs.
     slow_user, released = "slow", asyncio.Event()
@@ -255,14 +256,14 @@ async def test_each_send_is_recorded_when_it_returns_not_when_the_slowest_of_its
             return await super().send(ref, message)
 
     channel = OneSlowChannel()
-    services.registry.register(channel)
+    core.registry.register(channel)
     users = [slow_user, "quick1", "quick2"]
     for i, user in enumerate(users):
-        await services.engine.receive(inbound("你好", f"m{i}", user=user), Undelivered())
-    sweep = asyncio.create_task(services.dispatcher.deliver_due())
+        await core.engine.receive(inbound("你好", f"m{i}", user=user), Undelivered())
+    sweep = asyncio.create_task(core.dispatcher.deliver_due())
 
     async def quick_ones_recorded() -> bool:
-        return sum(r.status == "sent" for r in await _rows(services)) == len(users) - 1
+        return sum(r.status == "sent" for r in await _rows(core)) == len(users) - 1
 
     for _ in range(200):
         if await quick_ones_recorded():
@@ -272,23 +273,21 @@ async def test_each_send_is_recorded_when_it_returns_not_when_the_slowest_of_its
     assert not sweep.done()
     released.set()
     assert await sweep == len(users)
-    assert [r.status for r in await _rows(services)] == ["sent"] * len(users)
+    assert [r.status for r in await _rows(core)] == ["sent"] * len(users)
 
 
-async def test_replies_older_than_the_cutoff_are_not_sent_after_a_restore(
-    services: Services, clock: ManualClock
-) -> None:
+async def test_replies_older_than_the_cutoff_are_not_sent_after_a_restore(core: Core, clock: ManualClock) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
+    core.registry.register(channel)
     # A backup taken while two replies waited; restored (and started) two days later.
-    await services.engine.receive(inbound("你好", "m1"), Undelivered())
-    await services.engine.receive(inbound("1", "m2"), Undelivered())
+    await core.engine.receive(inbound("你好", "m1"), Undelivered())
+    await core.engine.receive(inbound("1", "m2"), Undelivered())
     clock.advance(timedelta(days=2))
-    await services.engine.receive(inbound("在吗", "m3"), Undelivered())  # written after the restore
-    assert await services.dispatcher.expire_stale(timedelta(hours=24)) == 2
-    assert await services.dispatcher.deliver_due() == 1
+    await core.engine.receive(inbound("在吗", "m3"), Undelivered())  # written after the restore
+    assert await core.dispatcher.expire_stale(timedelta(hours=24)) == 2
+    assert await core.dispatcher.deliver_due() == 1
     assert len(channel.sent) == 1
-    rows = await _rows(services)
+    rows = await _rows(core)
     assert [r.status for r in rows] == ["failed", "failed", "sent"]
     assert all(r.last_error and r.last_error.startswith("stale") for r in rows[:2])
 
@@ -315,12 +314,12 @@ EPSILON = timedelta(milliseconds=5)
 
 
 async def test_the_retry_schedule_doubles_from_one_second_and_stops_at_ten_minutes(
-    services: Services, clock: ManualClock
+    core: Core, clock: ManualClock
 ) -> None:
     channel = _CallClock(clock, fail_transient=1000)
-    services.registry.register(channel)
-    dispatcher = OutboxDispatcher(services.db, services.registry, clock, max_attempts=12)
-    await services.engine.receive(inbound("你好", "m1"), Undelivered())
+    core.registry.register(channel)
+    dispatcher = OutboxDispatcher(core.db, core.registry, clock, max_attempts=12)
+    await core.engine.receive(inbound("你好", "m1"), Undelivered())
     await dispatcher.deliver_due()
     assert len(channel.calls) == 1
     # The wait after failed attempt n is 2^(n-1) s to 1.25 × that, never more than 600 s.
@@ -339,35 +338,33 @@ async def test_the_retry_schedule_doubles_from_one_second_and_stops_at_ten_minut
     clock.advance(timedelta(hours=1))
     await dispatcher.deliver_due()
     assert len(channel.calls) == 12
-    assert [r.status for r in await _rows(services)] == ["failed"]
+    assert [r.status for r in await _rows(core)] == ["failed"]
 
 
-async def test_a_longer_retry_after_of_a_failed_send_wins_over_the_backoff(
-    services: Services, clock: ManualClock
-) -> None:
+async def test_a_longer_retry_after_of_a_failed_send_wins_over_the_backoff(core: Core, clock: ManualClock) -> None:
     channel = _CallClock(clock, fail_transient=1, retry_after=45)
-    services.registry.register(channel)
-    await services.engine.receive(inbound("你好", "m1"))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"))
     assert len(channel.calls) == 1 and channel.sent == []
     clock.advance(timedelta(seconds=45) - EPSILON)
-    assert await services.dispatcher.deliver_due() == 0
+    assert await core.dispatcher.deliver_due() == 0
     assert len(channel.calls) == 1, "the network said 45 s; the channel was called again sooner"
     clock.advance(2 * EPSILON)
-    assert await services.dispatcher.deliver_due() == 1
+    assert await core.dispatcher.deliver_due() == 1
     assert len(channel.calls) == 2
 
 
-async def test_flood_control_waits_exactly_the_retry_after_it_was_given(services: Services, clock: ManualClock) -> None:
+async def test_flood_control_waits_exactly_the_retry_after_it_was_given(core: Core, clock: ManualClock) -> None:
     channel = _CallClock(clock, throttle_after=30)
-    services.registry.register(channel)
-    await services.engine.receive(inbound("你好", "m1"))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"))
     assert len(channel.calls) == 1 and channel.sent == []
     for _ in range(29):
         clock.advance(timedelta(seconds=1))
-        assert await services.dispatcher.deliver_due() == 0
+        assert await core.dispatcher.deliver_due() == 0
     clock.advance(timedelta(seconds=1) - EPSILON)
-    assert await services.dispatcher.deliver_due() == 0
+    assert await core.dispatcher.deliver_due() == 0
     assert len(channel.calls) == 1, "flood control said 30 s; the channel was called again sooner"
     clock.advance(2 * EPSILON)
-    assert await services.dispatcher.deliver_due() == 1
-    assert [(r.status, r.attempts) for r in await _rows(services)] == [("sent", 1)]
+    assert await core.dispatcher.deliver_due() == 1
+    assert [(r.status, r.attempts) for r in await _rows(core)] == [("sent", 1)]

@@ -9,19 +9,19 @@ from sqlalchemy import event, select
 
 from core.clock import ManualClock, as_utc
 from core.db.models import FollowUp, Message, OutboxMessage
-from handlers.services import Services
+from core.wiring import Core
 from tests.support.fakes import FakeChannel, inbound
 
 
 @contextmanager
-def recorded(services: Services) -> Iterator[list[str]]:
+def recorded(core: Core) -> Iterator[list[str]]:
     """Every statement sent to the database meanwhile, upper-cased on one line."""
     statements: list[str] = []
 
     def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
         statements.append(" ".join(statement.split()).upper())
 
-    engine = services.db.engine.sync_engine
+    engine = core.db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", seen)
     try:
         yield statements
@@ -33,12 +33,12 @@ def starting(statements: list[str], prefix: str) -> list[str]:
     return [s for s in statements if s.startswith(prefix)]
 
 
-async def test_a_turn_schedules_its_idle_reminder_and_timeout_with_one_insert(services: Services) -> None:
-    services.registry.register(FakeChannel())
-    await services.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
-    with recorded(services) as statements:
-        await services.engine.receive(inbound("双十一活动", "m2"))
-    async with services.db.transaction() as session:
+async def test_a_turn_schedules_its_idle_reminder_and_timeout_with_one_insert(core: Core) -> None:
+    core.registry.register(FakeChannel())
+    await core.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
+    with recorded(core) as statements:
+        await core.engine.receive(inbound("双十一活动", "m2"))
+    async with core.db.transaction() as session:
         rows = (await session.execute(select(FollowUp).where(FollowUp.idempotency_key.like("%:turn:2")))).scalars()
         timers = {row.payload["timer"]: row for row in rows}
     assert set(timers) == {"idle_reminder", "idle_abandon"}
@@ -47,13 +47,13 @@ async def test_a_turn_schedules_its_idle_reminder_and_timeout_with_one_insert(se
     assert len(starting(statements, "INSERT INTO FOLLOWUPS")) == 1
 
 
-async def test_a_reply_and_its_outbox_row_are_one_statement_on_postgresql(services: Services) -> None:
+async def test_a_reply_and_its_outbox_row_are_one_statement_on_postgresql(core: Core) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    await services.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
-    with recorded(services) as statements:
-        result = await services.engine.receive(inbound("双十一活动", "m2"))
-    async with services.db.transaction() as session:
+    core.registry.register(channel)
+    await core.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
+    with recorded(core) as statements:
+        result = await core.engine.receive(inbound("双十一活动", "m2"))
+    async with core.db.transaction() as session:
         row = (
             await session.execute(select(OutboxMessage).where(OutboxMessage.id == result.outbox_ids[0]))
         ).scalar_one()
@@ -62,46 +62,46 @@ async def test_a_reply_and_its_outbox_row_are_one_statement_on_postgresql(servic
     assert message.text == row.payload["text"] == channel.sent[-1][1]
     outbox_inserts = [s for s in statements if "INSERT INTO OUTBOX" in s]
     reply_inserts = [s for s in statements if "INSERT INTO MESSAGES" in s and "'OUT'" not in s]
-    if services.db.is_sqlite:
+    if core.db.is_sqlite:
         assert len(outbox_inserts) == 1 and len(reply_inserts) == 2  # the client's message, then the reply's
     else:
         assert len(outbox_inserts) == 1 and "INSERT INTO MESSAGES" in outbox_inserts[0]
         assert len(reply_inserts) == 2, "the client's message, and the reply's inside the outbox statement"
 
 
-async def test_a_greeting_looks_its_ticket_up_without_flushing_the_conversation_first(services: Services) -> None:
-    services.registry.register(FakeChannel())
-    await services.engine.receive(inbound("你好", "m1"))
-    with recorded(services) as statements:
-        await services.engine.receive(inbound("你好", "m2"))
+async def test_a_greeting_looks_its_ticket_up_without_flushing_the_conversation_first(core: Core) -> None:
+    core.registry.register(FakeChannel())
+    await core.engine.receive(inbound("你好", "m1"))
+    with recorded(core) as statements:
+        await core.engine.receive(inbound("你好", "m2"))
     assert starting(statements, "SELECT TICKETS"), "the greeting looks for the client's latest ticket"
     assert len(starting(statements, "UPDATE CONVERSATIONS")) == 1
 
 
-async def _idle_round(services: Services, clock: ManualClock, users: list[str]) -> list[str]:
+async def _idle_round(core: Core, clock: ManualClock, users: list[str]) -> list[str]:
     """Each user starts a complaint and goes quiet; the statements of the run that reminds them all."""
     for user in users:
-        await services.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", f"{user}-1", user=user))
-    async with services.db.transaction() as session:
+        await core.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", f"{user}-1", user=user))
+    async with core.db.transaction() as session:
         query = select(FollowUp.due_at).where(
             FollowUp.status == "pending", FollowUp.payload["timer"].as_string() == "idle_reminder"
         )
         due = max(as_utc(d) for d in (await session.execute(query)).scalars())
     clock.set(due)
-    with recorded(services) as statements:
-        assert await services.followups.run_due() == len(users)
+    with recorded(core) as statements:
+        assert await core.followups.run_due() == len(users)
     return statements
 
 
 async def test_a_batch_of_timer_turns_costs_as_many_statements_for_eight_conversations_as_for_two(
-    services: Services, clock: ManualClock
+    core: Core, clock: ManualClock
 ) -> None:
     channel = FakeChannel()
-    services.registry.register(channel)
-    two = await _idle_round(services, clock, ["a1", "a2"])
-    eight = await _idle_round(services, clock, [f"b{i}" for i in range(8)])
+    core.registry.register(channel)
+    two = await _idle_round(core, clock, ["a1", "a2"])
+    eight = await _idle_round(core, clock, [f"b{i}" for i in range(8)])
     reminded = [user for user, text in channel.sent if "您还在吗" in text]
-    if services.db.is_sqlite:
+    if core.db.is_sqlite:
         # SQLAlchemy inserts rows whose ids it returns in order one at a time on SQLite: the replies' INSERTs.
         two, eight = ([s for s in run if not s.startswith("INSERT INTO")] for run in (two, eight))
     assert len(eight) == len(two)

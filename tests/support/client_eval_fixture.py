@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core.db.models import ChannelIdentity, Client, ClientScore, Conversation, Ticket
+from core.wiring import Core
 from handlers.services import Services
 
 # The evaluated period is [START, END); the period before it is [START - 10 days, START).
@@ -24,7 +25,7 @@ class Clients:
     weak: int  # D, lowest scores, already in the lowest tier
 
 
-async def seed_clients(services: Services) -> Clients:
+async def seed_clients(services: Core | Services) -> Clients:
     async with services.db.transaction() as session:
         falling = Client(name="王小明", company="星光传媒", tier="B", phone="13800138000", created_at=NOW)
         strong = Client(name="李雷", company="远航广告", tier="B", created_at=NOW)

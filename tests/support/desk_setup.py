@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from core.db.models import Department, User
+from core.wiring import Core
 from handlers.services import Services
 
 
@@ -19,7 +20,7 @@ class Staff:
     supervisor: int
 
 
-async def create_staff(services: Services, department: str = "cs", reps: int = 2) -> Staff:
+async def create_staff(services: Core | Services, department: str = "cs", reps: int = 2) -> Staff:
     now = services.clock.now()
     async with services.db.transaction() as session:
         dept = (await session.execute(select(Department).where(Department.code == department))).scalar_one()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db.models import ChannelIdentity, Client, Conversation, Department, Ticket, TicketEvent, User
+from core.wiring import Core
 from handlers.services import Services
 
 # Tuesday 2026-12-01 10:00 in Shanghai: every SLA deadline of the week has passed.
@@ -32,7 +33,7 @@ def local(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=UTC) - SHANGHAI
 
 
-async def seed_week(services: Services) -> WeekFixture:
+async def seed_week(services: Core | Services) -> WeekFixture:
     """Seven tickets in 2026-W48 and two just outside it; expected figures in tests/core/reports/test_reports.py."""
     now = NOW
     async with services.db.transaction() as session:

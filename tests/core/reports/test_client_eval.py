@@ -9,22 +9,22 @@ from core.client_eval import decide, evaluate, save_suggestions
 from core.db.models import AuditEntry, Client, Ticket, TierSuggestion
 from core.errors import Conflict
 from core.settings import ClientEvaluationSettings
-from handlers.services import Services
+from core.wiring import Core
 from tests.support.client_eval_fixture import END, NOW, START, seed_clients
 
 TIERS = ("A", "B", "C", "D")
 RULES = ClientEvaluationSettings()
 
 
-async def _evaluate(services: Services, rules: ClientEvaluationSettings = RULES) -> dict[int, dict]:
-    async with services.db.transaction() as session:
+async def _evaluate(core: Core, rules: ClientEvaluationSettings = RULES) -> dict[int, dict]:
+    async with core.db.transaction() as session:
         rows = await evaluate(session, START, END, now=NOW, tiers=TIERS, rules=rules)
     return {r.client_id: r.to_json() | {"rank": i + 1} for i, r in enumerate(rows)}
 
 
-async def test_figures_score_and_suggestions(services: Services) -> None:
-    ids = await seed_clients(services)
-    rows = await _evaluate(services)
+async def test_figures_score_and_suggestions(core: Core) -> None:
+    ids = await seed_clients(core)
+    rows = await _evaluate(core)
     falling = rows[ids.falling]
     # This period: tickets of Nov 2, 3, 4, 5 (the one of Nov 12 is after the period).
     assert falling["tickets"] == 4 and falling["complaints"] == 2 and falling["complaint_rate"] == 0.5
@@ -65,8 +65,8 @@ async def test_figures_score_and_suggestions(services: Services) -> None:
     assert [rows[i]["rank"] for i in (ids.strong, ids.falling, ids.weak, ids.unknown)] == [1, 2, 3, 4]
 
 
-async def test_weights_and_thresholds_are_settings(services: Services) -> None:
-    ids = await seed_clients(services)
+async def test_weights_and_thresholds_are_settings(core: Core) -> None:
+    ids = await seed_clients(core)
     # Only satisfaction weighs: (2.5 - 1) / 4 = 37.5 < 40 → also "score_low".
     only_satisfaction = RULES.model_copy(
         update={
@@ -77,7 +77,7 @@ async def test_weights_and_thresholds_are_settings(services: Services) -> None:
             "weight_sla": 0,
         }
     )
-    falling = (await _evaluate(services, only_satisfaction))[ids.falling]
+    falling = (await _evaluate(core, only_satisfaction))[ids.falling]
     assert falling["score"] == 37.5
     assert [r["code"] for r in falling["suggestion"]["reasons"]] == [
         "satisfaction_falling_complaints_rising",
@@ -85,7 +85,7 @@ async def test_weights_and_thresholds_are_settings(services: Services) -> None:
     ]
     # Satisfaction fell but complaints did not rise: the rule asks for both.
     steady = RULES.model_copy(update={"demote_below": 0})
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         earlier = (
             (
                 await session.execute(
@@ -98,27 +98,27 @@ async def test_weights_and_thresholds_are_settings(services: Services) -> None:
         for ticket in earlier:
             ticket.category = "complaint"
     # Now 2 complaints before and 2 in the period: satisfaction fell by 2.5, complaints did not rise.
-    falling = (await _evaluate(services, steady))[ids.falling]
+    falling = (await _evaluate(core, steady))[ids.falling]
     assert (falling["previous_complaints"], falling["complaints"]) == (2, 2)
     assert falling["satisfaction_change"] == -2.5 and falling["suggestion"] is None
     # Too few tickets for ticket-based reasons: no suggestion for the falling client.
     few = RULES.model_copy(update={"min_tickets": 5})
-    assert (await _evaluate(services, few))[ids.falling]["suggestion"] is None
+    assert (await _evaluate(core, few))[ids.falling]["suggestion"] is None
 
 
-async def test_accept_changes_the_tier_and_dismiss_does_not_both_audited(services: Services) -> None:
-    ids = await seed_clients(services)
-    async with services.db.transaction() as session:
+async def test_accept_changes_the_tier_and_dismiss_does_not_both_audited(core: Core) -> None:
+    ids = await seed_clients(core)
+    async with core.db.transaction() as session:
         rows = await evaluate(session, START, END, now=NOW, tiers=TIERS, rules=RULES)
         assert await save_suggestions(session, rows, "2026-Q4", NOW) == 2
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         # Undecided suggestions are not made twice.
         assert await save_suggestions(session, rows, "2026-Q4", NOW) == 0
         suggestions = {s.client_id: s.id for s in (await session.execute(select(TierSuggestion))).scalars()}
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         await decide(session, suggestions[ids.falling], accept=True, user_id=None, now=NOW)
         await decide(session, suggestions[ids.strong], accept=False, user_id=None, now=NOW)
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         tiers = dict((await session.execute(select(Client.id, Client.tier))).all())
         assert tiers[ids.falling] == "C" and tiers[ids.strong] == "B"
         audit = {(a.action, a.target): a.data for a in (await session.execute(select(AuditEntry))).scalars()}
@@ -131,21 +131,21 @@ async def test_accept_changes_the_tier_and_dismiss_does_not_both_audited(service
         statuses = {s.client_id: s.status for s in (await session.execute(select(TierSuggestion))).scalars()}
         assert statuses == {ids.falling: "accepted", ids.strong: "dismissed"}
     with pytest.raises(Conflict):
-        async with services.db.transaction() as session:
+        async with core.db.transaction() as session:
             await decide(session, suggestions[ids.falling], accept=True, user_id=None, now=NOW)
 
 
-async def test_accept_refused_when_the_tier_changed_since(services: Services) -> None:
-    ids = await seed_clients(services)
-    async with services.db.transaction() as session:
+async def test_accept_refused_when_the_tier_changed_since(core: Core) -> None:
+    ids = await seed_clients(core)
+    async with core.db.transaction() as session:
         rows = await evaluate(session, START, END, now=NOW, tiers=TIERS, rules=RULES)
         await save_suggestions(session, rows, "2026-Q4", NOW)
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         (await session.get(Client, ids.falling)).tier = "A"  # type: ignore[union-attr]
         suggestion = await session.scalar(select(TierSuggestion.id).where(TierSuggestion.client_id == ids.falling))
     with pytest.raises(Conflict, match="tier is A now"):
-        async with services.db.transaction() as session:
+        async with core.db.transaction() as session:
             await decide(session, suggestion, accept=True, user_id=None, now=NOW)  # type: ignore[arg-type]
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         assert (await session.get(Client, ids.falling)).tier == "A"  # type: ignore[union-attr]
         assert await session.scalar(select(AuditEntry.id).where(AuditEntry.action == "client_tier_changed")) is None

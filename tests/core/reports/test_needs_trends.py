@@ -14,7 +14,7 @@ from core.db.models import ChannelIdentity, Client, Conversation, Ticket, Ticket
 from core.needs_tables import NeedsTables
 from core.needs_trends import NeedsTrends, TopicReader, Trend, build_needs_trends
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, week_period
-from handlers.services import Services
+from core.wiring import Core
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # Tuesday 2026-12-01 10:00 Shanghai: W48 (23–29 November) is over.
@@ -65,8 +65,8 @@ OUTSIDE = [
 ]
 
 
-async def seed(services: Services) -> None:
-    async with services.db.transaction() as session:
+async def seed(core: Core) -> None:
+    async with core.db.transaction() as session:
         clients = {tier: Client(name=f"客户{tier}", tier=tier, created_at=NOW) for tier in "AB"}
         session.add_all(clients.values())
         await session.flush()
@@ -115,15 +115,15 @@ def rows(trends: list[Trend]) -> list[tuple[str, int, int, str]]:
     return [(t.item, t.week, t.previous, t.mark) for t in trends]
 
 
-async def needs_of(services: Services) -> NeedsTrends:
+async def needs_of(core: Core) -> NeedsTrends:
     start, end = week_period("2026-W48", ZONE)
-    async with services.db.transaction() as session:
-        return await build_needs_trends(session, start, end, TopicReader.of(services.forms, services.texts))
+    async with core.db.transaction() as session:
+        return await build_needs_trends(session, start, end, TopicReader.of(core.forms, core.texts))
 
 
-async def test_topics_subjects_phrases_and_tiers_by_hand(services: Services) -> None:
-    await seed(services)
-    needs = await needs_of(services)
+async def test_topics_subjects_phrases_and_tiers_by_hand(core: Core) -> None:
+    await seed(core)
+    needs = await needs_of(core)
     # Inquiry topics, every choice in the form's order. billing: 4 this week against 2 in four weeks, an
     # average week of 0.5: +3.5 and 8 times the average, rising. media: 0 against 8 (average 2): −2 and
     # at most half the average, falling. pricing: 0 against 4 (average 1): only −1, steady. schedule and
@@ -185,17 +185,17 @@ def test_the_marks_follow_the_thresholds() -> None:
     assert Trend("x", 1, 8).mark == ""
 
 
-async def test_the_weekly_report_carries_the_section_and_its_csv(services: Services, clock: ManualClock) -> None:
-    await seed(services)
+async def test_the_weekly_report_carries_the_section_and_its_csv(core: Core, clock: ManualClock) -> None:
+    await seed(core)
     clock.set(NOW)
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         session.add(
             User(username="boss", display_name="赵主管", role="supervisor", email="b@x.example", created_at=NOW)
         )
-    writer = WeeklyReportWriter(services.db, services.texts, "zh", ZONE, forms=services.forms)
+    writer = WeeklyReportWriter(core.db, core.texts, "zh", ZONE, forms=core.forms)
     made = await writer.create("2026-W48", now=NOW, recipients=WeeklyRecipients(email=True, telegram=False))
     assert made is not None
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         row = (await session.execute(select(WeeklyReport).where(WeeklyReport.week == "2026-W48"))).scalar_one()
     assert row.data["needs"]["topics"][2] == {
         "item": "billing",
@@ -225,12 +225,12 @@ async def test_the_weekly_report_carries_the_section_and_its_csv(services: Servi
     assert set(row.csv) == {"summary", "categories", "satisfaction", "keywords", "reps", "departments", "needs"}
 
 
-async def test_english_report_and_empty_weeks(services: Services) -> None:
+async def test_english_report_and_empty_weeks(core: Core) -> None:
     # No ticket at all: every topic is listed at 0, steady, and no phrase grew.
-    needs = await needs_of(services)
+    needs = await needs_of(core)
     assert all((t.week, t.previous, t.mark) == (0, 0, "") for t in needs.topics + needs.subjects)
     assert needs.phrases == [] and needs.tiers == {}
-    html = "".join(NeedsTables(services.texts, "en").html(needs))
+    html = "".join(NeedsTables(core.texts, "en").html(needs))
     assert "Inquiry topics" in html and "No phrase was found more often" in html
 
 

@@ -19,22 +19,22 @@ from core.report_tables import ReportTables, safe_cell, to_csv
 from core.reports import ReportFilter, build_report
 from core.settings import PROJECT_ROOT
 from core.weekly_report import WeeklyReportWriter
-from handlers.services import Services
+from core.wiring import Core
 from tests.support.reports_fixture import FORMULA_NAME, NOW, local, seed_week
 
 ZONE = ZoneInfo("Asia/Shanghai")
 WEEK = (date(2026, 11, 23), date(2026, 11, 29))
 
 
-async def _report(services: Services, first: date = WEEK[0], last: date = WEEK[1], **filters: object) -> dict:
-    async with services.db.transaction() as session:
+async def _report(core: Core, first: date = WEEK[0], last: date = WEEK[1], **filters: object) -> dict:
+    async with core.db.transaction() as session:
         flt = ReportFilter.for_days(first, last, ZONE, **filters)  # type: ignore[arg-type]
         return (await build_report(session, flt, now=NOW, zone=ZONE)).to_json()
 
 
-async def test_figures_of_the_week(services: Services) -> None:
-    people = await seed_week(services)
-    report = await _report(services)
+async def test_figures_of_the_week(core: Core) -> None:
+    people = await seed_week(core)
+    report = await _report(core)
     totals = report["totals"]
     # Tickets 1–6 and 8; ticket 0 (22nd, 23:50 local) and 9 (30th) are outside the local week.
     assert totals["tickets"] == 7
@@ -118,17 +118,17 @@ async def test_figures_of_the_week(services: Services) -> None:
     assert report["alerts"] == []
 
 
-async def test_filters(services: Services) -> None:
-    people = await seed_week(services)
+async def test_filters(core: Core) -> None:
+    people = await seed_week(core)
     # One local day: tickets 1 and 2.
-    day = await _report(services, WEEK[0], WEEK[0])
+    day = await _report(core, WEEK[0], WEEK[0])
     assert day["totals"]["tickets"] == 2 and day["series"]["buckets"] == ["2026-11-23"]
     # WeChat: 2, 3 and 8.
-    wechat = await _report(services, channel="wechat")
+    wechat = await _report(core, channel="wechat")
     assert (wechat["totals"]["tickets"], wechat["totals"]["complaints"]) == (3, 2)
-    cs = await _report(services, department="cs")
+    cs = await _report(core, department="cs")
     assert cs["totals"]["tickets"] == 5 and [d["code"] for d in cs["departments"]] == ["cs"]
-    bob = await _report(services, rep_id=people.bob)
+    bob = await _report(core, rep_id=people.bob)
     assert bob["totals"]["tickets"] == 2
     assert bob["totals"]["first_response"] == {
         "count": 2,
@@ -137,14 +137,14 @@ async def test_filters(services: Services) -> None:
         "unanswered": 0,
     }
     # Widening the range by a day on each side takes in tickets 0 and 9.
-    wide = await _report(services, date(2026, 11, 22), date(2026, 11, 30))
+    wide = await _report(core, date(2026, 11, 22), date(2026, 11, 30))
     assert wide["totals"]["tickets"] == 9
     with pytest.raises(InvalidInput):
-        await _report(services, department="nope")
+        await _report(core, department="nope")
     # The WeCom channel is stored, documented and filtered as "wecom"; a name kefu does not know is refused.
-    assert (await _report(services, channel="wecom"))["totals"]["tickets"] == 0
+    assert (await _report(core, channel="wecom"))["totals"]["tickets"] == 0
     with pytest.raises(InvalidInput, match="wecom_kf"):
-        await _report(services, channel="wecom_kf")
+        await _report(core, channel="wecom_kf")
 
 
 def test_the_channel_names_are_the_adapters_and_the_docs() -> None:
@@ -153,9 +153,9 @@ def test_the_channel_names_are_the_adapters_and_the_docs() -> None:
     assert all(f"`{name}`" in docs for name in CHANNEL_NAMES) and "wecom_kf" not in docs
 
 
-async def test_long_ranges_are_charted_per_week(services: Services) -> None:
-    await seed_week(services)
-    report = await _report(services, date(2026, 9, 1), date(2026, 12, 6))
+async def test_long_ranges_are_charted_per_week(core: Core) -> None:
+    await seed_week(core)
+    report = await _report(core, date(2026, 9, 1), date(2026, 12, 6))
     assert report["granularity"] == "week"
     buckets = report["series"]["buckets"]
     assert buckets[0] == "2026-W36" and buckets[-1] == "2026-W49" and len(buckets) == 14
@@ -165,8 +165,8 @@ async def test_long_ranges_are_charted_per_week(services: Services) -> None:
     assert (inquiry["2026-W48"], complaint["2026-W47"], complaint["2026-W48"], complaint["2026-W49"]) == (3, 1, 2, 1)
 
 
-async def test_an_empty_range_has_no_rates(services: Services) -> None:
-    report = await _report(services, date(2026, 1, 1), date(2026, 1, 7))
+async def test_an_empty_range_has_no_rates(core: Core) -> None:
+    report = await _report(core, date(2026, 1, 1), date(2026, 1, 7))
     totals = report["totals"]
     assert totals["tickets"] == 0 and totals["complaint_rate"] is None and totals["satisfaction_avg"] is None
     assert totals["first_response"] == {"count": 0, "median_minutes": None, "p90_minutes": None, "unanswered": 0}
@@ -189,11 +189,11 @@ def test_csv_cells_that_would_be_formulas_are_quoted() -> None:
     assert "'=cmd|' /C calc'!A0,1" in text
 
 
-async def test_tables_carry_the_figures(services: Services) -> None:
-    await seed_week(services)
-    async with services.db.transaction() as session:
+async def test_tables_carry_the_figures(core: Core) -> None:
+    await seed_week(core)
+    async with core.db.transaction() as session:
         report = await build_report(session, ReportFilter.for_days(*WEEK, ZONE), now=NOW, zone=ZONE)
-    tables = ReportTables(services.texts, "zh")
+    tables = ReportTables(core.texts, "zh")
     header, rows = tables.reps(report)
     assert header[0] == "客服" and rows[0][:2] == ["安妮", 3]
     assert rows[-1][:2] == ["（未分配）", 1]
@@ -202,14 +202,14 @@ async def test_tables_carry_the_figures(services: Services) -> None:
     assert summary["投诉率"] == ("28.6%", "7") and summary["首次响应时长中位数（分钟）"] == ("17.5", "6")
     assert summary["首次响应 SLA 达标率"] == ("71.4%", "7") and summary["平均满意度（1–5 分）"] == ("4.0", "3")
     assert summary["转人工工单占比"] == ("14.3%", "7") and summary["未能自动分类率（不含转人工）"] == ("16.7%", "6")
-    english = {label: (value, n) for label, value, n in ReportTables(services.texts, "en").summary_rows(report)}
+    english = {label: (value, n) for label, value, n in ReportTables(core.texts, "en").summary_rows(report)}
     assert english["Reopen rate"] == ("25.0%", "4")
 
 
-async def test_undecided_deadlines_stay_out_of_the_rates(services: Services) -> None:
-    await seed_week(services)
+async def test_undecided_deadlines_stay_out_of_the_rates(core: Core) -> None:
+    await seed_week(core)
     # 13:30 on Monday 30 November: ticket 9 (10:00, answered at 10:05) is open, its resolution due at 14:00.
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         flt = ReportFilter.for_days(date(2026, 11, 30), date(2026, 11, 30), ZONE)
         report = (await build_report(session, flt, now=local(30, 13, 30), zone=ZONE)).to_json()
     totals = report["totals"]
@@ -218,36 +218,36 @@ async def test_undecided_deadlines_stay_out_of_the_rates(services: Services) -> 
     # Not yet due: in no rate (no "100 % met" from a ticket whose clock still runs), counted apart.
     assert totals["sla_resolution"] == {"decided": 0, "met": 0, "rate": None, "pending": 1}
     assert (totals["open"], totals["open_near_deadline"], totals["open_past_deadline"]) == (1, 1, 0)
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         later = (await build_report(session, flt, now=local(30, 14, 30), zone=ZONE)).to_json()["totals"]
     assert later["sla_resolution"] == {"decided": 1, "met": 0, "rate": 0.0, "pending": 0}
     assert (later["open_near_deadline"], later["open_past_deadline"]) == (0, 1)
 
 
-async def test_a_department_with_open_tickets_and_nobody_to_work_them_raises_an_alert(services: Services) -> None:
-    people = await seed_week(services)
-    async with services.db.transaction() as session:
+async def test_a_department_with_open_tickets_and_nobody_to_work_them_raises_an_alert(core: Core) -> None:
+    people = await seed_week(core)
+    async with core.db.transaction() as session:
         (await session.get(User, people.cat)).active = False  # type: ignore[union-attr]
-    report = await _report(services)
+    report = await _report(core)
     # Ticket 4 is open in 创意部, whose only rep has left and which has no head.
     assert report["alerts"] == [{"kind": "department_unstaffed", "department": "creative", "name": "创意部", "open": 1}]
-    async with services.db.transaction() as session:
-        tables = ReportTables(services.texts, "zh")
+    async with core.db.transaction() as session:
+        tables = ReportTables(core.texts, "zh")
         built = await build_report(session, ReportFilter.for_days(*WEEK, ZONE), now=NOW, zone=ZONE)
     assert tables.alerts(built) == [
         "“创意部”有 1 张未结工单，但没有在岗的客服或负责人：这些工单无人分配、无人收到通知。"
     ]
     # The weekly report says it above its figures.
-    html = WeeklyReportWriter(services.db, services.texts, "zh", ZONE).html("2026-W48", built)
+    html = WeeklyReportWriter(core.db, core.texts, "zh", ZONE).html("2026-W48", built)
     assert "“创意部”有 1 张未结工单" in html
     # A head who is active is enough.
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         creative = (await session.execute(select(Department).where(Department.code == "creative"))).scalar_one()
         creative.head_user_id = people.ann
-    assert (await _report(services))["alerts"] == []
+    assert (await _report(core))["alerts"] == []
     # A report of another department does not raise it.
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         creative = (await session.execute(select(Department).where(Department.code == "creative"))).scalar_one()
         creative.head_user_id = None
-    assert (await _report(services, department="cs"))["alerts"] == []
-    assert len((await _report(services, department="creative"))["alerts"]) == 1
+    assert (await _report(core, department="cs"))["alerts"] == []
+    assert len((await _report(core, department="creative"))["alerts"]) == 1
