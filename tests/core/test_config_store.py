@@ -14,30 +14,29 @@ from core.config_store import ConfigWatcher, read_document, write_document
 from core.db.models import Department, KeywordVersion
 from core.errors import Conflict
 from core.settings import Settings
-from handlers.services import Services, build_services
+from core.wiring import Core
+from handlers.services import build_services
 from tests.conftest import NO_LIMITS
 
 
-async def test_revisions_count_up_and_stale_saves_are_refused(services: Services, clock: ManualClock) -> None:
-    async with services.db.transaction() as session:
+async def test_revisions_count_up_and_stale_saves_are_refused(core: Core, clock: ManualClock) -> None:
+    async with core.db.transaction() as session:
         assert await write_document(session, "sla", {"a": 1}, user_id=None, now=clock.now()) == 1
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         assert await write_document(session, "sla", {"a": 2}, user_id=None, now=clock.now(), expected_revision=1) == 2
     with pytest.raises(Conflict):
-        async with services.db.transaction() as session:
+        async with core.db.transaction() as session:
             await write_document(session, "sla", {"a": 3}, user_id=None, now=clock.now(), expected_revision=1)
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         doc = await read_document(session, "sla")
         assert doc is not None and doc.body == {"a": 2} and doc.revision == 2
 
 
-async def test_two_watchers_apply_each_revision_once_and_survive_a_failing_one(
-    services: Services, clock: ManualClock
-) -> None:
+async def test_two_watchers_apply_each_revision_once_and_survive_a_failing_one(core: Core, clock: ManualClock) -> None:
     seen: dict[str, list[Any]] = {"first": [], "second": []}
 
     def watcher(tag: str) -> ConfigWatcher:
-        w = ConfigWatcher(services.db)
+        w = ConfigWatcher(core.db)
 
         async def apply(body: dict[str, Any]) -> None:
             if body.get("broken"):
@@ -49,16 +48,16 @@ async def test_two_watchers_apply_each_revision_once_and_survive_a_failing_one(
 
     first, second = watcher("first"), watcher("second")
     assert await first.check() == []
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         await write_document(session, "texts", {"v": 1}, user_id=None, now=clock.now())
     assert await first.check() == ["texts"]
     assert await first.check() == []
     assert await second.check() == ["texts"]
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         await write_document(session, "texts", {"broken": True}, user_id=None, now=clock.now())
     assert await first.check() == ["texts"]  # logged, not raised, and not retried on every poll
     assert await first.check() == []
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         await write_document(session, "texts", {"v": 3}, user_id=None, now=clock.now())
     await first.check()
     await second.check()

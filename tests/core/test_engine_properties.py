@@ -18,7 +18,8 @@ from core.errors import Conflict, InvalidInput, KefuError
 from core.messages import ConversationRef, InboundMessage
 from core.settings import Settings
 from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
-from handlers.services import Services, build_services
+from core.wiring import Core, build_core
+from tests.support.core import start_core
 from tests.support.desk_setup import Staff, create_staff
 
 CLIENT_TEXTS = ("你好", "你们的广告效果太差了，我要投诉", "人工", "1", "2", "5", "跳过", "13800138000", "还没解决")
@@ -30,12 +31,12 @@ actions = st.one_of(
 )
 
 
-async def _run(services: Services, staff: Staff, script: list[tuple[str, object]]) -> None:
+async def _run(core: Core, staff: Staff, script: list[tuple[str, object]]) -> None:
     visitor = uuid.uuid4().hex
     ref = ConversationRef(channel="web", external_user_id=visitor)
-    clock = services.clock
+    clock = core.clock
     assert isinstance(clock, ManualClock)
-    engine = services.engine
+    engine = core.engine
     conversation_id: int | None = None
     for kind, arg in script:
         try:
@@ -44,7 +45,7 @@ async def _run(services: Services, staff: Staff, script: list[tuple[str, object]
                 conversation_id = result.conversation_id
             elif kind == "wait":
                 clock.advance(timedelta(minutes=int(str(arg))))
-                await services.followups.run_due()
+                await core.followups.run_due()
             elif conversation_id is None:
                 continue
             elif kind == "claim":
@@ -56,54 +57,54 @@ async def _run(services: Services, staff: Staff, script: list[tuple[str, object]
             elif kind == "note":
                 await engine.add_note(conversation_id, staff.reps[int(str(arg))], "内部备注")
             elif kind == "resolve":
-                await _resolve(services, conversation_id, f"user:{staff.reps[int(str(arg))]}")
+                await _resolve(core, conversation_id, f"user:{staff.reps[int(str(arg))]}")
             elif kind == "transfer":
                 await engine.transfer(conversation_id, staff.reps[0], department_code="media")
             elif kind == "close":
-                await _close(services, conversation_id)
+                await _close(core, conversation_id)
         except (Conflict, InvalidInput) as exc:
             # A rep action refused with a reason (held by another rep, nothing to note on, not allowed in this
             # state) is a defined outcome; resolve and close are judged in _resolve and _close and never get here.
             assert kind in ("claim", "release", "reply", "note", "transfer"), f"{kind} refused: {exc}"
         if conversation_id is not None:
-            await _check(services, conversation_id)
+            await _check(core, conversation_id)
 
 
 # A resolve is the rep's to make wherever a ticket or a request for a person is open.
 RESOLVABLE = frozenset({State.TICKET_OPEN, State.HUMAN_QUEUE, State.WITH_REP})
 
 
-async def _where(services: Services, conversation_id: int) -> tuple[State, Ticket | None]:
+async def _where(core: Core, conversation_id: int) -> tuple[State, Ticket | None]:
     """The conversation's state and its current ticket."""
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         conversation = await session.get(Conversation, conversation_id)
         assert conversation is not None
         ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
         return State(conversation.state), ticket
 
 
-async def _resolve(services: Services, conversation_id: int, actor: str) -> None:
+async def _resolve(core: Core, conversation_id: int, actor: str) -> None:
     """Resolve, and hold the outcome to what the dialogue table and the lifecycle promise."""
-    state, ticket = await _where(services, conversation_id)
+    state, ticket = await _where(core, conversation_id)
     open_ticket = ticket is None or TicketStatus(ticket.status) in OPEN_STATUSES
     must_accept = state in RESOLVABLE and open_ticket
     try:
-        await services.engine.resolve(conversation_id, "已补投曝光", actor)
+        await core.engine.resolve(conversation_id, "已补投曝光", actor)
     except KefuError as exc:
         assert not must_accept, f"resolve refused in {state} with ticket {ticket and ticket.status}: {exc}"
-        assert (await _where(services, conversation_id))[0] is state, "a refused resolve changed the conversation"
+        assert (await _where(core, conversation_id))[0] is state, "a refused resolve changed the conversation"
         return
     assert state in RESOLVABLE, f"resolve accepted in {state}"
-    after, resolved = await _where(services, conversation_id)
+    after, resolved = await _where(core, conversation_id)
     assert after is State.RESOLVED
     if ticket is not None:
         assert resolved is not None and resolved.id == ticket.id
         assert (resolved.status, resolved.solution) == ("resolved", "已补投曝光")
 
 
-async def _close(services: Services, conversation_id: int) -> None:
+async def _close(core: Core, conversation_id: int) -> None:
     """Close the conversation's latest ticket with its summary: allowed exactly from resolved and feedback."""
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         ticket = (
             await session.execute(
                 select(Ticket).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id.desc()).limit(1)
@@ -114,18 +115,18 @@ async def _close(services: Services, conversation_id: int) -> None:
     before = TicketStatus(ticket.status)
     request = TransitionRequest(TicketStatus.CLOSED, "user:1", root_cause="素材", improvement="复核")
     try:
-        await services.engine.move_ticket(ticket.number, request)
+        await core.engine.move_ticket(ticket.number, request)
     except KefuError as exc:
         assert before not in (TicketStatus.RESOLVED, TicketStatus.FEEDBACK), f"close refused from {before}: {exc}"
         return
     assert before in (TicketStatus.RESOLVED, TicketStatus.FEEDBACK), f"closed from {before}"
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         closed = await session.get(Ticket, ticket.id)
         assert closed is not None and (closed.status, closed.root_cause) == ("closed", "素材")
 
 
-async def _check(services: Services, conversation_id: int) -> None:
-    async with services.db.transaction() as session:
+async def _check(core: Core, conversation_id: int) -> None:
+    async with core.db.transaction() as session:
         conversation = await session.get(Conversation, conversation_id)
         assert conversation is not None
         state = State(conversation.state)
@@ -162,20 +163,20 @@ def test_random_sequences_keep_conversations_and_tickets_consistent(
     script: list[tuple[str, object]], db_url: str, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        services = build_services(Settings(database_url=db_url, env="test", media_dir=tmp_path / "m"), ManualClock())
-        await services.start(migrate=False)
+        core = build_core(Settings(database_url=db_url, env="test", media_dir=tmp_path / "m"), ManualClock())
+        await start_core(core)
         try:
-            async with services.db.transaction() as session:
+            async with core.db.transaction() as session:
                 staffed = (await session.execute(select(User.id).limit(1))).scalar_one_or_none() is not None
             if not staffed:
-                await create_staff(services)
-                await create_staff(services, department="media", reps=1)
-            async with services.db.transaction() as session:
+                await create_staff(core)
+                await create_staff(core, department="media", reps=1)
+            async with core.db.transaction() as session:
                 reps = list(
                     (await session.execute(select(User.id).where(User.username.in_(["rep0", "rep1"])))).scalars()
                 )
-            await _run(services, Staff(head=0, reps=sorted(reps), supervisor=0), script)
+            await _run(core, Staff(head=0, reps=sorted(reps), supervisor=0), script)
         finally:
-            await services.stop()
+            await core.stop()
 
     asyncio.run(scenario())

@@ -14,6 +14,7 @@ from core.clock import ManualClock, as_utc
 from core.db.models import FollowUp, Ticket, TicketEvent
 from core.db.session import Database
 from core.followups import FollowUpRunner
+from core.wiring import Core, build_core
 from handlers.services import Services, build_services
 from tests.support.chat import TICKET_NO, Chat, texts_of
 
@@ -41,23 +42,23 @@ def _counting_runner(db: Database, clock: ManualClock, fired: Counter[int], **kw
     return FollowUpRunner(db, clock, {"count": handler}, **kwargs)  # type: ignore[arg-type]
 
 
-async def test_idempotency_key_schedules_once(services: Services, clock: ManualClock) -> None:
-    await _schedule(services.db, clock, 3)
-    await _schedule(services.db, clock, 3)
-    async with services.db.transaction() as session:
+async def test_idempotency_key_schedules_once(core: Core, clock: ManualClock) -> None:
+    await _schedule(core.db, clock, 3)
+    await _schedule(core.db, clock, 3)
+    async with core.db.transaction() as session:
         assert len((await session.execute(select(FollowUp))).all()) == 3
 
 
-async def test_restart_with_pending_follow_ups_fires_each_once(services: Services, clock: ManualClock) -> None:
-    await _schedule(services.db, clock, 20)
-    await _schedule(services.db, clock, 5, kind="later", due_in=60)
+async def test_restart_with_pending_follow_ups_fires_each_once(core: Core, clock: ManualClock) -> None:
+    await _schedule(core.db, clock, 20)
+    await _schedule(core.db, clock, 5, kind="later", due_in=60)
     fired: Counter[int] = Counter()
-    first = _counting_runner(services.db, clock, fired, batch=7)
+    first = _counting_runner(core.db, clock, fired, batch=7)
     claimed = await first.claim(7)  # this instance dies holding 7 claims
     assert len(claimed) == 7
-    await services.stop()
+    await core.stop()
 
-    again = build_services(services.settings, clock)
+    again = build_core(core.settings, clock)
     try:
         runner = _counting_runner(again.db, clock, fired, batch=7)
         assert await runner.run_due() == 13  # the 7 dead claims wait for their lease
@@ -69,13 +70,13 @@ async def test_restart_with_pending_follow_ups_fires_each_once(services: Service
     assert sorted(fired) == list(range(20)) and set(fired.values()) == {1}
 
 
-async def test_two_runners_fire_a_thousand_follow_ups_exactly_once(services: Services, clock: ManualClock) -> None:
-    await _schedule(services.db, clock, 1000)
-    other = Database(services.settings.database_url)
+async def test_two_runners_fire_a_thousand_follow_ups_exactly_once(core: Core, clock: ManualClock) -> None:
+    await _schedule(core.db, clock, 1000)
+    other = Database(core.settings.database_url)
     fired: Counter[int] = Counter()
     try:
         runners = [
-            _counting_runner(services.db, clock, fired, batch=50),
+            _counting_runner(core.db, clock, fired, batch=50),
             _counting_runner(other, clock, fired, batch=50),
         ]
         counts = await asyncio.gather(*(r.run_due() for r in runners))
@@ -83,13 +84,13 @@ async def test_two_runners_fire_a_thousand_follow_ups_exactly_once(services: Ser
         await other.dispose()
     assert sum(counts) == 1000
     assert len(fired) == 1000 and set(fired.values()) == {1}
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         statuses = Counter((await session.execute(select(FollowUp.status))).scalars())
     assert statuses == {"done": 1000}
 
 
-async def test_failing_handler_retries_then_fails_visibly(services: Services, clock: ManualClock) -> None:
-    await _schedule(services.db, clock, 1)
+async def test_failing_handler_retries_then_fails_visibly(core: Core, clock: ManualClock) -> None:
+    await _schedule(core.db, clock, 1)
     calls = 0
 
     async def broken(row: FollowUp) -> None:
@@ -97,11 +98,11 @@ async def test_failing_handler_retries_then_fails_visibly(services: Services, cl
         calls += 1
         raise RuntimeError("boom")
 
-    runner = FollowUpRunner(services.db, clock, {"count": broken})
+    runner = FollowUpRunner(core.db, clock, {"count": broken})
     for _ in range(8):
         await runner.run_due()
         clock.advance(timedelta(minutes=10))
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         row = (await session.execute(select(FollowUp))).scalar_one()
     assert calls == followups.MAX_ATTEMPTS
     assert row.status == "failed" and row.last_error == "RuntimeError: boom"

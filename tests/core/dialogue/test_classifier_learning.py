@@ -19,6 +19,7 @@ from core.learning.draft import MIN_HELD, DraftInputs, split, train_draft, with_
 from core.learning.labels import Confirmed
 from core.settings import Settings
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
+from core.wiring import Core
 from handlers.classifier_training import WeeklyTraining, train_and_store
 from handlers.services import Services, build_services
 from tests.support.chat import TICKET_NO, Chat, texts_of
@@ -121,9 +122,9 @@ async def test_the_clients_own_pick_is_a_label(web: httpx.AsyncClient, services:
     assert await _labels(services) == [("client", "suggestion", "素材审核太慢，耽误投放")]
 
 
-async def test_training_takes_each_tickets_strongest_label_and_caps_the_uncorrected(services: Services) -> None:
+async def test_training_takes_each_tickets_strongest_label_and_caps_the_uncorrected(core: Core) -> None:
     now = FRIDAY
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         session.add_all(
             [
                 ConfirmedLabel(
@@ -137,7 +138,7 @@ async def test_training_takes_each_tickets_strongest_label_and_caps_the_uncorrec
             ]
         )
         session.add(ConfirmedLabel(ticket_id=None, kind="rep", text="强", category="complaint", created_at=now))
-    async with services.db.transaction() as session:
+    async with core.db.transaction() as session:
         found = await labels.training_labels(session)
     assert labels.counts(found) == {"rep": 1, "client": 0, "uncorrected": labels.MAX_UNCORRECTED}
     # The newest uncorrected ones are kept.
