@@ -29,9 +29,9 @@ from bots.email.settings import EmailAccount
 from core.clock import SystemClock
 from core.settings import LimitSettings, Settings
 from handlers.services import Services, build_services
-from tests.app.test_email_notifier import Inbox
 from tests.channels.mail.samples import mail
 from tests.channels.mail.servers import PASSWORD, Dovecot, Logins, free_port, start_dovecot
+from tests.support.smtp import Inbox
 
 BACKLOG = sized(300, 60)
 LATENCY_MAILS = sized(8, 3)

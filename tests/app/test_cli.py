@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from core.settings import PROJECT_ROOT
-
-KEFU = Path(sys.executable).parent / "kefu"
+from tests.support.cli import KEFU
 
 
 def _run(args: list[str], stdin: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import socket
 from collections.abc import Iterator
-from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -17,19 +14,7 @@ from core.db.models import Notification, User
 from core.settings import SmtpSettings
 from handlers.email_notifier import EmailNotifier
 from handlers.services import Services
-
-
-class Inbox:
-    """Collects what the SMTP server receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        content = envelope.content  # type: ignore[attr-defined]
-        rcpt = list(envelope.rcpt_tos)  # type: ignore[attr-defined]
-        self.messages.append((rcpt, email.message_from_bytes(content, policy=email.policy.default)))
-        return "250 OK"
+from tests.support.smtp import Inbox
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from core.db.session import Database
 from core.settings import PROJECT_ROOT, Settings
 from handlers.cli import app
 from handlers.services import build_services
-from tests.app.test_cli import KEFU
+from tests.support.cli import KEFU
 from tests.support.desk_setup import create_staff
 
 

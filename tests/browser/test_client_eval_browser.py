@@ -14,8 +14,8 @@ from core.db.models import Client, ClientScore
 from handlers.app import create_app
 from handlers.services import Services
 from tests.console.helpers import PASSWORD, add_user
-from tests.console.server import serving
 from tests.console.test_client_eval_api import TODAY
+from tests.support.app_server import serving
 from tests.support.client_eval_fixture import Clients, seed_clients
 
 TIMEOUT_MS = 15_000

@@ -23,7 +23,7 @@ from handlers.services import Services
 from tests.channels.wechat.conftest import WeChatServer, make_account
 from tests.channels.wechat.fake_api import FakeWeChatAPI
 from tests.console.helpers import PASSWORD, add_user, amr_note
-from tests.console.server import serving
+from tests.support.app_server import serving
 
 ARTIFACTS = PROJECT_ROOT / "var" / "artifacts"
 TIMEOUT_MS = 15_000

@@ -15,7 +15,7 @@ from core.db.models import Ticket
 from handlers.app import create_app
 from handlers.services import Services
 from tests.console.helpers import PASSWORD, add_user, escalate
-from tests.console.server import serving
+from tests.support.app_server import serving
 
 TIMEOUT_MS = 15_000
 

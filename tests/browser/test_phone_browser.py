@@ -14,7 +14,7 @@ from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
 from tests.console.helpers import PASSWORD, add_user
-from tests.console.server import serving
+from tests.support.app_server import serving
 
 ARTIFACTS = PROJECT_ROOT / "var" / "artifacts"
 TIMEOUT_MS = 15_000

@@ -16,7 +16,7 @@ from core.weekly_report import WeeklyRecipients, WeeklyReportWriter
 from handlers.app import create_app
 from handlers.services import Services
 from tests.console.helpers import PASSWORD, add_user
-from tests.console.server import serving
+from tests.support.app_server import serving
 from tests.support.reports_fixture import NOW, seed_week
 
 SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "reports.png"

@@ -14,7 +14,7 @@ from core.db.models import User
 from handlers.services import Services
 from tests.console.conftest import SignIn
 from tests.console.helpers import Rep, escalate
-from tests.console.server import serving
+from tests.support.app_server import serving
 
 
 class Stream:

@@ -17,8 +17,8 @@ from bots.email.reader import MailboxReader
 from bots.email.receiver import MailReceiver
 from bots.email.settings import EmailAccount
 from handlers.services import Services
-from tests.app.test_email_notifier import Inbox
 from tests.channels.mail.servers import DOVECOT, PASSWORD, Dovecot, Logins, free_port, start_dovecot
+from tests.support.smtp import Inbox
 
 
 @pytest.fixture(scope="session")

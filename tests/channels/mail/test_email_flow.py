@@ -17,7 +17,6 @@ from bots.email.settings import EmailAccount
 from core.clock import ManualClock
 from core.db.models import ChannelIdentity, Client, Conversation, Message, Ticket, User
 from handlers.services import Services
-from tests.app.test_email_notifier import Inbox
 from tests.channels.mail.samples import (
     PNG,
     bounce,
@@ -28,6 +27,7 @@ from tests.channels.mail.samples import (
     vacation_reply,
 )
 from tests.channels.mail.servers import Dovecot
+from tests.support.smtp import Inbox
 
 CLIENT = "zhang@client.example.cn"
 

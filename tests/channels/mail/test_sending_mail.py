@@ -14,8 +14,8 @@ from core.channel import RecipientGone, Throttled, TransientSendError, degrade
 from core.clock import ManualClock
 from core.messages import Button, ConversationRef, MessageKind, OutboundMessage
 from handlers.services import Services
-from tests.app.test_email_notifier import Inbox
 from tests.channels.mail.servers import Logins, free_port
+from tests.support.smtp import Inbox
 
 CLIENT = "li@client.example.cn"
 

@@ -19,10 +19,10 @@ from core.quarterly_eval import due_quarter, quarter_period
 from core.settings import PROJECT_ROOT, Settings, WeeklyReportSettings
 from handlers.services import Services, build_services
 from handlers.weekly_reports import WeeklyReports
-from tests.app.test_cli import KEFU
-from tests.app.test_email_notifier import Inbox
 from tests.core.reports.test_weekly_report import _with_smtp, smtp, supervisor
+from tests.support.cli import KEFU
 from tests.support.client_eval_fixture import seed_clients
+from tests.support.smtp import Inbox
 
 ZONE = ZoneInfo("Asia/Shanghai")
 __all__ = ["smtp"]  # the real SMTP server fixture

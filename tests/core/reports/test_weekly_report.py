@@ -22,9 +22,9 @@ from core.settings import PROJECT_ROOT, Settings, SmtpSettings, WeeklyReportSett
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week, week_period
 from handlers.services import Services, build_services
 from handlers.weekly_reports import WeeklyReports
-from tests.app.test_cli import KEFU
-from tests.app.test_email_notifier import Inbox
+from tests.support.cli import KEFU
 from tests.support.reports_fixture import seed_week
+from tests.support.smtp import Inbox
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
