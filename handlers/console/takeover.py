@@ -145,29 +145,25 @@ def takeover_router(console: Console) -> APIRouter:
     async def resolve(
         number: str, principal: CurrentPrincipal, body: Annotated[Resolve, Depends(parsed(Resolve))]
     ) -> JSONResponse:
-        solution = body.solution
-        await conversation_of(principal, number)
-        request_ = TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=solution)
-        try:
-            status = await services.engine.move_ticket(
-                number, request_, by=principal.user_id, override=principal.sees_all
-            )
-        except HeldByOther as exc:
-            return held(exc)
-        return done(ticket_status=status)
+        return await move(
+            number, principal, TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=body.solution)
+        )
 
     @router.post("/api/tickets/{number}/close")
     async def close(
         number: str, principal: CurrentPrincipal, body: Annotated[Close, Depends(parsed(Close))]
     ) -> JSONResponse:
-        root_cause, improvement = body.root_cause, body.improvement
-        await conversation_of(principal, number)
-        request_ = TransitionRequest(
-            TicketStatus.CLOSED, principal.actor, root_cause=root_cause, improvement=improvement
+        closing = TransitionRequest(
+            TicketStatus.CLOSED, principal.actor, root_cause=body.root_cause, improvement=body.improvement
         )
+        return await move(number, principal, closing)
+
+    async def move(number: str, principal: Principal, request: TransitionRequest) -> JSONResponse:
+        """Resolve or close the ticket: a supervisor or admin may do it over the holder's claim."""
+        await conversation_of(principal, number)
         try:
             status = await services.engine.move_ticket(
-                number, request_, by=principal.user_id, override=principal.sees_all
+                number, request, by=principal.user_id, override=principal.sees_all
             )
         except HeldByOther as exc:
             return held(exc)

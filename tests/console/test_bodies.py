@@ -6,9 +6,16 @@ from typing import Any
 
 from handlers.services import Services
 from tests.console.conftest import SignIn
-from tests.console.helpers import escalate
+from tests.console.helpers import Rep, escalate
 
 LONG = "x" * 4001
+
+
+async def refused_by_name(person: Rep, cases: list[tuple[str, dict[str, Any], str]]) -> None:
+    """Each (path, body, error) posted by `person` is refused with a 400 that says `error`."""
+    for path, body, error in cases:
+        refused = await person.post(path, body)
+        assert (refused.status_code, refused.json()) == (400, {"error": error}), (path, body, refused.text)
 
 
 async def test_bad_fields_are_refused_with_their_name_and_the_reason(services: Services, signed_in: SignIn) -> None:
@@ -28,9 +35,7 @@ async def test_bad_fields_are_refused_with_their_name_and_the_reason(services: S
         (f"{ticket}/priority", {}, "priority is required"),
         ("/console/api/language", {"language": 3}, "language must be a string"),
     ]
-    for path, body, error in cases:
-        refused = await ann.post(path, body)
-        assert (refused.status_code, refused.json()) == (400, {"error": error}), (path, body, refused.text)
+    await refused_by_name(ann, cases)
 
 
 async def test_a_body_that_is_not_a_json_object_is_refused(services: Services, signed_in: SignIn) -> None:
@@ -157,9 +162,7 @@ async def test_admin_bodies_refuse_each_bad_field_by_name(services: Services, si
             "threshold must be a number above 0 and at most 1",
         ),
     ]
-    for path, body, error in cases:
-        refused = await admin.post(path, body)
-        assert (refused.status_code, refused.json()) == (400, {"error": error}), (path, body, refused.text)
+    await refused_by_name(admin, cases)
 
 
 async def test_rep_bodies_refuse_each_bad_field_by_name(services: Services, signed_in: SignIn) -> None:
@@ -182,6 +185,4 @@ async def test_rep_bodies_refuse_each_bad_field_by_name(services: Services, sign
         (f"{ticket}/transfer", {}, "transfer to either a department or a rep"),
         (f"{ticket}/transfer", {"department_code": "cs", "to_user_id": 2}, "transfer to either a department or a rep"),
     ]
-    for path, body, error in cases:
-        refused = await ann.post(path, body)
-        assert (refused.status_code, refused.json()) == (400, {"error": error}), (path, body, refused.text)
+    await refused_by_name(ann, cases)
