@@ -12,6 +12,8 @@ import asyncio
 import itertools
 import statistics
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, text
@@ -89,12 +91,9 @@ async def claim_ticks(
     pending: int, ticks: int = TICKS, batch: int = 500, kind: str = "postgres"
 ) -> tuple[list[float], list[float]]:
     """Milliseconds of one claim tick (one transaction claiming `batch` due rows), and of the bare claim."""
-    url = await fresh_database(f"kefu_bench_claim_{pending}", kind)
-    db = Database(url)
-    lock = "" if db.is_sqlite else " FOR UPDATE SKIP LOCKED"
-    bare = text(_BARE_CLAIM.format(lock=lock)).bindparams(bindparam("now", type_=FollowUp.__table__.c.due_at.type))
-    try:
-        await _backlog(db, pending, due_now=2 * batch * ticks)
+    async with _backlogged(f"kefu_bench_claim_{pending}", pending, 2 * batch * ticks, kind) as db:
+        lock = "" if db.is_sqlite else " FOR UPDATE SKIP LOCKED"
+        bare = text(_BARE_CLAIM.format(lock=lock)).bindparams(bindparam("now", type_=FollowUp.__table__.c.due_at.type))
         runner = FollowUpRunner(db, ManualClock(NOW), {})
 
         async def bare_claim(n: int) -> list[int]:
@@ -114,80 +113,57 @@ async def claim_ticks(
             baseline.append((time.perf_counter() - started) * 1000)
             assert len(claimed) == batch and len(ids) == batch, (len(claimed), len(ids))
         return timings, baseline
-    finally:
-        await db.dispose()
-        await drop_database(url)
 
 
 async def noop_rate(count: int) -> float:
     """Follow-ups per second through the same runner when firing one does nothing: the scheduler alone."""
-    url = await fresh_database(f"kefu_bench_noop_{count}")
-    db = Database(url)
 
     async def noop(row: FollowUp) -> None:
         return None
 
-    try:
-        await _backlog(db, 0, due_now=count)
+    async with _backlogged(f"kefu_bench_noop_{count}", 0, count) as db:
         runner = FollowUpRunner(db, ManualClock(NOW), {"noop": noop})
         started = time.perf_counter()
         fired = await runner.run_due()
         elapsed = time.perf_counter() - started
         assert fired == count, fired
         return count / elapsed
-    finally:
-        await db.dispose()
-        await drop_database(url)
 
 
 async def delivery_rate(count: int) -> float:
     """Follow-ups per second from due row to a send on the fake channel, through the real engine."""
-    url = await fresh_database(f"kefu_bench_deliver_{count}")
-    clock = ManualClock(NOW)
-    services = build_services(Settings(database_url=url, env="test"), clock)
-    channel = CountingChannel()
-    services.registry.register(channel)
-    await services.start(migrate=False)
-    try:
-        async with services.db.transaction() as session:
-            for i in range(count):
-                client = Client(name=f"c{i}", created_at=NOW)
-                session.add(client)
-                await session.flush()
-                identity = ChannelIdentity(client_id=client.id, channel="bench", external_id=f"u{i}", created_at=NOW)
-                session.add(identity)
-                await session.flush()
-                conversation = Conversation(
-                    identity_id=identity.id,
-                    client_id=client.id,
-                    channel="bench",
-                    ref=ConversationRef("bench", f"u{i}").to_json(),
-                    state="collecting",
-                    category="complaint",
-                    slots={},
-                    context={"turn": 1, "asking": "project"},
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
-                session.add(conversation)
-                await session.flush()
-                session.add(
-                    FollowUp(
-                        kind=DIALOGUE_TIMEOUT,
-                        target_id=conversation.id,
-                        due_at=NOW,
-                        status="pending",
-                        attempts=0,
-                        idempotency_key=f"idle:{conversation.id}",
-                        payload={"timer": "idle_reminder", "turn": 1},
-                        created_at=NOW,
-                    )
-                )
+    async with _running(f"kefu_bench_deliver_{count}") as (services, channel):
+        await _due_reminders(services, count)
         started = time.perf_counter()
         fired = await services.followups.run_due()
         elapsed = time.perf_counter() - started
         assert fired == count and channel.sent == count, (fired, channel.sent)
         return count / elapsed
+
+
+@asynccontextmanager
+async def _backlogged(name: str, pending: int, due_now: int, kind: str = "postgres") -> AsyncIterator[Database]:
+    """A fresh database `name` holding `_backlog(pending, due_now)`, dropped when done."""
+    url = await fresh_database(name, kind)
+    db = Database(url)
+    try:
+        await _backlog(db, pending, due_now)
+        yield db
+    finally:
+        await db.dispose()
+        await drop_database(url)
+
+
+@asynccontextmanager
+async def _running(name: str) -> AsyncIterator[tuple[Services, CountingChannel]]:
+    """Kefu started on a fresh database `name`, sending to a CountingChannel; stopped and dropped when done."""
+    url = await fresh_database(name)
+    services = build_services(Settings(database_url=url, env="test"), ManualClock(NOW))
+    channel = CountingChannel()
+    services.registry.register(channel)
+    await services.start(migrate=False)
+    try:
+        yield services, channel
     finally:
         await services.stop()
         await drop_database(url)
@@ -276,13 +252,7 @@ async def drain(count: int = DRAIN, quiet: float = 10.0) -> tuple[list[tuple[flo
     Returns the drain's timeline (seconds since it started, reminders sent by then, one point per WINDOW),
     the live turns' latencies (ms) during the drain, and those of the same clients for `quiet` seconds before it.
     """
-    url = await fresh_database(f"kefu_bench_drain_{count}")
-    clock = ManualClock(NOW)
-    services = build_services(Settings(database_url=url, env="test"), clock)
-    channel = CountingChannel()
-    services.registry.register(channel)
-    await services.start(migrate=False)
-    try:
+    async with _running(f"kefu_bench_drain_{count}") as (services, channel):
         await _due_reminders(services, count)
         before: list[float] = []
         during: list[float] = []
@@ -307,9 +277,6 @@ async def drain(count: int = DRAIN, quiet: float = 10.0) -> tuple[list[tuple[flo
             left = (await session.execute(query)).scalar_one()
         assert fired == count and left == 0 and channel.sent == count, (fired, left, channel.sent)
         return timeline, during, before
-    finally:
-        await services.stop()
-        await drop_database(url)
 
 
 async def drain_figures(count: int = DRAIN) -> list[Figure]:

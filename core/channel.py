@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from core.errors import ConfigError
 from core.messages import ConversationRef, OutboundMessage
-
-if TYPE_CHECKING:
-    from core.engine.base import ReceiveResult
 
 # The names tickets and conversations are stored under, one per network kefu speaks (reports filter on them).
 CHANNEL_NAMES = ("web", "wechat", "wecom", "telegram")
@@ -113,6 +110,16 @@ class Channel(Protocol):
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult: ...
 
 
+class TurnOutcome(Protocol):
+    """What a channel's hooks see of a finished turn (the engine's ReceiveResult; the engine builds on this module)."""
+
+    @property
+    def replies(self) -> Sequence[OutboundMessage]: ...
+
+    @property
+    def unparked(self) -> int: ...
+
+
 class TurnHooks:
     """What a channel adds to a client's turn; as it stands, the replies are delivered once the turn commits.
 
@@ -129,7 +136,7 @@ class TurnHooks:
     async def before(self, session: Any) -> None:
         """Run first in the turn's transaction (`session` is its SQLAlchemy AsyncSession)."""
 
-    def answer(self, result: ReceiveResult) -> bool:
+    def answer(self, result: TurnOutcome) -> bool:
         """Whether the channel's own response carries this turn's replies."""
         return False
 

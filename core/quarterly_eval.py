@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from html import escape
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.client_eval import INDICATORS, ClientEvaluation, evaluate, save_suggestions
 from core.clock import as_utc
-from core.db.session import Database
 from core.errors import InvalidInput
 from core.report_tables import Cell, Table, html_table, percent, to_csv
 from core.reports import local_midnight
 from core.settings import ClientEvaluationSettings, WeeklyReportSettings
-from core.texts import Texts
 from core.weekly_report import ArchiveContent, ArchiveWriter, require_period_over
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -63,23 +63,15 @@ def due_quarter(now: datetime, zone: ZoneInfo, schedule: WeeklyReportSettings) -
     return quarter_label(before)
 
 
+@dataclass(eq=False)
 class QuarterlyEvaluationWriter(ArchiveWriter):
     """Evaluates an ended quarter, keeps its tier suggestions and archives it with one delivery per supervisor."""
 
-    page = "console.client_eval"
-
-    def __init__(
-        self,
-        db: Database,
-        texts: Texts,
-        language: str,
-        zone: ZoneInfo,
-        tiers: tuple[str, ...],
-        rules: ClientEvaluationSettings,
-    ) -> None:
-        super().__init__(db, texts, language, zone, quarter_period, "quarter")
-        self.tiers = tiers
-        self.rules = rules
+    tiers: tuple[str, ...]
+    rules: ClientEvaluationSettings
+    page: ClassVar[str] = "console.client_eval"
+    noun: ClassVar[str] = "quarter"
+    period = staticmethod(quarter_period)
 
     async def content(
         self, session: AsyncSession, label: str, start: datetime, end: datetime, now: datetime

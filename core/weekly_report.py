@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from html import escape
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -141,22 +141,27 @@ class ArchiveContent:
     csv: dict[str, str]
 
 
+@dataclass(eq=False)
 class ArchiveWriter(ABC):
     """Archives a report of one period (a week, a quarter) exactly once, with one delivery per supervisor and channel.
 
-    A subclass names its period function, its noun ("week", "quarter") and its console texts, and computes the content.
+    A subclass names its period function, its noun ("week", "quarter") and its console texts, and computes the content;
+    its own fields follow these four.
     """
 
+    db: Database
+    texts: Texts
+    language: str
+    zone: ZoneInfo
     # The console page whose texts `t` reads.
-    page = "console.reports"
+    page: ClassVar[str] = "console.reports"
+    # What a period is called in messages ("week", "quarter").
+    noun: ClassVar[str]
 
-    def __init__(self, db: Database, texts: Texts, language: str, zone: ZoneInfo, period: Period, noun: str) -> None:
-        self.db = db
-        self.texts = texts
-        self.language = language
-        self.zone = zone
-        self.period = period
-        self.noun = noun
+    @staticmethod
+    @abstractmethod
+    def period(label: str, zone: ZoneInfo, /) -> tuple[datetime, datetime]:
+        """The period `label` as [start, end), local midnights."""
 
     def t(self, key: str) -> str:
         """A text of the console page (no parameters: the page scripts read them too)."""
@@ -221,26 +226,22 @@ class ArchiveWriter(ABC):
             return None
 
 
+@dataclass(eq=False)
 class WeeklyReportWriter(ArchiveWriter):
     """Computes a week's report and writes it, with one delivery row per supervisor and channel, exactly once."""
 
-    def __init__(
-        self,
-        db: Database,
-        texts: Texts,
-        language: str,
-        zone: ZoneInfo,
-        calendar: Callable[[], BusinessCalendar] | None = None,
-        *,
-        forms: Forms | None = None,
-    ) -> None:
-        super().__init__(db, texts, language, zone, week_period, "week")
-        # The inquiry form's topics, for the needs section; without them the report has no such section.
-        self.forms = forms
-        # Called when a report is made, so a calendar the admins saved since is the one checked.
-        self.calendar = calendar
-        self.tables = ReportTables(texts, language)
-        self.needs_tables = NeedsTables(texts, language)
+    # Called when a report is made, so a calendar the admins saved since is the one checked.
+    calendar: Callable[[], BusinessCalendar] | None = None
+    # The inquiry form's topics, for the needs section; without them the report has no such section.
+    forms: Forms | None = field(default=None, kw_only=True)
+    tables: ReportTables = field(init=False)
+    needs_tables: NeedsTables = field(init=False)
+    noun: ClassVar[str] = "week"
+    period = staticmethod(week_period)
+
+    def __post_init__(self) -> None:
+        self.tables = ReportTables(self.texts, self.language)
+        self.needs_tables = NeedsTables(self.texts, self.language)
 
     async def content(
         self, session: AsyncSession, label: str, start: datetime, end: datetime, now: datetime

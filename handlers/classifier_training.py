@@ -48,7 +48,7 @@ async def gather(services: Services) -> DraftInputs:
     async with services.db.transaction() as session:
         confirmed = await labels.training_labels(session)
         _, specs = await rules_in_force(session)
-    live = services.classifier.current.model
+    live = services.model_in_force
     fallback = live.threshold if live is not None else None
     if fallback is None:
         shipped = services.settings.config_dir / STARTER_MODEL

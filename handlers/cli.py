@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    from core.db.session import Database
     from core.settings import WeeklyReportSettings
     from handlers.services import Services
     from handlers.weekly_reports import WeeklyReports
@@ -93,29 +94,26 @@ def serve(
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations to KEFU_DATABASE_URL."""
     from core.db.migrate import upgrade
-    from core.db.session import Database
 
-    async def run() -> None:
-        db = Database(Settings().database_url)
-        try:
-            await upgrade(db, revision)
-        finally:
-            await db.dispose()
-
-    asyncio.run(run())
-    typer.echo(f"database at {revision}")
+    _migrate(upgrade, revision)
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="The revision to go back to, e.g. 0015")]) -> None:
     """Take KEFU_DATABASE_URL's schema back to REVISION (rolling back a release whose contract migration ran)."""
     from core.db.migrate import downgrade
+
+    _migrate(downgrade, revision)
+
+
+def _migrate(step: Callable[[Database, str], Awaitable[None]], revision: str) -> None:
+    """Take KEFU_DATABASE_URL's schema to `revision` by `step` (upgrade or downgrade), and say so."""
     from core.db.session import Database
 
     async def run() -> None:
         db = Database(Settings().database_url)
         try:
-            await downgrade(db, revision)
+            await step(db, revision)
         finally:
             await db.dispose()
 

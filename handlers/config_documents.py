@@ -6,25 +6,61 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
 from core.business_hours import BusinessCalendar
-from core.config_store import read_document, write_document
+from core.clock import Clock
+from core.config_store import ConfigWatcher, read_document, write_document
 from core.db.models import Department
+from core.db.session import Database
 from core.dialogue.acts import ActLexicon
+from core.engine import Engine
 from core.errors import ConfigError, InvalidInput
+from core.settings import Settings
+from core.texts import Texts
+from core.tickets.policies import TicketPolicies
 from core.yaml_files import safe_load
 from handlers.console.canned import CannedReplies
 
-if TYPE_CHECKING:
-    from handlers.services import Services
-
 # A saved document larger than this is refused before it is parsed (the texts overrides are the largest).
 MAX_DOCUMENT_BYTES = 256 * 1024
+
+
+class ConfigTarget(Protocol):
+    """What the documents are checked against and put in force in: the running kefu (handlers.services builds it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def texts(self) -> Texts: ...
+
+    @property
+    def policies(self) -> TicketPolicies: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def config(self) -> ConfigWatcher: ...
+
+    def use(
+        self,
+        *,
+        policies: TicketPolicies | None = None,
+        calendar: BusinessCalendar | None = None,
+        canned: CannedReplies | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -34,38 +70,38 @@ class Kind:
     name: str
     file: str
     # Checks a body and returns what puts it in force; raises ConfigError or ValueError with the reason.
-    build: Callable[[Services, dict[str, Any]], Callable[[], None]]
+    build: Callable[[ConfigTarget, dict[str, Any]], Callable[[], None]]
 
 
-def _routing(services: Services, body: dict[str, Any]) -> Callable[[], None]:
+def _routing(services: ConfigTarget, body: dict[str, Any]) -> Callable[[], None]:
     services.policies.with_routing(body)
     # Rebuilt from the policies in force when applied, so an SLA change applied meanwhile is kept.
     return lambda: services.use(policies=services.policies.with_routing(body))
 
 
-def _sla(services: Services, body: dict[str, Any]) -> Callable[[], None]:
+def _sla(services: ConfigTarget, body: dict[str, Any]) -> Callable[[], None]:
     services.policies.with_sla(body)
     return lambda: services.use(policies=services.policies.with_sla(body))
 
 
-def _business_hours(services: Services, body: dict[str, Any]) -> Callable[[], None]:
+def _business_hours(services: ConfigTarget, body: dict[str, Any]) -> Callable[[], None]:
     calendar = BusinessCalendar.from_mapping(body)
     # A calendar with no open hour would make every deadline computation fail; find out now, not on a ticket.
     calendar.add(services.clock.now(), timedelta(minutes=1))
     return lambda: services.use(calendar=calendar)
 
 
-def _canned(services: Services, body: dict[str, Any]) -> Callable[[], None]:
+def _canned(services: ConfigTarget, body: dict[str, Any]) -> Callable[[], None]:
     canned = CannedReplies.from_mapping(body, services.settings.language)
     return lambda: services.use(canned=canned)
 
 
-def _texts(services: Services, body: dict[str, Any]) -> Callable[[], None]:
+def _texts(services: ConfigTarget, body: dict[str, Any]) -> Callable[[], None]:
     overrides = services.texts.check_overrides(body)
     return lambda: services.texts.use_overrides(overrides)
 
 
-def _acts(services: Services, body: dict[str, Any]) -> Callable[[], None]:
+def _acts(services: ConfigTarget, body: dict[str, Any]) -> Callable[[], None]:
     lexicon = ActLexicon(body, services.settings.dialogue)
     # The engine reads its lexicon at every turn: swapping the whole object is atomic for its readers.
     return lambda: setattr(services.engine, "lexicon", lexicon)
@@ -91,7 +127,7 @@ def kind(name: str) -> Kind:
     return found
 
 
-def shipped(services: Services, name: str) -> dict[str, Any]:
+def shipped(services: ConfigTarget, name: str) -> dict[str, Any]:
     """The document as config/ ships it, in JSON form (dates as YYYY-MM-DD); texts ship with no overrides."""
     file = kind(name).file
     if not file:
@@ -114,7 +150,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def check(services: Services, name: str, body: Any) -> Callable[[], None]:
+def check(services: ConfigTarget, name: str, body: Any) -> Callable[[], None]:
     """Validate `body` with the loader of its kind; InvalidInput (400) with the loader's reason when it fails."""
     if not isinstance(body, dict):
         raise InvalidInput(f"{name}: the document must be a JSON object")
@@ -124,7 +160,7 @@ def check(services: Services, name: str, body: Any) -> Callable[[], None]:
         raise InvalidInput(str(exc)) from None
 
 
-async def current(services: Services, name: str) -> tuple[int, dict[str, Any]]:
+async def current(services: ConfigTarget, name: str) -> tuple[int, dict[str, Any]]:
     """(revision, body) of the document in the database; (0, shipped) when no admin has saved one yet."""
     kind(name)
     async with services.db.transaction() as session:
@@ -134,7 +170,9 @@ async def current(services: Services, name: str) -> tuple[int, dict[str, Any]]:
     return 0, shipped(services, name)
 
 
-async def save(services: Services, name: str, body: Any, *, user_id: int | None, expected_revision: int | None) -> int:
+async def save(
+    services: ConfigTarget, name: str, body: Any, *, user_id: int | None, expected_revision: int | None
+) -> int:
     """Check, store under the next revision with an audit entry, and put in force here at once (others poll)."""
     check(services, name, body)
     now = services.clock.now()
@@ -167,13 +205,13 @@ async def _departments_exist(session: AsyncSession, body: dict[str, Any]) -> Non
         raise InvalidInput(f"routing names departments that do not exist: {', '.join(missing)}")
 
 
-def register_appliers(services: Services) -> None:
+def register_appliers(services: ConfigTarget) -> None:
     """Every process puts each saved document in force when its watcher sees a new revision."""
     for name in KINDS:
         services.config.on(name, _applier(services, name))
 
 
-def _applier(services: Services, name: str) -> Any:
+def _applier(services: ConfigTarget, name: str) -> Any:
     async def apply(body: dict[str, Any]) -> None:
         # Saved documents were checked on save; a check failing here (a newer loader) keeps what runs now.
         kind(name).build(services, body)()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import select
@@ -15,6 +16,33 @@ from core.db.session import Database
 from core.settings import Settings
 
 user_app = typer.Typer(help="Console users: reps, supervisors, admins", no_args_is_help=True)
+T = TypeVar("T")
+
+
+class _Refused(Exception):
+    """What the command cannot do, said plainly."""
+
+
+def _password(from_stdin: bool, prompt: str) -> str:
+    """One line of standard input, or asked for twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`; a refusal ends the command: exit status 1 (_Refused), or 2 for input kefu does not accept."""
+    from core.errors import KefuError
+
+    try:
+        return asyncio.run(work)
+    except _Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KefuError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @user_app.command("add")
@@ -30,15 +58,11 @@ def user_add(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input")] = False,
 ) -> None:
     """Create a console user; the password is asked for twice (or read from stdin)."""
-    from core.errors import KefuError
     from handlers.console.settings import ConsoleSettings
     from handlers.console.users import create_user
     from handlers.services import build_services
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_stdin, "Password")
 
     async def run() -> int:
         services = build_services(Settings())
@@ -60,16 +84,8 @@ def user_add(
         finally:
             await services.stop()
 
-    try:
-        user_id = asyncio.run(run())
-    except KefuError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    user_id = _run(run())
     typer.echo(f"user {username.strip().lower()} ({role}) created with id {user_id}")
-
-
-class _Refused(Exception):
-    """What the command cannot do, said plainly."""
 
 
 async def link_telegram(db: Database, username: str, telegram_user_id: int) -> str:
@@ -110,11 +126,7 @@ def user_link_telegram(
         finally:
             await db.dispose()
 
-    try:
-        name = asyncio.run(run())
-    except _Refused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    name = _run(run())
     typer.echo(f"{username} ({name}) is linked to Telegram user {telegram_user_id}")
 
 
@@ -125,14 +137,10 @@ def user_passwd(
 ) -> None:
     """Set USERNAME's password (asked for twice, or read from stdin); every session of that user ends."""
     from core.clock import SystemClock
-    from core.errors import KefuError
     from handlers.console.settings import ConsoleSettings
     from handlers.console.users import normalize_username, set_password
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_stdin, "New password")
     name = normalize_username(username)
 
     async def run() -> int:
@@ -153,12 +161,5 @@ def user_passwd(
         finally:
             await db.dispose()
 
-    try:
-        ended = asyncio.run(run())
-    except _Refused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except KefuError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    ended = _run(run())
     typer.echo(f"password of {name} changed; {ended} session(s) ended")

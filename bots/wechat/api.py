@@ -11,7 +11,7 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from bots.wechat.token import TokenProvider
-from core.channel import TransientSendError
+from core.channel import PermanentSendError, TransientSendError, WindowClosed
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ T = TypeVar("T")
 class WeChatApi:
     """Runs `work(token)` in a thread with the shared token; a rejected token is refreshed once and retried.
 
-    Errors come out in the outbox's vocabulary through `errors` (TransientSendError, WindowClosed,
-    PermanentSendError); the channel and the media downloader share one instance, so one refresh serves both.
+    Errors come out in the outbox's vocabulary (TransientSendError, WindowClosed, PermanentSendError) by the API's
+    own error codes; the channel and the media downloader share one instance, so one refresh serves both.
     """
 
     def __init__(
@@ -32,13 +32,17 @@ class WeChatApi:
         *,
         name: str,
         token_invalid: Collection[int],
-        errors: Callable[[WeChatClientException], Exception],
+        window_closed: Collection[int],
+        transient: Collection[int],
     ) -> None:
         self.client = client
         self.tokens = tokens
         self.name = name
+        # The codes of a rejected access token (refreshed once), of a closed reply window (the message is parked
+        # until the client writes again) and of failures worth retrying later; any other code is final.
         self.token_invalid = token_invalid
-        self.errors = errors
+        self.window_closed = window_closed
+        self.transient = transient
 
     async def __call__(self, work: Callable[[str], T]) -> T:
         try:
@@ -53,9 +57,24 @@ class WeChatApi:
             token = await self.tokens.refresh(failed=token)
             return await asyncio.to_thread(work, token)
         except WeChatClientException as exc:
-            raise self.errors(exc) from None
+            raise self.send_error(exc) from None
         except requests.RequestException as exc:
             raise TransientSendError(f"{self.name} API unreachable: {type(exc).__name__}") from None
+
+    def send_error(self, exc: WeChatClientException) -> Exception:
+        """Map a wechatpy error to the outbox's vocabulary: park, retry later, or give up."""
+        code = exc.errcode
+        if code is None:
+            status = getattr(exc.response, "status_code", None)
+            if status is None or status >= 500 or status == 429:
+                return TransientSendError(f"{self.name} API HTTP {status}")
+            return PermanentSendError(f"{self.name} API HTTP {status}")
+        if code in self.window_closed:
+            return WindowClosed(f"{self.name} errcode {code}: {exc.errmsg}")
+        if code in self.transient or code in self.token_invalid:
+            # A token still refused after a refresh is most likely a race with another process's refresh.
+            return TransientSendError(f"{self.name} errcode {code}: {exc.errmsg}")
+        return PermanentSendError(f"{self.name} errcode {code}: {exc.errmsg}")
 
     def stream(self, url: str, params: dict[str, str] | None = None) -> requests.Response:
         """GET `url` (absolute, or relative to the API base) as a stream, on the client's HTTP session."""

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from wechatpy import WeChatClient
-from wechatpy.exceptions import WeChatClientException
 
 from bots.wechat.api import WeChatApi
 from bots.wechat.api_client import ExplicitTokenMixin
@@ -25,7 +24,6 @@ from core.channel import (
     PermanentSendError,
     SendResult,
     Throttled,
-    TransientSendError,
     WindowClosed,
     split_text,
 )
@@ -95,7 +93,14 @@ class WeChatChannel:
         self.clock = clock or store.clock
         self.tokens = TokenProvider(store, account.app_id, self._fetch_token)
         # `await self.api(work)`: the token and the retried call, shared with the media downloader.
-        self.api = WeChatApi(self.client, self.tokens, name="wechat", token_invalid=TOKEN_INVALID, errors=_send_error)
+        self.api = WeChatApi(
+            self.client,
+            self.tokens,
+            name="wechat",
+            token_invalid=TOKEN_INVALID,
+            window_closed=WINDOW_CLOSED,
+            transient=TRANSIENT,
+        )
         self.window = ReplyWindow(store, f"{CHANNEL}:{account.app_id}")
         self.limiter = limiter or KeyedRateLimiter(account.send_rate_per_second, 1.0, self.clock)
         self.media = MediaDownloader(self.api, media_dir, account.media_max_bytes) if media_dir is not None else None
@@ -191,19 +196,3 @@ def account_channel(channel: object, account: str) -> WeChatChannel | None:
 def _msgid(result: dict[str, Any]) -> str | None:
     msgid = result.get("msgid")
     return str(msgid) if msgid is not None else None
-
-
-def _send_error(exc: WeChatClientException) -> Exception:
-    """Map a wechatpy error to the outbox's vocabulary: park, retry later, or give up."""
-    code = exc.errcode
-    if code is None:
-        status = getattr(exc.response, "status_code", None)
-        if status is None or status >= 500 or status == 429:
-            return TransientSendError(f"wechat API HTTP {status}")
-        return PermanentSendError(f"wechat API HTTP {status}")
-    if code in WINDOW_CLOSED:
-        return WindowClosed(f"wechat errcode {code}: {exc.errmsg}")
-    if code in TRANSIENT or code in TOKEN_INVALID:
-        # A token still refused after a refresh is most likely a race with another process's refresh.
-        return TransientSendError(f"wechat errcode {code}: {exc.errmsg}")
-    return PermanentSendError(f"wechat errcode {code}: {exc.errmsg}")

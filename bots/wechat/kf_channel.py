@@ -8,7 +8,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from wechatpy.exceptions import WeChatClientException
 from wechatpy.work import WeChatClient
 
 from bots.wechat.api import WeChatApi
@@ -23,7 +22,6 @@ from core.channel import (
     PermanentSendError,
     RepInfo,
     SendResult,
-    TransientSendError,
     WindowClosed,
     split_text,
 )
@@ -94,7 +92,14 @@ class WeComKfChannel:
         self.store: StateStore = store or MemoryStateStore(SystemClock())
         # The prefix keeps the corp's kf token apart from an Official Account's token in the same store.
         self.tokens = TokenProvider(self.store, f"wecom-kf:{account.corp_id}", self._fetch_token)
-        self.api = WeChatApi(self.client, self.tokens, name="wecom", token_invalid=TOKEN_INVALID, errors=send_error)
+        self.api = WeChatApi(
+            self.client,
+            self.tokens,
+            name="wecom",
+            token_invalid=TOKEN_INVALID,
+            window_closed=WINDOW_CLOSED,
+            transient=TRANSIENT,
+        )
         self.window = ReplyWindow(self.store, f"{CHANNEL}:{account.corp_id}")
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
@@ -216,19 +221,3 @@ class WeComKfChannel:
 
     async def _fetch_token(self) -> tuple[str, int]:
         return await asyncio.to_thread(self.client.request_token)
-
-
-def send_error(exc: WeChatClientException) -> Exception:
-    """Map a wechatpy error to the outbox's vocabulary: park, retry later, or give up."""
-    code = exc.errcode
-    if code is None:
-        status = getattr(exc.response, "status_code", None)
-        if status is None or status >= 500 or status == 429:
-            return TransientSendError(f"wecom API HTTP {status}")
-        return PermanentSendError(f"wecom API HTTP {status}")
-    if code in WINDOW_CLOSED:
-        return WindowClosed(f"wecom errcode {code}: {exc.errmsg}")
-    if code in TRANSIENT or code in TOKEN_INVALID:
-        # A token still refused after a refresh is most likely a race with another process's refresh.
-        return TransientSendError(f"wecom errcode {code}: {exc.errmsg}")
-    return PermanentSendError(f"wecom errcode {code}: {exc.errmsg}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bots.wechat.settings import aes_key, with_slash
 
 CHANNEL = "wecom"
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
@@ -45,19 +45,12 @@ class WeComKfAccount(BaseModel):
     @field_validator("aes_key")
     @classmethod
     def _aes_key_is_43_chars_of_base64(cls, value: SecretStr) -> SecretStr:
-        # A bad EncodingAESKey would otherwise surface only as undecryptable callbacks at run time.
-        try:
-            key = base64.b64decode(value.get_secret_value() + "=", validate=True)
-        except binascii.Error:
-            raise ValueError("aes_key must be the 43-character EncodingAESKey") from None
-        if len(key) != 32:
-            raise ValueError("aes_key must be the 43-character EncodingAESKey")
-        return value
+        return aes_key(value)
 
     @field_validator("api_base")
     @classmethod
     def _api_base_ends_with_slash(cls, value: str) -> str:
-        return value if value.endswith("/") else value + "/"
+        return with_slash(value)
 
     def servicer_for(self, username: str) -> str | None:
         """The WeCom userid that serves the clients a kefu rep claims."""

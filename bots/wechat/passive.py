@@ -20,7 +20,7 @@ from bots.common import BackgroundTasks
 from bots.wechat.channel import MAX_TEXT, WeChatChannel
 from bots.wechat.media import KINDS, MediaDownloader
 from bots.wechat.window import OpensWindow
-from core.channel import TurnHooks
+from core.channel import TurnHooks, TurnOutcome
 from core.db.session import Database
 from core.engine import ReceiveResult
 from core.messages import InboundMessage
@@ -76,7 +76,7 @@ class PassiveReply(TurnHooks):
         if self.opens is not None:
             await self.opens.before(session)
 
-    def answer(self, result: ReceiveResult) -> bool:
+    def answer(self, result: TurnOutcome) -> bool:
         if self.withdrawn or asyncio.get_running_loop().time() > self.deadline:
             return False
         text = "\n".join(r.text for r in result.replies if r.text)

@@ -22,6 +22,25 @@ DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
+def aes_key(value: SecretStr) -> SecretStr:
+    """`value` when it is a 43-character EncodingAESKey (32 bytes in base64); ValueError otherwise.
+
+    A bad key would otherwise surface only as messages that cannot be decrypted, at run time.
+    """
+    try:
+        key = base64.b64decode(value.get_secret_value() + "=", validate=True)
+    except binascii.Error:
+        raise ValueError("aes_key must be the 43-character EncodingAESKey") from None
+    if len(key) != 32:
+        raise ValueError("aes_key must be the 43-character EncodingAESKey")
+    return value
+
+
+def with_slash(url: str) -> str:
+    """An API base URL ending in "/", so paths join onto it."""
+    return url if url.endswith("/") else url + "/"
+
+
 class WeChatTemplate(BaseModel):
     """A template message (模板消息) sent when the 48-hour window is closed; see bots/wechat/templates.py.
 
@@ -69,21 +88,14 @@ class WeChatAccount(BaseModel):
     @field_validator("aes_key")
     @classmethod
     def _aes_key_is_43_chars_of_base64(cls, value: SecretStr | None) -> SecretStr | None:
-        # A bad EncodingAESKey would otherwise surface only as undecryptable messages at run time.
         if value is None or not value.get_secret_value():
             return None
-        try:
-            key = base64.b64decode(value.get_secret_value() + "=", validate=True)
-        except binascii.Error:
-            raise ValueError("aes_key must be the 43-character EncodingAESKey") from None
-        if len(key) != 32:
-            raise ValueError("aes_key must be the 43-character EncodingAESKey")
-        return value
+        return aes_key(value)
 
     @field_validator("api_base")
     @classmethod
     def _api_base_ends_with_slash(cls, value: str) -> str:
-        return value if value.endswith("/") else value + "/"
+        return with_slash(value)
 
     def __hash__(self) -> int:
         # The templates dict is unhashable; an account is identified by its name and app id anyway.

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import ahocorasick
 
@@ -20,9 +20,6 @@ from core.dialogue.forms import CATEGORIES
 from core.dialogue.hanzi import traditional_spellings
 from core.errors import ConfigError
 from core.yaml_files import safe_load
-
-if TYPE_CHECKING:
-    from core.dialogue.textmodel import TextModel
 
 FALLBACK_CATEGORY = "other"
 # Each further positive cue of a category counts this much less than the one before (strongest first), so a
@@ -232,6 +229,22 @@ def _check(mode: str, form: str) -> _Check:
     )
 
 
+class LearnedModel(Protocol):
+    """What the classifier asks of a learned model (textmodel.TextModel, which builds on this module's folding)."""
+
+    @property
+    def classes(self) -> tuple[str, ...]: ...
+
+    @property
+    def threshold(self) -> float: ...
+
+    def logits(self, text: str) -> list[float]: ...
+
+    def predict_proba(self, text: str) -> dict[str, float]: ...
+
+    def combine(self, logits: list[float], rules: Mapping[str, float]) -> list[float]: ...
+
+
 class KeywordClassifier:
     """Classifies messages by its rules, and by a learned model behind them when given one; immutable, so safe to
     swap atomically.
@@ -248,7 +261,7 @@ class KeywordClassifier:
         strength_ref: float = 2.0,
         *,
         version: int | None = None,
-        model: TextModel | None = None,
+        model: LearnedModel | None = None,
     ) -> None:
         self.threshold = threshold
         self.strength_ref = strength_ref

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from core.db.models import User
 from core.errors import InvalidInput, NotFound
+from handlers.console.bodies import Body, parsed, trimmed
 from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.users import set_password
-from handlers.console.web import client_address, json_body, page, text_field
+from handlers.console.web import client_address, page
 
 if TYPE_CHECKING:
     from handlers.console.console import Console
+
+
+class PasswordChange(Body):
+    current: Annotated[str, trimmed(256)] = ""
+    new: Annotated[str, trimmed(256)] = ""
 
 
 def account_routes(console: Console) -> APIRouter:
@@ -26,11 +32,11 @@ def account_routes(console: Console) -> APIRouter:
         return page(request, "account.html")
 
     @router.post("/api/account/password")
-    async def change_password(request: Request, principal: CurrentPrincipal) -> JSONResponse:
+    async def change_password(
+        request: Request, principal: CurrentPrincipal, body: Annotated[PasswordChange, Depends(parsed(PasswordChange))]
+    ) -> JSONResponse:
         """The current password (throttled like a sign-in) and a new one; the person's other sessions end."""
-        data = await json_body(request)
-        current = text_field(data, "current", limit=256)
-        new = text_field(data, "new", limit=256)
+        current, new = body.current, body.new
         if not await console.sessions.check_password(principal.user_id, current, client_address(request)):
             raise InvalidInput("the current password is not right")
         async with services.db.transaction() as session:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy import func, select
 
 from bots.common import PathId
@@ -13,12 +14,41 @@ from core.audit import record
 from core.db.models import Department, Ticket, User
 from core.errors import InvalidInput, NotFound
 from handlers.console.access import require_role
-from handlers.console.dependencies import CurrentPrincipal
+from handlers.console.bodies import ABSENT, Body, checked, parsed, trimmed
+from handlers.console.dependencies import AdminPrincipal, CurrentPrincipal
 from handlers.console.users import create_user, set_password
-from handlers.console.web import json_body, text_field
 
 if TYPE_CHECKING:
     from handlers.console.console import Console
+
+
+def _departments(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise InvalidInput(f"{name} must be a list of department codes")
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false")
+    return value
+
+
+class NewUser(Body):
+    # In the order the fields are checked: the first bad one is the one named.
+    departments: Annotated[list[str], checked(_departments)] = Field(default_factory=list)
+    username: Annotated[str, trimmed(64)] = ""
+    name: Annotated[str, trimmed(128)] = ""
+    role: Annotated[str, trimmed(16)] = ""
+    password: Annotated[str, trimmed(256)] = ""
+
+
+class NewPassword(Body):
+    password: Annotated[str, trimmed(256)] = ""
+
+
+class Active(Body):
+    active: Annotated[bool, checked(_flag)] = ABSENT
 
 
 def admin_routes(console: Console) -> APIRouter:
@@ -74,20 +104,15 @@ def admin_routes(console: Console) -> APIRouter:
         )
 
     @router.post("/api/admin/users")
-    async def add_user(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        require_role(principal, "admin")
-        data = await json_body(request)
-        departments = data.get("departments", [])
-        if not isinstance(departments, list) or not all(isinstance(d, str) for d in departments):
-            raise InvalidInput("departments must be a list of department codes")
+    async def add_user(principal: AdminPrincipal, body: Annotated[NewUser, Depends(parsed(NewUser))]) -> JSONResponse:
         async with services.db.transaction() as session:
             user = await create_user(
                 session,
-                username=text_field(data, "username", limit=64),
-                display_name=text_field(data, "name", limit=128),
-                role=text_field(data, "role", limit=16),
-                password=text_field(data, "password", limit=256),
-                departments=departments,
+                username=body.username,
+                display_name=body.name,
+                role=body.role,
+                password=body.password,
+                departments=body.departments,
                 now=services.clock.now(),
                 actor_id=principal.user_id,
                 min_score=console.settings.password_min_score,
@@ -95,10 +120,11 @@ def admin_routes(console: Console) -> APIRouter:
             return JSONResponse({"id": user.id, "username": user.username}, status_code=201)
 
     @router.post("/api/admin/users/{user_id}/password")
-    async def reset_password(user_id: int, request: Request, principal: CurrentPrincipal) -> JSONResponse:
+    async def reset_password(
+        user_id: int, principal: AdminPrincipal, body: Annotated[NewPassword, Depends(parsed(NewPassword))]
+    ) -> JSONResponse:
         """An admin sets a user's password; every session of that user ends."""
-        require_role(principal, "admin")
-        password = text_field(await json_body(request), "password", limit=256)
+        password = body.password
         async with services.db.transaction() as session:
             user = await session.get(User, user_id)
             if user is None:
@@ -133,11 +159,10 @@ def admin_routes(console: Console) -> APIRouter:
         )
 
     @router.post("/api/admin/users/{user_id}/active")
-    async def set_active(user_id: PathId, request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        require_role(principal, "admin")
-        active = (await json_body(request)).get("active")
-        if not isinstance(active, bool):
-            raise InvalidInput("active must be true or false")
+    async def set_active(
+        user_id: PathId, principal: AdminPrincipal, body: Annotated[Active, Depends(parsed(Active))]
+    ) -> JSONResponse:
+        active = body.active
         if user_id == principal.user_id and not active:
             raise InvalidInput("an admin cannot disable their own account")
         async with services.db.transaction() as session:

@@ -3,9 +3,9 @@ replay, publish at a point of the precision-coverage curve, compare and roll bac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from bots.common import PathId
@@ -17,9 +17,9 @@ from core.keywords.versions import classifier_for
 from core.learning import labels, store
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
-from handlers.console.dependencies import CurrentPrincipal
-from handlers.console.keywords import whole_number
-from handlers.console.web import json_body, text_field
+from handlers.console.bodies import Body, checked, parsed, trimmed
+from handlers.console.dependencies import AdminPrincipal, CurrentPrincipal
+from handlers.console.keywords import Replay, whole_number
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,15 @@ def _threshold(value: Any) -> float | None:
         except ValueError:
             raise InvalidInput("threshold must be a number above 0 and at most 1") from None
     return store.check_threshold(value)
+
+
+class ModelReplay(Replay):
+    threshold: Annotated[float | None, checked(lambda value, _: _threshold(value))] = None
+
+
+class ModelPublish(Body):
+    note: Annotated[str, trimmed(500, required=False)] = ""
+    threshold: Annotated[float | None, checked(lambda value, _: _threshold(value))] = None
 
 
 def classifier_routes(console: Console) -> APIRouter:
@@ -100,16 +109,13 @@ def classifier_routes(console: Console) -> APIRouter:
         return JSONResponse(result)
 
     @router.post(f"{API}/models/{{number}}/replay")
-    async def replay_model(number: int, request: Request, principal: CurrentPrincipal) -> JSONResponse:
+    async def replay_model(
+        number: int, principal: AdminPrincipal, body: Annotated[ModelReplay, Depends(parsed(ModelReplay))]
+    ) -> JSONResponse:
         """What the model (with the rules in force) would decide on recent classified messages, against live."""
-        admin(principal)
-        data = await json_body(request)
-        limit = whole_number(data.get("limit"), "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)
         async with services.db.transaction() as session:
-            model = await model_named(
-                session, whole_number(number, "model", 0, 0, 10**9), _threshold(data.get("threshold"))
-            )
-            messages = await replay.recent_classified(session, limit)
+            model = await model_named(session, whole_number(number, "model", 0, 0, 10**9), body.threshold)
+            messages = await replay.recent_classified(session, body.limit)
         return JSONResponse(replay.replay(messages, services.classifier.current, with_model(model)))
 
     @router.get(f"{API}/compare")
@@ -129,16 +135,15 @@ def classifier_routes(console: Console) -> APIRouter:
         return JSONResponse({"a": sides[a], "b": sides[b], **result})
 
     @router.post(f"{API}/models/{{number}}/publish")
-    async def publish(number: PathId, request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        admin(principal)
-        data = await json_body(request)
-        note = text_field(data, "note", required=False, limit=500)
+    async def publish(
+        number: PathId, principal: AdminPrincipal, body: Annotated[ModelPublish, Depends(parsed(ModelPublish))]
+    ) -> JSONResponse:
         async with services.db.transaction() as session:
             row = await store.publish(
                 session,
                 number,
-                threshold=_threshold(data.get("threshold")),
-                note=note,
+                threshold=body.threshold,
+                note=body.note,
                 user_id=principal.user_id,
                 now=services.clock.now(),
             )

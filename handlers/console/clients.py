@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator, ValidationInfo
 from sqlalchemy import or_, select
 
 from bots.common import PathId, read_limited_body
@@ -16,13 +17,36 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.masking import mask_phone
 from handlers.console import client_import
 from handlers.console.access import require_role
-from handlers.console.dependencies import CurrentPrincipal
-from handlers.console.web import json_body, text_field
+from handlers.console.bodies import Body, context_of, parsed, trimmed
+from handlers.console.dependencies import AdminPrincipal, CurrentPrincipal
+from handlers.console.web import text_field
+from handlers.services import Services
 
 if TYPE_CHECKING:
     from handlers.console.console import Console
 
 SEARCH_LIMIT = 50
+
+
+def _tier(value: Any, info: ValidationInfo) -> str:
+    name, tiers = str(info.field_name), context_of(info)["tiers"]
+    chosen = text_field({name: value}, name, limit=1).upper()
+    if chosen not in tiers:
+        raise InvalidInput(f"{name} must be one of {', '.join(tiers)}")
+    return chosen
+
+
+def tiers_in_force(services: Services) -> dict[str, Any]:
+    return {"tiers": services.policies.tiers}
+
+
+class ClientEdit(Body):
+    # The tiers in force come with the request (the routing document may change them).
+    tier: Annotated[str, BeforeValidator(_tier)] = ""
+    name: Annotated[str, trimmed(128, required=False)] = ""
+    company: Annotated[str, trimmed(200, required=False)] = ""
+    # An empty phone field leaves the number on record (the page shows it masked); "-" removes it.
+    phone: Annotated[str, trimmed(32, required=False)] = ""
 
 
 def client_routes(console: Console) -> APIRouter:
@@ -51,16 +75,12 @@ def client_routes(console: Console) -> APIRouter:
             return JSONResponse({"tiers": list(tiers()), "clients": [_client(c) for c in rows]})
 
     @router.post("/api/admin/clients/{client_id}")
-    async def edit(client_id: PathId, request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        require_role(principal, "admin")
-        data = await json_body(request)
-        tier = text_field(data, "tier", limit=1).upper()
-        if tier not in tiers():
-            raise InvalidInput(f"tier must be one of {', '.join(tiers())}")
-        name = text_field(data, "name", required=False, limit=128)
-        company = text_field(data, "company", required=False, limit=200)
-        # An empty phone field leaves the number on record (the page shows it masked); "-" removes it.
-        raw_phone = text_field(data, "phone", required=False, limit=32)
+    async def edit(
+        client_id: PathId,
+        principal: AdminPrincipal,
+        body: Annotated[ClientEdit, Depends(parsed(ClientEdit, context=tiers_in_force))],
+    ) -> JSONResponse:
+        tier, name, company, raw_phone = body.tier, body.name, body.company, body.phone
         phone = normalize_phone(raw_phone) if raw_phone not in ("", "-") else None
         if raw_phone not in ("", "-") and phone is None:
             raise InvalidInput("phone is not a mobile or landline number")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,15 +16,54 @@ from core.dialogue.forms import CATEGORIES
 from core.errors import InvalidInput, NotFound
 from handlers import config_documents
 from handlers.console.access import require_role
-from handlers.console.dependencies import CurrentPrincipal
+from handlers.console.bodies import ABSENT, Body, checked, parsed, trimmed
+from handlers.console.dependencies import AdminPrincipal, CurrentPrincipal
 from handlers.console.users import STAFF
-from handlers.console.web import json_body, page, text_field
+from handlers.console.web import page, text_field
 
 if TYPE_CHECKING:
     from handlers.console.console import Console
 
 # A document is posted as {"revision": n, "body": {...}}; every text of both languages overridden fits.
 MAX_BODY = config_documents.MAX_DOCUMENT_BYTES
+
+
+def _revision(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"{name} (the one the page was loaded with) is required")
+    return value
+
+
+class Document(Body):
+    revision: Annotated[int, checked(_revision)] = ABSENT
+    # Checked by the loader of its kind when saved (config_documents.check).
+    body: Any = None
+
+
+def known_setting(name: str) -> str:
+    """The path's setting name, refused (400) when there is none so named: before the body is read."""
+    config_documents.kind(name)
+    return name
+
+
+def _code(value: Any, name: str) -> str:
+    code = text_field({name: value}, name, limit=64)
+    if not code.replace("-", "").replace("_", "").isalnum() or not code.isascii() or code != code.lower():
+        raise InvalidInput(f"{name} must be lower-case letters, digits, '-' or '_'")
+    return code
+
+
+class DepartmentEdit(Body):
+    name: Annotated[str, trimmed(128)] = ""
+    # Checked against the users in the route's transaction (_head).
+    head_user_id: Any = None
+
+
+class NewDepartment(Body):
+    # Fields are checked in this order: the first bad one is the one named.
+    code: Annotated[str, checked(_code)] = ""
+    name: Annotated[str, trimmed(128)] = ""
+    head_user_id: Any = None
 
 
 def config_routes(console: Console) -> APIRouter:
@@ -58,15 +97,13 @@ def config_routes(console: Console) -> APIRouter:
         return JSONResponse(result)
 
     @router.post("/api/admin/config/{name}")
-    async def write(name: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        require_role(principal, "admin")
-        config_documents.kind(name)
-        data = await json_body(request, limit=MAX_BODY)
-        revision = data.get("revision")
-        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
-            raise InvalidInput("revision (the one the page was loaded with) is required")
+    async def write(
+        principal: AdminPrincipal,
+        name: Annotated[str, Depends(known_setting)],
+        body: Annotated[Document, Depends(parsed(Document, MAX_BODY))],
+    ) -> JSONResponse:
         saved = await config_documents.save(
-            services, name, data.get("body"), user_id=principal.user_id, expected_revision=revision
+            services, name, body.body, user_id=principal.user_id, expected_revision=body.revision
         )
         return JSONResponse({"name": name, "revision": saved})
 
@@ -89,18 +126,15 @@ def config_routes(console: Console) -> APIRouter:
             )
 
     @router.post("/api/admin/departments")
-    async def add_department(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        require_role(principal, "admin")
-        data = await json_body(request)
-        code = text_field(data, "code", limit=64)
-        if not code.replace("-", "").replace("_", "").isalnum() or not code.isascii() or code != code.lower():
-            raise InvalidInput("code must be lower-case letters, digits, '-' or '_'")
-        name = text_field(data, "name", limit=128)
+    async def add_department(
+        principal: AdminPrincipal, body: Annotated[NewDepartment, Depends(parsed(NewDepartment))]
+    ) -> JSONResponse:
+        code, name = body.code, body.name
         now = services.clock.now()
         async with services.db.transaction() as session:
             if (await session.execute(select(Department.id).where(Department.code == code))).first():
                 raise InvalidInput(f"department {code} exists already")
-            head = await _head(session, data.get("head_user_id"))
+            head = await _head(session, body.head_user_id)
             dept = Department(code=code, name=name, head_user_id=head, created_at=now)
             session.add(dept)
             await session.flush()
@@ -115,10 +149,10 @@ def config_routes(console: Console) -> APIRouter:
             return JSONResponse(_department(dept), status_code=201)
 
     @router.post("/api/admin/departments/{code}")
-    async def edit_department(code: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        require_role(principal, "admin")
-        data = await json_body(request)
-        name = text_field(data, "name", limit=128)
+    async def edit_department(
+        code: str, principal: AdminPrincipal, body: Annotated[DepartmentEdit, Depends(parsed(DepartmentEdit))]
+    ) -> JSONResponse:
+        name = body.name
         now = services.clock.now()
         async with services.db.transaction() as session:
             dept = (
@@ -128,7 +162,7 @@ def config_routes(console: Console) -> APIRouter:
                 raise NotFound(f"no department {code}")
             before = _department(dept)
             dept.name = name
-            dept.head_user_id = await _head(session, data.get("head_user_id"))
+            dept.head_user_id = await _head(session, body.head_user_id)
             after = _department(dept)
             if after != before:
                 record(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from handlers.console.access import require_role
 from handlers.console.auth import Principal
 from handlers.console.web import Guard
 
@@ -20,3 +21,16 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def admin_principal(principal: CurrentPrincipal) -> Principal:
+    """The signed-in admin; Forbidden (403) for anyone else.
+
+    A dependency rather than a check in the route, so that it runs before the route's body is parsed: a
+    caller without the role is told so before anything about what they sent.
+    """
+    require_role(principal, "admin")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]

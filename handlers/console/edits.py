@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,43 +20,48 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 async def reclassify(session: AsyncSession, ticket: Ticket, category: str, actor: str, now: datetime) -> bool:
     """Change the category; recorded as "reclassified" with the text, for tuning the keyword rules, and as the
     strongest confirmed label the learned model trains on."""
-    if category not in CATEGORIES:
-        raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}")
+    _check("category", category, CATEGORIES)
     if category == ticket.category:
         return False
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            actor=actor,
-            kind="reclassified",
-            before=ticket.category,
-            after=category,
-            data={"text": await classified_text(session, ticket), "status": ticket.status},
-            created_at=now,
-        )
-    )
+    data = {"text": await classified_text(session, ticket), "status": ticket.status}
+    _record(session, ticket, "reclassified", ticket.category, category, data, actor, now)
     ticket.category = category
-    ticket.updated_at = now
     await labels.confirm(session, ticket, labels.REP, category, now)
     return True
 
 
-def reprioritize(session: AsyncSession, ticket: Ticket, priority: str, actor: str, now: datetime) -> bool:
-    if priority not in PRIORITIES:
-        raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}")
+async def reprioritize(session: AsyncSession, ticket: Ticket, priority: str, actor: str, now: datetime) -> bool:
+    """Change the priority; recorded as a "priority" event."""
+    _check("priority", priority, PRIORITIES)
     if priority == ticket.priority:
         return False
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            actor=actor,
-            kind="priority",
-            before=ticket.priority,
-            after=priority,
-            data={},
-            created_at=now,
-        )
-    )
+    _record(session, ticket, "priority", ticket.priority, priority, {}, actor, now)
     ticket.priority = priority
-    ticket.updated_at = now
     return True
+
+
+# What sets one field of a ticket: (session, ticket, the new value, actor, now) -> whether it changed.
+Edit = Callable[[AsyncSession, Ticket, str, str, datetime], Awaitable[bool]]
+# The fields a rep sets from the console, each by its own route (/api/tickets/{number}/<field>).
+EDITS: dict[str, Edit] = {"category": reclassify, "priority": reprioritize}
+
+
+def _check(field: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InvalidInput(f"{field} must be one of {', '.join(choices)}")
+
+
+def _record(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: str,
+    before: str | None,
+    after: str,
+    data: dict[str, Any],
+    actor: str,
+    now: datetime,
+) -> None:
+    session.add(
+        TicketEvent(ticket_id=ticket.id, actor=actor, kind=kind, before=before, after=after, data=data, created_at=now)
+    )
+    ticket.updated_at = now

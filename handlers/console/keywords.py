@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from bots.common import PageNumber, PathId
@@ -16,8 +16,10 @@ from core.keywords.yaml_io import dump_yaml, parse_yaml
 from core.masking import mask_text
 from handlers.console.access import require_role
 from handlers.console.auth import Principal
-from handlers.console.dependencies import CurrentPrincipal
+from handlers.console.bodies import Body, Flag, checked, parsed, trimmed
+from handlers.console.dependencies import AdminPrincipal, CurrentPrincipal
 from handlers.console.web import json_body, page, text_field
+from handlers.services import Services
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +45,31 @@ def whole_number(value: Any, name: str, default: int, low: int, high: int) -> in
 
 def _rule_errors(exc: RuleErrors) -> JSONResponse:
     return JSONResponse({"error": "invalid_rules", "errors": exc.errors}, status_code=400)
+
+
+def message_limit(services: Services) -> dict[str, Any]:
+    return {"max_message_chars": services.settings.max_message_chars}
+
+
+class Sentence(Body):
+    text: Annotated[str, trimmed("max_message_chars")] = ""
+
+
+class Replay(Body):
+    limit: Annotated[
+        int, checked(lambda value, name: whole_number(value, name, replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT))
+    ] = replay.DEFAULT_LIMIT
+
+
+class Publish(Body):
+    note: Annotated[str, trimmed(500, required=False)] = ""
+
+
+class Import(Body):
+    yaml: Annotated[str, trimmed(2_000_000)] = ""
+    publish: Flag = False
+    # Read only when publishing, after the YAML (see import_rules).
+    note: Any = ""
 
 
 def keywords_routes(console: Console) -> APIRouter:
@@ -98,9 +125,10 @@ def keywords_routes(console: Console) -> APIRouter:
             return JSONResponse(draft.row_json(row))
 
     @router.post(f"{API}/try")
-    async def try_sentence(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        admin(principal)
-        text = text_field(await json_body(request), "text", limit=services.settings.max_message_chars)
+    async def try_sentence(
+        principal: AdminPrincipal, body: Annotated[Sentence, Depends(parsed(Sentence, context=message_limit))]
+    ) -> JSONResponse:
+        text = body.text
         async with services.db.transaction() as session:
             candidate = await draft_classifier(session)
         live = services.classifier.current
@@ -113,19 +141,16 @@ def keywords_routes(console: Console) -> APIRouter:
         )
 
     @router.post(f"{API}/replay")
-    async def run_replay(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        admin(principal)
-        data = await json_body(request)
-        limit = whole_number(data.get("limit"), "limit", replay.DEFAULT_LIMIT, 1, replay.MAX_LIMIT)
+    async def run_replay(principal: AdminPrincipal, body: Annotated[Replay, Depends(parsed(Replay))]) -> JSONResponse:
+        limit = body.limit
         async with services.db.transaction() as session:
             candidate = await draft_classifier(session)
             messages = await replay.recent_classified(session, limit)
         return JSONResponse(replay.replay(messages, services.classifier.current, candidate))
 
     @router.post(f"{API}/publish")
-    async def publish(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        admin(principal)
-        note = text_field(await json_body(request), "note", required=False, limit=500)
+    async def publish(principal: AdminPrincipal, body: Annotated[Publish, Depends(parsed(Publish))]) -> JSONResponse:
+        note = body.note
         async with services.db.transaction() as session:
             version = await versions.publish(session, note=note, user_id=principal.user_id, now=services.clock.now())
             number = version.number
@@ -210,20 +235,17 @@ def keywords_routes(console: Console) -> APIRouter:
         )
 
     @router.post(f"{API}/import")
-    async def import_rules(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        admin(principal)
-        data = await json_body(request)
-        text = text_field(data, "yaml", limit=2_000_000)
+    async def import_rules(principal: AdminPrincipal, body: Annotated[Import, Depends(parsed(Import))]) -> JSONResponse:
         try:
-            specs = parse_yaml(text)
+            specs = parse_yaml(body.yaml)
         except RuleErrors as exc:
             return _rule_errors(exc)
         now = services.clock.now()
         number = None
         async with services.db.transaction() as session:
             count = await draft.replace_draft(session, specs, user_id=principal.user_id, now=now, source="console")
-            if data.get("publish") is True:
-                note = text_field(data, "note", required=False, limit=500) or "import"
+            if body.publish:
+                note = text_field({"note": body.note}, "note", required=False, limit=500) or "import"
                 number = (await versions.publish(session, note=note, user_id=principal.user_id, now=now)).number
         if number is not None:
             await services.config.check()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import ColumnElement, or_, select
 
@@ -15,6 +15,7 @@ from core.masking import mask_phone
 from core.phone_intake import PHONE, Call, CallNotValid, NewClient, record_call
 from core.tickets.lifecycle import TicketStatus
 from handlers.console.access import ticket_for
+from handlers.console.bodies import ABSENT, Body, checked, parsed
 from handlers.console.dependencies import CurrentPrincipal
 from handlers.console.web import json_body, page, text_field
 
@@ -33,6 +34,16 @@ def _caller(client: Client) -> dict[str, Any]:
         "tier": client.tier,
         "phone": mask_phone(client.phone),
     }
+
+
+def _score(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
+        raise BadPayload(f"{name} must be a whole number from 1 to 5")
+    return value
+
+
+class Score(Body):
+    score: Annotated[int, checked(_score)] = ABSENT
 
 
 def _details(value: object) -> dict[str, str]:
@@ -140,12 +151,11 @@ def phone_router(console: Console) -> APIRouter:
         return JSONResponse({"status": "ok", "number": number, "told_on": recorded.told_on}, status_code=201)
 
     @router.post("/api/phone/tickets/{number}/satisfaction")
-    async def satisfaction(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
+    async def satisfaction(
+        number: str, principal: CurrentPrincipal, body: Annotated[Score, Depends(parsed(Score))]
+    ) -> JSONResponse:
         """The score a client gave on the call-back (回访) of a phone ticket: step 5, as the bot records it."""
-        data = await json_body(request)
-        score = data.get("score")
-        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-            raise BadPayload("score must be a whole number from 1 to 5")
+        score = body.score
         async with services.db.transaction() as session:
             ticket, _ = await ticket_for(session, principal, number)
             if ticket.channel != PHONE:

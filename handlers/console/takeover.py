@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import model_validator
 
 from bots.common import db_int
 from core.errors import InvalidInput
@@ -13,9 +14,8 @@ from core.tickets.lifecycle import TicketStatus, TransitionRequest
 from core.tickets.takeover import HeldByOther
 from handlers.console.access import ticket_for
 from handlers.console.auth import Principal
-from handlers.console.bodies import Body, Flag, parsed, trimmed
+from handlers.console.bodies import Body, Flag, checked, parsed, trimmed
 from handlers.console.dependencies import CurrentPrincipal
-from handlers.console.web import json_body
 
 if TYPE_CHECKING:
     from handlers.console.console import Console
@@ -35,6 +35,29 @@ class Reply(Body):
 
 class Note(Body):
     text: Annotated[str, trimmed(MAX_TEXT)] = ""
+
+
+def _department_code(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string")
+    return value
+
+
+def _user_id(value: Any, name: str) -> int | None:
+    if value is not None and (not isinstance(value, int) or db_int(value) is None):
+        raise InvalidInput(f"{name} must be a user id")
+    return value
+
+
+class Transfer(Body):
+    department_code: Annotated[str | None, checked(_department_code)] = None
+    to_user_id: Annotated[int | None, checked(_user_id)] = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Transfer:
+        if (self.department_code is None) == (self.to_user_id is None):
+            raise InvalidInput("transfer to either a department or a rep")
+        return self
 
 
 class Resolve(Body):
@@ -107,16 +130,10 @@ def takeover_router(console: Console) -> APIRouter:
         return done(event_id=event_id)
 
     @router.post("/api/tickets/{number}/transfer")
-    async def transfer(number: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        data = await json_body(request)
-        department = data.get("department_code")
-        to_user = data.get("to_user_id")
-        if department is not None and not isinstance(department, str):
-            raise InvalidInput("department_code must be a string")
-        if to_user is not None and (not isinstance(to_user, int) or db_int(to_user) is None):
-            raise InvalidInput("to_user_id must be a user id")
-        if (department is None) == (to_user is None):
-            raise InvalidInput("transfer to either a department or a rep")
+    async def transfer(
+        number: str, principal: CurrentPrincipal, body: Annotated[Transfer, Depends(parsed(Transfer))]
+    ) -> JSONResponse:
+        department, to_user = body.department_code, body.to_user_id
         conversation_id = await conversation_of(principal, number)
         try:
             await engine.transfer(conversation_id, principal.user_id, department_code=department, to_user_id=to_user)
@@ -128,29 +145,25 @@ def takeover_router(console: Console) -> APIRouter:
     async def resolve(
         number: str, principal: CurrentPrincipal, body: Annotated[Resolve, Depends(parsed(Resolve))]
     ) -> JSONResponse:
-        solution = body.solution
-        await conversation_of(principal, number)
-        request_ = TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=solution)
-        try:
-            status = await services.engine.move_ticket(
-                number, request_, by=principal.user_id, override=principal.sees_all
-            )
-        except HeldByOther as exc:
-            return held(exc)
-        return done(ticket_status=status)
+        return await move(
+            number, principal, TransitionRequest(TicketStatus.RESOLVED, principal.actor, solution=body.solution)
+        )
 
     @router.post("/api/tickets/{number}/close")
     async def close(
         number: str, principal: CurrentPrincipal, body: Annotated[Close, Depends(parsed(Close))]
     ) -> JSONResponse:
-        root_cause, improvement = body.root_cause, body.improvement
-        await conversation_of(principal, number)
-        request_ = TransitionRequest(
-            TicketStatus.CLOSED, principal.actor, root_cause=root_cause, improvement=improvement
+        closing = TransitionRequest(
+            TicketStatus.CLOSED, principal.actor, root_cause=body.root_cause, improvement=body.improvement
         )
+        return await move(number, principal, closing)
+
+    async def move(number: str, principal: Principal, request: TransitionRequest) -> JSONResponse:
+        """Resolve or close the ticket: a supervisor or admin may do it over the holder's claim."""
+        await conversation_of(principal, number)
         try:
             status = await services.engine.move_ticket(
-                number, request_, by=principal.user_id, override=principal.sees_all
+                number, request, by=principal.user_id, override=principal.sees_all
             )
         except HeldByOther as exc:
             return held(exc)

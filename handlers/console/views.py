@@ -22,7 +22,7 @@ from handlers.console import inbox
 from handlers.console.access import require_role, ticket_for
 from handlers.console.bodies import Body, parsed, trimmed
 from handlers.console.dependencies import CurrentPrincipal
-from handlers.console.edits import reclassify, reprioritize
+from handlers.console.edits import EDITS
 from handlers.console.users import STAFF
 from handlers.console.voice import needs_decoding, playable_wav
 from handlers.console.web import page, ui_texts
@@ -206,27 +206,25 @@ def view_routes(console: Console) -> APIRouter:
         log.info("user %s revealed the contact data of ticket %s", principal.user_id, number)
         return JSONResponse(shown)
 
-    @router.post("/api/tickets/{number}/category")
-    async def category(
-        number: str, principal: CurrentPrincipal, body: Annotated[Category, Depends(parsed(Category))]
-    ) -> JSONResponse:
-        chosen = body.category
-        async with services.db.transaction() as session:
-            ticket, _ = await ticket_for(session, principal, number)
-            await session.refresh(ticket, with_for_update=True)
-            changed = await reclassify(session, ticket, chosen, principal.actor, services.clock.now())
-        return JSONResponse({"category": chosen, "changed": changed})
+    def ticket_edit(field: str, model: type[Body]) -> None:
+        """The route that sets one field of a ticket (category, priority): the body's `field` is the new value."""
+        edit = EDITS[field]
 
-    @router.post("/api/tickets/{number}/priority")
-    async def priority(
-        number: str, principal: CurrentPrincipal, body: Annotated[Priority, Depends(parsed(Priority))]
-    ) -> JSONResponse:
-        chosen = body.priority
-        async with services.db.transaction() as session:
-            ticket, _ = await ticket_for(session, principal, number)
-            await session.refresh(ticket, with_for_update=True)
-            changed = reprioritize(session, ticket, chosen, principal.actor, services.clock.now())
-        return JSONResponse({"priority": chosen, "changed": changed})
+        # A default rather than Annotated: the model is this function's argument, which a string annotation
+        # (from __future__ import annotations) could not name.
+        @router.post(f"/api/tickets/{{number}}/{field}", name=field)
+        async def set_field(
+            number: str, principal: CurrentPrincipal, body: Body = Depends(parsed(model))
+        ) -> JSONResponse:
+            chosen: str = getattr(body, field)
+            async with services.db.transaction() as session:
+                ticket, _ = await ticket_for(session, principal, number)
+                await session.refresh(ticket, with_for_update=True)
+                changed = await edit(session, ticket, chosen, principal.actor, services.clock.now())
+            return JSONResponse({field: chosen, "changed": changed})
+
+    for field, model in (("category", Category), ("priority", Priority)):
+        ticket_edit(field, model)
 
     @router.get("/api/directory")
     async def directory(principal: CurrentPrincipal) -> JSONResponse:
