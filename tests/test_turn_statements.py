@@ -7,8 +7,12 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, select
 
+from bots.wechat.window import OpensWindow, ReplyWindow
+from core.channel import Undelivered
+from core.channel_state import ChannelStateStore
 from core.clock import ManualClock, as_utc
-from core.db.models import FollowUp, Message, OutboxMessage
+from core.db.models import ChannelState, FollowUp, Message, OutboxMessage
+from core.outbox import LEASE, SENDING
 from handlers.services import Services
 from tests.fakes import FakeChannel, inbound
 
@@ -33,6 +37,98 @@ def starting(statements: list[str], prefix: str) -> list[str]:
     return [s for s in statements if s.startswith(prefix)]
 
 
+async def _second_turn(services: Services, channel: FakeChannel) -> list[str]:
+    """A known client's turn that schedules its idle timers and answers, with the reply's delivery."""
+    services.registry.register(channel)
+    await services.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
+    with recorded(services) as statements:
+        await services.engine.receive(inbound("双十一活动", "m2"))
+    return statements
+
+
+async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_six_statements_on_postgresql(
+    services: Services,
+) -> None:
+    channel = FakeChannel()
+    statements = await _second_turn(services, channel)
+    assert len(channel.sent) == 2 and [r.status for r in await _outbox(services)] == ["sent", "sent"]
+    if services.db.is_sqlite:
+        # The timers, the reply's message and its outbox row each have their own INSERT there, and each of
+        # the two transactions its BEGIN IMMEDIATE.
+        assert len(statements) == 10, statements
+    else:
+        # The lock, the client's message, the conversation; the timers with the reply (written claimed);
+        # then the send's result and the look for a next row. No claim of its own before the send.
+        assert len(statements) == 6, statements
+        assert len(starting(statements, "WITH")) == 1 and "INSERT INTO FOLLOWUPS" in starting(statements, "WITH")[0]
+    assert len(starting(statements, "UPDATE OUTBOX")) == 1, "only the send's result: the turn claimed its reply"
+
+
+async def test_a_reply_written_claimed_is_sent_once_by_the_turn_and_never_by_the_sweep(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    result = await services.engine.receive(inbound("你好", "m1"), Undelivered(claim=True))
+    [row] = await _outbox(services)
+    assert row.status == SENDING and row.attempts == 1 and as_utc(row.lease_until) == clock.now() + LEASE
+    assert await services.dispatcher.deliver_due() == 0, "the lease keeps the sweep away"
+    assert await services.dispatcher.deliver_turn(result.conversation_id or 0, result.outgoing) == 1
+    clock.advance(LEASE * 2)
+    assert await services.dispatcher.deliver_due() == 0
+    assert len(channel.sent) == 1 and [r.status for r in await _outbox(services)] == ["sent"]
+
+
+async def test_a_turn_behind_an_unsent_reply_does_not_claim_its_own(services: Services) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    first = await services.engine.receive(inbound("你好", "m1"), Undelivered(claim=True))
+    second = await services.engine.receive(inbound("2", "m2"), Undelivered(claim=True))
+    assert first.outgoing[0].claimed and not any(o.claimed for o in second.outgoing)
+    assert [r.status for r in await _outbox(services)] == [SENDING, "pending"]
+    # The first one's delivery goes on to the next row once its own is sent: in order, each once.
+    assert await services.dispatcher.deliver_turn(first.conversation_id or 0, first.outgoing) == 2
+    assert "您好" in channel.sent[0][1] and "投诉" in channel.sent[1][1] and len(channel.sent) == 2
+
+
+async def test_a_claim_that_waited_long_is_renewed_and_one_whose_lease_ran_out_is_left_to_the_sweep(
+    services: Services, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    kept = await services.engine.receive(inbound("你好", "m1", user="u1"), Undelivered(claim=True))
+    lost = await services.engine.receive(inbound("你好", "m2", user="u2"), Undelivered(claim=True))
+    clock.advance(LEASE * 0.75)
+    assert await services.dispatcher.deliver_turn(kept.conversation_id or 0, kept.outgoing) == 1
+    clock.advance(LEASE * 0.5)
+    # Past its lease another process may have taken the row: the turn's delivery does not send it.
+    assert await services.dispatcher.deliver_turn(lost.conversation_id or 0, lost.outgoing) == 0
+    assert await services.dispatcher.deliver_due() == 1
+    assert sorted(user for user, _ in channel.sent) == ["u1", "u2"]
+
+
+async def test_the_reply_window_rides_with_the_client_s_message(services: Services, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    services.registry.register(channel)
+    window = ReplyWindow(ChannelStateStore(services.db, clock), "fake:w")
+    await services.engine.receive(inbound("你好", "m1"))
+    message = inbound("2", "m2")
+    with recorded(services) as statements:
+        await services.engine.receive(message, OpensWindow(window, message))
+    async with services.db.transaction() as session:
+        [state] = (await session.execute(select(ChannelState))).scalars()
+    assert state.value["msg"] == "m2" and await window.remaining("default", "u1") == 5
+    windows = [s for s in statements if "INTO CHANNEL_STATE" in s]
+    assert len(windows) == 1
+    if not services.db.is_sqlite:
+        assert windows[0].startswith("WITH") and "INSERT INTO MESSAGES" in windows[0]
+
+
+async def _outbox(services: Services) -> list[OutboxMessage]:
+    async with services.db.transaction() as session:
+        return list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+
+
 async def test_a_turn_schedules_its_idle_reminder_and_timeout_with_one_insert(services: Services) -> None:
     services.registry.register(FakeChannel())
     await services.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
@@ -44,7 +140,8 @@ async def test_a_turn_schedules_its_idle_reminder_and_timeout_with_one_insert(se
     assert set(timers) == {"idle_reminder", "idle_abandon"}
     assert as_utc(timers["idle_reminder"].due_at) < as_utc(timers["idle_abandon"].due_at)
     assert all(row.status == "pending" and row.payload["turn"] == 2 for row in timers.values())
-    assert len(starting(statements, "INSERT INTO FOLLOWUPS")) == 1
+    # One statement of its own on SQLite; on PostgreSQL inside the reply's (see below).
+    assert len([s for s in statements if "INSERT INTO FOLLOWUPS" in s]) == 1
 
 
 async def test_a_reply_and_its_outbox_row_are_one_statement_on_postgresql(services: Services) -> None:
