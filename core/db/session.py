@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Result, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.sql.selectable import HasCTE
+from sqlalchemy.sql.dml import UpdateBase
 
 from core.live import LiveBus, staged
 
@@ -136,7 +136,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-async def carry(session: AsyncSession, statement: HasCTE, params: dict[str, Any]) -> None:
+async def carry(session: AsyncSession, statement: UpdateBase, params: dict[str, Any]) -> None:
     """A write whose result the transaction does not need: on PostgreSQL it rides along in the WITH of the next
     `execute_carrying` statement (or goes at commit), saving a round trip; elsewhere it runs now.
 
@@ -148,10 +148,10 @@ async def carry(session: AsyncSession, statement: HasCTE, params: dict[str, Any]
     session.info.setdefault(CARRIED, []).append((statement, params))
 
 
-async def execute_carrying(session: AsyncSession, statement: HasCTE, params: dict[str, Any]) -> Result[Any]:
+async def execute_carrying(session: AsyncSession, statement: UpdateBase, params: dict[str, Any]) -> Result[Any]:
     """Execute `statement` with the writes carried so far in its WITH (PostgreSQL: data-modifying CTEs)."""
-    carried: list[tuple[HasCTE, dict[str, Any]]] = session.info.pop(CARRIED, [])
-    riding: list[HasCTE] = []
+    carried: list[tuple[UpdateBase, dict[str, Any]]] = session.info.pop(CARRIED, [])
+    riding: list[UpdateBase] = []
     merged = dict(params)
     for write, values in carried:
         if merged.keys() & values.keys():
@@ -161,8 +161,8 @@ async def execute_carrying(session: AsyncSession, statement: HasCTE, params: dic
         riding.append(write)
         merged.update(values)
     if not riding:
-        return await session.execute(statement, params)
-    return await session.execute(_with_carried(statement, riding), merged)
+        return cast("Result[Any]", await session.execute(statement, params))
+    return cast("Result[Any]", await session.execute(_with_carried(statement, riding), merged))
 
 
 async def write_carried(session: AsyncSession) -> None:
@@ -172,10 +172,10 @@ async def write_carried(session: AsyncSession) -> None:
 
 
 # Statements with what they carry, built once per combination: a turn carries the same few every time.
-_CARRYING: dict[tuple[int, ...], tuple[tuple[HasCTE, ...], Any]] = {}
+_CARRYING: dict[tuple[int, ...], tuple[tuple[UpdateBase, ...], UpdateBase]] = {}
 
 
-def _with_carried(statement: HasCTE, riding: list[HasCTE]) -> Any:
+def _with_carried(statement: UpdateBase, riding: list[UpdateBase]) -> UpdateBase:
     parts = (statement, *riding)
     key = tuple(id(part) for part in parts)
     built = _CARRYING.get(key)
