@@ -15,7 +15,7 @@ from core.db.session import execute_carrying
 from core.dialogue.model import State
 from core.errors import NotFound
 from core.messages import Direction, InboundMessage
-from core.outbox import MESSAGES, PARKED, PENDING, SENDING
+from core.outbox import MESSAGE_COLUMNS, MESSAGES, PARKED, PENDING, SENDING
 
 
 class DuplicateMessage(Exception):
@@ -50,21 +50,9 @@ _KNOWN_SENDER = (
     .execution_options(populate_existing=True)
 )
 # Explicit parameters: the statement carries others' writes (`execute_carrying`), whose parameters are not columns.
-_INBOUND_COLUMNS = (
-    "conversation_id",
-    "direction",
-    "channel",
-    "account",
-    "external_id",
-    "type",
-    "text",
-    "payload",
-    "author_user_id",
-    "created_at",
-)
 _INSERT_INBOUND = (
     insert(MESSAGES)
-    .values({c: bindparam(c, type_=MESSAGES.c[c].type) for c in _INBOUND_COLUMNS})
+    .values({c: bindparam(c, type_=MESSAGES.c[c].type) for c in MESSAGE_COLUMNS})
     .returning(MESSAGES.c.id)
 )
 

@@ -86,6 +86,19 @@ class Outgoing:
 # Core statements on the tables, built once: most turns write one reply, and the ORM's bulk-insert
 # machinery costs more than the insert itself.
 MESSAGES = cast(Table, Message.__table__)
+# What a message row is written with (the id comes from the database).
+MESSAGE_COLUMNS = (
+    "conversation_id",
+    "direction",
+    "channel",
+    "account",
+    "external_id",
+    "type",
+    "text",
+    "payload",
+    "author_user_id",
+    "created_at",
+)
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 _INSERT_MESSAGES = insert(MESSAGES).returning(MESSAGES.c.id)
 _INSERT_MESSAGES_MANY = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
@@ -122,18 +135,6 @@ def _outbox_row(o: Outgoing, message_id: int) -> dict[str, Any]:
 
 def _insert_reply() -> Insert:
     """One reply's message and its outbox row in one statement (PostgreSQL: an INSERT inside a WITH)."""
-    message_columns = [
-        "conversation_id",
-        "direction",
-        "channel",
-        "account",
-        "external_id",
-        "type",
-        "text",
-        "payload",
-        "author_user_id",
-        "created_at",
-    ]
     outbox_columns = [
         "conversation_id",
         "in_reply_to",
@@ -150,7 +151,7 @@ def _insert_reply() -> Insert:
     ]
     message = (
         insert(MESSAGES)
-        .values({c: bindparam(f"m_{c}", type_=MESSAGES.c[c].type) for c in message_columns})
+        .values({c: bindparam(f"m_{c}", type_=MESSAGES.c[c].type) for c in MESSAGE_COLUMNS})
         .returning(MESSAGES.c.id)
         .cte("reply_message")
     )
