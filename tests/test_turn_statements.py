@@ -9,9 +9,10 @@ from sqlalchemy import event, select
 
 from bots.wechat.window import OpensWindow, ReplyWindow
 from core.channel import Undelivered
-from core.channel_state import ChannelStateStore
+from core.channel_state import ChannelStateStore, _put_new
 from core.clock import ManualClock, as_utc
 from core.db.models import ChannelState, FollowUp, Message, OutboxMessage
+from core.db.session import execute_carrying
 from core.outbox import LEASE, SENDING
 from handlers.services import Services
 from tests.fakes import FakeChannel, inbound
@@ -122,6 +123,26 @@ async def test_the_reply_window_rides_with_the_client_s_message(services: Servic
     assert len(windows) == 1
     if not services.db.is_sqlite:
         assert windows[0].startswith("WITH") and "INSERT INTO MESSAGES" in windows[0]
+
+
+async def test_carried_writes_go_with_the_next_carrying_statement_or_alone_or_at_commit(
+    services: Services, clock: ManualClock
+) -> None:
+    store = ChannelStateStore(services.db, clock)
+    fresh = {"msg": "m1", "at": clock.now().isoformat(), "sent": 0}
+    with recorded(services) as statements:
+        async with services.db.transaction() as session:
+            await store.put_new_in(session, "k1", fresh, None, marker="msg")
+            await store.put_new_in(session, "k2", fresh, None, marker="msg")
+            # Same parameter names as both carried writes: they cannot ride in it, and go alone first.
+            params = {"key": "k3", "value": fresh, "expires_at": None, "now": clock.now(), "marker_value": "m1"}
+            await execute_carrying(session, _put_new(session.get_bind().dialect.name, "msg"), params)
+        async with services.db.transaction() as session:
+            await store.put_new_in(session, "k4", fresh, None, marker="msg")  # nothing carries it: at commit
+    async with services.db.transaction() as session:
+        keys = sorted((await session.execute(select(ChannelState.key))).scalars())
+    assert keys == ["k1", "k2", "k3", "k4"]
+    assert len([s for s in statements if "INTO CHANNEL_STATE" in s]) == 4
 
 
 async def _outbox(services: Services) -> list[OutboxMessage]:
