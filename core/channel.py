@@ -132,6 +132,8 @@ class TurnHooks:
 
     deliver: bool = True
     hold: timedelta | None = None
+    # The replies are sent as soon as the turn commits: the first may be written claimed (see Outgoing.claimed).
+    claim: bool = True
 
     async def before(self, session: Any) -> None:
         """Run first in the turn's transaction (`session` is its SQLAlchemy AsyncSession)."""
@@ -150,8 +152,10 @@ class Undelivered(TurnHooks):
 
     deliver = False
 
-    def __init__(self, hold: timedelta | None = None) -> None:
+    def __init__(self, hold: timedelta | None = None, *, claim: bool = False) -> None:
         self.hold = hold
+        # True when the caller sends the turn's claimed reply itself (`OutboxDispatcher.deliver_turn`).
+        self.claim = claim
 
 
 class ChannelRegistry:

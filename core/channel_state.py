@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock, as_utc
 from core.db.models import ChannelState
-from core.db.session import Database
+from core.db.session import Database, carry
 
 # Read and written on every inbound WeChat message (the reply window): Core statements, built once.
 _TABLE = cast(Table, ChannelState.__table__)
@@ -96,7 +96,10 @@ class ChannelStateStore:
     async def put_new_in(
         self, session: AsyncSession, key: str, value: dict[str, Any], expires_at: datetime | None, *, marker: str
     ) -> None:
-        """`put_in` unless the stored value is unexpired and has the same `value[marker]`: one statement, no read."""
+        """`put_in` unless the stored value is unexpired and has the same `value[marker]`: no read, no round trip.
+
+        Carried (`core.db.session.carry`): written with the transaction's next carrying statement, or at commit.
+        """
         params = {
             "key": key,
             "value": value,
@@ -104,7 +107,8 @@ class ChannelStateStore:
             "now": self.clock.now(),
             "marker_value": str(value[marker]),
         }
-        await session.execute(_put_new(session.get_bind().dialect.name, marker), params)
+        # Nothing in the transaction reads it back: it rides with the transaction's next carrying write.
+        await carry(session, _put_new(session.get_bind().dialect.name, marker), params)
 
     async def try_lock(self, key: str, holder: str, ttl: timedelta) -> bool:
         """Take the key's lock for `ttl` unless someone else holds an unexpired one; True if taken."""

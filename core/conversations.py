@@ -11,10 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
+from core.db.session import execute_carrying
 from core.dialogue.model import State
 from core.errors import NotFound
 from core.messages import Direction, InboundMessage
-from core.outbox import MESSAGES, PARKED, PENDING, SENDING
+from core.outbox import MESSAGE_COLUMNS, MESSAGES, PARKED, PENDING, SENDING
 
 
 class DuplicateMessage(Exception):
@@ -48,7 +49,12 @@ _KNOWN_SENDER = (
     .with_for_update(of=Conversation)
     .execution_options(populate_existing=True)
 )
-_INSERT_INBOUND = insert(MESSAGES).returning(MESSAGES.c.id)
+# Explicit parameters: the statement carries others' writes (`execute_carrying`), whose parameters are not columns.
+_INSERT_INBOUND = (
+    insert(MESSAGES)
+    .values({c: bindparam(c, type_=MESSAGES.c[c].type) for c in MESSAGE_COLUMNS})
+    .returning(MESSAGES.c.id)
+)
 
 
 async def lock_known_sender(
@@ -69,14 +75,15 @@ async def lock_known_sender(
 
 async def find_or_create_identity(
     session: AsyncSession, msg: InboundMessage, now: datetime
-) -> tuple[Client, ChannelIdentity]:
-    """The client and channel identity that sent `msg`, created on first contact."""
+) -> tuple[Client, ChannelIdentity, bool]:
+    """The client and channel identity that sent `msg`, created on first contact (then the flag is True)."""
     query = select(ChannelIdentity).where(
         ChannelIdentity.channel == msg.ref.channel,
         ChannelIdentity.account == msg.ref.account,
         ChannelIdentity.external_id == msg.ref.external_user_id,
     )
     identity = (await session.execute(query)).scalar_one_or_none()
+    created = False
     if identity is None:
         try:
             async with session.begin_nested():
@@ -95,12 +102,13 @@ async def find_or_create_identity(
                 )
                 session.add(identity)
                 await session.flush()
+            created = True
         except IntegrityError:
             # Another process created the same identity a moment ago; use theirs.
             identity = (await session.execute(query)).scalar_one()
     client_row = await session.get(Client, identity.client_id)
     assert client_row is not None
-    return client_row, identity
+    return client_row, identity, created
 
 
 async def _client_by_email(session: AsyncSession, address: str) -> Client | None:
@@ -116,10 +124,15 @@ async def find_or_create_conversation(
     msg: InboundMessage,
     now: datetime,
     language: str,
-) -> Conversation:
-    """The identity's conversation, created on first contact, locked for this transaction."""
+    *,
+    new_identity: bool = False,
+) -> tuple[Conversation, bool]:
+    """The identity's conversation, created on first contact (then the flag is True), locked for this transaction.
+
+    `new_identity`: the identity was created in this transaction, so it has no conversation yet.
+    """
     query = select(Conversation.id).where(Conversation.identity_id == identity.id)
-    conversation_id = (await session.execute(query)).scalar_one_or_none()
+    conversation_id = None if new_identity else (await session.execute(query)).scalar_one_or_none()
     if conversation_id is None:
         try:
             async with session.begin_nested():
@@ -137,12 +150,13 @@ async def find_or_create_conversation(
                 )
                 session.add(row)
                 await session.flush()
-                conversation_id = row.id
+            # Inserted by this transaction: no other can see the row, let alone lock it, before it commits.
+            return row, True
         except IntegrityError:
             conversation_id = (await session.execute(query)).scalar_one()
     conversation = await locked_conversation(session, conversation_id)
     conversation.ref = msg.ref.to_json()
-    return conversation
+    return conversation, False
 
 
 async def locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
@@ -219,6 +233,7 @@ async def store_inbound(
         "created_at": now,
     }
     try:
-        return int((await session.execute(_INSERT_INBOUND, row)).scalar_one())
+        # What the turn carried so far (its reply window) rides in the same statement.
+        return int((await execute_carrying(session, _INSERT_INBOUND, row)).scalar_one())
     except IntegrityError:
         raise DuplicateMessage(msg.external_id) from None

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock, as_utc
 from core.db.models import FollowUp
-from core.db.session import Database
+from core.db.session import Database, carry
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +65,33 @@ async def schedule_many(session: AsyncSession, timers: Sequence[Timer], now: dat
     dialect = session.get_bind().dialect.name
     for start in range(0, len(timers), _MAX_ROWS):
         chunk = timers[start : start + _MAX_ROWS]
-        params: dict[str, Any] = {"now": now}
-        for i, timer in enumerate(chunk):
-            params.update(
-                {
-                    f"kind_{i}": timer.kind,
-                    f"target_id_{i}": timer.target_id,
-                    f"due_at_{i}": timer.due_at,
-                    f"key_{i}": timer.key,
-                    f"payload_{i}": dict(timer.payload),
-                }
-            )
-        result = await session.execute(_schedule_statement(dialect, len(chunk)), params)
+        result = await session.execute(_schedule_statement(dialect, len(chunk)), _schedule_params(chunk, now))
         if getattr(result, "rowcount", len(chunk)) != len(chunk):
             log.debug("some of follow-ups %s already scheduled", [t.key for t in chunk])
+
+
+def _schedule_params(timers: Sequence[Timer], now: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {"now": now}
+    for i, timer in enumerate(timers):
+        params.update(
+            {
+                f"kind_{i}": timer.kind,
+                f"target_id_{i}": timer.target_id,
+                f"due_at_{i}": timer.due_at,
+                f"key_{i}": timer.key,
+                f"payload_{i}": dict(timer.payload),
+            }
+        )
+    return params
+
+
+async def schedule_later(session: AsyncSession, timers: Sequence[Timer], now: datetime) -> None:
+    """`schedule_many` for a turn, whose timers nothing reads before it commits: carried by its next write."""
+    if not timers or len(timers) > _MAX_ROWS:
+        await schedule_many(session, timers, now)
+        return
+    dialect = session.get_bind().dialect.name
+    await carry(session, _schedule_statement(dialect, len(timers)), _schedule_params(timers, now))
 
 
 # Every dialogue turn schedules its timers: the statement is built once per dialect and row count, not per call.

@@ -29,7 +29,7 @@ from core.channel import (
 )
 from core.clock import Clock, as_utc
 from core.db.models import ChannelIdentity, Conversation, Message, OutboxMessage, Ticket, TicketEvent
-from core.db.session import UNWRITTEN, Database
+from core.db.session import UNWRITTEN, Database, execute_carrying
 from core.messages import ConversationRef, MessageKind, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -67,15 +67,38 @@ class Outgoing:
     author_user_id: int | None = None
     in_reply_to: int | None = None
     outbox_id: int | None = None
+    message_id: int | None = None
     # Held rows are invisible to the dispatcher until then (a webhook may answer them in its own response).
     hold_until: datetime | None = None
     # Carried by the webhook's own response (a passive reply): written as sent, never claimed.
     answered: bool = False
+    # Written already claimed (sending, under this process's lease) for the turn's caller to send right after
+    # the commit, without a claim of its own; only a conversation's first unsent row may be (write_queued).
+    claimed: bool = False
+
+    def claim(self) -> _Claim | None:
+        """The lease this row was written under, once written with `claimed`."""
+        if not self.claimed or self.outbox_id is None:
+            return None
+        return _Claim(self.outbox_id, self.conversation_id, self.ref, self.message, 1, self.message_id)
 
 
 # Core statements on the tables, built once: most turns write one reply, and the ORM's bulk-insert
 # machinery costs more than the insert itself.
 MESSAGES = cast(Table, Message.__table__)
+# What a message row is written with (the id comes from the database).
+MESSAGE_COLUMNS = (
+    "conversation_id",
+    "direction",
+    "channel",
+    "account",
+    "external_id",
+    "type",
+    "text",
+    "payload",
+    "author_user_id",
+    "created_at",
+)
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 _INSERT_MESSAGES = insert(MESSAGES).returning(MESSAGES.c.id)
 _INSERT_MESSAGES_MANY = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
@@ -100,9 +123,10 @@ def _outbox_row(o: Outgoing, message_id: int) -> dict[str, Any]:
         "channel": o.ref.channel,
         "ref": o.ref.to_json(),
         "payload": o.message.to_json(),
-        "status": SENT if o.answered else PENDING,
-        "attempts": 1 if o.answered else 0,
+        "status": SENT if o.answered else SENDING if o.claimed else PENDING,
+        "attempts": 1 if o.answered or o.claimed else 0,
         "next_attempt_at": o.hold_until or o.now,
+        "lease_until": o.now + LEASE if o.claimed else None,
         "created_at": o.now,
         "sent_at": o.now if o.answered else None,
         "external_id": IN_RESPONSE if o.answered else None,
@@ -111,18 +135,6 @@ def _outbox_row(o: Outgoing, message_id: int) -> dict[str, Any]:
 
 def _insert_reply() -> Insert:
     """One reply's message and its outbox row in one statement (PostgreSQL: an INSERT inside a WITH)."""
-    message_columns = [
-        "conversation_id",
-        "direction",
-        "channel",
-        "account",
-        "external_id",
-        "type",
-        "text",
-        "payload",
-        "author_user_id",
-        "created_at",
-    ]
     outbox_columns = [
         "conversation_id",
         "in_reply_to",
@@ -132,13 +144,14 @@ def _insert_reply() -> Insert:
         "status",
         "attempts",
         "next_attempt_at",
+        "lease_until",
         "created_at",
         "sent_at",
         "external_id",
     ]
     message = (
         insert(MESSAGES)
-        .values({c: bindparam(f"m_{c}", type_=MESSAGES.c[c].type) for c in message_columns})
+        .values({c: bindparam(f"m_{c}", type_=MESSAGES.c[c].type) for c in MESSAGE_COLUMNS})
         .returning(MESSAGES.c.id)
         .cte("reply_message")
     )
@@ -164,6 +177,11 @@ async def write_queued(session: AsyncSession) -> None:
     pending: list[Outgoing] = session.info.pop(OUTGOING, [])
     if not pending:
         return
+    firsts: set[int] = set()
+    for o in pending:
+        # Order per conversation: a row queued behind another of the same turn is claimed when that one is sent.
+        o.claimed = o.claimed and not o.answered and o.hold_until is None and o.conversation_id not in firsts
+        firsts.add(o.conversation_id)
     messages = [
         {
             "conversation_id": o.conversation_id,
@@ -183,14 +201,15 @@ async def write_queued(session: AsyncSession) -> None:
         # Most turns write one reply: on PostgreSQL its message and outbox row go in one statement.
         row = {f"o_{k}": v for k, v in _outbox_row(pending[0], 0).items() if k != "message_id"}
         params = {f"m_{k}": v for k, v in messages[0].items()} | row
-        written = (await session.execute(_INSERT_REPLY, params)).one()
+        # The turn's carried writes (its timers) ride in the same statement.
+        written = tuple((await execute_carrying(session, _INSERT_REPLY, params)).one())
         outbox_ids, message_ids = [int(written[0])], [int(written[1])]
     else:
         message_ids = await _insert_returning_ids(session, _INSERT_MESSAGES, _INSERT_MESSAGES_MANY, messages)
         rows = [_outbox_row(o, message_id) for o, message_id in zip(pending, message_ids, strict=True)]
         outbox_ids = await _insert_returning_ids(session, _INSERT_OUTBOX, _INSERT_OUTBOX_MANY, rows)
     for o, outbox_id, message_id in zip(pending, outbox_ids, message_ids, strict=True):
-        o.outbox_id = outbox_id
+        o.outbox_id, o.message_id = outbox_id, message_id
         data = {
             "message_id": message_id,
             "direction": "out",
@@ -384,9 +403,39 @@ class OutboxDispatcher:
         a crash then repeats only the sends that were on the wire. Results that return while the previous ones
         are being written are written together, so a busy sweep still takes few transactions.
         """
+        return await self._deliver(await self._settle_and_claim(conversation_ids, []))
+
+    async def deliver_turn(self, conversation_id: int, outgoing: list[Outgoing]) -> int:
+        """Deliver a turn's replies after its commit: rows it wrote claimed go without a claim of their own."""
+        claims = [c for c in (o.claim() for o in outgoing) if c is not None]
+        if not claims:
+            return await self.deliver_many([conversation_id])
+        return await self._deliver(await self._renewed(claims, outgoing[0].now))
+
+    async def _renewed(self, claims: list[_Claim], claimed_at: datetime) -> list[_Claim]:
+        """The claims still ours: a lease half gone (the send waited for a slot) is extended first, if unexpired."""
+        now = self.clock.now()
+        if now < claimed_at + LEASE / 2:
+            return claims
+        async with self.db.transaction() as session:
+            # Only an expired lease can be taken over, so a lease extended before it expires was never lost.
+            kept = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_([c.row_id for c in claims]),
+                    OutboxMessage.status == SENDING,
+                    OutboxMessage.lease_until > now,
+                )
+                .values(lease_until=now + LEASE)
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+            ours = set(kept.scalars())
+        return [c for c in claims if c.row_id in ours]
+
+    async def _deliver(self, claims: list[_Claim]) -> int:
         sent = 0
         gate = asyncio.Semaphore(self.concurrency)
-        claims = await self._settle_and_claim(conversation_ids, [])
         sending = {asyncio.create_task(self._send(claim, gate)) for claim in claims}
         try:
             while sending:

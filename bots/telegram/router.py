@@ -19,6 +19,7 @@ from core.channel import Undelivered
 from core.engine import Engine, ReceiveResult
 from core.inbound_limits import InboundLimits
 from core.messages import InboundMessage
+from core.outbox import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,11 @@ class Receiver:
                 await self.media.fetch_message(self.engine.db, msg)
             return result
         # Delivered below, one conversation at a time, within the rate limits.
-        result = await self.engine.receive(msg, Undelivered())
-        if result.conversation_id is not None and result.conversation_id not in self._waiting:
+        result = await self.engine.receive(msg, Undelivered(claim=True))
+        if result.conversation_id is not None and any(o.claimed for o in result.outgoing):
+            # The turn claimed its reply as it wrote it: that send is this task's alone, never shared with another.
+            self._tasks.spawn(self._deliver(result.conversation_id, result.outgoing))
+        elif result.conversation_id is not None and result.conversation_id not in self._waiting:
             self._waiting.add(result.conversation_id)
             self._tasks.spawn(self._deliver(result.conversation_id))
         if self._wants_media(msg, result):
@@ -75,13 +79,17 @@ class Receiver:
             return None
         return self.engine.texts.get("input.slow_down", msg.language or self.engine.settings.language)
 
-    async def _deliver(self, conversation_id: int) -> None:
+    async def _deliver(self, conversation_id: int, outgoing: list[Outgoing] | None = None) -> None:
         try:
             async with self._delivery_slots:
+                if outgoing is not None:
+                    await self.engine.dispatcher.deliver_turn(conversation_id, outgoing)
+                    return
                 self._waiting.discard(conversation_id)
                 await self.engine.dispatcher.deliver_conversation(conversation_id)
         finally:
-            self._waiting.discard(conversation_id)
+            if outgoing is None:
+                self._waiting.discard(conversation_id)
 
     def _wants_media(self, msg: InboundMessage, result: ReceiveResult) -> bool:
         # A redelivered update was stored by its first delivery, which fetches the file.

@@ -43,6 +43,7 @@ class PassiveReply(TurnHooks):
 
     deliver = False
     hold = HOLD
+    claim = False
 
     def __init__(
         self,

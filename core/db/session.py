@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import Result, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.dml import UpdateBase
 
 from core.live import LiveBus, staged
 
@@ -25,6 +26,7 @@ def normalize_url(url: str) -> str:
 
 
 UNWRITTEN = "kefu.outgoing"
+CARRIED = "kefu.carried"
 # As long as SQLite's busy timeout and the pool's own wait: a transaction waits this long for its turn.
 LINE_WAIT_SECONDS = 30
 # PostgreSQL connections kept open; the overflow serves transactions opened inside others and tools.
@@ -71,6 +73,7 @@ class Database:
                 if session.info.get(UNWRITTEN):
                     # Replies queued outside the engine's turn would be lost silently: refuse to commit.
                     raise RuntimeError("outbound messages were queued but not written before commit")
+                await write_carried(session)
             events = staged(session)
         if events:
             await self.live.publish_all(events)
@@ -131,3 +134,52 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def carry(session: AsyncSession, statement: UpdateBase, params: dict[str, Any]) -> None:
+    """A write whose result the transaction does not need: on PostgreSQL it rides along in the WITH of the next
+    `execute_carrying` statement (or goes at commit), saving a round trip; elsewhere it runs now.
+
+    Nothing may read what it writes before then, in the same transaction.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(statement, params)
+        return
+    session.info.setdefault(CARRIED, []).append((statement, params))
+
+
+async def execute_carrying(session: AsyncSession, statement: UpdateBase, params: dict[str, Any]) -> Result[Any]:
+    """Execute `statement` with the writes carried so far in its WITH (PostgreSQL: data-modifying CTEs)."""
+    carried: list[tuple[UpdateBase, dict[str, Any]]] = session.info.pop(CARRIED, [])
+    riding: list[UpdateBase] = []
+    merged = dict(params)
+    for write, values in carried:
+        if merged.keys() & values.keys():
+            # Parameters of the same name would collide in one statement: this one goes alone.
+            await session.execute(write, values)
+            continue
+        riding.append(write)
+        merged.update(values)
+    if not riding:
+        return cast("Result[Any]", await session.execute(statement, params))
+    return cast("Result[Any]", await session.execute(_with_carried(statement, riding), merged))
+
+
+async def write_carried(session: AsyncSession) -> None:
+    """Run the writes still carried, each on its own (before a commit)."""
+    for write, values in session.info.pop(CARRIED, []):
+        await session.execute(write, values)
+
+
+# Statements with what they carry, built once per combination: a turn carries the same few every time.
+_CARRYING: dict[tuple[int, ...], tuple[tuple[UpdateBase, ...], UpdateBase]] = {}
+
+
+def _with_carried(statement: UpdateBase, riding: list[UpdateBase]) -> UpdateBase:
+    parts = (statement, *riding)
+    key = tuple(id(part) for part in parts)
+    built = _CARRYING.get(key)
+    if built is None or any(a is not b for a, b in zip(built[0], parts, strict=True)):
+        ctes = [cast(Any, write).cte(f"carried_{i}") for i, write in enumerate(riding)]
+        built = _CARRYING[key] = (parts, statement.add_cte(*ctes))
+    return built[1]

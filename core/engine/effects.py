@@ -196,7 +196,7 @@ class EngineEffects(EngineBase):
                 spoken.append(self.render(effect, conversation, ticket))
         if timers:
             # The idle reminder and its timeout come together: one statement for both.
-            await followups.schedule_many(session, timers, now)
+            await followups.schedule_later(session, timers, now)
         if spoken:
             await self._say(session, conversation, result, combine(spoken), now)
         if outcome.state is State.CLOSED:

@@ -71,24 +71,29 @@ class EngineTurns(EngineEffects):
                     if result.outgoing and hooks.answer(result):
                         for outgoing in result.outgoing:
                             outgoing.answered = True
+                    elif result.outgoing and hooks.claim and hooks.hold is None and not result.earlier_unsent:
+                        # Nothing older to send first: the reply is written claimed, for the send after the commit.
+                        result.outgoing[0].claimed = True
             except DuplicateMessage:
                 log.info("duplicate %s message %s ignored", msg.channel, msg.external_id)
                 return ReceiveResult("duplicate")
         if self.on_turn is not None:
             self.on_turn(msg.ref.channel, time.perf_counter() - started)
         if hooks.deliver and result.conversation_id is not None:
-            await self.dispatcher.deliver_conversation(result.conversation_id)
+            await self.dispatcher.deliver_turn(result.conversation_id, result.outgoing)
         return result
 
     async def _receive_in(self, session: AsyncSession, msg: InboundMessage) -> ReceiveResult:
         now = self.clock.now()
         known = await lock_known_sender(session, msg)
         if known is None:
-            client, identity = await find_or_create_identity(session, msg, now)
+            client, identity, new_identity = await find_or_create_identity(session, msg, now)
             language = msg.language if msg.language in self.texts.languages else self.settings.language
-            conversation = await find_or_create_conversation(session, client, identity, msg, now, language)
-            # First contact, or a race with another process's: look for parked replies all the same.
-            unsent = True
+            conversation, created = await find_or_create_conversation(
+                session, client, identity, msg, now, language, new_identity=new_identity
+            )
+            # A conversation found (a race with another process's first contact): look for parked replies.
+            unsent = not created
         else:
             client, identity, conversation, unsent = known
             ref = msg.ref.to_json()

@@ -7,8 +7,13 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, select
 
+from bots.wechat.window import OpensWindow, ReplyWindow
+from core.channel import Undelivered
+from core.channel_state import ChannelStateStore, _put_new
 from core.clock import ManualClock, as_utc
-from core.db.models import FollowUp, Message, OutboxMessage
+from core.db.models import ChannelState, FollowUp, Message, OutboxMessage
+from core.db.session import execute_carrying
+from core.outbox import LEASE, SENDING
 from core.wiring import Core
 from tests.support.fakes import FakeChannel, inbound
 
@@ -33,6 +38,118 @@ def starting(statements: list[str], prefix: str) -> list[str]:
     return [s for s in statements if s.startswith(prefix)]
 
 
+async def _second_turn(core: Core, channel: FakeChannel) -> list[str]:
+    """A known client's turn that schedules its idle timers and answers, with the reply's delivery."""
+    core.registry.register(channel)
+    await core.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
+    with recorded(core) as statements:
+        await core.engine.receive(inbound("双十一活动", "m2"))
+    return statements
+
+
+async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_six_statements_on_postgresql(
+    core: Core,
+) -> None:
+    channel = FakeChannel()
+    statements = await _second_turn(core, channel)
+    assert len(channel.sent) == 2 and [r.status for r in await _outbox(core)] == ["sent", "sent"]
+    if core.db.is_sqlite:
+        # The timers, the reply's message and its outbox row each have their own INSERT there, and each of
+        # the two transactions its BEGIN IMMEDIATE.
+        assert len(statements) == 10, statements
+    else:
+        # The lock, the client's message, the conversation; the timers with the reply (written claimed);
+        # then the send's result and the look for a next row. No claim of its own before the send.
+        assert len(statements) == 6, statements
+        assert len(starting(statements, "WITH")) == 1 and "INSERT INTO FOLLOWUPS" in starting(statements, "WITH")[0]
+    assert len(starting(statements, "UPDATE OUTBOX")) == 1, "only the send's result: the turn claimed its reply"
+
+
+async def test_a_reply_written_claimed_is_sent_once_by_the_turn_and_never_by_the_sweep(
+    core: Core, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("你好", "m1"), Undelivered(claim=True))
+    [row] = await _outbox(core)
+    assert row.status == SENDING and row.attempts == 1 and as_utc(row.lease_until) == clock.now() + LEASE
+    assert await core.dispatcher.deliver_due() == 0, "the lease keeps the sweep away"
+    assert await core.dispatcher.deliver_turn(result.conversation_id or 0, result.outgoing) == 1
+    clock.advance(LEASE * 2)
+    assert await core.dispatcher.deliver_due() == 0
+    assert len(channel.sent) == 1 and [r.status for r in await _outbox(core)] == ["sent"]
+
+
+async def test_a_turn_behind_an_unsent_reply_does_not_claim_its_own(core: Core) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    first = await core.engine.receive(inbound("你好", "m1"), Undelivered(claim=True))
+    second = await core.engine.receive(inbound("2", "m2"), Undelivered(claim=True))
+    assert first.outgoing[0].claimed and not any(o.claimed for o in second.outgoing)
+    assert [r.status for r in await _outbox(core)] == [SENDING, "pending"]
+    # The first one's delivery goes on to the next row once its own is sent: in order, each once.
+    assert await core.dispatcher.deliver_turn(first.conversation_id or 0, first.outgoing) == 2
+    assert "您好" in channel.sent[0][1] and "投诉" in channel.sent[1][1] and len(channel.sent) == 2
+
+
+async def test_a_claim_that_waited_long_is_renewed_and_one_whose_lease_ran_out_is_left_to_the_sweep(
+    core: Core, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    kept = await core.engine.receive(inbound("你好", "m1", user="u1"), Undelivered(claim=True))
+    lost = await core.engine.receive(inbound("你好", "m2", user="u2"), Undelivered(claim=True))
+    clock.advance(LEASE * 0.75)
+    assert await core.dispatcher.deliver_turn(kept.conversation_id or 0, kept.outgoing) == 1
+    clock.advance(LEASE * 0.5)
+    # Past its lease another process may have taken the row: the turn's delivery does not send it.
+    assert await core.dispatcher.deliver_turn(lost.conversation_id or 0, lost.outgoing) == 0
+    assert await core.dispatcher.deliver_due() == 1
+    assert sorted(user for user, _ in channel.sent) == ["u1", "u2"]
+
+
+async def test_the_reply_window_rides_with_the_client_s_message(core: Core, clock: ManualClock) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    window = ReplyWindow(ChannelStateStore(core.db, clock), "fake:w")
+    await core.engine.receive(inbound("你好", "m1"))
+    message = inbound("2", "m2")
+    with recorded(core) as statements:
+        await core.engine.receive(message, OpensWindow(window, message))
+    async with core.db.transaction() as session:
+        [state] = (await session.execute(select(ChannelState))).scalars()
+    assert state.value["msg"] == "m2" and await window.remaining("default", "u1") == 5
+    windows = [s for s in statements if "INTO CHANNEL_STATE" in s]
+    assert len(windows) == 1
+    if not core.db.is_sqlite:
+        assert windows[0].startswith("WITH") and "INSERT INTO MESSAGES" in windows[0]
+
+
+async def test_carried_writes_go_with_the_next_carrying_statement_or_alone_or_at_commit(
+    core: Core, clock: ManualClock
+) -> None:
+    store = ChannelStateStore(core.db, clock)
+    fresh = {"msg": "m1", "at": clock.now().isoformat(), "sent": 0}
+    with recorded(core) as statements:
+        async with core.db.transaction() as session:
+            await store.put_new_in(session, "k1", fresh, None, marker="msg")
+            await store.put_new_in(session, "k2", fresh, None, marker="msg")
+            # Same parameter names as both carried writes: they cannot ride in it, and go alone first.
+            params = {"key": "k3", "value": fresh, "expires_at": None, "now": clock.now(), "marker_value": "m1"}
+            await execute_carrying(session, _put_new(session.get_bind().dialect.name, "msg"), params)
+        async with core.db.transaction() as session:
+            await store.put_new_in(session, "k4", fresh, None, marker="msg")  # nothing carries it: at commit
+    async with core.db.transaction() as session:
+        keys = sorted((await session.execute(select(ChannelState.key))).scalars())
+    assert keys == ["k1", "k2", "k3", "k4"]
+    assert len([s for s in statements if "INTO CHANNEL_STATE" in s]) == 4
+
+
+async def _outbox(core: Core) -> list[OutboxMessage]:
+    async with core.db.transaction() as session:
+        return list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+
+
 async def test_a_turn_schedules_its_idle_reminder_and_timeout_with_one_insert(core: Core) -> None:
     core.registry.register(FakeChannel())
     await core.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m1"))
@@ -44,7 +161,8 @@ async def test_a_turn_schedules_its_idle_reminder_and_timeout_with_one_insert(co
     assert set(timers) == {"idle_reminder", "idle_abandon"}
     assert as_utc(timers["idle_reminder"].due_at) < as_utc(timers["idle_abandon"].due_at)
     assert all(row.status == "pending" and row.payload["turn"] == 2 for row in timers.values())
-    assert len(starting(statements, "INSERT INTO FOLLOWUPS")) == 1
+    # One statement of its own on SQLite; on PostgreSQL inside the reply's (see below).
+    assert len([s for s in statements if "INSERT INTO FOLLOWUPS" in s]) == 1
 
 
 async def test_a_reply_and_its_outbox_row_are_one_statement_on_postgresql(core: Core) -> None:

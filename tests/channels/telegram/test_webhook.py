@@ -131,14 +131,18 @@ async def test_background_deliveries_are_bounded_and_one_waits_per_conversation(
     second = telegram.message_update("我要投诉")
     for update in (first, second):
         assert (await telegram.post(update)).status_code == 200
-    # Both turns committed; one delivery waits for the conversation, not one per reply.
-    assert len(receiver._waiting) == 1 and len(receiver._tasks) == 1
+    # Both turns committed. The first one's reply was written claimed and has its own delivery; the second's,
+    # behind it, waits for the conversation: a third turn does not add another.
+    assert len(receiver._waiting) == 1 and len(receiver._tasks) == 2
+    third = telegram.message_update("双十一活动")
+    assert (await telegram.post(third)).status_code == 200
+    assert len(receiver._waiting) == 1 and len(receiver._tasks) == 2
     assert fake_api.sends() == []
     for _ in range(held):
         slots.release()
     await telegram.webhook.drain()
-    # That one delivery sent both turns' replies, in order.
-    assert len(fake_api.sends()) == 2
+    # Every reply once, in order.
+    assert len(fake_api.sends()) == 3
     assert {r.status for r in await telegram.outbox_rows()} == {"sent"}
 
 
