@@ -127,9 +127,9 @@ class LeasedQueue:
             return Verdict(self.failed, attempts, error=error)
         return Verdict(self.pending, attempts, now + self.backoff(attempts, retry_after), error)
 
-    def throttled(self, attempts: int, error: str, now: datetime, retry_after: float | None) -> Verdict:
-        """Being asked to slow down is not a failure: the attempt is given back, the row is due after the wait."""
-        return Verdict(self.pending, max(0, attempts - 1), now + timedelta(seconds=retry_after or 0.0), error)
+    def given_back(self, attempts: int, error: str, now: datetime, wait: float) -> Verdict:
+        """Pending again in `wait` seconds without counting the attempt: being throttled is no failure."""
+        return Verdict(self.pending, max(0, attempts - 1), now + timedelta(seconds=wait), error)
 
     def values(self, verdict: Verdict) -> dict[str, Any]:
         """The columns a verdict writes (by name): the lease ends; the due time moves only for a retry."""

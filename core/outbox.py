@@ -411,7 +411,7 @@ class OutboxDispatcher:
                 result = await self.registry.get(claim.ref.channel).send(claim.ref, claim.message)
             except Throttled as exc:
                 # Being asked to slow down is not a failure: the attempt is given back.
-                verdict = self.queue.throttled(claim.attempts, str(exc), self.clock.now(), exc.retry_after or 1.0)
+                verdict = self.queue.given_back(claim.attempts, str(exc), self.clock.now(), exc.retry_after or 1.0)
                 return _Outcome(claim, verdict)
             except TransientSendError as exc:
                 return self._transient(claim, str(exc), exc.retry_after)
