@@ -96,7 +96,7 @@ class LeasedQueue:
         """`claimable` for a row already read (the heads of the outbox's conversations, of the group's topics)."""
         if status == self.claimed:
             return lease_until is not None and as_utc(lease_until) < now
-        return status == self.pending and (due is None or as_utc(due) <= now)
+        return status == self.pending and (self.due is None or (due is not None and as_utc(due) <= now))
 
     def claim(
         self,
