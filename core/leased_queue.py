@@ -26,9 +26,9 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Update, or_, select, tuple_, update
+from sqlalchemy import CursorResult, Update, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -172,4 +172,4 @@ async def stamp_once(
         .values({stamp: now})
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return cast(CursorResult[Any], result).rowcount == 1

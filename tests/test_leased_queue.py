@@ -132,6 +132,10 @@ def test_a_failed_attempt_waits_the_backoff_until_the_attempts_are_used_up() -> 
     assert queue.failed_attempt(1, "refused", T0, retry=False) == Verdict("failed", 1, None, "refused")
 
 
+def test_a_longer_retry_after_of_a_failed_attempt_wins_over_the_exponential_backoff() -> None:
+    assert QUEUE.failed_attempt(1, "e", T0, retry_after=45.0) == Verdict("pending", 1, T0 + timedelta(seconds=45), "e")
+
+
 def test_a_given_back_attempt_is_not_counted() -> None:
     assert QUEUE.given_back(3, "slow down", T0, 7.5) == Verdict("pending", 2, T0 + timedelta(seconds=7.5), "slow down")
     assert QUEUE.given_back(0, "slow down", T0, 0.0) == Verdict("pending", 0, T0, "slow down")
@@ -198,6 +202,14 @@ async def test_a_claim_takes_the_oldest_first_up_to_its_limit(db: Database) -> N
     first = await _claim(db, T0, limit=2)
     assert sorted(first) == ids[:2]
     assert sorted(await _claim(db, T0)) == ids[2:]
+
+
+async def test_a_claim_narrowed_to_some_rows_takes_only_those(db: Database) -> None:
+    first, second, third = await _add(db, T0, T0, T0)
+    async with db.transaction() as session:
+        statement = QUEUE.claim(T0, FollowUp.id.in_([first, third])).returning(FollowUp.id)
+        assert sorted((await session.execute(statement)).scalars()) == [first, third]
+    assert await _claim(db, T0) == {second: 1}
 
 
 async def test_a_queue_without_a_due_column_claims_every_pending_row(db: Database) -> None:
@@ -303,15 +315,16 @@ async def test_on_postgresql_a_claimer_skips_the_rows_another_is_claiming_instea
 
 async def test_a_stamp_claims_a_row_once(db: Database) -> None:
     async with db.transaction() as session:
-        note = Notification(role="admin", kind="k", text="t", data={}, created_at=T0)
-        session.add(note)
+        notes = [Notification(role="admin", kind="k", text="t", data={}, created_at=T0) for _ in range(2)]
+        session.add_all(notes)
         await session.flush()
-        note_id = note.id
+        note_id, other_id = (n.id for n in notes)
     async with db.transaction() as session:
         assert await stamp_once(session, Notification.emailed_at, note_id, T0)
         assert not await stamp_once(session, Notification.emailed_at, note_id, T0)
         assert await stamp_once(session, Notification.telegram_sent_at, note_id, T0), "each stamp is its own"
-        assert not await stamp_once(session, Notification.emailed_at, note_id + 1, T0)
+        assert await stamp_once(session, Notification.emailed_at, other_id, T0), "the other row was not stamped"
+        assert not await stamp_once(session, Notification.emailed_at, other_id + 1, T0), "no such row"
     async with db.transaction() as session:
         stamped = (await session.execute(select(Notification.emailed_at).where(Notification.id == note_id))).scalar()
     assert stamped is not None and as_utc(stamped) == T0
