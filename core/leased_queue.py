@@ -144,16 +144,16 @@ class LeasedQueue:
         return values
 
     def settle(self, claims: Sequence[tuple[int, int]], verdict: Verdict, **more: Any) -> Update:
-        """Write one verdict on claims (id, attempts when claimed) still held: a claim taken over is not ours."""
-        return self._held(claims).values(self.values(verdict) | more)
+        """Write one verdict on claims (id, attempts when claimed) still ours: a claim taken over is not."""
+        return self._still_ours(claims).values(self.values(verdict) | more)
 
     def succeed(self, claims: Sequence[tuple[int, int]], **more: Any) -> Update:
-        """Mark claims (id, attempts when claimed) still held as done, whatever their attempts; one statement."""
-        return self._held(claims).values(
+        """Mark claims (id, attempts when claimed) still ours as done, their attempts as they are; one statement."""
+        return self._still_ours(claims).values(
             {self.status.key: self.done, self.lease_until.key: None, "last_error": None} | more
         )
 
-    def _held(self, claims: Sequence[tuple[int, int]]) -> Update:
+    def _still_ours(self, claims: Sequence[tuple[int, int]]) -> Update:
         return (
             update(self.id.class_)
             .where(tuple_(self.id, self.attempts).in_(list(claims)), self.status == self.claimed)
