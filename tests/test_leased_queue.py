@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.clock import ManualClock, as_utc
 from core.db.models import FollowUp, Notification
 from core.db.session import Database
-from core.leased_queue import LeasedQueue, Verdict, exponential, linear, stamp_once
+from core.leased_queue import Backoff, LeasedQueue, Verdict, exponential, linear, stamp_once
 
 LEASE = timedelta(seconds=60)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -21,18 +21,12 @@ TICK = timedelta(microseconds=1)
 _KEYS = itertools.count()
 
 
-def _queue(max_attempts: int = 3, *, due: bool = True) -> LeasedQueue:
+def _queue(max_attempts: int = 3, *, due: bool = True, backoff: Backoff = exponential) -> LeasedQueue:
+    """A queue over the follow-ups' table, as a test wants it."""
     f = FollowUp
+    due_at = f.due_at if due else None
     return LeasedQueue(
-        f.id,
-        f.status,
-        f.attempts,
-        f.lease_until,
-        f.due_at if due else None,
-        LEASE,
-        max_attempts,
-        claimed="running",
-        done="done",
+        f.id, f.status, f.attempts, f.lease_until, due_at, LEASE, max_attempts, backoff, claimed="running", done="done"
     )
 
 
@@ -123,8 +117,7 @@ def test_the_linear_backoff_waits_one_step_more_per_attempt() -> None:
 
 
 def test_a_failed_attempt_waits_the_backoff_until_the_attempts_are_used_up() -> None:
-    f = FollowUp
-    queue = LeasedQueue(f.id, f.status, f.attempts, f.lease_until, f.due_at, LEASE, 3, linear(timedelta(seconds=10)))
+    queue = _queue(3, backoff=linear(timedelta(seconds=10)))
     assert queue.failed_attempt(1, "e", T0) == Verdict("pending", 1, T0 + timedelta(seconds=10), "e")
     assert queue.failed_attempt(2, "e", T0, retry_after=99) == Verdict("pending", 2, T0 + timedelta(seconds=20), "e")
     assert queue.failed_attempt(3, "e", T0) == Verdict("failed", 3, None, "e")
@@ -248,22 +241,12 @@ async def test_only_the_current_holder_settles_a_claim(db: Database) -> None:
     assert as_utc(row.done_at or T0) == T0 + LEASE
     async with db.transaction() as session:
         again = await session.execute(QUEUE.succeed([(row_id, 2)], done_at=T0))
-        assert again.rowcount == 0, "a settled claim is not held any more"  # type: ignore[attr-defined]
+        assert again.rowcount == 0, "a settled claim is not ours any more"  # type: ignore[attr-defined]
 
 
 async def test_a_retry_is_claimable_at_its_backoff_and_not_before(db: Database) -> None:
     (row_id,) = await _add(db, T0)
-    queue = LeasedQueue(
-        FollowUp.id,
-        FollowUp.status,
-        FollowUp.attempts,
-        FollowUp.lease_until,
-        FollowUp.due_at,
-        LEASE,
-        3,
-        linear(timedelta(seconds=10)),
-        claimed="running",
-    )
+    queue = _queue(3, backoff=linear(timedelta(seconds=10)))
     await _claim(db, T0, queue)
     async with db.transaction() as session:
         await session.execute(queue.settle([(row_id, 1)], queue.failed_attempt(1, "timeout", T0)))
@@ -313,18 +296,23 @@ async def test_on_postgresql_a_claimer_skips_the_rows_another_is_claiming_instea
     assert await _claim(db, T0) == {}
 
 
-async def test_a_stamp_claims_a_row_once(db: Database) -> None:
+async def test_a_stamp_claims_its_row_once_and_no_other(db: Database) -> None:
     async with db.transaction() as session:
         notes = [Notification(role="admin", kind="k", text="t", data={}, created_at=T0) for _ in range(2)]
         session.add_all(notes)
         await session.flush()
         note_id, other_id = (n.id for n in notes)
+
+    async def emailed() -> dict[int, datetime | None]:
+        async with db.transaction() as session:
+            rows = await session.execute(select(Notification.id, Notification.emailed_at))
+            return {i: as_utc(at) if at else None for i, at in rows.all() if i in (note_id, other_id)}
+
     async with db.transaction() as session:
         assert await stamp_once(session, Notification.emailed_at, note_id, T0)
-        assert not await stamp_once(session, Notification.emailed_at, note_id, T0)
-        assert await stamp_once(session, Notification.telegram_sent_at, note_id, T0), "each stamp is its own"
-        assert await stamp_once(session, Notification.emailed_at, other_id, T0), "the other row was not stamped"
-        assert not await stamp_once(session, Notification.emailed_at, other_id + 1, T0), "no such row"
+    assert await emailed() == {note_id: T0, other_id: None}
     async with db.transaction() as session:
-        stamped = (await session.execute(select(Notification.emailed_at).where(Notification.id == note_id))).scalar()
-    assert stamped is not None and as_utc(stamped) == T0
+        assert not await stamp_once(session, Notification.emailed_at, note_id, T0 + TICK)
+        assert await stamp_once(session, Notification.telegram_sent_at, note_id, T0), "each stamp is its own"
+        assert not await stamp_once(session, Notification.emailed_at, other_id + 1, T0), "no such row"
+    assert await emailed() == {note_id: T0, other_id: None}
