@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, or_, select, tuple_, update
+from sqlalchemy import Insert, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock, as_utc
 from core.db.models import FollowUp
 from core.db.session import Database, carry
+from core.leased_queue import LeasedQueue, linear
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,19 @@ PENDING, RUNNING, DONE, FAILED, DROPPED = "pending", "running", "done", "failed"
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(minutes=1)
+# Due at due_at, claimed as "running"; a failed handler is retried 1, 2, 3 … minutes later.
+QUEUE = LeasedQueue(
+    FollowUp.id,
+    FollowUp.status,
+    FollowUp.attempts,
+    FollowUp.lease_until,
+    FollowUp.due_at,
+    LEASE,
+    MAX_ATTEMPTS,
+    linear(RETRY_DELAY),
+    claimed=RUNNING,
+    done=DONE,
+)
 
 Handler = Callable[[FollowUp], Awaitable[None]]
 BatchHandler = Callable[[list[FollowUp]], Awaitable[None]]
@@ -137,14 +151,7 @@ async def complete(session: AsyncSession, rows: Sequence[FollowUp], now: datetim
     """
     if not rows:
         return
-    result = await session.execute(
-        update(FollowUp)
-        .where(
-            tuple_(FollowUp.id, FollowUp.attempts).in_([(r.id, r.attempts) for r in rows]), FollowUp.status == RUNNING
-        )
-        .values(status=DONE, lease_until=None, done_at=now, last_error=None)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(QUEUE.succeed([(r.id, r.attempts) for r in rows], done_at=now))
     if getattr(result, "rowcount", len(rows)) != len(rows):
         raise LeaseLost(f"follow-ups {[r.id for r in rows]} are no longer held by this runner")
 
@@ -226,25 +233,10 @@ class FollowUpRunner:
         past the cutoff are dropped instead: a long outage must not flood clients with stale reminders.
         """
         now = self.clock.now()
-        due = or_(
-            (FollowUp.status == PENDING) & (FollowUp.due_at <= now),
-            (FollowUp.status == RUNNING) & (FollowUp.lease_until < now),
-        )
         async with self.db.transaction() as session:
             await self._drop_stale(session, now)
-            ids = (
-                select(FollowUp.id)
-                .where(due)
-                .order_by(FollowUp.due_at, FollowUp.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
             rows = await session.execute(
-                update(FollowUp)
-                .where(FollowUp.id.in_(ids.scalar_subquery()))
-                .values(status=RUNNING, lease_until=now + LEASE, attempts=FollowUp.attempts + 1)
-                .returning(FollowUp)
-                .execution_options(synchronize_session=False)
+                QUEUE.claim(now, order_by=(FollowUp.due_at, FollowUp.id), limit=limit).returning(FollowUp)
             )
             claimed = list(rows.scalars())
             for row in claimed:
@@ -294,23 +286,9 @@ class FollowUpRunner:
         done = [(row.id, row.attempts) for row, error in outcomes if error is None]
         async with self.db.transaction() as session:
             if done:
-                # (id, attempts) is the fencing token: a claim that expired and was taken over is not ours.
-                await session.execute(
-                    update(FollowUp)
-                    .where(tuple_(FollowUp.id, FollowUp.attempts).in_(done), FollowUp.status == RUNNING)
-                    .values(status=DONE, lease_until=None, done_at=now, last_error=None)
-                )
+                await session.execute(QUEUE.succeed(done, done_at=now))
             for row, error in outcomes:
                 if error is None:
                     continue
-                retry = row.kind in self.handlers and row.attempts < MAX_ATTEMPTS
-                await session.execute(
-                    update(FollowUp)
-                    .where(FollowUp.id == row.id, FollowUp.status == RUNNING, FollowUp.attempts == row.attempts)
-                    .values(
-                        status=PENDING if retry else FAILED,
-                        lease_until=None,
-                        last_error=error,
-                        due_at=now + RETRY_DELAY * row.attempts if retry else row.due_at,
-                    )
-                )
+                verdict = QUEUE.failed_attempt(row.attempts, error, now, retry=row.kind in self.handlers)
+                await session.execute(QUEUE.settle([(row.id, row.attempts)], verdict))

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from core import live
 from core.channel import (
@@ -27,9 +25,10 @@ from core.channel import (
     TransientSendError,
     WindowClosed,
 )
-from core.clock import Clock, as_utc
+from core.clock import Clock
 from core.db.models import ChannelIdentity, Conversation, Message, OutboxMessage, Ticket, TicketEvent
 from core.db.session import UNWRITTEN, Database, execute_carrying
+from core.leased_queue import LeasedQueue, Verdict
 from core.messages import ConversationRef, MessageKind, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -42,15 +41,13 @@ IN_RESPONSE = "in-response"
 # The reason given to replies too old to send (see OutboxDispatcher.expire_stale).
 STALE = "stale"
 LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
 
 
-def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    """Exponential backoff with jitter, capped at 10 minutes; the network's own retry_after wins when longer."""
-    # Jitter spreads the retries of many rows that failed together (an API outage) over time.
-    delay = min(600.0, 2.0 ** max(0, attempts - 1) * random.uniform(1.0, 1.25))
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return timedelta(seconds=delay)
+def leased(max_attempts: int = MAX_ATTEMPTS) -> LeasedQueue:
+    """The outbox as a leased queue: due at next_attempt_at, claimed as "sending", exponential backoff."""
+    o = OutboxMessage
+    return LeasedQueue(o.id, o.status, o.attempts, o.lease_until, o.next_attempt_at, LEASE, max_attempts)
 
 
 OUTGOING = UNWRITTEN
@@ -250,13 +247,13 @@ class OutboxDispatcher:
         db: Database,
         registry: ChannelRegistry,
         clock: Clock,
-        max_attempts: int = 8,
+        max_attempts: int = MAX_ATTEMPTS,
         concurrency: int = 16,
     ) -> None:
         self.db = db
         self.registry = registry
         self.clock = clock
-        self.max_attempts = max_attempts
+        self.queue = leased(max_attempts)
         self.concurrency = concurrency
 
     async def deliver_due(self, limit: int = 200) -> int:
@@ -264,7 +261,10 @@ class OutboxDispatcher:
         now = self.clock.now()
         async with self.db.transaction() as session:
             rows = await session.execute(
-                select(OutboxMessage.conversation_id).where(_claimable(now)).order_by(OutboxMessage.id).limit(limit)
+                select(OutboxMessage.conversation_id)
+                .where(self.queue.claimable(now))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
             )
             conversations = list(dict.fromkeys(rows.scalars()))
         return await self.deliver_many(conversations) if conversations else 0
@@ -460,32 +460,32 @@ class OutboxDispatcher:
                 result = await self.registry.get(claim.ref.channel).send(claim.ref, claim.message)
             except Throttled as exc:
                 # Being asked to slow down is not a failure: the attempt is given back.
-                retry_at = self.clock.now() + timedelta(seconds=exc.retry_after or 1.0)
-                return _Outcome(claim, PENDING, error=str(exc), retry_at=retry_at, refund=True)
+                verdict = self.queue.given_back(claim.attempts, str(exc), self.clock.now(), exc.retry_after or 1.0)
+                return _Outcome(claim, verdict)
             except TransientSendError as exc:
                 return self._transient(claim, str(exc), exc.retry_after)
             except WindowClosed as exc:
-                return _Outcome(claim, PARKED, error=str(exc))
+                return _Outcome(claim, Verdict(PARKED, claim.attempts, error=str(exc)))
             except RecipientGone as exc:
                 log.warning(
                     "outbox row %s (%s) not delivered, recipient gone: %s", claim.row_id, claim.ref.channel, exc
                 )
-                return _Outcome(claim, FAILED, error=str(exc), gone=True)
+                return _Outcome(claim, Verdict(FAILED, claim.attempts, error=str(exc)), gone=True)
             except PermanentSendError as exc:
                 # Given up for good: the log says so, not only the row and the console.
                 log.warning("outbox row %s (%s) refused for good: %s", claim.row_id, claim.ref.channel, exc)
-                return _Outcome(claim, FAILED, error=str(exc))
+                return _Outcome(claim, Verdict(FAILED, claim.attempts, error=str(exc)))
             except Exception as exc:
                 # An adapter bug must not kill the dispatcher; treat it as transient and keep the reason.
                 log.exception("outbox send of row %s failed", claim.row_id)
                 return self._transient(claim, f"{type(exc).__name__}: {exc}", None)
-            return _Outcome(claim, SENT, result=result)
+            return _Outcome(claim, self.queue.succeeded(claim.attempts), result=result)
 
     def _transient(self, claim: _Claim, error: str, retry_after: float | None) -> _Outcome:
-        if claim.attempts >= self.max_attempts:
+        verdict = self.queue.failed_attempt(claim.attempts, error, self.clock.now(), retry_after=retry_after)
+        if verdict.status == FAILED:
             log.warning("outbox row %s failed after %s attempts: %s", claim.row_id, claim.attempts, error)
-            return _Outcome(claim, FAILED, error=error)
-        return _Outcome(claim, PENDING, error=error, retry_at=self.clock.now() + backoff(claim.attempts, retry_after))
+        return _Outcome(claim, verdict)
 
     async def _settle_and_claim(self, conversation_ids: list[int], outcomes: list[_Outcome]) -> list[_Claim]:
         """Record the outcomes of the last sends and claim each conversation's next row, in one transaction."""
@@ -494,16 +494,14 @@ class OutboxDispatcher:
             if outcomes:
                 await session.execute(
                     update(OutboxMessage),
+                    # One executemany: every row's parameters have the same keys.
                     [
-                        {
+                        self.queue.values(o.verdict)
+                        | {
                             "id": o.claim.row_id,
-                            "status": o.status,
-                            "lease_until": None,
                             "sent_at": now if o.status == SENT else None,
                             "external_id": o.result.external_id if o.result else None,
-                            "last_error": o.error,
-                            "next_attempt_at": o.retry_at or now,
-                            "attempts": o.claim.attempts - 1 if o.refund else o.claim.attempts,
+                            "next_attempt_at": o.verdict.retry_at or now,
                         }
                         for o in outcomes
                     ],
@@ -535,16 +533,15 @@ class OutboxDispatcher:
             for row in unsent.scalars():
                 heads.setdefault(row.conversation_id, row)
             # Only a conversation's oldest unsent row may go, so order holds per conversation.
-            ready = [h.id for h in heads.values() if _is_claimable(h, now)]
+            queue = self.queue
+            ready = [
+                h.id for h in heads.values() if queue.is_claimable(h.status, h.next_attempt_at, h.lease_until, now)
+            ]
             if not ready:
                 return []
-            # The conditional UPDATE is the claim: a row another worker took meanwhile no longer matches.
+            # The claim takes only rows still claimable: one another worker took meanwhile is skipped.
             claimed = await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ready), _claimable(now))
-                .values(status=SENDING, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
-                .returning(OutboxMessage.id, OutboxMessage.attempts)
-                .execution_options(synchronize_session=False)
+                self.queue.claim(now, OutboxMessage.id.in_(ready)).returning(OutboxMessage.id, OutboxMessage.attempts)
             )
             attempts = {row_id: count for row_id, count in claimed}
             return [
@@ -591,15 +588,16 @@ async def _first_responses(session: AsyncSession, sent: list[_Claim], now: datet
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    """How one send ended: sent, failed for good, or pending again until retry_at."""
+    """How one send ended: sent, failed for good, parked, or pending again until the verdict's retry_at."""
 
     claim: _Claim
-    status: str
+    verdict: Verdict
     result: SendResult | None = None
-    error: str | None = None
-    retry_at: datetime | None = None
     gone: bool = False
-    refund: bool = False
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status
 
 
 async def unpark(session: AsyncSession, conversation_id: int, now: datetime) -> int:
@@ -611,16 +609,3 @@ async def unpark(session: AsyncSession, conversation_id: int, now: datetime) -> 
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
-        (OutboxMessage.status == SENDING) & (OutboxMessage.lease_until < now),
-    )
-
-
-def _is_claimable(row: OutboxMessage, now: datetime) -> bool:
-    if row.status == SENDING:
-        return row.lease_until is not None and as_utc(row.lease_until) < now
-    return as_utc(row.next_attempt_at) <= now

@@ -8,11 +8,12 @@ import smtplib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core.clock import Clock
 from core.db.models import Notification, User
 from core.db.session import Database
+from core.leased_queue import stamp_once
 from core.settings import SmtpSettings
 from core.smtp import send_email
 
@@ -60,13 +61,7 @@ class EmailNotifier:
 
     async def _claim(self, notification_id: int, now: datetime) -> tuple[Notification, list[str]] | None:
         async with self.db.transaction() as session:
-            result = await session.execute(
-                update(Notification)
-                .where(Notification.id == notification_id, Notification.emailed_at.is_(None))
-                .values(emailed_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(result, "rowcount", 0) != 1:
+            if not await stamp_once(session, Notification.emailed_at, notification_id, now):
                 return None
             notification = await session.get(Notification, notification_id)
             assert notification is not None

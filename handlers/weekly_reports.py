@@ -10,11 +10,12 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import select
 
 from bots.telegram.ratelimit import RateLimiter
 from core.db.models import WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput
+from core.leased_queue import LeasedQueue
 from core.quarterly_eval import KIND as EVALUATION
 from core.quarterly_eval import QuarterlyEvaluationWriter, due_quarter, require_quarter_over
 from core.report_tables import percent
@@ -34,6 +35,9 @@ LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 # Reports older than this are not sent any more: last month's report is in the console archive.
 MAX_AGE = timedelta(days=14)
+# A pending delivery is always due: a retry waits for the next tick (once a minute), there is no backoff column.
+_D = WeeklyReportDelivery
+DELIVERIES = LeasedQueue(_D.id, _D.status, _D.attempts, _D.lease_until, None, LEASE, MAX_ATTEMPTS)
 
 
 class _Refused(Exception):
@@ -134,7 +138,7 @@ class WeeklyReports:
                 await session.execute(
                     select(WeeklyReportDelivery.id)
                     .join(WeeklyReport, WeeklyReport.id == WeeklyReportDelivery.report_id)
-                    .where(_due(now), WeeklyReport.created_at >= now - MAX_AGE)
+                    .where(DELIVERIES.claimable(now), WeeklyReport.created_at >= now - MAX_AGE)
                     .order_by(WeeklyReportDelivery.id)
                 )
             ).scalars()
@@ -148,12 +152,7 @@ class WeeklyReports:
         now = self.services.clock.now()
         async with self.services.db.transaction() as session:
             # The claim is committed before sending: a second process (or a restart) sees it as taken.
-            claimed = await session.execute(
-                update(WeeklyReportDelivery)
-                .where(WeeklyReportDelivery.id == delivery_id, _due(now))
-                .values(status="sending", lease_until=now + LEASE, attempts=WeeklyReportDelivery.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
+            claimed = await session.execute(DELIVERIES.claim(now, WeeklyReportDelivery.id == delivery_id))
             if getattr(claimed, "rowcount", 0) != 1:
                 return 0
             delivery = await session.get(WeeklyReportDelivery, delivery_id)
@@ -188,18 +187,15 @@ class WeeklyReports:
 
     async def _finish(self, delivery: WeeklyReportDelivery, error: str | None, retry: bool) -> None:
         now = self.services.clock.now()
+        claim = [(delivery.id, delivery.attempts)]
         if error is None:
-            values: dict[str, object] = {"status": "sent", "sent_at": now, "lease_until": None, "last_error": None}
+            settle = DELIVERIES.succeed(claim, sent_at=now)
         else:
-            exhausted = not retry or delivery.attempts >= MAX_ATTEMPTS
-            values = {"status": "failed" if exhausted else "pending", "lease_until": None, "last_error": error[:1000]}
-        async with self.services.db.transaction() as session:
-            await session.execute(
-                update(WeeklyReportDelivery)
-                .where(WeeklyReportDelivery.id == delivery.id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
+            settle = DELIVERIES.settle(
+                claim, DELIVERIES.failed_attempt(delivery.attempts, error[:1000], now, retry=retry)
             )
+        async with self.services.db.transaction() as session:
+            await session.execute(settle)
 
     def _email(self, report: WeeklyReport, address: str) -> EmailMessage:
         smtp = self.services.settings.smtp
@@ -277,9 +273,3 @@ class WeeklyReports:
                 "weekly_link", url=f"{base.rstrip('/')}/console/reports/archive/{report.week}"
             )
         return text
-
-
-def _due(now: datetime) -> ColumnElement[bool]:
-    pending = WeeklyReportDelivery.status == "pending"
-    abandoned = and_(WeeklyReportDelivery.status == "sending", WeeklyReportDelivery.lease_until < now)
-    return or_(pending, abandoned)

@@ -1,7 +1,7 @@
 """Reps at work in the reps' group: a message in a topic answers the client, commands drive the ticket.
 
 Only Telegram users linked to an active kefu user (User.telegram_user_id) may act, and only on tickets
-the console would let them work on (core.access: their departments, what is assigned to them or held by
+the console would let them work on (core.access: their departments, what is assigned to them or taken by
 them; supervisors and admins all). Plain text goes to the client on the client's own channel through
 engine.rep_reply. Commands: /claim, /release, /note <text>, /resolve <solution>,
 /close <root cause> | <improvement>, /transfer <department code>, /reopen. A closed ticket's topic
@@ -25,7 +25,7 @@ from core.db.models import Conversation, Department, TelegramTopic, Ticket, User
 from core.engine import Engine
 from core.errors import InvalidInput, KefuError, NotFound
 from core.tickets.lifecycle import InvalidTicketTransition, MissingSummary, TicketStatus, TransitionRequest
-from core.tickets.takeover import HeldByOther, ensure_not_held_by_other
+from core.tickets.takeover import TakenByOther, ensure_not_taken_by_other
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class RepCommands:
             return
         try:
             answer = await self._act(topic, rep, text)
-        except HeldByOther as exc:
+        except TakenByOther as exc:
             answer = self.writer.t("held_by_other", name=exc.holder_name)
         except KefuError as exc:
             answer = self.refusal(exc)
@@ -166,7 +166,7 @@ class RepCommands:
         if command is not None and command[0] == "reopen":
             if ticket is None or not closed:
                 return t("reopen_not_closed")
-            await self._ensure_not_held_by_other(topic, rep)
+            await self._ensure_not_taken_by_other(topic, rep)
             await self.engine.move_ticket(
                 ticket.number, TransitionRequest(TicketStatus.INVESTIGATING, f"user:{rep.id}")
             )
@@ -195,7 +195,7 @@ class RepCommands:
         if name == "resolve":
             if not args:
                 return t("usage_resolve")
-            await self._ensure_not_held_by_other(topic, rep)
+            await self._ensure_not_taken_by_other(topic, rep)
             await self.engine.resolve(conversation_id, args, actor, ticket_id=topic.ticket_id)
             return t("resolved")
         if name == "close":
@@ -204,7 +204,7 @@ class RepCommands:
                 return t("usage_close")
             if not topic.ticket_key:
                 return t("refused_no_ticket")
-            await self._ensure_not_held_by_other(topic, rep)
+            await self._ensure_not_taken_by_other(topic, rep)
             request = TransitionRequest(TicketStatus.CLOSED, actor, root_cause=root_cause, improvement=improvement)
             await self.engine.move_ticket(topic.ticket_key, request)
             return t("closed", ticket_no=topic.ticket_key)
@@ -221,10 +221,10 @@ class RepCommands:
             name = await session.scalar(select(Department.name).where(Department.code == code))
         return str(name or code)
 
-    async def _ensure_not_held_by_other(self, topic: TelegramTopic, rep: Rep) -> None:
-        """Resolve and close are the holder's (or a supervisor's) while the ticket is held, as in the console."""
+    async def _ensure_not_taken_by_other(self, topic: TelegramTopic, rep: Rep) -> None:
+        """Resolve and close are the holder's (or a supervisor's) once a rep has taken the ticket, as in the console."""
         async with self.engine.db.transaction() as session:
             conversation = await session.get(Conversation, topic.conversation_id)
             if conversation is None or (topic.ticket_id is not None and conversation.ticket_id != topic.ticket_id):
                 return
-            await ensure_not_held_by_other(session, conversation, rep.id, override=rep.role in FORCE_ROLES)
+            await ensure_not_taken_by_other(session, conversation, rep.id, override=rep.role in FORCE_ROLES)

@@ -21,6 +21,7 @@ from core.business_hours import BusinessCalendar
 from core.clock import Clock, as_utc
 from core.db.models import Client, Conversation, Notification, Ticket, User
 from core.db.session import Database
+from core.leased_queue import stamp_once
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,7 @@ class TelegramNotifier:
     async def _claim(self, notification_id: int, now: datetime) -> str | None:
         """The announcement text, if this process is the one to send it."""
         async with self.db.transaction() as session:
-            result = await session.execute(
-                update(Notification)
-                .where(Notification.id == notification_id, Notification.telegram_sent_at.is_(None))
-                .values(telegram_sent_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(result, "rowcount", 0) != 1:
+            if not await stamp_once(session, Notification.telegram_sent_at, notification_id, now):
                 return None
             notification = await session.get(Notification, notification_id)
             assert notification is not None

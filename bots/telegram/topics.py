@@ -29,8 +29,8 @@ from core.messages import Direction, MessageType
 from core.texts import Texts
 
 PENDING, OPEN, FAILED, SUPERSEDED = "pending", "open", "failed", "superseded"
-# Post statuses; "held" marks a rep's update being acted on (its reply is not written yet).
-HELD, SENDING, SENT = "held", "sending", "sent"
+# Post statuses; "waiting" marks a rep's update being acted on: the post waits for its answer's text.
+WAITING, SENDING, SENT = "waiting", "sending", "sent"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_TOPIC_NAME = 128

@@ -40,7 +40,7 @@ from core.messages import (
 )
 from core.outbox import UNDELIVERED
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
-from core.tickets.takeover import HeldByOther, ensure_not_held_by_other
+from core.tickets.takeover import TakenByOther, ensure_not_taken_by_other
 
 
 class EngineReps(EngineTimers):
@@ -343,14 +343,14 @@ class EngineReps(EngineTimers):
         self._stage(session, conversation, "claimed", {"user_id": rep.user_id, "user_name": rep.display_name})
 
     async def _may_take(self, session: AsyncSession, conversation: Conversation, user_id: int) -> bool:
-        """True when nobody holds the conversation; False when this rep already does; raises for another rep."""
+        """True when nobody has taken the conversation; False when this rep already has; raises for another rep."""
         holder = conversation.holder_user_id
         if holder is None:
             return True
         if holder == user_id:
             return False
         other = await session.get(User, holder)
-        raise HeldByOther(holder, other.display_name if other else str(holder))
+        raise TakenByOther(holder, other.display_name if other else str(holder))
 
     async def _rep(self, session: AsyncSession, user_id: int) -> RepInfo:
         user = await session.get(User, user_id)
@@ -389,7 +389,7 @@ class EngineReps(EngineTimers):
     ) -> str:
         """Move a ticket by its number; resolving goes through the dialogue, so the client hears it.
 
-        `by` is the rep asking (None: the CLI); while another rep holds the conversation they get HeldByOther
+        `by` is the rep asking (None: the CLI); while another rep has taken the conversation they get TakenByOther
         unless `override` (supervisors and admins). Closing ends the client's channel session where it has one.
         """
         async with self.db.transaction() as session:
@@ -398,7 +398,7 @@ class EngineReps(EngineTimers):
             conversation = await session.get(Conversation, ticket.conversation_id, with_for_update=True)
             linked = conversation is not None and conversation.ticket_id == ticket.id
             if by is not None and conversation is not None and linked:
-                await ensure_not_held_by_other(session, conversation, by, override=override)
+                await ensure_not_taken_by_other(session, conversation, by, override=override)
             moved_here = request.to is not TicketStatus.RESOLVED or conversation is None
             if moved_here:
                 await self.desk.move(session, ticket, request, self.clock.now())

@@ -11,7 +11,7 @@ from pydantic import model_validator
 from bots.common import db_int
 from core.errors import InvalidInput
 from core.tickets.lifecycle import TicketStatus, TransitionRequest
-from core.tickets.takeover import HeldByOther
+from core.tickets.takeover import TakenByOther
 from handlers.console.access import ticket_for
 from handlers.console.auth import Principal
 from handlers.console.bodies import Body, Flag, checked, parsed, trimmed
@@ -69,9 +69,9 @@ class Close(Body):
     improvement: Annotated[str, trimmed(MAX_TEXT, required=False)] = ""
 
 
-def held(exc: HeldByOther) -> JSONResponse:
-    """409 that says who holds the conversation, so the page can show it."""
-    return JSONResponse({"error": "held", "holder_id": exc.holder_id, "holder_name": exc.holder_name}, status_code=409)
+def taken(exc: TakenByOther) -> JSONResponse:
+    """409 that says who has taken the conversation, so the page can show it."""
+    return JSONResponse({"error": "taken", "holder_id": exc.holder_id, "holder_name": exc.holder_name}, status_code=409)
 
 
 def takeover_router(console: Console) -> APIRouter:
@@ -92,8 +92,8 @@ def takeover_router(console: Console) -> APIRouter:
         conversation_id = await conversation_of(principal, number)
         try:
             await engine.claim(conversation_id, principal.user_id)
-        except HeldByOther as exc:
-            return held(exc)
+        except TakenByOther as exc:
+            return taken(exc)
         return done(holder_id=principal.user_id, holder_name=principal.display_name)
 
     @router.post("/api/tickets/{number}/release")
@@ -104,8 +104,8 @@ def takeover_router(console: Console) -> APIRouter:
         conversation_id = await conversation_of(principal, number)
         try:
             await engine.release(conversation_id, principal.user_id, force=force)
-        except HeldByOther as exc:
-            return held(exc)
+        except TakenByOther as exc:
+            return taken(exc)
         return done()
 
     @router.post("/api/tickets/{number}/reply")
@@ -116,8 +116,8 @@ def takeover_router(console: Console) -> APIRouter:
         conversation_id = await conversation_of(principal, number)
         try:
             result = await engine.rep_reply(conversation_id, principal.user_id, text, await_client=await_client)
-        except HeldByOther as exc:
-            return held(exc)
+        except TakenByOther as exc:
+            return taken(exc)
         return done(outbox_ids=result.outbox_ids)
 
     @router.post("/api/tickets/{number}/note")
@@ -137,8 +137,8 @@ def takeover_router(console: Console) -> APIRouter:
         conversation_id = await conversation_of(principal, number)
         try:
             await engine.transfer(conversation_id, principal.user_id, department_code=department, to_user_id=to_user)
-        except HeldByOther as exc:
-            return held(exc)
+        except TakenByOther as exc:
+            return taken(exc)
         return done()
 
     @router.post("/api/tickets/{number}/resolve")
@@ -165,8 +165,8 @@ def takeover_router(console: Console) -> APIRouter:
             status = await services.engine.move_ticket(
                 number, request, by=principal.user_id, override=principal.sees_all
             )
-        except HeldByOther as exc:
-            return held(exc)
+        except TakenByOther as exc:
+            return taken(exc)
         return done(ticket_status=status)
 
     return router

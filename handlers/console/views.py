@@ -156,7 +156,7 @@ def view_routes(console: Console) -> APIRouter:
                 "window": view.reply_window(services.registry, conversation, now),
                 "canned": canned,
                 "conversation_id": conversation.id,
-                "held_by_me": conversation.holder_user_id == principal.user_id,
+                "taken_by_me": conversation.holder_user_id == principal.user_id,
                 "now": now.isoformat(),
             }
         )

@@ -55,3 +55,49 @@ def test_the_revisions_read_from_the_scripts_are_alembics() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert script_heads() == code_revisions().heads == frozenset(scripts.get_heads())
     assert code_revisions().known == frozenset(s.revision for s in scripts.walk_revisions())
+
+
+async def test_0019_renames_the_reps_group_posts_held_status_to_waiting_and_back(services: Services) -> None:
+    from sqlalchemy import text
+
+    from core.db.migrate import downgrade, upgrade
+    from tests.fakes import FakeChannel, inbound
+
+    services.registry.register(FakeChannel())
+    conversation_id = (await services.engine.receive(inbound("你好", "m1"))).conversation_id
+    await downgrade(services.db, "0018")
+    now = services.clock.now()
+    async with services.db.engine.begin() as conn:
+        topic_id = (
+            await conn.execute(
+                text(
+                    "INSERT INTO telegram_topics (chat_id, conversation_id, ticket_key, reason, name, status,"
+                    " mirrored_message_id, attempts, next_attempt_at, created_at, updated_at)"
+                    " VALUES (-100, :c, '', 'handoff', '', 'open', 0, 0, :now, :now, :now) RETURNING id"
+                ),
+                {"c": conversation_id, "now": now},
+            )
+        ).scalar_one()
+        for key, status in (("rep:1", "held"), ("rep:2", "sent"), ("summary", "pending")):
+            await conn.execute(
+                text(
+                    "INSERT INTO telegram_posts (topic_id, key, text, status, attempts, next_attempt_at, created_at)"
+                    " VALUES (:t, :k, '', :s, 0, :now, :now)"
+                ),
+                {"t": topic_id, "k": key, "s": status, "now": now},
+            )
+
+    async def state() -> tuple[dict[str, str], str]:
+        async with services.db.engine.begin() as conn:
+            posts = await conn.execute(
+                text("SELECT key, status FROM telegram_posts WHERE topic_id = :t"), {"t": topic_id}
+            )
+            floor = await conn.execute(text("SELECT oldest_code_revision FROM schema_floor"))
+            return {str(k): str(s) for k, s in posts.all()}, str(floor.scalar_one())
+
+    await upgrade(services.db, "0019")
+    assert await state() == ({"rep:1": "waiting", "rep:2": "sent", "summary": "pending"}, "0019")
+    await downgrade(services.db, "0018")
+    assert await state() == ({"rep:1": "held", "rep:2": "sent", "summary": "pending"}, "0015")
+    await upgrade(services.db)
+    assert await is_current(services.db)

@@ -195,7 +195,7 @@ async def test_claim_race_over_http_leaves_the_loser_told_who_holds_it(services:
     statuses = sorted([first.status_code, second.status_code])
     assert statuses == [200, 409], (first.text, second.text)
     winner, loser = (first, second) if first.status_code == 200 else (second, first)
-    assert loser.json()["error"] == "held" and loser.json()["holder_name"] == winner.json()["holder_name"]
+    assert loser.json()["error"] == "taken" and loser.json()["holder_name"] == winner.json()["holder_name"]
     name = winner.json()["holder_name"]
     assert any(f"客服 {name} 为您服务" in t for t in await outbound_texts(services, conversation_id))
     view = (await ann.get(f"/console/api/tickets/{number}")).json()
@@ -276,7 +276,7 @@ async def test_release_and_transfer(services: Services, signed_in: SignIn) -> No
 
     to_bob = await ann.post(f"/console/api/tickets/{number}/transfer", {"to_user_id": bob.user_id})
     assert to_bob.status_code == 200, to_bob.text
-    assert (await bob.get(f"/console/api/tickets/{number}")).json()["held_by_me"] is True
+    assert (await bob.get(f"/console/api/tickets/{number}")).json()["taken_by_me"] is True
     assert (await bob.post(f"/console/api/tickets/{number}/transfer", {})).status_code == 400
     to_media = await bob.post(f"/console/api/tickets/{number}/transfer", {"department_code": "media"})
     assert to_media.status_code == 200, to_media.text

@@ -6,22 +6,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiogram import Bot
-from sqlalchemy import or_
 
 from bots.common import BackgroundTasks
 from bots.telegram.ratelimit import RateLimiter
-from bots.telegram.topics import (
-    PENDING,
-    SENDING,
-    TopicWriter,
-)
+from bots.telegram.topics import TopicWriter
 from core.channel import Throttled
-from core.clock import Clock, as_utc
+from core.clock import Clock
 from core.db.models import TelegramPost
 from core.db.session import Database
+from core.leased_queue import LeasedQueue
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +51,7 @@ class RepsGroupBase:
         self.clock = clock
         self.writer = writer
         self.max_attempts = max_attempts
+        self.posts = posts_queue(max_attempts)
         # Waits up to this long (the group's 1 message/s) happen here; longer ones are left to the next tick.
         self.max_inline_wait = max_inline_wait
         self.sleep = sleep
@@ -69,14 +65,7 @@ def wait_seconds(wait: Throttled) -> float:
     return wait.retry_after or 0.0
 
 
-def claim_condition(now: datetime) -> Any:
-    return or_(
-        (TelegramPost.status == PENDING) & (TelegramPost.next_attempt_at <= now),
-        (TelegramPost.status == SENDING) & (TelegramPost.lease_until < now),
-    )
-
-
-def claimable(post: TelegramPost, now: datetime) -> bool:
-    if post.status == SENDING:
-        return post.lease_until is not None and as_utc(post.lease_until) < now
-    return as_utc(post.next_attempt_at) <= now
+def posts_queue(max_attempts: int) -> LeasedQueue:
+    """The group's posts as a leased queue: due at next_attempt_at, claimed as "sending", exponential backoff."""
+    p = TelegramPost
+    return LeasedQueue(p.id, p.status, p.attempts, p.lease_until, p.next_attempt_at, LEASE, max_attempts)

@@ -8,9 +8,9 @@ from bots.telegram.reps.base import log, wait_seconds
 from bots.telegram.reps.mirror import RepsMirror
 from bots.telegram.reps.opening import RepsTopics
 from bots.telegram.topics import (
-    HELD,
     PENDING,
     SENT,
+    WAITING,
     PostDraft,
     add_posts,
     ensure_topic,
@@ -74,7 +74,7 @@ class RepsGroup(RepsTopics, RepsMirror):
                 await session.execute(
                     update(TelegramPost)
                     .where(TelegramPost.topic_id == topic_id, TelegramPost.key == key)
-                    .values(status=HELD)
+                    .values(status=WAITING)
                     .execution_options(synchronize_session=False)
                 )
         return bool(added)
@@ -85,7 +85,7 @@ class RepsGroup(RepsTopics, RepsMirror):
         async with self.db.transaction() as session:
             await session.execute(
                 update(TelegramPost)
-                .where(TelegramPost.topic_id == topic_id, TelegramPost.key == key, TelegramPost.status == HELD)
+                .where(TelegramPost.topic_id == topic_id, TelegramPost.key == key, TelegramPost.status == WAITING)
                 .values(
                     text=answer or "",
                     status=PENDING if answer else SENT,
@@ -102,7 +102,7 @@ class RepsGroup(RepsTopics, RepsMirror):
         async with self.db.transaction() as session:
             await session.execute(
                 delete(TelegramPost).where(
-                    TelegramPost.topic_id == topic_id, TelegramPost.key == key, TelegramPost.status == HELD
+                    TelegramPost.topic_id == topic_id, TelegramPost.key == key, TelegramPost.status == WAITING
                 )
             )
 

@@ -18,7 +18,7 @@ from bots.telegram.topics import (
 )
 from core.channel import PermanentSendError, Throttled, TransientSendError
 from core.db.models import Client, TelegramTopic, Ticket
-from core.outbox import backoff
+from core.leased_queue import exponential
 from core.tickets import escalation
 from core.tickets.lifecycle import OPEN_STATUSES
 
@@ -120,7 +120,7 @@ class RepsTopics(RepsPosts):
             if attempts >= self.max_attempts:
                 await self._fail_topic(topic_id, str(exc))
             else:
-                await self._retry_topic(topic_id, attempts, backoff(attempts).total_seconds(), str(exc))
+                await self._retry_topic(topic_id, attempts, exponential(attempts).total_seconds(), str(exc))
             return
         except PermanentSendError as exc:
             # Not a forum, or the bot lacks "manage topics": the README's set-up was skipped. Visible here.

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bots.telegram.errors import bot_call
-from bots.telegram.reps.base import LEASE, RepsGroupBase, claim_condition, claimable, log, wait_seconds
+from bots.telegram.reps.base import RepsGroupBase, log, wait_seconds
 from bots.telegram.topics import (
-    FAILED,
     OPEN,
     PENDING,
     SENDING,
-    SENT,
 )
 from core.channel import PermanentSendError, Throttled, TransientSendError
 from core.db.models import TelegramPost, TelegramTopic
-from core.outbox import backoff
+from core.leased_queue import Verdict
 
 
 class RepsPosts(RepsGroupBase):
@@ -57,18 +54,21 @@ class RepsPosts(RepsGroupBase):
             for post, thread_id in rows.all():
                 if thread_id is not None:
                     heads.setdefault(post.topic_id, (post, thread_id))
-        ready = [(p.id, thread) for p, thread in heads.values() if claimable(p, now)]
+        posts = self.posts
+        ready = [
+            (p.id, thread)
+            for p, thread in heads.values()
+            if posts.is_claimable(p.status, p.next_attempt_at, p.lease_until, now)
+        ]
         return sorted(ready)
 
     async def _send_post(self, post_id: int, thread_id: int) -> bool:
         now = self.clock.now()
         async with self.db.transaction() as session:
             claimed = await session.execute(
-                update(TelegramPost)
-                .where(TelegramPost.id == post_id, claim_condition(now))
-                .values(status=SENDING, lease_until=now + LEASE, attempts=TelegramPost.attempts + 1)
-                .returning(TelegramPost.text, TelegramPost.photo, TelegramPost.attempts)
-                .execution_options(synchronize_session=False)
+                self.posts.claim(now, TelegramPost.id == post_id).returning(
+                    TelegramPost.text, TelegramPost.photo, TelegramPost.attempts
+                )
             )
             row = claimed.first()
         if row is None:
@@ -84,53 +84,34 @@ class RepsPosts(RepsGroupBase):
                     lambda: self.bot.send_message(self.chat_id, text, message_thread_id=thread_id)
                 )
         except Throttled as wait:
-            await self._settle(post_id, PENDING, attempts - 1, retry_in=wait_seconds(wait), error=str(wait))
+            await self._settle(
+                post_id, attempts, self.posts.given_back(attempts, str(wait), self.clock.now(), wait_seconds(wait))
+            )
             raise
         except TransientSendError as exc:
-            status = FAILED if attempts >= self.max_attempts else PENDING
-            await self._settle(post_id, status, attempts, retry_in=backoff(attempts).total_seconds(), error=str(exc))
+            await self._settle(post_id, attempts, self.posts.failed_attempt(attempts, str(exc), self.clock.now()))
             return False
         except PermanentSendError as exc:
             if photo:
                 # The photo could not be fetched (an expired link, a file id of another bot): send the text.
-                await self._settle(post_id, PENDING, attempts - 1, retry_in=0, error=str(exc), drop_photo=True)
+                verdict = self.posts.given_back(attempts, str(exc), self.clock.now(), 0.0)
+                await self._settle(post_id, attempts, verdict, photo=None)
                 return False
             log.warning("reps post %s failed: %s", post_id, exc)
-            await self._settle(post_id, FAILED, attempts, retry_in=0, error=str(exc))
+            verdict = self.posts.failed_attempt(attempts, str(exc), self.clock.now(), retry=False)
+            await self._settle(post_id, attempts, verdict)
             return False
-        await self._settle(post_id, SENT, attempts, retry_in=0, external_id=str(message.message_id))
-        return True
-
-    async def _settle(
-        self,
-        post_id: int,
-        status: str,
-        attempts: int,
-        *,
-        retry_in: float,
-        error: str | None = None,
-        external_id: str | None = None,
-        drop_photo: bool = False,
-    ) -> None:
         now = self.clock.now()
-        values: dict[str, Any] = {
-            "status": status,
-            "attempts": max(0, attempts),
-            "lease_until": None,
-            "next_attempt_at": now + timedelta(seconds=retry_in),
-            "last_error": error,
-            "external_id": external_id,
-            "sent_at": now if status == SENT else None,
-        }
-        if drop_photo:
-            values["photo"] = None
         async with self.db.transaction() as session:
             await session.execute(
-                update(TelegramPost)
-                .where(TelegramPost.id == post_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
+                self.posts.succeed([(post_id, attempts)], sent_at=now, external_id=str(message.message_id))
             )
+        return True
+
+    async def _settle(self, post_id: int, attempts: int, verdict: Verdict, **more: Any) -> None:
+        """Write how the claim of the post (with `attempts` when claimed) ended, if this worker still holds it."""
+        async with self.db.transaction() as session:
+            await session.execute(self.posts.settle([(post_id, attempts)], verdict, **more))
 
     async def _call(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """One Bot API call; a flood-control wait holds the whole group back."""

@@ -46,7 +46,7 @@ const Console = (() => {
     const code = data && data.error;
     if (status === 401) return t("error_login_required");
     if (code === "csrf") return t("error_csrf");
-    if (code === "held") return t("error_held") + (data.holder_name || "");
+    if (code === "taken") return t("error_held") + (data.holder_name || "");
     if (status === 403) return t("error_forbidden");
     if (status === 404) return t("error_not_found");
     return t("error") + (code ? ": " + code : "");

@@ -86,9 +86,9 @@
     document.getElementById("holder").textContent = ticket.holder || t("ticket.nobody");
     document.getElementById("holder").dataset.holderId = ticket.holder_id || "";
     const claim = document.getElementById("claim");
-    claim.hidden = data.held_by_me || !ticket.linked || !OPEN.includes(ticket.status);
+    claim.hidden = data.taken_by_me || !ticket.linked || !OPEN.includes(ticket.status);
     claim.disabled = Boolean(heldByOther);
-    document.getElementById("release").hidden = !data.held_by_me;
+    document.getElementById("release").hidden = !data.taken_by_me;
     document.getElementById("force-release").hidden = !(heldByOther && (me.role === "supervisor" || me.role === "admin"));
 
     const w = data.window;

@@ -21,7 +21,7 @@ from core.channel_state import ChannelStateStore
 from core.clock import ManualClock
 from core.db.models import Conversation, TicketEvent
 from core.messages import ConversationRef, MessageType, OutboundMessage
-from core.tickets.takeover import HeldByOther
+from core.tickets.takeover import TakenByOther
 from handlers.services import Services
 from tests.channels.wechat.conftest import OTHER_AES_KEY, element, sign
 from tests.channels.wechat.kf_fake_api import CORP_SECRET, FakeWeComAPI, client_item, enter_session_item
@@ -342,5 +342,5 @@ async def test_a_failed_handover_is_recorded_on_the_ticket_and_the_claim_stands(
     assert len(failed) == 1 and "95014" in failed[0].data["error"] and failed[0].data["to_human"] is True
     assert failed[0].data["kind"] == "claim"
     # Still claimed: a second claim by someone else is refused.
-    with pytest.raises(HeldByOther):
+    with pytest.raises(TakenByOther):
         await services.engine.claim(conversation_id, staff.reps[1])

@@ -16,7 +16,7 @@ from core.db.models import Client, Conversation, Department, Notification, Ticke
 from core.errors import InvalidInput
 from core.live import LiveEvent
 from core.messages import ConversationRef
-from core.tickets.takeover import HeldByOther
+from core.tickets.takeover import TakenByOther
 from handlers.services import Services, build_services
 from tests.support.chat import Chat, texts_of
 from tests.support.desk_setup import Staff, create_staff
@@ -66,7 +66,7 @@ async def test_claim_is_exclusive_and_idempotent(web: httpx.AsyncClient, service
     await chat.replies()
     await services.engine.claim(conversation_id, staff.reps[0])
     assert "客服 客服0 为您服务" in texts_of(await chat.replies())
-    with pytest.raises(HeldByOther) as lost:
+    with pytest.raises(TakenByOther) as lost:
         await services.engine.claim(conversation_id, staff.reps[1])
     assert lost.value.holder_id == staff.reps[0] and lost.value.holder_name == "客服0"
     assert lost.value.status_code == 409
@@ -94,7 +94,7 @@ async def test_concurrent_claims_from_two_processes_have_one_winner(
             try:
                 await engine_services.engine.claim(conversation_id, user_id)
                 return user_id
-            except HeldByOther:
+            except TakenByOther:
                 return None
 
         outcomes = await asyncio.gather(
@@ -119,7 +119,7 @@ async def test_reply_claims_when_free_and_is_refused_when_another_rep_holds(
     said = texts_of(await chat.replies())
     assert said.index("客服 客服0 为您服务") < said.index("您好，请问是哪条广告？")
     assert (await _conversation(services, conversation_id)).holder_user_id == staff.reps[0]
-    with pytest.raises(HeldByOther):
+    with pytest.raises(TakenByOther):
         await services.engine.rep_reply(conversation_id, staff.reps[1], "我来处理")
     assert await chat.replies() == []
     ticket = await _ticket_of(services, conversation_id)
@@ -134,7 +134,7 @@ async def test_release_needs_the_holder_unless_forced_and_the_bot_speaks_again(
     await services.engine.claim(conversation_id, staff.reps[0])
     await chat.replies()
     assert await chat.send("还在吗") == [], "the bot is silent while a rep holds it"
-    with pytest.raises(HeldByOther):
+    with pytest.raises(TakenByOther):
         await services.engine.release(conversation_id, staff.reps[1])
     await services.engine.release(conversation_id, staff.supervisor, force=True)
     assert "人工客服已结束本次服务" in texts_of(await chat.replies())
@@ -206,7 +206,7 @@ async def test_live_events_follow_commits_only(web: httpx.AsyncClient, services:
     await services.engine.claim(conversation_id, staff.reps[0])
     assert recorder.kinds()[4:] == ["ticket", "claimed", "message", "delivered"]
     before = len(recorder.events)
-    with pytest.raises(HeldByOther):
+    with pytest.raises(TakenByOther):
         await services.engine.claim(conversation_id, staff.reps[1])
     assert len(recorder.events) == before, "a refused claim publishes nothing"
 
