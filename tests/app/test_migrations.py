@@ -61,7 +61,7 @@ async def test_0019_renames_the_reps_group_posts_held_status_to_waiting_and_back
     from sqlalchemy import text
 
     from core.db.migrate import downgrade, upgrade
-    from tests.fakes import FakeChannel, inbound
+    from tests.support.fakes import FakeChannel, inbound
 
     services.registry.register(FakeChannel())
     conversation_id = (await services.engine.receive(inbound("你好", "m1"))).conversation_id
