@@ -51,8 +51,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy core
 	$(BIN)/mypy bots handlers
 
+# Two processes (pytest-xdist): most tests wait on PostgreSQL, a browser or a kefu subprocess, so the other one
+# runs meanwhile; each has its own template databases, Dovecot and ports. `make pytest PYTEST_WORKERS=0` runs
+# in one process, for debugging. worksteal: a process that runs out takes tests queued for the other one,
+# so the few minute-long tests (schemathesis, kill -9) do not leave one process working alone at the end.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/pytest -q -m "not soak"
+	$(BIN)/pytest -q -m "not soak" -n $(PYTEST_WORKERS) --dist worksteal
 
 # Longer fault runs: more kills, a PostgreSQL restart (it restarts the machine's PostgreSQL).
 soak: $(STAMP)

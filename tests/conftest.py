@@ -175,6 +175,25 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from _copy(request, tmp_path, "empty_template")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """argon2id at its lowest cost inside the test process; `kefu serve` and `kefu user` started by tests keep kefu's.
+
+    kefu's cost (argon2-cffi's default: 64 MiB, three passes) is the point in production and 0.3-0.4 s per hash
+    or check here; the console tests sign in hundreds of people. What is tested (the format, a wrong password
+    refused, the strength rules) does not depend on the cost.
+    """
+    from argon2 import PasswordHasher
+
+    from handlers.console import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_HASHER", cheap)
+        patch.setattr(passwords, "_DUMMY", cheap.hash("kefu-no-such-user"))
+        yield
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

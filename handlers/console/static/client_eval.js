@@ -6,6 +6,7 @@
   const SCORES = ["business_importance", "market_influence", "payment_timeliness"];
   const PAGE = 100;
   let offset = 0;
+  let latest = 0;
   let mayEdit = false;
 
   function pct(value) { return value === null || value === undefined ? "–" : `${Math.round(value * 1000) / 10}%`; }
@@ -87,7 +88,11 @@
 
   async function load(reset) {
     if (reset) offset = 0;
+    // A filter applied while the page's first load is on its way: only the newest answer is shown, or both
+    // would be appended to one table.
+    const request = ++latest;
     const res = await api("GET", `/console/api/client-evaluation?days=${encodeURIComponent(days())}&offset=${offset}&limit=${PAGE}`);
+    if (request !== latest) return;
     if (!res.ok) { flash(Console.errorText(res.status, res.data)); return; }
     mayEdit = res.data.may_edit;
     document.getElementById("period").textContent = res.data.period;
