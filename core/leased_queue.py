@@ -153,6 +153,10 @@ class LeasedQueue:
             {self.status.key: self.done, self.lease_until.key: None, "last_error": None} | more
         )
 
+    def renew(self, claims: Sequence[tuple[int, int]], now: datetime) -> Update:
+        """Extend the leases of claims still ours and unexpired (only an expired lease can be taken over)."""
+        return self._still_ours(claims).where(self.lease_until > now).values({self.lease_until: now + self.lease})
+
     def _still_ours(self, claims: Sequence[tuple[int, int]]) -> Update:
         return (
             update(self.id.class_)

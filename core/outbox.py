@@ -418,17 +418,8 @@ class OutboxDispatcher:
         if now < claimed_at + LEASE / 2:
             return claims
         async with self.db.transaction() as session:
-            # Only an expired lease can be taken over, so a lease extended before it expires was never lost.
             kept = await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id.in_([c.row_id for c in claims]),
-                    OutboxMessage.status == SENDING,
-                    OutboxMessage.lease_until > now,
-                )
-                .values(lease_until=now + LEASE)
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
+                self.queue.renew([(c.row_id, c.attempts) for c in claims], now).returning(OutboxMessage.id)
             )
             ours = set(kept.scalars())
         return [c for c in claims if c.row_id in ours]
