@@ -75,23 +75,27 @@ async def test_a_burst_of_13_wrong_and_1_right_checks_no_more_than_the_lockout_a
     await add_user(services, "ann")
     # Backoff off (it would admit even fewer): the lockout alone must hold under concurrency.
     lock_after = ConsoleSettings().lock_after
-    responses = await burst(browsers, "ann", ["wrong password"] * 13 + [PASSWORD], backoff_after=lock_after)
+    responses = await burst(browsers, "ann", ["wrong password"] * 13, backoff_after=lock_after)
     checked = await audit_count(services, "login_failed")
     assert checked <= lock_after, f"{checked} wrong passwords were checked, the lockout is {lock_after}"
-    assert responses[-1].status_code == 429 and "暂时锁定" in responses[-1].text
+    assert sum(r.status_code == 429 for r in responses) == len(responses) - checked + 1  # the 6th says "locked"
+    # The right password after the burst, from yet another browser: locked out like the guesses. (Sent within the
+    # burst, it may be admitted before the sixth guess is counted, and then it rightly gets in.)
+    (right,) = await burst(browsers, "ann", [PASSWORD], backoff_after=lock_after)
+    assert right.status_code == 429 and "暂时锁定" in right.text
     assert await audit_count(services, "login") == 0
     async with services.db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(ConsoleSession)) == 0
-    assert sum(r.status_code == 429 for r in responses) == len(responses) - checked + 1  # the 6th says "locked"
 
 
 async def test_with_backoff_a_burst_checks_only_the_free_attempts(
     services: Services, browsers: Callable[..., httpx.AsyncClient]
 ) -> None:
     await add_user(services, "ann")
-    responses = await burst(browsers, "ann", ["wrong password"] * 13 + [PASSWORD])
+    await burst(browsers, "ann", ["wrong password"] * 13)
     assert await audit_count(services, "login_failed") <= ConsoleSettings().backoff_after
-    assert responses[-1].status_code == 429
+    (right,) = await burst(browsers, "ann", [PASSWORD])
+    assert right.status_code == 429
     assert await audit_count(services, "login") == 0
 
 

@@ -46,7 +46,9 @@ def fault_plan(seed: int, faults: list[Any], length: int = 5000) -> list[Any]:
 
 @pytest.fixture
 def wechat_api() -> Iterator[FakeWeChatAPI]:
-    api = FakeWeChatAPI(slow_seconds=0.8)
+    # A "timeout" outlasts the client's wait; a call without a fault must not, even on a loaded machine: the fake
+    # has accepted it, so a client that gave up would send it again and the reply would arrive twice.
+    api = FakeWeChatAPI(slow_seconds=2.0)
     api.start()
     yield api
     api.stop()
@@ -66,10 +68,11 @@ async def channels(
 ) -> AsyncIterator[tuple[FakeWeChatAPI, FakeBotAPI]]:
     clock = services.clock
     assert isinstance(clock, ManualClock)
-    account = make_account(wechat_api, api_timeout_seconds=0.4)
+    account = make_account(wechat_api, api_timeout_seconds=1.5)
     store = ChannelStateStore(services.db, clock)
     services.registry.register(WeChatChannel(account, store, media_dir=services.settings.media_dir))
-    bot: Bot = make_settings(telegram_api).bot()
+    # The Telegram faults are answers (502, 429, 500), never silence: a long wait costs nothing here.
+    bot: Bot = make_settings(telegram_api, api_timeout_seconds=15.0).bot()
     services.registry.register(TelegramChannel(bot, RateLimiter(clock), sleep=manual_sleep(clock)))
     yield wechat_api, telegram_api
     await bot.session.close()
