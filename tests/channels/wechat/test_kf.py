@@ -56,6 +56,15 @@ async def test_url_verification_decrypts_echostr(wecom: WeComServer) -> None:
     assert (await wecom.http.get("/wecom/kf", params=old)).status_code == 403
 
 
+@pytest.mark.parametrize("digits", ["²²²²²²²²²²", "٠١٢٣٤٥٦٧٨٩"], ids=["superscript", "arabic-indic"])
+async def test_a_timestamp_in_other_digits_is_refused_before_any_signature(wecom: WeComServer, digits: str) -> None:
+    # str.isdigit accepts both; int() raises on the first, reads the second. Neither is WeCom's.
+    timestamp = str(wecom.now()).translate(str.maketrans("0123456789", digits))
+    params = {"timestamp": timestamp, "nonce": "1", "msg_signature": "x", "echostr": "x"}
+    assert (await wecom.http.get("/wecom/kf", params=params)).status_code == 403
+    assert (await wecom.http.post("/wecom/kf", params=params, content="<xml/>")).status_code == 403
+
+
 async def test_rejected_callbacks_store_nothing_and_pull_nothing(wecom: WeComServer, wecom_api: FakeWeComAPI) -> None:
     wecom_api.push(KFID, client_item(KFID, USER, "text", {"content": "你好"}))
     assert (await wecom.post(token="not-the-token")).status_code == 403
