@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import KefuError
@@ -100,6 +100,17 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
             return await _read(request, limit)
     except TimeoutError:
         raise BodyTooSlow(f"request body not received within {deadline:g} s") from None
+
+
+async def read_body_or_refusal(request: Request, limit: int) -> bytes | Response:
+    """The body, or a plain-text webhook's refusal of it: 413 "body too large", else 400 "bad request"."""
+    try:
+        return await read_limited_body(request, limit)
+    except BodyTooLarge:
+        return PlainTextResponse("body too large", status_code=413)
+    # Malformed Content-Length and bodies that trickle past the deadline alike.
+    except BadPayload:
+        return PlainTextResponse("bad request", status_code=400)
 
 
 async def _read(request: Request, limit: int) -> bytes:

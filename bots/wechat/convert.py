@@ -10,6 +10,7 @@ from xml.parsers.expat import ExpatError
 from wechatpy import parse_message
 from wechatpy.replies import TextReply
 
+from bots.wechat.envelope import BadEnvelope
 from bots.wechat.settings import CHANNEL
 from core.messages import Attachment, ConversationRef, InboundMessage, MessageType
 
@@ -26,7 +27,7 @@ HUMAN_TEXT = "人工客服"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-class BadMessage(ValueError):
+class BadMessage(BadEnvelope):
     """The body is not a WeChat message kefu can read (malformed, hostile or incomplete XML)."""
 
 

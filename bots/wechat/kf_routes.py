@@ -9,17 +9,15 @@ import socket
 import uuid
 from datetime import timedelta
 from typing import Any
-from xml.parsers.expat import ExpatError
 
-import xmltodict
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 
-from bots.common import BackgroundTasks, BadPayload, BodyTooLarge, read_limited_body
+from bots.common import BackgroundTasks, read_body_or_refusal
+from bots.wechat.envelope import BadEnvelope, EnvelopeKey, fresh, xml_root
 from bots.wechat.kf_channel import WeComKfChannel
 from bots.wechat.kf_convert import MAX_ACCOUNT, servicer_text, session_change, to_inbound
-from bots.wechat.signing import BadSignature, same, sign
+from bots.wechat.signing import BadSignature
 from bots.wechat.token import StateStore
 from bots.wechat.window import OpensWindow
 from core.channel import PermanentSendError, TransientSendError
@@ -36,8 +34,8 @@ MAX_PAGES = 100
 PULL_LEASE = timedelta(seconds=10)
 
 
-class BadCallback(Exception):
-    """The body is not a WeCom callback kefu can read (malformed envelope, undecryptable, hostile XML)."""
+class BadCallback(BadEnvelope):
+    """The callback decrypted from a good envelope holds nothing kefu can read."""
 
 
 def cursor_key(open_kfid: str) -> str:
@@ -69,8 +67,11 @@ class WeComKfWebhook:
         self.max_body_bytes = max_body_bytes
         self.lock_ttl = lock_ttl
         self.poll_seconds = poll_seconds
-        self._token = self.account.token.get_secret_value()
-        self._key = WeChatCrypto(self._token, self.account.aes_key.get_secret_value(), self.account.corp_id).key
+        self._envelope = EnvelopeKey(
+            token=self.account.token.get_secret_value(),
+            encoding_aes_key=self.account.aes_key.get_secret_value(),
+            receiver_id=self.account.corp_id,
+        )
         # Unique per webhook: the store lets a holder retake its own lock, so two processes must differ.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # Pulls of one kf account queue here instead of polling the database for the same lock.
@@ -80,34 +81,12 @@ class WeComKfWebhook:
     # ------------------------------------------------------------ checks
 
     def _fresh(self, timestamp: str) -> bool:
-        if not timestamp.isdigit() or len(timestamp) > 12:
-            return False
-        now = self.engine.clock.now().timestamp()
-        return abs(now - int(timestamp)) <= self.account.max_clock_skew_seconds
-
-    def _decrypt(self, encrypted: str) -> str:
-        try:
-            return str(PrpCrypto(self._key).decrypt(encrypted, self.account.corp_id))
-        # A wrong key or a forged blob fails anywhere in base64, AES, padding, length or corp id checks.
-        except Exception as exc:
-            raise BadCallback(f"cannot decrypt: {type(exc).__name__}") from None
+        return fresh(timestamp, now=self.engine.clock.now(), skew_seconds=self.account.max_clock_skew_seconds)
 
     def _open(self, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> dict[str, Any]:
         """The callback's inner XML as a dict, after the signature over its Encrypt field checked out."""
-        try:
-            outer = xmltodict.parse(body, disable_entities=True)
-            encrypted = outer["xml"]["Encrypt"]
-        # xmltodict refuses DOCTYPE entities with ValueError (XXE, billion laughs); the rest are wrong shapes.
-        except (ValueError, ExpatError, KeyError, TypeError) as exc:
-            raise BadCallback(f"unreadable envelope: {type(exc).__name__}") from None
-        if not isinstance(encrypted, str):
-            raise BadCallback("Encrypt missing")
-        if not same(sign(self._token, timestamp, nonce, encrypted), msg_signature):
-            raise BadSignature("msg_signature mismatch")
-        try:
-            inner = xmltodict.parse(self._decrypt(encrypted), disable_entities=True)["xml"]
-        except (ValueError, ExpatError, KeyError, TypeError) as exc:
-            raise BadCallback(f"unreadable callback: {type(exc).__name__}") from None
+        xml = self._envelope.open(body, msg_signature=msg_signature, timestamp=timestamp, nonce=nonce)
+        inner = xml_root(xml, "callback")
         if not isinstance(inner, dict):
             raise BadCallback("empty callback")
         return inner
@@ -117,15 +96,22 @@ class WeComKfWebhook:
     async def verify(self, request: Request) -> Response:
         """GET: WeCom checks the URL by asking it to decrypt `echostr` under a valid signature."""
         q = request.query_params
-        timestamp, echostr = q.get("timestamp", ""), q.get("echostr", "")
-        signed = same(sign(self._token, timestamp, q.get("nonce", ""), echostr), q.get("msg_signature", ""))
-        if not signed or not self._fresh(timestamp):
+        timestamp = q.get("timestamp", "")
+        if not self._fresh(timestamp):
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            return PlainTextResponse(self._decrypt(echostr))
-        except BadCallback as exc:
+            echo = self._envelope.decrypt_signed(
+                q.get("echostr", ""),
+                msg_signature=q.get("msg_signature", ""),
+                timestamp=timestamp,
+                nonce=q.get("nonce", ""),
+            )
+        except BadSignature:
+            return PlainTextResponse("forbidden", status_code=403)
+        except BadEnvelope as exc:
             log.info("wecom kf verification: %s", exc)
             return PlainTextResponse("bad request", status_code=400)
+        return PlainTextResponse(echo)
 
     async def receive(self, request: Request) -> Response:
         """POST: a notice that a kf account has news; answered at once, the messages are pulled in the background."""
@@ -133,17 +119,15 @@ class WeComKfWebhook:
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         if not self._fresh(timestamp):
             return PlainTextResponse("stale timestamp", status_code=403)
-        try:
-            body = await read_limited_body(request, self.max_body_bytes)
-        except BodyTooLarge:
-            return PlainTextResponse("body too large", status_code=413)
-        except BadPayload:
-            return PlainTextResponse("bad request", status_code=400)
+        body = await read_body_or_refusal(request, self.max_body_bytes)
+        if isinstance(body, Response):
+            return body
         try:
             callback = self._open(body, q.get("msg_signature", ""), timestamp, nonce)
         except BadSignature:
             return PlainTextResponse("forbidden", status_code=403)
-        except BadCallback as exc:
+        # An envelope that cannot be opened (BadEnvelope) or a callback inside it that cannot be read (BadCallback).
+        except BadEnvelope as exc:
             log.info("wecom kf callback: %s", exc)
             return PlainTextResponse("bad request", status_code=400)
         if callback.get("MsgType") != "event" or callback.get("Event") != KF_EVENT:

@@ -8,16 +8,15 @@ from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
 from typing import Any
-from xml.parsers.expat import ExpatError
 
-import xmltodict
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.crypto import WeChatCrypto
 
-from bots.common import BackgroundTasks, BadPayload, BodyTooLarge, read_limited_body
+from bots.common import BackgroundTasks, read_body_or_refusal
 from bots.wechat.channel import WeChatChannel, account_channel
-from bots.wechat.convert import BadMessage, parse, passive_text_reply, to_inbound
+from bots.wechat.convert import parse, passive_text_reply, to_inbound
+from bots.wechat.envelope import BadEnvelope, EnvelopeKey, fresh
 from bots.wechat.media import MediaDownloader
 from bots.wechat.passive import PassiveReply
 from bots.wechat.settings import CHANNEL, DEFAULT_ACCOUNT, WeChatAccount
@@ -62,11 +61,12 @@ class WeChatWebhook:
         # By default the channel's downloader (set when it was built with a media directory).
         self.media = media if media is not None else (self.channel.media if self.channel else None)
         self._token = account.token.get_secret_value()
-        self._crypto = (
-            WeChatCrypto(self._token, account.aes_key.get_secret_value(), account.app_id)
-            if account.aes_key is not None and account.safe_mode
-            else None
+        aes_key = account.aes_key.get_secret_value() if account.aes_key is not None and account.safe_mode else ""
+        # Safe mode: messages come in an envelope (opened here), passive replies go out in one (sealed by wechatpy).
+        self._envelope = (
+            EnvelopeKey(token=self._token, encoding_aes_key=aes_key, receiver_id=account.app_id) if aes_key else None
         )
+        self._crypto = WeChatCrypto(self._token, aes_key, account.app_id) if aes_key else None
         self._background = BackgroundTasks(log, "wechat background work failed")
 
     # ------------------------------------------------------------ checks
@@ -75,27 +75,7 @@ class WeChatWebhook:
         return same(sign(self._token, timestamp, nonce), signature)
 
     def _fresh(self, timestamp: str) -> bool:
-        if not timestamp.isdigit() or len(timestamp) > 12:
-            return False
-        now = self.engine.clock.now().timestamp()
-        return abs(now - int(timestamp)) <= self.account.max_clock_skew_seconds
-
-    def _decrypt(self, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> str:
-        assert self._crypto is not None
-        try:
-            outer = xmltodict.parse(body, disable_entities=True)
-            encrypt = outer["xml"]["Encrypt"]
-        except (ValueError, ExpatError, KeyError, TypeError) as exc:
-            raise BadMessage(f"unreadable envelope: {type(exc).__name__}") from None
-        if not isinstance(encrypt, str):
-            raise BadMessage("Encrypt missing")
-        if not same(sign(self._token, timestamp, nonce, encrypt), msg_signature):
-            raise BadSignature("msg_signature mismatch")
-        try:
-            return str(PrpCrypto(self._crypto.key).decrypt(encrypt, self.account.app_id))
-        # A wrong key or a forged blob fails anywhere in base64, AES, padding, length or app id checks.
-        except Exception as exc:
-            raise BadMessage(f"cannot decrypt: {type(exc).__name__}") from None
+        return fresh(timestamp, now=self.engine.clock.now(), skew_seconds=self.account.max_clock_skew_seconds)
 
     async def _first_use(self, signature: str, timestamp: str, nonce: str, body: bytes) -> bool:
         """False when this signed query came before with another body (a replay); an identical retry passes.
@@ -133,24 +113,26 @@ class WeChatWebhook:
             return PlainTextResponse("forbidden", status_code=403)
         if not self._fresh(timestamp):
             return PlainTextResponse("stale timestamp", status_code=403)
-        try:
-            body = await read_limited_body(request, self.max_body_bytes)
-        except BodyTooLarge:
-            return PlainTextResponse("body too large", status_code=413)
-        except BadPayload:
-            return PlainTextResponse("bad request", status_code=400)
+        body = await read_body_or_refusal(request, self.max_body_bytes)
+        if isinstance(body, Response):
+            return body
         encrypted = q.get("encrypt_type", "").lower() == "aes"
-        if encrypted != (self._crypto is not None):
+        if encrypted != (self._envelope is not None):
             # In safe mode a plaintext body is not covered by any signature, so it is refused.
             return PlainTextResponse("wrong encryption mode", status_code=400)
         if not encrypted and not await self._first_use(q.get("signature", ""), timestamp, nonce, body):
             return PlainTextResponse("signature already used", status_code=403)
         try:
-            xml: str | bytes = self._decrypt(body, q.get("msg_signature", ""), timestamp, nonce) if encrypted else body
+            xml: str | bytes = (
+                self._envelope.open(body, msg_signature=q.get("msg_signature", ""), timestamp=timestamp, nonce=nonce)
+                if self._envelope is not None
+                else body
+            )
             message = parse(xml)
         except BadSignature:
             return PlainTextResponse("forbidden", status_code=403)
-        except BadMessage as exc:
+        # An envelope that cannot be opened, or a message inside (or in plaintext) that cannot be read.
+        except BadEnvelope as exc:
             log.info("wechat %s: %s", self.account.name, exc)
             return PlainTextResponse("bad request", status_code=400)
         inbound = to_inbound(message, self.account.name)

@@ -56,6 +56,25 @@ async def test_url_verification_decrypts_echostr(wecom: WeComServer) -> None:
     assert (await wecom.http.get("/wecom/kf", params=old)).status_code == 403
 
 
+@pytest.mark.parametrize("digits", ["²²²²²²²²²²", "٠١٢٣٤٥٦٧٨٩"], ids=["superscript", "arabic-indic"])
+async def test_a_timestamp_in_other_digits_is_refused_before_any_signature(wecom: WeComServer, digits: str) -> None:
+    # str.isdigit accepts both; int() raises on the first, reads the second. Neither is WeCom's.
+    timestamp = str(wecom.now()).translate(str.maketrans("0123456789", digits))
+    params = {"timestamp": timestamp, "nonce": "1", "msg_signature": "x", "echostr": "x"}
+    assert (await wecom.http.get("/wecom/kf", params=params)).status_code == 403
+    assert (await wecom.http.post("/wecom/kf", params=params, content="<xml/>")).status_code == 403
+
+
+async def test_a_body_too_large_or_with_a_broken_length_is_refused_before_the_envelope(wecom: WeComServer) -> None:
+    params = {"timestamp": str(wecom.now()), "nonce": "1", "msg_signature": "x"}
+    limit = wecom.webhook.max_body_bytes
+    too_big = await wecom.http.post("/wecom/kf", params=params, content=b"x" * (limit + 1))
+    assert (too_big.status_code, too_big.text) == (413, "body too large")
+    headers = {"Content-Length": "many"}
+    broken = await wecom.http.post("/wecom/kf", params=params, content=b"<xml/>", headers=headers)
+    assert (broken.status_code, broken.text) == (400, "bad request")
+
+
 async def test_rejected_callbacks_store_nothing_and_pull_nothing(wecom: WeComServer, wecom_api: FakeWeComAPI) -> None:
     wecom_api.push(KFID, client_item(KFID, USER, "text", {"content": "你好"}))
     assert (await wecom.post(token="not-the-token")).status_code == 403
