@@ -80,3 +80,35 @@ def test_aiogram_types_are_built_on_first_use_and_parse_as_before(tmp_path: Path
         "button": "menu:2",
         "dumped": {"text": "投诉", "callback_data": "menu:2"},
     }
+
+
+STARTED = """
+import asyncio, json
+from opencc_purepy.dictionary_lib import DictionaryMaxlength
+import core.dialogue.textmodel as textmodel
+every_table, models_read = [], []
+new = DictionaryMaxlength.new.__func__
+DictionaryMaxlength.new = classmethod(lambda cls: every_table.append(1) or new(cls))
+load_model = textmodel.load_model
+textmodel.load_model = lambda path: models_read.append(path.name) or load_model(path)
+from handlers.app import create_app
+app = create_app(background=False)
+
+async def main():
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        await services._preloading
+        print(json.dumps({
+            "model": services.model_in_force is not None, "models_read": models_read,
+            "every_opencc_table": bool(every_table),
+        }))
+
+asyncio.run(main())
+"""
+
+
+def test_a_started_process_whose_settings_name_no_model_reads_none_nor_every_opencc_table(tmp_path: Path) -> None:
+    # The starter model (config/classifier/model.json.gz) is read only when KEFU_DIALOGUE__CLASSIFIER_MODEL names it;
+    # OpenCC's tables only as far as the folding of messages and the rules' spellings use them.
+    result = _run(STARTED, tmp_path, KEFU_DIALOGUE__CLASSIFIER_MODEL="")
+    assert result == {"model": False, "models_read": [], "every_opencc_table": False}
