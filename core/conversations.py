@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
-from core.db.session import execute_carrying
+from core.db.session import carry, execute_carrying
 from core.dialogue.model import State
 from core.errors import NotFound
 from core.messages import Direction, InboundMessage
@@ -198,15 +198,23 @@ def inbound_payload(msg: InboundMessage) -> dict[str, Any]:
     return payload
 
 
-_RECORD_CLASSIFIED = MESSAGES.update().where(MESSAGES.c.id == bindparam("message_id"))
+# Explicit parameters, named apart from the statement it may ride in (`carry`).
+_RECORD_CLASSIFIED = (
+    MESSAGES.update()
+    .where(MESSAGES.c.id == bindparam("classified_id", type_=MESSAGES.c.id.type))
+    .values(payload=bindparam("classified_payload", type_=MESSAGES.c.payload.type))
+)
 
 
 async def record_classified(
     session: AsyncSession, message_id: int, msg: InboundMessage, classified: dict[str, Any]
 ) -> None:
-    """Add the classifier's verdict to a stored inbound message: one UPDATE, on the turns that classify only."""
+    """Add the classifier's verdict to a stored inbound message, on the turns that classify only.
+
+    Nothing in the turn reads the payload back: on PostgreSQL the UPDATE rides with the turn's reply (`carry`).
+    """
     payload = {**inbound_payload(msg), "classified": classified}
-    await session.execute(_RECORD_CLASSIFIED, {"message_id": message_id, "payload": payload})
+    await carry(session, _RECORD_CLASSIFIED, {"classified_id": message_id, "classified_payload": payload})
 
 
 async def store_inbound(

@@ -196,6 +196,22 @@ async def test_a_greeting_looks_its_ticket_up_without_flushing_the_conversation_
     assert len(starting(statements, "UPDATE CONVERSATIONS")) == 1
 
 
+async def test_a_classifying_turn_stores_the_verdict_inside_the_reply_s_statement_on_postgresql(core: Core) -> None:
+    core.registry.register(FakeChannel())
+    await core.engine.receive(inbound("你好", "m1"))
+    with recorded(core) as statements:
+        result = await core.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "m2"))
+    async with core.db.transaction() as session:
+        message = await session.get(Message, result.message_id)
+    assert message is not None and message.payload["classified"]["category"] == "complaint"
+    own = starting(statements, "UPDATE MESSAGES")
+    if core.db.is_sqlite:
+        assert len(own) == 1
+    else:
+        assert own == [], "the verdict rides with the reply"
+        assert len([s for s in statements if "UPDATE MESSAGES" in s]) == 1
+
+
 async def _idle_round(core: Core, clock: ManualClock, users: list[str]) -> list[str]:
     """Each user starts a complaint and goes quiet; the statements of the run that reminds them all."""
     for user in users:
