@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, exists, func, insert, select
+from sqlalchemy import Table, Update, bindparam, exists, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
 from core.db.session import carry, execute_carrying
@@ -245,3 +246,44 @@ async def store_inbound(
         return int((await execute_carrying(session, _INSERT_INBOUND, row)).scalar_one())
     except IntegrityError:
         raise DuplicateMessage(msg.external_id) from None
+
+
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+# One UPDATE per set of changed columns, built once: a turn changes the same few columns again and again.
+# Its parameters are named apart from every column: a statement carrying it takes columns from their names.
+_UPDATES: dict[frozenset[str], Update] = {}
+
+
+def _update_of(columns: frozenset[str]) -> Update:
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        c = _CONVERSATIONS.c
+        values = {name: bindparam(f"conv_{name}", type_=c[name].type) for name in sorted(columns)}
+        statement = _UPDATES[columns] = (
+            _CONVERSATIONS.update().where(c.id == bindparam("conv_key", type_=c.id.type)).values(values)
+        )
+    return statement
+
+
+async def carry_changes(session: AsyncSession, conversation_id: int) -> None:
+    """Write the turn's changes to its conversation as a carried UPDATE (`carry`), not in the ORM's flush.
+
+    On PostgreSQL the UPDATE rides with the turn's reply instead of a round trip of its own. The conversation
+    leaves the session first: nothing in the turn reads it after this, and no flush may write it again.
+    """
+    # The session holds a changed row strongly; one that is gone from the map has nothing to write.
+    conversation = session.identity_map.get(identity_key(Conversation, conversation_id))
+    if conversation is None:
+        return
+    state = inspect(conversation)
+    if not state.persistent or not state.modified:
+        return
+    params: dict[str, Any] = {}
+    for attribute in state.mapper.column_attrs:
+        added = state.attrs[attribute.key].history.added
+        if added:
+            params[f"conv_{attribute.key}"] = added[0]
+    session.expunge(conversation)
+    if params:
+        columns = frozenset(name[len("conv_") :] for name in params)
+        await carry(session, _update_of(columns), {"conv_key": conversation_id, **params})
