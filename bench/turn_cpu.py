@@ -38,13 +38,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-async def per_message(server: Server, tag: str) -> tuple[float, float]:
-    """(CPU ms per message, msgs/s) over the load, after a warm-up."""
+async def per_message(server: Server, tag: str) -> tuple[float, float, float, int]:
+    """(CPU ms per message, msgs/s, p99 ms, replies carried in the response) over the load, after a warm-up."""
     await run_load(server.base, f"{tag}w", 10, 5)
     before = cpu_seconds(server.proc.pid)
     result = await run_load(server.base, tag, USERS, MESSAGES)
     used = cpu_seconds(server.proc.pid) - before
-    return 1000 * used / (USERS * MESSAGES), result.rate
+    return 1000 * used / (USERS * MESSAGES), result.rate, result.pct(0.99), result.passive
 
 
 async def main() -> None:
@@ -54,7 +54,7 @@ async def main() -> None:
     api_port = _free_port()
     api_cmd = [sys.executable, "-m", "bench.wechat_peer", "fakeapi", str(api_port)]
     fake = await _start("fakeapi", api_cmd, _account_env(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
-    figures: dict[str, tuple[float, float]] = {}
+    figures: dict[str, tuple[float, float, float, int]] = {}
     try:
         for name in ("kefu", "bare"):
             url = await fresh_database(f"kefu_bench_turn_cpu_{name}")
@@ -74,9 +74,10 @@ async def main() -> None:
     finally:
         fake.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    (kefu_ms, kefu_rate), (bare_ms, bare_rate) = figures["kefu"], figures["bare"]
+    (kefu_ms, kefu_rate, kefu_p99, passive), (bare_ms, bare_rate, bare_p99, _) = figures["kefu"], figures["bare"]
     print(f"{USERS} users x {MESSAGES} WeChat messages, PostgreSQL, CPU time of the server process per message")
-    print(f"kefu {kefu_ms:.2f} ms ({kefu_rate:.0f} msgs/s), bare {bare_ms:.2f} ms ({bare_rate:.0f} msgs/s),")
+    print(f"kefu {kefu_ms:.2f} ms ({kefu_rate:.0f} msgs/s, p99 {kefu_p99:.0f} ms, {passive} answered in the response),")
+    print(f"bare {bare_ms:.2f} ms ({bare_rate:.0f} msgs/s, p99 {bare_p99:.0f} ms),")
     ceiling = f"one core's ceiling kefu {1000 / kefu_ms:.0f}, bare {1000 / bare_ms:.0f} msgs/s"
     print(f"kefu / bare {kefu_ms / bare_ms:.2f}x: {ceiling}")
 

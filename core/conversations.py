@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, exists, func, insert, select
+from sqlalchemy import Table, Update, bindparam, exists, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
-from core.db.session import execute_carrying
+from core.db.session import carry, execute_carrying
 from core.dialogue.model import State
 from core.errors import NotFound
 from core.messages import Direction, InboundMessage
@@ -198,15 +199,23 @@ def inbound_payload(msg: InboundMessage) -> dict[str, Any]:
     return payload
 
 
-_RECORD_CLASSIFIED = MESSAGES.update().where(MESSAGES.c.id == bindparam("message_id"))
+# Explicit parameters, named apart from the statement it may ride in (`carry`).
+_RECORD_CLASSIFIED = (
+    MESSAGES.update()
+    .where(MESSAGES.c.id == bindparam("classified_id", type_=MESSAGES.c.id.type))
+    .values(payload=bindparam("classified_payload", type_=MESSAGES.c.payload.type))
+)
 
 
 async def record_classified(
     session: AsyncSession, message_id: int, msg: InboundMessage, classified: dict[str, Any]
 ) -> None:
-    """Add the classifier's verdict to a stored inbound message: one UPDATE, on the turns that classify only."""
+    """Add the classifier's verdict to a stored inbound message, on the turns that classify only.
+
+    Nothing in the turn reads the payload back: on PostgreSQL the UPDATE rides with the turn's reply (`carry`).
+    """
     payload = {**inbound_payload(msg), "classified": classified}
-    await session.execute(_RECORD_CLASSIFIED, {"message_id": message_id, "payload": payload})
+    await carry(session, _RECORD_CLASSIFIED, {"classified_id": message_id, "classified_payload": payload})
 
 
 async def store_inbound(
@@ -237,3 +246,44 @@ async def store_inbound(
         return int((await execute_carrying(session, _INSERT_INBOUND, row)).scalar_one())
     except IntegrityError:
         raise DuplicateMessage(msg.external_id) from None
+
+
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+# One UPDATE per set of changed columns, built once: a turn changes the same few columns again and again.
+# Its parameters are named apart from every column: a statement carrying it takes columns from their names.
+_UPDATES: dict[frozenset[str], Update] = {}
+
+
+def _update_of(columns: frozenset[str]) -> Update:
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        c = _CONVERSATIONS.c
+        values = {name: bindparam(f"conv_{name}", type_=c[name].type) for name in sorted(columns)}
+        statement = _UPDATES[columns] = (
+            _CONVERSATIONS.update().where(c.id == bindparam("conv_key", type_=c.id.type)).values(values)
+        )
+    return statement
+
+
+async def carry_changes(session: AsyncSession, conversation_id: int) -> None:
+    """Write the turn's changes to its conversation as a carried UPDATE (`carry`), not in the ORM's flush.
+
+    On PostgreSQL the UPDATE rides with the turn's reply instead of a round trip of its own. The conversation
+    leaves the session first: nothing in the turn reads it after this, and no flush may write it again.
+    """
+    # The session holds a changed row strongly; one that is gone from the map has nothing to write.
+    conversation = session.identity_map.get(identity_key(Conversation, conversation_id))
+    if conversation is None:
+        return
+    state = inspect(conversation)
+    if not state.persistent or not state.modified:
+        return
+    params: dict[str, Any] = {}
+    for attribute in state.mapper.column_attrs:
+        added = state.attrs[attribute.key].history.added
+        if added:
+            params[f"conv_{attribute.key}"] = added[0]
+    session.expunge(conversation)
+    if params:
+        columns = frozenset(name[len("conv_") :] for name in params)
+        await carry(session, _update_of(columns), {"conv_key": conversation_id, **params})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, select
+from sqlalchemy import Insert, Table, bindparam, literal, select, true, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,8 +109,11 @@ async def schedule_later(session: AsyncSession, timers: Sequence[Timer], now: da
 
 
 # Every dialogue turn schedules its timers: the statement is built once per dialect and row count, not per call.
+# Its rows come from a SELECT of parameters (INSERT … SELECT … UNION ALL SELECT …), not a multi-row VALUES:
+# SQLAlchemy does not cache the compiled form of a multi-row VALUES, and compiling it cost more than running it.
 _MAX_ROWS = 8
 _SCHEDULE: dict[tuple[str, int], Insert] = {}
+_SCHEDULED = ("kind", "target_id", "due_at", "status", "attempts", "idempotency_key", "payload", "created_at")
 
 
 def _schedule_statement(dialect: str, rows: int) -> Insert:
@@ -119,21 +122,27 @@ def _schedule_statement(dialect: str, rows: int) -> Insert:
         insert = sqlite_insert if dialect == "sqlite" else pg_insert
         c = FOLLOWUPS.c
         now = bindparam("now", type_=c.created_at.type)
-        values = [
-            {
-                "kind": bindparam(f"kind_{i}", type_=c.kind.type),
-                "target_id": bindparam(f"target_id_{i}", type_=c.target_id.type),
-                "due_at": bindparam(f"due_at_{i}", type_=c.due_at.type),
-                "status": PENDING,
-                "attempts": 0,
-                "idempotency_key": bindparam(f"key_{i}", type_=c.idempotency_key.type),
-                "payload": bindparam(f"payload_{i}", type_=c.payload.type),
-                "created_at": now,
-            }
+        status, attempts = literal(PENDING, c.status.type), literal(0, c.attempts.type)
+        selects = [
+            select(
+                bindparam(f"kind_{i}", type_=c.kind.type),
+                bindparam(f"target_id_{i}", type_=c.target_id.type),
+                bindparam(f"due_at_{i}", type_=c.due_at.type),
+                status,
+                attempts,
+                bindparam(f"key_{i}", type_=c.idempotency_key.type),
+                bindparam(f"payload_{i}", type_=c.payload.type),
+                now,
+            )
+            # SQLite reads "ON CONFLICT" after a SELECT as part of it unless the SELECT has a WHERE.
+            .where(true())
             for i in range(rows)
         ]
+        rows_selected = selects[0] if rows == 1 else union_all(*selects)
         statement = _SCHEDULE[(dialect, rows)] = (
-            insert(FOLLOWUPS).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            insert(FOLLOWUPS)
+            .from_select(list(_SCHEDULED), rows_selected)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
         )
     return statement
 

@@ -12,6 +12,7 @@ from core import live, outbox
 from core.channel import DELIVER, TurnHooks
 from core.conversations import (
     DuplicateMessage,
+    carry_changes,
     find_or_create_conversation,
     find_or_create_identity,
     lock_known_sender,
@@ -65,6 +66,8 @@ class EngineTurns(EngineEffects):
                 async with self._turn() as session:
                     await hooks.before(session)
                     result = await self._receive_in(session, msg)
+                    if result.conversation_id is not None:
+                        await carry_changes(session, result.conversation_id)
                     if hooks.hold is not None:
                         for outgoing in result.outgoing:
                             outgoing.hold_until = self.clock.now() + hooks.hold
