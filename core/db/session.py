@@ -146,7 +146,7 @@ class Line:
             if waiter.done() and not waiter.cancelled():
                 # The place was handed over as the wait was cancelled: give it to the next one.
                 self.release()
-            else:
+            elif waiter in queue:
                 queue.remove(waiter)
             raise
 
