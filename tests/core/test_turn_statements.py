@@ -55,11 +55,12 @@ async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_six_statements
     assert len(channel.sent) == 2 and [r.status for r in await _outbox(core)] == ["sent", "sent"]
     if core.db.is_sqlite:
         # The timers, the reply's message and its outbox row each have their own INSERT there, and each of
-        # the two transactions its BEGIN IMMEDIATE.
-        assert len(statements) == 10, statements
+        # the three transactions its BEGIN IMMEDIATE (the send's result commits before the look for a next row).
+        assert len(statements) == 11, statements
     else:
         # The lock, the client's message, the conversation; the timers with the reply (written claimed);
-        # then the send's result and the look for a next row. No claim of its own before the send.
+        # then the send's result and (in a transaction of its own) the look for a next row. No claim of its own
+        # before the send.
         assert len(statements) == 6, statements
         assert len(starting(statements, "WITH")) == 1 and "INSERT INTO FOLLOWUPS" in starting(statements, "WITH")[0]
     assert len(starting(statements, "UPDATE OUTBOX")) == 1, "only the send's result: the turn claimed its reply"
