@@ -2,8 +2,10 @@
 
 One `kefu serve` (role all, PostgreSQL) takes messages from many chats while it is killed with SIGKILL and
 started again, N times. The fake API (bench/telegram_peer.py, bench/wechat_peer.py) answers each send after
-100-400 ms, as a distant network would, and counts every send on arrival. It also counts the sends it was
-holding when their sender died: those were on the wire, and the outbox cannot know whether they arrived.
+100-400 ms, as a distant network would, and counts every send on arrival. A send is on the wire from its
+arrival until its sender has read the answer, and the outbox cannot know whether those arrived: the fake API
+counts the sends it was still holding when their sender died, and at each kill (the process stopped first)
+the bench counts the answers lying unread in the process's sockets from the fake API (/proc/net/tcp).
 The clients post like the networks do: a message that got no answer is posted again until it
 gets one. WeChat runs with a passive budget of 1 ms, so every reply goes through the outbox and the fake API,
 as every Telegram reply does (and as WeChat replies do whenever a turn outlasts the budget).
@@ -21,6 +23,8 @@ import json
 import os
 import random
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,8 +69,14 @@ class Crashes:
     channel: str
     replies: int
     sends: int
-    in_flight: int
+    # Sends on the wire at the kills: held by the fake API (cut) or answered but unread by the process.
+    cut: int
+    unread: int
     lost: int
+
+    @property
+    def in_flight(self) -> int:
+        return self.cut + self.unread
 
     @property
     def resent(self) -> int:
@@ -143,25 +153,57 @@ async def run(channel: str, tmp: Path) -> Crashes:
         post = _telegram_post() if channel == "telegram" else _wechat_post(port)
         running = server
         load = asyncio.create_task(_drive(lambda: running.base, CHATS, PER_CHAT, post))
+        unread = 0
         for _ in range(KILLS):
             await asyncio.sleep(random.uniform(1.0, 2.5))
             if load.done():
                 break
-            running.proc.kill()
+            unread += _kill(running.proc, api_port)
             running.proc.wait()
             server = None
             server = running = await _start(
                 name, kefu_command(port), env, port, "/healthz", SERVER_CORE, tmp, START_WAIT
             )
         await load
-        replies, sends, inbound, in_flight = await _settled(db, api)
+        replies, sends, inbound, cut = await _settled(db, api)
     finally:
         if server is not None:
             server.stop()
         fake.stop()
         await db.dispose()
         await drop_database(url)
-    return Crashes(channel, replies, sends, in_flight, lost=CHATS * PER_CHAT - inbound)
+    return Crashes(channel, replies, sends, cut, unread, lost=CHATS * PER_CHAT - inbound)
+
+
+def _kill(proc: subprocess.Popen[bytes], api_port: int) -> int:
+    """SIGKILL the process; the answers of the API that lay unread in its sockets at that instant.
+
+    Stopped first, so that it reads nothing more while its sockets are looked at.
+    """
+    proc.send_signal(signal.SIGSTOP)
+    stat = Path(f"/proc/{proc.pid}/stat")
+    # The stop takes effect when the process is next interrupted: a few microseconds.
+    while stat.read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+        time.sleep(0.0001)
+    unread = unread_answers(api_port)
+    proc.kill()
+    return unread
+
+
+def unread_answers(api_port: int, table: str = "/proc/net/tcp") -> int:
+    """Connections to the API's port with bytes received but not read by their owner (rx_queue > 0).
+
+    A client sends one request at a time on a connection, so each is one answer not read yet. Counted for
+    every process of the machine: the bench's other clients talk to kefu, not to the API.
+    """
+    count = 0
+    for line in Path(table).read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+        rx_queue = int(fields[4].split(":")[1], 16)
+        if remote_port == api_port and rx_queue > 0:
+            count += 1
+    return count
 
 
 def _telegram_post() -> Post:
@@ -200,10 +242,13 @@ async def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"kill -9 under load: {CHATS} chats x {PER_CHAT} messages, {KILLS} kills, API latency {LATENCY_MS} ms")
-    print(f"{'channel':<9} | {'replies':>7} | {'sends':>6} | {'re-sent':>7} | {'on the wire at kills':>20} | lost")
+    print(
+        f"{'channel':<9} | {'replies':>7} | {'sends':>6} | {'re-sent':>7} | on the wire at kills (held, unread) | lost"
+    )
     for r in results:
-        print(f"{r.channel:<9} | {r.replies:>7} | {r.sends:>6} | {r.resent:>7} | {r.in_flight:>20} | {r.lost}")
-    print(json.dumps([r.__dict__ | {"resent": r.resent} for r in results]))
+        wire = f"{r.in_flight} ({r.cut}, {r.unread})"
+        print(f"{r.channel:<9} | {r.replies:>7} | {r.sends:>6} | {r.resent:>7} | {wire:>35} | {r.lost}")
+    print(json.dumps([r.__dict__ | {"resent": r.resent, "in_flight": r.in_flight} for r in results]))
     emit(
         Figure(
             f"replies re-sent after {KILLS} kill -9s, {LABELS[r.channel]}, {CHATS} chats x {PER_CHAT}",

@@ -101,6 +101,13 @@ _INSERT_MESSAGES = insert(MESSAGES).returning(MESSAGES.c.id)
 _INSERT_MESSAGES_MANY = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
 _INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
 _INSERT_OUTBOX_MANY = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
+# A send's result, written only on the claim that made the send (its id and attempts, still "sending"): the
+# SET columns come from each row's parameters (LeasedQueue.values and the send's own).
+_SETTLE = update(_OUTBOX).where(
+    _OUTBOX.c.id == bindparam("claimed_id"),
+    _OUTBOX.c.attempts == bindparam("claimed_attempts"),
+    _OUTBOX.c.status == SENDING,
+)
 
 
 async def _insert_returning_ids(
@@ -479,25 +486,37 @@ class OutboxDispatcher:
         return _Outcome(claim, verdict)
 
     async def _settle_and_claim(self, conversation_ids: list[int], outcomes: list[_Outcome]) -> list[_Claim]:
-        """Record the outcomes of the last sends and claim each conversation's next row, in one transaction."""
+        """Record the outcomes of the last sends, then claim each conversation's next row.
+
+        The results commit first, in their own urgent transaction: until then a crash repeats the sends, so
+        they neither wait behind turns for a place nor for the next rows' claim.
+        """
+        if outcomes:
+            await self._settle(outcomes)
+        if not conversation_ids:
+            return []
+        return await self._claim_heads(conversation_ids)
+
+    async def _settle(self, outcomes: list[_Outcome]) -> None:
         now = self.clock.now()
-        async with self.db.transaction() as session:
-            if outcomes:
-                await session.execute(
-                    update(OutboxMessage),
-                    # One executemany: every row's parameters have the same keys.
-                    [
-                        self.queue.values(o.verdict)
-                        | {
-                            "id": o.claim.row_id,
-                            "sent_at": now if o.status == SENT else None,
-                            "external_id": o.result.external_id if o.result else None,
-                            "next_attempt_at": o.verdict.retry_at or now,
-                        }
-                        for o in outcomes
-                    ],
-                )
-                await _first_responses(session, [o.claim for o in outcomes if o.status == SENT], now)
+        async with self.db.transaction(urgent=True) as session:
+            # One executemany; a claim taken over meanwhile (its lease ran out) is not ours to settle.
+            await session.execute(
+                _SETTLE,
+                [
+                    self.queue.values(o.verdict)
+                    | {
+                        "claimed_id": o.claim.row_id,
+                        "claimed_attempts": o.claim.attempts,
+                        "sent_at": now if o.status == SENT else None,
+                        "external_id": o.result.external_id if o.result else None,
+                        "next_attempt_at": o.verdict.retry_at or now,
+                    }
+                    for o in outcomes
+                ],
+            )
+            # What follows records what this send did, whoever holds the row now.
+            await _first_responses(session, [o.claim for o in outcomes if o.status == SENT], now)
             for o in outcomes:
                 if o.status == SENT and o.result is not None and o.result.announce:
                     # Published once this transaction has committed: the reader then finds the row sent.
@@ -512,8 +531,11 @@ class OutboxDispatcher:
                     .values(reachable=False)
                     .execution_options(synchronize_session=False)
                 )
-            if not conversation_ids:
-                return []
+
+    async def _claim_heads(self, conversation_ids: list[int]) -> list[_Claim]:
+        """Claim each conversation's oldest unsent row, if it may go now."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
             unsent = await session.execute(
                 select(OutboxMessage)
                 .where(OutboxMessage.conversation_id.in_(conversation_ids))

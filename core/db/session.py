@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,6 +32,9 @@ CARRIED = "kefu.carried"
 LINE_WAIT_SECONDS = 30
 # PostgreSQL connections kept open; the overflow serves transactions opened inside others and tools.
 POOL_SIZE = 10
+# Places only urgent transactions may take on PostgreSQL (kept open beside the pool's): a send's result is
+# recorded while every other place is held by turns. SQLite has one writer, so there urgent ones go first.
+URGENT_PLACES = 2
 
 
 class Database:
@@ -47,7 +51,7 @@ class Database:
             kwargs["connect_args"] = {"timeout": LINE_WAIT_SECONDS}
         else:
             # pre-ping lets the pool survive a PostgreSQL restart without manual action.
-            kwargs.update(pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=10)
+            kwargs.update(pool_pre_ping=True, pool_size=POOL_SIZE + URGENT_PLACES, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -57,17 +61,19 @@ class Database:
         # one writer at a time (every transaction here begins as one, BEGIN IMMEDIATE), and its busy handler
         # polls with growing sleeps; the pool hands a returned connection to whoever asks first, so a
         # waiter can be passed over again and again. Both give a few unlucky turns most of the waiting.
-        self._places = 1 if self.is_sqlite else POOL_SIZE
-        self._line: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._places = (1, 0) if self.is_sqlite else (POOL_SIZE, URGENT_PLACES)
+        self._line: tuple[asyncio.AbstractEventLoop, Line] | None = None
         self._holders: set[asyncio.Task[Any]] = set()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on any error.
 
         Live events staged in the session are published once the commit has succeeded, never before.
+        `urgent`: ahead of every other waiting transaction, with places of its own on PostgreSQL; for short
+        writes that must not wait behind turns (a send's result: until it commits, a crash repeats the send).
         """
-        async with self._in_line(), self.sessions() as session:
+        async with self._in_line(urgent), self.sessions() as session:
             async with session.begin():
                 yield session
                 if session.info.get(UNWRITTEN):
@@ -79,7 +85,7 @@ class Database:
             await self.live.publish_all(events)
 
     @asynccontextmanager
-    async def _in_line(self) -> AsyncIterator[None]:
+    async def _in_line(self, urgent: bool) -> AsyncIterator[None]:
         """Wait for a place among the transactions that may run at once (one on SQLite, the pool's on PostgreSQL)."""
         task = asyncio.current_task()
         if task is None or task in self._holders:
@@ -88,11 +94,11 @@ class Database:
             return
         loop = asyncio.get_running_loop()
         if self._line is None or self._line[0] is not loop:
-            self._line = (loop, asyncio.Semaphore(self._places))
+            self._line = (loop, Line(*self._places))
         line = self._line[1]
         try:
             async with asyncio.timeout(LINE_WAIT_SECONDS):
-                await line.acquire()
+                await line.acquire(urgent)
         except TimeoutError:
             raise RuntimeError(f"database busy: no transaction could start within {LINE_WAIT_SECONDS} s") from None
         self._holders.add(task)
@@ -112,6 +118,49 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class Line:
+    """Places for transactions, given first come, first served; urgent waiters go before all others.
+
+    `places` are open to every transaction, `reserved` more to urgent ones only.
+    """
+
+    def __init__(self, places: int, reserved: int = 0) -> None:
+        self.places = places
+        self.reserved = reserved
+        self.taken = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._urgent: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, urgent: bool = False) -> None:
+        queue = self._urgent if urgent else self._waiting
+        if not self._urgent and not queue and self.taken < self._limit(urgent):
+            self.taken += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                # The place was handed over as the wait was cancelled: give it to the next one.
+                self.release()
+            elif waiter in queue:
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        self.taken -= 1
+        for queue, urgent in ((self._urgent, True), (self._waiting, False)):
+            while queue and self.taken < self._limit(urgent):
+                waiter = queue.popleft()
+                if not waiter.done():
+                    self.taken += 1
+                    waiter.set_result(None)
+
+    def _limit(self, urgent: bool) -> int:
+        return self.places + (self.reserved if urgent else 0)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

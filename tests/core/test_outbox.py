@@ -9,12 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.channel import SendResult, Throttled, Undelivered
+from core.channel import SendResult, Throttled, TransientSendError, Undelivered
 from core.clock import ManualClock
 from core.db.models import OutboxMessage
+from core.db.session import POOL_SIZE
 from core.engine import ReceiveResult
 from core.messages import ConversationRef, OutboundMessage
-from core.outbox import IN_RESPONSE, OutboxDispatcher
+from core.outbox import IN_RESPONSE, LEASE, OutboxDispatcher
 from core.wiring import Core, build_core
 from tests.support.core import start_core
 from tests.support.fakes import FakeChannel, inbound
@@ -368,3 +369,83 @@ async def test_flood_control_waits_exactly_the_retry_after_it_was_given(core: Co
     clock.advance(2 * EPSILON)
     assert await core.dispatcher.deliver_due() == 1
     assert [(r.status, r.attempts) for r in await _rows(core)] == [("sent", 1)]
+
+
+async def test_a_sends_result_is_recorded_ahead_of_the_turns_waiting_for_the_database(core: Core) -> None:
+    # Until its result commits, a kill -9 repeats the send: it must not wait in line behind turns.
+    channel = FakeChannel()
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("你好", "m1"), Undelivered(claim=True))
+    assert result.conversation_id is not None
+    [row] = await _rows(core)
+    assert row.status == "sending"
+
+    async def status() -> str:
+        # Read beside the line, which is full.
+        async with core.db.engine.connect() as conn:
+            return str((await conn.execute(select(OutboxMessage.status))).scalar_one())
+
+    places = 1 if core.db.is_sqlite else POOL_SIZE
+    gate, holding, seen = asyncio.Event(), asyncio.Semaphore(0), list[str]()
+
+    async def turn_holding_a_place() -> None:
+        async with core.db.transaction():
+            holding.release()
+            await gate.wait()
+
+    async def turn_waiting() -> None:
+        async with core.db.transaction():
+            seen.append(await status())
+
+    holders = [asyncio.create_task(turn_holding_a_place()) for _ in range(places)]
+    for _ in range(places):
+        await holding.acquire()
+    waiters = [asyncio.create_task(turn_waiting()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    delivery = asyncio.create_task(core.dispatcher.deliver_turn(result.conversation_id, result.outgoing))
+    if not core.db.is_sqlite:
+        # PostgreSQL keeps places for these writes: recorded while every other place is held.
+        for _ in range(200):
+            if await status() == "sent":
+                break
+            await asyncio.sleep(0.01)
+        assert await status() == "sent"
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(*holders, *waiters)
+    assert await delivery == 1
+    assert seen == ["sent"] * 3, "a turn that waited for the database got a place before the send's result"
+
+
+async def test_a_late_result_does_not_overwrite_the_row_of_the_claim_that_took_it_over(
+    core: Core, clock: ManualClock
+) -> None:
+    # The first claim's send hangs past its lease; another dispatcher takes the row over and sends it.
+    released = asyncio.Event()
+
+    class FirstHangsThenFails(FakeChannel):
+        calls = 0
+
+        async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+            self.calls += 1
+            if self.calls == 1:
+                await released.wait()
+                raise TransientSendError("timed out")
+            return await super().send(ref, message)
+
+    channel = FirstHangsThenFails()
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1"), Undelivered())
+    first = asyncio.create_task(core.dispatcher.deliver_due())
+    for _ in range(200):
+        if channel.calls:
+            break
+        await asyncio.sleep(0.01)
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert await OutboxDispatcher(core.db, core.registry, clock).deliver_due() == 1
+    released.set()
+    assert await first == 0
+    [row] = await _rows(core)
+    # Not pending again (it would be sent a second time): the late result was the old claim's.
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(channel.sent) == 1

@@ -55,11 +55,12 @@ async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_five_statement
     assert len(channel.sent) == 2 and [r.status for r in await _outbox(core)] == ["sent", "sent"]
     if core.db.is_sqlite:
         # The timers, the reply's message and its outbox row each have their own INSERT there, and each of
-        # the two transactions its BEGIN IMMEDIATE.
-        assert len(statements) == 10, statements
+        # the three transactions its BEGIN IMMEDIATE (the send's result commits before the look for a next row).
+        assert len(statements) == 11, statements
     else:
         # The lock, the client's message; the conversation's UPDATE and the timers with the reply (written
-        # claimed); then the send's result and the look for a next row. No claim of its own before the send.
+        # claimed); then the send's result and (in a transaction of its own) the look for a next row. No claim of
+        # its own before the send.
         assert len(statements) == 5, statements
         (carrying,) = starting(statements, "WITH")
         assert "INSERT INTO FOLLOWUPS" in carrying and "UPDATE CONVERSATIONS" in carrying
