@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, or_, select, tuple_, update
+from sqlalchemy import CursorResult, Table, Update, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -151,6 +151,19 @@ class LeasedQueue:
         """Mark claims (id, attempts when claimed) still ours as done, their attempts as they are; one statement."""
         return self._still_ours(claims).values(
             {self.status.key: self.done, self.lease_until.key: None, "last_error": None} | more
+        )
+
+    def settle_each(self) -> Update:
+        """One UPDATE for an executemany of verdicts, each written only on its own claim still ours.
+
+        Each parameter set names its claim (`claimed_id`, `claimed_attempts`) and the columns to write by name
+        (`values(verdict)` and more): different verdicts for different rows in one statement.
+        """
+        table = cast(Table, self.id.class_.__table__)
+        return update(table).where(
+            table.c[self.id.key] == bindparam("claimed_id", type_=table.c[self.id.key].type),
+            table.c[self.attempts.key] == bindparam("claimed_attempts", type_=table.c[self.attempts.key].type),
+            table.c[self.status.key] == self.claimed,
         )
 
     def renew(self, claims: Sequence[tuple[int, int]], now: datetime) -> Update:

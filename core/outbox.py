@@ -101,13 +101,6 @@ _INSERT_MESSAGES = insert(MESSAGES).returning(MESSAGES.c.id)
 _INSERT_MESSAGES_MANY = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
 _INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
 _INSERT_OUTBOX_MANY = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
-# A send's result, written only on the claim that made the send (its id and attempts, still "sending"): the
-# SET columns come from each row's parameters (LeasedQueue.values and the send's own).
-_SETTLE = update(_OUTBOX).where(
-    _OUTBOX.c.id == bindparam("claimed_id"),
-    _OUTBOX.c.attempts == bindparam("claimed_attempts"),
-    _OUTBOX.c.status == SENDING,
-)
 
 
 async def _insert_returning_ids(
@@ -261,6 +254,8 @@ class OutboxDispatcher:
         self.registry = registry
         self.clock = clock
         self.queue = leased(max_attempts)
+        # Built once: every send's result goes through it.
+        self._settle_each = self.queue.settle_each()
         self.concurrency = concurrency
 
     async def deliver_due(self, limit: int = 200) -> int:
@@ -502,7 +497,7 @@ class OutboxDispatcher:
         async with self.db.transaction(urgent=True) as session:
             # One executemany; a claim taken over meanwhile (its lease ran out) is not ours to settle.
             await session.execute(
-                _SETTLE,
+                self._settle_each,
                 [
                     self.queue.values(o.verdict)
                     | {
