@@ -17,7 +17,8 @@ CLIENT = "client"
 UNCORRECTED = "uncorrected"
 # How much a label counts in a fit, strongest first: a rep read the issue and chose; the client named his own
 # issue's category; nobody objected to the bot's confident verdict (the weakest: silence is not agreement).
-# On the scale of the starter rows: an in-domain one counts 15 (crossval.IN_DOMAIN_WEIGHT), a proxy-corpus one 1.
+# On the scale of the starter rows: an in-domain one counts 15 or 25 (crossval.IN_DOMAIN_WEIGHT, SOURCE_WEIGHT), a
+# proxy-corpus one 1.
 WEIGHTS = {REP: 30.0, CLIENT: 20.0, UNCORRECTED: 5.0}
 KINDS = tuple(WEIGHTS)
 # Uncorrected verdicts are mostly the bot agreeing with itself: at most this many (the newest) are trained on,

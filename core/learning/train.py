@@ -14,6 +14,7 @@ from core.dialogue.textmodel import TextModel, dump_model
 from core.learning.crossval import (
     IN_DOMAIN,
     IN_DOMAIN_WEIGHT,
+    SOURCE_WEIGHT,
     TARGET_PRECISION,
     Scored,
     choose_threshold,
@@ -41,7 +42,15 @@ def data_version(rows: Sequence[Labelled], options: FitOptions) -> str:
     """A name that changes exactly when the training data or options do: the same inputs give the same model."""
     digest = hashlib.sha256(
         repr(
-            (options.max_features, options.c, options.seed, options.ngram_range, options.sublinear, IN_DOMAIN_WEIGHT)
+            (
+                options.max_features,
+                options.c,
+                options.seed,
+                options.ngram_range,
+                options.sublinear,
+                IN_DOMAIN_WEIGHT,
+                sorted(SOURCE_WEIGHT.items()),
+            )
         ).encode()
     )
     for r in rows:
