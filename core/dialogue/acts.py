@@ -17,7 +17,7 @@ from core.dialogue.classifier import normalize
 from core.dialogue.hanzi import traditional_spellings
 from core.errors import ConfigError
 from core.settings import DEFAULT_CONFIG_DIR, DialogueSettings
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 
 class Act(enum.StrEnum):
@@ -190,8 +190,7 @@ class ActLexicon:
     @classmethod
     def load(cls, path: Path, settings: DialogueSettings | None = None) -> ActLexicon:
         """The phrases of config/acts.yaml, with the handoff and skip words of the dialogue settings."""
-        with path.open(encoding="utf-8") as fh:
-            raw = safe_load(fh) or {}
+        raw = load_file(path) or {}
         return cls(raw, settings)
 
     def _hits(self, norm: str) -> list[_Hit]:
