@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from core.holiday_source import CHINESE_CALENDAR, holiday_data
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 Interval = tuple[time, time]
 
@@ -106,7 +106,7 @@ class BusinessCalendar:
         """Read a calendar from YAML in the format of config/business_hours.yaml."""
         try:
             # PyYAML itself raises ValueError for impossible dates such as 2026-13-01.
-            return cls.from_mapping(safe_load(path.read_text(encoding="utf-8")))
+            return cls.from_mapping(load_file(path))
         except (yaml.YAMLError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from exc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -15,6 +15,10 @@ from pydantic_settings import (
 )
 
 from core.errors import UnsafeSettings
+from core.yaml_files import load_file
+
+if TYPE_CHECKING:
+    from pydantic_settings.sources.types import Traversable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
@@ -127,6 +131,17 @@ class ClientEvaluationSettings(BaseModel):
     quarterly: bool = True
 
 
+class _CachedYamlSource(YamlConfigSettingsSource):
+    """pydantic-settings' YAML source, reading kefu.yaml through kefu's parse-once loader."""
+
+    # Settings are built at every start and in every test; pydantic-settings parses with pure-Python PyYAML.
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        if not isinstance(file_path, Path):
+            return super()._read_file(file_path)
+        data: dict[str, Any] = load_file(file_path) or {}
+        return data
+
+
 class Settings(BaseSettings):
     """All of kefu's settings; construct once in the composition root and pass it down."""
 
@@ -198,7 +213,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_file = config_dir_from_env() / "kefu.yaml"
-        yaml_settings = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file, yaml_file_encoding="utf-8")
+        yaml_settings = _CachedYamlSource(settings_cls, yaml_file=yaml_file, yaml_file_encoding="utf-8")
         return (init_settings, env_settings, dotenv_settings, yaml_settings, file_secret_settings)
 
     def check_safe(self) -> None:

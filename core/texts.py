@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 DEFAULT_LANGUAGE = "zh"
 # Texts under these sections are the console's own or go to reps only; admins override what clients read.
@@ -60,8 +60,7 @@ class Texts:
         catalogs: dict[str, dict[str, str]] = {}
         for path in sorted(config_dir.glob("texts.*.yaml")):
             lang = path.name.split(".")[1]
-            with path.open(encoding="utf-8") as fh:
-                catalogs[lang] = _flatten(safe_load(fh) or {})
+            catalogs[lang] = _flatten(load_file(path) or {})
         return cls(catalogs, default)
 
     def shipped(self, key: str, lang: str) -> str | None:

@@ -72,8 +72,10 @@ def serve(
     # APScheduler logs every tick at INFO; only its problems are worth a line.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # Migrations run in a child process (under the deployment-wide lock): Alembic and the migration scripts
-    # (about 11 MiB) never load in here.
-    subprocess.run([sys.executable, "-c", "from handlers.cli import main; main()", "db", "upgrade"], check=True)
+    # (about 11 MiB) never load in here. A database already at the scripts' heads needs no child (a second
+    # interpreter start, seconds of CPU); any other state, including one the check cannot read, gets it.
+    if not asyncio.run(_schema_is_current(settings.database_url)):
+        subprocess.run([sys.executable, "-c", "from handlers.cli import main; main()", "db", "upgrade"], check=True)
     app = create_app(settings, migrate=False)
     config = uvicorn.Config(
         app,
@@ -104,6 +106,23 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="The revision to g
     from core.db.migrate import downgrade
 
     _migrate(downgrade, revision)
+
+
+async def _schema_is_current(url: str) -> bool:
+    """Whether the database at `url` is at the migration scripts' heads (False when it cannot be read)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.db.migrate import is_current
+    from core.db.session import Database
+
+    db = Database(url)
+    try:
+        return await is_current(db)
+    except (OSError, SQLAlchemyError):
+        # The upgrade that follows reports an unreachable database as it always has.
+        return False
+    finally:
+        await db.dispose()
 
 
 def _migrate(step: Callable[[Database, str], Awaitable[None]], revision: str) -> None:

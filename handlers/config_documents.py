@@ -23,7 +23,7 @@ from core.errors import ConfigError, InvalidInput
 from core.settings import Settings
 from core.texts import Texts
 from core.tickets.policies import TicketPolicies
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 from handlers.console.canned import CannedReplies
 
 # A saved document larger than this is refused before it is parsed (the texts overrides are the largest).
@@ -135,7 +135,7 @@ def shipped(services: ConfigTarget, name: str) -> dict[str, Any]:
     path: Path = services.settings.config_dir / file
     if not path.exists():
         return {}
-    data = safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_file(path) or {}
     result: dict[str, Any] = _jsonable(data)
     return result
 

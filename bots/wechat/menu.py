@@ -7,14 +7,14 @@ from typing import Any
 
 from bots.wechat.convert import HUMAN_KEY, MENU_BUTTONS
 from core.errors import ConfigError
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 KNOWN_KEYS = frozenset(MENU_BUTTONS) | {HUMAN_KEY}
 
 
 def load_menu(path: Path) -> dict[str, Any]:
     """The menu as WeChat's JSON, checked so a typo in a key is caught before it reaches clients."""
-    data = safe_load(path.read_text(encoding="utf-8"))
+    data = load_file(path)
     if not isinstance(data, dict) or not isinstance(data.get("button"), list) or not data["button"]:
         raise ConfigError(f"{path}: a non-empty 'button' list is required")
     if len(data["button"]) > 3:

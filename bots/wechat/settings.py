@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 from core.messages import MessageKind
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 CHANNEL = "wechat"
 DEFAULT_ACCOUNT = "default"
@@ -154,8 +154,7 @@ def config_accounts(config_file: Path) -> list[WeChatAccount]:
     """The further accounts under `wechat: accounts:` in kefu.yaml, each served at /wechat/<name>."""
     if not config_file.is_file():
         return []
-    with config_file.open(encoding="utf-8") as f:
-        data = safe_load(f) or {}
+    data = load_file(config_file) or {}
     section = data.get("wechat") if isinstance(data, dict) else None
     entries: Any = section.get("accounts") if isinstance(section, dict) else None
     if entries is None:

@@ -124,6 +124,13 @@ def _with_traditional(phrases: Iterable[str]) -> tuple[str, ...]:
     return tuple(forms)
 
 
+# Compiled lexicons by the file's text and the words the settings add: every engine (each start, each test)
+# compiles the same phrases with their traditional spellings, a sixtieth of a second each time. A lexicon is
+# immutable, so one is shared.
+_COMPILED: dict[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ActLexicon] = {}
+_COMPILED_MAX = 8
+
+
 class ActLexicon:
     """The phrases of every act (config/acts.yaml), compiled into one automaton; immutable."""
 
@@ -190,9 +197,16 @@ class ActLexicon:
     @classmethod
     def load(cls, path: Path, settings: DialogueSettings | None = None) -> ActLexicon:
         """The phrases of config/acts.yaml, with the handoff and skip words of the dialogue settings."""
-        with path.open(encoding="utf-8") as fh:
-            raw = safe_load(fh) or {}
-        return cls(raw, settings)
+        dialogue = settings or DialogueSettings()
+        text = path.read_text(encoding="utf-8")
+        key = (text, tuple(dialogue.handoff_exact), tuple(dialogue.handoff_contains), tuple(dialogue.skip_words))
+        lexicon = _COMPILED.get(key)
+        if lexicon is None:
+            lexicon = cls(safe_load(text) or {}, dialogue)
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.clear()
+            _COMPILED[key] = lexicon
+        return lexicon
 
     def _hits(self, norm: str) -> list[_Hit]:
         """Leftmost-longest matches that sit on word boundaries where the phrase ends in ASCII letters."""

@@ -19,7 +19,7 @@ import ahocorasick
 from core.dialogue.forms import CATEGORIES
 from core.dialogue.hanzi import traditional_spellings
 from core.errors import ConfigError
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 FALLBACK_CATEGORY = "other"
 # Each further positive cue of a category counts this much less than the one before (strongest first), so a
@@ -503,8 +503,7 @@ def _negated(norm: str, start: int) -> bool:
 
 def load_rules(path: Path) -> list[Rule]:
     """Rules from a keywords YAML file: a mapping of category to phrases (with optional weights)."""
-    with path.open(encoding="utf-8") as fh:
-        raw = safe_load(fh) or {}
+    raw = load_file(path) or {}
     return rules_from_mapping(raw)
 
 

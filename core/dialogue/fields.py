@@ -11,7 +11,7 @@ from pathlib import Path
 from core.dialogue.entities import find_phones
 from core.dialogue.folding import fold
 from core.settings import config_dir_from_env
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 # Fields whose value is an entity: the correction carries the normalised entity, not the words.
 _ENTITY_FIELDS = {"phone": find_phones}
@@ -72,7 +72,7 @@ class FieldSynonyms:
     @classmethod
     def load(cls, path: Path) -> FieldSynonyms:
         """Read a fields.yaml."""
-        return cls.from_data(safe_load(path.read_text(encoding="utf-8")))
+        return cls.from_data(load_file(path))
 
     def _mentions(self, folded: str) -> list[Mention]:
         if self.ignored is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 CATEGORIES = ("inquiry", "complaint", "suggestion", "other")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
@@ -53,8 +53,7 @@ class Forms:
 
     @classmethod
     def load(cls, path: Path) -> Forms:
-        with path.open(encoding="utf-8") as fh:
-            raw: dict[str, Any] = safe_load(fh) or {}
+        raw: dict[str, Any] = load_file(path) or {}
         specs: dict[str, list[SlotSpec]] = {}
         for category, slots in raw.items():
             specs[category] = [

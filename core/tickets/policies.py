@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import TicketCounter
 from core.dialogue.forms import CATEGORIES
 from core.errors import ConfigError
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +201,7 @@ def _positive(value: Any, what: str, limit: float) -> float:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        with path.open(encoding="utf-8") as fh:
-            data = safe_load(fh) or {}
+        data = load_file(path) or {}
     except FileNotFoundError:
         raise ConfigError(f"missing config file {path}") from None
     if not isinstance(data, dict):

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from core.texts import placeholders
-from core.yaml_files import safe_load
+from core.yaml_files import load_file
 
 PLACEHOLDERS = frozenset({"client_name", "ticket_no"})
 
@@ -33,7 +33,7 @@ class CannedReplies:
     def load(cls, path: Path, default_language: str) -> CannedReplies:
         if not path.exists():
             return cls([], default_language)
-        return cls.from_mapping(safe_load(path.read_text(encoding="utf-8")) or {}, default_language)
+        return cls.from_mapping(load_file(path) or {}, default_language)
 
     @classmethod
     def from_mapping(cls, data: Any, default_language: str) -> CannedReplies:

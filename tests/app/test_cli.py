@@ -175,3 +175,22 @@ def test_classifier_train_draft_stores_a_draft_from_confirmed_labels(tmp_path: P
     assert "draft model 1" in trained.stdout and "40 held-back labels" in trained.stdout
     [draft] = asyncio.run(drafts())
     assert draft.note == "by hand" and draft.published_at is None and draft.report["held_back"]["client"] == 40
+
+
+async def test_serve_skips_the_upgrade_child_only_for_a_database_at_head(tmp_path: Path) -> None:
+    from core.db.migrate import upgrade
+    from core.db.session import Database
+    from handlers.cli import _schema_is_current
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/kefu.db"
+    assert await _schema_is_current(url) is False
+    db = Database(url)
+    try:
+        await upgrade(db, "0015")
+        assert await _schema_is_current(url) is False
+        await upgrade(db)
+    finally:
+        await db.dispose()
+    assert await _schema_is_current(url) is True
+    # A database the check cannot reach gets the upgrade child, which reports it.
+    assert await _schema_is_current("postgresql+asyncpg://postgres@127.0.0.1:1/absent") is False

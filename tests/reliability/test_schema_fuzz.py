@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -40,6 +41,19 @@ TELEGRAM_WEBHOOK: dict[str, Any] = {
         "responses": {"200": {"description": "accepted"}},
     }
 }
+
+
+# Generated once per process for each distinct spec: the spec is the same on every database, and generating
+# is most of this test's time (hypothesis runs every operation's strategies EXAMPLES times in both modes).
+_GENERATED: dict[str, list[Any]] = {}
+
+
+def _cases_for(spec: dict[str, Any]) -> list[Any]:
+    """The cases of `spec`, generated at its first use in this process."""
+    key = json.dumps(spec, sort_keys=True, default=str)
+    if key not in _GENERATED:
+        _GENERATED[key] = _cases(schemathesis.openapi.from_dict(spec))
+    return _GENERATED[key]
 
 
 def _cases(schema: Any) -> list[Any]:
@@ -100,7 +114,7 @@ async def test_no_generated_request_gets_a_server_error(services: Services, web:
         app = create_app(services.settings, services=services, background=False)
         webhook = TelegramWebhook(engine=services.engine, bot=bot, secret=SECRET, max_body_bytes=1 << 16)
         app.include_router(webhook.router())
-        cases = _cases(schemathesis.openapi.from_dict(spec))
+        cases = _cases_for(spec)
         assert len(cases) > 100
         statuses: dict[int, int] = {}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:

@@ -198,9 +198,10 @@ def test_a_draft_combines_rules_and_model_as_the_model_in_force_does() -> None:
     assert with_combination_of(plain, other).prior == ()
 
 
-async def _with_labels(services: Services) -> None:
+async def _with_labels(services: Services, every: int = 1) -> None:
+    """The agency's messages as confirmed labels; `every` n-th one only, where the fit's quality is not tested."""
     async with services.db.transaction() as session:
-        for i, row in enumerate(_rows()):
+        for i, row in enumerate(_rows()[::every]):
             session.add(
                 ConfirmedLabel(
                     ticket_id=None,
@@ -247,7 +248,9 @@ async def test_the_weekly_fit_runs_once_a_week_and_only_on_new_labels(services: 
     clock.set(FRIDAY)
     weekly = WeeklyTraining(services)
     assert await weekly.tick() is None  # no label yet: nothing to learn from
-    await _with_labels(services)
+    # What is tested is when a fit runs, not what it learns: an eighth of the labels (every category) fits in a
+    # fraction of the time the whole set takes, twice, through the same subprocess and training code.
+    await _with_labels(services, every=8)
     clock.set(FRIDAY + timedelta(days=1))  # Saturday: the same ISO week, after every label
     first = await weekly.tick()
     assert first is not None
