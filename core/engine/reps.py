@@ -1,4 +1,8 @@
-"""Reps' actions on a conversation and its ticket: claim, release, reply, note, transfer, resolve, session ends."""
+"""Reps' actions on a conversation and its ticket: claim, release, reply, note, transfer, resolve, session ends.
+
+One module (a little over 400 lines) because every action goes through the same rule of who may act on a
+conversation (`_may_take`) and the same handover to the channel afterwards (`_after_handover`).
+"""
 
 from __future__ import annotations
 
