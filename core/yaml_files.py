@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,7 +16,6 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Parsed files by their text, pickled: a start (and every test, hundreds in one process) reads the same config
 # files again, and the constructor is Python even with libyaml. Keyed on the text rather than the file's mtime,
 # whose granularity (a kernel tick) would miss a rewrite of the same size within it.
-_PARSED: OrderedDict[str, bytes] = OrderedDict()
 _PARSED_MAX = 32
 
 
@@ -27,14 +26,10 @@ def safe_load(stream: str | bytes | IO[str] | IO[bytes]) -> Any:
 
 def load_file(path: Path) -> Any:
     """safe_load of the UTF-8 file at `path`, parsed once per process per text; each call gets its own copy."""
-    text = path.read_text(encoding="utf-8")
-    blob = _PARSED.get(text)
-    if blob is None:
-        # Unpickling is a fresh copy in C: callers may change what they get without touching the next one's.
-        blob = pickle.dumps(safe_load(text), protocol=pickle.HIGHEST_PROTOCOL)
-        _PARSED[text] = blob
-        if len(_PARSED) > _PARSED_MAX:
-            _PARSED.popitem(last=False)
-    else:
-        _PARSED.move_to_end(text)
-    return pickle.loads(blob)
+    # Unpickling is a fresh copy in C: callers may change what they get without touching the next one's.
+    return pickle.loads(_parsed(path.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=_PARSED_MAX)
+def _parsed(text: str) -> bytes:
+    return pickle.dumps(safe_load(text), protocol=pickle.HIGHEST_PROTOCOL)

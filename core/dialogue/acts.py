@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +124,6 @@ def _with_traditional(phrases: Iterable[str]) -> tuple[str, ...]:
     return tuple(forms)
 
 
-# Compiled lexicons by the file's text and the words the settings add: every engine (each start, each test)
-# compiles the same phrases with their traditional spellings, a sixtieth of a second each time. A lexicon is
-# immutable, so one is shared.
-_COMPILED: dict[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ActLexicon] = {}
-_COMPILED_MAX = 8
-
-
 class ActLexicon:
     """The phrases of every act (config/acts.yaml), compiled into one automaton; immutable."""
 
@@ -198,15 +191,8 @@ class ActLexicon:
     def load(cls, path: Path, settings: DialogueSettings | None = None) -> ActLexicon:
         """The phrases of config/acts.yaml, with the handoff and skip words of the dialogue settings."""
         dialogue = settings or DialogueSettings()
-        text = path.read_text(encoding="utf-8")
-        key = (text, tuple(dialogue.handoff_exact), tuple(dialogue.handoff_contains), tuple(dialogue.skip_words))
-        lexicon = _COMPILED.get(key)
-        if lexicon is None:
-            lexicon = cls(safe_load(text) or {}, dialogue)
-            if len(_COMPILED) >= _COMPILED_MAX:
-                _COMPILED.clear()
-            _COMPILED[key] = lexicon
-        return lexicon
+        words = (tuple(dialogue.handoff_exact), tuple(dialogue.handoff_contains), tuple(dialogue.skip_words))
+        return _compiled(path.read_text(encoding="utf-8"), *words)
 
     def _hits(self, norm: str) -> list[_Hit]:
         """Leftmost-longest matches that sit on word boundaries where the phrase ends in ASCII letters."""
@@ -340,3 +326,16 @@ def _set_apart(norm: str, end: int) -> bool:
 def default_lexicon() -> ActLexicon:
     """The shipped phrases, for callers (and tests) that were given no lexicon."""
     return ActLexicon.load(DEFAULT_CONFIG_DIR / "acts.yaml")
+
+
+# Compiled lexicons by the file's text and the words the settings add: every engine (each start, each test)
+# compiles the same phrases with their traditional spellings, a sixtieth of a second each time. A lexicon is
+# immutable, so one is shared.
+@lru_cache(maxsize=8)
+def _compiled(
+    text: str, handoff_exact: tuple[str, ...], handoff_contains: tuple[str, ...], skip_words: tuple[str, ...]
+) -> ActLexicon:
+    words = DialogueSettings(
+        handoff_exact=list(handoff_exact), handoff_contains=list(handoff_contains), skip_words=list(skip_words)
+    )
+    return ActLexicon(safe_load(text) or {}, words)
