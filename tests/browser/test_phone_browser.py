@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,13 @@ async def test_a_rep_logs_a_call_as_a_ticket(services: Services, browser: Any, c
             await page.locator("#password").fill(PASSWORD)
             await page.locator("#password").press("Enter")
             await expect(page).to_have_url(f"{base}/console")
+
+            # The page's categories arrive late, as on a slow line: a search typed before then must still work.
+            async def late(route: Any) -> None:
+                await asyncio.sleep(1.0)
+                await route.continue_()
+
+            await page.route("**/console/api/phone/form", late)
             await page.locator("#nav-phone").click()
             await expect(page).to_have_url(f"{base}/console/phone")
             await expect(page.locator("h1")).to_have_text("新建工单（来电）")

@@ -16,6 +16,7 @@
 
   async function search(event) {
     event.preventDefault();
+    await ready;
     const q = document.getElementById("caller-q").value.trim();
     const list = document.getElementById("callers");
     clear(list);
@@ -61,6 +62,7 @@
 
   async function submit(event) {
     event.preventDefault();
+    await ready;
     const details = {};
     for (const input of document.querySelectorAll("#details [name]")) {
       if (input.value.trim()) details[input.name] = input.value.trim();
@@ -91,9 +93,11 @@
     for (const c of form.categories) select.append(el("option", { value: c.id, text: c.label }));
     select.addEventListener("change", drawDetails);
     drawDetails();
-    document.getElementById("caller-search").addEventListener("submit", search);
-    document.getElementById("call-form").addEventListener("submit", submit);
   }
 
-  main();
+  // The forms are taken over before the page has loaded its texts and categories, so a search typed at once
+  // waits for them instead of being sent by the browser as a plain form (a page reload that loses it).
+  document.getElementById("caller-search").addEventListener("submit", search);
+  document.getElementById("call-form").addEventListener("submit", submit);
+  const ready = main();
 })();
