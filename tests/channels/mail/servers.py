@@ -30,6 +30,8 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# A refused login is answered at once: the tests' own retries need no brute-force brake.
+auth_failure_delay = 0
 first_valid_uid = 0
 default_internal_user = {user}
 default_login_user = {user}
@@ -78,19 +80,35 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# Users written into passwd-file before Dovecot starts: one is handed to each test at once. A user added while
+# Dovecot runs is seen only once it notices the file's change, which took a test seconds of refused logins.
+SPARE_USERS = 400
+
+
+def user_name() -> str:
+    return f"kefu-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def passwd_line(name: str) -> str:
+    return f"{name}:{{PLAIN}}{PASSWORD}\n"
+
+
 @dataclass
 class Dovecot:
-    """A running Dovecot; `user()` makes a new mailbox for one test."""
+    """A running Dovecot; `user()` gives each test a mailbox of its own."""
 
     root: Path
     port: int
     process: subprocess.Popen[bytes]
+    spare: list[str]
 
     def user(self) -> str:
-        name = f"kefu-{uuid.uuid4().hex[:10]}@example.com"
+        if self.spare:
+            return self.spare.pop()
+        name = user_name()
         # passwd-file is read again when it changes: a new line is a new user, no restart.
         with (self.root / "passwd").open("a") as passwd:
-            passwd.write(f"{name}:{{PLAIN}}{PASSWORD}\n")
+            passwd.write(passwd_line(name))
         return name
 
     async def new_user(self) -> str:
@@ -138,7 +156,8 @@ def start_dovecot(root: Path) -> Dovecot:
         user, uid, gid = account.pw_name, account.pw_uid, account.pw_gid
     for sub in ("run", "state", "home"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    (root / "passwd").write_text("")
+    spare = [user_name() for _ in range(SPARE_USERS)]
+    (root / "passwd").write_text("".join(passwd_line(name) for name in spare))
     os.chown(root / "home", uid, gid)
     root.chmod(0o755)
     port = free_port()
@@ -151,7 +170,7 @@ def start_dovecot(root: Path) -> Dovecot:
             raise RuntimeError(f"dovecot exited: {process.stderr.read().decode() if process.stderr else ''}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return Dovecot(root, port, process)
+                return Dovecot(root, port, process, spare)
         except OSError:
             time.sleep(0.1)
     process.terminate()
