@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from pathlib import Path
@@ -56,6 +57,13 @@ async def test_admin_tries_edits_replays_and_publishes(services: Services, brows
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("dialog", lambda dialog: dialog.accept())
+
+        # The models section's script arrives late, as on a slow line: the page must still start it.
+        async def late(route: Any) -> None:
+            await asyncio.sleep(1.0)
+            await route.continue_()
+
+        await page.route("**/static/console/models.js", late)
         try:
             await page.goto(base + "/console/login?next=/console/keywords")
             await page.locator("#username").fill("root")
