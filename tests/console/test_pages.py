@@ -16,7 +16,7 @@ PAGES = {
     "/console/reports": ("reports", ["vendor/chart.umd.min.js", "console.js", "reports.js"]),
     "/console/reports/archive": ("archive", ["console.js", "archive.js"]),
     "/console/client-evaluation": ("client_eval", ["console.js", "client_eval.js"]),
-    "/console/keywords": ("keywords", ["console.js", "keywords.js", "models.js"]),
+    "/console/keywords": ("keywords", ["console.js", "models.js", "keywords.js"]),
     "/console/settings": ("settings", ["console.js", "settings.js"]),
 }
 SCRIPT = re.compile(r"<script([^>]*)>")
