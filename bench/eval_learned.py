@@ -52,6 +52,7 @@ HEADER = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.eval_learned", description=__doc__)
     parser.add_argument("--no-cv", action="store_true", help="only the held-out agency messages (no refitting)")
+    parser.add_argument("--no-heldout", action="store_true", help="only the cross-validated figures")
     # The configuration before the fitted combination, to compare on the same folds.
     parser.add_argument("--ngram-high", type=int, default=FitOptions().ngram_range[1], help="longest n-gram")
     parser.add_argument("--no-sublinear", action="store_true", help="raw counts as term frequency")
@@ -63,6 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar="SOURCE=WEIGHT",
         help="an in-domain source's own weight, repeatable (default: " + _pairs(SOURCE_WEIGHT) + ")",
+    )
+    parser.add_argument(
+        "--class-weight",
+        action="append",
+        default=[],
+        metavar="CLASS=FACTOR",
+        help="how much more a class's rows count in the fit, repeatable (default: "
+        + _pairs(dict(FitOptions().class_weight))
+        + ")",
     )
     args = parser.parse_args(argv)
     settings = Settings()
@@ -78,8 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from threadpoolctl import threadpool_limits
 
         rows = starter_data()
-        by_source = dict(SOURCE_WEIGHT) | {k: float(v) for k, v in (p.split("=", 1) for p in args.source_weight)}
-        options = FitOptions(ngram_range=(1, args.ngram_high), sublinear=not args.no_sublinear)
+        by_source = dict(SOURCE_WEIGHT) | _parsed(args.source_weight)
+        class_weight = dict(FitOptions().class_weight) | _parsed(args.class_weight)
+        options = FitOptions(
+            ngram_range=(1, args.ngram_high),
+            sublinear=not args.no_sublinear,
+            class_weight=tuple(sorted(class_weight.items())),
+        )
         with threadpool_limits(1):
             classes, logits = out_of_fold(rows, options, in_domain=args.in_domain_weight, by_source=by_source)
         verdicts = rule_verdicts(rows, rules)
@@ -102,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"cv {source}, rules + model: {precision:.1%} right at {coverage:.1%} coverage (threshold {point:.3f})"
             )
+    if args.no_heldout:
+        return 0
     heldout = read_jsonl(EVAL_SET, AGENCY, splits=("heldout",))
     shipped = KeywordClassifier(load_rules(settings.config_dir / "keywords.yaml"), model=model)
     print(_row("agency held-out", "rules", figures(scored_rules(heldout, rules), 0.5)))
@@ -119,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     point, coverage, precision = choose_threshold(both_heldout, dict(TARGETS)[AGENCY])
     print(f"agency held-out, rules + model: {precision:.1%} right at {coverage:.1%} coverage (threshold {point:.3f})")
     return 0
+
+
+def _parsed(pairs: Sequence[str]) -> dict[str, float]:
+    return {k: float(v) for k, v in (p.split("=", 1) for p in pairs)}
 
 
 def _pairs(weights: Mapping[str, float]) -> str:

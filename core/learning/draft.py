@@ -145,6 +145,7 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
             "seed": inputs.options.seed,
             "max_features": inputs.options.max_features,
             "c": inputs.options.c,
+            "class_weight": dict(inputs.options.class_weight),
             "threshold_target": inputs.target,
             "threshold_chosen_on": chosen_on,
         },

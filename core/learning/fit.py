@@ -17,6 +17,9 @@ NGRAM_RANGE = (1, 4)
 # in every process grow with it; measured in docs/classification.md.
 MAX_FEATURES = 20_000
 C = 10.0
+# Complaint rows count 1.5 times their row weight in the fit: on the same folds, stc3's complaint F1 (rules + model)
+# 0.844 -> 0.851; +0.003 on average over four fold seeds, within fold noise (docs/classification.md).
+CLASS_WEIGHT = (("complaint", 1.5),)
 # Decimal places kept in the exported file; scoring with the rounded numbers moves a probability by < 1e-4.
 DIGITS = 4
 
@@ -31,6 +34,8 @@ class FitOptions:
     ngram_range: tuple[int, int] = NGRAM_RANGE
     # 1 + log(count) as term frequency: long reviews repeat n-grams that short client messages do not.
     sublinear: bool = True
+    # How much more a row of a class counts, as (class, factor) pairs; a class not named counts 1.
+    class_weight: tuple[tuple[str, float], ...] = CLASS_WEIGHT
 
 
 def _vectorizer(
@@ -69,6 +74,10 @@ def fit(
     import numpy as np
 
     prepared = [prepare(t) for t in texts]
+    # As scikit-learn's class_weight does: the class's factor multiplies each row's own weight.
+    factors = dict(options.class_weight)
+    if factors:
+        weights = [(1.0 if weights is None else weights[i]) * factors.get(label, 1.0) for i, label in enumerate(labels)]
     vectorizer = _vectorizer(None, options.ngram_range, options.sublinear)
     features = vectorizer.fit_transform(prepared)
     classifier = _classifier(options).fit(features, labels, sample_weight=weights)

@@ -48,6 +48,7 @@ def data_version(rows: Sequence[Labelled], options: FitOptions) -> str:
                 options.seed,
                 options.ngram_range,
                 options.sublinear,
+                options.class_weight,
                 IN_DOMAIN_WEIGHT,
                 sorted(SOURCE_WEIGHT.items()),
             )
@@ -94,6 +95,7 @@ def train(
                 "seed": options.seed,
                 "max_features": options.max_features,
                 "c": options.c,
+                "class_weight": dict(options.class_weight),
                 "threshold_target": target,
                 "threshold_coverage": round(coverage, 4),
                 "threshold_precision": round(precision, 4),

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
 
 from core.learning import train
 from core.learning.crossval import weights_of
-from core.learning.data import AGENCY, Labelled
-from core.learning.fit import FitOptions
+from core.learning.data import AGENCY, EVAL_SET, Labelled, read_jsonl
+from core.learning.fit import FitOptions, fit
 
 ROWS = [
     Labelled("微博上的投诉", "complaint", "stc3"),
@@ -31,3 +32,25 @@ def test_the_model_version_changes_with_the_source_weights(monkeypatch: pytest.M
     before = train.data_version(ROWS, FitOptions())
     monkeypatch.setattr(train, "SOURCE_WEIGHT", MappingProxyType({"stc3": 15.0, "stc3_en": 15.0}))
     assert train.data_version(ROWS, FitOptions()) != before
+
+
+def test_the_model_version_changes_with_the_class_weight() -> None:
+    assert train.data_version(ROWS, FitOptions()) != train.data_version(ROWS, FitOptions(class_weight=()))
+
+
+def test_a_class_weight_multiplies_the_weight_of_that_class_rows() -> None:
+    pytest.importorskip("sklearn")
+    rows = read_jsonl(EVAL_SET, AGENCY, splits=("dev",))[::2]
+    texts, labels = [r.text for r in rows], [r.label for r in rows]
+    weights = [2.0 if i % 3 else 1.0 for i in range(len(rows))]
+    options = FitOptions(max_features=300, class_weight=(("complaint", 1.5),))
+    weighted = fit(texts, labels, weights, options)
+    # The same fit with the factor folded into the row weights by hand, and no class weight.
+    by_hand = [w * (1.5 if y == "complaint" else 1.0) for w, y in zip(weights, labels, strict=True)]
+    assert weighted == fit(texts, labels, by_hand, replace(options, class_weight=()))
+    # It counts: complaint rows weighing more make complaint more likely on the same text.
+    plain = fit(texts, labels, weights, replace(options, class_weight=()))
+    complaint = [t for t, y in zip(texts, labels, strict=True) if y == "complaint"]
+    assert sum(
+        weighted.predict_proba(t)["complaint"] > plain.predict_proba(t)["complaint"] for t in complaint
+    ) > 0.8 * len(complaint)
