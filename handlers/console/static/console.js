@@ -1,6 +1,11 @@
 // Shared code of the console pages. Client data is only ever set as textContent, never parsed as HTML.
 "use strict";
 
+// Every console form is sent by its page's script, which takes it over once the page has started (who is signed in,
+// the texts). Until then pressing Enter must not send the form the browser's way, reloading the page and losing
+// what was typed: the press does nothing, and works once the page is ready.
+document.addEventListener("submit", (event) => event.preventDefault(), true);
+
 const Console = (() => {
   const state = { me: null, texts: {}, csrf: "", languages: [], skew: 0 };
 

@@ -1,0 +1,58 @@
+"""A console form used before its page has started is not sent the browser's way: no reload, nothing typed lost."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handlers.app import create_app
+from handlers.services import Services
+from tests.console.helpers import PASSWORD, add_user
+from tests.support.app_server import serving
+
+TIMEOUT_MS = 15_000
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_enter_before_the_page_has_started_neither_reloads_it_nor_loses_the_text(
+    services: Services, browser: Any, chromium_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    await add_user(services, "li", "rep", name="李娜")
+    app = create_app(services.settings, services=services, background=False)
+    async with serving(app) as base:
+        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            await page.goto(f"{base}/console/login?next=/console")
+            await page.locator("#username").fill("li")
+            await page.locator("#password").fill(PASSWORD)
+            await page.locator("#password").press("Enter")
+            await expect(page).to_have_url(f"{base}/console")
+
+            # The page's start (who is signed in, the texts) arrives late, as on a slow line.
+            async def late(route: Any) -> None:
+                await asyncio.sleep(1.5)
+                await route.continue_()
+
+            await page.route("**/console/api/me", late)
+            await page.reload()
+            await page.evaluate("window.__sameDocument = true")
+            await page.locator("#search").fill("赵总")
+            await page.locator("#search").press("Enter")
+            # The page starts (its texts are in), and it is still the same document, with the text typed.
+            await expect(page.locator("#search-form button[type=submit]")).to_have_text("搜索")
+            assert await page.evaluate("window.__sameDocument === true")
+            assert page.url == f"{base}/console"
+            await expect(page.locator("#search")).to_have_value("赵总")
+            assert errors == []
+        finally:
+            await context.close()
