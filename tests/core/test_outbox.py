@@ -461,16 +461,26 @@ async def test_a_late_result_does_not_overwrite_the_row_of_the_claim_that_took_i
 
 
 class _PerClient(FakeChannel):
-    """Refuses some clients for good and finds the reply window of others closed; sends to the rest."""
+    """Refuses some clients for good, finds the reply window of others closed, is busy for some; sends to the rest."""
 
-    def __init__(self, *, refused: tuple[str, ...] = (), closed: tuple[str, ...] = (), **kwargs: object) -> None:
+    def __init__(
+        self,
+        *,
+        refused: tuple[str, ...] = (),
+        closed: tuple[str, ...] = (),
+        busy: tuple[str, ...] = (),
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.refused = set(refused)
         self.closed = set(closed)
+        self.busy = set(busy)
         self.calls: list[str] = []
 
     async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
         self.calls.append(ref.external_user_id)
+        if ref.external_user_id in self.busy:
+            raise TransientSendError("busy", retry_after=30)
         if ref.external_user_id in self.refused:
             raise PermanentSendError("refused")
         if ref.external_user_id in self.closed:
@@ -603,3 +613,23 @@ async def test_a_clients_message_makes_only_its_own_parked_replies_due(core: Cor
     assert [(r.status, r.last_error) for r in rows["u2"]] == [("window_closed", "window closed")]
     again = await core.engine.receive(inbound("在吗", "m4", user="u1"), Undelivered())
     assert again.unparked == 0, "nothing was parked any more"
+
+
+async def test_results_settled_together_each_record_their_own_send(core: Core, clock: ManualClock) -> None:
+    channel = _PerClient(busy=("busy",))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1", user="sent"), Undelivered())
+    await core.engine.receive(inbound("你好", "m2", user="busy"), Undelivered())
+    # Both sends return at once: their results are written by one statement.
+    assert await core.dispatcher.deliver_due() == 1
+    rows = await _by_client(core)
+    [sent], [busy] = rows["sent"], rows["busy"]
+    assert sent.status == "sent" and sent.external_id == "out-1", "the network's id of the message is kept"
+    assert sent.sent_at is not None and as_utc(sent.sent_at) == clock.now()
+    assert (busy.status, busy.sent_at, busy.external_id, busy.last_error) == ("pending", None, None, "busy")
+    channel.busy.clear()
+    clock.advance(timedelta(seconds=30) - EPSILON)
+    assert await core.dispatcher.deliver_due() == 0, "the busy one waits the 30 s it was given"
+    assert channel.calls.count("busy") == 1
+    clock.advance(2 * EPSILON)
+    assert await core.dispatcher.deliver_due() == 1
