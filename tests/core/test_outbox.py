@@ -20,11 +20,12 @@ from core.channel import (
     WindowClosed,
 )
 from core.clock import ManualClock, as_utc
-from core.db.models import OutboxMessage
+from core.db.models import Conversation, OutboxMessage, Ticket, TicketEvent, User
 from core.db.session import POOL_SIZE
 from core.engine import ReceiveResult
+from core.live import LiveEvent
 from core.messages import ConversationRef, OutboundMessage
-from core.outbox import IN_RESPONSE, LEASE, OutboxDispatcher
+from core.outbox import DELIVERED, IN_RESPONSE, LEASE, OutboxDispatcher
 from core.wiring import Core, build_core
 from tests.support.core import start_core
 from tests.support.fakes import FakeChannel, inbound
@@ -633,3 +634,59 @@ async def test_results_settled_together_each_record_their_own_send(core: Core, c
     assert channel.calls.count("busy") == 1
     clock.advance(2 * EPSILON)
     assert await core.dispatcher.deliver_due() == 1
+
+
+async def test_a_send_the_network_asks_to_announce_is_announced_once_recorded(core: Core, clock: ManualClock) -> None:
+    class Announcing(_PerClient):
+        async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+            result = await super().send(ref, message)
+            return SendResult(result.external_id, announce=ref.external_user_id == "web")
+
+    channel = Announcing(busy=("busy",))
+    core.registry.register(channel)
+    for i, user in enumerate(("web", "quiet", "busy")):
+        await core.engine.receive(inbound("你好", f"m{i}", user=user), Undelivered())
+    events: list[LiveEvent] = []
+    core.db.live.add_watcher(events.append)
+    assert await core.dispatcher.deliver_due() == 2
+    [row] = (await _by_client(core))["web"]
+    data = {"channel": "fake", "external_user_id": "web", "outbox_id": row.id}
+    assert [e for e in events if e.kind == DELIVERED] == [
+        LiveEvent(DELIVERED, row.conversation_id, None, data, clock.now())
+    ]
+
+
+async def test_a_reps_reply_stops_the_first_response_clock_when_it_reaches_the_client(
+    core: Core, clock: ManualClock
+) -> None:
+    channel = _PerClient()
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("人工", "m1"))
+    async with core.db.transaction() as session:
+        rep = User(username="wang", display_name="王客服", role="rep", created_at=clock.now())
+        session.add(rep)
+        await session.flush()
+        rep_id = rep.id
+        conversation = await session.get(Conversation, result.conversation_id)
+        assert conversation is not None and conversation.ticket_id is not None
+        ticket_id = conversation.ticket_id
+    channel.busy.add("u1")
+    await core.engine.rep_reply(result.conversation_id or 0, rep_id, "您好，我来处理")
+
+    async def first_response() -> tuple[object, list[tuple[str, str]]]:
+        async with core.db.transaction() as session:
+            ticket = await session.get(Ticket, ticket_id)
+            events = await session.execute(
+                select(TicketEvent.kind, TicketEvent.actor).where(TicketEvent.kind == "first_response")
+            )
+            assert ticket is not None
+            return ticket.first_response_at, [(kind, actor) for kind, actor in events]
+
+    assert await first_response() == (None, []), "a reply not delivered stops nothing"
+    channel.busy.clear()
+    clock.advance(timedelta(seconds=31))
+    await core.dispatcher.deliver_due()
+    assert channel.sent[-1] == ("u1", "您好，我来处理")
+    at, events = await first_response()
+    assert at is not None and as_utc(at) == clock.now()  # type: ignore[arg-type]
+    assert events == [("first_response", f"user:{rep_id}")]
