@@ -301,3 +301,69 @@ async def test_the_earliest_due_follow_up_is_claimed_first_and_completing_it_rec
         row = await session.get(FollowUp, first.id)
     assert row is not None and row.status == "done"
     assert row.done_at is not None and as_utc(row.done_at) == clock.now()
+
+
+async def _rows_by_key(db: Database) -> dict[str, FollowUp]:
+    async with db.transaction() as session:
+        return {r.idempotency_key: r for r in (await session.execute(select(FollowUp))).scalars()}
+
+
+async def _add(db: Database, clock: ManualClock, *timers: tuple[str, str, timedelta]) -> None:
+    now = clock.now()
+    async with db.transaction() as session:
+        await followups.schedule_many(
+            session, [followups.Timer(k, 0, now + due, key, {}) for k, key, due in timers], now
+        )
+
+
+async def test_only_pending_follow_ups_overdue_by_more_than_the_cutoff_are_dropped(
+    core: Core, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fired: Counter[int] = Counter()
+    runner = _counting_runner(core.db, clock, fired, cutoff=timedelta(hours=1))
+    await _add(core.db, clock, ("count", "done", timedelta(minutes=-1)))
+    assert await runner.run_due() == 1
+    clock.advance(timedelta(hours=2))
+    await _add(
+        core.db,
+        clock,
+        ("count", "stale", -timedelta(hours=1, seconds=1)),
+        ("count", "edge", -timedelta(hours=1)),
+    )
+    caplog.set_level(logging.WARNING, logger="core.followups")
+    assert await runner.run_due() == 1, "overdue by exactly the cutoff still fires"
+    rows = await _rows_by_key(core.db)
+    assert {key: r.status for key, r in rows.items()} == {"done": "done", "stale": "dropped", "edge": "done"}
+    stale = rows["stale"]
+    assert stale.done_at is not None and as_utc(stale.done_at) == clock.now()
+    assert stale.last_error == "overdue by more than 1:00:00"
+    assert [r.getMessage() for r in caplog.records if r.name == "core.followups"] == [
+        f"follow-up {stale.id} (count) dropped: overdue since {stale.due_at}"
+    ]
+
+
+async def test_each_outcome_of_a_batch_is_recorded_and_a_kind_without_handler_fails_at_once(
+    core: Core, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handler(row: FollowUp) -> None:
+        if row.idempotency_key != "ok":
+            raise RuntimeError("boom")
+
+    minute = timedelta(minutes=-1)
+    await _add(core.db, clock, ("count", "boom1", minute), ("count", "boom2", minute), ("count", "ok", minute))
+    await _add(core.db, clock, ("orphan", "orphan", minute))
+    caplog.set_level(logging.ERROR, logger="core.followups")
+    assert await FollowUpRunner(core.db, clock, {"count": handler}).run_due() == 1
+    rows = await _rows_by_key(core.db)
+    outcomes = {key: (r.status, r.attempts, r.last_error) for key, r in rows.items()}
+    assert outcomes == {
+        "boom1": ("pending", 1, "RuntimeError: boom"),
+        "boom2": ("pending", 1, "RuntimeError: boom"),
+        "ok": ("done", 1, None),
+        "orphan": ("failed", 1, "no handler for kind 'orphan'"),
+    }
+    done_at = rows["ok"].done_at
+    assert done_at is not None and as_utc(done_at) == clock.now()
+    assert sorted(r.getMessage() for r in caplog.records if r.name == "core.followups") == [
+        f"follow-up {rows[key].id} (count) failed" for key in ("boom1", "boom2")
+    ]
