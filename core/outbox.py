@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Insert, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import live
@@ -285,7 +285,7 @@ class OutboxDispatcher:
                 .values(status=FAILED, lease_until=None, last_error=f"{STALE}: written more than {cutoff} ago")
                 .execution_options(synchronize_session=False)
             )
-        expired = int(getattr(result, "rowcount", 0) or 0)
+        expired = cast(CursorResult[Any], result).rowcount
         if expired:
             log.warning("%s unsent replies older than %s not sent (restored backup or long outage)", expired, cutoff)
         return expired
@@ -311,7 +311,7 @@ class OutboxDispatcher:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if getattr(result, "rowcount", 0) != len(outbox_ids):
+            if cast(CursorResult[Any], result).rowcount != len(outbox_ids):
                 await session.rollback()
                 return False
         return True
@@ -616,4 +616,4 @@ async def unpark(session: AsyncSession, conversation_id: int, now: datetime) -> 
         .values(status=PENDING, next_attempt_at=now, last_error=None)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return cast(CursorResult[Any], result).rowcount

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from datetime import timedelta
 
@@ -47,6 +48,18 @@ async def test_idempotency_key_schedules_once(core: Core, clock: ManualClock) ->
     await _schedule(core.db, clock, 3)
     async with core.db.transaction() as session:
         assert len((await session.execute(select(FollowUp))).all()) == 3
+
+
+async def test_timers_already_scheduled_are_skipped_and_the_debug_log_names_them(
+    core: Core, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="core.followups")
+    await _schedule(core.db, clock, 2)
+    assert [r.getMessage() for r in caplog.records if r.name == "core.followups"] == []
+    await _schedule(core.db, clock, 1)
+    assert [r.getMessage() for r in caplog.records if r.name == "core.followups"] == [
+        "some of follow-ups ['count:0'] already scheduled"
+    ]
 
 
 async def test_restart_with_pending_follow_ups_fires_each_once(core: Core, clock: ManualClock) -> None:
@@ -206,7 +219,7 @@ async def _die(*_args: object) -> None:
 
 
 async def test_a_late_worker_whose_claim_was_taken_over_does_not_fire_again(
-    web: object, services: Services, clock: ManualClock
+    web: object, services: Services, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     await _waiting_visitors(web, 3)
     clock.advance(timedelta(minutes=11))
@@ -219,8 +232,13 @@ async def test_a_late_worker_whose_claim_was_taken_over_does_not_fire_again(
     finally:
         await other.stop()
     # The stalled worker wakes up and fires what it had claimed: the turns roll back, nothing is sent.
+    caplog.set_level(logging.WARNING, logger="core.followups")
     for row in claimed:
         assert await slow._fire(row) is not None
+    lost = [f"follow-ups [{r.id}] are no longer held by this runner" for r in claimed]
+    assert [r.getMessage() for r in caplog.records if r.name == "core.followups"] == [
+        f"follow-up {r.id} ({r.kind}) not fired here: {why}" for r, why in zip(claimed, lost, strict=True)
+    ]
     await slow._settle([(row, "late") for row in claimed])
     counts = await _reminders_per_conversation(services.db)
     assert len(counts) == 3 and set(counts.values()) == {1}, counts
@@ -229,3 +247,123 @@ async def test_a_late_worker_whose_claim_was_taken_over_does_not_fire_again(
             (await session.execute(select(FollowUp.status).where(FollowUp.kind == "dialogue_timeout"))).scalars()
         )
     assert "running" not in statuses
+
+
+async def test_a_batch_handler_gets_each_kinds_claimed_rows_in_parts_and_a_failed_part_fires_row_by_row(
+    core: Core, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _schedule(core.db, clock, 1, kind="alone")
+    await _schedule(core.db, clock, 5)
+    parts: list[list[int]] = []
+    singles: list[tuple[str, int]] = []
+
+    async def single(row: FollowUp) -> None:
+        singles.append((row.kind, row.target_id))
+
+    async def in_parts(rows: list[FollowUp]) -> None:
+        parts.append([r.target_id for r in rows])
+        if len(parts) == 2:
+            raise RuntimeError("bad part")
+
+    runner = FollowUpRunner(
+        core.db,
+        clock,
+        {"count": single, "alone": single},
+        batch_handlers={"count": in_parts, "alone": in_parts},
+        batch=4,
+        part=2,
+    )
+    caplog.set_level(logging.ERROR, logger="core.followups")
+    assert await runner.run_due() == 6
+    # Claimed four at a time, the earliest first: two of a kind or more are a batch, one alone goes to its handler.
+    assert parts == [[0, 1], [2], [3, 4]]
+    assert sorted(singles) == [("alone", 0), ("count", 2)]
+    assert [r.getMessage() for r in caplog.records if r.name == "core.followups"] == [
+        "batch of 1 count follow-ups failed; firing them one by one"
+    ]
+
+
+async def test_the_earliest_due_follow_up_is_claimed_first_and_completing_it_records_when(
+    core: Core, clock: ManualClock
+) -> None:
+    now = clock.now()
+    async with core.db.transaction() as session:
+        for key, minutes in (("later", -1), ("earlier", -5)):
+            timer = followups.Timer("count", 0, now + timedelta(minutes=minutes), key, {})
+            await followups.schedule_many(session, [timer], now)
+    runner = FollowUpRunner(core.db, clock, {})
+    [first] = await runner.claim(1)
+    assert first.idempotency_key == "earlier"
+    clock.advance(timedelta(seconds=5))
+    async with core.db.transaction() as session:
+        await followups.complete(session, [first], clock.now())
+    async with core.db.transaction() as session:
+        row = await session.get(FollowUp, first.id)
+    assert row is not None and row.status == "done"
+    assert row.done_at is not None and as_utc(row.done_at) == clock.now()
+
+
+async def _rows_by_key(db: Database) -> dict[str, FollowUp]:
+    async with db.transaction() as session:
+        return {r.idempotency_key: r for r in (await session.execute(select(FollowUp))).scalars()}
+
+
+async def _add(db: Database, clock: ManualClock, *timers: tuple[str, str, timedelta]) -> None:
+    now = clock.now()
+    async with db.transaction() as session:
+        await followups.schedule_many(
+            session, [followups.Timer(k, 0, now + due, key, {}) for k, key, due in timers], now
+        )
+
+
+async def test_only_pending_follow_ups_overdue_by_more_than_the_cutoff_are_dropped(
+    core: Core, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fired: Counter[int] = Counter()
+    runner = _counting_runner(core.db, clock, fired, cutoff=timedelta(hours=1))
+    await _add(core.db, clock, ("count", "done", timedelta(minutes=-1)))
+    assert await runner.run_due() == 1
+    clock.advance(timedelta(hours=2))
+    await _add(
+        core.db,
+        clock,
+        ("count", "stale", -timedelta(hours=1, seconds=1)),
+        ("count", "edge", -timedelta(hours=1)),
+    )
+    caplog.set_level(logging.WARNING, logger="core.followups")
+    assert await runner.run_due() == 1, "overdue by exactly the cutoff still fires"
+    rows = await _rows_by_key(core.db)
+    assert {key: r.status for key, r in rows.items()} == {"done": "done", "stale": "dropped", "edge": "done"}
+    stale = rows["stale"]
+    assert stale.done_at is not None and as_utc(stale.done_at) == clock.now()
+    assert stale.last_error == "overdue by more than 1:00:00"
+    assert [r.getMessage() for r in caplog.records if r.name == "core.followups"] == [
+        f"follow-up {stale.id} (count) dropped: overdue since {stale.due_at}"
+    ]
+
+
+async def test_each_outcome_of_a_batch_is_recorded_and_a_kind_without_handler_fails_at_once(
+    core: Core, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handler(row: FollowUp) -> None:
+        if row.idempotency_key != "ok":
+            raise RuntimeError("boom")
+
+    minute = timedelta(minutes=-1)
+    await _add(core.db, clock, ("count", "boom1", minute), ("count", "boom2", minute), ("count", "ok", minute))
+    await _add(core.db, clock, ("orphan", "orphan", minute))
+    caplog.set_level(logging.ERROR, logger="core.followups")
+    assert await FollowUpRunner(core.db, clock, {"count": handler}).run_due() == 1
+    rows = await _rows_by_key(core.db)
+    outcomes = {key: (r.status, r.attempts, r.last_error) for key, r in rows.items()}
+    assert outcomes == {
+        "boom1": ("pending", 1, "RuntimeError: boom"),
+        "boom2": ("pending", 1, "RuntimeError: boom"),
+        "ok": ("done", 1, None),
+        "orphan": ("failed", 1, "no handler for kind 'orphan'"),
+    }
+    done_at = rows["ok"].done_at
+    assert done_at is not None and as_utc(done_at) == clock.now()
+    assert sorted(r.getMessage() for r in caplog.records if r.name == "core.followups") == [
+        f"follow-up {rows[key].id} (count) failed" for key in ("boom1", "boom2")
+    ]

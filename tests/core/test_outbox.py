@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from core.channel import SendResult, Throttled, TransientSendError, Undelivered
-from core.clock import ManualClock
-from core.db.models import OutboxMessage
+from core.channel import (
+    PermanentSendError,
+    SendResult,
+    Throttled,
+    TransientSendError,
+    TurnOutcome,
+    Undelivered,
+    WindowClosed,
+)
+from core.clock import ManualClock, as_utc
+from core.db.models import Conversation, OutboxMessage, Ticket, TicketEvent, User
 from core.db.session import POOL_SIZE
 from core.engine import ReceiveResult
+from core.live import LiveEvent
 from core.messages import ConversationRef, OutboundMessage
-from core.outbox import IN_RESPONSE, LEASE, OutboxDispatcher
+from core.outbox import DELIVERED, IN_RESPONSE, LEASE, OutboxDispatcher
 from core.wiring import Core, build_core
 from tests.support.core import start_core
 from tests.support.fakes import FakeChannel, inbound
@@ -449,3 +459,234 @@ async def test_a_late_result_does_not_overwrite_the_row_of_the_claim_that_took_i
     # Not pending again (it would be sent a second time): the late result was the old claim's.
     assert (row.status, row.attempts) == ("sent", 2)
     assert len(channel.sent) == 1
+
+
+class _PerClient(FakeChannel):
+    """Refuses some clients for good, finds the reply window of others closed, is busy for some; sends to the rest."""
+
+    def __init__(
+        self,
+        *,
+        refused: tuple[str, ...] = (),
+        closed: tuple[str, ...] = (),
+        busy: tuple[str, ...] = (),
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.refused = set(refused)
+        self.closed = set(closed)
+        self.busy = set(busy)
+        self.calls: list[str] = []
+
+    async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+        self.calls.append(ref.external_user_id)
+        if ref.external_user_id in self.busy:
+            raise TransientSendError("busy", retry_after=30)
+        if ref.external_user_id in self.refused:
+            raise PermanentSendError("refused")
+        if ref.external_user_id in self.closed:
+            raise WindowClosed("window closed")
+        return await super().send(ref, message)
+
+
+class _Answering(Undelivered):
+    """A webhook that carries the turn's replies in its own response."""
+
+    def answer(self, result: TurnOutcome) -> bool:
+        return True
+
+
+async def _by_client(core: Core) -> dict[str, list[OutboxMessage]]:
+    rows: dict[str, list[OutboxMessage]] = {}
+    for row in await _rows(core):
+        rows.setdefault(row.ref["external_user_id"], []).append(row)
+    return rows
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "core.outbox" and r.levelno == logging.WARNING]
+
+
+async def test_only_pending_replies_written_longer_ago_than_the_cutoff_expire(
+    core: Core, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    core.registry.register(_PerClient(closed=("parked",)))
+    await core.engine.receive(inbound("你好", "m1", user="sent"))
+    await core.engine.receive(inbound("你好", "m2", user="parked"))
+    await core.engine.receive(inbound("你好", "m3", user="waiting"), Undelivered())
+    caplog.set_level(logging.WARNING, logger="core.outbox")
+    clock.advance(timedelta(hours=24))
+    assert await core.dispatcher.expire_stale(timedelta(hours=24)) == 0, "written exactly the cutoff ago"
+    assert _warnings(caplog) == []
+    clock.advance(timedelta(seconds=1))
+    assert await core.dispatcher.expire_stale(timedelta(hours=24)) == 1
+    statuses = {user: [r.status for r in rows] for user, rows in (await _by_client(core)).items()}
+    assert statuses == {"sent": ["sent"], "parked": ["window_closed"], "waiting": ["failed"]}
+    assert _warnings(caplog) == ["1 unsent replies older than 1 day, 0:00:00 not sent (restored backup or long outage)"]
+
+
+async def test_a_held_reply_is_released_or_answered_in_a_response_for_its_own_conversation_only(
+    core: Core, clock: ManualClock
+) -> None:
+    channel = FakeChannel(fail_transient=1)
+    core.registry.register(channel)
+    assert await core.dispatcher.answered_in_response([]) is True, "nothing to answer is answered"
+    first = await core.engine.receive(inbound("你好", "m1", user="u1"), Undelivered(hold=HOLD))
+    await core.engine.receive(inbound("你好", "m2", user="u2"), Undelivered(hold=HOLD))
+    await core.dispatcher.send_held_now(first.outbox_ids)
+    [row] = (await _by_client(core))["u1"]
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 502")
+    # The webhook's retry carries the reply that failed once in its own response.
+    clock.advance(timedelta(seconds=1))
+    assert await core.dispatcher.answered_in_response(first.outbox_ids) is True
+    rows = await _by_client(core)
+    [row], [other] = rows["u1"], rows["u2"]
+    assert (row.status, row.attempts, row.last_error, row.external_id) == ("sent", 2, None, IN_RESPONSE)
+    assert row.sent_at is not None and as_utc(row.sent_at) == clock.now()
+    assert (other.status, other.attempts) == ("pending", 0), "the other conversation's reply is still held"
+    retried = await core.dispatcher.replies_for_retry("fake", "default", "m1", max_text=2000)
+    assert [m.text for m in retried] == [m.text for m in first.replies], "a retry of the webhook carries it again"
+    assert channel.sent == []
+    assert await core.dispatcher.deliver_due() == 0
+
+
+async def test_a_resent_reply_goes_out_at_once_as_a_first_attempt_and_only_it_is_resent(
+    core: Core, clock: ManualClock
+) -> None:
+    channel = _PerClient(refused=("refused",))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1", user="sent"))
+    await core.engine.receive(inbound("你好", "m2", user="refused"))
+
+    answered = await core.engine.receive(inbound("你好", "m3", user="answered"), _Answering(hold=HOLD))
+    before = list(channel.sent)
+    # The request that carried the reply was cancelled, and the network fails the first send now.
+    channel.fail_transient = 1
+    await core.dispatcher.resend(answered.outbox_ids)
+    [row] = (await _by_client(core))["answered"]
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 502"), "tried at once, once"
+    assert (row.sent_at, row.external_id) == (None, None), "not recorded as sent while it has not gone out"
+    assert channel.sent == before, "replies sent before are not sent again"
+    refused = (await _by_client(core))["refused"]
+    calls = len(channel.calls)
+    await core.dispatcher.resend([r.id for r in refused])
+    assert channel.calls[calls:] == [], "a reply refused for good is not one answered in a response"
+    assert [r.status for r in (await _by_client(core))["refused"]] == ["failed"] * len(refused)
+    clock.advance(timedelta(seconds=2))
+    assert await core.dispatcher.deliver_due() == 1
+    assert channel.sent == [*before, ("answered", answered.replies[0].text)]
+
+
+async def test_delivering_a_conversation_sends_its_due_replies(core: Core) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("你好", "m1"), Undelivered())
+    assert result.conversation_id is not None and channel.sent == []
+    assert await core.dispatcher.deliver_conversation(result.conversation_id) == 1
+    assert [text for _, text in channel.sent] == [result.replies[0].text]
+
+
+async def test_the_last_failed_attempt_is_logged_and_the_earlier_ones_are_not(
+    core: Core, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    core.registry.register(FakeChannel(fail_transient=100))
+    dispatcher = OutboxDispatcher(core.db, core.registry, clock, max_attempts=3)
+    await core.engine.receive(inbound("你好", "m1"), Undelivered())
+    [row] = await _rows(core)
+    caplog.set_level(logging.WARNING, logger="core.outbox")
+    for _ in range(3):
+        await dispatcher.deliver_due()
+        clock.advance(timedelta(seconds=10))
+    assert [r.status for r in await _rows(core)] == ["failed"]
+    assert _warnings(caplog) == [f"outbox row {row.id} failed after 3 attempts: HTTP 502"]
+
+
+async def test_a_clients_message_makes_only_its_own_parked_replies_due(core: Core) -> None:
+    channel = _PerClient(closed=("u1", "u2"))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("人工", "m1", user="u1"))
+    await core.engine.receive(inbound("人工", "m2", user="u2"))
+    channel.closed.clear()
+    result = await core.engine.receive(inbound("还在吗", "m3", user="u1"), Undelivered())
+    assert result.unparked == 1
+    rows = await _by_client(core)
+    assert [(r.status, r.last_error) for r in rows["u1"][:1]] == [("pending", None)]
+    assert [(r.status, r.last_error) for r in rows["u2"]] == [("window_closed", "window closed")]
+    again = await core.engine.receive(inbound("在吗", "m4", user="u1"), Undelivered())
+    assert again.unparked == 0, "nothing was parked any more"
+
+
+async def test_results_settled_together_each_record_their_own_send(core: Core, clock: ManualClock) -> None:
+    channel = _PerClient(busy=("busy",))
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你好", "m1", user="sent"), Undelivered())
+    await core.engine.receive(inbound("你好", "m2", user="busy"), Undelivered())
+    # Both sends return at once: their results are written by one statement.
+    assert await core.dispatcher.deliver_due() == 1
+    rows = await _by_client(core)
+    [sent], [busy] = rows["sent"], rows["busy"]
+    assert sent.status == "sent" and sent.external_id == "out-1", "the network's id of the message is kept"
+    assert sent.sent_at is not None and as_utc(sent.sent_at) == clock.now()
+    assert (busy.status, busy.sent_at, busy.external_id, busy.last_error) == ("pending", None, None, "busy")
+    channel.busy.clear()
+    clock.advance(timedelta(seconds=30) - EPSILON)
+    assert await core.dispatcher.deliver_due() == 0, "the busy one waits the 30 s it was given"
+    assert channel.calls.count("busy") == 1
+    clock.advance(2 * EPSILON)
+    assert await core.dispatcher.deliver_due() == 1
+
+
+async def test_a_send_the_network_asks_to_announce_is_announced_once_recorded(core: Core, clock: ManualClock) -> None:
+    class Announcing(_PerClient):
+        async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+            result = await super().send(ref, message)
+            return SendResult(result.external_id, announce=ref.external_user_id == "web")
+
+    channel = Announcing(busy=("busy",))
+    core.registry.register(channel)
+    for i, user in enumerate(("web", "quiet", "busy")):
+        await core.engine.receive(inbound("你好", f"m{i}", user=user), Undelivered())
+    events: list[LiveEvent] = []
+    core.db.live.add_watcher(events.append)
+    assert await core.dispatcher.deliver_due() == 2
+    [row] = (await _by_client(core))["web"]
+    data = {"channel": "fake", "external_user_id": "web", "outbox_id": row.id}
+    assert [e for e in events if e.kind == DELIVERED] == [
+        LiveEvent(DELIVERED, row.conversation_id, None, data, clock.now())
+    ]
+
+
+async def test_a_reps_reply_stops_the_first_response_clock_when_it_reaches_the_client(
+    core: Core, clock: ManualClock
+) -> None:
+    channel = _PerClient()
+    core.registry.register(channel)
+    result = await core.engine.receive(inbound("人工", "m1"))
+    async with core.db.transaction() as session:
+        rep = User(username="wang", display_name="王客服", role="rep", created_at=clock.now())
+        session.add(rep)
+        await session.flush()
+        rep_id = rep.id
+        conversation = await session.get(Conversation, result.conversation_id)
+        assert conversation is not None and conversation.ticket_id is not None
+        ticket_id = conversation.ticket_id
+    channel.busy.add("u1")
+    await core.engine.rep_reply(result.conversation_id or 0, rep_id, "您好，我来处理")
+
+    async def first_response() -> tuple[object, list[tuple[str, str]]]:
+        async with core.db.transaction() as session:
+            ticket = await session.get(Ticket, ticket_id)
+            events = await session.execute(
+                select(TicketEvent.kind, TicketEvent.actor).where(TicketEvent.kind == "first_response")
+            )
+            assert ticket is not None
+            return ticket.first_response_at, [(kind, actor) for kind, actor in events]
+
+    assert await first_response() == (None, []), "a reply not delivered stops nothing"
+    channel.busy.clear()
+    clock.advance(timedelta(seconds=31))
+    await core.dispatcher.deliver_due()
+    assert channel.sent[-1] == ("u1", "您好，我来处理")
+    at, events = await first_response()
+    assert at is not None and as_utc(at) == clock.now()  # type: ignore[arg-type]
+    assert events == [("first_response", f"user:{rep_id}")]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from sqlalchemy import event, select
 
 from bots.wechat.window import OpensWindow, ReplyWindow
-from core.channel import Undelivered
+from core.channel import SendResult, Undelivered
 from core.channel_state import ChannelStateStore, _put_new
 from core.clock import ManualClock, as_utc
 from core.db.models import ChannelState, FollowUp, Message, OutboxMessage
 from core.db.session import execute_carrying
+from core.messages import ConversationRef, OutboundMessage
 from core.outbox import LEASE, SENDING
 from core.wiring import Core
 from tests.support.fakes import FakeChannel, inbound
@@ -108,6 +110,31 @@ async def test_a_claim_that_waited_long_is_renewed_and_one_whose_lease_ran_out_i
     assert await core.dispatcher.deliver_turn(lost.conversation_id or 0, lost.outgoing) == 0
     assert await core.dispatcher.deliver_due() == 1
     assert sorted(user for user, _ in channel.sent) == ["u1", "u2"]
+
+
+async def test_a_claim_is_renewed_once_half_its_lease_is_gone_before_its_send(core: Core, clock: ManualClock) -> None:
+    leases: list[datetime] = []
+
+    class SeesTheLease(FakeChannel):
+        async def send(self, ref: ConversationRef, message: OutboundMessage) -> SendResult:
+            async with core.db.transaction() as session:
+                [lease] = (
+                    await session.execute(select(OutboxMessage.lease_until).where(OutboxMessage.status == SENDING))
+                ).scalars()
+            assert lease is not None
+            leases.append(as_utc(lease))
+            return await super().send(ref, message)
+
+    core.registry.register(SeesTheLease())
+    half = await core.engine.receive(inbound("你好", "m1", user="u1"), Undelivered(claim=True))
+    clock.advance(LEASE / 2)
+    assert await core.dispatcher.deliver_turn(half.conversation_id or 0, half.outgoing) == 1
+    assert leases == [clock.now() + LEASE], "half the lease gone: renewed"
+    sooner = await core.engine.receive(inbound("你好", "m2", user="u2"), Undelivered(claim=True))
+    claimed_at = clock.now()
+    clock.advance(LEASE / 2 - timedelta(seconds=1))
+    assert await core.dispatcher.deliver_turn(sooner.conversation_id or 0, sooner.outgoing) == 1
+    assert leases[1:] == [claimed_at + LEASE], "less than half gone: the lease it was written with"
 
 
 async def test_the_reply_window_rides_with_the_client_s_message(core: Core, clock: ManualClock) -> None:
