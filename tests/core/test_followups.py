@@ -367,3 +367,26 @@ async def test_each_outcome_of_a_batch_is_recorded_and_a_kind_without_handler_fa
     assert sorted(r.getMessage() for r in caplog.records if r.name == "core.followups") == [
         f"follow-up {rows[key].id} (count) failed" for key in ("boom1", "boom2")
     ]
+
+
+@pytest.mark.parametrize("count", [1, 8, 9, 12])
+async def test_a_turns_timers_are_stored_once_each_however_many_and_the_statements_kept_stay_few(
+    core: Core, clock: ManualClock, count: int
+) -> None:
+    now = clock.now()
+    timers = [followups.Timer("count", i, now + timedelta(minutes=i), f"turn:{i}", {"n": i}) for i in range(count)]
+    for _ in range(2):  # the same timers again: nothing new
+        async with core.db.transaction() as session:
+            await followups.schedule_later(session, timers, now)
+    rows = await _rows_by_key(core.db)
+    assert sorted(rows) == sorted(t.key for t in timers)
+    for timer in timers:
+        row = rows[timer.key]
+        assert (row.target_id, as_utc(row.due_at), row.payload, row.status) == (
+            timer.target_id,
+            timer.due_at,
+            {"n": timer.target_id},
+            "pending",
+        )
+    # One statement is kept per dialect and row count, up to a bound: more timers than that take another path.
+    assert all(rows_in_statement <= followups._MAX_ROWS for _, rows_in_statement in followups._SCHEDULE)
