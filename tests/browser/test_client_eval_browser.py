@@ -13,7 +13,8 @@ from core.clock import ManualClock
 from core.db.models import Client, ClientScore
 from handlers.app import create_app
 from handlers.services import Services
-from tests.console.helpers import PASSWORD, add_user
+from tests.browser.pages import sign_in
+from tests.console.helpers import add_user
 from tests.console.test_client_eval_api import TODAY
 from tests.support.app_server import serving
 from tests.support.client_eval_fixture import Clients, seed_clients
@@ -44,10 +45,7 @@ async def test_admin_scores_and_accepts(site: tuple[str, Clients], browser: Any,
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     try:
-        await page.goto(base + "/console/login?next=/console/client-evaluation")
-        await page.locator("#username").fill("root")
-        await page.locator("#password").fill(PASSWORD)
-        await page.locator("#password").press("Enter")
+        await sign_in(page, base + "/console/login?next=/console/client-evaluation", "root")
         await expect(page).to_have_url(base + "/console/client-evaluation")
         await page.locator("#f-days").fill("10")
         await page.locator("#filters button[type=submit]").click()

@@ -20,6 +20,7 @@ from core.db.models import Conversation, Message
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
+from tests.browser.pages import sign_in
 from tests.channels.wechat.conftest import WeChatServer, make_account
 from tests.channels.wechat.fake_api import FakeWeChatAPI
 from tests.console.helpers import PASSWORD, add_user, amr_note
@@ -181,10 +182,7 @@ async def test_rep_works_an_escalated_wechat_conversation(
         colleague_context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         colleague = await colleague_context.new_page()
         colleague.set_default_timeout(TIMEOUT_MS)
-        await colleague.goto(f"{base}/console/login?next=/console/tickets/{number}")
-        await colleague.locator("#username").fill("bob")
-        await colleague.locator("#password").fill(PASSWORD)
-        await colleague.locator("#password").press("Enter")
+        await sign_in(colleague, f"{base}/console/login?next=/console/tickets/{number}", "bob")
         await expect(colleague.locator("#claim")).to_be_enabled()
         await expect(colleague.locator("#live")).to_have_attribute("data-state", "on")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,8 @@ import pytest
 
 from handlers.app import create_app
 from handlers.services import Services
-from tests.console.helpers import PASSWORD, add_user
+from tests.browser.pages import arrive_late, sign_in
+from tests.console.helpers import add_user
 from tests.support.app_server import serving
 
 TIMEOUT_MS = 15_000
@@ -32,18 +32,11 @@ async def test_enter_before_the_page_has_started_neither_reloads_it_nor_loses_th
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
-            await page.goto(f"{base}/console/login?next=/console")
-            await page.locator("#username").fill("li")
-            await page.locator("#password").fill(PASSWORD)
-            await page.locator("#password").press("Enter")
+            await sign_in(page, f"{base}/console/login?next=/console", "li")
             await expect(page).to_have_url(f"{base}/console")
 
             # The page's start (who is signed in, the texts) arrives late, as on a slow line.
-            async def late(route: Any) -> None:
-                await asyncio.sleep(1.5)
-                await route.continue_()
-
-            await page.route("**/console/api/me", late)
+            await arrive_late(page, "**/console/api/me", 1.5)
             await page.reload()
             await page.evaluate("window.__sameDocument = true")
             await page.locator("#search").fill("赵总")

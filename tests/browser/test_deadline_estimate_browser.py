@@ -14,7 +14,8 @@ from core.clock import ManualClock
 from core.db.models import Ticket
 from handlers.app import create_app
 from handlers.services import Services
-from tests.console.helpers import PASSWORD, add_user, escalate
+from tests.browser.pages import sign_in
+from tests.console.helpers import add_user, escalate
 from tests.support.app_server import serving
 
 TIMEOUT_MS = 15_000
@@ -47,10 +48,7 @@ async def test_a_deadline_in_an_uncovered_year_shows_as_estimated(site: tuple[st
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        await page.goto(base + f"/console/login?next=/console/tickets/{number}")
-        await page.locator("#username").fill("ann")
-        await page.locator("#password").fill(PASSWORD)
-        await page.locator("#password").press("Enter")
+        await sign_in(page, base + f"/console/login?next=/console/tickets/{number}", "ann")
         await expect(page).to_have_url(base + f"/console/tickets/{number}")
         await expect(page.locator("#sla-resolution .badge.estimated")).to_have_text("估算")
         await expect(page.locator("#sla-first [data-due]")).to_be_visible()

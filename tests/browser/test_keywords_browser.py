@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from pathlib import Path
@@ -15,7 +14,8 @@ from core.messages import ConversationRef, InboundMessage, MessageType
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
-from tests.console.helpers import PASSWORD, add_user
+from tests.browser.pages import arrive_late, sign_in
+from tests.console.helpers import add_user
 from tests.support.app_server import serving
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
@@ -59,16 +59,9 @@ async def test_admin_tries_edits_replays_and_publishes(services: Services, brows
         page.on("dialog", lambda dialog: dialog.accept())
 
         # The models section's script arrives late, as on a slow line: the page must still start it.
-        async def late(route: Any) -> None:
-            await asyncio.sleep(1.0)
-            await route.continue_()
-
-        await page.route("**/static/console/models.js", late)
+        await arrive_late(page, "**/static/console/models.js", 1.0)
         try:
-            await page.goto(base + "/console/login?next=/console/keywords")
-            await page.locator("#username").fill("root")
-            await page.locator("#password").fill(PASSWORD)
-            await page.locator("#password").press("Enter")
+            await sign_in(page, base + "/console/login?next=/console/keywords", "root")
             await expect(page).to_have_url(base + "/console/keywords")
             await expect(page.locator("#status-line")).to_contain_text("v1")
             await expect(page.locator("#rules tr").first).to_be_visible()
@@ -151,10 +144,7 @@ async def test_admin_reads_a_draft_models_figures_and_publishes_it(
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("dialog", lambda dialog: dialog.accept())
         try:
-            await page.goto(base + "/console/login?next=/console/keywords")
-            await page.locator("#username").fill("root")
-            await page.locator("#password").fill(PASSWORD)
-            await page.locator("#password").press("Enter")
+            await sign_in(page, base + "/console/login?next=/console/keywords", "root")
             await expect(page.locator("#models-status")).to_contain_text(m["rules_only"])
             await expect(page.locator("#models-labels")).to_contain_text(m["kinds"]["rep"])
             row = page.locator(f"#models tr[data-number='{number}']")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ from core.db.models import Client, Ticket, TicketEvent
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
-from tests.console.helpers import PASSWORD, add_user
+from tests.browser.pages import arrive_late, sign_in
+from tests.console.helpers import add_user
 from tests.support.app_server import serving
 
 ARTIFACTS = PROJECT_ROOT / "var" / "artifacts"
@@ -40,18 +40,11 @@ async def test_a_rep_logs_a_call_as_a_ticket(services: Services, browser: Any, c
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
-            await page.goto(f"{base}/console/login?next=/console")
-            await page.locator("#username").fill("li")
-            await page.locator("#password").fill(PASSWORD)
-            await page.locator("#password").press("Enter")
+            await sign_in(page, f"{base}/console/login?next=/console", "li")
             await expect(page).to_have_url(f"{base}/console")
 
             # The page's categories arrive late, as on a slow line: a search typed before then must still work.
-            async def late(route: Any) -> None:
-                await asyncio.sleep(1.0)
-                await route.continue_()
-
-            await page.route("**/console/api/phone/form", late)
+            await arrive_late(page, "**/console/api/phone/form", 1.0)
             await page.locator("#nav-phone").click()
             await expect(page).to_have_url(f"{base}/console/phone")
             await expect(page.locator("h1")).to_have_text("新建工单（来电）")

@@ -15,7 +15,8 @@ from core.settings import PROJECT_ROOT
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter
 from handlers.app import create_app
 from handlers.services import Services
-from tests.console.helpers import PASSWORD, add_user
+from tests.browser.pages import sign_in
+from tests.console.helpers import add_user
 from tests.support.app_server import serving
 from tests.support.reports_fixture import NOW, seed_week
 
@@ -52,10 +53,7 @@ async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
     page.on("request", lambda req: None if req.url.startswith((base, "data:")) else foreign.append(req.url))
     page.on("response", lambda res: errors.append(f"{res.status} {res.url}") if res.status >= 400 else None)
     try:
-        await page.goto(base + "/console/login?next=/console/reports")
-        await page.locator("#username").fill("boss")
-        await page.locator("#password").fill(PASSWORD)
-        await page.locator("#password").press("Enter")
+        await sign_in(page, base + "/console/login?next=/console/reports", "boss")
         await expect(page).to_have_url(base + "/console/reports")
         await expect(page.locator("body")).to_have_attribute("data-loaded", "true")
         # A supervisor reads reports and the archive, and has no keyword or settings pages.
@@ -121,10 +119,7 @@ async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
         # An admin sees the calendar banner over the console's pages.
         admin = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         other = await admin.new_page()
-        await other.goto(base + "/console/login?next=/console/reports")
-        await other.locator("#username").fill("root")
-        await other.locator("#password").fill(PASSWORD)
-        await other.locator("#password").press("Enter")
+        await sign_in(other, base + "/console/login?next=/console/reports", "root")
         await expect(other.locator("body")).to_have_attribute("data-loaded", "true")
         await expect(other.locator('p.banner[data-notice="calendar"]')).to_contain_text("2026-12-31")
         await admin.close()

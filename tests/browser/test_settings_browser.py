@@ -13,7 +13,8 @@ import yaml
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
-from tests.console.helpers import PASSWORD, add_user
+from tests.browser.pages import sign_in
+from tests.console.helpers import add_user
 from tests.support.app_server import serving
 
 ARTIFACTS = PROJECT_ROOT / "var" / "artifacts"
@@ -51,10 +52,7 @@ async def test_admin_changes_an_sla_target(services: Services, browser: Any, chr
             ),
         )
         try:
-            await page.goto(f"{base}/console/login?next=/console/settings")
-            await page.locator("#username").fill("ada")
-            await page.locator("#password").fill(PASSWORD)
-            await page.locator("#password").press("Enter")
+            await sign_in(page, f"{base}/console/login?next=/console/settings", "ada")
             await expect(page).to_have_url(f"{base}/console/settings")
             await expect(page.locator("h1")).to_have_text(c["title"])
             # An admin's header links to every page of the console, this one marked current.
