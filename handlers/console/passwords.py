@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -11,8 +12,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from core.errors import InvalidInput
 
 _HASHER = PasswordHasher()
-# Checked when the user does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY = _HASHER.hash("kefu-no-such-user")
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 # zxcvbn's scale: 0 too guessable ... 4 very unguessable; 3 resists an offline attack on a slow hash.
@@ -42,9 +41,17 @@ def hash_password(password: str, user_inputs: Sequence[str] = (), min_score: int
     return _HASHER.hash(password)
 
 
+@cache
+def _dummy_hash() -> str:
+    """The hash checked when the user does not exist, so a wrong name costs as long as a wrong password."""
+    # Made at the first sign-in with an unknown name, not at import: every kefu process and command imports this
+    # module, and one hash at kefu's cost is about a quarter of a second of CPU and 64 MiB touched.
+    return _HASHER.hash("kefu-no-such-user")
+
+
 def _verify(stored: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

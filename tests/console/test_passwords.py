@@ -7,11 +7,14 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from argon2 import PasswordHasher, extract_parameters
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from core.db.models import AuditEntry, ConsoleSession
 from handlers.cli import app
+from handlers.console import passwords
+from handlers.console.passwords import _dummy_hash as dummy_hash
 from handlers.services import Services
 from tests.console.conftest import SignIn
 from tests.console.helpers import PASSWORD, Rep, sign_in
@@ -22,6 +25,32 @@ GUESSABLE = ["1234567890", "aaaaaaaaaa", "dave12345678", "password123", "qwertyu
 async def sessions_of(services: Services, user_id: int) -> int:
     async with services.db.transaction() as session:
         return int(await session.scalar(select(func.count()).where(ConsoleSession.user_id == user_id)) or 0)
+
+
+async def test_an_unknown_name_costs_one_hash_check_like_a_wrong_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+
+    class Recording(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # type: ignore[override]
+            checked.append(str(hash))
+            return bool(super().verify(hash, password))
+
+    hasher = Recording(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_HASHER", hasher)
+    # The module's own dummy (the suite swaps in a cheap one for every test), made with the hasher in force.
+    monkeypatch.setattr(passwords, "_dummy_hash", dummy_hash)
+    dummy_hash.cache_clear()
+    try:
+        stored = hasher.hash("plum tractor lantern")
+        assert not await passwords.verify_password(None, "plum tractor lantern")
+        assert not await passwords.verify_password(stored, "not the password")
+        assert not await passwords.verify_password(None, "another guess")
+    finally:
+        dummy_hash.cache_clear()
+    unknown, wrong, again = checked
+    assert wrong == stored
+    assert unknown == again != stored, "one dummy hash, made once"
+    assert extract_parameters(unknown) == extract_parameters(stored), "checked at the same cost as a real one"
 
 
 async def test_guessable_passwords_are_refused_for_new_users(signed_in: SignIn) -> None:
