@@ -305,8 +305,9 @@ def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
 
     async def run() -> T:
         services = build_services(Settings())
-        await services.start(migrate=False)
         try:
+            # Inside: a start that fails (a database not migrated) still closes what it opened.
+            await services.start(migrate=False)
             return await work(services)
         finally:
             await services.stop()

@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from functools import partial
 from pathlib import Path
 
 from core.settings import PROJECT_ROOT
-from tests.support.cli import KEFU
-
-
-def _run(args: list[str], stdin: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/absent.db"}
-    return subprocess.run(
-        [str(KEFU), *args], input=stdin, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60
-    )
+from tests.support.cli import KEFU, run_kefu
 
 
 def test_classify_reads_lines_and_jsonl(tmp_path: Path) -> None:
+    # The installed console script itself, as a separate process: the one test that starts it end to end.
+    env = {**os.environ, "KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/absent.db"}
     stdin = "我要投诉，你们的广告效果太差了\n" + json.dumps({"text": "请问发票怎么开？", "id": 7}) + "\n你好\n"
-    done = _run(["classify"], stdin, tmp_path)
+    done = subprocess.run(
+        [str(KEFU), "classify"], input=stdin, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["text"] for r in rows] == ["我要投诉，你们的广告效果太差了", "请问发票怎么开？", "你好"]
@@ -42,7 +40,7 @@ def test_classify_reads_lines_and_jsonl(tmp_path: Path) -> None:
 
 
 def test_dialogue_diagram(tmp_path: Path) -> None:
-    done = _run(["dialogue", "diagram"], "", tmp_path)
+    done = run_kefu("dialogue", "diagram", env={"KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/absent.db"})
     assert done.returncode == 0
     assert done.stdout.startswith("stateDiagram-v2")
 
@@ -55,7 +53,7 @@ def test_tickets_list_show_and_guarded_transition(tmp_path: Path) -> None:
     from tests.support.fakes import inbound
 
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-    env = {**os.environ, "KEFU_DATABASE_URL": url}
+    kefu = partial(run_kefu, env={"KEFU_DATABASE_URL": url})
 
     async def make_ticket() -> None:
         services = build_services(Settings(database_url=url))
@@ -66,9 +64,6 @@ def test_tickets_list_show_and_guarded_transition(tmp_path: Path) -> None:
             await services.stop()
 
     asyncio.run(make_ticket())
-
-    def kefu(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KEFU), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
 
     listed = kefu("tickets", "list")
     assert listed.returncode == 0, listed.stderr
@@ -88,12 +83,7 @@ def test_tickets_list_show_and_guarded_transition(tmp_path: Path) -> None:
 
 
 def test_keywords_import_export_round_trip_and_refusal(tmp_path: Path) -> None:
-    env = {**os.environ, "KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/kefu.db"}
-
-    def kefu(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(KEFU), *args], input=stdin, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60
-        )
+    kefu = partial(run_kefu, env={"KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/kefu.db"})
 
     assert kefu("db", "upgrade").returncode == 0
     source = tmp_path / "rules.yaml"
@@ -141,12 +131,7 @@ def test_classifier_train_draft_stores_a_draft_from_confirmed_labels(tmp_path: P
     from core.learning.data import starter_data
 
     url = f"sqlite+aiosqlite:///{tmp_path}/kefu.db"
-    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_DIALOGUE__TRAINING_CORPUS": "none"}
-
-    def kefu(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(KEFU), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600
-        )
+    kefu = partial(run_kefu, env={"KEFU_DATABASE_URL": url, "KEFU_DIALOGUE__TRAINING_CORPUS": "none"})
 
     assert kefu("db", "upgrade").returncode == 0
     start = datetime(2026, 12, 1, tzinfo=UTC)

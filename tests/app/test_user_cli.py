@@ -4,8 +4,7 @@ bad input is refused with a clear message."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ from typer.testing import CliRunner
 
 from core.db.models import User, UserDepartment
 from core.db.session import Database
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import Settings
 from handlers.cli import app
 from handlers.services import build_services
-from tests.support.cli import KEFU
+from tests.support.cli import run_kefu
 from tests.support.desk_setup import create_staff
 
 
@@ -69,7 +68,7 @@ def test_user_add_creates_the_first_admin_and_reps(db_url: str, monkeypatch: pyt
 
 def test_link_telegram(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-    env = {**os.environ, "KEFU_DATABASE_URL": url}
+    kefu = partial(run_kefu, env={"KEFU_DATABASE_URL": url})
 
     async def setup() -> None:
         services = build_services(Settings(database_url=url))
@@ -89,9 +88,6 @@ def test_link_telegram(tmp_path: Path) -> None:
             await services.stop()
 
     asyncio.run(setup())
-
-    def kefu(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KEFU), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
 
     done = kefu("user", "link-telegram", "rep0", "7001")
     assert done.returncode == 0, done.stderr

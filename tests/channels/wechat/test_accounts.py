@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from handlers.app import create_app
 from handlers.services import Services, build_services
 from tests.channels.wechat.conftest import APP_ID, TOKEN, WeChatServer, make_account, sign
 from tests.channels.wechat.fake_api import FakeWeChatAPI
+from tests.support.cli import run_kefu
 
 SHOP_TOKEN = "shop-token"
 SHOP_APP_ID = "wx00000000000005h0"
@@ -252,15 +254,10 @@ def test_accounts_from_yaml_with_their_own_settings(tmp_path: Path, monkeypatch:
 def test_menu_push_on_a_named_account(tmp_path: Path, fake_api: FakeWeChatAPI, shop_api: FakeWeChatAPI) -> None:
     """`kefu wechat menu push --account shop` creates the menu through that account's API and token."""
     import json
-    import os
-    import subprocess
-    import sys
 
-    kefu = Path(sys.executable).parent / "kefu"
     shop = {"token": SHOP_TOKEN, "app_id": SHOP_APP_ID, "app_secret": "app-secret", "api_base": shop_api.base}
     config = write_config(tmp_path, {"shop": shop})
     env = {
-        **os.environ,
         "KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
         "KEFU_CONFIG_DIR": str(config),
         "KEFU_WECHAT_TOKEN": TOKEN,
@@ -269,8 +266,7 @@ def test_menu_push_on_a_named_account(tmp_path: Path, fake_api: FakeWeChatAPI, s
         "KEFU_WECHAT_API_BASE": fake_api.base,
     }
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(kefu), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    run = partial(run_kefu, env=env, cwd=tmp_path)
 
     assert run("db", "upgrade").returncode == 0
     done = run("wechat", "menu", "push", "--account", "shop")

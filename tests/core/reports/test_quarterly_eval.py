@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,11 +15,11 @@ from core.clock import ManualClock
 from core.db.models import Ticket, TierSuggestion, WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput
 from core.quarterly_eval import due_quarter, quarter_period
-from core.settings import PROJECT_ROOT, Settings, WeeklyReportSettings
+from core.settings import Settings, WeeklyReportSettings
 from handlers.services import Services, build_services
 from handlers.weekly_reports import WeeklyReports
 from tests.core.reports.test_weekly_report import _with_smtp, smtp, supervisor
-from tests.support.cli import KEFU
+from tests.support.cli import run_kefu
 from tests.support.client_eval_fixture import seed_clients
 from tests.support.smtp import Inbox
 
@@ -89,7 +88,7 @@ async def test_archived_once_with_suggestions_and_mailed_to_supervisors(
 
 def test_kefu_reports_quarterly_by_hand(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-    env = {**os.environ, "KEFU_DATABASE_URL": url}
+    kefu = partial(run_kefu, env={"KEFU_DATABASE_URL": url})
 
     async def prepare() -> None:
         built = build_services(Settings(database_url=url))
@@ -110,9 +109,6 @@ def test_kefu_reports_quarterly_by_hand(tmp_path: Path) -> None:
             await built.stop()
 
     asyncio.run(prepare())
-
-    def kefu(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KEFU), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
 
     made = kefu("reports", "quarterly", "--quarter", "2026-Q3")
     assert made.returncode == 0, made.stderr

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,11 +17,11 @@ from sqlalchemy import func, select, update
 from core.clock import ManualClock
 from core.db.models import User, WeeklyReport, WeeklyReportDelivery
 from core.errors import InvalidInput
-from core.settings import PROJECT_ROOT, Settings, SmtpSettings, WeeklyReportSettings
+from core.settings import Settings, SmtpSettings, WeeklyReportSettings
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter, due_week, week_period
 from handlers.services import Services, build_services
 from handlers.weekly_reports import WeeklyReports
-from tests.support.cli import KEFU
+from tests.support.cli import run_kefu
 from tests.support.reports_fixture import seed_week
 from tests.support.smtp import Inbox
 
@@ -244,7 +243,7 @@ async def test_a_fresh_installation_archives_no_empty_week_before_its_first(
 
 def test_kefu_reports_weekly_by_hand(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-    env = {**os.environ, "KEFU_DATABASE_URL": url}
+    kefu = partial(run_kefu, env={"KEFU_DATABASE_URL": url})
 
     async def prepare() -> None:
         built = build_services(Settings(database_url=url))
@@ -261,9 +260,6 @@ def test_kefu_reports_weekly_by_hand(tmp_path: Path) -> None:
             await built.stop()
 
     asyncio.run(prepare())
-
-    def kefu(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KEFU), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
 
     made = kefu("reports", "weekly", "--week", "2026-W48")
     assert made.returncode == 0, made.stderr
