@@ -191,7 +191,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashes() -> Iterator[None]:
-    """argon2id at its lowest cost in the test process (kefu commands run in it too); `kefu serve` processes keep it.
+    """argon2id at its lowest cost in the test process (kefu commands run in it too); `kefu serve` keeps kefu's.
 
     kefu's cost (argon2-cffi's default: 64 MiB, three passes) is the point in production and 0.3-0.4 s per hash
     or check here; the console tests sign in hundreds of people. What is tested (the format, a wrong password
