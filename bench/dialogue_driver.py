@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -279,11 +280,15 @@ class Driver:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, directory: Path | None = None) -> AsyncIterator[Driver]:
+    async def open(cls, directory: Path | None = None, template: Path | None = None) -> AsyncIterator[Driver]:
+        """A kefu on a new database, or on a copy of `template`, a database kefu has already migrated and seeded."""
         # In memory when the machine has a tmpfs: the evaluation measures the dialogue, not the disk's fsync.
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: ASYNC240 (once, before any turn)
         with tempfile.TemporaryDirectory(prefix="kefu-eval-", dir=shm) as tmp:
             base = directory or Path(tmp)
+            if template is not None:
+                # Starting on it, kefu finds its migrations and first-start rows there and writes nothing.
+                shutil.copy(template, base / "eval.db")
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{base / 'eval.db'}", env="test", media_dir=base / "media"
             )

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from core import yaml_files
 from core.dialogue.forms import CATEGORIES
 from core.settings import PROJECT_ROOT
 
@@ -203,7 +202,7 @@ def parse_scenario(raw: Any, split: str) -> Scenario:
 def load_scenarios(split: str, directory: Path = CORPUS_DIR) -> list[Scenario]:
     """Every scenario of one split's file, ids unique."""
     path = directory / f"{split}.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yaml_files.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(raw, list):
         raise ScenarioError(f"{path.name}: expected a list of scenarios")
     scenarios = [parse_scenario(item, split) for item in raw]

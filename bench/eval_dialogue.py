@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.dialogue_driver import Driver, Run, ticket_fits
 from bench.dialogue_scenarios import SPLITS, Scenario, load_scenarios
@@ -109,9 +110,9 @@ def transcript(run: Run) -> str:
     return "\n".join(out)
 
 
-async def play_all(chosen: dict[str, list[Scenario]]) -> dict[str, list[Run]]:
-    """Every chosen scenario on one kefu (one database; each client is a new user)."""
-    async with Driver.open() as driver:
+async def play_all(chosen: dict[str, list[Scenario]], template: Path | None = None) -> dict[str, list[Run]]:
+    """Every chosen scenario on one kefu (one database, new or a copy of `template`; each client is a new user)."""
+    async with Driver.open(template=template) as driver:
         return {split: [await driver.play(s) for s in scenarios] for split, scenarios in chosen.items()}
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from core.clock import ManualClock
@@ -32,8 +33,11 @@ async def limited(db_url: str, tmp_path: Path, clock: ManualClock) -> AsyncItera
     await built.stop()
 
 
-def client_from(services: Services, address: str) -> httpx.AsyncClient:
-    app = create_app(services.settings, services=services, background=False)
+def web_app(services: Services) -> FastAPI:
+    return create_app(services.settings, services=services, background=False)
+
+
+def client_from(app: FastAPI, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=(address, 5000)), base_url="http://testserver"
     )
@@ -50,9 +54,12 @@ async def post(http: httpx.AsyncClient, text: str, cookies: httpx.Cookies | None
 
 
 async def test_anonymous_posts_from_one_address_open_only_the_allowed_conversations(limited: Services) -> None:
+    # One app for all: the limits are kept in the services, and building an app costs more than a post.
+    app = web_app(limited)
+
     async def anonymous() -> httpx.Response:
         # A new cookie jar for each post: a new visitor, a new conversation that could open a ticket.
-        async with client_from(limited, "198.51.100.20") as http:
+        async with client_from(app, "198.51.100.20") as http:
             return await post(http, "人工")
 
     responses = await asyncio.gather(*(anonymous() for _ in range(40)))
@@ -61,12 +68,12 @@ async def test_anonymous_posts_from_one_address_open_only_the_allowed_conversati
     assert len(refused) == 36
     assert refused[0].json()["text"].startswith("您发送得太快了") and int(refused[0].headers["retry-after"]) >= 1
     assert await count(limited, Ticket) <= 4
-    async with client_from(limited, "192.0.2.30") as other:
+    async with client_from(app, "192.0.2.30") as other:
         assert (await post(other, "人工")).status_code == 200
 
 
 async def test_one_visitor_may_send_so_many_messages_a_minute(limited: Services) -> None:
-    async with client_from(limited, "198.51.100.21") as http:
+    async with client_from(web_app(limited), "198.51.100.21") as http:
         first = await post(http, "你好")
         assert first.status_code == 200
         statuses = [(await post(http, f"第{n}条")).status_code for n in range(8)]

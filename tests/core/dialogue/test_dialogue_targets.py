@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench.dialogue_scenarios import load_scenarios
 from bench.eval_dialogue import play_all
 
@@ -9,8 +11,9 @@ from bench.eval_dialogue import play_all
 MIN_TASK_SUCCESS = 0.90
 
 
-async def test_dev_scenarios_reach_their_goals() -> None:
-    runs = (await play_all({"dev": load_scenarios("dev")}))["dev"]
+async def test_dev_scenarios_reach_their_goals(sqlite_template: Path) -> None:
+    # On the session's migrated and seeded database rather than migrating and seeding one more.
+    runs = (await play_all({"dev": load_scenarios("dev")}, template=sqlite_template))["dev"]
     succeeded = [r for r in runs if r.success]
     failed = {r.scenario.id: r.failures for r in runs if not r.success}
     assert len(succeeded) / len(runs) >= MIN_TASK_SUCCESS, failed
