@@ -190,6 +190,20 @@ def test_scoring_imports_neither_sklearn_nor_numpy() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_a_fit_in_a_fresh_process_runs_on_one_thread() -> None:
+    pytest.importorskip("sklearn")
+    # As in the weekly fit's own process: scikit-learn and its BLAS are not loaded yet when the fit starts.
+    code = (
+        "from threadpoolctl import threadpool_info\n"
+        "from core.learning.fit import one_thread\n"
+        "with one_thread():\n"
+        "    import sklearn.linear_model\n"
+        "    print(sorted({(i['user_api'], i['num_threads']) for i in threadpool_info()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.strip() == "[('blas', 1), ('openmp', 1)]"
+
+
 def test_the_combination_is_fitted_per_source_by_log_loss_and_recovers_known_weights() -> None:
     pytest.importorskip("scipy")
     import random
