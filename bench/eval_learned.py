@@ -28,7 +28,7 @@ from core.learning.crossval import (
     scored_rules,
 )
 from core.learning.data import AGENCY, EVAL_SET, read_jsonl, starter_data
-from core.learning.fit import FitOptions
+from core.learning.fit import FitOptions, one_thread
 from core.settings import Settings
 
 SOURCES = ("stc3", "stc3_en", "cw", "shop", "htl", AGENCY)
@@ -85,8 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"model {model.version}: {len(model.features)} n-grams, threshold {threshold}")
     print(HEADER)
     if not args.no_cv:
-        from threadpoolctl import threadpool_limits
-
         rows = starter_data()
         by_source = dict(SOURCE_WEIGHT) | _parsed(args.source_weight)
         class_weight = dict(FitOptions().class_weight) | _parsed(args.class_weight)
@@ -95,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sublinear=not args.no_sublinear,
             class_weight=tuple(sorted(class_weight.items())),
         )
-        with threadpool_limits(1):
+        with one_thread():
             classes, logits = out_of_fold(rows, options, in_domain=args.in_domain_weight, by_source=by_source)
         verdicts = rule_verdicts(rows, rules)
         by_rules = scored_rules(rows, rules)

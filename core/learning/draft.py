@@ -15,7 +15,7 @@ from core.dialogue.textmodel import TextModel
 from core.keywords.spec import RuleSpec
 from core.learning.crossval import TARGET_PRECISION, Scored, choose_threshold, figures, weights_of
 from core.learning.data import Labelled
-from core.learning.fit import FitOptions, fit
+from core.learning.fit import FitOptions, fit, one_thread
 from core.learning.labels import WEIGHTS, Confirmed
 from core.learning.train import data_version
 
@@ -104,8 +104,6 @@ def with_combination_of(model: TextModel, in_force: TextModel | None) -> TextMod
 
 def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
     """Fit, measure on the held-back labels beside the model in force, choose the threshold; (model, report)."""
-    from threadpoolctl import threadpool_limits
-
     started = time.perf_counter()
     trained_on, held = split(inputs.labels)
     # A held-back text is never trained on, whether it came as a label or also sits in the starter data.
@@ -118,7 +116,7 @@ def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:
     if len({r.label for r in rows}) < 2:
         raise ValueError("a model needs labelled messages of at least two categories")
     rules = [s.to_rule() for s in inputs.rules]
-    with threadpool_limits(1):
+    with one_thread():
         model = fit(
             [r.text for r in rows],
             [r.label for r in rows],

@@ -38,6 +38,22 @@ class FitOptions:
     class_weight: tuple[tuple[str, float], ...] = CLASS_WEIGHT
 
 
+def one_thread() -> Any:
+    """BLAS and OpenMP limited to one thread for the fits inside: the machine's other processes keep their cores,
+    and a fit of this size is not faster with more.
+
+    scikit-learn, and through it numpy's and scipy's BLAS and OpenMP, are loaded first: a limit holds only for the
+    libraries loaded when it is set, and one loaded later inside it runs a thread per core, which spins on a busy
+    machine (a fit then takes ten times the CPU).
+    """
+    import sklearn.feature_extraction.text
+    import sklearn.linear_model
+    import sklearn.model_selection  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
 def _vectorizer(
     vocabulary: Sequence[str] | None = None, ngram_range: tuple[int, int] = NGRAM_RANGE, sublinear: bool = True
 ) -> Any:

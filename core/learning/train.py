@@ -25,7 +25,7 @@ from core.learning.crossval import (
     weights_of,
 )
 from core.learning.data import AGENCY, Labelled
-from core.learning.fit import FitOptions, fit
+from core.learning.fit import FitOptions, fit, one_thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +67,8 @@ def train(
     target: float = TARGET_PRECISION,
 ) -> Trained:
     """Cross-validates to choose the threshold (rules + model, on the in-domain rows), then fits on every row."""
-    from threadpoolctl import threadpool_limits
-
     started = time.perf_counter()
-    # One thread: the machine's other processes keep their cores, and a fit is not faster with more here.
-    with threadpool_limits(1):
+    with one_thread():
         classes, logits = out_of_fold(rows, options)
         verdicts = rule_verdicts(rows, rules)
         both = cross_combined(rows, classes, logits, verdicts, seed=options.seed)

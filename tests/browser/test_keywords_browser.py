@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from core.messages import ConversationRef, InboundMessage, MessageType
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 from handlers.app import create_app
 from handlers.services import Services
 from tests.browser.pages import arrive_late, sign_in
@@ -20,6 +20,13 @@ from tests.support.app_server import serving
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Drafts fitted on the agency's own messages only: what the pages show does not depend on the starter corpus,
+    and a fit on it takes many times as long."""
+    return settings.model_copy(update={"dialogue": settings.dialogue.model_copy(update={"training_corpus": "none"})})
 
 
 def _zh() -> dict[str, Any]:

@@ -170,24 +170,43 @@ def test_a_file_of_another_format_is_refused(tmp_path: Path, shipped: TextModel)
     assert json.loads(plain.read_text())["version"] == shipped.version
 
 
+def _printed_by_a_fresh_process(*lines: str) -> str:
+    code = "".join(line + "\n" for line in lines)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    ).stdout.strip()
+
+
 def test_scoring_imports_neither_sklearn_nor_numpy() -> None:
-    code = (
-        "import sys\n"
+    printed = _printed_by_a_fresh_process(
+        "import sys",
         # The whole app, with its weekly training job and the console's model pages, and a stored model unpacked.
-        "import handlers.app\n"
-        "from core.learning.store import pack, unpack\n"
-        "from core.dialogue.classifier import KeywordClassifier, load_rules\n"
-        "from core.dialogue.textmodel import configured_model\n"
-        "from core.dialogue.textmodel import STARTER_MODEL\n"
-        "from core.settings import PROJECT_ROOT\n"
-        "m = configured_model(PROJECT_ROOT / 'config', STARTER_MODEL)\n"
-        "k = KeywordClassifier(load_rules(PROJECT_ROOT / 'config' / 'keywords.yaml'), model=m)\n"
-        "k.classify('發票什麼時候開')\n"
-        "unpack(1, pack(m)).logits('发票')\n"
-        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'numpy', 'scipy')))\n"
+        "import handlers.app",
+        "from core.learning.store import pack, unpack",
+        "from core.dialogue.classifier import KeywordClassifier, load_rules",
+        "from core.dialogue.textmodel import configured_model",
+        "from core.dialogue.textmodel import STARTER_MODEL",
+        "from core.settings import PROJECT_ROOT",
+        "m = configured_model(PROJECT_ROOT / 'config', STARTER_MODEL)",
+        "k = KeywordClassifier(load_rules(PROJECT_ROOT / 'config' / 'keywords.yaml'), model=m)",
+        "k.classify('發票什麼時候開')",
+        "unpack(1, pack(m)).logits('发票')",
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'numpy', 'scipy')))",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
-    assert out.stdout.strip() == "[]"
+    assert printed == "[]"
+
+
+def test_a_fit_in_a_fresh_process_runs_on_one_thread() -> None:
+    pytest.importorskip("sklearn")
+    # As in the weekly fit's own process: scikit-learn and its BLAS are not loaded yet when the fit starts.
+    printed = _printed_by_a_fresh_process(
+        "from threadpoolctl import threadpool_info",
+        "from core.learning.fit import one_thread",
+        "with one_thread():",
+        "    import sklearn.linear_model",
+        "    print(sorted({(i['user_api'], i['num_threads']) for i in threadpool_info()}))",
+    )
+    assert printed == "[('blas', 1), ('openmp', 1)]"
 
 
 def test_the_combination_is_fitted_per_source_by_log_loss_and_recovers_known_weights() -> None:
