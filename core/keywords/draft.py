@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
@@ -98,9 +98,12 @@ async def replace_draft(
     """The draft becomes exactly these rules (already checked); one audit row with the counts before and after."""
     before = await draft_specs(session)
     await session.execute(delete(KeywordRule))
-    for spec in specs:
-        session.add(KeywordRule(**spec.to_json(), created_at=now, updated_at=now))
-    await session.flush()
+    if specs:
+        # One multi-row INSERT rather than a thousand objects through the unit of work: an import or a version
+        # copied back holds every rule (about a thousand shipped), and nothing here reads the rows back.
+        await session.execute(
+            insert(KeywordRule), [{**spec.to_json(), "created_at": now, "updated_at": now} for spec in specs]
+        )
     record(
         session,
         user_id,
