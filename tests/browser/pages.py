@@ -1,4 +1,4 @@
-"""What the browser tests do on many pages: sign in through the login form, make a request arrive late."""
+"""What the browser tests do on many pages: open a page, sign in through the login form, make a request arrive late."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ async def arrive_late(page: Any, pattern: str, seconds: float) -> None:
         await route.continue_()
 
     await page.route(pattern, late)
+
+
+async def open_page(browser: Any, width: int, height: int, timeout_ms: int) -> tuple[Any, Any, list[str]]:
+    """A new zh-CN browser context and page of that size with its default timeout; the list gathers uncaught errors."""
+    context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = await context.new_page()
+    page.set_default_timeout(timeout_ms)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors

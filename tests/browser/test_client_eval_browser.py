@@ -13,7 +13,7 @@ from core.clock import ManualClock
 from core.db.models import Client, ClientScore
 from handlers.app import create_app
 from handlers.services import Services
-from tests.browser.pages import sign_in
+from tests.browser.pages import open_page, sign_in
 from tests.console.helpers import add_user
 from tests.console.test_client_eval_api import TODAY
 from tests.support.app_server import serving
@@ -38,11 +38,7 @@ async def test_admin_scores_and_accepts(site: tuple[str, Clients], browser: Any,
 
     expect.set_options(timeout=TIMEOUT_MS)
     base, ids = site
-    context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = await open_page(browser, 1400, 900, TIMEOUT_MS)
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     try:
         await sign_in(page, base + "/console/login?next=/console/client-evaluation", "root")

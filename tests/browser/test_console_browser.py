@@ -20,7 +20,7 @@ from core.db.models import Conversation, Message
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
-from tests.browser.pages import sign_in
+from tests.browser.pages import open_page, sign_in
 from tests.channels.wechat.conftest import WeChatServer, make_account
 from tests.channels.wechat.fake_api import FakeWeChatAPI
 from tests.console.helpers import PASSWORD, add_user, amr_note
@@ -89,12 +89,8 @@ async def test_rep_works_an_escalated_wechat_conversation(
     await add_user(services, "bob", "rep", ("cs",), name="鲍勃")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
+    context, page, errors = await open_page(browser, 1280, 800, TIMEOUT_MS)
     foreign: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     refused: list[tuple[int, str]] = []
     # Failed requests are checked below against the two the test provokes on purpose.
     page.on(

@@ -9,7 +9,7 @@ import pytest
 
 from handlers.app import create_app
 from handlers.services import Services
-from tests.browser.pages import arrive_late, sign_in
+from tests.browser.pages import arrive_late, open_page, sign_in
 from tests.console.helpers import add_user
 from tests.support.app_server import serving
 
@@ -26,11 +26,7 @@ async def test_enter_before_the_page_has_started_neither_reloads_it_nor_loses_th
     await add_user(services, "li", "rep", name="李娜")
     app = create_app(services.settings, services=services, background=False)
     async with serving(app) as base:
-        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        context, page, errors = await open_page(browser, 1280, 800, TIMEOUT_MS)
         try:
             await sign_in(page, f"{base}/console/login?next=/console", "li")
             await expect(page).to_have_url(f"{base}/console")

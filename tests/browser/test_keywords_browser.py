@@ -14,7 +14,7 @@ from core.messages import ConversationRef, InboundMessage, MessageType
 from core.settings import PROJECT_ROOT, Settings
 from handlers.app import create_app
 from handlers.services import Services
-from tests.browser.pages import arrive_late, sign_in
+from tests.browser.pages import arrive_late, open_page, sign_in
 from tests.console.helpers import add_user
 from tests.support.app_server import serving
 
@@ -57,11 +57,7 @@ async def test_admin_tries_edits_replays_and_publishes(services: Services, brows
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     app = create_app(services.settings, services=services, background=False)
     async with serving(app) as base:
-        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        context, page, errors = await open_page(browser, 1280, 800, TIMEOUT_MS)
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("dialog", lambda dialog: dialog.accept())
 
@@ -143,11 +139,7 @@ async def test_admin_reads_a_draft_models_figures_and_publishes_it(
     number = await _draft(services)
     app = create_app(services.settings, services=services, background=False)
     async with serving(app) as base:
-        context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        context, page, errors = await open_page(browser, 1280, 900, TIMEOUT_MS)
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("dialog", lambda dialog: dialog.accept())
         try:

@@ -13,7 +13,7 @@ from core.db.models import Client, Ticket, TicketEvent
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
-from tests.browser.pages import arrive_late, sign_in
+from tests.browser.pages import arrive_late, open_page, sign_in
 from tests.console.helpers import add_user
 from tests.support.app_server import serving
 
@@ -34,11 +34,7 @@ async def test_a_rep_logs_a_call_as_a_ticket(services: Services, browser: Any, c
     app = create_app(services.settings, services=services, background=False)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with serving(app) as base:
-        context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        context, page, errors = await open_page(browser, 1280, 900, TIMEOUT_MS)
         try:
             await sign_in(page, f"{base}/console/login?next=/console", "li")
             await expect(page).to_have_url(f"{base}/console")

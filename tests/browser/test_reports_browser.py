@@ -15,7 +15,7 @@ from core.settings import PROJECT_ROOT
 from core.weekly_report import WeeklyRecipients, WeeklyReportWriter
 from handlers.app import create_app
 from handlers.services import Services
-from tests.browser.pages import sign_in
+from tests.browser.pages import open_page, sign_in
 from tests.console.helpers import add_user
 from tests.support.app_server import serving
 from tests.support.reports_fixture import NOW, seed_week
@@ -43,12 +43,8 @@ async def test_supervisor_reads_the_reports(site: str, browser: Any) -> None:
 
     expect.set_options(timeout=TIMEOUT_MS)
     base = site
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
+    context, page, errors = await open_page(browser, 1280, 800, TIMEOUT_MS)
     foreign: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("request", lambda req: None if req.url.startswith((base, "data:")) else foreign.append(req.url))
     page.on("response", lambda res: errors.append(f"{res.status} {res.url}") if res.status >= 400 else None)

@@ -13,7 +13,7 @@ import yaml
 from core.settings import PROJECT_ROOT
 from handlers.app import create_app
 from handlers.services import Services
-from tests.browser.pages import sign_in
+from tests.browser.pages import open_page, sign_in
 from tests.console.helpers import add_user
 from tests.support.app_server import serving
 
@@ -38,11 +38,7 @@ async def test_admin_changes_an_sla_target(services: Services, browser: Any, chr
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     async with serving(app) as base:
-        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        context, page, errors = await open_page(browser, 1280, 800, TIMEOUT_MS)
         page.on(
             "console",
             lambda msg: (

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from tests.browser.pages import open_page
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(os.environ.get("KEFU_CONFIG_DIR") or ROOT / "config")  # what the served process reads
 TICKET_NO = re.compile(r"KF-\d{8}-\d{4}")
@@ -43,12 +45,8 @@ async def test_complaint_through_the_web_chat(kefu_server: str, browser: Any, tm
     zh = _zh()
     slots = zh["slots"]["complaint"]
 
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
+    context, page, errors = await open_page(browser, 1280, 800, TIMEOUT_MS)
     foreign: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("response", lambda res: errors.append(f"{res.status} {res.url}") if res.status >= 400 else None)
     page.on("request", lambda req: None if req.url.startswith((kefu_server, "data:")) else foreign.append(req.url))
