@@ -82,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("eval: no model configured", file=sys.stderr)
         return 2
     threshold = model.threshold
+
+    def served(s: Scored) -> bool:
+        """Confident as served: the threshold, and the unruled one where no rule gave evidence."""
+        return model.confident_at(s.confidence, s.ruled)
+
     print(f"model {model.version}: {len(model.features)} n-grams, threshold {threshold}")
     print(HEADER)
     if not args.no_cv:
@@ -102,13 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             combined = [combine(classes, z, v) for z, v in zip(logits, verdicts, strict=True)]
         else:
             combined = cross_combined(rows, classes, logits, verdicts)
-        both = [Scored(r.label, r.source, *c) for r, c in zip(rows, combined, strict=True)]
+        both = [
+            Scored(r.label, r.source, *c, ruled=any(v.scores.values()))
+            for r, c, v in zip(rows, combined, verdicts, strict=True)
+        ]
         groups = [*((s, (s,)) for s in SOURCES), ("in-domain", IN_DOMAIN), ("all", SOURCES)]
         for name, sources in groups:
             pick = [i for i, r in enumerate(rows) if r.source in sources]
             print(_row(f"cv {name}", "rules", figures([by_rules[i] for i in pick], 0.5)))
             print(_row(f"cv {name}", "model", figures([by_model[i] for i in pick], threshold)))
-            print(_row(f"cv {name}", "rules + model", figures([both[i] for i in pick], threshold)))
+            print(_row(f"cv {name}", "rules + model", figures([both[i] for i in pick], served)))
         # The targets are points of each source's own precision-coverage curve (rules + model).
         for source, target in TARGETS:
             point, coverage, precision = choose_threshold([s for s in both if s.source == source], target)
@@ -128,8 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     verdicts = [shipped.classify(r.text) for r in heldout]
-    both_heldout = [Scored(r.label, r.source, v.category, v.confidence) for r, v in zip(heldout, verdicts, strict=True)]
-    print(_row("agency held-out", "rules + model", figures(both_heldout, lambda s: s.confidence >= threshold)))
+    both_heldout = [
+        Scored(r.label, r.source, v.category, v.confidence, ruled=any(v.scores.values()))
+        for r, v in zip(heldout, verdicts, strict=True)
+    ]
+    print(_row("agency held-out", "rules + model", figures(both_heldout, served)))
     # The held-out target is a point of its own curve too, as for the cross-validated sources above.
     point, coverage, precision = choose_threshold(both_heldout, dict(TARGETS)[AGENCY])
     print(f"agency held-out, rules + model: {precision:.1%} right at {coverage:.1%} coverage (threshold {point:.3f})")

@@ -35,10 +35,9 @@ class DialogueSettings(BaseModel):
 
     # The rules' own threshold, used when no model is configured (with one, the model file carries its threshold).
     classifier_threshold: float = 0.5
-    # The learned model behind the rules, relative to the config folder ("classifier/model.json.gz" is the starter
-    # model shipped with kefu); "" classifies with the rules alone. Off by default: on the agency's held-out
-    # messages the starter model does not yet beat the rules (docs/classification.md).
-    classifier_model: str = ""
+    # The learned model behind the rules, relative to the config folder: by default the starter model shipped with
+    # kefu (docs/classification.md: why it is on); "" classifies with the rules alone.
+    classifier_model: str = "classifier/model.json.gz"
     # The starter data a draft model is fitted on besides the deployment's confirmed labels: "auto" is the shared
     # corpus where this checkout has it (else the agency's own messages only), "none" the agency's messages only,
     # anything else a corpus file (TSV: text, label, source).

@@ -238,6 +238,8 @@ class LearnedModel(Protocol):
     @property
     def threshold(self) -> float: ...
 
+    def confident_at(self, probability: float, ruled: bool) -> bool: ...
+
     def logits(self, text: str) -> list[float]: ...
 
     def predict_proba(self, text: str) -> dict[str, float]: ...
@@ -465,9 +467,9 @@ class KeywordClassifier:
         confidence = _round3(combined[best])
         # A tie between the top two is never confident, as without a model.
         tie = sum(1 for p in combined if p == combined[best]) > 1
-        return _verdict(
-            model.classes[best], confidence, confidence >= model.threshold and not tie, scores, matched, alone
-        )
+        ruled = any(scores.values())
+        confident = not tie and model.confident_at(confidence, ruled)
+        return _verdict(model.classes[best], confidence, confident, scores, matched, alone)
 
 
 def softmax(scores: Sequence[float]) -> list[float]:

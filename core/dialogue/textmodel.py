@@ -11,17 +11,16 @@ import gzip
 import json
 import math
 import re
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.dialogue.classifier import normalize, softmax
+from core.dialogue.hanzi import to_simplified
 from core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from opencc_purepy import OpenCC
 
 FORMAT = "kefu-text-model"
 # The starter model shipped with kefu, relative to the config folder.
@@ -35,19 +34,10 @@ _MENTION = re.compile(r"@\s?[^\s@,，.。!！?？:：;；、]+")
 _URL = re.compile(r"(?:https?://|www\.)\S+")
 
 
-@cache
-def _t2s() -> OpenCC:
-    # Loading the tables takes a fraction of a second: once per process, on the first message.
-    from opencc_purepy import OpenCC
-
-    return OpenCC("t2s")
-
-
 def prepare(text: str) -> str:
     """NFKC, traditional to simplified, lower case, @mentions and URLs removed, whitespace folded."""
-    norm = normalize(text)
-    if not norm.isascii():
-        norm = _t2s().convert(norm)
+    # OpenCC's t2s, with only the two tables it reads loaded (2 MiB, not the 25 MiB of all of OpenCC's).
+    norm = to_simplified(normalize(text))
     if "@" in norm:
         norm = _MENTION.sub(" ", norm)
     if "http" in norm or "www." in norm:
@@ -66,6 +56,52 @@ def char_ngrams(text: str, low: int = 1, high: int = 3) -> list[str]:
     return grams
 
 
+class PackedFeatures(Mapping[str, tuple[float, tuple[float, ...]]]):
+    """Each n-gram's idf and class coefficients packed in one array of floats, read as n-gram -> (idf, coefficients).
+
+    A dict of tuples of floats holds 20,000 n-grams x 5 numbers as 100,000 objects (6.5 MiB); packed, the numbers
+    take 0.8 MB and only the n-grams' index stays a dict.
+    """
+
+    __slots__ = ("_index", "_values", "_width")
+
+    def __init__(self, rows: Mapping[str, tuple[float, tuple[float, ...]]]) -> None:
+        self._index: dict[str, int] = {}
+        self._values = array("d")
+        self._width = 0
+        for gram, (idf, coefs) in rows.items():
+            if not self._width:
+                self._width = 1 + len(coefs)
+            elif 1 + len(coefs) != self._width:
+                raise ConfigError(f"feature {gram!r} has {1 + len(coefs)} values, not {self._width}")
+            self._index[gram] = len(self._index) * self._width
+            self._values.append(idf)
+            self._values.extend(coefs)
+
+    def __getitem__(self, gram: str) -> tuple[float, tuple[float, ...]]:
+        at = self._index[gram]
+        return self._values[at], tuple(self._values[at + 1 : at + self._width])
+
+    def __contains__(self, gram: object) -> bool:
+        return gram in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add_weighted(self, scores: list[float], counts: Mapping[str, float]) -> None:
+        """Adds each n-gram's l2-normalised tf-idf (tf given per n-gram in `counts`) times its coefficients."""
+        values, index, classes = self._values, self._index, range(len(scores))
+        weighted = [(tf * values[index[gram]], index[gram]) for gram, tf in counts.items()]
+        norm = math.sqrt(sum(w * w for w, _ in weighted))
+        for w, at in weighted:
+            share = w / norm
+            for i in classes:
+                scores[i] += share * values[at + 1 + i]
+
+
 @dataclass(frozen=True, slots=True)
 class TextModel:
     """A fitted model: per n-gram its idf and one coefficient per class, one intercept per class."""
@@ -74,7 +110,7 @@ class TextModel:
     classes: tuple[str, ...]
     ngram_range: tuple[int, int]
     intercept: tuple[float, ...]
-    # n-gram -> (idf, coefficient of each class)
+    # n-gram -> (idf, coefficient of each class); held packed whatever mapping is given
     features: Mapping[str, tuple[float, tuple[float, ...]]]
     # Confident at or above this probability (chosen on held-back labels when trained).
     threshold: float
@@ -86,26 +122,27 @@ class TextModel:
     prior: tuple[float, ...] = ()
     # Term frequency as 1 + log(count) (scikit-learn's sublinear_tf), so a repeated n-gram does not drown the rest.
     sublinear: bool = False
+    # Confident at or above this probability (and the threshold) when no rule gives evidence: the model alone is
+    # right less often than with rules beside it, so its own point of the curve is chosen apart when trained.
+    unruled_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.features, PackedFeatures):
+            object.__setattr__(self, "features", PackedFeatures(self.features))
 
     def logits(self, text: str) -> list[float]:
         """The linear scores (log-odds up to a shared constant) of each class for a raw message."""
-        counts: dict[str, int] = {}
+        counts: dict[str, float] = {}
         features = self.features
+        assert isinstance(features, PackedFeatures)  # __post_init__ packs them
         for gram in char_ngrams(prepare(text), *self.ngram_range):
             if gram in features:
                 counts[gram] = counts.get(gram, 0) + 1
         scores = list(self.intercept)
-        if not counts:
-            return scores
-        if self.sublinear:
-            weighted = [((1.0 + math.log(n)) * features[gram][0], features[gram][1]) for gram, n in counts.items()]
-        else:
-            weighted = [(n * features[gram][0], features[gram][1]) for gram, n in counts.items()]
-        norm = math.sqrt(sum(w * w for w, _ in weighted))
-        for w, coefs in weighted:
-            share = w / norm
-            for i, coef in enumerate(coefs):
-                scores[i] += share * coef
+        if counts:
+            if self.sublinear:
+                counts = {gram: 1.0 + math.log(n) for gram, n in counts.items()}
+            features.add_weighted(scores, counts)
         return scores
 
     def predict_proba(self, text: str) -> dict[str, float]:
@@ -117,6 +154,12 @@ class TextModel:
         prior = self.prior or (0.0,) * len(self.classes)
         a, b = self.rule_weight, self.model_weight
         return softmax([b * z + a * rules.get(c, 0.0) + p for z, c, p in zip(logits, self.classes, prior, strict=True)])
+
+    def confident_at(self, probability: float, ruled: bool) -> bool:
+        """Whether a verdict of this probability is confident, with rule evidence behind it or without."""
+        if probability < self.threshold:
+            return False
+        return ruled or self.unruled_threshold is None or probability >= self.unruled_threshold
 
     def with_threshold(self, threshold: float) -> TextModel:
         """The same model, confident at another point of its precision-coverage curve."""
@@ -131,6 +174,7 @@ class TextModel:
             "ngram_range": list(self.ngram_range),
             "sublinear_tf": self.sublinear,
             "threshold": self.threshold,
+            **({"unruled_threshold": self.unruled_threshold} if self.unruled_threshold is not None else {}),
             "intercept": list(self.intercept),
             "meta": dict(self.meta),
             "combination": {
@@ -164,6 +208,7 @@ def model_from_json(raw: Mapping[str, Any]) -> TextModel:
         intercept=tuple(float(v) for v in raw["intercept"]),
         features=features,
         threshold=float(raw["threshold"]),
+        unruled_threshold=float(raw["unruled_threshold"]) if raw.get("unruled_threshold") is not None else None,
         meta=dict(raw.get("meta") or {}),
         rule_weight=float(combination.get("rule_weight", 1.0)),
         model_weight=float(combination.get("model_weight", 1.0)),
@@ -178,7 +223,17 @@ def configured_model(config_dir: Path, setting: str) -> TextModel | None:
 
 
 def load_model(path: Path) -> TextModel:
-    """A model file, plain JSON or gzipped (by the .gz suffix)."""
+    """A model file, plain JSON or gzipped (by the .gz suffix); read once per process while the file is unchanged."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the model ({exc})") from exc
+    # A model is immutable, so every Services built in a process (and every test) can share one.
+    return _load_model(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _load_model(path: Path, mtime_ns: int, size: int) -> TextModel:
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rt", encoding="utf-8") as fh:

@@ -34,6 +34,8 @@ class Scored:
     source: str
     category: str
     confidence: float
+    # Some rule gave evidence (a verdict without any is held to the model's unruled threshold as well).
+    ruled: bool = True
 
 
 def weights_of(

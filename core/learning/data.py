@@ -12,8 +12,10 @@ from core.dialogue.forms import CATEGORIES
 from core.errors import ConfigError
 from core.settings import PROJECT_ROOT
 
-# Where the shared corpus lives on a development machine; `kefu classifier train --corpus` names another.
-DEFAULT_CORPUS = PROJECT_ROOT.parent.parent / "shared" / "data" / "classifier" / "corpus.tsv.gz"
+# Where the shared corpus lives on a development machine: in `shared/` beside the checkout, or beside the folder
+# that holds it; `kefu classifier train --corpus` names another.
+_CORPUS_PLACES = [root / "shared" / "data" / "classifier" / "corpus.tsv.gz" for root in PROJECT_ROOT.parents[:2]]
+DEFAULT_CORPUS = next((path for path in _CORPUS_PLACES if path.exists()), _CORPUS_PLACES[0])
 EVAL_SET = PROJECT_ROOT / "tests" / "data" / "eval" / "messages.jsonl"
 EXAMPLES = PROJECT_ROOT / "config" / "classifier" / "examples.jsonl"
 AGENCY = "agency"

@@ -91,7 +91,8 @@ def measured(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
 
 
 def with_combination_of(model: TextModel, in_force: TextModel | None) -> TextModel:
-    """A draft combines rules and model as the model in force does: its weights, its prior where the classes agree.
+    """A draft combines rules and model as the model in force does: its weights, its prior where the classes agree,
+    its threshold for verdicts without rule evidence.
 
     Refitting the combination would take a cross-validation of the draft (several fits); the weights fitted with
     the starter model hold for a draft trained on the same starter data plus the deployment's labels.
@@ -99,7 +100,14 @@ def with_combination_of(model: TextModel, in_force: TextModel | None) -> TextMod
     if in_force is None:
         return model
     prior = in_force.prior if in_force.classes == model.classes else ()
-    return replace(model, rule_weight=in_force.rule_weight, model_weight=in_force.model_weight, prior=prior)
+    # The threshold without rule evidence too: the few held-back labels no rule matches cannot choose it.
+    return replace(
+        model,
+        rule_weight=in_force.rule_weight,
+        model_weight=in_force.model_weight,
+        prior=prior,
+        unruled_threshold=in_force.unruled_threshold,
+    )
 
 
 def train_draft(inputs: DraftInputs) -> tuple[TextModel, dict[str, Any]]:

@@ -27,6 +27,9 @@ from core.learning.crossval import (
 from core.learning.data import AGENCY, Labelled
 from core.learning.fit import FitOptions, fit, one_thread
 
+# Fewer in-domain rows than this without rule evidence: the threshold holds for them too.
+MIN_UNRULED = 30
+
 
 @dataclass(frozen=True, slots=True)
 class Trained:
@@ -51,6 +54,7 @@ def data_version(rows: Sequence[Labelled], options: FitOptions) -> str:
                 options.class_weight,
                 IN_DOMAIN_WEIGHT,
                 sorted(SOURCE_WEIGHT.items()),
+                MIN_UNRULED,
             )
         ).encode()
     )
@@ -72,10 +76,13 @@ def train(
         classes, logits = out_of_fold(rows, options)
         verdicts = rule_verdicts(rows, rules)
         both = cross_combined(rows, classes, logits, verdicts, seed=options.seed)
-        scored = [
-            Scored(r.label, r.source, *verdict) for r, verdict in zip(rows, both, strict=True) if r.source in IN_DOMAIN
-        ]
+        in_domain = [i for i, r in enumerate(rows) if r.source in IN_DOMAIN]
+        scored = [Scored(rows[i].label, rows[i].source, *both[i]) for i in in_domain]
         threshold, coverage, precision = choose_threshold(scored, target)
+        # Where no rule gives evidence the model decides alone, and is right less often at the same probability:
+        # those verdicts get their own point of their own curve, when there are enough of them to draw it.
+        unruled = [s for s, i in zip(scored, in_domain, strict=True) if not any(verdicts[i].scores.values())]
+        unruled_point = choose_threshold(unruled, target) if len(unruled) >= MIN_UNRULED else None
         # The combination in force: fitted on every in-domain row's out-of-fold log-odds, per source; the one served
         # is the agency's own (the deployment's messages are agency messages).
         combination = fitted_combination(rows, classes, logits, verdicts)
@@ -97,6 +104,15 @@ def train(
                 "threshold_coverage": round(coverage, 4),
                 "threshold_precision": round(precision, 4),
                 "threshold_chosen_on": list(IN_DOMAIN),
+                **(
+                    {
+                        "unruled_rows": len(unruled),
+                        "unruled_coverage": round(unruled_point[1], 4),
+                        "unruled_precision": round(unruled_point[2], 4),
+                    }
+                    if unruled_point
+                    else {}
+                ),
                 "combination": {
                     source: {"rule_weight": w.rule_weight, "model_weight": w.model_weight, "prior": list(w.prior)}
                     for source, w in combination.by_source.items()
@@ -104,7 +120,13 @@ def train(
             },
         )
         served = combination.of(AGENCY)
-        model = replace(model, rule_weight=served.rule_weight, model_weight=served.model_weight, prior=served.prior)
+        model = replace(
+            model,
+            rule_weight=served.rule_weight,
+            model_weight=served.model_weight,
+            prior=served.prior,
+            unruled_threshold=round(max(threshold, unruled_point[0]), 4) if unruled_point else None,
+        )
     return Trained(model, time.perf_counter() - started, coverage, precision)
 
 

@@ -26,17 +26,23 @@ def test_classify_reads_lines_and_jsonl(tmp_path: Path) -> None:
     assert rows[1]["category"] == "inquiry"
     # The contract's fields; the output may add more (the rule scores, the model's probabilities).
     core_fields = {"text", "category", "confidence", "confident", "matched"}
-    assert {k: rows[2][k] for k in core_fields} == {
+    # No rule matches a greeting: the model behind the rules (on by default) decides alone.
+    assert (rows[2]["category"], rows[2]["matched"], rows[2]["rules"]) == ("other", [], {})
+    assert rows[2]["model"]["other"] > 0.5
+    for row in rows:
+        assert set(row) >= core_fields
+        assert 0.0 <= row["confidence"] <= 1.0
+    assert not (tmp_path / "absent.db").exists(), "classify must not create a database"
+    # The rules alone have nothing to say of it.
+    alone = run_kefu("classify", "--no-model", env={"KEFU_DATABASE_URL": env["KEFU_DATABASE_URL"]}, stdin="你好\n")
+    assert alone.returncode == 0, alone.stderr
+    assert {k: v for k, v in json.loads(alone.stdout).items() if k in core_fields} == {
         "text": "你好",
         "category": "other",
         "confidence": 0.0,
         "confident": False,
         "matched": [],
     }
-    for row in rows:
-        assert set(row) >= core_fields
-        assert 0.0 <= row["confidence"] <= 1.0
-    assert not (tmp_path / "absent.db").exists(), "classify must not create a database"
 
 
 def test_dialogue_diagram(tmp_path: Path) -> None:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from core.db.models import AuditEntry, KeywordVersion, Message, TicketEvent
 from core.keywords.versions import number_in_force
 from core.messages import ConversationRef, InboundMessage, MessageType
+from core.settings import Settings
 from handlers.services import Services
 from tests.console.conftest import SignIn
 from tests.console.helpers import Rep, escalate
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The rules alone: these tests read the rules' own verdicts (the model behind them: test_classifier_models)."""
+    return settings.model_copy(update={"dialogue": settings.dialogue.model_copy(update={"classifier_model": ""})})
+
 
 SMALL = """
 rules:

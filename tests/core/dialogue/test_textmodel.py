@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.dialogue.classifier import KeywordClassifier, Rule
+from core.dialogue.classifier import KeywordClassifier, Rule, normalize
+from core.dialogue.hanzi import to_simplified
 from core.dialogue.textmodel import (
     FORMAT,
     STARTER_MODEL,
@@ -28,6 +29,7 @@ from core.errors import ConfigError
 from core.learning.data import EVAL_SET, read_jsonl
 from core.learning.fit import FitOptions, fit, sklearn_pipeline
 from core.settings import PROJECT_ROOT
+from handlers.services import Services
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,20 @@ def test_prepare_folds_width_script_case_mentions_and_urls() -> None:
     assert prepare("@中国联通客服 网速太慢 https://t.cn/abc 谢谢") == "网速太慢 谢谢"
     assert prepare("see www.example.com/x NOW") == "see now"
     assert char_ngrams("ab c", 1, 2) == ["a", "b", "c", "ab", "b ", " c"]
+
+
+def test_prepare_folds_traditional_text_as_opencc_t2s_with_all_its_tables_does() -> None:
+    # prepare loads only the two tables t2s reads; the folding must be the one training used (OpenCC's t2s).
+    from opencc_purepy import OpenCC
+
+    complete = OpenCC("t2s")
+    rows = [json.loads(line) for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [row["text"] for row in rows if row["language"] == "zh-Hant"]
+    texts += ["乾隆年間的乾貨", "這個頭髮理得很乾淨", "後臺帳戶的餘額不對", "麵包與鬆餅", "著作權的著落"]
+    assert len(texts) >= 10
+    for text in texts:
+        assert to_simplified(normalize(text)) == complete.convert(normalize(text)), text
+        assert prepare(text) == " ".join(complete.convert(normalize(text)).split()), text
 
 
 def test_the_scorer_reproduces_sklearn_predict_proba(shipped: TextModel) -> None:
@@ -242,3 +258,45 @@ def test_the_combination_is_fitted_per_source_by_log_loss_and_recovers_known_wei
     assert found.probabilities(classes, [1.0, 0.0, -1.0], {"inquiry": 1.0}, "a") == pytest.approx(
         softmax([w.model_weight, w.rule_weight + w.prior[1], -w.model_weight + w.prior[2]])
     )
+
+
+def test_a_verdict_without_rule_evidence_needs_the_unruled_threshold_too(shipped: TextModel, tmp_path: Path) -> None:
+    unruled, ruled = "中秋都过了 中秋促销的广告还挂着", "我要投诉 中秋都过了 中秋促销的广告还挂着"
+    rules = [Rule("投诉", "complaint", 3.0), Rule("中秋", "other", 0.0)]
+
+    def verdict(model: TextModel, text: str) -> tuple[float, bool]:
+        got = KeywordClassifier(rules, model=model).classify(text)
+        return got.confidence, got.confident
+
+    # A zero-weight rule (a mask) is no evidence.
+    p, _ = verdict(shipped, unruled)
+    between = replace(shipped, threshold=p - 0.01, unruled_threshold=p + 0.01)
+    assert verdict(between, unruled) == (p, False)
+    assert verdict(replace(between, unruled_threshold=p), unruled) == (p, True)
+    assert verdict(replace(between, unruled_threshold=None), unruled) == (p, True)
+    # Rule evidence: the threshold alone decides.
+    q, _ = verdict(shipped, ruled)
+    assert verdict(replace(shipped, threshold=q - 0.01, unruled_threshold=1.0), ruled) == (q, True)
+    assert verdict(replace(shipped, threshold=q + 0.01, unruled_threshold=0.0), ruled) == (q, False)
+    # Written and read with the model; a file without it holds every verdict to the threshold alone.
+    path = tmp_path / "m.json"
+    dump_model(between, path)
+    assert load_model(path).unruled_threshold == between.unruled_threshold
+    assert model_from_json({**between.to_json(), "unruled_threshold": None}).unruled_threshold is None
+    assert shipped.unruled_threshold is not None and shipped.unruled_threshold > shipped.threshold
+
+
+def test_a_model_file_is_read_once_while_it_is_unchanged(tmp_path: Path, shipped: TextModel) -> None:
+    path = tmp_path / "m.json"
+    dump_model(shipped, path)
+    first = load_model(path)
+    assert load_model(path) is first
+    dump_model(replace(shipped, threshold=0.5), path)
+    assert load_model(path).threshold == 0.5
+
+
+async def test_the_starter_model_is_in_force_by_default(services: Services, shipped: TextModel) -> None:
+    classifier = services.classifier.current
+    assert classifier.model is not None and classifier.model.version == shipped.version
+    assert classifier.rule_count > 900, "the rules stay in front"
+    assert classifier.classify("请问发票怎么开").model, "verdicts carry the model's probabilities"

@@ -1,4 +1,4 @@
-"""How much each training row counts: in-domain sources by their own weight, the proxy corpora 1."""
+"""What training rows count (in-domain sources by their own weight, the proxy corpora 1) and what training chooses."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from types import MappingProxyType
 
 import pytest
 
+from core.dialogue.classifier import KeywordClassifier, load_rules
 from core.learning import train
 from core.learning.crossval import weights_of
-from core.learning.data import AGENCY, EVAL_SET, Labelled, read_jsonl
+from core.learning.data import AGENCY, EVAL_SET, Labelled, read_jsonl, starter_data
 from core.learning.fit import FitOptions, fit
+from core.settings import PROJECT_ROOT
 
 ROWS = [
     Labelled("微博上的投诉", "complaint", "stc3"),
@@ -54,3 +56,15 @@ def test_a_class_weight_multiplies_the_weight_of_that_class_rows() -> None:
     assert sum(
         weighted.predict_proba(t)["complaint"] > plain.predict_proba(t)["complaint"] for t in complaint
     ) > 0.8 * len(complaint)
+
+
+def test_training_chooses_a_threshold_of_its_own_for_verdicts_without_rule_evidence() -> None:
+    pytest.importorskip("sklearn")
+    rows = starter_data(None)
+    rules = KeywordClassifier(load_rules(PROJECT_ROOT / "config" / "keywords.yaml"))
+    model = train.train(rows, rules, FitOptions(max_features=2000)).model
+    unruled = sum(1 for r in rows if not any(rules.classify(r.text).scores.values()))
+    assert model.meta["unruled_rows"] == unruled >= train.MIN_UNRULED
+    # Alone, the model is right less often at the same probability: the point it needs lies higher.
+    assert model.unruled_threshold is not None and model.unruled_threshold > model.threshold
+    assert model.meta["unruled_precision"] >= model.meta["threshold_target"]
