@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, Update, bindparam, exists, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.orm.util import identity_key
 
 from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
@@ -50,12 +51,24 @@ _KNOWN_SENDER = (
     .with_for_update(of=Conversation)
     .execution_options(populate_existing=True)
 )
+# First contacts' lookups, built once like the rest.
+_IDENTITY = select(ChannelIdentity).where(
+    ChannelIdentity.channel == bindparam("channel"),
+    ChannelIdentity.account == bindparam("account"),
+    ChannelIdentity.external_id == bindparam("external_id"),
+)
+_CONVERSATION_OF = select(Conversation.id).where(Conversation.identity_id == bindparam("identity_id"))
 # Explicit parameters: the statement carries others' writes (`execute_carrying`), whose parameters are not columns.
 _INSERT_INBOUND = (
     insert(MESSAGES)
     .values({c: bindparam(c, type_=MESSAGES.c[c].type) for c in MESSAGE_COLUMNS})
     .returning(MESSAGES.c.id)
 )
+
+
+def _sender(msg: InboundMessage) -> dict[str, str]:
+    """The parameters naming the sender's channel identity (`_KNOWN_SENDER`, `_IDENTITY`)."""
+    return {"channel": msg.ref.channel, "account": msg.ref.account, "external_id": msg.ref.external_user_id}
 
 
 async def lock_known_sender(
@@ -66,8 +79,7 @@ async def lock_known_sender(
     The conversation's open ticket comes along into the session, so the turn looks it up without a query.
     The flag says whether the conversation has replies not yet sent (so most turns skip the unpark UPDATE).
     """
-    params = {"channel": msg.ref.channel, "account": msg.ref.account, "external_id": msg.ref.external_user_id}
-    row = (await session.execute(_KNOWN_SENDER, params)).one_or_none()
+    row = (await session.execute(_KNOWN_SENDER, _sender(msg))).one_or_none()
     if row is None:
         return None
     conversation, identity, client, _ticket, has_unsent = row
@@ -78,12 +90,8 @@ async def find_or_create_identity(
     session: AsyncSession, msg: InboundMessage, now: datetime
 ) -> tuple[Client, ChannelIdentity, bool]:
     """The client and channel identity that sent `msg`, created on first contact (then the flag is True)."""
-    query = select(ChannelIdentity).where(
-        ChannelIdentity.channel == msg.ref.channel,
-        ChannelIdentity.account == msg.ref.account,
-        ChannelIdentity.external_id == msg.ref.external_user_id,
-    )
-    identity = (await session.execute(query)).scalar_one_or_none()
+    params = _sender(msg)
+    identity = (await session.execute(_IDENTITY, params)).scalar_one_or_none()
     created = False
     if identity is None:
         try:
@@ -106,7 +114,7 @@ async def find_or_create_identity(
             created = True
         except IntegrityError:
             # Another process created the same identity a moment ago; use theirs.
-            identity = (await session.execute(query)).scalar_one()
+            identity = (await session.execute(_IDENTITY, params)).scalar_one()
     client_row = await session.get(Client, identity.client_id)
     assert client_row is not None
     return client_row, identity, created
@@ -132,8 +140,8 @@ async def find_or_create_conversation(
 
     `new_identity`: the identity was created in this transaction, so it has no conversation yet.
     """
-    query = select(Conversation.id).where(Conversation.identity_id == identity.id)
-    conversation_id = None if new_identity else (await session.execute(query)).scalar_one_or_none()
+    params = {"identity_id": identity.id}
+    conversation_id = None if new_identity else (await session.execute(_CONVERSATION_OF, params)).scalar_one_or_none()
     if conversation_id is None:
         try:
             async with session.begin_nested():
@@ -154,7 +162,7 @@ async def find_or_create_conversation(
             # Inserted by this transaction: no other can see the row, let alone lock it, before it commits.
             return row, True
         except IntegrityError:
-            conversation_id = (await session.execute(query)).scalar_one()
+            conversation_id = (await session.execute(_CONVERSATION_OF, params)).scalar_one()
     conversation = await locked_conversation(session, conversation_id)
     conversation.ref = msg.ref.to_json()
     return conversation, False
@@ -252,6 +260,8 @@ _CONVERSATIONS = cast(Table, Conversation.__table__)
 # One UPDATE per set of changed columns, built once: a turn changes the same few columns again and again.
 # Its parameters are named apart from every column: a statement carrying it takes columns from their names.
 _UPDATES: dict[frozenset[str], Update] = {}
+# The mapped attributes are the table's columns, by the same names.
+_COLUMN_KEYS = frozenset(_CONVERSATIONS.c.keys())
 
 
 def _update_of(columns: frozenset[str]) -> Update:
@@ -279,10 +289,11 @@ async def carry_changes(session: AsyncSession, conversation_id: int) -> None:
     if not state.persistent or not state.modified:
         return
     params: dict[str, Any] = {}
-    for attribute in state.mapper.column_attrs:
-        added = state.attrs[attribute.key].history.added
+    # Only attributes set since the row was loaded have a history: the ones the ORM's flush would look at.
+    for key in _COLUMN_KEYS.intersection(state.committed_state):
+        added = get_history(conversation, key).added
         if added:
-            params[f"conv_{attribute.key}"] = added[0]
+            params[f"conv_{key}"] = added[0]
     session.expunge(conversation)
     if params:
         columns = frozenset(name[len("conv_") :] for name in params)

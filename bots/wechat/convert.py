@@ -8,7 +8,6 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 from wechatpy import parse_message
-from wechatpy.replies import TextReply
 
 from bots.wechat.envelope import BadEnvelope
 from bots.wechat.settings import CHANNEL
@@ -136,12 +135,20 @@ def cdata_safe(text: str) -> str:
     return _XML_ILLEGAL.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
+# What wechatpy's TextReply renders (its fields in their order), written out: the reply costs one format, not
+# wechatpy's field descriptors and converters.
+_TEXT_REPLY = (
+    "<xml>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[{content}]]></Content>\n"
+    "<FromUserName><![CDATA[{source}]]></FromUserName>\n<ToUserName><![CDATA[{target}]]></ToUserName>\n"
+    "<CreateTime>{time}</CreateTime>\n</xml>"
+)
+
+
 def passive_text_reply(message: Any, text: str, timestamp: int) -> str:
     """The XML of a passive text reply to `message` (what create_reply builds, with CDATA-safe fields)."""
-    reply = TextReply(
+    return _TEXT_REPLY.format(
+        content=cdata_safe(text),
         source=cdata_safe(str(message.target)),
         target=cdata_safe(str(message.source)),
-        content=cdata_safe(text),
-        time=timestamp,
+        time=int(timestamp),
     )
-    return str(reply.render())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ def normalize_phone(text: str) -> str | None:
     return digits if _PHONE.match(digits) else None
 
 
-def validate(spec: SlotSpec, answer: str, skip_words: set[str]) -> Validated:
+def validate(spec: SlotSpec, answer: str, skip_words: AbstractSet[str]) -> Validated:
     """Check one answer against its slot; skip words leave optional slots empty."""
     text = answer.strip()
     if text.lower() in skip_words:

@@ -179,8 +179,14 @@ def rating_of(event: Event) -> int:
     return score if score is not None else 5
 
 
-def skip_words(deps: Deps) -> set[str]:
-    return {normalize(w) for w in deps.settings.skip_words}
+def skip_words(deps: Deps) -> frozenset[str]:
+    return _normalized(tuple(deps.settings.skip_words))
+
+
+@lru_cache(maxsize=16)
+def _normalized(words: tuple[str, ...]) -> frozenset[str]:
+    # The same few words every turn: normalized once, not at every answer read.
+    return frozenset(normalize(w) for w in words)
 
 
 def answer_text(event: Event, spec: SlotSpec, category: str, deps: Deps, lang: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import followups, live, outbox
@@ -51,6 +51,10 @@ from core.outbox import Outgoing
 from core.tickets import escalation
 from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionRequest
 from core.tickets.policies import format_duration
+
+# The greeting's and the status question's ticket lookups, built once (building and keying cost more than running).
+_CLIENTS_TICKET = select(Ticket).where(Ticket.number == bindparam("number"), Ticket.client_id == bindparam("client_id"))
+_LATEST_TICKET = select(Ticket).where(Ticket.client_id == bindparam("client_id")).order_by(Ticket.id.desc()).limit(1)
 
 
 class EngineEffects(EngineBase):
@@ -128,13 +132,12 @@ class EngineEffects(EngineBase):
         named = find_ticket_numbers(text)
         if named:
             number = named[0]
-            query = select(Ticket).where(Ticket.number == number, Ticket.client_id == client.id)
-            ticket = (await session.execute(query)).scalar_one_or_none()
+            params = {"number": number, "client_id": client.id}
+            ticket = (await session.execute(_CLIENTS_TICKET, params)).scalar_one_or_none()
         if ticket is None and conversation.ticket_id is not None:
             ticket = await session.get(Ticket, conversation.ticket_id)
         if ticket is None:
-            query = select(Ticket).where(Ticket.client_id == client.id).order_by(Ticket.id.desc()).limit(1)
-            ticket = (await session.execute(query)).scalar_one_or_none()
+            ticket = (await session.execute(_LATEST_TICKET, {"client_id": client.id})).scalar_one_or_none()
         if ticket is None:
             return None
         holder = None

@@ -69,6 +69,25 @@ def test_an_envelope_sealed_by_wechatpy_opens_to_its_inner_xml(decryptions: list
     assert len(decryptions) == 1
 
 
+def _form(xml: str) -> str:
+    fields = xmltodict.parse(xml)["xml"]
+    return xml.replace(fields["Encrypt"], "E").replace(fields["MsgSignature"], "S")
+
+
+def test_a_sealed_reply_opens_with_wechatpy_as_wechat_opens_it_and_has_wechatpys_form() -> None:
+    envelope = key()
+    xml = envelope.seal(INNER, nonce=NONCE, timestamp=TS)
+    fields = xmltodict.parse(xml)["xml"]
+    assert (fields["TimeStamp"], fields["Nonce"]) == (TS, NONCE)
+    assert WeChatCrypto(TOKEN, AES_KEY, APP_ID).decrypt_message(xml, fields["MsgSignature"], TS, NONCE) == INNER
+    # Character for character what wechatpy writes, but for the encrypted text and the signature over it.
+    theirs = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(INNER, NONCE, TS)
+    assert _form(xml) == _form(theirs)
+    # A random prefix of its own in every envelope: the same reply never encrypts the same way twice.
+    assert xmltodict.parse(envelope.seal(INNER, nonce=NONCE, timestamp=TS))["xml"]["Encrypt"] != fields["Encrypt"]
+    assert open_(envelope, xml.encode(), fields["MsgSignature"]) == INNER
+
+
 def test_a_wecom_envelope_opens_with_the_corp_id() -> None:
     # wechatpy's work crypto seals WeCom's envelopes; the one PrpCrypto opens them.
     xml = WorkCrypto(TOKEN, AES_KEY, CORP_ID).encrypt_message(INNER, NONCE, TS)

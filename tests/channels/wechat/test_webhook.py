@@ -279,6 +279,17 @@ def test_passive_reply_parses_back(wechat_message_text: str = "a]]>b<c>&\x01d") 
     assert xmltodict.parse(xml)["xml"]["Content"] == "a]]>b<c>&d"
 
 
+@pytest.mark.parametrize("text", ["", "你好", "a]]>b<c>&\x01d", "line\nbreak", "x" * 600])
+def test_passive_reply_is_what_wechatpy_renders(text: str) -> None:
+    from wechatpy.replies import TextReply
+
+    from bots.wechat.convert import cdata_safe, parse, passive_text_reply
+
+    message = parse("<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><MsgType>text</MsgType></xml>")
+    theirs = TextReply(source="gh_1", target="o1", content=cdata_safe(text), time=1_765_000_000).render()
+    assert passive_text_reply(message, text, 1_765_000_000) == theirs
+
+
 async def test_compatible_mode_reads_the_encrypted_copy_not_the_plaintext(
     make_wechat: WeChatFactory, services: Services
 ) -> None:

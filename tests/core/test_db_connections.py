@@ -1,0 +1,83 @@
+"""PostgreSQL connections handed out by the pool: dead ones replaced, live ones in steady use not pinged."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from core.db import session as db_session
+from core.db.session import Database
+
+pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+
+
+async def _backend_pid(db: Database) -> int:
+    async with db.transaction() as session:
+        return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+def _count_pings(db: Database, monkeypatch: pytest.MonkeyPatch, *, fail_first: bool = False) -> list[int]:
+    """The pings sent from now on (one entry each); with `fail_first` the first fails as on a dropped connection."""
+    dialect = db.engine.sync_engine.dialect
+    real = dialect.do_ping
+    pings: list[int] = []
+
+    def ping(dbapi_connection: Any) -> bool:
+        pings.append(1)
+        if fail_first and len(pings) == 1:
+            raise OSError("connection dropped")
+        return bool(real(dbapi_connection))
+
+    monkeypatch.setattr(dialect, "do_ping", ping)
+    return pings
+
+
+async def test_a_connection_the_server_closed_is_replaced_before_a_transaction_uses_it(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        first = await _backend_pid(db)
+        # What a restart of PostgreSQL does to every connection: the server ends it.
+        killer = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", first)
+        finally:
+            await killer.close()
+        await asyncio.sleep(0.2)
+        # Returned to the pool a moment ago, so not pinged: known closed all the same, and replaced.
+        assert await _backend_pid(db) != first
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_in_steady_use_is_not_pinged_one_left_idle_is(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(db_url)
+    try:
+        pings = _count_pings(db, monkeypatch)
+        first = await _backend_pid(db)
+        assert len(pings) == 1, "a new connection is pinged once"
+        for _ in range(3):
+            assert await _backend_pid(db) == first
+        assert len(pings) == 1, "back in the pool a moment ago: no ping"
+        monkeypatch.setattr(db_session, "IDLE_PING_SECONDS", 0.0)
+        assert await _backend_pid(db) == first
+        assert len(pings) == 2, "idle past IDLE_PING_SECONDS: pinged"
+    finally:
+        await db.dispose()
+
+
+async def test_an_idle_connection_whose_ping_fails_is_replaced(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Database(db_url)
+    try:
+        first = await _backend_pid(db)
+        monkeypatch.setattr(db_session, "IDLE_PING_SECONDS", 0.0)
+        pings = _count_pings(db, monkeypatch, fail_first=True)
+        assert await _backend_pid(db) != first, "the connection whose ping failed was discarded"
+        assert len(pings) == 2, "the new connection was pinged too"
+    finally:
+        await db.dispose()
