@@ -31,6 +31,7 @@ ACTIONS: dict[str, Action] = {
     "contact_by_channel": intake.act_contact_by_channel,
     "side_question": intake.act_side_question,
     "ask_what_to_change": intake.act_ask_what_to_change,
+    "add_to_issue_text": intake.act_add_to_issue_text,
     "confirm_edit": intake.act_confirm_edit,
     "edit_slot": intake.act_edit_slot,
     "ask_edited_slot": intake.act_ask_edited_slot,

@@ -23,6 +23,7 @@ from core.dialogue.model import (
 )
 from core.dialogue.reading import (
     FREE_TEXT,
+    WHAT_TO_CHANGE,
     acts_of,
     asking,
     classify,
@@ -30,6 +31,7 @@ from core.dialogue.reading import (
     filled_after,
     first_text_after_pick,
     issue_text,
+    issue_text_slot,
     picked_category,
     prefills_all,
     rating_of,
@@ -86,6 +88,18 @@ def _adds_details(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
         return False
     found = extract_slots(snapshot.category, event.text, deps, guesses=False)
     return any(snapshot.slots.get(name) != value for name, value in found.items())
+
+
+def _answers_what_to_change(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """The message right after the bot asked what to change, with words for the issue's own text to keep."""
+    asked = snapshot.context.get(WHAT_TO_CHANGE)
+    return (
+        snapshot.category is not None
+        and asked is not None
+        and int(asked) == int(snapshot.context.get("turn", 0)) - 1
+        and bool(event.text.strip())
+        and issue_text_slot(snapshot.category, deps) is not None
+    )
 
 
 # Acts that keep a message about the ticket already open, whatever else it says.
@@ -192,6 +206,7 @@ GUARDS: dict[str, Guard] = {
     "side_question": _side_question,
     "not_an_answer": _not_an_answer,
     "adds_details": _adds_details,
+    "answers_what_to_change": _answers_what_to_change,
     "new_issue": _new_issue,
     "new_issue_known": _new_issue_known,
     "new_issue_complete": _new_issue_complete,

@@ -20,6 +20,7 @@ from core.dialogue.model import (
 )
 from core.dialogue.reading import (
     FREE_TEXT,
+    WHAT_TO_CHANGE,
     acts_of,
     answer_text,
     asking,
@@ -28,6 +29,7 @@ from core.dialogue.reading import (
     first_text_after_pick,
     free_text_answers,
     issue_text,
+    issue_text_slot,
     phrases,
     picked_category,
     prefilled,
@@ -290,6 +292,23 @@ def act_side_question(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps
 
 def act_ask_what_to_change(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.say("confirm.what_to_change", edit_buttons(draft, deps))
+    # The next message answers this question (see guards: answers_what_to_change).
+    draft.context[WHAT_TO_CHANGE] = int(draft.context.get("turn", 0))
+    schedule_idle(draft, deps)
+
+
+def act_add_to_issue_text(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Asked what to change, the client says something no detail of the form reads ("it started on Monday"): it
+    goes into the issue's own text rather than being dropped, and the summary says so."""
+    assert draft.category is not None
+    spec = issue_text_slot(draft.category, deps)
+    assert spec is not None
+    before = str(draft.slots.get(spec.name) or "").strip()
+    draft.slots[spec.name] = f"{before}；{event.text.strip()}" if before else event.text.strip()
+    draft.context.pop(WHAT_TO_CHANGE, None)
+    label = deps.texts.get(f"slots.{draft.category}.{spec.name}.label", draft.lang)
+    draft.effects.append(Say("confirm.changed", {"changes": f"{label}: {draft.slots[spec.name]}"}))
+    ask_next(draft, deps)
     schedule_idle(draft, deps)
 
 

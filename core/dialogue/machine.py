@@ -146,6 +146,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.AFFIRM, "pure", S.TICKET_OPEN, "open_ticket"),
     Transition(S.CONFIRMING, E.BOT_QUESTION, "always", S.CONFIRMING, "explain_bot"),
     Transition(S.CONFIRMING, E.MESSAGE, "adds_details", S.CONFIRMING, "apply_edit"),
+    Transition(S.CONFIRMING, E.MESSAGE, "answers_what_to_change", S.CONFIRMING, "add_to_issue_text"),
     Transition(S.CONFIRMING, E.QUESTION, "always", S.CONFIRMING, "side_question"),
     Transition(S.CONFIRMING, E.MESSAGE, "always", S.CONFIRMING, "resummarize"),
     *_draft_timeouts(S.CONFIRMING),

@@ -286,6 +286,15 @@ def prefilled(snapshot: Snapshot, category: str, first_text: str, deps: Deps) ->
     return slots
 
 
+# Context key: the turn at which the bot asked the client what to change at the confirmation.
+WHAT_TO_CHANGE = "what_to_change_turn"
+
+
+def issue_text_slot(category: str, deps: Deps) -> SlotSpec | None:
+    """The detail that holds the issue in the client's own words (the one the first message fills)."""
+    return next((spec for spec in deps.forms.slots(category) if spec.prefill == "first_message"), None)
+
+
 def picked_category(event: Event) -> str:
     category = (event.button or "")[len(CATEGORY_PREFIX) :]
     return category if category in CATEGORIES else "other"

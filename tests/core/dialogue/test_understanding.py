@@ -181,6 +181,27 @@ def test_denying_asks_what_to_change(text: str, deps: Deps) -> None:
     assert outcome.state is State.CONFIRMING and keys(outcome) == ["confirm.what_to_change"]
 
 
+def test_what_the_client_says_after_being_asked_what_to_change_is_kept(deps: Deps) -> None:
+    denied = say("不对", confirming(turn=4), deps)
+    answered = say("而且找了对接的同事也一直没人回", after(denied, turn=5), deps)
+    assert answered.state is State.CONFIRMING
+    assert answered.slots["description"] == COMPLAINT_FILLED["description"] + "；而且找了对接的同事也一直没人回"
+    assert keys(answered) == ["confirm.changed", "confirm.brief"]
+    assert {k: v for k, v in answered.slots.items() if k != "description"} == {
+        k: v for k, v in COMPLAINT_FILLED.items() if k != "description"
+    }
+    # Only the message right after the question: later, an unclear message changes nothing.
+    later = say("嗯嗯嗯我再想想看哈哈", after(answered, turn=6), deps)
+    assert later.slots == answered.slots and "confirm.changed" not in keys(later)
+    stale = say("嗯嗯嗯我再想想看哈哈", after(denied, turn=6), deps)
+    assert stale.slots == denied.slots and "confirm.changed" not in keys(stale)
+
+
+def after(outcome: Outcome, *, turn: int) -> Snapshot:
+    """The conversation after `outcome`, at the client's turn `turn` (the engine counts them)."""
+    return Snapshot(outcome.state, outcome.category, dict(outcome.slots), {**outcome.context, "turn": turn})
+
+
 def test_naming_the_wrong_detail_without_its_value_asks_for_it(deps: Deps) -> None:
     outcome = say("no, the project name is wrong", confirming(), deps)
     assert outcome.state is State.COLLECTING and outcome.context["asking"] == "project"
