@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, Update, bindparam, exists, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import get_history
+from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.util import identity_key
 
 from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
@@ -289,11 +289,14 @@ async def carry_changes(session: AsyncSession, conversation_id: int) -> None:
     if not state.persistent or not state.modified:
         return
     params: dict[str, Any] = {}
-    # Only attributes set since the row was loaded have a history: the ones the ORM's flush would look at.
-    for key in _COLUMN_KEYS.intersection(state.committed_state):
-        added = get_history(conversation, key).added
-        if added:
-            params[f"conv_{key}"] = added[0]
+    # Only attributes set since the row was loaded have a history: the ones the ORM's flush would look at. Their
+    # value counts as changed as the ORM's own history has it (`History.from_scalar_attribute`): set, and not
+    # equal to the value loaded by the attribute's comparison; read here without building a History per column.
+    committed, current_values, attributes = state.committed_state, state.dict, state.manager
+    for key in _COLUMN_KEYS.intersection(committed):
+        current = current_values.get(key, NO_VALUE)
+        if current is not NO_VALUE and attributes[key].impl.is_equal(current, committed[key]) is not True:
+            params[f"conv_{key}"] = current
     session.expunge(conversation)
     if params:
         columns = frozenset(name[len("conv_") :] for name in params)

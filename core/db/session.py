@@ -80,13 +80,23 @@ class Database:
         `urgent`: ahead of every other waiting transaction, with places of its own on PostgreSQL; for short
         writes that must not wait behind turns (a send's result: until it commits, a crash repeats the send).
         """
-        async with self._in_line(urgent), self.sessions() as session:
-            async with session.begin():
-                yield session
-                if session.info.get(UNWRITTEN):
-                    # Replies queued outside the engine's turn would be lost silently: refuse to commit.
-                    raise RuntimeError("outbound messages were queued but not written before commit")
-                await write_carried(session)
+        async with self._in_line(urgent):
+            session = self.sessions()
+            try:
+                async with session.begin():
+                    yield session
+                    if session.info.get(UNWRITTEN):
+                        # Replies queued outside the engine's turn would be lost silently: refuse to commit.
+                        raise RuntimeError("outbound messages were queued but not written before commit")
+                    await write_carried(session)
+            except BaseException:
+                # The close runs to its end even if this task is cancelled meanwhile (`async with session`).
+                await session.__aexit__(None, None, None)
+                raise
+            # Committed: the connection is back in the pool and the close only lets go of the session's rows, with
+            # no I/O that a cancellation could cut short, so it needs no task of its own (what `async with session`
+            # spends on every transaction: a task created, scheduled and awaited through a shield).
+            await session.close()
             events = staged(session)
         if events:
             await self.live.publish_all(events)

@@ -119,7 +119,9 @@ class EngineTurns(EngineEffects):
             # The client left (unfollowed, blocked the bot): keep the record, stop writing to them.
             identity.reachable = False
             return ReceiveResult("accepted", conversation.id, stored_id)
-        identity.reachable = True
+        if not identity.reachable:
+            # Set only when it changes: an attribute set to its own value still leaves the row for the flush to check.
+            identity.reachable = True
         # Replies parked while the network's window was closed can go now, ahead of this turn's.
         unparked = 0
         if unsent:

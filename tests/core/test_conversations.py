@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from core import conversations
 from core.clock import ManualClock, as_utc
@@ -77,6 +78,44 @@ async def test_a_turn_s_changes_reach_its_own_conversation_alone_and_each_update
     assert all(_update_of(columns) is statement for columns, statement in built.items())
     first = _update_of(frozenset({"category"}))
     assert first is _update_of(frozenset({"category"})) and str(first).startswith("UPDATE conversations SET category")
+
+
+async def test_only_attributes_set_to_a_new_value_are_carried_and_the_conversation_leaves_the_session(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core.registry.register(FakeChannel())
+    await core.engine.receive(inbound("你好", "a1", user="a"))
+    carried: list[dict[str, object]] = []
+
+    async def record(_session: AsyncSession, _statement: object, params: dict[str, object]) -> None:
+        carried.append(params)
+
+    monkeypatch.setattr(conversations, "carry", record)
+    async with core.db.transaction() as session:
+        conversation = (await session.execute(select(Conversation))).scalar_one()
+        conversation.language = str(conversation.language)  # set again to the value it has
+        conversation.category = "complaint"
+        await conversations.carry_changes(session, conversation.id)
+        assert conversation not in session
+    assert carried == [{"conv_key": conversation.id, "conv_category": "complaint"}]
+
+
+async def test_a_known_client_s_turn_leaves_the_orm_nothing_to_flush(core: Core) -> None:
+    """The identity, already reachable, is not marked changed; on PostgreSQL the conversation's changes are carried."""
+    core.registry.register(FakeChannel())
+    await core.engine.receive(inbound("你好", "a1", user="a"))
+    flushed: list[list[str]] = []
+
+    def seen(session: Session, _context: object, _instances: object) -> None:
+        flushed.append(sorted(type(row).__name__ for row in session.dirty | session.new))
+
+    event.listen(Session, "before_flush", seen)
+    try:
+        await core.engine.receive(inbound("我要投诉，你们的广告投放一直没效果", "a2", user="a"))
+    finally:
+        event.remove(Session, "before_flush", seen)
+    # On SQLite a carried write runs at once, and the ORM flushes the conversation before it (as it always has).
+    assert flushed == ([["Conversation"]] if core.db.is_sqlite else [])
 
 
 async def test_a_locked_conversation_is_the_one_asked_for_as_the_database_has_it(core: Core) -> None:

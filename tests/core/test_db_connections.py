@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, select, text
 
 from core.db import session as db_session
+from core.db.models import Client
 from core.db.session import Database
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -79,5 +81,43 @@ async def test_an_idle_connection_whose_ping_fails_is_replaced(db_url: str, monk
         pings = _count_pings(db, monkeypatch, fail_first=True)
         assert await _backend_pid(db) != first, "the connection whose ping failed was discarded"
         assert len(pings) == 2, "the new connection was pinged too"
+    finally:
+        await db.dispose()
+
+
+async def test_a_transaction_gives_its_connection_back_whether_it_commits_fails_or_is_cancelled(db_url: str) -> None:
+    db = Database(db_url)
+    pool = db.engine.sync_engine.pool
+    now = datetime.now(UTC)
+    try:
+        kept = Client(name="kept", language="zh", created_at=now)
+        async with db.transaction() as session:
+            session.add(kept)
+        assert pool.checkedout() == 0 and inspect(kept).detached, "committed, and the session closed"
+        with pytest.raises(RuntimeError, match="turn failed"):
+            async with db.transaction() as session:
+                session.add(Client(name="failed", language="zh", created_at=now))
+                await session.flush()
+                raise RuntimeError("turn failed")
+        assert pool.checkedout() == 0
+        held = asyncio.Event()
+
+        async def cancelled_midway() -> None:
+            async with db.transaction() as session:
+                session.add(Client(name="cancelled", language="zh", created_at=now))
+                await session.flush()
+                held.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(cancelled_midway())
+        await held.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pool.checkedout() == 0
+        async with db.transaction() as session:
+            written = select(Client.name).where(Client.name.in_(["kept", "failed", "cancelled"]))
+            names = (await session.execute(written)).scalars().all()
+        assert sorted(names) == ["kept"], "the failed and the cancelled transactions were rolled back"
     finally:
         await db.dispose()
