@@ -164,7 +164,7 @@ def create_app(
             )
             for account in services.wechat_accounts
         )
-        app.include_router(wechat_webhooks.router("/wechat"))
+        wechat_webhooks.add_routes(app.router, "/wechat")
         webhooks.append(wechat_webhooks)
     if services.wecom_kf is not None:
         kf_webhook = WeComKfWebhook(

@@ -160,10 +160,13 @@ class WeChatWebhook:
     def router(self, path: str = "/wechat") -> APIRouter:
         """GET verification and POST messages at `path`."""
         router = APIRouter()
+        self.add_routes(router, path)
+        return router
+
+    def add_routes(self, router: APIRouter, path: str = "/wechat") -> None:
         router.add_api_route(path, self.verify, methods=["GET"], include_in_schema=False)
         # A plain route: the message needs none of FastAPI's parameter handling (about 160 Python calls each).
         router.add_route(path, self.receive, methods=["POST"], include_in_schema=False)
-        return router
 
     async def drain(self) -> None:
         """Wait for background work (shutdown, tests)."""
@@ -193,14 +196,14 @@ class WeChatWebhooks:
         webhook = self.webhooks.get(request.path_params["account"])
         return await webhook.receive(request) if webhook else _unknown_account()
 
-    def router(self, prefix: str = "/wechat") -> APIRouter:
-        router = APIRouter()
+    def add_routes(self, router: APIRouter, prefix: str = "/wechat") -> None:
+        """The routes on `router` itself, not in a router of their own: FastAPI matches a request against an
+        included router's routes again at each level it passes (about 220 Python calls a message here)."""
         default = self.webhooks.get(DEFAULT_ACCOUNT)
         if default is not None:
-            router.include_router(default.router(prefix))
+            default.add_routes(router, prefix)
         router.add_api_route(prefix + "/{account}", self.verify, methods=["GET"], include_in_schema=False)
         router.add_route(prefix + "/{account}", self.receive, methods=["POST"], include_in_schema=False)
-        return router
 
     async def drain(self) -> None:
         for webhook in self.webhooks.values():
