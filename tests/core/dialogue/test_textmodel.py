@@ -169,6 +169,26 @@ def test_the_shipped_model_is_small_and_says_what_it_was_trained_on(shipped: Tex
     assert shipped.meta["trained_on"]["agency"] > 400 and shipped.meta["threshold_target"] == 0.9
 
 
+def test_the_packed_n_grams_read_back_as_given_and_score_any_message() -> None:
+    # The index is keyed by the n-grams' bytes: a lone surrogate (valid JSON, "\\ud800") must not break it.
+    rows = {"退款": (1.5, (0.5, -0.5)), "a\ud800": (2.0, (1.0, 0.0)), "b": (1.0, (0.0, 2.0))}
+    model = TextModel(
+        version="t",
+        classes=("x", "y"),
+        ngram_range=(1, 2),
+        intercept=(0.1, -0.1),
+        features=rows,
+        threshold=0.5,
+        meta={},
+    )
+    assert dict(model.features) == rows and list(model.features) == list(rows)
+    assert "退款" in model.features and "退" not in model.features and 1 not in model.features
+    # tf-idf of "退款" (1 x 1.5) and "a\ud800" (2 x 2.0), l2-normalised, times each class's coefficients
+    norm = math.hypot(1.5, 4.0)
+    expected = [0.1 + (1.5 * 0.5 + 4.0 * 1.0) / norm, -0.1 + (1.5 * -0.5) / norm]
+    assert model.logits("退款 a\ud800 a\ud800") == pytest.approx(expected, abs=1e-12)
+
+
 def test_a_file_of_another_format_is_refused(tmp_path: Path, shipped: TextModel) -> None:
     raw = shipped.to_json()
     with pytest.raises(ConfigError, match=FORMAT):
