@@ -6,13 +6,14 @@ import json
 import math
 import subprocess
 import sys
+from array import array
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from core.dialogue.classifier import KeywordClassifier, Rule, normalize
-from core.dialogue.hanzi import to_simplified
+from core.dialogue.hanzi import _to_simplified, to_simplified
 from core.dialogue.textmodel import (
     FORMAT,
     STARTER_MODEL,
@@ -59,6 +60,17 @@ def test_prepare_folds_traditional_text_as_opencc_t2s_with_all_its_tables_does()
     for text in texts:
         assert to_simplified(normalize(text)) == complete.convert(normalize(text)), text
         assert prepare(text) == " ".join(complete.convert(normalize(text)).split()), text
+
+
+def test_the_folding_holds_opencc_s_tables_by_character_as_small_arrays_of_the_same_values() -> None:
+    from opencc_purepy import OpenCC
+    from opencc_purepy.union_cache import UnionKey
+
+    ours = _to_simplified().union_cache.ensure_indexed(UnionKey.T2S)
+    theirs = OpenCC("t2s").union_cache.ensure_indexed(UnionKey.T2S)
+    assert isinstance(ours.bmp_mask, array) and isinstance(ours.bmp_cap, array)
+    assert ours.bmp_mask.itemsize + ours.bmp_cap.itemsize <= 4  # 2 x 65,536 entries: 0.2 MiB, 1 MiB as lists
+    assert list(ours.bmp_mask) == theirs.bmp_mask and list(ours.bmp_cap) == theirs.bmp_cap
 
 
 def test_the_scorer_reproduces_sklearn_predict_proba(shipped: TextModel) -> None:
