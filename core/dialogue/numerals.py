@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Protocol, cast
+from types import ModuleType
+from typing import Any, Protocol, cast
+
+from core.import_patch import after_import
 
 # Digits of Chinese numerals, financial forms included; the magnitude characters follow.
 CN_DIGITS = "零〇一二两三四五六七八九壹贰叁肆伍陆柒捌玖"
@@ -28,9 +32,27 @@ class _Converter(Protocol):
     def __call__(self, inputs: str, mode: str) -> int | float: ...
 
 
+class _CompiledOnUse:
+    """A regex compiled the first time one of its methods is called."""
+
+    def __init__(self, compile_pattern: Callable[[], re.Pattern[str]]) -> None:
+        self._compile = cache(compile_pattern)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._compile(), name)
+
+
+def _cities_on_use(data: ModuleType) -> None:
+    # cn2an's `proces` dependency compiles a regex of every Chinese city on import (1 MiB resident), for its
+    # address masking, which cn2an and kefu never call.
+    get_city_pattern = data.get_city_pattern
+    vars(data)["get_city_pattern"] = lambda: _CompiledOnUse(get_city_pattern)
+
+
 @cache
 def _cn2an() -> _Converter:
     # cn2an builds its tables on import (about half a second): only when a message first carries Chinese numerals.
+    after_import("proces.util.data", _cities_on_use)
     import cn2an
 
     return cast(_Converter, cn2an.cn2an)

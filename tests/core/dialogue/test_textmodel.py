@@ -6,13 +6,14 @@ import json
 import math
 import subprocess
 import sys
+from array import array
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from core.dialogue.classifier import KeywordClassifier, Rule, normalize
-from core.dialogue.hanzi import to_simplified
+from core.dialogue.hanzi import _to_simplified, to_simplified
 from core.dialogue.textmodel import (
     FORMAT,
     STARTER_MODEL,
@@ -59,6 +60,17 @@ def test_prepare_folds_traditional_text_as_opencc_t2s_with_all_its_tables_does()
     for text in texts:
         assert to_simplified(normalize(text)) == complete.convert(normalize(text)), text
         assert prepare(text) == " ".join(complete.convert(normalize(text)).split()), text
+
+
+def test_the_folding_holds_opencc_s_tables_by_character_as_small_arrays_of_the_same_values() -> None:
+    from opencc_purepy import OpenCC
+    from opencc_purepy.union_cache import UnionKey
+
+    ours = _to_simplified().union_cache.ensure_indexed(UnionKey.T2S)
+    theirs = OpenCC("t2s").union_cache.ensure_indexed(UnionKey.T2S)
+    assert isinstance(ours.bmp_mask, array) and isinstance(ours.bmp_cap, array)
+    assert ours.bmp_mask.itemsize + ours.bmp_cap.itemsize <= 4  # 2 x 65,536 entries: 0.2 MiB, 1 MiB as lists
+    assert list(ours.bmp_mask) == theirs.bmp_mask and list(ours.bmp_cap) == theirs.bmp_cap
 
 
 def test_the_scorer_reproduces_sklearn_predict_proba(shipped: TextModel) -> None:
@@ -167,6 +179,26 @@ def test_the_shipped_model_is_small_and_says_what_it_was_trained_on(shipped: Tex
     assert set(shipped.classes) == {"inquiry", "complaint", "suggestion", "other"}
     assert 0.5 <= shipped.threshold < 1.0
     assert shipped.meta["trained_on"]["agency"] > 400 and shipped.meta["threshold_target"] == 0.9
+
+
+def test_the_packed_n_grams_read_back_as_given_and_score_any_message() -> None:
+    # The index is keyed by the n-grams' bytes: a lone surrogate (valid JSON, "\\ud800") must not break it.
+    rows = {"退款": (1.5, (0.5, -0.5)), "a\ud800": (2.0, (1.0, 0.0)), "b": (1.0, (0.0, 2.0))}
+    model = TextModel(
+        version="t",
+        classes=("x", "y"),
+        ngram_range=(1, 2),
+        intercept=(0.1, -0.1),
+        features=rows,
+        threshold=0.5,
+        meta={},
+    )
+    assert dict(model.features) == rows and list(model.features) == list(rows)
+    assert "退款" in model.features and "退" not in model.features and 1 not in model.features
+    # tf-idf of "退款" (1 x 1.5) and "a\ud800" (2 x 2.0), l2-normalised, times each class's coefficients
+    norm = math.hypot(1.5, 4.0)
+    expected = [0.1 + (1.5 * 0.5 + 4.0 * 1.0) / norm, -0.1 + (1.5 * -0.5) / norm]
+    assert model.logits("退款 a\ud800 a\ud800") == pytest.approx(expected, abs=1e-12)
 
 
 def test_a_file_of_another_format_is_refused(tmp_path: Path, shipped: TextModel) -> None:
