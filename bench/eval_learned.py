@@ -107,10 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             combined = [combine(classes, z, v) for z, v in zip(logits, verdicts, strict=True)]
         else:
             combined = cross_combined(rows, classes, logits, verdicts)
-        both = [
-            Scored(r.label, r.source, *c, ruled=any(v.scores.values()))
-            for r, c, v in zip(rows, combined, verdicts, strict=True)
-        ]
+        both = [Scored(r.label, r.source, *c, ruled=v.ruled) for r, c, v in zip(rows, combined, verdicts, strict=True)]
         groups = [*((s, (s,)) for s in SOURCES), ("in-domain", IN_DOMAIN), ("all", SOURCES)]
         for name, sources in groups:
             pick = [i for i, r in enumerate(rows) if r.source in sources]
@@ -137,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     verdicts = [shipped.classify(r.text) for r in heldout]
     both_heldout = [
-        Scored(r.label, r.source, v.category, v.confidence, ruled=any(v.scores.values()))
+        Scored(r.label, r.source, v.category, v.confidence, ruled=v.ruled)
         for r, v in zip(heldout, verdicts, strict=True)
     ]
     print(_row("agency held-out", "rules + model", figures(both_heldout, served)))

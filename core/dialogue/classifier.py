@@ -117,6 +117,11 @@ class Classification:
     # A forced rule matched and decided the category.
     forced: bool = False
 
+    @property
+    def ruled(self) -> bool:
+        """Some rule gave evidence (a zero-weight mask is none); without any, a model decides alone."""
+        return has_rule_evidence(self.scores)
+
     def to_json(self, text: str) -> dict[str, Any]:
         out: dict[str, Any] = {
             "text": text,
@@ -467,9 +472,13 @@ class KeywordClassifier:
         confidence = _round3(combined[best])
         # A tie between the top two is never confident, as without a model.
         tie = sum(1 for p in combined if p == combined[best]) > 1
-        ruled = any(scores.values())
-        confident = not tie and model.confident_at(confidence, ruled)
+        confident = not tie and model.confident_at(confidence, has_rule_evidence(scores))
         return _verdict(model.classes[best], confidence, confident, scores, matched, alone)
+
+
+def has_rule_evidence(scores: Mapping[str, float]) -> bool:
+    """Whether the rules' scores say anything: a rule of non-zero weight matched."""
+    return any(scores.values())
 
 
 def softmax(scores: Sequence[float]) -> list[float]:

@@ -255,17 +255,22 @@ def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
         if name not in changed and replaceable and draft.slots.get(name) != value:
             draft.slots[name] = value
             changed.append(name)
-    lines = [
-        f"{deps.texts.get(f'slots.{draft.category}.{n}.label', draft.lang)}: {draft.slots[n]}"
-        for n in changed
-        if draft.slots.get(n)
-    ]
-    if lines:
-        draft.effects.append(Say("confirm.changed", {"changes": "；".join(lines)}))
+    say_changed(draft, deps, changed)
     if draft.context.get("asking") in changed:
         draft.context.pop("asking", None)
     ask_next(draft, deps)
     schedule_idle(draft, deps)
+
+
+def say_changed(draft: Draft, deps: Deps, names: list[str]) -> None:
+    """Tell the client which details now read what ("已更新 联系电话: 139…"), those that hold a value."""
+    lines = [
+        f"{deps.texts.get(f'slots.{draft.category}.{n}.label', draft.lang)}: {draft.slots[n]}"
+        for n in names
+        if draft.slots.get(n)
+    ]
+    if lines:
+        draft.effects.append(Say("confirm.changed", {"changes": "；".join(lines)}))
 
 
 def act_contact_by_channel(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -306,8 +311,7 @@ def act_add_to_issue_text(draft: Draft, snapshot: Snapshot, event: Event, deps: 
     before = str(draft.slots.get(spec.name) or "").strip()
     draft.slots[spec.name] = f"{before}；{event.text.strip()}" if before else event.text.strip()
     draft.context.pop(WHAT_TO_CHANGE, None)
-    label = deps.texts.get(f"slots.{draft.category}.{spec.name}.label", draft.lang)
-    draft.effects.append(Say("confirm.changed", {"changes": f"{label}: {draft.slots[spec.name]}"}))
+    say_changed(draft, deps, [spec.name])
     ask_next(draft, deps)
     schedule_idle(draft, deps)
 

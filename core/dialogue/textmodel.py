@@ -12,7 +12,7 @@ import json
 import math
 import re
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -71,18 +71,16 @@ class PackedFeatures(Mapping[str, tuple[float, tuple[float, ...]]]):
 
     __slots__ = ("_index", "_values", "_width")
 
-    def __init__(self, rows: Mapping[str, tuple[float, tuple[float, ...]]]) -> None:
+    def __init__(self, rows: Iterable[tuple[str, Sequence[float]]], width: int) -> None:
+        """`rows`: each n-gram with its idf then one coefficient per class, `width` numbers in all."""
         self._index: dict[bytes, int] = {}
         self._values = array("d")
-        self._width = 0
-        for gram, (idf, coefs) in rows.items():
-            if not self._width:
-                self._width = 1 + len(coefs)
-            elif 1 + len(coefs) != self._width:
-                raise ConfigError(f"feature {gram!r} has {1 + len(coefs)} values, not {self._width}")
-            self._index[key(gram)] = len(self._index) * self._width
-            self._values.append(idf)
-            self._values.extend(coefs)
+        self._width = width
+        for gram, values in rows:
+            if len(values) != width:
+                raise ConfigError(f"feature {gram!r} has {len(values)} values, not {width}")
+            self._index[key(gram)] = len(self._values)
+            self._values.extend(values)
 
     def __getitem__(self, gram: str) -> tuple[float, tuple[float, ...]]:
         at = self._index[key(gram)]
@@ -144,7 +142,8 @@ class TextModel:
 
     def __post_init__(self) -> None:
         if not isinstance(self.features, PackedFeatures):
-            object.__setattr__(self, "features", PackedFeatures(self.features))
+            rows = ((gram, (idf, *coefs)) for gram, (idf, coefs) in self.features.items())
+            object.__setattr__(self, "features", PackedFeatures(rows, 1 + len(self.classes)))
 
     def logits(self, text: str) -> list[float]:
         """The linear scores (log-odds up to a shared constant) of each class for a raw message."""
@@ -208,11 +207,8 @@ def model_from_json(raw: Mapping[str, Any]) -> TextModel:
     prior = tuple(float(v) for v in combination.get("prior") or (0.0,) * len(classes))
     if len(prior) != len(classes):
         raise ConfigError(f"the prior has {len(prior)} values, not {len(classes)}")
-    features: dict[str, tuple[float, tuple[float, ...]]] = {}
-    for gram, values in raw["features"].items():
-        if len(values) != len(classes) + 1:
-            raise ConfigError(f"feature {gram!r} has {len(values)} values, not {len(classes) + 1}")
-        features[str(gram)] = (float(values[0]), tuple(float(v) for v in values[1:]))
+    # Packed straight from the file's lists (array("d") takes the numbers as they are parsed).
+    features = PackedFeatures(((str(gram), values) for gram, values in raw["features"].items()), len(classes) + 1)
     low, high = raw["ngram_range"]
     return TextModel(
         version=str(raw["version"]),

@@ -76,12 +76,15 @@ def train(
         classes, logits = out_of_fold(rows, options)
         verdicts = rule_verdicts(rows, rules)
         both = cross_combined(rows, classes, logits, verdicts, seed=options.seed)
-        in_domain = [i for i, r in enumerate(rows) if r.source in IN_DOMAIN]
-        scored = [Scored(rows[i].label, rows[i].source, *both[i]) for i in in_domain]
+        scored = [
+            Scored(r.label, r.source, *verdict, ruled=rules_said.ruled)
+            for r, verdict, rules_said in zip(rows, both, verdicts, strict=True)
+            if r.source in IN_DOMAIN
+        ]
         threshold, coverage, precision = choose_threshold(scored, target)
         # Where no rule gives evidence the model decides alone, and is right less often at the same probability:
         # those verdicts get their own point of their own curve, when there are enough of them to draw it.
-        unruled = [s for s, i in zip(scored, in_domain, strict=True) if not any(verdicts[i].scores.values())]
+        unruled = [s for s in scored if not s.ruled]
         unruled_point = choose_threshold(unruled, target) if len(unruled) >= MIN_UNRULED else None
         # The combination in force: fitted on every in-domain row's out-of-fold log-odds, per source; the one served
         # is the agency's own (the deployment's messages are agency messages).
