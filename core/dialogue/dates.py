@@ -121,8 +121,8 @@ def _monday(today: date, weeks: int) -> date:
     return today - timedelta(days=today.weekday()) + timedelta(weeks=weeks)
 
 
-_WEEK_OFFSET = {"上上": -2, "上": -1, "这": 0, "本": 0, "下": 1, None: 0}
-_MONTH_OFFSET = {"上上": -2, "上": -1, "这": 0, "本": 0, "下": 1}
+_WEEK_OFFSET = {"上上": -2, "大上": -2, "上": -1, "这": 0, "本": 0, "下": 1, None: 0}
+_MONTH_OFFSET = {"上上": -2, "大上": -2, "上": -1, "这": 0, "本": 0, "下": 1}
 _RELATIVE_DAYS = {
     "大前天": -3,
     "前天": -2,
@@ -245,6 +245,53 @@ def _week(m: re.Match[str], today: date) -> tuple[date, bool] | None:
     return _monday(today, _WEEK_OFFSET[m["rel"]]), True
 
 
+# Festivals on a fixed day of the solar year ("元旦当天", "从国庆开始", "双十一那天"): month and day.
+_FESTIVALS = {
+    "元旦": (1, 1),
+    "情人节": (2, 14),
+    "妇女节": (3, 8),
+    "女神节": (3, 8),
+    "劳动节": (5, 1),
+    "五一": (5, 1),
+    "儿童节": (6, 1),
+    "六一": (6, 1),
+    "国庆": (10, 1),
+    "国庆节": (10, 1),
+    "光棍节": (11, 11),
+    "双十一": (11, 11),
+    "双11": (11, 11),
+    "双十二": (12, 12),
+    "双12": (12, 12),
+    "平安夜": (12, 24),
+    "圣诞": (12, 25),
+    "圣诞节": (12, 25),
+}
+# Words after a festival that make it a day: the day itself ("当天", "开始"), or about then ("前后", "期间", "后").
+_FESTIVAL_DAY = ("当天", "那天", "当日", "开始", "以来", "起")
+_FESTIVAL_ABOUT = (
+    "前后",
+    "期间",
+    "假期",
+    "长假",
+    "那会儿",
+    "那会",
+    "那几天",
+    "的时候",
+    "左右",
+    "之后",
+    "以后",
+    "之前",
+    "以前",
+)
+_FESTIVAL_AFTER = (*_FESTIVAL_DAY, *_FESTIVAL_ABOUT, "后", "前")
+
+
+def _festival(m: re.Match[str], today: date) -> tuple[date, bool] | None:
+    month, day = _FESTIVALS[m["fest"]]
+    found = _in_year(today, month, day)
+    return (found, m["after"] is not None and m["after"] not in _FESTIVAL_DAY) if found else None
+
+
 def _en_relative_day(m: re.Match[str], today: date) -> tuple[date, bool] | None:
     shift = {"the day before yesterday": -2, "yesterday": -1, "today": 0, "tonight": 0, "this morning": 0}
     return today + timedelta(days=(shift | {"tomorrow": 1})[m["word"]]), False
@@ -282,6 +329,20 @@ def _en_last_period(m: re.Match[str], today: date) -> tuple[date, bool] | None:
         return _monday(today, offset), True
     start = _shift_months(today.replace(day=1), offset)
     return start, True
+
+
+def _en_week_before_last(m: re.Match[str], today: date) -> tuple[date, bool] | None:
+    return _monday(today, -2), True
+
+
+def _en_weekend(m: re.Match[str], today: date) -> tuple[date, bool] | None:
+    # "the weekend" is the latest Saturday not after today; "last weekend" the one of the week before this.
+    saturday = _monday(today, 0) + timedelta(days=5)
+    if m["rel"] in ("last", "past"):
+        return saturday - timedelta(weeks=1), True
+    if m["rel"] is None and saturday > today:
+        saturday -= timedelta(weeks=1)
+    return saturday, True
 
 
 def _en_month_day(m: re.Match[str], today: date) -> tuple[date, bool] | None:
@@ -326,7 +387,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             rf"(?!\s*(?:\d|[{CN_DIGITS}十]+\s*[日号]))",
             _month,
         ),
-        (rf"(?<!马)(?P<rel>上上|上|这|本|下)\s*个?\s*月份?{_PART_GROUP}?", _relative_month),
+        (rf"(?<!马)(?P<rel>上上|大上|上|这|本|下)\s*个?\s*月份?{_PART_GROUP}?", _relative_month),
         # "马上月底" is "soon, at the month's end", not "上月底".
         (rf"(?<![\d{CN_DIGITS}十个这本下岁年])(?<!(?<!马)上)月{_PART_GROUP}", _this_month_part),
         (r"(?P<rel>前年|去年|今年|明年)(?P<part>底|末|初)?", _year),
@@ -343,10 +404,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _lasting,
         ),
         (
-            rf"(?<!每)(?:(?P<rel>上上|上|这|本|下)\s*个?\s*)?(?:周|星期|礼拜)(?P<wd>[{_WEEKDAY_CN}1-7末])(?!次)",
+            rf"(?<!每)(?:(?P<rel>上上|大上|上|这|本|下)\s*个?\s*)?(?:周|星期|礼拜)(?P<wd>[{_WEEKDAY_CN}1-7末])(?!次)",
             _weekday,
         ),
-        (rf"(?P<rel>上上|上|这|本|下)\s*个?\s*(?:周|星期|礼拜)(?![{_WEEKDAY_CN}1-7末])", _week),
+        (rf"(?P<rel>上上|大上|上|这|本|下)\s*个?\s*(?:周|星期|礼拜)(?![{_WEEKDAY_CN}1-7末])", _week),
+        # A festival is a date only where it stands for a day: "双十一大促" and "元旦推文" name a campaign.
+        (
+            rf"(?<![\d{CN_DIGITS}十])(?P<fest>{'|'.join(sorted(_FESTIVALS, key=len, reverse=True))})"
+            rf"(?=\s*(?:(?P<after>{'|'.join(_FESTIVAL_AFTER)})|$|[\s，。！？!?,.;；、]|就|没|一直|都|还))",
+            _festival,
+        ),
         (
             rf"{_A}(?P<word>the day before yesterday|yesterday|today|tonight|this morning|tomorrow){_Z}",
             _en_relative_day,
@@ -355,10 +422,19 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (rf"{_A}(?<!black )(?<!cyber )(?:(?P<rel>last|this|next|past)\s+)?{_WEEKDAY_EN}", _en_weekday),
         (
             rf"{_A}(?P<n>\d{{1,3}}|an?|one|two|three|four|five|six|seven|eight|nine|ten|a few|few|a couple of"
-            rf"|couple of)\s+(?P<unit>day|week|month|year)s?\s+ago{_Z}",
+            rf"|couple of)\s+(?P<unit>day|week|month|year)s?\s+(?:ago|back){_Z}",
             _en_ago,
         ),
         (rf"{_A}(?P<rel>last|this|past)\s+(?P<unit>week|month){_Z}", _en_last_period),
+        (rf"{_A}(?:the\s+)?week\s+before\s+last{_Z}", _en_week_before_last),
+        (rf"{_A}(?:(?P<rel>last|this|past)\s+|over\s+the\s+|on\s+the\s+|the\s+)weekend{_Z}", _en_weekend),
+        # "on the 20th", "since the 3rd": a day of this month, or of last month while it is still ahead ("the 1st
+        # campaign" is no date, so a word that says when must lead).
+        (
+            rf"{_A}(?:on|since|from|until|till|by|before|after)\s+(?P<keep>the\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)){_Z}"
+            rf"(?!\s+(?:of\s+)?{_MONTH_EN})",
+            _day_of_month,
+        ),
         (rf"{_A}{_MON}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?{_Z}(?:,?\s+(?P<y>20\d{{2}}))?", _en_month_day),
         (rf"{_A}(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MON}(?:\s+(?P<y>20\d{{2}}))?{_Z}", _en_month_day),
         (rf"{_A}(?P<part>early|mid|late|end of|the end of|beginning of|start of)[\s-]+{_MON}{_Z}", _en_month),
@@ -370,12 +446,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
     )
 )
 _SHORT_WEEKDAY = re.compile(r"(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)$")
+# Words after which even a short weekday ("since Tues") is a day.
+_WEEKDAY_LEADS = ("on ", "since ", "from ", "till ", "until ")
 
 
 # Every pattern needs one of these: a text without any is not searched further.
 _ANY_DATE = re.compile(
     r"[\d天日号周礼拜月年昨今]|day|week|month|year|ago|tonight|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
-    r"|mon|tue|wed|thu|fri|sat|sun"
+    r"|mon|tue|wed|thu|fri|sat|sun|" + "|".join(_FESTIVALS)
 )
 
 
@@ -385,7 +463,7 @@ def _candidates(text: str, today: date) -> Iterator[Found]:
     for pattern, handler in _PATTERNS:
         for m in pattern.finditer(text):
             # A bare "sat", "sun" or "wed" is a word more often than a day; with last/this/next/on it is a day.
-            bare = handler is _en_weekday and m["rel"] is None and not text.endswith("on ", 0, m.start())
+            bare = handler is _en_weekday and m["rel"] is None and not text.endswith(_WEEKDAY_LEADS, 0, m.start())
             if bare and _SHORT_WEEKDAY.fullmatch(m["wd"]):
                 continue
             resolved = handler(m, today)

@@ -301,6 +301,11 @@ _EN_MADE = (
 )
 _EN_TOPIC = re.compile(rf"(?<![a-z])(our|the|my)\s+((?:[a-z0-9][a-z0-9'&-]*\s+){{1,3}}?(?:{_EN_MADE}))(?![a-z])")
 _EN_NOT_A_NAME = _EN_NAME_STOP | {"landing", "whole", "last", "latest", "first", "same", "other", "wrong", "old"}
+# "Winter Sale ads are showing…": a name in title case right before what was made, with no "our" or "the" to lead
+# it. Two words at least, since a sentence's first word is capitalised anyway ("Banner ads", "Facebook ads").
+_EN_TITLED = re.compile(
+    rf"(?<![\w'&-])((?:[A-Z][\w'&-]*\s+){{1,4}})(?i:{_EN_MADE})(?![a-z])",
+)
 
 
 # Kinds of ads, not campaigns: "信息流广告的点击量掉了" names no project.
@@ -341,6 +346,12 @@ def _project_guess(folded: Folded, masked: str, dates: list[Span]) -> str | None
                 words = m[2].split()
                 if m[1] == pronoun and not set(words[:-1]) <= _EN_NOT_A_NAME:
                     return folded.words(m.start(2), m.end(2))
+        for m in _EN_TITLED.finditer(folded.shown):
+            words = m[1].split()
+            while words and words[0].lower() in _EN_NOT_A_NAME:
+                words.pop(0)
+            if len(words) >= 2:
+                return " ".join(words)
         return None
     start = 0
     for brk in [*_CLAUSE_BREAK.finditer(masked), None]:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
+from core.dialogue.dates import find_dates
 from core.dialogue.entities import find_phones
-from core.dialogue.folding import fold
+from core.dialogue.folding import Folded, fold
 from core.settings import config_dir_from_env
 from core.yaml_files import load_file
 
 # Fields whose value is an entity: the correction carries the normalised entity, not the words.
 _ENTITY_FIELDS = {"phone": find_phones}
+# Whether words hold a date does not depend on the day it is counted from: any day will do.
+_ANY_DAY = date(2026, 1, 1)
 _VALUE_STOP = re.compile(r"[，。！？!?；;,\n]|\.(?:\s|$)")
 _TRAILING = re.compile(r"(?:\s|吧|啊|哈|呀|哦|了|呢|啦|嘛|哈哈|please|pls|thx)+$")
 _LEADING = re.compile(r"^[\s:：,，\-—=>]+")
@@ -98,9 +102,9 @@ class FieldSynonyms:
             return None
         mentions = self._mentions(folded.folded)
         if not mentions:
-            # "不对，应该是13922223334": the value's shape names the field.
+            # "不对，应该是13922223334", "写错了，是上周五开始的": the value's shape names the field.
             phones = find_phones(text)
-            return ("phone", phones[0]) if phones else None
+            return ("phone", phones[0]) if phones else self._dated(folded)
         bounds = [m.start for m in mentions[1:]] + [len(folded.folded)]
         first: tuple[str, str] | None = None
         for mention, bound in zip(mentions, bounds, strict=True):
@@ -113,6 +117,14 @@ class FieldSynonyms:
                 return field, value
             first = first or (field, "")
         return first
+
+    def _dated(self, folded: Folded) -> tuple[str, str] | None:
+        """The start date given after a marker, when no field is named: ("since", "上周五开始的")."""
+        marker = self.markers.search(folded.folded)
+        if marker is None:
+            return None
+        words = self._value(folded.shown, folded.folded, marker.end(), len(folded.folded))
+        return ("since", words) if words and find_dates(fold(words).folded, _ANY_DAY) else None
 
     def _value(self, shown: str, folded: str, start: int | None, bound: int) -> str:
         if start is None:

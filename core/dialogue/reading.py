@@ -239,6 +239,18 @@ def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh", *, gue
     return slots
 
 
+# "是春季招聘", "应该是上周五", "it's Spring Launch": the copula before an answer is no part of the detail.
+_ANSWER_LEAD = re.compile(r"(?:应该是|就是|是|叫做|叫)(?![不否的吗吧啊呀])\s*[:：]?\s*|(?:it's|it is|it was)\s+", re.I)
+
+
+def _without_lead(spec: SlotSpec, value: str) -> str:
+    lead = _ANSWER_LEAD.match(value)
+    if lead is None:
+        return value
+    rest = value[lead.end() :]
+    return rest if len(rest) >= max(2, spec.min_length) else value
+
+
 def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False) -> Validated:
     """The value of one detail from the client's answer: the number in "王女士 13811113333", the words otherwise."""
     if spec.validator == "phone" and normalize(answer).strip() not in skip_words(deps):
@@ -246,6 +258,8 @@ def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False
         if phones:
             return Validated(phones[0])
     checked = validate(spec, answer, skip_words(deps))
+    if checked.error is None and checked.value and answered and spec.name not in FREE_TEXT:
+        checked = Validated(_without_lead(spec, checked.value))
     if checked.error is None and checked.value and spec.extract == "date" and answered:
         dates = _entities(answer, deps.today).dates
         if dates and dates[0].text != checked.value:

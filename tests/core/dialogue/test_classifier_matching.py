@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.dialogue.classifier import KeywordClassifier, Rule, load_rules
+from core.dialogue.textmodel import STARTER_MODEL, configured_model
 from core.errors import InvalidInput
 from core.keywords.spec import parse_rule
 from core.keywords.yaml_io import dump_yaml, load_specs, parse_yaml
@@ -51,6 +52,44 @@ def test_the_shipped_rules_read_the_phrases_clients_write(shipped: KeywordClassi
     assert breakdown.category != "complaint"
     assert shipped.classify("the landing page is broken").category == "complaint"
     assert shipped.classify("the tracking has broken down again").category == "complaint"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the logo on the billboard is upside down",
+        "Winter Sale ads are showing the old prices",
+        "the landing page still shows the outdated menu",
+        "the banner has a typo in the headline",
+        "the product video is blurry",
+    ],
+)
+def test_a_defect_described_plainly_in_english_is_a_complaint(text: str, shipped: KeywordClassifier) -> None:
+    assert shipped.classify(text).category == "complaint"
+
+
+def test_a_clients_recruitment_ads_are_no_job_seeker(shipped: KeywordClassifier) -> None:
+    ads = shipped.classify("招聘广告投到外省去了 我们只招本地的")
+    assert ads.category != "other" and "other" not in ads.scores
+    assert shipped.classify("你们公司在招聘吗").category == "other"
+
+
+@pytest.fixture(scope="module")
+def served() -> KeywordClassifier:
+    """The shipped rules with the learned model in force by default, as clients meet them."""
+    model = configured_model(PROJECT_ROOT / "config", STARTER_MODEL)
+    assert model is not None
+    return KeywordClassifier(load_rules(PROJECT_ROOT / "config" / "keywords.yaml"), model=model)
+
+
+def test_an_offer_to_be_contacted_is_no_grievance(shipped: KeywordClassifier, served: KeywordClassifier) -> None:
+    assert shipped.classify("有问题联系我13800138031").scores["complaint"] < 0
+    # The learned model reads 有问题 in the offer as a grievance: the counter-cue keeps it from deciding.
+    proposal = "建议开票流程能线上化，现在要寄纸质的太慢了。有问题联系我13800138031"
+    assert served.classify(proposal).category == "suggestion"
+    # A grievance of its own still makes a complaint.
+    assert served.classify("海报印错了，有问题找我").category == "complaint"
+    assert served.classify("上周的数据报表还没发过来 有问题联系我").category == "complaint"
 
 
 def test_weak_cues_do_not_add_up_to_a_confident_verdict() -> None:

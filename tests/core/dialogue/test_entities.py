@@ -133,6 +133,24 @@ DATES = [
     ("ads stopped since November", [("November", d(11, 1), True)]),
     ("从yesterday开始没量", [("yesterday", d(11, 28), False)]),
     ("last week", [("last week", d(11, 16), True)]),
+    # 大上周 is the week before last, in Chinese and in English; English ways to say when
+    ("大上周三开始的", [("大上周三", d(11, 11), False)]),
+    ("大上周", [("大上周", d(11, 9), True)]),
+    ("week before last", [("week before last", d(11, 9), True)]),
+    ("since the 20th", [("the 20th", d(11, 20), False)]),
+    ("it broke on the 30th", [("the 30th", d(10, 30), False)]),
+    ("two weeks back", [("two weeks back", d(11, 15), False)]),
+    ("last weekend", [("last weekend", d(11, 21), True)]),
+    ("over the weekend", [("over the weekend", d(11, 28), True)]),
+    ("since Tues", [("Tues", d(11, 24), False)]),
+    ("the 1st campaign", []),
+    # festivals on a fixed day, where they stand for a day rather than name a campaign
+    ("元旦当天", [("元旦", d(1, 1), False)]),
+    ("从国庆开始就没量了", [("国庆", d(10, 1), False)]),
+    ("双十一前后点击掉了一半", [("双十一前后", d(11, 11), True)]),
+    ("元旦推文你们漏发了", []),
+    ("双十一大促的素材被拒了", []),
+    ("圣诞海报", []),
     # not dates
     ("挺满意的，5分", []),
     ("1.2万的预算", []),
@@ -279,6 +297,10 @@ PROJECT_GUESSES = [
     ("户外大牌上刊延误了一周", "户外大牌"),
     ("The subtitles in our brand film are full of mistakes", "brand film"),
     ("The expo banner was printed with the wrong date", "expo banner"),
+    # a name in title case before what was made, with nothing to lead it
+    ("Winter Sale ads are showing the old prices", "Winter Sale"),
+    ("Mid Autumn Gala poster has a typo", "Mid Autumn Gala"),
+    ("WINTER SALE ADS ARE BROKEN", "WINTER SALE"),
     # no project: a time, a platform, the agency, a bare kind of work, an action
     ("昨天的数据不对", None),
     ("抖音的广告被拒了", None),
@@ -291,6 +313,9 @@ PROJECT_GUESSES = [
     ("你们的服务太差了", None),
     ("the ads stopped yesterday", None),
     ("our new banner is wrong", None),
+    # one capitalised word is only the start of a sentence
+    ("Banner ads are not showing", None),
+    ("Facebook ads stopped yesterday", None),
 ]
 
 

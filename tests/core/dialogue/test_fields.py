@@ -59,12 +59,18 @@ EDITS = [
     ("the project name should be Spring Launch, thanks", ("project", "Spring Launch")),
     ("wrong campaign, it should be Winter Sale", ("project", "Winter Sale")),
     ("update my phone to +852 9123 4567", ("phone", "+85291234567")),
+    # no field named: a date after the marker is the start date, as a number is the phone
+    ("写错了，应该是上周五开始的", ("since", "上周五开始的")),
+    ("不对，是11月20号", ("since", "11月20号")),
+    ("no, it should be last Friday", ("since", "last Friday")),
     # a field to correct, without the new value yet
     ("电话写错了", ("phone", "")),
     ("项目名不对", ("project", "")),
     ("电话改成 12345", ("phone", "")),
     # no correction
     ("电话是13800138000", None),
+    ("是上周五开始的", None),
+    ("不对，上周五的数据也不对", None),
     ("我的问题是投放停了", None),
     ("没问题，提交吧", None),
     ("确认", None),

@@ -215,6 +215,26 @@ def test_a_correction_in_words_changes_the_detail_at_once(deps: Deps) -> None:
     assert keys(outcome) == ["confirm.changed", "confirm.brief"]
 
 
+def test_a_date_given_as_the_correction_changes_the_start_date(deps: Deps) -> None:
+    outcome = say("写错了，应该是上周五开始的", confirming(), deps)
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots["since"] == "上周五开始的 (2026-11-27)"
+    assert keys(outcome) == ["confirm.changed", "confirm.brief"]
+
+
+@pytest.mark.parametrize("text", ["写错了", "搞错了吧", "nah", "that's not right", "不要提交"])
+def test_calling_the_summary_wrong_asks_what_to_change(text: str, deps: Deps) -> None:
+    outcome = say(text, confirming(), deps)
+    assert outcome.state is State.CONFIRMING and keys(outcome) == ["confirm.what_to_change"]
+
+
+@pytest.mark.parametrize("text", ["nvm", "forget about it", "don't bother", "不搞了"])
+def test_dropping_the_matter_cancels_the_form(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流停了"}, {"asking": "project"})
+    assert say(text, snap, deps).state is State.CLOSED
+    assert say(text, confirming(), deps).state is State.CLOSED
+
+
 def test_an_unclear_answer_at_the_confirmation_keeps_the_form_alive(deps: Deps) -> None:
     outcome = say("嗯嗯嗯我再想想看哈哈", confirming(), deps)
     assert outcome.state is State.CONFIRMING
@@ -269,6 +289,22 @@ def test_several_answers_in_one_message(deps: Deps) -> None:
     assert outcome.slots["phone"] == "13800138000"
     assert "2026-11-25" in outcome.slots["since"]
     assert outcome.context.get("asking") == "expected"
+
+
+@pytest.mark.parametrize(
+    ("text", "project"),
+    [("是春季招聘", "春季招聘"), ("应该是 双十一大促", "双十一大促"), ("it's Spring Launch", "Spring Launch")],
+)
+def test_the_copula_before_an_answer_is_not_part_of_the_detail(text: str, project: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "招聘广告投到外省去了"}, {"asking": "project"})
+    assert say(text, snap, deps).slots["project"] == project
+
+
+def test_the_copula_before_a_date_answer_is_dropped_and_the_day_kept(deps: Deps) -> None:
+    snap = Snapshot(
+        State.COLLECTING, "complaint", {"description": "信息流停了", "project": "冬季大促"}, {"asking": "since"}
+    )
+    assert say("是上周三开始的", snap, deps).slots["since"] == "上周三开始的 (2026-11-25)"
 
 
 @pytest.mark.parametrize("text", ["13912345678 上面也有", "王女士 13811113333", "+86 139 1234 5678"])
