@@ -17,11 +17,20 @@ from decimal import Decimal
 
 import phonenumbers as pn
 
-from core.dialogue.dates import DateMention, find_dates
+from core.dialogue.dates import DateMention, Found, find_dates
 from core.dialogue.folding import MASK, Folded, fold
 from core.dialogue.numerals import CN_DIGITS, CN_NUMERAL, to_decimal
 
-__all__ = ["Amount", "DateMention", "Entities", "extract", "find_phones", "find_ticket_numbers", "preload"]
+__all__ = [
+    "Amount",
+    "DateMention",
+    "Entities",
+    "extract",
+    "find_phones",
+    "find_ticket_numbers",
+    "preload",
+    "sole_entity",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,31 +417,70 @@ def _demand(folded: Folded, masked: str) -> str | None:
 # --- everything ------------------------------------------------------------------------------------------------
 
 
-def extract(text: str, today: date) -> Entities:
-    """Every detail in one message; `today` is the business day that relative dates count from."""
-    folded = fold(text)
+@dataclass(frozen=True, slots=True)
+class _Marked:
+    """The entities that mask one another, each kind with the spans it took."""
+
+    tickets: list[str]
+    emails: list[str]
+    phones: list[str]
+    dates: tuple[Found, ...]
+    taken: list[Span]
+
+
+def _marked(folded: Folded, today: date) -> _Marked:
     tickets, taken = _tickets(folded.folded)
     emails = [m[0] for m in _EMAIL.finditer(folded.folded)]
     taken += [m.span() for m in _EMAIL.finditer(folded.folded)]
     phones, spans = _phones(folded.masked(taken))
     taken += spans
-    found_dates = find_dates(folded.masked(taken), today)
-    dates = tuple(DateMention(folded.words(d.start, d.end), d.day, d.approximate) for d in found_dates)
+    return _Marked(tickets, emails, phones, find_dates(folded.masked(taken), today), taken)
+
+
+def extract(text: str, today: date) -> Entities:
+    """Every detail in one message; `today` is the business day that relative dates count from."""
+    folded = fold(text)
+    marked = _marked(folded, today)
+    dates = tuple(DateMention(folded.words(d.start, d.end), d.day, d.approximate) for d in marked.dates)
+    date_spans = [(d.start, d.end) for d in marked.dates]
     # A project name or a demand may hold a date or a number ("12.12年终盛典", "今天恢复"): both are read before
     # those are masked.
-    named = folded.masked(taken)
-    taken += [(d.start, d.end) for d in found_dates]
-    amounts, _ = _amounts(folded, folded.masked(taken))
+    named = folded.masked(marked.taken)
+    amounts, _ = _amounts(folded, folded.masked(marked.taken + date_spans))
     return Entities(
-        phones=tuple(dict.fromkeys(phones)),
-        emails=tuple(dict.fromkeys(emails)),
+        phones=tuple(dict.fromkeys(marked.phones)),
+        emails=tuple(dict.fromkeys(marked.emails)),
         dates=dates,
         amounts=tuple(amounts),
         project=_project(folded, named),
-        ticket_numbers=tuple(dict.fromkeys(tickets)),
+        ticket_numbers=tuple(dict.fromkeys(marked.tickets)),
         demand=_demand(folded, named),
-        project_guess=_project_guess(folded, named, [(d.start, d.end) for d in found_dates]),
+        project_guess=_project_guess(folded, named, date_spans),
     )
+
+
+# Words that go with a date, a phone number or an e-mail address and add nothing to it ("上周三开始的",
+# "电话是 138…", "since last Monday").
+_ALONGSIDE = re.compile(
+    r"自从|从|自|大概|大约|差不多|估计|应该是|就是|是|在|于|开始|起|以来|那天|当天|的时候|时候|的|了|吧|啊|呀|哦|呢|嘛|哈|"
+    r"我的|我|电话号码|手机号码|手机号|联系电话|联系方式|电话|手机|号码|邮箱地址|邮箱|邮件|"
+    r"(?<![a-z])(?:since|from|on|it's|it|was|is|started|starting|began|my|number|phone|mobile|tel|email|e-mail|mail)"
+    r"(?![a-z])"
+)
+_PUNCTUATION = re.compile(rf"[\W_{MASK}]+")
+
+
+def sole_entity(text: str, today: date) -> str | None:
+    """The kind ("phone", "email", "date") when that is all the text says ("上周三开始的", "电话 138 1234 5678")."""
+    folded = fold(text)
+    marked = _marked(folded, today)
+    kinds = [
+        kind for kind, found in (("phone", marked.phones), ("email", marked.emails), ("date", marked.dates)) if found
+    ]
+    if len(kinds) != 1 or marked.tickets:
+        return None
+    rest = folded.masked(marked.taken + [(d.start, d.end) for d in marked.dates])
+    return kinds[0] if not _PUNCTUATION.sub("", _ALONGSIDE.sub(" ", rest)) else None
 
 
 def preload() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from core.dialogue.forms import SlotSpec
 from core.dialogue.guards import new_issue_category
 from core.dialogue.model import (
     EDIT_PREFIX,
@@ -20,7 +21,9 @@ from core.dialogue.model import (
 )
 from core.dialogue.reading import (
     FREE_TEXT,
+    OTHER_KIND_ASKED,
     WHAT_TO_CHANGE,
+    Misplaced,
     acts_of,
     answer_text,
     asking,
@@ -30,6 +33,7 @@ from core.dialogue.reading import (
     free_text_answers,
     issue_text,
     issue_text_slot,
+    misplaced_answer,
     phrases,
     picked_category,
     prefilled,
@@ -51,6 +55,7 @@ from core.dialogue.replies import (
     reprompt,
     schedule_idle,
     show_summary,
+    slot_label,
 )
 from core.messages import Button
 
@@ -210,6 +215,10 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
         draft.say("form.evidence_received")
         ask_next(draft, deps)
         return
+    misplaced = misplaced_answer(snapshot, event, deps)
+    if misplaced is not None:
+        _place_elsewhere(draft, event, deps, spec, misplaced)
+        return
     answer = answer_text(event, spec, draft.category, deps, draft.lang)
     checked = read_slot(spec, answer, deps, answered=True)
     if checked.error:
@@ -217,15 +226,31 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
         reask(draft, deps, spec, checked.error)
         return
     draft.slots[current] = checked.value
+    draft.context.pop(OTHER_KIND_ASKED, None)
     _fill_from_message(draft, snapshot, event, deps)
     if current not in FREE_TEXT:
         draft.slots.update(free_text_answers(draft.category, event.text, draft.slots, deps))
     draft.context.pop("asking", None)
     if draft.context.get("summary_shown") and checked.value:
         # A detail changed after the summary was shown: say what it is now, above the short question.
-        label = deps.texts.get(f"slots.{draft.category}.{current}.label", draft.lang)
+        label = slot_label(draft, deps, current)
         draft.effects.append(Say("confirm.changed", {"changes": f"{label}: {checked.value}"}))
     ask_next(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def _place_elsewhere(draft: Draft, event: Event, deps: Deps, spec: SlotSpec, misplaced: Misplaced) -> None:
+    """An answer that is another detail's value: stored there and the detail asked again, or asked once more."""
+    if misplaced.slot is not None:
+        draft.slots[misplaced.slot] = misplaced.value
+        say_changed(draft, deps, [misplaced.slot], key="form.noted")
+        ask_next(draft, deps)
+    else:
+        draft.context[OTHER_KIND_ASKED] = spec.name
+        kind = deps.texts.get(f"form.kinds.{misplaced.kind}", draft.lang)
+        label = slot_label(draft, deps, spec.name)
+        draft.effects.append(Say("form.other_kind", {"answer": event.text.strip(), "kind": kind, "label": label}))
+        reprompt(draft, deps)
     schedule_idle(draft, deps)
 
 
@@ -262,15 +287,11 @@ def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
     schedule_idle(draft, deps)
 
 
-def say_changed(draft: Draft, deps: Deps, names: list[str]) -> None:
+def say_changed(draft: Draft, deps: Deps, names: list[str], *, key: str = "confirm.changed") -> None:
     """Tell the client which details now read what ("已更新 联系电话: 139…"), those that hold a value."""
-    lines = [
-        f"{deps.texts.get(f'slots.{draft.category}.{n}.label', draft.lang)}: {draft.slots[n]}"
-        for n in names
-        if draft.slots.get(n)
-    ]
+    lines = [f"{slot_label(draft, deps, n)}: {draft.slots[n]}" for n in names if draft.slots.get(n)]
     if lines:
-        draft.effects.append(Say("confirm.changed", {"changes": "；".join(lines)}))
+        draft.effects.append(Say(key, {"changes": "；".join(lines)}))
 
 
 def act_contact_by_channel(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from core.dialogue.acts import NO_ACTS, Act, Acts
 from core.dialogue.classifier import Classification, normalize
-from core.dialogue.entities import DateMention, Entities, extract, find_phones
+from core.dialogue.entities import DateMention, Entities, extract, find_phones, sole_entity
 from core.dialogue.fields import edit_request
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
@@ -147,12 +147,60 @@ def asking(snapshot: Snapshot, deps: Deps) -> SlotSpec | None:
     return deps.forms.slot(snapshot.category, str(name))
 
 
+# The details (by their `extract`) that an answer holding only a phone number, an e-mail address or a date is for.
+_DETAILS_OF_KIND = {"phone": ("phone", "contact"), "email": ("contact",), "date": ("date",)}
+# Context key: the detail asked once more because the answer was of another kind; the next such answer is taken.
+OTHER_KIND_ASKED = "other_kind_asked"
+
+
+@dataclass(frozen=True, slots=True)
+class Misplaced:
+    """An answer that is plainly another detail's value: its kind, and the empty detail it fills (if any)."""
+
+    kind: str
+    slot: str | None = None
+    value: str = ""
+
+
+def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced | None:
+    """The answer when it is only a phone number, an e-mail address or a date and the detail asked is words.
+
+    "上周三" asked for the project fills the start date when that is still empty; else the project is asked once
+    more, and a second answer of the kind is taken as it stands. A campaign named for a festival ("双十一") or a
+    deadline given as the outcome wanted ("下周一") is an answer.
+    """
+    spec = asking(snapshot, deps)
+    if spec is None or spec.validator != "text" or snapshot.category is None or event.kind is not EventKind.MESSAGE:
+        return None
+    kind = sole_entity(event.text, deps.today)
+    if kind is None or spec.extract in _DETAILS_OF_KIND[kind] or _own_answer(spec, kind, event.text, deps):
+        return None
+    for other in deps.forms.slots(snapshot.category):
+        if other.extract in _DETAILS_OF_KIND[kind] and not snapshot.slots.get(other.name):
+            value = extract_slots(snapshot.category, event.text, deps, snapshot.language).get(other.name)
+            if value:
+                return Misplaced(kind, other.name, value)
+    return None if snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(kind)
+
+
+def _own_answer(spec: SlotSpec, kind: str, text: str, deps: Deps) -> bool:
+    found = _entities(text, deps.today)
+    if spec.extract == "project":
+        return found.project is not None
+    # Today or later is no start date: "今天", "下周一" asked for the outcome say by when.
+    return spec.extract == "demand" and kind == "date" and all(d.day >= deps.today for d in found.dates)
+
+
 def filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any]:
     """The details once this message is read: the answer to the detail asked, and any other it carries."""
     assert snapshot.category is not None
     filled = dict(snapshot.slots)
     spec = asking(snapshot, deps)
-    if spec is not None and (event.text.strip() or event.kind is EventKind.BUTTON):
+    misplaced = misplaced_answer(snapshot, event, deps)
+    if misplaced is not None:
+        if misplaced.slot is not None:
+            filled[misplaced.slot] = misplaced.value
+    elif spec is not None and (event.text.strip() or event.kind is EventKind.BUTTON):
         answer = answer_text(event, spec, snapshot.category, deps, snapshot.language)
         checked = read_slot(spec, answer, deps, answered=True)
         if checked.error is None:
@@ -224,8 +272,9 @@ def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh", *, gue
             value = found.phones[0]
         elif spec.extract == "contact" and (found.phones or found.emails):
             value = (found.phones or found.emails)[0]
-        elif spec.extract == "date" and found.dates:
-            value = _date_value(found.dates[0])
+        elif spec.extract == "date" and (started := [d for d in found.dates if d.day <= deps.today]):
+            # A day ahead says by when, not since when ("下周一前给答复").
+            value = _date_value(started[0])
         elif spec.extract == "demand" and found.demand:
             value = found.demand
         elif spec.extract == "project" and (found.project or (guesses and found.project_guess)):

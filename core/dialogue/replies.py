@@ -35,6 +35,11 @@ def _choice_buttons(spec: SlotSpec, category: str, deps: Deps, lang: str) -> tup
     )
 
 
+def slot_label(draft: Draft, deps: Deps, name: str) -> str:
+    """What the summary calls a detail of the draft's form ("联系电话")."""
+    return deps.texts.get(f"slots.{draft.category}.{name}.label", draft.lang)
+
+
 def prompt_for(draft: Draft, spec: SlotSpec, deps: Deps) -> tuple[str, str, tuple[Button, ...]]:
     assert draft.category is not None
     key = f"slots.{draft.category}.{spec.name}"
@@ -64,7 +69,7 @@ def _summary_lines(draft: Draft, deps: Deps) -> str:
     for i, spec in enumerate(deps.forms.slots(draft.category), start=1):
         value = draft.slots.get(spec.name)
         shown = value if value else deps.texts.get("form.skipped", draft.lang)
-        lines.append(f"{i}. {deps.texts.get(f'slots.{draft.category}.{spec.name}.label', draft.lang)}: {shown}")
+        lines.append(f"{i}. {slot_label(draft, deps, spec.name)}: {shown}")
     evidence = draft.context.get("evidence") or []
     if evidence:
         lines.append(deps.texts.get("form.evidence_count", draft.lang, count=len(evidence)))
@@ -136,10 +141,12 @@ def reask(draft: Draft, deps: Deps, spec: SlotSpec, problem: str, *, with_prompt
     tries = int(draft.context.get("reasks", 0)) + 1
     draft.context["reasks"] = tries
     prompt, hint, buttons = prompt_for(draft, spec, deps)
+    # The problem may name the detail ("还需要您告诉我「涉及项目/活动」"); texts that do not, ignore it.
+    said = Say(problem, {"label": slot_label(draft, deps, spec.name)})
     if with_prompt:
-        draft.effects.append(Say(problem))
+        draft.effects.append(said)
     if tries >= deps.settings.max_reasks:
-        draft.effects.append(Say(problem) if not with_prompt else Say("form.offer_person"))
+        draft.effects.append(said if not with_prompt else Say("form.offer_person"))
         if not with_prompt:
             draft.say("form.offer_person", buttons)
             schedule_idle(draft, deps)
@@ -155,8 +162,7 @@ def edit_buttons(draft: Draft, deps: Deps) -> tuple[Button, ...]:
     """One button per detail of the form, to pick the one to change."""
     assert draft.category is not None
     return tuple(
-        Button(EDIT_PREFIX + s.name, deps.texts.get(f"slots.{draft.category}.{s.name}.label", draft.lang))
-        for s in deps.forms.slots(draft.category)
+        Button(EDIT_PREFIX + s.name, slot_label(draft, deps, s.name)) for s in deps.forms.slots(draft.category)
     )
 
 

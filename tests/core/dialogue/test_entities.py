@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.dialogue.entities import Amount, DateMention, extract, find_phones, find_ticket_numbers
+from core.dialogue.entities import Amount, DateMention, extract, find_phones, find_ticket_numbers, sole_entity
 
 # A Sunday: this week runs from Monday 23 November, last week from Monday 16 November.
 TODAY = date(2026, 11, 29)
@@ -421,3 +421,39 @@ def test_a_long_mixed_message() -> None:
 def test_nothing_in_small_talk() -> None:
     assert extract("在吗", TODAY) == extract("", TODAY) == extract("👍👍", TODAY)
     assert extract("在吗", TODAY).project is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("上周三", "date"),
+        ("是上周三开始的", "date"),
+        ("大概11月20号左右吧", "date"),
+        ("since last Wednesday", "date"),
+        ("It started last Monday.", "date"),
+        ("138 1234 5678", "phone"),
+        ("我电话是 138-1234-5678", "phone"),
+        ("my number is +86 138 1234 5678", "phone"),
+        ("邮箱 li@example.com", "email"),
+    ],
+)
+def test_a_message_that_is_only_a_date_phone_or_email(text: str, kind: str) -> None:
+    assert sole_entity(text, TODAY) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "双十一大促",
+        "618活动",
+        "国庆推文",
+        "下周一前给答复",
+        "上周三开始的，电话 13812345678",
+        "电话一直打不通 13812345678",
+        "对的",
+        "yes",
+        "KF-20261129-0001",
+    ],
+)
+def test_a_message_that_says_more_is_not_only_a_date_phone_or_email(text: str) -> None:
+    assert sole_entity(text, TODAY) is None

@@ -291,6 +291,91 @@ def test_several_answers_in_one_message(deps: Deps) -> None:
     assert outcome.context.get("asking") == "expected"
 
 
+def text_of(outcome: Outcome, key: str, deps: Deps) -> str:
+    said = next(e for e in outcome.effects if isinstance(e, Say) and e.key == key)
+    return deps.texts.get(said.key, "zh", **said.params)
+
+
+def test_a_date_given_for_the_project_fills_the_empty_start_date_and_the_project_is_asked_again(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "落地页打不开"}, {"asking": "project"})
+    outcome = say("上周三", snap, deps)
+    assert "project" not in outcome.slots
+    assert outcome.slots["since"] == "上周三 (2026-11-25)"
+    assert outcome.context["asking"] == "project"
+    assert keys(outcome) == ["form.noted", "form.ask"]
+    assert "开始时间" in text_of(outcome, "form.noted", deps)
+
+
+def test_a_date_given_for_the_project_when_the_start_is_known_is_asked_about_once(deps: Deps) -> None:
+    slots = {"description": "落地页打不开", "since": "上周 (2026-11-23)"}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "project"})
+    outcome = say("上周三", snap, deps)
+    assert "project" not in outcome.slots and outcome.slots["since"] == "上周 (2026-11-23)"
+    assert outcome.context["asking"] == "project"
+    assert keys(outcome) == ["form.other_kind", "form.ask"]
+    assert text_of(outcome, "form.other_kind", deps) == "“上周三”看起来是时间，这里需要的是「涉及项目/活动」。"
+    # Said again, it is what the client means.
+    again = say("上周三", Snapshot(State.COLLECTING, "complaint", outcome.slots, outcome.context), deps)
+    assert again.slots["project"] == "上周三" and again.context["asking"] == "expected"
+
+
+@pytest.mark.parametrize("text", ["138 1234 5678", "13812345678", "电话 138-1234-5678"])
+def test_a_phone_number_given_for_the_outcome_is_the_phone_not_the_outcome(text: str, deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k not in {"expected", "phone"}}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.state is State.COLLECTING
+    assert outcome.slots["phone"] == "13812345678" and "expected" not in outcome.slots
+    assert outcome.context["asking"] == "expected"
+
+
+def test_an_email_given_for_the_suggestion_is_its_contact(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "suggestion", {}, {"asking": "proposal"})
+    outcome = say("li@example.com", snap, deps)
+    assert outcome.slots == {"contact": "li@example.com"} and outcome.context["asking"] == "proposal"
+
+
+@pytest.mark.parametrize("text", ["双十一大促", "618活动", "国庆推文", "双十一"])
+def test_a_project_named_for_a_date_is_the_project(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "落地页打不开"}, {"asking": "project"})
+    assert say(text, snap, deps).slots["project"] == text
+
+
+@pytest.mark.parametrize("text", ["下周一前给答复", "下周一", "今天"])
+def test_an_outcome_by_a_day_is_the_outcome(text: str, deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "expected"}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.slots["expected"] == text and outcome.state is State.CONFIRMING
+
+
+def test_a_day_ahead_is_no_start_date(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "落地页打不开"}, {"asking": "project"})
+    assert "since" not in say("春季招商，下周一前给答复", snap, deps).slots
+    assert say("下周一前给答复", confirming(), deps).slots["since"] is None
+
+
+def test_a_description_with_a_phone_number_in_it_is_the_description(deps: Deps) -> None:
+    outcome = say(
+        "你们客服电话 13812345678 一直打不通", Snapshot(State.COLLECTING, "other", {}, {"asking": "description"}), deps
+    )
+    assert outcome.slots["description"] == "你们客服电话 13812345678 一直打不通"
+    assert outcome.slots["contact"] == "13812345678"
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "label"), [("对的", "project", "涉及项目/活动"), ("yes", "since", "开始时间")]
+)
+def test_a_bare_yes_to_an_open_question_is_asked_again_naming_the_detail(
+    text: str, asked: str, label: str, deps: Deps
+) -> None:
+    slots = (
+        {"description": "落地页打不开", "project": "春季招商"} if asked == "since" else {"description": "落地页打不开"}
+    )
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": asked}), deps)
+    assert outcome.slots == slots and outcome.context["asking"] == asked
+    assert keys(outcome) == ["form.not_an_answer", "form.ask"]
+    assert f"「{label}」" in text_of(outcome, "form.not_an_answer", deps)
+
+
 @pytest.mark.parametrize(
     ("text", "project"),
     [("是春季招聘", "春季招聘"), ("应该是 双十一大促", "双十一大促"), ("it's Spring Launch", "Spring Launch")],
