@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -259,13 +260,21 @@ def judge(run: Run) -> None:
     run.failures = failures
 
 
+# A short reply: 40 Chinese characters, or 80 letters of English (a Chinese character is two columns wide).
+SHORT_COLUMNS = 80
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _reply_ok(check: str, run: Run) -> bool:
     reply = run.probe_reply
     if check == "status":
         numbers = {t.number for t in run.tickets}
         return bool(reply) and any(n in (reply or "") for n in numbers) and bool(STATUS_WORDS.search(reply or ""))
     if check == "short":
-        return reply is None or (len(reply) <= 40 and not TICKET_NO.search(reply))
+        return reply is None or (_columns(reply) <= SHORT_COLUMNS and not TICKET_NO.search(reply))
     raise ValueError(check)
 
 

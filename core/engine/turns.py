@@ -38,6 +38,7 @@ from core.dialogue.model import (
     Say,
     State,
 )
+from core.dialogue.written import SWITCH_HAN, written_language
 from core.engine.base import CATEGORY_STATES, START_STATES, ReceiveResult, log
 from core.engine.effects import EngineEffects
 from core.messages import (
@@ -89,9 +90,12 @@ class EngineTurns(EngineEffects):
     async def _receive_in(self, session: AsyncSession, msg: InboundMessage) -> ReceiveResult:
         now = self.clock.now()
         known = await lock_known_sender(session, msg)
+        # Replies follow the language the client writes in; the channel's hint (a Telegram user's app language)
+        # where the message does not show it. A conversation under way switches on a sentence, not on a word.
+        spoken = written_language(msg.text, least_han=1 if known is None else SWITCH_HAN) or msg.language
         if known is None:
             client, identity, new_identity = await find_or_create_identity(session, msg, now)
-            language = msg.language if msg.language in self.texts.languages else self.settings.language
+            language = spoken if spoken in self.texts.languages else self.settings.language
             conversation, created = await find_or_create_conversation(
                 session, client, identity, msg, now, language, new_identity=new_identity
             )
@@ -128,8 +132,8 @@ class EngineTurns(EngineEffects):
             # The UPDATE touches only outbox rows: flushing the conversation first would cost an UPDATE more.
             with session.no_autoflush:
                 unparked = await outbox.unpark(session, conversation.id, now)
-        if msg.language in self.texts.languages and msg.language != conversation.language:
-            conversation.language = msg.language
+        if spoken in self.texts.languages and spoken != conversation.language:
+            conversation.language = spoken
         result = ReceiveResult("accepted", conversation.id, stored_id, unparked=unparked, earlier_unsent=unsent)
 
         if conversation.ticket_id is not None:
@@ -189,6 +193,16 @@ class EngineTurns(EngineEffects):
             return "input.too_long"
         return None
 
+    def _names_of(self, button: Button) -> set[str]:
+        """What a client may type to press `button`: its label, and a category's name in every language, since a
+        client answers in the words they know whatever language the question came in ("投诉" to "2 Complaint")."""
+        names = {normalize(button.label)}
+        if button.id.startswith(CATEGORY_PREFIX):
+            key = f"category.{button.id[len(CATEGORY_PREFIX) :]}"
+            if self.texts.has(key):
+                names.update(normalize(self.texts.get(key, lang)) for lang in self.texts.languages)
+        return names
+
     def _interpret(self, conversation: Conversation, msg: InboundMessage, message_id: int) -> Event | None:
         """Turn a stored message into a machine event, resolving numbered and labelled answers to buttons."""
         pending = [Button.from_json(b) for b in (conversation.context or {}).get("pending", [])]
@@ -212,7 +226,7 @@ class EngineTurns(EngineEffects):
             if answer.isdigit() and 1 <= int(answer) <= len(pending):
                 button = pending[int(answer) - 1].id
             else:
-                button = next((b.id for b in pending if normalize(b.label) == answer), None)
+                button = next((b.id for b in pending if answer in self._names_of(b)), None)
         elif msg.type is MessageType.EVENT and msg.payload.get("event") != "subscribe":
             return None
         if button is not None:

@@ -101,3 +101,38 @@ async def test_unsubscribe_marks_the_identity_unreachable_and_a_new_message_reve
     await core.engine.receive(inbound("我又回来了", "m2"))
     async with core.db.transaction() as session:
         assert (await session.execute(select(ChannelIdentity.reachable))).scalar_one() is True
+
+
+async def test_replies_follow_the_language_the_client_writes_in(core: Core) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    ref = ConversationRef("fake", "en1")
+    await core.engine.receive(
+        InboundMessage(ref=ref, external_id="e1", text="Hi, when will the campaign report be ready?")
+    )
+    assert "Hello" in channel.sent[-1][1]
+    # "ok" says nothing of the language, nor does a Chinese word: the conversation stays in English.
+    await core.engine.receive(InboundMessage(ref=ref, external_id="e2", text="ok"))
+    await core.engine.receive(InboundMessage(ref=ref, external_id="e2b", text="咨询"))
+    async with core.db.transaction() as session:
+        assert (await session.execute(select(Conversation.language))).scalar_one() == "en"
+    # Writing in Chinese switches the replies back.
+    sent = len(channel.sent)
+    await core.engine.receive(InboundMessage(ref=ref, external_id="e3", text="算了，我还是说中文吧，报告什么时候好"))
+    assert any("\u4e00" <= ch <= "\u9fff" for _, text in channel.sent[sent:] for ch in text)
+    async with core.db.transaction() as session:
+        assert (await session.execute(select(Conversation.language))).scalar_one() == "zh"
+
+
+async def test_a_category_named_in_another_language_picks_it(core: Core) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    ref = ConversationRef("fake", "en2")
+    await core.engine.receive(InboundMessage(ref=ref, external_id="c1", text="Hello there, I need some help please"))
+    assert "Complaint" in channel.sent[-1][1]
+    # Asked in English, answered with the category's Chinese name.
+    await core.engine.receive(InboundMessage(ref=ref, external_id="c2", text="投诉"))
+    async with core.db.transaction() as session:
+        conversation = (await session.execute(select(Conversation))).scalar_one()
+    assert (conversation.category, conversation.language) == ("complaint", "en")
+    assert "投诉" not in str(conversation.context)
