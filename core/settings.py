@@ -48,11 +48,13 @@ class DialogueSettings(BaseModel):
     handoff_contains: list[str] = Field(
         default_factory=lambda: ["转人工", "人工客服", "人工服务", "找人工", "真人客服", "talk to a human"]
     )
-    skip_words: list[str] = Field(default_factory=lambda: ["跳过", "skip", "无", "没有", "不填"])
+    skip_words: list[str] = Field(
+        default_factory=lambda: ["跳过", "skip", "无", "没有", "没有了", "不需要", "不方便", "不填"]
+    )
     reopen_words: list[str] = Field(
         default_factory=lambda: ["没解决", "没有解决", "还是不行", "未解决", "not solved", "still not", "reopen"]
     )
-    prefill_min_chars: int = 8
+    prefill_min_chars: int = 5
     # After this many answers that could not be used for one detail, the client is offered to skip it or a person.
     max_reasks: int = 2
     idle_reminder_minutes: int = 10

@@ -603,3 +603,18 @@ def test_two_issues_in_one_message_are_split_at_the_second(
     deps: Deps, text: str, first: str | None, rest: str | None
 ) -> None:
     assert split_issues(text, deps) == ((first, rest) if first else (text, None))
+
+
+@pytest.mark.parametrize("text", ["海报印错了", "链接打不开了"])
+def test_a_short_complaint_is_its_own_description(deps: Deps, text: str) -> None:
+    outcome = say(text, Snapshot(State.NEW), deps)
+    assert outcome.category == "complaint"
+    assert outcome.slots.get("description") == text
+    assert outcome.context["asking"] != "description"
+
+
+@pytest.mark.parametrize("text", ["没有了", "不需要", "不方便"])
+def test_no_to_an_optional_detail_skips_it(deps: Deps, text: str) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "x" * 10, "project": "p"}, {"asking": "since"})
+    outcome = say(text, snap, deps)
+    assert outcome.slots["since"] is None and outcome.context["asking"] == "expected"
