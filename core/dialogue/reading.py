@@ -38,6 +38,10 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
     slot = _slot_for_field(category, found[0], deps)
     if slot is None:
         return acts
+    if snapshot.state is State.COLLECTING and slot not in snapshot.slots and found[1]:
+        # Nothing to correct yet: "重新配音，电话138…" answers the question asked and gives the phone besides
+        # (its 重新 is the outcome wanted, not a correction).
+        return acts
     # "the project name is wrong", "项目名写错了": which detail is wrong, without its new value.
     value = "" if normalize(found[1]).strip(" .!。！") in _NOT_A_VALUE else found[1]
     return replace(acts, found=acts.found | {Act.EDIT}, edit=(slot, value))
@@ -197,10 +201,12 @@ def filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any]
     filled = dict(snapshot.slots)
     spec = asking(snapshot, deps)
     misplaced = misplaced_answer(snapshot, event, deps)
+    edit = acts_of(event).edit
     if misplaced is not None:
         if misplaced.slot is not None:
             filled[misplaced.slot] = misplaced.value
-    elif spec is not None and (event.text.strip() or event.kind is EventKind.BUTTON):
+    # A correction of another detail ("电话写错了，应该是139…") is no answer to the one asked: it is asked again.
+    elif spec is not None and edit is None and (event.text.strip() or event.kind is EventKind.BUTTON):
         answer = answer_text(event, spec, snapshot.category, deps, snapshot.language)
         checked = read_slot(spec, answer, deps, answered=True)
         if checked.error is None:
@@ -210,7 +216,6 @@ def filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any]
     if event.kind is EventKind.MESSAGE:
         for name, value in extract_slots(snapshot.category, event.text, deps).items():
             filled.setdefault(name, value)
-    edit = acts_of(event).edit
     if edit is not None and edit[1]:
         filled[edit[0]] = edit[1]
     return filled

@@ -620,3 +620,24 @@ def test_no_to_an_optional_detail_skips_it(deps: Deps, text: str) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "x" * 10, "project": "p"}, {"asking": "since"})
     outcome = say(text, snap, deps)
     assert outcome.slots["since"] is None and outcome.context["asking"] == "expected"
+
+
+def test_a_correction_while_another_detail_is_asked_asks_it_again(deps: Deps) -> None:
+    slots = {"description": "海报价格印错了", "project": "双十一", "since": "上周五", "phone": "13800001111"}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"})
+    outcome = say("电话写错了，应该是13912345678", snap, deps)
+    assert outcome.state is State.COLLECTING and outcome.context["asking"] == "expected"
+    assert outcome.slots["phone"] == "13912345678" and "expected" not in outcome.slots
+    # Answered now, the form is complete: the summary, not a ticket unseen.
+    outcome = say("重新印一批", Snapshot(outcome.state, "complaint", outcome.slots, outcome.context), deps)
+    assert outcome.state is State.CONFIRMING
+
+
+def test_a_detail_given_beside_an_answer_is_no_correction(deps: Deps) -> None:
+    # 重新 is a correction's word too; here it is the outcome wanted, and the phone was not given before.
+    slots = {"description": "配音念错了品牌名", "project": "品牌宣传片", "since": "周二"}
+    outcome = say(
+        "重新配音，电话13800138033", Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps
+    )
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots["phone"] == "13800138033" and outcome.slots["expected"].startswith("重新配音")
