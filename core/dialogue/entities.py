@@ -385,7 +385,10 @@ _WANT = re.compile(
 _OUTCOME = re.compile(
     r"退款|退钱|退费|退回|补量|补偿|赔偿|赔|补|恢复|重新投放|重新上线|上线|下线|撤下|撤掉|停掉|暂停|处理|解决|说法|解释|"
     r"发票|返点|核实|查一下|查查|回电|联系我|回复|停(?![了过])|"
-    r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back)"
+    # The work done again or put right: most of what an agency's client asks for ("希望今天重新印").
+    r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|换一版|换掉|撤回|删掉|删除|"
+    r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back|"
+    r"redo|reprint|re-?shoot|re-?edit|replace|correct(?!ly)|remove)"
 )
 # Wanting to complain, to ask, or to talk to someone is an act in the dialogue, not an outcome.
 _NOT_A_DEMAND = re.compile(
