@@ -188,6 +188,9 @@ def act_switch_category(draft: Draft, snapshot: Snapshot, event: Event, deps: De
     classified = dict(draft.context.get("classified") or {"matched": [], "confident": False})
     draft.context["classified"] = {**classified, "category": claim, "picked": True}
     draft.context.pop("asking", None)
+    # The summary shown was of the other category's form: this one is shown whole when it is complete, and its
+    # answers are not "updated" ones.
+    draft.context.pop("summary_shown", None)
     draft.say("classify.switched", category=deps.texts.get(f"category.{claim}", draft.lang))
     ask_next(draft, deps)
     schedule_idle(draft, deps)

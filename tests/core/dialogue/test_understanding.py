@@ -428,6 +428,18 @@ def test_an_objection_changes_the_category(deps: Deps) -> None:
     assert outcome.slots["description"] == "你们的信息流广告一直不跑"
 
 
+def test_an_objection_at_the_summary_shows_the_new_form_whole(deps: Deps) -> None:
+    context = {"first_text": "请问你们能做小红书达人投放吗", "summary_shown": True}
+    snap = Snapshot(
+        State.CONFIRMING, "inquiry", {"topic": "投放与效果", "question": "请问你们能做小红书达人投放吗"}, context
+    )
+    outcome = say("不是咨询，我是要投诉你们上次找的达人", snap, deps)
+    assert outcome.category == "complaint" and "summary_shown" not in outcome.context
+    # A first answer to the new form is an answer, not an update.
+    outcome = say("春季新品", Snapshot(outcome.state, "complaint", outcome.slots, outcome.context), deps)
+    assert "confirm.changed" not in keys(outcome)
+
+
 def test_a_side_question_is_filed_and_the_form_goes_on(deps: Deps) -> None:
     slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
     outcome = say("对了，发票能先开吗？", Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
