@@ -25,6 +25,7 @@ ACTIONS: dict[str, Action] = {
     "start_claimed": intake.act_start_claimed,
     "start_picked": intake.act_start_picked,
     "switch_category": intake.act_switch_category,
+    "move_to_described": intake.act_move_to_described,
     "fill": intake.act_fill,
     "reask": intake.act_reask,
     "apply_edit": intake.act_apply_edit,

@@ -163,6 +163,11 @@ class ActLexicon:
         self.skip_words = frozenset(normalize(w) for w in skip_words)
         for category, phrases in (raw.get("claims") or {}).items():
             entries.extend((str(p), "claim", str(category)) for p in phrases)
+        # Each category's own words ("咨询", "complaint"): a message names the category by them outside a claim too.
+        self.category_words = {
+            str(category): _with_traditional(str(w) for w in words)
+            for category, words in (raw.get("category_words") or {}).items()
+        }
         negations = [str(n) for n in raw.get("negations", ())]
         for category, words in (raw.get("category_words") or {}).items():
             for word in words:
@@ -256,6 +261,17 @@ class ActLexicon:
                 norm = norm[: hit.start] + norm[hit.end :]
         return norm
 
+    def named_categories(self, text: str) -> frozenset[str]:
+        """The categories a message names, by a claim ("我是投诉") or a category's word ("我要咨询"), never after a
+        negation ("不是投诉")."""
+        norm = normalize(text)
+        named = {hit.value for hit in self._hits(norm) if hit.kind == "claim"}
+        rest = self.without_claims(norm)
+        for category, words in self.category_words.items():
+            if any(_has_word(rest, word) for word in words):
+                named.add(category)
+        return frozenset(named)
+
     def recognize(self, text: str) -> Acts:
         """The acts of one message."""
         norm = normalize(text)
@@ -308,6 +324,19 @@ class ActLexicon:
             return int(value) if value.isdigit() else _CN_DIGITS[value]
         words = [int(h.value) for h in hits if h.kind == "score"]
         return words[0] if words else None
+
+
+def _has_word(norm: str, word: str) -> bool:
+    """Whether `word` occurs in `norm`, set apart from ASCII letters and digits where it ends in one."""
+    start = norm.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if not (_is_word(word[0]) and start > 0 and _is_word(norm[start - 1])) and not (
+            _is_word(word[-1]) and end < len(norm) and _is_word(norm[end])
+        ):
+            return True
+        start = norm.find(word, start + 1)
+    return False
 
 
 def _first_meaningful(norm: str, fillers: frozenset[str]) -> int:

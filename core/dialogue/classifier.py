@@ -7,6 +7,7 @@ learned model's scorer is apart (`textmodel.py`).
 from __future__ import annotations
 
 import math
+import re
 import string
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,6 +50,10 @@ _FULL_WIDTH_PUNCTUATION = (("，", ","), ("？", "?"), ("！", "!"), ("：", ":"
 
 
 _CURLY_APOSTROPHE = "\u2019"
+
+# What a chat app writes in place of what it cannot show as text: "[图片]", "[表情]", "[语音]", "[Sticker]", and
+# WeChat's named emoji ("[微笑]", "[捂脸]").
+_PLACEHOLDER = re.compile(r"[\[【][^\[\]【】]{1,10}[\]】]")
 
 
 def normalize(text: str) -> str:
@@ -472,13 +477,22 @@ class KeywordClassifier:
         confidence = _round3(combined[best])
         # A tie between the top two is never confident, as without a model.
         tie = sum(1 for p in combined if p == combined[best]) > 1
-        confident = not tie and model.confident_at(confidence, has_rule_evidence(scores))
+        ruled = has_rule_evidence(scores)
+        # A message without a word ("[图片]", "👍", "。。。") says nothing of the issue, though the model, having
+        # seen such messages labelled "other", is sure of it: the client is asked what the matter is instead.
+        confident = not tie and model.confident_at(confidence, ruled) and (ruled or has_words(text))
         return _verdict(model.classes[best], confidence, confident, scores, matched, alone)
 
 
 def has_rule_evidence(scores: Mapping[str, float]) -> bool:
     """Whether the rules' scores say anything: a rule of non-zero weight matched."""
     return any(scores.values())
+
+
+def has_words(text: str) -> bool:
+    """Whether a message holds a letter or a digit outside placeholders like "[图片]" (emoji and punctuation do not
+    count)."""
+    return any(ch.isalnum() for ch in _PLACEHOLDER.sub(" ", text))
 
 
 def softmax(scores: Sequence[float]) -> list[float]:

@@ -27,6 +27,8 @@ from core.dialogue.reading import (
     acts_of,
     asking,
     classify,
+    described_category,
+    described_slots,
     extract_slots,
     filled_after,
     first_text_after_pick,
@@ -195,6 +197,8 @@ GUARDS: dict[str, Guard] = {
         (e.button or "").startswith(CATEGORY_PREFIX)
         and prefills_all(picked_category(e), first_text_after_pick(s), s, d)
     ),
+    "describes_another_category": lambda s, e, d: described_category(s, e, d) is not None,
+    "describes_another_category_and_completes": lambda s, e, d: _described_completes(s, e, d),
     "claim_completes": _claim_completes,
     "claim_differs": lambda s, e, d: _claim_differs(s, e),
     "claim_differs_and_completes": lambda s, e, d: _claim_differs(s, e) and _claim_switch_completes(s, e, d),
@@ -231,6 +235,13 @@ def _claim_switch_completes(snapshot: Snapshot, event: Event, deps: Deps) -> boo
     claim = acts_of(event).claim
     assert claim is not None
     return deps.forms.next_missing(claim, switched_slots(snapshot, event, claim, deps)) is None
+
+
+def _described_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    category = described_category(snapshot, event, deps)
+    if category is None:
+        return False
+    return deps.forms.next_missing(category, described_slots(snapshot, event, category, deps)) is None
 
 
 def _contact_completes(snapshot: Snapshot, deps: Deps) -> bool:

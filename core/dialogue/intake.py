@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+from core.dialogue.classifier import has_words
 from core.dialogue.forms import SlotSpec
 from core.dialogue.guards import new_issue_category
 from core.dialogue.model import (
@@ -20,14 +22,18 @@ from core.dialogue.model import (
     State,
 )
 from core.dialogue.reading import (
+    DESCRIBED,
     FREE_TEXT,
     OTHER_KIND_ASKED,
+    SETTLED,
     WHAT_TO_CHANGE,
     Misplaced,
     acts_of,
     answer_text,
     asking,
     classify,
+    described_category,
+    described_slots,
     extract_slots,
     first_text_after_pick,
     free_text_answers,
@@ -80,7 +86,10 @@ def _record_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
         verdict.category, verdict.confidence, verdict.confident, tuple(phrases(verdict)), deps.classifier.version
     )
     draft.effects.append(effect)
-    draft.context["classified"] = {**effect.record(), "picked": False}
+    # The client named a category ("我要咨询…") or a forced rule decided it: his later words do not move the issue.
+    named = deps.lexicon.named_categories(issue_text(snapshot, event, deps))
+    settled = {SETTLED: True} if verdict.forced or named else {}
+    draft.context["classified"] = {**effect.record(), "picked": False, **settled}
 
 
 def _start_form(draft: Draft, snapshot: Snapshot, category: str, first_text: str, deps: Deps) -> None:
@@ -97,9 +106,11 @@ def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> Non
     draft.category, draft.slots = None, {}
     keep(draft, "evidence")
     if not acts_of(event).pure:
-        # A greeting alone says nothing of the issue: the next message is classified afresh.
-        draft.context["first_text"] = event.text
-        draft.context["issue_text"] = event.text
+        # A greeting alone, or a message without words ("[图片]"), says nothing of the issue: the next message is
+        # classified afresh.
+        if has_words(event.text):
+            draft.context["first_text"] = event.text
+            draft.context["issue_text"] = event.text
         _record_classified(draft, snapshot, event, deps)
     draft.say("greeting.welcome", category_buttons(deps, draft.lang))
     schedule_idle(draft, deps)
@@ -128,7 +139,7 @@ def act_explain_bot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
 
 
 def act_ask_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    if event.text:
+    if has_words(event.text):
         draft.context.setdefault("first_text", event.text)
         draft.context["issue_text"] = told_so_far(snapshot, event)
     _record_classified(draft, snapshot, event, deps)
@@ -179,21 +190,37 @@ def act_start_picked(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
     _start_form(draft, snapshot, category, first_text, deps)
 
 
+def _move_issue(draft: Draft, deps: Deps, category: str, slots: dict[str, Any], key: str) -> None:
+    """The issue goes on in another category's form with these details; the client is told so in one line."""
+    draft.category = category
+    draft.slots = slots
+    draft.context.pop("asking", None)
+    # A summary shown was of the other category's form: this one is shown whole when it is complete, and its
+    # answers are not "updated" ones.
+    draft.context.pop("summary_shown", None)
+    draft.say(key, category=deps.texts.get(f"category.{category}", draft.lang))
+    ask_next(draft, deps)
+    schedule_idle(draft, deps)
+
+
 def act_switch_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """The client objects ("我是投诉！不是咨询！"): the claimed category's form, keeping the details it shares."""
     claim = acts_of(event).claim
     assert claim is not None
-    draft.category = claim
-    draft.slots = switched_slots(snapshot, event, claim, deps)
     classified = dict(draft.context.get("classified") or {"matched": [], "confident": False})
     draft.context["classified"] = {**classified, "category": claim, "picked": True}
-    draft.context.pop("asking", None)
-    # The summary shown was of the other category's form: this one is shown whole when it is complete, and its
-    # answers are not "updated" ones.
-    draft.context.pop("summary_shown", None)
-    draft.say("classify.switched", category=deps.texts.get(f"category.{claim}", draft.lang))
-    ask_next(draft, deps)
-    schedule_idle(draft, deps)
+    _move_issue(draft, deps, claim, switched_slots(snapshot, event, claim, deps), "classify.switched")
+
+
+def act_move_to_described(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The first description of an issue the bot filed on its own is surely of another category ("[图片]" taken
+    for other, then "海报上的电话印错了"): that category's form, the description its answer, shared details kept."""
+    category = described_category(snapshot, event, deps)
+    assert category is not None
+    slots = described_slots(snapshot, event, category, deps)
+    _record_classified(draft, snapshot, event, deps)
+    draft.context["classified"] = {**draft.context["classified"], DESCRIBED: True}
+    _move_issue(draft, deps, category, slots, "classify.described")
 
 
 def _fill_from_message(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

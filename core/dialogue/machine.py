@@ -120,6 +120,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.DECLINE_CONTACT, "asking_contact", S.COLLECTING, "contact_by_channel"),
     Transition(S.COLLECTING, E.QUESTION, "side_question", S.COLLECTING, "side_question"),
     Transition(S.COLLECTING, E.MESSAGE, "not_an_answer", S.COLLECTING, "reask"),
+    # the first description of an issue the bot filed on its own may be of another category: it moves there
+    Transition(S.COLLECTING, E.MESSAGE, "describes_another_category_and_completes", S.CONFIRMING, "move_to_described"),
+    Transition(S.COLLECTING, E.MESSAGE, "describes_another_category", S.COLLECTING, "move_to_described"),
     Transition(S.COLLECTING, E.MESSAGE, "completes_form", S.CONFIRMING, "fill"),
     Transition(S.COLLECTING, E.MESSAGE, "always", S.COLLECTING, "fill"),
     # a category picked mid-form (e.g. from the WeChat menu) starts that category's form afresh

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.dialogue.acts import NO_ACTS, Act, Acts
-from core.dialogue.classifier import Classification, normalize
+from core.dialogue.classifier import Classification, has_words, normalize
 from core.dialogue.entities import DateMention, Entities, extract, find_phones, sole_entity
 from core.dialogue.fields import edit_request
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
@@ -44,6 +44,9 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
         return acts
     # "the project name is wrong", "项目名写错了": which detail is wrong, without its new value.
     value = "" if normalize(found[1]).strip(" .!。！") in _NOT_A_VALUE else found[1]
+    if not value and snapshot.state is State.COLLECTING and not snapshot.slots.get(slot):
+        # No such detail was given to be wrong: "海报上的电话印错了" tells of the issue.
+        return acts
     return replace(acts, found=acts.found | {Act.EDIT}, edit=(slot, value))
 
 
@@ -67,9 +70,11 @@ def acts_of(event: Event) -> Acts:
 
 
 def told_so_far(snapshot: Snapshot, event: Event) -> str:
-    """What the client has said so far: fragments sent one after another while asked count together."""
+    """What the client has said so far: fragments sent one after another while asked count together, those
+    without words ("[图片]", "👍") left out."""
     earlier = str(snapshot.context.get("issue_text") or "") if snapshot.state in ASKING_STATES else ""
-    return f"{earlier} {event.text}".strip() if earlier else event.text
+    told = [text for text in (earlier, event.text) if has_words(text)]
+    return " ".join(told).strip() if told else event.text
 
 
 # Words before a break that make an issue of their own ("数据不对" yes, "你好" no).
@@ -378,10 +383,15 @@ def prefills_all(category: str, first_text: str, snapshot: Snapshot, deps: Deps)
     return deps.forms.next_missing(category, prefilled(snapshot, category, first_text, deps)) is None
 
 
+def shared_slots(snapshot: Snapshot, category: str, deps: Deps) -> dict[str, Any]:
+    """The details given so far that the other category's form has too."""
+    names = {s.name for s in deps.forms.slots(category)}
+    return {k: v for k, v in snapshot.slots.items() if k in names}
+
+
 def switched_slots(snapshot: Snapshot, event: Event, claim: str, deps: Deps) -> dict[str, Any]:
     """The new category's details: those of the old form that it shares, then what the client's words give."""
-    names = {s.name for s in deps.forms.slots(claim)}
-    kept = {k: v for k, v in snapshot.slots.items() if k in names}
+    kept = shared_slots(snapshot, claim, deps)
     first_text = str(snapshot.context.get("first_text") or "")
     # "这是complaint！已经两周没收到周报了": what the objection adds to the issue belongs to its description.
     added = deps.lexicon.without_claims(normalize(event.text)).strip(" ,.!?。，！？~～")
@@ -390,6 +400,48 @@ def switched_slots(snapshot: Snapshot, event: Event, claim: str, deps: Deps) -> 
     for name, value in prefilled(snapshot, claim, first_text, deps).items():
         kept.setdefault(name, value)
     return kept
+
+
+# In the "classified" record of the context: the issue moved once to the category its first description is of;
+# the client named the category in words, or a forced rule decided it, though the bot classified the message.
+DESCRIBED = "described"
+SETTLED = "settled"
+
+
+def described_category(snapshot: Snapshot, event: Event, deps: Deps) -> str | None:
+    """The category the client's first description of the issue is confidently of, when the bot chose another.
+
+    The first description is the message that gives the form's detail for the issue in the client's own words
+    (asked for it, or for another detail such as the topic), before any summary; the issue moves once at most. A
+    category the client chose himself (a button, a number, its name) or a forced rule decided stays as it is.
+    """
+    category = snapshot.category
+    if snapshot.state is not State.COLLECTING or category is None or event.kind is not EventKind.MESSAGE:
+        return None
+    classified = snapshot.context.get("classified") or {}
+    if classified.get("picked") is not False or classified.get(SETTLED) or classified.get(DESCRIBED):
+        return None
+    issue = issue_text_slot(category, deps)
+    if issue is None or snapshot.slots.get(issue.name) or snapshot.context.get("summary_shown"):
+        return None
+    verdict = classify(snapshot, event, deps)
+    if not verdict.confident or verdict.category == category:
+        return None
+    return verdict.category if filled_after(snapshot, event, deps).get(issue.name) else None
+
+
+def described_slots(snapshot: Snapshot, event: Event, category: str, deps: Deps) -> dict[str, Any]:
+    """The details of the category a first description moves the issue to: those of the old form it shares, the
+    description as that form's words for the issue, and what else the description gives."""
+    slots = shared_slots(snapshot, category, deps)
+    spec = issue_text_slot(category, deps)
+    if spec is not None:
+        checked = read_slot(spec, event.text, deps, answered=True)
+        if checked.error is None and checked.value:
+            slots[spec.name] = checked.value
+    for name, value in prefilled(snapshot, category, event.text, deps).items():
+        slots.setdefault(name, value)
+    return slots
 
 
 def free_text_answers(category: str, text: str, filled: dict[str, Any], deps: Deps) -> dict[str, Any]:

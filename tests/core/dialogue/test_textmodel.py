@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.dialogue.classifier import KeywordClassifier, Rule, normalize
+from core.dialogue.classifier import KeywordClassifier, Rule, has_words, normalize
 from core.dialogue.hanzi import _to_simplified, to_simplified
 from core.dialogue.textmodel import (
     FORMAT,
@@ -332,3 +332,26 @@ async def test_the_starter_model_is_in_force_by_default(services: Services, ship
     assert classifier.model is not None and classifier.model.version == shipped.version
     assert classifier.rule_count > 900, "the rules stay in front"
     assert classifier.classify("请问发票怎么开").model, "verdicts carry the model's probabilities"
+
+
+@pytest.mark.parametrize("text", ["[图片]", "[表情]", "[Sticker]", "👍👍👍", "。。。", "[微笑][微笑]", "【语音】 ！"])
+def test_a_message_without_words_is_never_confident_though_the_model_is_sure(shipped: TextModel, text: str) -> None:
+    assert not has_words(text)
+    unmasked = replace(shipped, threshold=0.0, unruled_threshold=None)
+    verdict = KeywordClassifier([Rule("投诉", "complaint", 3.0)], model=unmasked).classify(text)
+    assert not verdict.confident, verdict
+    # The model's verdict stands, only unsure; rule evidence still decides as it would.
+    assert verdict.category == max(verdict.model, key=verdict.model.__getitem__)
+    assert KeywordClassifier([Rule("👍", "other", 3.0)], model=unmasked).classify("👍👍👍").confident
+
+
+@pytest.mark.parametrize("text", ["[图片] 发票怎么开", "ok", "在？", "12", "【紧急】广告停了", "a"])
+def test_a_message_with_a_word_is_judged_by_the_model(shipped: TextModel, text: str) -> None:
+    assert has_words(text)
+    unmasked = replace(shipped, threshold=0.0, unruled_threshold=None)
+    assert KeywordClassifier([], model=unmasked).classify(text).confident
+
+
+def test_the_shipped_model_asks_about_a_picture_alone(shipped: TextModel) -> None:
+    assert shipped.predict_proba("[图片]")["other"] > shipped.threshold
+    assert not KeywordClassifier([], model=shipped).classify("[图片]").confident

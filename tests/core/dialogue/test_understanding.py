@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -26,6 +27,7 @@ from core.dialogue.model import (
     TicketNote,
     TicketView,
 )
+from core.dialogue.textmodel import STARTER_MODEL, configured_model
 from core.settings import PROJECT_ROOT, DialogueSettings
 from core.texts import Texts
 
@@ -438,6 +440,91 @@ def test_an_objection_at_the_summary_shows_the_new_form_whole(deps: Deps) -> Non
     # A first answer to the new form is an answer, not an update.
     outcome = say("春季新品", Snapshot(outcome.state, "complaint", outcome.slots, outcome.context), deps)
     assert "confirm.changed" not in keys(outcome)
+
+
+# ---------------------------------------------------------------- the category the first description tells
+
+FILED_AS_OTHER = {"category": "other", "confidence": 0.95, "confident": True, "matched": [], "picked": False}
+
+
+def test_the_first_description_moves_an_issue_filed_by_the_bot_to_its_category(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "other", {}, {"asking": "description", "classified": FILED_AS_OTHER})
+    outcome = say("这个海报上的电话印错了", snap, deps)
+    assert outcome.category == "complaint" and outcome.state is State.COLLECTING
+    assert outcome.slots["description"] == "这个海报上的电话印错了"
+    assert keys(outcome) == ["classify.described", "form.ask"] and outcome.context["asking"] == "project"
+    assert text_of(outcome, "classify.described", deps) == "根据您的描述，已改为【投诉】。"
+    classified = outcome.context["classified"]
+    assert classified["category"] == "complaint" and classified["confident"] and not classified["picked"]
+    # Once: a later answer of the new form is read as an answer.
+    snap = Snapshot(outcome.state, outcome.category, dict(outcome.slots), dict(outcome.context))
+    later = say("冬季大促-信息流 发票什么时候能开", snap, deps)
+    assert later.category == "complaint" and later.context["asking"] == "since"
+
+
+def test_a_description_given_for_the_topic_moves_the_issue_with_the_details_it_carries(deps: Deps) -> None:
+    opened = say("发票", Snapshot(State.NEW), deps)
+    assert opened.category == "inquiry" and opened.context["asking"] == "question"
+    text = "你们发票开错了三次了，太不负责了，电话13812345678"
+    outcome = say(text, after(opened, turn=2), deps)
+    assert outcome.category == "complaint"
+    assert outcome.slots == {"description": text, "phone": "13812345678"}
+    assert outcome.context["asking"] == "project"
+
+
+def test_a_description_that_completes_the_new_form_goes_to_the_confirmation(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "other", {}, {"asking": "description", "classified": FILED_AS_OTHER})
+    outcome = say("「冬季大促-信息流」10月底起完全不跑量，太差了，要补量，电话13800138000", snap, deps)
+    assert outcome.category == "complaint" and outcome.state is State.CONFIRMING
+    assert keys(outcome)[0] == "classify.described"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        # the client picked the category (a button, a number)
+        {"classified": {**FILED_AS_OTHER, "picked": True}},
+        # the client named it in words, or a forced rule decided it
+        {"classified": {**FILED_AS_OTHER, "settled": True}},
+        # the issue moved once already
+        {"classified": {**FILED_AS_OTHER, "described": True}},
+        # the summary was shown: the description is being corrected, not told
+        {"classified": FILED_AS_OTHER, "summary_shown": True},
+    ],
+)
+def test_a_category_the_client_chose_stays_whatever_the_description(context: dict[str, Any], deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "other", {}, {"asking": "description", **context})
+    outcome = say("这个海报上的电话印错了", snap, deps)
+    assert outcome.category == "other" and outcome.slots["description"] == "这个海报上的电话印错了"
+    assert "classify.described" not in keys(outcome)
+
+
+@pytest.mark.parametrize("opening", ["我要咨询", "咨询", "I have a question"])
+def test_a_category_named_in_the_first_message_is_not_moved(opening: str, deps: Deps) -> None:
+    opened = say(opening, Snapshot(State.NEW), deps)
+    assert opened.category == "inquiry" and opened.context["classified"]["settled"]
+    outcome = say("海报上的电话印错了，太不负责了", after(opened, turn=2), deps)
+    assert outcome.category == "inquiry" and "classify.described" not in keys(outcome)
+
+
+@pytest.mark.parametrize("text", ["春季招聘 发票什么时候能开", "我是李总的助理，有事找你们"])
+def test_a_description_of_the_same_category_or_of_none_for_sure_is_an_answer(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "other", {}, {"asking": "description", "classified": FILED_AS_OTHER})
+    outcome = say(text, snap, deps)
+    assert outcome.category == "other" and outcome.slots["description"] == text
+    assert keys(outcome) == ["form.ask"]
+
+
+@pytest.mark.parametrize("opening", ["[图片]", "[表情]", "👍👍", "。。。"])
+def test_a_message_without_words_is_greeted_and_told_nothing_of_the_issue(opening: str, deps: Deps) -> None:
+    model = configured_model(CONFIG, STARTER_MODEL)
+    learned = replace(deps, classifier=KeywordClassifier(load_rules(CONFIG / "keywords.yaml"), model=model))
+    greeted = say(opening, Snapshot(State.NEW), learned)
+    assert greeted.state is State.GREETED and greeted.category is None
+    assert keys(greeted) == ["greeting.welcome"]
+    outcome = say("你们发票怎么开", after(greeted, turn=2), learned)
+    assert outcome.category == "inquiry"
+    assert outcome.context["first_text"] == "你们发票怎么开"
 
 
 def test_a_side_question_is_filed_and_the_form_goes_on(deps: Deps) -> None:
