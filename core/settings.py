@@ -55,6 +55,9 @@ class DialogueSettings(BaseModel):
         default_factory=lambda: ["没解决", "没有解决", "还是不行", "未解决", "not solved", "still not", "reopen"]
     )
     prefill_min_chars: int = 5
+    # After asking for the category this many times while the client goes on describing, the bot files the issue
+    # under its best reading and says it can be changed, rather than asking again (0: ask until the client picks).
+    category_asks_before_guess: int = 2
     # After this many answers that could not be used for one detail, the client is offered to skip it or a person.
     max_reasks: int = 2
     idle_reminder_minutes: int = 10

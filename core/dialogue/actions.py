@@ -22,6 +22,7 @@ ACTIONS: dict[str, Action] = {
     "explain_bot": intake.act_explain_bot,
     "ask_category": intake.act_ask_category,
     "start_classified": intake.act_start_classified,
+    "start_guessed": intake.act_start_guessed,
     "start_claimed": intake.act_start_claimed,
     "start_picked": intake.act_start_picked,
     "switch_category": intake.act_switch_category,

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from core.dialogue.acts import Act
-from core.dialogue.classifier import normalize
+from core.dialogue.classifier import has_words, normalize
 from core.dialogue.model import (
     CANCEL,
+    CATEGORY_ASKS,
     CATEGORY_PREFIX,
     CHOICE_PREFIX,
     CONFIRM,
@@ -180,6 +181,17 @@ def _new_issue_complete(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     return category is not None and prefills_all(category, event.text, fresh, deps)
 
 
+def _asked_enough(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """The category was asked for often enough while the client kept describing, and the words lean somewhere."""
+    limit = deps.settings.category_asks_before_guess
+    asked = int(snapshot.context.get(CATEGORY_ASKS, 0))
+    if not limit or asked < limit or not has_words(event.text):
+        return False
+    lean = classify(snapshot, event, deps)
+    # A guess needs something to go on: a rule's evidence, or the model's majority.
+    return lean.category is not None and (lean.ruled or lean.confidence >= 0.5)
+
+
 GUARDS: dict[str, Guard] = {
     "always": lambda s, e, d: True,
     "pure": lambda s, e, d: acts_of(e).pure,
@@ -188,6 +200,7 @@ GUARDS: dict[str, Guard] = {
     "pure_and_knows_ticket": lambda s, e, d: acts_of(e).pure and s.ticket is not None,
     "confident": lambda s, e, d: classify(s, e, d).confident,
     "some_cue": lambda s, e, d: bool(classify(s, e, d).matched),
+    "asked_enough": _asked_enough,
     "category_button": lambda s, e, d: (e.button or "").startswith(CATEGORY_PREFIX),
     "completes_form": _completes_form,
     "confident_and_complete": lambda s, e, d: (

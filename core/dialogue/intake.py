@@ -9,6 +9,7 @@ from core.dialogue.classifier import has_words
 from core.dialogue.forms import SlotSpec
 from core.dialogue.guards import new_issue_category
 from core.dialogue.model import (
+    CATEGORY_ASKS,
     EDIT_PREFIX,
     Classified,
     Deps,
@@ -92,12 +93,14 @@ def _record_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
     draft.context["classified"] = {**effect.record(), "picked": False, **settled}
 
 
-def _start_form(draft: Draft, snapshot: Snapshot, category: str, first_text: str, deps: Deps) -> None:
+def _start_form(
+    draft: Draft, snapshot: Snapshot, category: str, first_text: str, deps: Deps, *, key: str = "classify.picked"
+) -> None:
     """Begin collecting a category's details, prefilling what the client has already told."""
     draft.category = category
     draft.slots = prefilled(snapshot, category, first_text, deps)
     draft.context.pop("asking", None)
-    draft.say("classify.picked", category=deps.texts.get(f"category.{category}", draft.lang))
+    draft.say(key, category=deps.texts.get(f"category.{category}", draft.lang))
     ask_next(draft, deps)
     schedule_idle(draft, deps)
 
@@ -112,6 +115,8 @@ def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> Non
             draft.context["first_text"] = event.text
             draft.context["issue_text"] = event.text
         _record_classified(draft, snapshot, event, deps)
+    # The welcome offers the categories: it counts as asking for one.
+    draft.context[CATEGORY_ASKS] = 1
     draft.say("greeting.welcome", category_buttons(deps, draft.lang))
     schedule_idle(draft, deps)
 
@@ -143,6 +148,7 @@ def act_ask_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
         draft.context.setdefault("first_text", event.text)
         draft.context["issue_text"] = told_so_far(snapshot, event)
     _record_classified(draft, snapshot, event, deps)
+    draft.context[CATEGORY_ASKS] = int(snapshot.context.get(CATEGORY_ASKS, 0)) + 1
     key = "classify.ask" if snapshot.state is State.CLASSIFYING or event.text else "greeting.welcome"
     draft.say(key, category_buttons(deps, draft.lang))
     schedule_idle(draft, deps)
@@ -158,6 +164,16 @@ def act_start_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: D
     draft.context["first_text"] = text
     draft.context.pop("issue_text", None)
     _start_form(draft, snapshot, classify(snapshot, event, deps).category, text, deps)
+
+
+def act_start_guessed(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Asked for the category in vain: the issue goes under the words' best reading, which the client may change."""
+    text = issue_text(snapshot, event, deps)
+    _record_classified(draft, snapshot, event, deps)
+    draft.context["first_text"] = text
+    draft.context.pop("issue_text", None)
+    draft.context.pop(CATEGORY_ASKS, None)
+    _start_form(draft, snapshot, classify(snapshot, event, deps).category, text, deps, key="classify.guessed")
 
 
 def act_start_claimed(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

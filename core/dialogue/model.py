@@ -102,6 +102,8 @@ CONFIRM = "confirm:yes"
 EDIT = "confirm:edit"
 CANCEL = "confirm:cancel"
 CATEGORY_PREFIX = "cat:"
+# How many times the category was asked for in the issue under way (the context key).
+CATEGORY_ASKS = "category_asks"
 EDIT_PREFIX = "edit:"
 CHOICE_PREFIX = "choice:"
 RATE_PREFIX = "rate:"

@@ -740,3 +740,34 @@ def test_a_detail_given_beside_an_answer_is_no_correction(deps: Deps) -> None:
     )
     assert outcome.state is State.CONFIRMING
     assert outcome.slots["phone"] == "13800138033" and outcome.slots["expected"].startswith("重新配音")
+
+
+def test_asked_for_the_category_in_vain_the_bot_files_its_best_reading(deps: Deps) -> None:
+    snap = Snapshot(State.NEW)
+    # Not sure of the words, the bot offers the categories; the client describes on instead of picking.
+    for text in ("投放的事", "开屏那个"):
+        outcome = say(text, snap, deps)
+        assert outcome.state in {State.GREETED, State.CLASSIFYING}, text
+        snap = Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context)
+    outcome = say("开屏投放昨天那个", snap, deps)
+    assert outcome.state is State.COLLECTING and outcome.category == "inquiry"
+    assert keys(outcome)[0] == "classify.guessed"
+    # Not the client's own pick: it stays open to the client's correction ("是咨询").
+    assert not outcome.context["classified"].get("picked")
+
+
+def test_no_guess_without_anything_to_go_on(deps: Deps) -> None:
+    snap = Snapshot(State.NEW)
+    for text in ("关于那个事", "开屏那个", "昨天那个"):
+        outcome = say(text, snap, deps)
+        assert outcome.state in {State.GREETED, State.CLASSIFYING}, text
+        snap = Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context)
+
+
+def test_asking_until_the_client_picks_when_guessing_is_off(deps: Deps) -> None:
+    patient = replace(deps, settings=deps.settings.model_copy(update={"category_asks_before_guess": 0}))
+    snap = Snapshot(State.NEW)
+    for text in ("投放的事", "开屏那个", "开屏投放昨天那个"):
+        outcome = say(text, snap, patient)
+        assert outcome.state in {State.GREETED, State.CLASSIFYING}, text
+        snap = Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context)
