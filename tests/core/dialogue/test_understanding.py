@@ -10,7 +10,7 @@ import pytest
 
 from core.dialogue.actions import split_issues
 from core.dialogue.acts import Act, default_lexicon
-from core.dialogue.classifier import KeywordClassifier, load_rules
+from core.dialogue.classifier import KeywordClassifier, load_rules, normalize
 from core.dialogue.forms import Forms
 from core.dialogue.machine import step
 from core.dialogue.model import (
@@ -771,3 +771,16 @@ def test_asking_until_the_client_picks_when_guessing_is_off(deps: Deps) -> None:
         outcome = say(text, snap, patient)
         assert outcome.state in {State.GREETED, State.CLASSIFYING}, text
         snap = Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context)
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("Could you send over the media plan for next month?", "media"),
+        ("Can you send the receipt for last month?", "billing"),
+        ("When will the ads go live?", "schedule"),
+        ("Please share the new poster design", "creative"),
+    ],
+)
+def test_an_english_question_names_its_topic(deps: Deps, text: str, topic: str) -> None:
+    assert deps.forms.topic_of("inquiry", "topic", normalize(text)) == topic
