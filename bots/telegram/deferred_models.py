@@ -6,18 +6,24 @@ While installed, that call only remembers the namespace; the first validation of
 build) rebuilds it with the remembered namespace, so its forward references resolve exactly as they did.
 Its ~170 methods (SendMessage, …) are not declared with `defer_build` and are built as their classes are
 defined: once `aiogram.methods.base` has defined their base, TelegramMethod, it is given `defer_build` too, so
-they build on first use the same way (1.4 MiB less).
+they build on first use the same way (1.4 MiB less). Until then each has pydantic's three placeholders (schema,
+validator, serializer), which rebuild the class when first used: made here with one small object per placeholder
+rather than pydantic's three closures (0.7 MiB less over aiogram's ~600 models), same messages, same rebuild.
 A kefu process uses a few dozen of the types (Update, Message, the keyboards, the methods it calls).
+aiogram takes three sentinels (UNSET, UNHANDLED, REJECTED) from unittest.mock, which brings in unittest with it
+(0.4 MiB): the two modules doing so get a stand-in of unittest.mock holding sentinels made the same way.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel
+from pydantic._internal import _model_construction
+from pydantic._internal._mock_val_ser import MockCoreSchema, MockValSer
 
-from core.import_patch import after_import
+from core.import_patch import after_import, with_stand_in
 
 _AIOGRAM = "aiogram."
 # The namespace aiogram.types passes to its rebuilds: every type by name, plus typing helpers.
@@ -39,12 +45,88 @@ def _model_rebuild(cls: type[BaseModel], **kwargs: Any) -> bool | None:
     return _original(cls, **kwargs)  # type: ignore[no-any-return]
 
 
+_set_model_mocks = _model_construction.set_model_mocks  # type: ignore[attr-defined]
+_ALL = "all referenced types"
+
+
+class _Rebuild:
+    """What a placeholder calls on first use: rebuild its class, then hand back the attribute it stands for."""
+
+    __slots__ = ("attribute", "cls")
+
+    def __init__(self, cls: type[BaseModel], attribute: str) -> None:
+        self.cls = cls
+        self.attribute = attribute
+
+    def __call__(self) -> Any:
+        # As pydantic's own: the same call at the same depth below the placeholder.
+        if self.cls.model_rebuild(raise_errors=False, _parent_namespace_depth=5) is not False:
+            return getattr(self.cls, self.attribute)
+        return None
+
+
+def _set_lean_mocks(cls: type[BaseModel], undefined_name: str = _ALL) -> None:
+    if not cls.__module__.startswith(_AIOGRAM) or undefined_name != _ALL:
+        _set_model_mocks(cls, undefined_name)
+        return
+    message = (
+        f"`{cls.__name__}` is not fully defined; you should define {undefined_name},"
+        f" then call `{cls.__name__}.model_rebuild()`."
+    )
+    code: Final = "class-not-fully-defined"
+    cls.__pydantic_core_schema__ = MockCoreSchema(
+        message, code=code, attempt_rebuild=_Rebuild(cls, "__pydantic_core_schema__")
+    )
+    cls.__pydantic_validator__ = MockValSer(  # type: ignore[assignment]
+        message, code=code, val_or_ser="validator", attempt_rebuild=_Rebuild(cls, "__pydantic_validator__")
+    )
+    cls.__pydantic_serializer__ = MockValSer(  # type: ignore[assignment]
+        message, code=code, val_or_ser="serializer", attempt_rebuild=_Rebuild(cls, "__pydantic_serializer__")
+    )
+
+
 def _defer_methods(base: ModuleType) -> None:
     # pydantic reads a new model's config from its bases' `model_config` as the class is defined.
     base.TelegramMethod.model_config["defer_build"] = True
 
 
+class _SentinelObject:
+    """One named sentinel, as unittest.mock makes them: compared by identity, shown and pickled by name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"sentinel.{self.name}"
+
+    def __reduce__(self) -> str:
+        return f"sentinel.{self.name}"
+
+
+class _Sentinels:
+    """`sentinel.NAME`: the same object for the same name, as unittest.mock.sentinel."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, _SentinelObject] = {}
+
+    def __getattr__(self, name: str) -> _SentinelObject:
+        if name.startswith("__"):  # copy and pickle probe dunder names; unittest.mock refuses __bases__ alike
+            raise AttributeError(name)
+        return self._made.setdefault(name, _SentinelObject(name))
+
+    def __reduce__(self) -> str:
+        return "sentinel"
+
+
+sentinel = _Sentinels()
+_MOCK = ModuleType("unittest.mock", "Stand-in holding only `sentinel`, seen by aiogram's modules taking it.")
+_MOCK.sentinel = sentinel  # type: ignore[attr-defined]
+
+
 def install() -> None:
     """Defer aiogram's model builds; must run before aiogram is first imported (bots.telegram does it)."""
     BaseModel.model_rebuild = classmethod(_model_rebuild)  # type: ignore[assignment,method-assign,arg-type]
+    _model_construction.set_model_mocks = _set_lean_mocks  # type: ignore[attr-defined]
     after_import("aiogram.methods.base", _defer_methods)
+    for module in ("aiogram.types.base", "aiogram.dispatcher.event.bases"):
+        with_stand_in(module, "unittest.mock", _MOCK)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bots.common import BadPayload, parse_json_object, read_limited_body, refuse_nul
@@ -17,19 +16,12 @@ from handlers.console.auth import Principal, Sessions
 from handlers.console.csrf import check_session_token
 from handlers.console.errors import NotSignedIn
 
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
 STATIC = Path(__file__).parent / "static"
 # The pages: one base document (head, header), each page extending it; rendered with every value escaped.
 TEMPLATES = Path(__file__).parent / "templates"
-templates = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-)
 PREFIX = "/console"
 MAX_JSON = 64 * 1024
 # Nothing but kefu's own files: no inline script, no inline style, no other origin.
@@ -59,9 +51,27 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+@cache
+def templates() -> Jinja2Templates:
+    """The pages' templates, loaded with the first page: a process serving only bots has no Jinja2 (about 2 MiB)."""
+    import jinja2
+    from fastapi.templating import Jinja2Templates
+
+    return Jinja2Templates(
+        env=jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+        )
+    )
+
+
 def page(request: Request, name: str) -> HTMLResponse:
     """A console page: fixed HTML that its script fills in; never cached, since it is only served signed in."""
-    return templates.TemplateResponse(request, name, headers={"cache-control": "no-store"})
+    return templates().TemplateResponse(request, name, headers={"cache-control": "no-store"})
 
 
 async def json_body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
@@ -108,7 +118,7 @@ def login_page(texts: Texts, language: str, token: str, error: str | None, next_
         "next": next_url,
         "ui_lang": language,
     }
-    return templates.get_template("login.html").render(values)
+    return templates().get_template("login.html").render(values)
 
 
 def safe_next(value: str | None) -> str:

@@ -1,6 +1,7 @@
 """Heavy libraries load where they are used: a web process without a bot has no aiogram, PyAV or scikit-learn.
 
-Nor Alembic (`kefu serve` migrates in a child process), nor the Redis client without Redis.
+Nor Alembic (`kefu serve` migrates in a child process), nor the Redis client without Redis, nor Jinja2 before a
+console page is served; nor what libraries load for uses kefu has none of (pydantic.v1, unittest, watchfiles).
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ def _run(code: str, tmp_path: Path, **env: str) -> dict[str, object]:
 APP = """
 import json, sys
 from handlers.app import create_app
-import handlers.cli
+import handlers.cli, handlers.serve
 app = create_app(background=False, migrate=False)
-heavy = ["aiogram", "aiohttp", "alembic", "av", "redis", "sklearn", "zxcvbn"]
+heavy = [
+    "aiogram", "aiohttp", "alembic", "av", "redis", "sklearn", "zxcvbn",
+    "jinja2", "pydantic.v1", "unittest", "watchfiles",
+]
 bot = app.state.services.telegram_bot is not None
 print(json.dumps({"loaded": [m for m in heavy if m in sys.modules], "bot": bot}))
 """
@@ -44,7 +48,62 @@ def test_a_process_without_a_bot_loads_no_aiogram_pyav_or_scikit_learn(tmp_path:
 
 def test_a_process_with_a_bot_loads_aiogram_and_still_no_pyav_or_scikit_learn(tmp_path: Path) -> None:
     result = _run(APP, tmp_path, KEFU_TELEGRAM_TOKEN="4242:TEST", KEFU_TELEGRAM_SECRET="lazy-imports-secret")
+    # aiogram's sentinels come from a stand-in of unittest.mock: unittest itself stays out.
     assert result == {"loaded": ["aiogram", "aiohttp"], "bot": True}
+
+
+CONSOLE_AND_LIBRARIES = """
+import json, pickle, sys
+from fastapi.testclient import TestClient
+from handlers.app import create_app
+import handlers.serve
+app = create_app(background=False, migrate=False)
+before = "jinja2" in sys.modules
+page = TestClient(app).get("/console/login")
+import uvicorn.supervisors, watchfiles
+import fastapi._compat.shared as compat
+import pydantic
+from pydantic import v1
+class V1(v1.BaseModel):
+    a: int = 1
+class V2(pydantic.BaseModel):
+    a: int = 1
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.types.base import UNSET, UNSET_TYPE
+from unittest import mock
+print(json.dumps({
+    "jinja2_before_a_page": before, "page": page.status_code, "form": 'name="password"' in page.text,
+    "jinja2_after": "jinja2" in sys.modules,
+    "reloader": uvicorn.supervisors.ChangeReload.__name__, "watchfiles_importable": callable(watchfiles.watch),
+    "v1_model": compat.annotation_is_pydantic_v1(list[V1]), "v1_instance": compat.is_pydantic_v1_model_instance(V1()),
+    "v2_model": compat.annotation_is_pydantic_v1(V2),
+    "sentinels": [repr(UNSET), repr(UNHANDLED)], "unset_type": isinstance(UNSET, UNSET_TYPE),
+    "pickled": pickle.loads(pickle.dumps(UNSET)) is UNSET, "real_mock": mock.sentinel.X is mock.sentinel.X
+    and repr(mock.sentinel.X) == "sentinel.X" and hasattr(mock, "MagicMock"),
+}))
+"""
+
+
+def test_what_is_left_out_loads_when_used_and_works_as_before(tmp_path: Path) -> None:
+    result = _run(
+        CONSOLE_AND_LIBRARIES, tmp_path, KEFU_TELEGRAM_TOKEN="4242:TEST", KEFU_TELEGRAM_SECRET="lazy-imports-secret"
+    )
+    assert result == {
+        "jinja2_before_a_page": False,
+        "page": 200,
+        "form": True,
+        "jinja2_after": True,
+        # `kefu serve` never reloads; uvicorn took the reloader it takes without watchfiles, which still imports.
+        "reloader": "StatReload",
+        "watchfiles_importable": True,
+        "v1_model": True,
+        "v1_instance": True,
+        "v2_model": False,
+        "sentinels": ["sentinel.UNSET", "sentinel.UNHANDLED"],
+        "unset_type": True,
+        "pickled": True,
+        "real_mock": True,
+    }
 
 
 DEFERRED = """
