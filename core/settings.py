@@ -49,7 +49,18 @@ class DialogueSettings(BaseModel):
         default_factory=lambda: ["转人工", "人工客服", "人工服务", "找人工", "真人客服", "talk to a human"]
     )
     skip_words: list[str] = Field(
-        default_factory=lambda: ["跳过", "skip", "无", "没有", "没有了", "不需要", "不方便", "不填"]
+        default_factory=lambda: [
+            "跳过",
+            "skip",
+            "无",
+            "没有",
+            "没有了",
+            "不需要",
+            "不方便",
+            "不填",
+            "no thanks",
+            "nope",
+        ]
     )
     reopen_words: list[str] = Field(
         default_factory=lambda: ["没解决", "没有解决", "还是不行", "未解决", "not solved", "still not", "reopen"]

@@ -714,7 +714,7 @@ def test_a_short_complaint_is_its_own_description(deps: Deps, text: str) -> None
     assert outcome.context["asking"] != "description"
 
 
-@pytest.mark.parametrize("text", ["没有了", "不需要", "不方便"])
+@pytest.mark.parametrize("text", ["没有了", "不需要", "不方便", "no thanks", "nope"])
 def test_no_to_an_optional_detail_skips_it(deps: Deps, text: str) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "x" * 10, "project": "p"}, {"asking": "since"})
     outcome = say(text, snap, deps)
