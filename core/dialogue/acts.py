@@ -137,6 +137,10 @@ class ActLexicon:
         acts = raw.get("acts") or {}
         self.max_other = int(raw.get("alone_max_other", 2))
         self.fillers = frozenset(str(raw.get("fillers", "")))
+        # Side markers that, as the whole message, mark nothing and say yes ("对了" alone is "right").
+        whole = [normalize(str(p)) for p in raw.get("affirm_when_whole", ())]
+        spelled = traditional_spellings(whole)
+        self.affirm_when_whole = frozenset(s for w in whole for s in (w, *(normalize(t) for t in spelled[w])))
         for name, spec in acts.items():
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
@@ -297,6 +301,8 @@ class ActLexicon:
                 found.add(act)
         pure = alone_ok and all(h.kind in _PHRASE_KINDS for h in hits)
         stripped = norm.strip(" .!?。！？~～")
+        if pure and found == {Act.SIDE_MARKER} and stripped in self.affirm_when_whole:
+            found = {Act.AFFIRM}
         if stripped in self.skip_words:
             found.add(Act.SKIP)
             pure = True

@@ -133,6 +133,15 @@ def test_acts_of_real_messages(text: str, act: Act) -> None:
     assert act in default_lexicon().recognize(text)
 
 
+def test_a_side_marker_said_alone_is_a_yes_only_where_configured() -> None:
+    lexicon = default_lexicon()
+    assert lexicon.recognize("对了").found == {Act.AFFIRM}
+    # Followed by what it marks, it opens a side question.
+    assert Act.SIDE_MARKER in lexicon.recognize("对了，发票能开吗").found
+    assert Act.AFFIRM not in lexicon.recognize("对了，发票能开吗").found
+    assert lexicon.recognize("另外").found == {Act.SIDE_MARKER}
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -171,7 +180,8 @@ def test_minutes_are_no_score() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["确认", "确定", "对的", "没问题", "可以", "好的提交吧", "ok", "是", "嗯", "yes", "沒問題"]
+    "text",
+    ["确认", "确定", "对的", "没问题", "可以", "好的提交吧", "ok", "是", "嗯", "yes", "沒問題", "对了", "對了！"],
 )
 def test_confirming_in_words_submits(text: str, deps: Deps) -> None:
     outcome = say(text, confirming(), deps)
