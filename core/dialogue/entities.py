@@ -379,7 +379,7 @@ def _project_guess(folded: Folded, masked: str, dates: list[Span]) -> str | None
 # A full stop ends a clause only before a space or the end: "1.2万" and "a.b@c.com" stay whole.
 _CLAUSE = re.compile(rf"(?:[^，。！？!?；;,.\n{MASK}~…]|\.(?!\s|$))+")
 _WANT = re.compile(
-    r"要求|希望|期望|请|需要|必须|麻烦|赶紧|尽快|马上|立刻|能不能|能否|可不可以|可以吗|给我|给个|想要|要|"
+    r"要求|希望|期望|请|需要|必须|麻烦|赶紧|尽快|马上|立刻|能不能|能否|可不可以|可以吗|给我(?!们)|给个|想要|要|"
     r"(?<![a-z])(?:want|need|expect|demand|please|request|would like|asking for|ask for)(?![a-z])"
 )
 _OUTCOME = re.compile(
@@ -394,6 +394,8 @@ _OUTCOME = re.compile(
 _NOT_A_DEMAND = re.compile(
     r"要投诉|想投诉|要咨询|想咨询|要找|想找|找个|跟你们|和你们|要问|想问|要跟|要和|你们说|他们说|答应|承诺|说好"
 )
+# Longer than this, a clause holds more than the demand (voice-style messages come without punctuation).
+_LONG_CLAUSE = 24
 _DEMAND_LEAD = re.compile(r"\s*(?:我们|我方|我|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
 
 
@@ -408,6 +410,10 @@ def _demand(folded: Folded, masked: str) -> str | None:
         if not (want or ordered) or not _OUTCOME.search(clause) or _NOT_A_DEMAND.search(clause):
             continue
         start, end = m.start(), m.end()
+        if want and end - start > _LONG_CLAUSE:
+            # A message said in one breath, without a comma ("…线索一个都没有我们要求全额退款"): the demand is what
+            # follows its word, not the whole account.
+            start += want.start()
         while lead := _DEMAND_LEAD.match(masked, start, end):
             if lead.end() == start:
                 break

@@ -344,6 +344,8 @@ DEMANDS = [
     ("发票能不能先开一下", "发票能不能先开一下"),
     ("we need a make good or a refund asap", "need a make good or a refund asap"),
     ("Please resume the ads today.", "Please resume the ads today"),
+    # said in one breath: the demand is what follows its word, not the whole account
+    ("上周你们给我们做的抖音信息流预算三天就花完了线索一个都没有我们要求全额退款", "要求全额退款"),
     # the work done again or put right
     ("你们做的海报把价格印错了，希望今天重新印，电话13800001111", "希望今天重新印"),
     ("logo放反了，麻烦换一版", "麻烦换一版"),
@@ -351,6 +353,7 @@ DEMANDS = [
     # no demand stated
     ("希望重新开始合作", None),
     ("我们正在修改方案", None),
+    ("上周你们给我们做的抖音信息流预算三天就花完了线索一个都没有你们看怎么处理吧", None),
     ("我要投诉你们的投放", None),
     ("我要跟你们经理说，别让我一遍遍填了", None),
     ("投放停了", None),
