@@ -50,6 +50,7 @@ ACTIONS: dict[str, Action] = {
     "enter_queue": handover.act_enter_queue,
     "append": handover.act_append,
     "thanks_noted": handover.act_thanks_noted,
+    "acknowledge": handover.act_acknowledge,
     "append_silently": handover.act_append_silently,
     "queue_wait": handover.act_queue_wait,
     "claim": handover.act_claim,

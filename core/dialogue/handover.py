@@ -87,6 +87,11 @@ def act_thanks_noted(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
     draft.say("ticket.thanks")
 
 
+def act_acknowledge(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    # "好的", "嗯", "是的" after the ticket opened say nothing new: no note for the rep, and not "added to the ticket".
+    draft.say("ticket.acknowledged")
+
+
 def act_append_silently(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     # A rep holds the conversation: the bot stays silent, the rep sees the message.
     draft.effects.append(TicketNote("client_message", {"text": event.text}))

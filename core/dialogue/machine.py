@@ -160,6 +160,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_new_issue_rows(S.TICKET_OPEN),
     *_ticket_talk_rows(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.THANKS, "pure", S.TICKET_OPEN, "thanks_noted"),
+    Transition(S.TICKET_OPEN, E.AFFIRM, "pure", S.TICKET_OPEN, "acknowledge"),
     Transition(S.TICKET_OPEN, E.MESSAGE, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.BUTTON, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.TIMEOUT, "always", S.TICKET_OPEN, "nothing"),

@@ -794,3 +794,15 @@ def test_asking_until_the_client_picks_when_guessing_is_off(deps: Deps) -> None:
 )
 def test_an_english_question_names_its_topic(deps: Deps, text: str, topic: str) -> None:
     assert deps.forms.topic_of("inquiry", "topic", normalize(text)) == topic
+
+
+@pytest.mark.parametrize("text", ["好的", "嗯", "是的", "ok"])
+def test_a_plain_yes_after_the_ticket_opened_is_acknowledged_not_added(text: str, deps: Deps) -> None:
+    view = TicketView("KF-20261129-0001", "complaint", "classified")
+    outcome = say(text, Snapshot(State.TICKET_OPEN, has_ticket=True, ticket=view), deps)
+    assert outcome.state is State.TICKET_OPEN
+    assert keys(outcome) == ["ticket.acknowledged"]
+    assert not any(isinstance(e, TicketNote) for e in outcome.effects)
+    # Anything more is added to the ticket as before.
+    outcome = say("好的，素材我下午再补一版", Snapshot(State.TICKET_OPEN, has_ticket=True, ticket=view), deps)
+    assert keys(outcome) == ["ticket.appended"]
