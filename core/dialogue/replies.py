@@ -146,9 +146,11 @@ def reask(draft: Draft, deps: Deps, spec: SlotSpec, problem: str, *, with_prompt
     if with_prompt:
         draft.effects.append(said)
     if tries >= deps.settings.max_reasks:
-        draft.effects.append(said if not with_prompt else Say("form.offer_person"))
+        # A required detail cannot be skipped: only a person is offered ("跳过" refused, then offered, read as a loop).
+        offer = "form.offer_person" if not spec.required else "form.offer_person_required"
+        draft.effects.append(said if not with_prompt else Say(offer))
         if not with_prompt:
-            draft.say("form.offer_person", buttons)
+            draft.say(offer, buttons)
             schedule_idle(draft, deps)
             return
     if with_prompt:

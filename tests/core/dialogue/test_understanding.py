@@ -123,6 +123,7 @@ def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
         ("can I just talk to a real person please", Act.HANDOFF),
         ("我想找一下负责我们项目的小王", Act.HANDOFF),
         ("找下对接我们的同事", Act.HANDOFF),
+        ("人呢？？", Act.HANDOFF),
         ("催一下 这个事有结果了吗", Act.STATUS),
         ("hello?? is anyone even looking at this", Act.STATUS),
         ("还有 下个月的排期表什么时候能给我们", Act.SIDE_MARKER),
@@ -556,7 +557,16 @@ def test_the_client_is_offered_a_person_after_repeated_bad_answers(deps: Deps) -
     slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
     snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone", "reasks": 1})
     outcome = say("12345", snap, deps)
-    assert "form.offer_person" in keys(outcome)
+    # The phone is required: only a person is offered, not "跳过", which would be refused again.
+    assert "form.offer_person_required" in keys(outcome) and "form.offer_person" not in keys(outcome)
+
+
+def test_skip_is_offered_for_an_optional_detail_only(deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k not in {"project", "since"}}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "project", "reasks": 1})
+    assert "form.offer_person_required" in keys(say("跳过", snap, deps))
+    snap = Snapshot(State.COLLECTING, "complaint", slots | {"project": "双十一"}, {"asking": "since", "reasks": 1})
+    assert "form.offer_person" in keys(say("嗯", snap, deps))
 
 
 # ---------------------------------------------------------------- greetings, thanks, status
