@@ -124,6 +124,8 @@ def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
         ("我想找一下负责我们项目的小王", Act.HANDOFF),
         ("找下对接我们的同事", Act.HANDOFF),
         ("人呢？？", Act.HANDOFF),
+        ("hello, is anyone there?", Act.GREETING),
+        ("hi there", Act.GREETING),
         ("催一下 这个事有结果了吗", Act.STATUS),
         ("hello?? is anyone even looking at this", Act.STATUS),
         ("还有 下个月的排期表什么时候能给我们", Act.SIDE_MARKER),
