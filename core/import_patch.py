@@ -11,23 +11,17 @@ from types import ModuleType
 
 
 class _Adjusting(importlib.abc.Loader):
-    def __init__(
-        self,
-        loader: importlib.abc.Loader,
-        adjust: Callable[[ModuleType], None],
-        around: Callable[[], AbstractContextManager[None]] = nullcontext,
-    ) -> None:
+    def __init__(self, loader: importlib.abc.Loader, finder: _Finder) -> None:
         self._loader = loader
-        self._adjust = adjust
-        self._around = around
+        self._finder = finder
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        with self._around():
+        with self._finder.around():
             self._loader.exec_module(module)
-        self._adjust(module)
+        self._finder.adjust(module)
 
 
 class _Finder(importlib.abc.MetaPathFinder):
@@ -38,8 +32,8 @@ class _Finder(importlib.abc.MetaPathFinder):
         around: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self.fullname = fullname
-        self._adjust = adjust
-        self._around = around
+        self.adjust = adjust
+        self.around = around
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -49,7 +43,7 @@ class _Finder(importlib.abc.MetaPathFinder):
         sys.meta_path.remove(self)  # once: the module's first import
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _Adjusting(spec.loader, self._adjust, self._around)
+            spec.loader = _Adjusting(spec.loader, self)
         return spec
 
 

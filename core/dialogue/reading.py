@@ -38,14 +38,12 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
     slot = _slot_for_field(category, found[0], deps)
     if slot is None:
         return acts
-    if snapshot.state is State.COLLECTING and slot not in snapshot.slots and found[1]:
-        # Nothing to correct yet: "重新配音，电话138…" answers the question asked and gives the phone besides
-        # (its 重新 is the outcome wanted, not a correction).
-        return acts
     # "the project name is wrong", "项目名写错了": which detail is wrong, without its new value.
     value = "" if normalize(found[1]).strip(" .!。！") in _NOT_A_VALUE else found[1]
-    if not value and snapshot.state is State.COLLECTING and not snapshot.slots.get(slot):
-        # No such detail was given to be wrong: "海报上的电话印错了" tells of the issue.
+    if snapshot.state is State.COLLECTING and not snapshot.slots.get(slot) and not (slot in snapshot.slots and value):
+        # While the form is filled, a detail that holds nothing is not corrected (one skipped and given a value is):
+        # "重新配音，电话138…" answers the question asked and gives the phone besides, its 重新 the outcome wanted;
+        # "海报上的电话印错了" tells of the issue.
         return acts
     return replace(acts, found=acts.found | {Act.EDIT}, edit=(slot, value))
 
