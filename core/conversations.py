@@ -251,7 +251,7 @@ async def store_inbound(
     }
     try:
         # What the turn carried so far (its reply window) rides in the same statement.
-        return int((await execute_carrying(session, _INSERT_INBOUND, row)).scalar_one())
+        return int((await execute_carrying(session, _INSERT_INBOUND, row))[0][0])
     except IntegrityError:
         raise DuplicateMessage(msg.external_id) from None
 

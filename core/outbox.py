@@ -199,7 +199,7 @@ async def write_queued(session: AsyncSession) -> None:
         row = {f"o_{k}": v for k, v in _outbox_row(pending[0], 0).items() if k != "message_id"}
         params = {f"m_{k}": v for k, v in messages[0].items()} | row
         # The turn's carried writes (its timers) ride in the same statement.
-        written = tuple((await execute_carrying(session, _INSERT_REPLY, params)).one())
+        written = (await execute_carrying(session, _INSERT_REPLY, params))[0]
         outbox_ids, message_ids = [int(written[0])], [int(written[1])]
     else:
         message_ids = await _insert_returning_ids(session, _INSERT_MESSAGES, _INSERT_MESSAGES_MANY, messages)

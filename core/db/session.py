@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Result, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
 
+from core.db import direct
 from core.live import LiveBus, staged
 
 
@@ -241,8 +242,13 @@ async def carry(session: AsyncSession, statement: UpdateBase, params: dict[str, 
     session.info.setdefault(CARRIED, []).append((statement, params))
 
 
-async def execute_carrying(session: AsyncSession, statement: UpdateBase, params: dict[str, Any]) -> Result[Any]:
-    """Execute `statement` with the writes carried so far in its WITH (PostgreSQL: data-modifying CTEs)."""
+async def execute_carrying(
+    session: AsyncSession, statement: UpdateBase, params: dict[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """The rows of `statement`, executed with the writes carried so far in its WITH (PostgreSQL: data-modifying
+    CTEs, and the statement run on the driver's connection directly: it is on every turn's path)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return direct.rows_of(await session.execute(statement, params))
     carried: list[tuple[UpdateBase, dict[str, Any]]] = session.info.pop(CARRIED, [])
     riding: list[UpdateBase] = []
     merged = dict(params)
@@ -254,8 +260,8 @@ async def execute_carrying(session: AsyncSession, statement: UpdateBase, params:
         riding.append(write)
         merged.update(values)
     if not riding:
-        return cast("Result[Any]", await session.execute(statement, params))
-    return cast("Result[Any]", await session.execute(_with_carried(statement, riding), merged))
+        return await direct.fetch(session, statement, params)
+    return await direct.fetch(session, _with_carried(statement, riding), merged)
 
 
 async def write_carried(session: AsyncSession) -> None:
