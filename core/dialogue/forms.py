@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +84,18 @@ class Forms:
         raise ConfigError(f"category {category!r} has no slot {name!r}")
 
     def topic_of(self, category: str, name: str, norm_text: str) -> str | None:
-        """The choice whose cue words the (normalized) text holds, when exactly one choice's do."""
+        """The choice most cue words in the (normalized) text point to, when no other choice has as many.
+
+        "a quote for a KOL campaign, budget 200k" is about pricing (quote, budget) more than media (campaign).
+        """
         spec = self.slot(category, name)
-        hits = [choice for choice, words in spec.cues.items() if any(w and w in norm_text for w in words)]
-        return hits[0] if len(hits) == 1 else None
+        counts = sorted(
+            ((sum(1 for w in words if w and _holds(w, norm_text)), choice) for choice, words in spec.cues.items()),
+            reverse=True,
+        )
+        if not counts or counts[0][0] == 0 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
+            return None
+        return counts[0][1]
 
     def next_missing(self, category: str, filled: Mapping[str, Any]) -> SlotSpec | None:
         """The first slot not yet answered (skipped optional slots count as answered)."""
@@ -94,6 +103,23 @@ class Forms:
             if spec.name not in filled:
                 return spec
         return None
+
+
+# A cue of Latin letters is a word of its own (with its plural): "fee" is no part of "feedback", "eta" of "details".
+_LATIN_CUE = re.compile(r"[a-z0-9 \-]+")
+
+
+@lru_cache(maxsize=4096)
+def _cue_pattern(word: str) -> re.Pattern[str] | None:
+    if not _LATIN_CUE.fullmatch(word):
+        return None
+    return re.compile(rf"(?<![a-z0-9]){re.escape(word)}(?:s|es)?(?![a-z0-9])")
+
+
+def _holds(word: str, norm_text: str) -> bool:
+    """Whether the text holds the cue word: a Latin one as a whole word, any other as it stands."""
+    pattern = _cue_pattern(word)
+    return word in norm_text if pattern is None else pattern.search(norm_text) is not None
 
 
 def _fold(word: str) -> str:
