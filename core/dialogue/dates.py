@@ -21,11 +21,13 @@ from core.dialogue.numerals import CN_DIGITS, small_int
 
 @dataclass(frozen=True, slots=True)
 class DateMention:
-    """A date the client wrote: their words, the day it names, and whether the words were vague."""
+    """A date the client wrote: their words, the day it names, whether the words were vague or name a deadline."""
 
     text: str
     day: date
     approximate: bool
+    # Said as the day by which something is wanted ("周五之前给个说法", "fix it by Monday"), not when anything began.
+    deadline: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -291,7 +291,7 @@ _LEADS_MADE = re.compile(rf"[\u4e00-\u9fffa-z0-9]{{1,8}}?{_MADE}+")
 # Words before a name that say who or which, not what: cut after the last of them ("我们那个春季招商的投放").
 _TOPIC_LEAD = re.compile(
     r"那个|这个|哪个|我们|我方|你们|咱们|他们|就是|关于|其实|然后|还有|感觉|觉得|发现|怎么|为什么|"
-    r"把|给|让|被|对|在|说|啊|呢|吧|了|是|也|又|都|还|就|我|你"
+    r"(?:做|设计|制作|印|拍|投|写|剪|出)的|把|给|让|被|对|在|说|啊|呢|吧|了|是|也|又|都|还|就|我|你"
 )
 # Names that are no project: places an ad runs, the agency itself, time and deixis.
 _NOT_A_TOPIC = re.compile(
@@ -321,8 +321,14 @@ _EN_TITLED = re.compile(
 _AD_FORMAT = re.compile(rf"(?:信息流|开屏|搜索|朋友圈|贴片|横幅|竞价|效果|原生|图文|品牌|视频){_MADE}")
 
 
+# A name that ends in showing or telling is who said it, not what it is about: "后台显示的曝光量", "你们给的周报".
+_SAID_BY = re.compile(r"(?:显示|看到|统计|查到|提供|反馈|报给|发给)$")
+
+
 def _topic_name(name: str) -> str | None:
     if len(name) < 2 or len(name) > 12 or _NOT_A_TOPIC.fullmatch(name) or _AD_FORMAT.fullmatch(name):
+        return None
+    if _SAID_BY.search(name):
         return None
     return name
 
@@ -386,7 +392,7 @@ _OUTCOME = re.compile(
     r"退款|退钱|退费|退回|补量|补偿|赔偿|赔|补|恢复|重新投放|重新上线|上线|下线|撤下|撤掉|停掉|暂停|处理|解决|说法|解释|"
     r"发票|返点|核实|查一下|查查|回电|联系我|回复|停(?![了过])|"
     # The work done again or put right: most of what an agency's client asks for ("希望今天重新印").
-    r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|换一版|换掉|撤回|删掉|删除|"
+    r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|改好|弄好|修好|搞定|换一版|换掉|撤回|删掉|删除|"
     r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back|"
     r"redo|reprint|re-?shoot|re-?edit|replace|correct(?!ly)|remove)"
 )
@@ -396,6 +402,7 @@ _NOT_A_DEMAND = re.compile(
 )
 # Longer than this, a clause holds more than the demand (voice-style messages come without punctuation).
 _LONG_CLAUSE = 24
+_LONG_CLAUSE_LATIN = 60
 _DEMAND_LEAD = re.compile(r"\s*(?:我们|我方|我|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
 
 
@@ -421,6 +428,43 @@ def _demand(folded: Folded, masked: str) -> str | None:
         if words := folded.words(start, end):
             demands.append(words)
     return "，".join(demands) or None
+
+
+# Outcomes that are things done, said as an order with no "要" before them: "重新印刷并承担费用", "全额退款".
+_ORDER = re.compile(
+    r"(?:全额|全部|马上|立刻|尽快)?(?:重新|重做|重印|重拍|重剪|重发|修改|改正|更正|退款|退钱|退费|赔偿|补偿|补量|撤下|撤掉|"
+    r"停掉|暂停|删掉|删除|换掉|换一版|恢复|(?:refund|compensate|redo|reprint|re-?shoot|replace|fix|remove|take down|"
+    r"stop|pause)(?![a-z]))"
+)
+
+
+def sole_demand(text: str) -> bool:
+    """Whether the text says only what the client wants done ("重新印刷并承担费用", "要求全额退款", "reprint it")."""
+    masked = fold(text).folded.strip(" 。.!！~…")
+    start = 0
+    while (lead := _DEMAND_LEAD.match(masked, start)) and lead.end() > start:
+        start = lead.end()
+    rest = masked[start:]
+    # Longer, it says more than the demand; English takes more letters to say as much.
+    if not rest or len(rest) > (_LONG_CLAUSE_LATIN if rest.isascii() else _LONG_CLAUSE) or _NOT_A_DEMAND.search(rest):
+        return False
+    return _ORDER.match(rest) is not None or (_WANT.match(rest) is not None and _OUTCOME.search(rest) is not None)
+
+
+# A day said as a deadline: "周五之前", "周五前", "月底为止"; "by Monday", "before Saturday".
+_BY_AFTER = re.compile(r"\s*(?:之前|以前|前(?![天年晚])|为止)")
+_BY_BEFORE = re.compile(r"(?<![a-z])(?:by|before|until|no later than)\s*$")
+_CLAUSE_END = re.compile(r"[，。！？!?；;,\n]")
+
+
+def _deadline(folded: str, found: Found) -> bool:
+    """Whether the date is the day something is wanted by: a deadline word with it, and a demand in its clause."""
+    if not (_BY_AFTER.match(folded, found.end) or _BY_BEFORE.search(folded, 0, found.start)):
+        return False
+    start = max((m.end() for m in _CLAUSE_END.finditer(folded, 0, found.start)), default=0)
+    end = m.start() if (m := _CLAUSE_END.search(folded, found.end)) else len(folded)
+    clause = folded[start:end]
+    return _WANT.search(clause) is not None or _OUTCOME.search(clause) is not None
 
 
 # --- everything ------------------------------------------------------------------------------------------------
@@ -450,7 +494,10 @@ def extract(text: str, today: date) -> Entities:
     """Every detail in one message; `today` is the business day that relative dates count from."""
     folded = fold(text)
     marked = _marked(folded, today)
-    dates = tuple(DateMention(folded.words(d.start, d.end), d.day, d.approximate) for d in marked.dates)
+    dates = tuple(
+        DateMention(folded.words(d.start, d.end), d.day, d.approximate, _deadline(folded.folded, d))
+        for d in marked.dates
+    )
     date_spans = [(d.start, d.end) for d in marked.dates]
     # A project name or a demand may hold a date or a number ("12.12年终盛典", "今天恢复"): both are read before
     # those are masked.

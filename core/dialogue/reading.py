@@ -10,7 +10,7 @@ from typing import Any
 
 from core.dialogue.acts import NO_ACTS, Act, Acts
 from core.dialogue.classifier import Classification, has_words, normalize
-from core.dialogue.entities import DateMention, Entities, extract, find_phones, sole_entity
+from core.dialogue.entities import DateMention, Entities, extract, find_phones, sole_demand, sole_entity
 from core.dialogue.fields import edit_request
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
@@ -155,7 +155,7 @@ def asking(snapshot: Snapshot, deps: Deps) -> SlotSpec | None:
 
 
 # The details (by their `extract`) that an answer holding only a phone number, an e-mail address or a date is for.
-_DETAILS_OF_KIND = {"phone": ("phone", "contact"), "email": ("contact",), "date": ("date",)}
+_DETAILS_OF_KIND = {"phone": ("phone", "contact"), "email": ("contact",), "date": ("date",), "demand": ("demand",)}
 # Context key: the detail asked once more because the answer was of another kind; the next such answer is taken.
 OTHER_KIND_ASKED = "other_kind_asked"
 
@@ -170,7 +170,8 @@ class Misplaced:
 
 
 def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced | None:
-    """The answer when it is only a phone number, an e-mail address or a date and the detail asked is words.
+    """The answer when it is only a phone number, an e-mail address or a date and the detail asked is words, or only
+    an outcome wanted and the detail asked is the project or a date.
 
     "上周三" asked for the project fills the start date when that is still empty; else the project is asked once
     more, and a second answer of the kind is taken as it stands. A campaign named for a festival ("双十一") or a
@@ -180,11 +181,17 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
     if spec is None or spec.validator != "text" or snapshot.category is None or event.kind is not EventKind.MESSAGE:
         return None
     kind = sole_entity(event.text, deps.today)
+    if kind is None and spec.extract in ("project", "date") and sole_demand(event.text):
+        # "重新印刷并承担费用" asked for the project or the start date is the outcome wanted.
+        kind = "demand"
     if kind is None or spec.extract in _DETAILS_OF_KIND[kind] or _own_answer(spec, kind, event.text, deps):
         return None
     for other in deps.forms.slots(snapshot.category):
         if other.extract in _DETAILS_OF_KIND[kind] and not snapshot.slots.get(other.name):
             value = extract_slots(snapshot.category, event.text, deps, snapshot.language).get(other.name)
+            if kind == "demand":
+                # An order with no "要" before it is no demand in passing, but is one said as an answer.
+                value = value or event.text.strip()
             if value:
                 return Misplaced(kind, other.name, value)
     return None if snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(kind)
@@ -280,8 +287,8 @@ def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh", *, gue
             value = found.phones[0]
         elif spec.extract == "contact" and (found.phones or found.emails):
             value = (found.phones or found.emails)[0]
-        elif spec.extract == "date" and (started := [d for d in found.dates if d.day <= deps.today]):
-            # A day ahead says by when, not since when ("下周一前给答复").
+        elif spec.extract == "date" and (started := [d for d in found.dates if d.day <= deps.today and not d.deadline]):
+            # A day ahead, or one said as a deadline, says by when, not since when ("下周一前给答复", "周五之前改好").
             value = _date_value(started[0])
         elif spec.extract == "demand" and found.demand:
             value = found.demand

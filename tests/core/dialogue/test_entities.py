@@ -173,7 +173,25 @@ DATES = [
 
 @pytest.mark.parametrize(("text", "expected"), DATES)
 def test_dates(text: str, expected: list[tuple[str, date, bool]]) -> None:
-    assert extract(text, TODAY).dates == tuple(DateMention(*e) for e in expected)
+    found = extract(text, TODAY).dates
+    assert tuple((d.text, d.day, d.approximate) for d in found) == tuple(
+        (m.text, m.day, m.approximate) for m in (DateMention(*e) for e in expected)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "deadline"),
+    [
+        ("12月5号前要上线", True),
+        ("周五之前必须改好", True),
+        ("please fix it by Monday", True),
+        ("上周五之前都正常，之后就没量了", False),
+        ("from Monday the ads stopped", False),
+        ("周五之前的数据", False),
+    ],
+)
+def test_a_day_said_as_a_deadline(text: str, deadline: bool) -> None:
+    assert [d.deadline for d in extract(text, TODAY).dates] == [deadline]
 
 
 WEEKDAYS_FROM_WEDNESDAY = [
@@ -300,6 +318,10 @@ PROJECT_GUESSES = [
     # a name in title case before what was made, with nothing to lead it
     ("Winter Sale ads are showing the old prices", "Winter Sale"),
     ("Mid Autumn Gala poster has a typo", "Mid Autumn Gala"),
+    # what was made, named after the agency made it
+    ("你们做的开业海报电话印错了", "开业海报"),
+    # who showed or gave it is no name
+    ("后台显示的曝光量和你们给的周报对不上", None),
     ("WINTER SALE ADS ARE BROKEN", "WINTER SALE"),
     # no project: a time, a platform, the agency, a bare kind of work, an action
     ("昨天的数据不对", None),

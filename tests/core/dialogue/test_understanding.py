@@ -27,6 +27,7 @@ from core.dialogue.model import (
     TicketNote,
     TicketView,
 )
+from core.dialogue.reading import extract_slots
 from core.dialogue.textmodel import STARTER_MODEL, configured_model
 from core.settings import PROJECT_ROOT, DialogueSettings
 from core.texts import Texts
@@ -334,6 +335,56 @@ def test_a_date_given_for_the_project_when_the_start_is_known_is_asked_about_onc
     # Said again, it is what the client means.
     again = say("上周三", Snapshot(State.COLLECTING, "complaint", outcome.slots, outcome.context), deps)
     assert again.slots["project"] == "上周三" and again.context["asking"] == "expected"
+
+
+@pytest.mark.parametrize(
+    ("asked", "text"),
+    [("project", "重新印刷并承担费用"), ("project", "要求全额退款"), ("since", "reprint them at your cost")],
+)
+def test_an_outcome_given_for_the_project_or_start_fills_the_outcome_and_the_detail_is_asked_again(
+    asked: str, text: str, deps: Deps
+) -> None:
+    slots = {"description": "开业海报的logo颜色印错了"} | ({"project": "开业海报"} if asked == "since" else {})
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": asked}), deps)
+    assert outcome.slots["expected"] == text and asked not in outcome.slots
+    assert outcome.context["asking"] == asked
+    assert keys(outcome) == ["form.noted", "form.ask"]
+
+
+def test_an_outcome_given_for_the_project_when_one_is_known_is_asked_about_once(deps: Deps) -> None:
+    slots = {"description": "开业海报的logo颜色印错了", "expected": "希望重新印"}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "project"})
+    outcome = say("全额退款", snap, deps)
+    assert outcome.slots["expected"] == "希望重新印" and "project" not in outcome.slots
+    assert (
+        text_of(outcome, "form.other_kind", deps) == "“全额退款”看起来是期望的处理结果，这里需要的是「涉及项目/活动」。"
+    )
+    again = say("全额退款", Snapshot(State.COLLECTING, "complaint", outcome.slots, outcome.context), deps)
+    assert again.slots["project"] == "全额退款"
+
+
+@pytest.mark.parametrize("text", ["开业海报那批", "春季招商活动", "就是那个落地页"])
+def test_a_project_named_is_no_outcome(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "开业海报的logo颜色印错了"}, {"asking": "project"})
+    outcome = say(text, snap, deps)
+    assert outcome.slots["project"] and "expected" not in outcome.slots
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("你们做的海报logo颜色错了，周五之前必须改好", "周五之前必须改好"),
+        ("The banner has the wrong opening hours, please fix it before Saturday", "please fix it before Saturday"),
+    ],
+)
+def test_a_day_said_as_a_deadline_is_no_start_date(text: str, expected: str, deps: Deps) -> None:
+    slots = extract_slots("complaint", text, deps)
+    assert "since" not in slots
+    assert slots["expected"] == expected
+
+
+def test_a_day_before_which_things_went_well_is_still_a_start_date(deps: Deps) -> None:
+    assert "since" in extract_slots("complaint", "上周五之前都正常，之后就没有曝光了", deps)
 
 
 @pytest.mark.parametrize("text", ["138 1234 5678", "13812345678", "电话 138-1234-5678"])
