@@ -124,6 +124,19 @@ def _with_traditional(phrases: Iterable[str]) -> tuple[str, ...]:
     return tuple(forms)
 
 
+def _strings(raw: Mapping[str, Any], key: str) -> list[str]:
+    """A list of phrases; YAML reads a bare no, yes, on or off as true or false, which no client ever wrote."""
+    values = list(raw.get(key) or ())
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{key}: expected phrases as text (quote yes, no, on and off)")
+    return values
+
+
+def _whole(norm: str) -> str:
+    """A normalized message without the punctuation around it, to compare with phrases said as a whole message."""
+    return norm.strip(" .!?。！？~～")
+
+
 class ActLexicon:
     """The phrases of every act (config/acts.yaml), compiled into one automaton; immutable."""
 
@@ -138,9 +151,11 @@ class ActLexicon:
         self.max_other = int(raw.get("alone_max_other", 2))
         self.fillers = frozenset(str(raw.get("fillers", "")))
         # Side markers that, as the whole message, mark nothing and say yes ("对了" alone is "right").
-        whole = [normalize(str(p)) for p in raw.get("affirm_when_whole", ())]
+        whole = [normalize(p) for p in _strings(raw, "affirm_when_whole")]
         spelled = traditional_spellings(whole)
         self.affirm_when_whole = frozenset(s for w in whole for s in (w, *(normalize(t) for t in spelled[w])))
+        # A "no" that, as the whole answer to a detail that may be left out, leaves it out.
+        self.skip_when_optional = frozenset(_with_traditional(_strings(raw, "skip_when_optional")))
         for name, spec in acts.items():
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
@@ -300,7 +315,7 @@ class ActLexicon:
             if counts:
                 found.add(act)
         pure = alone_ok and all(h.kind in _PHRASE_KINDS for h in hits)
-        stripped = norm.strip(" .!?。！？~～")
+        stripped = _whole(norm)
         if pure and found == {Act.SIDE_MARKER} and stripped in self.affirm_when_whole:
             found = {Act.AFFIRM}
         if stripped in self.skip_words:
@@ -315,6 +330,10 @@ class ActLexicon:
         if score is not None:
             found.add(Act.SCORE)
         return Acts(frozenset(found), pure=pure, score=score, claim=claim)
+
+    def declines(self, text: str) -> bool:
+        """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
+        return _whole(normalize(text)) in self.skip_when_optional
 
     @staticmethod
     def _claim(hits: list[_Hit]) -> str | None:

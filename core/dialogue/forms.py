@@ -147,7 +147,7 @@ def normalize_phone(text: str) -> str | None:
 def validate(spec: SlotSpec, answer: str, skip_words: AbstractSet[str]) -> Validated:
     """Check one answer against its slot; skip words leave optional slots empty."""
     text = answer.strip()
-    if text.lower() in skip_words:
+    if text.lower().strip(" .!?。！？~～") in skip_words:
         return Validated(None) if not spec.required else Validated(None, "form.required")
     if not text:
         return Validated(None, "form.required")

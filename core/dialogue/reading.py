@@ -32,6 +32,10 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
     category = snapshot.category
     if category is None:
         return acts
+    spec = asking(snapshot, deps)
+    if snapshot.state is State.COLLECTING and spec is not None and not spec.required and deps.lexicon.declines(text):
+        # "不用了" asked for a detail that may be left out leaves it out; it drops the issue only where one is needed.
+        return replace(acts, found=(acts.found - {Act.CANCEL, Act.DENY}) | {Act.SKIP}, pure=True)
     found = edit_request(text)
     if found is None:
         return acts
@@ -321,7 +325,8 @@ def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False
         phones = find_phones(answer)
         if phones:
             return Validated(phones[0])
-    checked = validate(spec, answer, skip_words(deps))
+    skips = skip_words(deps) if spec.required else skip_words(deps) | deps.lexicon.skip_when_optional
+    checked = validate(spec, answer, skips)
     if checked.error is None and checked.value and answered and spec.name not in FREE_TEXT:
         checked = Validated(_without_lead(spec, checked.value))
     if checked.error is None and checked.value and spec.extract == "date" and answered:

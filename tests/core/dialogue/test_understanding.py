@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.dialogue.actions import split_issues
-from core.dialogue.acts import Act, default_lexicon
+from core.dialogue.acts import Act, ActLexicon, default_lexicon
 from core.dialogue.classifier import KeywordClassifier, load_rules, normalize
 from core.dialogue.forms import Forms
 from core.dialogue.machine import step
@@ -29,6 +29,7 @@ from core.dialogue.model import (
 )
 from core.dialogue.reading import extract_slots
 from core.dialogue.textmodel import STARTER_MODEL, configured_model
+from core.errors import ConfigError
 from core.settings import PROJECT_ROOT, DialogueSettings
 from core.texts import Texts
 
@@ -485,6 +486,25 @@ def test_requests_are_not_stored_as_details(deps: Deps) -> None:
     outcome = say("你是机器人还是真人啊？", snap, deps)
     assert "project" not in outcome.slots and keys(outcome)[0] == "chat.bot_identity"
     assert say("算了 不用了", snap, deps).state is State.CLOSED
+
+
+@pytest.mark.parametrize("text", ["不用了", "不要", "no", "No.", "不用了。"])
+def test_a_no_to_a_detail_that_may_be_left_out_leaves_it_out_and_cancels_nothing(text: str, deps: Deps) -> None:
+    slots = {"proposal": "周报能不能改成周一早上发"}
+    outcome = say(text, Snapshot(State.COLLECTING, "suggestion", slots, {"asking": "contact"}), deps)
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots["proposal"] == "周报能不能改成周一早上发" and outcome.slots.get("contact") is None
+
+
+@pytest.mark.parametrize("text", ["不用了", "算了 不用了", "取消"])
+def test_a_no_to_a_detail_that_is_needed_still_drops_the_issue(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流停了"}, {"asking": "project"})
+    assert say(text, snap, deps).state is State.CLOSED
+
+
+def test_a_yes_or_no_phrase_left_unquoted_in_the_acts_file_is_refused() -> None:
+    with pytest.raises(ConfigError, match="quote"):
+        ActLexicon({"skip_when_optional": [False, "不用了"]})
 
 
 def test_an_objection_changes_the_category(deps: Deps) -> None:
