@@ -274,6 +274,24 @@ def _project(folded: Folded, masked: str) -> str | None:
     return None
 
 
+# "项目是双十一那个", "活动叫春季焕新", "the campaign is called …": a message that opens by naming the project.
+_LABELLED = re.compile(rf"\s*(?:就是|是|那个|the|our)?\s*(?:{_NAME_AFTER.pattern})")
+_LEFT_OVER = re.compile(r"[\s，。！？!?；;、,.~…]|那个|这个|那次|这次|吧|啊|呀|哦|的|呢|嘛|哈|了")
+
+
+def labelled_project(text: str) -> str | None:
+    """The project when that is all the text says, named as the project ("项目是双十一那个", "活动叫春季焕新")."""
+    folded = fold(text)
+    opening = _LABELLED.match(folded.folded)
+    if opening is None:
+        return None
+    span = _name_after(folded.folded, opening.end())
+    name = _clean_name(folded.shown[span[0] : span[1]]) if span else None
+    if name is None or _LEFT_OVER.sub("", folded.folded[span[1] :] if span else ""):
+        return None
+    return name
+
+
 # --- the project a message is about, when it is not named as one ----------------------------------------------
 
 # What an agency makes or runs for a client: "店庆海报", "游戏推广的弹窗" name the project by what was made.

@@ -10,7 +10,15 @@ from typing import Any
 
 from core.dialogue.acts import NO_ACTS, Act, Acts
 from core.dialogue.classifier import Classification, has_words, normalize
-from core.dialogue.entities import DateMention, Entities, extract, find_phones, sole_demand, sole_entity
+from core.dialogue.entities import (
+    DateMention,
+    Entities,
+    extract,
+    find_phones,
+    labelled_project,
+    sole_demand,
+    sole_entity,
+)
 from core.dialogue.fields import edit_request
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
@@ -174,8 +182,8 @@ class Misplaced:
 
 
 def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced | None:
-    """The answer when it is only a phone number, an e-mail address or a date and the detail asked is words, or only
-    an outcome wanted and the detail asked is the project or a date.
+    """The answer when it is only a phone number, an e-mail address or a date and the detail asked is words, only
+    an outcome wanted and the detail asked is the project or a date, or only the project, named as the project.
 
     "上周三" asked for the project fills the start date when that is still empty; else the project is asked once
     more, and a second answer of the kind is taken as it stands. A campaign named for a festival ("双十一") or a
@@ -184,6 +192,11 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
     spec = asking(snapshot, deps)
     if spec is None or spec.validator != "text" or snapshot.category is None or event.kind is not EventKind.MESSAGE:
         return None
+    if spec.extract != "project" and (named := labelled_project(event.text)) is not None:
+        # "项目是双十一那个" asked for the outcome names the project, whatever the form held for it before.
+        project = next((o.name for o in deps.forms.slots(snapshot.category) if o.extract == "project"), None)
+        if project is not None:
+            return Misplaced("project", project, named)
     kind = sole_entity(event.text, deps.today)
     if kind is None and spec.extract in ("project", "date") and sole_demand(event.text):
         # "重新印刷并承担费用" asked for the project or the start date is the outcome wanted.
@@ -257,11 +270,15 @@ def _normalized(words: tuple[str, ...]) -> frozenset[str]:
 
 
 def answer_text(event: Event, spec: SlotSpec, category: str, deps: Deps, lang: str) -> str:
-    """A choice button answers with its label; anything else answers with the message text."""
+    """A choice button answers with its label, and so do words that point to one choice ("投放吧", "发票的事");
+    anything else answers with the message text."""
+    choice: str | None = None
     if event.button and event.button.startswith(CHOICE_PREFIX):
         choice = event.button[len(CHOICE_PREFIX) :]
-        if choice in spec.choices:
-            return deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)
+    elif spec.cues and event.text.strip():
+        choice = deps.forms.topic_of(category, spec.name, normalize(event.text))
+    if choice is not None and choice in spec.choices:
+        return deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)
     return event.text
 
 

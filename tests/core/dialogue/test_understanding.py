@@ -364,6 +364,34 @@ def test_an_outcome_given_for_the_project_when_one_is_known_is_asked_about_once(
     assert again.slots["project"] == "全额退款"
 
 
+@pytest.mark.parametrize(("text", "project"), [("项目是双十一那个", "双十一"), ("活动叫春季焕新", "春季焕新")])
+def test_the_project_named_as_such_while_another_detail_is_asked_is_the_project(
+    text: str, project: str, deps: Deps
+) -> None:
+    # The project was answered before with what was no project; naming it as the project puts that right.
+    slots = {"description": "返点一直没给", "project": "返点按合同给", "since": "上个月", "phone": "13566667777"}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.slots["project"] == project and "expected" not in outcome.slots
+    assert outcome.context["asking"] == "expected"
+    assert keys(outcome) == ["form.noted", "form.ask"]
+
+
+@pytest.mark.parametrize("text", ["项目是双十一，希望全额退款", "项目有问题"])
+def test_more_than_the_project_named_answers_the_detail_asked(text: str, deps: Deps) -> None:
+    slots = {"description": "返点一直没给", "project": "返点", "phone": "13566667777"}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.slots["expected"]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"), [("投放吧", "投放与效果"), ("发票的事", "发票与付款"), ("报价", "报价与合同")]
+)
+def test_words_pointing_to_one_choice_answer_with_its_label(text: str, label: str, deps: Deps) -> None:
+    slots = {"question": "你们合作的KOL有没有母婴类的"}
+    outcome = say(text, Snapshot(State.COLLECTING, "inquiry", slots, {"asking": "topic"}), deps)
+    assert outcome.slots["topic"] == label
+
+
 @pytest.mark.parametrize("text", ["开业海报那批", "春季招商活动", "就是那个落地页"])
 def test_a_project_named_is_no_outcome(text: str, deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "开业海报的logo颜色印错了"}, {"asking": "project"})
