@@ -416,7 +416,8 @@ _OUTCOME = re.compile(
 )
 # Wanting to complain, to ask, or to talk to someone is an act in the dialogue, not an outcome.
 _NOT_A_DEMAND = re.compile(
-    r"要投诉|想投诉|要咨询|想咨询|要找|想找|找个|跟你们|和你们|要问|想问|要跟|要和|你们说|他们说|答应|承诺|说好"
+    r"要投诉|想投诉|要咨询|想咨询|要找|想找|找个|跟你们|和你们|要问|想问|要跟|要和|你们说|他们说|答应|承诺|说好|"
+    r"(?<![a-z])(?:want|need|would like|'d like) to (?:complain|ask|talk|speak|report|know|make a complaint)(?![a-z])"
 )
 # Longer than this, a clause holds more than the demand (voice-style messages come without punctuation).
 _LONG_CLAUSE = 24

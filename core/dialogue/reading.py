@@ -190,7 +190,12 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
     deadline given as the outcome wanted ("下周一") is an answer.
     """
     spec = asking(snapshot, deps)
-    if spec is None or spec.validator != "text" or snapshot.category is None or event.kind is not EventKind.MESSAGE:
+    if spec is None or snapshot.category is None or event.kind is not EventKind.MESSAGE:
+        return None
+    if spec.validator == "phone" and sole_demand(event.text):
+        # "please send a corrected invoice" asked for the phone is the outcome wanted, not a wrong number.
+        return _demand_elsewhere(snapshot, event, deps)
+    if spec.validator != "text":
         return None
     if spec.extract != "project" and (named := labelled_project(event.text)) is not None:
         # "项目是双十一那个" asked for the outcome names the project, whatever the form held for it before.
@@ -200,9 +205,22 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
     kind = sole_entity(event.text, deps.today)
     if kind is None and spec.extract in ("project", "date") and sole_demand(event.text):
         # "重新印刷并承担费用" asked for the project or the start date is the outcome wanted.
-        kind = "demand"
+        return _demand_elsewhere(snapshot, event, deps)
     if kind is None or spec.extract in _DETAILS_OF_KIND[kind] or _own_answer(spec, kind, event.text, deps):
         return None
+    return _elsewhere(snapshot, event, deps, kind)
+
+
+def _demand_elsewhere(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced | None:
+    spec = asking(snapshot, deps)
+    if spec is None or spec.extract == "demand":
+        return None
+    return _elsewhere(snapshot, event, deps, "demand")
+
+
+def _elsewhere(snapshot: Snapshot, event: Event, deps: Deps, kind: str) -> Misplaced | None:
+    """The empty detail an answer of `kind` fills; else the detail asked is asked once more, then taken as said."""
+    assert snapshot.category is not None
     for other in deps.forms.slots(snapshot.category):
         if other.extract in _DETAILS_OF_KIND[kind] and not snapshot.slots.get(other.name):
             value = extract_slots(snapshot.category, event.text, deps, snapshot.language).get(other.name)
@@ -211,7 +229,8 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
                 value = value or event.text.strip()
             if value:
                 return Misplaced(kind, other.name, value)
-    return None if snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(kind)
+    spec = asking(snapshot, deps)
+    return None if spec is None or snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(kind)
 
 
 def _own_answer(spec: SlotSpec, kind: str, text: str, deps: Deps) -> bool:

@@ -352,6 +352,21 @@ def test_an_outcome_given_for_the_project_or_start_fills_the_outcome_and_the_det
     assert keys(outcome) == ["form.noted", "form.ask"]
 
 
+@pytest.mark.parametrize("text", ["please send a corrected invoice", "重新开一张发票"])
+def test_an_outcome_given_for_the_phone_fills_the_outcome_not_a_bad_number(text: str, deps: Deps) -> None:
+    slots = {"description": "the invoice amount is wrong", "project": "October retainer", "since": "last week"}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
+    assert outcome.slots["expected"] == text and "phone" not in outcome.slots
+    assert keys(outcome) == ["form.noted", "form.ask"] and outcome.context["asking"] == "phone"
+
+
+@pytest.mark.parametrize(
+    "text", ["I want to complain about the invoice you sent, the amount is wrong", "I'd like to report a problem"]
+)
+def test_wanting_to_complain_in_english_is_no_outcome_wanted(text: str, deps: Deps) -> None:
+    assert "expected" not in extract_slots("complaint", text, deps)
+
+
 def test_an_outcome_given_for_the_project_when_one_is_known_is_asked_about_once(deps: Deps) -> None:
     slots = {"description": "开业海报的logo颜色印错了", "expected": "希望重新印"}
     snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "project"})
