@@ -38,6 +38,8 @@ TURN_CAP = 12
 MAX_REPEATS = 2
 # Seconds a client takes to read the bot and type the next message (fragments say their own, shorter gap).
 DEFAULT_GAP = 20.0
+# How long a client waits for the satisfaction prompt at most (quiet hours are ten), looking every half hour.
+QUIET_WAIT, QUIET_STEP = 12 * 3600.0, 1800.0
 TICKET_NO = re.compile(r"KF-\d{8}-\d{4}")
 # Natural answers of a client who was not told otherwise (the category the bot asks for, optional details).
 CATEGORY_WORDS = {"complaint": "投诉", "inquiry": "咨询", "suggestion": "建议", "other": "其他"}
@@ -49,10 +51,10 @@ PERSON_STATES = frozenset({State.HUMAN_QUEUE, State.WITH_REP})
 # A topic counts as right when the stored text names it (the choice key, its label, or a word of it).
 TOPIC_WORDS = {
     "media": ("media", "投放", "媒介", "媒体", "媒體", "渠道"),
-    "pricing": ("pricing", "报价", "價", "价格", "价", "收费", "合同", "price"),
+    "pricing": ("pricing", "报价", "價", "价格", "价", "收费", "合同", "price", "quote", "contract"),
     "billing": ("billing", "发票", "發票", "开票", "付款", "结算", "invoice", "账单"),
-    "creative": ("creative", "创意", "素材", "设计", "creative"),
-    "schedule": ("schedule", "排期", "进度", "档期"),
+    "creative": ("creative", "创意", "素材", "设计", "asset"),
+    "schedule": ("schedule", "排期", "进度", "档期", "progress"),
     "other": ("other", "其他"),
 }
 # A status answer says where the ticket stands or who holds it (the status labels of texts.*.yaml, or the like).
@@ -497,8 +499,15 @@ class _Play:
         driver = self.driver
         assert self.conversation_id is not None, "a rep can only resolve after the client wrote"
         await driver.services.engine.resolve(self.conversation_id, "已处理完毕", actor=f"user:{driver.rep_id}")
+        told = len(driver.channel.sent.get(self.user, []))
         delay = driver.services.settings.dialogue.feedback_delay_minutes
         await driver._tick(delay * 60 + 60)
+        # A prompt due in quiet hours waits for the morning: the client reads it then, whatever hour the
+        # scenarios before this one left the clock at.
+        waited = 0.0
+        while len(driver.channel.sent.get(self.user, [])) == told and waited < QUIET_WAIT:
+            await driver._tick(QUIET_STEP)
+            waited += QUIET_STEP
         self._bot_lines()
 
 
