@@ -31,6 +31,7 @@ BENCHMARKS = (
     "model_bench",
     "entities_bench",
     "followups_bench",
+    "statement_bench",
     "wechat_bench",
     "telegram_bench",
     "email_bench",
