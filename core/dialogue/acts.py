@@ -32,6 +32,8 @@ class Act(enum.StrEnum):
     THANKS = "thanks"
     BOT_QUESTION = "bot_question"
     DECLINE_CONTACT = "decline_contact"
+    # "等一下我查一下": the answer is on its way, the client went to look it up.
+    HOLD = "hold"
     SIDE_MARKER = "side_marker"
     # "还有个事…": another issue than the one being handled or filed.
     NEW_ISSUE = "new_issue"
@@ -56,11 +58,14 @@ _PHRASE_ACTS = (
     Act.THANKS,
     Act.BOT_QUESTION,
     Act.DECLINE_CONTACT,
+    Act.HOLD,
     Act.SIDE_MARKER,
     Act.NEW_ISSUE,
     Act.ADDITION,
 )
 ALONE = "alone"
+# The kind of words that are no act, though an act's phrase is inside them: they only keep it from matching.
+PLAIN = "plain"
 # A phrase that counts only when it opens the message, set apart ("还有，…", "then …"): inside a sentence it is
 # an ordinary word ("还有点问题").
 LEADING = "leading"
@@ -178,6 +183,8 @@ class ActLexicon:
                 for negation in negations:
                     joint = f"{negation} {word}" if negation.isascii() and str(word).isascii() else negation + str(word)
                     entries.append((joint, "negclaim", str(category)))
+        # Words that hold an act's phrase without doing it ("帮我查一下" asks the agency to look: no pause).
+        entries.extend((str(p), PLAIN, "") for p in raw.get("plain") or ())
         for score, phrases in (raw.get("score_words") or {}).items():
             entries.extend((str(p), "score", str(int(score))) for p in phrases)
         self._automaton: Any = ahocorasick.Automaton()
@@ -282,7 +289,7 @@ class ActLexicon:
         if not norm.strip():
             return NO_ACTS
         hits = self._hits(norm)
-        other = self._other(norm, hits)
+        other = self._other(norm, [h for h in hits if h.kind != PLAIN])
         act_hits = [h for h in hits if h.kind in _PHRASE_KINDS]
         alone_ok = bool(act_hits) and other <= min(self.max_other, sum(h.end - h.start for h in act_hits) // 3)
         found: set[Act] = set()
@@ -309,12 +316,21 @@ class ActLexicon:
         if self.is_question(norm):
             found.add(Act.QUESTION)
         claim = self._claim(hits)
+        if claim is None and (claim := self._bare_category(norm)) is not None:
+            # The category's word alone answers no detail ("投诉" asked for the outcome wanted).
+            pure = True
         if claim is not None:
             found.add(Act.CLAIM)
         score = self._score(norm, hits)
         if score is not None:
             found.add(Act.SCORE)
         return Acts(frozenset(found), pure=pure, score=score, claim=claim)
+
+    def _bare_category(self, norm: str) -> str | None:
+        """The category whose word is the whole message ("投诉", "咨询！"): named as plainly as a claim, wherever
+        the bot's buttons do not offer it (at the summary, while a detail is asked)."""
+        bare = norm.strip(" " + "".join(self.fillers))
+        return next((category for category, words in self.category_words.items() if bare in words), None)
 
     @staticmethod
     def _claim(hits: list[_Hit]) -> str | None:

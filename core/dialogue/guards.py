@@ -28,6 +28,7 @@ from core.dialogue.reading import (
     acts_of,
     asking,
     classify,
+    continued_issue,
     described_category,
     described_slots,
     extract_slots,
@@ -66,6 +67,12 @@ def _claim_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 def _asking_contact(snapshot: Snapshot, deps: Deps) -> bool:
     spec = asking(snapshot, deps)
     return spec is not None and (spec.validator == "phone" or spec.extract == "contact")
+
+
+def _not_skipping(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """Not a skip word ("不用了") said while an optional detail is asked."""
+    spec = asking(snapshot, deps)
+    return Act.SKIP not in acts_of(event) or spec is None or spec.required
 
 
 def _side_question(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
@@ -192,6 +199,11 @@ def _asked_enough(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     return lean.category is not None and (lean.ruled or lean.confidence >= 0.5)
 
 
+def _continues_and_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    more = continued_issue(snapshot, event, deps)
+    return more is not None and deps.forms.next_missing(more.category, more.slots) is None
+
+
 GUARDS: dict[str, Guard] = {
     "always": lambda s, e, d: True,
     "pure": lambda s, e, d: acts_of(e).pure,
@@ -221,6 +233,9 @@ GUARDS: dict[str, Guard] = {
     "asking_contact": lambda s, e, d: _asking_contact(s, d),
     "asking_contact_and_completes": lambda s, e, d: _asking_contact(s, d) and _contact_completes(s, d),
     "side_question": _side_question,
+    "not_skipping": _not_skipping,
+    "continues_issue": lambda s, e, d: continued_issue(s, e, d) is not None,
+    "continues_issue_and_completes": _continues_and_completes,
     "not_an_answer": _not_an_answer,
     "adds_details": _adds_details,
     "answers_what_to_change": _answers_what_to_change,

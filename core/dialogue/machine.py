@@ -110,7 +110,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_draft_timeouts(S.CLASSIFYING),
     # collecting: the details the category needs; every message may answer several of them
     Transition(S.COLLECTING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
-    Transition(S.COLLECTING, E.CANCEL, "always", S.CLOSED, "cancel"),
+    # "不用了" asked for an optional detail skips it; asked for a required one, it drops the matter
+    Transition(S.COLLECTING, E.CANCEL, "not_skipping", S.CLOSED, "cancel"),
     Transition(S.COLLECTING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.COLLECTING, E.EDIT, "edit_completes", S.CONFIRMING, "apply_edit"),
     Transition(S.COLLECTING, E.EDIT, "always", S.COLLECTING, "apply_edit"),
@@ -119,6 +120,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.BOT_QUESTION, "always", S.COLLECTING, "explain_bot"),
     Transition(S.COLLECTING, E.DECLINE_CONTACT, "asking_contact_and_completes", S.CONFIRMING, "contact_by_channel"),
     Transition(S.COLLECTING, E.DECLINE_CONTACT, "asking_contact", S.COLLECTING, "contact_by_channel"),
+    # "等一下我查一下": the client went to look the answer up; the question stands
+    Transition(S.COLLECTING, E.HOLD, "pure", S.COLLECTING, "hold_on"),
+    # more of the issue sent before the question asked meanwhile was read ("你们做的海报" / "logo印错了")
+    Transition(S.COLLECTING, E.MESSAGE, "continues_issue_and_completes", S.CONFIRMING, "continue_issue"),
+    Transition(S.COLLECTING, E.MESSAGE, "continues_issue", S.COLLECTING, "continue_issue"),
     Transition(S.COLLECTING, E.QUESTION, "side_question", S.COLLECTING, "side_question"),
     Transition(S.COLLECTING, E.MESSAGE, "not_an_answer", S.COLLECTING, "reask"),
     # the first description of an issue the bot filed on its own may be of another category: it moves there
@@ -152,6 +158,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.MESSAGE, "adds_details", S.CONFIRMING, "apply_edit"),
     Transition(S.CONFIRMING, E.MESSAGE, "answers_what_to_change", S.CONFIRMING, "add_to_issue_text"),
     Transition(S.CONFIRMING, E.QUESTION, "always", S.CONFIRMING, "side_question"),
+    Transition(S.CONFIRMING, E.MESSAGE, "continues_issue_and_completes", S.CONFIRMING, "continue_issue"),
+    Transition(S.CONFIRMING, E.MESSAGE, "continues_issue", S.COLLECTING, "continue_issue"),
     Transition(S.CONFIRMING, E.MESSAGE, "always", S.CONFIRMING, "resummarize"),
     *_draft_timeouts(S.CONFIRMING),
     # ticket open, the bot holds the conversation

@@ -345,6 +345,20 @@ def test_a_phone_number_given_for_the_outcome_is_the_phone_not_the_outcome(text:
     assert outcome.context["asking"] == "expected"
 
 
+@pytest.mark.parametrize(
+    ("text", "contact"),
+    [
+        ("邮箱是 zhang.wei@acme.com 谢谢", "zhang.wei@acme.com"),
+        ("发我邮箱吧 li@example.com", "li@example.com"),
+        ("王经理 电话13811113333", "13811113333"),
+        ("就这个微信", "就这个微信"),
+    ],
+)
+def test_a_contact_answer_is_the_address_or_number_in_it(text: str, contact: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "suggestion", {"proposal": "希望周报每周一早上发"}, {"asking": "contact"})
+    assert say(text, snap, deps).slots["contact"] == contact
+
+
 def test_an_email_given_for_the_suggestion_is_its_contact(deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "suggestion", {}, {"asking": "proposal"})
     outcome = say("li@example.com", snap, deps)
@@ -395,7 +409,18 @@ def test_a_bare_yes_to_an_open_question_is_asked_again_naming_the_detail(
 
 @pytest.mark.parametrize(
     ("text", "project"),
-    [("是春季招聘", "春季招聘"), ("应该是 双十一大促", "双十一大促"), ("it's Spring Launch", "Spring Launch")],
+    [
+        ("是春季招聘", "春季招聘"),
+        ("应该是 双十一大促", "双十一大促"),
+        ("it's Spring Launch", "Spring Launch"),
+        # the detail's own word with the copula or a colon
+        ("项目是年货节", "年货节"),
+        ("项目叫春节拜年视频", "春节拜年视频"),
+        ("活动名称：618大促", "618大促"),
+        ("Project: Spring Launch", "Spring Launch"),
+        # a field word that opens a name is part of it
+        ("活动页面改版", "活动页面改版"),
+    ],
 )
 def test_the_copula_before_an_answer_is_not_part_of_the_detail(text: str, project: str, deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "招聘广告投到外省去了"}, {"asking": "project"})
@@ -605,6 +630,9 @@ def test_fragments_add_up_before_classifying(deps: Deps) -> None:
         "多久能下线？？",
         "催一下 这个事有结果了吗",
         "hello?? is anyone even looking at this",
+        "工单号是多少",
+        "我的单号多少来着",
+        "what's my ticket number?",
     ],
 )
 def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
@@ -736,11 +764,21 @@ def test_a_short_complaint_is_its_own_description(deps: Deps, text: str) -> None
     assert outcome.context["asking"] != "description"
 
 
-@pytest.mark.parametrize("text", ["没有了", "不需要", "不方便", "no thanks", "nope"])
+@pytest.mark.parametrize("text", ["没有了", "不需要", "不方便", "no thanks", "nope", "不用了", "不需要了"])
 def test_no_to_an_optional_detail_skips_it(deps: Deps, text: str) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "x" * 10, "project": "p"}, {"asking": "since"})
     outcome = say(text, snap, deps)
     assert outcome.slots["since"] is None and outcome.context["asking"] == "expected"
+
+
+def test_no_need_to_a_required_detail_drops_the_matter(deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    asked = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"})
+    assert say("不用了", asked, deps).state is State.CLOSED
+    # "不用了" to the suggestion's optional contact files the suggestion without one.
+    snap = Snapshot(State.COLLECTING, "suggestion", {"proposal": "希望报表可以导出excel"}, {"asking": "contact"})
+    outcome = say("不用了", snap, deps)
+    assert outcome.state is State.CONFIRMING and outcome.slots["contact"] is None
 
 
 def test_a_correction_while_another_detail_is_asked_asks_it_again(deps: Deps) -> None:
@@ -818,3 +856,109 @@ def test_a_plain_yes_after_the_ticket_opened_is_acknowledged_not_added(text: str
     # Anything more is added to the ticket as before.
     outcome = say("好的，素材我下午再补一版", Snapshot(State.TICKET_OPEN, has_ticket=True, ticket=view), deps)
     assert keys(outcome) == ["ticket.appended"]
+
+
+# ---------------------------------------------------------------- messages in a row, a pause, a category's word
+
+
+def told(slots: dict[str, Any], asked: str | None, state: State = State.COLLECTING, **context: Any) -> Snapshot:
+    """A complaint form whose description the client told at his turn 3; it is now his turn 4."""
+    ctx: dict[str, Any] = {"turn": 4, "told_turn": 3, "classified": {"category": "complaint", "picked": True}}
+    if asked:
+        ctx["asking"] = asked
+    return Snapshot(state, "complaint", slots, {**ctx, **context})
+
+
+def quick(text: str, snapshot: Snapshot, deps: Deps, gap: float) -> Outcome:
+    return step(snapshot, Event(EventKind.MESSAGE, text=text, data={"gap": gap}), deps)
+
+
+def test_words_of_the_issue_sent_right_after_it_go_on_telling_it(deps: Deps) -> None:
+    snap = told({"description": "你们做的海报"}, "project")
+    outcome = quick("logo印错了", snap, deps, gap=3)
+    assert outcome.slots["description"] == "你们做的海报 logo印错了" and "project" not in outcome.slots
+    assert keys(outcome) == ["form.ask"] and outcome.context["asking"] == "project"
+    # A third fragment as quick goes on again.
+    again = quick("颜色也不对", after(outcome, turn=5), deps, gap=4)
+    assert again.slots["description"] == "你们做的海报 logo印错了 颜色也不对"
+
+
+@pytest.mark.parametrize(
+    ("text", "gap", "told_turn"),
+    [
+        ("logo印错了", 20, 3),  # time enough to read the question: an answer
+        ("logo印错了", 3, 2),  # not right after the telling
+        ("年货节", 2, 3),  # no words of an issue
+        ("哈哈", 2, 3),  # small talk only
+    ],
+)
+def test_an_answer_is_an_answer_when_not_right_after_the_telling(
+    text: str, gap: float, told_turn: int, deps: Deps
+) -> None:
+    snap = told({"description": "你们做的海报"}, "project", told_turn=told_turn)
+    outcome = quick(text, snap, deps, gap=gap)
+    assert outcome.slots["project"] == text and outcome.slots["description"] == "你们做的海报"
+
+
+def test_a_quick_answer_of_the_kind_asked_is_the_answer(deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    outcome = quick("电话13812345678 一直打不通你们的", told(slots, "phone"), deps, gap=2)
+    assert outcome.slots["phone"] == "13812345678" and outcome.slots["description"] == slots["description"]
+
+
+def test_more_of_the_issue_at_the_summary_is_added_to_it(deps: Deps) -> None:
+    snap = told(dict(COMPLAINT_FILLED), None, State.CONFIRMING, summary_shown=True, told_turn=1)
+    outcome = quick("而且曝光量比你们报的少了一半", snap, deps, gap=40)
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots["description"] == COMPLAINT_FILLED["description"] + " 而且曝光量比你们报的少了一半"
+    assert keys(outcome) == ["confirm.changed", "confirm.brief"]
+
+
+def test_more_of_an_issue_the_bot_classified_moves_it_where_the_whole_reads(deps: Deps) -> None:
+    classified = {"category": "inquiry", "confident": True, "matched": ["投放"], "picked": False}
+    slots = {"topic": "投放与效果", "question": "我们上周投放的那个朋友圈广告"}
+    snap = Snapshot(
+        State.CONFIRMING, "inquiry", slots, {"turn": 2, "told_turn": 1, "summary_shown": True, "classified": classified}
+    )
+    outcome = quick("数据不对", snap, deps, gap=3)
+    assert outcome.category == "complaint" and outcome.state is State.COLLECTING
+    assert outcome.slots["description"] == "我们上周投放的那个朋友圈广告 数据不对"
+    assert keys(outcome)[0] == "classify.described"
+    # Moved once: more words do not move it back.
+    assert outcome.context["classified"]["described"] is True
+
+
+@pytest.mark.parametrize("text", ["等一下我查一下", "稍等一下 我问问同事", "我找找", "let me check"])
+def test_a_client_looking_the_answer_up_is_waited_for(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "素材被平台拒了三次"}, {"asking": "project"})
+    outcome = say(text, snap, deps)
+    assert outcome.state is State.COLLECTING and "project" not in outcome.slots
+    assert keys(outcome) == ["form.hold"] and outcome.context["asking"] == "project"
+    assert any(isinstance(e, Schedule) for e in outcome.effects)
+
+
+@pytest.mark.parametrize("text", ["核查一下", "帮我查一下", "查一下原因"])
+def test_asking_the_agency_to_look_is_no_pause(text: str, deps: Deps) -> None:
+    slots = {"description": "点击量突然暴涨", "project": "周年庆", "since": None}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.slots["expected"] == text
+
+
+@pytest.mark.parametrize(("text", "category"), [("投诉", "complaint"), ("投訴！", "complaint"), ("咨询", "inquiry")])
+def test_a_category_word_alone_names_the_category(text: str, category: str, deps: Deps) -> None:
+    acts = default_lexicon().recognize(text)
+    assert acts.claim == category and acts.pure
+    assert default_lexicon().recognize(f"{text}的流程是什么").claim is None
+
+
+def test_a_category_word_at_the_summary_switches_the_form(deps: Deps) -> None:
+    context = {"summary_shown": True, "first_text": "我们上周投放的那个朋友圈广告"}
+    slots = {"topic": "投放与效果", "question": "我们上周投放的那个朋友圈广告"}
+    outcome = say("投诉", Snapshot(State.CONFIRMING, "inquiry", slots, context), deps)
+    assert outcome.category == "complaint" and keys(outcome)[0] == "classify.switched"
+
+
+def test_the_category_word_of_the_form_answers_no_detail(deps: Deps) -> None:
+    slots = {"description": "素材审核太慢了", "project": "618", "since": None}
+    outcome = say("投诉", Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert "expected" not in outcome.slots and keys(outcome) == ["form.not_an_answer", "form.ask"]
