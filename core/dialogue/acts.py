@@ -27,6 +27,8 @@ class Act(enum.StrEnum):
     DENY = "deny"
     CANCEL = "cancel"
     HANDOFF = "handoff"
+    # "call me", "打电话给我": a person is asked for unless the message gives the number (see reading.recognize).
+    CALL_BACK = "call_back"
     STATUS = "status"
     GREETING = "greeting"
     THANKS = "thanks"
@@ -53,6 +55,7 @@ _PHRASE_ACTS = (
     Act.DENY,
     Act.CANCEL,
     Act.HANDOFF,
+    Act.CALL_BACK,
     Act.STATUS,
     Act.GREETING,
     Act.THANKS,

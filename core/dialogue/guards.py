@@ -213,6 +213,10 @@ GUARDS: dict[str, Guard] = {
     "confident": lambda s, e, d: classify(s, e, d).confident,
     "some_cue": lambda s, e, d: bool(classify(s, e, d).matched),
     "asked_enough": _asked_enough,
+    # The guessed form complete: the summary shown waits for a yes at the confirmation, not in the form.
+    "asked_enough_and_complete": lambda s, e, d: (
+        _asked_enough(s, e, d) and prefills_all(classify(s, e, d).category, issue_text(s, e, d), s, d)
+    ),
     "category_button": lambda s, e, d: (e.button or "").startswith(CATEGORY_PREFIX),
     "completes_form": _completes_form,
     "confident_and_complete": lambda s, e, d: (

@@ -58,6 +58,7 @@ def _asking_rows(source: State) -> list[Transition]:
         Transition(source, E.CLAIM, "always", S.COLLECTING, "start_claimed"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
         Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
+        Transition(source, E.MESSAGE, "asked_enough_and_complete", S.CONFIRMING, "start_guessed"),
         Transition(source, E.MESSAGE, "asked_enough", S.COLLECTING, "start_guessed"),
         Transition(source, E.MESSAGE, "always", S.CLASSIFYING, "ask_category"),
         Transition(source, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),

@@ -31,6 +31,9 @@ from core.dialogue.model import (
 def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
     """The acts of a client message, with a correction ("电话改成…") resolved to one of the form's details."""
     acts = deps.lexicon.recognize(text)
+    if Act.CALL_BACK in acts and not find_phones(text):
+        # "打电话给我" without a number asks for a person; with one, it gives the number to call.
+        acts = replace(acts, found=acts.found | {Act.HANDOFF})
     category = snapshot.category
     if category is None:
         return acts

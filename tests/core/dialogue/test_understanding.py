@@ -442,6 +442,21 @@ def test_the_phone_is_taken_from_anywhere_in_the_answer(text: str, deps: Deps) -
     assert outcome.slots["phone"].startswith("13")
 
 
+@pytest.mark.parametrize(
+    "text", ["you can call me at +86 138 1234 5678", "有事打我电话13812345678", "call me 13812345678"]
+)
+def test_a_call_asked_for_at_a_number_gives_the_number(text: str, deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
+    assert outcome.state is State.CONFIRMING and outcome.slots["phone"] == "13812345678"
+
+
+@pytest.mark.parametrize("text", ["打电话给我", "直接打给我吧", "call me"])
+def test_a_call_asked_for_without_a_number_asks_for_a_person(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流停了"}, {"asking": "project"})
+    assert say(text, snap, deps).state is State.HUMAN_QUEUE
+
+
 def test_declining_the_phone_uses_the_clients_channel(deps: Deps) -> None:
     slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
     snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}, channel="wechat")
@@ -810,10 +825,15 @@ def test_asked_for_the_category_in_vain_the_bot_files_its_best_reading(deps: Dep
         assert outcome.state in {State.GREETED, State.CLASSIFYING}, text
         snap = Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context)
     outcome = say("开屏投放昨天那个", snap, deps)
-    assert outcome.state is State.COLLECTING and outcome.category == "inquiry"
-    assert keys(outcome)[0] == "classify.guessed"
+    assert outcome.category == "inquiry"
+    assert keys(outcome) == ["classify.guessed", "confirm.summary", "confirm.ask"]
     # Not the client's own pick: it stays open to the client's correction ("是咨询").
     assert not outcome.context["classified"].get("picked")
+    # Every detail given, the summary waits at the confirmation: one yes files it (it took two).
+    assert outcome.state is State.CONFIRMING
+    assert say("yes", Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context), deps).state is (
+        State.TICKET_OPEN
+    )
 
 
 def test_no_guess_without_anything_to_go_on(deps: Deps) -> None:
