@@ -40,6 +40,7 @@ from core.dialogue.reading import (
     extract_slots,
     first_text_after_pick,
     free_text_answers,
+    in_burst,
     issue_text,
     issue_text_slot,
     misplaced_answer,
@@ -291,6 +292,9 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
     if current not in FREE_TEXT:
         draft.slots.update(free_text_answers(draft.category, event.text, draft.slots, deps))
     _note_told(draft, deps, told)
+    if in_burst(snapshot, event, deps):
+        # Taken as an answer, it was still sent in the burst of the telling: the next quick words go on with it.
+        draft.context[TOLD_TURN] = draft.context.get("turn")
     draft.context.pop("asking", None)
     if draft.context.get("summary_shown") and checked.value:
         # A detail changed after the summary was shown: say what it is now, above the short question.

@@ -476,15 +476,20 @@ def _goes_on_telling(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     # The rules' small talk ("哈哈", "在吗") is of the fallback category: no words of an issue.
     if all(m.category == FALLBACK_CATEGORY for m in deps.classifier.classify(event.text).matched):
         return False
+    return in_burst(snapshot, event, deps) or snapshot.state is State.CONFIRMING
+
+
+def in_burst(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """Sent within `fragment_seconds` of the client's previous message, which told the issue or was itself sent as
+    quickly after it ("就是那个", "海报", "字印错了" two seconds apart each)."""
     told, turn, gap = snapshot.context.get(TOLD_TURN), snapshot.context.get("turn"), event.data.get(GAP)
-    quick = (
+    return (
         told is not None
         and turn is not None
         and int(told) == int(turn) - 1
         and gap is not None
         and float(gap) <= deps.settings.fragment_seconds
     )
-    return quick or snapshot.state is State.CONFIRMING
 
 
 def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued | None:

@@ -903,6 +903,19 @@ def test_words_of_the_issue_sent_right_after_it_go_on_telling_it(deps: Deps) -> 
     assert again.slots["description"] == "你们做的海报 logo印错了 颜色也不对"
 
 
+def test_a_burst_goes_on_through_an_answer_sent_in_it(deps: Deps) -> None:
+    # "就是那个", "海报", "字印错了", two seconds apart: 海报 answers the project, 字印错了 is still the telling.
+    project = quick("海报", told({"description": "就是那个"}, "project"), deps, gap=2)
+    assert project.slots["project"] == "海报"
+    more = quick("字印错了", after(project, turn=5), deps, gap=2)
+    assert more.slots["description"] == "就是那个 字印错了" and more.slots["project"] == "海报"
+    # Read after a pause, the same words answer the question asked.
+    slow = quick(
+        "字印错了", after(quick("海报", told({"description": "就是那个"}, "project"), deps, 30), turn=5), deps, 2
+    )
+    assert slow.slots["description"] == "就是那个" and slow.slots["since"] == "字印错了"
+
+
 @pytest.mark.parametrize(
     ("text", "gap", "told_turn"),
     [
