@@ -16,6 +16,7 @@ from core.dialogue.model import (
     CONFIRM,
     EDIT,
     EDIT_PREFIX,
+    NEW_ISSUE_TURN,
     Deps,
     Event,
     Snapshot,
@@ -123,6 +124,21 @@ _REFERS_TO_TICKET = re.compile(
 )
 
 
+# Words that name a ticket filed before ("上一个工单", "KF-…", "my ticket"), not just the matter at hand.
+_NAMES_A_TICKET = re.compile(r"工单|单子|上一个|上个问题|kf-?\d|ticket")
+
+
+def _status_of_a_filed_ticket(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """While another issue is taken in, a status question that names a ticket filed before; never the answer for
+    the issue's own words ("之前的素材一直没人理" told as the description)."""
+    spec = asking(snapshot, deps)
+    return (
+        snapshot.ticket is not None
+        and (spec is None or spec.name not in FREE_TEXT)
+        and bool(_NAMES_A_TICKET.search(normalize(event.text)))
+    )
+
+
 # An unmarked message needs this much text to count as another issue: "太慢了" is about the ticket open.
 _NEW_ISSUE_MIN_CHARS = 8
 
@@ -150,7 +166,7 @@ def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
         about = frozenset()
     if acts.pure or about:
         return False
-    if Act.NEW_ISSUE in acts or event.data.get("new_thread"):
+    if Act.NEW_ISSUE in acts or event.data.get("new_thread") or _announced(snapshot, event):
         return True
     verdict = deps.classifier.classify(event.text)
     if Act.SIDE_MARKER in acts:
@@ -167,6 +183,12 @@ def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
         and verdict.category != snapshot.category
         and len(normalize(event.text)) >= _NEW_ISSUE_MIN_CHARS
     )
+
+
+def _announced(snapshot: Snapshot, event: Event) -> bool:
+    """The message right after "还有个事" said alone, with words: the other issue itself."""
+    said = snapshot.context.get(NEW_ISSUE_TURN)
+    return said is not None and int(said) == int(snapshot.context.get("turn", 0)) - 1 and has_words(event.text)
 
 
 def new_issue_category(snapshot: Snapshot, event: Event, deps: Deps) -> str | None:
@@ -244,6 +266,9 @@ GUARDS: dict[str, Guard] = {
     "adds_details": _adds_details,
     "answers_what_to_change": _answers_what_to_change,
     "new_issue": _new_issue,
+    "status_of_a_filed_ticket": _status_of_a_filed_ticket,
+    "announces_new_issue": lambda s, e, d: Act.NEW_ISSUE in acts_of(e) and acts_of(e).pure,
+    "no_words": lambda s, e, d: not has_words(e.text) and not e.attachments,
     "new_issue_known": _new_issue_known,
     "new_issue_complete": _new_issue_complete,
     "confirm": lambda s, e, d: e.button == CONFIRM,

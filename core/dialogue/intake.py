@@ -40,7 +40,6 @@ from core.dialogue.reading import (
     extract_slots,
     first_text_after_pick,
     free_text_answers,
-    in_burst,
     issue_text,
     issue_text_slot,
     misplaced_answer,
@@ -142,6 +141,13 @@ def act_say_bye(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> N
     draft.category, draft.slots = None, {}
     keep(draft)
     draft.say("chat.bye")
+
+
+def act_say_ok(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A yes ("好的") after the matter ended (cancelled, rated, closed): acknowledged, no form, no reminder."""
+    draft.category, draft.slots = None, {}
+    keep(draft)
+    draft.say("chat.ok")
 
 
 def act_explain_bot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -292,9 +298,6 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
     if current not in FREE_TEXT:
         draft.slots.update(free_text_answers(draft.category, event.text, draft.slots, deps))
     _note_told(draft, deps, told)
-    if in_burst(snapshot, event, deps):
-        # Taken as an answer, it was still sent in the burst of the telling: the next quick words go on with it.
-        draft.context[TOLD_TURN] = draft.context.get("turn")
     draft.context.pop("asking", None)
     if draft.context.get("summary_shown") and checked.value:
         # A detail changed after the summary was shown: say what it is now, above the short question.

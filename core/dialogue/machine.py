@@ -33,6 +33,8 @@ def _start_rows(source: State) -> list[Transition]:
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         Transition(source, E.GREETING, "pure", S.GREETED, "greet"),
         Transition(source, E.THANKS, "nothing_else", source, "say_bye"),
+        # "好的", "嗯嗯", "ok" with nothing open start no form: a first one is greeted, one after the end acknowledged
+        Transition(source, E.AFFIRM, "pure", *((S.GREETED, "greet") if source is S.NEW else (source, "say_ok"))),
         Transition(source, E.BOT_QUESTION, "always", S.GREETED, "explain_bot"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
         Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
@@ -97,6 +99,8 @@ def _ticket_talk_rows(source: State) -> list[Transition]:
 def _new_issue_rows(source: State) -> list[Transition]:
     """Another issue ("还有个事要投诉…") gets a ticket of its own; the one filed stays with the desk."""
     return [
+        # "还有个事" alone: the other issue follows in the next message
+        Transition(source, E.MESSAGE, "announces_new_issue", source, "await_new_issue"),
         Transition(source, E.MESSAGE, "new_issue_complete", S.CONFIRMING, "start_new_issue"),
         Transition(source, E.MESSAGE, "new_issue_known", S.COLLECTING, "start_new_issue"),
         Transition(source, E.MESSAGE, "new_issue", S.CLASSIFYING, "start_new_issue"),
@@ -113,6 +117,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     # "不用了" asked for an optional detail skips it; asked for a required one, it drops the matter
     Transition(S.COLLECTING, E.CANCEL, "not_skipping", S.CLOSED, "cancel"),
+    # "上一个工单怎么样了" while another issue's form is filled: its status, then back to the question
+    Transition(S.COLLECTING, E.STATUS, "status_of_a_filed_ticket", S.COLLECTING, "tell_status"),
     Transition(S.COLLECTING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.COLLECTING, E.EDIT, "edit_completes", S.CONFIRMING, "apply_edit"),
     Transition(S.COLLECTING, E.EDIT, "always", S.COLLECTING, "apply_edit"),
@@ -149,6 +155,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.BUTTON, "always", S.CONFIRMING, "resummarize"),
     Transition(S.CONFIRMING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.CONFIRMING, E.CANCEL, "always", S.CLOSED, "cancel"),
+    Transition(S.CONFIRMING, E.STATUS, "status_of_a_filed_ticket", S.CONFIRMING, "tell_status"),
     Transition(S.CONFIRMING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.CONFIRMING, E.EDIT, "always", S.CONFIRMING, "apply_edit"),
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),
@@ -170,6 +177,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_ticket_talk_rows(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.THANKS, "pure", S.TICKET_OPEN, "thanks_noted"),
     Transition(S.TICKET_OPEN, E.AFFIRM, "pure", S.TICKET_OPEN, "acknowledge"),
+    # a sticker or emoji alone adds nothing to the ticket
+    Transition(S.TICKET_OPEN, E.MESSAGE, "no_words", S.TICKET_OPEN, "acknowledge"),
     Transition(S.TICKET_OPEN, E.MESSAGE, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.BUTTON, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.TIMEOUT, "always", S.TICKET_OPEN, "nothing"),

@@ -109,6 +109,8 @@ GAP = "gap"
 # Context key: the client's turn at which he last told the issue in his own words (its first message, the answer
 # to the detail that holds it, or more of it).
 TOLD_TURN = "told_turn"
+# Context key: the client's turn at which he said another issue follows ("还有个事"), with nothing of it yet.
+NEW_ISSUE_TURN = "new_issue_turn"
 # How many times the category was asked for in the issue under way (the context key).
 CATEGORY_ASKS = "category_asks"
 EDIT_PREFIX = "edit:"

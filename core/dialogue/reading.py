@@ -480,8 +480,9 @@ def _goes_on_telling(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 
 
 def in_burst(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
-    """Sent within `fragment_seconds` of the client's previous message, which told the issue or was itself sent as
-    quickly after it ("就是那个", "海报", "字印错了" two seconds apart each)."""
+    """Sent within `fragment_seconds` of the client's previous message, which told the issue. Not through answers
+    sent as quickly after it: a client who answers every question at once would have each answer that holds words
+    of an issue ("改回原排期") read as more of the telling."""
     told, turn, gap = snapshot.context.get(TOLD_TURN), snapshot.context.get("turn"), event.data.get(GAP)
     return (
         told is not None
@@ -506,7 +507,9 @@ def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued |
         return None
     asked = asking(snapshot, deps)
     found = extract_slots(category, event.text, deps, snapshot.language, guesses=False)
-    if asked is not None and (asked.name == spec.name or asked.name in found):
+    # Even a guess of the detail asked ("周年庆的那个" for the project) makes the message its answer.
+    read = extract_slots(category, event.text, deps, snapshot.language)
+    if asked is not None and (asked.name == spec.name or asked.name in read):
         return None
     if misplaced_answer(snapshot, event, deps) is not None:
         return None

@@ -903,17 +903,12 @@ def test_words_of_the_issue_sent_right_after_it_go_on_telling_it(deps: Deps) -> 
     assert again.slots["description"] == "你们做的海报 logo印错了 颜色也不对"
 
 
-def test_a_burst_goes_on_through_an_answer_sent_in_it(deps: Deps) -> None:
-    # "就是那个", "海报", "字印错了", two seconds apart: 海报 answers the project, 字印错了 is still the telling.
+def test_a_quick_answer_ends_the_burst(deps: Deps) -> None:
+    # A client who answers at once: "海报" answers the project, and "字印错了" two seconds later the next question.
     project = quick("海报", told({"description": "就是那个"}, "project"), deps, gap=2)
     assert project.slots["project"] == "海报"
     more = quick("字印错了", after(project, turn=5), deps, gap=2)
-    assert more.slots["description"] == "就是那个 字印错了" and more.slots["project"] == "海报"
-    # Read after a pause, the same words answer the question asked.
-    slow = quick(
-        "字印错了", after(quick("海报", told({"description": "就是那个"}, "project"), deps, 30), turn=5), deps, 2
-    )
-    assert slow.slots["description"] == "就是那个" and slow.slots["since"] == "字印错了"
+    assert more.slots["description"] == "就是那个" and more.slots["since"] == "字印错了"
 
 
 @pytest.mark.parametrize(
@@ -995,3 +990,50 @@ def test_the_category_word_of_the_form_answers_no_detail(deps: Deps) -> None:
     slots = {"description": "素材审核太慢了", "project": "618", "since": None}
     outcome = say("投诉", Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
     assert "expected" not in outcome.slots and keys(outcome) == ["form.not_an_answer", "form.ask"]
+
+
+# ---------------------------------------------------------------- nothing open, a ticket filed before
+
+
+@pytest.mark.parametrize("text", ["好的", "嗯嗯", "ok"])
+def test_a_yes_with_nothing_open_starts_no_form(text: str, deps: Deps) -> None:
+    first = say(text, Snapshot(State.NEW), deps)
+    assert first.state is State.GREETED and first.category is None and keys(first) == ["greeting.welcome"]
+    # After a cancellation or the end of a ticket: acknowledged.
+    ended = say(text, Snapshot(State.CLOSED, context={"turn": 6}), deps)
+    assert ended.state is State.CLOSED and ended.category is None and keys(ended) == ["chat.ok"]
+    assert not any(isinstance(e, Schedule) for e in ended.effects)
+
+
+EARLIER = TicketView("KF-20261129-0001", "complaint", "investigating")
+
+
+def test_another_issue_announced_alone_is_the_next_message(deps: Deps) -> None:
+    snap = Snapshot(State.TICKET_OPEN, "complaint", dict(COMPLAINT_FILLED), {"turn": 8}, has_ticket=True)
+    announced = say("还有个事", snap, deps)
+    assert announced.state is State.TICKET_OPEN and keys(announced) == ["ticket.await_new_issue"]
+    assert not any(isinstance(e, TicketNote) for e in announced.effects)
+    told = say("我要投诉你们的视频", after(announced, turn=9), deps)
+    assert any(isinstance(e, LeaveTicket) for e in told.effects) and told.category == "complaint"
+    assert told.slots["description"] == "我要投诉你们的视频"
+    # Without the announcement the same words are about the ticket filed.
+    noted = say("我要投诉你们的视频", after(announced, turn=10), deps)
+    assert not any(isinstance(e, LeaveTicket) for e in noted.effects)
+
+
+@pytest.mark.parametrize("text", ["😊", "👌👌", "。。。"])
+def test_a_sticker_after_the_ticket_opened_adds_no_note(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.TICKET_OPEN, "complaint", dict(COMPLAINT_FILLED), has_ticket=True)
+    outcome = say(text, snap, deps)
+    assert keys(outcome) == ["ticket.acknowledged"]
+    assert not any(isinstance(e, TicketNote) for e in outcome.effects)
+
+
+def test_the_status_of_a_ticket_filed_before_is_told_while_another_form_is_filled(deps: Deps) -> None:
+    slots = {"description": "视频剪得太差"}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "project"}, ticket=EARLIER)
+    outcome = say("对了 上一个工单怎么样了", snap, deps)
+    assert keys(outcome) == ["progress.report", "form.ask"] and "project" not in outcome.slots
+    # Told as the issue itself, words of waiting are the description.
+    told = replace(snap, context={"asking": "description"}, slots={})
+    assert say("之前的工单一直没人理", told, deps).slots["description"] == "之前的工单一直没人理"
