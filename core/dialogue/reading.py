@@ -495,7 +495,8 @@ def in_burst(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 
 def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued | None:
     """More of the issue's telling, sent as messages of its own ("我们上周投放的那个朋友圈广告", "数据不对"): added to
-    the issue's text, with what it carries; an issue the bot filed on its own goes where the whole telling reads.
+    the issue's text, with what it carries; an issue the bot filed on its own goes where the whole telling reads
+    when they came at once.
 
     Not when it answers the detail asked by its kind (a phone number asked for the phone, a topic's word).
     """
@@ -520,7 +521,9 @@ def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued |
     classified = snapshot.context.get("classified") or {}
     verdict = deps.classifier.classify(told)
     chosen = classified.get("picked") is False and not classified.get(SETTLED) and not classified.get(DESCRIBED)
-    if chosen and verdict.confident and verdict.category != category:
+    # Only words sent with the first ones move the issue: a remark at the summary a while later ("价格太贵了" under
+    # an inquiry) is added to it, the category the client saw stays.
+    if chosen and verdict.confident and verdict.category != category and in_burst(snapshot, event, deps):
         moved = replace(snapshot, slots={**snapshot.slots, spec.name: told})
         slots = shared_slots(moved, verdict.category, deps)
         other = issue_text_slot(verdict.category, deps)

@@ -954,6 +954,9 @@ def test_more_of_an_issue_the_bot_classified_moves_it_where_the_whole_reads(deps
     assert keys(outcome)[0] == "classify.described"
     # Moved once: more words do not move it back.
     assert outcome.context["classified"]["described"] is True
+    # The same words a while after the summary are added to the question; the category the client saw stays.
+    later = quick("数据不对", snap, deps, gap=90)
+    assert later.category == "inquiry" and later.slots["question"] == "我们上周投放的那个朋友圈广告 数据不对"
 
 
 @pytest.mark.parametrize("text", ["等一下我查一下", "稍等一下 我问问同事", "我找找", "let me check"])
