@@ -251,11 +251,16 @@ def _normalized(words: tuple[str, ...]) -> frozenset[str]:
 
 
 def answer_text(event: Event, spec: SlotSpec, category: str, deps: Deps, lang: str) -> str:
-    """A choice button answers with its label; anything else answers with the message text."""
+    """A choice button answers with its label, and so do words that point to one choice only ("想了解你们代运营的
+    套餐" asked for the topic: 报价与合同, the words being the question); anything else answers with the message
+    text."""
+    choice = None
     if event.button and event.button.startswith(CHOICE_PREFIX):
         choice = event.button[len(CHOICE_PREFIX) :]
-        if choice in spec.choices:
-            return deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)
+    elif spec.extract == "topic" and event.text.strip():
+        choice = deps.forms.topic_of(category, spec.name, normalize(event.text))
+    if choice is not None and choice in spec.choices:
+        return deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)
     return event.text
 
 

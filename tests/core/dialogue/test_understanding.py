@@ -299,6 +299,17 @@ def test_the_whole_question_given_for_the_topic_is_not_asked_for_again(deps: Dep
     assert outcome.state is State.CONFIRMING
 
 
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [("想了解一下你们小红书代运营的套餐", "报价与合同"), ("投放", "投放与效果"), ("专票的事", "发票与付款")],
+)
+def test_words_for_one_topic_answer_with_its_label(text: str, topic: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic", "first_text": "咨询"})
+    assert say(text, snap, deps).slots["topic"] == topic
+    # Words of two topics ("抖音" and "多少钱") are the client's own.
+    assert say("抖音广告一般多少钱", snap, deps).slots["topic"] == "抖音广告一般多少钱"
+
+
 def test_several_answers_in_one_message(deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流又停了好几天"}, {"asking": "project"})
     outcome = say("冬季大促，上周三开始的，电话 138-0013-8000", snap, deps)
