@@ -186,6 +186,10 @@ class ActLexicon:
                 for negation in negations:
                     joint = f"{negation} {word}" if negation.isascii() and str(word).isascii() else negation + str(word)
                     entries.append((joint, "negclaim", str(category)))
+        # English words around a claim that say nothing of the issue ("I'd like to file a complaint").
+        fillers = sorted((normalize(str(w)) for w in raw.get("claim_fillers") or ()), key=len, reverse=True)
+        alternation = "|".join(re.escape(w) for w in fillers if w)
+        self._claim_fillers = re.compile(rf"(?<![a-z0-9'])(?:{alternation})(?![a-z0-9'])") if alternation else None
         # Words that hold an act's phrase without doing it ("帮我查一下" asks the agency to look: no pause).
         entries.extend((str(p), PLAIN, "") for p in raw.get("plain") or ())
         for score, phrases in (raw.get("score_words") or {}).items():
@@ -269,10 +273,15 @@ class ActLexicon:
         return [hit.start for hit in self._hits(norm) if hit.kind in kinds]
 
     def without_claims(self, norm: str) -> str:
-        """The (normalized) text without the words by which the client names a category ("咨询一下")."""
+        """The (normalized) text without the words by which the client names a category ("咨询一下", "I'd like to
+        file a complaint")."""
+        named = False
         for hit in reversed(self._hits(norm)):
             if hit.kind in ("claim", "negclaim"):
                 norm = norm[: hit.start] + norm[hit.end :]
+                named = True
+        if named and self._claim_fillers is not None:
+            norm = " ".join(self._claim_fillers.sub(" ", norm).split())
         return norm
 
     def named_categories(self, text: str) -> frozenset[str]:

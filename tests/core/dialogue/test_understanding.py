@@ -790,6 +790,17 @@ def test_a_short_complaint_is_its_own_description(deps: Deps, text: str) -> None
     assert outcome.context["asking"] != "description"
 
 
+@pytest.mark.parametrize(
+    "text", ["I'd like to file a complaint", "我要投诉", "Hi, I want to make a complaint please", "This is a complaint"]
+)
+def test_naming_the_category_in_words_is_no_description(deps: Deps, text: str) -> None:
+    outcome = say(text, Snapshot(State.NEW), deps)
+    assert outcome.category == "complaint" and "description" not in outcome.slots
+    assert outcome.context["asking"] == "description"
+    told = say("This is a complaint: the banner is blurry", Snapshot(State.NEW), deps)
+    assert told.slots["description"] == "This is a complaint: the banner is blurry"
+
+
 @pytest.mark.parametrize("text", ["没有了", "不需要", "不方便", "no thanks", "nope", "不用了", "不需要了"])
 def test_no_to_an_optional_detail_skips_it(deps: Deps, text: str) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "x" * 10, "project": "p"}, {"asking": "since"})
