@@ -56,6 +56,9 @@ class DialogueSettings(BaseModel):
             "没有",
             "没有了",
             "不需要",
+            "不需要了",
+            "不用",
+            "不用了",
             "不方便",
             "不填",
             "no thanks",
@@ -69,6 +72,9 @@ class DialogueSettings(BaseModel):
     # After asking for the category this many times while the client goes on describing, the bot files the issue
     # under its best reading and says it can be changed, rather than asking again (0: ask until the client picks).
     category_asks_before_guess: int = 2
+    # A message this many seconds or less after the one in which the client began telling his issue goes on with
+    # the telling ("你们做的海报", then "logo印错了"): he sent it before he could read what the bot asked meanwhile.
+    fragment_seconds: float = 6.0
     # After this many answers that could not be used for one detail, the client is offered to skip it or a person.
     max_reasks: int = 2
     idle_reminder_minutes: int = 10

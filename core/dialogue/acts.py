@@ -27,11 +27,15 @@ class Act(enum.StrEnum):
     DENY = "deny"
     CANCEL = "cancel"
     HANDOFF = "handoff"
+    # "call me", "打电话给我": a person is asked for unless the message gives the number (see reading.recognize).
+    CALL_BACK = "call_back"
     STATUS = "status"
     GREETING = "greeting"
     THANKS = "thanks"
     BOT_QUESTION = "bot_question"
     DECLINE_CONTACT = "decline_contact"
+    # "等一下我查一下": the answer is on its way, the client went to look it up.
+    HOLD = "hold"
     SIDE_MARKER = "side_marker"
     # "还有个事…": another issue than the one being handled or filed.
     NEW_ISSUE = "new_issue"
@@ -51,16 +55,20 @@ _PHRASE_ACTS = (
     Act.DENY,
     Act.CANCEL,
     Act.HANDOFF,
+    Act.CALL_BACK,
     Act.STATUS,
     Act.GREETING,
     Act.THANKS,
     Act.BOT_QUESTION,
     Act.DECLINE_CONTACT,
+    Act.HOLD,
     Act.SIDE_MARKER,
     Act.NEW_ISSUE,
     Act.ADDITION,
 )
 ALONE = "alone"
+# The kind of words that are no act, though an act's phrase is inside them: they only keep it from matching.
+PLAIN = "plain"
 # A phrase that counts only when it opens the message, set apart ("还有，…", "then …"): inside a sentence it is
 # an ordinary word ("还有点问题").
 LEADING = "leading"
@@ -193,6 +201,12 @@ class ActLexicon:
                 for negation in negations:
                     joint = f"{negation} {word}" if negation.isascii() and str(word).isascii() else negation + str(word)
                     entries.append((joint, "negclaim", str(category)))
+        # English words around a claim that say nothing of the issue ("I'd like to file a complaint").
+        fillers = sorted((normalize(str(w)) for w in raw.get("claim_fillers") or ()), key=len, reverse=True)
+        alternation = "|".join(re.escape(w) for w in fillers if w)
+        self._claim_fillers = re.compile(rf"(?<![a-z0-9'])(?:{alternation})(?![a-z0-9'])") if alternation else None
+        # Words that hold an act's phrase without doing it ("帮我查一下" asks the agency to look: no pause).
+        entries.extend((str(p), PLAIN, "") for p in raw.get("plain") or ())
         for score, phrases in (raw.get("score_words") or {}).items():
             entries.extend((str(p), "score", str(int(score))) for p in phrases)
         self._automaton: Any = ahocorasick.Automaton()
@@ -274,10 +288,15 @@ class ActLexicon:
         return [hit.start for hit in self._hits(norm) if hit.kind in kinds]
 
     def without_claims(self, norm: str) -> str:
-        """The (normalized) text without the words by which the client names a category ("咨询一下")."""
+        """The (normalized) text without the words by which the client names a category ("咨询一下", "I'd like to
+        file a complaint")."""
+        named = False
         for hit in reversed(self._hits(norm)):
             if hit.kind in ("claim", "negclaim"):
                 norm = norm[: hit.start] + norm[hit.end :]
+                named = True
+        if named and self._claim_fillers is not None:
+            norm = " ".join(self._claim_fillers.sub(" ", norm).split())
         return norm
 
     def named_categories(self, text: str) -> frozenset[str]:
@@ -297,7 +316,7 @@ class ActLexicon:
         if not norm.strip():
             return NO_ACTS
         hits = self._hits(norm)
-        other = self._other(norm, hits)
+        other = self._other(norm, [h for h in hits if h.kind != PLAIN])
         act_hits = [h for h in hits if h.kind in _PHRASE_KINDS]
         alone_ok = bool(act_hits) and other <= min(self.max_other, sum(h.end - h.start for h in act_hits) // 3)
         found: set[Act] = set()
@@ -324,6 +343,9 @@ class ActLexicon:
         if self.is_question(norm):
             found.add(Act.QUESTION)
         claim = self._claim(hits)
+        if claim is None and (claim := self._bare_category(norm)) is not None:
+            # The category's word alone answers no detail ("投诉" asked for the outcome wanted).
+            pure = True
         if claim is not None:
             found.add(Act.CLAIM)
         score = self._score(norm, hits)
@@ -333,7 +355,14 @@ class ActLexicon:
 
     def declines(self, text: str) -> bool:
         """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
-        return _whole(normalize(text)) in self.skip_when_optional
+        whole = _whole(normalize(text))
+        return whole in self.skip_when_optional or whole in self.skip_words
+
+    def _bare_category(self, norm: str) -> str | None:
+        """The category whose word is the whole message ("投诉", "咨询！"): named as plainly as a claim, wherever
+        the bot's buttons do not offer it (at the summary, while a detail is asked)."""
+        bare = norm.strip(" " + "".join(self.fillers))
+        return next((category for category, words in self.category_words.items() if bare in words), None)
 
     @staticmethod
     def _claim(hits: list[_Hit]) -> str | None:

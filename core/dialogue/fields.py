@@ -90,6 +90,13 @@ class FieldSynonyms:
             names.update(dict.fromkeys(mention.fields))
         return tuple(names)
 
+    def label_end(self, text: str, field: str) -> int:
+        """Where an answer opens with a word naming its own field ("项目是年货节", "Project: Spring"), the end of
+        that word; 0 otherwise."""
+        folded = fold(text).folded
+        found = self.words.match(folded)
+        return found.end() if found is not None and field in self.synonyms[found[0]] else 0
+
     def edit_request(self, text: str) -> tuple[str, str] | None:
         """A correction of one field and its new value, or None when the text corrects nothing.
 
@@ -179,3 +186,8 @@ def field_mentions(text: str) -> tuple[str, ...]:
 def edit_request(text: str) -> tuple[str, str] | None:
     """A correction of one field: ("phone", "13922223334") for "不对，电话写错了 应该是13922223334"."""
     return default_synonyms().edit_request(text)
+
+
+def label_end(text: str, field: str) -> int:
+    """The end of the word by which an answer names its own field ("项目" of "项目叫年货节"), or 0."""
+    return default_synonyms().label_end(text, field)

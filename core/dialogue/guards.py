@@ -16,6 +16,7 @@ from core.dialogue.model import (
     CONFIRM,
     EDIT,
     EDIT_PREFIX,
+    NEW_ISSUE_TURN,
     Deps,
     Event,
     Snapshot,
@@ -28,6 +29,7 @@ from core.dialogue.reading import (
     acts_of,
     asking,
     classify,
+    continued_issue,
     described_category,
     described_slots,
     extract_slots,
@@ -116,6 +118,21 @@ _REFERS_TO_TICKET = re.compile(
 )
 
 
+# Words that name a ticket filed before ("上一个工单", "KF-…", "my ticket"), not just the matter at hand.
+_NAMES_A_TICKET = re.compile(r"工单|单子|上一个|上个问题|kf-?\d|ticket")
+
+
+def _status_of_a_filed_ticket(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """While another issue is taken in, a status question that names a ticket filed before; never the answer for
+    the issue's own words ("之前的素材一直没人理" told as the description)."""
+    spec = asking(snapshot, deps)
+    return (
+        snapshot.ticket is not None
+        and (spec is None or spec.name not in FREE_TEXT)
+        and bool(_NAMES_A_TICKET.search(normalize(event.text)))
+    )
+
+
 # An unmarked message needs this much text to count as another issue: "太慢了" is about the ticket open.
 _NEW_ISSUE_MIN_CHARS = 8
 
@@ -143,7 +160,7 @@ def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
         about = frozenset()
     if acts.pure or about:
         return False
-    if Act.NEW_ISSUE in acts or event.data.get("new_thread"):
+    if Act.NEW_ISSUE in acts or event.data.get("new_thread") or _announced(snapshot, event):
         return True
     verdict = deps.classifier.classify(event.text)
     if Act.SIDE_MARKER in acts:
@@ -160,6 +177,12 @@ def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
         and verdict.category != snapshot.category
         and len(normalize(event.text)) >= _NEW_ISSUE_MIN_CHARS
     )
+
+
+def _announced(snapshot: Snapshot, event: Event) -> bool:
+    """The message right after "还有个事" said alone, with words: the other issue itself."""
+    said = snapshot.context.get(NEW_ISSUE_TURN)
+    return said is not None and int(said) == int(snapshot.context.get("turn", 0)) - 1 and has_words(event.text)
 
 
 def new_issue_category(snapshot: Snapshot, event: Event, deps: Deps) -> str | None:
@@ -192,6 +215,11 @@ def _asked_enough(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     return lean.category is not None and (lean.ruled or lean.confidence >= 0.5)
 
 
+def _continues_and_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    more = continued_issue(snapshot, event, deps)
+    return more is not None and deps.forms.next_missing(more.category, more.slots) is None
+
+
 GUARDS: dict[str, Guard] = {
     "always": lambda s, e, d: True,
     "pure": lambda s, e, d: acts_of(e).pure,
@@ -201,6 +229,10 @@ GUARDS: dict[str, Guard] = {
     "confident": lambda s, e, d: classify(s, e, d).confident,
     "some_cue": lambda s, e, d: bool(classify(s, e, d).matched),
     "asked_enough": _asked_enough,
+    # The guessed form complete: the summary shown waits for a yes at the confirmation, not in the form.
+    "asked_enough_and_complete": lambda s, e, d: (
+        _asked_enough(s, e, d) and prefills_all(classify(s, e, d).category, issue_text(s, e, d), s, d)
+    ),
     "category_button": lambda s, e, d: (e.button or "").startswith(CATEGORY_PREFIX),
     "completes_form": _completes_form,
     "confident_and_complete": lambda s, e, d: (
@@ -221,10 +253,15 @@ GUARDS: dict[str, Guard] = {
     "asking_contact": lambda s, e, d: _asking_contact(s, d),
     "asking_contact_and_completes": lambda s, e, d: _asking_contact(s, d) and _contact_completes(s, d),
     "side_question": _side_question,
+    "continues_issue": lambda s, e, d: continued_issue(s, e, d) is not None,
+    "continues_issue_and_completes": _continues_and_completes,
     "not_an_answer": _not_an_answer,
     "adds_details": _adds_details,
     "answers_what_to_change": _answers_what_to_change,
     "new_issue": _new_issue,
+    "status_of_a_filed_ticket": _status_of_a_filed_ticket,
+    "announces_new_issue": lambda s, e, d: Act.NEW_ISSUE in acts_of(e) and acts_of(e).pure,
+    "no_words": lambda s, e, d: not has_words(e.text) and not e.attachments,
     "new_issue_known": _new_issue_known,
     "new_issue_complete": _new_issue_complete,
     "confirm": lambda s, e, d: e.button == CONFIRM,

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from core.dialogue.model import (
     DRAFT_STATES,
+    NEW_ISSUE_TURN,
     Deps,
     Draft,
     Event,
@@ -90,6 +91,12 @@ def act_thanks_noted(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
 def act_acknowledge(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     # "好的", "嗯", "是的" after the ticket opened say nothing new: no note for the rep, and not "added to the ticket".
     draft.say("ticket.acknowledged")
+
+
+def act_await_new_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Another issue announced alone ("还有个事"): the next message is that issue, not a note on the ticket."""
+    draft.context[NEW_ISSUE_TURN] = int(draft.context.get("turn", 0))
+    draft.say("ticket.await_new_issue")
 
 
 def act_append_silently(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

@@ -11,6 +11,7 @@ from core.dialogue.guards import new_issue_category
 from core.dialogue.model import (
     CATEGORY_ASKS,
     EDIT_PREFIX,
+    TOLD_TURN,
     Classified,
     Deps,
     Draft,
@@ -33,6 +34,7 @@ from core.dialogue.reading import (
     answer_text,
     asking,
     classify,
+    continued_issue,
     described_category,
     described_slots,
     extract_slots,
@@ -93,12 +95,20 @@ def _record_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
     draft.context["classified"] = {**effect.record(), "picked": False, **settled}
 
 
+def _note_told(draft: Draft, deps: Deps, before: Any) -> None:
+    """Remember the turn at which the issue was told in the client's words (for more of it sent right after)."""
+    spec = issue_text_slot(draft.category, deps) if draft.category else None
+    if spec is not None and draft.slots.get(spec.name) and draft.slots.get(spec.name) != before:
+        draft.context[TOLD_TURN] = draft.context.get("turn")
+
+
 def _start_form(
     draft: Draft, snapshot: Snapshot, category: str, first_text: str, deps: Deps, *, key: str = "classify.picked"
 ) -> None:
     """Begin collecting a category's details, prefilling what the client has already told."""
     draft.category = category
     draft.slots = prefilled(snapshot, category, first_text, deps)
+    _note_told(draft, deps, None)
     draft.context.pop("asking", None)
     draft.say(key, category=deps.texts.get(f"category.{category}", draft.lang))
     ask_next(draft, deps)
@@ -131,6 +141,13 @@ def act_say_bye(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> N
     draft.category, draft.slots = None, {}
     keep(draft)
     draft.say("chat.bye")
+
+
+def act_say_ok(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A yes ("好的") after the matter ended (cancelled, rated, closed): acknowledged, no form, no reminder."""
+    draft.category, draft.slots = None, {}
+    keep(draft)
+    draft.say("chat.ok")
 
 
 def act_explain_bot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -208,8 +225,11 @@ def act_start_picked(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
 
 def _move_issue(draft: Draft, deps: Deps, category: str, slots: dict[str, Any], key: str) -> None:
     """The issue goes on in another category's form with these details; the client is told so in one line."""
+    assert draft.category is not None
+    told = draft.slots.get(issue.name) if (issue := issue_text_slot(draft.category, deps)) else None
     draft.category = category
     draft.slots = slots
+    _note_told(draft, deps, told)
     draft.context.pop("asking", None)
     # A summary shown was of the other category's form: this one is shown whole when it is complete, and its
     # answers are not "updated" ones.
@@ -271,11 +291,13 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
         _fill_from_message(draft, snapshot, event, deps)
         reask(draft, deps, spec, checked.error)
         return
+    told = snapshot.slots.get(issue.name) if (issue := issue_text_slot(draft.category, deps)) else None
     draft.slots[current] = checked.value
     draft.context.pop(OTHER_KIND_ASKED, None)
     _fill_from_message(draft, snapshot, event, deps)
     if current not in FREE_TEXT:
         draft.slots.update(free_text_answers(draft.category, event.text, draft.slots, deps))
+    _note_told(draft, deps, told)
     draft.context.pop("asking", None)
     if draft.context.get("summary_shown") and checked.value:
         # A detail changed after the summary was shown: say what it is now, above the short question.
@@ -359,6 +381,32 @@ def act_side_question(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps
     draft.context["side_questions"] = side
     draft.effects.append(Say("form.side_noted"))
     reprompt(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def act_continue_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """More of the issue's telling joins its text; the issue moves where the whole telling reads, if the bot chose
+    its category; then back to the question asked, or the summary with the text as it is now."""
+    more = continued_issue(snapshot, event, deps)
+    assert more is not None and draft.category is not None
+    draft.context[TOLD_TURN] = draft.context.get("turn")
+    if more.moved:
+        _record_classified(draft, snapshot, event, deps)
+        known = {**draft.context["classified"], "category": more.category, DESCRIBED: True}
+        draft.context["classified"] = known
+        _move_issue(draft, deps, more.category, more.slots, "classify.described")
+        return
+    changed = [name for name, value in more.slots.items() if draft.slots.get(name) != value]
+    draft.slots = more.slots
+    if draft.context.get("summary_shown"):
+        say_changed(draft, deps, changed)
+    ask_next(draft, deps)
+    schedule_idle(draft, deps)
+
+
+def act_hold_on(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client went to look the answer up: no answer taken, no question repeated, the form waits for it."""
+    draft.effects.append(Say("form.hold"))
     schedule_idle(draft, deps)
 
 

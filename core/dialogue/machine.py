@@ -33,6 +33,8 @@ def _start_rows(source: State) -> list[Transition]:
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         Transition(source, E.GREETING, "pure", S.GREETED, "greet"),
         Transition(source, E.THANKS, "nothing_else", source, "say_bye"),
+        # "好的", "嗯嗯", "ok" with nothing open start no form: a first one is greeted, one after the end acknowledged
+        Transition(source, E.AFFIRM, "pure", *((S.GREETED, "greet") if source is S.NEW else (source, "say_ok"))),
         Transition(source, E.BOT_QUESTION, "always", S.GREETED, "explain_bot"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
         Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
@@ -58,6 +60,7 @@ def _asking_rows(source: State) -> list[Transition]:
         Transition(source, E.CLAIM, "always", S.COLLECTING, "start_claimed"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
         Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
+        Transition(source, E.MESSAGE, "asked_enough_and_complete", S.CONFIRMING, "start_guessed"),
         Transition(source, E.MESSAGE, "asked_enough", S.COLLECTING, "start_guessed"),
         Transition(source, E.MESSAGE, "always", S.CLASSIFYING, "ask_category"),
         Transition(source, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
@@ -96,6 +99,8 @@ def _ticket_talk_rows(source: State) -> list[Transition]:
 def _new_issue_rows(source: State) -> list[Transition]:
     """Another issue ("还有个事要投诉…") gets a ticket of its own; the one filed stays with the desk."""
     return [
+        # "还有个事" alone: the other issue follows in the next message
+        Transition(source, E.MESSAGE, "announces_new_issue", source, "await_new_issue"),
         Transition(source, E.MESSAGE, "new_issue_complete", S.CONFIRMING, "start_new_issue"),
         Transition(source, E.MESSAGE, "new_issue_known", S.COLLECTING, "start_new_issue"),
         Transition(source, E.MESSAGE, "new_issue", S.CLASSIFYING, "start_new_issue"),
@@ -110,7 +115,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_draft_timeouts(S.CLASSIFYING),
     # collecting: the details the category needs; every message may answer several of them
     Transition(S.COLLECTING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+    # "不用了" asked for a detail that may be left out is no cancel (reading.recognize): it leaves that detail out
     Transition(S.COLLECTING, E.CANCEL, "always", S.CLOSED, "cancel"),
+    # "上一个工单怎么样了" while another issue's form is filled: its status, then back to the question
+    Transition(S.COLLECTING, E.STATUS, "status_of_a_filed_ticket", S.COLLECTING, "tell_status"),
     Transition(S.COLLECTING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.COLLECTING, E.EDIT, "edit_completes", S.CONFIRMING, "apply_edit"),
     Transition(S.COLLECTING, E.EDIT, "always", S.COLLECTING, "apply_edit"),
@@ -119,6 +127,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.BOT_QUESTION, "always", S.COLLECTING, "explain_bot"),
     Transition(S.COLLECTING, E.DECLINE_CONTACT, "asking_contact_and_completes", S.CONFIRMING, "contact_by_channel"),
     Transition(S.COLLECTING, E.DECLINE_CONTACT, "asking_contact", S.COLLECTING, "contact_by_channel"),
+    # "等一下我查一下": the client went to look the answer up; the question stands
+    Transition(S.COLLECTING, E.HOLD, "pure", S.COLLECTING, "hold_on"),
+    # more of the issue sent before the question asked meanwhile was read ("你们做的海报" / "logo印错了")
+    Transition(S.COLLECTING, E.MESSAGE, "continues_issue_and_completes", S.CONFIRMING, "continue_issue"),
+    Transition(S.COLLECTING, E.MESSAGE, "continues_issue", S.COLLECTING, "continue_issue"),
     Transition(S.COLLECTING, E.QUESTION, "side_question", S.COLLECTING, "side_question"),
     Transition(S.COLLECTING, E.MESSAGE, "not_an_answer", S.COLLECTING, "reask"),
     # the first description of an issue the bot filed on its own may be of another category: it moves there
@@ -142,6 +155,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.BUTTON, "always", S.CONFIRMING, "resummarize"),
     Transition(S.CONFIRMING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.CONFIRMING, E.CANCEL, "always", S.CLOSED, "cancel"),
+    Transition(S.CONFIRMING, E.STATUS, "status_of_a_filed_ticket", S.CONFIRMING, "tell_status"),
     Transition(S.CONFIRMING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.CONFIRMING, E.EDIT, "always", S.CONFIRMING, "apply_edit"),
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),
@@ -152,6 +166,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.MESSAGE, "adds_details", S.CONFIRMING, "apply_edit"),
     Transition(S.CONFIRMING, E.MESSAGE, "answers_what_to_change", S.CONFIRMING, "add_to_issue_text"),
     Transition(S.CONFIRMING, E.QUESTION, "always", S.CONFIRMING, "side_question"),
+    Transition(S.CONFIRMING, E.MESSAGE, "continues_issue_and_completes", S.CONFIRMING, "continue_issue"),
+    Transition(S.CONFIRMING, E.MESSAGE, "continues_issue", S.COLLECTING, "continue_issue"),
     Transition(S.CONFIRMING, E.MESSAGE, "always", S.CONFIRMING, "resummarize"),
     *_draft_timeouts(S.CONFIRMING),
     # ticket open, the bot holds the conversation
@@ -161,6 +177,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_ticket_talk_rows(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.THANKS, "pure", S.TICKET_OPEN, "thanks_noted"),
     Transition(S.TICKET_OPEN, E.AFFIRM, "pure", S.TICKET_OPEN, "acknowledge"),
+    # a sticker or emoji alone adds nothing to the ticket
+    Transition(S.TICKET_OPEN, E.MESSAGE, "no_words", S.TICKET_OPEN, "acknowledge"),
     Transition(S.TICKET_OPEN, E.MESSAGE, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.BUTTON, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.TIMEOUT, "always", S.TICKET_OPEN, "nothing"),

@@ -56,6 +56,7 @@ class EventKind(enum.StrEnum):
     THANKS = "thanks"
     BOT_QUESTION = "bot_question"
     DECLINE_CONTACT = "decline_contact"
+    HOLD = "hold"
     QUESTION = "question"
     SCORE = "score"
     CLAIM = "claim"
@@ -74,6 +75,7 @@ ACT_EVENTS = frozenset(
         EventKind.THANKS,
         EventKind.BOT_QUESTION,
         EventKind.DECLINE_CONTACT,
+        EventKind.HOLD,
         EventKind.QUESTION,
         EventKind.SCORE,
         EventKind.CLAIM,
@@ -102,6 +104,13 @@ CONFIRM = "confirm:yes"
 EDIT = "confirm:edit"
 CANCEL = "confirm:cancel"
 CATEGORY_PREFIX = "cat:"
+# Event data: seconds since the client's previous message (absent for his first).
+GAP = "gap"
+# Context key: the client's turn at which he last told the issue in his own words (its first message, the answer
+# to the detail that holds it, or more of it).
+TOLD_TURN = "told_turn"
+# Context key: the client's turn at which he said another issue follows ("还有个事"), with nothing of it yet.
+NEW_ISSUE_TURN = "new_issue_turn"
 # How many times the category was asked for in the issue under way (the context key).
 CATEGORY_ASKS = "category_asks"
 EDIT_PREFIX = "edit:"

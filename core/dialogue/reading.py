@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.dialogue.acts import NO_ACTS, Act, Acts
-from core.dialogue.classifier import Classification, has_words, normalize
+from core.dialogue.classifier import FALLBACK_CATEGORY, Classification, has_words, normalize
 from core.dialogue.entities import (
     DateMention,
     Entities,
@@ -19,12 +19,14 @@ from core.dialogue.entities import (
     sole_demand,
     sole_entity,
 )
-from core.dialogue.fields import edit_request
+from core.dialogue.fields import edit_request, label_end
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
     ASKING_STATES,
     CATEGORY_PREFIX,
     CHOICE_PREFIX,
+    GAP,
+    TOLD_TURN,
     Deps,
     Draft,
     Event,
@@ -37,6 +39,9 @@ from core.dialogue.model import (
 def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
     """The acts of a client message, with a correction ("电话改成…") resolved to one of the form's details."""
     acts = deps.lexicon.recognize(text)
+    if Act.CALL_BACK in acts and not find_phones(text):
+        # "打电话给我" without a number asks for a person; with one, it gives the number to call.
+        acts = replace(acts, found=acts.found | {Act.HANDOFF})
     category = snapshot.category
     if category is None:
         return acts
@@ -289,12 +294,13 @@ def _normalized(words: tuple[str, ...]) -> frozenset[str]:
 
 
 def answer_text(event: Event, spec: SlotSpec, category: str, deps: Deps, lang: str) -> str:
-    """A choice button answers with its label, and so do words that point to one choice ("投放吧", "发票的事");
-    anything else answers with the message text."""
+    """A choice button answers with its label, and so do words that point to one choice only ("投放吧", "想了解你们
+    代运营的套餐" asked for the topic: 报价与合同, the words being the question); anything else answers with the
+    message text."""
     choice: str | None = None
     if event.button and event.button.startswith(CHOICE_PREFIX):
         choice = event.button[len(CHOICE_PREFIX) :]
-    elif spec.cues and event.text.strip():
+    elif spec.extract == "topic" and event.text.strip():
         choice = deps.forms.topic_of(category, spec.name, normalize(event.text))
     if choice is not None and choice in spec.choices:
         return deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)
@@ -347,20 +353,31 @@ def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh", *, gue
 _ANSWER_LEAD = re.compile(r"(?:应该是|就是|是|叫做|叫)(?![不否的吗吧啊呀])\s*[:：]?\s*|(?:it's|it is|it was)\s+", re.I)
 
 
+# "项目：年货节": a colon after the field's own word.
+_LABEL_COLON = re.compile(r"\s*[:：]\s*")
+
+
 def _without_lead(spec: SlotSpec, value: str) -> str:
-    lead = _ANSWER_LEAD.match(value)
+    # "项目叫年货节", "项目：年货节": the field's own word goes with the copula, not without it ("活动页面").
+    label = label_end(value, spec.name)
+    after = value[label:]
+    lead = _ANSWER_LEAD.match(after) or (_LABEL_COLON.match(after) if label else None)
     if lead is None:
         return value
-    rest = value[lead.end() :]
+    rest = after[lead.end() :]
     return rest if len(rest) >= max(2, spec.min_length) else value
 
 
 def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False) -> Validated:
-    """The value of one detail from the client's answer: the number in "王女士 13811113333", the words otherwise."""
-    if spec.validator == "phone" and normalize(answer).strip() not in skip_words(deps):
-        phones = find_phones(answer)
-        if phones:
+    """The value of one detail from the client's answer: the number in "王女士 13811113333", the address in "邮箱是
+    a@b.com", the words otherwise (without "项目是" before them)."""
+    if normalize(answer).strip() not in skip_words(deps):
+        if spec.validator == "phone" and (phones := find_phones(answer)):
             return Validated(phones[0])
+        # "邮箱是 zhang@acme.com 谢谢": the address, as a number is the phone.
+        found = _entities(answer, deps.today) if spec.extract == "contact" else None
+        if found is not None and (found.phones or found.emails):
+            return Validated((found.phones or found.emails)[0])
     skips = skip_words(deps) if spec.required else skip_words(deps) | deps.lexicon.skip_when_optional
     checked = validate(spec, answer, skips)
     if checked.error is None and checked.value and answered and spec.name not in FREE_TEXT:
@@ -488,6 +505,86 @@ def described_slots(snapshot: Snapshot, event: Event, category: str, deps: Deps)
     for name, value in prefilled(snapshot, category, event.text, deps).items():
         slots.setdefault(name, value)
     return slots
+
+
+@dataclass(frozen=True, slots=True)
+class Continued:
+    """The issue once more of its telling is added: the category it is in then, and its details."""
+
+    category: str
+    slots: dict[str, Any]
+    moved: bool
+
+
+def _goes_on_telling(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """Words of an issue ("数据不对", "logo印错了") sent right after the message that told it, quicker than the
+    question asked meanwhile can be read and answered; at the summary, whenever they come."""
+    acts = acts_of(event)
+    if event.kind is not EventKind.MESSAGE or acts.pure or acts.edit is not None or not has_words(event.text):
+        return False
+    # The rules' small talk ("哈哈", "在吗") is of the fallback category: no words of an issue.
+    if all(m.category == FALLBACK_CATEGORY for m in deps.classifier.classify(event.text).matched):
+        return False
+    return in_burst(snapshot, event, deps) or snapshot.state is State.CONFIRMING
+
+
+def in_burst(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """Sent within `fragment_seconds` of the client's previous message, which told the issue. Not through answers
+    sent as quickly after it: a client who answers every question at once would have each answer that holds words
+    of an issue ("改回原排期") read as more of the telling."""
+    told, turn, gap = snapshot.context.get(TOLD_TURN), snapshot.context.get("turn"), event.data.get(GAP)
+    return (
+        told is not None
+        and turn is not None
+        and int(told) == int(turn) - 1
+        and gap is not None
+        and float(gap) <= deps.settings.fragment_seconds
+    )
+
+
+def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued | None:
+    """More of the issue's telling, sent as messages of its own ("我们上周投放的那个朋友圈广告", "数据不对"): added to
+    the issue's text, with what it carries; an issue the bot filed on its own goes where the whole telling reads
+    when they came at once.
+
+    Not when it answers the detail asked by its kind (a phone number asked for the phone, a topic's word).
+    """
+    category = snapshot.category
+    if category is None or snapshot.state not in {State.COLLECTING, State.CONFIRMING}:
+        return None
+    spec = issue_text_slot(category, deps)
+    if spec is None or not snapshot.slots.get(spec.name) or not _goes_on_telling(snapshot, event, deps):
+        return None
+    asked = asking(snapshot, deps)
+    found = extract_slots(category, event.text, deps, snapshot.language, guesses=False)
+    # Even a guess of the detail asked ("周年庆的那个" for the project) makes the message its answer.
+    read = extract_slots(category, event.text, deps, snapshot.language)
+    if asked is not None and (asked.name == spec.name or asked.name in read):
+        return None
+    if misplaced_answer(snapshot, event, deps) is not None:
+        return None
+    if snapshot.state is State.CONFIRMING and any(snapshot.slots.get(k) != v for k, v in found.items()):
+        # A detail given at the summary changes that detail (adds_details).
+        return None
+    told = f"{snapshot.slots[spec.name]} {event.text.strip()}"
+    classified = snapshot.context.get("classified") or {}
+    verdict = deps.classifier.classify(told)
+    chosen = classified.get("picked") is False and not classified.get(SETTLED) and not classified.get(DESCRIBED)
+    # Only words sent with the first ones move the issue: a remark at the summary a while later ("价格太贵了" under
+    # an inquiry) is added to it, the category the client saw stays.
+    if chosen and verdict.confident and verdict.category != category and in_burst(snapshot, event, deps):
+        moved = replace(snapshot, slots={**snapshot.slots, spec.name: told})
+        slots = shared_slots(moved, verdict.category, deps)
+        other = issue_text_slot(verdict.category, deps)
+        if other is not None:
+            slots[other.name] = told
+        for name, value in prefilled(moved, verdict.category, told, deps).items():
+            slots.setdefault(name, value)
+        return Continued(verdict.category, slots, moved=True)
+    slots = {**snapshot.slots, spec.name: told}
+    for name, value in extract_slots(category, told, deps, snapshot.language).items():
+        slots.setdefault(name, value)
+    return Continued(category, slots, moved=False)
 
 
 def free_text_answers(category: str, text: str, filled: dict[str, Any], deps: Deps) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import live, outbox
 from core.channel import DELIVER, TurnHooks
+from core.clock import as_utc
 from core.conversations import (
     DuplicateMessage,
     carry_changes,
@@ -29,6 +31,7 @@ from core.dialogue.machine import accepts
 from core.dialogue.model import (
     CATEGORY_PREFIX,
     DRAFT_STATES,
+    GAP,
     RATE_PREFIX,
     Classified,
     Event,
@@ -116,6 +119,8 @@ class EngineTurns(EngineEffects):
             "author_user_id": None,
         }
         live.stage(session, live.LiveEvent("message", conversation.id, conversation.ticket_id, data, now))
+        # How long after his previous message the client wrote this one: a quick one goes on with what he was saying.
+        previous = conversation.last_inbound_at
         conversation.last_inbound_at = now
         if msg.display_name and identity.display_name != msg.display_name:
             identity.display_name = msg.display_name
@@ -148,6 +153,9 @@ class EngineTurns(EngineEffects):
         event = self._interpret(conversation, msg, stored_id)
         if event is None:
             return result
+        if event.kind is EventKind.MESSAGE and previous is not None:
+            gap = (now - as_utc(previous)).total_seconds()
+            event = replace(event, data={**event.data, GAP: gap})
         context = dict(conversation.context or {})
         context["turn"] = int(context.get("turn", 0)) + 1
         if (msg.attachments and conversation.ticket_id is None) or State(conversation.state) in START_STATES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -136,3 +137,20 @@ async def test_a_category_named_in_another_language_picks_it(core: Core) -> None
         conversation = (await session.execute(select(Conversation))).scalar_one()
     assert (conversation.category, conversation.language) == ("complaint", "en")
     assert "投诉" not in str(conversation.context)
+
+
+async def test_a_message_sent_seconds_after_the_description_goes_on_telling_it(core: Core, clock: ManualClock) -> None:
+    """The engine tells the dialogue how long after his previous message the client wrote: a fragment sent before
+    the question asked meanwhile can be read joins the description; one sent after reading it answers it."""
+    channel = FakeChannel()
+    core.registry.register(channel)
+    for user, pause in (("quick", 3), ("slow", 30)):
+        await core.engine.receive(inbound("我要投诉", f"{user}1", user=user))
+        clock.advance(timedelta(seconds=20))
+        await core.engine.receive(inbound("你们做的海报", f"{user}2", user=user))
+        clock.advance(timedelta(seconds=pause))
+        await core.engine.receive(inbound("logo印错了", f"{user}3", user=user))
+    async with core.db.transaction() as session:
+        quick, slow = (await session.execute(select(Conversation.slots).order_by(Conversation.id))).scalars().all()
+    assert quick == {"description": "你们做的海报 logo印错了"}
+    assert slow == {"description": "你们做的海报", "project": "logo印错了"}

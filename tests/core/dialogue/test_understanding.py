@@ -301,6 +301,17 @@ def test_the_whole_question_given_for_the_topic_is_not_asked_for_again(deps: Dep
     assert outcome.state is State.CONFIRMING
 
 
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [("想了解一下你们小红书代运营的套餐", "报价与合同"), ("投放", "投放与效果"), ("专票的事", "发票与付款")],
+)
+def test_words_for_one_topic_answer_with_its_label(text: str, topic: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic", "first_text": "咨询"})
+    assert say(text, snap, deps).slots["topic"] == topic
+    # Words of two topics ("抖音" and "多少钱") are the client's own.
+    assert say("抖音广告一般多少钱", snap, deps).slots["topic"] == "抖音广告一般多少钱"
+
+
 def test_several_answers_in_one_message(deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流又停了好几天"}, {"asking": "project"})
     outcome = say("冬季大促，上周三开始的，电话 138-0013-8000", snap, deps)
@@ -440,6 +451,20 @@ def test_a_phone_number_given_for_the_outcome_is_the_phone_not_the_outcome(text:
     assert outcome.context["asking"] == "expected"
 
 
+@pytest.mark.parametrize(
+    ("text", "contact"),
+    [
+        ("邮箱是 zhang.wei@acme.com 谢谢", "zhang.wei@acme.com"),
+        ("发我邮箱吧 li@example.com", "li@example.com"),
+        ("王经理 电话13811113333", "13811113333"),
+        ("就这个微信", "就这个微信"),
+    ],
+)
+def test_a_contact_answer_is_the_address_or_number_in_it(text: str, contact: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "suggestion", {"proposal": "希望周报每周一早上发"}, {"asking": "contact"})
+    assert say(text, snap, deps).slots["contact"] == contact
+
+
 def test_an_email_given_for_the_suggestion_is_its_contact(deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "suggestion", {}, {"asking": "proposal"})
     outcome = say("li@example.com", snap, deps)
@@ -490,7 +515,18 @@ def test_a_bare_yes_to_an_open_question_is_asked_again_naming_the_detail(
 
 @pytest.mark.parametrize(
     ("text", "project"),
-    [("是春季招聘", "春季招聘"), ("应该是 双十一大促", "双十一大促"), ("it's Spring Launch", "Spring Launch")],
+    [
+        ("是春季招聘", "春季招聘"),
+        ("应该是 双十一大促", "双十一大促"),
+        ("it's Spring Launch", "Spring Launch"),
+        # the detail's own word with the copula or a colon
+        ("项目是年货节", "年货节"),
+        ("项目叫春节拜年视频", "春节拜年视频"),
+        ("活动名称：618大促", "618大促"),
+        ("Project: Spring Launch", "Spring Launch"),
+        # a field word that opens a name is part of it
+        ("活动页面改版", "活动页面改版"),
+    ],
 )
 def test_the_copula_before_an_answer_is_not_part_of_the_detail(text: str, project: str, deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "招聘广告投到外省去了"}, {"asking": "project"})
@@ -510,6 +546,21 @@ def test_the_phone_is_taken_from_anywhere_in_the_answer(text: str, deps: Deps) -
     outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
     assert outcome.state is State.CONFIRMING
     assert outcome.slots["phone"].startswith("13")
+
+
+@pytest.mark.parametrize(
+    "text", ["you can call me at +86 138 1234 5678", "有事打我电话13812345678", "call me 13812345678"]
+)
+def test_a_call_asked_for_at_a_number_gives_the_number(text: str, deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
+    assert outcome.state is State.CONFIRMING and outcome.slots["phone"] == "13812345678"
+
+
+@pytest.mark.parametrize("text", ["打电话给我", "直接打给我吧", "call me"])
+def test_a_call_asked_for_without_a_number_asks_for_a_person(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流停了"}, {"asking": "project"})
+    assert say(text, snap, deps).state is State.HUMAN_QUEUE
 
 
 def test_declining_the_phone_uses_the_clients_channel(deps: Deps) -> None:
@@ -719,6 +770,9 @@ def test_fragments_add_up_before_classifying(deps: Deps) -> None:
         "多久能下线？？",
         "催一下 这个事有结果了吗",
         "hello?? is anyone even looking at this",
+        "工单号是多少",
+        "我的单号多少来着",
+        "what's my ticket number?",
     ],
 )
 def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
@@ -850,11 +904,32 @@ def test_a_short_complaint_is_its_own_description(deps: Deps, text: str) -> None
     assert outcome.context["asking"] != "description"
 
 
-@pytest.mark.parametrize("text", ["没有了", "不需要", "不方便", "no thanks", "nope"])
+@pytest.mark.parametrize(
+    "text", ["I'd like to file a complaint", "我要投诉", "Hi, I want to make a complaint please", "This is a complaint"]
+)
+def test_naming_the_category_in_words_is_no_description(deps: Deps, text: str) -> None:
+    outcome = say(text, Snapshot(State.NEW), deps)
+    assert outcome.category == "complaint" and "description" not in outcome.slots
+    assert outcome.context["asking"] == "description"
+    told = say("This is a complaint: the banner is blurry", Snapshot(State.NEW), deps)
+    assert told.slots["description"] == "This is a complaint: the banner is blurry"
+
+
+@pytest.mark.parametrize("text", ["没有了", "不需要", "不方便", "no thanks", "nope", "不用了", "不需要了"])
 def test_no_to_an_optional_detail_skips_it(deps: Deps, text: str) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "x" * 10, "project": "p"}, {"asking": "since"})
     outcome = say(text, snap, deps)
     assert outcome.slots["since"] is None and outcome.context["asking"] == "expected"
+
+
+def test_no_need_to_a_required_detail_drops_the_matter(deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    asked = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"})
+    assert say("不用了", asked, deps).state is State.CLOSED
+    # "不用了" to the suggestion's optional contact files the suggestion without one.
+    snap = Snapshot(State.COLLECTING, "suggestion", {"proposal": "希望报表可以导出excel"}, {"asking": "contact"})
+    outcome = say("不用了", snap, deps)
+    assert outcome.state is State.CONFIRMING and outcome.slots["contact"] is None
 
 
 def test_a_correction_while_another_detail_is_asked_asks_it_again(deps: Deps) -> None:
@@ -886,10 +961,15 @@ def test_asked_for_the_category_in_vain_the_bot_files_its_best_reading(deps: Dep
         assert outcome.state in {State.GREETED, State.CLASSIFYING}, text
         snap = Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context)
     outcome = say("开屏投放昨天那个", snap, deps)
-    assert outcome.state is State.COLLECTING and outcome.category == "inquiry"
-    assert keys(outcome)[0] == "classify.guessed"
+    assert outcome.category == "inquiry"
+    assert keys(outcome) == ["classify.guessed", "confirm.summary", "confirm.ask"]
     # Not the client's own pick: it stays open to the client's correction ("是咨询").
     assert not outcome.context["classified"].get("picked")
+    # Every detail given, the summary waits at the confirmation: one yes files it (it took two).
+    assert outcome.state is State.CONFIRMING
+    assert say("yes", Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context), deps).state is (
+        State.TICKET_OPEN
+    )
 
 
 def test_no_guess_without_anything_to_go_on(deps: Deps) -> None:
@@ -940,3 +1020,167 @@ def test_a_plain_yes_after_the_ticket_opened_is_acknowledged_not_added(text: str
     # Anything more is added to the ticket as before.
     outcome = say("好的，素材我下午再补一版", Snapshot(State.TICKET_OPEN, has_ticket=True, ticket=view), deps)
     assert keys(outcome) == ["ticket.appended"]
+
+
+# ---------------------------------------------------------------- messages in a row, a pause, a category's word
+
+
+def told(slots: dict[str, Any], asked: str | None, state: State = State.COLLECTING, **context: Any) -> Snapshot:
+    """A complaint form whose description the client told at his turn 3; it is now his turn 4."""
+    ctx: dict[str, Any] = {"turn": 4, "told_turn": 3, "classified": {"category": "complaint", "picked": True}}
+    if asked:
+        ctx["asking"] = asked
+    return Snapshot(state, "complaint", slots, {**ctx, **context})
+
+
+def quick(text: str, snapshot: Snapshot, deps: Deps, gap: float) -> Outcome:
+    return step(snapshot, Event(EventKind.MESSAGE, text=text, data={"gap": gap}), deps)
+
+
+def test_words_of_the_issue_sent_right_after_it_go_on_telling_it(deps: Deps) -> None:
+    snap = told({"description": "你们做的海报"}, "project")
+    outcome = quick("logo印错了", snap, deps, gap=3)
+    assert outcome.slots["description"] == "你们做的海报 logo印错了" and "project" not in outcome.slots
+    assert keys(outcome) == ["form.ask"] and outcome.context["asking"] == "project"
+    # A third fragment as quick goes on again.
+    again = quick("颜色也不对", after(outcome, turn=5), deps, gap=4)
+    assert again.slots["description"] == "你们做的海报 logo印错了 颜色也不对"
+
+
+def test_a_quick_answer_ends_the_burst(deps: Deps) -> None:
+    # A client who answers at once: "海报" answers the project, and "字印错了" two seconds later the next question.
+    project = quick("海报", told({"description": "就是那个"}, "project"), deps, gap=2)
+    assert project.slots["project"] == "海报"
+    more = quick("字印错了", after(project, turn=5), deps, gap=2)
+    assert more.slots["description"] == "就是那个" and more.slots["since"] == "字印错了"
+
+
+@pytest.mark.parametrize(
+    ("text", "gap", "told_turn"),
+    [
+        ("logo印错了", 20, 3),  # time enough to read the question: an answer
+        ("logo印错了", 3, 2),  # not right after the telling
+        ("年货节", 2, 3),  # no words of an issue
+        ("哈哈", 2, 3),  # small talk only
+    ],
+)
+def test_an_answer_is_an_answer_when_not_right_after_the_telling(
+    text: str, gap: float, told_turn: int, deps: Deps
+) -> None:
+    snap = told({"description": "你们做的海报"}, "project", told_turn=told_turn)
+    outcome = quick(text, snap, deps, gap=gap)
+    assert outcome.slots["project"] == text and outcome.slots["description"] == "你们做的海报"
+
+
+def test_a_quick_answer_of_the_kind_asked_is_the_answer(deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != "phone"}
+    outcome = quick("电话13812345678 一直打不通你们的", told(slots, "phone"), deps, gap=2)
+    assert outcome.slots["phone"] == "13812345678" and outcome.slots["description"] == slots["description"]
+
+
+def test_more_of_the_issue_at_the_summary_is_added_to_it(deps: Deps) -> None:
+    snap = told(dict(COMPLAINT_FILLED), None, State.CONFIRMING, summary_shown=True, told_turn=1)
+    outcome = quick("而且曝光量比你们报的少了一半", snap, deps, gap=40)
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots["description"] == COMPLAINT_FILLED["description"] + " 而且曝光量比你们报的少了一半"
+    assert keys(outcome) == ["confirm.changed", "confirm.brief"]
+
+
+def test_more_of_an_issue_the_bot_classified_moves_it_where_the_whole_reads(deps: Deps) -> None:
+    classified = {"category": "inquiry", "confident": True, "matched": ["投放"], "picked": False}
+    slots = {"topic": "投放与效果", "question": "我们上周投放的那个朋友圈广告"}
+    snap = Snapshot(
+        State.CONFIRMING, "inquiry", slots, {"turn": 2, "told_turn": 1, "summary_shown": True, "classified": classified}
+    )
+    outcome = quick("数据不对", snap, deps, gap=3)
+    assert outcome.category == "complaint" and outcome.state is State.COLLECTING
+    assert outcome.slots["description"] == "我们上周投放的那个朋友圈广告 数据不对"
+    assert keys(outcome)[0] == "classify.described"
+    # Moved once: more words do not move it back.
+    assert outcome.context["classified"]["described"] is True
+    # The same words a while after the summary are added to the question; the category the client saw stays.
+    later = quick("数据不对", snap, deps, gap=90)
+    assert later.category == "inquiry" and later.slots["question"] == "我们上周投放的那个朋友圈广告 数据不对"
+
+
+@pytest.mark.parametrize("text", ["等一下我查一下", "稍等一下 我问问同事", "我找找", "let me check"])
+def test_a_client_looking_the_answer_up_is_waited_for(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "素材被平台拒了三次"}, {"asking": "project"})
+    outcome = say(text, snap, deps)
+    assert outcome.state is State.COLLECTING and "project" not in outcome.slots
+    assert keys(outcome) == ["form.hold"] and outcome.context["asking"] == "project"
+    assert any(isinstance(e, Schedule) for e in outcome.effects)
+
+
+@pytest.mark.parametrize("text", ["核查一下", "帮我查一下", "查一下原因"])
+def test_asking_the_agency_to_look_is_no_pause(text: str, deps: Deps) -> None:
+    slots = {"description": "点击量突然暴涨", "project": "周年庆", "since": None}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.slots["expected"] == text
+
+
+@pytest.mark.parametrize(("text", "category"), [("投诉", "complaint"), ("投訴！", "complaint"), ("咨询", "inquiry")])
+def test_a_category_word_alone_names_the_category(text: str, category: str, deps: Deps) -> None:
+    acts = default_lexicon().recognize(text)
+    assert acts.claim == category and acts.pure
+    assert default_lexicon().recognize(f"{text}的流程是什么").claim is None
+
+
+def test_a_category_word_at_the_summary_switches_the_form(deps: Deps) -> None:
+    context = {"summary_shown": True, "first_text": "我们上周投放的那个朋友圈广告"}
+    slots = {"topic": "投放与效果", "question": "我们上周投放的那个朋友圈广告"}
+    outcome = say("投诉", Snapshot(State.CONFIRMING, "inquiry", slots, context), deps)
+    assert outcome.category == "complaint" and keys(outcome)[0] == "classify.switched"
+
+
+def test_the_category_word_of_the_form_answers_no_detail(deps: Deps) -> None:
+    slots = {"description": "素材审核太慢了", "project": "618", "since": None}
+    outcome = say("投诉", Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert "expected" not in outcome.slots and keys(outcome) == ["form.not_an_answer", "form.ask"]
+
+
+# ---------------------------------------------------------------- nothing open, a ticket filed before
+
+
+@pytest.mark.parametrize("text", ["好的", "嗯嗯", "ok"])
+def test_a_yes_with_nothing_open_starts_no_form(text: str, deps: Deps) -> None:
+    first = say(text, Snapshot(State.NEW), deps)
+    assert first.state is State.GREETED and first.category is None and keys(first) == ["greeting.welcome"]
+    # After a cancellation or the end of a ticket: acknowledged.
+    ended = say(text, Snapshot(State.CLOSED, context={"turn": 6}), deps)
+    assert ended.state is State.CLOSED and ended.category is None and keys(ended) == ["chat.ok"]
+    assert not any(isinstance(e, Schedule) for e in ended.effects)
+
+
+EARLIER = TicketView("KF-20261129-0001", "complaint", "investigating")
+
+
+def test_another_issue_announced_alone_is_the_next_message(deps: Deps) -> None:
+    snap = Snapshot(State.TICKET_OPEN, "complaint", dict(COMPLAINT_FILLED), {"turn": 8}, has_ticket=True)
+    announced = say("还有个事", snap, deps)
+    assert announced.state is State.TICKET_OPEN and keys(announced) == ["ticket.await_new_issue"]
+    assert not any(isinstance(e, TicketNote) for e in announced.effects)
+    told = say("我要投诉你们的视频", after(announced, turn=9), deps)
+    assert any(isinstance(e, LeaveTicket) for e in told.effects) and told.category == "complaint"
+    assert told.slots["description"] == "我要投诉你们的视频"
+    # Without the announcement the same words are about the ticket filed.
+    noted = say("我要投诉你们的视频", after(announced, turn=10), deps)
+    assert not any(isinstance(e, LeaveTicket) for e in noted.effects)
+
+
+@pytest.mark.parametrize("text", ["😊", "👌👌", "。。。"])
+def test_a_sticker_after_the_ticket_opened_adds_no_note(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.TICKET_OPEN, "complaint", dict(COMPLAINT_FILLED), has_ticket=True)
+    outcome = say(text, snap, deps)
+    assert keys(outcome) == ["ticket.acknowledged"]
+    assert not any(isinstance(e, TicketNote) for e in outcome.effects)
+
+
+def test_the_status_of_a_ticket_filed_before_is_told_while_another_form_is_filled(deps: Deps) -> None:
+    slots = {"description": "视频剪得太差"}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "project"}, ticket=EARLIER)
+    outcome = say("对了 上一个工单怎么样了", snap, deps)
+    assert keys(outcome) == ["progress.report", "form.ask"] and "project" not in outcome.slots
+    # Told as the issue itself, words of waiting are the description.
+    told = replace(snap, context={"asking": "description"}, slots={})
+    assert say("之前的工单一直没人理", told, deps).slots["description"] == "之前的工单一直没人理"
