@@ -152,6 +152,8 @@ class MessageKind(enum.StrEnum):
 KIND_OF_TEXT: dict[str, MessageKind] = {
     "feedback.ask": MessageKind.SATISFACTION,
     "feedback.ask_again": MessageKind.SATISFACTION,
+    "feedback.welcome_ask": MessageKind.SATISFACTION,
+    "feedback.ok_ask": MessageKind.SATISFACTION,
     "feedback.reminder": MessageKind.SATISFACTION,
     "ticket.resolved": MessageKind.RESOLUTION,
 }

@@ -68,6 +68,12 @@ class DialogueSettings(BaseModel):
     reopen_words: list[str] = Field(
         default_factory=lambda: ["没解决", "没有解决", "还是不行", "未解决", "not solved", "still not", "reopen"]
     )
+    # After the resolution, a clause with a word of each list says the problem is back ("数据还是不对", "又出现了",
+    # "still broken"), however it is put: the ticket is reopened, whatever score comes with it.
+    reopen_still: list[str] = Field(default_factory=lambda: ["还是", "仍然", "依然", "又", "still", "again"])
+    reopen_failing: list[str] = Field(default_factory=lambda: ["不行", "不对", "打不开", "出现", "broken", "wrong"])
+    # At the satisfaction prompt, words by which the client declines to give a score ("不用评了", "没空").
+    no_rating_words: list[str] = Field(default_factory=lambda: ["不用评", "不评了", "不想评", "不打分", "没空"])
     prefill_min_chars: int = 5
     # After asking for the category this many times while the client goes on describing, the bot files the issue
     # under its best reading and says it can be changed, rather than asking again (0: ask until the client picks).

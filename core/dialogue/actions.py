@@ -63,6 +63,9 @@ ACTIONS: dict[str, Action] = {
     "resolve": handover.act_resolve,
     # feedback
     "ask_feedback": feedback.act_ask_feedback,
+    "ask_feedback_now": feedback.act_ask_feedback_now,
+    "decline_feedback": feedback.act_decline_feedback,
+    "reopen_to_person": feedback.act_reopen_to_person,
     "remind_feedback": feedback.act_remind_feedback,
     "reask_feedback": feedback.act_reask_feedback,
     "feedback": feedback.act_feedback,

@@ -73,9 +73,12 @@ PLAIN = "plain"
 # an ordinary word ("还有点问题").
 LEADING = "leading"
 _PHRASE_KINDS = frozenset(a.value for a in _PHRASE_ACTS)
-# "5分" is a score, "5分钟" is a duration.
-_SCORE_DIGITS = re.compile(r"(?:打\s*)?([1-5一二三四五])\s*(?:分(?!钟)|星|颗星|stars?\b|/\s*5)")
-_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+# "5分" is a score, "5分钟" is a duration; "25分" and "3.5分" are not 5. Clients also score out of ten ("打10分",
+# "8分", "9/10") or give a hundred as full marks ("100分"); "十分满意" is "very satisfied", no ten.
+_SCORE_DIGITS = re.compile(
+    r"(?:打\s*)?(?<![\d.])(100|10|[1-9]|[一二三四五六七八九])\s*(?:(分)(?!钟)|(星|颗星|stars?\b|/\s*5\b)|(/\s*10\b))"
+)
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +212,12 @@ class ActLexicon:
         entries.extend((str(p), PLAIN, "") for p in raw.get("plain") or ())
         for score, phrases in (raw.get("score_words") or {}).items():
             entries.extend((str(p), "score", str(int(score))) for p in phrases)
+        # Scores only as the whole message ("👍" is 4 at the satisfaction prompt, an "ok" in a sentence).
+        self.score_when_whole = {
+            normalize(str(p)): int(score)
+            for score, phrases in (raw.get("score_when_whole") or {}).items()
+            for p in phrases
+        }
         self._automaton: Any = ahocorasick.Automaton()
         seen: dict[str, tuple[str, str]] = {}
         forms = [(normalize(phrase), kind, value) for phrase, kind, value in entries]
@@ -306,7 +315,7 @@ class ActLexicon:
         named = {hit.value for hit in self._hits(norm) if hit.kind == "claim"}
         rest = self.without_claims(norm)
         for category, words in self.category_words.items():
-            if any(_has_word(rest, word) for word in words):
+            if any(has_word(rest, word) for word in words):
                 named.add(category)
         return frozenset(named)
 
@@ -370,17 +379,47 @@ class ActLexicon:
         claimed -= {h.value for h in hits if h.kind == "negclaim"}
         return next(iter(claimed)) if len(claimed) == 1 else None
 
-    @staticmethod
-    def _score(norm: str, hits: list[_Hit]) -> int | None:
-        digits = _SCORE_DIGITS.search(norm)
-        if digits is not None:
-            value = digits.group(1)
-            return int(value) if value.isdigit() else _CN_DIGITS[value]
+    def _score(self, norm: str, hits: list[_Hit]) -> int | None:
+        for digits in _SCORE_DIGITS.finditer(norm):
+            score = _scaled(digits)
+            if score is not None:
+                return score
         words = [int(h.value) for h in hits if h.kind == "score"]
-        return words[0] if words else None
+        if words:
+            return words[0]
+        # "👍" said alone scores; beside other words it is only an "ok".
+        bare = "".join(ch for ch in norm if not ch.isspace() and unicodedata.category(ch) not in ("Sk", "Cf", "Mn"))
+        for phrase, score in self.score_when_whole.items():
+            if bare and not bare.replace(phrase, ""):
+                return score
+        return None
+
+    def remark(self, text: str) -> str:
+        """What a message says besides its acts, its score and fillers: "小王" of "非常满意，谢谢小王", "" of "五星"."""
+        norm = _SCORE_DIGITS.sub(" ", normalize(text))
+        for hit in reversed(self._hits(norm)):
+            norm = norm[: hit.start] + " " + norm[hit.end :]
+        kept = (
+            ch
+            for ch in norm
+            if not ch.isspace() and ch not in self.fillers and not unicodedata.category(ch).startswith(("S", "P", "C"))
+        )
+        return "".join(kept)
 
 
-def _has_word(norm: str, word: str) -> bool:
+def _scaled(digits: re.Match[str]) -> int | None:
+    """A score matched by _SCORE_DIGITS on the 1–5 scale: out of five as said, out of ten halved (rounded up)."""
+    value = digits.group(1)
+    number = int(value) if value.isdigit() else _CN_DIGITS[value]
+    out_of_ten = digits.group(4) is not None or (digits.group(2) is not None and number > 5)
+    if number == 100 and digits.group(2) is not None:
+        return 5
+    if out_of_ten and number <= 10:
+        return (number + 1) // 2
+    return number if number <= 5 else None
+
+
+def has_word(norm: str, word: str) -> bool:
     """Whether `word` occurs in `norm`, set apart from ASCII letters and digits where it ends in one."""
     start = norm.find(word)
     while start >= 0:

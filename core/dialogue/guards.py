@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 
-from core.dialogue.acts import Act
+from core.dialogue.acts import Act, has_word
 from core.dialogue.classifier import has_words, normalize
 from core.dialogue.model import (
     CANCEL,
@@ -199,9 +200,58 @@ def _new_issue_known(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 
 
 def _new_issue_complete(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
-    category = new_issue_category(snapshot, event, deps) if _new_issue(snapshot, event, deps) else None
+    return _new_issue(snapshot, event, deps) and _issue_prefilled(snapshot, event, deps)
+
+
+def _issue_prefilled(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    category = new_issue_category(snapshot, event, deps)
     fresh = replace(snapshot, state=State.CLOSED, context={}, slots={})
     return category is not None and prefills_all(category, event.text, fresh, deps)
+
+
+# Clauses of a message: a word that says the problem is back and one that says what fails go together in one.
+_CLAUSE = re.compile(r"[,.!?;，。！？；、\n]+")
+
+
+def _words(words: list[str]) -> tuple[str, ...]:
+    return _normalized_words(tuple(words))
+
+
+@lru_cache(maxsize=16)
+def _normalized_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    # The same few lists every turn: normalized once.
+    return tuple(normalize(w) for w in words)
+
+
+def not_solved(event: Event, deps: Deps) -> bool:
+    """After the resolution, the client says the problem is not solved or is back ("数据还是不对", "又出现了")."""
+    text = normalize(event.text)
+    settings = deps.settings
+    if any(has_word(text, w) for w in _words(settings.reopen_words)):
+        return True
+    still, failing = _words(settings.reopen_still), _words(settings.reopen_failing)
+    return any(
+        any(has_word(clause, w) for w in still) and any(has_word(clause, w) for w in failing)
+        for clause in _CLAUSE.split(text)
+    )
+
+
+def declines_rating(event: Event, deps: Deps) -> bool:
+    """At the satisfaction prompt, the client would rather not score ("不用评了", "算了", "没空", "no thanks")."""
+    acts = acts_of(event)
+    if acts.score is not None:
+        return False
+    if Act.CANCEL in acts or Act.SKIP in acts:
+        return True
+    text = normalize(event.text)
+    return any(has_word(text, w) for w in _words(deps.settings.no_rating_words))
+
+
+def _said_new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """Another issue said as such ("还有个事…", or right after "还有个事" alone) or in a thread of its own: where any
+    other words are a comment."""
+    said = Act.NEW_ISSUE in acts_of(event) or bool(event.data.get("new_thread")) or _announced(snapshot, event)
+    return said and _new_issue(snapshot, event, deps)
 
 
 def _asked_enough(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
@@ -264,13 +314,17 @@ GUARDS: dict[str, Guard] = {
     "no_words": lambda s, e, d: not has_words(e.text) and not e.attachments,
     "new_issue_known": _new_issue_known,
     "new_issue_complete": _new_issue_complete,
+    "said_new_issue": _said_new_issue,
+    "said_new_issue_known": lambda s, e, d: _said_new_issue(s, e, d) and new_issue_category(s, e, d) is not None,
+    "said_new_issue_complete": lambda s, e, d: _said_new_issue(s, e, d) and _issue_prefilled(s, e, d),
     "confirm": lambda s, e, d: e.button == CONFIRM,
     "edit": lambda s, e, d: e.button == EDIT,
     "edit_slot": lambda s, e, d: (e.button or "").startswith(EDIT_PREFIX),
     "cancel": lambda s, e, d: e.button == CANCEL,
     "to_rep": lambda s, e, d: e.data.get("user_id") is not None,
     "choice": lambda s, e, d: (e.button or "").startswith(CHOICE_PREFIX),
-    "reopen": lambda s, e, d: any(normalize(w) in normalize(e.text) for w in d.settings.reopen_words),
+    "reopen": lambda s, e, d: not_solved(e, d),
+    "declines_rating": lambda s, e, d: declines_rating(e, d),
     "idle_reminder": lambda s, e, d: e.data.get("timer") == TimerKind.IDLE_REMINDER,
     "idle_abandon": lambda s, e, d: e.data.get("timer") == TimerKind.IDLE_ABANDON,
     "feedback_prompt": lambda s, e, d: e.data.get("timer") == TimerKind.FEEDBACK_PROMPT,

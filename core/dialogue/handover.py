@@ -20,6 +20,9 @@ from core.dialogue.model import (
 from core.dialogue.reading import acts_of, phrases, prefilled, ticket_classification, ticket_details
 from core.dialogue.replies import keep, reprompt
 
+# Ticket statuses past the resolution: nobody is being found for them any more.
+_SETTLED = frozenset({"resolved", "feedback", "closed"})
+
 
 def act_tell_status(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """How the ticket is going: its status, who holds it and the next deadline, from the ticket itself."""
@@ -28,11 +31,11 @@ def act_tell_status(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
     if snapshot.has_ticket:
         draft.effects.append(TicketNote("client_message", {"text": event.text}))
     lang = draft.lang
-    holder = (
-        deps.texts.get("progress.holder", lang, name=ticket.holder)
-        if ticket.holder
-        else deps.texts.get("progress.no_holder", lang)
-    )
+    holder = ""
+    if ticket.holder:
+        holder = deps.texts.get("progress.holder", lang, name=ticket.holder)
+    elif ticket.status not in _SETTLED:
+        holder = deps.texts.get("progress.no_holder", lang)
     deadline = deps.texts.get("progress.deadline", lang, deadline=ticket.deadline) if ticket.deadline else ""
     draft.say(
         "progress.report",

@@ -96,14 +96,31 @@ def _ticket_talk_rows(source: State) -> list[Transition]:
     ]
 
 
-def _new_issue_rows(source: State) -> list[Transition]:
+def _new_issue_rows(source: State, guard: str = "new_issue") -> list[Transition]:
     """Another issue ("还有个事要投诉…") gets a ticket of its own; the one filed stays with the desk."""
     return [
         # "还有个事" alone: the other issue follows in the next message
         Transition(source, E.MESSAGE, "announces_new_issue", source, "await_new_issue"),
-        Transition(source, E.MESSAGE, "new_issue_complete", S.CONFIRMING, "start_new_issue"),
-        Transition(source, E.MESSAGE, "new_issue_known", S.COLLECTING, "start_new_issue"),
-        Transition(source, E.MESSAGE, "new_issue", S.CLASSIFYING, "start_new_issue"),
+        Transition(source, E.MESSAGE, f"{guard}_complete", S.CONFIRMING, "start_new_issue"),
+        Transition(source, E.MESSAGE, f"{guard}_known", S.COLLECTING, "start_new_issue"),
+        Transition(source, E.MESSAGE, guard, S.CLASSIFYING, "start_new_issue"),
+    ]
+
+
+def _rated_rows(source: State) -> list[Transition]:
+    """A score (a button, a typed digit, words) or a problem that is back, once the ticket is resolved.
+
+    A low score reopens the ticket as a complaint; a message that says the problem is not solved reopens it whatever
+    score it gives ("还行吧，但是数据还是不对" is no 4), with a person if one is asked for.
+    """
+    return [
+        Transition(source, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
+        Transition(source, E.FEEDBACK, "always", S.FEEDBACK_COMMENT, "feedback"),
+        Transition(source, E.SCORE, "low_score", S.TICKET_OPEN, "feedback_low"),
+        Transition(source, E.HANDOFF, "reopen", S.HUMAN_QUEUE, "reopen_to_person"),
+        Transition(source, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+        Transition(source, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
+        Transition(source, E.SCORE, "always", S.FEEDBACK_COMMENT, "feedback"),
     ]
 
 
@@ -199,35 +216,33 @@ TRANSITIONS: tuple[Transition, ...] = (
     # resolved: the solution was told; the satisfaction prompt follows, but a score in words counts at once
     Transition(S.RESOLVED, E.TIMEOUT, "feedback_prompt", S.AWAITING_FEEDBACK, "ask_feedback"),
     Transition(S.RESOLVED, E.TIMEOUT, "always", S.RESOLVED, "nothing"),
-    Transition(S.RESOLVED, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
-    Transition(S.RESOLVED, E.FEEDBACK, "always", S.FEEDBACK_COMMENT, "feedback"),
-    Transition(S.RESOLVED, E.SCORE, "low_score", S.TICKET_OPEN, "feedback_low"),
-    Transition(S.RESOLVED, E.SCORE, "always", S.FEEDBACK_COMMENT, "feedback"),
-    Transition(S.RESOLVED, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
-    Transition(S.RESOLVED, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
+    *_rated_rows(S.RESOLVED),
     Transition(S.RESOLVED, E.STATUS, "status_of_ticket", S.RESOLVED, "tell_status"),
     *_new_issue_rows(S.RESOLVED),
-    Transition(S.RESOLVED, E.THANKS, "pure", S.RESOLVED, "thanks_noted"),
+    # "谢谢", "好的" to the solution: the client is here and content, so the satisfaction prompt comes now
+    Transition(S.RESOLVED, E.THANKS, "pure", S.AWAITING_FEEDBACK, "ask_feedback_now"),
+    Transition(S.RESOLVED, E.AFFIRM, "pure", S.AWAITING_FEEDBACK, "ask_feedback_now"),
     Transition(S.RESOLVED, E.MESSAGE, "always", S.RESOLVED, "note_after_resolve"),
     Transition(S.RESOLVED, E.BUTTON, "always", S.RESOLVED, "note_after_resolve"),
     Transition(S.RESOLVED, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # awaiting feedback
-    Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "low_score", S.TICKET_OPEN, "feedback_low"),
-    Transition(S.AWAITING_FEEDBACK, E.FEEDBACK, "always", S.FEEDBACK_COMMENT, "feedback"),
-    Transition(S.AWAITING_FEEDBACK, E.SCORE, "low_score", S.TICKET_OPEN, "feedback_low"),
-    Transition(S.AWAITING_FEEDBACK, E.SCORE, "always", S.FEEDBACK_COMMENT, "feedback"),
+    *_rated_rows(S.AWAITING_FEEDBACK),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_reminder", S.AWAITING_FEEDBACK, "remind_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_timeout", S.CLOSED, "feedback_timeout"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "always", S.AWAITING_FEEDBACK, "nothing"),
-    Transition(S.AWAITING_FEEDBACK, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
-    Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
+    # "不用评了", "算了", "没空": no score, and no more asking
+    Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "declines_rating", S.CLOSED, "decline_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.STATUS, "status_of_ticket", S.AWAITING_FEEDBACK, "tell_status"),
     *_new_issue_rows(S.AWAITING_FEEDBACK),
     Transition(S.AWAITING_FEEDBACK, E.MESSAGE, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.BUTTON, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
-    # rated: an optional comment, then the conversation closes
+    # rated: an optional comment, then the conversation closes; the problem back, or another issue, is no comment
+    Transition(S.FEEDBACK_COMMENT, E.HANDOFF, "reopen", S.HUMAN_QUEUE, "reopen_to_person"),
     Transition(S.FEEDBACK_COMMENT, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
+    Transition(S.FEEDBACK_COMMENT, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
+    Transition(S.FEEDBACK_COMMENT, E.STATUS, "status_of_ticket", S.FEEDBACK_COMMENT, "tell_status"),
+    *_new_issue_rows(S.FEEDBACK_COMMENT, "said_new_issue"),
     Transition(S.FEEDBACK_COMMENT, E.THANKS, "pure", S.CLOSED, "comment"),
     Transition(S.FEEDBACK_COMMENT, E.MESSAGE, "always", S.CLOSED, "comment"),
     Transition(S.FEEDBACK_COMMENT, E.BUTTON, "always", S.CLOSED, "comment"),
