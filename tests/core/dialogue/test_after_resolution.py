@@ -117,7 +117,16 @@ def test_words_beside_a_score_are_its_comment(text: str, deps: Deps) -> None:
 @pytest.mark.parametrize("state", [*AFTER, State.FEEDBACK_COMMENT])
 @pytest.mark.parametrize(
     "text",
-    ["问题又出现了", "链接还是打不开", "你们说解决了但是数据还是不对", "it's still broken", "broken again"],
+    [
+        "问题又出现了",
+        "链接还是打不开",
+        "你们说解决了但是数据还是不对",
+        "广告又被下架了",
+        "改了还是没生效",
+        "it's still broken",
+        "it happened again",
+        "the issue is back",
+    ],
 )
 def test_a_problem_that_is_back_reopens_the_ticket(text: str, state: State, deps: Deps) -> None:
     outcome = say(text, state, deps)
@@ -139,7 +148,9 @@ def test_a_low_score_with_the_problem_back_stays_a_low_score(deps: Deps) -> None
     assert notes(outcome)["feedback"] == {"rating": 1}
 
 
-@pytest.mark.parametrize("text", ["还不错", "还是很满意的，谢谢", "thanks again", "又快又好，5分"])
+@pytest.mark.parametrize(
+    "text", ["还不错", "还是很满意的，谢谢", "thanks again", "又快又好，5分", "下次还是找你们", "still, great job"]
+)
 def test_praise_is_no_reopening(text: str, deps: Deps) -> None:
     outcome = say(text, State.AWAITING_FEEDBACK, deps)
     assert outcome.state is not State.TICKET_OPEN
