@@ -36,6 +36,7 @@ ACTIONS: dict[str, Action] = {
     "continue_issue": intake.act_continue_issue,
     "hold_on": intake.act_hold_on,
     "ask_what_to_change": intake.act_ask_what_to_change,
+    "change_or_submit": intake.act_change_or_submit,
     "add_to_issue_text": intake.act_add_to_issue_text,
     "confirm_edit": intake.act_confirm_edit,
     "edit_slot": intake.act_edit_slot,

@@ -38,6 +38,7 @@ from core.dialogue.reading import (
     first_text_after_pick,
     issue_text,
     issue_text_slot,
+    just_chose_to_change,
     picked_category,
     prefills_all,
     rating_of,
@@ -273,6 +274,7 @@ def _continues_and_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bo
 GUARDS: dict[str, Guard] = {
     "always": lambda s, e, d: True,
     "pure": lambda s, e, d: acts_of(e).pure,
+    "pure_after_choosing_to_change": lambda s, e, d: acts_of(e).pure and just_chose_to_change(s),
     "knows_ticket": lambda s, e, d: s.ticket is not None,
     "status_of_ticket": lambda s, e, d: s.ticket is not None and not _question_of_its_own(e),
     "pure_and_knows_ticket": lambda s, e, d: acts_of(e).pure and s.ticket is not None,

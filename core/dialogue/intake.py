@@ -24,6 +24,7 @@ from core.dialogue.model import (
     State,
 )
 from core.dialogue.reading import (
+    CHOOSING_CHANGE,
     DESCRIBED,
     FREE_TEXT,
     OTHER_KIND_ASKED,
@@ -433,6 +434,14 @@ def act_add_to_issue_text(draft: Draft, snapshot: Snapshot, event: Event, deps: 
 
 def act_confirm_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.say("confirm.which", edit_buttons(draft, deps))
+    draft.context[CHOOSING_CHANGE] = int(draft.context.get("turn", 0))
+
+
+def act_change_or_submit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """A yes right after the client asked to change something: submitting would go against that, so the choice is
+    put to the client once more; a second yes submits."""
+    draft.say("confirm.change_or_submit", edit_buttons(draft, deps))
+    schedule_idle(draft, deps)
 
 
 def act_edit_slot(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

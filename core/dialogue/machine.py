@@ -178,6 +178,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs", S.COLLECTING, "switch_category"),
     Transition(S.CONFIRMING, E.DENY, "always", S.CONFIRMING, "ask_what_to_change"),
+    # "对" right after choosing "修改": the client is asked again, a second yes submits
+    Transition(S.CONFIRMING, E.AFFIRM, "pure_after_choosing_to_change", S.CONFIRMING, "change_or_submit"),
     Transition(S.CONFIRMING, E.AFFIRM, "pure", S.TICKET_OPEN, "open_ticket"),
     Transition(S.CONFIRMING, E.BOT_QUESTION, "always", S.CONFIRMING, "explain_bot"),
     Transition(S.CONFIRMING, E.MESSAGE, "adds_details", S.CONFIRMING, "apply_edit"),

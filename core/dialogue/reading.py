@@ -424,6 +424,17 @@ def prefilled(snapshot: Snapshot, category: str, first_text: str, deps: Deps) ->
 
 # Context key: the turn at which the bot asked the client what to change at the confirmation.
 WHAT_TO_CHANGE = "what_to_change_turn"
+# Context key: the turn at which the client chose to change something and was shown the details to pick from.
+CHOOSING_CHANGE = "choosing_change_turn"
+
+
+def just_chose_to_change(snapshot: Snapshot) -> bool:
+    """Whether the client's last message chose "修改" at the summary (the bot then listed the details).
+
+    After "不对" the bot asks what is wrong, and a "对" then reads as "it is right after all"; after the client chose
+    to change something, a "对" more likely says yes to changing.
+    """
+    return snapshot.context.get(CHOOSING_CHANGE) == int(snapshot.context.get("turn", 0)) - 1
 
 
 def issue_text_slot(category: str, deps: Deps) -> SlotSpec | None:

@@ -14,6 +14,7 @@ from core.dialogue.classifier import KeywordClassifier, load_rules, normalize
 from core.dialogue.forms import Forms
 from core.dialogue.machine import step
 from core.dialogue.model import (
+    EDIT,
     Deps,
     Event,
     EventKind,
@@ -1184,3 +1185,27 @@ def test_the_status_of_a_ticket_filed_before_is_told_while_another_form_is_fille
     # Told as the issue itself, words of waiting are the description.
     told = replace(snap, context={"asking": "description"}, slots={})
     assert say("之前的工单一直没人理", told, deps).slots["description"] == "之前的工单一直没人理"
+
+
+def _next(outcome: Outcome, category: str = "complaint") -> Snapshot:
+    """The snapshot of the client's next message (the engine counts its turns)."""
+    context = {**outcome.context, "turn": int(outcome.context.get("turn", 0)) + 1}
+    return Snapshot(outcome.state, category, outcome.slots, context)
+
+
+def test_a_yes_right_after_choosing_to_change_is_asked_again_and_a_second_yes_submits(deps: Deps) -> None:
+    shown = step(confirming(turn=3), Event(EventKind.BUTTON, button=EDIT), deps)
+    assert shown.state is State.CONFIRMING
+    again = say("对", _next(shown), deps)
+    assert again.state is State.CONFIRMING and keys(again) == ["confirm.change_or_submit"]
+    assert say("对", _next(again), deps).state is State.TICKET_OPEN
+
+
+def test_a_yes_after_saying_something_is_wrong_submits(deps: Deps) -> None:
+    # "不对" asks what is wrong; "对" then says it is right after all.
+    asked = say("不对", confirming(turn=3), deps)
+    assert say("对", _next(asked), deps).state is State.TICKET_OPEN
+
+
+def test_a_yes_at_the_summary_still_submits_at_once(deps: Deps) -> None:
+    assert say("对", confirming(turn=3), deps).state is State.TICKET_OPEN
