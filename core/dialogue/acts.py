@@ -14,6 +14,7 @@ from typing import Any
 import ahocorasick
 
 from core.dialogue.classifier import normalize
+from core.dialogue.folding import bare_message
 from core.dialogue.hanzi import traditional_spellings
 from core.errors import ConfigError
 from core.settings import DEFAULT_CONFIG_DIR, DialogueSettings
@@ -141,11 +142,6 @@ def _strings(raw: Mapping[str, Any], key: str) -> list[str]:
     if not all(isinstance(v, str) for v in values):
         raise ConfigError(f"{key}: expected phrases as text (quote yes, no, on and off)")
     return values
-
-
-def _whole(norm: str) -> str:
-    """A normalized message without the punctuation around it, to compare with phrases said as a whole message."""
-    return norm.strip(" .!?。！？~～")
 
 
 class ActLexicon:
@@ -343,7 +339,7 @@ class ActLexicon:
             if counts:
                 found.add(act)
         pure = alone_ok and all(h.kind in _PHRASE_KINDS for h in hits)
-        stripped = _whole(norm)
+        stripped = bare_message(norm)
         if pure and found == {Act.SIDE_MARKER} and stripped in self.affirm_when_whole:
             found = {Act.AFFIRM}
         if stripped in self.skip_words:
@@ -364,7 +360,7 @@ class ActLexicon:
 
     def declines(self, text: str) -> bool:
         """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
-        whole = _whole(normalize(text))
+        whole = bare_message(normalize(text))
         return whole in self.skip_when_optional or whole in self.skip_words
 
     def _bare_category(self, norm: str) -> str | None:

@@ -40,3 +40,8 @@ def fold(text: str) -> Folded:
     if len(folded) != len(shown):
         shown = folded
     return Folded(shown, folded)
+
+
+def bare_message(text: str) -> str:
+    """A message without the spaces and punctuation around it, to compare with words said as a whole message."""
+    return text.strip(" .!?。！？~～")

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from core.dialogue.folding import bare_message
 from core.errors import ConfigError
 from core.yaml_files import load_file
 
@@ -147,7 +148,7 @@ def normalize_phone(text: str) -> str | None:
 def validate(spec: SlotSpec, answer: str, skip_words: AbstractSet[str]) -> Validated:
     """Check one answer against its slot; skip words leave optional slots empty."""
     text = answer.strip()
-    if text.lower().strip(" .!?。！？~～") in skip_words:
+    if bare_message(text.lower()) in skip_words:
         return Validated(None) if not spec.required else Validated(None, "form.required")
     if not text:
         return Validated(None, "form.required")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from functools import lru_cache
 
 from core.dialogue.acts import Act, has_word
 from core.dialogue.classifier import has_words, normalize
@@ -39,6 +38,8 @@ from core.dialogue.reading import (
     issue_text,
     issue_text_slot,
     just_chose_to_change,
+    marked_last_turn,
+    normalized_words,
     picked_category,
     prefills_all,
     rating_of,
@@ -99,11 +100,9 @@ def _adds_details(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 
 def _answers_what_to_change(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     """The message right after the bot asked what to change, with words for the issue's own text to keep."""
-    asked = snapshot.context.get(WHAT_TO_CHANGE)
     return (
         snapshot.category is not None
-        and asked is not None
-        and int(asked) == int(snapshot.context.get("turn", 0)) - 1
+        and marked_last_turn(snapshot, WHAT_TO_CHANGE)
         and bool(event.text.strip())
         and issue_text_slot(snapshot.category, deps) is not None
     )
@@ -183,8 +182,7 @@ def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 
 def _announced(snapshot: Snapshot, event: Event) -> bool:
     """The message right after "还有个事" said alone, with words: the other issue itself."""
-    said = snapshot.context.get(NEW_ISSUE_TURN)
-    return said is not None and int(said) == int(snapshot.context.get("turn", 0)) - 1 and has_words(event.text)
+    return marked_last_turn(snapshot, NEW_ISSUE_TURN) and has_words(event.text)
 
 
 def new_issue_category(snapshot: Snapshot, event: Event, deps: Deps) -> str | None:
@@ -214,23 +212,13 @@ def _issue_prefilled(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 _CLAUSE = re.compile(r"[,.!?;，。！？；、\n]+")
 
 
-def _words(words: list[str]) -> tuple[str, ...]:
-    return _normalized_words(tuple(words))
-
-
-@lru_cache(maxsize=16)
-def _normalized_words(words: tuple[str, ...]) -> tuple[str, ...]:
-    # The same few lists every turn: normalized once.
-    return tuple(normalize(w) for w in words)
-
-
 def not_solved(event: Event, deps: Deps) -> bool:
     """After the resolution, the client says the problem is not solved or is back ("数据还是不对", "又出现了")."""
     text = normalize(event.text)
     settings = deps.settings
-    if any(has_word(text, w) for w in _words(settings.reopen_words)):
+    if any(has_word(text, w) for w in normalized_words(settings.reopen_words)):
         return True
-    still, failing = _words(settings.reopen_still), _words(settings.reopen_failing)
+    still, failing = normalized_words(settings.reopen_still), normalized_words(settings.reopen_failing)
     return any(
         any(has_word(clause, w) for w in still) and any(has_word(clause, w) for w in failing)
         for clause in _CLAUSE.split(text)
@@ -245,7 +233,7 @@ def declines_rating(event: Event, deps: Deps) -> bool:
     if Act.CANCEL in acts or Act.SKIP in acts:
         return True
     text = normalize(event.text)
-    return any(has_word(text, w) for w in _words(deps.settings.no_rating_words))
+    return any(has_word(text, w) for w in normalized_words(deps.settings.no_rating_words))
 
 
 def _said_new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:

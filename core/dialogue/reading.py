@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
@@ -199,7 +200,7 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
         return None
     if spec.validator == "phone" and sole_demand(event.text):
         # "please send a corrected invoice" asked for the phone is the outcome wanted, not a wrong number.
-        return _demand_elsewhere(snapshot, event, deps)
+        return _elsewhere(snapshot, event, deps, spec, "demand")
     if spec.validator != "text":
         return None
     if spec.extract != "project" and (named := labelled_project(event.text)) is not None:
@@ -210,21 +211,15 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
     kind = sole_entity(event.text, deps.today)
     if kind is None and spec.extract in ("project", "date") and sole_demand(event.text):
         # "重新印刷并承担费用" asked for the project or the start date is the outcome wanted.
-        return _demand_elsewhere(snapshot, event, deps)
+        return _elsewhere(snapshot, event, deps, spec, "demand")
     if kind is None or spec.extract in _DETAILS_OF_KIND[kind] or _own_answer(spec, kind, event.text, deps):
         return None
-    return _elsewhere(snapshot, event, deps, kind)
+    return _elsewhere(snapshot, event, deps, spec, kind)
 
 
-def _demand_elsewhere(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced | None:
-    spec = asking(snapshot, deps)
-    if spec is None or spec.extract == "demand":
-        return None
-    return _elsewhere(snapshot, event, deps, "demand")
-
-
-def _elsewhere(snapshot: Snapshot, event: Event, deps: Deps, kind: str) -> Misplaced | None:
-    """The empty detail an answer of `kind` fills; else the detail asked is asked once more, then taken as said."""
+def _elsewhere(snapshot: Snapshot, event: Event, deps: Deps, spec: SlotSpec, kind: str) -> Misplaced | None:
+    """The empty detail an answer of `kind` fills; else the detail asked (`spec`) is asked once more, then the
+    answer is taken as said."""
     assert snapshot.category is not None
     for other in deps.forms.slots(snapshot.category):
         if other.extract in _DETAILS_OF_KIND[kind] and not snapshot.slots.get(other.name):
@@ -234,8 +229,7 @@ def _elsewhere(snapshot: Snapshot, event: Event, deps: Deps, kind: str) -> Mispl
                 value = value or event.text.strip()
             if value:
                 return Misplaced(kind, other.name, value)
-    spec = asking(snapshot, deps)
-    return None if spec is None or snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(kind)
+    return None if snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(kind)
 
 
 def _own_answer(spec: SlotSpec, kind: str, text: str, deps: Deps) -> bool:
@@ -284,7 +278,12 @@ def rating_of(event: Event) -> int:
 
 
 def skip_words(deps: Deps) -> frozenset[str]:
-    return _normalized(tuple(deps.settings.skip_words))
+    return normalized_words(deps.settings.skip_words)
+
+
+def normalized_words(words: Sequence[str]) -> frozenset[str]:
+    """A setting's word list, normalized as messages are."""
+    return _normalized(tuple(words))
 
 
 @lru_cache(maxsize=16)
@@ -428,13 +427,19 @@ WHAT_TO_CHANGE = "what_to_change_turn"
 CHOOSING_CHANGE = "choosing_change_turn"
 
 
+def marked_last_turn(snapshot: Snapshot, key: str) -> bool:
+    """Whether the context key `key` holds the client's previous turn: what it marks happened just before this."""
+    marked = snapshot.context.get(key)
+    return marked is not None and int(marked) == int(snapshot.context.get("turn", 0)) - 1
+
+
 def just_chose_to_change(snapshot: Snapshot) -> bool:
     """Whether the client's last message chose "修改" at the summary (the bot then listed the details).
 
     After "不对" the bot asks what is wrong, and a "对" then reads as "it is right after all"; after the client chose
     to change something, a "对" more likely says yes to changing.
     """
-    return snapshot.context.get(CHOOSING_CHANGE) == int(snapshot.context.get("turn", 0)) - 1
+    return marked_last_turn(snapshot, CHOOSING_CHANGE)
 
 
 def issue_text_slot(category: str, deps: Deps) -> SlotSpec | None:
@@ -505,15 +510,20 @@ def described_category(snapshot: Snapshot, event: Event, deps: Deps) -> str | No
 
 
 def described_slots(snapshot: Snapshot, event: Event, category: str, deps: Deps) -> dict[str, Any]:
-    """The details of the category a first description moves the issue to: those of the old form it shares, the
-    description as that form's words for the issue, and what else the description gives."""
+    """The details of the category a first description moves the issue to (`moved_slots` of the description)."""
+    return moved_slots(snapshot, category, event.text, deps)
+
+
+def moved_slots(snapshot: Snapshot, category: str, told: str, deps: Deps) -> dict[str, Any]:
+    """The details of the category the issue moves to: those of the old form it shares, `told` as that form's words
+    for the issue, and what else `told` gives."""
     slots = shared_slots(snapshot, category, deps)
     spec = issue_text_slot(category, deps)
     if spec is not None:
-        checked = read_slot(spec, event.text, deps, answered=True)
+        checked = read_slot(spec, told, deps, answered=True)
         if checked.error is None and checked.value:
             slots[spec.name] = checked.value
-    for name, value in prefilled(snapshot, category, event.text, deps).items():
+    for name, value in prefilled(snapshot, category, told, deps).items():
         slots.setdefault(name, value)
     return slots
 
@@ -543,14 +553,8 @@ def in_burst(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     """Sent within `fragment_seconds` of the client's previous message, which told the issue. Not through answers
     sent as quickly after it: a client who answers every question at once would have each answer that holds words
     of an issue ("改回原排期") read as more of the telling."""
-    told, turn, gap = snapshot.context.get(TOLD_TURN), snapshot.context.get("turn"), event.data.get(GAP)
-    return (
-        told is not None
-        and turn is not None
-        and int(told) == int(turn) - 1
-        and gap is not None
-        and float(gap) <= deps.settings.fragment_seconds
-    )
+    gap = event.data.get(GAP)
+    return marked_last_turn(snapshot, TOLD_TURN) and gap is not None and float(gap) <= deps.settings.fragment_seconds
 
 
 def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued | None:
@@ -584,14 +588,7 @@ def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued |
     # Only words sent with the first ones move the issue: a remark at the summary a while later ("价格太贵了" under
     # an inquiry) is added to it, the category the client saw stays.
     if chosen and verdict.confident and verdict.category != category and in_burst(snapshot, event, deps):
-        moved = replace(snapshot, slots={**snapshot.slots, spec.name: told})
-        slots = shared_slots(moved, verdict.category, deps)
-        other = issue_text_slot(verdict.category, deps)
-        if other is not None:
-            slots[other.name] = told
-        for name, value in prefilled(moved, verdict.category, told, deps).items():
-            slots.setdefault(name, value)
-        return Continued(verdict.category, slots, moved=True)
+        return Continued(verdict.category, moved_slots(snapshot, verdict.category, told, deps), moved=True)
     slots = {**snapshot.slots, spec.name: told}
     for name, value in extract_slots(category, told, deps, snapshot.language).items():
         slots.setdefault(name, value)
