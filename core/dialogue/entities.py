@@ -251,6 +251,10 @@ def _name_after(masked: str, start: int) -> tuple[int, int] | None:
             break
         if masked[end] == " " and end + 1 < len(masked) and not masked[end + 1].isascii():
             break
+        # A full stop ends an English sentence and the name in it ("Project: Winter Glow. It started…"); a dot
+        # inside a name ("v2.0", "618.com") does not.
+        if masked[end] == "." and (end + 1 == len(masked) or masked[end + 1].isspace()):
+            break
         stop = _NAME_STOP.match(masked, end)
         if stop and end > start and not masked[end - 1].isascii():
             break

@@ -289,6 +289,9 @@ PROJECTS = [
     ("10月底开始跑的冬季大促项目", "冬季大促"),
     ("campaign name: Black Friday Push", "Black Friday Push"),
     ("the project is called Spring Launch, it stopped", "Spring Launch"),
+    # an e-mail that names the project in a sentence of its own, after mentioning a kind of campaign
+    ("The KOL campaign posted the wrong link. Project: Winter Glow KOL. It started on Nov 20.", "Winter Glow KOL"),
+    ("project: Launch v2.0", "Launch v2.0"),
     ("the Winter Sale campaign stopped yesterday", "Winter Sale"),
     ("our Q4 brand campaign has zero impressions", "Q4 brand"),
     ("《12.12年终盛典》从12月1号开始", "12.12年终盛典"),
