@@ -163,6 +163,8 @@ class ActLexicon:
         self.affirm_when_whole = frozenset(s for w in whole for s in (w, *(normalize(t) for t in spelled[w])))
         # A "no" that, as the whole answer to a detail that may be left out, leaves it out.
         self.skip_when_optional = frozenset(_with_traditional(_strings(raw, "skip_when_optional")))
+        # Longest first, so "问个问题" goes before "问题" and leaves nothing behind.
+        self.openers = tuple(sorted(_with_traditional(_strings(raw, "openers")), key=len, reverse=True))
         for name, spec in acts.items():
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
@@ -302,6 +304,13 @@ class ActLexicon:
                 named = True
         if named and self._claim_fillers is not None:
             norm = " ".join(self._claim_fillers.sub(" ", norm).split())
+        return norm
+
+    def without_openers(self, norm: str) -> str:
+        """The (normalized) text without the words that announce an issue without telling it ("我想咨询下",
+        "想问个问题", "quick question") and without the categories' own words."""
+        for word in (*self.openers, *(w for words in self.category_words.values() for w in words)):
+            norm = norm.replace(word, " ")
         return norm
 
     def named_categories(self, text: str) -> frozenset[str]:

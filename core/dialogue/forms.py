@@ -98,6 +98,11 @@ class Forms:
             return None
         return counts[0][1]
 
+    def cued(self, category: str, name: str, norm_text: str) -> bool:
+        """Whether any choice's cue word is in the (normalized) text."""
+        spec = self.slot(category, name)
+        return any(w and _holds(w, norm_text) for words in spec.cues.values() for w in words)
+
     def next_missing(self, category: str, filled: Mapping[str, Any]) -> SlotSpec | None:
         """The first slot not yet answered (skipped optional slots count as answered)."""
         for spec in self.slots(category):

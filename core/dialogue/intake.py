@@ -40,7 +40,6 @@ from core.dialogue.reading import (
     described_slots,
     extract_slots,
     first_text_after_pick,
-    free_text_answers,
     issue_text,
     issue_text_slot,
     misplaced_answer,
@@ -53,6 +52,7 @@ from core.dialogue.reading import (
     ticket_classification,
     ticket_details,
     told_so_far,
+    told_with_answer,
 )
 from core.dialogue.replies import (
     ask_next,
@@ -297,7 +297,7 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
     draft.context.pop(OTHER_KIND_ASKED, None)
     _fill_from_message(draft, snapshot, event, deps)
     if current not in FREE_TEXT:
-        draft.slots.update(free_text_answers(draft.category, event.text, draft.slots, deps))
+        draft.slots.update(told_with_answer(draft.category, spec, event.text, draft.slots, deps, draft.lang))
     _note_told(draft, deps, told)
     draft.context.pop("asking", None)
     if draft.context.get("summary_shown") and checked.value:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
@@ -257,7 +257,7 @@ def filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any]
         if checked.error is None:
             filled[spec.name] = checked.value
             if spec.name not in FREE_TEXT:
-                filled.update(free_text_answers(snapshot.category, event.text, filled, deps))
+                filled.update(told_with_answer(snapshot.category, spec, event.text, filled, deps, snapshot.language))
     if event.kind is EventKind.MESSAGE:
         for name, value in extract_slots(snapshot.category, event.text, deps).items():
             filled.setdefault(name, value)
@@ -265,6 +265,9 @@ def filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any]
         filled[edit[0]] = edit[1]
     return filled
 
+
+# The choice that takes what no other choice's words point to.
+OTHER_CHOICE = "other"
 
 # The details whose answer is free text: any question the client asks there is his answer.
 FREE_TEXT = frozenset({"description", "question", "proposal"})
@@ -392,7 +395,7 @@ def _usable_first_text(spec: SlotSpec, first_text: str, deps: Deps, category: st
     text = first_text.strip()
     if spec.name in FREE_TEXT:
         # "咨询一下投放的事" names the category and the topic but asks nothing yet.
-        substance = deps.lexicon.without_claims(normalize(text))
+        substance = deps.lexicon.without_openers(deps.lexicon.without_claims(normalize(text)))
         for other in deps.forms.slots(category):
             for words in other.cues.values():
                 for word in words:
@@ -604,6 +607,24 @@ def free_text_answers(category: str, text: str, filled: dict[str, Any], deps: De
             if checked.error is None:
                 found[spec.name] = checked.value
     return found
+
+
+def told_with_answer(
+    category: str, spec: SlotSpec, text: str, filled: Mapping[str, Any], deps: Deps, lang: str
+) -> dict[str, Any]:
+    """The free-text details an answer to another detail tells as well, and that detail again where the answer was
+    the question itself with no word of any of its choices in it ("你们公司在哪" asked for the topic: "other", not
+    the question's words again; words of two topics stay the client's own)."""
+    told = free_text_answers(category, text, dict(filled), deps)
+    if (
+        told
+        and str(filled.get(spec.name, "")).strip() == text.strip()
+        and spec.extract == "topic"
+        and OTHER_CHOICE in spec.choices
+        and not deps.forms.cued(category, spec.name, normalize(text))
+    ):
+        told[spec.name] = deps.texts.get(f"slots.{category}.{spec.name}.choices.{OTHER_CHOICE}", lang)
+    return told
 
 
 def ticket_details(draft: Draft) -> dict[str, Any]:

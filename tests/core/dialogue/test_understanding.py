@@ -1209,3 +1209,28 @@ def test_a_yes_after_saying_something_is_wrong_submits(deps: Deps) -> None:
 
 def test_a_yes_at_the_summary_still_submits_at_once(deps: Deps) -> None:
     assert say("对", confirming(turn=3), deps).state is State.TICKET_OPEN
+
+
+@pytest.mark.parametrize(
+    "first", ["我想咨询下", "想问个问题", "有个问题想请教一下", "你好，请问一下", "quick question"]
+)
+def test_a_first_message_that_only_announces_a_question_is_not_the_question(first: str, deps: Deps) -> None:
+    opened = say(first, Snapshot(State.NEW, None, {}, {}), deps)
+    assert opened.category == "inquiry" and opened.context["asking"] == "topic"
+    outcome = say("开户需要什么资料", after(opened, turn=2), deps)
+    # The question comes now, for the topic: it is the question, and its words name the topic.
+    assert outcome.slots["question"] == "开户需要什么资料"
+    assert outcome.slots["topic"] == "投放与效果"
+    assert outcome.state is State.CONFIRMING
+
+
+def test_a_question_without_a_topic_word_given_for_the_topic_files_under_other(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic", "first_text": "我想咨询下"})
+    outcome = say("你们公司地址在哪里", snap, deps)
+    assert outcome.slots == {"question": "你们公司地址在哪里", "topic": "其他"}
+
+
+@pytest.mark.parametrize("first", ["我想咨询下", "想问个问题", "有个事想反映一下"])
+def test_an_opener_alone_leaves_the_question_to_be_asked(first: str, deps: Deps) -> None:
+    outcome = say(first, Snapshot(State.NEW, None, {}, {}), deps)
+    assert "question" not in outcome.slots and "description" not in outcome.slots
