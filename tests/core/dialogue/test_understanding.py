@@ -591,6 +591,17 @@ def test_a_no_to_a_detail_that_may_be_left_out_leaves_it_out_and_cancels_nothing
     assert outcome.slots["proposal"] == "周报能不能改成周一早上发" and outcome.slots.get("contact") is None
 
 
+@pytest.mark.parametrize("text", ["就这些", "没有了", "不记得了", "不清楚", "直接提交吧", "that's all", "not sure"])
+def test_nothing_more_or_not_known_leaves_an_optional_detail_out(text: str, deps: Deps) -> None:
+    slots = {"description": "双十一开屏广告没上线", "project": "双十一开屏", "since": None}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.state is State.COLLECTING and outcome.context["asking"] == "phone"
+    assert outcome.slots["expected"] is None
+    # Where the detail is needed, the same words are no answer: the phone is asked again.
+    again = say(text, Snapshot(State.COLLECTING, "complaint", outcome.slots, {"asking": "phone"}), deps)
+    assert again.context["asking"] == "phone" and "phone" not in again.slots
+
+
 @pytest.mark.parametrize("text", ["不用了", "算了 不用了", "取消"])
 def test_a_no_to_a_detail_that_is_needed_still_drops_the_issue(text: str, deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流停了"}, {"asking": "project"})
