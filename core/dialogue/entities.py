@@ -344,9 +344,11 @@ _TOPIC_LEAD = re.compile(
     r"那个|这个|哪个|我们|我方|你们|咱们|他们|就是|关于|其实|然后|还有|感觉|觉得|发现|怎么|为什么|"
     r"(?:做|设计|制作|印|拍|投|写|剪|出)的|把|给|让|被|对|在|说|啊|呢|吧|了|是|也|又|都|还|就|我|你"
 )
-# Names that are no project: places an ad runs, the agency itself, time and deixis.
+# Names that are no project: places an ad runs, the agency itself, time and deixis, and what was promised or
+# expected rather than made ("承诺的曝光量只完成了一半", "合同的点位").
 _NOT_A_TOPIC = re.compile(
     r"(?:公司|贵公司|这边|那边|之前|上次|这次|本次|每次|平台|后台|客服|系统|服务|所有|全部|整个|这些|那些|"
+    r"承诺|答应|说好|约定|保证|要求|预期|预计|实际|合同|当初|原来|原本|"
     r"抖音|快手|微信|朋友圈|百度|淘宝|天猫|京东|小红书|微博|b站|头条|今日头条|腾讯|知乎|美团|公众号|视频号|"
     rf"{_MADE[3:-1]})"
 )

@@ -335,6 +335,9 @@ PROJECT_GUESSES = [
     # who showed or gave it is no name
     ("后台显示的曝光量和你们给的周报对不上", None),
     ("WINTER SALE ADS ARE BROKEN", "WINTER SALE"),
+    # what was promised is no project
+    ("投诉你们的销售，承诺的曝光量只完成了一半", None),
+    ("合同的点位少了三个", None),
     # no project: a time, a platform, the agency, a bare kind of work, an action
     ("昨天的数据不对", None),
     ("抖音的广告被拒了", None),
