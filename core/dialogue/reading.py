@@ -395,7 +395,10 @@ def _usable_first_text(spec: SlotSpec, first_text: str, deps: Deps, category: st
     text = first_text.strip()
     if spec.name in FREE_TEXT:
         # "咨询一下投放的事" names the category and the topic but asks nothing yet.
-        substance = deps.lexicon.without_openers(deps.lexicon.without_claims(normalize(text)))
+        substance = deps.lexicon.without_claims(normalize(text))
+        # "我想咨询下", "想问个问题": words that announce a question without asking it.
+        if not deps.lexicon.without_openers(substance).strip(" ,.!?。，！？的事情下一吧呀啊了请个"):
+            return False
         for other in deps.forms.slots(category):
             for words in other.cues.values():
                 for word in words:

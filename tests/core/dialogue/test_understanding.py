@@ -1245,3 +1245,14 @@ def test_a_question_without_a_topic_word_given_for_the_topic_files_under_other(d
 def test_an_opener_alone_leaves_the_question_to_be_asked(first: str, deps: Deps) -> None:
     outcome = say(first, Snapshot(State.NEW, None, {}, {}), deps)
     assert "question" not in outcome.slots and "description" not in outcome.slots
+
+
+@pytest.mark.parametrize("text", ["你好，请问还在吗？", "请问", "还有人吗"])
+def test_asking_whether_anyone_is_there_is_a_greeting(text: str, deps: Deps) -> None:
+    outcome = say(text, Snapshot(State.NEW, None, {}, {}), deps)
+    assert outcome.state is State.GREETED and outcome.category is None
+
+
+def test_a_short_question_after_please_is_the_question(deps: Deps) -> None:
+    outcome = say("请问发票怎么开", Snapshot(State.NEW, None, {}, {}), deps)
+    assert outcome.slots["question"] == "请问发票怎么开"
