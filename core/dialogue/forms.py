@@ -35,6 +35,8 @@ class SlotSpec:
     extract: str | None = None
     # For extract "topic": the words that point to each choice ("发票" → billing).
     cues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # False: never asked for; filled only from what the client says (or its prefill), shown once it holds a value.
+    ask: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class Forms:
                     choices=tuple(str(c) for c in slot.get("choices", ())),
                     extract=_extractor(slot.get("extract"), category, slot["name"]),
                     cues={str(k): tuple(_fold(str(w)) for w in v) for k, v in (slot.get("cues") or {}).items()},
+                    ask=_unasked_is_optional(slot.get("ask", True), category, slot),
                 )
                 for slot in slots
             ]
@@ -104,11 +107,15 @@ class Forms:
         return any(w and _holds(w, norm_text) for words in spec.cues.values() for w in words)
 
     def next_missing(self, category: str, filled: Mapping[str, Any]) -> SlotSpec | None:
-        """The first slot not yet answered (skipped optional slots count as answered)."""
+        """The first slot to ask that is not yet answered (skipped optional slots count as answered)."""
         for spec in self.slots(category):
-            if spec.name not in filled:
+            if spec.ask and spec.name not in filled:
                 return spec
         return None
+
+    def shown(self, category: str, filled: Mapping[str, Any]) -> list[SlotSpec]:
+        """The details a summary lists: every one asked for, and one never asked for once it holds a value."""
+        return [spec for spec in self.slots(category) if spec.ask or filled.get(spec.name)]
 
 
 # A cue of Latin letters is a word of its own (with its plural): "fee" is no part of "feedback", "eta" of "details".
@@ -142,6 +149,15 @@ def _extractor(value: Any, category: str, name: str) -> str | None:
     if value not in EXTRACTORS:
         raise ConfigError(f"config/forms.yaml: {category}.{name} has unknown extract {value!r}")
     return str(value)
+
+
+def _unasked_is_optional(value: Any, category: str, slot: Mapping[str, Any]) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"config/forms.yaml: {category}.{slot['name']} has ask {value!r}: write true or false")
+    if not value and slot.get("required", True):
+        # A detail never asked for cannot be one the ticket needs.
+        raise ConfigError(f"config/forms.yaml: {category}.{slot['name']} has ask: false, so it needs required: false")
+    return value
 
 
 def normalize_phone(text: str) -> str | None:

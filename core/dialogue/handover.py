@@ -75,7 +75,9 @@ def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
             # What the client said before asking for a person is on the ticket, as a form would have it.
             draft.slots = prefilled(snapshot, category, told.strip(), deps)
         classification = ticket_classification(draft, deps, category)
-        draft.effects.append(OpenTicket(category, ticket_details(draft), handoff=True, classification=classification))
+        draft.effects.append(
+            OpenTicket(category, ticket_details(draft, deps, category), handoff=True, classification=classification)
+        )
     draft.effects.append(TicketNote("handoff", {"text": event.text}))
     keep(draft)
     draft.say("handoff.queued")

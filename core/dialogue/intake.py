@@ -40,6 +40,7 @@ from core.dialogue.reading import (
     described_slots,
     extract_slots,
     first_text_after_pick,
+    given_over,
     issue_text,
     issue_text_slot,
     misplaced_answer,
@@ -265,7 +266,8 @@ def _fill_from_message(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
     assert draft.category is not None
     if event.kind is EventKind.MESSAGE:
         for name, value in extract_slots(draft.category, event.text, deps, draft.lang).items():
-            draft.slots.setdefault(name, value)
+            if given_over(snapshot, draft.category, name, draft.slots, deps):
+                draft.slots[name] = value
 
 
 def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -345,7 +347,9 @@ def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
         draft.slots[name] = checked.value
         changed.append(name)
     for name, value in extract_slots(draft.category, event.text, deps, draft.lang, guesses=False).items():
-        replaceable = snapshot.state is State.CONFIRMING or name not in draft.slots
+        replaceable = snapshot.state is State.CONFIRMING or given_over(
+            snapshot, draft.category, name, draft.slots, deps
+        )
         if name not in changed and replaceable and draft.slots.get(name) != value:
             draft.slots[name] = value
             changed.append(name)
@@ -487,7 +491,9 @@ def act_cancel(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> No
 def act_open_ticket(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     assert draft.category is not None
     classification = ticket_classification(draft, deps, draft.category)
-    draft.effects.append(OpenTicket(draft.category, ticket_details(draft), classification=classification))
+    draft.effects.append(
+        OpenTicket(draft.category, ticket_details(draft, deps, draft.category), classification=classification)
+    )
     # A second issue of the first message is filed next (the engine feeds it in once this ticket is open).
     keep(draft, "next_issue")
     draft.say("ticket.opened")

@@ -5,8 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from core.dialogue.actions import ACTIONS, GUARDS, recognize
-from core.dialogue.acts import NO_ACTS, Acts
-from core.dialogue.model import ACT_EVENTS, Deps, Draft, Event, EventKind, Outcome, Snapshot, State
+from core.dialogue.acts import NO_ACTS, Act, Acts
+from core.dialogue.model import (
+    ACT_EVENTS,
+    CALL_BACK,
+    DRAFT_STATES,
+    Deps,
+    Draft,
+    Event,
+    EventKind,
+    Outcome,
+    Snapshot,
+    State,
+)
 from core.errors import Conflict
 
 
@@ -288,6 +299,10 @@ def step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:
                 lang=snapshot.language,
             )
             ACTIONS[row.action](draft, snapshot, event, deps)
+            if Act.CALL_BACK in acts and draft.state in DRAFT_STATES:
+                # "方便的话回个电话" with the number to call is no request for a person (see reading.recognize):
+                # whatever the row made of the message, the ticket keeps the wish to be called.
+                draft.context[CALL_BACK] = True
             return draft.outcome()
     raise InvalidTransition(f"{event.kind.value} is not accepted in state {snapshot.state.value}")
 

@@ -111,6 +111,9 @@ GAP = "gap"
 TOLD_TURN = "told_turn"
 # Context key: the client's turn at which he said another issue follows ("还有个事"), with nothing of it yet.
 NEW_ISSUE_TURN = "new_issue_turn"
+# Context key: the client asked to be called back while the issue was taken in ("方便的话回个电话", "call me back");
+# also the ticket's detail that says so.
+CALL_BACK = "call_back"
 # How many times the category was asked for in the issue under way (the context key).
 CATEGORY_ASKS = "category_asks"
 EDIT_PREFIX = "edit:"

@@ -24,6 +24,7 @@ from core.dialogue.fields import edit_request, label_end
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
     ASKING_STATES,
+    CALL_BACK,
     CATEGORY_PREFIX,
     CHOICE_PREFIX,
     GAP,
@@ -427,6 +428,15 @@ def prefilled(snapshot: Snapshot, category: str, first_text: str, deps: Deps) ->
     return slots
 
 
+def given_over(snapshot: Snapshot, category: str, name: str, slots: dict[str, Any], deps: Deps) -> bool:
+    """Whether the detail may take a value the client's words give: it holds none, or only the phone on record it
+    was prefilled with (the number or address he gives now is the one he wants to be reached at)."""
+    if not slots.get(name):
+        return name not in slots
+    spec = deps.forms.slot(category, name)
+    return spec.prefill == "client.phone" and snapshot.client_phone is not None and slots[name] == snapshot.client_phone
+
+
 # Context key: the turn at which the bot asked the client what to change at the confirmation.
 WHAT_TO_CHANGE = "what_to_change_turn"
 # Context key: the turn at which the client chose to change something and was shown the details to pick from.
@@ -630,12 +640,19 @@ def told_with_answer(
     return told
 
 
-def ticket_details(draft: Draft) -> dict[str, Any]:
-    details: dict[str, Any] = dict(draft.slots)
+def ticket_details(draft: Draft, deps: Deps, category: str) -> dict[str, Any]:
+    """The ticket's details: the issue in the client's words first (the desk titles the ticket after the first one,
+    never a phone number), the form's other details in its order, then what else the client told."""
+    issue = issue_text_slot(category, deps)
+    names = [*([issue.name] if issue else []), *(s.name for s in deps.forms.slots(category))]
+    order = {name: i for i, name in enumerate(dict.fromkeys(names))}
+    details: dict[str, Any] = dict(sorted(draft.slots.items(), key=lambda item: order.get(item[0], len(order))))
     if draft.context.get("first_text"):
         details["first_message"] = draft.context["first_text"]
     if draft.context.get("side_questions"):
         details["side_questions"] = list(draft.context["side_questions"])
     if draft.context.get("evidence"):
         details["evidence"] = list(draft.context["evidence"])
+    if draft.context.get(CALL_BACK):
+        details[CALL_BACK] = True
     return details

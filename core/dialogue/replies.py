@@ -7,6 +7,7 @@ from datetime import timedelta
 from core.dialogue.forms import CATEGORIES, SlotSpec
 from core.dialogue.model import (
     ASKING_STATES,
+    CALL_BACK,
     CANCEL,
     CATEGORY_PREFIX,
     CHOICE_PREFIX,
@@ -66,7 +67,7 @@ def ask_next(draft: Draft, deps: Deps) -> None:
 def _summary_lines(draft: Draft, deps: Deps) -> str:
     assert draft.category is not None
     lines = []
-    for i, spec in enumerate(deps.forms.slots(draft.category), start=1):
+    for i, spec in enumerate(deps.forms.shown(draft.category, draft.slots), start=1):
         value = draft.slots.get(spec.name)
         shown = value if value else deps.texts.get("form.skipped", draft.lang)
         lines.append(f"{i}. {slot_label(draft, deps, spec.name)}: {shown}")
@@ -76,6 +77,8 @@ def _summary_lines(draft: Draft, deps: Deps) -> str:
     side = draft.context.get("side_questions") or []
     if side:
         lines.append(deps.texts.get("form.side_count", draft.lang, count=len(side)))
+    if draft.context.get(CALL_BACK):
+        lines.append(deps.texts.get("form.call_back", draft.lang))
     return "\n".join(lines)
 
 
@@ -161,10 +164,11 @@ def reask(draft: Draft, deps: Deps, spec: SlotSpec, problem: str, *, with_prompt
 
 
 def edit_buttons(draft: Draft, deps: Deps) -> tuple[Button, ...]:
-    """One button per detail of the form, to pick the one to change."""
+    """One button per detail the summary lists, to pick the one to change."""
     assert draft.category is not None
     return tuple(
-        Button(EDIT_PREFIX + s.name, slot_label(draft, deps, s.name)) for s in deps.forms.slots(draft.category)
+        Button(EDIT_PREFIX + s.name, slot_label(draft, deps, s.name))
+        for s in deps.forms.shown(draft.category, draft.slots)
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from core.dialogue.classifier import KeywordClassifier, load_rules, normalize
 from core.dialogue.forms import Forms
 from core.dialogue.machine import step
 from core.dialogue.model import (
+    CONFIRM,
     EDIT,
     Deps,
     Event,
@@ -1256,3 +1258,177 @@ def test_asking_whether_anyone_is_there_is_a_greeting(text: str, deps: Deps) -> 
 def test_a_short_question_after_please_is_the_question(deps: Deps) -> None:
     outcome = say("请问发票怎么开", Snapshot(State.NEW, None, {}, {}), deps)
     assert outcome.slots["question"] == "请问发票怎么开"
+
+
+# ---------------------------------------------------------------- details never asked for (ask: false)
+
+ASKED = "咨询一下，小红书达人投放怎么收费？"
+
+
+def play(snapshot: Snapshot, deps: Deps, *messages: str) -> list[Outcome]:
+    """The outcomes of the client's messages in turn (a message "btn:<id>" presses that button)."""
+    outcomes = []
+    for turn, text in enumerate(messages, start=1):
+        if text.startswith("btn:"):
+            event = Event(EventKind.BUTTON, button=text[4:])
+        else:
+            event = Event(EventKind.MESSAGE, text=text)
+        snapshot = replace(snapshot, context={**snapshot.context, "turn": turn})
+        outcome = step(snapshot, event, deps)
+        outcomes.append(outcome)
+        snapshot = replace(
+            snapshot, state=outcome.state, category=outcome.category, slots=outcome.slots, context=outcome.context
+        )
+    return outcomes
+
+
+def said(outcomes: list[Outcome]) -> list[Say]:
+    return [e for o in outcomes for e in o.effects if isinstance(e, Say)]
+
+
+def summary(outcome: Outcome) -> str:
+    return next(str(e.params["summary"]) for e in outcome.effects if isinstance(e, Say) and e.key == "confirm.summary")
+
+
+def opened(outcome: Outcome) -> OpenTicket:
+    return next(e for e in outcome.effects if isinstance(e, OpenTicket))
+
+
+def confirming_inquiry(**slots: str) -> Snapshot:
+    filled = {"topic": "报价与合同", "question": "达人投放怎么收费", **slots}
+    return Snapshot(State.CONFIRMING, "inquiry", filled, {"summary_shown": True})
+
+
+def test_an_inquiry_keeps_the_phone_given_with_it_and_asks_no_more_than_before(deps: Deps) -> None:
+    first, topic, yes = play(Snapshot(State.NEW), deps, f"{ASKED}我电话13655556666", "报价", "是")
+    assert first.category == "inquiry" and first.slots["contact"] == "13655556666"
+    assert topic.state is State.CONFIRMING
+    assert "3. 联系方式: 13655556666" in summary(topic)
+    # Only the topic was asked: never the contact.
+    asked = [e.params["prompt"] for e in said([first, topic]) if e.key == "form.ask"]
+    assert asked == [deps.texts.get("slots.inquiry.topic.prompt", "zh")]
+    assert opened(yes).details["contact"] == "13655556666"
+
+
+def test_an_inquiry_keeps_an_address_given_in_a_later_answer(deps: Deps) -> None:
+    outcomes = play(
+        Snapshot(State.NEW, language="en"),
+        deps,
+        "btn:cat:inquiry",
+        "pricing",
+        "How much is a KOL campaign? Mail me at amy@acme.com",
+    )
+    assert outcomes[-1].slots["contact"] == "amy@acme.com"
+    assert "Contact: amy@acme.com" in summary(outcomes[-1])
+
+
+def test_an_inquiry_without_a_contact_shows_no_empty_line_and_offers_none_to_change(deps: Deps) -> None:
+    _, topic = play(Snapshot(State.NEW), deps, ASKED, "报价")
+    assert topic.state is State.CONFIRMING and "contact" not in topic.slots
+    assert summary(topic).splitlines() == ["1. 咨询类别: 报价与合同", f"2. 具体问题: {ASKED}"]
+    (change,) = play(Snapshot(topic.state, "inquiry", topic.slots, topic.context), deps, f"btn:{EDIT}")
+    assert [b.id for b in said([change])[-1].buttons] == ["edit:topic", "edit:question"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("电话改成13922223333", "13922223333"),
+        ("我电话13922223333", "13922223333"),
+        ("联系方式改成 li@acme.com", "li@acme.com"),
+        ("change the contact to amy@acme.com", "amy@acme.com"),
+    ],
+)
+def test_the_contact_is_added_or_changed_at_the_inquiry_summary(text: str, value: str, deps: Deps) -> None:
+    for snapshot in (confirming_inquiry(), confirming_inquiry(contact="13655556666")):
+        (outcome,) = play(snapshot, deps, text)
+        assert outcome.state is State.CONFIRMING and outcome.slots["contact"] == value, snapshot.slots
+        assert said([outcome])[0].key == "confirm.changed"
+
+
+def test_a_contact_picked_to_change_is_asked_and_may_be_left_out(deps: Deps) -> None:
+    snapshot = confirming_inquiry(contact="13655556666")
+    shown, picked, skipped = play(snapshot, deps, f"btn:{EDIT}", "btn:edit:contact", "跳过")
+    assert "edit:contact" in [b.id for b in said([shown])[-1].buttons]
+    assert picked.context["asking"] == "contact"
+    assert said([picked])[-1].params["prompt"] == deps.texts.get("slots.inquiry.contact.prompt", "zh")
+    assert skipped.state is State.CONFIRMING and skipped.slots["contact"] is None
+
+
+def test_the_phone_on_record_is_the_inquiry_contact_until_the_client_gives_another(deps: Deps) -> None:
+    on_record = Snapshot(State.NEW, client_phone="13800000000")
+    first, topic = play(on_record, deps, ASKED, "报价")
+    assert first.slots["contact"] == "13800000000" and "联系方式: 13800000000" in summary(topic)
+    *_, answered = play(on_record, deps, "我想咨询一下", "报价，有事发我邮箱 li@acme.com")
+    assert answered.slots["contact"] == "li@acme.com"
+
+
+def test_a_number_given_while_the_complaint_is_filled_replaces_the_one_on_record(deps: Deps) -> None:
+    on_record = Snapshot(State.NEW, client_phone="13800000000")
+    first, project = play(
+        on_record, deps, "我要投诉，信息流广告从上周开始就不跑量了", "冬季大促，有事打我手机13911112222"
+    )
+    assert first.slots["phone"] == "13800000000"
+    assert project.slots["phone"] == "13911112222"
+    # A number the client gave himself stays: the next one in passing does not replace it while the form is filled.
+    given = Snapshot(State.NEW)
+    *_, kept = play(
+        given, deps, "我要投诉，信息流广告从上周开始就不跑量了，我电话13911112222", "冬季大促，海报上印的13700000000"
+    )
+    assert kept.slots["phone"] == "13911112222"
+
+
+@pytest.mark.parametrize(
+    ("lang", "first", "topic", "yes", "line"),
+    [
+        ("zh", f"{ASKED}我电话13655556666，方便的话回个电话", "报价", "是", "希望回电：是"),
+        (
+            "en",
+            "How much do you charge for a KOL campaign? Call me back on 13655556666",
+            "pricing",
+            "yes",
+            "Call back: yes",
+        ),
+    ],
+)
+def test_a_client_who_asks_to_be_called_back_with_his_number_has_it_on_the_ticket(
+    lang: str, first: str, topic: str, yes: str, line: str, deps: Deps
+) -> None:
+    started, summed, submitted = play(Snapshot(State.NEW, language=lang), deps, first, topic, yes)
+    # The number given: no request for a person, the form goes on.
+    assert started.state is State.COLLECTING and started.category == "inquiry"
+    assert summary(summed).splitlines()[-1] == line
+    assert submitted.state is State.TICKET_OPEN
+    details = opened(submitted).details
+    assert details["call_back"] is True and details["contact"] == "13655556666"
+
+
+def test_an_inquiry_without_a_wish_to_be_called_says_nothing_of_it(deps: Deps) -> None:
+    *_, submitted = play(Snapshot(State.NEW), deps, f"{ASKED}我电话13655556666", "报价", "是")
+    assert "call_back" not in opened(submitted).details
+
+
+def test_the_ticket_is_titled_after_the_issue_even_when_the_contact_came_first(deps: Deps) -> None:
+    *_, submitted = play(Snapshot(State.NEW), deps, "btn:cat:inquiry", "13655556666", "报价", "达人投放怎么收费", "是")
+    details = opened(submitted).details
+    # The desk titles a ticket after its first detail.
+    assert next(iter(details)) == "question" and details["contact"] == "13655556666"
+    (confirmed,) = play(confirming_inquiry(contact="13655556666"), deps, f"btn:{CONFIRM}")
+    assert next(iter(opened(confirmed).details)) == "question"
+
+
+def test_a_detail_never_asked_for_must_be_optional(tmp_path: Path) -> None:
+    path = tmp_path / "forms.yaml"
+    form = "  - name: text\n"
+    unasked = "  - name: contact\n    ask: false\n    extract: contact\n"
+    path.write_text(
+        "".join(f"{c}:\n{form}" for c in ("complaint", "suggestion", "other")) + f"inquiry:\n{form}{unasked}",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="required: false"):
+        Forms.load(path)
+    path.write_text(path.read_text(encoding="utf-8") + "    required: false\n", encoding="utf-8")
+    forms = Forms.load(path)
+    assert forms.next_missing("inquiry", {"text": "x"}) is None
+    assert [s.name for s in forms.shown("inquiry", {"text": "x"})] == ["text"]
+    assert [s.name for s in forms.shown("inquiry", {"text": "x", "contact": "a@b.cn"})] == ["text", "contact"]
