@@ -30,6 +30,7 @@ __all__ = [
     "find_ticket_numbers",
     "preload",
     "sole_entity",
+    "sole_project",
 ]
 
 
@@ -236,9 +237,17 @@ _EN_NAME_STOP = {"the", "our", "my", "your", "this", "that", "a", "an", "for", "
 _EN_NAME_STOP |= {"was", "has", "your", "their", "new", "whole", "entire", "ad", "ads"}
 
 
+# How many of a thing were made or run ("五千张", "两版", "三个", "上万份", "几百条"): a count, no part of a name. An
+# ordinal ("第三期海报") is one.
+_QUANTITY = re.compile(
+    rf"(?<!第)(?:\d+|[{CN_NUMERAL}]+|几|好几|上|数)[{CN_NUMERAL}]*多?\s*"
+    r"(?:张|份|条|个|支|套|批|款|版|页|本|幅|组|篇|段|部|集|场|期|块|面|箱|盒|卷|册|家|位|间)"
+)
+
+
 def _clean_name(name: str) -> str | None:
     name = name.strip(" -—_~·.'\"「」“”《》『』")
-    if len(name) < 2 or len(name) > 30 or not any(c.isalnum() for c in name):
+    if len(name) < 2 or len(name) > 30 or not any(c.isalnum() for c in name) or _QUANTITY.fullmatch(name):
         return None
     return name
 
@@ -325,6 +334,28 @@ def labelled_project(text: str) -> str | None:
     return name
 
 
+# Words around a name said alone as an answer ("就是那个春季新品传单", "春季新品的活动吧"): they add nothing to it.
+_AROUND_NAME = re.compile(
+    rf"{_LEFT_OVER.pattern}|[「」“”\"《》『』']|就是|是|叫|{_PROJECT_WORD}|(?<![a-z])(?:the|our|my|it's|it is)(?![a-z])"
+)
+
+
+def sole_project(text: str, today: date) -> str | None:
+    """The project when that is all the text says: named as the project ("项目是双十一那个"), or a name alone, named or
+    only guessed from what was made ("春季新品传单", "就是那个开业海报")."""
+    named = labelled_project(text)
+    if named is not None:
+        return named
+    found = extract(text, today)
+    name = found.project or found.project_guess
+    if name is None:
+        return None
+    folded = fold(text).folded
+    at = folded.find(fold(name).folded)
+    rest = folded[:at] + " " + folded[at + len(name) :] if at >= 0 else folded
+    return None if at < 0 or _AROUND_NAME.sub("", rest) else name
+
+
 # --- the project a message is about, when it is not named as one ----------------------------------------------
 
 # What an agency makes or runs for a client: "店庆海报", "游戏推广的弹窗" name the project by what was made.
@@ -342,12 +373,14 @@ _LEADS_MADE = re.compile(rf"[\u4e00-\u9fffa-z0-9]{{1,8}}?{_MADE}+")
 # Words before a name that say who or which, not what: cut after the last of them ("我们那个春季招商的投放").
 _TOPIC_LEAD = re.compile(
     r"那个|这个|哪个|我们|我方|你们|咱们|他们|就是|关于|其实|然后|还有|感觉|觉得|发现|怎么|为什么|"
-    r"(?:做|设计|制作|印|拍|投|写|剪|出)的|把|给|让|被|对|在|说|啊|呢|吧|了|是|也|又|都|还|就|我|你"
+    r"(?:做|设计|制作|印|拍|投|写|剪|出)的|把|给|让|被|对|在|说|啊|呢|吧|了|是|也|又|都|还|就|我|你|"
+    # "印了五千张新品传单": the name is what the count is of
+    rf"{_QUANTITY.pattern}"
 )
 # Names that are no project: places an ad runs, the agency itself, time and deixis, and what was promised or
 # expected rather than made ("承诺的曝光量只完成了一半", "合同的点位").
 _NOT_A_TOPIC = re.compile(
-    r"(?:公司|贵公司|这边|那边|之前|上次|这次|本次|每次|平台|后台|客服|系统|服务|所有|全部|整个|这些|那些|"
+    r"(?:公司|贵公司|这边|那边|之前|上次|这次|本次|每次|平台|后台|客服|系统|服务|所有|全部|整个|这些|那些|项目|活动|"
     r"承诺|答应|说好|约定|保证|要求|预期|预计|实际|合同|当初|原来|原本|"
     r"抖音|快手|微信|朋友圈|百度|淘宝|天猫|京东|小红书|微博|b站|头条|今日头条|腾讯|知乎|美团|公众号|视频号|"
     rf"{_MADE[3:-1]})"
@@ -380,6 +413,9 @@ _SAID_BY = re.compile(r"(?:显示|看到|统计|查到|提供|反馈|报给|发�
 
 def _topic_name(name: str) -> str | None:
     if len(name) < 2 or len(name) > 12 or _NOT_A_TOPIC.fullmatch(name) or _AD_FORMAT.fullmatch(name):
+        return None
+    if _QUANTITY.match(name):
+        # "五千张传单" counts what was made; the name, if any, follows the count.
         return None
     if _SAID_BY.search(name):
         return None
@@ -573,6 +609,8 @@ def extract(text: str, today: date) -> Entities:
 # "电话是 138…", "since last Monday").
 _ALONGSIDE = re.compile(
     r"自从|从|自|大概|大约|差不多|估计|应该是|就是|是|在|于|开始|起|以来|那天|当天|的时候|时候|的|了|吧|啊|呀|哦|呢|嘛|哈|"
+    # when the problem was seen rather than when it began: "上周三发现的", "昨天才注意到", "前天出的问题"
+    r"发现|注意到|看到|出现|出的问题|出问题|出的事|才|就|这样|"
     r"我的|我|电话号码|手机号码|手机号|联系电话|联系方式|电话|手机|号码|邮箱地址|邮箱|邮件|"
     r"(?<![a-z])(?:since|from|on|it's|it|was|is|started|starting|began|my|number|phone|mobile|tel|email|e-mail|mail)"
     r"(?![a-z])"

@@ -22,13 +22,16 @@ _ANY_DAY = date(2026, 1, 1)
 _VALUE_STOP = re.compile(r"[，。！？!?；;,\n]|\.(?:\s|$)")
 _TRAILING = re.compile(r"(?:\s|吧|啊|哈|呀|哦|了|呢|啦|嘛|哈哈|please|pls|thx)+$")
 _LEADING = re.compile(r"^[\s:：,，\-—=>]+")
+# "…" in a word stands for a few words of one clause ("从…开始" holds "从上线开始").
+_GAP = r"[^，。！？!?；;,\n]{0,12}?"
 
 
 def _alternation(words: Iterable[str], *, not_after: str = "") -> re.Pattern[str]:
-    """Longest word first, English words only whole, optionally not right after any of `not_after`."""
+    """Longest word first, English words only whole, "…" a gap of a few words, optionally not right after any of
+    `not_after`."""
     parts = []
     for word in sorted(set(words), key=len, reverse=True):
-        escaped = re.escape(word.lower())
+        escaped = re.escape(word.lower()).replace("…", _GAP)
         parts.append(rf"(?<![a-z]){escaped}(?![a-z])" if word.isascii() and word[-1].isalpha() else escaped)
     guard = "".join(f"(?<!{re.escape(c)})" for c in not_after)
     return re.compile(f"{guard}(?:{'|'.join(parts)})")
@@ -53,6 +56,8 @@ class FieldSynonyms:
     markers: re.Pattern[str]
     ends: re.Pattern[str]
     ignored: re.Pattern[str] | None
+    # Words that say when without naming a day ("一直这样", "从上线开始", "不记得了").
+    when: re.Pattern[str] | None = None
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> FieldSynonyms:
@@ -71,6 +76,7 @@ class FieldSynonyms:
             markers=_alternation(_strings(data["value_markers"]), not_after="不而没"),
             ends=_alternation(_strings(data["value_ends"])),
             ignored=_alternation(ignored) if ignored else None,
+            when=_alternation(_strings(data["when_words"])) if data.get("when_words") else None,
         )
 
     @classmethod
@@ -89,6 +95,14 @@ class FieldSynonyms:
         for mention in self._mentions(fold(text).folded):
             names.update(dict.fromkeys(mention.fields))
         return tuple(names)
+
+    def says_when(self, text: str) -> bool:
+        """Whether the text tells when: a date ("上周三", "三天前"), how long or since what ("一直这样", "从上线开始"),
+        or that the client does not know ("不记得了")."""
+        folded = fold(text).folded
+        if find_dates(folded, _ANY_DAY):
+            return True
+        return self.when is not None and self.when.search(folded) is not None
 
     def label_end(self, text: str, field: str) -> int:
         """Where an answer opens with a word naming its own field ("项目是年货节", "Project: Spring"), the end of
@@ -186,6 +200,11 @@ def field_mentions(text: str) -> tuple[str, ...]:
 def edit_request(text: str) -> tuple[str, str] | None:
     """A correction of one field: ("phone", "13922223334") for "不对，电话写错了 应该是13922223334"."""
     return default_synonyms().edit_request(text)
+
+
+def says_when(text: str) -> bool:
+    """Whether an answer tells when something began, in a date or in other words ("一直这样", "不记得了")."""
+    return default_synonyms().says_when(text)
 
 
 def label_end(text: str, field: str) -> int:

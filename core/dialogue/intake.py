@@ -27,6 +27,8 @@ from core.dialogue.reading import (
     CHOOSING_CHANGE,
     DESCRIBED,
     FREE_TEXT,
+    MORE_OF_ISSUE,
+    NO_TIME,
     OTHER_KIND_ASKED,
     SETTLED,
     WHAT_TO_CHANGE,
@@ -312,15 +314,27 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
 
 def _place_elsewhere(draft: Draft, event: Event, deps: Deps, spec: SlotSpec, misplaced: Misplaced) -> None:
     """An answer that is another detail's value: stored there and the detail asked again, or asked once more."""
-    if misplaced.slot is not None:
+    if misplaced.kind == MORE_OF_ISSUE and misplaced.slot is not None:
+        # The whole description would repeat what the client just said: only where it went.
+        draft.slots[misplaced.slot] = misplaced.value
+        if misplaced.leaves_out:
+            draft.slots[spec.name] = None
+            draft.context.pop(OTHER_KIND_ASKED, None)
+        draft.say("form.added_to", label=slot_label(draft, deps, misplaced.slot))
+        ask_next(draft, deps)
+    elif misplaced.slot is not None:
         draft.slots[misplaced.slot] = misplaced.value
         say_changed(draft, deps, [misplaced.slot], key="form.noted")
         ask_next(draft, deps)
     else:
         draft.context[OTHER_KIND_ASKED] = spec.name
-        kind = deps.texts.get(f"form.kinds.{misplaced.kind}", draft.lang)
         label = slot_label(draft, deps, spec.name)
-        draft.effects.append(Say("form.other_kind", {"answer": event.text.strip(), "kind": kind, "label": label}))
+        if misplaced.kind == NO_TIME:
+            # Not quoted: what says nothing of when may be anything, an insult too.
+            draft.effects.append(Say("form.not_a_time", {"label": label}))
+        else:
+            kind = deps.texts.get(f"form.kinds.{misplaced.kind}", draft.lang)
+            draft.effects.append(Say("form.other_kind", {"answer": event.text.strip(), "kind": kind, "label": label}))
         reprompt(draft, deps)
     schedule_idle(draft, deps)
 

@@ -19,8 +19,9 @@ from core.dialogue.entities import (
     labelled_project,
     sole_demand,
     sole_entity,
+    sole_project,
 )
-from core.dialogue.fields import edit_request, label_end
+from core.dialogue.fields import edit_request, label_end, says_when
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
     ASKING_STATES,
@@ -173,8 +174,19 @@ def asking(snapshot: Snapshot, deps: Deps) -> SlotSpec | None:
     return deps.forms.slot(snapshot.category, str(name))
 
 
-# The details (by their `extract`) that an answer holding only a phone number, an e-mail address or a date is for.
-_DETAILS_OF_KIND = {"phone": ("phone", "contact"), "email": ("contact",), "date": ("date",), "demand": ("demand",)}
+# The details (by their `extract`) that an answer holding only a phone number, an e-mail address, a date, an outcome
+# wanted or a project name is for.
+_DETAILS_OF_KIND = {
+    "phone": ("phone", "contact"),
+    "email": ("contact",),
+    "date": ("date",),
+    "demand": ("demand",),
+    "project": ("project",),
+}
+# Misplaced kinds of an answer to a date detail that says nothing of when: more of the issue's telling (added to
+# its description), or anything else (asked once more for a time). Neither is another detail's value.
+MORE_OF_ISSUE = "issue"
+NO_TIME = "time"
 # Context key: the detail asked once more because the answer was of another kind; the next such answer is taken.
 OTHER_KIND_ASKED = "other_kind_asked"
 
@@ -186,6 +198,8 @@ class Misplaced:
     kind: str
     slot: str | None = None
     value: str = ""
+    # The detail asked is left out, as if skipped: its answer was of another kind once more.
+    leaves_out: bool = False
 
 
 def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced | None:
@@ -194,7 +208,8 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
 
     "上周三" asked for the project fills the start date when that is still empty; else the project is asked once
     more, and a second answer of the kind is taken as it stands. A campaign named for a festival ("双十一") or a
-    deadline given as the outcome wanted ("下周一") is an answer.
+    deadline given as the outcome wanted ("下周一") is an answer. An answer to the start date that says nothing of
+    when is never taken as the start date (`_not_when`).
     """
     spec = asking(snapshot, deps)
     if spec is None or snapshot.category is None or event.kind is not EventKind.MESSAGE:
@@ -213,17 +228,51 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
     if kind is None and spec.extract in ("project", "date") and sole_demand(event.text):
         # "重新印刷并承担费用" asked for the project or the start date is the outcome wanted.
         return _elsewhere(snapshot, event, deps, spec, "demand")
+    if kind is None and spec.extract == "date":
+        return _not_when(snapshot, event, deps, spec)
     if kind is None or spec.extract in _DETAILS_OF_KIND[kind] or _own_answer(spec, kind, event.text, deps):
         return None
     return _elsewhere(snapshot, event, deps, spec, kind)
 
 
+def _not_when(snapshot: Snapshot, event: Event, deps: Deps, spec: SlotSpec) -> Misplaced | None:
+    """An answer to a date detail that says nothing of when (no date, no "一直这样", no "不记得了").
+
+    A project named alone ("春季新品传单") goes to the project when that is empty or only guessed; more of the issue
+    ("传单上的电话也印错了") is added to its description; anything else is asked about once more. Asked once more,
+    words that still say nothing of when are kept with the issue's description and the date is left out: a start
+    date holds a time or nothing.
+    """
+    assert snapshot.category is not None
+    checked = read_slot(spec, event.text, deps)
+    if checked.error is not None or not checked.value or not has_words(event.text) or says_when(event.text):
+        # Left out ("跳过"), or an answer.
+        return None
+    if _sole_project(event.text, deps.today) is not None and (
+        placed := _elsewhere(snapshot, event, deps, spec, "project")
+    ):
+        return placed
+    again = snapshot.context.get(OTHER_KIND_ASKED) == spec.name
+    issue = issue_text_slot(snapshot.category, deps)
+    if issue is None:
+        return None if again else Misplaced(NO_TIME)
+    if again or _tells_issue(snapshot.category, event.text, deps):
+        told = f"{snapshot.slots.get(issue.name) or ''} {event.text.strip()}".strip()
+        return Misplaced(MORE_OF_ISSUE, issue.name, told[: issue.max_length], leaves_out=again)
+    return Misplaced(NO_TIME)
+
+
+def _tells_issue(category: str, text: str, deps: Deps) -> bool:
+    """Whether the words tell of an issue of the category ("电话也印错了" of a complaint), by its rules."""
+    return any(m.category == category and m.weight > 0 for m in deps.classifier.classify(text).matched)
+
+
 def _elsewhere(snapshot: Snapshot, event: Event, deps: Deps, spec: SlotSpec, kind: str) -> Misplaced | None:
-    """The empty detail an answer of `kind` fills; else the detail asked (`spec`) is asked once more, then the
+    """The open detail an answer of `kind` fills; else the detail asked (`spec`) is asked once more, then the
     answer is taken as said."""
     assert snapshot.category is not None
     for other in deps.forms.slots(snapshot.category):
-        if other.extract in _DETAILS_OF_KIND[kind] and not snapshot.slots.get(other.name):
+        if other.extract in _DETAILS_OF_KIND[kind] and _open(snapshot, other, deps):
             value = extract_slots(snapshot.category, event.text, deps, snapshot.language).get(other.name)
             if kind == "demand":
                 # An order with no "要" before it is no demand in passing, but is one said as an answer.
@@ -231,6 +280,22 @@ def _elsewhere(snapshot: Snapshot, event: Event, deps: Deps, spec: SlotSpec, kin
             if value:
                 return Misplaced(kind, other.name, value)
     return None if snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(kind)
+
+
+def _open(snapshot: Snapshot, spec: SlotSpec, deps: Deps) -> bool:
+    """Whether a detail may take a value given elsewhere: it holds nothing, or only what stands for none. A start
+    date with no day in it ("不记得了", or words taken as said) gives way to a day; a project the bot guessed from
+    the issue's telling ("开业海报" of "开业海报印错了") to one the client names."""
+    value = snapshot.slots.get(spec.name)
+    if not value:
+        return True
+    if spec.extract == "date":
+        return not _entities(str(value), deps.today).dates
+    if spec.extract == "project" and snapshot.category is not None:
+        issue = issue_text_slot(snapshot.category, deps)
+        told = _entities(str(snapshot.slots.get(issue.name) or ""), deps.today) if issue is not None else None
+        return told is not None and told.project is None and told.project_guess == value
+    return False
 
 
 def _own_answer(spec: SlotSpec, kind: str, text: str, deps: Deps) -> bool:
@@ -251,6 +316,8 @@ def filled_after(snapshot: Snapshot, event: Event, deps: Deps) -> dict[str, Any]
     if misplaced is not None:
         if misplaced.slot is not None:
             filled[misplaced.slot] = misplaced.value
+        if misplaced.leaves_out and spec is not None:
+            filled[spec.name] = None
     # A correction of another detail ("电话写错了，应该是139…") is no answer to the one asked: it is asked again.
     elif spec is not None and edit is None and (event.text.strip() or event.kind is EventKind.BUTTON):
         answer = answer_text(event, spec, snapshot.category, deps, snapshot.language)
@@ -314,6 +381,12 @@ def answer_text(event: Event, spec: SlotSpec, category: str, deps: Deps, lang: s
 def _entities(text: str, today: date) -> Entities:
     # Guards and the action of one turn read the same message several times.
     return extract(text, today)
+
+
+@lru_cache(maxsize=512)
+def _sole_project(text: str, today: date) -> str | None:
+    # Read by the guards and the action of one turn alike, as `_entities`.
+    return sole_project(text, today)
 
 
 def _date_value(mention: DateMention) -> str:
@@ -592,7 +665,9 @@ def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued |
     read = extract_slots(category, event.text, deps, snapshot.language)
     if asked is not None and (asked.name == spec.name or asked.name in read):
         return None
-    if misplaced_answer(snapshot, event, deps) is not None:
+    misplaced = misplaced_answer(snapshot, event, deps)
+    if misplaced is not None and misplaced.kind not in (MORE_OF_ISSUE, NO_TIME):
+        # Another detail's value; words that are no answer to the date asked may still go on telling the issue.
         return None
     if snapshot.state is State.CONFIRMING and any(snapshot.slots.get(k) != v for k, v in found.items()):
         # A detail given at the summary changes that detail (adds_details).

@@ -7,7 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from core.dialogue.entities import Amount, DateMention, extract, find_phones, find_ticket_numbers, sole_entity
+from core.dialogue.entities import (
+    Amount,
+    DateMention,
+    extract,
+    find_phones,
+    find_ticket_numbers,
+    sole_entity,
+    sole_project,
+)
 
 # A Sunday: this week runs from Monday 23 November, last week from Monday 16 November.
 TODAY = date(2026, 11, 29)
@@ -307,6 +315,8 @@ PROJECTS = [
     ("投放停了！！！", None),
     ("今天的广告没上线", None),
     ("你们说“马上处理”，结果到现在都没人理", None),
+    # a count of campaigns names none
+    ("我们有三个活动都没上线", None),
 ]
 
 
@@ -334,6 +344,13 @@ PROJECT_GUESSES = [
     ("你们做的开业海报电话印错了", "开业海报"),
     # who showed or gave it is no name
     ("后台显示的曝光量和你们给的周报对不上", None),
+    # a count of what was made is no name; the name, if any, follows it; an ordinal is part of one
+    ("印了五千张传单全废了", None),
+    ("5000张传单印错了", None),
+    ("做了两版海报都不行", None),
+    ("印了五千张新品传单全废了", "新品传单"),
+    ("第三期海报有错字", "第三期海报"),
+    ("两个项目的数据都不对", None),
     ("WINTER SALE ADS ARE BROKEN", "WINTER SALE"),
     # what was promised is no project
     ("投诉你们的销售，承诺的曝光量只完成了一半", None),
@@ -476,6 +493,10 @@ def test_nothing_in_small_talk() -> None:
         ("是上周三开始的", "date"),
         ("大概11月20号左右吧", "date"),
         ("since last Wednesday", "date"),
+        # when it was seen rather than when it began
+        ("上周三发现的", "date"),
+        ("前天出的问题", "date"),
+        ("上周三就这样了", "date"),
         ("It started last Monday.", "date"),
         ("138 1234 5678", "phone"),
         ("我电话是 138-1234-5678", "phone"),
@@ -503,3 +524,21 @@ def test_a_message_that_is_only_a_date_phone_or_email(text: str, kind: str) -> N
 )
 def test_a_message_that_says_more_is_not_only_a_date_phone_or_email(text: str) -> None:
     assert sole_entity(text, TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "project"),
+    [
+        ("春季新品传单", "春季新品传单"),
+        ("就是那个开业海报", "开业海报"),
+        ("春季新品那个活动", "春季新品"),
+        ("《年货节》", "年货节"),
+        ("项目是双十一那个", "双十一"),
+        # more than a name
+        ("开业海报印的颜色偏差太大", None),
+        ("你们是不是脑子有病啊", None),
+        ("上周三", None),
+    ],
+)
+def test_a_message_that_is_only_a_project(text: str, project: str | None) -> None:
+    assert sole_project(text, TODAY) == project

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.dialogue.fields import FieldSynonyms, edit_request, field_mentions
+from core.dialogue.fields import FieldSynonyms, edit_request, field_mentions, says_when
 from core.dialogue.forms import CATEGORIES, Forms
 from core.settings import DEFAULT_CONFIG_DIR
 
@@ -108,3 +108,36 @@ def test_a_malformed_table_is_refused(tmp_path: Path) -> None:
     path.write_text("fields:\n  phone: 电话\nedit_cues: []\nvalue_markers: []\nvalue_ends: []\n", encoding="utf-8")
     with pytest.raises(ValueError, match="list of non-empty strings"):
         FieldSynonyms.load(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a day, or how long ago
+        "上周三",
+        "昨晚八点",
+        "三天前",
+        "月初",
+        "since last week",
+        # how long, since what, in words of a few between ("从…开始")
+        "一直这样",
+        "好久了",
+        "从上线开始",
+        "换了设计师之后",
+        "a while ago",
+        "since launch",
+        # not known: an answer all the same
+        "不记得了",
+        "不清楚",
+        "not sure",
+    ],
+)
+def test_words_that_say_when(text: str) -> None:
+    assert says_when(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["春季新品传单", "你们是不是脑子有病啊，这么简单的东西都搞不定", "传单上的电话也印错了", "颜色全都偏红"]
+)
+def test_words_that_say_nothing_of_when(text: str) -> None:
+    assert not says_when(text)

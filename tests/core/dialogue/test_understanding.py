@@ -393,6 +393,102 @@ def test_an_outcome_given_for_the_project_when_one_is_known_is_asked_about_once(
     assert again.slots["project"] == "全额退款"
 
 
+# ---------------------------------------------------------------- the start date holds a time
+
+
+def since_asked(**slots: Any) -> Snapshot:
+    base = {"description": "冬季大促的信息流从上周开始就不跑量了", "project": "冬季大促"}
+    return Snapshot(State.COLLECTING, "complaint", {**base, **slots}, {"asking": "since"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["上周三", "昨晚八点", "三天前", "月初", "一直这样", "好久了", "从上线开始", "a while ago"],
+)
+def test_an_answer_that_says_when_is_the_start_date(text: str, deps: Deps) -> None:
+    outcome = say(text, since_asked(), deps)
+    assert outcome.slots["since"].startswith(text) and outcome.context["asking"] == "expected"
+
+
+@pytest.mark.parametrize("text", ["不记得了", "不清楚", "not sure"])
+def test_not_knowing_when_leaves_the_start_date_out(text: str, deps: Deps) -> None:
+    outcome = say(text, since_asked(), deps)
+    assert outcome.slots["since"] is None and outcome.context["asking"] == "expected"
+    assert outcome.slots["description"] == since_asked().slots["description"]
+
+
+def test_a_project_named_for_the_start_date_replaces_a_project_only_guessed(deps: Deps) -> None:
+    # "开业海报" was read from the description, never asked: the name the client gives is the project.
+    snap = since_asked(description="开业海报印的颜色偏差太大", project="开业海报")
+    outcome = say("春季新品传单", snap, deps)
+    assert outcome.slots["project"] == "春季新品传单" and "since" not in outcome.slots
+    assert keys(outcome) == ["form.noted", "form.ask"] and outcome.context["asking"] == "since"
+
+
+def test_a_project_named_for_the_start_date_when_the_client_gave_one_is_asked_about_once(deps: Deps) -> None:
+    outcome = say("春季新品传单", since_asked(), deps)
+    assert outcome.slots["project"] == "冬季大促" and "since" not in outcome.slots
+    assert text_of(outcome, "form.other_kind", deps) == "“春季新品传单”看起来是项目名称，这里需要的是「开始时间」。"
+    # Said again, it is no start date all the same: kept with the issue, the start date left out.
+    again = say("春季新品传单", Snapshot(State.COLLECTING, "complaint", outcome.slots, outcome.context), deps)
+    assert again.slots["since"] is None and again.slots["project"] == "冬季大促"
+    assert again.slots["description"].endswith(" 春季新品传单") and again.context["asking"] == "expected"
+
+
+def test_more_of_the_issue_given_for_the_start_date_is_added_to_the_description(deps: Deps) -> None:
+    outcome = say("传单上的电话也印错了", since_asked(), deps)
+    assert outcome.slots["description"] == "冬季大促的信息流从上周开始就不跑量了 传单上的电话也印错了"
+    assert "since" not in outcome.slots and outcome.context["asking"] == "since"
+    assert keys(outcome) == ["form.added_to", "form.ask"]
+    assert text_of(outcome, "form.added_to", deps) == "已补充到「问题描述」。"
+
+
+def test_words_that_say_nothing_of_when_are_asked_about_once_then_kept_with_the_issue(deps: Deps) -> None:
+    outcome = say("你们是不是脑子有病啊，这么简单的东西都搞不定", since_asked(), deps)
+    assert "since" not in outcome.slots and outcome.slots["description"] == since_asked().slots["description"]
+    assert keys(outcome) == ["form.not_a_time", "form.ask"] and outcome.context["asking"] == "since"
+    # The hint does not quote what was said.
+    assert "脑子" not in text_of(outcome, "form.not_a_time", deps)
+    again = say("颜色全都偏红", Snapshot(State.COLLECTING, "complaint", outcome.slots, outcome.context), deps)
+    assert again.slots["since"] is None and again.slots["description"].endswith(" 颜色全都偏红")
+    assert keys(again) == ["form.added_to", "form.ask"] and again.context["asking"] == "expected"
+    # A time after the hint is the answer.
+    timed = say("上周三", Snapshot(State.COLLECTING, "complaint", outcome.slots, outcome.context), deps)
+    assert timed.slots["since"] == "上周三" and timed.context["asking"] == "expected"
+
+
+def test_words_of_the_issue_sent_right_after_it_while_the_start_date_is_asked_go_on_telling_it(deps: Deps) -> None:
+    snap = told({"description": "你们做的海报", "project": "年货节"}, "since")
+    outcome = quick("logo印错了", snap, deps, gap=3)
+    assert outcome.slots["description"] == "你们做的海报 logo印错了" and "since" not in outcome.slots
+    assert keys(outcome) == ["form.ask"]
+
+
+@pytest.mark.parametrize("since", ["不记得了", "春季新品传单", None])
+def test_a_past_date_given_for_the_outcome_fills_a_start_date_with_no_day_in_it(since: str | None, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", dict(since_asked(since=since).slots), {"asking": "expected"})
+    outcome = say("上周三发现的", snap, deps)
+    assert outcome.slots["since"] == "上周三 (2026-11-25)" and "expected" not in outcome.slots
+    assert keys(outcome) == ["form.noted", "form.ask"] and outcome.context["asking"] == "expected"
+
+
+def test_a_past_date_given_for_the_outcome_when_the_start_is_known_is_asked_about_once(deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", dict(since_asked(since="三天前").slots), {"asking": "expected"})
+    outcome = say("上周三发现的", snap, deps)
+    assert outcome.slots["since"] == "三天前" and "expected" not in outcome.slots
+    assert text_of(outcome, "form.other_kind", deps) == "“上周三发现的”看起来是时间，这里需要的是「期望结果」。"
+
+
+def test_a_count_of_what_was_printed_is_no_project_and_each_answer_goes_to_its_detail(deps: Deps) -> None:
+    outcome = say("投诉！你们设计师把我们logo颜色搞错了，印了五千张传单全废了", Snapshot(State.NEW), deps)
+    assert "project" not in outcome.slots and outcome.context["asking"] == "project"
+    for text, asked in (("春季新品传单", "since"), ("上周三发现的", "expected")):
+        outcome = say(text, Snapshot(outcome.state, outcome.category, outcome.slots, outcome.context), deps)
+        assert outcome.context["asking"] == asked
+    assert outcome.slots["project"] == "春季新品传单" and outcome.slots["since"] == "上周三发现的 (2026-11-25)"
+    assert "expected" not in outcome.slots
+
+
 @pytest.mark.parametrize(("text", "project"), [("项目是双十一那个", "双十一"), ("活动叫春季焕新", "春季焕新")])
 def test_the_project_named_as_such_while_another_detail_is_asked_is_the_project(
     text: str, project: str, deps: Deps
@@ -1062,11 +1158,11 @@ def test_words_of_the_issue_sent_right_after_it_go_on_telling_it(deps: Deps) -> 
 
 
 def test_a_quick_answer_ends_the_burst(deps: Deps) -> None:
-    # A client who answers at once: "海报" answers the project, and "字印错了" two seconds later the next question.
+    # A client who answers at once: "海报" answers the project, and "字一直印错了" two seconds later the next question.
     project = quick("海报", told({"description": "就是那个"}, "project"), deps, gap=2)
     assert project.slots["project"] == "海报"
-    more = quick("字印错了", after(project, turn=5), deps, gap=2)
-    assert more.slots["description"] == "就是那个" and more.slots["since"] == "字印错了"
+    more = quick("字一直印错了", after(project, turn=5), deps, gap=2)
+    assert more.slots["description"] == "就是那个" and more.slots["since"] == "字一直印错了"
 
 
 @pytest.mark.parametrize(
