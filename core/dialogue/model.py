@@ -111,6 +111,11 @@ GAP = "gap"
 TOLD_TURN = "told_turn"
 # Context key: the client's turn at which he said another issue follows ("还有个事"), with nothing of it yet.
 NEW_ISSUE_TURN = "new_issue_turn"
+# Context key: the client's turn at which the bot found no ticket to tell the status of and asked for its number (or
+# the phone it was filed with); the next message's number or phone is read as the answer.
+TICKET_LOOKUP_TURN = "ticket_lookup_turn"
+# Context key: what the client said while his ticket was looked for, for the ticket a person is asked for after it.
+TICKET_LOOKUP_TEXT = "ticket_lookup_text"
 # How many times the category was asked for in the issue under way (the context key).
 CATEGORY_ASKS = "category_asks"
 EDIT_PREFIX = "edit:"
