@@ -80,3 +80,12 @@ async def test_a_number_not_the_clients_is_not_answered_with_his_own_latest_tick
     await core.engine.receive(inbound(f"{other} 处理得怎么样了", "m2", user="wx-new"))
     assert f"没有查到您名下的工单 {other}" in channel.sent[-1][1]
     assert own not in channel.sent[-1][1]
+
+
+async def test_an_english_status_question_from_a_new_chat_asks_for_the_number_in_english(core: Core) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    await core.engine.receive(inbound("any update on my ticket?", "e1", user="new-en"))
+    assert "I found no ticket under this account" in channel.sent[-1][1], channel.sent[-1][1]
+    await core.engine.receive(inbound("KF-20261129-0001", "e2", user="new-en"))
+    assert "I found no ticket KF-20261129-0001 under your name" in channel.sent[-1][1]
