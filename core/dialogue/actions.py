@@ -50,6 +50,7 @@ ACTIONS: dict[str, Action] = {
     "nothing": intake.act_nothing,
     # handover
     "tell_status": handover.act_tell_status,
+    "look_for_ticket": handover.act_look_for_ticket,
     "reclassify": handover.act_reclassify,
     "enter_queue": handover.act_enter_queue,
     "append": handover.act_append,

@@ -165,6 +165,8 @@ class ActLexicon:
         self.skip_when_optional = frozenset(_with_traditional(_strings(raw, "skip_when_optional")))
         # Longest first, so "问个问题" goes before "问题" and leaves nothing behind.
         self.openers = tuple(sorted(_with_traditional(_strings(raw, "openers")), key=len, reverse=True))
+        # Words by which a status question points at something filed before ("之前提交的工单", "my ticket").
+        self.filed_words = _with_traditional(_strings(raw, "filed_words"))
         for name, spec in acts.items():
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
@@ -371,6 +373,11 @@ class ActLexicon:
         """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
         whole = bare_message(normalize(text))
         return whole in self.skip_when_optional or whole in self.skip_words
+
+    def refers_to_filed(self, text: str) -> bool:
+        """Whether the message points at something the client filed before ("之前提交的工单", "my ticket")."""
+        norm = normalize(text)
+        return any(has_word(norm, word) for word in self.filed_words)
 
     def _bare_category(self, norm: str) -> str | None:
         """The category whose word is the whole message ("投诉", "咨询！"): named as plainly as a claim, wherever

@@ -31,6 +31,7 @@ __all__ = [
     "preload",
     "sole_entity",
     "sole_project",
+    "sole_ticket_number",
 ]
 
 
@@ -78,6 +79,23 @@ def _tickets(folded: str) -> tuple[list[str], list[Span]]:
 def find_ticket_numbers(text: str) -> tuple[str, ...]:
     """Ticket numbers in canonical form ("kf 20261129 0001" -> "KF-20261129-0001")."""
     return tuple(dict.fromkeys(_tickets(fold(text).folded)[0]))
+
+
+# Words that go with a ticket number and add nothing to it ("工单号：KF-…", "my ticket is KF-…").
+_ALONGSIDE_TICKET = re.compile(
+    r"工单编号|工单号|工单|单号|编号|号码|我的|是|查一下|查查|帮我查|请查|麻烦|谢谢|"
+    r"(?<![a-z])(?:my|ticket|case|number|no|is|it's|please|check|thanks)(?![a-z])"
+)
+
+
+def sole_ticket_number(text: str) -> str | None:
+    """The ticket number when that is all the message says ("KF-20261129-0001", "工单号 kf20261129 0001")."""
+    folded = fold(text)
+    numbers, spans = _tickets(folded.folded)
+    if len(set(numbers)) != 1:
+        return None
+    rest = folded.masked(spans)
+    return numbers[0] if not _PUNCTUATION.sub("", _ALONGSIDE_TICKET.sub(" ", rest)) else None
 
 
 # --- phone numbers ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from core.dialogue.acts import Act, has_word
 from core.dialogue.classifier import has_words, normalize
+from core.dialogue.entities import find_ticket_numbers
 from core.dialogue.model import (
     CANCEL,
     CATEGORY_ASKS,
@@ -27,6 +28,7 @@ from core.dialogue.reading import (
     FREE_TEXT,
     WHAT_TO_CHANGE,
     acts_of,
+    answers_ticket_lookup,
     asking,
     classify,
     continued_issue,
@@ -131,6 +133,18 @@ def _status_of_a_filed_ticket(snapshot: Snapshot, event: Event, deps: Deps) -> b
         snapshot.ticket is not None
         and (spec is None or spec.name not in FREE_TEXT)
         and bool(_NAMES_A_TICKET.search(normalize(event.text)))
+    )
+
+
+def asks_of_unknown_ticket(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """No ticket was found for the client, and he asks how one he filed before is going ("之前提交的工单有进展了吗",
+    "any update on my ticket?"), names its number, or gives the number or phone the bot asked for to look it up."""
+    if snapshot.ticket is not None or Act.STATUS not in acts_of(event):
+        return False
+    return (
+        deps.lexicon.refers_to_filed(event.text)
+        or bool(find_ticket_numbers(event.text))
+        or answers_ticket_lookup(event.text, snapshot, deps)
     )
 
 
@@ -300,6 +314,7 @@ GUARDS: dict[str, Guard] = {
     "answers_what_to_change": _answers_what_to_change,
     "new_issue": _new_issue,
     "status_of_a_filed_ticket": _status_of_a_filed_ticket,
+    "asks_of_unknown_ticket": asks_of_unknown_ticket,
     "announces_new_issue": lambda s, e, d: Act.NEW_ISSUE in acts_of(e) and acts_of(e).pure,
     "no_words": lambda s, e, d: not has_words(e.text) and not e.attachments,
     "new_issue_known": _new_issue_known,

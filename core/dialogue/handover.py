@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.dialogue.entities import find_phones, find_ticket_numbers
+from core.dialogue.forms import normalize_phone
 from core.dialogue.model import (
+    ASKING_STATES,
     DRAFT_STATES,
     NEW_ISSUE_TURN,
+    TICKET_LOOKUP_TEXT,
+    TICKET_LOOKUP_TURN,
     Deps,
     Draft,
     Event,
@@ -17,7 +22,15 @@ from core.dialogue.model import (
     TicketNote,
     TimerKind,
 )
-from core.dialogue.reading import acts_of, phrases, prefilled, ticket_classification, ticket_details
+from core.dialogue.reading import (
+    acts_of,
+    answers_ticket_lookup,
+    marked_last_turn,
+    phrases,
+    prefilled,
+    ticket_classification,
+    ticket_details,
+)
 from core.dialogue.replies import keep, reprompt
 
 # Ticket statuses past the resolution: nobody is being found for them any more.
@@ -45,8 +58,33 @@ def act_tell_status(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
         holder=holder,
         deadline=deadline,
     )
-    if snapshot.state in DRAFT_STATES:
+    # Back to the question of an issue under way; after a greeting alone no issue is, and the menu would only crowd.
+    if snapshot.state in DRAFT_STATES and (snapshot.state not in ASKING_STATES or snapshot.context.get("issue_text")):
         reprompt(draft, deps)
+
+
+def act_look_for_ticket(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """No ticket of the client's was found to tell the status of: say so, and ask for its number or phone.
+
+    A number that is not the client's is told as not found, as one that does not exist: whose it is stays
+    unsaid. A phone number looks nothing up beyond the client's own tickets, which were looked for already:
+    anyone can type anyone's number, so only the phone on the client's record (entered by the agency) is taken
+    as his, and for any other a colleague checks who is asking before telling anything.
+    """
+    named = find_ticket_numbers(event.text)
+    phones = find_phones(event.text) if answers_ticket_lookup(event.text, snapshot, deps) else ()
+    if named:
+        draft.say("progress.number_not_found", ticket_no=named[0])
+    elif phones:
+        own = snapshot.client_phone is not None and normalize_phone(snapshot.client_phone) in phones
+        draft.say("progress.none_for_phone" if own else "progress.phone_unverified")
+    elif marked_last_turn(snapshot, TICKET_LOOKUP_TURN):
+        draft.say("progress.still_none")
+    else:
+        draft.say("progress.none_found")
+    draft.context[TICKET_LOOKUP_TURN] = int(draft.context.get("turn", 0))
+    said = str(snapshot.context.get(TICKET_LOOKUP_TEXT) or "")
+    draft.context[TICKET_LOOKUP_TEXT] = f"{said} {event.text}".strip()
 
 
 def act_reclassify(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
@@ -60,7 +98,14 @@ def act_reclassify(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
 def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """Hand the conversation to people; a ticket records the issue even if the client said little."""
     if not snapshot.has_ticket:
-        told = f"{draft.context.get('issue_text') or draft.context.get('first_text') or ''} {event.text}"
+        # What was said while a ticket was looked for is what the person is asked for.
+        earlier = (
+            draft.context.get("issue_text")
+            or draft.context.get("first_text")
+            or draft.context.get(TICKET_LOOKUP_TEXT)
+            or ""
+        )
+        told = f"{earlier} {event.text}"
         guess = deps.classifier.classify(told)
         category = draft.category or (guess.category if guess.confident else "other")
         if draft.category is None:

@@ -42,6 +42,8 @@ def _start_rows(source: State) -> list[Transition]:
     return [
         Transition(source, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
+        # "之前提交的工单有进展了吗" from a client none of whose tickets was found: asked for its number, not a category
+        Transition(source, E.STATUS, "asks_of_unknown_ticket", source, "look_for_ticket"),
         Transition(source, E.GREETING, "pure", S.GREETED, "greet"),
         Transition(source, E.THANKS, "nothing_else", source, "say_bye"),
         # "好的", "嗯嗯", "ok" with nothing open start no form: a first one is greeted, one after the end acknowledged
@@ -65,6 +67,8 @@ def _asking_rows(source: State) -> list[Transition]:
         Transition(source, E.CANCEL, "always", S.CLOSED, "cancel"),
         Transition(source, E.THANKS, "nothing_else", S.CLOSED, "say_bye"),
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
+        # "之前提交的工单有进展了吗" from a client none of whose tickets was found: asked for its number, not a category
+        Transition(source, E.STATUS, "asks_of_unknown_ticket", source, "look_for_ticket"),
         Transition(source, E.GREETING, "pure", source, "greet_again"),
         Transition(source, E.BOT_QUESTION, "always", source, "explain_bot"),
         Transition(source, E.CLAIM, "claim_completes", S.CONFIRMING, "start_claimed"),

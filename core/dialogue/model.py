@@ -114,6 +114,11 @@ NEW_ISSUE_TURN = "new_issue_turn"
 # Context key: the client asked to be called back while the issue was taken in ("方便的话回个电话", "call me back");
 # also the ticket's detail that says so.
 CALL_BACK = "call_back"
+# Context key: the client's turn at which the bot found no ticket to tell the status of and asked for its number (or
+# the phone it was filed with); the next message's number or phone is read as the answer.
+TICKET_LOOKUP_TURN = "ticket_lookup_turn"
+# Context key: what the client said while his ticket was looked for, for the ticket a person is asked for after it.
+TICKET_LOOKUP_TEXT = "ticket_lookup_text"
 # How many times the category was asked for in the issue under way (the context key).
 CATEGORY_ASKS = "category_asks"
 EDIT_PREFIX = "edit:"

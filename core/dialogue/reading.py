@@ -16,10 +16,12 @@ from core.dialogue.entities import (
     Entities,
     extract,
     find_phones,
+    find_ticket_numbers,
     labelled_project,
     sole_demand,
     sole_entity,
     sole_project,
+    sole_ticket_number,
 )
 from core.dialogue.fields import edit_request, label_end, says_when
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
@@ -29,6 +31,7 @@ from core.dialogue.model import (
     CATEGORY_PREFIX,
     CHOICE_PREFIX,
     GAP,
+    TICKET_LOOKUP_TURN,
     TOLD_TURN,
     Deps,
     Draft,
@@ -45,6 +48,9 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
     if Act.CALL_BACK in acts and not find_phones(text):
         # "打电话给我" without a number asks for a person; with one, it gives the number to call.
         acts = replace(acts, found=acts.found | {Act.HANDOFF})
+    if answers_ticket_lookup(text, snapshot, deps) or sole_ticket_number(text):
+        # A ticket number said alone asks about that ticket; so does a number or phone sent when the bot asked for one.
+        acts = replace(acts, found=acts.found | {Act.STATUS})
     category = snapshot.category
     if category is None:
         return acts
@@ -69,6 +75,17 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
 
 
 _NOT_A_VALUE = frozenset({"wrong", "incorrect", "not right", "错了", "错的", "不对", "有误", "写错了", "不正确"})
+
+
+def answers_ticket_lookup(text: str, snapshot: Snapshot, deps: Deps) -> bool:
+    """Right after the bot found no ticket and asked for its number or phone, a message that gives one: a number,
+    or a phone alone or said to be the one it was filed with ("是用138…这个号提交的"); a phone beside an issue
+    ("数据不对，电话138…") is that issue's contact."""
+    if not marked_last_turn(snapshot, TICKET_LOOKUP_TURN):
+        return False
+    if find_ticket_numbers(text):
+        return True
+    return bool(find_phones(text)) and (sole_entity(text, deps.today) == "phone" or deps.lexicon.refers_to_filed(text))
 
 
 def _slot_for_field(category: str, field: str, deps: Deps) -> str | None:

@@ -53,8 +53,14 @@ from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionReques
 from core.tickets.policies import format_duration
 
 # The greeting's and the status question's ticket lookups, built once (building and keying cost more than running).
-_CLIENTS_TICKET = select(Ticket).where(Ticket.number == bindparam("number"), Ticket.client_id == bindparam("client_id"))
-_LATEST_TICKET = select(Ticket).where(Ticket.client_id == bindparam("client_id")).order_by(Ticket.id.desc()).limit(1)
+# `clients`: the client and every other client the agency recorded with the same phone (a caller, another account).
+_CLIENTS_TICKET = select(Ticket).where(
+    Ticket.number == bindparam("number"), Ticket.client_id.in_(bindparam("clients", expanding=True))
+)
+_LATEST_TICKET = (
+    select(Ticket).where(Ticket.client_id.in_(bindparam("clients", expanding=True))).order_by(Ticket.id.desc()).limit(1)
+)
+_SAME_PHONE = select(Client.id).where(Client.phone == bindparam("phone"))
 
 
 class EngineEffects(EngineBase):
@@ -127,17 +133,24 @@ class EngineEffects(EngineBase):
     async def _ticket_view(
         self, session: AsyncSession, conversation: Conversation, client: Client, text: str
     ) -> TicketView | None:
-        """The ticket a client asks about: the one named by number (his own), the conversation's, or his latest."""
+        """The ticket a client asks about: the one named by number (his own), the conversation's, or his latest.
+
+        His own are those of his client record and of any other the agency recorded with the same phone (a call
+        logged by a rep, another WeChat account): a phone on record was entered by the agency, not typed by
+        whoever writes. A number named that is not his is never looked at further, so it cannot be told.
+        """
         ticket: Ticket | None = None
         named = find_ticket_numbers(text)
+        clients = [client.id]
+        if client.phone and (named or conversation.ticket_id is None):
+            clients = sorted({client.id, *(await session.scalars(_SAME_PHONE, {"phone": client.phone}))})
         if named:
-            number = named[0]
-            params = {"number": number, "client_id": client.id}
+            params = {"number": named[0], "clients": clients}
             ticket = (await session.execute(_CLIENTS_TICKET, params)).scalar_one_or_none()
         if ticket is None and conversation.ticket_id is not None:
             ticket = await session.get(Ticket, conversation.ticket_id)
-        if ticket is None:
-            ticket = (await session.execute(_LATEST_TICKET, {"client_id": client.id})).scalar_one_or_none()
+        if ticket is None and not named:
+            ticket = (await session.execute(_LATEST_TICKET, {"clients": clients})).scalar_one_or_none()
         if ticket is None:
             return None
         holder = None

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.dialogue.actions import split_issues
+from core.dialogue.actions import recognize, split_issues
 from core.dialogue.acts import Act, ActLexicon, default_lexicon
 from core.dialogue.classifier import KeywordClassifier, load_rules, normalize
 from core.dialogue.forms import Forms
@@ -892,6 +892,98 @@ def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
     assert [s.key for s in said] == ["progress.report"]
     assert said[0].params["ticket_no"] == "KF-20261129-0001"
     assert "李娜" in said[0].params["holder"] and "12-03 18:00" in said[0].params["deadline"]
+
+
+# ---------------------------------------------------------------- a ticket asked about that is not known
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你好，之前提交的工单有进展了吗",
+        "any update on my ticket?",
+        "我上周反馈的问题处理得怎么样了",
+        "我的投诉有结果了吗",
+    ],
+)
+@pytest.mark.parametrize("state", [State.NEW, State.GREETED, State.CLOSED])
+def test_a_status_question_with_no_ticket_found_asks_for_its_number_not_a_category(
+    text: str, state: State, deps: Deps
+) -> None:
+    outcome = say(text, Snapshot(state, context={"turn": 1}), deps)
+    assert keys(outcome) == ["progress.none_found"]
+    assert outcome.state is state and outcome.category is None and not outcome.slots
+
+
+@pytest.mark.parametrize("text", ["下个月的排期表什么时候能给？", "投放数据什么时候能出来"])
+def test_a_status_phrase_about_a_matter_not_filed_is_still_an_issue(text: str, deps: Deps) -> None:
+    outcome = say(text, Snapshot(State.NEW, context={"turn": 1}), deps)
+    assert not [k for k in keys(outcome) if k.startswith("progress.")]
+
+
+def _looked(deps: Deps, *, phone: str | None = None) -> Snapshot:
+    """The conversation after a status question found no ticket: the client's next turn."""
+    asked = say("你好，之前提交的工单有进展了吗", Snapshot(State.NEW, context={"turn": 1}, client_phone=phone), deps)
+    return replace(after(asked, turn=2), client_phone=phone)
+
+
+def test_the_number_sent_next_is_looked_up_and_its_status_told(deps: Deps) -> None:
+    snap = _looked(deps)
+    assert Act.STATUS in recognize("KF-20261129-0001", snap, deps)
+    found = say("KF-20261129-0001", replace(snap, ticket=EARLIER), deps)
+    assert keys(found) == ["progress.report"] and found.state is State.NEW
+    # Not the client's (or no such ticket): the same answer either way, naming only the number he sent.
+    missing = say("kf 20261129 0002", snap, deps)
+    assert keys(missing) == ["progress.number_not_found"]
+    assert [e.params for e in missing.effects if isinstance(e, Say)] == [{"ticket_no": "KF-20261129-0002"}]
+
+
+def test_a_status_told_after_a_greeting_alone_adds_no_category_menu(deps: Deps) -> None:
+    greeted = say("你好", Snapshot(State.NEW, context={"turn": 1}), deps)
+    told = say("之前提交的工单有进展了吗", replace(after(greeted, turn=2), ticket=EARLIER), deps)
+    assert keys(told) == ["progress.report"] and told.state is State.GREETED
+    # With an issue being told, the category is asked again after the status.
+    asked = say("你们的海报", Snapshot(State.NEW, context={"turn": 1}), deps)
+    told = say("对了之前那个工单怎么样了", replace(after(asked, turn=2), ticket=EARLIER), deps)
+    assert keys(told) == ["progress.report", "classify.ask"]
+
+
+def test_a_ticket_number_said_alone_asks_about_it(deps: Deps) -> None:
+    for text in ("KF-20261129-0001", "工单号：KF-20261129-0001", "my ticket is kf-20261129-0001"):
+        assert Act.STATUS in recognize(text, Snapshot(State.NEW), deps), text
+    assert Act.STATUS not in recognize("KF-20261129-0001 的海报还是印错了", Snapshot(State.NEW), deps)
+    assert keys(say("KF-20261129-0001", Snapshot(State.NEW, ticket=EARLIER), deps)) == ["progress.report"]
+
+
+def test_a_phone_sent_next_looks_up_only_the_clients_own_number(deps: Deps) -> None:
+    # Another number than the one on the client's record (or none on record) reveals nothing: anyone can type it.
+    assert keys(say("13812345678", _looked(deps), deps)) == ["progress.phone_unverified"]
+    assert keys(say("手机 13812345678", _looked(deps, phone="13900001111"), deps)) == ["progress.phone_unverified"]
+    assert keys(say("是用13812345678这个号提交的", _looked(deps), deps)) == ["progress.phone_unverified"]
+    # His own number was looked up already with his record: nothing under it either.
+    assert keys(say("138 1234 5678", _looked(deps, phone="13812345678"), deps)) == ["progress.none_for_phone"]
+    # A phone beside an issue is the issue's contact.
+    issue = say("投放数据不对，电话13812345678", _looked(deps), deps)
+    assert not [k for k in keys(issue) if k.startswith("progress.")]
+    # A phone in a message that is no answer to the lookup is no lookup.
+    assert Act.STATUS not in recognize("13812345678", Snapshot(State.NEW, context={"turn": 1}), deps)
+
+
+def test_an_issue_described_after_the_lookup_is_taken_in(deps: Deps) -> None:
+    text = "我要投诉，你们做的海报logo印错了"
+    outcome = say(text, _looked(deps), deps)
+    fresh = say(text, Snapshot(State.NEW, context={"turn": 2}), deps)
+    assert (outcome.state, outcome.category, outcome.slots) == (fresh.state, fresh.category, fresh.slots)
+    assert outcome.category == "complaint" and keys(outcome) == keys(fresh)
+
+
+def test_asking_again_with_nothing_new_offers_a_person_and_a_person_gets_what_was_said(deps: Deps) -> None:
+    again = say("那我之前提交的工单到底怎么样了", _looked(deps), deps)
+    assert keys(again) == ["progress.still_none"]
+    handed = say("人工", after(again, turn=3), deps)
+    opened = [e for e in handed.effects if isinstance(e, OpenTicket)]
+    assert handed.state is State.HUMAN_QUEUE and opened and opened[0].handoff
+    assert "之前提交的工单" in str(opened[0].details)
 
 
 def test_a_claim_while_waiting_upgrades_the_ticket(deps: Deps) -> None:
