@@ -33,6 +33,7 @@ ACTIONS: dict[str, Action] = {
     "apply_edit": intake.act_apply_edit,
     "contact_by_channel": intake.act_contact_by_channel,
     "side_question": intake.act_side_question,
+    "tell_timing": intake.act_tell_timing,
     "continue_issue": intake.act_continue_issue,
     "hold_on": intake.act_hold_on,
     "ask_what_to_change": intake.act_ask_what_to_change,

@@ -31,6 +31,9 @@ class Act(enum.StrEnum):
     # "call me", "打电话给我": a person is asked for unless the message gives the number (see reading.recognize).
     CALL_BACK = "call_back"
     STATUS = "status"
+    # "要多久能处理好", "how long will this take": how long the agency takes to answer or to resolve. Also a status
+    # question: where a ticket exists, its own deadlines answer it (see ActLexicon.recognize).
+    TIMING = "timing"
     GREETING = "greeting"
     THANKS = "thanks"
     BOT_QUESTION = "bot_question"
@@ -58,6 +61,7 @@ _PHRASE_ACTS = (
     Act.HANDOFF,
     Act.CALL_BACK,
     Act.STATUS,
+    Act.TIMING,
     Act.GREETING,
     Act.THANKS,
     Act.BOT_QUESTION,
@@ -208,6 +212,10 @@ class ActLexicon:
         fillers = sorted((normalize(str(w)) for w in raw.get("claim_fillers") or ()), key=len, reverse=True)
         alternation = "|".join(re.escape(w) for w in fillers if w)
         self._claim_fillers = re.compile(rf"(?<![a-z0-9'])(?:{alternation})(?![a-z0-9'])") if alternation else None
+        # Words about the agency's handling that may stand beside a timing question that asks nothing else.
+        about = sorted(_with_traditional(_strings(raw, "timing_about")), key=len, reverse=True)
+        words = "|".join(rf"(?<![a-z0-9']){re.escape(w)}(?![a-z0-9'])" if w.isascii() else re.escape(w) for w in about)
+        self._timing_about = re.compile(words) if words else None
         # Words that hold an act's phrase without doing it ("帮我查一下" asks the agency to look: no pause).
         entries.extend((str(p), PLAIN, "") for p in raw.get("plain") or ())
         for score, phrases in (raw.get("score_words") or {}).items():
@@ -356,6 +364,9 @@ class ActLexicon:
         if stripped in self.skip_words:
             found.add(Act.SKIP)
             pure = True
+        if Act.TIMING in found:
+            # "要多久能处理好" about an issue filed is a status question, which the ticket's deadlines answer.
+            found.add(Act.STATUS)
         if self.is_question(norm):
             found.add(Act.QUESTION)
         claim = self._claim(hits)
@@ -368,6 +379,28 @@ class ActLexicon:
         if score is not None:
             found.add(Act.SCORE)
         return Acts(frozenset(found), pure=pure, score=score, claim=claim)
+
+    def only_asks_timing(self, text: str) -> bool:
+        """Whether the message asks how long the agency takes and nothing else: each clause a timing question with
+        words of the issue's handling around it ("请问大概要多久能处理好？"), or acts alone ("你好", "btw").
+
+        "广告什么时候能恢复" asks about the ads, "退款，要多久？" also gives the outcome wanted: neither only asks.
+        """
+        asked = False
+        for clause in _CLAUSES.split(normalize(text)):
+            hits = [h for h in self._hits(clause) if h.kind in _PHRASE_KINDS]
+            timing = any(h.kind == Act.TIMING.value for h in hits)
+            rest = clause
+            if timing:
+                for hit in reversed(hits):
+                    rest = rest[: hit.start] + " " + rest[hit.end :]
+                if self._timing_about is not None:
+                    rest = self._timing_about.sub(" ", rest)
+                hits = []
+            if self._other(rest, hits):
+                return False
+            asked = asked or timing
+        return asked
 
     def declines(self, text: str) -> bool:
         """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
@@ -417,6 +450,10 @@ class ActLexicon:
             if not ch.isspace() and ch not in self.fillers and not unicodedata.category(ch).startswith(("S", "P", "C"))
         )
         return "".join(kept)
+
+
+# Clauses of a message: a timing question and what stands beside it are read apart.
+_CLAUSES = re.compile(r"[,.!?;，。！？；、\n]+")
 
 
 def _scaled(digits: re.Match[str]) -> int | None:

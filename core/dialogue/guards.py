@@ -148,6 +148,17 @@ def asks_of_unknown_ticket(snapshot: Snapshot, event: Event, deps: Deps) -> bool
     )
 
 
+def _asks_timing(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """While an issue is taken in, a message that only asks how long the agency takes ("要多久能处理好？"): no answer to
+    the detail asked, and no outcome wanted; the issue's targets answer it."""
+    return (
+        snapshot.promise is not None
+        and Act.TIMING in acts_of(event)
+        and acts_of(event).edit is None
+        and deps.lexicon.only_asks_timing(event.text)
+    )
+
+
 # An unmarked message needs this much text to count as another issue: "太慢了" is about the ticket open.
 _NEW_ISSUE_MIN_CHARS = 8
 
@@ -315,6 +326,7 @@ GUARDS: dict[str, Guard] = {
     "new_issue": _new_issue,
     "status_of_a_filed_ticket": _status_of_a_filed_ticket,
     "asks_of_unknown_ticket": asks_of_unknown_ticket,
+    "asks_timing": _asks_timing,
     "announces_new_issue": lambda s, e, d: Act.NEW_ISSUE in acts_of(e) and acts_of(e).pure,
     "no_words": lambda s, e, d: not has_words(e.text) and not e.attachments,
     "new_issue_known": _new_issue_known,

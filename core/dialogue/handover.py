@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.dialogue.acts import Act
 from core.dialogue.entities import find_phones, find_ticket_numbers
 from core.dialogue.forms import normalize_phone
 from core.dialogue.model import (
@@ -50,6 +51,10 @@ def act_tell_status(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
     elif ticket.status not in _SETTLED:
         holder = deps.texts.get("progress.no_holder", lang)
     deadline = deps.texts.get("progress.deadline", lang, deadline=ticket.deadline) if ticket.deadline else ""
+    resolution = ticket.resolution_deadline
+    if Act.TIMING in acts_of(event) and resolution and resolution != ticket.deadline:
+        # "要多久能处理好" asks when it is done, not only when someone first answers.
+        deadline += deps.texts.get("progress.resolution_deadline", lang, deadline=resolution)
     draft.say(
         "progress.report",
         ticket_no=ticket.number,

@@ -403,6 +403,22 @@ def act_side_question(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps
     schedule_idle(draft, deps)
 
 
+def act_tell_timing(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """How long the agency takes, from the targets the issue would get; then the same question again, nothing
+    stored (the question is no answer to it)."""
+    promise = snapshot.promise
+    assert promise is not None and draft.category is not None
+    category = deps.texts.get(f"category.{draft.category}", draft.lang)
+    draft.effects.append(
+        Say(
+            "form.timing",
+            {"category": category, "first_response": promise.first_response, "resolution": promise.resolution},
+        )
+    )
+    reprompt(draft, deps)
+    schedule_idle(draft, deps)
+
+
 def act_continue_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """More of the issue's telling joins its text; the issue moves where the whole telling reads, if the bot chose
     its category; then back to the question asked, or the summary with the text as it is now."""

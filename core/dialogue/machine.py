@@ -151,6 +151,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.CANCEL, "always", S.CLOSED, "cancel"),
     # "上一个工单怎么样了" while another issue's form is filled: its status, then back to the question
     Transition(S.COLLECTING, E.STATUS, "status_of_a_filed_ticket", S.COLLECTING, "tell_status"),
+    # "要多久能处理好？" asked for a detail: the targets the issue would get, then the same question; nothing stored
+    Transition(S.COLLECTING, E.TIMING, "asks_timing", S.COLLECTING, "tell_timing"),
     Transition(S.COLLECTING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.COLLECTING, E.EDIT, "edit_completes", S.CONFIRMING, "apply_edit"),
     Transition(S.COLLECTING, E.EDIT, "always", S.COLLECTING, "apply_edit"),
@@ -188,6 +190,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.CONFIRMING, E.CANCEL, "always", S.CLOSED, "cancel"),
     Transition(S.CONFIRMING, E.STATUS, "status_of_a_filed_ticket", S.CONFIRMING, "tell_status"),
+    Transition(S.CONFIRMING, E.TIMING, "asks_timing", S.CONFIRMING, "tell_timing"),
     Transition(S.CONFIRMING, E.EDIT, "edit_without_value", S.COLLECTING, "ask_edited_slot"),
     Transition(S.CONFIRMING, E.EDIT, "always", S.CONFIRMING, "apply_edit"),
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),

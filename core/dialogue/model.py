@@ -52,6 +52,7 @@ class EventKind(enum.StrEnum):
     EDIT = "edit"
     HANDOFF = "handoff"
     STATUS = "status"
+    TIMING = "timing"
     GREETING = "greeting"
     THANKS = "thanks"
     BOT_QUESTION = "bot_question"
@@ -71,6 +72,7 @@ ACT_EVENTS = frozenset(
         EventKind.EDIT,
         EventKind.HANDOFF,
         EventKind.STATUS,
+        EventKind.TIMING,
         EventKind.GREETING,
         EventKind.THANKS,
         EventKind.BOT_QUESTION,
@@ -150,6 +152,17 @@ class TicketView:
     holder: str | None = None
     # The next deadline the agency promised, already formatted in the client's time zone.
     deadline: str | None = None
+    # The deadline for resolving it, formatted likewise, while the ticket is open.
+    resolution_deadline: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    """What the agency promises for an issue like the one being taken in: the targets of its priority (SLA), in
+    business time, already formatted for the client ("2 小时")."""
+
+    first_response: str
+    resolution: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +179,8 @@ class Snapshot:
     channel: str = ""
     # The ticket the client asks about (the conversation's, or his latest), when the message asks for status.
     ticket: TicketView | None = None
+    # The targets the issue being taken in would get, when the message asks how long the agency takes.
+    promise: Promise | None = None
 
 
 # Effects: what the engine must do after the step, in one transaction.

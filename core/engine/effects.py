@@ -25,6 +25,7 @@ from core.dialogue.acts import NO_ACTS, Act
 from core.dialogue.entities import find_ticket_numbers
 from core.dialogue.machine import step
 from core.dialogue.model import (
+    DRAFT_STATES,
     Classified,
     Effect,
     Event,
@@ -32,6 +33,7 @@ from core.dialogue.model import (
     LeaveTicket,
     OpenTicket,
     Outcome,
+    Promise,
     Say,
     Schedule,
     SetHolder,
@@ -117,6 +119,8 @@ class EngineEffects(EngineBase):
                 ticket = await session.get(Ticket, conversation.ticket_id)
                 if ticket is not None:
                     snapshot = replace(snapshot, ticket=TicketView(ticket.number, ticket.category, ticket.status))
+            if Act.TIMING in acts and conversation.category is not None and snapshot.state in DRAFT_STATES:
+                snapshot = replace(snapshot, promise=self._promise(conversation, client))
         outcome = step(snapshot, event, deps)
         before = State(conversation.state)
         conversation.state = outcome.state.value
@@ -129,6 +133,16 @@ class EngineEffects(EngineBase):
         if outcome.state is State.HUMAN_QUEUE and before is not State.HUMAN_QUEUE and event.kind is not E_TRANSFER:
             await self._escalated(session, conversation, escalation.HANDOFF, now)
         return outcome
+
+    def _promise(self, conversation: Conversation, client: Client) -> Promise:
+        """The targets the issue being taken in would get once filed: its category, the client's tier, and the
+        urgent words of what he told so far (as the ticket's priority will be decided)."""
+        assert conversation.category is not None
+        told = [str((conversation.context or {}).get("first_text") or "")]
+        told.extend(v for v in (conversation.slots or {}).values() if isinstance(v, str))
+        target = self.policies.target(client.tier, conversation.category, " ".join(told))
+        lang = conversation.language
+        return Promise(format_duration(target.first_response, lang), format_duration(target.resolution, lang))
 
     async def _ticket_view(
         self, session: AsyncSession, conversation: Conversation, client: Client, text: str
@@ -158,12 +172,16 @@ class EngineEffects(EngineBase):
         if holder_id or ticket.assignee_id:
             user = await session.get(User, holder_id or ticket.assignee_id)
             holder = user.display_name or user.username if user is not None else None
-        status = TicketStatus(ticket.status)
+        if TicketStatus(ticket.status) not in OPEN_STATUSES:
+            return TicketView(ticket.number, ticket.category, ticket.status, holder)
         due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
-        deadline = None
-        if due is not None and status in OPEN_STATUSES:
-            deadline = as_utc(due).astimezone(self._zone).strftime("%m-%d %H:%M")
-        return TicketView(ticket.number, ticket.category, ticket.status, holder, deadline)
+        return TicketView(
+            ticket.number, ticket.category, ticket.status, holder, self._local(due), self._local(ticket.resolution_due)
+        )
+
+    def _local(self, moment: datetime | None) -> str | None:
+        """A deadline as the client reads it, in the business time zone."""
+        return as_utc(moment).astimezone(self._zone).strftime("%m-%d %H:%M") if moment is not None else None
 
     async def _apply(
         self,

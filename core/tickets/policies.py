@@ -94,6 +94,10 @@ class TicketPolicies:
             level = max(1, level - 1)
         return f"P{level}"
 
+    def target(self, tier: str, category: str, text: str) -> SlaTarget:
+        """The targets an issue of this category, told in `text` by a client of this tier, gets."""
+        return self.sla[self.priority(tier, category, text)]
+
     def local_day(self, moment: datetime) -> str:
         return moment.astimezone(ZoneInfo(self.timezone)).strftime("%Y%m%d")
 
@@ -231,18 +235,17 @@ async def next_ticket_number(session: AsyncSession, day: str) -> str:
 
 
 def format_duration(delta: timedelta, lang: str) -> str:
-    """A promise a client can read: "2 小时", "30 分钟", "1 day"."""
+    """A promise of business time a client can read: "2 小时", "30 分钟", "24 hours".
+
+    Never in days: 24 hours of business time are three working days and more (7.5 open hours a day), and "1 天内
+    （工作时间）" reads as one working day.
+    """
     minutes = int(delta.total_seconds() // 60)
     if lang == "en":
-        if minutes % 1440 == 0 and minutes >= 1440:
-            days = minutes // 1440
-            return f"{days} day{'s' if days > 1 else ''}"
         if minutes % 60 == 0 and minutes >= 60:
             hours = minutes // 60
             return f"{hours} hour{'s' if hours > 1 else ''}"
         return f"{minutes} minutes"
-    if minutes % 1440 == 0 and minutes >= 1440:
-        return f"{minutes // 1440} 天"
     if minutes % 60 == 0 and minutes >= 60:
         return f"{minutes // 60} 小时"
     return f"{minutes} 分钟"

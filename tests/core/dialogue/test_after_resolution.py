@@ -192,6 +192,21 @@ def test_other_words_at_the_prompt_are_a_comment(deps: Deps) -> None:
     assert keys(outcome) == ["feedback.ask_again"]
 
 
+@pytest.mark.parametrize("text", ["4分，不过下次能快一点吗", "4 stars, but could you be quicker next time?"])
+def test_a_question_beside_a_score_is_its_comment(text: str, deps: Deps) -> None:
+    outcome = say(text, State.AWAITING_FEEDBACK, deps)
+    assert notes(outcome) == {"feedback": {"rating": 4}, "feedback_comment": {"text": text}}
+    assert outcome.state is State.FEEDBACK_COMMENT
+
+
+@pytest.mark.parametrize("text", ["你们下周能出报告吗", "can you send the report next week?"])
+def test_a_question_at_the_prompt_is_a_comment_not_another_issue(text: str, deps: Deps) -> None:
+    outcome = say(text, State.AWAITING_FEEDBACK, deps)
+    assert notes(outcome) == {"feedback_comment": {"text": text}}
+    assert keys(outcome) == ["feedback.ask_again"]
+    assert not any(isinstance(e, LeaveTicket) for e in outcome.effects)
+
+
 @pytest.mark.parametrize("text", ["不用评了", "没空", "算了", "不用了，谢谢", "no thanks, don't want to rate"])
 def test_declining_to_score_ends_without_one(text: str, deps: Deps) -> None:
     outcome = say(text, State.AWAITING_FEEDBACK, deps)
