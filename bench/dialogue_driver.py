@@ -262,6 +262,10 @@ def judge(run: Run) -> None:
     run.failures = failures
 
 
+# The opening hours told: a reply that names when the agency opens and closes ("09:00–12:00").
+CLOCK_TIME = re.compile(r"(?<!\d)(?:[01]\d|2[0-4]):[0-5]\d(?!\d)")
+
+
 # A short reply: 40 Chinese characters, or 80 letters of English (a Chinese character is two columns wide).
 SHORT_COLUMNS = 80
 
@@ -277,6 +281,8 @@ def _reply_ok(check: str, run: Run) -> bool:
         return bool(reply) and any(n in (reply or "") for n in numbers) and bool(STATUS_WORDS.search(reply or ""))
     if check == "short":
         return reply is None or (_columns(reply) <= SHORT_COLUMNS and not TICKET_NO.search(reply))
+    if check == "hours":
+        return len(CLOCK_TIME.findall(reply or "")) >= 2
     raise ValueError(check)
 
 

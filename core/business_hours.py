@@ -181,6 +181,13 @@ class BusinessCalendar:
         _require_aware(deadline)
         return not self.covers(deadline.astimezone(self.tz).date())
 
+    def hours_on(self, day: date) -> tuple[Interval, ...]:
+        """The wall-clock opening intervals of `day`: none on a holiday, makeup_weekday's on a make-up workday."""
+        if day in self.holidays:
+            return ()
+        weekday = self.makeup_weekday if day in self.extra_workdays else day.weekday()
+        return self.weekly_hours.get(weekday, ())
+
     def is_open(self, moment: datetime) -> bool:
         """Whether ``moment`` falls inside opening hours (intervals include their start, not their end)."""
         _require_aware(moment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.dialogue import feedback, handover, intake
+from core.dialogue import feedback, handover, hours, intake
 from core.dialogue.guards import GUARDS, Guard
 from core.dialogue.model import Deps, Draft, Event, Snapshot
 from core.dialogue.reading import recognize, split_issues
@@ -64,6 +64,8 @@ ACTIONS: dict[str, Action] = {
     "release": handover.act_release,
     "requeue": handover.act_requeue,
     "resolve": handover.act_resolve,
+    # office hours
+    "tell_hours": hours.act_tell_hours,
     # feedback
     "ask_feedback": feedback.act_ask_feedback,
     "ask_feedback_now": feedback.act_ask_feedback_now,

@@ -45,6 +45,8 @@ class Act(enum.StrEnum):
     NEW_ISSUE = "new_issue"
     # "补充一下…": more about the issue already filed.
     ADDITION = "addition"
+    # "你们几点下班", "周六有人吗", "what time do you close": when the agency works, answered from its calendar.
+    HOURS = "hours"
     QUESTION = "question"
     SCORE = "score"
     CLAIM = "claim"
@@ -70,13 +72,20 @@ _PHRASE_ACTS = (
     Act.SIDE_MARKER,
     Act.NEW_ISSUE,
     Act.ADDITION,
+    Act.HOURS,
 )
+# Acts that say nothing of an issue: words beside another act's phrase may be these ("您好，请问几点下班").
+SMALL_TALK = frozenset({Act.GREETING, Act.THANKS, Act.AFFIRM})
 ALONE = "alone"
 # The kind of words that are no act, though an act's phrase is inside them: they only keep it from matching.
 PLAIN = "plain"
 # A phrase that counts only when it opens the message, set apart ("还有，…", "then …"): inside a sentence it is
 # an ordinary word ("还有点问题").
 LEADING = "leading"
+# A phrase that counts only in a clause that asks for it and nothing else ("工作时间？", "你们的工作时间是几点到
+# 几点"): inside a sentence that tells something it is an ordinary word ("上班时间打电话没人接").
+TOPIC = "topic"
+_PHRASE_LISTS = ("phrases", "alone_phrases", "leading_phrases", "topic_phrases")
 _PHRASE_KINDS = frozenset(a.value for a in _PHRASE_ACTS)
 # "5分" is a score, "5分钟" is a duration; "25分" and "3.5分" are not 5. Clients also score out of ten ("打10分",
 # "8分", "9/10") or give a hundred as full marks ("100分"); "十分满意" is "very satisfied", no ten.
@@ -175,9 +184,9 @@ class ActLexicon:
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
             if not isinstance(spec or {}, Mapping) or not all(
-                isinstance((spec or {}).get(key, []), list) for key in ("phrases", "alone_phrases", "leading_phrases")
+                isinstance((spec or {}).get(key, []), list) for key in _PHRASE_LISTS
             ):
-                raise ConfigError(f"acts.{name}: expected phrases, alone_phrases and leading_phrases as lists")
+                raise ConfigError(f"acts.{name}: expected {', '.join(_PHRASE_LISTS)} as lists")
         self.alone = frozenset(Act(name) for name, spec in acts.items() if (spec or {}).get("alone"))
         question = raw.get("question") or {}
         self.question_marks = tuple(normalize(str(m)) for m in question.get("marks", ()))
@@ -191,6 +200,7 @@ class ActLexicon:
             entries.extend((_phrase(p), act.value, "") for p in (spec or {}).get("phrases", ()))
             entries.extend((_phrase(p), act.value, ALONE) for p in (spec or {}).get("alone_phrases", ()))
             entries.extend((_phrase(p), act.value, LEADING) for p in (spec or {}).get("leading_phrases", ()))
+            entries.extend((_phrase(p), act.value, TOPIC) for p in (spec or {}).get("topic_phrases", ()))
         entries.extend((str(p), Act.HANDOFF.value, "") for p in handoff_contains)
         entries.extend((str(p), Act.HANDOFF.value, ALONE) for p in handoff_exact)
         # Skip words count only on their own ("跳过", "无"), so they are an act of the whole message.
@@ -226,6 +236,10 @@ class ActLexicon:
             for score, phrases in (raw.get("score_when_whole") or {}).items()
             for p in phrases
         }
+        # Words that only ask, around a topic phrase ("请问你们的…是几点到几点", "what are your…"), longest first.
+        self.asking_words = tuple(
+            sorted(set(_with_traditional(_strings(raw, "asking_words"))) - {""}, key=len, reverse=True)
+        )
         self._automaton: Any = ahocorasick.Automaton()
         seen: dict[str, tuple[str, str]] = {}
         forms = [(normalize(phrase), kind, value) for phrase, kind, value in entries]
@@ -340,23 +354,8 @@ class ActLexicon:
         if not norm.strip():
             return NO_ACTS
         hits = self._hits(norm)
-        other = self._other(norm, [h for h in hits if h.kind != PLAIN])
-        act_hits = [h for h in hits if h.kind in _PHRASE_KINDS]
-        alone_ok = bool(act_hits) and other <= min(self.max_other, sum(h.end - h.start for h in act_hits) // 3)
-        found: set[Act] = set()
-        for hit in act_hits:
-            act = Act(hit.kind)
-            # "不对，电话写错了…", "好的，另外…": an act that opens the message and is set apart by punctuation.
-            leading = hit.start == _first_meaningful(norm, self.fillers) and _set_apart(norm, hit.end)
-            # A phrase that counts only alone ("客服", "人工") never counts by leading: "客服，你好…" asks no person.
-            if hit.value == ALONE:
-                counts = alone_ok
-            elif hit.value == LEADING:
-                counts = leading
-            else:
-                counts = act not in self.alone or alone_ok or leading
-            if counts:
-                found.add(act)
+        counted, alone_ok = self._counted(norm, hits)
+        found = {Act(hit.kind) for hit in counted}
         pure = alone_ok and all(h.kind in _PHRASE_KINDS for h in hits)
         stripped = bare_message(norm)
         if pure and found == {Act.SIDE_MARKER} and stripped in self.affirm_when_whole:
@@ -401,6 +400,107 @@ class ActLexicon:
                 return False
             asked = asked or timing
         return asked
+
+    def _counted(self, norm: str, hits: list[_Hit]) -> tuple[list[_Hit], bool]:
+        """The act phrases that count in the message, and whether it says little besides its acts."""
+        other = self._other(norm, [h for h in hits if h.kind != PLAIN])
+        act_hits = [h for h in hits if h.kind in _PHRASE_KINDS]
+        alone_ok = bool(act_hits) and other <= min(self.max_other, sum(h.end - h.start for h in act_hits) // 3)
+        counted: list[_Hit] = []
+        for hit in act_hits:
+            # "不对，电话写错了…", "好的，另外…": an act that opens the message and is set apart by punctuation.
+            leading = hit.start == _first_meaningful(norm, self.fillers) and _set_apart(norm, hit.end)
+            # A phrase that counts only alone ("客服", "人工") never counts by leading: "客服，你好…" asks no person.
+            if hit.value == ALONE:
+                counts = alone_ok
+            elif hit.value == LEADING:
+                counts = leading
+            elif hit.value == TOPIC:
+                counts = self._asked_alone(norm, hits, hit)
+            else:
+                counts = Act(hit.kind) not in self.alone or alone_ok or leading
+            if counts:
+                counted.append(hit)
+        return counted, alone_ok
+
+    def without(self, text: str, act: Act) -> str:
+        """The message without the words that perform `act`, with the asking words and small talk around them:
+        "请问你们几点下班？我下午想过来一趟" without the hours is "我下午想过来一趟"."""
+        norm = normalize(text)
+        hits = self._hits(norm)
+        spans = [self._asked_span(norm, hits, h) for h in self._counted(norm, hits)[0] if h.kind == act.value]
+        if not spans:
+            return text
+        # Normalizing keeps positions when it keeps the length (full-width to half-width, lower case).
+        source = text if len(norm) == len(text) else norm
+        rest = ""
+        last = 0
+        for start, end in [*sorted(spans), (len(source), len(source))]:
+            piece = source[last : max(last, start)]
+            # English words on both sides of what was taken out stay apart ("Hi, what time do you close? Our…").
+            if rest and piece and rest[-1].isascii() and piece[0].isascii() and not rest[-1].isspace():
+                rest += " "
+            rest += piece
+            last = max(last, end)
+        return rest.strip(_CLAUSE_TRIM)
+
+    def _asked_span(self, norm: str, hits: list[_Hit], hit: _Hit) -> tuple[int, int]:
+        """The phrase of `hit` with what only asks around it in its clause: asking words ("请问", "你们", "几点"),
+        small talk ("您好"), side markers ("对了"), fillers, and the punctuation that closes it."""
+        passable = [h for h in hits if h.kind == hit.kind or h.kind in _AROUND_KINDS]
+        ending = {h.end: h.start for h in passable}
+        starting = {h.start: h.end for h in passable}
+        start, end = hit.start, hit.end
+        while start > 0:
+            if start in ending:
+                start = ending[start]
+            elif size := self._asking_at(norm, start, before=True):
+                start -= size
+            elif self._filler(norm[start - 1]):
+                start -= 1
+            else:
+                break
+        while end < len(norm):
+            if end in starting:
+                end = starting[end]
+            elif size := self._asking_at(norm, end, before=False):
+                end += size
+            elif self._filler(norm[end]):
+                end += 1
+            else:
+                break
+        # The punctuation that closes the clause goes with it; the next clause is none of its business.
+        while end < len(norm) and (_is_break(norm[end]) or norm[end].isspace()):
+            end += 1
+        return start, end
+
+    def _asked_alone(self, norm: str, hits: list[_Hit], hit: _Hit) -> bool:
+        """Whether the clause of `hit` says nothing but its phrase and what only asks around it."""
+        start, end = self._asked_span(norm, hits, hit)
+        clause_start = next((i + 1 for i in range(hit.start - 1, -1, -1) if _is_break(norm[i])), 0)
+        clause_end = next((i for i in range(hit.end, len(norm)) if _is_break(norm[i])), len(norm))
+        return (
+            not norm[clause_start : max(start, clause_start)].strip()
+            and not norm[min(end, clause_end) : clause_end].strip()
+        )
+
+    def _asking_at(self, norm: str, at: int, *, before: bool) -> int:
+        """The length of an asking word that ends (`before`) or starts at `at`, set apart where it is ASCII."""
+        for word in self.asking_words:
+            start = at - len(word) if before else at
+            if start < 0 or not norm.startswith(word, start):
+                continue
+            end = start + len(word)
+            if _is_word(word[0]) and start > 0 and _is_word(norm[start - 1]):
+                continue
+            if _is_word(word[-1]) and end < len(norm) and _is_word(norm[end]):
+                continue
+            return len(word)
+        return 0
+
+    def _filler(self, ch: str) -> bool:
+        """A space or a filler that is no punctuation: it stays inside the clause."""
+        return ch.isspace() or (ch in self.fillers and not _is_break(ch))
 
     def declines(self, text: str) -> bool:
         """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
@@ -486,6 +586,17 @@ def _first_meaningful(norm: str, fillers: frozenset[str]) -> int:
         if not ch.isspace() and ch not in fillers:
             return i
     return len(norm)
+
+
+# Around an act's words taken out of a message, what no longer separates anything.
+_CLAUSE_TRIM = " ,，.。;；、!！?？:：~～"
+# What may stand around an act's words in a clause that does nothing else: small talk and "对了", "btw".
+_AROUND_KINDS = frozenset(a.value for a in (*SMALL_TALK, Act.SIDE_MARKER))
+
+
+def _is_break(ch: str) -> bool:
+    """Punctuation, which ends a clause ("工作时间？我们的发票…")."""
+    return unicodedata.category(ch).startswith("P") or ch in "~～"
 
 
 def _set_apart(norm: str, end: int) -> bool:

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from core.dialogue.acts import Act, has_word
-from core.dialogue.classifier import has_words, normalize
+from core.dialogue.acts import SMALL_TALK, Act, has_word
+from core.dialogue.classifier import FALLBACK_CATEGORY, has_words, normalize
 from core.dialogue.entities import find_ticket_numbers
 from core.dialogue.model import (
     CANCEL,
@@ -233,6 +233,31 @@ def _issue_prefilled(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     return category is not None and prefills_all(category, event.text, fresh, deps)
 
 
+# What may stand beside an hours question in a message that asks only that ("您好，请问几点下班？", "好的，周六有人吗").
+_BESIDE_HOURS = SMALL_TALK | {Act.HOURS, Act.QUESTION, Act.SIDE_MARKER}
+
+
+def only_hours(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """A question about when the agency works, with nothing of consequence besides ("你们几点下班？我下午想过来").
+
+    Besides the hours a message may greet, thank or say yes; words of no issue count as nothing where the bot asks
+    for the issue or holds it already (no rule of an issue matches them), but may answer a detail being asked.
+    """
+    if Act.HOURS not in acts_of(event) or event.attachments:
+        return False
+    rest = deps.lexicon.without(event.text, Act.HOURS)
+    if not has_words(rest):
+        return True
+    acts = deps.lexicon.recognize(rest)
+    if acts.found - _BESIDE_HOURS:
+        return False
+    if acts.pure:
+        return True
+    if asking(snapshot, deps) is not None:
+        return False
+    return all(m.category == FALLBACK_CATEGORY for m in deps.classifier.classify(rest).matched)
+
+
 # Clauses of a message: a word that says the problem is back and one that says what fails go together in one.
 _CLAUSE = re.compile(r"[,.!?;，。！？；、\n]+")
 
@@ -318,6 +343,7 @@ GUARDS: dict[str, Guard] = {
     "asking_contact": lambda s, e, d: _asking_contact(s, d),
     "asking_contact_and_completes": lambda s, e, d: _asking_contact(s, d) and _contact_completes(s, d),
     "side_question": _side_question,
+    "only_hours": only_hours,
     "continues_issue": lambda s, e, d: continued_issue(s, e, d) is not None,
     "continues_issue_and_completes": _continues_and_completes,
     "not_an_answer": _not_an_answer,

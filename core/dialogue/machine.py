@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 from core.dialogue.actions import ACTIONS, GUARDS, recognize
 from core.dialogue.acts import NO_ACTS, Act, Acts
+from core.dialogue.hours import hours_answer
 from core.dialogue.model import (
     ACT_EVENTS,
     CALL_BACK,
@@ -15,6 +16,7 @@ from core.dialogue.model import (
     Event,
     EventKind,
     Outcome,
+    Say,
     Snapshot,
     State,
 )
@@ -35,11 +37,23 @@ class Transition:
 # ---------------------------------------------------------------- the table
 
 S, E = State, EventKind
+# What the bot says first to a client who starts with an issue.
+_HELLO = "greeting.hello"
+
+
+def _hours_row(source: State) -> Transition:
+    """A question about when the agency works, alone: answered, and the client is back where he was.
+
+    With more beside it ("几点下班？我们的发票还没开") the hours are answered and the rest goes on (see `step`).
+    """
+    return Transition(source, E.HOURS, "only_hours", source, "tell_hours")
 
 
 def _start_rows(source: State) -> list[Transition]:
     """How a fresh issue starts: from NEW, and again from CLOSED when the client writes anew."""
     return [
+        # "你们几点下班" opens nothing: the next message is a first one still
+        _hours_row(source),
         Transition(source, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         # "之前提交的工单有进展了吗" from a client none of whose tickets was found: asked for its number, not a category
@@ -63,6 +77,7 @@ def _start_rows(source: State) -> list[Transition]:
 def _asking_rows(source: State) -> list[Transition]:
     """Greeted or classifying: the bot asks what the issue is about; the client's messages add up."""
     return [
+        _hours_row(source),
         Transition(source, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
         Transition(source, E.CANCEL, "always", S.CLOSED, "cancel"),
         Transition(source, E.THANKS, "nothing_else", S.CLOSED, "say_bye"),
@@ -146,6 +161,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_asking_rows(S.CLASSIFYING),
     *_draft_timeouts(S.CLASSIFYING),
     # collecting: the details the category needs; every message may answer several of them
+    _hours_row(S.COLLECTING),
     Transition(S.COLLECTING, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     # "不用了" asked for a detail that may be left out is no cancel (reading.recognize): it leaves that detail out
     Transition(S.COLLECTING, E.CANCEL, "always", S.CLOSED, "cancel"),
@@ -180,6 +196,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.BUTTON, "always", S.COLLECTING, "fill"),
     *_draft_timeouts(S.COLLECTING),
     # confirming: "是" submits, "不对" asks what to change, "电话改成…" changes it, "算了" cancels
+    _hours_row(S.CONFIRMING),
     Transition(S.CONFIRMING, E.BUTTON, "confirm", S.TICKET_OPEN, "open_ticket"),
     Transition(S.CONFIRMING, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
     Transition(S.CONFIRMING, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
@@ -208,6 +225,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.MESSAGE, "always", S.CONFIRMING, "resummarize"),
     *_draft_timeouts(S.CONFIRMING),
     # ticket open, the bot holds the conversation
+    _hours_row(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.TICKET_OPEN, E.STATUS, "status_of_ticket", S.TICKET_OPEN, "tell_status"),
     *_new_issue_rows(S.TICKET_OPEN),
@@ -220,7 +238,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.TICKET_OPEN, E.BUTTON, "always", S.TICKET_OPEN, "append"),
     Transition(S.TICKET_OPEN, E.TIMEOUT, "always", S.TICKET_OPEN, "nothing"),
     *_rep_rows(S.TICKET_OPEN),
-    # waiting for a person
+    # waiting for a person (who may be out of office: the hours say when one is in)
+    _hours_row(S.HUMAN_QUEUE),
     *_ticket_talk_rows(S.HUMAN_QUEUE),
     Transition(S.HUMAN_QUEUE, E.MESSAGE, "always", S.HUMAN_QUEUE, "queue_wait"),
     Transition(S.HUMAN_QUEUE, E.BUTTON, "always", S.HUMAN_QUEUE, "queue_wait"),
@@ -234,6 +253,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.WITH_REP, E.REP_RELEASE, "always", S.TICKET_OPEN, "release"),
     *_rep_rows(S.WITH_REP),
     # resolved: the solution was told; the satisfaction prompt follows, but a score in words counts at once
+    _hours_row(S.RESOLVED),
     Transition(S.RESOLVED, E.TIMEOUT, "feedback_prompt", S.AWAITING_FEEDBACK, "ask_feedback"),
     Transition(S.RESOLVED, E.TIMEOUT, "always", S.RESOLVED, "nothing"),
     *_rated_rows(S.RESOLVED),
@@ -246,6 +266,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.RESOLVED, E.BUTTON, "always", S.RESOLVED, "note_after_resolve"),
     Transition(S.RESOLVED, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # awaiting feedback
+    _hours_row(S.AWAITING_FEEDBACK),
     *_rated_rows(S.AWAITING_FEEDBACK),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_reminder", S.AWAITING_FEEDBACK, "remind_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.TIMEOUT, "feedback_timeout", S.CLOSED, "feedback_timeout"),
@@ -258,6 +279,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.AWAITING_FEEDBACK, E.BUTTON, "always", S.AWAITING_FEEDBACK, "reask_feedback"),
     Transition(S.AWAITING_FEEDBACK, E.REP_CLAIM, "always", S.WITH_REP, "claim"),
     # rated: an optional comment, then the conversation closes; the problem back, or another issue, is no comment
+    _hours_row(S.FEEDBACK_COMMENT),
     Transition(S.FEEDBACK_COMMENT, E.HANDOFF, "reopen", S.HUMAN_QUEUE, "reopen_to_person"),
     Transition(S.FEEDBACK_COMMENT, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.FEEDBACK_COMMENT, E.MESSAGE, "reopen", S.TICKET_OPEN, "reopen"),
@@ -291,9 +313,26 @@ def _takes(row: Transition, event: Event, acts: Acts) -> bool:
 
 
 def step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:
-    """Apply one event: the first row whose source, event (or act) and guard match decides."""
+    """Apply one event: the first row whose source, event (or act) and guard match decides.
+
+    A question about the hours beside more ("几点下班？我们的发票还没开"), where the table answers the hours, is
+    answered first; the rest of the message then goes through the table as if it had come alone.
+    """
     if event.kind is EventKind.MESSAGE and event.acts is None:
         event = replace(event, acts=recognize(event.text, snapshot, deps))
+    acts = event.acts or NO_ACTS
+    if Act.HOURS in acts and accepts(snapshot.state, E.HOURS) and not GUARDS["only_hours"](snapshot, event, deps):
+        rest = deps.lexicon.without(event.text, Act.HOURS)
+        outcome = _step(snapshot, replace(event, text=rest, acts=recognize(rest, snapshot, deps)), deps)
+        effects = list(outcome.effects)
+        # The answer follows the bot's hello, if the rest begins the conversation with one.
+        at = next((i for i, e in enumerate(effects) if not (isinstance(e, Say) and e.key == _HELLO)), len(effects))
+        effects.insert(at, hours_answer(deps, snapshot.language))
+        return replace(outcome, effects=tuple(effects))
+    return _step(snapshot, event, deps)
+
+
+def _step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:
     acts = event.acts or NO_ACTS
     for row in TRANSITIONS:
         if row.source is snapshot.state and _takes(row, event, acts) and GUARDS[row.guard](snapshot, event, deps):

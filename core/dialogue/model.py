@@ -5,14 +5,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
+from core.business_hours import BusinessCalendar
 from core.dialogue.acts import ActLexicon, Acts, default_lexicon
 from core.dialogue.classifier import KeywordClassifier
 from core.dialogue.forms import Forms
 from core.messages import Attachment, Button
-from core.settings import DialogueSettings
+from core.settings import DEFAULT_CONFIG_DIR, DialogueSettings
 from core.texts import Texts
 
 
@@ -58,6 +60,7 @@ class EventKind(enum.StrEnum):
     BOT_QUESTION = "bot_question"
     DECLINE_CONTACT = "decline_contact"
     HOLD = "hold"
+    HOURS = "hours"
     QUESTION = "question"
     SCORE = "score"
     CLAIM = "claim"
@@ -78,6 +81,7 @@ ACT_EVENTS = frozenset(
         EventKind.BOT_QUESTION,
         EventKind.DECLINE_CONTACT,
         EventKind.HOLD,
+        EventKind.HOURS,
         EventKind.QUESTION,
         EventKind.SCORE,
         EventKind.CLAIM,
@@ -266,6 +270,12 @@ class Outcome:
     effects: tuple[Effect, ...]
 
 
+@cache
+def default_calendar() -> BusinessCalendar:
+    """The shipped opening hours, for callers (and tests) that were given no calendar."""
+    return BusinessCalendar.load(DEFAULT_CONFIG_DIR / "business_hours.yaml")
+
+
 @dataclass(frozen=True, slots=True)
 class Deps:
     """What guards and actions may consult; all read-only."""
@@ -278,6 +288,10 @@ class Deps:
     lexicon: ActLexicon = field(default_factory=default_lexicon)
     # Today in the business time zone: relative dates ("上周三") are read against it.
     today: date = field(default_factory=date.today)
+    # The agency's opening hours, told to clients who ask when it works, and the moment they ask (the engine's
+    # clock): whether it is open now is said from them.
+    calendar: BusinessCalendar = field(default_factory=default_calendar)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(slots=True)

@@ -145,6 +145,7 @@ class EngineBase:
         self._zone = ZoneInfo(settings.timezone)
 
     def _deps(self) -> Deps:
+        now = self.clock.now()
         return Deps(
             self.classifier.current,
             self.forms,
@@ -152,7 +153,10 @@ class EngineBase:
             self.settings.dialogue,
             self.settings.tickets.low_score,
             lexicon=self.lexicon,
-            today=self.clock.now().astimezone(self._zone).date(),
+            today=now.astimezone(self._zone).date(),
+            # The desk's calendar is the one in force: admins' changes replace it there.
+            calendar=self.desk.calendar,
+            now=now,
         )
 
     def _lock(self, key: tuple[str, str, str]) -> asyncio.Lock:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from core.business_hours import BusinessCalendar
 from core.clock import ManualClock
 from core.db.models import ChannelIdentity, Client, Conversation, Message, Ticket
 from core.messages import Attachment, ConversationRef, InboundMessage, MessageType
@@ -154,3 +155,20 @@ async def test_a_message_sent_seconds_after_the_description_goes_on_telling_it(c
         quick, slow = (await session.execute(select(Conversation.slots).order_by(Conversation.id))).scalars().all()
     assert quick == {"description": "你们做的海报 logo印错了"}
     assert slow == {"description": "你们做的海报", "project": "logo印错了"}
+
+
+async def test_the_hours_are_told_at_the_engines_clock_from_the_calendar_in_force(
+    core: Core, clock: ManualClock
+) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    clock.set(datetime(2026, 12, 5, 3, 0, tzinfo=UTC))  # a Saturday, 11:00 in Shanghai
+    await core.engine.receive(inbound("你们几点下班？", "h1"))
+    assert "今天休息，下一个工作时间是周一 09:00" in channel.sent[-1][1]
+    # The calendar admins put in force replaces the desk's; the dialogue reads the same one.
+    core.desk.calendar = BusinessCalendar.always_open()
+    await core.engine.receive(inbound("还在上班吗", "h2"))
+    assert "现在是工作时间" in channel.sent[-1][1]
+    async with core.db.transaction() as session:
+        assert (await session.execute(select(Conversation.state))).scalar_one() == "new"
+    assert await _count(core, Ticket) == 0

@@ -368,7 +368,7 @@
         area.value = ((spec || {})[key] || []).join(", ");
         return el("td", {}, area);
       };
-      body.append(el("tr", { dataset: { act: name } }, el("th", { text: t("settings.act_" + name) }), cell("phrases"), cell("alone_phrases"), cell("leading_phrases")));
+      body.append(el("tr", { dataset: { act: name } }, el("th", { text: t("settings.act_" + name) }), cell("phrases"), cell("alone_phrases"), cell("leading_phrases"), cell("topic_phrases")));
     }
     showRevision("acts", "acts-revision");
   }
@@ -378,7 +378,7 @@
     for (const row of $("acts-rows").querySelectorAll("tr")) {
       const name = row.dataset.act;
       doc.acts[name] = { ...(doc.acts[name] || {}), phrases: list($(`act-${name}-phrases`).value) };
-      for (const key of ["alone_phrases", "leading_phrases"]) {
+      for (const key of ["alone_phrases", "leading_phrases", "topic_phrases"]) {
         const phrases = list($(`act-${name}-${key}`).value);
         if (phrases.length) doc.acts[name][key] = phrases; else delete doc.acts[name][key];
       }
