@@ -48,6 +48,8 @@ class Act(enum.StrEnum):
     SKIP = "skip"
     # A correction of one detail ("电话写错了，应该是…"); recognised against the form, see actions.recognize.
     EDIT = "edit"
+    # Insults, swearing, anger ("垃圾公司", "滚", "what the hell"): see Acts.only_venting for a message of nothing else.
+    VENT = "vent"
 
 
 # Acts whose phrases live in config/acts.yaml under `acts:`.
@@ -66,6 +68,7 @@ _PHRASE_ACTS = (
     Act.SIDE_MARKER,
     Act.NEW_ISSUE,
     Act.ADDITION,
+    Act.VENT,
 )
 ALONE = "alone"
 # The kind of words that are no act, though an act's phrase is inside them: they only keep it from matching.
@@ -93,6 +96,8 @@ class Acts:
     claim: str | None = None
     # A correction of one detail of the form: (detail name, new value), e.g. ("phone", "13922223334").
     edit: tuple[str, str] | None = None
+    # The message vents and says nothing else ("垃圾公司", "你们是不是有病啊"): no detail, no yes, no change.
+    only_venting: bool = False
 
     def __contains__(self, act: object) -> bool:
         return act in self.found
@@ -104,6 +109,7 @@ class Acts:
             "score": self.score,
             "claim": self.claim,
             "edit": list(self.edit) if self.edit else None,
+            "only_venting": self.only_venting,
         }
 
 
@@ -178,11 +184,15 @@ class ActLexicon:
         # (phrase, kind, value); value "alone" marks a phrase that counts only in a message of acts alone
         # ("人工" is a request for a person, "人工智能广告" is not).
         entries: list[tuple[str, str, str]] = []
+        # Venting is matched on its own: its words ("垃圾", "差劲") are scores at the satisfaction prompt, and around
+        # a yes they are more than the yes ("好的，废物" is no "好的").
+        venting: list[tuple[str, str, str]] = []
         for name, spec in acts.items():
             act = Act(name)
-            entries.extend((_phrase(p), act.value, "") for p in (spec or {}).get("phrases", ()))
-            entries.extend((_phrase(p), act.value, ALONE) for p in (spec or {}).get("alone_phrases", ()))
-            entries.extend((_phrase(p), act.value, LEADING) for p in (spec or {}).get("leading_phrases", ()))
+            into = venting if act is Act.VENT else entries
+            into.extend((_phrase(p), act.value, "") for p in (spec or {}).get("phrases", ()))
+            into.extend((_phrase(p), act.value, ALONE) for p in (spec or {}).get("alone_phrases", ()))
+            into.extend((_phrase(p), act.value, LEADING) for p in (spec or {}).get("leading_phrases", ()))
         entries.extend((str(p), Act.HANDOFF.value, "") for p in handoff_contains)
         entries.extend((str(p), Act.HANDOFF.value, ALONE) for p in handoff_exact)
         # Skip words count only on their own ("跳过", "无"), so they are an act of the whole message.
@@ -205,7 +215,13 @@ class ActLexicon:
         alternation = "|".join(re.escape(w) for w in fillers if w)
         self._claim_fillers = re.compile(rf"(?<![a-z0-9'])(?:{alternation})(?![a-z0-9'])") if alternation else None
         # Words that hold an act's phrase without doing it ("帮我查一下" asks the agency to look: no pause).
-        entries.extend((str(p), PLAIN, "") for p in raw.get("plain") or ())
+        plain = [(str(p), PLAIN, "") for p in raw.get("plain") or ()]
+        entries.extend(plain)
+        # Words said around venting that tell nothing of the issue ("你们", "是不是", "company"), and how many other
+        # characters a message of venting may hold and still say nothing else.
+        venting.extend(plain)
+        venting.extend((str(p), _VENT_FILLER, "") for p in raw.get("vent_fillers") or ())
+        self.vent_max_other = int(raw.get("vent_max_other", 1))
         for score, phrases in (raw.get("score_words") or {}).items():
             entries.extend((str(p), "score", str(int(score))) for p in phrases)
         # Scores only as the whole message ("👍" is 4 at the satisfaction prompt, an "ok" in a sentence).
@@ -214,21 +230,8 @@ class ActLexicon:
             for score, phrases in (raw.get("score_when_whole") or {}).items()
             for p in phrases
         }
-        self._automaton: Any = ahocorasick.Automaton()
-        seen: dict[str, tuple[str, str]] = {}
-        forms = [(normalize(phrase), kind, value) for phrase, kind, value in entries]
-        traditional = traditional_spellings(form for form, _, _ in forms if form)
-        for form, kind, value in forms:
-            if not form:
-                continue
-            for spelling in (form, *(normalize(t) for t in traditional[form])):
-                # The first entry of a spelling keeps it: acts come before claims and scores in the file's order.
-                seen.setdefault(spelling, (kind, value))
-        for spelling, (kind, value) in seen.items():
-            self._automaton.add_word(spelling, (len(spelling), kind, value))
-        if seen:
-            self._automaton.make_automaton()
-        self._empty = not seen
+        self._automaton = _automaton(entries)
+        self._venting = _automaton(venting)
 
     @classmethod
     def load(cls, path: Path, settings: DialogueSettings | None = None) -> ActLexicon:
@@ -237,13 +240,15 @@ class ActLexicon:
         words = (tuple(dialogue.handoff_exact), tuple(dialogue.handoff_contains), tuple(dialogue.skip_words))
         return _compiled(path.read_text(encoding="utf-8"), *words)
 
-    def _hits(self, norm: str) -> list[_Hit]:
-        """Leftmost-longest matches that sit on word boundaries where the phrase ends in ASCII letters."""
-        if self._empty:
+    def _hits(self, norm: str, automaton: Any = None) -> list[_Hit]:
+        """Leftmost-longest matches (of the acts' phrases unless another automaton is given) that sit on word
+        boundaries where the phrase ends in ASCII letters."""
+        automaton = self._automaton if automaton is None else automaton
+        if automaton is _NO_PHRASES:
             return []
         found: list[_Hit] = []
         last = len(norm) - 1
-        for end, (length, kind, value) in self._automaton.iter(norm):
+        for end, (length, kind, value) in automaton.iter(norm):
             start = end - length + 1
             if _is_word(norm[start]) and start > 0 and _is_word(norm[start - 1]):
                 continue
@@ -347,6 +352,9 @@ class ActLexicon:
             pure = True
         if self.is_question(norm):
             found.add(Act.QUESTION)
+        vented, only_venting = self._venting_in(norm, found)
+        if vented:
+            found.add(Act.VENT)
         claim = self._claim(hits)
         if claim is None and (claim := self._bare_category(norm)) is not None:
             # The category's word alone answers no detail ("投诉" asked for the outcome wanted).
@@ -356,7 +364,19 @@ class ActLexicon:
         score = self._score(norm, hits)
         if score is not None:
             found.add(Act.SCORE)
-        return Acts(frozenset(found), pure=pure, score=score, claim=claim)
+        only_venting = only_venting and claim is None
+        return Acts(frozenset(found), pure=pure, score=score, claim=claim, only_venting=only_venting)
+
+    def _venting_in(self, norm: str, acts: set[Act]) -> tuple[bool, bool]:
+        """Whether the message vents, and whether it says nothing else: no act but a question's shape, and at most
+        `vent_max_other` characters besides venting, the words said around it, fillers and symbols."""
+        hits = [h for h in self._hits(norm, self._venting) if h.kind != PLAIN]
+        other = self._other(norm, hits)
+        # A word that vents only as the whole message ("滚", "靠"): "靠谱", "滚动字幕" hold it as a plain word.
+        vents = [h for h in hits if h.kind == Act.VENT.value and (h.value != ALONE or other <= self.vent_max_other)]
+        if not vents:
+            return False, False
+        return True, other <= self.vent_max_other and not acts - {Act.QUESTION}
 
     def declines(self, text: str) -> bool:
         """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
@@ -401,6 +421,33 @@ class ActLexicon:
             if not ch.isspace() and ch not in self.fillers and not unicodedata.category(ch).startswith(("S", "P", "C"))
         )
         return "".join(kept)
+
+
+# The kind of the words said around venting that tell nothing ("你们", "是不是"): they count as neither venting nor
+# anything else.
+_VENT_FILLER = "vent_filler"
+# The automaton of a list without phrases: it matches nothing.
+_NO_PHRASES: Any = None
+
+
+def _automaton(entries: list[tuple[str, str, str]]) -> Any:
+    """One Aho-Corasick automaton of (phrase, kind, value) entries with the traditional spellings of each phrase."""
+    seen: dict[str, tuple[str, str]] = {}
+    forms = [(normalize(phrase), kind, value) for phrase, kind, value in entries]
+    traditional = traditional_spellings(form for form, _, _ in forms if form)
+    for form, kind, value in forms:
+        if not form:
+            continue
+        for spelling in (form, *(normalize(t) for t in traditional[form])):
+            # The first entry of a spelling keeps it: acts come before claims and scores in the file's order.
+            seen.setdefault(spelling, (kind, value))
+    if not seen:
+        return _NO_PHRASES
+    automaton: Any = ahocorasick.Automaton()
+    for spelling, (kind, value) in seen.items():
+        automaton.add_word(spelling, (len(spelling), kind, value))
+    automaton.make_automaton()
+    return automaton
 
 
 def _scaled(digits: re.Match[str]) -> int | None:

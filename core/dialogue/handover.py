@@ -11,6 +11,7 @@ from core.dialogue.model import (
     Draft,
     Event,
     OpenTicket,
+    Say,
     Schedule,
     SetHolder,
     Snapshot,
@@ -59,8 +60,20 @@ def act_reclassify(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
 
 def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """Hand the conversation to people; a ticket records the issue even if the client said little."""
+    _enter_queue(draft, snapshot, event, deps, event.text)
+
+
+def act_hand_over_calmly(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client vents again and again: a calm word, and a person takes over; the ticket holds what the client
+    told of the issue, not the venting."""
+    draft.effects.append(Say("chat.calm_handover"))
+    _enter_queue(draft, snapshot, event, deps, "")
+
+
+def _enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps, said: str) -> None:
+    """Into the queue, with a ticket (if none is open yet) of the issue told so far and `said` besides."""
     if not snapshot.has_ticket:
-        told = f"{draft.context.get('issue_text') or draft.context.get('first_text') or ''} {event.text}"
+        told = f"{draft.context.get('issue_text') or draft.context.get('first_text') or ''} {said}"
         guess = deps.classifier.classify(told)
         category = draft.category or (guess.category if guess.confident else "other")
         if draft.category is None:
