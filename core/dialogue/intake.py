@@ -10,6 +10,7 @@ from core.dialogue.forms import SlotSpec
 from core.dialogue.guards import new_issue_category
 from core.dialogue.model import (
     CATEGORY_ASKS,
+    DRAFT_STATES,
     EDIT_PREFIX,
     TOLD_TURN,
     Classified,
@@ -22,6 +23,7 @@ from core.dialogue.model import (
     Say,
     Snapshot,
     State,
+    TicketNote,
 )
 from core.dialogue.reading import (
     CHOOSING_CHANGE,
@@ -419,9 +421,12 @@ def act_calm_down(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) ->
     if snapshot.state in {State.NEW, State.CLOSED}:
         # Nothing open to ask again: the welcome, as to a greeting (the venting is no first description).
         act_greet(draft, snapshot, event, deps)
-    else:
+    elif snapshot.state in DRAFT_STATES:
         reprompt(draft, deps)
         schedule_idle(draft, deps)
+    else:
+        # A ticket is open: nothing to ask, but the rep sees how the client feels (it adds nothing to the issue).
+        draft.effects.append(TicketNote("client_message", {"text": event.text}))
     draft.context[VENTED] = vented
 
 

@@ -208,6 +208,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     # ticket open, the bot holds the conversation
     Transition(S.TICKET_OPEN, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.TICKET_OPEN, E.STATUS, "status_of_ticket", S.TICKET_OPEN, "tell_status"),
+    # "垃圾公司" once the ticket is open: no other issue and no addition, a calm word (noted for the rep)
+    *_venting_rows(S.TICKET_OPEN),
     *_new_issue_rows(S.TICKET_OPEN),
     *_ticket_talk_rows(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.THANKS, "pure", S.TICKET_OPEN, "thanks_noted"),

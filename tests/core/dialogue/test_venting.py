@@ -10,7 +10,7 @@ import yaml
 
 from core.dialogue.acts import Act, ActLexicon, default_lexicon
 from core.dialogue.machine import step
-from core.dialogue.model import Deps, Event, EventKind, OpenTicket, Snapshot, State
+from core.dialogue.model import Deps, Event, EventKind, LeaveTicket, OpenTicket, Snapshot, State, TicketNote
 from core.settings import DialogueSettings
 from tests.core.dialogue.test_understanding import CONFIG, after, deps, keys, say
 
@@ -227,3 +227,14 @@ def test_with_the_handover_turned_off_venting_is_answered_calmly_every_time(deps
     outcome = say("滚", asking("project", vented=5), never)
     assert outcome.state is State.COLLECTING
     assert keys(outcome) == ["chat.calm", "chat.calm_offer_person", "form.ask"]
+
+
+@pytest.mark.parametrize("text", ["垃圾公司", "你们这帮废物，垃圾公司，垃圾"])
+def test_venting_once_the_ticket_is_open_is_answered_calmly_and_noted_for_the_rep(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.TICKET_OPEN, "inquiry", {"topic": "报价与合同", "question": "报价多少"}, {"turn": 6})
+    outcome = say(text, replace(snap, has_ticket=True), deps)
+    # No other issue (a complaint by its words) and no addition to the inquiry filed.
+    assert outcome.state is State.TICKET_OPEN
+    assert not any(isinstance(e, LeaveTicket | OpenTicket) for e in outcome.effects)
+    assert keys(outcome) == ["chat.calm"]
+    assert [e.data["text"] for e in outcome.effects if isinstance(e, TicketNote)] == [text]
