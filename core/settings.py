@@ -83,6 +83,11 @@ class DialogueSettings(BaseModel):
     fragment_seconds: float = 6.0
     # After this many answers that could not be used for one detail, the client is offered to skip it or a person.
     max_reasks: int = 2
+    # Messages of nothing but venting ("垃圾公司", "滚") in one issue: at the first the bot answers calmly and asks
+    # again; at `vent_offer_person_after` it offers a person too; at `vent_handoff_after` a person takes over
+    # (0: never). Venting is never an answer, so it counts toward no detail's `max_reasks`.
+    vent_offer_person_after: int = 2
+    vent_handoff_after: int = 3
     idle_reminder_minutes: int = 10
     idle_abandon_hours: int = 24
     feedback_delay_minutes: int = 30

@@ -53,6 +53,8 @@ class Act(enum.StrEnum):
     SKIP = "skip"
     # A correction of one detail ("电话写错了，应该是…"); recognised against the form, see actions.recognize.
     EDIT = "edit"
+    # Insults, swearing, anger ("垃圾公司", "滚", "what the hell"): see Acts.only_venting for a message of nothing else.
+    VENT = "vent"
 
 
 # Acts whose phrases live in config/acts.yaml under `acts:`.
@@ -73,6 +75,7 @@ _PHRASE_ACTS = (
     Act.NEW_ISSUE,
     Act.ADDITION,
     Act.HOURS,
+    Act.VENT,
 )
 # Acts that say nothing of an issue: words beside another act's phrase may be these ("您好，请问几点下班").
 SMALL_TALK = frozenset({Act.GREETING, Act.THANKS, Act.AFFIRM})
@@ -106,6 +109,8 @@ class Acts:
     claim: str | None = None
     # A correction of one detail of the form: (detail name, new value), e.g. ("phone", "13922223334").
     edit: tuple[str, str] | None = None
+    # The message vents and says nothing else ("垃圾公司", "你们是不是有病啊"): no detail, no yes, no change.
+    only_venting: bool = False
 
     def __contains__(self, act: object) -> bool:
         return act in self.found
@@ -117,6 +122,7 @@ class Acts:
             "score": self.score,
             "claim": self.claim,
             "edit": list(self.edit) if self.edit else None,
+            "only_venting": self.only_venting,
         }
 
 
@@ -195,12 +201,16 @@ class ActLexicon:
         # (phrase, kind, value); value "alone" marks a phrase that counts only in a message of acts alone
         # ("人工" is a request for a person, "人工智能广告" is not).
         entries: list[tuple[str, str, str]] = []
+        # Venting is matched on its own: its words ("垃圾", "差劲") are scores at the satisfaction prompt, and around
+        # a yes they are more than the yes ("好的，废物" is no "好的").
+        venting: list[tuple[str, str, str]] = []
         for name, spec in acts.items():
             act = Act(name)
-            entries.extend((_phrase(p), act.value, "") for p in (spec or {}).get("phrases", ()))
-            entries.extend((_phrase(p), act.value, ALONE) for p in (spec or {}).get("alone_phrases", ()))
-            entries.extend((_phrase(p), act.value, LEADING) for p in (spec or {}).get("leading_phrases", ()))
-            entries.extend((_phrase(p), act.value, TOPIC) for p in (spec or {}).get("topic_phrases", ()))
+            into = venting if act is Act.VENT else entries
+            into.extend((_phrase(p), act.value, "") for p in (spec or {}).get("phrases", ()))
+            into.extend((_phrase(p), act.value, ALONE) for p in (spec or {}).get("alone_phrases", ()))
+            into.extend((_phrase(p), act.value, LEADING) for p in (spec or {}).get("leading_phrases", ()))
+            into.extend((_phrase(p), act.value, TOPIC) for p in (spec or {}).get("topic_phrases", ()))
         entries.extend((str(p), Act.HANDOFF.value, "") for p in handoff_contains)
         entries.extend((str(p), Act.HANDOFF.value, ALONE) for p in handoff_exact)
         # Skip words count only on their own ("跳过", "无"), so they are an act of the whole message.
@@ -227,7 +237,13 @@ class ActLexicon:
         words = "|".join(rf"(?<![a-z0-9']){re.escape(w)}(?![a-z0-9'])" if w.isascii() else re.escape(w) for w in about)
         self._timing_about = re.compile(words) if words else None
         # Words that hold an act's phrase without doing it ("帮我查一下" asks the agency to look: no pause).
-        entries.extend((str(p), PLAIN, "") for p in raw.get("plain") or ())
+        plain = [(str(p), PLAIN, "") for p in raw.get("plain") or ()]
+        entries.extend(plain)
+        # Words said around venting that tell nothing of the issue ("你们", "是不是", "company"), and how many other
+        # characters a message of venting may hold and still say nothing else.
+        venting.extend(plain)
+        venting.extend((str(p), _VENT_FILLER, "") for p in raw.get("vent_fillers") or ())
+        self.vent_max_other = int(raw.get("vent_max_other", 1))
         for score, phrases in (raw.get("score_words") or {}).items():
             entries.extend((str(p), "score", str(int(score))) for p in phrases)
         # Scores only as the whole message ("👍" is 4 at the satisfaction prompt, an "ok" in a sentence).
@@ -240,21 +256,8 @@ class ActLexicon:
         self.asking_words = tuple(
             sorted(set(_with_traditional(_strings(raw, "asking_words"))) - {""}, key=len, reverse=True)
         )
-        self._automaton: Any = ahocorasick.Automaton()
-        seen: dict[str, tuple[str, str]] = {}
-        forms = [(normalize(phrase), kind, value) for phrase, kind, value in entries]
-        traditional = traditional_spellings(form for form, _, _ in forms if form)
-        for form, kind, value in forms:
-            if not form:
-                continue
-            for spelling in (form, *(normalize(t) for t in traditional[form])):
-                # The first entry of a spelling keeps it: acts come before claims and scores in the file's order.
-                seen.setdefault(spelling, (kind, value))
-        for spelling, (kind, value) in seen.items():
-            self._automaton.add_word(spelling, (len(spelling), kind, value))
-        if seen:
-            self._automaton.make_automaton()
-        self._empty = not seen
+        self._automaton = _automaton(entries)
+        self._venting = _automaton(venting)
 
     @classmethod
     def load(cls, path: Path, settings: DialogueSettings | None = None) -> ActLexicon:
@@ -263,13 +266,15 @@ class ActLexicon:
         words = (tuple(dialogue.handoff_exact), tuple(dialogue.handoff_contains), tuple(dialogue.skip_words))
         return _compiled(path.read_text(encoding="utf-8"), *words)
 
-    def _hits(self, norm: str) -> list[_Hit]:
-        """Leftmost-longest matches that sit on word boundaries where the phrase ends in ASCII letters."""
-        if self._empty:
+    def _hits(self, norm: str, automaton: Any = None) -> list[_Hit]:
+        """Leftmost-longest matches (of the acts' phrases unless another automaton is given) that sit on word
+        boundaries where the phrase ends in ASCII letters."""
+        automaton = self._automaton if automaton is None else automaton
+        if automaton is _NO_PHRASES:
             return []
         found: list[_Hit] = []
         last = len(norm) - 1
-        for end, (length, kind, value) in self._automaton.iter(norm):
+        for end, (length, kind, value) in automaton.iter(norm):
             start = end - length + 1
             if _is_word(norm[start]) and start > 0 and _is_word(norm[start - 1]):
                 continue
@@ -368,6 +373,9 @@ class ActLexicon:
             found.add(Act.STATUS)
         if self.is_question(norm):
             found.add(Act.QUESTION)
+        vented, only_venting = self._venting_in(norm, found)
+        if vented:
+            found.add(Act.VENT)
         claim = self._claim(hits)
         if claim is None and (claim := self._bare_category(norm)) is not None:
             # The category's word alone answers no detail ("投诉" asked for the outcome wanted).
@@ -377,7 +385,19 @@ class ActLexicon:
         score = self._score(norm, hits)
         if score is not None:
             found.add(Act.SCORE)
-        return Acts(frozenset(found), pure=pure, score=score, claim=claim)
+        only_venting = only_venting and claim is None
+        return Acts(frozenset(found), pure=pure, score=score, claim=claim, only_venting=only_venting)
+
+    def _venting_in(self, norm: str, acts: set[Act]) -> tuple[bool, bool]:
+        """Whether the message vents, and whether it says nothing else: no act but a question's shape, and at most
+        `vent_max_other` characters besides venting, the words said around it, fillers and symbols."""
+        hits = [h for h in self._hits(norm, self._venting) if h.kind != PLAIN]
+        other = self._other(norm, hits)
+        # A word that vents only as the whole message ("滚", "靠"): "靠谱", "滚动字幕" hold it as a plain word.
+        vents = [h for h in hits if h.kind == Act.VENT.value and (h.value != ALONE or other <= self.vent_max_other)]
+        if not vents:
+            return False, False
+        return True, other <= self.vent_max_other and not acts - {Act.QUESTION}
 
     def only_asks_timing(self, text: str) -> bool:
         """Whether the message asks how long the agency takes and nothing else: each clause a timing question with
@@ -554,6 +574,33 @@ class ActLexicon:
 
 # Clauses of a message: a timing question and what stands beside it are read apart.
 _CLAUSES = re.compile(r"[,.!?;，。！？；、\n]+")
+
+
+# The kind of the words said around venting that tell nothing ("你们", "是不是"): they count as neither venting nor
+# anything else.
+_VENT_FILLER = "vent_filler"
+# The automaton of a list without phrases: it matches nothing.
+_NO_PHRASES: Any = None
+
+
+def _automaton(entries: list[tuple[str, str, str]]) -> Any:
+    """One Aho-Corasick automaton of (phrase, kind, value) entries with the traditional spellings of each phrase."""
+    seen: dict[str, tuple[str, str]] = {}
+    forms = [(normalize(phrase), kind, value) for phrase, kind, value in entries]
+    traditional = traditional_spellings(form for form, _, _ in forms if form)
+    for form, kind, value in forms:
+        if not form:
+            continue
+        for spelling in (form, *(normalize(t) for t in traditional[form])):
+            # The first entry of a spelling keeps it: acts come before claims and scores in the file's order.
+            seen.setdefault(spelling, (kind, value))
+    if not seen:
+        return _NO_PHRASES
+    automaton: Any = ahocorasick.Automaton()
+    for spelling, (kind, value) in seen.items():
+        automaton.add_word(spelling, (len(spelling), kind, value))
+    automaton.make_automaton()
+    return automaton
 
 
 def _scaled(digits: re.Match[str]) -> int | None:

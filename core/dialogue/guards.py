@@ -42,10 +42,12 @@ from core.dialogue.reading import (
     just_chose_to_change,
     marked_last_turn,
     normalized_words,
+    only_venting,
     picked_category,
     prefills_all,
     rating_of,
     switched_slots,
+    vented_before,
 )
 
 Guard = Callable[[Snapshot, Event, Deps], bool]
@@ -304,6 +306,12 @@ def _asked_enough(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     return lean.category is not None and (lean.ruled or lean.confidence >= 0.5)
 
 
+def _vented_enough(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """Venting once more than the bot should answer alone: a person takes over (settings.vent_handoff_after)."""
+    limit = deps.settings.vent_handoff_after
+    return bool(limit) and only_venting(event, deps) and vented_before(snapshot) + 1 >= limit
+
+
 def _continues_and_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     more = continued_issue(snapshot, event, deps)
     return more is not None and deps.forms.next_missing(more.category, more.slots) is None
@@ -347,6 +355,8 @@ GUARDS: dict[str, Guard] = {
     "continues_issue": lambda s, e, d: continued_issue(s, e, d) is not None,
     "continues_issue_and_completes": _continues_and_completes,
     "not_an_answer": _not_an_answer,
+    "only_venting": lambda s, e, d: only_venting(e, d),
+    "vented_enough": _vented_enough,
     "adds_details": _adds_details,
     "answers_what_to_change": _answers_what_to_change,
     "new_issue": _new_issue,

@@ -17,6 +17,7 @@ from core.dialogue.model import (
     Draft,
     Event,
     OpenTicket,
+    Say,
     Schedule,
     SetHolder,
     Snapshot,
@@ -102,6 +103,18 @@ def act_reclassify(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
 
 def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """Hand the conversation to people; a ticket records the issue even if the client said little."""
+    _enter_queue(draft, snapshot, event, deps, event.text)
+
+
+def act_hand_over_calmly(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """The client vents again and again: a calm word, and a person takes over; the ticket holds what the client
+    told of the issue, not the venting."""
+    draft.effects.append(Say("chat.calm_handover"))
+    _enter_queue(draft, snapshot, event, deps, "")
+
+
+def _enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps, said: str) -> None:
+    """Into the queue, with a ticket (if none is open yet) of the issue told so far and `said` besides."""
     if not snapshot.has_ticket:
         # What was said while a ticket was looked for is what the person is asked for.
         earlier = (
@@ -110,7 +123,7 @@ def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
             or draft.context.get(TICKET_LOOKUP_TEXT)
             or ""
         )
-        told = f"{earlier} {event.text}"
+        told = f"{earlier} {said}"
         guess = deps.classifier.classify(told)
         category = draft.category or (guess.category if guess.confident else "other")
         if draft.category is None:

@@ -10,6 +10,7 @@ from core.dialogue.forms import SlotSpec
 from core.dialogue.guards import new_issue_category
 from core.dialogue.model import (
     CATEGORY_ASKS,
+    DRAFT_STATES,
     EDIT_PREFIX,
     TOLD_TURN,
     Classified,
@@ -22,6 +23,7 @@ from core.dialogue.model import (
     Say,
     Snapshot,
     State,
+    TicketNote,
 )
 from core.dialogue.reading import (
     CHOOSING_CHANGE,
@@ -31,6 +33,7 @@ from core.dialogue.reading import (
     NO_TIME,
     OTHER_KIND_ASKED,
     SETTLED,
+    VENTED,
     WHAT_TO_CHANGE,
     Misplaced,
     acts_of,
@@ -46,6 +49,7 @@ from core.dialogue.reading import (
     issue_text,
     issue_text_slot,
     misplaced_answer,
+    only_venting,
     phrases,
     picked_category,
     prefilled,
@@ -56,6 +60,7 @@ from core.dialogue.reading import (
     ticket_details,
     told_so_far,
     told_with_answer,
+    vented_before,
 )
 from core.dialogue.replies import (
     ask_next,
@@ -122,9 +127,9 @@ def _start_form(
 def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     draft.category, draft.slots = None, {}
     keep(draft, "evidence")
-    if not acts_of(event).pure:
-        # A greeting alone, or a message without words ("[图片]"), says nothing of the issue: the next message is
-        # classified afresh.
+    if not acts_of(event).pure and not only_venting(event, deps):
+        # A greeting alone, a message without words ("[图片]") or venting says nothing of the issue: the next
+        # message is classified afresh.
         if has_words(event.text):
             draft.context["first_text"] = event.text
             draft.context["issue_text"] = event.text
@@ -437,6 +442,26 @@ def act_continue_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
         say_changed(draft, deps, changed)
     ask_next(draft, deps)
     schedule_idle(draft, deps)
+
+
+def act_calm_down(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
+    """Venting and nothing else: a calm word, a person offered if it goes on, and the question again. Nothing is
+    taken as an answer, a yes or a change, and the detail asked counts no re-ask."""
+    vented = vented_before(snapshot) + 1
+    draft.effects.append(Say("chat.calm"))
+    offer_after = deps.settings.vent_offer_person_after
+    if offer_after and vented >= offer_after:
+        draft.effects.append(Say("chat.calm_offer_person"))
+    if snapshot.state in {State.NEW, State.CLOSED}:
+        # Nothing open to ask again: the welcome, as to a greeting (the venting is no first description).
+        act_greet(draft, snapshot, event, deps)
+    elif snapshot.state in DRAFT_STATES:
+        reprompt(draft, deps)
+        schedule_idle(draft, deps)
+    else:
+        # A ticket is open: nothing to ask, but the rep sees how the client feels (it adds nothing to the issue).
+        draft.effects.append(TicketNote("client_message", {"text": event.text}))
+    draft.context[VENTED] = vented
 
 
 def act_hold_on(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

@@ -63,6 +63,8 @@ def _start_rows(source: State) -> list[Transition]:
         # "好的", "嗯嗯", "ok" with nothing open start no form: a first one is greeted, one after the end acknowledged
         Transition(source, E.AFFIRM, "pure", *((S.GREETED, "greet") if source is S.NEW else (source, "say_ok"))),
         Transition(source, E.BOT_QUESTION, "always", S.GREETED, "explain_bot"),
+        # "垃圾公司" as the first message: a calm word and the welcome, and no description of the issue
+        Transition(source, E.VENT, "only_venting", S.GREETED, "calm_down"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
         Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
         Transition(source, E.MESSAGE, "some_cue", S.CLASSIFYING, "ask_category"),
@@ -86,6 +88,7 @@ def _asking_rows(source: State) -> list[Transition]:
         Transition(source, E.STATUS, "asks_of_unknown_ticket", source, "look_for_ticket"),
         Transition(source, E.GREETING, "pure", source, "greet_again"),
         Transition(source, E.BOT_QUESTION, "always", source, "explain_bot"),
+        *_venting_rows(source),
         Transition(source, E.CLAIM, "claim_completes", S.CONFIRMING, "start_claimed"),
         Transition(source, E.CLAIM, "always", S.COLLECTING, "start_claimed"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
@@ -96,6 +99,15 @@ def _asking_rows(source: State) -> list[Transition]:
         Transition(source, E.BUTTON, "category_button_and_complete", S.CONFIRMING, "start_picked"),
         Transition(source, E.BUTTON, "category_button", S.COLLECTING, "start_picked"),
         Transition(source, E.BUTTON, "always", source, "ask_category"),
+    ]
+
+
+def _venting_rows(source: State) -> list[Transition]:
+    """Venting and nothing else ("垃圾公司", "滚") while the bot asks something: a calm word and the question again;
+    no answer, yes or change is taken from it. If it goes on, a person takes over."""
+    return [
+        Transition(source, E.VENT, "vented_enough", S.HUMAN_QUEUE, "hand_over_calmly"),
+        Transition(source, E.VENT, "only_venting", source, "calm_down"),
     ]
 
 
@@ -179,6 +191,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.COLLECTING, E.DECLINE_CONTACT, "asking_contact", S.COLLECTING, "contact_by_channel"),
     # "等一下我查一下": the client went to look the answer up; the question stands
     Transition(S.COLLECTING, E.HOLD, "pure", S.COLLECTING, "hold_on"),
+    # "垃圾公司" asked for the project: no project; more of the issue's telling neither, nor a question aside
+    *_venting_rows(S.COLLECTING),
     # more of the issue sent before the question asked meanwhile was read ("你们做的海报" / "logo印错了")
     Transition(S.COLLECTING, E.MESSAGE, "continues_issue_and_completes", S.CONFIRMING, "continue_issue"),
     Transition(S.COLLECTING, E.MESSAGE, "continues_issue", S.COLLECTING, "continue_issue"),
@@ -212,6 +226,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.EDIT, "always", S.CONFIRMING, "apply_edit"),
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs_and_completes", S.CONFIRMING, "switch_category"),
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs", S.COLLECTING, "switch_category"),
+    # "你们是不是有病" at the summary: no yes, no change, no words added to the issue
+    *_venting_rows(S.CONFIRMING),
     Transition(S.CONFIRMING, E.DENY, "always", S.CONFIRMING, "ask_what_to_change"),
     # "对" right after choosing "修改": the client is asked again, a second yes submits
     Transition(S.CONFIRMING, E.AFFIRM, "pure_after_choosing_to_change", S.CONFIRMING, "change_or_submit"),
@@ -228,6 +244,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _hours_row(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.HANDOFF, "always", S.HUMAN_QUEUE, "enter_queue"),
     Transition(S.TICKET_OPEN, E.STATUS, "status_of_ticket", S.TICKET_OPEN, "tell_status"),
+    # "垃圾公司" once the ticket is open: no other issue and no addition, a calm word (noted for the rep)
+    *_venting_rows(S.TICKET_OPEN),
     *_new_issue_rows(S.TICKET_OPEN),
     *_ticket_talk_rows(S.TICKET_OPEN),
     Transition(S.TICKET_OPEN, E.THANKS, "pure", S.TICKET_OPEN, "thanks_noted"),

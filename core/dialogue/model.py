@@ -64,6 +64,7 @@ class EventKind(enum.StrEnum):
     QUESTION = "question"
     SCORE = "score"
     CLAIM = "claim"
+    VENT = "vent"
 
 
 # The event kinds that are acts of a client message rather than events of their own.
@@ -85,6 +86,7 @@ ACT_EVENTS = frozenset(
         EventKind.QUESTION,
         EventKind.SCORE,
         EventKind.CLAIM,
+        EventKind.VENT,
     }
 )
 

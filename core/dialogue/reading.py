@@ -104,6 +104,24 @@ def acts_of(event: Event) -> Acts:
     return event.acts or NO_ACTS
 
 
+def only_venting(event: Event, deps: Deps) -> bool:
+    """A client message that vents and tells nothing ("垃圾公司", "你们是不是有病啊"): no act besides, and no date,
+    number, address, project or outcome wanted, which any detail could take ("都三天了，垃圾" gives a date)."""
+    if event.kind is not EventKind.MESSAGE or not acts_of(event).only_venting:
+        return False
+    found = _entities(event.text, deps.today)
+    told = (found.phones, found.emails, found.dates, found.amounts, found.ticket_numbers)
+    return not any(told) and not (found.project or found.project_guess or found.demand)
+
+
+# Context key: how many messages of nothing but venting the client sent in the issue under way.
+VENTED = "vented"
+
+
+def vented_before(snapshot: Snapshot) -> int:
+    return int(snapshot.context.get(VENTED, 0))
+
+
 def told_so_far(snapshot: Snapshot, event: Event) -> str:
     """What the client has said so far: fragments sent one after another while asked count together, those
     without words ("[图片]", "👍") left out."""

@@ -444,7 +444,8 @@ def test_more_of_the_issue_given_for_the_start_date_is_added_to_the_description(
 
 
 def test_words_that_say_nothing_of_when_are_asked_about_once_then_kept_with_the_issue(deps: Deps) -> None:
-    outcome = say("你们是不是脑子有病啊，这么简单的东西都搞不定", since_asked(), deps)
+    # (An insult there is venting: answered calmly, see test_venting.py.)
+    outcome = say("这个要问我们老板，脑子里没印象", since_asked(), deps)
     assert "since" not in outcome.slots and outcome.slots["description"] == since_asked().slots["description"]
     assert keys(outcome) == ["form.not_a_time", "form.ask"] and outcome.context["asking"] == "since"
     # The hint does not quote what was said.
