@@ -28,6 +28,7 @@ from core.dialogue.reading import (
     WHAT_TO_CHANGE,
     acts_of,
     asking,
+    asks_contact,
     classify,
     continued_issue,
     described_category,
@@ -69,8 +70,7 @@ def _claim_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 
 
 def _asking_contact(snapshot: Snapshot, deps: Deps) -> bool:
-    spec = asking(snapshot, deps)
-    return spec is not None and (spec.validator == "phone" or spec.extract == "contact")
+    return asks_contact(asking(snapshot, deps))
 
 
 def _side_question(snapshot: Snapshot, event: Event, deps: Deps) -> bool:

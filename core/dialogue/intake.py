@@ -27,6 +27,7 @@ from core.dialogue.reading import (
     CHOOSING_CHANGE,
     DESCRIBED,
     FREE_TEXT,
+    NO_CONTACT,
     OTHER_KIND_ASKED,
     SETTLED,
     WHAT_TO_CHANGE,
@@ -128,7 +129,12 @@ def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> Non
         _record_classified(draft, snapshot, event, deps)
     # The welcome offers the categories: it counts as asking for one.
     draft.context[CATEGORY_ASKS] = 1
-    draft.say("greeting.welcome", category_buttons(deps, draft.lang))
+    # "您好，我是星辰传媒的李经理": greeted back by the name he gave.
+    introduced = deps.lexicon.introduction(event.text) if event.kind is EventKind.MESSAGE else None
+    if introduced is not None and introduced.name:
+        draft.say("greeting.welcome_named", category_buttons(deps, draft.lang), name=introduced.name)
+    else:
+        draft.say("greeting.welcome", category_buttons(deps, draft.lang))
     schedule_idle(draft, deps)
 
 
@@ -316,9 +322,12 @@ def _place_elsewhere(draft: Draft, event: Event, deps: Deps, spec: SlotSpec, mis
         ask_next(draft, deps)
     else:
         draft.context[OTHER_KIND_ASKED] = spec.name
-        kind = deps.texts.get(f"form.kinds.{misplaced.kind}", draft.lang)
         label = slot_label(draft, deps, spec.name)
-        draft.effects.append(Say("form.other_kind", {"answer": event.text.strip(), "kind": kind, "label": label}))
+        if misplaced.kind == NO_CONTACT:
+            draft.effects.append(Say("form.not_a_contact", {"answer": event.text.strip(), "label": label}))
+        else:
+            kind = deps.texts.get(f"form.kinds.{misplaced.kind}", draft.lang)
+            draft.effects.append(Say("form.other_kind", {"answer": event.text.strip(), "kind": kind, "label": label}))
         reprompt(draft, deps)
     schedule_idle(draft, deps)
 
@@ -401,6 +410,9 @@ def act_continue_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
     draft.slots = more.slots
     if draft.context.get("summary_shown"):
         say_changed(draft, deps, changed)
+    elif more.prompted and (issue := issue_text_slot(draft.category, deps)) is not None:
+        # Told in answer to the question asked: the client hears where his words went before it is asked again.
+        draft.effects.append(Say("form.added", {"label": slot_label(draft, deps, issue.name)}))
     ask_next(draft, deps)
     schedule_idle(draft, deps)
 
