@@ -16,6 +16,7 @@ import ahocorasick
 from core.dialogue.classifier import normalize
 from core.dialogue.folding import bare_message
 from core.dialogue.hanzi import traditional_spellings
+from core.dialogue.introductions import Introduction, Introductions
 from core.errors import ConfigError
 from core.settings import DEFAULT_CONFIG_DIR, DialogueSettings
 from core.yaml_files import safe_load
@@ -80,6 +81,8 @@ _PHRASE_ACTS = (
 # Acts that say nothing of an issue: words beside another act's phrase may be these ("您好，请问几点下班").
 SMALL_TALK = frozenset({Act.GREETING, Act.THANKS, Act.AFFIRM})
 ALONE = "alone"
+# A greeting's hit that is the client's introduction of himself ("我是XX品牌的小王"), found by its pattern.
+INTRODUCTION = "introduction"
 # The kind of words that are no act, though an act's phrase is inside them: they only keep it from matching.
 PLAIN = "plain"
 # A phrase that counts only when it opens the message, set apart ("还有，…", "then …"): inside a sentence it is
@@ -194,6 +197,14 @@ class ActLexicon:
             ):
                 raise ConfigError(f"acts.{name}: expected {', '.join(_PHRASE_LISTS)} as lists")
         self.alone = frozenset(Act(name) for name, spec in acts.items() if (spec or {}).get("alone"))
+        if not isinstance(raw.get("introduction") or {}, Mapping):
+            raise ConfigError("introduction: expected a mapping of word lists")
+        self._introductions = Introductions(raw.get("introduction") or {})
+        channel = raw.get("own_channel") or {}
+        if not isinstance(channel, Mapping):
+            raise ConfigError("own_channel: expected words and alongside as lists")
+        self._channel_words = _words_pattern(_with_traditional(_strings(channel, "words")))
+        self._channel_alongside = _words_pattern(_with_traditional(_strings(channel, "alongside")))
         question = raw.get("question") or {}
         self.question_marks = tuple(normalize(str(m)) for m in question.get("marks", ()))
         self.question_endings = _with_traditional(str(m) for m in question.get("endings", ()))
@@ -353,12 +364,28 @@ class ActLexicon:
                 named.add(category)
         return frozenset(named)
 
+    def introduction(self, text: str) -> Introduction | None:
+        """The client's introduction of himself in the message ("我是星辰传媒的李经理"), if it makes one."""
+        norm = normalize(text)
+        return next(iter(self._introductions.find(norm, text)), None)
+
+    def _introduced(self, norm: str, text: str, hits: list[_Hit]) -> list[_Hit]:
+        """The hits with the client's introductions among them, as greetings: "是" of "我是…" and "经理" of "李经理"
+        are no acts of their own. An introduction that holds a claim ("我是投诉") is none."""
+        for found in self._introductions.find(norm, text):
+            inside = [h for h in hits if h.start < found.end and found.start < h.end]
+            if any(h.kind in ("claim", "negclaim") for h in inside):
+                continue
+            hits = [h for h in hits if h not in inside]
+            hits.append(_Hit(found.start, found.end, Act.GREETING.value, INTRODUCTION))
+        return sorted(hits, key=lambda h: h.start)
+
     def recognize(self, text: str) -> Acts:
         """The acts of one message."""
         norm = normalize(text)
         if not norm.strip():
             return NO_ACTS
-        hits = self._hits(norm)
+        hits = self._introduced(norm, text, self._hits(norm))
         counted, alone_ok = self._counted(norm, hits)
         found = {Act(hit.kind) for hit in counted}
         pure = alone_ok and all(h.kind in _PHRASE_KINDS for h in hits)
@@ -522,6 +549,22 @@ class ActLexicon:
         """A space or a filler that is no punctuation: it stays inside the clause."""
         return ch.isspace() or (ch in self.fillers and not _is_break(ch))
 
+    def mentions_channel(self, text: str) -> bool:
+        """Whether the message speaks of a way to reach the client ("微信", "邮箱", "这个号")."""
+        return self._channel_words is not None and self._channel_words.search(normalize(text)) is not None
+
+    def names_own_channel(self, text: str) -> bool:
+        """Whether the message, asked for a contact, names the client's channel (or one he gave) instead: "就这个微信",
+        "同上", "就用这个号", "微信 zhangsan"."""
+        norm = normalize(text)
+        if self._channel_words is None or not self._channel_words.search(norm):
+            return False
+        rest = self._channel_words.sub(" ", norm)
+        if self._channel_alongside is not None:
+            rest = self._channel_alongside.sub(" ", rest)
+        left = "".join(ch if ch.isalnum() or ch in "_-" else " " for ch in rest).split()
+        return not left or (len(left) == 1 and _ACCOUNT_ID.fullmatch(left[0]) is not None)
+
     def declines(self, text: str) -> bool:
         """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
         whole = bare_message(normalize(text))
@@ -613,6 +656,20 @@ def _scaled(digits: re.Match[str]) -> int | None:
     if out_of_ten and number <= 10:
         return (number + 1) // 2
     return number if number <= 5 else None
+
+
+# An account's ID said beside the channel's word ("微信 zhangsan"): a WeChat ID's shape.
+_ACCOUNT_ID = re.compile(r"[a-z][a-z0-9_-]{5,19}")
+
+
+def _words_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """Any of the (normalized) words, longest first; one that begins or ends in a letter or digit only as a word."""
+    parts = []
+    for word in sorted(set(words), key=len, reverse=True):
+        before = r"(?<![a-z0-9])" if _is_word(word[0]) else ""
+        after = r"(?![a-z0-9])" if _is_word(word[-1]) else ""
+        parts.append(before + re.escape(word) + after)
+    return re.compile("|".join(parts)) if parts else None
 
 
 def has_word(norm: str, word: str) -> bool:

@@ -58,6 +58,8 @@ class Entities:
     # The project a message is about without naming it as one ("周年庆的预算…", "our spring launch"): good
     # enough to prefill a form the client will confirm, never to overwrite a detail already given.
     project_guess: str | None = None
+    # Messenger accounts given as such, in the client's words ("微信 abc123", "QQ 12345678").
+    handles: tuple[str, ...] = ()
 
 
 Span = tuple[int, int]
@@ -164,6 +166,24 @@ def find_phones(text: str) -> tuple[str, ...]:
     folded = fold(text)
     _, taken = _tickets(folded.folded)
     return tuple(dict.fromkeys(_phones(folded.masked(taken))[0]))
+
+
+# --- messenger accounts ----------------------------------------------------------------------------------------
+
+# A WeChat or QQ account named as such ("微信 abc123", "vx: abc_123", "我的QQ是 12345678"). A WeChat ID is 6 to 20
+# letters, digits, "_" or "-" and begins with a letter; a QQ number has 5 to 11 digits. Without its label an ID is
+# only a word ("abc123"); with it, letters alone are an ID only after 号, 是 or a colon: "微信 banner" is an ad.
+_WECHAT = r"(?:(?<![a-z])(?:wechat|weixin|wx|vx)|微信|威信|薇信|v信)"
+_MARKED = r"(?:\s*(?:号|id|账号))?\s*(?:是|为|:|：)\s*@?|\s*(?:号|id|账号)\s*@?"
+_HANDLE = re.compile(
+    rf"{_WECHAT}(?:(?:{_MARKED})[a-z][a-z0-9_-]{{5,19}}|\s*@?[a-z](?=[a-z_-]*[0-9_-])[a-z0-9_-]{{5,19}})(?![a-z0-9_-])"
+    r"|(?<![a-z])qq\s*(?:号码|号)?\s*(?:是|为|:|：)?\s*[1-9]\d{4,10}(?!\d)"
+)
+
+
+def _handles(folded: Folded, masked: str) -> tuple[list[str], list[Span]]:
+    found = list(_HANDLE.finditer(masked))
+    return [folded.words(*m.span()) for m in found], [m.span() for m in found]
 
 
 # --- amounts ---------------------------------------------------------------------------------------------------
@@ -587,6 +607,7 @@ class _Marked:
     phones: list[str]
     dates: tuple[Found, ...]
     taken: list[Span]
+    handles: list[str]
 
 
 def _marked(folded: Folded, today: date) -> _Marked:
@@ -595,7 +616,10 @@ def _marked(folded: Folded, today: date) -> _Marked:
     taken += [m.span() for m in _EMAIL.finditer(folded.folded)]
     phones, spans = _phones(folded.masked(taken))
     taken += spans
-    return _Marked(tickets, emails, phones, find_dates(folded.masked(taken), today), taken)
+    # A QQ number is no date, nor an ID a project: each is read once the one before is masked.
+    handles, spans = _handles(folded, folded.masked(taken))
+    taken += spans
+    return _Marked(tickets, emails, phones, find_dates(folded.masked(taken), today), taken, handles)
 
 
 def extract(text: str, today: date) -> Entities:
@@ -620,6 +644,7 @@ def extract(text: str, today: date) -> Entities:
         ticket_numbers=tuple(dict.fromkeys(marked.tickets)),
         demand=_demand(folded, named),
         project_guess=_project_guess(folded, named, date_spans),
+        handles=tuple(dict.fromkeys(marked.handles)),
     )
 
 

@@ -30,6 +30,7 @@ from core.dialogue.reading import (
     acts_of,
     answers_ticket_lookup,
     asking,
+    asks_contact,
     classify,
     continued_issue,
     described_category,
@@ -73,8 +74,7 @@ def _claim_completes(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 
 
 def _asking_contact(snapshot: Snapshot, deps: Deps) -> bool:
-    spec = asking(snapshot, deps)
-    return spec is not None and (spec.validator == "phone" or spec.extract == "contact")
+    return asks_contact(asking(snapshot, deps))
 
 
 def _side_question(snapshot: Snapshot, event: Event, deps: Deps) -> bool:

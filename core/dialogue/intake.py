@@ -30,6 +30,7 @@ from core.dialogue.reading import (
     DESCRIBED,
     FREE_TEXT,
     MORE_OF_ISSUE,
+    NO_CONTACT,
     NO_TIME,
     OTHER_KIND_ASKED,
     SETTLED,
@@ -136,7 +137,12 @@ def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> Non
         _record_classified(draft, snapshot, event, deps)
     # The welcome offers the categories: it counts as asking for one.
     draft.context[CATEGORY_ASKS] = 1
-    draft.say("greeting.welcome", category_buttons(deps, draft.lang))
+    # "您好，我是星辰传媒的李经理": greeted back by the name he gave.
+    introduced = deps.lexicon.introduction(event.text) if event.kind is EventKind.MESSAGE else None
+    if introduced is not None and introduced.name:
+        draft.say("greeting.welcome_named", category_buttons(deps, draft.lang), name=introduced.name)
+    else:
+        draft.say("greeting.welcome", category_buttons(deps, draft.lang))
     schedule_idle(draft, deps)
 
 
@@ -337,6 +343,8 @@ def _place_elsewhere(draft: Draft, event: Event, deps: Deps, spec: SlotSpec, mis
         if misplaced.kind == NO_TIME:
             # Not quoted: what says nothing of when may be anything, an insult too.
             draft.effects.append(Say("form.not_a_time", {"label": label}))
+        elif misplaced.kind == NO_CONTACT:
+            draft.effects.append(Say("form.not_a_contact", {"answer": event.text.strip(), "label": label}))
         else:
             kind = deps.texts.get(f"form.kinds.{misplaced.kind}", draft.lang)
             draft.effects.append(Say("form.other_kind", {"answer": event.text.strip(), "kind": kind, "label": label}))
@@ -440,6 +448,9 @@ def act_continue_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Dep
     draft.slots = more.slots
     if draft.context.get("summary_shown"):
         say_changed(draft, deps, changed)
+    elif more.prompted and (issue := issue_text_slot(draft.category, deps)) is not None:
+        # Told in answer to the question asked: the client hears where his words went before it is asked again.
+        draft.effects.append(Say("form.added", {"label": slot_label(draft, deps, issue.name)}))
     ask_next(draft, deps)
     schedule_idle(draft, deps)
 

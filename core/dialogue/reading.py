@@ -23,7 +23,7 @@ from core.dialogue.entities import (
     sole_project,
     sole_ticket_number,
 )
-from core.dialogue.fields import edit_request, label_end, says_when
+from core.dialogue.fields import edit_request, field_mentions, label_end, says_when
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
     ASKING_STATES,
@@ -226,6 +226,63 @@ NO_TIME = "time"
 OTHER_KIND_ASKED = "other_kind_asked"
 
 
+def asks_contact(spec: SlotSpec | None) -> bool:
+    """Whether the detail is a way to reach the client: a phone number, or a contact of any kind."""
+    return spec is not None and (spec.validator == "phone" or spec.extract == "contact")
+
+
+# What a message asked for a contact is when it gives none (see stray_at_contact): more of the issue's telling, or
+# words that are neither ("王经理").
+TELLING = "telling"
+NO_CONTACT = "no_contact"
+# Hanzi and Latin words of a message that is more of the issue than a contact, whatever its words: "上次的视频广告片尾
+# 的二维码扫不出来" is, "找前台王姐就行" is not.
+_TELLING_MIN_WORDS = 8
+_WORD_UNITS = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
+
+
+def stray_at_contact(snapshot: Snapshot, event: Event, deps: Deps) -> str | None:
+    """Asked for a contact, a message with no phone number, e-mail address or account named as such, that names no
+    channel ("就这个微信", "同上") and declines nothing: TELLING when it tells of the issue (words of one, or a
+    sentence: "上次的视频广告片尾的二维码扫不出来"), NO_CONTACT when it is short words ("王经理") asked for a contact
+    that may be anything (a phone number asked for says itself why words are none)."""
+    spec = asking(snapshot, deps)
+    if not asks_contact(spec) or snapshot.category is None or event.kind is not EventKind.MESSAGE:
+        return None
+    assert spec is not None
+    acts = acts_of(event)
+    # Questions, side remarks, refusals and corrections have rows of their own.
+    if acts.pure or acts.edit is not None or acts.found & _NOT_STRAY or not has_words(event.text):
+        return None
+    if _contacts(_entities(event.text, deps.today)) or deps.lexicon.names_own_channel(event.text):
+        return None
+    if deps.lexicon.declines(event.text) or normalize(event.text).strip() in skip_words(deps):
+        return None
+    issue = issue_text_slot(snapshot.category, deps)
+    told = issue is not None and bool(snapshot.slots.get(issue.name))
+    if told and not _of_contact(event.text, deps) and tells_issue(event.text, deps):
+        return TELLING
+    return NO_CONTACT if spec.extract == "contact" else None
+
+
+_NOT_STRAY = frozenset({Act.SKIP, Act.QUESTION, Act.DECLINE_CONTACT, Act.SIDE_MARKER, Act.NEW_ISSUE, Act.CLAIM})
+
+
+def _of_contact(text: str, deps: Deps) -> bool:
+    """Words about a way to reach the client ("电话就是我微信绑定的那个号码"): no more of the issue, however long."""
+    return deps.lexicon.mentions_channel(text) or bool({"phone", "contact"} & set(field_mentions(text)))
+
+
+def tells_issue(text: str, deps: Deps) -> bool:
+    """Words of an issue by the rules ("数据不对"), or a sentence."""
+    return _issue_words(text, deps) or len(_WORD_UNITS.findall(normalize(text))) >= _TELLING_MIN_WORDS
+
+
+def _issue_words(text: str, deps: Deps) -> bool:
+    # The rules' small talk ("哈哈", "在吗") is of the fallback category: no words of an issue.
+    return any(m.category != FALLBACK_CATEGORY for m in deps.classifier.classify(text).matched)
+
+
 @dataclass(frozen=True, slots=True)
 class Misplaced:
     """An answer that is plainly another detail's value: its kind, and the empty detail it fills (if any)."""
@@ -260,6 +317,9 @@ def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced 
         if project is not None:
             return Misplaced("project", project, named)
     kind = sole_entity(event.text, deps.today)
+    if kind is None and stray_at_contact(snapshot, event, deps) == NO_CONTACT:
+        # "王经理" asked for a contact: asked once more, with what a contact is; a second such answer stands.
+        return None if snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(NO_CONTACT)
     if kind is None and spec.extract in ("project", "date") and sole_demand(event.text):
         # "重新印刷并承担费用" asked for the project or the start date is the outcome wanted.
         return _elsewhere(snapshot, event, deps, spec, "demand")
@@ -424,6 +484,11 @@ def _sole_project(text: str, today: date) -> str | None:
     return sole_project(text, today)
 
 
+def _contacts(found: Entities) -> tuple[str, ...]:
+    """The ways to reach the client a message gives, the first the likeliest: phones, e-mail, accounts."""
+    return found.phones + found.emails + found.handles
+
+
 def _date_value(mention: DateMention) -> str:
     return f"{mention.text} ({mention.day.isoformat()})"
 
@@ -442,8 +507,8 @@ def extract_slots(category: str, text: str, deps: Deps, lang: str = "zh", *, gue
         value: str | None = None
         if spec.extract == "phone" and found.phones:
             value = found.phones[0]
-        elif spec.extract == "contact" and (found.phones or found.emails):
-            value = (found.phones or found.emails)[0]
+        elif spec.extract == "contact" and (contacts := _contacts(found)):
+            value = contacts[0]
         elif spec.extract == "date" and (started := [d for d in found.dates if d.day <= deps.today and not d.deadline]):
             # A day ahead, or one said as a deadline, says by when, not since when ("下周一前给答复", "周五之前改好").
             value = _date_value(started[0])
@@ -486,9 +551,9 @@ def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False
         if spec.validator == "phone" and (phones := find_phones(answer)):
             return Validated(phones[0])
         # "邮箱是 zhang@acme.com 谢谢": the address, as a number is the phone.
-        found = _entities(answer, deps.today) if spec.extract == "contact" else None
-        if found is not None and (found.phones or found.emails):
-            return Validated((found.phones or found.emails)[0])
+        contacts = _contacts(_entities(answer, deps.today)) if spec.extract == "contact" else ()
+        if contacts:
+            return Validated(contacts[0])
     skips = skip_words(deps) if spec.required else skip_words(deps) | deps.lexicon.skip_when_optional
     checked = validate(spec, answer, skips)
     if checked.error is None and checked.value and answered and spec.name not in FREE_TEXT:
@@ -659,6 +724,8 @@ class Continued:
     category: str
     slots: dict[str, Any]
     moved: bool
+    # Told in answer to the question asked (a contact), not sent on before it could be read.
+    prompted: bool = False
 
 
 def _goes_on_telling(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
@@ -667,8 +734,10 @@ def _goes_on_telling(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     acts = acts_of(event)
     if event.kind is not EventKind.MESSAGE or acts.pure or acts.edit is not None or not has_words(event.text):
         return False
-    # The rules' small talk ("哈哈", "在吗") is of the fallback category: no words of an issue.
-    if all(m.category == FALLBACK_CATEGORY for m in deps.classifier.classify(event.text).matched):
+    # Asked for a contact, the client tells more of the issue ("上次的视频广告片尾的二维码扫不出来"): no contact.
+    if stray_at_contact(snapshot, event, deps) == TELLING:
+        return True
+    if not _issue_words(event.text, deps):
         return False
     return in_burst(snapshot, event, deps) or snapshot.state is State.CONFIRMING
 
@@ -711,14 +780,21 @@ def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued |
     classified = snapshot.context.get("classified") or {}
     verdict = deps.classifier.classify(told)
     chosen = classified.get("picked") is False and not classified.get(SETTLED) and not classified.get(DESCRIBED)
+    burst = in_burst(snapshot, event, deps)
+    prompted = not burst and stray_at_contact(snapshot, event, deps) == TELLING
+    if prompted and category == FALLBACK_CATEGORY and not (verdict.confident and verdict.category != category):
+        # Filed under "other" for want of words ("在吗，我是小王，有点事"): the issue is in the new words alone.
+        verdict = deps.classifier.classify(event.text)
     # Only words sent with the first ones move the issue: a remark at the summary a while later ("价格太贵了" under
-    # an inquiry) is added to it, the category the client saw stays.
-    if chosen and verdict.confident and verdict.category != category and in_burst(snapshot, event, deps):
+    # an inquiry) is added to it, the category the client saw stays. So do the first words of an issue the bot put
+    # under "other", told when asked for a contact.
+    moves = burst or (prompted and category == FALLBACK_CATEGORY)
+    if chosen and verdict.confident and verdict.category != category and moves:
         return Continued(verdict.category, moved_slots(snapshot, verdict.category, told, deps), moved=True)
     slots = {**snapshot.slots, spec.name: told}
     for name, value in extract_slots(category, told, deps, snapshot.language).items():
         slots.setdefault(name, value)
-    return Continued(category, slots, moved=False)
+    return Continued(category, slots, moved=False, prompted=prompted)
 
 
 def free_text_answers(category: str, text: str, filled: dict[str, Any], deps: Deps) -> dict[str, Any]:
