@@ -141,6 +141,11 @@ def act_greet(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> Non
     introduced = deps.lexicon.introduction(event.text) if event.kind is EventKind.MESSAGE else None
     if introduced is not None and introduced.name:
         draft.say("greeting.welcome_named", category_buttons(deps, draft.lang), name=introduced.name)
+    elif introduced is None and len(draft.context.get("issue_text", "").strip()) >= deps.settings.prefill_min_chars:
+        # "二维码扫不出来" told, with no word the rules know: "describe your issue" would ask for what was just
+        # said, so only the category is asked.
+        draft.effects.append(Say("greeting.hello"))
+        draft.say("classify.ask", category_buttons(deps, draft.lang))
     else:
         draft.say("greeting.welcome", category_buttons(deps, draft.lang))
     schedule_idle(draft, deps)

@@ -156,3 +156,9 @@ def test_a_rules_file_is_read_as_it_is_now_and_its_rules_are_the_callers_own(tmp
     assert [s.phrase for s in load_specs(path)] == ["退款"]
     path.write_text("rules:\n  - {phrase: 报价, category: inquiry}\n", encoding="utf-8")
     assert [(s.phrase, s.category) for s in load_specs(path)] == [("报价", "inquiry")]
+
+
+@pytest.mark.parametrize("text", ["片尾的二维码扫不出来", "落地页加载不出来", "视频播放不了", "小程序跳转不了"])
+def test_things_that_do_not_work_are_complaints(text: str, shipped: KeywordClassifier) -> None:
+    verdict = shipped.classify(text)
+    assert verdict.category == "complaint" and verdict.confident

@@ -1621,3 +1621,11 @@ def test_a_detail_never_asked_for_must_be_optional(tmp_path: Path) -> None:
     assert forms.next_missing("inquiry", {"text": "x"}) is None
     assert [s.name for s in forms.shown("inquiry", {"text": "x"})] == ["text"]
     assert [s.name for s in forms.shown("inquiry", {"text": "x", "contact": "a@b.cn"})] == ["text", "contact"]
+
+
+def test_a_first_message_no_rule_knows_is_kept_and_only_its_category_asked(deps: Deps) -> None:
+    outcome = say("海报的颜色偏灰", Snapshot(State.NEW, None, {}, {}), deps)
+    assert outcome.state is State.GREETED and outcome.context["issue_text"] == "海报的颜色偏灰"
+    # "describe your issue" would ask for what was just said: the category only.
+    assert keys(outcome) == ["greeting.hello", "classify.ask"]
+    assert keys(say("你好", Snapshot(State.NEW, None, {}, {}), deps)) == ["greeting.welcome"]
