@@ -267,6 +267,9 @@ class ActLexicon:
         self.asking_words = tuple(
             sorted(set(_with_traditional(_strings(raw, "asking_words"))) - {""}, key=len, reverse=True)
         )
+        # Words that only ask ("请问", "什么时候", "吗") or speak of the agency's handling ("处理好", "回复"): what a
+        # question says besides them and its acts' phrases names the matter it asks about.
+        self._asking_or_handling = _words_pattern([*about, *self.asking_words, *self.question_openings])
         self._automaton = _automaton(entries)
         self._venting = _automaton(venting)
 
@@ -447,6 +450,15 @@ class ActLexicon:
                 return False
             asked = asked or timing
         return asked
+
+    def asking_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the (normalized) message only asks: its acts' phrases, the words that only ask and those of the
+        agency's handling. Of "发票什么时候能开？" all but "发票" and "开"; of "处理好了吗" all."""
+        norm = normalize(text)
+        spans = [(h.start, h.end) for h in self._hits(norm) if h.kind in _PHRASE_KINDS]
+        if self._asking_or_handling is not None:
+            spans.extend(m.span() for m in self._asking_or_handling.finditer(norm))
+        return spans
 
     def _counted(self, norm: str, hits: list[_Hit]) -> tuple[list[_Hit], bool]:
         """The act phrases that count in the message, and whether it says little besides its acts."""

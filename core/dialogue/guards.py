@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from core.dialogue.acts import SMALL_TALK, Act, has_word
-from core.dialogue.classifier import FALLBACK_CATEGORY, has_words, normalize
+from core.dialogue.classifier import FALLBACK_CATEGORY, Match, has_words, normalize
 from core.dialogue.entities import find_ticket_numbers
 from core.dialogue.model import (
     CANCEL,
@@ -165,13 +165,50 @@ def _asks_timing(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
 _NEW_ISSUE_MIN_CHARS = 8
 
 
-def _question_of_its_own(event: Event) -> bool:
-    """A status question after a marker ("还有 下个月的排期表什么时候能给？") that points at nothing filed."""
+# Once the ticket is resolved its handling is done: a question about another matter is no question about it.
+_SETTLED_STATES = frozenset({State.RESOLVED, State.AWAITING_FEEDBACK, State.FEEDBACK_COMMENT})
+# The rules' nouns of the business (发票, 报价, 排期) are weak inquiry cues (config/keywords.yaml): they name what a
+# question is about, where a complaint's words ("这么慢", "态度") speak of how it was handled.
+_MATTER_CATEGORY = "inquiry"
+
+
+def _question_of_its_own(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """A question that points at nothing filed: a status question after a marker ("还有 下个月的排期表什么时候能给？"),
+    or, once the ticket is resolved, a question without a score that names a matter the ticket's words do not
+    ("发票什么时候能开？", "你们下周能出报告吗"); "处理好了吗" and "为什么回复这么慢？" ask of the ticket's handling."""
     acts = acts_of(event)
+    if acts.found & (_ABOUT_THE_TICKET - {Act.STATUS}) or _REFERS_TO_TICKET.search(normalize(event.text)):
+        return False
+    if deps.lexicon.refers_to_filed(event.text):
+        return False
+    if Act.STATUS in acts and acts.found & {Act.SIDE_MARKER, Act.NEW_ISSUE}:
+        return True
     return (
-        acts.found & _ABOUT_THE_TICKET == {Act.STATUS}
-        and bool(acts.found & {Act.SIDE_MARKER, Act.NEW_ISSUE})
-        and not _REFERS_TO_TICKET.search(normalize(event.text))
+        snapshot.state in _SETTLED_STATES
+        and bool(acts.found & {Act.STATUS, Act.QUESTION})
+        and acts.score is None
+        and _names_another_matter(snapshot, event, deps)
+    )
+
+
+def _told_beside_asking(event: Event, deps: Deps) -> list[Match]:
+    """The rules' evidence in the message beside what only asks or speaks of the agency's handling: "发票" of
+    "发票什么时候能开？", nothing of "怎么这么久才处理？"."""
+    asking = deps.lexicon.asking_spans(event.text)
+    return [
+        match
+        for match in deps.classifier.classify(event.text).matched
+        if not any(start < match.end and match.start < end for start, end in asking)
+    ]
+
+
+def _names_another_matter(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
+    """Whether the message names a matter of its own (an invoice, a quote, a report) that the ticket's details do
+    not hold."""
+    told = normalize(" ".join(str(value) for value in snapshot.slots.values()))
+    return any(
+        match.category == _MATTER_CATEGORY and normalize(match.phrase) not in told
+        for match in _told_beside_asking(event, deps)
     )
 
 
@@ -179,31 +216,34 @@ def _new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     """With a ticket open, a message that raises another issue rather than adding to that ticket.
 
     Said as such ("还有个事…"), in a thread of its own (a new mail, not a reply), after "另外"/"对了" with words
-    of an issue, or unmarked but confidently of another category than the ticket's; never "补充一下…", a status
-    question or thanks.
+    of an issue, a question of its own (see `_question_of_its_own`), or unmarked but confidently of another
+    category than the ticket's with words beside the asking; never "补充一下…", a status question or thanks.
     """
     acts = acts_of(event)
     about = acts.found & _ABOUT_THE_TICKET
-    if _question_of_its_own(event):
+    own = _question_of_its_own(snapshot, event, deps)
+    if own:
         about = frozenset()
     if acts.pure or about:
         return False
     if Act.NEW_ISSUE in acts or event.data.get("new_thread") or _announced(snapshot, event):
         return True
     verdict = deps.classifier.classify(event.text)
-    if Act.SIDE_MARKER in acts:
+    if Act.SIDE_MARKER in acts or own:
         return bool(verdict.matched) or acts.claim is not None
     if verdict.matched and snapshot.category is not None and snapshot.slots.get("project"):
         # An issue with another project than the ticket's ("双十一的素材也被拒了" after one about 暑期档).
         named = extract_slots(snapshot.category, event.text, deps, guesses=False).get("project")
         if named and normalize(named) != normalize(str(snapshot.slots["project"])):
             return True
+    # A question only of how the ticket is handled ("怎么这么久才处理？") is about it, however sure the verdict.
     return (
         Act.THANKS not in acts
         and acts.claim is None
         and verdict.confident
         and verdict.category != snapshot.category
         and len(normalize(event.text)) >= _NEW_ISSUE_MIN_CHARS
+        and bool(_told_beside_asking(event, deps))
     )
 
 
@@ -289,10 +329,10 @@ def declines_rating(event: Event, deps: Deps) -> bool:
 
 
 def _said_new_issue(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
-    """Another issue said as such ("还有个事…", or right after "还有个事" alone) or in a thread of its own: where any
-    other words are a comment."""
+    """Another issue said as such ("还有个事…", or right after "还有个事" alone), in a thread of its own, or asked
+    about as a matter of its own ("发票什么时候能开？"): where any other words are a comment."""
     said = Act.NEW_ISSUE in acts_of(event) or bool(event.data.get("new_thread")) or _announced(snapshot, event)
-    return said and _new_issue(snapshot, event, deps)
+    return (said or _question_of_its_own(snapshot, event, deps)) and _new_issue(snapshot, event, deps)
 
 
 def _asked_enough(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
@@ -322,7 +362,7 @@ GUARDS: dict[str, Guard] = {
     "pure": lambda s, e, d: acts_of(e).pure,
     "pure_after_choosing_to_change": lambda s, e, d: acts_of(e).pure and just_chose_to_change(s),
     "knows_ticket": lambda s, e, d: s.ticket is not None,
-    "status_of_ticket": lambda s, e, d: s.ticket is not None and not _question_of_its_own(e),
+    "status_of_ticket": lambda s, e, d: s.ticket is not None and not _question_of_its_own(s, e, d),
     "pure_and_knows_ticket": lambda s, e, d: acts_of(e).pure and s.ticket is not None,
     "confident": lambda s, e, d: classify(s, e, d).confident,
     "some_cue": lambda s, e, d: bool(classify(s, e, d).matched),

@@ -199,12 +199,54 @@ def test_a_question_beside_a_score_is_its_comment(text: str, deps: Deps) -> None
     assert outcome.state is State.FEEDBACK_COMMENT
 
 
-@pytest.mark.parametrize("text", ["你们下周能出报告吗", "can you send the report next week?"])
-def test_a_question_at_the_prompt_is_a_comment_not_another_issue(text: str, deps: Deps) -> None:
+@pytest.mark.parametrize(
+    "text", ["为什么回复这么慢？", "怎么这么久才处理？", "下次能快一点吗", "could you be quicker next time?"]
+)
+def test_a_question_of_the_handling_at_the_prompt_is_a_comment(text: str, deps: Deps) -> None:
     outcome = say(text, State.AWAITING_FEEDBACK, deps)
     assert notes(outcome) == {"feedback_comment": {"text": text}}
     assert keys(outcome) == ["feedback.ask_again"]
     assert not any(isinstance(e, LeaveTicket) for e in outcome.effects)
+
+
+RESOLVED_VIEW = TicketView("KF-20261202-0001", "complaint", "resolved")
+
+
+@pytest.mark.parametrize("state", [*AFTER, State.FEEDBACK_COMMENT])
+@pytest.mark.parametrize(
+    "text", ["发票什么时候能开？", "报价什么时候能发给我", "你们下周能出报告吗", "when can I get the invoice?"]
+)
+def test_a_question_about_another_matter_after_the_resolution_is_another_issue(
+    text: str, state: State, deps: Deps
+) -> None:
+    outcome = say(text, state, deps, ticket=RESOLVED_VIEW)
+    assert any(isinstance(e, LeaveTicket) for e in outcome.effects)
+    assert keys(outcome)[0] == "ticket.new_issue"
+    assert "progress.report" not in keys(outcome)
+    assert not {"feedback_comment", "client_message"} & set(notes(outcome))
+
+
+@pytest.mark.parametrize("state", [*AFTER, State.FEEDBACK_COMMENT])
+@pytest.mark.parametrize(
+    "text", ["处理好了吗", "怎么样了", "什么时候能好？", "工单什么时候能处理好", "之前提交的发票问题怎么样了"]
+)
+def test_a_question_of_the_tickets_handling_is_told_its_status(text: str, state: State, deps: Deps) -> None:
+    outcome = say(text, state, deps, ticket=RESOLVED_VIEW)
+    assert keys(outcome) == ["progress.report"]
+    assert outcome.state is state
+
+
+def test_a_question_about_the_tickets_own_matter_is_told_its_status(deps: Deps) -> None:
+    filed = {**FILED, "description": "上个月的发票还没开"}
+    snapshot = Snapshot(State.AWAITING_FEEDBACK, "complaint", filed, {"turn": 7}, has_ticket=True, ticket=RESOLVED_VIEW)
+    outcome = step(snapshot, Event(EventKind.MESSAGE, text="发票什么时候能开？"), deps)
+    assert keys(outcome) == ["progress.report"]
+
+
+def test_an_open_tickets_status_is_told_whatever_matter_the_question_names(deps: Deps) -> None:
+    view = TicketView("KF-20261202-0001", "complaint", "investigating")
+    outcome = say("发票什么时候能开？", State.TICKET_OPEN, deps, ticket=view)
+    assert keys(outcome) == ["progress.report"]
 
 
 @pytest.mark.parametrize("text", ["不用评了", "没空", "算了", "不用了，谢谢", "no thanks, don't want to rate"])

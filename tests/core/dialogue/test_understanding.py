@@ -1055,6 +1055,8 @@ def test_another_issue_leaves_the_ticket_and_starts_a_form(deps: Deps, text: str
         "好的 谢谢",
         "对了 截图发你们了",
         "太慢了",
+        # a question only of how the ticket is handled, however sure the classifier is of an inquiry
+        "怎么这么久才处理？",
         # a status question after a marker that points back at what was filed
         "还有 我那个工单什么时候能处理好",
     ],
