@@ -517,7 +517,7 @@ _WANT = re.compile(
 )
 _OUTCOME = re.compile(
     r"退款|退钱|退费|退回|补量|补偿|赔偿|赔|补|恢复|重新投放|重新上线|上线|下线|撤下|撤掉|停掉|暂停|处理|解决|说法|解释|"
-    r"发票|返点|核实|查一下|查查|回电|联系我|回复|停(?![了过])|"
+    r"发票|返点|核实|查一下|查查|回电|联系我|回复|答复|停(?![了过])|"
     # The work done again or put right: most of what an agency's client asks for ("希望今天重新印").
     r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|改好|弄好|修好|搞定|换一版|换掉|撤回|删掉|删除|"
     r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back|"
@@ -534,15 +534,17 @@ _LONG_CLAUSE_LATIN = 60
 _DEMAND_LEAD = re.compile(r"\s*(?:我们|我方|我|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
 
 
-def _demand(folded: Folded, masked: str) -> str | None:
-    """Every clause that asks for an outcome, in the client's words ("马上停，多扣的全部退款")."""
+def _demand(folded: Folded, masked: str, deadlines: tuple[Found, ...] = ()) -> str | None:
+    """Every clause that asks for an outcome, in the client's words ("马上停，多扣的全部退款"), or for something by a
+    day ("今天之内必须给我": the `deadlines` are the dates said as one)."""
     demands: list[str] = []
     for m in _CLAUSE.finditer(masked):
         clause = m[0]
         want = _WANT.search(clause)
         # "多扣的全部退款！！！": an outcome that ends an exclaimed clause is an order, with no "要" needed.
         ordered = masked.startswith(("!", "！"), m.end()) and re.search(f"(?:{_OUTCOME.pattern})$", clause)
-        if not (want or ordered) or not _OUTCOME.search(clause) or _NOT_A_DEMAND.search(clause):
+        by_day = want is not None and any(m.start() <= d.start < m.end() for d in deadlines)
+        if not (want or ordered) or not (_OUTCOME.search(clause) or by_day) or _NOT_A_DEMAND.search(clause):
             continue
         start, end = m.start(), m.end()
         if want and end - start > _LONG_CLAUSE:
@@ -566,21 +568,45 @@ _ORDER = re.compile(
 )
 
 
+# Whether a day is said as a deadline does not depend on the day it is counted from: any day will do.
+_ANY_DAY = date(2026, 1, 1)
+
+
 def sole_demand(text: str) -> bool:
-    """Whether the text says only what the client wants done ("重新印刷并承担费用", "要求全额退款", "reprint it")."""
+    """Whether the text says only what the client wants done ("重新印刷并承担费用", "要求全额退款", "reprint it"), or
+    by when ("今天之内必须给我", "明天之前给我方案")."""
     masked = fold(text).folded.strip(" 。.!！~…")
-    start = 0
-    while (lead := _DEMAND_LEAD.match(masked, start)) and lead.end() > start:
-        start = lead.end()
-    rest = masked[start:]
+    rest = masked[_past_leads(masked, 0) :]
     # Longer, it says more than the demand; English takes more letters to say as much.
     if not rest or len(rest) > (_LONG_CLAUSE_LATIN if rest.isascii() else _LONG_CLAUSE) or _NOT_A_DEMAND.search(rest):
         return False
-    return _ORDER.match(rest) is not None or (_WANT.match(rest) is not None and _OUTCOME.search(rest) is not None)
+    deadlines = [d for d in find_dates(rest, _ANY_DAY) if _deadline(rest, d)]
+    # "今天之内必须给我": the deadline said first, the wanting after it.
+    leading = next((by.end() for d in deadlines if d.start == 0 and (by := _BY_AFTER.match(rest, d.end))), None)
+    if leading is None and (within := _WITHIN.match(rest)):
+        # "三天内给我答复": a time it is wanted within, said first.
+        leading = within.end()
+    if leading is not None:
+        rest = rest[_past_leads(rest, leading) :]
+    if _ORDER.match(rest) is not None:
+        return True
+    return _WANT.match(rest) is not None and (_OUTCOME.search(rest) is not None or bool(deadlines) or bool(leading))
 
 
-# A day said as a deadline: "周五之前", "周五前", "月底为止"; "by Monday", "before Saturday".
-_BY_AFTER = re.compile(r"\s*(?:之前|以前|前(?![天年晚])|为止)")
+def _past_leads(text: str, start: int) -> int:
+    """Where the words that lead into a demand ("我们", "那就", "so") end, from `start`."""
+    while (lead := _DEMAND_LEAD.match(text, start)) and lead.end() > start:
+        start = lead.end()
+    return start
+
+
+# A day said as a deadline: "周五之前", "周五前", "月底为止", "今天之内"; "by Monday", "before Saturday".
+_BY_AFTER = re.compile(r"\s*(?:之前|以前|前(?![天年晚])|为止|之内|以内|内(?![容部]))")
+# A time something is wanted within: "三天内", "24小时之内", "一周以内", "within two days".
+_WITHIN = re.compile(
+    rf"(?:[\d{CN_DIGITS}两半]+\s*个?\s*(?:小时|天|日|工作日|周|星期|礼拜|月)\s*(?:之内|以内|内)|"
+    r"within\s+(?:\d+|a|an|one|two|three|a few)\s+(?:hours?|days?|weeks?|working days?))\s*"
+)
 _BY_BEFORE = re.compile(r"(?<![a-z])(?:by|before|until|no later than)\s*$")
 _CLAUSE_END = re.compile(r"[，。！？!?；;,\n]")
 
@@ -642,7 +668,7 @@ def extract(text: str, today: date) -> Entities:
         amounts=tuple(amounts),
         project=_project(folded, named),
         ticket_numbers=tuple(dict.fromkeys(marked.tickets)),
-        demand=_demand(folded, named),
+        demand=_demand(folded, named, tuple(d for d, m in zip(marked.dates, dates, strict=True) if m.deadline)),
         project_guess=_project_guess(folded, named, date_spans),
         handles=tuple(dict.fromkeys(marked.handles)),
     )

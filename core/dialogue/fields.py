@@ -22,6 +22,10 @@ _ANY_DAY = date(2026, 1, 1)
 _VALUE_STOP = re.compile(r"[，。！？!?；;,\n]|\.(?:\s|$)")
 _TRAILING = re.compile(r"(?:\s|吧|啊|哈|呀|哦|了|呢|啦|嘛|哈哈|please|pls|thx)+$")
 _LEADING = re.compile(r"^[\s:：,，\-—=>]+")
+# A number as clients write one: digits with spaces, dashes or a country code between them.
+_NUMBER = re.compile(r"\+?\d[\d\s\-()（）]*")
+# What is left of a correction once its words and value are taken out, and says nothing: punctuation, particles.
+_NOTHING = re.compile(r"[\W_]|[了的啊吧呀哦呢啦嘛哈噢诶哎]")
 # "…" in a word stands for a few words of one clause ("从…开始" holds "从上线开始").
 _GAP = r"[^，。！？!?；;,\n]{0,12}?"
 
@@ -58,6 +62,8 @@ class FieldSynonyms:
     ignored: re.Pattern[str] | None
     # Words that say when without naming a day ("一直这样", "从上线开始", "不记得了").
     when: re.Pattern[str] | None = None
+    # Words that go with a correction and say nothing besides ("不好意思", "我的", "现在").
+    fillers: re.Pattern[str] | None = None
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> FieldSynonyms:
@@ -77,6 +83,7 @@ class FieldSynonyms:
             ends=_alternation(_strings(data["value_ends"])),
             ignored=_alternation(ignored) if ignored else None,
             when=_alternation(_strings(data["when_words"])) if data.get("when_words") else None,
+            fillers=_alternation(_strings(data["edit_fillers"])) if data.get("edit_fillers") else None,
         )
 
     @classmethod
@@ -139,6 +146,25 @@ class FieldSynonyms:
             first = first or (field, "")
         return first
 
+    def sole_edit(self, text: str) -> tuple[str, str] | None:
+        """The correction and its new value when the text says nothing besides ("电话写错了，应该是139…"), None when
+        it says more ("重新配音，电话138…" wants something done and gives the phone beside it) or no new value."""
+        found = self.edit_request(text)
+        if found is None or not found[1]:
+            return None
+        folded = fold(text).folded
+        if found[0] in _ENTITY_FIELDS:
+            # The number as written ("139-0000-1111"), not as normalised.
+            rest = _NUMBER.sub(" ", folded)
+        else:
+            value = fold(found[1]).folded
+            at = folded.rfind(value)
+            rest = folded[:at] + " " + folded[at + len(value) :] if at >= 0 else folded
+        for words in (self.cues, self.markers, self.words, self.fillers):
+            if words is not None:
+                rest = words.sub(" ", rest)
+        return found if not _NOTHING.sub("", rest) else None
+
     def _dated(self, folded: Folded) -> tuple[str, str] | None:
         """The start date given after a marker, when no field is named: ("since", "上周五开始的")."""
         marker = self.markers.search(folded.folded)
@@ -200,6 +226,11 @@ def field_mentions(text: str) -> tuple[str, ...]:
 def edit_request(text: str) -> tuple[str, str] | None:
     """A correction of one field: ("phone", "13922223334") for "不对，电话写错了 应该是13922223334"."""
     return default_synonyms().edit_request(text)
+
+
+def sole_edit(text: str) -> tuple[str, str] | None:
+    """A correction that is all the text says: ("phone", "13900001111") for "电话写错了，应该是13900001111"."""
+    return default_synonyms().sole_edit(text)
 
 
 def says_when(text: str) -> bool:

@@ -385,7 +385,11 @@ def act_apply_edit(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
         if name not in changed and replaceable and draft.slots.get(name) != value:
             draft.slots[name] = value
             changed.append(name)
-    say_changed(draft, deps, changed)
+    # While the form is filled, a detail that held nothing is noted ("已记下 联系电话: 139…"); at the summary, and
+    # for one that held another value, the detail is updated.
+    noted = [n for n in changed if snapshot.state is State.COLLECTING and not snapshot.slots.get(n)]
+    say_changed(draft, deps, [n for n in changed if n not in noted])
+    say_changed(draft, deps, noted, key="form.noted")
     if draft.context.get("asking") in changed:
         draft.context.pop("asking", None)
     ask_next(draft, deps)

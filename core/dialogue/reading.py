@@ -23,7 +23,7 @@ from core.dialogue.entities import (
     sole_project,
     sole_ticket_number,
 )
-from core.dialogue.fields import edit_request, field_mentions, label_end, says_when
+from core.dialogue.fields import edit_request, field_mentions, label_end, says_when, sole_edit
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
     ASKING_STATES,
@@ -66,10 +66,16 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
         return acts
     # "the project name is wrong", "项目名写错了": which detail is wrong, without its new value.
     value = "" if normalize(found[1]).strip(" .!。！") in _NOT_A_VALUE else found[1]
-    if snapshot.state is State.COLLECTING and not snapshot.slots.get(slot) and not (slot in snapshot.slots and value):
+    if (
+        snapshot.state is State.COLLECTING
+        and not snapshot.slots.get(slot)
+        and not (slot in snapshot.slots and value)
+        and not (value and spec is not None and spec.name != slot and sole_edit(text))
+    ):
         # While the form is filled, a detail that holds nothing is not corrected (one skipped and given a value is):
         # "重新配音，电话138…" answers the question asked and gives the phone besides, its 重新 the outcome wanted;
-        # "海报上的电话印错了" tells of the issue.
+        # "海报上的电话印错了" tells of the issue. A message that is nothing but another detail's new value
+        # ("电话写错了，应该是139…" asked for the outcome) gives that detail, and answers nothing of the one asked.
         return acts
     return replace(acts, found=acts.found | {Act.EDIT}, edit=(slot, value))
 

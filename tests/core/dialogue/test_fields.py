@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.dialogue.fields import FieldSynonyms, edit_request, field_mentions, says_when
+from core.dialogue.fields import FieldSynonyms, edit_request, field_mentions, says_when, sole_edit
 from core.dialogue.forms import CATEGORIES, Forms
 from core.settings import DEFAULT_CONFIG_DIR
 
@@ -82,6 +82,23 @@ EDITS = [
 @pytest.mark.parametrize(("text", "expected"), EDITS)
 def test_edit_request(text: str, expected: tuple[str, str] | None) -> None:
     assert edit_request(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("电话写错了，应该是13900001111", ("phone", "13900001111")),
+        ("不好意思，我的手机号填错了，现在是139-0000-1111", ("phone", "13900001111")),
+        ("phone should be 13900001111", ("phone", "13900001111")),
+        ("项目名应该是春季改版", ("project", "春季改版")),
+        # more than the correction: an outcome wanted, words of the issue, or no new value
+        ("重新配音，电话13800138033", None),
+        ("电话写错了，应该是13900001111，还有尽快重印", None),
+        ("电话写错了", None),
+    ],
+)
+def test_a_correction_that_is_all_the_message_says(text: str, expected: tuple[str, str] | None) -> None:
+    assert sole_edit(text) == expected
 
 
 def test_every_field_is_a_slot_of_some_form() -> None:

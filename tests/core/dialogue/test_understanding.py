@@ -1158,6 +1158,49 @@ def test_a_detail_given_beside_an_answer_is_no_correction(deps: Deps) -> None:
     assert outcome.slots["phone"] == "13800138033" and outcome.slots["expected"].startswith("重新配音")
 
 
+@pytest.mark.parametrize(
+    ("text", "slot", "value"),
+    [
+        ("电话写错了，应该是13900001111", "phone", "13900001111"),
+        ("不好意思，我的手机号填错了，现在是139-0000-1111", "phone", "13900001111"),
+        ("phone should be 13900001111", "phone", "13900001111"),
+        ("不对，应该是13900001111", "phone", "13900001111"),
+    ],
+)
+def test_a_correction_of_a_detail_not_yet_given_while_another_is_asked_gives_it(
+    text: str, slot: str, value: str, deps: Deps
+) -> None:
+    # The outcome is asked and the phone never given: the message gives the phone and nothing for the outcome.
+    slots = {"description": "开业海报的logo印错了", "project": "开业海报", "since": None}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.state is State.COLLECTING and outcome.context["asking"] == "expected"
+    assert outcome.slots[slot] == value and "expected" not in outcome.slots
+    assert keys(outcome) == ["form.noted", "form.ask"]
+    assert text_of(outcome, "form.noted", deps) == f"已记下 联系电话: {value}。"
+
+
+def test_a_correction_of_the_project_skipped_while_another_is_asked_gives_it(deps: Deps) -> None:
+    slots = {"description": "开业海报的logo印错了", "project": None, "since": None}
+    snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"})
+    outcome = say("项目名应该是春季新品传单", snap, deps)
+    assert outcome.slots["project"] == "春季新品传单" and "expected" not in outcome.slots
+    assert outcome.context["asking"] == "expected" and keys(outcome) == ["form.noted", "form.ask"]
+
+
+@pytest.mark.parametrize("text", ["今天之内必须给我", "明天之前给我方案", "三天内给我答复"])
+def test_a_demand_with_a_deadline_given_for_the_phone_fills_the_skipped_outcome(text: str, deps: Deps) -> None:
+    slots = {"description": "开业海报的logo印错了", "project": "开业海报", "since": None, "expected": None}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
+    assert outcome.slots["expected"] == text and "phone" not in outcome.slots
+    assert keys(outcome) == ["form.noted", "form.ask"] and outcome.context["asking"] == "phone"
+
+
+@pytest.mark.parametrize("text", ["今天之内必须给我", "明天之前给我方案", "请今天内回复我"])
+def test_wanting_something_by_a_day_is_the_outcome_wanted(text: str, deps: Deps) -> None:
+    assert extract_slots("complaint", text, deps).get("expected") == text
+    assert "since" not in extract_slots("complaint", text, deps)
+
+
 def test_asked_for_the_category_in_vain_the_bot_files_its_best_reading(deps: Deps) -> None:
     snap = Snapshot(State.NEW)
     # Not sure of the words, the bot offers the categories; the client describes on instead of picking.
