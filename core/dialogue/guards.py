@@ -38,6 +38,7 @@ from core.dialogue.reading import (
     extract_slots,
     filled_after,
     first_text_after_pick,
+    free_text_answers,
     issue_text,
     issue_text_slot,
     just_chose_to_change,
@@ -85,6 +86,9 @@ def _side_question(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     if acts_of(event).found & {Act.SIDE_MARKER, Act.NEW_ISSUE}:
         return True
     assert snapshot.category is not None
+    if free_text_answers(snapshot.category, event.text, dict(snapshot.slots), deps):
+        # The inquiry's own question, not yet told, given for its topic ("小红书达人投放怎么收费？"): it is told now.
+        return False
     return spec.extract is not None and spec.name not in extract_slots(snapshot.category, event.text, deps)
 
 

@@ -1674,3 +1674,15 @@ def test_a_first_message_no_rule_knows_is_kept_and_only_its_category_asked(deps:
     # "describe your issue" would ask for what was just said: the category only.
     assert keys(outcome) == ["greeting.hello", "classify.ask"]
     assert keys(say("你好", Snapshot(State.NEW, None, {}, {}), deps)) == ["greeting.welcome"]
+
+
+@pytest.mark.parametrize("first", ["想问个问题", "咨询"])
+def test_the_inquirys_own_question_asked_for_its_topic_is_no_side_question(first: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic", "first_text": first})
+    outcome = say("小红书达人投放怎么收费？", snap, deps)
+    assert outcome.slots["question"] == "小红书达人投放怎么收费？" and outcome.state is State.CONFIRMING
+    assert "side_questions" not in outcome.context
+    # Once the question is told, another question asked for the topic is one aside.
+    told = Snapshot(State.COLLECTING, "inquiry", {"question": "开户要什么资料"}, {"asking": "topic"})
+    aside = say("小红书达人投放怎么收费？", told, deps)
+    assert aside.slots["question"] == "开户要什么资料" and aside.context["side_questions"]
