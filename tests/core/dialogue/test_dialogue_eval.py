@@ -128,6 +128,14 @@ def test_a_status_reply_must_name_the_ticket_and_its_status() -> None:
     assert _run(status, ticket, reply="工单 KF-20261129-0001 当前状态：调查中，由小李负责").success
 
 
+def test_an_sla_reply_must_say_how_long_handling_takes() -> None:
+    asked = _scenario(expect={"goal": "ticket", "reply": ["sla"]})
+    ticket = _ticket(phone="13800138000")
+    assert not _run(asked, ticket, reply="请留下联系电话，方便负责同事及时与您沟通。").success
+    assert _run(asked, ticket, reply="提交后，投诉类问题我们承诺在 2 小时内（工作时间）首次回复").success
+    assert _run(asked, ticket, reply="we usually resolve it within 24 hours (business hours)").success
+
+
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     """A few dev scenarios played once through the real engine."""
