@@ -270,6 +270,10 @@ CLOCK_TIME = re.compile(r"(?<!\d)(?:[01]\d|2[0-4]):[0-5]\d(?!\d)")
 DURATION = re.compile(r"\d+\s*(?:分钟|小时|个?工作日|天|minutes?\b|hours?\b|(?:business |working )?days?\b)", re.I)
 
 
+# The category menu: a reply naming every category, in Chinese or in English (the labels of config/texts.*.yaml).
+CATEGORY_MENUS = (tuple(CATEGORY_WORDS.values()), ("Inquiry", "Complaint", "Suggestion", "Other"))
+
+
 # A short reply: 40 Chinese characters, or 80 letters of English (a Chinese character is two columns wide).
 SHORT_COLUMNS = 80
 
@@ -289,6 +293,8 @@ def _reply_ok(check: str, run: Run) -> bool:
         return len(CLOCK_TIME.findall(reply or "")) >= 2
     if check == "sla":
         return bool(DURATION.search(reply or ""))
+    if check == "no_menu":
+        return not any(all(label in (reply or "") for label in menu) for menu in CATEGORY_MENUS)
     raise ValueError(check)
 
 
