@@ -266,6 +266,14 @@ def judge(run: Run) -> None:
 CLOCK_TIME = re.compile(r"(?<!\d)(?:[01]\d|2[0-4]):[0-5]\d(?!\d)")
 
 
+# How long handling takes, told: a reply that names a duration ("2 小时内", "within 24 hours", "3 个工作日").
+DURATION = re.compile(r"\d+\s*(?:分钟|小时|个?工作日|天|minutes?\b|hours?\b|(?:business |working )?days?\b)", re.I)
+
+
+# The category menu: a reply naming every category, in Chinese or in English (the labels of config/texts.*.yaml).
+CATEGORY_MENUS = (tuple(CATEGORY_WORDS.values()), ("Inquiry", "Complaint", "Suggestion", "Other"))
+
+
 # A short reply: 40 Chinese characters, or 80 letters of English (a Chinese character is two columns wide).
 SHORT_COLUMNS = 80
 
@@ -283,6 +291,10 @@ def _reply_ok(check: str, run: Run) -> bool:
         return reply is None or (_columns(reply) <= SHORT_COLUMNS and not TICKET_NO.search(reply))
     if check == "hours":
         return len(CLOCK_TIME.findall(reply or "")) >= 2
+    if check == "sla":
+        return bool(DURATION.search(reply or ""))
+    if check == "no_menu":
+        return not any(all(label in (reply or "") for label in menu) for menu in CATEGORY_MENUS)
     raise ValueError(check)
 
 

@@ -128,6 +128,25 @@ def test_a_status_reply_must_name_the_ticket_and_its_status() -> None:
     assert _run(status, ticket, reply="工单 KF-20261129-0001 当前状态：调查中，由小李负责").success
 
 
+def test_an_sla_reply_must_say_how_long_handling_takes() -> None:
+    asked = _scenario(expect={"goal": "ticket", "reply": ["sla"]})
+    ticket = _ticket(phone="13800138000")
+    assert not _run(asked, ticket, reply="请留下联系电话，方便负责同事及时与您沟通。").success
+    assert _run(asked, ticket, reply="提交后，投诉类问题我们承诺在 2 小时内（工作时间）首次回复").success
+    assert _run(asked, ticket, reply="we usually resolve it within 24 hours (business hours)").success
+
+
+def test_a_no_menu_reply_offers_no_category_menu() -> None:
+    asked = _scenario(expect={"goal": "nothing", "reply": ["no_menu"]})
+    assert not _run(
+        asked, state="greeted", reply="请选择问题类别：\n请回复数字选择：1 咨询 · 2 投诉 · 3 建议 · 4 其他"
+    ).success
+    assert not _run(
+        asked, state="greeted", reply="Reply with a number: 1 Inquiry · 2 Complaint · 3 Suggestion · 4 Other"
+    ).success
+    assert _run(asked, state="new", reply="您这个账号下暂时没有查到工单，请发来工单号或提交时留的手机号。").success
+
+
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     """A few dev scenarios played once through the real engine."""
