@@ -108,6 +108,7 @@ def test_a_word_of_venting_still_scores_at_the_satisfaction_prompt() -> None:
     ("name", "text"),
     [
         ("project", "垃圾公司"),
+        ("project", "你们是不是有病啊 这种错都犯"),
         ("since", "你们是不是脑子有病啊，这么简单的东西都搞不定"),
         ("expected", "滚"),
         ("phone", "你们这帮废物"),
