@@ -531,7 +531,7 @@ _NOT_A_DEMAND = re.compile(
 # Longer than this, a clause holds more than the demand (voice-style messages come without punctuation).
 _LONG_CLAUSE = 24
 _LONG_CLAUSE_LATIN = 60
-_DEMAND_LEAD = re.compile(r"\s*(?:我们|我方|我|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
+_DEMAND_LEAD = re.compile(r"\s*(?:(?:我们|我方|我)的?|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
 
 
 def _demand(folded: Folded, masked: str, deadlines: tuple[Found, ...] = ()) -> str | None:

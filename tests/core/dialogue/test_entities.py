@@ -386,6 +386,8 @@ DEMANDS = [
     ("请尽快恢复投放", "请尽快恢复投放"),
     ("要求赔偿", "要求赔偿"),
     ("我们要补量或退款", "要补量或退款"),
+    # "我们的…": the possessive goes with the pronoun
+    ("我们的发票抬头错了要重开", "发票抬头错了要重开"),
     # an outcome that ends an exclaimed clause is an order; every clause that asks is kept
     ("多扣的全部退款！！！", "多扣的全部退款"),
     ("3号就结束了还在扣费！！！马上停！！！多扣的全部退款！！！", "马上停，多扣的全部退款"),
