@@ -185,10 +185,8 @@ class ActLexicon:
         self.affirm_when_whole = frozenset(s for w in whole for s in (w, *(normalize(t) for t in spelled[w])))
         # A "no" that, as the whole answer to a detail that may be left out, leaves it out.
         self.skip_when_optional = frozenset(_with_traditional(_strings(raw, "skip_when_optional")))
-        # Longest first, so "问个问题" goes before "问题" and leaves nothing behind.
-        self.openers = tuple(sorted(_with_traditional(_strings(raw, "openers")), key=len, reverse=True))
         # Words by which a status question points at something filed before ("之前提交的工单", "my ticket").
-        self.filed_words = _with_traditional(_strings(raw, "filed_words"))
+        self._filed_words = _words_pattern(_with_traditional(_strings(raw, "filed_words")))
         for name, spec in acts.items():
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
@@ -233,6 +231,10 @@ class ActLexicon:
             str(category): _with_traditional(str(w) for w in words)
             for category, words in (raw.get("category_words") or {}).items()
         }
+        # Openers and the categories' own words, longest first, so "问个问题" goes before "问题" and leaves nothing.
+        self._openers = _words_pattern(
+            [*_with_traditional(_strings(raw, "openers")), *(w for ws in self.category_words.values() for w in ws)]
+        )
         negations = [str(n) for n in raw.get("negations", ())]
         for category, words in (raw.get("category_words") or {}).items():
             for word in words:
@@ -352,9 +354,7 @@ class ActLexicon:
     def without_openers(self, norm: str) -> str:
         """The (normalized) text without the words that announce an issue without telling it ("我想咨询下",
         "想问个问题", "quick question") and without the categories' own words."""
-        for word in (*self.openers, *(w for words in self.category_words.values() for w in words)):
-            norm = norm.replace(word, " ")
-        return norm
+        return norm if self._openers is None else self._openers.sub(" ", norm)
 
     def named_categories(self, text: str) -> frozenset[str]:
         """The categories a message names, by a claim ("我是投诉") or a category's word ("我要咨询"), never after a
@@ -584,8 +584,7 @@ class ActLexicon:
 
     def refers_to_filed(self, text: str) -> bool:
         """Whether the message points at something the client filed before ("之前提交的工单", "my ticket")."""
-        norm = normalize(text)
-        return any(has_word(norm, word) for word in self.filed_words)
+        return self._filed_words is not None and self._filed_words.search(normalize(text)) is not None
 
     def _bare_category(self, norm: str) -> str | None:
         """The category whose word is the whole message ("投诉", "咨询！"): named as plainly as a claim, wherever

@@ -571,19 +571,23 @@ def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False
     return checked
 
 
+# Punctuation and particles left around what a first message names without asking ("咨询一下投放的事").
+_SAYS_NOTHING = " ,.!?。，！？的事情下一吧呀啊了"
+
+
 def _usable_first_text(spec: SlotSpec, first_text: str, deps: Deps, category: str) -> bool:
     text = first_text.strip()
     if spec.name in FREE_TEXT:
         # "咨询一下投放的事" names the category and the topic but asks nothing yet.
         substance = deps.lexicon.without_claims(normalize(text))
         # "我想咨询下", "想问个问题": words that announce a question without asking it.
-        if not deps.lexicon.without_openers(substance).strip(" ,.!?。，！？的事情下一吧呀啊了请个"):
+        if not deps.lexicon.without_openers(substance).strip(_SAYS_NOTHING + "请个"):
             return False
         for other in deps.forms.slots(category):
             for words in other.cues.values():
                 for word in words:
                     substance = substance.replace(word, "")
-        if len(substance.strip(" ,.!?。，！？的事情下一吧呀啊了")) < 4:
+        if len(substance.strip(_SAYS_NOTHING)) < 4:
             return False
     if len(text) >= deps.settings.prefill_min_chars:
         return True
