@@ -41,6 +41,18 @@ def _alternation(words: Iterable[str], *, not_after: str = "") -> re.Pattern[str
     return re.compile(f"{guard}(?:{'|'.join(parts)})")
 
 
+# Said between a detail's name and its write word ("项目就写…", "联系人请填…").
+_WRITE_LEAD = r"\s*(?:就|请|帮我|麻烦|也|还是|直接|可以)?\s*"
+# After a write word, these say how something was written, not what to write ("写得很差", "写错了", "填完了").
+_WRITE_NOT = r"(?![得的错了完好清掉过])"
+
+
+def _write_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """A write word where a detail's name ends, optionally after a polite or emphatic word."""
+    alternation = _alternation(words).pattern
+    return re.compile(f"{_WRITE_LEAD}{alternation}{_WRITE_NOT}\\s*[:：]?")
+
+
 @dataclass(frozen=True, slots=True)
 class Mention:
     """A field word at a span of the folded text, and the fields it can name."""
@@ -64,6 +76,8 @@ class FieldSynonyms:
     when: re.Pattern[str] | None = None
     # Words that go with a correction and say nothing besides ("不好意思", "我的", "现在").
     fillers: re.Pattern[str] | None = None
+    # A write word right after a field's name ("项目写…"): a correction with its value (see `_written`).
+    writes: re.Pattern[str] | None = None
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> FieldSynonyms:
@@ -84,6 +98,7 @@ class FieldSynonyms:
             ignored=_alternation(ignored) if ignored else None,
             when=_alternation(_strings(data["when_words"])) if data.get("when_words") else None,
             fillers=_alternation(_strings(data["edit_fillers"])) if data.get("edit_fillers") else None,
+            writes=_write_pattern(_strings(data["write_words"])) if data.get("write_words") else None,
         )
 
     @classmethod
@@ -127,7 +142,7 @@ class FieldSynonyms:
         """
         folded = fold(text)
         if not self.cues.search(folded.folded):
-            return None
+            return self._written(folded)
         mentions = self._mentions(folded.folded)
         if not mentions:
             # "不对，应该是13922223334", "写错了，是上周五开始的": the value's shape names the field.
@@ -160,10 +175,24 @@ class FieldSynonyms:
             value = fold(found[1]).folded
             at = folded.rfind(value)
             rest = folded[:at] + " " + folded[at + len(value) :] if at >= 0 else folded
-        for words in (self.cues, self.markers, self.words, self.fillers):
+        for words in (self.cues, self.writes, self.markers, self.words, self.fillers):
             if words is not None:
                 rest = words.sub(" ", rest)
         return found if not _NOTHING.sub("", rest) else None
+
+    def _written(self, folded: Folded) -> tuple[str, str] | None:
+        """The detail named right before a write word, and the value after it ("项目写年度框架合同吧")."""
+        if self.writes is None:
+            return None
+        for mention in self._mentions(folded.folded):
+            write = self.writes.match(folded.folded, mention.end)
+            if write is None:
+                continue
+            words = self._value(folded.shown, folded.folded, write.end(), len(folded.folded))
+            field, value = _resolve(mention.fields, words, folded.shown[write.end() :])
+            if value:
+                return field, value
+        return None
 
     def _dated(self, folded: Folded) -> tuple[str, str] | None:
         """The start date given after a marker, when no field is named: ("since", "上周五开始的")."""

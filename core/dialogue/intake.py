@@ -485,8 +485,9 @@ def act_calm_down(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) ->
 
 
 def act_hold_on(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    """The client went to look the answer up: no answer taken, no question repeated, the form waits for it."""
-    draft.effects.append(Say("form.hold"))
+    """The client went to look the answer up, or to check the summary: no answer taken, no question repeated, the
+    form waits for it."""
+    draft.effects.append(Say("confirm.hold" if snapshot.state is State.CONFIRMING else "form.hold"))
     schedule_idle(draft, deps)
 
 

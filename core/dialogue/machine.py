@@ -228,6 +228,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMING, E.CLAIM, "claim_differs", S.COLLECTING, "switch_category"),
     # "你们是不是有病" at the summary: no yes, no change, no words added to the issue
     *_venting_rows(S.CONFIRMING),
+    # "稍等我看看", "我跟老板确认下" at the summary: the client checks it; no change asked, no yes
+    Transition(S.CONFIRMING, E.HOLD, "pure", S.CONFIRMING, "hold_on"),
     Transition(S.CONFIRMING, E.DENY, "always", S.CONFIRMING, "ask_what_to_change"),
     # "对" right after choosing "修改": the client is asked again, a second yes submits
     Transition(S.CONFIRMING, E.AFFIRM, "pure_after_choosing_to_change", S.CONFIRMING, "change_or_submit"),

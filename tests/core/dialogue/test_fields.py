@@ -63,6 +63,11 @@ EDITS = [
     ("写错了，应该是上周五开始的", ("since", "上周五开始的")),
     ("不对，是11月20号", ("since", "11月20号")),
     ("no, it should be last Friday", ("since", "last Friday")),
+    # the new value written in after the detail's name, with no other cue
+    ("等一下，项目写年度框架合同吧", ("project", "年度框架合同")),
+    ("项目就写：双十一", ("project", "双十一")),
+    ("项目名称写成春季新品发布", ("project", "春季新品发布")),
+    ("电话填13900001111", ("phone", "13900001111")),
     # a field to correct, without the new value yet
     ("电话写错了", ("phone", "")),
     ("项目名不对", ("project", "")),
@@ -76,6 +81,9 @@ EDITS = [
     ("确认", None),
     ("好的", None),
     ("不对", None),
+    # how something was written is no value to write
+    ("项目方案写得很差", None),
+    ("我们项目写的文案有问题", None),
 ]
 
 
@@ -91,6 +99,7 @@ def test_edit_request(text: str, expected: tuple[str, str] | None) -> None:
         ("不好意思，我的手机号填错了，现在是139-0000-1111", ("phone", "13900001111")),
         ("phone should be 13900001111", ("phone", "13900001111")),
         ("项目名应该是春季改版", ("project", "春季改版")),
+        ("等一下，项目写年度框架合同吧", ("project", "年度框架合同")),
         # more than the correction: an outcome wanted, words of the issue, or no new value
         ("重新配音，电话13800138033", None),
         ("电话写错了，应该是13900001111，还有尽快重印", None),

@@ -189,7 +189,11 @@ def test_minutes_are_no_score() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["确认", "确定", "对的", "没问题", "可以", "好的提交吧", "ok", "是", "嗯", "yes", "沒問題", "对了", "對了！"],
+    [
+        *["确认", "确定", "对的", "没问题", "可以", "好的提交吧", "ok", "是", "嗯", "yes", "沒問題", "对了", "對了！"],
+        # a yes with thanks is still a yes
+        *["好的谢谢", "好的，谢谢", "可以的谢谢", "ok thanks"],
+    ],
 )
 def test_confirming_in_words_submits(text: str, deps: Deps) -> None:
     outcome = say(text, confirming(), deps)
@@ -242,6 +246,13 @@ def test_a_date_given_as_the_correction_changes_the_start_date(deps: Deps) -> No
     assert outcome.state is State.CONFIRMING
     assert outcome.slots["since"] == "上周五开始的 (2026-11-27)"
     assert keys(outcome) == ["confirm.changed", "confirm.brief"]
+
+
+@pytest.mark.parametrize("text", ["稍等我看看", "我再想想", "我跟老板确认下", "let me check"])
+def test_checking_the_summary_first_waits_for_it(text: str, deps: Deps) -> None:
+    outcome = say(text, confirming(), deps)
+    assert outcome.state is State.CONFIRMING and keys(outcome) == ["confirm.hold"]
+    assert outcome.slots == COMPLAINT_FILLED
 
 
 @pytest.mark.parametrize("text", ["写错了", "搞错了吧", "nah", "that's not right", "不要提交"])
