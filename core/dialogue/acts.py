@@ -337,7 +337,13 @@ class ActLexicon:
     def issue_breaks(self, norm: str) -> list[int]:
         """Where another issue may begin in a (normalized) message: the starts of "另外", "还有个事", "also"…"""
         kinds = (Act.SIDE_MARKER.value, Act.NEW_ISSUE.value)
-        return [hit.start for hit in self._hits(norm) if hit.kind in kinds]
+        # A phrase that counts only leading ("and", "还有") begins another issue only where a clause begins: "the
+        # campaigns and the fees" is one question.
+        return [
+            hit.start
+            for hit in self._hits(norm)
+            if hit.kind in kinds and (hit.value != LEADING or _clause_starts(norm, hit.start))
+        ]
 
     def without_claims(self, norm: str) -> str:
         """The (normalized) text without the words by which the client names a category ("咨询一下", "I'd like to
@@ -712,6 +718,12 @@ _AROUND_KINDS = frozenset(a.value for a in (*SMALL_TALK, Act.SIDE_MARKER))
 def _is_break(ch: str) -> bool:
     """Punctuation, which ends a clause ("工作时间？我们的发票…")."""
     return unicodedata.category(ch).startswith("P") or ch in "~～"
+
+
+def _clause_starts(norm: str, start: int) -> bool:
+    """A clause begins at `start`: the message's start, or punctuation before it (spaces between)."""
+    before = norm[:start].rstrip()
+    return not before or _is_break(before[-1])
 
 
 def _set_apart(norm: str, end: int) -> bool:

@@ -106,6 +106,14 @@ class Forms:
         spec = self.slot(category, name)
         return any(w and _holds(w, norm_text) for words in spec.cues.values() for w in words)
 
+    def without_cues(self, category: str, name: str, norm_text: str) -> str:
+        """The (normalized) text with every choice's cue words taken out: what it says beside pointing to one."""
+        spec = self.slot(category, name)
+        for word in sorted({w for words in spec.cues.values() for w in words if w}, key=len, reverse=True):
+            pattern = _cue_pattern(word)
+            norm_text = norm_text.replace(word, " ") if pattern is None else pattern.sub(" ", norm_text)
+        return norm_text
+
     def next_missing(self, category: str, filled: Mapping[str, Any]) -> SlotSpec | None:
         """The first slot to ask that is not yet answered (skipped optional slots count as answered)."""
         for spec in self.slots(category):

@@ -79,6 +79,13 @@ from core.dialogue.replies import (
 from core.messages import Button
 
 
+def _hello_if_first(draft: Draft, snapshot: Snapshot) -> None:
+    """An issue told in the client's first message gets the welcome first, and keeps what came with it."""
+    if snapshot.state in {State.NEW, State.CLOSED}:
+        keep(draft, "evidence")
+        draft.effects.append(Say("greeting.hello"))
+
+
 def _second_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """Keep a second issue of the message for when the first one's ticket is filed, and say so."""
     rest = split_issues(told_so_far(snapshot, event), deps)[1]
@@ -193,9 +200,7 @@ def act_ask_category(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps)
 
 def act_start_classified(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     text = issue_text(snapshot, event, deps)
-    if snapshot.state in {State.NEW, State.CLOSED}:
-        keep(draft, "evidence")
-        draft.effects.append(Say("greeting.hello"))
+    _hello_if_first(draft, snapshot)
     _record_classified(draft, snapshot, event, deps)
     _second_issue(draft, snapshot, event, deps)
     draft.context["first_text"] = text
@@ -218,6 +223,7 @@ def act_start_claimed(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps
     claim = acts_of(event).claim
     assert claim is not None
     text = issue_text(snapshot, event, deps)
+    _hello_if_first(draft, snapshot)
     _record_classified(draft, snapshot, event, deps)
     _second_issue(draft, snapshot, event, deps)
     known = dict(draft.context.get("classified") or {"matched": [], "confident": False})

@@ -65,6 +65,9 @@ def _start_rows(source: State) -> list[Transition]:
         Transition(source, E.BOT_QUESTION, "always", S.GREETED, "explain_bot"),
         # "垃圾公司" as the first message: a calm word and the welcome, and no description of the issue
         Transition(source, E.VENT, "only_venting", S.GREETED, "calm_down"),
+        # "just a question, what are your fees…": the category the client names decides, whatever the words lean to
+        Transition(source, E.CLAIM, "claim_completes", S.CONFIRMING, "start_claimed"),
+        Transition(source, E.CLAIM, "always", S.COLLECTING, "start_claimed"),
         Transition(source, E.MESSAGE, "confident_and_complete", S.CONFIRMING, "start_classified"),
         Transition(source, E.MESSAGE, "confident", S.COLLECTING, "start_classified"),
         Transition(source, E.MESSAGE, "some_cue", S.CLASSIFYING, "ask_category"),

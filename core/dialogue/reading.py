@@ -818,6 +818,23 @@ def free_text_answers(category: str, text: str, filled: dict[str, Any], deps: De
     return found
 
 
+# What an answer to a choice holds beside the choice's words and still says nothing more ("关于报价方面的问题").
+_CHOICE_FILLERS = re.compile(
+    r"关于|方面|相关|问题|这块|那块|这个|那个|一下|咨询|想问|就是|主要|其他|别的|about|regarding|question|the|[的了吧啊呢哈呀嘛类是吗]"
+    r"|[\W\d_]"
+)
+# Characters beside the choice's words that make an answer say more than its choice.
+_MORE_THAN_CHOICE = 4
+
+
+def _tells_beyond_choice(category: str, spec: SlotSpec, text: str, deps: Deps, lang: str) -> bool:
+    """Whether an answer to a choice says more than which choice it is: words that are no cue, label or filler."""
+    rest = deps.forms.without_cues(category, spec.name, normalize(text))
+    for choice in spec.choices:
+        rest = rest.replace(normalize(deps.texts.get(f"slots.{category}.{spec.name}.choices.{choice}", lang)), " ")
+    return len(_CHOICE_FILLERS.sub("", rest)) >= _MORE_THAN_CHOICE
+
+
 def told_with_answer(
     category: str, spec: SlotSpec, text: str, filled: Mapping[str, Any], deps: Deps, lang: str
 ) -> dict[str, Any]:
@@ -825,6 +842,16 @@ def told_with_answer(
     the question itself with no word of any of its choices in it ("你们公司在哪" asked for the topic: "other", not
     the question's words again; words of two topics stay the client's own)."""
     told = free_text_answers(category, text, dict(filled), deps)
+    issue = issue_text_slot(category, deps)
+    if (
+        spec.extract == "topic"
+        and issue is not None
+        and issue.name not in told
+        and filled.get(issue.name)
+        and _tells_beyond_choice(category, spec, text, deps, lang)
+    ):
+        # "美妆类的，预算五万左右" asked which topic: the topic (pricing), and more of the question it was asked about.
+        told[issue.name] = f"{filled[issue.name]} {text.strip()}"
     if (
         told
         and str(filled.get(spec.name, "")).strip() == text.strip()

@@ -43,7 +43,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     )
 
 
-async def _open(chat: Chat, first: str = "你们的信息流广告效果太差了，我要投诉") -> str:
+async def _open(chat: Chat, first: str = "你们的信息流广告效果太差了，完全不跑量") -> str:
     await chat.send(first)
     for answer in ("双十二开屏", "跳过", "跳过", "13800138000"):
         await chat.send(answer)
@@ -80,7 +80,7 @@ async def test_an_uncorrected_confident_verdict_becomes_a_weak_label_at_close(
     number = await _open(Chat(web))
     assert await _labels(services) == []
     await _close(services, number, clock)
-    assert await _labels(services) == [("uncorrected", "complaint", "你们的信息流广告效果太差了，我要投诉")]
+    assert await _labels(services) == [("uncorrected", "complaint", "你们的信息流广告效果太差了，完全不跑量")]
     # Reopened and closed again: still one label.
     async with services.db.transaction() as session:
         ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
@@ -101,7 +101,7 @@ async def test_a_reps_reclassification_is_the_strongest_label_and_no_weak_one_fo
             ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
             assert await reclassify(session, ticket, category, "cli", clock.now())
     # A change of mind replaces the rep's label rather than adding a second one.
-    assert await _labels(services) == [("rep", "suggestion", "你们的信息流广告效果太差了，我要投诉")]
+    assert await _labels(services) == [("rep", "suggestion", "你们的信息流广告效果太差了，完全不跑量")]
     await _close(services, number, clock)
     assert [k for k, _, _ in await _labels(services)] == ["rep"]
 
@@ -122,6 +122,16 @@ async def test_the_clients_own_pick_is_a_label(web: httpx.AsyncClient, services:
         await services.desk.reclassify_by_client(session, ticket, "suggestion", "其实是建议", clock.now())
     await _close(services, number.group(0), clock)
     assert await _labels(services) == [("client", "suggestion", "素材审核太慢，耽误投放")]
+
+
+async def test_a_category_named_in_the_first_message_is_the_clients_pick(
+    web: httpx.AsyncClient, services: Services, clock: ManualClock
+) -> None:
+    clock.set(FRIDAY)
+    number = await _open(Chat(web), "你们的信息流广告效果太差了，我要投诉")
+    assert await _labels(services) == [("client", "complaint", "你们的信息流广告效果太差了，我要投诉")]
+    await _close(services, number, clock)
+    assert [k for k, _, _ in await _labels(services)] == ["client"]
 
 
 async def test_training_takes_each_tickets_strongest_label_and_caps_the_uncorrected(core: Core) -> None:

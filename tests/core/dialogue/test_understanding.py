@@ -326,6 +326,42 @@ def test_words_for_one_topic_answer_with_its_label(text: str, topic: str, deps: 
     assert say("抖音广告一般多少钱", snap, deps).slots["topic"] == "抖音广告一般多少钱"
 
 
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("美妆类的，预算五万左右", "想问下小红书达人投放怎么收费 美妆类的，预算五万左右"),
+        ("pricing, a budget of 50k for a beauty brand", "想问下小红书达人投放怎么收费 pricing, a budget"),
+        # the topic's words, its label or small words besides say nothing more
+        ("报价", "想问下小红书达人投放怎么收费"),
+        ("关于价格方面的问题", "想问下小红书达人投放怎么收费"),
+        ("报价与合同", "想问下小红书达人投放怎么收费"),
+    ],
+)
+def test_more_of_the_question_told_with_its_topic_joins_the_question(text: str, question: str, deps: Deps) -> None:
+    first = "想问下小红书达人投放怎么收费"
+    snap = Snapshot(State.COLLECTING, "inquiry", {"question": first}, {"asking": "topic", "first_text": first})
+    outcome = say(text, snap, deps)
+    assert outcome.slots["topic"] == "报价与合同"
+    if question == first:
+        assert outcome.slots["question"] == first
+    else:
+        assert outcome.slots["question"].startswith(question)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("just a question, what are your fees for KOL campaigns", "inquiry"),
+        ("I have a question about your KOL campaigns and the fees", "inquiry"),
+        ("这是投诉，你们的海报", "complaint"),
+    ],
+)
+def test_the_category_named_in_a_first_message_decides(text: str, category: str, deps: Deps) -> None:
+    outcome = say(text, Snapshot(State.NEW), deps)
+    assert outcome.category == category and outcome.context["classified"]["picked"] is True
+    assert outcome.state in {State.COLLECTING, State.CONFIRMING}
+
+
 def test_several_answers_in_one_message(deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流又停了好几天"}, {"asking": "project"})
     outcome = say("冬季大促，上周三开始的，电话 138-0013-8000", snap, deps)
@@ -1104,6 +1140,8 @@ def test_another_issue_after_the_resolution_starts_a_form_instead_of_a_note(deps
         ("冬季大促的信息流广告不跑量了，对了，截图我等下发", None, None),
         ("你好，另外想问下发票", None, None),
         ("素材被拒了，另外上周的素材也被拒了", None, None),
+        # a word that begins another issue only leading a clause, inside one: "the campaigns and the fees"
+        ("I have a question about your KOL campaigns and the fees pricing, we have a budget of 50k", None, None),
     ],
 )
 def test_two_issues_in_one_message_are_split_at_the_second(
