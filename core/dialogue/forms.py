@@ -184,7 +184,8 @@ def validate(spec: SlotSpec, answer: str, skip_words: AbstractSet[str]) -> Valid
     if spec.validator == "phone":
         digits = normalize_phone(text)
         if digits is None:
-            return Validated(None, "form.bad_phone")
+            # "就这个微信", "王经理": no number at all is not a wrong one; the client hears why a number is asked.
+            return Validated(None, "form.bad_phone" if any(c.isdigit() for c in text) else "form.phone_needed")
         return Validated(digits)
     if len(text) < spec.min_length:
         return Validated(None, "form.too_short")

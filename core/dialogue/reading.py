@@ -66,6 +66,9 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
         return acts
     # "the project name is wrong", "项目名写错了": which detail is wrong, without its new value.
     value = "" if normalize(found[1]).strip(" .!。！") in _NOT_A_VALUE else found[1]
+    if not value and deps.forms.slot(category, slot).extract == "demand" and sole_demand(text):
+        # "希望重新印", "要求重新投放": the outcome wanted itself, its 重新 no call to correct it.
+        return acts
     if (
         snapshot.state is State.COLLECTING
         and not snapshot.slots.get(slot)
@@ -378,6 +381,9 @@ def _elsewhere(snapshot: Snapshot, event: Event, deps: Deps, spec: SlotSpec, kin
             if kind == "demand":
                 # An order with no "要" before it is no demand in passing, but is one said as an answer.
                 value = value or event.text.strip()
+                before = str(snapshot.slots.get(other.name) or "")
+                # What the detail held stays, the outcome now said after it; said again, it adds nothing.
+                value = "" if value in before else "；".join(filter(None, (before, value)))
             if value:
                 return Misplaced(kind, other.name, value)
     return None if snapshot.context.get(OTHER_KIND_ASKED) == spec.name else Misplaced(kind)
@@ -392,6 +398,9 @@ def _open(snapshot: Snapshot, spec: SlotSpec, deps: Deps) -> bool:
         return True
     if spec.extract == "date":
         return not _entities(str(value), deps.today).dates
+    if spec.extract == "demand":
+        # An outcome said later adds to the answer given ("差了大概三成吧" then "希望你们核实一下给个解释").
+        return True
     if spec.extract == "project" and snapshot.category is not None:
         issue = issue_text_slot(snapshot.category, deps)
         told = _entities(str(snapshot.slots.get(issue.name) or ""), deps.today) if issue is not None else None

@@ -428,11 +428,25 @@ def test_wanting_to_complain_in_english_is_no_outcome_wanted(text: str, deps: De
     assert "expected" not in extract_slots("complaint", text, deps)
 
 
+@pytest.mark.parametrize("text", ["希望重新印", "要求重新投放一次"])
+def test_an_outcome_wanted_again_is_no_correction_of_it(text: str, deps: Deps) -> None:
+    slots = {"description": "开业海报的logo颜色印错了", "project": "开业海报", "expected": text}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "since"}), deps)
+    # Its 重新 is the outcome's own word: the outcome stays, and the start date is asked once more.
+    assert outcome.slots["expected"] == text and outcome.context["asking"] == "since"
+    assert keys(outcome) == ["form.other_kind", "form.ask"]
+
+
 def test_an_outcome_given_for_the_project_when_one_is_known_is_asked_about_once(deps: Deps) -> None:
     slots = {"description": "开业海报的logo颜色印错了", "expected": "希望重新印"}
     snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "project"})
-    outcome = say("全额退款", snap, deps)
-    assert outcome.slots["expected"] == "希望重新印" and "project" not in outcome.slots
+    # Another outcome joins the one known, and the project is asked for again.
+    joined = say("全额退款", snap, deps)
+    assert joined.slots["expected"] == "希望重新印；全额退款" and "project" not in joined.slots
+    assert keys(joined) == ["form.noted", "form.ask"] and joined.context["asking"] == "project"
+    # The same outcome again adds nothing: asked about once, then taken as said.
+    outcome = say("全额退款", Snapshot(State.COLLECTING, "complaint", joined.slots, joined.context), deps)
+    assert outcome.slots["expected"] == "希望重新印；全额退款" and "project" not in outcome.slots
     assert (
         text_of(outcome, "form.other_kind", deps) == "“全额退款”看起来是期望的处理结果，这里需要的是「涉及项目/活动」。"
     )
@@ -1242,6 +1256,21 @@ def test_a_demand_with_a_deadline_given_for_the_phone_fills_the_skipped_outcome(
     outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
     assert outcome.slots["expected"] == text and "phone" not in outcome.slots
     assert keys(outcome) == ["form.noted", "form.ask"] and outcome.context["asking"] == "phone"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # the outcome said later joins what the detail held, which may have wanted nothing
+        ("差了大概三成吧", "差了大概三成吧；希望你们核实一下给个解释"),
+        ("退回多收的钱", "退回多收的钱；希望你们核实一下给个解释"),
+    ],
+)
+def test_an_outcome_given_for_the_phone_joins_the_one_given(before: str, after: str, deps: Deps) -> None:
+    slots = {"description": "报表曝光对不上", "project": "双十一预热", "since": None, "expected": before}
+    outcome = say("希望你们核实一下给个解释", Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps)
+    assert outcome.slots["expected"] == after and "phone" not in outcome.slots
+    assert outcome.context["asking"] == "phone" and keys(outcome) == ["form.noted", "form.ask"]
 
 
 @pytest.mark.parametrize("text", ["今天之内必须给我", "明天之前给我方案", "请今天内回复我"])
