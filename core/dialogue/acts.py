@@ -187,6 +187,7 @@ class ActLexicon:
         self.skip_when_optional = frozenset(_with_traditional(_strings(raw, "skip_when_optional")))
         # Words by which a status question points at something filed before ("之前提交的工单", "my ticket").
         self._filed_words = _words_pattern(_with_traditional(_strings(raw, "filed_words")))
+        self._staff_change = _words_pattern(_with_traditional(_strings(raw, "staff_change")))
         for name, spec in acts.items():
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
@@ -587,6 +588,11 @@ class ActLexicon:
         """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
         whole = bare_message(normalize(text))
         return whole in self.skip_when_optional or whole in self.skip_words
+
+    def changes_staff(self, text: str) -> bool:
+        """Whether the message asks for other staff on the client's work ("换人", "换个对接人"), which, as the
+        outcome wanted, asks for no person in this chat."""
+        return self._staff_change is not None and self._staff_change.search(normalize(text)) is not None
 
     def refers_to_filed(self, text: str) -> bool:
         """Whether the message points at something the client filed before ("之前提交的工单", "my ticket")."""

@@ -55,6 +55,15 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
     if category is None:
         return acts
     spec = asking(snapshot, deps)
+    if (
+        Act.HANDOFF in acts
+        and spec is not None
+        and spec.extract == "demand"
+        and (sole_demand(text) or deps.lexicon.changes_staff(text))
+    ):
+        # "要么换人要么退钱" asked for the outcome wanted: other staff on the work, no person in this chat; the
+        # words are the answer, not an act.
+        acts = replace(acts, found=acts.found - {Act.HANDOFF}, pure=False)
     if snapshot.state is State.COLLECTING and spec is not None and not spec.required and deps.lexicon.declines(text):
         # "不用了" asked for a detail that may be left out leaves it out; it drops the issue only where one is needed.
         return replace(acts, found=(acts.found - {Act.CANCEL, Act.DENY}) | {Act.SKIP}, pure=True)

@@ -428,6 +428,19 @@ def test_wanting_to_complain_in_english_is_no_outcome_wanted(text: str, deps: De
     assert "expected" not in extract_slots("complaint", text, deps)
 
 
+@pytest.mark.parametrize("text", ["要么换人要么退钱", "换人", "换个设计师"])
+def test_other_staff_as_the_outcome_wanted_asks_for_no_person_here(text: str, deps: Deps) -> None:
+    slots = {"description": "小王太不专业了 方案一拖再拖", "project": "年货节方案", "since": "这个月初"}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
+    assert outcome.state is State.COLLECTING and outcome.slots["expected"] == text
+    assert outcome.context["asking"] == "phone"
+    # Asked anything else, "换人" still asks for a person.
+    assert (
+        say("换人", Snapshot(State.COLLECTING, "complaint", slots, {"asking": "phone"}), deps).state
+        is State.HUMAN_QUEUE
+    )
+
+
 @pytest.mark.parametrize("text", ["希望重新印", "要求重新投放一次"])
 def test_an_outcome_wanted_again_is_no_correction_of_it(text: str, deps: Deps) -> None:
     slots = {"description": "开业海报的logo颜色印错了", "project": "开业海报", "expected": text}
