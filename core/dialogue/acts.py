@@ -435,21 +435,41 @@ class ActLexicon:
 
         "广告什么时候能恢复" asks about the ads, "退款，要多久？" also gives the outcome wanted: neither only asks.
         """
-        asked = False
-        for clause in _CLAUSES.split(normalize(text)):
-            hits = [h for h in self._hits(clause) if h.kind in _PHRASE_KINDS]
-            timing = any(h.kind == Act.TIMING.value for h in hits)
-            rest = clause
-            if timing:
-                for hit in reversed(hits):
-                    rest = rest[: hit.start] + " " + rest[hit.end :]
-                if self._timing_about is not None:
-                    rest = self._timing_about.sub(" ", rest)
-                hits = []
-            if self._other(rest, hits):
-                return False
-            asked = asked or timing
-        return asked
+        asked = [self._asks_timing_in(normalize(clause)) for clause in _CLAUSES.split(text)]
+        return all(a is not False for a in asked) and True in asked
+
+    def without_timing(self, text: str) -> str | None:
+        """The message without its clauses that only ask how long the agency takes, when it has such clauses and
+        others that tell something: "退款" of "退款，要多久？"; None when no clause only asks that."""
+        kept: list[str] = []
+        asked = told = False
+        pieces = _CLAUSES.split(text)
+        marks = [*_CLAUSES.findall(text), ""]
+        for piece, mark in zip(pieces, marks, strict=True):
+            verdict = self._asks_timing_in(normalize(piece))
+            asked = asked or verdict is True
+            if verdict is not True:
+                told = told or verdict is False
+                kept.append(piece + mark)
+        if not (asked and told):
+            return None
+        return "".join(kept).strip(_CLAUSE_TRIM)
+
+    def _asks_timing_in(self, clause: str) -> bool | None:
+        """Of one (normalized) clause: True when it asks how long and says nothing but the handling's words around
+        it, None when it says nothing but acts, False when it tells something."""
+        hits = [h for h in self._hits(clause) if h.kind in _PHRASE_KINDS]
+        timing = any(h.kind == Act.TIMING.value for h in hits)
+        rest = clause
+        if timing:
+            for hit in reversed(hits):
+                rest = rest[: hit.start] + " " + rest[hit.end :]
+            if self._timing_about is not None:
+                rest = self._timing_about.sub(" ", rest)
+            hits = []
+        if self._other(rest, hits):
+            return False
+        return True if timing else None
 
     def asking_spans(self, text: str) -> list[tuple[int, int]]:
         """Where the (normalized) message only asks: its acts' phrases, the words that only ask and those of the

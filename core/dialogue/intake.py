@@ -20,6 +20,7 @@ from core.dialogue.model import (
     EventKind,
     LeaveTicket,
     OpenTicket,
+    Promise,
     Say,
     Snapshot,
     State,
@@ -428,17 +429,21 @@ def act_side_question(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps
 def act_tell_timing(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
     """How long the agency takes, from the targets the issue would get; then the same question again, nothing
     stored (the question is no answer to it)."""
-    promise = snapshot.promise
-    assert promise is not None and draft.category is not None
-    category = deps.texts.get(f"category.{draft.category}", draft.lang)
-    draft.effects.append(
-        Say(
-            "form.timing",
-            {"category": category, "first_response": promise.first_response, "resolution": promise.resolution},
-        )
-    )
+    assert snapshot.promise is not None
+    targets = timing_answer(snapshot.promise, draft.category, deps, draft.lang)
+    draft.effects.append(Say("form.timing", {"targets": deps.texts.get(targets.key, draft.lang, **targets.params)}))
     reprompt(draft, deps)
     schedule_idle(draft, deps)
+
+
+def timing_answer(promise: Promise, category: str | None, deps: Deps, lang: str) -> Say:
+    """The targets an issue of `category` would get ("提交后，投诉类问题我们承诺在 2 小时内（工作时间）首次回复…")."""
+    assert category is not None
+    named = deps.texts.get(f"category.{category}", lang)
+    return Say(
+        "form.timing_targets",
+        {"category": named, "first_response": promise.first_response, "resolution": promise.resolution},
+    )
 
 
 def act_continue_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

@@ -54,6 +54,12 @@ TIMING_QUESTIONS = [
     "btw 你们一般多久能回复？",
     "how long will this take",
     "When will someone get back to me?",
+    "大概几天能搞定啊",
+    "处理要几个工作日？",
+    "今天能处理完吗",
+    "提交之后多久能给答复？",
+    "多久能有结果",
+    "how many days does this usually take?",
 ]
 
 
@@ -94,7 +100,7 @@ def test_a_timing_question_at_a_detail_is_answered_and_the_detail_asked_again(sl
     assert outcome.context["asking"] == slot
     assert keys(outcome) == ["form.timing", "form.ask"]
     answer = next(e for e in outcome.effects if isinstance(e, Say))
-    assert answer.params == {"category": "投诉", "first_response": "2 小时", "resolution": "24 小时"}
+    assert answer.params == {"targets": "提交后，投诉类问题我们承诺在 2 小时内（工作时间）首次回复，一般在 24 小时内（工作时间）处理完毕。"}
 
 
 def test_the_answer_names_the_targets_in_the_clients_words(deps: Deps) -> None:
@@ -127,11 +133,28 @@ def test_the_outcome_wanted_by_a_time_is_the_outcome_not_a_timing_question(text:
     assert outcome.slots["expected"] == text
 
 
-@pytest.mark.parametrize("text", ["广告什么时候能恢复？", "退款，要多久？"])
-def test_a_question_of_when_about_more_than_the_handling_is_kept_with_the_issue(text: str, deps: Deps) -> None:
-    outcome = say(text, asked_for("expected"), deps)
+def test_a_question_of_when_about_more_than_the_handling_is_kept_with_the_issue(deps: Deps) -> None:
+    outcome = say("广告什么时候能恢复？", asked_for("expected"), deps)
     assert "form.timing" not in keys(outcome)
-    assert text in [*outcome.slots.values(), *outcome.context.get("side_questions", [])]
+    assert "广告什么时候能恢复？" in [*outcome.slots.values(), *outcome.context.get("side_questions", [])]
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [("退款，要多久？", "退款"), ("重开发票。大概多久能处理好", "重开发票"), ("refund please, how long will it take?", "refund please")],
+)
+def test_how_long_asked_beside_the_detail_is_answered_and_the_detail_kept(text: str, wanted: str, deps: Deps) -> None:
+    outcome = say(text, asked_for("expected"), deps)
+    assert keys(outcome)[0] == "form.timing_targets"
+    assert outcome.slots["expected"] == wanted
+    assert outcome.context["asking"] == "phone"
+
+
+def test_how_long_asked_beside_a_change_at_the_summary_is_answered_and_the_change_made(deps: Deps) -> None:
+    snapshot = Snapshot(State.CONFIRMING, "complaint", dict(COMPLAINT), {"summary_shown": True}, promise=PROMISE)
+    outcome = say("电话改成13900139000，多久能有结果？", snapshot, deps)
+    assert keys(outcome)[0] == "form.timing_targets"
+    assert outcome.slots["phone"] == "13900139000"
 
 
 def test_the_question_of_an_inquiry_is_its_answer_though_it_asks_when(deps: Deps) -> None:
