@@ -100,7 +100,8 @@ def test_a_timing_question_at_a_detail_is_answered_and_the_detail_asked_again(sl
     assert outcome.context["asking"] == slot
     assert keys(outcome) == ["form.timing", "form.ask"]
     answer = next(e for e in outcome.effects if isinstance(e, Say))
-    assert answer.params == {"targets": "提交后，投诉类问题我们承诺在 2 小时内（工作时间）首次回复，一般在 24 小时内（工作时间）处理完毕。"}
+    targets = "提交后，投诉类问题我们承诺在 2 小时内（工作时间）首次回复，一般在 24 小时内（工作时间）处理完毕。"
+    assert answer.params == {"targets": targets}
 
 
 def test_the_answer_names_the_targets_in_the_clients_words(deps: Deps) -> None:
@@ -141,7 +142,11 @@ def test_a_question_of_when_about_more_than_the_handling_is_kept_with_the_issue(
 
 @pytest.mark.parametrize(
     ("text", "wanted"),
-    [("退款，要多久？", "退款"), ("重开发票。大概多久能处理好", "重开发票"), ("refund please, how long will it take?", "refund please")],
+    [
+        ("退款，要多久？", "退款"),
+        ("重开发票。大概多久能处理好", "重开发票"),
+        ("refund please, how long will it take?", "refund please"),
+    ],
 )
 def test_how_long_asked_beside_the_detail_is_answered_and_the_detail_kept(text: str, wanted: str, deps: Deps) -> None:
     outcome = say(text, asked_for("expected"), deps)
