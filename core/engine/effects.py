@@ -175,8 +175,15 @@ class EngineEffects(EngineBase):
         if TicketStatus(ticket.status) not in OPEN_STATUSES:
             return TicketView(ticket.number, ticket.category, ticket.status, holder)
         due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+        within = format_duration(self.policies.sla[ticket.priority].resolution, conversation.language)
         return TicketView(
-            ticket.number, ticket.category, ticket.status, holder, self._local(due), self._local(ticket.resolution_due)
+            ticket.number,
+            ticket.category,
+            ticket.status,
+            holder,
+            self._local(due),
+            self._local(ticket.resolution_due),
+            within,
         )
 
     def _local(self, moment: datetime | None) -> str | None:

@@ -203,6 +203,14 @@ def test_asked_how_long_with_a_ticket_open_the_ticket_tells_both_deadlines(text:
     assert "12-07 10:30" not in plain.params["deadline"]
 
 
+def test_asked_how_long_once_answered_the_ticket_tells_when_and_how_long_it_is_resolved(deps: Deps) -> None:
+    # The first answer given, the next deadline is the resolution's: said once, with how long resolving takes.
+    view = TicketView("KF-20261202-0001", "complaint", "investigating", "小李", "12-07 10:30", "12-07 10:30", "24 小时")
+    snapshot = Snapshot(State.TICKET_OPEN, "complaint", dict(COMPLAINT), {"turn": 3}, has_ticket=True, ticket=view)
+    report = next(e for e in say("大概多久会有结果呢", snapshot, deps).effects if isinstance(e, Say))
+    assert report.params["deadline"] == "预计在 12-07 10:30 前处理完毕（按工作时间计 24 小时内）。"
+
+
 def test_business_time_is_promised_in_hours_not_days() -> None:
     # 24 hours of business time are three working days and more: "1 天（工作时间）" would read as one.
     assert format_duration(timedelta(hours=24), "zh") == "24 小时"
@@ -246,4 +254,5 @@ async def test_asked_how_long_once_the_ticket_is_open_its_own_deadlines_answer(c
     first, resolved = (
         as_utc(d).astimezone(zone).strftime("%m-%d %H:%M") for d in (ticket.first_response_due, ticket.resolution_due)
     )
-    assert f"我们承诺在 {first} 前答复您。预计在 {resolved} 前处理完毕。" in channel.sent[-1][1]
+    # Tier C, a complaint: P2, resolved within 24 hours of business time.
+    assert f"我们承诺在 {first} 前答复您。预计在 {resolved} 前处理完毕（按工作时间计 24 小时内）。" in channel.sent[-1][1]
