@@ -255,4 +255,5 @@ async def test_asked_how_long_once_the_ticket_is_open_its_own_deadlines_answer(c
         as_utc(d).astimezone(zone).strftime("%m-%d %H:%M") for d in (ticket.first_response_due, ticket.resolution_due)
     )
     # Tier C, a complaint: P2, resolved within 24 hours of business time.
-    assert f"我们承诺在 {first} 前答复您。预计在 {resolved} 前处理完毕（按工作时间计 24 小时内）。" in channel.sent[-1][1]
+    told = f"我们承诺在 {first} 前答复您。预计在 {resolved} 前处理完毕（按工作时间计 24 小时内）。"
+    assert told in channel.sent[-1][1]
