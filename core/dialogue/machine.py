@@ -59,6 +59,8 @@ def _start_rows(source: State) -> list[Transition]:
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         # "之前提交的工单有进展了吗" from a client none of whose tickets was found: asked for its number, not a category
         Transition(source, E.STATUS, "asks_of_unknown_ticket", source, "look_for_ticket"),
+        # "你们一般多久回复" before any issue: the quickest targets, and nothing opened
+        Transition(source, E.TIMING, "asks_timing", source, "tell_timing"),
         Transition(source, E.GREETING, "pure", S.GREETED, "greet"),
         Transition(source, E.THANKS, "nothing_else", source, "say_bye"),
         # "好的", "嗯嗯", "ok" with nothing open start no form: a first one is greeted, one after the end acknowledged
@@ -87,6 +89,7 @@ def _asking_rows(source: State) -> list[Transition]:
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         # "之前提交的工单有进展了吗" from a client none of whose tickets was found: asked for its number, not a category
         Transition(source, E.STATUS, "asks_of_unknown_ticket", source, "look_for_ticket"),
+        Transition(source, E.TIMING, "asks_timing", source, "tell_timing"),
         Transition(source, E.GREETING, "pure", source, "greet_again"),
         Transition(source, E.BOT_QUESTION, "always", source, "explain_bot"),
         *_venting_rows(source),

@@ -257,3 +257,31 @@ async def test_asked_how_long_once_the_ticket_is_open_its_own_deadlines_answer(c
     # Tier C, a complaint: P2, resolved within 24 hours of business time.
     told = f"我们承诺在 {first} 前答复您。预计在 {resolved} 前处理完毕（按工作时间计 24 小时内）。"
     assert told in channel.sent[-1][1]
+
+
+# ---------------------------------------------------------------- before any issue is told
+
+
+@pytest.mark.parametrize("text", ["你们一般多久能给答复", "多久回复啊？", "how long do you usually take to reply?"])
+@pytest.mark.parametrize("state", [State.NEW, State.CLOSED])
+def test_how_long_asked_before_any_issue_is_answered_and_nothing_is_opened(text: str, state: State, deps: Deps) -> None:
+    outcome = say(text, Snapshot(state, promise=PROMISE), deps)
+    assert outcome.state is state and outcome.category is None and not outcome.slots
+    assert keys(outcome) == ["form.timing_general", "hours.anything_else"]
+
+
+def test_how_long_asked_when_greeted_is_answered_and_the_menu_shown_again(deps: Deps) -> None:
+    outcome = say("一般多久能处理好", Snapshot(State.GREETED, promise=PROMISE), deps)
+    assert outcome.state is State.GREETED
+    assert keys(outcome) == ["form.timing_general", "classify.ask"]
+
+
+async def test_asked_before_any_issue_the_answer_holds_the_quickest_targets_of_the_tier(core: Core) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你们一般多久能给答复", "m1"))
+    # Tier C: a complaint is P2 (config/sla.yaml), the quickest of its categories.
+    assert "最快在 2 小时内（工作时间）首次回复、24 小时内（工作时间）处理完毕" in channel.sent[-1][1]
+    async with core.db.transaction() as session:
+        conversation = (await session.execute(select(Conversation))).scalar_one()
+    assert conversation.state == State.NEW.value and conversation.category is None
