@@ -60,6 +60,9 @@ TIMING_QUESTIONS = [
     "提交之后多久能给答复？",
     "多久能有结果",
     "how many days does this usually take?",
+    # What only asks around the question (see ActLexicon.asking_spans): "你们公司", "是不是", "what".
+    "你们公司一般多久回复？",
+    "是不是要多久才能处理好",
 ]
 
 
