@@ -178,6 +178,8 @@ def test_the_answer_in_english(deps: Deps) -> None:
         "周末有没有人",
         "hey what time do you guys close today",
         "do you guys work on weekends?",
+        "中午有人吗",
+        "几点以后就没人了",
     ],
 )
 def test_the_hours_asked_alone_are_answered_and_nothing_is_opened(text: str, deps: Deps) -> None:

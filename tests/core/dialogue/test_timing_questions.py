@@ -63,6 +63,12 @@ TIMING_QUESTIONS = [
     # What only asks around the question (see ActLexicon.asking_spans): "你们公司", "是不是", "what".
     "你们公司一般多久回复？",
     "是不是要多久才能处理好",
+    "要等多久",
+    "得等几天",
+    "最快什么时候能好",
+    "处理周期多长",
+    "几天能出结果",
+    "when will it be fixed?",
 ]
 
 
