@@ -247,9 +247,7 @@ class ActLexicon:
         alternation = "|".join(re.escape(w) for w in fillers if w)
         self._claim_fillers = re.compile(rf"(?<![a-z0-9'])(?:{alternation})(?![a-z0-9'])") if alternation else None
         # Words about the agency's handling that may stand beside a timing question that asks nothing else.
-        about = sorted(_with_traditional(_strings(raw, "timing_about")), key=len, reverse=True)
-        words = "|".join(rf"(?<![a-z0-9']){re.escape(w)}(?![a-z0-9'])" if w.isascii() else re.escape(w) for w in about)
-        self._timing_about = re.compile(words) if words else None
+        about = _with_traditional(_strings(raw, "timing_about"))
         # Words that hold an act's phrase without doing it ("帮我查一下" asks the agency to look: no pause).
         plain = [(str(p), PLAIN, "") for p in raw.get("plain") or ()]
         entries.extend(plain)
@@ -442,26 +440,42 @@ class ActLexicon:
 
         "广告什么时候能恢复" asks about the ads, "退款，要多久？" also gives the outcome wanted: neither only asks.
         """
-        asked = False
-        for clause in _CLAUSES.split(normalize(text)):
-            hits = [h for h in self._hits(clause) if h.kind in _PHRASE_KINDS]
-            timing = any(h.kind == Act.TIMING.value for h in hits)
-            rest = clause
-            if timing:
-                for hit in reversed(hits):
-                    rest = rest[: hit.start] + " " + rest[hit.end :]
-                if self._timing_about is not None:
-                    rest = self._timing_about.sub(" ", rest)
-                hits = []
-            if self._other(rest, hits):
-                return False
-            asked = asked or timing
-        return asked
+        asked = [self._asks_timing_in(normalize(clause)) for clause in _CLAUSES.split(text)]
+        return all(a is not False for a in asked) and True in asked
+
+    def without_timing(self, text: str) -> str | None:
+        """The message without its clauses that only ask how long the agency takes, when it has such clauses and
+        others that tell something: "退款" of "退款，要多久？"; None when no clause only asks that."""
+        kept: list[str] = []
+        asked = told = False
+        pieces = _CLAUSES.split(text)
+        marks = [*_CLAUSES.findall(text), ""]
+        for piece, mark in zip(pieces, marks, strict=True):
+            verdict = self._asks_timing_in(normalize(piece))
+            asked = asked or verdict is True
+            if verdict is not True:
+                told = told or verdict is False
+                kept.append(piece + mark)
+        if not (asked and told):
+            return None
+        return "".join(kept).strip(_CLAUSE_TRIM)
+
+    def _asks_timing_in(self, clause: str) -> bool | None:
+        """Of one (normalized) clause: True when it asks how long and says nothing but what only asks (see
+        `asking_spans`), None when it says nothing but acts, False when it tells something."""
+        hits = [h for h in self._hits(clause) if h.kind in _PHRASE_KINDS]
+        if not any(h.kind == Act.TIMING.value for h in hits):
+            return False if self._other(clause, hits) else None
+        asking = [_Hit(start, end, PLAIN, "") for start, end in self._asking_spans(clause)]
+        return not self._other(clause, asking)
 
     def asking_spans(self, text: str) -> list[tuple[int, int]]:
         """Where the (normalized) message only asks: its acts' phrases, the words that only ask and those of the
-        agency's handling. Of "发票什么时候能开？" all but "发票" and "开"; of "处理好了吗" all."""
-        norm = normalize(text)
+        agency's handling. Of "发票什么时候能开？" all but "发票" and "开"; of "处理好了吗" all. A clause asks only
+        how long the agency takes when these cover it (see `only_asks_timing`)."""
+        return self._asking_spans(normalize(text))
+
+    def _asking_spans(self, norm: str) -> list[tuple[int, int]]:
         spans = [(h.start, h.end) for h in self._hits(norm) if h.kind in _PHRASE_KINDS]
         if self._asking_or_handling is not None:
             spans.extend(m.span() for m in self._asking_or_handling.finditer(norm))

@@ -266,10 +266,11 @@ _NAME_AFTER = re.compile(
 )
 _SAID = re.compile(r"(?:说|讲|回复|答应|承诺|表示|告诉我|称|回|said|told|promised)\s*[:：]?\s*$")
 _NAME_BEFORE = re.compile(rf"(?:那个|这个|的)?\s*{_PROJECT_WORD}")
-# Campaigns are named after the season or shopping festival they run in: 暑期档, 元宵节, 双十一大促, 618.
+# Campaigns are named after the season or shopping festival they run in: 暑期档, 元宵节, 双十一大促, 618, and its
+# phases (618预热, 双十一返场).
 _SEASON = re.compile(
     r"(?:暑期|寒假|开学季|贺岁|春节|国庆|五一|元旦|元宵|中秋|端午|七夕|清明|情人节|女神节|妇女节|劳动节|圣诞|"
-    r"年货节|年中|年终|双十一|双11|双十二|双12|618|黑五)(?:节|档|大促|促销|季)?"
+    r"年货节|年中|年终|双十一|双11|双十二|双12|618|黑五)(?:节|档|大促|促销|季)?(?:预热|预售|返场|收官)?"
 )
 _EN_NAME_STOP = {"the", "our", "my", "your", "this", "that", "a", "an", "for", "of", "with", "in", "on", "and", "is"}
 _EN_NAME_STOP |= {"was", "has", "your", "their", "new", "whole", "entire", "ad", "ads"}

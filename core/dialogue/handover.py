@@ -53,9 +53,13 @@ def act_tell_status(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) 
         holder = deps.texts.get("progress.no_holder", lang)
     deadline = deps.texts.get("progress.deadline", lang, deadline=ticket.deadline) if ticket.deadline else ""
     resolution = ticket.resolution_deadline
-    if Act.TIMING in acts_of(event) and resolution and resolution != ticket.deadline:
-        # "要多久能处理好" asks when it is done, not only when someone first answers.
-        deadline += deps.texts.get("progress.resolution_deadline", lang, deadline=resolution)
+    if Act.TIMING in acts_of(event) and resolution:
+        # "要多久能处理好" asks when it is done, not only when someone first answers, and how long that takes.
+        if resolution == ticket.deadline:
+            deadline = ""
+        within = ticket.resolution_within
+        within = deps.texts.get("progress.resolution_within", lang, within=within) if within else ""
+        deadline += deps.texts.get("progress.resolution_deadline", lang, deadline=resolution, within=within)
     draft.say(
         "progress.report",
         ticket_no=ticket.number,

@@ -20,6 +20,7 @@ from core.dialogue.model import (
     EventKind,
     LeaveTicket,
     OpenTicket,
+    Promise,
     Say,
     Snapshot,
     State,
@@ -432,19 +433,28 @@ def act_side_question(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps
 
 
 def act_tell_timing(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    """How long the agency takes, from the targets the issue would get; then the same question again, nothing
-    stored (the question is no answer to it)."""
-    promise = snapshot.promise
-    assert promise is not None and draft.category is not None
-    category = deps.texts.get(f"category.{draft.category}", draft.lang)
-    draft.effects.append(
-        Say(
-            "form.timing",
-            {"category": category, "first_response": promise.first_response, "resolution": promise.resolution},
-        )
-    )
-    reprompt(draft, deps)
-    schedule_idle(draft, deps)
+    """How long the agency takes, from the targets the issue would get (before any issue is told, the quickest
+    of any); then the same question again, nothing stored (the question is no answer to it)."""
+    assert snapshot.promise is not None
+    targets = timing_answer(snapshot.promise, draft.category, deps, draft.lang)
+    if draft.category is None:
+        draft.effects.append(targets)
+    else:
+        draft.say("form.timing", targets=deps.texts.get(targets.key, draft.lang, **targets.params))
+    if snapshot.state in DRAFT_STATES:
+        reprompt(draft, deps)
+        schedule_idle(draft, deps)
+    else:
+        draft.effects.append(Say("hours.anything_else"))
+
+
+def timing_answer(promise: Promise, category: str | None, deps: Deps, lang: str) -> Say:
+    """The targets an issue of `category` would get ("提交后，投诉类问题我们承诺在 2 小时内（工作时间）首次回复…"), or
+    with no issue told yet the quickest ones, which depend on what it is."""
+    durations = {"first_response": promise.first_response, "resolution": promise.resolution}
+    if category is None:
+        return Say("form.timing_general", durations)
+    return Say("form.timing_targets", {"category": deps.texts.get(f"category.{category}", lang), **durations})
 
 
 def act_continue_issue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from core.dialogue.actions import ACTIONS, GUARDS, recognize
 from core.dialogue.acts import NO_ACTS, Act, Acts
 from core.dialogue.hours import hours_answer
+from core.dialogue.intake import timing_answer
 from core.dialogue.model import (
     ACT_EVENTS,
     CALL_BACK,
@@ -58,6 +59,8 @@ def _start_rows(source: State) -> list[Transition]:
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         # "之前提交的工单有进展了吗" from a client none of whose tickets was found: asked for its number, not a category
         Transition(source, E.STATUS, "asks_of_unknown_ticket", source, "look_for_ticket"),
+        # "你们一般多久回复" before any issue: the quickest targets, and nothing opened
+        Transition(source, E.TIMING, "asks_timing", source, "tell_timing"),
         Transition(source, E.GREETING, "pure", S.GREETED, "greet"),
         Transition(source, E.THANKS, "nothing_else", source, "say_bye"),
         # "好的", "嗯嗯", "ok" with nothing open start no form: a first one is greeted, one after the end acknowledged
@@ -89,6 +92,7 @@ def _asking_rows(source: State) -> list[Transition]:
         Transition(source, E.STATUS, "knows_ticket", source, "tell_status"),
         # "之前提交的工单有进展了吗" from a client none of whose tickets was found: asked for its number, not a category
         Transition(source, E.STATUS, "asks_of_unknown_ticket", source, "look_for_ticket"),
+        Transition(source, E.TIMING, "asks_timing", source, "tell_timing"),
         Transition(source, E.GREETING, "pure", source, "greet_again"),
         Transition(source, E.BOT_QUESTION, "always", source, "explain_bot"),
         *_venting_rows(source),
@@ -339,20 +343,35 @@ def step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:
     """Apply one event: the first row whose source, event (or act) and guard match decides.
 
     A question about the hours beside more ("几点下班？我们的发票还没开"), where the table answers the hours, is
-    answered first; the rest of the message then goes through the table as if it had come alone.
+    answered first; the rest of the message then goes through the table as if it had come alone. So is a clause
+    that asks how long the agency takes beside others that tell something ("退款，要多久？" asked for the outcome
+    wanted: the targets are told, and "退款" is the answer).
     """
     if event.kind is EventKind.MESSAGE and event.acts is None:
         event = replace(event, acts=recognize(event.text, snapshot, deps))
     acts = event.acts or NO_ACTS
     if Act.HOURS in acts and accepts(snapshot.state, E.HOURS) and not GUARDS["only_hours"](snapshot, event, deps):
         rest = deps.lexicon.without(event.text, Act.HOURS)
-        outcome = _step(snapshot, replace(event, text=rest, acts=recognize(rest, snapshot, deps)), deps)
-        effects = list(outcome.effects)
-        # The answer follows the bot's hello, if the rest begins the conversation with one.
-        at = next((i for i, e in enumerate(effects) if not (isinstance(e, Say) and e.key == _HELLO)), len(effects))
-        effects.insert(at, hours_answer(deps, snapshot.language))
-        return replace(outcome, effects=tuple(effects))
+        return _answered_beside(snapshot, replace(event, text=rest), deps, hours_answer(deps, snapshot.language))
+    if (
+        Act.TIMING in acts
+        and snapshot.promise is not None
+        and accepts(snapshot.state, E.TIMING)
+        and (told := deps.lexicon.without_timing(event.text)) is not None
+    ):
+        answer = timing_answer(snapshot.promise, snapshot.category, deps, snapshot.language)
+        return _answered_beside(snapshot, replace(event, text=told), deps, answer)
     return _step(snapshot, event, deps)
+
+
+def _answered_beside(snapshot: Snapshot, rest: Event, deps: Deps, answer: Say) -> Outcome:
+    """The rest of a message through the table, with the answer to the question asked beside it said first."""
+    outcome = _step(snapshot, replace(rest, acts=recognize(rest.text, snapshot, deps)), deps)
+    effects = list(outcome.effects)
+    # The answer follows the bot's hello, if the rest begins the conversation with one.
+    at = next((i for i, e in enumerate(effects) if not (isinstance(e, Say) and e.key == _HELLO)), len(effects))
+    effects.insert(at, answer)
+    return replace(outcome, effects=tuple(effects))
 
 
 def _step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:

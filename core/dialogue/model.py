@@ -160,6 +160,8 @@ class TicketView:
     deadline: str | None = None
     # The deadline for resolving it, formatted likewise, while the ticket is open.
     resolution_deadline: str | None = None
+    # How long resolving takes by the ticket's targets, formatted for the client ("72 小时"), while it is open.
+    resolution_within: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

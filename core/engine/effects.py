@@ -63,6 +63,8 @@ _LATEST_TICKET = (
     select(Ticket).where(Ticket.client_id.in_(bindparam("clients", expanding=True))).order_by(Ticket.id.desc()).limit(1)
 )
 _SAME_PHONE = select(Client.id).where(Client.phone == bindparam("phone"))
+# Where no issue is being taken in: asked how long the agency takes, the client hears its quickest targets.
+_BEFORE_AN_ISSUE = frozenset({State.NEW, State.CLOSED})
 
 
 class EngineEffects(EngineBase):
@@ -119,7 +121,7 @@ class EngineEffects(EngineBase):
                 ticket = await session.get(Ticket, conversation.ticket_id)
                 if ticket is not None:
                     snapshot = replace(snapshot, ticket=TicketView(ticket.number, ticket.category, ticket.status))
-            if Act.TIMING in acts and conversation.category is not None and snapshot.state in DRAFT_STATES:
+            if Act.TIMING in acts and snapshot.state in DRAFT_STATES | _BEFORE_AN_ISSUE:
                 snapshot = replace(snapshot, promise=self._promise(conversation, client))
         outcome = step(snapshot, event, deps)
         before = State(conversation.state)
@@ -136,12 +138,17 @@ class EngineEffects(EngineBase):
 
     def _promise(self, conversation: Conversation, client: Client) -> Promise:
         """The targets the issue being taken in would get once filed: its category, the client's tier, and the
-        urgent words of what he told so far (as the ticket's priority will be decided)."""
-        assert conversation.category is not None
+        urgent words of what he told so far (as the ticket's priority will be decided). Before he tells what it
+        is, the quickest targets any issue of his tier gets."""
+        lang = conversation.language
+        if conversation.category is None:
+            by_tier = self.policies.tier_priority.get(client.tier) or self.policies.tier_priority.get("C") or {}
+            targets = [self.policies.target(client.tier, category, "") for category in by_tier or ("other",)]
+            first = min(t.first_response for t in targets)
+            return Promise(format_duration(first, lang), format_duration(min(t.resolution for t in targets), lang))
         told = [str((conversation.context or {}).get("first_text") or "")]
         told.extend(v for v in (conversation.slots or {}).values() if isinstance(v, str))
         target = self.policies.target(client.tier, conversation.category, " ".join(told))
-        lang = conversation.language
         return Promise(format_duration(target.first_response, lang), format_duration(target.resolution, lang))
 
     async def _ticket_view(
@@ -175,8 +182,15 @@ class EngineEffects(EngineBase):
         if TicketStatus(ticket.status) not in OPEN_STATUSES:
             return TicketView(ticket.number, ticket.category, ticket.status, holder)
         due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+        within = format_duration(self.policies.sla[ticket.priority].resolution, conversation.language)
         return TicketView(
-            ticket.number, ticket.category, ticket.status, holder, self._local(due), self._local(ticket.resolution_due)
+            ticket.number,
+            ticket.category,
+            ticket.status,
+            holder,
+            self._local(due),
+            self._local(ticket.resolution_due),
+            within,
         )
 
     def _local(self, moment: datetime | None) -> str | None:

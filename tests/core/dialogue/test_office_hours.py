@@ -173,6 +173,13 @@ def test_the_answer_in_english(deps: Deps) -> None:
         "在吗？今天上班吗",
         "客服几点下班",
         "office hours?",
+        "晚上几点还能找到人啊",
+        "节假日上班吗？元旦那几天有没有人",
+        "周末有没有人",
+        "hey what time do you guys close today",
+        "do you guys work on weekends?",
+        "中午有人吗",
+        "几点以后就没人了",
     ],
 )
 def test_the_hours_asked_alone_are_answered_and_nothing_is_opened(text: str, deps: Deps) -> None:

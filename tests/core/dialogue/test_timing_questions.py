@@ -54,6 +54,21 @@ TIMING_QUESTIONS = [
     "btw 你们一般多久能回复？",
     "how long will this take",
     "When will someone get back to me?",
+    "大概几天能搞定啊",
+    "处理要几个工作日？",
+    "今天能处理完吗",
+    "提交之后多久能给答复？",
+    "多久能有结果",
+    "how many days does this usually take?",
+    # What only asks around the question (see ActLexicon.asking_spans): "你们公司", "是不是", "what".
+    "你们公司一般多久回复？",
+    "是不是要多久才能处理好",
+    "要等多久",
+    "得等几天",
+    "最快什么时候能好",
+    "处理周期多长",
+    "几天能出结果",
+    "when will it be fixed?",
 ]
 
 
@@ -94,7 +109,8 @@ def test_a_timing_question_at_a_detail_is_answered_and_the_detail_asked_again(sl
     assert outcome.context["asking"] == slot
     assert keys(outcome) == ["form.timing", "form.ask"]
     answer = next(e for e in outcome.effects if isinstance(e, Say))
-    assert answer.params == {"category": "投诉", "first_response": "2 小时", "resolution": "24 小时"}
+    targets = "提交后，投诉类问题我们承诺在 2 小时内（工作时间）首次回复，一般在 24 小时内（工作时间）处理完毕。"
+    assert answer.params == {"targets": targets}
 
 
 def test_the_answer_names_the_targets_in_the_clients_words(deps: Deps) -> None:
@@ -127,11 +143,32 @@ def test_the_outcome_wanted_by_a_time_is_the_outcome_not_a_timing_question(text:
     assert outcome.slots["expected"] == text
 
 
-@pytest.mark.parametrize("text", ["广告什么时候能恢复？", "退款，要多久？"])
-def test_a_question_of_when_about_more_than_the_handling_is_kept_with_the_issue(text: str, deps: Deps) -> None:
-    outcome = say(text, asked_for("expected"), deps)
+def test_a_question_of_when_about_more_than_the_handling_is_kept_with_the_issue(deps: Deps) -> None:
+    outcome = say("广告什么时候能恢复？", asked_for("expected"), deps)
     assert "form.timing" not in keys(outcome)
-    assert text in [*outcome.slots.values(), *outcome.context.get("side_questions", [])]
+    assert "广告什么时候能恢复？" in [*outcome.slots.values(), *outcome.context.get("side_questions", [])]
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("退款，要多久？", "退款"),
+        ("重开发票。大概多久能处理好", "重开发票"),
+        ("refund please, how long will it take?", "refund please"),
+    ],
+)
+def test_how_long_asked_beside_the_detail_is_answered_and_the_detail_kept(text: str, wanted: str, deps: Deps) -> None:
+    outcome = say(text, asked_for("expected"), deps)
+    assert keys(outcome)[0] == "form.timing_targets"
+    assert outcome.slots["expected"] == wanted
+    assert outcome.context["asking"] == "phone"
+
+
+def test_how_long_asked_beside_a_change_at_the_summary_is_answered_and_the_change_made(deps: Deps) -> None:
+    snapshot = Snapshot(State.CONFIRMING, "complaint", dict(COMPLAINT), {"summary_shown": True}, promise=PROMISE)
+    outcome = say("电话改成13900139000，多久能有结果？", snapshot, deps)
+    assert keys(outcome)[0] == "form.timing_targets"
+    assert outcome.slots["phone"] == "13900139000"
 
 
 def test_the_question_of_an_inquiry_is_its_answer_though_it_asks_when(deps: Deps) -> None:
@@ -173,6 +210,14 @@ def test_asked_how_long_with_a_ticket_open_the_ticket_tells_both_deadlines(text:
     # A question of how it is going, not how long: the next deadline only, as before.
     plain = next(e for e in say("处理得怎么样了", snapshot, deps).effects if isinstance(e, Say))
     assert "12-07 10:30" not in plain.params["deadline"]
+
+
+def test_asked_how_long_once_answered_the_ticket_tells_when_and_how_long_it_is_resolved(deps: Deps) -> None:
+    # The first answer given, the next deadline is the resolution's: said once, with how long resolving takes.
+    view = TicketView("KF-20261202-0001", "complaint", "investigating", "小李", "12-07 10:30", "12-07 10:30", "24 小时")
+    snapshot = Snapshot(State.TICKET_OPEN, "complaint", dict(COMPLAINT), {"turn": 3}, has_ticket=True, ticket=view)
+    report = next(e for e in say("大概多久会有结果呢", snapshot, deps).effects if isinstance(e, Say))
+    assert report.params["deadline"] == "预计在 12-07 10:30 前处理完毕（按工作时间计 24 小时内）。"
 
 
 def test_business_time_is_promised_in_hours_not_days() -> None:
@@ -218,4 +263,34 @@ async def test_asked_how_long_once_the_ticket_is_open_its_own_deadlines_answer(c
     first, resolved = (
         as_utc(d).astimezone(zone).strftime("%m-%d %H:%M") for d in (ticket.first_response_due, ticket.resolution_due)
     )
-    assert f"我们承诺在 {first} 前答复您。预计在 {resolved} 前处理完毕。" in channel.sent[-1][1]
+    # Tier C, a complaint: P2, resolved within 24 hours of business time.
+    told = f"我们承诺在 {first} 前答复您。预计在 {resolved} 前处理完毕（按工作时间计 24 小时内）。"
+    assert told in channel.sent[-1][1]
+
+
+# ---------------------------------------------------------------- before any issue is told
+
+
+@pytest.mark.parametrize("text", ["你们一般多久能给答复", "多久回复啊？", "how long do you usually take to reply?"])
+@pytest.mark.parametrize("state", [State.NEW, State.CLOSED])
+def test_how_long_asked_before_any_issue_is_answered_and_nothing_is_opened(text: str, state: State, deps: Deps) -> None:
+    outcome = say(text, Snapshot(state, promise=PROMISE), deps)
+    assert outcome.state is state and outcome.category is None and not outcome.slots
+    assert keys(outcome) == ["form.timing_general", "hours.anything_else"]
+
+
+def test_how_long_asked_when_greeted_is_answered_and_the_menu_shown_again(deps: Deps) -> None:
+    outcome = say("一般多久能处理好", Snapshot(State.GREETED, promise=PROMISE), deps)
+    assert outcome.state is State.GREETED
+    assert keys(outcome) == ["form.timing_general", "classify.ask"]
+
+
+async def test_asked_before_any_issue_the_answer_holds_the_quickest_targets_of_the_tier(core: Core) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    await core.engine.receive(inbound("你们一般多久能给答复", "m1"))
+    # Tier C: a complaint is P2 (config/sla.yaml), the quickest of its categories.
+    assert "最快在 2 小时内（工作时间）首次回复、24 小时内（工作时间）处理完毕" in channel.sent[-1][1]
+    async with core.db.transaction() as session:
+        conversation = (await session.execute(select(Conversation))).scalar_one()
+    assert conversation.state == State.NEW.value and conversation.category is None
