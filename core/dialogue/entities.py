@@ -534,23 +534,46 @@ _LONG_CLAUSE_LATIN = 60
 _DEMAND_LEAD = re.compile(r"\s*(?:(?:我们|我方|我)的?|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
 
 
+# What a document or a rule asks is a term of the work, not what the client wants of the agency: "合同要求月底之前
+# 付款", "按规定要…". Only a wish said after it, with an outcome or a day of its own, is his.
+_RULE_BEFORE_WANT = re.compile(
+    r"(?:合同|协议|条款|规定|制度|流程|政策|规则|规范|章程|平台|按照|按)(?:里|上|中|的|上面|里面)?(?:也|都|明确|写明)?\s*$"
+)
+# Between a deadline and the wish it leads ("明天之前必须给我答复", "周五前你们要改好"): nothing, or who is asked.
+_DEADLINE_TO_WANT = re.compile(r"\s*(?:你们|你|您)?\s*")
+
+
+def _client_want(clause: str) -> tuple[re.Match[str] | None, int]:
+    """The client's first word of wanting in the clause, and where what he asks may begin: after a rule's words of
+    wanting ("合同要求…"), if any."""
+    after_rule = 0
+    for want in _WANT.finditer(clause):
+        if _RULE_BEFORE_WANT.search(clause, 0, want.start()):
+            after_rule = want.end()
+            continue
+        return want, after_rule
+    return None, after_rule
+
+
 def _demand(folded: Folded, masked: str, deadlines: tuple[Found, ...] = ()) -> str | None:
     """Every clause that asks for an outcome, in the client's words ("马上停，多扣的全部退款"), or for something by a
     day ("今天之内必须给我": the `deadlines` are the dates said as one)."""
     demands: list[str] = []
     for m in _CLAUSE.finditer(masked):
-        clause = m[0]
-        want = _WANT.search(clause)
+        want, asked_from = _client_want(m[0])
+        clause = m[0][asked_from:]
         # "多扣的全部退款！！！": an outcome that ends an exclaimed clause is an order, with no "要" needed.
         ordered = masked.startswith(("!", "！"), m.end()) and re.search(f"(?:{_OUTCOME.pattern})$", clause)
-        by_day = want is not None and any(m.start() <= d.start < m.end() for d in deadlines)
+        # The day a rule names ("合同要求月底之前付款") is its term: after one, a wish needs an outcome of its own.
+        by_day = want is not None and not asked_from and any(m.start() <= d.start < m.end() for d in deadlines)
         if not (want or ordered) or not (_OUTCOME.search(clause) or by_day) or _NOT_A_DEMAND.search(clause):
             continue
-        start, end = m.start(), m.end()
-        if want and end - start > _LONG_CLAUSE:
-            # A message said in one breath, without a comma ("…线索一个都没有我们要求全额退款"): the demand is what
-            # follows its word, not the whole account.
-            start += want.start()
+        start, end = m.start() + asked_from, m.end()
+        if want and (asked_from or end - start > _LONG_CLAUSE):
+            # A message said in one breath, without a comma ("…线索一个都没有我们要求全额退款"), or a rule's terms
+            # before the wish: the demand is what follows its word, not the whole account, with the day it is wanted
+            # by when that leads into it ("…提交不了 明天之前必须给我答复").
+            start = _deadline_leading(masked, m.start() + want.start(), deadlines, start)
         while lead := _DEMAND_LEAD.match(masked, start, end):
             if lead.end() == start:
                 break
@@ -591,6 +614,15 @@ def sole_demand(text: str) -> bool:
     if _ORDER.match(rest) is not None:
         return True
     return _WANT.match(rest) is not None and (_OUTCOME.search(rest) is not None or bool(deadlines) or bool(leading))
+
+
+def _deadline_leading(masked: str, want: int, deadlines: tuple[Found, ...], earliest: int) -> int:
+    """Where a demand whose word of wanting is at `want` begins: at a deadline said right before that word, if any."""
+    for day in deadlines:
+        by = _BY_AFTER.match(masked, day.end)
+        if earliest <= day.start and by and (gap := _DEADLINE_TO_WANT.match(masked, by.end())) and gap.end() == want:
+            return day.start
+    return want
 
 
 def _past_leads(text: str, start: int) -> int:

@@ -201,6 +201,9 @@ def test_dates(text: str, expected: list[tuple[str, date, bool]]) -> None:
         ("上周五之前都正常，之后就没量了", False),
         ("from Monday the ads stopped", False),
         ("周五之前的数据", False),
+        # "tomorrow" alone, with no other word of time in the message
+        ("I need it by tomorrow", True),
+        ("we need the final version by tomorrow", True),
     ],
 )
 def test_a_day_said_as_a_deadline(text: str, deadline: bool) -> None:
@@ -406,6 +409,14 @@ DEMANDS = [
     ("你们做的海报把价格印错了，希望今天重新印，电话13800001111", "希望今天重新印"),
     ("logo放反了，麻烦换一版", "麻烦换一版"),
     ("please reprint the flyers", "please reprint the flyers"),
+    # by a day, said after the account in one breath: the day goes with the wish
+    ("落地页的表单从昨天开始提交不了 明天之前必须给我答复", "明天之前必须给我答复"),
+    ("I need it by tomorrow", "need it by tomorrow"),
+    # a rule's terms are no demand; a wish said after them is
+    ("合同要求月底之前付款 我们上周就付了 你们赶紧给个说法", "赶紧给个说法"),
+    ("合同要求月底之前付款", None),
+    ("按合同要求月底前要付尾款", None),
+    ("合同要求月底之前付款 我们上周就付了 你们财务还说没收到 一直在催", None),
     # no demand stated
     ("希望重新开始合作", None),
     ("我们正在修改方案", None),
