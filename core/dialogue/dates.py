@@ -454,8 +454,8 @@ _WEEKDAY_LEADS = ("on ", "since ", "from ", "till ", "until ")
 
 # Every pattern needs one of these: a text without any is not searched further.
 _ANY_DATE = re.compile(
-    r"[\d天日号周礼拜月年昨今]|day|week|month|year|ago|tonight|tomorrow|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
-    r"|mon|tue|wed|thu|fri|sat|sun|" + "|".join(_FESTIVALS)
+    r"[\d天日号周礼拜月年昨今]|day|week|month|year|ago|tonight|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+    r"|tomorrow|mon|tue|wed|thu|fri|sat|sun|" + "|".join(_FESTIVALS)
 )
 
 
