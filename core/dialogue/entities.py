@@ -519,7 +519,7 @@ _OUTCOME = re.compile(
     r"退款|退钱|退费|退回|补量|补偿|赔偿|赔|补|恢复|重新投放|重新上线|上线|下线|撤下|撤掉|停掉|暂停|处理|解决|说法|解释|"
     r"发票|返点|核实|查一下|查查|回电|联系我|回复|答复|停(?![了过])|"
     # The work done again or put right: most of what an agency's client asks for ("希望今天重新印").
-    r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|改好|弄好|修好|搞定|换一版|换掉|撤回|删掉|删除|"
+    r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|改好|弄好|修好|修一下|修复|搞定|换一版|换掉|撤回|删掉|删除|"
     r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back|"
     r"redo|reprint|re-?shoot|re-?edit|replace|correct(?!ly)|remove)"
 )
@@ -712,6 +712,8 @@ _ALONGSIDE = re.compile(
     r"自从|从|自|大概|大约|差不多|估计|应该是|就是|是|在|于|开始|起|以来|那天|当天|的时候|时候|的|了|吧|啊|呀|哦|呢|嘛|哈|"
     # when the problem was seen rather than when it began: "上周三发现的", "昨天才注意到", "前天出的问题"
     r"发现|注意到|看到|出现|出的问题|出问题|出的事|才|就|这样|"
+    # the phone the client left when he filed: "当时留的是 138…"
+    r"当时|预留的|留的|留了|登记的|"
     r"我的|我|电话号码|手机号码|手机号|联系电话|联系方式|电话|手机|号码|邮箱地址|邮箱|邮件|"
     r"(?<![a-z])(?:since|from|on|it's|it|was|is|started|starting|began|my|number|phone|mobile|tel|email|e-mail|mail)"
     r"(?![a-z])"

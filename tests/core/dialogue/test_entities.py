@@ -408,6 +408,7 @@ DEMANDS = [
     # the work done again or put right
     ("你们做的海报把价格印错了，希望今天重新印，电话13800001111", "希望今天重新印"),
     ("logo放反了，麻烦换一版", "麻烦换一版"),
+    ("朋友圈广告的落地页今天打不开了 客户都在问 尽快修一下", "尽快修一下"),
     ("please reprint the flyers", "please reprint the flyers"),
     # by a day, said after the account in one breath: the day goes with the wish
     ("落地页的表单从昨天开始提交不了 明天之前必须给我答复", "明天之前必须给我答复"),
@@ -515,6 +516,8 @@ def test_nothing_in_small_talk() -> None:
         ("我电话是 138-1234-5678", "phone"),
         ("my number is +86 138 1234 5678", "phone"),
         ("邮箱 li@example.com", "email"),
+        # the phone left when the ticket was filed
+        ("当时留的是13800138254", "phone"),
     ],
 )
 def test_a_message_that_is_only_a_date_phone_or_email(text: str, kind: str) -> None:
