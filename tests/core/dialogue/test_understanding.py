@@ -887,6 +887,11 @@ def test_fragments_add_up_before_classifying(deps: Deps) -> None:
         "工单号是多少",
         "我的单号多少来着",
         "what's my ticket number?",
+        "有下文吗",
+        "跟进到哪了",
+        "怎么一直没人回我",
+        "is someone handling this?",
+        "where are we on this?",
     ],
 )
 def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
@@ -913,6 +918,10 @@ def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
         "上次说的那个事怎么样了",
         # nothing but asking: it can only be about something told before
         "还没人联系我啊 你们到底有没有在处理",
+        "你们处理了没有",
+        "any updates?",
+        "what's happening with my complaint?",
+        "我们上次反馈的问题现在什么情况",
     ],
 )
 @pytest.mark.parametrize("state", [State.NEW, State.GREETED, State.CLOSED])
