@@ -517,10 +517,11 @@ _WANT = re.compile(
 )
 _OUTCOME = re.compile(
     r"退款|退钱|退费|退回|补量|补偿|赔偿|赔|补|恢复|重新投放|重新上线|上线|下线|撤下|撤掉|停掉|暂停|处理|解决|说法|解释|"
-    r"发票|返点|核实|查一下|查查|回电|联系我|回复|答复|停(?![了过])|"
+    r"发票|返点|核实|查一下|查查|回电|联系我|回复|答复|停(?![了过])|道歉|说明|交代|"
     # The work done again or put right: most of what an agency's client asks for ("希望今天重新印").
     r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|改好|弄好|修好|修一下|修复|搞定|换一版|换掉|撤回|删掉|删除|"
-    r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back|"
+    r"(?<![a-z])(?:refund|money back|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|"
+    r"call me back|apolog|"
     r"redo|reprint|re-?shoot|re-?edit|replace|correct(?!ly)|remove)"
 )
 # Wanting to complain, to ask, or to talk to someone is an act in the dialogue, not an outcome.
@@ -537,7 +538,9 @@ _DEMAND_LEAD = re.compile(r"\s*(?:(?:我们|我方|我)的?|所以|那就|那|�
 # What a document or a rule asks is a term of the work, not what the client wants of the agency: "合同要求月底之前
 # 付款", "按规定要…". Only a wish said after it, with an outcome or a day of its own, is his.
 _RULE_BEFORE_WANT = re.compile(
-    r"(?:合同|协议|条款|规定|制度|流程|政策|规则|规范|章程|平台|按照|按)(?:里|上|中|的|上面|里面)?(?:也|都|明确|写明)?\s*$"
+    r"(?:合同|协议|条款|规定|制度|流程|政策|规则|规范|章程|平台|按照|按)(?:里|上|中|的|上面|里面)?(?:也|都|明确|写明)?\s*$|"
+    r"(?<![a-z])(?:contract|agreement|policy|terms|rules?|sow)(?![a-z])[^.;]*?(?:says?|states?|requires?|specifies)"
+    r"(?: that)?(?: you| we)?\s*$"
 )
 # Between a deadline and the wish it leads ("明天之前必须给我答复", "周五前你们要改好"): nothing, or who is asked.
 _DEADLINE_TO_WANT = re.compile(r"\s*(?:你们|你|您)?\s*")
@@ -633,13 +636,17 @@ def _past_leads(text: str, start: int) -> int:
 
 
 # A day said as a deadline: "周五之前", "周五前", "月底为止", "今天之内"; "by Monday", "before Saturday".
-_BY_AFTER = re.compile(r"\s*(?:之前|以前|前(?![天年晚])|为止|之内|以内|内(?![容部]))")
+_BY_AFTER = re.compile(
+    # a time of that day may stand between: "周五下班前", "明天中午之前", "周三下午3点前"
+    rf"\s*(?:(?:早上|上午|中午|下午|傍晚|晚上|下班|上班|[\d{CN_DIGITS}两]+\s*点半?)\s*){{0,2}}"
+    r"(?:之前|以前|前(?![天年晚])|为止|之内|以内|内(?![容部]))"
+)
 # A time something is wanted within: "三天内", "24小时之内", "一周以内", "within two days".
 _WITHIN = re.compile(
     rf"(?:[\d{CN_DIGITS}两半]+\s*个?\s*(?:小时|天|日|工作日|周|星期|礼拜|月)\s*(?:之内|以内|内)|"
     r"within\s+(?:\d+|a|an|one|two|three|a few)\s+(?:hours?|days?|weeks?|working days?))\s*"
 )
-_BY_BEFORE = re.compile(r"(?<![a-z])(?:by|before|until|no later than)\s*$")
+_BY_BEFORE = re.compile(r"(?<![a-z])(?:by|before|until|no later than|最晚|最迟)(?:\s+the)?\s*$")
 _CLAUSE_END = re.compile(r"[，。！？!?；;,\n]")
 
 

@@ -181,6 +181,9 @@ DATES = [
     ("we sat down with your team", []),
     ("I may need help", []),
     ("11.20元一个点击", []),
+    # the close of a day only as a deadline
+    ("we stopped seeing leads at end of day yesterday", [("yesterday", d(11, 28), False)]),
+    ("明早之前给我回复", [("明早", d(11, 30), False)]),
 ]
 
 
@@ -204,6 +207,12 @@ def test_dates(text: str, expected: list[tuple[str, date, bool]]) -> None:
         # "tomorrow" alone, with no other word of time in the message
         ("I need it by tomorrow", True),
         ("we need the final version by tomorrow", True),
+        ("I need this sorted by end of day", True),
+        ("please fix it by the end of the day", True),
+        # a time of the day between, or the latest day said first
+        ("周五下班前必须改好", True),
+        ("周三下午3点前必须上线", True),
+        ("最晚周五要看到新版", True),
     ],
 )
 def test_a_day_said_as_a_deadline(text: str, deadline: bool) -> None:
@@ -417,6 +426,13 @@ DEMANDS = [
     ("合同要求月底之前付款 我们上周就付了 你们赶紧给个说法", "赶紧给个说法"),
     ("合同要求月底之前付款", None),
     ("按合同要求月底前要付尾款", None),
+    ("the contract says you need to deliver before the 20th", None),
+    # an apology, an account of what happened, the money back
+    ("要求公开道歉", "要求公开道歉"),
+    ("我要求你们给个书面说明", "要求你们给个书面说明"),
+    ("we want our money back", "want our money back"),
+    ("I need this sorted by end of day", "need this sorted by end of day"),
+    ("最晚周五要看到新版", "最晚周五要看到新版"),
     ("合同要求月底之前付款 我们上周就付了 你们财务还说没收到 一直在催", None),
     # no demand stated
     ("希望重新开始合作", None),
