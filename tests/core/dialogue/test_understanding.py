@@ -135,6 +135,7 @@ def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
         ("hello?? is anyone even looking at this", Act.STATUS),
         ("你们到底有没有在处理啊", Act.STATUS),
         ("hi, it's been two days, has anyone actually started on this?", Act.STATUS),
+        ("are you working on it?", Act.STATUS),
         ("另外还有个事 周年庆直播的回放没有声音", Act.NEW_ISSUE),
         ("还有 下个月的排期表什么时候能给我们", Act.SIDE_MARKER),
         ("还有，报价单发我一份", Act.SIDE_MARKER),
