@@ -481,6 +481,18 @@ class ActLexicon:
             spans.extend(m.span() for m in self._asking_or_handling.finditer(norm))
         return spans
 
+    def only_asks(self, text: str) -> bool:
+        """Whether the message says nothing but its acts, words that only ask and words of the agency's handling
+        ("还没人联系我啊 你们到底有没有在处理"): it names no matter of its own, as "排期表什么时候能给？" does."""
+        norm = normalize(text)
+        covered = [False] * len(norm)
+        for start, end in self.asking_spans(text):
+            covered[start:end] = [True] * (end - start)
+        return not any(
+            not covered[i] and not ch.isspace() and ch not in self.fillers and unicodedata.category(ch)[0] not in "PSC"
+            for i, ch in enumerate(norm)
+        )
+
     def _counted(self, norm: str, hits: list[_Hit]) -> tuple[list[_Hit], bool]:
         """The act phrases that count in the message, and whether it says little besides its acts."""
         other = self._other(norm, [h for h in hits if h.kind != PLAIN])

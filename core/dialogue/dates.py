@@ -137,6 +137,8 @@ _RELATIVE_DAYS = {
     "今早": 0,
     "今晚": 0,
     "明天": 1,
+    "明早": 1,
+    "明晚": 1,
     "后天": 2,
 }
 
@@ -294,9 +296,16 @@ def _festival(m: re.Match[str], today: date) -> tuple[date, bool] | None:
     return (found, m["after"] is not None and m["after"] not in _FESTIVAL_DAY) if found else None
 
 
+# The close of today, a day only as a deadline: "by end of day", "by EOD"; "at end of day yesterday" is none.
+_END_OF_DAY = re.compile(r"end of|eod|cob")
+_BY_THE = re.compile(r"(?:by|before|until|till)\s+(?:the\s+)?$")
+
+
 def _en_relative_day(m: re.Match[str], today: date) -> tuple[date, bool] | None:
-    shift = {"the day before yesterday": -2, "yesterday": -1, "today": 0, "tonight": 0, "this morning": 0}
-    return today + timedelta(days=(shift | {"tomorrow": 1})[m["word"]]), False
+    if _END_OF_DAY.match(m["word"]) and not _BY_THE.search(m.string, 0, m.start()):
+        return None
+    shift = {"the day before yesterday": -2, "yesterday": -1, "tomorrow": 1}
+    return today + timedelta(days=shift.get(m["word"], 0)), False
 
 
 def _en_weekday(m: re.Match[str], today: date) -> tuple[date, bool] | None:
@@ -394,7 +403,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (rf"(?<![\d{CN_DIGITS}十个这本下岁年])(?<!(?<!马)上)月{_PART_GROUP}", _this_month_part),
         (r"(?P<rel>前年|去年|今年|明年)(?P<part>底|末|初)?", _year),
         (r"(?<![\u4e00-\u9fff\d])(?P<rel>)年(?P<part>底|末|初)", _year),
-        (rf"(?P<word>大前天|前天|昨天|昨日|昨晚|昨儿|今天|今日|今早|今晚|明天|后天){_TIME_OF_DAY}", _relative_day),
+        (
+            rf"(?P<word>大前天|前天|昨天|昨日|昨晚|昨儿|今天|今日|今早|今晚|明天|明早|明晚|后天){_TIME_OF_DAY}",
+            _relative_day,
+        ),
         (r"(?:前|这)(?P<n>几|两|一两)天", _few_days),
         (
             rf"(?P<n>{_COUNT})\s*个?\s*(?P<more>多)?\s*(?P<unit>天|日|周|星期|礼拜|月|年)\s*(?P<more2>多)?(?:前|之前|以前)",
@@ -417,7 +429,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _festival,
         ),
         (
-            rf"{_A}(?P<word>the day before yesterday|yesterday|today|tonight|this morning|tomorrow){_Z}",
+            rf"{_A}(?P<word>the day before yesterday|yesterday|today|tonight|this morning|tomorrow|end of (?:the )?day"
+            rf"|end of business|close of business|eod|cob){_Z}",
             _en_relative_day,
         ),
         # "Black Friday" and "Cyber Monday" are sales, and often a campaign's name.
@@ -455,7 +468,7 @@ _WEEKDAY_LEADS = ("on ", "since ", "from ", "till ", "until ")
 # Every pattern needs one of these: a text without any is not searched further.
 _ANY_DATE = re.compile(
     r"[\d天日号周礼拜月年昨今]|day|week|month|year|ago|tonight|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
-    r"|mon|tue|wed|thu|fri|sat|sun|" + "|".join(_FESTIVALS)
+    r"|tomorrow|business|eod|cob|明早|明晚|mon|tue|wed|thu|fri|sat|sun|" + "|".join(_FESTIVALS)
 )
 
 

@@ -518,10 +518,11 @@ _WANT = re.compile(
 )
 _OUTCOME = re.compile(
     r"退款|退钱|退费|退回|补量|补偿|赔偿|赔|补|恢复|重新投放|重新上线|上线|下线|撤下|撤掉|停掉|暂停|处理|解决|说法|解释|"
-    r"发票|返点|核实|查一下|查查|回电|联系我|回复|答复|停(?![了过])|"
+    r"发票|返点|核实|查一下|查查|回电|联系我|回复|答复|停(?![了过])|道歉|说明|交代|"
     # The work done again or put right: most of what an agency's client asks for ("希望今天重新印").
-    r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|改好|弄好|修好|搞定|换一版|换掉|撤回|删掉|删除|"
-    r"(?<![a-z])(?:refund|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|call me back|"
+    r"重新(?!开始)|重做|重印|重拍|重剪|重发|修改|改正|更正|改一下|改过来|改好|弄好|修好|修一下|修复|搞定|换一版|换掉|撤回|删掉|删除|"
+    r"(?<![a-z])(?:refund|money back|compensat|make good|credit|fix|resume|restore|take down|stop|pause|invoice|"
+    r"call me back|apolog|"
     r"redo|reprint|re-?shoot|re-?edit|replace|correct(?!ly)|remove)"
 )
 # Wanting to complain, to ask, or to talk to someone is an act in the dialogue, not an outcome.
@@ -535,23 +536,48 @@ _LONG_CLAUSE_LATIN = 60
 _DEMAND_LEAD = re.compile(r"\s*(?:(?:我们|我方|我)的?|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
 
 
+# What a document or a rule asks is a term of the work, not what the client wants of the agency: "合同要求月底之前
+# 付款", "按规定要…". Only a wish said after it, with an outcome or a day of its own, is his.
+_RULE_BEFORE_WANT = re.compile(
+    r"(?:合同|协议|条款|规定|制度|流程|政策|规则|规范|章程|平台|按照|按)(?:里|上|中|的|上面|里面)?(?:也|都|明确|写明)?\s*$|"
+    r"(?<![a-z])(?:contract|agreement|policy|terms|rules?|sow)(?![a-z])[^.;]*?(?:says?|states?|requires?|specifies)"
+    r"(?: that)?(?: you| we)?\s*$"
+)
+# Between a deadline and the wish it leads ("明天之前必须给我答复", "周五前你们要改好"): nothing, or who is asked.
+_DEADLINE_TO_WANT = re.compile(r"\s*(?:你们|你|您)?\s*")
+
+
+def _client_want(clause: str) -> tuple[re.Match[str] | None, int]:
+    """The client's first word of wanting in the clause, and where what he asks may begin: after a rule's words of
+    wanting ("合同要求…"), if any."""
+    after_rule = 0
+    for want in _WANT.finditer(clause):
+        if _RULE_BEFORE_WANT.search(clause, 0, want.start()):
+            after_rule = want.end()
+            continue
+        return want, after_rule
+    return None, after_rule
+
+
 def _demand(folded: Folded, masked: str, deadlines: tuple[Found, ...] = ()) -> str | None:
     """Every clause that asks for an outcome, in the client's words ("马上停，多扣的全部退款"), or for something by a
     day ("今天之内必须给我": the `deadlines` are the dates said as one)."""
     demands: list[str] = []
     for m in _CLAUSE.finditer(masked):
-        clause = m[0]
-        want = _WANT.search(clause)
+        want, asked_from = _client_want(m[0])
+        clause = m[0][asked_from:]
         # "多扣的全部退款！！！": an outcome that ends an exclaimed clause is an order, with no "要" needed.
         ordered = masked.startswith(("!", "！"), m.end()) and re.search(f"(?:{_OUTCOME.pattern})$", clause)
-        by_day = want is not None and any(m.start() <= d.start < m.end() for d in deadlines)
+        # The day a rule names ("合同要求月底之前付款") is its term: after one, a wish needs an outcome of its own.
+        by_day = want is not None and not asked_from and any(m.start() <= d.start < m.end() for d in deadlines)
         if not (want or ordered) or not (_OUTCOME.search(clause) or by_day) or _NOT_A_DEMAND.search(clause):
             continue
-        start, end = m.start(), m.end()
-        if want and end - start > _LONG_CLAUSE:
-            # A message said in one breath, without a comma ("…线索一个都没有我们要求全额退款"): the demand is what
-            # follows its word, not the whole account.
-            start += want.start()
+        start, end = m.start() + asked_from, m.end()
+        if want and (asked_from or end - start > _LONG_CLAUSE):
+            # A message said in one breath, without a comma ("…线索一个都没有我们要求全额退款"), or a rule's terms
+            # before the wish: the demand is what follows its word, not the whole account, with the day it is wanted
+            # by when that leads into it ("…提交不了 明天之前必须给我答复").
+            start = _deadline_leading(masked, m.start() + want.start(), deadlines, start)
         while lead := _DEMAND_LEAD.match(masked, start, end):
             if lead.end() == start:
                 break
@@ -594,6 +620,15 @@ def sole_demand(text: str) -> bool:
     return _WANT.match(rest) is not None and (_OUTCOME.search(rest) is not None or bool(deadlines) or bool(leading))
 
 
+def _deadline_leading(masked: str, want: int, deadlines: tuple[Found, ...], earliest: int) -> int:
+    """Where a demand whose word of wanting is at `want` begins: at a deadline said right before that word, if any."""
+    for day in deadlines:
+        by = _BY_AFTER.match(masked, day.end)
+        if earliest <= day.start and by and (gap := _DEADLINE_TO_WANT.match(masked, by.end())) and gap.end() == want:
+            return day.start
+    return want
+
+
 def _past_leads(text: str, start: int) -> int:
     """Where the words that lead into a demand ("我们", "那就", "so") end, from `start`."""
     while (lead := _DEMAND_LEAD.match(text, start)) and lead.end() > start:
@@ -602,13 +637,17 @@ def _past_leads(text: str, start: int) -> int:
 
 
 # A day said as a deadline: "周五之前", "周五前", "月底为止", "今天之内"; "by Monday", "before Saturday".
-_BY_AFTER = re.compile(r"\s*(?:之前|以前|前(?![天年晚])|为止|之内|以内|内(?![容部]))")
+_BY_AFTER = re.compile(
+    # a time of that day may stand between: "周五下班前", "明天中午之前", "周三下午3点前"
+    rf"\s*(?:(?:早上|上午|中午|下午|傍晚|晚上|下班|上班|[\d{CN_DIGITS}两]+\s*点半?)\s*){{0,2}}"
+    r"(?:之前|以前|前(?![天年晚])|为止|之内|以内|内(?![容部]))"
+)
 # A time something is wanted within: "三天内", "24小时之内", "一周以内", "within two days".
 _WITHIN = re.compile(
     rf"(?:[\d{CN_DIGITS}两半]+\s*个?\s*(?:小时|天|日|工作日|周|星期|礼拜|月)\s*(?:之内|以内|内)|"
     r"within\s+(?:\d+|a|an|one|two|three|a few)\s+(?:hours?|days?|weeks?|working days?))\s*"
 )
-_BY_BEFORE = re.compile(r"(?<![a-z])(?:by|before|until|no later than)\s*$")
+_BY_BEFORE = re.compile(r"(?<![a-z])(?:by|before|until|no later than|最晚|最迟)(?:\s+the)?\s*$")
 _CLAUSE_END = re.compile(r"[，。！？!?；;,\n]")
 
 
@@ -681,6 +720,8 @@ _ALONGSIDE = re.compile(
     r"自从|从|自|大概|大约|差不多|估计|应该是|就是|是|在|于|开始|起|以来|那天|当天|的时候|时候|的|了|吧|啊|呀|哦|呢|嘛|哈|"
     # when the problem was seen rather than when it began: "上周三发现的", "昨天才注意到", "前天出的问题"
     r"发现|注意到|看到|出现|出的问题|出问题|出的事|才|就|这样|"
+    # the phone the client left when he filed: "当时留的是 138…"
+    r"当时|预留的|留的|留了|登记的|"
     r"我的|我|电话号码|手机号码|手机号|联系电话|联系方式|电话|手机|号码|邮箱地址|邮箱|邮件|"
     r"(?<![a-z])(?:since|from|on|it's|it|was|is|started|starting|began|my|number|phone|mobile|tel|email|e-mail|mail)"
     r"(?![a-z])"

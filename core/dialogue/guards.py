@@ -138,17 +138,21 @@ def _status_of_a_filed_ticket(snapshot: Snapshot, event: Event, deps: Deps) -> b
     return (
         snapshot.ticket is not None
         and (spec is None or spec.name not in FREE_TEXT)
-        and bool(_NAMES_A_TICKET.search(normalize(event.text)))
+        and (bool(_NAMES_A_TICKET.search(normalize(event.text))) or deps.lexicon.refers_to_filed(event.text))
     )
 
 
 def asks_of_unknown_ticket(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     """No ticket was found for the client, and he asks how one he filed before is going ("之前提交的工单有进展了吗",
-    "any update on my ticket?"), names its number, or gives the number or phone the bot asked for to look it up."""
-    if snapshot.ticket is not None or Act.STATUS not in acts_of(event):
+    "any update on my ticket?", or with nothing but asking: "还没人联系我啊 你们到底有没有在处理"), names its number, or
+    gives the number or phone the bot asked for to look it up. How long the agency takes, asked alone
+    ("要多久能处理好"), is no such question."""
+    acts = acts_of(event)
+    if snapshot.ticket is not None or Act.STATUS not in acts:
         return False
     return (
         deps.lexicon.refers_to_filed(event.text)
+        or (Act.TIMING not in acts and deps.lexicon.only_asks(event.text))
         or bool(find_ticket_numbers(event.text))
         or answers_ticket_lookup(event.text, snapshot, deps)
     )

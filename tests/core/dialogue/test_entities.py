@@ -181,6 +181,9 @@ DATES = [
     ("we sat down with your team", []),
     ("I may need help", []),
     ("11.20元一个点击", []),
+    # the close of a day only as a deadline
+    ("we stopped seeing leads at end of day yesterday", [("yesterday", d(11, 28), False)]),
+    ("明早之前给我回复", [("明早", d(11, 30), False)]),
 ]
 
 
@@ -201,6 +204,15 @@ def test_dates(text: str, expected: list[tuple[str, date, bool]]) -> None:
         ("上周五之前都正常，之后就没量了", False),
         ("from Monday the ads stopped", False),
         ("周五之前的数据", False),
+        # "tomorrow" alone, with no other word of time in the message
+        ("I need it by tomorrow", True),
+        ("we need the final version by tomorrow", True),
+        ("I need this sorted by end of day", True),
+        ("please fix it by the end of the day", True),
+        # a time of the day between, or the latest day said first
+        ("周五下班前必须改好", True),
+        ("周三下午3点前必须上线", True),
+        ("最晚周五要看到新版", True),
     ],
 )
 def test_a_day_said_as_a_deadline(text: str, deadline: bool) -> None:
@@ -407,7 +419,23 @@ DEMANDS = [
     # the work done again or put right
     ("你们做的海报把价格印错了，希望今天重新印，电话13800001111", "希望今天重新印"),
     ("logo放反了，麻烦换一版", "麻烦换一版"),
+    ("朋友圈广告的落地页今天打不开了 客户都在问 尽快修一下", "尽快修一下"),
     ("please reprint the flyers", "please reprint the flyers"),
+    # by a day, said after the account in one breath: the day goes with the wish
+    ("落地页的表单从昨天开始提交不了 明天之前必须给我答复", "明天之前必须给我答复"),
+    ("I need it by tomorrow", "need it by tomorrow"),
+    # a rule's terms are no demand; a wish said after them is
+    ("合同要求月底之前付款 我们上周就付了 你们赶紧给个说法", "赶紧给个说法"),
+    ("合同要求月底之前付款", None),
+    ("按合同要求月底前要付尾款", None),
+    ("the contract says you need to deliver before the 20th", None),
+    # an apology, an account of what happened, the money back
+    ("要求公开道歉", "要求公开道歉"),
+    ("我要求你们给个书面说明", "要求你们给个书面说明"),
+    ("we want our money back", "want our money back"),
+    ("I need this sorted by end of day", "need this sorted by end of day"),
+    ("最晚周五要看到新版", "最晚周五要看到新版"),
+    ("合同要求月底之前付款 我们上周就付了 你们财务还说没收到 一直在催", None),
     # no demand stated
     ("希望重新开始合作", None),
     ("我们正在修改方案", None),
@@ -506,6 +534,8 @@ def test_nothing_in_small_talk() -> None:
         ("我电话是 138-1234-5678", "phone"),
         ("my number is +86 138 1234 5678", "phone"),
         ("邮箱 li@example.com", "email"),
+        # the phone left when the ticket was filed
+        ("当时留的是13800138254", "phone"),
     ],
 )
 def test_a_message_that_is_only_a_date_phone_or_email(text: str, kind: str) -> None:

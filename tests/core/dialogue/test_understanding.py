@@ -133,6 +133,10 @@ def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
         ("hi there", Act.GREETING),
         ("催一下 这个事有结果了吗", Act.STATUS),
         ("hello?? is anyone even looking at this", Act.STATUS),
+        ("你们到底有没有在处理啊", Act.STATUS),
+        ("hi, it's been two days, has anyone actually started on this?", Act.STATUS),
+        ("are you working on it?", Act.STATUS),
+        ("另外还有个事 周年庆直播的回放没有声音", Act.NEW_ISSUE),
         ("还有 下个月的排期表什么时候能给我们", Act.SIDE_MARKER),
         ("还有，报价单发我一份", Act.SIDE_MARKER),
     ],
@@ -958,6 +962,11 @@ def test_fragments_add_up_before_classifying(deps: Deps) -> None:
         "工单号是多少",
         "我的单号多少来着",
         "what's my ticket number?",
+        "有下文吗",
+        "跟进到哪了",
+        "怎么一直没人回我",
+        "is someone handling this?",
+        "where are we on this?",
     ],
 )
 def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
@@ -979,6 +988,15 @@ def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
         "any update on my ticket?",
         "我上周反馈的问题处理得怎么样了",
         "我的投诉有结果了吗",
+        # the earlier matter named in the client's own words
+        "我那个投诉处理到哪一步了 都一个礼拜了",
+        "上次说的那个事怎么样了",
+        # nothing but asking: it can only be about something told before
+        "还没人联系我啊 你们到底有没有在处理",
+        "你们处理了没有",
+        "any updates?",
+        "what's happening with my complaint?",
+        "我们上次反馈的问题现在什么情况",
     ],
 )
 @pytest.mark.parametrize("state", [State.NEW, State.GREETED, State.CLOSED])
@@ -990,7 +1008,9 @@ def test_a_status_question_with_no_ticket_found_asks_for_its_number_not_a_catego
     assert outcome.state is state and outcome.category is None and not outcome.slots
 
 
-@pytest.mark.parametrize("text", ["下个月的排期表什么时候能给？", "投放数据什么时候能出来"])
+@pytest.mark.parametrize(
+    "text", ["下个月的排期表什么时候能给？", "投放数据什么时候能出来", "广告停了三天了 还没人处理", "要多久能处理好"]
+)
 def test_a_status_phrase_about_a_matter_not_filed_is_still_an_issue(text: str, deps: Deps) -> None:
     outcome = say(text, Snapshot(State.NEW, context={"turn": 1}), deps)
     assert not [k for k in keys(outcome) if k.startswith("progress.")]
@@ -1518,8 +1538,9 @@ def test_a_sticker_after_the_ticket_opened_adds_no_note(text: str, deps: Deps) -
 def test_the_status_of_a_ticket_filed_before_is_told_while_another_form_is_filled(deps: Deps) -> None:
     slots = {"description": "视频剪得太差"}
     snap = Snapshot(State.COLLECTING, "complaint", slots, {"asking": "project"}, ticket=EARLIER)
-    outcome = say("对了 上一个工单怎么样了", snap, deps)
-    assert keys(outcome) == ["progress.report", "form.ask"] and "project" not in outcome.slots
+    for text in ("对了 上一个工单怎么样了", "对了 我上次那个投诉处理到哪一步了"):
+        outcome = say(text, snap, deps)
+        assert keys(outcome) == ["progress.report", "form.ask"] and "project" not in outcome.slots
     # Told as the issue itself, words of waiting are the description.
     told = replace(snap, context={"asking": "description"}, slots={})
     assert say("之前的工单一直没人理", told, deps).slots["description"] == "之前的工单一直没人理"
