@@ -185,6 +185,10 @@ class ActLexicon:
         self.affirm_when_whole = frozenset(s for w in whole for s in (w, *(normalize(t) for t in spelled[w])))
         # A "no" that, as the whole answer to a detail that may be left out, leaves it out.
         self.skip_when_optional = frozenset(_with_traditional(_strings(raw, "skip_when_optional")))
+        # Such a "no" with words beside it that add nothing ("不知道啊你们查", "no idea, you check").
+        # ("不" alone declines only as the whole answer: beside other words it is a negation, "不是", "不对".)
+        self._declining = _words_pattern(p for p in self.skip_when_optional if len(p) > 1)
+        self._declining_alongside = _words_pattern(_with_traditional(_strings(raw, "skip_alongside")))
         # Words by which a status question points at something filed before ("之前提交的工单", "my ticket").
         self._filed_words = _words_pattern(_with_traditional(_strings(raw, "filed_words")))
         for name, spec in acts.items():
@@ -584,9 +588,17 @@ class ActLexicon:
         return not left or (len(left) == 1 and _ACCOUNT_ID.fullmatch(left[0]) is not None)
 
     def declines(self, text: str) -> bool:
-        """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
+        """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no"), maybe
+        with words beside it that add nothing ("不知道啊你们查")."""
         whole = bare_message(normalize(text))
-        return whole in self.skip_when_optional or whole in self.skip_words
+        if whole in self.skip_when_optional or whole in self.skip_words:
+            return True
+        if self._declining is None or not self._declining.search(whole):
+            return False
+        rest = self._declining.sub(" ", whole)
+        if self._declining_alongside is not None:
+            rest = self._declining_alongside.sub(" ", rest)
+        return not any(ch.isalnum() and ch not in self.fillers for ch in rest)
 
     def refers_to_filed(self, text: str) -> bool:
         """Whether the message points at something the client filed before ("之前提交的工单", "my ticket")."""

@@ -748,6 +748,30 @@ def test_nothing_more_or_not_known_leaves_an_optional_detail_out(text: str, deps
     assert again.context["asking"] == "phone" and "phone" not in again.slots
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个不重要",
+        "无所谓",
+        "忘了",
+        "不知道啊你们查",
+        "我怎么知道 你们自己查啊",
+        "不清楚，你们看后台吧",
+        "dunno",
+        "no idea, you check",
+    ],
+)
+def test_an_optional_detail_declined_in_other_words_is_left_out_and_adds_nothing(text: str, deps: Deps) -> None:
+    outcome = say(text, since_asked(), deps)
+    assert outcome.slots["since"] is None and outcome.context["asking"] == "expected"
+    assert outcome.slots["description"] == since_asked().slots["description"]
+
+
+@pytest.mark.parametrize("text", ["不是这周", "没有效果", "都可以，越快越好", "不知道为什么一直在掉量"])
+def test_a_no_word_beside_words_that_tell_something_declines_nothing(text: str) -> None:
+    assert not default_lexicon().declines(text)
+
+
 @pytest.mark.parametrize("text", ["不用了", "算了 不用了", "取消"])
 def test_a_no_to_a_detail_that_is_needed_still_drops_the_issue(text: str, deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "complaint", {"description": "信息流停了"}, {"asking": "project"})
