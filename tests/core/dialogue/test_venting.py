@@ -244,6 +244,15 @@ def test_the_category_is_read_from_the_venting_too(deps: Deps) -> None:
     assert outcome.slots["description"] == text.removeprefix("This is ridiculous. ")
 
 
+def test_a_person_asked_for_with_venting_takes_over_with_the_words_as_written(deps: Deps) -> None:
+    outcome = say("烦死了 给我转人工！！", Snapshot(State.NEW), deps)
+    assert outcome.state is State.HUMAN_QUEUE and keys(outcome)[0] == "chat.calm"
+    tickets = [e for e in outcome.effects if isinstance(e, OpenTicket)]
+    # The person reads the anger too, and the ticket is a complaint's by it.
+    assert len(tickets) == 1 and tickets[0].category == "complaint"
+    assert tickets[0].details["description"] == "烦死了 给我转人工！！"
+
+
 def test_a_yes_with_an_insult_at_the_summary_submits_and_the_insult_is_answered_calmly(deps: Deps) -> None:
     # "好的，废物" confirms: the client said yes, and asking him again would only anger him more.
     outcome = say("好的，废物", confirming(), deps)
