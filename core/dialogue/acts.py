@@ -185,10 +185,6 @@ class ActLexicon:
         self.affirm_when_whole = frozenset(s for w in whole for s in (w, *(normalize(t) for t in spelled[w])))
         # A "no" that, as the whole answer to a detail that may be left out, leaves it out.
         self.skip_when_optional = frozenset(_with_traditional(_strings(raw, "skip_when_optional")))
-        # Such a "no" with words beside it that add nothing ("不知道啊你们查", "no idea, you check").
-        # ("不" alone declines only as the whole answer: beside other words it is a negation, "不是", "不对".)
-        self._declining = _words_pattern(p for p in self.skip_when_optional if len(p) > 1)
-        self._declining_alongside = _words_pattern(_with_traditional(_strings(raw, "skip_alongside")))
         # Words by which a status question points at something filed before ("之前提交的工单", "my ticket").
         self._filed_words = _words_pattern(_with_traditional(_strings(raw, "filed_words")))
         for name, spec in acts.items():
@@ -228,6 +224,10 @@ class ActLexicon:
         entries.extend((str(p), Act.HANDOFF.value, ALONE) for p in handoff_exact)
         # Skip words count only on their own ("跳过", "无"), so they are an act of the whole message.
         self.skip_words = frozenset(normalize(w) for w in skip_words)
+        # Such a "no" with words beside it that add nothing ("不知道啊你们查", "nope, thanks").
+        # ("不" alone declines only as the whole answer: beside other words it is a negation, "不是", "不对".)
+        self._declining = _words_pattern(p for p in self.skip_when_optional | self.skip_words if len(p) > 1)
+        self._declining_alongside = _words_pattern(_with_traditional(_strings(raw, "skip_alongside")))
         for category, phrases in (raw.get("claims") or {}).items():
             entries.extend((str(p), "claim", str(category)) for p in phrases)
         # Each category's own words ("咨询", "complaint"): a message names the category by them outside a claim too.

@@ -729,7 +729,9 @@ def test_requests_are_not_stored_as_details(deps: Deps) -> None:
     assert say("算了 不用了", snap, deps).state is State.CLOSED
 
 
-@pytest.mark.parametrize("text", ["不用了", "不要", "no", "No.", "不用了。"])
+@pytest.mark.parametrize(
+    "text", ["不用了", "不要", "no", "No.", "不用了。", "没有，谢谢", "不用留了", "nope, thanks", "不用 你们自己看着办"]
+)
 def test_a_no_to_a_detail_that_may_be_left_out_leaves_it_out_and_cancels_nothing(text: str, deps: Deps) -> None:
     slots = {"proposal": "周报能不能改成周一早上发"}
     outcome = say(text, Snapshot(State.COLLECTING, "suggestion", slots, {"asking": "contact"}), deps)
@@ -737,7 +739,21 @@ def test_a_no_to_a_detail_that_may_be_left_out_leaves_it_out_and_cancels_nothing
     assert outcome.slots["proposal"] == "周报能不能改成周一早上发" and outcome.slots.get("contact") is None
 
 
-@pytest.mark.parametrize("text", ["就这些", "没有了", "不记得了", "不清楚", "直接提交吧", "that's all", "not sure"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "就这些",
+        "没有了",
+        "不记得了",
+        "不清楚",
+        "直接提交吧",
+        "that's all",
+        "not sure",
+        "暂时想不到",
+        "你们定",
+        "up to you",
+    ],
+)
 def test_nothing_more_or_not_known_leaves_an_optional_detail_out(text: str, deps: Deps) -> None:
     slots = {"description": "双十一开屏广告没上线", "project": "双十一开屏", "since": None}
     outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)

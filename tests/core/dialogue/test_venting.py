@@ -68,6 +68,10 @@ def confirming(**context: Any) -> Snapshot:
         "服了 真的服了",
         "are you serious?",
         "so frustrating",
+        "你们是不是有毛病",
+        "有完没完",
+        "能不能专业点",
+        "what the actual hell",
     ],
 )
 def test_venting_alone_says_nothing_else(text: str) -> None:
