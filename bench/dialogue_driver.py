@@ -274,6 +274,10 @@ DURATION = re.compile(r"\d+\s*(?:分钟|小时|个?工作日|天|minutes?\b|hour
 CATEGORY_MENUS = (tuple(CATEGORY_WORDS.values()), ("Inquiry", "Complaint", "Suggestion", "Other"))
 
 
+# Venting acknowledged: a reply that says the client's feelings are understood or apologises for the trouble.
+CALM_WORDS = re.compile(r"理解您|抱歉|添麻烦|不好意思|understand|sorry|apologi[sz]e", re.I)
+
+
 # A short reply: 40 Chinese characters, or 80 letters of English (a Chinese character is two columns wide).
 SHORT_COLUMNS = 80
 
@@ -293,6 +297,8 @@ def _reply_ok(check: str, run: Run) -> bool:
         return len(CLOCK_TIME.findall(reply or "")) >= 2
     if check == "sla":
         return bool(DURATION.search(reply or ""))
+    if check == "calm":
+        return bool(CALM_WORDS.search(reply or ""))
     if check == "no_menu":
         return not any(all(label in (reply or "") for label in menu) for menu in CATEGORY_MENUS)
     raise ValueError(check)

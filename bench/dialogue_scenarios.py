@@ -20,7 +20,7 @@ ASKS = SLOTS | {"confirm", "category", "score", "comment"}
 # `at:` conditions: an ask above, a ticket exists with nothing asked, or anything at all is asked.
 AT = ASKS | {"ticket", "asked"}
 GOALS = frozenset({"ticket", "person", "cancelled", "answered", "nothing"})
-REPLY_CHECKS = frozenset({"status", "short", "hours", "sla", "no_menu"})
+REPLY_CHECKS = frozenset({"status", "short", "hours", "sla", "no_menu", "calm"})
 REP_ACTIONS = frozenset({"resolve"})
 
 

@@ -225,6 +225,10 @@ class ActLexicon:
         entries.extend((str(p), Act.HANDOFF.value, ALONE) for p in handoff_exact)
         # Skip words count only on their own ("跳过", "无"), so they are an act of the whole message.
         self.skip_words = frozenset(normalize(w) for w in skip_words)
+        # Such a "no" with words beside it that add nothing ("不知道啊你们查", "nope, thanks").
+        # ("不" alone declines only as the whole answer: beside other words it is a negation, "不是", "不对".)
+        self._declining = _words_pattern(p for p in self.skip_when_optional | self.skip_words if len(p) > 1)
+        self._declining_alongside = _words_pattern(_with_traditional(_strings(raw, "skip_alongside")))
         for category, phrases in (raw.get("claims") or {}).items():
             entries.extend((str(p), "claim", str(category)) for p in phrases)
         # Each category's own words ("咨询", "complaint"): a message names the category by them outside a claim too.
@@ -611,9 +615,17 @@ class ActLexicon:
         return not left or (len(left) == 1 and _ACCOUNT_ID.fullmatch(left[0]) is not None)
 
     def declines(self, text: str) -> bool:
-        """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no")."""
+        """Whether the message is only a "no" that leaves out a detail that may be left out ("不用了", "no"), maybe
+        with words beside it that add nothing ("不知道啊你们查")."""
         whole = bare_message(normalize(text))
-        return whole in self.skip_when_optional or whole in self.skip_words
+        if whole in self.skip_when_optional or whole in self.skip_words:
+            return True
+        if self._declining is None or not self._declining.search(whole):
+            return False
+        rest = self._declining.sub(" ", whole)
+        if self._declining_alongside is not None:
+            rest = self._declining_alongside.sub(" ", rest)
+        return not any(ch.isalnum() and ch not in self.fillers for ch in rest)
 
     def changes_staff(self, text: str) -> bool:
         """Whether the message asks for other staff on the client's work ("换人", "换个对接人"), which, as the

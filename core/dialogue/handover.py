@@ -106,8 +106,9 @@ def act_reclassify(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -
 
 
 def act_enter_queue(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    """Hand the conversation to people; a ticket records the issue even if the client said little."""
-    _enter_queue(draft, snapshot, event, deps, event.text)
+    """Hand the conversation to people; a ticket records the issue even if the client said little, in his words
+    as written: the person who takes over reads the anger too ("烦死了😤 给我转人工！！" is a complaint's)."""
+    _enter_queue(draft, snapshot, event, deps, event.text if event.said is None else event.said)
 
 
 def act_hand_over_calmly(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:

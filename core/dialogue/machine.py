@@ -21,6 +21,7 @@ from core.dialogue.model import (
     Snapshot,
     State,
 )
+from core.dialogue.reading import only_venting, without_venting
 from core.errors import Conflict
 
 
@@ -345,14 +346,27 @@ def step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:
     A question about the hours beside more ("几点下班？我们的发票还没开"), where the table answers the hours, is
     answered first; the rest of the message then goes through the table as if it had come alone. So is a clause
     that asks how long the agency takes beside others that tell something ("退款，要多久？" asked for the outcome
-    wanted: the targets are told, and "退款" is the answer).
+    wanted: the targets are told, and "退款" is the answer). Likewise venting beside more ("垃圾公司！！海报印错了"),
+    where the table hears venting: a calm word first, then the rest.
     """
     if event.kind is EventKind.MESSAGE and event.acts is None:
         event = replace(event, acts=recognize(event.text, snapshot, deps))
     acts = event.acts or NO_ACTS
+    if (
+        Act.VENT in acts
+        and accepts(snapshot.state, E.VENT)
+        and not only_venting(event, deps)
+        and (calmer := without_venting(event.text, deps)) is not None
+    ):
+        # "好的，废物", "项目就是双十一那个，你们搞什么鬼": the venting is acknowledged calmly, and the rest goes on as
+        # if it had come alone, so no insult becomes a detail and a yes beside one is still a yes.
+        outcome = step(snapshot, replace(event, text=calmer, acts=None, said=event.said or event.text), deps)
+        return _said_first(outcome, Say("chat.calm"))
     if Act.HOURS in acts and accepts(snapshot.state, E.HOURS) and not GUARDS["only_hours"](snapshot, event, deps):
         rest = deps.lexicon.without(event.text, Act.HOURS)
-        return _answered_beside(snapshot, replace(event, text=rest), deps, hours_answer(deps, snapshot.language))
+        said = None if event.said is None else deps.lexicon.without(event.said, Act.HOURS)
+        rest_event = replace(event, text=rest, said=said)
+        return _answered_beside(snapshot, rest_event, deps, hours_answer(deps, snapshot.language))
     if (
         Act.TIMING in acts
         and snapshot.promise is not None
@@ -366,11 +380,14 @@ def step(snapshot: Snapshot, event: Event, deps: Deps) -> Outcome:
 
 def _answered_beside(snapshot: Snapshot, rest: Event, deps: Deps, answer: Say) -> Outcome:
     """The rest of a message through the table, with the answer to the question asked beside it said first."""
-    outcome = _step(snapshot, replace(rest, acts=recognize(rest.text, snapshot, deps)), deps)
+    return _said_first(_step(snapshot, replace(rest, acts=recognize(rest.text, snapshot, deps)), deps), answer)
+
+
+def _said_first(outcome: Outcome, said: Say) -> Outcome:
+    """The outcome with `said` before anything else it says, after the bot's hello if it begins the conversation."""
     effects = list(outcome.effects)
-    # The answer follows the bot's hello, if the rest begins the conversation with one.
     at = next((i for i, e in enumerate(effects) if not (isinstance(e, Say) and e.key == _HELLO)), len(effects))
-    effects.insert(at, answer)
+    effects.insert(at, said)
     return replace(outcome, effects=tuple(effects))
 
 

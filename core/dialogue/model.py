@@ -146,6 +146,9 @@ class Event:
     data: Mapping[str, Any] = field(default_factory=dict)
     # What the message does, read once per message (None: not read yet, or not a client message).
     acts: Acts | None = None
+    # The message as the client wrote it, where `text` is what it says without its venting ("垃圾公司！！海报印错了"
+    # is read for details as "海报印错了"): its category is read from all of it, anger included.
+    said: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,9 +127,43 @@ def only_venting(event: Event, deps: Deps) -> bool:
     number, address, project or outcome wanted, which any detail could take ("都三天了，垃圾" gives a date)."""
     if event.kind is not EventKind.MESSAGE or not acts_of(event).only_venting:
         return False
-    found = _entities(event.text, deps.today)
+    return _tells_nothing(event.text, deps)
+
+
+def _tells_nothing(text: str, deps: Deps) -> bool:
+    """No date, number, address, project or outcome wanted in the text: nothing any detail could take."""
+    found = _entities(text, deps.today)
     told = (found.phones, found.emails, found.dates, found.amounts, found.ticket_numbers)
     return not any(told) and not (found.project or found.project_guess or found.demand)
+
+
+def without_venting(text: str, deps: Deps) -> str | None:
+    """The message without its clauses of nothing but venting, when it has such clauses and more besides:
+    "项目就是双十一那个，你们搞什么鬼" is "项目就是双十一那个", "好的，废物" is "好的", "This is ridiculous. The landing
+    page is down" is "The landing page is down". None when no clause is only venting, or every clause is."""
+    kept: list[str] = []
+    last = 0
+    dropped = False
+    for gap in [*_VENT_CLAUSE_BREAK.finditer(text), None]:
+        start, end = (gap.start(), gap.end()) if gap is not None else (len(text), len(text))
+        clause = text[last:start]
+        if clause.strip() and deps.lexicon.recognize(clause).only_venting and _tells_nothing(clause, deps):
+            # The clause goes with the break after it: "垃圾公司！！周年庆…" is "周年庆…".
+            dropped = True
+        else:
+            kept.append(text[last:end])
+        last = end
+        if gap is None:
+            break
+    rest = "".join(kept).strip(_VENT_TRIM)
+    return rest if dropped and rest else None
+
+
+# Where a clause of venting may end: punctuation, or a space that is not between two Latin words or numbers
+# ("气死了 项目是双十一" is two clauses, "what a joke" one).
+_VENT_CLAUSE_BREAK = re.compile(r"[,.!?;，。！？；、~～\n]+\s*|(?<![a-z0-9])\s+|\s+(?![a-z0-9])", re.I)
+# Around what is left once the venting is taken out, what no longer separates anything.
+_VENT_TRIM = " ,，.。;；、!！?？~～\n"
 
 
 # Context key: how many messages of nothing but venting the client sent in the issue under way.
@@ -201,7 +235,10 @@ def issue_text(snapshot: Snapshot, event: Event, deps: Deps) -> str:
 
 
 def classify(snapshot: Snapshot, event: Event, deps: Deps) -> Classification:
-    return deps.classifier.classify(issue_text(snapshot, event, deps))
+    """The category of the issue told so far, read from the client's words as written, venting included (anger
+    is a complaint's evidence)."""
+    written = event if event.said is None else replace(event, text=event.said)
+    return deps.classifier.classify(issue_text(snapshot, written, deps))
 
 
 def phrases(verdict: Classification) -> list[str]:
@@ -578,8 +615,10 @@ def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False
         contacts = _contacts(_entities(answer, deps.today)) if spec.extract == "contact" else ()
         if contacts:
             return Validated(contacts[0])
-    skips = skip_words(deps) if spec.required else skip_words(deps) | deps.lexicon.skip_when_optional
-    checked = validate(spec, answer, skips)
+    if not spec.required and deps.lexicon.declines(answer):
+        # "不知道啊你们查", "这个不重要": the detail is left out.
+        return Validated(None)
+    checked = validate(spec, answer, skip_words(deps))
     if checked.error is None and checked.value and answered and spec.name not in FREE_TEXT:
         checked = Validated(_without_lead(spec, checked.value))
     if checked.error is None and checked.value and spec.extract == "date" and answered:

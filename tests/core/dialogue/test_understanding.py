@@ -760,7 +760,9 @@ def test_requests_are_not_stored_as_details(deps: Deps) -> None:
     assert say("算了 不用了", snap, deps).state is State.CLOSED
 
 
-@pytest.mark.parametrize("text", ["不用了", "不要", "no", "No.", "不用了。"])
+@pytest.mark.parametrize(
+    "text", ["不用了", "不要", "no", "No.", "不用了。", "没有，谢谢", "不用留了", "nope, thanks", "不用 你们自己看着办"]
+)
 def test_a_no_to_a_detail_that_may_be_left_out_leaves_it_out_and_cancels_nothing(text: str, deps: Deps) -> None:
     slots = {"proposal": "周报能不能改成周一早上发"}
     outcome = say(text, Snapshot(State.COLLECTING, "suggestion", slots, {"asking": "contact"}), deps)
@@ -768,7 +770,21 @@ def test_a_no_to_a_detail_that_may_be_left_out_leaves_it_out_and_cancels_nothing
     assert outcome.slots["proposal"] == "周报能不能改成周一早上发" and outcome.slots.get("contact") is None
 
 
-@pytest.mark.parametrize("text", ["就这些", "没有了", "不记得了", "不清楚", "直接提交吧", "that's all", "not sure"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "就这些",
+        "没有了",
+        "不记得了",
+        "不清楚",
+        "直接提交吧",
+        "that's all",
+        "not sure",
+        "暂时想不到",
+        "你们定",
+        "up to you",
+    ],
+)
 def test_nothing_more_or_not_known_leaves_an_optional_detail_out(text: str, deps: Deps) -> None:
     slots = {"description": "双十一开屏广告没上线", "project": "双十一开屏", "since": None}
     outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": "expected"}), deps)
@@ -777,6 +793,30 @@ def test_nothing_more_or_not_known_leaves_an_optional_detail_out(text: str, deps
     # Where the detail is needed, the same words are no answer: the phone is asked again.
     again = say(text, Snapshot(State.COLLECTING, "complaint", outcome.slots, {"asking": "phone"}), deps)
     assert again.context["asking"] == "phone" and "phone" not in again.slots
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个不重要",
+        "无所谓",
+        "忘了",
+        "不知道啊你们查",
+        "我怎么知道 你们自己查啊",
+        "不清楚，你们看后台吧",
+        "dunno",
+        "no idea, you check",
+    ],
+)
+def test_an_optional_detail_declined_in_other_words_is_left_out_and_adds_nothing(text: str, deps: Deps) -> None:
+    outcome = say(text, since_asked(), deps)
+    assert outcome.slots["since"] is None and outcome.context["asking"] == "expected"
+    assert outcome.slots["description"] == since_asked().slots["description"]
+
+
+@pytest.mark.parametrize("text", ["不是这周", "没有效果", "都可以，越快越好", "不知道为什么一直在掉量"])
+def test_a_no_word_beside_words_that_tell_something_declines_nothing(text: str) -> None:
+    assert not default_lexicon().declines(text)
 
 
 @pytest.mark.parametrize("text", ["不用了", "算了 不用了", "取消"])

@@ -1,4 +1,5 @@
-"""Venting without content: no detail, no yes, no change; a calm word, the question again, a person if it goes on."""
+"""Venting without content: no detail, no yes, no change; a calm word, the question again, a person if it goes on.
+Venting beside content: a calm word, and the content without the venting."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import yaml
 from core.dialogue.acts import Act, ActLexicon, default_lexicon
 from core.dialogue.machine import step
 from core.dialogue.model import Deps, Event, EventKind, LeaveTicket, OpenTicket, Snapshot, State, TicketNote
+from core.dialogue.reading import without_venting
 from core.settings import DialogueSettings
 from tests.core.dialogue.test_understanding import CONFIG, after, deps, keys, say
 
@@ -58,6 +60,18 @@ def confirming(**context: Any) -> Snapshot:
         "you guys are useless",
         "this is ridiculous",
         "fucking idiots",
+        # exasperation
+        "你们到底行不行啊",
+        "你们到底在干嘛",
+        "太过分了",
+        "真有你们的",
+        "服了 真的服了",
+        "are you serious?",
+        "so frustrating",
+        "你们是不是有毛病",
+        "有完没完",
+        "能不能专业点",
+        "what the actual hell",
     ],
 )
 def test_venting_alone_says_nothing_else(text: str) -> None:
@@ -150,28 +164,114 @@ def test_venting_in_english_is_answered_in_english(deps: Deps) -> None:
 
 @pytest.mark.parametrize(
     ("name", "text", "value"),
-    [("project", "垃圾公司，春季招聘那个", "垃圾公司，春季招聘那个"), ("since", "都三天了，垃圾", "2026-11-29")],
+    [
+        ("project", "垃圾公司，春季招聘那个", "春季招聘那个"),
+        ("project", "项目就是双十一那个，你们搞什么鬼", "双十一那个"),
+        ("since", "都三天了，垃圾", "都三天了 (2026-11-29)"),
+        ("expected", "赶紧给我重新投放！！什么垃圾服务", "赶紧给我重新投放"),
+        ("phone", "13800138239 赶紧打过来 气死了", "13800138239"),
+    ],
 )
-def test_venting_with_a_detail_gives_that_detail(name: str, text: str, value: str, deps: Deps) -> None:
+def test_venting_with_a_detail_gives_that_detail_without_the_venting(
+    name: str, text: str, value: str, deps: Deps
+) -> None:
     outcome = say(text, asking(name), deps)
-    assert value in str(outcome.slots[name])
-    assert "chat.calm" not in keys(outcome)
+    assert outcome.slots[name] == value
+    # The venting is heard: a calm word before the next question.
+    assert keys(outcome) == ["chat.calm", "form.ask"]
 
 
 def test_a_date_beside_venting_is_an_answer_however_much_the_fillers_allow(deps: Deps) -> None:
     raw = yaml.safe_load((CONFIG / "acts.yaml").read_text(encoding="utf-8"))
     lenient = replace(deps, lexicon=ActLexicon({**raw, "vent_max_other": 4}))
     outcome = say("垃圾，昨天", asking("since"), lenient)
-    assert "2026-12-01" in str(outcome.slots["since"])
+    assert outcome.slots["since"] == "昨天"
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        ("项目就是双十一那个，你们搞什么鬼", "项目就是双十一那个"),
+        ("垃圾公司！！周年庆海报上的电话印错了，五千张全废了", "周年庆海报上的电话印错了，五千张全废了"),
+        ("好的，废物", "好的"),
+        ("气死我了 项目是春季上新", "项目是春季上新"),
+        (
+            "This is ridiculous. The landing page has been down since Monday",
+            "The landing page has been down since Monday",
+        ),
+        ("what a joke, the video still has our old logo", "the video still has our old logo"),
+        ("useless, the Spring Launch ads stopped", "the Spring Launch ads stopped"),
+    ],
+)
+def test_the_clauses_of_nothing_but_venting_are_taken_out(text: str, rest: str, deps: Deps) -> None:
+    assert without_venting(text, deps) == rest
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # nothing of venting alone in a clause: the message stays as written
+        "你们做的海报太垃圾了",
+        "垃圾流量太多了",
+        # venting and nothing else: nothing is left to read
+        "垃圾公司！！你们到底行不行",
+    ],
+)
+def test_a_message_without_a_clause_of_venting_alone_or_of_nothing_else_is_kept(text: str, deps: Deps) -> None:
+    assert without_venting(text, deps) is None
 
 
 # ---------------------------------------------------------------- the first message, the category, the summary
 
 
-def test_a_first_message_that_vents_and_tells_the_problem_is_the_description(deps: Deps) -> None:
+def test_a_first_message_that_vents_and_tells_the_problem_is_the_description_without_the_venting(deps: Deps) -> None:
     outcome = say(DESCRIPTION, Snapshot(State.NEW), deps)
     assert outcome.category == "complaint"
-    assert outcome.slots["description"] == DESCRIPTION
+    assert outcome.slots["description"] == "广告停了三天没人管"
+    assert keys(outcome)[:2] == ["greeting.hello", "chat.calm"]
+
+
+def test_the_category_is_read_from_the_venting_too(deps: Deps) -> None:
+    # Anger is a complaint's evidence: without "ridiculous" the rest alone leaves the category open.
+    text = "This is ridiculous. The landing page for our Black Friday campaign has been down since Monday"
+    outcome = say(text, Snapshot(State.NEW), deps)
+    assert outcome.state is State.COLLECTING and outcome.category == "complaint"
+    assert outcome.slots["description"] == text.removeprefix("This is ridiculous. ")
+
+
+def test_a_person_asked_for_with_venting_takes_over_with_the_words_as_written(deps: Deps) -> None:
+    outcome = say("烦死了 给我转人工！！", Snapshot(State.NEW), deps)
+    assert outcome.state is State.HUMAN_QUEUE and keys(outcome)[0] == "chat.calm"
+    tickets = [e for e in outcome.effects if isinstance(e, OpenTicket)]
+    # The person reads the anger too, and the ticket is a complaint's by it.
+    assert len(tickets) == 1 and tickets[0].category == "complaint"
+    assert tickets[0].details["description"] == "烦死了 给我转人工！！"
+
+
+def test_a_yes_with_an_insult_at_the_summary_submits_and_the_insult_is_answered_calmly(deps: Deps) -> None:
+    # "好的，废物" confirms: the client said yes, and asking him again would only anger him more.
+    outcome = say("好的，废物", confirming(), deps)
+    assert outcome.state is State.TICKET_OPEN
+    tickets = [e for e in outcome.effects if isinstance(e, OpenTicket)]
+    assert len(tickets) == 1 and tickets[0].details["description"] == DESCRIPTION
+    assert keys(outcome)[0] == "chat.calm"
+
+
+def test_a_no_with_an_insult_at_the_summary_asks_what_to_change(deps: Deps) -> None:
+    outcome = say("不对，一群废物", confirming(), deps)
+    assert outcome.state is State.CONFIRMING and dict(outcome.slots) == FILLED
+    assert not any(isinstance(e, OpenTicket) for e in outcome.effects)
+    assert keys(outcome)[0] == "chat.calm" and "chat.calm" not in keys(outcome)[1:]
+    assert outcome.effects[1:] == say("不对", confirming(), deps).effects
+
+
+def test_venting_stays_a_score_and_a_comment_at_the_satisfaction_prompt(deps: Deps) -> None:
+    snap = Snapshot(State.AWAITING_FEEDBACK, "complaint", dict(FILLED), {"turn": 8}, has_ticket=True)
+    outcome = say("垃圾，一直没人理", snap, deps)
+    assert [e.data["text"] for e in outcome.effects if isinstance(e, TicketNote) and "text" in e.data] == [
+        "垃圾，一直没人理"
+    ]
+    assert "chat.calm" not in keys(outcome)
 
 
 def test_a_first_message_of_venting_alone_is_answered_calmly_and_told_nothing_of_the_issue(deps: Deps) -> None:
