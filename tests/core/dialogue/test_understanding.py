@@ -321,7 +321,12 @@ def test_the_whole_question_given_for_the_topic_is_not_asked_for_again(deps: Dep
 
 @pytest.mark.parametrize(
     ("text", "topic"),
-    [("想了解一下你们小红书代运营的套餐", "报价与合同"), ("投放", "投放与效果"), ("专票的事", "发票与付款")],
+    [
+        ("想了解一下你们小红书代运营的套餐", "报价与合同"),
+        ("投放", "投放与效果"),
+        ("专票的事", "发票与付款"),
+        ("大概什么价位", "报价与合同"),
+    ],
 )
 def test_words_for_one_topic_answer_with_its_label(text: str, topic: str, deps: Deps) -> None:
     snap = Snapshot(State.COLLECTING, "inquiry", {}, {"asking": "topic", "first_text": "咨询"})
