@@ -1042,6 +1042,7 @@ def test_status_questions_get_the_status(text: str, deps: Deps) -> None:
         "any updates?",
         "what's happening with my complaint?",
         "我们上次反馈的问题现在什么情况",
+        "上次那个怎么样了",
     ],
 )
 @pytest.mark.parametrize("state", [State.NEW, State.GREETED, State.CLOSED])
@@ -1054,7 +1055,12 @@ def test_a_status_question_with_no_ticket_found_asks_for_its_number_not_a_catego
 
 
 @pytest.mark.parametrize(
-    "text", ["下个月的排期表什么时候能给？", "投放数据什么时候能出来", "广告停了三天了 还没人处理", "要多久能处理好"]
+    "text",
+    [
+        *["下个月的排期表什么时候能给？", "投放数据什么时候能出来", "广告停了三天了 还没人处理", "要多久能处理好"],
+        # "上次那个" before the matter it names: a campaign's deliverable, nothing filed
+        "老师好～请问上次那个直播的数据报告什么时候能发过来呀",
+    ],
 )
 def test_a_status_phrase_about_a_matter_not_filed_is_still_an_issue(text: str, deps: Deps) -> None:
     outcome = say(text, Snapshot(State.NEW, context={"turn": 1}), deps)
