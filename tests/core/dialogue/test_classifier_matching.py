@@ -162,3 +162,10 @@ def test_a_rules_file_is_read_as_it_is_now_and_its_rules_are_the_callers_own(tmp
 def test_things_that_do_not_work_are_complaints(text: str, shipped: KeywordClassifier) -> None:
     verdict = shipped.classify(text)
     assert verdict.category == "complaint" and verdict.confident
+
+
+def test_what_the_agency_made_is_no_question_about_what_it_does(shipped: KeywordClassifier) -> None:
+    # "你们做…" asks what the agency offers; "你们做的…" points at its work, often to complain about it.
+    assert shipped.classify("你们做抖音推广吗").scores.get("inquiry", 0) > 0
+    made = shipped.classify("这个是你们做的吧 logo都糊了")
+    assert made.category == "complaint" and made.scores.get("inquiry", 0) == 0
