@@ -52,7 +52,8 @@ async def test_admin_tries_edits_replays_and_publishes(services: Services, brows
     expect.set_options(timeout=TIMEOUT_MS)
     k = _zh()["console"]["keywords"]
     await add_user(services, "root", "admin", name="管理员")
-    for text in ("咕咕鸡又来了", "看到咕咕鸡了", "请问发票怎么开", "你好", "我要投诉，效果太差"):
+    # Messages whose verdict the new rule changes whatever the learned model in force reads in the rest of them.
+    for text in ("咕咕鸡是什么", "看到咕咕鸡了", "请问发票怎么开", "你好", "我要投诉，效果太差"):
         await _client_writes(services, text)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     app = create_app(services.settings, services=services, background=False)
@@ -104,7 +105,7 @@ async def test_admin_tries_edits_replays_and_publishes(services: Services, brows
             await page.locator("#replay-form button[type=submit]").click()
             await expect(page.locator("#replay-changed-title")).to_contain_text("/ 4")
             changed = page.locator("#replay-changed tr")
-            await expect(changed.filter(has_text="咕咕鸡又来了")).to_have_count(1)
+            await expect(changed.filter(has_text="咕咕鸡是什么")).to_have_count(1)
             await expect(changed.filter(has_text="看到咕咕鸡了")).to_have_count(1)
             await page.locator("#replay-result").scroll_into_view_if_needed()
             await page.locator("h2", has_text=k["publishing"]).scroll_into_view_if_needed()
