@@ -188,6 +188,7 @@ class ActLexicon:
         # Words by which a status question points at something filed before ("之前提交的工单", "my ticket").
         self._filed_words = _words_pattern(_with_traditional(_strings(raw, "filed_words")))
         self._staff_change = _words_pattern(_with_traditional(_strings(raw, "staff_change")))
+        self._named_contact = _named_contact_pattern(raw.get("named_contact") or {})
         for name, spec in acts.items():
             if name not in _PHRASE_KINDS:
                 raise ConfigError(f"acts: unknown act {name!r}; known: {', '.join(sorted(_PHRASE_KINDS))}")
@@ -407,6 +408,8 @@ class ActLexicon:
         if stripped in self.skip_words:
             found.add(Act.SKIP)
             pure = True
+        if self._named_contact is not None and self._named_contact.search(norm):
+            found.add(Act.HANDOFF)
         if Act.TIMING in found:
             # "要多久能处理好" about an issue filed is a status question, which the ticket's deadlines answer.
             found.add(Act.STATUS)
@@ -731,6 +734,30 @@ def _words_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
         after = r"(?![a-z0-9])" if _is_word(word[-1]) else ""
         parts.append(before + re.escape(word) + after)
     return re.compile("|".join(parts)) if parts else None
+
+
+def _named_contact_pattern(raw: Mapping[str, Any]) -> re.Pattern[str] | None:
+    """A person of the agency, named ("小李", "王经理", "张总") and asked to get in touch ("让…联系我")."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("named_contact: expected asks, name_prefixes, titles, before_verb and verbs as lists")
+
+    def either(key: str) -> str:
+        words = sorted(_with_traditional(_strings(raw, key)), key=len, reverse=True)
+        return "|".join(re.escape(w) for w in words if w)
+
+    asks, prefixes, titles, verbs = (either(k) for k in ("asks", "name_prefixes", "titles", "verbs"))
+    if not (asks and verbs and (prefixes or titles)):
+        return None
+    # A name is a prefix and one character ("小李") or one or two characters and a title ("王经理", "张总").
+    names = "|".join(
+        [
+            *([f"(?:{prefixes})[\u4e00-\u9fff]"] if prefixes else []),
+            *([f"[\u4e00-\u9fff]{{1,2}}(?:{titles})"] if titles else []),
+        ]
+    )
+    # Words between the name and the verb that change nothing ("让小王直接联系我").
+    before = f"(?:{either('before_verb')})?" if either("before_verb") else ""
+    return re.compile(f"(?:{asks})(?:{names}){before}(?:{verbs})")
 
 
 def has_word(norm: str, word: str) -> bool:

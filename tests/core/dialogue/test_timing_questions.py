@@ -294,3 +294,26 @@ async def test_asked_before_any_issue_the_answer_holds_the_quickest_targets_of_t
     async with core.db.transaction() as session:
         conversation = (await session.execute(select(Conversation))).scalar_one()
     assert conversation.state == State.NEW.value and conversation.category is None
+
+
+# What happens next, asked inside the form: the targets say who answers and when.
+WHAT_NEXT = ["提交以后会怎么处理？", "谁会联系我啊", "多久有结果", "what happens after I submit?", "提交後會怎麼處理"]
+
+
+@pytest.mark.parametrize("slot", ["project", "since", "expected", "phone"])
+@pytest.mark.parametrize("text", WHAT_NEXT)
+def test_what_happens_next_asked_at_a_detail_is_answered_and_the_detail_asked_again(
+    slot: str, text: str, deps: Deps
+) -> None:
+    snapshot = asked_for(slot)
+    outcome = say(text, snapshot, deps)
+    assert outcome.slots == snapshot.slots, "the question is stored as no detail"
+    assert keys(outcome) == ["form.timing", "form.ask"]
+
+
+@pytest.mark.parametrize("text", WHAT_NEXT)
+def test_what_happens_next_asked_at_the_summary_submits_nothing(text: str, deps: Deps) -> None:
+    snapshot = Snapshot(State.CONFIRMING, "complaint", dict(COMPLAINT), {"summary_shown": True}, promise=PROMISE)
+    outcome = say(text, snapshot, deps)
+    assert outcome.state is State.CONFIRMING
+    assert keys(outcome) == ["form.timing", "confirm.brief"]

@@ -129,6 +129,12 @@ def test_denials_win_over_the_affirmation_inside_them(text: str) -> None:
         ("我想找一下负责我们项目的小王", Act.HANDOFF),
         ("找下对接我们的同事", Act.HANDOFF),
         ("人呢？？", Act.HANDOFF),
+        # A person of the agency named and asked to get in touch.
+        ("让小李联系我吧 她知道情况", Act.HANDOFF),
+        ("叫王经理给我回个电话", Act.HANDOFF),
+        ("請張總直接打給我", Act.HANDOFF),
+        ("can I speak to a real person?", Act.HANDOFF),
+        ("把我的问题转给销售", Act.HANDOFF),
         ("hello, is anyone there?", Act.GREETING),
         ("hi there", Act.GREETING),
         ("催一下 这个事有结果了吗", Act.STATUS),
@@ -161,6 +167,9 @@ def test_a_side_marker_said_alone_is_a_yes_only_where_configured() -> None:
         "是从上周开始的",
         "现在还是不行",
         "你们客服说过会退款",
+        "小李上次说周三能上线",
+        "我们经理让我问一下合同的事",
+        "让小李确认过的方案又改了",
         "客服，你好，发票怎么开",
         "电话联系我 13800138000",
         # a marker only where it opens the message, set apart
