@@ -209,6 +209,8 @@ class ActLexicon:
         self.question_marks = tuple(normalize(str(m)) for m in question.get("marks", ()))
         self.question_endings = _with_traditional(str(m) for m in question.get("endings", ()))
         self.question_openings = _with_traditional(str(m) for m in question.get("openings", ()))
+        # After a side marker, words that ask wherever they stand ("对了发票开了没", "另外想知道报价单什么时候发").
+        self._aside_asking = _words_pattern(normalize(w) for w in _with_traditional(_strings(question, "aside")))
         # (phrase, kind, value); value "alone" marks a phrase that counts only in a message of acts alone
         # ("人工" is a request for a person, "人工智能广告" is not).
         entries: list[tuple[str, str, str]] = []
@@ -413,7 +415,9 @@ class ActLexicon:
         if Act.TIMING in found:
             # "要多久能处理好" about an issue filed is a status question, which the ticket's deadlines answer.
             found.add(Act.STATUS)
-        if self.is_question(norm):
+        if self.is_question(norm) or (
+            Act.SIDE_MARKER in found and self._aside_asking is not None and self._aside_asking.search(norm)
+        ):
             found.add(Act.QUESTION)
         vented, only_venting = self._venting_in(norm, found)
         if vented:

@@ -81,6 +81,12 @@ def collecting() -> Snapshot:
         "what time do you close?",
         "What time do you open tomorrow",
         "are you open on Saturday?",
+        "周六能处理吗",
+        "现在还有人吗",
+        "这么晚还有人吗",
+        "春节放假几天啊",
+        "国庆几号上班",
+        "are you open on Sunday",
     ],
 )
 def test_questions_about_the_hours_are_recognised(text: str) -> None:

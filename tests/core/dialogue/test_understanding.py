@@ -820,6 +820,14 @@ def test_nothing_more_or_not_known_leaves_an_optional_detail_out(text: str, deps
         "不清楚，你们看后台吧",
         "dunno",
         "no idea, you check",
+        "说不上来",
+        "不太清楚欸",
+        "不太記得欸",
+        "这个我也不知道",
+        "看你们",
+        "随便写",
+        "木有",
+        "n/a",
     ],
 )
 def test_an_optional_detail_declined_in_other_words_is_left_out_and_adds_nothing(text: str, deps: Deps) -> None:
@@ -954,6 +962,31 @@ def test_a_side_question_is_filed_and_the_form_goes_on(deps: Deps) -> None:
     assert outcome.context["side_questions"] == ["对了，发票能先开吗？"]
     assert outcome.context["asking"] == "phone"
     assert keys(outcome) == ["form.side_noted", "form.ask"]
+
+
+@pytest.mark.parametrize(
+    ("text", "asking"),
+    [
+        ("对了发票开了没", "project"),
+        ("另外想知道报价单什么时候发", "expected"),
+        ("诶对了 尾款啥时候要付啊", "phone"),
+        ("對了 合同蓋章那份寄出了沒", "since"),
+        ("btw when will the media plan be ready", "expected"),
+    ],
+)
+def test_a_side_question_without_a_question_mark_is_filed_not_taken_as_the_answer(
+    text: str, asking: str, deps: Deps
+) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k not in ("project", "since", "expected", "phone")}
+    slots |= {"project": "年货节落地页"} if asking != "project" else {}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": asking}), deps)
+    assert outcome.context["side_questions"] == [text]
+    assert outcome.context["asking"] == asking
+    assert text not in outcome.slots.values() and outcome.slots["description"] == slots["description"]
+
+
+def test_a_side_marker_before_an_answer_that_asks_nothing_answers() -> None:
+    assert Act.QUESTION not in default_lexicon().recognize("对了，项目是双十一").found
 
 
 @pytest.mark.parametrize("state", [State.NEW, State.COLLECTING, State.CONFIRMING, State.TICKET_OPEN])
