@@ -285,6 +285,13 @@ def test_a_correction_that_adds_keeps_what_the_detail_held(deps: Deps) -> None:
     assert outcome.slots["expected"] == "马上删帖；公开道歉"
 
 
+@pytest.mark.parametrize("text", ["都不对", "都不對", "全错了", "描述不全", "信息不全", "no that's wrong"])
+def test_all_of_it_called_wrong_keeps_the_draft_and_asks_what_to_change(text: str, deps: Deps) -> None:
+    outcome = say(text, confirming(), deps)
+    assert outcome.state is State.CONFIRMING and keys(outcome) == ["confirm.what_to_change"]
+    assert outcome.slots == COMPLAINT_FILLED
+
+
 @pytest.mark.parametrize("text", ["项目名称多了个字", "項目名稱少了一個字", "电话号码有误"])
 def test_what_is_wrong_without_the_new_value_asks_for_it(text: str, deps: Deps) -> None:
     outcome = say(text, confirming(), deps)
