@@ -208,7 +208,10 @@ class FieldSynonyms:
         if field == "phone" and not value and self.tails is not None and find_phones(held):
             tail = self.tails.search(folded)
             digits = _TAIL_DIGITS.search(folded, tail.end()) if tail is not None else None
-            if digits is not None and len(digits[0]) < len(held):
+            # The digits end their clause: "尾号8899的账户扣款错了" tells of an account, not of the phone.
+            clause = _VALUE_STOP.search(folded, digits.end()) if digits is not None else None
+            after = folded[digits.end() : clause.start() if clause else len(folded)] if digits is not None else ""
+            if digits is not None and len(digits[0]) < len(held) and not _NOTHING.sub("", _TRAILING.sub("", after)):
                 return held[: -len(digits[0])] + digits[0]
         if value and self.adds is not None and self.adds.search(folded) and fold(value).folded not in fold(held).folded:
             return f"{held}；{value}" if not value.isascii() else f"{held}; {value}"

@@ -82,6 +82,7 @@ EDITS = [
     ("电话是13800138000", None),
     ("是上周五开始的", None),
     ("不对，上周五的数据也不对", None),
+    ("尾号8899的账户扣款错了", None),
     ("我的问题是投放停了", None),
     ("没问题，提交吧", None),
     ("确认", None),
@@ -123,6 +124,9 @@ def test_a_correction_that_is_all_the_message_says(text: str, expected: tuple[st
         ("the number ends in 88", "phone", "", "13622221234", "13622221288"),
         # what the detail holds is no number: nothing to change the end of
         ("电话错了 尾号是3321", "phone", "", "就这个微信", ""),
+        # digits that do not end their clause are of something else
+        ("尾号8899的账户扣款错了", "phone", "", "13622221234", ""),
+        ("电话错了，尾号3321，谢谢", "phone", "", "13622221234", "13622223321"),
         ("诉求那里再加一条：公开道歉", "expected", "公开道歉", "马上删帖", "马上删帖；公开道歉"),
         (
             "also add to the request: a written apology",
