@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -26,6 +26,16 @@ _LEADING = re.compile(r"^[\s:：,，\-—=>]+")
 _NUMBER = re.compile(r"\+?\d[\d\s\-()（）]*")
 # What is left of a correction once its words and value are taken out, and says nothing: punctuation, particles.
 _NOTHING = re.compile(r"[\W_]|[了的啊吧呀哦呢啦嘛哈噢诶哎]")
+# After a detail's name, a colon gives its new value when no marker does ("改一下期望：全额退款").
+_COLON = re.compile(r"\s*[:：]")
+# The end of a phone number: a few digits ("尾号是3321").
+_TAIL_DIGITS = re.compile(r"\d{2,8}(?!\d)")
+# "应该是华美不是华美达", "是11号不是1号", "X, not Y": the right words, then the wrong ones.
+_CLAUSE_WORDS = r"[^，。！？!?；;,\s]{1,30}"
+_CONTRAST = re.compile(
+    rf"(?:应该是|应该为|应为|是|should be|(?<=[，。！？!?；;,\s]))\s*({_CLAUSE_WORDS}?)"
+    rf"\s*(?:而不是|不是|, not | not )\s*({_CLAUSE_WORDS})"
+)
 # "…" in a word stands for a few words of one clause ("从…开始" holds "从上线开始").
 _GAP = r"[^，。！？!?；;,\n]{0,12}?"
 
@@ -78,6 +88,10 @@ class FieldSynonyms:
     fillers: re.Pattern[str] | None = None
     # A write word right after a field's name ("项目写…"): a correction with its value (see `_written`).
     writes: re.Pattern[str] | None = None
+    # Words that add the value to what the detail holds ("再加一条").
+    adds: re.Pattern[str] | None = None
+    # Words that give only the end of the phone number ("尾号").
+    tails: re.Pattern[str] | None = None
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> FieldSynonyms:
@@ -99,6 +113,8 @@ class FieldSynonyms:
             when=_alternation(_strings(data["when_words"])) if data.get("when_words") else None,
             fillers=_alternation(_strings(data["edit_fillers"])) if data.get("edit_fillers") else None,
             writes=_write_pattern(_strings(data["write_words"])) if data.get("write_words") else None,
+            adds=_alternation(_strings(data["add_words"])) if data.get("add_words") else None,
+            tails=_alternation(_strings(data["tail_words"])) if data.get("tail_words") else None,
         )
 
     @classmethod
@@ -150,15 +166,18 @@ class FieldSynonyms:
             return ("phone", phones[0]) if phones else self._dated(folded)
         bounds = [m.start for m in mentions[1:]] + [len(folded.folded)]
         first: tuple[str, str] | None = None
-        for mention, bound in zip(mentions, bounds, strict=True):
-            marker = self.markers.search(folded.folded, mention.end, bound)
-            # The value runs to the end of its clause, even past a field word inside it ("品牌改成新品牌").
-            words = self._value(folded.shown, folded.folded, marker.end() if marker else None, len(folded.folded))
-            rest = folded.shown[mention.end : bound]
-            field, value = _resolve(mention.fields, words, rest)
-            if value:
-                return field, value
-            first = first or (field, "")
+        # A value after a colon counts only when no detail is given one after a marker ("项目：春节，时间写错了 是上周"
+        # corrects the date).
+        for colon in (False, True):
+            for mention, bound in zip(mentions, bounds, strict=True):
+                marker = (_COLON if colon else self.markers).search(folded.folded, mention.end, bound)
+                # The value runs to the end of its clause, even past a field word inside it ("品牌改成新品牌").
+                words = self._value(folded.shown, folded.folded, marker.end() if marker else None, len(folded.folded))
+                rest = folded.shown[mention.end : bound]
+                field, value = _resolve(mention.fields, words, rest)
+                if value:
+                    return field, value
+                first = first or (field, "")
         return first
 
     def sole_edit(self, text: str) -> tuple[str, str] | None:
@@ -179,6 +198,39 @@ class FieldSynonyms:
             if words is not None:
                 rest = words.sub(" ", rest)
         return found if not _NOTHING.sub("", rest) else None
+
+    def revised(self, text: str, field: str, value: str, held: str) -> str:
+        """The detail's new value once a correction of it is applied to what it holds: the end of the number for
+        "尾号是3321", the value added for "再加一条：公开道歉", else the value itself."""
+        folded = fold(text).folded
+        if not held:
+            return value
+        if field == "phone" and not value and self.tails is not None and find_phones(held):
+            tail = self.tails.search(folded)
+            digits = _TAIL_DIGITS.search(folded, tail.end()) if tail is not None else None
+            # The digits end their clause: "尾号8899的账户扣款错了" tells of an account, not of the phone.
+            clause = _VALUE_STOP.search(folded, digits.end()) if digits is not None else None
+            after = folded[digits.end() : clause.start() if clause else len(folded)] if digits is not None else ""
+            if digits is not None and len(digits[0]) < len(held) and not _NOTHING.sub("", _TRAILING.sub("", after)):
+                return held[: -len(digits[0])] + digits[0]
+        if value and self.adds is not None and self.adds.search(folded) and fold(value).folded not in fold(held).folded:
+            return f"{held}；{value}" if not value.isascii() else f"{held}; {value}"
+        return value
+
+    def replaced(self, text: str, held: Mapping[str, str]) -> tuple[str, str] | None:
+        """Words of a detail put right without naming it ("名字打错了应该是华美不是华美达"): the one detail that holds
+        the wrong words, and its value with the right ones in their place."""
+        folded = fold(text)
+        if not self.cues.search(folded.folded):
+            return None
+        for contrast in _CONTRAST.finditer(folded.folded):
+            right = folded.shown[contrast.start(1) : contrast.end(1)]
+            wrong = folded.shown[contrast.start(2) : contrast.end(2)]
+            right, wrong = _TRAILING.sub("", right), _TRAILING.sub("", wrong)
+            holders = [name for name, words in held.items() if words and wrong and wrong in words]
+            if right and len(holders) == 1:
+                return holders[0], held[holders[0]].replace(wrong, right)
+        return None
 
     def _written(self, folded: Folded) -> tuple[str, str] | None:
         """The detail named right before a write word, and the value after it ("项目写年度框架合同吧")."""
@@ -260,6 +312,16 @@ def edit_request(text: str) -> tuple[str, str] | None:
 def sole_edit(text: str) -> tuple[str, str] | None:
     """A correction that is all the text says: ("phone", "13900001111") for "电话写错了，应该是13900001111"."""
     return default_synonyms().sole_edit(text)
+
+
+def revised(text: str, field: str, value: str, held: str) -> str:
+    """A correction's value applied to what the detail holds: "尾号是3321" changes the end of the number."""
+    return default_synonyms().revised(text, field, value, held)
+
+
+def replaced(text: str, held: Mapping[str, str]) -> tuple[str, str] | None:
+    """("project", "华美酒店开业") for "应该是华美不是华美达" when only the project holds "华美达"."""
+    return default_synonyms().replaced(text, held)
 
 
 def says_when(text: str) -> bool:

@@ -23,7 +23,7 @@ from core.dialogue.entities import (
     sole_project,
     sole_ticket_number,
 )
-from core.dialogue.fields import edit_request, field_mentions, label_end, says_when, sole_edit
+from core.dialogue.fields import edit_request, field_mentions, label_end, replaced, revised, says_when, sole_edit
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
     ASKING_STATES,
@@ -68,6 +68,12 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
         # "不用了" asked for a detail that may be left out leaves it out; it drops the issue only where one is needed.
         return replace(acts, found=(acts.found - {Act.CANCEL, Act.DENY}) | {Act.SKIP}, pure=True)
     found = edit_request(text)
+    if found is None or not found[1]:
+        # "名字打错了应该是华美不是华美达": the wrong words name the detail that holds them.
+        held = {s.name: str(snapshot.slots.get(s.name) or "") for s in deps.forms.slots(category)}
+        swapped = replaced(text, held)
+        if swapped is not None:
+            return replace(acts, found=acts.found | {Act.EDIT}, edit=swapped)
     if found is None:
         return acts
     slot = _slot_for_field(category, found[0], deps)
@@ -75,6 +81,8 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
         return acts
     # "the project name is wrong", "项目名写错了": which detail is wrong, without its new value.
     value = "" if normalize(found[1]).strip(" .!。！") in _NOT_A_VALUE else found[1]
+    # "尾号是3321" changes the end of the number held, "再加一条：…" adds to the outcome wanted.
+    value = revised(text, found[0], value, str(snapshot.slots.get(slot) or ""))
     if not value and deps.forms.slot(category, slot).extract == "demand" and sole_demand(text):
         # "希望重新印", "要求重新投放": the outcome wanted itself, its 重新 no call to correct it.
         return acts

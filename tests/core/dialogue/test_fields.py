@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.dialogue.fields import FieldSynonyms, edit_request, field_mentions, says_when, sole_edit
+from core.dialogue.fields import FieldSynonyms, edit_request, field_mentions, replaced, revised, says_when, sole_edit
 from core.dialogue.forms import CATEGORIES, Forms
 from core.settings import DEFAULT_CONFIG_DIR
 
@@ -72,10 +72,17 @@ EDITS = [
     ("电话写错了", ("phone", "")),
     ("项目名不对", ("project", "")),
     ("电话改成 12345", ("phone", "")),
+    ("项目名称多了个字", ("project", "")),
+    ("电话错了 尾号是3321", ("phone", "")),
+    # the new value after a colon, unless another detail is given one after a marker
+    ("改一下期望：全额退款", ("expected", "全额退款")),
+    ("诉求那里再加一条：公开道歉", ("expected", "公开道歉")),
+    ("项目：春节，时间写错了 是上周", ("since", "上周")),
     # no correction
     ("电话是13800138000", None),
     ("是上周五开始的", None),
     ("不对，上周五的数据也不对", None),
+    ("尾号8899的账户扣款错了", None),
     ("我的问题是投放停了", None),
     ("没问题，提交吧", None),
     ("确认", None),
@@ -108,6 +115,52 @@ def test_edit_request(text: str, expected: tuple[str, str] | None) -> None:
 )
 def test_a_correction_that_is_all_the_message_says(text: str, expected: tuple[str, str] | None) -> None:
     assert sole_edit(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value", "held", "expected"),
+    [
+        ("电话错了 尾号是3321", "phone", "", "13622221234", "13622223321"),
+        ("the number ends in 88", "phone", "", "13622221234", "13622221288"),
+        # what the detail holds is no number: nothing to change the end of
+        ("电话错了 尾号是3321", "phone", "", "就这个微信", ""),
+        # digits that do not end their clause are of something else
+        ("尾号8899的账户扣款错了", "phone", "", "13622221234", ""),
+        ("电话错了，尾号3321，谢谢", "phone", "", "13622221234", "13622223321"),
+        ("诉求那里再加一条：公开道歉", "expected", "公开道歉", "马上删帖", "马上删帖；公开道歉"),
+        (
+            "also add to the request: a written apology",
+            "expected",
+            "a written apology",
+            "refund",
+            "refund; a written apology",
+        ),
+        # already held, or nothing held: the value as given
+        ("诉求再加一条：删帖", "expected", "删帖", "马上删帖", "删帖"),
+        ("诉求再加一条：删帖", "expected", "删帖", "", "删帖"),
+        ("诉求改成退款", "expected", "退款", "补量", "退款"),
+    ],
+)
+def test_a_correction_applied_to_what_the_detail_holds(
+    text: str, field: str, value: str, held: str, expected: str
+) -> None:
+    assert revised(text, field, value, held) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("名字打错了应该是华美不是华美达", ("project", "华美周年庆")),
+        ("写错了，是上上周 不是上周", ("since", "上上周")),
+        # the wrong words in no detail or in two, or no words to put in their place
+        ("打错了 应该是金豪不是金冠", None),
+        ("错了 应该是周年纪念不是周年庆", None),
+        ("电话错了", None),
+    ],
+)
+def test_wrong_words_name_the_detail_that_holds_them(text: str, expected: tuple[str, str] | None) -> None:
+    held = {"project": "华美达周年庆", "since": "上周", "expected": "周年庆当天重印"}
+    assert replaced(text, held) == expected
 
 
 def test_every_field_is_a_slot_of_some_form() -> None:

@@ -261,6 +261,53 @@ def test_a_date_given_as_the_correction_changes_the_start_date(deps: Deps) -> No
     assert keys(outcome) == ["confirm.changed", "confirm.brief"]
 
 
+@pytest.mark.parametrize(
+    ("text", "slot", "value"),
+    [
+        # only the end of the number: it replaces the end of the number held
+        ("电话错了 尾号是3321", "phone", "13800133321"),
+        ("手机号后四位写错了，应该是 9921", "phone", "13800139921"),
+        # the wrong words name the detail that holds them
+        ("名字打错了应该是冬季大促不是冬季大促-信息流", "project", "冬季大促"),
+        ("打错了，信息流不是信息留", "description", "冬季大促的信息流广告从上周开始就不跑量了"),
+        # the new value after a colon
+        ("改一下期望：全额退款", "expected", "全额退款"),
+    ],
+)
+def test_a_correction_in_the_clients_own_words(text: str, slot: str, value: str, deps: Deps) -> None:
+    outcome = say(text, confirming(), deps)
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots[slot] == value
+
+
+def test_wrong_words_put_right_where_they_stand(deps: Deps) -> None:
+    snapshot = replace(confirming(), slots={**COMPLAINT_FILLED, "project": "华美达酒店开业"})
+    outcome = say("名字打错了应该是华美不是华美达", snapshot, deps)
+    assert outcome.slots["project"] == "华美酒店开业"
+    assert keys(outcome) == ["confirm.changed", "confirm.brief"]
+
+
+def test_a_correction_that_adds_keeps_what_the_detail_held(deps: Deps) -> None:
+    snapshot = replace(confirming(), slots={**COMPLAINT_FILLED, "expected": "马上删帖"})
+    outcome = say("诉求那里再加一条：公开道歉", snapshot, deps)
+    assert outcome.state is State.CONFIRMING
+    assert outcome.slots["expected"] == "马上删帖；公开道歉"
+
+
+@pytest.mark.parametrize("text", ["都不对", "都不對", "全错了", "描述不全", "信息不全", "no that's wrong"])
+def test_all_of_it_called_wrong_keeps_the_draft_and_asks_what_to_change(text: str, deps: Deps) -> None:
+    outcome = say(text, confirming(), deps)
+    assert outcome.state is State.CONFIRMING and keys(outcome) == ["confirm.what_to_change"]
+    assert outcome.slots == COMPLAINT_FILLED
+
+
+@pytest.mark.parametrize("text", ["项目名称多了个字", "項目名稱少了一個字", "电话号码有误"])
+def test_what_is_wrong_without_the_new_value_asks_for_it(text: str, deps: Deps) -> None:
+    outcome = say(text, confirming(), deps)
+    assert outcome.state is State.COLLECTING
+    assert outcome.context["asking"] in {"project", "phone"}
+
+
 @pytest.mark.parametrize("text", ["稍等我看看", "我再想想", "我跟老板确认下", "let me check"])
 def test_checking_the_summary_first_waits_for_it(text: str, deps: Deps) -> None:
     outcome = say(text, confirming(), deps)
