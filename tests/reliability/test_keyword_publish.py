@@ -49,7 +49,8 @@ async def test_publish_reaches_the_other_process_within_5_seconds(db_url: str, t
             )
         one, csrf_one = await _admin(first.url)
         two, csrf_two = await _admin(second.url)
-        sentence = {"text": "咕咕鸡又来了"}
+        # No complaint in force yet, rules or model ("咕咕鸡又来了" the learned model calls one on its own).
+        sentence = {"text": "咕咕鸡是什么"}
         tried = (await two.post("/console/api/keywords/try", json=sentence, headers={"X-CSRF-Token": csrf_two})).json()
         assert tried["live"]["version"] == 1 and tried["live"]["bucket"] != "complaint"
 
