@@ -533,7 +533,10 @@ _NOT_A_DEMAND = re.compile(
 # Longer than this, a clause holds more than the demand (voice-style messages come without punctuation).
 _LONG_CLAUSE = 24
 _LONG_CLAUSE_LATIN = 60
-_DEMAND_LEAD = re.compile(r"\s*(?:(?:我们|我方|我)的?|所以|那就|那|就|现在|因此|总之|反正|(?:and|so|we|i)(?![a-z]))\s*")
+# "是要退款" after "不是重新印，": the copula that sets the outcome against another is no part of it.
+_DEMAND_LEAD = re.compile(
+    r"\s*(?:(?:我们|我方|我)的?|所以|那就|那|就|现在|因此|总之|反正|是(?=要|希望|想)|(?:and|so|we|i)(?![a-z]))\s*"
+)
 
 
 # What a document or a rule asks is a term of the work, not what the client wants of the agency: "合同要求月底之前

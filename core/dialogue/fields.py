@@ -21,7 +21,8 @@ _ENTITY_FIELDS = {"phone": find_phones}
 _ANY_DAY = date(2026, 1, 1)
 _VALUE_STOP = re.compile(r"[，。！？!?；;,\n]|\.(?:\s|$)")
 _TRAILING = re.compile(r"(?:\s|吧|啊|哈|呀|哦|了|呢|啦|嘛|哈哈|please|pls|thx)+$")
-_LEADING = re.compile(r"^[\s:：,，\-—=>]+")
+# Before a new value: punctuation, and the copula of "不是重新印，是要退款".
+_LEADING = re.compile(r"^(?:[\s:：,，\-—=>]|是(?=\S))+")
 # A number as clients write one: digits with spaces, dashes or a country code between them.
 _NUMBER = re.compile(r"\+?\d[\d\s\-()（）]*")
 # What is left of a correction once its words and value are taken out, and says nothing: punctuation, particles.
@@ -52,7 +53,10 @@ def _alternation(words: Iterable[str], *, not_after: str = "") -> re.Pattern[str
 
 
 # Said between a detail's name and its write word ("项目就写…", "联系人请填…").
-_WRITE_LEAD = r"\s*(?:就|请|帮我|麻烦|也|还是|直接|可以)?\s*"
+_WRITE_LEAD = (
+    r"\s*(?:那里|这里|那儿|这儿|那栏|这栏|那一栏|这一栏|那一项|这一项|一栏|栏)?"
+    r"\s*(?:就|请|帮我|麻烦|也|还是|直接|可以)?\s*"
+)
 # After a write word, these say how something was written, not what to write ("写得很差", "写错了", "填完了").
 _WRITE_NOT = r"(?![得的错了完好清掉过])"
 
@@ -178,7 +182,8 @@ class FieldSynonyms:
                 if value:
                     return field, value
                 first = first or (field, "")
-        return first
+        # "期望那里写重新印并且赔偿" (重新 a cue of its own): the write word after the detail's name gives the value.
+        return self._written(folded) or first
 
     def sole_edit(self, text: str) -> tuple[str, str] | None:
         """The correction and its new value when the text says nothing besides ("电话写错了，应该是139…"), None when
@@ -231,6 +236,12 @@ class FieldSynonyms:
             if right and len(holders) == 1:
                 return holders[0], held[holders[0]].replace(wrong, right)
         return None
+
+    def named_alone(self, text: str) -> str | None:
+        """The field a message names and says nothing else of ("电话", "项目名。"), or None."""
+        folded = fold(text).folded.strip(" ，,。.!！?？:：~～吧啊呀哦")
+        found = self.words.fullmatch(folded)
+        return self.synonyms[found[0]][0] if found is not None else None
 
     def _written(self, folded: Folded) -> tuple[str, str] | None:
         """The detail named right before a write word, and the value after it ("项目写年度框架合同吧")."""
@@ -307,6 +318,11 @@ def field_mentions(text: str) -> tuple[str, ...]:
 def edit_request(text: str) -> tuple[str, str] | None:
     """A correction of one field: ("phone", "13922223334") for "不对，电话写错了 应该是13922223334"."""
     return default_synonyms().edit_request(text)
+
+
+def named_alone(text: str) -> str | None:
+    """The field a message names and nothing else: "phone" for "电话"."""
+    return default_synonyms().named_alone(text)
 
 
 def sole_edit(text: str) -> tuple[str, str] | None:

@@ -23,7 +23,16 @@ from core.dialogue.entities import (
     sole_project,
     sole_ticket_number,
 )
-from core.dialogue.fields import edit_request, field_mentions, label_end, replaced, revised, says_when, sole_edit
+from core.dialogue.fields import (
+    edit_request,
+    field_mentions,
+    label_end,
+    named_alone,
+    replaced,
+    revised,
+    says_when,
+    sole_edit,
+)
 from core.dialogue.forms import CATEGORIES, SlotSpec, Validated, validate
 from core.dialogue.model import (
     ASKING_STATES,
@@ -74,6 +83,9 @@ def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
         swapped = replaced(text, held)
         if swapped is not None:
             return replace(acts, found=acts.found | {Act.EDIT}, edit=swapped)
+    if found is None and snapshot.state is State.CONFIRMING and (named := named_alone(text)) is not None:
+        # "电话" alone at the summary (or asked what to change): that detail is the one to change; it is asked for.
+        found = (named, "")
     if found is None:
         return acts
     slot = _slot_for_field(category, found[0], deps)
@@ -613,9 +625,19 @@ def _without_lead(spec: SlotSpec, value: str) -> str:
     return rest if len(rest) >= max(2, spec.min_length) else value
 
 
+# An answer corrected as it is given: "上周五，不对，是上周四", "双11的那个，哦不对，是国庆的", "139… sorry 138…".
+_SELF_CORRECTED = re.compile(
+    r"^(?P<first>.+?)(?:[，,。;；!！\s]+(?:哦|啊|呃|噢|哎)?|哦|啊|呃|噢|哎)\s*"
+    r"(?:不对|说错了|写错了|打错了|错了|sorry|no wait|i mean)[，,。;；:：!！\s]*(?:应该是|是)?\s*(?P<then>\S.*)$",
+    re.I,
+)
+
+
 def read_slot(spec: SlotSpec, answer: str, deps: Deps, *, answered: bool = False) -> Validated:
     """The value of one detail from the client's answer: the number in "王女士 13811113333", the address in "邮箱是
-    a@b.com", the words otherwise (without "项目是" before them)."""
+    a@b.com", the words otherwise (without "项目是" before them), what follows a correction made in the answer."""
+    if spec.name not in FREE_TEXT and (corrected := _SELF_CORRECTED.match(answer.strip())) is not None:
+        answer = corrected["then"]
     if normalize(answer).strip() not in skip_words(deps):
         if spec.validator == "phone" and (phones := find_phones(answer)):
             return Validated(phones[0])

@@ -395,6 +395,8 @@ def test_project_guess(text: str, expected: str | None) -> None:
 
 
 DEMANDS = [
+    # the copula that sets the outcome against another is no part of it
+    ("不是重新印，是要退款", "要退款"),
     ("冬季大促-信息流10月底开始跑的，到现在一直没量，要补量或退款", "要补量或退款"),
     ("希望退款", "希望退款"),
     ("请尽快恢复投放", "请尽快恢复投放"),

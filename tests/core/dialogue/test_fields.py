@@ -68,6 +68,9 @@ EDITS = [
     ("项目就写：双十一", ("project", "双十一")),
     ("项目名称写成春季新品发布", ("project", "春季新品发布")),
     ("电话填13900001111", ("phone", "13900001111")),
+    ("项目那栏填国庆大促", ("project", "国庆大促")),
+    # a cue of its own (重新) in the value, the write word after "那里" still marks it
+    ("等等 还有个地方 期望那里写重新印并且赔偿", ("expected", "重新印并且赔偿")),
     # a field to correct, without the new value yet
     ("电话写错了", ("phone", "")),
     ("项目名不对", ("project", "")),
@@ -220,3 +223,13 @@ def test_words_that_say_when(text: str) -> None:
 )
 def test_words_that_say_nothing_of_when(text: str) -> None:
     assert not says_when(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [("电话", "phone"), ("项目名。", "project"), ("手机号吧", "phone"), ("电话错了", None), ("好的", None)],
+)
+def test_a_field_named_alone(text: str, field: str | None) -> None:
+    from core.dialogue.fields import named_alone
+
+    assert named_alone(text) == field

@@ -308,6 +308,26 @@ def test_what_is_wrong_without_the_new_value_asks_for_it(text: str, deps: Deps) 
     assert outcome.context["asking"] in {"project", "phone"}
 
 
+def test_a_detail_named_alone_at_the_summary_is_asked_for(deps: Deps) -> None:
+    outcome = say("电话", confirming(), deps)
+    assert outcome.state is State.COLLECTING and outcome.context["asking"] == "phone"
+    assert outcome.slots["description"] == COMPLAINT_FILLED["description"]
+
+
+@pytest.mark.parametrize(
+    ("asking", "text", "value"),
+    [
+        ("since", "上周五，不对，是上周四", "上周四"),
+        ("project", "双11的那个，哦不对，是国庆的", "国庆的"),
+        ("phone", "13500001121，不对，13500001122", "13500001122"),
+    ],
+)
+def test_an_answer_corrected_as_it_is_given_keeps_it(asking: str, text: str, value: str, deps: Deps) -> None:
+    slots = {k: v for k, v in COMPLAINT_FILLED.items() if k != asking}
+    outcome = say(text, Snapshot(State.COLLECTING, "complaint", slots, {"asking": asking}), deps)
+    assert outcome.slots[asking] == value
+
+
 @pytest.mark.parametrize("text", ["稍等我看看", "我再想想", "我跟老板确认下", "let me check"])
 def test_checking_the_summary_first_waits_for_it(text: str, deps: Deps) -> None:
     outcome = say(text, confirming(), deps)
