@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The configuration before the fitted combination, to compare on the same folds.
     parser.add_argument("--ngram-high", type=int, default=FitOptions().ngram_range[1], help="longest n-gram")
     parser.add_argument("--no-sublinear", action="store_true", help="raw counts as term frequency")
+    parser.add_argument("--c", type=float, default=FitOptions().c, help="inverse regularisation strength")
     parser.add_argument("--fixed-combination", action="store_true", help="rule scores added as they are (weight 1)")
     parser.add_argument("--in-domain-weight", type=float, default=IN_DOMAIN_WEIGHT, help="weight of an in-domain row")
     parser.add_argument(
@@ -96,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = FitOptions(
             ngram_range=(1, args.ngram_high),
             sublinear=not args.no_sublinear,
+            c=args.c,
             class_weight=tuple(sorted(class_weight.items())),
         )
         with one_thread():
