@@ -418,7 +418,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
             _lasting,
         ),
         (
-            rf"(?<!每)(?:(?P<rel>上上|大上|上|这|本|下)\s*个?\s*)?(?:周|星期|礼拜)(?P<wd>[{_WEEKDAY_CN}1-7末])(?!次)",
+            # "投了一周一个转化都没有": after a count, 周 is a week, and the next word no weekday.
+            rf"(?<!每)(?:(?P<rel>上上|大上|上|这|本|下)\s*个?\s*)?(?<![\d{CN_DIGITS}十几每])(?:周|星期|礼拜)"
+            rf"(?P<wd>[{_WEEKDAY_CN}1-7末])(?!次)",
             _weekday,
         ),
         (rf"(?P<rel>上上|大上|上|这|本|下)\s*个?\s*(?:周|星期|礼拜)(?![{_WEEKDAY_CN}1-7末])", _week),
@@ -467,7 +469,7 @@ _WEEKDAY_LEADS = ("on ", "since ", "from ", "till ", "until ")
 
 # Every pattern needs one of these: a text without any is not searched further.
 _ANY_DATE = re.compile(
-    r"[\d天日号周礼拜月年昨今]|day|week|month|year|ago|tonight|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+    r"[\d天日号周礼拜月年昨今]|星期|day|week|month|year|ago|tonight|morning|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
     r"|tomorrow|business|eod|cob|明早|明晚|mon|tue|wed|thu|fri|sat|sun|" + "|".join(_FESTIVALS)
 )
 

@@ -88,6 +88,11 @@ DATES = [
     # the phrases
     ("上周三", [("上周三", d(11, 18), False)]),
     ("这周一", [("这周一", d(11, 23), False)]),
+    # 星期 with no other word of time
+    ("上星期五开始的", [("上星期五", d(11, 20), False)]),
+    # after a count, 周 is a week and the word after it no weekday
+    ("广告投了一周一个转化都没有", []),
+    ("一周二十个线索", []),
     ("10月底", [("10月底", d(10, 31), True)]),
     ("11月20号左右", [("11月20号左右", d(11, 20), True)]),
     ("11.20", [("11.20", d(11, 20), False)]),
