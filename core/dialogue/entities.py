@@ -592,7 +592,7 @@ def _demand(folded: Folded, masked: str, deadlines: tuple[Found, ...] = ()) -> s
 
 # Outcomes that are things done, said as an order with no "要" before them: "重新印刷并承担费用", "全额退款".
 _ORDER = re.compile(
-    r"(?:全额|全部|马上|立刻|尽快)?(?:重新|重做|重印|重拍|重剪|重发|修改|改正|更正|退款|退钱|退费|赔偿|补偿|补量|撤下|撤掉|"
+    r"(?:全额|全部|马上|立刻|尽快)?(?:重新|重做|重印|重拍|重剪|重发|重开|补开|修改|改正|更正|退款|退钱|退费|赔偿|补偿|补量|撤下|撤掉|"
     r"停掉|暂停|删掉|删除|换掉|换一版|恢复|(?:refund|compensate|redo|reprint|re-?shoot|replace|fix|remove|take down|"
     r"stop|pause)(?![a-z]))"
 )

@@ -286,11 +286,17 @@ def act_move_to_described(draft: Draft, snapshot: Snapshot, event: Event, deps: 
     _move_issue(draft, deps, category, slots, "classify.described")
 
 
-def _fill_from_message(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None:
-    """Store every detail the message carries that is still missing (never overwriting an answer)."""
+def _fill_from_message(
+    draft: Draft, snapshot: Snapshot, event: Event, deps: Deps, *, project: str | None = None
+) -> None:
+    """Store every detail the message carries that is still missing (never overwriting an answer). A date that
+    qualifies the project just named is part of its name ("去年的年框"), not when the problem began."""
     assert draft.category is not None
     if event.kind is EventKind.MESSAGE:
         for name, value in extract_slots(draft.category, event.text, deps, draft.lang).items():
+            said = value.split(" (")[0]
+            if project and said and f"{said}的" in project and deps.forms.slot(draft.category, name).extract == "date":
+                continue
             if given_over(snapshot, draft.category, name, draft.slots, deps):
                 draft.slots[name] = value
 
@@ -322,7 +328,8 @@ def act_fill(draft: Draft, snapshot: Snapshot, event: Event, deps: Deps) -> None
     told = snapshot.slots.get(issue.name) if (issue := issue_text_slot(draft.category, deps)) else None
     draft.slots[current] = checked.value
     draft.context.pop(OTHER_KIND_ASKED, None)
-    _fill_from_message(draft, snapshot, event, deps)
+    project = str(checked.value or "") if spec.extract == "project" else None
+    _fill_from_message(draft, snapshot, event, deps, project=project)
     if current not in FREE_TEXT:
         draft.slots.update(told_with_answer(draft.category, spec, event.text, draft.slots, deps, draft.lang))
     _note_told(draft, deps, told)

@@ -526,6 +526,22 @@ def test_other_staff_as_the_outcome_wanted_asks_for_no_person_here(text: str, de
     )
 
 
+@pytest.mark.parametrize("text", ["重开", "补开一张"])
+def test_reissuing_an_invoice_asked_for_the_project_is_the_outcome_wanted(text: str, deps: Deps) -> None:
+    snap = Snapshot(State.COLLECTING, "complaint", {"description": "发票抬头开错了"}, {"asking": "project"})
+    outcome = say(text, snap, deps)
+    assert outcome.slots.get("expected") == text and "project" not in outcome.slots
+
+
+def test_a_date_inside_the_project_named_is_part_of_its_name(deps: Deps) -> None:
+    asked = Snapshot(State.COLLECTING, "complaint", {"description": "发票抬头开错了"}, {"asking": "project"})
+    named = say("去年的年框", asked, deps)
+    assert named.slots["project"] == "去年的年框" and "since" not in named.slots
+    # Said beside the project, the date is still when it began.
+    beside = say("年框合同，上个月开始的", asked, deps)
+    assert beside.slots.get("since", "").startswith("上个月")
+
+
 @pytest.mark.parametrize("text", ["希望重新印", "要求重新投放一次"])
 def test_an_outcome_wanted_again_is_no_correction_of_it(text: str, deps: Deps) -> None:
     slots = {"description": "开业海报的logo颜色印错了", "project": "开业海报", "expected": text}
