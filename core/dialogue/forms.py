@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.dialogue.folding import bare_message
+from core.dialogue.hanzi import to_simplified
 from core.errors import ConfigError
 from core.yaml_files import load_file
 
@@ -88,11 +89,13 @@ class Forms:
         raise ConfigError(f"category {category!r} has no slot {name!r}")
 
     def topic_of(self, category: str, name: str, norm_text: str) -> str | None:
-        """The choice most cue words in the (normalized) text point to, when no other choice has as many.
+        """The choice most cue words in the (normalized) text point to, when no other choice has as many; traditional
+        characters are read as simplified ones ("戶外廣告" is "户外广告").
 
         "a quote for a KOL campaign, budget 200k" is about pricing (quote, budget) more than media (campaign).
         """
         spec = self.slot(category, name)
+        norm_text = to_simplified(norm_text)
         counts = sorted(
             ((sum(1 for w in words if w and _holds(w, norm_text)), choice) for choice, words in spec.cues.items()),
             reverse=True,
@@ -104,11 +107,13 @@ class Forms:
     def cued(self, category: str, name: str, norm_text: str) -> bool:
         """Whether any choice's cue word is in the (normalized) text."""
         spec = self.slot(category, name)
+        norm_text = to_simplified(norm_text)
         return any(w and _holds(w, norm_text) for words in spec.cues.values() for w in words)
 
     def without_cues(self, category: str, name: str, norm_text: str) -> str:
         """The (normalized) text with every choice's cue words taken out: what it says beside pointing to one."""
         spec = self.slot(category, name)
+        norm_text = to_simplified(norm_text)
         for word in sorted({w for words in spec.cues.values() for w in words if w}, key=len, reverse=True):
             pattern = _cue_pattern(word)
             norm_text = norm_text.replace(word, " ") if pattern is None else pattern.sub(" ", norm_text)

@@ -164,6 +164,11 @@ def test_things_that_do_not_work_are_complaints(text: str, shipped: KeywordClass
     assert verdict.category == "complaint" and verdict.confident
 
 
+def test_an_invoice_for_the_wrong_sum_is_a_complaint(shipped: KeywordClassifier) -> None:
+    mail = "Please note that the invoice for November shows the wrong amount. Kindly reissue it. Best regards, Tom"
+    assert shipped.classify(mail).category == "complaint"
+
+
 def test_what_the_agency_made_is_no_question_about_what_it_does(shipped: KeywordClassifier) -> None:
     # "你们做…" asks what the agency offers; "你们做的…" points at its work, often to complain about it.
     assert shipped.classify("你们做抖音推广吗").scores.get("inquiry", 0) > 0

@@ -402,6 +402,9 @@ def test_the_whole_question_given_for_the_topic_is_not_asked_for_again(deps: Dep
         ("投放", "投放与效果"),
         ("专票的事", "发票与付款"),
         ("大概什么价位", "报价与合同"),
+        # traditional characters read as simplified ones
+        ("你們有做香港的戶外廣告嗎", "投放与效果"),
+        ("發票什麼時候開", "发票与付款"),
     ],
 )
 def test_words_for_one_topic_answer_with_its_label(text: str, topic: str, deps: Deps) -> None:
