@@ -477,8 +477,7 @@ class ActLexicon:
         hits = [h for h in self._hits(clause) if h.kind in _PHRASE_KINDS]
         if not any(h.kind == Act.TIMING.value for h in hits):
             return False if self._other(clause, hits) else None
-        asking = [_Hit(start, end, PLAIN, "") for start, end in self._asking_spans(clause)]
-        return not self._other(clause, asking)
+        return self._says_only_asking(clause)
 
     def asking_spans(self, text: str) -> list[tuple[int, int]]:
         """Where the (normalized) message only asks: its acts' phrases, the words that only ask and those of the
@@ -495,14 +494,12 @@ class ActLexicon:
     def only_asks(self, text: str) -> bool:
         """Whether the message says nothing but its acts, words that only ask and words of the agency's handling
         ("还没人联系我啊 你们到底有没有在处理"): it names no matter of its own, as "排期表什么时候能给？" does."""
-        norm = normalize(text)
-        covered = [False] * len(norm)
-        for start, end in self.asking_spans(text):
-            covered[start:end] = [True] * (end - start)
-        return not any(
-            not covered[i] and not ch.isspace() and ch not in self.fillers and unicodedata.category(ch)[0] not in "PSC"
-            for i, ch in enumerate(norm)
-        )
+        return self._says_only_asking(normalize(text))
+
+    def _says_only_asking(self, norm: str) -> bool:
+        """Whether the (normalized) text holds nothing beside what `asking_spans` finds, fillers and symbols."""
+        asking = [_Hit(start, end, PLAIN, "") for start, end in self._asking_spans(norm)]
+        return not self._other(norm, asking)
 
     def _counted(self, norm: str, hits: list[_Hit]) -> tuple[list[_Hit], bool]:
         """The act phrases that count in the message, and whether it says little besides its acts."""

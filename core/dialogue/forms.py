@@ -113,11 +113,9 @@ class Forms:
     def without_cues(self, category: str, name: str, norm_text: str) -> str:
         """The (normalized) text with every choice's cue words taken out: what it says beside pointing to one."""
         spec = self.slot(category, name)
+        pattern = _cues_pattern(frozenset(w for words in spec.cues.values() for w in words if w))
         norm_text = to_simplified(norm_text)
-        for word in sorted({w for words in spec.cues.values() for w in words if w}, key=len, reverse=True):
-            pattern = _cue_pattern(word)
-            norm_text = norm_text.replace(word, " ") if pattern is None else pattern.sub(" ", norm_text)
-        return norm_text
+        return norm_text if pattern is None else pattern.sub(" ", norm_text)
 
     def next_missing(self, category: str, filled: Mapping[str, Any]) -> SlotSpec | None:
         """The first slot to ask that is not yet answered (skipped optional slots count as answered)."""
@@ -140,6 +138,17 @@ def _cue_pattern(word: str) -> re.Pattern[str] | None:
     if not _LATIN_CUE.fullmatch(word):
         return None
     return re.compile(rf"(?<![a-z0-9]){re.escape(word)}(?:s|es)?(?![a-z0-9])")
+
+
+@lru_cache(maxsize=64)
+def _cues_pattern(words: frozenset[str]) -> re.Pattern[str] | None:
+    """Every cue word at once, longest first, a Latin one only as a whole word (with its plural), as `_holds` reads
+    them: compiled once per slot's cues, not at every answer."""
+    parts = [
+        pattern.pattern if (pattern := _cue_pattern(word)) is not None else re.escape(word)
+        for word in sorted(words, key=len, reverse=True)
+    ]
+    return re.compile("|".join(parts)) if parts else None
 
 
 def _holds(word: str, norm_text: str) -> bool:
