@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy.engine import CursorResult, Dialect, Result
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql import ClauseElement, Executable
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,8 @@ class _Compiled:
 
     sql: str
     positions: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
+    # Per result column, its type's processor of the value asyncpg gives; None where no column has one.
+    results: tuple[Callable[[Any], Any] | None, ...] | None = None
 
     def arguments(self, values: dict[str, Any]) -> list[Any]:
         out = []
@@ -33,14 +35,14 @@ class _Compiled:
 # The default of a parameter without one: its value must be given.
 _REQUIRED = object()
 # Keyed by the statement object: kefu's hot statements are built once at import (or once per combination).
-_COMPILED: dict[int, tuple[UpdateBase, _Compiled]] = {}
+_COMPILED: dict[int, tuple[Executable, _Compiled]] = {}
 
 
-def _compiled(statement: UpdateBase, dialect: Dialect) -> _Compiled:
+def _compiled(statement: Executable, dialect: Dialect) -> _Compiled:
     held = _COMPILED.get(id(statement))
     if held is not None and held[0] is statement:
         return held[1]
-    compiled: Any = statement.compile(dialect=dialect)
+    compiled: Any = cast(ClauseElement, statement).compile(dialect=dialect)
     if compiled.literal_execute_params or compiled.post_compile_params:
         raise ValueError("a statement with parameters expanded at execution cannot run directly")
     processors = compiled._bind_processors
@@ -48,17 +50,21 @@ def _compiled(statement: UpdateBase, dialect: Dialect) -> _Compiled:
     for name in compiled.positiontup:
         bind = compiled.binds[name]
         positions.append((bind.key, _REQUIRED if bind.required else bind.effective_value, processors.get(name)))
-    built = _Compiled(compiled.string, tuple(positions))
+    results = tuple(column.type._cached_result_processor(dialect, None) for column in compiled._result_columns)
+    built = _Compiled(compiled.string, tuple(positions), results if any(results) else None)
     _COMPILED[id(statement)] = (statement, built)
     return built
 
 
 def rows_of(result: Result[Any]) -> Sequence[Sequence[Any]]:
     """A result's rows as `fetch` gives them (none for a statement without RETURNING)."""
-    return result.all() if cast("CursorResult[Any]", result).returns_rows else []
+    # A DML statement without RETURNING has no rows to give (`all` would raise); a select's result always has.
+    if isinstance(result, CursorResult) and not result.returns_rows:
+        return []
+    return result.all()
 
 
-async def fetch(session: AsyncSession, statement: UpdateBase, values: dict[str, Any]) -> Sequence[Sequence[Any]]:
+async def fetch(session: AsyncSession, statement: Executable, values: dict[str, Any]) -> Sequence[Sequence[Any]]:
     """The rows `statement` returns, run in the session's transaction; errors are SQLAlchemy's, as from `execute`.
 
     PostgreSQL (asyncpg) only. Where event listeners watch the engine's statements (statement counts in tests and
@@ -79,7 +85,7 @@ async def fetch(session: AsyncSession, statement: UpdateBase, values: dict[str, 
         try:
             if adapted._transaction is None:
                 await adapted._start_transaction()
-            return list(await adapted._connection.fetch(compiled.sql, *arguments))
+            rows = await adapted._connection.fetch(compiled.sql, *arguments)
         except Exception as error:
             try:
                 adapted._handle_exception(error)
@@ -88,3 +94,7 @@ async def fetch(session: AsyncSession, statement: UpdateBase, values: dict[str, 
                     compiled.sql, arguments, translated, adapted.dbapi.Error, dialect=dialect
                 ) from error
             raise
+    processors = compiled.results
+    if processors is None:
+        return list(rows)
+    return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in rows]
