@@ -13,7 +13,7 @@ from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.util import identity_key
 
 from core.db import direct
-from core.db.adopted import Adoptable
+from core.db.adopted import Adoptable, loaded
 from core.db.models import ChannelIdentity, Client, Conversation, OutboxMessage, Ticket
 from core.db.session import carry, execute_carrying
 from core.dialogue.model import State
@@ -137,7 +137,7 @@ async def find_or_create_identity(
         except IntegrityError:
             # Another process created the same identity a moment ago; use theirs.
             identity = (await session.execute(_IDENTITY, params)).scalar_one()
-    client_row = await session.get(Client, identity.client_id)
+    client_row = await loaded(session, Client, identity.client_id)
     assert client_row is not None
     return client_row, identity, created
 

@@ -9,8 +9,19 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Column, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 T = TypeVar("T")
+
+
+async def loaded(session: AsyncSession, cls: type[T], key: Any) -> T | None:
+    """`session.get(cls, key)`, answered from the identity map without a greenlet when the session holds the row."""
+    held = session.identity_map.get(identity_key(cls, key))
+    if held is not None:
+        state = inspect(held)
+        if not state.expired_attributes and not state.deleted and not state.was_deleted:
+            return held
+    return await session.get(cls, key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy.engine import CursorResult, Dialect, Result
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Result
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement, Executable
@@ -56,6 +56,20 @@ def _compiled(statement: Executable, dialect: Dialect) -> _Compiled:
     return built
 
 
+async def _connection(session: AsyncSession) -> Connection:
+    """The session's connection: taken from its transaction directly once it has one (most calls), else connected.
+
+    `AsyncSession.connection` runs each call in a new greenlet even when the connection is already there.
+    """
+    sync_session = session.sync_session
+    transaction = sync_session.get_transaction()
+    if transaction is not None and transaction._connections:
+        return sync_session.connection()
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    return connection
+
+
 def rows_of(result: Result[Any]) -> Sequence[Sequence[Any]]:
     """A result's rows as `fetch` gives them (none for a statement without RETURNING)."""
     # A DML statement without RETURNING has no rows to give (`all` would raise); a select's result always has.
@@ -70,9 +84,7 @@ async def fetch(session: AsyncSession, statement: Executable, values: dict[str, 
     PostgreSQL (asyncpg) only. Where event listeners watch the engine's statements (statement counts in tests and
     benchmarks), the statement goes through SQLAlchemy instead, with the same SQL, so they see it.
     """
-    connection = await session.connection()
-    sync = connection.sync_connection
-    assert sync is not None
+    sync = await _connection(session)
     if sync._has_events or sync.engine._has_events:
         return rows_of(await session.execute(statement, values))
     dialect = sync.dialect

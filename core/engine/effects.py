@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import followups, live, outbox
 from core.channel import degrade
 from core.clock import as_utc
+from core.db.adopted import loaded
 from core.db.models import (
     ChannelIdentity,
     Client,
@@ -83,7 +84,7 @@ class EngineEffects(EngineBase):
 
     async def _escalated(self, session: AsyncSession, conversation: Conversation, reason: str, now: datetime) -> None:
         # The ticket is in the session already: this costs no query.
-        ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
+        ticket = await loaded(session, Ticket, conversation.ticket_id) if conversation.ticket_id else None
         data = {"reason": reason, "ticket_number": ticket.number if ticket is not None else None}
         live.stage(session, live.LiveEvent("escalated", conversation.id, conversation.ticket_id, data, now))
 
@@ -118,7 +119,7 @@ class EngineEffects(EngineBase):
                     view = await self._ticket_view(session, conversation, client, event.text)
                 snapshot = replace(snapshot, ticket=view)
             elif Act.CLAIM in acts and conversation.ticket_id is not None:
-                ticket = await session.get(Ticket, conversation.ticket_id)
+                ticket = await loaded(session, Ticket, conversation.ticket_id)
                 if ticket is not None:
                     snapshot = replace(snapshot, ticket=TicketView(ticket.number, ticket.category, ticket.status))
             if Act.TIMING in acts and snapshot.state in DRAFT_STATES | _BEFORE_AN_ISSUE:
@@ -169,7 +170,7 @@ class EngineEffects(EngineBase):
             params = {"number": named[0], "clients": clients}
             ticket = (await session.execute(_CLIENTS_TICKET, params)).scalar_one_or_none()
         if ticket is None and conversation.ticket_id is not None:
-            ticket = await session.get(Ticket, conversation.ticket_id)
+            ticket = await loaded(session, Ticket, conversation.ticket_id)
         if ticket is None and not named:
             ticket = (await session.execute(_LATEST_TICKET, {"clients": clients})).scalar_one_or_none()
         if ticket is None:
@@ -208,7 +209,7 @@ class EngineEffects(EngineBase):
         now: datetime,
         message_id: int | None,
     ) -> None:
-        ticket = await session.get(Ticket, conversation.ticket_id) if conversation.ticket_id else None
+        ticket = await loaded(session, Ticket, conversation.ticket_id) if conversation.ticket_id else None
         actor = event.actor or ("client" if event.kind in (EventKind.MESSAGE, EventKind.BUTTON) else "bot")
         effects: Sequence[Effect] = outcome.effects
         spoken: list[OutboundMessage] = []
@@ -338,7 +339,7 @@ class EngineEffects(EngineBase):
         message: OutboundMessage,
         now: datetime,
     ) -> None:
-        identity = await session.get(ChannelIdentity, conversation.identity_id)
+        identity = await loaded(session, ChannelIdentity, conversation.identity_id)
         if identity is not None and not identity.reachable:
             # The client blocked the bot or left: the turn is recorded, nothing is sent.
             log.info("conversation %s: client unreachable, reply not sent", conversation.id)

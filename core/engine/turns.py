@@ -21,6 +21,7 @@ from core.conversations import (
     record_classified,
     store_inbound,
 )
+from core.db.adopted import loaded
 from core.db.models import (
     Client,
     Conversation,
@@ -142,7 +143,7 @@ class EngineTurns(EngineEffects):
         result = ReceiveResult("accepted", conversation.id, stored_id, unparked=unparked, earlier_unsent=unsent)
 
         if conversation.ticket_id is not None:
-            ticket = await session.get(Ticket, conversation.ticket_id)
+            ticket = await loaded(session, Ticket, conversation.ticket_id)
             if ticket is not None and ticket.sla_paused_at is not None:
                 await self.desk.resume_sla(session, ticket, "client", now)
         problem = self._screen(msg)
