@@ -165,20 +165,26 @@ async def find_or_create_conversation(
     params = {"identity_id": identity.id}
     conversation_id = None if new_identity else (await session.execute(_CONVERSATION_OF, params)).scalar_one_or_none()
     if conversation_id is None:
+        row = Conversation(
+            identity_id=identity.id,
+            client_id=client.id,
+            channel=msg.ref.channel,
+            ref=msg.ref.to_json(),
+            state=State.NEW.value,
+            slots={},
+            context={},
+            language=language,
+            created_at=now,
+            updated_at=now,
+        )
+        if new_identity:
+            # No other transaction sees an identity this one created, so none can have given it a conversation:
+            # the insert cannot collide and needs no savepoint (two round trips fewer on every first contact).
+            session.add(row)
+            await session.flush()
+            return row, True
         try:
             async with session.begin_nested():
-                row = Conversation(
-                    identity_id=identity.id,
-                    client_id=client.id,
-                    channel=msg.ref.channel,
-                    ref=msg.ref.to_json(),
-                    state=State.NEW.value,
-                    slots={},
-                    context={},
-                    language=language,
-                    created_at=now,
-                    updated_at=now,
-                )
                 session.add(row)
                 await session.flush()
             # Inserted by this transaction: no other can see the row, let alone lock it, before it commits.

@@ -69,6 +69,20 @@ async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_five_statement
     assert len(starting(statements, "UPDATE OUTBOX")) == 1, "only the send's result: the turn claimed its reply"
 
 
+async def test_a_first_contact_guards_only_the_identity_s_insert_with_a_savepoint(core: Core) -> None:
+    channel = FakeChannel()
+    core.registry.register(channel)
+    with recorded(core) as statements:
+        await core.engine.receive(inbound("你好", "m1"))
+    assert len(channel.sent) == 1
+    inserts = [s.split("(")[0] for s in starting(statements, "INSERT INTO")]
+    assert inserts[:3] == ["INSERT INTO CLIENTS ", "INSERT INTO CHANNEL_IDENTITIES ", "INSERT INTO CONVERSATIONS "]
+    # The new identity's conversation cannot collide with another transaction's (none sees the identity yet).
+    assert len(starting(statements, "SAVEPOINT")) == len(starting(statements, "RELEASE SAVEPOINT")) == 1, statements
+    (release,) = [i for i, s in enumerate(statements) if s.startswith("RELEASE SAVEPOINT")]
+    assert statements[release - 1].startswith("INSERT INTO CHANNEL_IDENTITIES"), statements
+
+
 async def test_a_reply_written_claimed_is_sent_once_by_the_turn_and_never_by_the_sweep(
     core: Core, clock: ManualClock
 ) -> None:
