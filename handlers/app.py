@@ -51,10 +51,12 @@ def create_app(
     background: bool = True,
     services: Services | None = None,
     migrate: bool = True,
+    server: bool = False,
 ) -> FastAPI:
     """The ASGI app. `background=False` leaves the outbox sweep and follow-up ticks to the caller (tests).
 
     `migrate=False`: the schema was brought up to date before (`kefu serve` does it in a child process).
+    `server=True`: the one app of a serving process (`Services.start`).
     """
     settings = settings or Settings()
     services = services or build_services(settings, clock)
@@ -73,7 +75,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await services.start(migrate=migrate)
+        await services.start(migrate=migrate, server=server)
         if bridge is not None:
             await bridge.start()
         jobs = BackgroundJobs()

@@ -76,7 +76,7 @@ def serve(
     # interpreter start, seconds of CPU); any other state, including one the check cannot read, gets it.
     if not asyncio.run(_schema_is_current(settings.database_url)):
         subprocess.run([sys.executable, "-c", "from handlers.cli import main; main()", "db", "upgrade"], check=True)
-    app = create_app(settings, migrate=False)
+    app = create_app(settings, migrate=False, server=True)
     config = uvicorn.Config(
         app,
         host=host or settings.host,

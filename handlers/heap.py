@@ -1,9 +1,10 @@
-"""Gives the C heap's free pages back to the system once start-up has settled."""
+"""Once start-up has settled: free C heap pages go back to the system, long-lived objects leave the collector."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 from functools import cache
 from typing import Protocol
@@ -40,3 +41,16 @@ def release_free_heap() -> bool:
     trim(0)
     log.debug("free heap pages released")
     return True
+
+
+def freeze_long_lived() -> int:
+    """Move every object alive now out of the cyclic collector's reach (`gc.freeze`); returns how many.
+
+    For a server once start-up is done: what it built then (rule automata, the learned model, entity tables,
+    routes, about 180,000 tracked objects) lives as long as the process, yet each full collection walked all of it
+    again, about a tenth of a millisecond per turn on average. Garbage is collected first so none of it is kept.
+    Not for a process that starts many apps (tests): cycles among frozen objects are never freed.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

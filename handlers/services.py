@@ -54,7 +54,7 @@ from core.tickets.policies import TicketPolicies
 from core.wiring import build_core
 from handlers.config_documents import register_appliers
 from handlers.console.canned import CannedReplies
-from handlers.heap import release_free_heap
+from handlers.heap import freeze_long_lived, release_free_heap
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,12 @@ class Services:
     draining: Draining = field(default_factory=Draining)
     _preloading: asyncio.Future[None] | None = None
 
-    async def start(self, *, migrate: bool = True) -> None:
-        """Migrate, seed config into an empty database, and load the rules in force."""
+    async def start(self, *, migrate: bool = True, server: bool = False) -> None:
+        """Migrate, seed config into an empty database, and load the rules in force.
+
+        `server`: the process serves until it stops (`kefu serve`): once the entity tables are in, what start-up
+        left alive is kept out of the garbage collector's passes (`freeze_long_lived`).
+        """
         if migrate:
             from core.db.migrate import upgrade
 
@@ -136,7 +140,13 @@ class Services:
         # What start-up built and dropped (rule tables, spellings, validators: about 6 MiB of the heap) goes
         # back to the system instead of staying resident: now, and again once the entity tables are in.
         release_free_heap()
-        self._preloading.add_done_callback(lambda _: release_free_heap())
+        self._preloading.add_done_callback(lambda _: self._settle(server))
+
+    @staticmethod
+    def _settle(server: bool) -> None:
+        if server:
+            log.debug("%s start-up objects kept out of garbage collection", freeze_long_lived())
+        release_free_heap()
 
     def calendar_warning(self) -> CoverageWarning | None:
         """The holiday calendar's coverage warning for today (the calendar's local date), if one is due."""

@@ -38,3 +38,33 @@ def test_the_pages_a_start_up_freed_leave_the_process() -> None:
     assert result["released"] is True
     # Nearly all of the 39 MiB freed; a few MiB of slack for the allocator's own bookkeeping.
     assert result["dropped_mib"] > 30, result
+
+
+# A cycle dropped before the freeze is collected, not frozen; an object alive then is frozen and no longer tracked.
+FROZEN = """
+import gc
+import json
+import weakref
+from handlers.heap import freeze_long_lived
+
+class Node:
+    pass
+
+kept, dropped = Node(), Node()
+dropped.self = dropped
+freed = []
+weakref.finalize(dropped, freed.append, True)
+del dropped
+gc.disable()  # only the freeze's own collection may free the cycle
+count = freeze_long_lived()
+tracked = any(o is kept for o in gc.get_objects())
+print(json.dumps({"count": count, "freed": bool(freed), "kept_tracked": tracked}))
+"""
+
+
+def test_what_start_up_leaves_alive_leaves_the_collector_and_its_garbage_is_freed_first() -> None:
+    out = subprocess.run([sys.executable, "-c", FROZEN], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"count": result["count"], "freed": True, "kept_tracked": False}
+    assert result["count"] > 1000
