@@ -56,17 +56,28 @@ def _compiled(statement: Executable, dialect: Dialect) -> _Compiled:
     return built
 
 
+# The session's transaction and its connection, as `_connection` last found them.
+_HELD = "direct.connection"
+
+
 async def _connection(session: AsyncSession) -> Connection:
     """The session's connection: taken from its transaction directly once it has one (most calls), else connected.
 
     `AsyncSession.connection` runs each call in a new greenlet even when the connection is already there.
     """
-    sync_session = session.sync_session
-    transaction = sync_session.get_transaction()
+    transaction = session.sync_session.get_transaction()
+    held: tuple[object, Connection] | None = session.info.get(_HELD)
+    if held is not None and held[0] is transaction and not held[1].closed:
+        return held[1]
     if transaction is not None and transaction._connections:
-        return sync_session.connection()
-    connection = (await session.connection()).sync_connection
-    assert connection is not None
+        connection = session.sync_session.connection()
+    else:
+        connection = cast(Connection, (await session.connection()).sync_connection)
+    # Kept for the transaction's next statements: asking the session again walks its state machinery each time.
+    session.info[_HELD] = (
+        transaction if transaction is not None else session.sync_session.get_transaction(),
+        connection,
+    )
     return connection
 
 
