@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Coroutine
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Path, Query, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -34,6 +35,18 @@ def db_int(value: str | int | None) -> int | None:
             return None
         value = int(value)
     return value if 0 <= value <= MAX_DB_INT else None
+
+
+def query_params(request: Request) -> dict[str, str]:
+    """The query's parameters as `request.query_params` reads them (of a name given twice, the last value).
+
+    A plain dict, and no unquoting where nothing is quoted: Starlette's multi-dict over parse_qsl costs some
+    ninety Python calls, on every message a webhook checks the signature of.
+    """
+    text = request.scope["query_string"].decode("latin-1")
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return {name: value for name, _, value in (pair.partition("=") for pair in text.split("&") if pair)}
 
 
 class RefuseNul:

@@ -144,17 +144,7 @@ def create_app(
     async def kefu_error(_request: Request, exc: KefuError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
 
-    app.include_router(
-        health_router(
-            services.db, redis_ping=bridge.ping if bridge else None, draining=lambda: services.draining.not_ready
-        )
-    )
-    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    app.include_router(metrics.router(token))
-    if not serves_web:
-        return app
-
-    if services.wechat_accounts:
+    if serves_web and services.wechat_accounts:
         wechat_webhooks = WeChatWebhooks(
             WeChatWebhook(
                 engine=services.engine,
@@ -166,8 +156,20 @@ def create_app(
             )
             for account in services.wechat_accounts
         )
+        # The first routes: a request is matched against the routes in order, and an included router (health,
+        # metrics) costs dozens of Python calls to rule out; WeChat pushes every message here.
         wechat_webhooks.add_routes(app.router, "/wechat")
         webhooks.append(wechat_webhooks)
+    app.include_router(
+        health_router(
+            services.db, redis_ping=bridge.ping if bridge else None, draining=lambda: services.draining.not_ready
+        )
+    )
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.include_router(metrics.router(token))
+    if not serves_web:
+        return app
+
     if services.wecom_kf is not None:
         kf_webhook = WeComKfWebhook(
             engine=services.engine,

@@ -102,7 +102,8 @@ class PassiveReply(TurnHooks):
         try:
             try:
                 # shield: a budget that runs out must not cancel the turn, only stop waiting for it.
-                result = await asyncio.wait_for(asyncio.shield(turn), self.budget)
+                async with asyncio.timeout(self.budget):
+                    result = await asyncio.shield(turn)
             except TimeoutError:
                 if self._withdraw():
                     # "success" only once the message is stored: WeChat never retries a "success", so answering

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from bots.common import BackgroundTasks, read_body_or_refusal
+from bots.common import BackgroundTasks, query_params, read_body_or_refusal
 from bots.wechat.channel import WeChatChannel, account_channel
 from bots.wechat.convert import parse, passive_text_reply, to_inbound
 from bots.wechat.envelope import BadEnvelope, EnvelopeKey, fresh
@@ -97,7 +97,7 @@ class WeChatWebhook:
 
     async def verify(self, request: Request) -> Response:
         """GET: WeChat checks the URL by asking it to echo `echostr` under a valid signature."""
-        q = request.query_params
+        q = query_params(request)
         timestamp = q.get("timestamp", "")
         if not self._signed(q.get("signature", ""), timestamp, q.get("nonce", "")) or not self._fresh(timestamp):
             return PlainTextResponse("forbidden", status_code=403)
@@ -105,7 +105,7 @@ class WeChatWebhook:
 
     async def receive(self, request: Request) -> Response:
         """POST: one pushed message; answered passively when the turn is quick, else through the outbox."""
-        q = request.query_params
+        q = query_params(request)
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         if not self._signed(q.get("signature", ""), timestamp, nonce):
             return PlainTextResponse("forbidden", status_code=403)
