@@ -130,6 +130,8 @@ class Acts:
 
 
 NO_ACTS = Acts(frozenset())
+# Acts each lexicon keeps by message text: a few hundred short messages.
+ACTS_KEPT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +169,8 @@ def _strings(raw: Mapping[str, Any], key: str) -> list[str]:
 
 
 class ActLexicon:
-    """The phrases of every act (config/acts.yaml), compiled into one automaton; immutable."""
+    """The phrases of every act (config/acts.yaml), compiled into one automaton; immutable, so the acts of the
+    latest messages are kept and handed out again ("好的", "对" come in every conversation)."""
 
     def __init__(self, raw: Mapping[str, Any], settings: DialogueSettings | None = None) -> None:
         """Compile `raw` (the shape of config/acts.yaml) with the settings' handoff and skip words."""
@@ -280,6 +283,7 @@ class ActLexicon:
         self._asking_or_handling = _words_pattern([*about, *self.asking_words, *self.question_openings])
         self._automaton = _automaton(entries)
         self._venting = _automaton(venting)
+        self._kept = lru_cache(maxsize=ACTS_KEPT)(self._recognize)
 
     @classmethod
     def load(cls, path: Path, settings: DialogueSettings | None = None) -> ActLexicon:
@@ -397,6 +401,9 @@ class ActLexicon:
 
     def recognize(self, text: str) -> Acts:
         """The acts of one message."""
+        return self._kept(text)
+
+    def _recognize(self, text: str) -> Acts:
         norm = normalize(text)
         if not norm.strip():
             return NO_ACTS

@@ -12,6 +12,7 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +42,9 @@ _EN_NEGATIONS = frozenset({"not", "no", "never", "without", "hardly"})
 MATCH_MODES = ("auto", "substring", "word", "whole")
 # What "whole" ignores around the message.
 _WHOLE_STRIP = " .,!?;:。，！？；：~～…'\"()[]"
+# Verdicts each classifier keeps by text: one turn asks about the same words several times (the message, the issue
+# told so far, the guards' second looks), and the next turn again about much of it. A few hundred short messages.
+VERDICTS_KEPT = 256
 
 
 # NFKC folds these to ASCII, and Chinese keyboards type them in nearly every message, which sends the
@@ -264,6 +268,9 @@ class KeywordClassifier:
     Without a model, the rules' scores decide (share of the top score times its strength). With one, each
     category's rule score is added to the model's log-odds for it and the softmax of the sums decides; the verdict
     is confident at the model's own threshold. A forced rule that matches decides outright in both.
+
+    A verdict depends on nothing but the text and what the classifier was built with, so the latest ones are kept
+    and handed out again (the same object: read, never changed); new rules make a new classifier, with none kept.
     """
 
     def __init__(
@@ -319,6 +326,7 @@ class KeywordClassifier:
             self._automaton.add_word(form, (len(form) - 1, phrase, *_check(mode, form), tuple(first), extra, negatable))
         if votes:
             self._automaton.make_automaton()
+        self._kept = lru_cache(maxsize=VERDICTS_KEPT)(self._classify)
 
     def _bounds(self, norm: str) -> tuple[int, int]:
         """First and last index of the message without surrounding spaces and punctuation, for "whole" rules."""
@@ -391,6 +399,9 @@ class KeywordClassifier:
 
     def classify(self, text: str) -> Classification:
         """The verdict of the rules (and the model, when there is one) on a message."""
+        return self._kept(text)
+
+    def _classify(self, text: str) -> Classification:
         spans = self._spans(normalize(text)) if self.rule_count else []
         if not spans:
             if self.model is not None:

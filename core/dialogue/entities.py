@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 import phonenumbers as pn
 
@@ -129,11 +130,18 @@ def _landlines_with_extension(folded: str) -> list[tuple[Span, str]]:
     return found
 
 
-def _phones(folded: str) -> tuple[list[str], list[Span]]:
+def _phones(folded: str) -> tuple[tuple[str, ...], tuple[Span, ...]]:
     # The matcher costs about 0.1 ms even on a message without a number: only texts with a run of seven digits
     # (separators allowed) are handed to it.
     if not _DIGIT_RUN.search(folded):
-        return [], []
+        return (), ()
+    return _matched_phones(folded)
+
+
+# The matcher is the dearest reading of a message, and one turn hands it the same text again (`find_phones` and
+# `extract` read the same message, masked alike unless it holds an e-mail address).
+@lru_cache(maxsize=256)
+def _matched_phones(folded: str) -> tuple[tuple[str, ...], tuple[Span, ...]]:
     extended = _landlines_with_extension(folded)
     if extended:
         # Taken whole; the matcher reads the rest of the message.
@@ -142,7 +150,7 @@ def _phones(folded: str) -> tuple[list[str], list[Span]]:
             chars[start:end] = MASK * (end - start)
         others, at = _phones("".join(chars))
         found = sorted([*extended, *zip(at, others, strict=True)])
-        return [number for _, number in found], [span for span, _ in found]
+        return tuple(number for _, number in found), tuple(span for span, _ in found)
     numbers: list[str] = []
     spans: list[Span] = []
     # VALID leniency accepts only numbers that exist in the numbering plan, which rejects order numbers, dates and
@@ -158,7 +166,7 @@ def _phones(folded: str) -> tuple[list[str], list[Span]]:
             normalised = pn.format_number(number, pn.PhoneNumberFormat.E164)
         numbers.append(normalised)
         spans.append((match.start, match.end))
-    return numbers, spans
+    return tuple(numbers), tuple(spans)
 
 
 def find_phones(text: str) -> tuple[str, ...]:
@@ -671,14 +679,16 @@ def _deadline(folded: str, found: Found) -> bool:
 class _Marked:
     """The entities that mask one another, each kind with the spans it took."""
 
-    tickets: list[str]
-    emails: list[str]
-    phones: list[str]
+    tickets: tuple[str, ...]
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
     dates: tuple[Found, ...]
-    taken: list[Span]
-    handles: list[str]
+    taken: tuple[Span, ...]
+    handles: tuple[str, ...]
 
 
+# Both `extract` and `sole_entity` read a message, often in the same turn: the phone matcher and the dates once.
+@lru_cache(maxsize=256)
 def _marked(folded: Folded, today: date) -> _Marked:
     tickets, taken = _tickets(folded.folded)
     emails = [m[0] for m in _EMAIL.finditer(folded.folded)]
@@ -686,9 +696,10 @@ def _marked(folded: Folded, today: date) -> _Marked:
     phones, spans = _phones(folded.masked(taken))
     taken += spans
     # A QQ number is no date, nor an ID a project: each is read once the one before is masked.
-    handles, spans = _handles(folded, folded.masked(taken))
-    taken += spans
-    return _Marked(tickets, emails, phones, find_dates(folded.masked(taken), today), taken, handles)
+    handles, at = _handles(folded, folded.masked(taken))
+    taken += at
+    dates = find_dates(folded.masked(taken), today)
+    return _Marked(tuple(tickets), tuple(emails), tuple(phones), dates, tuple(taken), tuple(handles))
 
 
 def extract(text: str, today: date) -> Entities:
@@ -703,7 +714,7 @@ def extract(text: str, today: date) -> Entities:
     # A project name or a demand may hold a date or a number ("12.12年终盛典", "今天恢复"): both are read before
     # those are masked.
     named = folded.masked(marked.taken)
-    amounts, _ = _amounts(folded, folded.masked(marked.taken + date_spans))
+    amounts, _ = _amounts(folded, folded.masked([*marked.taken, *date_spans]))
     return Entities(
         phones=tuple(dict.fromkeys(marked.phones)),
         emails=tuple(dict.fromkeys(marked.emails)),
@@ -741,7 +752,7 @@ def sole_entity(text: str, today: date) -> str | None:
     ]
     if len(kinds) != 1 or marked.tickets:
         return None
-    rest = folded.masked(marked.taken + [(d.start, d.end) for d in marked.dates])
+    rest = folded.masked([*marked.taken, *((d.start, d.end) for d in marked.dates)])
     return kinds[0] if not _PUNCTUATION.sub("", _ALONGSIDE.sub(" ", rest)) else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.dialogue.hanzi import to_simplified
 
@@ -31,6 +32,8 @@ class Folded:
         return self.shown[start:end].strip()
 
 
+# One turn reads the same message for several entities and answers; a Folded is immutable, so it is shared.
+@lru_cache(maxsize=256)
 def fold(text: str) -> Folded:
     """NFKC (full-width digits and punctuation to ASCII), then traditional to simplified and lower case for matching."""
     shown = unicodedata.normalize("NFKC", text) if not text.isascii() else text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -131,4 +131,10 @@ def to_simplified(text: str) -> str:
     """The text with traditional characters folded to simplified ones; ASCII text comes back as it is."""
     if text.isascii():
         return text
+    return _simplified(text)
+
+
+@lru_cache(maxsize=256)
+def _simplified(text: str) -> str:
+    # One turn folds the same message for each reading of it (acts, entities, slots, the model's n-grams).
     return _to_simplified().convert(text)

@@ -202,6 +202,17 @@ def test_verdicts_equal_ones_built_through_the_constructors() -> None:
         assert hash(verdict.matched) == hash(rebuilt)
 
 
+def test_a_classifier_built_from_new_rules_gives_its_own_verdict_on_a_message_classified_before() -> None:
+    before = KeywordClassifier([Rule("退款", "complaint", 2.0)])
+    assert before.classify("我要退款").category == "complaint"
+    assert before.classify("我要退款") is before.classify("我要退款"), "a verdict given once is kept"
+    # Rules published anew make a new classifier: what the old one kept is not its verdict.
+    after = KeywordClassifier([Rule("退款", "inquiry", 2.0)])
+    assert after.classify("我要退款").category == "inquiry"
+    assert KeywordClassifier([Rule("退款", "complaint", 2.0)], threshold=1.5).classify("我要退款").confident is False
+    assert before.classify("我要退款").category == "complaint" and before.classify("我要退款").confident
+
+
 def test_rules_from_mapping_accepts_the_rules_list() -> None:
     rules = rules_from_mapping(
         {

@@ -583,3 +583,12 @@ def test_a_message_that_says_more_is_not_only_a_date_phone_or_email(text: str) -
 )
 def test_a_message_that_is_only_a_project(text: str, project: str | None) -> None:
     assert sole_project(text, TODAY) == project
+
+
+def test_a_message_read_again_on_another_day_counts_its_days_from_that_day() -> None:
+    text = "昨天开始的 13800138000"
+    assert [m.day for m in extract(text, TODAY).dates] == [d(11, 28)]
+    assert sole_entity("昨天开始的", TODAY) == "date"
+    # Read again the next business day, the same words name another day.
+    assert [m.day for m in extract(text, d(12, 1)).dates] == [d(11, 30)]
+    assert extract(text, d(12, 1)).phones == find_phones(text) == ("13800138000",)
