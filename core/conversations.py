@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, exists, func, insert, inspect, or_, select
+from sqlalchemy import (
+    LABEL_STYLE_TABLENAME_PLUS_COL,
+    Table,
+    Update,
+    bindparam,
+    exists,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.base import NO_VALUE
@@ -56,6 +69,20 @@ _KNOWN_SENDER = (
     # Only the conversation row: FOR UPDATE on the join would also lock the client and the ticket.
     .with_for_update(of=Conversation.__table__)
 )
+# A known sender's turn on PostgreSQL: the same lookup, and the client's message stored by the same statement (one
+# round trip fewer). The message's parameters are named apart from the lookup's (its external id is the message's).
+_KNOWN = _KNOWN_SENDER.set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL).cte("known")
+_INBOUND_VALUES = tuple(c for c in MESSAGE_COLUMNS if c != "conversation_id")
+_STORED = (
+    insert(MESSAGES)
+    .from_select(
+        ["conversation_id", *_INBOUND_VALUES],
+        select(_KNOWN.c[0], *(bindparam(f"in_{c}", type_=MESSAGES.c[c].type) for c in _INBOUND_VALUES)),
+    )
+    .returning(MESSAGES.c.id)
+    .cte("stored")
+)
+_KNOWN_SENDER_STORING = select(*_KNOWN.c, _STORED.c.id).select_from(_KNOWN).join(_STORED, true())
 # First contacts' lookups, built once like the rest.
 _IDENTITY = select(ChannelIdentity).where(
     ChannelIdentity.channel == bindparam("channel"),
@@ -88,9 +115,33 @@ async def lock_known_sender(
         rows = await direct.fetch(session, _KNOWN_SENDER, _sender(msg))
     else:
         rows = direct.rows_of(await session.execute(_KNOWN_SENDER, _sender(msg)))
+    return await _adopt_known(session, rows[0]) if rows else None
+
+
+async def lock_known_sender_storing(
+    session: AsyncSession, msg: InboundMessage, now: datetime, max_chars: int
+) -> tuple[tuple[Client, ChannelIdentity, Conversation, bool], int] | None:
+    """`lock_known_sender`, and the message stored as `store_inbound` stores it (its id beside the rows).
+
+    On PostgreSQL both are one statement, with the writes the turn carried so far; elsewhere two. None on first
+    contact, and then nothing is stored. A repeated external id raises DuplicateMessage.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        known = await lock_known_sender(session, msg)
+        return None if known is None else (known, await store_inbound(session, known[2], msg, now, max_chars))
+    params = {f"in_{k}": v for k, v in _inbound_row(msg, now, max_chars).items()} | _sender(msg)
+    try:
+        rows = await execute_carrying(session, _KNOWN_SENDER_STORING, params)
+    except IntegrityError:
+        raise DuplicateMessage(msg.external_id) from None
     if not rows:
         return None
-    row, start = rows[0], 0
+    return await _adopt_known(session, rows[0]), int(rows[0][-1])
+
+
+async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> tuple[Client, ChannelIdentity, Conversation, bool]:
+    """The rows of `_KNOWN_SENDER`'s result in the session: the conversation, identity, client and open ticket."""
+    start = 0
     found: list[object | None] = []
     for adoptable in _KNOWN_ROWS:
         values = row[start : start + len(adoptable.columns)]
@@ -262,11 +313,20 @@ async def store_inbound(
     The unique constraint decides. No savepoint: a duplicate ends the whole turn, whose transaction is
     rolled back anyway.
     """
+    row = {"conversation_id": conversation.id, **_inbound_row(msg, now, max_chars)}
+    try:
+        # What the turn carried so far (its reply window) rides in the same statement.
+        return int((await execute_carrying(session, _INSERT_INBOUND, row))[0][0])
+    except IntegrityError:
+        raise DuplicateMessage(msg.external_id) from None
+
+
+def _inbound_row(msg: InboundMessage, now: datetime, max_chars: int) -> dict[str, Any]:
+    """An inbound message's row but its conversation (the text cut at `max_chars`, its full length noted)."""
     payload = inbound_payload(msg)
     if len(msg.text) > max_chars:
         payload["text_chars"] = len(msg.text)
-    row = {
-        "conversation_id": conversation.id,
+    return {
         "direction": Direction.INBOUND.value,
         "channel": msg.ref.channel,
         "account": msg.ref.account,
@@ -277,11 +337,6 @@ async def store_inbound(
         "author_user_id": None,
         "created_at": now,
     }
-    try:
-        # What the turn carried so far (its reply window) rides in the same statement.
-        return int((await execute_carrying(session, _INSERT_INBOUND, row))[0][0])
-    except IntegrityError:
-        raise DuplicateMessage(msg.external_id) from None
 
 
 _CONVERSATIONS = cast(Table, Conversation.__table__)

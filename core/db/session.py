@@ -14,6 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
 
 from core.db import direct
@@ -230,6 +231,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# What carries the writes: an INSERT (UPDATE…) or a SELECT, each with room for WITH clauses.
+Carrying = UpdateBase | Select[Any]
+
+
 async def carry(session: AsyncSession, statement: UpdateBase, params: dict[str, Any]) -> None:
     """A write whose result the transaction does not need: on PostgreSQL it rides along in the WITH of the next
     `execute_carrying` statement (or goes at commit), saving a round trip; elsewhere it runs now.
@@ -243,7 +248,7 @@ async def carry(session: AsyncSession, statement: UpdateBase, params: dict[str, 
 
 
 async def execute_carrying(
-    session: AsyncSession, statement: UpdateBase, params: dict[str, Any]
+    session: AsyncSession, statement: Carrying, params: dict[str, Any]
 ) -> Sequence[Sequence[Any]]:
     """The rows of `statement`, executed with the writes carried so far in its WITH (PostgreSQL: data-modifying
     CTEs, and the statement run on the driver's connection directly: it is on every turn's path)."""
@@ -271,10 +276,10 @@ async def write_carried(session: AsyncSession) -> None:
 
 
 # Statements with what they carry, built once per combination: a turn carries the same few every time.
-_CARRYING: dict[tuple[int, ...], tuple[tuple[UpdateBase, ...], UpdateBase]] = {}
+_CARRYING: dict[tuple[int, ...], tuple[tuple[Carrying | UpdateBase, ...], Carrying]] = {}
 
 
-def _with_carried(statement: UpdateBase, riding: list[UpdateBase]) -> UpdateBase:
+def _with_carried(statement: Carrying, riding: list[UpdateBase]) -> Carrying:
     parts = (statement, *riding)
     key = tuple(id(part) for part in parts)
     built = _CARRYING.get(key)

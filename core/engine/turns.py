@@ -17,7 +17,7 @@ from core.conversations import (
     carry_changes,
     find_or_create_conversation,
     find_or_create_identity,
-    lock_known_sender,
+    lock_known_sender_storing,
     record_classified,
     store_inbound,
 )
@@ -93,7 +93,10 @@ class EngineTurns(EngineEffects):
 
     async def _receive_in(self, session: AsyncSession, msg: InboundMessage) -> ReceiveResult:
         now = self.clock.now()
-        known = await lock_known_sender(session, msg)
+        max_chars = self.settings.max_message_chars
+        # A known sender's message is stored by the lookup's own statement (PostgreSQL); a new one's after it.
+        locked = await lock_known_sender_storing(session, msg, now, max_chars)
+        known, stored_id = (None, 0) if locked is None else locked
         # Replies follow the language the client writes in; the channel's hint (a Telegram user's app language)
         # where the message does not show it. A conversation under way switches on a sentence, not on a word.
         spoken = written_language(msg.text, least_han=1 if known is None else SWITCH_HAN) or msg.language
@@ -105,12 +108,12 @@ class EngineTurns(EngineEffects):
             )
             # A conversation found (a race with another process's first contact): look for parked replies.
             unsent = not created
+            stored_id = await store_inbound(session, conversation, msg, now, max_chars)
         else:
             client, identity, conversation, unsent = known
             ref = msg.ref.to_json()
             if conversation.ref != ref:
                 conversation.ref = ref
-        stored_id = await store_inbound(session, conversation, msg, now, self.settings.max_message_chars)
         data = {
             "message_id": stored_id,
             "direction": "in",

@@ -49,7 +49,7 @@ async def _second_turn(core: Core, channel: FakeChannel) -> list[str]:
     return statements
 
 
-async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_five_statements_on_postgresql(
+async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_four_statements_on_postgresql(
     core: Core,
 ) -> None:
     channel = FakeChannel()
@@ -60,11 +60,12 @@ async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_five_statement
         # the three transactions its BEGIN IMMEDIATE (the send's result commits before the look for a next row).
         assert len(statements) == 11, statements
     else:
-        # The lock, the client's message; the conversation's UPDATE and the timers with the reply (written
+        # The lock with the client's message; the conversation's UPDATE and the timers with the reply (written
         # claimed); then the send's result and (in a transaction of its own) the look for a next row. No claim of
         # its own before the send.
-        assert len(statements) == 5, statements
-        (carrying,) = starting(statements, "WITH")
+        assert len(statements) == 4, statements
+        locking, carrying = starting(statements, "WITH")
+        assert "FOR UPDATE OF CONVERSATIONS" in locking and "INSERT INTO MESSAGES" in locking
         assert "INSERT INTO FOLLOWUPS" in carrying and "UPDATE CONVERSATIONS" in carrying
     assert len(starting(statements, "UPDATE OUTBOX")) == 1, "only the send's result: the turn claimed its reply"
 
