@@ -32,7 +32,7 @@ from core.db.session import carry, execute_carrying
 from core.dialogue.model import State
 from core.errors import NotFound
 from core.messages import Direction, InboundMessage
-from core.outbox import MESSAGE_COLUMNS, MESSAGES, PARKED, PENDING, SENDING
+from core.outbox import INSERT_MESSAGE, MESSAGE_COLUMNS, MESSAGES, PARKED, PENDING, SENDING
 
 
 class DuplicateMessage(Exception):
@@ -90,12 +90,6 @@ _IDENTITY = select(ChannelIdentity).where(
     ChannelIdentity.external_id == bindparam("external_id"),
 )
 _CONVERSATION_OF = select(Conversation.id).where(Conversation.identity_id == bindparam("identity_id"))
-# Explicit parameters: the statement carries others' writes (`execute_carrying`), whose parameters are not columns.
-_INSERT_INBOUND = (
-    insert(MESSAGES)
-    .values({c: bindparam(c, type_=MESSAGES.c[c].type) for c in MESSAGE_COLUMNS})
-    .returning(MESSAGES.c.id)
-)
 
 
 def _sender(msg: InboundMessage) -> dict[str, str]:
@@ -111,10 +105,7 @@ async def lock_known_sender(
     The conversation's open ticket comes along into the session, so the turn looks it up without a query.
     The flag says whether the conversation has replies not yet sent (so most turns skip the unpark UPDATE).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        rows = await direct.fetch(session, _KNOWN_SENDER, _sender(msg))
-    else:
-        rows = direct.rows_of(await session.execute(_KNOWN_SENDER, _sender(msg)))
+    rows = await direct.fetch(session, _KNOWN_SENDER, _sender(msg))
     return await _adopt_known(session, rows[0]) if rows else None
 
 
@@ -316,7 +307,7 @@ async def store_inbound(
     row = {"conversation_id": conversation.id, **_inbound_row(msg, now, max_chars)}
     try:
         # What the turn carried so far (its reply window) rides in the same statement.
-        return int((await execute_carrying(session, _INSERT_INBOUND, row))[0][0])
+        return int((await execute_carrying(session, INSERT_MESSAGE, row))[0][0])
     except IntegrityError:
         raise DuplicateMessage(msg.external_id) from None
 

@@ -26,6 +26,7 @@ from core.channel import (
     WindowClosed,
 )
 from core.clock import Clock
+from core.db import direct
 from core.db.models import ChannelIdentity, Conversation, Message, OutboxMessage, Ticket, TicketEvent
 from core.db.session import UNWRITTEN, Database, execute_carrying
 from core.leased_queue import LeasedQueue, Verdict
@@ -97,9 +98,32 @@ MESSAGE_COLUMNS = (
     "created_at",
 )
 _OUTBOX = cast(Table, OutboxMessage.__table__)
-_INSERT_MESSAGES = insert(MESSAGES).returning(MESSAGES.c.id)
+# What an outbox row is written with (`_outbox_row`).
+_OUTBOX_COLUMNS = (
+    "conversation_id",
+    "message_id",
+    "in_reply_to",
+    "channel",
+    "ref",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "lease_until",
+    "created_at",
+    "sent_at",
+    "external_id",
+)
+
+
+def _inserting(table: Table, columns: tuple[str, ...]) -> Insert:
+    """One row's INSERT … RETURNING id, its parameters named for the columns: `direct.fetch` runs it."""
+    return insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns}).returning(table.c.id)
+
+
+INSERT_MESSAGE = _inserting(MESSAGES, MESSAGE_COLUMNS)
 _INSERT_MESSAGES_MANY = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
-_INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_INSERT_OUTBOX = _inserting(_OUTBOX, _OUTBOX_COLUMNS)
 _INSERT_OUTBOX_MANY = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
 
 
@@ -108,7 +132,7 @@ async def _insert_returning_ids(
 ) -> list[int]:
     """The new rows' ids in the order of `rows`: one plain INSERT for one row, one batched INSERT for more."""
     if len(rows) == 1:
-        return [int((await session.execute(one, rows[0])).scalar_one())]
+        return [int((await direct.fetch(session, one, rows[0]))[0][0])]
     return [int(i) for i in (await session.execute(many, rows)).scalars().all()]
 
 
@@ -132,20 +156,7 @@ def _outbox_row(o: Outgoing, message_id: int) -> dict[str, Any]:
 
 def _insert_reply() -> Insert:
     """One reply's message and its outbox row in one statement (PostgreSQL: an INSERT inside a WITH)."""
-    outbox_columns = [
-        "conversation_id",
-        "in_reply_to",
-        "channel",
-        "ref",
-        "payload",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "lease_until",
-        "created_at",
-        "sent_at",
-        "external_id",
-    ]
+    outbox_columns = [c for c in _OUTBOX_COLUMNS if c != "message_id"]
     message = (
         insert(MESSAGES)
         .values({c: bindparam(f"m_{c}", type_=MESSAGES.c[c].type) for c in MESSAGE_COLUMNS})
@@ -202,7 +213,7 @@ async def write_queued(session: AsyncSession) -> None:
         written = (await execute_carrying(session, _INSERT_REPLY, params))[0]
         outbox_ids, message_ids = [int(written[0])], [int(written[1])]
     else:
-        message_ids = await _insert_returning_ids(session, _INSERT_MESSAGES, _INSERT_MESSAGES_MANY, messages)
+        message_ids = await _insert_returning_ids(session, INSERT_MESSAGE, _INSERT_MESSAGES_MANY, messages)
         rows = [_outbox_row(o, message_id) for o, message_id in zip(pending, message_ids, strict=True)]
         outbox_ids = await _insert_returning_ids(session, _INSERT_OUTBOX, _INSERT_OUTBOX_MANY, rows)
     for o, outbox_id, message_id in zip(pending, outbox_ids, message_ids, strict=True):

@@ -35,11 +35,13 @@ class _Compiled:
 # The default of a parameter without one: its value must be given.
 _REQUIRED = object()
 # Keyed by the statement object: kefu's hot statements are built once at import (or once per combination).
-_COMPILED: dict[int, tuple[Executable, _Compiled]] = {}
+# Per dialect too: one process may hold databases of both kinds (the tests do).
+_COMPILED: dict[tuple[int, str], tuple[Executable, _Compiled]] = {}
 
 
 def _compiled(statement: Executable, dialect: Dialect) -> _Compiled:
-    held = _COMPILED.get(id(statement))
+    key = (id(statement), dialect.name)
+    held = _COMPILED.get(key)
     if held is not None and held[0] is statement:
         return held[1]
     compiled: Any = cast(ClauseElement, statement).compile(dialect=dialect)
@@ -52,10 +54,12 @@ def _compiled(statement: Executable, dialect: Dialect) -> _Compiled:
         positions.append((bind.key, _REQUIRED if bind.required else bind.effective_value, processors.get(name)))
     results = tuple(column.type._cached_result_processor(dialect, None) for column in compiled._result_columns)
     built = _Compiled(compiled.string, tuple(positions), results if any(results) else None)
-    _COMPILED[id(statement)] = (statement, built)
+    _COMPILED[key] = (statement, built)
     return built
 
 
+# The drivers whose connections `fetch` runs statements on itself.
+_DRIVERS = frozenset({"asyncpg", "aiosqlite"})
 # The session's transaction and its connection, as `_connection` last found them.
 _HELD = "direct.connection"
 
@@ -81,6 +85,16 @@ async def _connection(session: AsyncSession) -> Connection:
     return connection
 
 
+def _watched(connection: Connection) -> bool:
+    """Whether listeners watch the statements run on this connection (any other kind of listener does not count)."""
+    return bool(
+        connection.dispatch.before_cursor_execute
+        or connection.dispatch.after_cursor_execute
+        or connection.engine.dispatch.before_cursor_execute
+        or connection.engine.dispatch.after_cursor_execute
+    )
+
+
 def rows_of(result: Result[Any]) -> Sequence[Sequence[Any]]:
     """A result's rows as `fetch` gives them (none for a statement without RETURNING)."""
     # A DML statement without RETURNING has no rows to give (`all` would raise); a select's result always has.
@@ -92,13 +106,14 @@ def rows_of(result: Result[Any]) -> Sequence[Sequence[Any]]:
 async def fetch(session: AsyncSession, statement: Executable, values: dict[str, Any]) -> Sequence[Sequence[Any]]:
     """The rows `statement` returns, run in the session's transaction; errors are SQLAlchemy's, as from `execute`.
 
-    PostgreSQL (asyncpg) only. Where event listeners watch the engine's statements (statement counts in tests and
-    benchmarks), the statement goes through SQLAlchemy instead, with the same SQL, so they see it.
+    PostgreSQL (asyncpg) and SQLite (aiosqlite: the statement and its rows in one trip to the driver's thread, where
+    SQLAlchemy's cursor takes three or four). Where event listeners watch the engine's statements (statement counts
+    in tests and benchmarks), the statement goes through SQLAlchemy instead, with the same SQL, so they see it.
     """
     sync = await _connection(session)
-    if sync._has_events or sync.engine._has_events:
-        return rows_of(await session.execute(statement, values))
     dialect = sync.dialect
+    if dialect.driver not in _DRIVERS or _watched(sync):
+        return rows_of(await session.execute(statement, values))
     compiled = _compiled(statement, dialect)
     arguments = compiled.arguments(values)
     # SQLAlchemy's adapter of the asyncpg connection: its mutex, its transaction (begun on its first statement) and
@@ -106,9 +121,13 @@ async def fetch(session: AsyncSession, statement: Executable, values: dict[str, 
     adapted: Any = sync.connection.dbapi_connection
     async with adapted._execute_mutex:
         try:
-            if adapted._transaction is None:
-                await adapted._start_transaction()
-            rows = await adapted._connection.fetch(compiled.sql, *arguments)
+            if dialect.driver == "aiosqlite":
+                # The transaction was begun (BEGIN IMMEDIATE) when the session took the connection.
+                rows = await adapted._connection.execute_fetchall(compiled.sql, arguments)
+            else:
+                if adapted._transaction is None:
+                    await adapted._start_transaction()
+                rows = await adapted._connection.fetch(compiled.sql, *arguments)
         except Exception as error:
             try:
                 adapted._handle_exception(error)

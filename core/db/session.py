@@ -242,7 +242,7 @@ async def carry(session: AsyncSession, statement: UpdateBase, params: dict[str, 
     Nothing may read what it writes before then, in the same transaction.
     """
     if session.get_bind().dialect.name != "postgresql":
-        await session.execute(statement, params)
+        await direct.fetch(session, statement, params)
         return
     session.info.setdefault(CARRIED, []).append((statement, params))
 
@@ -253,7 +253,7 @@ async def execute_carrying(
     """The rows of `statement`, executed with the writes carried so far in its WITH (PostgreSQL: data-modifying
     CTEs, and the statement run on the driver's connection directly: it is on every turn's path)."""
     if session.get_bind().dialect.name != "postgresql":
-        return direct.rows_of(await session.execute(statement, params))
+        return await direct.fetch(session, statement, params)
     carried: list[tuple[UpdateBase, dict[str, Any]]] = session.info.pop(CARRIED, [])
     riding: list[UpdateBase] = []
     merged = dict(params)
