@@ -1,4 +1,4 @@
-"""Statements run on the asyncpg connection directly: the session's transaction, SQLAlchemy's types and errors."""
+"""Statements run on the driver's connection directly: the session's transaction, SQLAlchemy's types and errors."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from core.db import direct
 from core.db.models import ChannelState
 from core.db.session import Database
-
-pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 
 _STATE = cast(Table, ChannelState.__table__)
 # `lock_holder` is a literal: a parameter of the statement's own, not one the caller gives.
