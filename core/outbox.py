@@ -26,7 +26,6 @@ from core.channel import (
     WindowClosed,
 )
 from core.clock import Clock
-from core.db import direct
 from core.db.models import ChannelIdentity, Conversation, Message, OutboxMessage, Ticket, TicketEvent
 from core.db.session import UNWRITTEN, Database, execute_carrying
 from core.leased_queue import LeasedQueue, Verdict
@@ -132,7 +131,8 @@ async def _insert_returning_ids(
 ) -> list[int]:
     """The new rows' ids in the order of `rows`: one plain INSERT for one row, one batched INSERT for more."""
     if len(rows) == 1:
-        return [int((await direct.fetch(session, one, rows[0]))[0][0])]
+        # The turn's carried writes go with it.
+        return [int((await execute_carrying(session, one, rows[0]))[0][0])]
     return [int(i) for i in (await session.execute(many, rows)).scalars().all()]
 
 

@@ -85,6 +85,15 @@ async def _connection(session: AsyncSession) -> Connection:
     return connection
 
 
+def _run_in_order(driver: Any, statements: list[tuple[str, list[Any]]]) -> list[Any]:
+    """In aiosqlite's thread, on its sqlite3 connection: each statement in turn, and the rows of the last."""
+    connection = driver._conn
+    for sql, arguments in statements[:-1]:
+        connection.execute(sql, arguments)
+    sql, arguments = statements[-1]
+    return list(connection.execute(sql, arguments).fetchall())
+
+
 def _watched(connection: Connection) -> bool:
     """Whether listeners watch the statements run on this connection (any other kind of listener does not count)."""
     return bool(
@@ -103,19 +112,28 @@ def rows_of(result: Result[Any]) -> Sequence[Sequence[Any]]:
     return result.all()
 
 
-async def fetch(session: AsyncSession, statement: Executable, values: dict[str, Any]) -> Sequence[Sequence[Any]]:
+async def fetch(
+    session: AsyncSession,
+    statement: Executable,
+    values: dict[str, Any],
+    before: Sequence[tuple[Executable, dict[str, Any]]] = (),
+) -> Sequence[Sequence[Any]]:
     """The rows `statement` returns, run in the session's transaction; errors are SQLAlchemy's, as from `execute`.
 
     PostgreSQL (asyncpg) and SQLite (aiosqlite: the statement and its rows in one trip to the driver's thread, where
-    SQLAlchemy's cursor takes three or four). Where event listeners watch the engine's statements (statement counts
-    in tests and benchmarks), the statement goes through SQLAlchemy instead, with the same SQL, so they see it.
+    SQLAlchemy's cursor takes three or four). `before`: writes to run first, in the same trip on SQLite. Where event
+    listeners watch the engine's statements (statement counts in tests and benchmarks), the statements go through
+    SQLAlchemy instead, with the same SQL, so they see them.
     """
     sync = await _connection(session)
     dialect = sync.dialect
-    if dialect.driver not in _DRIVERS or _watched(sync):
+    if dialect.driver not in _DRIVERS or _watched(sync) or (before and dialect.driver != "aiosqlite"):
+        for write, params in before:
+            await session.execute(write, params)
         return rows_of(await session.execute(statement, values))
     compiled = _compiled(statement, dialect)
     arguments = compiled.arguments(values)
+    writes = [(c.sql, c.arguments(params)) for c, params in ((_compiled(w, dialect), p) for w, p in before)]
     # SQLAlchemy's adapter of the asyncpg connection: its mutex, its transaction (begun on its first statement) and
     # its error translation are used as its own cursor uses them.
     adapted: Any = sync.connection.dbapi_connection
@@ -123,7 +141,8 @@ async def fetch(session: AsyncSession, statement: Executable, values: dict[str, 
         try:
             if dialect.driver == "aiosqlite":
                 # The transaction was begun (BEGIN IMMEDIATE) when the session took the connection.
-                rows = await adapted._connection.execute_fetchall(compiled.sql, arguments)
+                driver = adapted._connection
+                rows = await driver._execute(_run_in_order, driver, [*writes, (compiled.sql, arguments)])
             else:
                 if adapted._transaction is None:
                     await adapted._start_transaction()

@@ -236,13 +236,13 @@ Carrying = UpdateBase | Select[Any]
 
 
 async def carry(session: AsyncSession, statement: UpdateBase, params: dict[str, Any]) -> None:
-    """A write whose result the transaction does not need: on PostgreSQL it rides along in the WITH of the next
-    `execute_carrying` statement (or goes at commit), saving a round trip; elsewhere it runs now.
+    """A write whose result the transaction does not need: it goes with the next `execute_carrying` statement (or at
+    commit), saving a round trip: on PostgreSQL in its WITH, on SQLite in the same trip to the driver's thread.
 
     Nothing may read what it writes before then, in the same transaction.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        await direct.fetch(session, statement, params)
+    if session.get_bind().dialect.name not in ("postgresql", "sqlite"):
+        await session.execute(statement, params)
         return
     session.info.setdefault(CARRIED, []).append((statement, params))
 
@@ -253,7 +253,8 @@ async def execute_carrying(
     """The rows of `statement`, executed with the writes carried so far in its WITH (PostgreSQL: data-modifying
     CTEs, and the statement run on the driver's connection directly: it is on every turn's path)."""
     if session.get_bind().dialect.name != "postgresql":
-        return await direct.fetch(session, statement, params)
+        # SQLite: the carried writes run first, in the same trip to the driver's thread.
+        return await direct.fetch(session, statement, params, before=session.info.pop(CARRIED, []))
     carried: list[tuple[UpdateBase, dict[str, Any]]] = session.info.pop(CARRIED, [])
     riding: list[UpdateBase] = []
     merged = dict(params)

@@ -86,3 +86,17 @@ async def test_statement_listeners_see_the_statement(db: Database) -> None:
         event.remove(db.engine.sync_engine, "before_cursor_execute", on_execute)
     assert [tuple(row) for row in rows] == [("d:6", {"b": 1}, "direct")]
     assert [s for s in seen if "INSERT INTO channel_state" in s]
+
+
+async def test_writes_given_before_a_statement_run_first_in_its_transaction(db: Database) -> None:
+    async with db.transaction() as session:
+        before = [(_PUT, {"k": "d:7", "v": {"n": 7}, "at": NOW}), (_PUT, {"k": "d:8", "v": {"n": 8}, "at": NOW})]
+        rows = await direct.fetch(session, _PUT, {"k": "d:9", "v": {"n": 9}, "at": NOW}, before=before)
+        assert [tuple(row) for row in rows] == [("d:9", {"n": 9}, "direct")]
+    assert await _keys(db) == {"d:7": {"n": 7}, "d:8": {"n": 8}, "d:9": {"n": 9}}
+    # A write before that fails fails the statement, as SQLAlchemy's error, and the transaction rolls back.
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            clash = [(_PUT, {"k": "d:10", "v": {}, "at": NOW}), (_PUT, {"k": "d:7", "v": {}, "at": NOW})]
+            await direct.fetch(session, _PUT, {"k": "d:11", "v": {}, "at": NOW}, before=clash)
+    assert set(await _keys(db)) == {"d:7", "d:8", "d:9"}
