@@ -1,7 +1,8 @@
 """CPU time of one turn statement on PostgreSQL: run on the asyncpg connection directly (`core.db.direct`) against
 SQLAlchemy's own execution of the same statement, in the same transactions, rounds taken in turn.
 
-The statement is the inbound message's INSERT … RETURNING of every turn (`core.conversations`). Each round runs
+The statement is a message's INSERT … RETURNING (`core.outbox.INSERT_MESSAGE`: a first contact's message, and every
+message on SQLite; a known client's message rides in its lookup's statement on PostgreSQL). Each round runs
 BATCH statements inside one transaction, one way then the other, ROUNDS times; the medians of CPU time per
 statement (this process: Python, SQLAlchemy, asyncpg) are compared. Run: `python -m bench.statement_bench`.
 """
@@ -17,10 +18,10 @@ from typing import Any
 
 from bench.databases import drop_database, fresh_database
 from bench.figures import Figure, emit, sized
-from core.conversations import _INSERT_INBOUND
 from core.db import direct
 from core.db.models import ChannelIdentity, Client, Conversation
 from core.db.session import Database
+from core.outbox import INSERT_MESSAGE
 
 BATCH = 50
 
@@ -81,9 +82,9 @@ async def measure(rounds: int) -> dict[str, list[float]]:
                     started = time.process_time()
                     for _ in range(BATCH):
                         if way == "sqlalchemy":
-                            (await session.execute(_INSERT_INBOUND, row())).scalar_one()
+                            (await session.execute(INSERT_MESSAGE, row())).scalar_one()
                         else:
-                            (await direct.fetch(session, _INSERT_INBOUND, row()))[0][0]
+                            (await direct.fetch(session, INSERT_MESSAGE, row()))[0][0]
                     times[way].append((time.process_time() - started) / BATCH * 1e6)
         return times
     finally:
