@@ -142,8 +142,7 @@ async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> tuple[Clien
         elif adoptable.held(session, values):
             # Already in the session (a second lookup in one transaction): the row just read wins, as a query with
             # populate_existing would have it.
-            held = await session.get(adoptable.cls, values[0], populate_existing=True)
-            found.append(held)
+            found.append(await session.get(adoptable.cls, values[0], populate_existing=True))
         else:
             found.append(adoptable.adopt(session, values))
     conversation, identity, client, _ticket = found

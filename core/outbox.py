@@ -116,7 +116,7 @@ _OUTBOX_COLUMNS = (
 
 
 def _inserting(table: Table, columns: tuple[str, ...]) -> Insert:
-    """One row's INSERT … RETURNING id, its parameters named for the columns: `direct.fetch` runs it."""
+    """One row's INSERT … RETURNING id, its parameters named for the columns (it may carry writes: `carry`)."""
     return insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns}).returning(table.c.id)
 
 

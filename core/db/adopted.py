@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Column, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 T = TypeVar("T")
@@ -29,6 +29,7 @@ class Adoptable(Generic[T]):
     """A mapped class's columns in the order a statement selects them, with the attribute each one fills."""
 
     cls: type[T]
+    mapper: Mapper[T]
     columns: tuple[Column[Any], ...]
     keys: tuple[str, ...]
 
@@ -36,11 +37,11 @@ class Adoptable(Generic[T]):
     def of(cls, mapped: type[T]) -> Adoptable[T]:
         mapper = inspect(mapped)
         columns = tuple(mapper.local_table.columns)
-        return cls(mapped, columns, tuple(mapper.get_property_by_column(c).key for c in columns))
+        return cls(mapped, mapper, columns, tuple(mapper.get_property_by_column(c).key for c in columns))
 
     def held(self, session: AsyncSession, values: Sequence[Any]) -> bool:
         """Whether the session already holds the object of this row (whose primary key is its first column)."""
-        return inspect(self.cls).identity_key_from_primary_key((values[0],)) in session.identity_map
+        return self.mapper.identity_key_from_primary_key((values[0],)) in session.identity_map
 
     def adopt(self, session: AsyncSession, values: Sequence[Any]) -> T:
         """The object of a row just read (its columns in `columns` order), persistent in `session`.
@@ -49,7 +50,7 @@ class Adoptable(Generic[T]):
         instance's attributes hold the row's values as committed state (a change made later has its history,
         so flushes and `carry_changes` see it), and the identity map holds the instance.
         """
-        instance: T = inspect(self.cls).class_manager.new_instance()
+        instance: T = self.mapper.class_manager.new_instance()
         # The values go straight into the instance's dict, as the ORM's loader puts them: setting them through the
         # attributes would record each as a change that `make_transient_to_detached` then has to discard again.
         vars(instance).update(zip(self.keys, values, strict=True))

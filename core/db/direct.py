@@ -78,10 +78,7 @@ async def _connection(session: AsyncSession) -> Connection:
     else:
         connection = cast(Connection, (await session.connection()).sync_connection)
     # Kept for the transaction's next statements: asking the session again walks its state machinery each time.
-    session.info[_HELD] = (
-        transaction if transaction is not None else session.sync_session.get_transaction(),
-        connection,
-    )
+    session.info[_HELD] = (session.sync_session.get_transaction(), connection)
     return connection
 
 

@@ -277,7 +277,7 @@ async def write_carried(session: AsyncSession) -> None:
 
 
 # Statements with what they carry, built once per combination: a turn carries the same few every time.
-_CARRYING: dict[tuple[int, ...], tuple[tuple[Carrying | UpdateBase, ...], Carrying]] = {}
+_CARRYING: dict[tuple[int, ...], tuple[tuple[Carrying, ...], Carrying]] = {}
 
 
 def _with_carried(statement: Carrying, riding: list[UpdateBase]) -> Carrying:
