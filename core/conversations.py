@@ -139,12 +139,10 @@ async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> tuple[Clien
         start += len(adoptable.columns)
         if values[0] is None:
             found.append(None)  # no open ticket (the outer join's empty side)
-        elif adoptable.held(session, values):
+        else:
             # Already in the session (a second lookup in one transaction): the row just read wins, as a query with
             # populate_existing would have it.
-            found.append(await session.get(adoptable.cls, values[0], populate_existing=True))
-        else:
-            found.append(adoptable.adopt(session, values))
+            found.append(await adoptable.placed(session, values, refresh=True))
     conversation, identity, client, _ticket = found
     return cast(Client, client), cast(ChannelIdentity, identity), cast(Conversation, conversation), bool(row[start])
 

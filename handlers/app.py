@@ -133,8 +133,17 @@ def create_app(
             await services.stop()
             log.info("kefu stopped")
 
-    # No interactive docs or schema: every route but a few public ones needs a console session.
-    app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # No interactive docs or schema: every route but a few public ones needs a console session. No OpenTelemetry:
+    # kefu's own metrics are at /metrics, and FastAPI would otherwise look for a configured provider per request.
+    app = FastAPI(
+        title="kefu",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
     app.state.services = services
     app.state.body_read_seconds = settings.body_read_seconds
     app.state.metrics = metrics

@@ -8,7 +8,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Column, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.orm import Mapper
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 
 T = TypeVar("T")
@@ -39,21 +40,38 @@ class Adoptable(Generic[T]):
         columns = tuple(mapper.local_table.columns)
         return cls(mapped, mapper, columns, tuple(mapper.get_property_by_column(c).key for c in columns))
 
-    def held(self, session: AsyncSession, values: Sequence[Any]) -> bool:
-        """Whether the session already holds the object of this row (whose primary key is its first column)."""
-        return self.mapper.identity_key_from_primary_key((values[0],)) in session.identity_map
+    async def placed(self, session: AsyncSession, values: Sequence[Any], *, refresh: bool = False) -> T:
+        """The object of a row just read, as an ORM select gives it: the one the session holds (`refresh`: with the
+        row's values, as a select with populate_existing gives it), else the row adopted."""
+        held = session.identity_map.get(self.mapper.identity_key_from_primary_key((values[0],)))
+        if held is None:
+            return self.adopt(session, values)
+        state = inspect(held)
+        if refresh or state.expired_attributes or state.deleted or state.was_deleted:
+            # Read again through the ORM: rare (a second lookup in one transaction, an object expired by a commit).
+            again = await session.get(self.cls, values[0], populate_existing=True)
+            assert again is not None
+            return again
+        return held
 
     def adopt(self, session: AsyncSession, values: Sequence[Any]) -> T:
         """The object of a row just read (its columns in `columns` order), persistent in `session`.
 
-        What `Session.execute` of an ORM select does for a loaded row, without its per-execution set-up: the
-        instance's attributes hold the row's values as committed state (a change made later has its history,
-        so flushes and `carry_changes` see it), and the identity map holds the instance.
+        What `Session.execute` of an ORM select does for a new row (`sqlalchemy.orm.loading`'s `_instance`), without
+        its per-execution set-up: the values go into the instance's dict as committed state (a change made later
+        has its history, so flushes and `carry_changes` see it), and the state joins the session's identity map.
+        The session must not hold the row already (`held`). No load or attach event is dispatched: no model
+        listens to one.
         """
         instance: T = self.mapper.class_manager.new_instance()
-        # The values go straight into the instance's dict, as the ORM's loader puts them: setting them through the
-        # attributes would record each as a change that `make_transient_to_detached` then has to discard again.
-        vars(instance).update(zip(self.keys, values, strict=True))
-        make_transient_to_detached(instance)
-        session.add(instance)
+        state = instance_state(instance)
+        # Straight into the dict, as the loader populates it: set through the attributes, each value would be
+        # recorded as a change to write back.
+        state.dict.update(zip(self.keys, values, strict=True))
+        key = self.mapper.identity_key_from_primary_key((values[0],))
+        state.key = key
+        state.identity_token = None
+        sync = session.sync_session
+        state.session_id = sync.hash_key
+        sync.identity_map._add_unpresent(state, key)
         return instance

@@ -91,7 +91,8 @@ class Client(Base):
     name: Mapped[str] = mapped_column(String(128), default="")
     company: Mapped[str] = mapped_column(String(200), default="")
     tier: Mapped[str] = mapped_column(String(1), default="C")
-    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Indexed: a client's own tickets are those of every client record with his phone (`EngineEffects._ticket_view`).
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)

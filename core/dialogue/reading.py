@@ -49,6 +49,7 @@ from core.dialogue.model import (
     Snapshot,
     State,
 )
+from core.dialogue.reread import kept_and_copied, kept_for_the_message
 
 
 def recognize(text: str, snapshot: Snapshot, deps: Deps) -> Acts:
@@ -369,6 +370,7 @@ class Misplaced:
     leaves_out: bool = False
 
 
+@kept_for_the_message
 def misplaced_answer(snapshot: Snapshot, event: Event, deps: Deps) -> Misplaced | None:
     """The answer when it is only a phone number, an e-mail address or a date and the detail asked is words, only
     an outcome wanted and the detail asked is the project or a date, or only the project, named as the project.
@@ -754,6 +756,11 @@ def shared_slots(snapshot: Snapshot, category: str, deps: Deps) -> dict[str, Any
     return {k: v for k, v in snapshot.slots.items() if k in names}
 
 
+def _copied(slots: dict[str, Any]) -> dict[str, Any]:
+    return dict(slots)
+
+
+@kept_and_copied(_copied)
 def switched_slots(snapshot: Snapshot, event: Event, claim: str, deps: Deps) -> dict[str, Any]:
     """The new category's details: those of the old form that it shares, then what the client's words give."""
     kept = shared_slots(snapshot, claim, deps)
@@ -825,6 +832,10 @@ class Continued:
     prompted: bool = False
 
 
+def _handed(more: Continued | None) -> Continued | None:
+    return None if more is None else replace(more, slots=dict(more.slots))
+
+
 def _goes_on_telling(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     """Words of an issue ("数据不对", "logo印错了") sent right after the message that told it, quicker than the
     question asked meanwhile can be read and answered; at the summary, whenever they come."""
@@ -847,6 +858,7 @@ def in_burst(snapshot: Snapshot, event: Event, deps: Deps) -> bool:
     return marked_last_turn(snapshot, TOLD_TURN) and gap is not None and float(gap) <= deps.settings.fragment_seconds
 
 
+@kept_and_copied(_handed)
 def continued_issue(snapshot: Snapshot, event: Event, deps: Deps) -> Continued | None:
     """More of the issue's telling, sent as messages of its own ("我们上周投放的那个朋友圈广告", "数据不对"): added to
     the issue's text, with what it carries; an issue the bot filed on its own goes where the whole telling reads

@@ -7,13 +7,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from core import followups, live, outbox
 from core.channel import degrade
 from core.clock import as_utc
-from core.db.adopted import loaded
+from core.db import direct
+from core.db.adopted import Adoptable, loaded
 from core.db.models import (
     ChannelIdentity,
     Client,
@@ -57,13 +59,13 @@ from core.tickets.policies import format_duration
 
 # The greeting's and the status question's ticket lookups, built once (building and keying cost more than running).
 # `clients`: the client and every other client the agency recorded with the same phone (a caller, another account).
-_CLIENTS_TICKET = select(Ticket).where(
-    Ticket.number == bindparam("number"), Ticket.client_id.in_(bindparam("clients", expanding=True))
+_TICKET = Adoptable.of(Ticket)
+# A client's own records: his, and those the agency keeps with the phone given (none matches a phone of None).
+_OWN_CLIENTS = select(Client.id).where(or_(Client.id == bindparam("client"), Client.phone == bindparam("phone")))
+_CLIENTS_TICKET = select(*_TICKET.columns).where(
+    Ticket.number == bindparam("number"), Ticket.client_id.in_(_OWN_CLIENTS)
 )
-_LATEST_TICKET = (
-    select(Ticket).where(Ticket.client_id.in_(bindparam("clients", expanding=True))).order_by(Ticket.id.desc()).limit(1)
-)
-_SAME_PHONE = select(Client.id).where(Client.phone == bindparam("phone"))
+_LATEST_TICKET = select(*_TICKET.columns).where(Ticket.client_id.in_(_OWN_CLIENTS)).order_by(Ticket.id.desc()).limit(1)
 # Where no issue is being taken in: asked how long the agency takes, the client hears its quickest targets.
 _BEFORE_AN_ISSUE = frozenset({State.NEW, State.CLOSED})
 
@@ -163,16 +165,14 @@ class EngineEffects(EngineBase):
         """
         ticket: Ticket | None = None
         named = find_ticket_numbers(text)
-        clients = [client.id]
-        if client.phone and (named or conversation.ticket_id is None):
-            clients = sorted({client.id, *(await session.scalars(_SAME_PHONE, {"phone": client.phone}))})
+        # The tickets of other records with his phone count where a ticket is named or the conversation has none.
+        own = {"client": client.id, "phone": client.phone if named or conversation.ticket_id is None else None}
         if named:
-            params = {"number": named[0], "clients": clients}
-            ticket = (await session.execute(_CLIENTS_TICKET, params)).scalar_one_or_none()
+            ticket = await self._ticket_of(session, _CLIENTS_TICKET, {"number": named[0], **own})
         if ticket is None and conversation.ticket_id is not None:
             ticket = await loaded(session, Ticket, conversation.ticket_id)
         if ticket is None and not named:
-            ticket = (await session.execute(_LATEST_TICKET, {"clients": clients})).scalar_one_or_none()
+            ticket = await self._ticket_of(session, _LATEST_TICKET, own)
         if ticket is None:
             return None
         holder = None
@@ -193,6 +193,12 @@ class EngineEffects(EngineBase):
             self._local(ticket.resolution_due),
             within,
         )
+
+    @staticmethod
+    async def _ticket_of(session: AsyncSession, statement: Executable, values: dict[str, Any]) -> Ticket | None:
+        """The ticket a lookup finds, as the session holds it (read as plain columns: `direct.fetch`)."""
+        rows = await direct.fetch(session, statement, values)
+        return await _TICKET.placed(session, rows[0]) if rows else None
 
     def _local(self, moment: datetime | None) -> str | None:
         """A deadline as the client reads it, in the business time zone."""

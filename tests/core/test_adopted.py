@@ -81,3 +81,15 @@ async def test_rows_fetched_directly_go_through_their_columns_result_processors(
     statement = select(type_coerce(ChannelState.key, _Shouted()), ChannelState.value)
     async with db.transaction() as session:
         assert await direct.fetch(session, statement, {}) == [("A:1", {"城市": "上海"})]
+
+
+async def test_a_row_the_session_holds_is_placed_as_held_or_refreshed_as_asked(db: Database) -> None:
+    async with db.transaction() as session:
+        row = (await session.execute(ROW)).one()
+        state = await STATE.placed(session, row)
+        await session.execute(ChannelState.__table__.update().values(lock_holder="other"))
+        # As an ORM select gives it: the object the session holds, as it holds it, with no statement run.
+        seen = _count(db)
+        assert await STATE.placed(session, row) is state and state.lock_holder is None and seen == []
+        # Refreshed: read again, as with populate_existing.
+        assert await STATE.placed(session, row, refresh=True) is state and state.lock_holder == "other" and seen
