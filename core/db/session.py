@@ -84,21 +84,30 @@ class Database:
         """
         async with self._in_line(urgent):
             session = self.sessions()
+            sync = session.sync_session
             try:
-                async with session.begin():
-                    yield session
-                    if session.info.get(UNWRITTEN):
-                        # Replies queued outside the engine's turn would be lost silently: refuse to commit.
-                        raise RuntimeError("outbound messages were queued but not written before commit")
-                    await write_carried(session)
+                # Beginning is bookkeeping (the connection is taken by the first statement): it needs no greenlet,
+                # where `session.begin()` spends one.
+                sync.begin()
+                yield session
+                if session.info.get(UNWRITTEN):
+                    # Replies queued outside the engine's turn would be lost silently: refuse to commit.
+                    raise RuntimeError("outbound messages were queued but not written before commit")
+                await write_carried(session)
+                await session.commit()
             except BaseException:
-                # The close runs to its end even if this task is cancelled meanwhile (`async with session`).
+                # Rolled back and closed, to its end even if this task is cancelled meanwhile (`async with session`).
                 await session.__aexit__(None, None, None)
                 raise
             # Committed: the connection is back in the pool and the close only lets go of the session's rows, with
-            # no I/O that a cancellation could cut short, so it needs no task of its own (what `async with session`
-            # spends on every transaction: a task created, scheduled and awaited through a shield).
-            await session.close()
+            # no I/O that a cancellation could cut short, so it needs neither a task of its own (what `async with
+            # session` spends on every transaction: a task created, scheduled and awaited through a shield) nor a
+            # greenlet. A transaction begun again after the commit (a statement run after an inner commit) has a
+            # connection to give back: that close is awaited.
+            if sync.in_transaction():
+                await session.close()
+            else:
+                sync.close()
             events = staged(session)
         if events:
             await self.live.publish_all(events)
