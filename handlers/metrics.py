@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -52,14 +52,24 @@ class Metrics:
         self.followups_due = Gauge("kefu_followups_due", "Follow-ups due and not yet run", registry=self.registry)
         self.watchers = Gauge("kefu_live_watchers", "Open live-event streams in this process", registry=self.registry)
         self._bus = bus
+        # The labelled series of each turn's two counts, kept: `labels` takes a lock and builds its key each call.
+        self._turn_series: dict[str, Any] = {}
+        self._message_series: dict[tuple[str, str], Any] = {}
         bus.add_listener(self._on_event)
 
     def observe_turn(self, channel: str, seconds: float) -> None:
-        self.turns.labels(channel).observe(seconds)
+        series = self._turn_series.get(channel)
+        if series is None:
+            series = self._turn_series[channel] = self.turns.labels(channel)
+        series.observe(seconds)
 
     async def _on_event(self, event: LiveEvent) -> None:
         if event.kind == "message":
-            self.messages.labels(str(event.data.get("channel")), str(event.data.get("direction"))).inc()
+            key = (str(event.data.get("channel")), str(event.data.get("direction")))
+            series = self._message_series.get(key)
+            if series is None:
+                series = self._message_series[key] = self.messages.labels(*key)
+            series.inc()
         elif event.kind == "sla" and event.data.get("kind") == "breach":
             self.sla_breaches.labels(str(event.data.get("which"))).inc()
         elif event.kind == "escalated":

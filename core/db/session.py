@@ -124,11 +124,12 @@ class Database:
         if self._line is None or self._line[0] is not loop:
             self._line = (loop, Line(*self._places))
         line = self._line[1]
-        try:
-            async with asyncio.timeout(LINE_WAIT_SECONDS):
-                await line.acquire(urgent)
-        except TimeoutError:
-            raise RuntimeError(f"database busy: no transaction could start within {LINE_WAIT_SECONDS} s") from None
+        if not line.take(urgent):
+            try:
+                async with asyncio.timeout(LINE_WAIT_SECONDS):
+                    await line.acquire(urgent)
+            except TimeoutError:
+                raise RuntimeError(f"database busy: no transaction could start within {LINE_WAIT_SECONDS} s") from None
         self._holders.add(task)
         try:
             yield
@@ -161,11 +162,18 @@ class Line:
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._urgent: deque[asyncio.Future[None]] = deque()
 
-    async def acquire(self, urgent: bool = False) -> None:
+    def take(self, urgent: bool = False) -> bool:
+        """A place taken at once, if one is free and no one waits for it (then no wait needs a deadline)."""
         queue = self._urgent if urgent else self._waiting
         if not self._urgent and not queue and self.taken < self._limit(urgent):
             self.taken += 1
+            return True
+        return False
+
+    async def acquire(self, urgent: bool = False) -> None:
+        if self.take(urgent):
             return
+        queue = self._urgent if urgent else self._waiting
         waiter = asyncio.get_running_loop().create_future()
         queue.append(waiter)
         try:
