@@ -60,8 +60,8 @@ class Adoptable(Generic[T]):
         What `Session.execute` of an ORM select does for a new row (`sqlalchemy.orm.loading`'s `_instance`), without
         its per-execution set-up: the values go into the instance's dict as committed state (a change made later
         has its history, so flushes and `carry_changes` see it), and the state joins the session's identity map.
-        The session must not hold the row already (`held`). No load or attach event is dispatched: no model
-        listens to one.
+        The session must not hold the row already (`placed` looks first). No load or attach event is dispatched:
+        no model listens to one.
         """
         instance: T = self.mapper.class_manager.new_instance()
         state = instance_state(instance)

@@ -58,9 +58,10 @@ from core.tickets.lifecycle import OPEN_STATUSES, TicketStatus, TransitionReques
 from core.tickets.policies import format_duration
 
 # The greeting's and the status question's ticket lookups, built once (building and keying cost more than running).
-# `clients`: the client and every other client the agency recorded with the same phone (a caller, another account).
+# His own tickets: his record's and those of every other record the agency keeps with his phone (a caller, another
+# account), read as plain columns.
 _TICKET = Adoptable.of(Ticket)
-# A client's own records: his, and those the agency keeps with the phone given (none matches a phone of None).
+# His records: his own, and those with the phone given (a phone of None matches none).
 _OWN_CLIENTS = select(Client.id).where(or_(Client.id == bindparam("client"), Client.phone == bindparam("phone")))
 _CLIENTS_TICKET = select(*_TICKET.columns).where(
     Ticket.number == bindparam("number"), Ticket.client_id.in_(_OWN_CLIENTS)
