@@ -18,11 +18,15 @@ T = TypeVar("T")
 async def loaded(session: AsyncSession, cls: type[T], key: Any) -> T | None:
     """`session.get(cls, key)`, answered from the identity map without a greenlet when the session holds the row."""
     held = session.identity_map.get(identity_key(cls, key))
-    if held is not None:
-        state = inspect(held)
-        if not state.expired_attributes and not state.deleted and not state.was_deleted:
-            return held
+    if held is not None and not _stale(held):
+        return held
     return await session.get(cls, key)
+
+
+def _stale(held: object) -> bool:
+    """Whether an object the session holds must be read again to be used: expired by a commit, or deleted."""
+    state = inspect(held)
+    return bool(state.expired_attributes or state.deleted or state.was_deleted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +50,7 @@ class Adoptable(Generic[T]):
         held = session.identity_map.get(self.mapper.identity_key_from_primary_key((values[0],)))
         if held is None:
             return self.adopt(session, values)
-        state = inspect(held)
-        if refresh or state.expired_attributes or state.deleted or state.was_deleted:
+        if refresh or _stale(held):
             # Read again through the ORM: rare (a second lookup in one transaction, an object expired by a commit).
             again = await session.get(self.cls, values[0], populate_existing=True)
             assert again is not None
