@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -44,13 +45,23 @@ IDLE_PING_SECONDS = 10.0
 _CHECKED_IN = "kefu.checked_in"
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's value as text, as `json.dumps` writes it but compact and with characters unescaped.
+
+    Keys that are not strings (numbers, enums) become strings, as `json.dumps` makes them.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 class Database:
     """One engine and its session factory; created by the composition root, never at import time."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # orjson for the JSON columns (a conversation's state is one, read and written by every turn): it reads and
+        # writes the same values as the standard library's json, several times faster.
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_text, "json_deserializer": orjson.loads}
         if self.is_sqlite:
             database = make_url(self.url).database
             if database and database != ":memory:":
