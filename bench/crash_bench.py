@@ -135,7 +135,7 @@ async def run(channel: str, tmp: Path) -> Crashes:
     api = f"http://127.0.0.1:{api_port}"
     peer = "bench.telegram_peer" if channel == "telegram" else "bench.wechat_peer"
     if channel == "telegram":
-        env = telegram_bench._env(api_port, url)
+        env = telegram_bench.account_env(api_port, url)
     else:
         # Every reply through the outbox, as when turns outlast the passive budget (a busy or slow moment).
         env = _account_env(api_port, url) | {"KEFU_WECHAT_PASSIVE_BUDGET_SECONDS": "0.001"}

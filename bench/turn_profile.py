@@ -20,6 +20,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from bench import telegram_bench as telegram
 from bench.databases import drop_database, fresh_database
 from bench.wechat_bench import (
     CLIENT_CORE,
@@ -70,19 +71,33 @@ def _short(frame: str) -> str:
 
 
 async def main() -> None:
+    channel = sys.argv[1] if len(sys.argv) > 1 else "wechat"
+    if channel not in ("wechat", "telegram"):
+        raise SystemExit("usage: python -m bench.turn_profile [wechat|telegram]")
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setaffinity(0, {CLIENT_CORE})
     tmp = Path(tempfile.mkdtemp(prefix="kefu-turn-profile-"))
     url = await fresh_database("kefu_bench_turn_profile")
     api_port = _free_port()
-    api_cmd = [sys.executable, "-m", "bench.wechat_peer", "fakeapi", str(api_port)]
-    fake = await _start("fakeapi", api_cmd, _account_env(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
+    peer, environment = (
+        ("wechat_peer", _account_env) if channel == "wechat" else ("telegram_peer", telegram.account_env)
+    )
+    api_cmd = [sys.executable, "-m", f"bench.{peer}", "fakeapi", str(api_port)]
+    fake = await _start("fakeapi", api_cmd, environment(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
+
+    async def load(base: str, tag: str, users: int, messages: int) -> tuple[float, float]:
+        if channel == "wechat":
+            done = await run_load(base, tag, users, messages)
+        else:
+            done = await telegram.run_load([base], 7_000_000 + 10_000 * len(tag), users, messages)
+        return done.rate, done.pct(0.99)
+
     try:
-        env = _account_env(api_port, url)
+        env = environment(api_port, url)
         _, servers = await start_kefu("kefu-profile", env, 1, tmp)
         try:
             server = servers[0]
-            await run_load(server.base, "Pw", 10, 5)  # warm-up: imports, pools, token, first writes
+            await load(server.base, "Pw", 10, 5)  # warm-up: imports, pools, token, first writes
             OUT.parent.mkdir(parents=True, exist_ok=True)
             spy = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped below
                 [str(VENV_BIN / "py-spy"), "record", "--pid", str(server.proc.pid), "--rate", "200",
@@ -90,7 +105,7 @@ async def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )  # fmt: skip
             await asyncio.sleep(1.0)
-            result = await run_load(server.base, "P", USERS, MESSAGES)
+            rate, p99 = await load(server.base, "P", USERS, MESSAGES)
             spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
             spy.wait(30)
         finally:
@@ -100,7 +115,7 @@ async def main() -> None:
         fake.stop()
         await drop_database(url)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{USERS} users x {MESSAGES} messages: {result.rate:.0f} msgs/s, p99 {result.pct(0.99):.0f} ms")
+    print(f"{channel}, {USERS} users x {MESSAGES} messages: {rate:.0f} msgs/s, p99 {p99:.0f} ms")
     print(summarize(OUT))
 
 

@@ -202,17 +202,21 @@ def _requests(tag: str, users: int, per_user: int) -> list[list[tuple[str, dict[
     return plan
 
 
-def _wire(port: int, query: dict[str, str], body: str) -> bytes:
+def post_wire(port: int, target: str, content_type: str, data: bytes, headers: dict[str, str] | None = None) -> bytes:
     """One POST as the bytes on the wire, so sending it costs the load generator no HTTP client work."""
-    data = body.encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
-        f"POST /wechat?{urlencode(query)} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: text/xml\r\nContent-Length: {len(data)}\r\n\r\n"
+        f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
 
 
-class _Connection:
+def _wire(port: int, query: dict[str, str], body: str) -> bytes:
+    return post_wire(port, f"/wechat?{urlencode(query)}", "text/xml", body.encode())
+
+
+class Connection:
     """A keep-alive HTTP/1.1 connection reading just enough of each response (status, headers, body)."""
 
     def __init__(self, port: int) -> None:
@@ -276,7 +280,7 @@ async def run_load(bases: str | list[str], tag: str, users: int, per_user: int, 
     answers: list[tuple[str, int, str]] = []
 
     async def user(port: int, posts: list[tuple[str, bytes]]) -> None:
-        connection = _Connection(port)
+        connection = Connection(port)
         try:
             for openid, wire in posts:
                 started = time.perf_counter()
