@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.types import Message
 from sqlalchemy import select
 
@@ -68,7 +68,12 @@ class RepCommands:
     def router(self) -> Router:
         """A fresh Router for the reps' group only; private chats are the client router's."""
         router = Router(name="kefu-reps")
-        router.message.filter(F.chat.id == self.reps.chat_id)
+
+        async def in_reps_group(message: Message) -> bool:
+            # A coroutine, not a magic filter: aiogram would run that in a worker thread on every update.
+            return message.chat.id == self.reps.chat_id
+
+        router.message.filter(in_reps_group)
 
         @router.message()
         async def on_message(message: Message) -> None:

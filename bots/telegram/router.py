@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
@@ -100,11 +100,20 @@ class Receiver:
         await self._tasks.drain()
 
 
+async def in_private_chat(message: Message) -> bool:
+    """Whether the message was written in a private chat with the bot.
+
+    A coroutine on purpose, as every filter here: aiogram runs a plain function (a magic filter such as
+    `F.chat.type == ...` too) in a worker thread, a thread hand-off on every update.
+    """
+    return message.chat.type == ChatType.PRIVATE
+
+
 def kefu_router(receiver: Receiver) -> Router:
     """A fresh Router (aiogram attaches a router to one dispatcher only) bound to `receiver`."""
     router = Router(name="kefu")
     # Only private chats are clients; groups (the reps' group above all) are not conversations with a client.
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(in_private_chat)
 
     @router.message()
     async def on_message(message: Message, bot: Bot) -> None:

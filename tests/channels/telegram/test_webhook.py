@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import select
 
@@ -93,6 +97,33 @@ async def test_group_messages_are_ignored(telegram: TelegramClient, fake_api: Fa
     await telegram.webhook.drain()
     assert await telegram.counts() == (0, 0)
     assert fake_api.sends() == []
+
+
+class _CountingExecutor(ThreadPoolExecutor):
+    """The event loop's default executor, noting every call handed to a worker thread (`asyncio.to_thread`)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.calls: list[str] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.calls.append(repr(fn))
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_an_update_is_filtered_and_answered_without_a_worker_thread(telegram: TelegramClient) -> None:
+    # aiogram runs any filter that is not a coroutine (magic filters too) in a worker thread: a hand-off per update.
+    executor = _CountingExecutor()
+    asyncio.get_running_loop().set_default_executor(executor)
+    try:
+        assert "请问您要办理哪类事项" in await telegram.say("你好")
+        group = telegram.message_update("我要投诉")
+        group["message"]["chat"] = {"id": -100123, "type": "supergroup", "title": "reps"}
+        assert (await telegram.post(group)).status_code == 200
+        await telegram.webhook.drain()
+    finally:
+        executor.shutdown()
+    assert executor.calls == []
 
 
 async def test_wrong_or_missing_secret_is_401_and_nothing_is_stored(
