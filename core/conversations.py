@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     LABEL_STYLE_TABLENAME_PLUS_COL,
@@ -56,6 +56,11 @@ _KNOWN_SENDER = (
             or_(*(OutboxMessage.status == status for status in UNSENT)),
         )
         .label("unsent"),
+        # Parked rows only wait for a channel's reply window (WeChat's 48 hours); elsewhere there are none, and a
+        # reply still on its way (pending, sending) needs no unpark UPDATE.
+        exists()
+        .where(OutboxMessage.conversation_id == Conversation.id, OutboxMessage.status == PARKED)
+        .label("parked"),
     )
     .select_from(Conversation)
     .join(ChannelIdentity, ChannelIdentity.id == Conversation.identity_id)
@@ -97,13 +102,23 @@ def _sender(msg: InboundMessage) -> dict[str, str]:
     return {"channel": msg.ref.channel, "account": msg.ref.account, "external_id": msg.ref.external_user_id}
 
 
-async def lock_known_sender(
-    session: AsyncSession, msg: InboundMessage
-) -> tuple[Client, ChannelIdentity, Conversation, bool] | None:
+class KnownSender(NamedTuple):
+    """A known sender's rows (the conversation locked) and what waits in the conversation's outbox."""
+
+    client: Client
+    identity: ChannelIdentity
+    conversation: Conversation
+    # Replies not sent yet (pending, sending or parked): this turn's go after them.
+    unsent: bool
+    # Replies parked until the client writes again (a closed reply window): this message unparks them.
+    parked: bool
+
+
+async def lock_known_sender(session: AsyncSession, msg: InboundMessage) -> KnownSender | None:
     """A known sender's client, identity and conversation (locked), in one query; None on first contact.
 
     The conversation's open ticket comes along into the session, so the turn looks it up without a query.
-    The flag says whether the conversation has replies not yet sent (so most turns skip the unpark UPDATE).
+    The flags say whether replies wait unsent, and parked (so most turns skip the unpark UPDATE).
     """
     rows = await direct.fetch(session, _KNOWN_SENDER, _sender(msg))
     return await _adopt_known(session, rows[0]) if rows else None
@@ -111,7 +126,7 @@ async def lock_known_sender(
 
 async def lock_known_sender_storing(
     session: AsyncSession, msg: InboundMessage, now: datetime, max_chars: int
-) -> tuple[tuple[Client, ChannelIdentity, Conversation, bool], int] | None:
+) -> tuple[KnownSender, int] | None:
     """`lock_known_sender`, and the message stored as `store_inbound` stores it (its id beside the rows).
 
     On PostgreSQL both are one statement, with the writes the turn carried so far; elsewhere two. None on first
@@ -130,7 +145,7 @@ async def lock_known_sender_storing(
     return await _adopt_known(session, rows[0]), int(rows[0][-1])
 
 
-async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> tuple[Client, ChannelIdentity, Conversation, bool]:
+async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> KnownSender:
     """The rows of `_KNOWN_SENDER`'s result in the session: the conversation, identity, client and open ticket."""
     start = 0
     found: list[object | None] = []
@@ -144,7 +159,13 @@ async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> tuple[Clien
             # populate_existing would have it.
             found.append(await adoptable.placed(session, values, refresh=True))
     conversation, identity, client, _ticket = found
-    return cast(Client, client), cast(ChannelIdentity, identity), cast(Conversation, conversation), bool(row[start])
+    return KnownSender(
+        cast(Client, client),
+        cast(ChannelIdentity, identity),
+        cast(Conversation, conversation),
+        unsent=bool(row[start]),
+        parked=bool(row[start + 1]),
+    )
 
 
 async def find_or_create_identity(

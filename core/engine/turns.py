@@ -107,10 +107,10 @@ class EngineTurns(EngineEffects):
                 session, client, identity, msg, now, language, new_identity=new_identity
             )
             # A conversation found (a race with another process's first contact): look for parked replies.
-            unsent = not created
+            unsent = parked = not created
             stored_id = await store_inbound(session, conversation, msg, now, max_chars)
         else:
-            client, identity, conversation, unsent = known
+            client, identity, conversation, unsent, parked = known
             ref = msg.ref.to_json()
             if conversation.ref != ref:
                 conversation.ref = ref
@@ -137,7 +137,7 @@ class EngineTurns(EngineEffects):
             identity.reachable = True
         # Replies parked while the network's window was closed can go now, ahead of this turn's.
         unparked = 0
-        if unsent:
+        if parked:
             # The UPDATE touches only outbox rows: flushing the conversation first would cost an UPDATE more.
             with session.no_autoflush:
                 unparked = await outbox.unpark(session, conversation.id, now)

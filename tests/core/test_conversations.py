@@ -30,7 +30,7 @@ from core.conversations import (
 from core.db.models import ChannelIdentity, Client, Conversation, Message, OutboxMessage
 from core.errors import NotFound
 from core.messages import Attachment, ConversationRef, InboundMessage, MessageType
-from core.outbox import PENDING
+from core.outbox import PARKED, PENDING
 from core.wiring import Core
 from tests.support.fakes import FakeChannel, inbound
 
@@ -139,20 +139,24 @@ async def test_a_locked_conversation_is_the_one_asked_for_as_the_database_has_it
             await locked_conversation(session, max(ids.values()) + 1)
 
 
-async def test_a_known_sender_is_found_with_whether_replies_wait_unsent_and_a_new_one_is_not(core: Core) -> None:
+async def test_a_known_sender_is_found_with_whether_replies_wait_unsent_or_parked_a_new_one_is_not(core: Core) -> None:
     core.registry.register(FakeChannel())
     await core.engine.receive(inbound("你好", "a1", user="a"))
     async with core.db.transaction() as session:
         assert await lock_known_sender(session, inbound("你好", "b1", user="b")) is None
         found = await lock_known_sender(session, inbound("你好", "a2", user="a"))
         assert found is not None
-        client, identity, conversation, unsent = found
+        client, identity, conversation, unsent, parked = found
         assert identity.external_id == "a" and identity.client_id == client.id == conversation.client_id
-        assert conversation.identity_id == identity.id and unsent is False
+        assert conversation.identity_id == identity.id and unsent is False and parked is False
         await session.execute(update(OutboxMessage).values(status=PENDING))
     async with core.db.transaction() as session:
         found = await lock_known_sender(session, inbound("你好", "a2", user="a"))
-        assert found is not None and found[3] is True
+        assert found is not None and found.unsent is True and found.parked is False
+        await session.execute(update(OutboxMessage).values(status=PARKED))
+    async with core.db.transaction() as session:
+        found = await lock_known_sender(session, inbound("你好", "a2", user="a"))
+        assert found is not None and found.unsent is True and found.parked is True
 
 
 async def test_a_classified_message_keeps_its_payload_beside_the_verdict(core: Core) -> None:

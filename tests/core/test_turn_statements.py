@@ -103,8 +103,11 @@ async def test_a_turn_behind_an_unsent_reply_does_not_claim_its_own(core: Core) 
     channel = FakeChannel()
     core.registry.register(channel)
     first = await core.engine.receive(inbound("你好", "m1"), Undelivered(claim=True))
-    second = await core.engine.receive(inbound("2", "m2"), Undelivered(claim=True))
+    with recorded(core) as statements:
+        second = await core.engine.receive(inbound("2", "m2"), Undelivered(claim=True))
     assert first.outgoing[0].claimed and not any(o.claimed for o in second.outgoing)
+    # A reply on its way is not parked: nothing to unpark, so no UPDATE of the outbox.
+    assert starting(statements, "UPDATE OUTBOX") == [] and second.unparked == 0
     assert [r.status for r in await _outbox(core)] == [SENDING, "pending"]
     # The first one's delivery goes on to the next row once its own is sent: in order, each once.
     assert await core.dispatcher.deliver_turn(first.conversation_id or 0, first.outgoing) == 2
