@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import timedelta
 
 import pytest
 from aiogram import Bot
+from aiogram.methods.base import Response
+from aiogram.types import Message
 from sqlalchemy import select
 
 from bots.telegram.channel import MAX_TEXT, TelegramChannel, keyboard
@@ -28,6 +32,18 @@ REF = ConversationRef(channel="telegram", account="42", external_user_id="777", 
 def channel(bot: Bot) -> TelegramChannel:
     clock = ManualClock()
     return TelegramChannel(bot, RateLimiter(clock), sleep=manual_sleep(clock))
+
+
+async def test_the_model_of_the_bot_api_s_answer_is_built_once_and_outlives_garbage_collections(
+    channel: TelegramChannel, fake_api: FakeBotAPI
+) -> None:
+    assert (await channel.send(REF, OutboundMessage("你好"))).external_id == "1"
+    # aiogram parametrizes it per call; weakly kept, a collection would free it and the next answer rebuild it.
+    answer = weakref.ref(Response[Message])
+    gc.collect()
+    assert answer() is not None
+    assert (await channel.send(REF, OutboundMessage("再见"))).external_id == "2"
+    assert Response[Message] is answer()
 
 
 async def test_send_posts_plain_text_with_an_inline_keyboard(channel: TelegramChannel, fake_api: FakeBotAPI) -> None:
