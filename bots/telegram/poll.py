@@ -7,9 +7,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot, Router
 
-from bots.telegram.router import Receiver, kefu_router, registered_media
+from bots.telegram.router import Receiver, kefu_router, new_dispatcher, registered_media
 from bots.telegram.settings import TelegramSettings
 from core.engine import Engine
 from core.errors import ConfigError
@@ -49,7 +49,7 @@ async def run_polling(
         if not settings.enabled:
             raise ConfigError("KEFU_TELEGRAM_TOKEN is not set")
         bot = settings.bot()
-    dispatcher = Dispatcher()
+    dispatcher = new_dispatcher()
     dispatcher.include_router(kefu_router(Receiver(engine, media=registered_media(engine))))
     for router in extra_routers:
         dispatcher.include_router(router)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
@@ -98,6 +98,15 @@ class Receiver:
     async def drain(self) -> None:
         """Wait for background deliveries (shutdown, tests)."""
         await self._tasks.drain()
+
+
+def new_dispatcher() -> Dispatcher:
+    """An aiogram Dispatcher without its FSM, which kefu does not use (its conversations live in the database).
+
+    With it, every update would pass through FSMContextMiddleware, whose memory storage keeps a record for each chat
+    that ever wrote, for the life of the process.
+    """
+    return Dispatcher(disable_fsm=True)
 
 
 async def in_private_chat(message: Message) -> bool:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bots.common import MAX_DB_INT, BadPayload, BodyTooLarge, parse_json_object, read_limited_body
 from bots.telegram.media import TelegramMedia
-from bots.telegram.router import Receiver, kefu_router, registered_media
+from bots.telegram.router import Receiver, kefu_router, new_dispatcher, registered_media
 from core.engine import Engine
 from core.errors import ConfigError
 from core.inbound_limits import InboundLimits
@@ -50,7 +50,7 @@ class TelegramWebhook:
         if isinstance(dispatcher_or_router, Dispatcher):
             self.dispatcher = dispatcher_or_router
         else:
-            self.dispatcher = Dispatcher()
+            self.dispatcher = new_dispatcher()
             self.dispatcher.include_router(dispatcher_or_router or kefu_router(self.receiver))
         # The reps' group router (commands in topics), when the group is configured.
         for router in extra_routers:

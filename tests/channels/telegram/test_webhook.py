@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import select
 
 from core.db.models import ChannelIdentity, Conversation, Message
@@ -124,6 +125,14 @@ async def test_an_update_is_filtered_and_answered_without_a_worker_thread(telegr
     finally:
         executor.shutdown()
     assert executor.calls == []
+
+
+async def test_the_dispatcher_keeps_nothing_per_chat(telegram: TelegramClient) -> None:
+    # aiogram's FSM (unused: conversations live in the database) would keep a record for every chat that wrote.
+    await telegram.say("你好")
+    await telegram.send(telegram.message_update("你好", chat={"id": 778, "type": "private"}))
+    storage = telegram.webhook.dispatcher.storage
+    assert isinstance(storage, MemoryStorage) and dict(storage.storage) == {}
 
 
 async def test_wrong_or_missing_secret_is_401_and_nothing_is_stored(
