@@ -17,6 +17,14 @@ from core.live import LiveBus, LiveEvent
 OUTBOX_STATUSES = ("pending", "sending", "window_closed", "failed")
 
 
+def _series(kept: dict[tuple[str, ...], Any], metric: Counter | Histogram, *labels: str) -> Any:
+    """`metric.labels(*labels)`, made once and kept in `kept`: `labels` takes a lock and builds its key each call."""
+    series = kept.get(labels)
+    if series is None:
+        series = kept[labels] = metric.labels(*labels)
+    return series
+
+
 class Metrics:
     """One registry per app, so several apps in one process (tests) never collide."""
 
@@ -52,24 +60,19 @@ class Metrics:
         self.followups_due = Gauge("kefu_followups_due", "Follow-ups due and not yet run", registry=self.registry)
         self.watchers = Gauge("kefu_live_watchers", "Open live-event streams in this process", registry=self.registry)
         self._bus = bus
-        # The labelled series of each turn's two counts, kept: `labels` takes a lock and builds its key each call.
-        self._turn_series: dict[str, Any] = {}
-        self._message_series: dict[tuple[str, str], Any] = {}
+        # The labelled series of each turn's two counts, kept (`_series`).
+        self._turn_series: dict[tuple[str, ...], Any] = {}
+        self._message_series: dict[tuple[str, ...], Any] = {}
         bus.add_listener(self._on_event)
 
     def observe_turn(self, channel: str, seconds: float) -> None:
-        series = self._turn_series.get(channel)
-        if series is None:
-            series = self._turn_series[channel] = self.turns.labels(channel)
-        series.observe(seconds)
+        _series(self._turn_series, self.turns, channel).observe(seconds)
 
     async def _on_event(self, event: LiveEvent) -> None:
         if event.kind == "message":
-            key = (str(event.data.get("channel")), str(event.data.get("direction")))
-            series = self._message_series.get(key)
-            if series is None:
-                series = self._message_series[key] = self.messages.labels(*key)
-            series.inc()
+            _series(
+                self._message_series, self.messages, str(event.data.get("channel")), str(event.data.get("direction"))
+            ).inc()
         elif event.kind == "sla" and event.data.get("kind") == "breach":
             self.sla_breaches.labels(str(event.data.get("which"))).inc()
         elif event.kind == "escalated":

@@ -47,9 +47,10 @@ class Adoptable(Generic[T]):
     async def placed(self, session: AsyncSession, values: Sequence[Any], *, refresh: bool = False) -> T:
         """The object of a row just read, as an ORM select gives it: the one the session holds (`refresh`: with the
         row's values, as a select with populate_existing gives it), else the row adopted."""
-        held = session.identity_map.get(self.mapper.identity_key_from_primary_key((values[0],)))
+        key = self.mapper.identity_key_from_primary_key((values[0],))
+        held = session.identity_map.get(key)
         if held is None:
-            return self.adopt(session, values)
+            return self._adopt(session, values, key)
         if refresh or _stale(held):
             # Read again through the ORM: rare (a second lookup in one transaction, an object expired by a commit).
             again = await session.get(self.cls, values[0], populate_existing=True)
@@ -66,12 +67,15 @@ class Adoptable(Generic[T]):
         The session must not hold the row already (`placed` looks first). No load or attach event is dispatched:
         no model listens to one.
         """
+        return self._adopt(session, values, self.mapper.identity_key_from_primary_key((values[0],)))
+
+    def _adopt(self, session: AsyncSession, values: Sequence[Any], key: Any) -> T:
+        """`adopt`, with the row's identity key already made (`placed` has looked it up)."""
         instance: T = self.mapper.class_manager.new_instance()
         state = instance_state(instance)
         # Straight into the dict, as the loader populates it: set through the attributes, each value would be
         # recorded as a change to write back.
         state.dict.update(zip(self.keys, values, strict=True))
-        key = self.mapper.identity_key_from_primary_key((values[0],))
         state.key = key
         state.identity_token = None
         sync = session.sync_session

@@ -756,11 +756,7 @@ def shared_slots(snapshot: Snapshot, category: str, deps: Deps) -> dict[str, Any
     return {k: v for k, v in snapshot.slots.items() if k in names}
 
 
-def _copied(slots: dict[str, Any]) -> dict[str, Any]:
-    return dict(slots)
-
-
-@kept_and_copied(_copied)
+@kept_and_copied(dict)
 def switched_slots(snapshot: Snapshot, event: Event, claim: str, deps: Deps) -> dict[str, Any]:
     """The new category's details: those of the old form that it shares, then what the client's words give."""
     kept = shared_slots(snapshot, claim, deps)
