@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Insert, Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Insert, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import live
@@ -539,42 +539,36 @@ class OutboxDispatcher:
                 )
 
     async def _claim_heads(self, conversation_ids: list[int]) -> list[_Claim]:
-        """Claim each conversation's oldest unsent row, if it may go now."""
+        """Claim each conversation's oldest unsent row, if it may go now: one UPDATE … RETURNING.
+
+        Only a conversation's oldest unsent row may go, so order holds per conversation: a head that must wait
+        (its backoff, another worker's lease) holds back the rows behind it. The claim takes only rows still
+        claimable, so one another worker took meanwhile is skipped.
+        """
         now = self.clock.now()
+        heads = (
+            select(func.min(OutboxMessage.id))
+            .where(OutboxMessage.conversation_id.in_(conversation_ids))
+            .where(OutboxMessage.status.in_((PENDING, SENDING)))
+            .group_by(OutboxMessage.conversation_id)
+        )
+        claim = self.queue.claim(now, OutboxMessage.id.in_(heads)).returning(
+            OutboxMessage.id,
+            OutboxMessage.conversation_id,
+            OutboxMessage.ref,
+            OutboxMessage.payload,
+            OutboxMessage.attempts,
+            OutboxMessage.message_id,
+        )
         async with self.db.transaction() as session:
-            unsent = await session.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.conversation_id.in_(conversation_ids))
-                .where(OutboxMessage.status.in_((PENDING, SENDING)))
-                .order_by(OutboxMessage.conversation_id, OutboxMessage.id)
-            )
-            heads: dict[int, OutboxMessage] = {}
-            for row in unsent.scalars():
-                heads.setdefault(row.conversation_id, row)
-            # Only a conversation's oldest unsent row may go, so order holds per conversation.
-            queue = self.queue
-            ready = [
-                h.id for h in heads.values() if queue.is_claimable(h.status, h.next_attempt_at, h.lease_until, now)
-            ]
-            if not ready:
-                return []
-            # The claim takes only rows still claimable: one another worker took meanwhile is skipped.
-            claimed = await session.execute(
-                self.queue.claim(now, OutboxMessage.id.in_(ready)).returning(OutboxMessage.id, OutboxMessage.attempts)
-            )
-            attempts = {row_id: count for row_id, count in claimed}
-            return [
-                _Claim(
-                    h.id,
-                    h.conversation_id,
-                    ConversationRef.from_json(h.ref),
-                    OutboundMessage.from_json(h.payload),
-                    attempts[h.id],
-                    h.message_id,
-                )
-                for h in heads.values()
-                if h.id in attempts
-            ]
+            claimed = (await session.execute(claim)).all()
+        claims = [
+            _Claim(row_id, conversation_id, ConversationRef.from_json(ref), OutboundMessage.from_json(payload),
+                   attempts, message_id)
+            for row_id, conversation_id, ref, payload, attempts, message_id in claimed
+        ]  # fmt: skip
+        # RETURNING gives no order; the conversations' sends start in the order of their rows.
+        return sorted(claims, key=lambda c: c.row_id)
 
 
 async def _first_responses(session: AsyncSession, sent: list[_Claim], now: datetime) -> None:

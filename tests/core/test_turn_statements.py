@@ -61,13 +61,15 @@ async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_four_statement
         assert len(statements) == 11, statements
     else:
         # The lock with the client's message; the conversation's UPDATE and the timers with the reply (written
-        # claimed); then the send's result and (in a transaction of its own) the look for a next row. No claim of
-        # its own before the send.
+        # claimed); then the send's result and (in a transaction of its own) the claim of a next row, which finds
+        # none. No claim of its own before the send.
         assert len(statements) == 4, statements
         locking, carrying = starting(statements, "WITH")
         assert "FOR UPDATE OF CONVERSATIONS" in locking and "INSERT INTO MESSAGES" in locking
         assert "INSERT INTO FOLLOWUPS" in carrying and "UPDATE CONVERSATIONS" in carrying
-    assert len(starting(statements, "UPDATE OUTBOX")) == 1, "only the send's result: the turn claimed its reply"
+    settled, next_claim = starting(statements, "UPDATE OUTBOX")
+    assert "RETURNING" not in settled, "the send's result first: the turn claimed its reply, no claim before the send"
+    assert "GROUP BY OUTBOX.CONVERSATION_ID" in next_claim and "RETURNING" in next_claim, next_claim
 
 
 async def test_a_first_contact_guards_only_the_identity_s_insert_with_a_savepoint(core: Core) -> None:
