@@ -1,21 +1,25 @@
-"""CPU time per WeChat message of `kefu serve` and of the bare endpoint: a figure a busy machine does not blur.
+"""CPU time per message of `kefu serve` and of the bare endpoint: a figure a busy machine does not blur.
 
 Throughput on a shared machine moves with everything else that runs on it; the CPU time a server spends per
 message (utime + stime from /proc/PID/stat, before and after the load) moves far less. Both servers get the
-same load (bench/wechat_bench.py's generator, USERS users x MESSAGES messages, after a warm-up) on a fresh
-PostgreSQL database each. Run: `python -m bench.turn_cpu`.
+same load (the channel benchmark's generator, USERS users x MESSAGES messages, after a warm-up) on a fresh
+PostgreSQL database each. On Telegram the figure covers the load only: kefu's replies go on leaving at the Bot
+API's pace (30/s) during it and after it, so its share of their sending is in the figure as it is in the
+benchmark's throughput. Run: `python -m bench.turn_cpu [wechat|telegram]`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from bench import telegram_bench as telegram
 from bench.databases import drop_database, fresh_database
 from bench.wechat_bench import (
     CLIENT_CORE,
@@ -38,34 +42,53 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-async def per_message(server: Server, tag: str) -> tuple[float, float, float, int]:
+# Telegram's loads each start at chats of their own (WeChat's are told apart by their tags).
+_CHATS = itertools.count(8_000_000, 10_000)
+
+
+async def _load(channel: str, server: Server, tag: str, users: int, messages: int) -> tuple[float, float, int]:
+    """(msgs/s, p99 ms, replies carried in the response) of one load."""
+    if channel == "wechat":
+        done = await run_load(server.base, tag, users, messages)
+        return done.rate, done.pct(0.99), done.passive
+    sent = await telegram.run_load([server.base], next(_CHATS), users, messages)
+    return sent.rate, sent.pct(0.99), 0
+
+
+async def per_message(channel: str, server: Server, tag: str) -> tuple[float, float, float, int]:
     """(CPU ms per message, msgs/s, p99 ms, replies carried in the response) over the load, after a warm-up."""
-    await run_load(server.base, f"{tag}w", 10, 5)
+    await _load(channel, server, f"{tag}w", 10, 5)
     before = cpu_seconds(server.proc.pid)
-    result = await run_load(server.base, tag, USERS, MESSAGES)
+    rate, p99, passive = await _load(channel, server, tag, USERS, MESSAGES)
     used = cpu_seconds(server.proc.pid) - before
-    return 1000 * used / (USERS * MESSAGES), result.rate, result.pct(0.99), result.passive
+    return 1000 * used / (USERS * MESSAGES), rate, p99, passive
 
 
 async def main() -> None:
+    channel = sys.argv[1] if len(sys.argv) > 1 else "wechat"
+    if channel not in ("wechat", "telegram"):
+        raise SystemExit("usage: python -m bench.turn_cpu [wechat|telegram]")
+    peer, environment = (
+        ("wechat_peer", _account_env) if channel == "wechat" else ("telegram_peer", telegram.account_env)
+    )
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setaffinity(0, {CLIENT_CORE})
     tmp = Path(tempfile.mkdtemp(prefix="kefu-turn-cpu-"))
     api_port = _free_port()
-    api_cmd = [sys.executable, "-m", "bench.wechat_peer", "fakeapi", str(api_port)]
-    fake = await _start("fakeapi", api_cmd, _account_env(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
+    api_cmd = [sys.executable, "-m", f"bench.{peer}", "fakeapi", str(api_port)]
+    fake = await _start("fakeapi", api_cmd, environment(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
     figures: dict[str, tuple[float, float, float, int]] = {}
     try:
         for name in ("kefu", "bare"):
             url = await fresh_database(f"kefu_bench_turn_cpu_{name}")
-            env = _account_env(api_port, url)
+            env = environment(api_port, url)
             try:
                 if name == "kefu":
                     _, servers = await start_kefu("kefu-cpu", env, 1, tmp)
                 else:
-                    servers = await start_bare("bench.wechat_peer:bare_app", "bare-cpu", env, 1, tmp)
+                    servers = await start_bare(f"bench.{peer}:bare_app", "bare-cpu", env, 1, tmp)
                 try:
-                    figures[name] = await per_message(servers[0], f"C{name[0]}")
+                    figures[name] = await per_message(channel, servers[0], f"C{name[0]}")
                 finally:
                     for s in servers:
                         s.stop()
@@ -75,7 +98,7 @@ async def main() -> None:
         fake.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     (kefu_ms, kefu_rate, kefu_p99, passive), (bare_ms, bare_rate, bare_p99, _) = figures["kefu"], figures["bare"]
-    print(f"{USERS} users x {MESSAGES} WeChat messages, PostgreSQL, CPU time of the server process per message")
+    print(f"{USERS} users x {MESSAGES} {channel} messages, PostgreSQL, CPU time of the server process per message")
     print(f"kefu {kefu_ms:.2f} ms ({kefu_rate:.0f} msgs/s, p99 {kefu_p99:.0f} ms, {passive} answered in the response),")
     print(f"bare {bare_ms:.2f} ms ({bare_rate:.0f} msgs/s, p99 {bare_p99:.0f} ms),")
     ceiling = f"one core's ceiling kefu {1000 / kefu_ms:.0f}, bare {1000 / bare_ms:.0f} msgs/s"

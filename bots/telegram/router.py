@@ -118,6 +118,20 @@ async def in_private_chat(message: Message) -> bool:
     return message.chat.type == ChatType.PRIVATE
 
 
+async def on_private_message(receiver: Receiver, message: Message, bot: Bot) -> None:
+    """A client's message in his private chat with the bot: converted, checked against his flood limit, received."""
+    inbound = message_to_inbound(message, str(bot.id))
+    if inbound is None:
+        return
+    refusal = await receiver.slow_down(inbound)
+    if refusal is not None:
+        # Counted and answered here, never handed to the engine: no ticket comes of a flood.
+        with contextlib.suppress(TelegramAPIError):
+            await message.answer(refusal)
+        return
+    await receiver(inbound)
+
+
 def kefu_router(receiver: Receiver) -> Router:
     """A fresh Router (aiogram attaches a router to one dispatcher only) bound to `receiver`."""
     router = Router(name="kefu")
@@ -126,16 +140,7 @@ def kefu_router(receiver: Receiver) -> Router:
 
     @router.message()
     async def on_message(message: Message, bot: Bot) -> None:
-        inbound = message_to_inbound(message, str(bot.id))
-        if inbound is None:
-            return
-        refusal = await receiver.slow_down(inbound)
-        if refusal is not None:
-            # Counted and answered here, never handed to the engine: no ticket comes of a flood.
-            with contextlib.suppress(TelegramAPIError):
-                await message.answer(refusal)
-            return
-        await receiver(inbound)
+        await on_private_message(receiver, message, bot)
 
     @router.callback_query()
     async def on_callback(callback: CallbackQuery, bot: Bot) -> None:

@@ -135,6 +135,26 @@ async def test_the_dispatcher_keeps_nothing_per_chat(telegram: TelegramClient) -
     assert isinstance(storage, MemoryStorage) and dict(storage.storage) == {}
 
 
+async def test_a_private_message_goes_straight_to_kefu_and_the_rest_through_the_dispatcher(
+    telegram: TelegramClient,
+) -> None:
+    # kefu's router takes every private message: the dispatcher's round of middlewares is skipped for those only.
+    seen: list[str] = []
+
+    async def noted(handler: Callable[..., Any], update: Any, data: dict[str, Any]) -> Any:
+        seen.append("message" if update.message is not None else update.event_type)
+        return await handler(update, data)
+
+    telegram.webhook.dispatcher.update.outer_middleware(noted)
+    assert "请问您要办理哪类事项" in await telegram.say("你好")
+    assert seen == []
+    group = telegram.message_update("我要投诉")
+    group["message"]["chat"] = {"id": -100123, "type": "supergroup", "title": "reps"}
+    assert (await telegram.post(group)).status_code == 200
+    assert "【投诉】" in await telegram.tap("投诉")
+    assert seen == ["message", "callback_query"]
+
+
 async def test_wrong_or_missing_secret_is_401_and_nothing_is_stored(
     telegram: TelegramClient, fake_api: FakeBotAPI
 ) -> None:
