@@ -505,29 +505,38 @@ class OutboxDispatcher:
 
     async def _settle(self, outcomes: list[_Outcome]) -> None:
         now = self.clock.now()
+        # One executemany; a claim taken over meanwhile (its lease ran out) is not ours to settle.
+        results = [
+            self.queue.values(o.verdict)
+            | {
+                "claimed_id": o.claim.row_id,
+                "claimed_attempts": o.claim.attempts,
+                "sent_at": now if o.status == SENT else None,
+                "external_id": o.result.external_id if o.result else None,
+                "next_attempt_at": o.verdict.retry_at or now,
+            }
+            for o in outcomes
+        ]
+        announced = [
+            delivered(o.claim.conversation_id, o.claim.ref, o.claim.row_id, now)
+            for o in outcomes
+            if o.status == SENT and o.result is not None and o.result.announce
+        ]
+        sent = [o.claim for o in outcomes if o.status == SENT]
+        gone = [o.claim.conversation_id for o in outcomes if o.gone]
+        if not gone and not any(_stops_first_response_clock(c) for c in sent):
+            # Only the rows' results, each standing alone: written without a transaction around them.
+            await self.db.execute_alone(self._settle_each, results, urgent=True)
+            if announced:
+                await self.db.live.publish_all(announced)
+            return
         async with self.db.transaction(urgent=True) as session:
-            # One executemany; a claim taken over meanwhile (its lease ran out) is not ours to settle.
-            await session.execute(
-                self._settle_each,
-                [
-                    self.queue.values(o.verdict)
-                    | {
-                        "claimed_id": o.claim.row_id,
-                        "claimed_attempts": o.claim.attempts,
-                        "sent_at": now if o.status == SENT else None,
-                        "external_id": o.result.external_id if o.result else None,
-                        "next_attempt_at": o.verdict.retry_at or now,
-                    }
-                    for o in outcomes
-                ],
-            )
+            await session.execute(self._settle_each, results)
             # What follows records what this send did, whoever holds the row now.
-            await _first_responses(session, [o.claim for o in outcomes if o.status == SENT], now)
-            for o in outcomes:
-                if o.status == SENT and o.result is not None and o.result.announce:
-                    # Published once this transaction has committed: the reader then finds the row sent.
-                    live.stage(session, delivered(o.claim.conversation_id, o.claim.ref, o.claim.row_id, now))
-            gone = [o.claim.conversation_id for o in outcomes if o.gone]
+            await _first_responses(session, sent, now)
+            for event in announced:
+                # Published once this transaction has committed: the reader then finds the row sent.
+                live.stage(session, event)
             if gone:
                 # No endless retries toward a client who blocked us: the identity is unreachable until it writes.
                 identities = select(Conversation.identity_id).where(Conversation.id.in_(gone))
@@ -560,8 +569,7 @@ class OutboxDispatcher:
             OutboxMessage.attempts,
             OutboxMessage.message_id,
         )
-        async with self.db.transaction() as session:
-            claimed = (await session.execute(claim)).all()
+        claimed = await self.db.execute_alone(claim)
         claims = [
             _Claim(row_id, conversation_id, ConversationRef.from_json(ref), OutboundMessage.from_json(payload),
                    attempts, message_id)
@@ -571,9 +579,14 @@ class OutboxDispatcher:
         return sorted(claims, key=lambda c: c.row_id)
 
 
-async def _first_responses(session: AsyncSession, sent: list[_Claim], now: datetime) -> None:
+def _stops_first_response_clock(sent: _Claim) -> bool:
     """A rep's reply that reached the client stops its ticket's first-response clock (once, at delivery)."""
-    replies = {c.conversation_id: c.message_id for c in sent if c.message.kind == MessageKind.REP_REPLY.value}
+    return sent.message.kind == MessageKind.REP_REPLY.value
+
+
+async def _first_responses(session: AsyncSession, sent: list[_Claim], now: datetime) -> None:
+    """Stop the first-response clock of the tickets whose rep's reply was among `sent`."""
+    replies = {c.conversation_id: c.message_id for c in sent if _stops_first_response_clock(c)}
     if not replies:
         return
     rows = await session.execute(

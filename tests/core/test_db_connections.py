@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 
 from core.db import session as db_session
 from core.db.models import Client
@@ -119,5 +119,36 @@ async def test_a_transaction_gives_its_connection_back_whether_it_commits_fails_
             written = select(Client.name).where(Client.name.in_(["kept", "failed", "cancelled"]))
             names = (await session.execute(written)).scalars().all()
         assert sorted(names) == ["kept"], "the failed and the cancelled transactions were rolled back"
+    finally:
+        await db.dispose()
+
+
+async def test_a_statement_run_alone_has_no_begin_before_it_and_its_writes_commit(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    begins: list[str] = []
+    real_start = asyncpg.transaction.Transaction.start
+
+    async def start(self: asyncpg.transaction.Transaction) -> None:
+        begins.append("BEGIN")
+        await real_start(self)
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", start)
+    db = Database(db_url)
+    try:
+        await _backend_pid(db)  # the first connection: the dialect's set-up, the checkout's ping
+        begins.clear()
+        now = datetime.now(UTC)
+        rows = [{"name": "甲", "created_at": now}, {"name": "乙", "created_at": now}]
+        written = await db.execute_alone(insert(Client), rows)
+        [(name,)] = await db.execute_alone(
+            text("UPDATE clients SET name = :new WHERE name = :old RETURNING name"), {"old": "乙", "new": "丙"}
+        )
+        assert begins == [] and written == () and name == "丙"
+        async with db.transaction() as session:
+            names = set(await session.scalars(select(Client.name).where(Client.name.in_(["甲", "乙", "丙"]))))
+        assert names == {"甲", "丙"}
+        # The connection went back to the pool in its usual mode: a transaction still begins with BEGIN.
+        assert begins == ["BEGIN"]
     finally:
         await db.dispose()

@@ -61,8 +61,8 @@ async def test_a_known_clients_turn_and_its_reply_s_delivery_cost_four_statement
         assert len(statements) == 11, statements
     else:
         # The lock with the client's message; the conversation's UPDATE and the timers with the reply (written
-        # claimed); then the send's result and (in a transaction of its own) the claim of a next row, which finds
-        # none. No claim of its own before the send.
+        # claimed); then the send's result and the claim of a next row (which finds none), each a statement without
+        # BEGIN and COMMIT around it. No claim of its own before the send.
         assert len(statements) == 4, statements
         locking, carrying = starting(statements, "WITH")
         assert "FOR UPDATE OF CONVERSATIONS" in locking and "INSERT INTO MESSAGES" in locking
