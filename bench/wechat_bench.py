@@ -22,9 +22,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
@@ -490,12 +491,27 @@ async def kefu_and_bare(
             await drop_database(bare_url)
 
 
-def medians(results: list[Result]) -> tuple[float, float]:
+class Measured(Protocol):
+    """A load's result as the rounds read it (the WeChat and the Telegram benchmark's)."""
+
+    @property
+    def sent(self) -> int: ...
+
+    @property
+    def rate(self) -> float: ...
+
+    def pct(self, p: float) -> float: ...
+
+
+_R = TypeVar("_R", bound=Measured)
+
+
+def medians(results: Sequence[Measured]) -> tuple[float, float]:
     """The median rate and the median p99 (ms) of a load's rounds."""
     return statistics.median(r.rate for r in results), statistics.median(r.pct(0.99) for r in results)
 
 
-def heaviest(results: list[Result]) -> list[Result]:
+def heaviest(results: list[_R]) -> list[_R]:
     """The results of the heaviest load (most messages): one per round."""
     most = max(r.sent for r in results)
     return [r for r in results if r.sent == most]
