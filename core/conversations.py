@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.base import NO_VALUE
@@ -88,6 +90,91 @@ _STORED = (
     .cte("stored")
 )
 _KNOWN_SENDER_STORING = select(*_KNOWN.c, _STORED.c.id).select_from(_KNOWN).join(_STORED, true())
+
+
+def _insert_values(adoptable: Adoptable[Any], given: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    """Bound parameters for a new row's columns but its id and the `given` ones (named `prefix` + column)."""
+    return {
+        c.name: bindparam(f"{prefix}{c.name}", type_=c.type)
+        for c in adoptable.columns
+        if not c.primary_key and c.name not in given
+    }
+
+
+def _row_defaults(adoptable: Adoptable[Any], prefix: str) -> dict[str, Any]:
+    """What a new row's columns hold unless given, as the ORM would write them: the models' `default=`, else NULL
+    where the column takes it; named as `_insert_values` names them."""
+    values: dict[str, Any] = {}
+    for c in adoptable.columns:
+        default: Any = c.default
+        if c.primary_key:
+            continue
+        if default is not None:
+            values[f"{prefix}{c.name}"] = default.arg if default.is_scalar else default.arg(None)
+        elif c.nullable:
+            values[f"{prefix}{c.name}"] = None
+    return values
+
+
+# A first contact on PostgreSQL: the client, the identity, the conversation and the message in one statement, where
+# the ORM takes a query, a savepoint, four INSERTs and their flushes. The client is made only while no identity has
+# the address (one without a conversation goes the ORM's way); should another transaction make the identity
+# meanwhile, ON CONFLICT leaves the rest unmade and the turn goes the ORM's way too, without the client.
+_NEW_CLIENT_ROW = Adoptable.of(Client)
+_NEW_IDENTITY_ROW = Adoptable.of(ChannelIdentity)
+_NEW_CONVERSATION_ROW = Adoptable.of(Conversation)
+_CLIENTS = cast(Table, Client.__table__)
+_IDENTITIES = cast(Table, ChannelIdentity.__table__)
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_ADDRESS = ("channel", "account", "external_id")
+_ADDRESS_TAKEN = exists().where(*(_IDENTITIES.c[n] == bindparam(n, type_=_IDENTITIES.c[n].type) for n in _ADDRESS))
+_NEW_CLIENT_VALUES = _insert_values(_NEW_CLIENT_ROW, (), "client_")
+_NEW_CLIENT = (
+    insert(_CLIENTS)
+    .from_select(list(_NEW_CLIENT_VALUES), select(*_NEW_CLIENT_VALUES.values()).where(~_ADDRESS_TAKEN))
+    .returning(*_CLIENTS.c)
+    .cte("new_client")
+)
+_NEW_IDENTITY_VALUES = _insert_values(_NEW_IDENTITY_ROW, ("client_id", *_ADDRESS), "identity_") | {
+    n: bindparam(n, type_=_IDENTITIES.c[n].type) for n in _ADDRESS
+}
+_NEW_IDENTITY = (
+    pg_insert(_IDENTITIES)
+    .from_select(["client_id", *_NEW_IDENTITY_VALUES], select(_NEW_CLIENT.c.id, *_NEW_IDENTITY_VALUES.values()))
+    .on_conflict_do_nothing(index_elements=list(_ADDRESS))
+    .returning(*_IDENTITIES.c)
+    .cte("new_identity")
+)
+_NEW_CONVERSATION_VALUES = _insert_values(_NEW_CONVERSATION_ROW, ("identity_id", "client_id"), "conversation_")
+_NEW_CONVERSATION = (
+    insert(_CONVERSATIONS)
+    .from_select(
+        ["identity_id", "client_id", *_NEW_CONVERSATION_VALUES],
+        select(_NEW_IDENTITY.c.id, _NEW_IDENTITY.c.client_id, *_NEW_CONVERSATION_VALUES.values()),
+    )
+    .returning(*_CONVERSATIONS.c)
+    .cte("new_conversation")
+)
+_NEW_MESSAGE = (
+    insert(MESSAGES)
+    .from_select(
+        ["conversation_id", *_INBOUND_VALUES],
+        select(_NEW_CONVERSATION.c.id, *(bindparam(f"in_{c}", type_=MESSAGES.c[c].type) for c in _INBOUND_VALUES)),
+    )
+    .returning(MESSAGES.c.id)
+    .cte("new_message")
+)
+_FIRST_CONTACT = (
+    select(*_NEW_CLIENT.c, *_NEW_IDENTITY.c, *_NEW_CONVERSATION.c, _NEW_MESSAGE.c.id)
+    .select_from(_NEW_CLIENT)
+    .outerjoin(_NEW_IDENTITY, true())
+    .outerjoin(_NEW_CONVERSATION, true())
+    .outerjoin(_NEW_MESSAGE, true())
+    .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+)
+_CLIENT_DEFAULTS = _row_defaults(_NEW_CLIENT_ROW, "client_")
+_IDENTITY_DEFAULTS = _row_defaults(_NEW_IDENTITY_ROW, "identity_")
+_CONVERSATION_DEFAULTS = _row_defaults(_NEW_CONVERSATION_ROW, "conversation_")
 # First contacts' lookups, built once like the rest.
 _IDENTITY = select(ChannelIdentity).where(
     ChannelIdentity.channel == bindparam("channel"),
@@ -165,6 +252,60 @@ async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> KnownSender
         cast(Conversation, conversation),
         unsent=bool(row[start]),
         parked=bool(row[start + 1]),
+    )
+
+
+async def create_first_contact(
+    session: AsyncSession, msg: InboundMessage, now: datetime, language: str, max_chars: int
+) -> tuple[Client, ChannelIdentity, Conversation, int] | None:
+    """A new sender's client, identity and conversation made and his message stored, in one statement (PostgreSQL).
+
+    None where the ORM's way must run (`find_or_create_identity`, `find_or_create_conversation`, `store_inbound`): on
+    SQLite, for an e-mail sender (his address may name a client already), and when the address has an identity
+    already (one without a conversation, or another transaction's first contact a moment ago). A repeated external
+    id raises DuplicateMessage.
+    """
+    if msg.email or session.get_bind().dialect.name != "postgresql":
+        return None
+    params = (
+        _CLIENT_DEFAULTS
+        | _IDENTITY_DEFAULTS
+        | _CONVERSATION_DEFAULTS
+        | _sender(msg)
+        | {"client_name": msg.display_name or "", "client_language": msg.language, "client_created_at": now}
+        | {"identity_display_name": msg.display_name, "identity_created_at": now}
+        | {
+            "conversation_channel": msg.ref.channel,
+            "conversation_ref": msg.ref.to_json(),
+            "conversation_state": State.NEW.value,
+            "conversation_language": language,
+            "conversation_created_at": now,
+            "conversation_updated_at": now,
+        }
+        | {f"in_{k}": v for k, v in _inbound_row(msg, now, max_chars).items()}
+    )
+    try:
+        rows = await execute_carrying(session, _FIRST_CONTACT, params)
+    except IntegrityError:
+        raise DuplicateMessage(msg.external_id) from None
+    if not rows:
+        return None
+    row = rows[0]
+    made: list[Any] = []
+    start = 0
+    for columns in (_NEW_CLIENT_ROW.columns, _NEW_IDENTITY_ROW.columns, _NEW_CONVERSATION_ROW.columns):
+        made.append(row[start : start + len(columns)])
+        start += len(columns)
+    client_values, identity_values, conversation_values = made
+    if identity_values[0] is None:
+        # Another transaction gave the address an identity meanwhile: its client stands, this one goes.
+        await session.execute(delete(Client).where(Client.id == client_values[0]))
+        return None
+    return (
+        _NEW_CLIENT_ROW.adopt(session, client_values),
+        _NEW_IDENTITY_ROW.adopt(session, identity_values),
+        _NEW_CONVERSATION_ROW.adopt(session, conversation_values),
+        int(row[-1]),
     )
 
 
@@ -348,7 +489,6 @@ def _inbound_row(msg: InboundMessage, now: datetime, max_chars: int) -> dict[str
     }
 
 
-_CONVERSATIONS = cast(Table, Conversation.__table__)
 # One UPDATE per set of changed columns, built once: a turn changes the same few columns again and again.
 # Its parameters are named apart from every column: a statement carrying it takes columns from their names.
 _UPDATES: dict[frozenset[str], Update] = {}

@@ -15,6 +15,7 @@ from core.clock import as_utc
 from core.conversations import (
     DuplicateMessage,
     carry_changes,
+    create_first_contact,
     find_or_create_conversation,
     find_or_create_identity,
     lock_known_sender_storing,
@@ -101,14 +102,19 @@ class EngineTurns(EngineEffects):
         # where the message does not show it. A conversation under way switches on a sentence, not on a word.
         spoken = written_language(msg.text, least_han=1 if known is None else SWITCH_HAN) or msg.language
         if known is None:
-            client, identity, new_identity = await find_or_create_identity(session, msg, now)
             language = spoken if spoken in self.texts.languages else self.settings.language
-            conversation, created = await find_or_create_conversation(
-                session, client, identity, msg, now, language, new_identity=new_identity
-            )
-            # A conversation found (a race with another process's first contact): look for parked replies.
-            unsent = parked = not created
-            stored_id = await store_inbound(session, conversation, msg, now, max_chars)
+            first = await create_first_contact(session, msg, now, language, max_chars)
+            if first is not None:
+                client, identity, conversation, stored_id = first
+                unsent = parked = False
+            else:
+                client, identity, new_identity = await find_or_create_identity(session, msg, now)
+                conversation, created = await find_or_create_conversation(
+                    session, client, identity, msg, now, language, new_identity=new_identity
+                )
+                # A conversation found (a race with another process's first contact): look for parked replies.
+                unsent = parked = not created
+                stored_id = await store_inbound(session, conversation, msg, now, max_chars)
         else:
             client, identity, conversation, unsent, parked = known
             ref = msg.ref.to_json()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import event, func, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from core.conversations import (
     DuplicateMessage,
     _update_of,
     bounded,
+    create_first_contact,
     find_or_create_conversation,
     find_or_create_identity,
     inbound_payload,
@@ -340,3 +341,93 @@ async def test_two_first_contacts_at_once_end_with_one_identity_and_one_conversa
     )
     assert (row.state, row.slots, row.context, row.language) == ("new", {}, {}, "ja")
     assert as_utc(row.created_at) == as_utc(row.updated_at) == clock.now()
+
+
+def _columns(row: object, leave_out: set[str]) -> dict[str, object]:
+    return {c.key: getattr(row, c.key) for c in inspect(row).mapper.column_attrs if c.key not in leave_out}
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_first_contact_in_one_statement_makes_the_rows_the_orms_way_makes(
+    core: Core, clock: ManualClock
+) -> None:
+    one = InboundMessage(ConversationRef("fake", "u1"), "m1", text="你好", display_name="Dee", language="en")
+    other = InboundMessage(ConversationRef("fake", "u2"), "m2", text="你好", display_name="Dee", language="en")
+    async with core.db.transaction() as session:
+        made = await create_first_contact(session, one, clock.now(), "ja", 4000)
+        assert made is not None
+        client, identity, conversation, message_id = made
+        # In the session as a query would have loaded them.
+        assert await session.get(Conversation, conversation.id) is conversation
+    async with core.db.transaction() as session:
+        orm_client, orm_identity, _ = await find_or_create_identity(session, other, clock.now())
+        orm_conversation, _ = await find_or_create_conversation(
+            session, orm_client, orm_identity, other, clock.now(), "ja", new_identity=True
+        )
+        orm_message_id = await store_inbound(session, orm_conversation, other, clock.now(), 4000)
+    async with core.db.transaction() as session:
+        rows = {
+            name: [await session.get(cls, key) for key in keys]
+            for name, cls, keys in (
+                ("client", Client, (client.id, orm_client.id)),
+                ("identity", ChannelIdentity, (identity.id, orm_identity.id)),
+                ("conversation", Conversation, (conversation.id, orm_conversation.id)),
+                ("message", Message, (message_id, orm_message_id)),
+            )
+        }
+    ids = {"id", "client_id", "identity_id", "conversation_id", "external_id", "ref"}
+    for name, (ours, orms) in rows.items():
+        assert _columns(ours, ids) == _columns(orms, ids), name
+    assert (rows["client"][0].name, rows["client"][0].tier, rows["conversation"][0].language) == ("Dee", "C", "ja")
+    assert rows["conversation"][0].ref == one.ref.to_json() and rows["message"][0].external_id == "m1"
+    # What was adopted is what was written.
+    assert _columns(conversation, set()) == _columns(rows["conversation"][0], set())
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_first_contact_whose_address_has_an_identity_goes_the_orms_way_and_makes_no_client(
+    core: Core, clock: ManualClock
+) -> None:
+    msg = InboundMessage(ConversationRef("fake", "u1"), "m1", text="你好")
+    async with core.db.transaction() as session:
+        await find_or_create_identity(session, msg, clock.now())  # an identity without a conversation
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(core.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with core.db.transaction() as session:
+            assert await create_first_contact(session, msg, clock.now(), "zh", 4000) is None
+    finally:
+        event.remove(core.db.engine.sync_engine, "before_cursor_execute", seen)
+    # Known without a client made and taken back.
+    assert len(statements) == 1 and not any(s.startswith("DELETE") for s in statements), statements
+    core.registry.register(FakeChannel())
+    await core.engine.receive(msg)
+    async with core.db.transaction() as session:
+        counts = [
+            (await session.execute(select(func.count()).select_from(cls))).scalar_one()
+            for cls in (Client, ChannelIdentity, Conversation, Message)
+        ]
+    assert counts[:3] == [1, 1, 1] and counts[3] >= 1
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_two_first_contacts_in_one_statement_at_once_leave_one_client(core: Core, clock: ManualClock) -> None:
+    msg = InboundMessage(ConversationRef("fake", "u1"), "m1", text="你好")
+
+    async def first_contact(session: AsyncSession) -> int | None:
+        made = await create_first_contact(session, msg, clock.now(), "zh", 4000)
+        return None if made is None else made[2].id
+
+    first, later = await _at_once(core, first_contact)
+    # The second waited on the first's identity, then made nothing but its client, which it took back.
+    assert first is not None and later is None
+    async with core.db.transaction() as session:
+        counts = [
+            (await session.execute(select(func.count()).select_from(cls))).scalar_one()
+            for cls in (Client, ChannelIdentity, Conversation, Message)
+        ]
+    assert counts == [1, 1, 1, 1]
