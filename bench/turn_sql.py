@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 
 from bench.databases import drop_database, fresh_database
 from bench.telegram_bench import SECRET, SECRET_HEADER, _plan
@@ -83,8 +83,10 @@ async def main(backend: str, show: bool = False, telegram: bool = False) -> None
         counts[kind(statement)] += 1
         last_turn.append(" ".join(statement.split())[:160])
 
-    def on_begin(_conn: object) -> None:
+    def on_begin(conn: Connection) -> None:
         nonlocal round_trips
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # a statement run alone (`Database.execute_alone`): the database gets no BEGIN
         round_trips += 1
         counts["BEGIN"] += 1
         last_turn.append("BEGIN")
