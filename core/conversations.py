@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     LABEL_STYLE_TABLENAME_PLUS_COL,
+    Select,
     Table,
     Update,
     bindparam,
@@ -222,14 +223,26 @@ async def lock_known_sender_storing(
     if session.get_bind().dialect.name != "postgresql":
         known = await lock_known_sender(session, msg)
         return None if known is None else (known, await store_inbound(session, known[2], msg, now, max_chars))
-    params = {f"in_{k}": v for k, v in _inbound_row(msg, now, max_chars).items()} | _sender(msg)
+    row = await _row_storing(session, _KNOWN_SENDER_STORING, _sender(msg), msg, now, max_chars)
+    return None if row is None else (await _adopt_known(session, row), int(row[-1]))
+
+
+async def _row_storing(
+    session: AsyncSession,
+    statement: Select[Any],
+    params: dict[str, Any],
+    msg: InboundMessage,
+    now: datetime,
+    max_chars: int,
+) -> Sequence[Any] | None:
+    """The row of a statement that also stores the client's message (its `in_` parameters), with the writes carried
+    so far; None when it returns none. A repeated external id raises DuplicateMessage."""
+    stored = {f"in_{k}": v for k, v in _inbound_row(msg, now, max_chars).items()}
     try:
-        rows = await execute_carrying(session, _KNOWN_SENDER_STORING, params)
+        rows = await execute_carrying(session, statement, params | stored)
     except IntegrityError:
         raise DuplicateMessage(msg.external_id) from None
-    if not rows:
-        return None
-    return await _adopt_known(session, rows[0]), int(rows[0][-1])
+    return rows[0] if rows else None
 
 
 async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> KnownSender:
@@ -282,15 +295,10 @@ async def create_first_contact(
             "conversation_created_at": now,
             "conversation_updated_at": now,
         }
-        | {f"in_{k}": v for k, v in _inbound_row(msg, now, max_chars).items()}
     )
-    try:
-        rows = await execute_carrying(session, _FIRST_CONTACT, params)
-    except IntegrityError:
-        raise DuplicateMessage(msg.external_id) from None
-    if not rows:
+    row = await _row_storing(session, _FIRST_CONTACT, params, msg, now, max_chars)
+    if row is None:
         return None
-    row = rows[0]
     made: list[Any] = []
     start = 0
     for columns in (_NEW_CLIENT_ROW.columns, _NEW_IDENTITY_ROW.columns, _NEW_CONVERSATION_ROW.columns):
