@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-from bench import telegram_bench as telegram
+from bench import one_channel
 from bench.databases import drop_database, fresh_database
 from bench.wechat_bench import (
     CLIENT_CORE,
     Server,
-    _account_env,
     _free_port,
-    _start,
-    run_load,
     start_bare,
     start_kefu,
 )
@@ -42,51 +37,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-# Telegram's loads each start at chats of their own (WeChat's are told apart by their tags).
-_CHATS = itertools.count(8_000_000, 10_000)
-
-
-async def _load(channel: str, server: Server, tag: str, users: int, messages: int) -> tuple[float, float, int]:
-    """(msgs/s, p99 ms, replies carried in the response) of one load."""
-    if channel == "wechat":
-        done = await run_load(server.base, tag, users, messages)
-        return done.rate, done.pct(0.99), done.passive
-    sent = await telegram.run_load([server.base], next(_CHATS), users, messages)
-    return sent.rate, sent.pct(0.99), 0
-
-
 async def per_message(channel: str, server: Server, tag: str) -> tuple[float, float, float, int]:
     """(CPU ms per message, msgs/s, p99 ms, replies carried in the response) over the load, after a warm-up."""
-    await _load(channel, server, f"{tag}w", 10, 5)
+    await one_channel.load(channel, server.base, f"{tag}w", 10, 5)
     before = cpu_seconds(server.proc.pid)
-    rate, p99, passive = await _load(channel, server, tag, USERS, MESSAGES)
+    rate, p99, passive = await one_channel.load(channel, server.base, tag, USERS, MESSAGES)
     used = cpu_seconds(server.proc.pid) - before
     return 1000 * used / (USERS * MESSAGES), rate, p99, passive
 
 
 async def main() -> None:
-    channel = sys.argv[1] if len(sys.argv) > 1 else "wechat"
-    if channel not in ("wechat", "telegram"):
-        raise SystemExit("usage: python -m bench.turn_cpu [wechat|telegram]")
-    peer, environment = (
-        ("wechat_peer", _account_env) if channel == "wechat" else ("telegram_peer", telegram.account_env)
-    )
+    channel = one_channel.channel_from_argv("turn_cpu")
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setaffinity(0, {CLIENT_CORE})
     tmp = Path(tempfile.mkdtemp(prefix="kefu-turn-cpu-"))
     api_port = _free_port()
-    api_cmd = [sys.executable, "-m", f"bench.{peer}", "fakeapi", str(api_port)]
-    fake = await _start("fakeapi", api_cmd, environment(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
+    fake = await one_channel.start_fake_api(channel, api_port, tmp)
     figures: dict[str, tuple[float, float, float, int]] = {}
     try:
         for name in ("kefu", "bare"):
             url = await fresh_database(f"kefu_bench_turn_cpu_{name}")
-            env = environment(api_port, url)
+            env = one_channel.account_env(channel, api_port, url)
             try:
                 if name == "kefu":
                     _, servers = await start_kefu("kefu-cpu", env, 1, tmp)
                 else:
-                    servers = await start_bare(f"bench.{peer}:bare_app", "bare-cpu", env, 1, tmp)
+                    servers = await start_bare(one_channel.bare_app(channel), "bare-cpu", env, 1, tmp)
                 try:
                     figures[name] = await per_message(channel, servers[0], f"C{name[0]}")
                 finally:

